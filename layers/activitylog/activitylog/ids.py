@@ -1,0 +1,78 @@
+"""Entry ids are ULIDs: 48 bits of milliseconds, then 80 random bits, in Crockford base32.
+
+Because the id starts with the time, "newest first" is a reverse range query on the
+id and a date range is a pair of id bounds. The id also *is* ``occurred_at``: it is
+minted from it, so the time is never stored twice.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from ulid import ULID
+
+from activitylog.errors import BadRequest
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+LOWEST_ID = "0" * 26
+
+
+def new_id(occurred_at: datetime) -> str:
+    """Mint an entry id whose time part is ``occurred_at`` (millisecond precision)."""
+    return str(ULID.from_timestamp(occurred_at.timestamp()))
+
+
+def is_entry_id(value: str) -> bool:
+    return bool(_ID_RE.match(value or ""))
+
+
+def check_entry_id(value: str, field: str = "id") -> str:
+    if not is_entry_id(value):
+        raise BadRequest(f"{field} must be a 26-character ULID entry id", field)
+    return value
+
+
+def occurred_at(entry_id: str) -> datetime:
+    """The time part of an id, as an aware UTC datetime."""
+    return ULID.from_str(entry_id).datetime
+
+
+def lower_bound(moment: datetime) -> str:
+    """The smallest id that can have been minted at ``moment``."""
+    return _time_part(moment) + "0" * 16
+
+
+def upper_bound(moment: datetime) -> str:
+    """The largest id that can have been minted at ``moment``."""
+    return _time_part(moment) + "Z" * 16
+
+
+def before(entry_id: str) -> str:
+    """The id immediately before ``entry_id``: the inclusive bound for "older than"."""
+    value = _decode(entry_id) - 1
+    if value < 0:
+        return LOWEST_ID
+    return _encode(value)
+
+
+def _time_part(moment: datetime) -> str:
+    ms = int(moment.astimezone(timezone.utc).timestamp() * 1000)
+    ms = min(max(ms, 0), (1 << 48) - 1)
+    return _encode(ms, 10)
+
+
+def _decode(text: str) -> int:
+    value = 0
+    for char in text:
+        value = value * 32 + _ALPHABET.index(char)
+    return value
+
+
+def _encode(value: int, width: int = 26) -> str:
+    chars = []
+    for _ in range(width):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))

@@ -1,0 +1,173 @@
+"""The DynamoDB key design, in one place. This file decides the cost and speed of every query.
+
+One table. Every key starts with the organization, so no query can reach another org.
+
+==========  =========================================  =====================  ====================
+index       partition key                              sort key               answers
+==========  =========================================  =====================  ====================
+(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``       no filter, dates
+by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{status}#{id}``  type × status
+by_user     ``upk`` ``{org}#{user}``                   ``ssk``                one team member
+by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                an entity type
+by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``               one record's history
+==========  =========================================  =====================  ====================
+
+- Ids are ULIDs, so the sort key orders by time and a date range is a BETWEEN on ids.
+- The status sits in front of the id in every index's sort key: any status multi-select
+  is exact key conditions, never a FilterExpression (FAILED is ~2% of entries, so a
+  filter would read ~50 items per hit). The price: a status change rewrites the index
+  entries (two index writes), which only job updates pay.
+- Busy partitions carry a write shard (``crc32(id) % shards``). Reads fan out over
+  every shard and merge by id, so results never depend on the shard count. One team
+  member's and one record's entries never approach a partition's 1,000 writes/s, so
+  ``by_user`` and ``by_record`` are not sharded. ``by_user`` and ``by_entity``/``by_record``
+  are sparse: only entries with a user actor or an entity are in them.
+- Indexes project only the list columns; the detail reads the table item.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from activitylog.entry import ActorKind, EntryType, Status
+
+SEP = "#"
+BY_TYPE = "by_type"
+BY_USER = "by_user"
+BY_ENTITY = "by_entity"
+BY_RECORD = "by_record"
+
+ALL_TYPES = tuple(EntryType)
+ALL_STATUSES = tuple(Status)
+
+
+def shard_of(entry_id: str, shards: int) -> int:
+    """The write shard of an entry: stable for its id, spread evenly."""
+    return zlib.crc32(entry_id.encode()) % shards
+
+
+def table_pk(org: str, shard: int) -> str:
+    return f"{org}{SEP}{shard}"
+
+
+def type_pk(org: str, shard: int, entry_type: EntryType) -> str:
+    return f"{org}{SEP}{shard}{SEP}{entry_type.value}"
+
+
+def user_pk(org: str, user_id: str) -> str:
+    return f"{org}{SEP}{user_id}"
+
+
+def entity_pk(org: str, shard: int, entity_type: str) -> str:
+    return f"{org}{SEP}{shard}{SEP}{entity_type}"
+
+
+def record_pk(org: str, entity_type: str, entity_id: str) -> str:
+    return f"{org}{SEP}{entity_type}{SEP}{entity_id}"
+
+
+def status_sk(status: Status, entry_id: str) -> str:
+    return f"{status.value}{SEP}{entry_id}"
+
+
+def item_keys(
+    org: str,
+    entry_id: str,
+    shards: int,
+    entry_type: EntryType,
+    status: Status,
+    actor_kind: ActorKind,
+    actor_id: str,
+    entity_type: Optional[str],
+    entity_id: Optional[str],
+) -> dict[str, str]:
+    """Every key attribute of one entry's item: the table's and each index's it belongs to."""
+    shard = shard_of(entry_id, shards)
+    keys = {
+        "pk": table_pk(org, shard),
+        "sk": entry_id,
+        "ssk": status_sk(status, entry_id),
+        "tpk": type_pk(org, shard, entry_type),
+    }
+    if actor_kind is ActorKind.USER:
+        keys["upk"] = user_pk(org, actor_id)
+    if entity_type:
+        keys["epk"] = entity_pk(org, shard, entity_type)
+        if entity_id:
+            keys["rpk"] = record_pk(org, entity_type, entity_id)
+    return keys
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One key-exact query: a partition of the table or of an index, optionally one status."""
+
+    index: Optional[str]  # None: the table itself
+    hash_key: str
+    status: Optional[Status] = None
+
+    def range_bounds(self, low_id: str, high_id: str) -> tuple[str, str]:
+        """Inclusive sort-key bounds for ids in [low_id, high_id]."""
+        if self.status is None:
+            return low_id, high_id
+        return status_sk(self.status, low_id), status_sk(self.status, high_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one filter set is answered: the branches to merge and what is left to filter."""
+
+    branches: tuple[Branch, ...]
+    residual_types: frozenset[EntryType] = frozenset()
+    residual_user: Optional[str] = None
+    residual_entity_type: Optional[str] = None
+
+    @property
+    def index(self) -> Optional[str]:
+        return self.branches[0].index
+
+
+def plan(
+    org: str,
+    shards: int,
+    types: Iterable[EntryType] = (),
+    statuses: Iterable[Status] = (),
+    user: Optional[str] = None,
+    entity_type: Optional[str] = None,
+    entity_id: Optional[str] = None,
+) -> Plan:
+    """Pick the index and the exact-key branches for a filter set.
+
+    The most selective axis drives: one record, then one user, then an entity type,
+    then type × status; no filter reads the table. Status is always a key condition.
+    What no key covers (a type with a user or an entity, a user with an entity type) is
+    left as a residual filter on few items.
+    """
+    types = frozenset(types)
+    statuses = tuple(sorted(set(statuses), key=ALL_STATUSES.index)) or ALL_STATUSES
+    all_statuses = len(statuses) == len(ALL_STATUSES)
+    shard_range = range(shards)
+
+    def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
+        return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
+
+    if entity_id:
+        return Plan(
+            per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),
+            residual_types=types,
+            residual_user=user,
+        )
+    if user:
+        return Plan(
+            per_status(BY_USER, [user_pk(org, user)]),
+            residual_types=types,
+            residual_entity_type=entity_type,
+        )
+    if entity_type:
+        return Plan(per_status(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]), residual_types=types)
+    if (types and len(types) < len(ALL_TYPES)) or not all_statuses:
+        chosen = sorted(types or ALL_TYPES, key=ALL_TYPES.index)
+        return Plan(per_status(BY_TYPE, [type_pk(org, s, t) for t in chosen for s in shard_range]))
+    return Plan(tuple(Branch(None, table_pk(org, s)) for s in shard_range))
