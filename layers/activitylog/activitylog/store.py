@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -24,6 +25,17 @@ from activitylog.merge import Fetched
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by")
+
+
+# The projected list columns (their DynamoDB names). template.yaml declares the indexes;
+# pynamodb needs them here too to plan queries, and a test keeps the two identical.
+LIST_COLUMNS = ["ty", "st", "ak", "ai", "an", "ac", "ev", "et", "ei", "el", "exp"]
+
+
+def _index(name: str, hash_attr: str) -> type:
+    meta = type("Meta", (), {"index_name": name, "projection": IncludeProjection(LIST_COLUMNS)})
+    attrs = {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), "ssk": UnicodeAttribute(range_key=True)}
+    return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
 
 
 class EntryItem(Model):
@@ -56,6 +68,11 @@ class EntryItem(Model):
     body = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)
     body_ref = UnicodeAttribute(attr_name="bref", null=True)
     version = VersionAttribute(attr_name="ver")
+
+    by_type = _index(keys.BY_TYPE, "tpk")()
+    by_user = _index(keys.BY_USER, "upk")()
+    by_entity = _index(keys.BY_ENTITY, "epk")()
+    by_record = _index(keys.BY_RECORD, "rpk")()
 
     @property
     def id(self) -> str:

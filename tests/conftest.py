@@ -1,0 +1,57 @@
+"""Shared fixtures: one DynamoDB Local per test session, a fresh table per test module.
+
+The table is created from template.yaml's own definition; there is no second copy of
+the key schema here.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+# Local settings before any domain import reads them.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+os.environ.setdefault("CURSOR_SECRET", "test-cursor-secret")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """Amazon DynamoDB Local (the npm package's jar) on a free port, in memory."""
+    from activitylog_local.dynamodb import DynamoDBLocal
+
+    with DynamoDBLocal() as ddb:
+        previous = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+        yield ddb
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = previous
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(dynamodb_local):
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
+
+
+@pytest.fixture
+def activity_table(dynamodb_client):
+    """A new table, exactly as template.yaml declares it, bound to the store; dropped after."""
+    from activitylog import store
+    from activitylog_local.template import create_table
+
+    name = f"activity-{uuid.uuid4().hex[:8]}"
+    create_table(dynamodb_client, name)
+    store.bind(name)
+    yield name
+    dynamodb_client.delete_table(TableName=name)
