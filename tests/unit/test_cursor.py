@@ -1,0 +1,32 @@
+import pytest
+
+from activitylog import cursor
+from activitylog.errors import BadRequest
+
+KEY = b"secret"
+POS, HIGH = "01M8AP55CB939ADHT5N4N8XQT2", "01M8AZZZZZZZZZZZZZZZZZZZZZ"
+LOW = "01M8A000000000000000000000"
+
+
+def test_round_trip_returns_the_position_and_window():
+    token = cursor.encode(KEY, "org_1", "digest", POS, (LOW, HIGH))
+    assert cursor.decode(KEY, token, "org_1", "digest") == cursor.Position(POS, LOW, HIGH)
+
+
+@pytest.mark.parametrize(
+    "org, digest, key",
+    [("org_2", "digest", KEY), ("org_1", "other-filter", KEY), ("org_1", "digest", b"other-key")],
+    ids=["other org", "other filter set", "other key"],
+)
+def test_a_cursor_only_works_for_its_own_org_and_filter_set(org, digest, key):
+    token = cursor.encode(KEY, "org_1", "digest", POS, (LOW, HIGH))
+    with pytest.raises(BadRequest) as caught:
+        cursor.decode(key, token, org, digest)
+    assert caught.value.field == "cursor"
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: "x" + t, lambda t: t.split(".")[0], lambda t: "garbage"])
+def test_tampered_cursors_are_refused(mangle):
+    token = cursor.encode(KEY, "org_1", "digest", POS, (LOW, HIGH))
+    with pytest.raises(BadRequest):
+        cursor.decode(KEY, mangle(token), "org_1", "digest")
