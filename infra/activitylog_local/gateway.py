@@ -1,0 +1,255 @@
+"""API Gateway HTTP API, locally: template routes, the JWT authorizer, payload v2 events.
+
+``Gateway.handle`` takes one HTTP request and answers it the way the deployed API
+would: route by the template's ``HttpApi`` events (most specific path wins), run the
+authorizer, build the payload-format-2.0 event, invoke the function in-process and
+turn its result into the HTTP answer (including the "no statusCode means a 200 JSON
+body" rule). There are no sockets here; ``server`` puts it on a port and the seeder
+calls it directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional
+from urllib.parse import parse_qsl, unquote
+
+from activitylog_local.auth import AuthError, JwtAuthorizer, claims_as_strings
+from activitylog_local.intrinsics import ACCOUNT
+from activitylog_local.lambdas import FunctionError, LambdaRuntime
+
+log = logging.getLogger("activitylog_local.gateway")
+
+API_ID = "local"
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded", "+json", "+xml")
+
+
+@dataclass
+class Route:
+    method: str  # GET, POST, …, or ANY
+    path: str  # /activities/{id}, /files/{proxy+}, or $default
+    function: str  # logical id
+    authorizer: Optional[str]  # None: open (Authorizer NONE or no default)
+    scopes: list[str] = field(default_factory=list)
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> Optional[dict[str, str]]:
+        if self.method not in ("ANY", method):
+            return None
+        if self.path == "$default":
+            return {}
+        want = self.path.strip("/").split("/") if self.path != "/" else []
+        have = path.strip("/").split("/") if path.strip("/") else []
+        params: dict[str, str] = {}
+        for index, part in enumerate(want):
+            if part.startswith("{") and part.endswith("+}"):
+                if index >= len(have):
+                    return None
+                params[part[1:-2]] = unquote("/".join(have[index:]))
+                return params
+            if index >= len(have):
+                return None
+            if part.startswith("{") and part.endswith("}"):
+                if not have[index]:
+                    return None
+                params[part[1:-1]] = unquote(have[index])
+            elif part != have[index]:
+                return None
+        return params if len(want) == len(have) else None
+
+    def specificity(self) -> tuple:
+        """API Gateway prefers literal segments, then variables, then greedy, then $default."""
+        if self.path == "$default":
+            return (0, 0, 0)
+        parts = self.path.strip("/").split("/")
+        greedy = any(p.endswith("+}") for p in parts)
+        literals = [not p.startswith("{") for p in parts]
+        return (1, 0 if greedy else 1, tuple(literals), self.method != "ANY")
+
+
+def routes_from_template(template: dict, resolve) -> tuple[list[Route], dict[str, dict]]:
+    """Every ``HttpApi`` event of every function, and each API's ``Auth`` block (resolved)."""
+    apis = {name: resolve(res.get("Properties", {}).get("Auth") or {})
+            for name, res in template.get("Resources", {}).items() if res.get("Type") == "AWS::Serverless::HttpApi"}
+    routes = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            api_ref = props.get("ApiId")
+            api_name = api_ref.get("Ref") if isinstance(api_ref, dict) else None
+            if api_name is None and len(apis) == 1:
+                api_name = next(iter(apis))
+            auth = props.get("Auth") or {}
+            default = (apis.get(api_name) or {}).get("DefaultAuthorizer")
+            authorizer = auth.get("Authorizer", default)
+            if authorizer == "NONE":
+                authorizer = None
+            path = props.get("Path") or "$default"
+            method = (props.get("Method") or "ANY").upper()
+            if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
+                method = "ANY"
+            routes.append(Route(method, path, logical_id, authorizer, list(auth.get("AuthorizationScopes") or [])))
+    routes.sort(key=lambda r: r.specificity(), reverse=True)
+    return routes, apis
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+def json_response(status: int, document: Any) -> HttpResponse:
+    return HttpResponse(status, [("content-type", "application/json")], json.dumps(document).encode())
+
+
+class Gateway:
+    def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer], host: str = "localhost") -> None:
+        self.routes = routes
+        self.runtime = runtime
+        self.authorizers = authorizers
+        self.host = host
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        source_ip: str = "127.0.0.1",
+    ) -> HttpResponse:
+        raw_path, _, raw_query = target.partition("?")
+        method = method.upper()
+        for route in self.routes:
+            path_params = route.match(method, raw_path)
+            if path_params is not None:
+                break
+        else:
+            return json_response(404, {"message": "Not Found"})
+        header_map = _headers(headers)
+        authorizer_context = None
+        if route.authorizer:
+            authorizer = self.authorizers.get(route.authorizer)
+            if authorizer is None:
+                return json_response(500, {"message": f"authorizer {route.authorizer} is not supported locally"})
+            try:
+                claims = authorizer.authorize(header_map.get("authorization"), route.scopes)
+            except AuthError as error:
+                response = json_response(error.status, {"message": error.message})
+                if error.status == 401:
+                    response.headers.append(("www-authenticate", 'Bearer error="invalid_token"'))
+                return response
+            authorizer_context = {"jwt": {"claims": claims_as_strings(claims), "scopes": None}}
+        event = self.event(route, method, raw_path, raw_query, header_map, body, source_ip, path_params, authorizer_context)
+        try:
+            result = self.runtime.invoke(route.function, event)
+        except FunctionError as error:
+            log.error("%s raised:\n%s", route.function, "".join(error.document["stackTrace"]))
+            return json_response(500, {"message": "Internal Server Error"})
+        return self.response(result)
+
+    def event(self, route, method, raw_path, raw_query, header_map, body, source_ip, path_params, authorizer_context) -> dict:
+        now = datetime.now(timezone.utc)
+        cookies = header_map.pop("cookie", None)
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.route_key,
+            "rawPath": raw_path,
+            "rawQueryString": raw_query,
+            "headers": header_map,
+        }
+        if cookies:
+            event["cookies"] = [c.strip() for c in cookies.split(";") if c.strip()]
+        if raw_query:
+            query: dict[str, str] = {}
+            for name, value in parse_qsl(raw_query, keep_blank_values=True):
+                query[name] = f"{query[name]},{value}" if name in query else value
+            event["queryStringParameters"] = query
+        context: dict[str, Any] = {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "domainName": header_map.get("host", self.host),
+            "domainPrefix": header_map.get("host", self.host).split(".")[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": header_map.get("user-agent", ""),
+            },
+            "requestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode().rstrip("="),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(time.time() * 1000),
+        }
+        if authorizer_context:
+            context["authorizer"] = authorizer_context
+        event["requestContext"] = context
+        if body:
+            if _is_text(header_map.get("content-type", "")):
+                try:
+                    event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
+                except UnicodeDecodeError:
+                    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+            else:
+                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        else:
+            event["isBase64Encoded"] = False
+        if path_params:
+            event["pathParameters"] = path_params
+        return event
+
+    @staticmethod
+    def response(result: Any) -> HttpResponse:
+        """Payload v2 response rules: a dict with statusCode is a full answer; anything else is a 200 JSON body."""
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return json_response(200, result)
+        headers = [(k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers += [(name.lower(), str(v)) for v in values]
+        headers += [("set-cookie", c) for c in result.get("cookies") or []]
+        body = result.get("body")
+        if body is None:
+            data = b""
+        elif result.get("isBase64Encoded"):
+            data = base64.b64decode(body)
+        else:
+            data = str(body).encode()
+        if data and not any(name == "content-type" for name, _ in headers):
+            headers.append(("content-type", "application/json"))
+        return HttpResponse(int(result["statusCode"]), headers, data)
+
+
+def _headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for name, value in headers:
+        name = name.lower()
+        result[name] = f"{result[name]},{value}" if name in result else value
+    return result
+
+
+def _is_text(content_type: str) -> bool:
+    content_type = content_type.lower()
+    return not content_type or any(marker in content_type for marker in TEXT_TYPES)
+
+
+

@@ -1,0 +1,433 @@
+"""Event sources, as template.yaml declares them, feeding the in-process functions.
+
+- ``QueueSource``    an SQS event source mapping: polls the (moto) queue, invokes with
+                     batches, deletes what succeeded (``ReportBatchItemFailures``), and
+                     leaves failures to the queue's visibility timeout and redrive policy
+                     (moto moves a message past ``maxReceiveCount`` to the DLQ).
+- ``StreamSource``   a DynamoDB stream mapping: reads DynamoDB Local's streams API shard
+                     by shard, retries from the first failed record, honours
+                     ``MaximumRetryAttempts``, filters by ``FilterCriteria``, checkpoints.
+- ``Scheduler``      schedules (``rate``/``cron``/``at``) firing their targets on time;
+                     ``run_now`` fires one on demand.
+- ``AsyncInvoker``   EventBridge's (and Lambda's) asynchronous invocation: a queue and
+                     two retries, as Lambda does for async events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from activitylog_local.intrinsics import ACCOUNT, REGION
+from activitylog_local.lambdas import FunctionError, LambdaRuntime
+from activitylog_local.schedules import next_fire
+
+log = logging.getLogger("activitylog_local.sources")
+
+
+class _Worker:
+    """A daemon thread with a stop event."""
+
+    name = "source"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_safely, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run_safely(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run()
+                return
+            except Exception:  # noqa: BLE001 - keep the source alive; say what happened
+                log.exception("%s failed; restarting in 1 s", self.name)
+                self._stop.wait(1)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+# --- SQS ----------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueSource(_Worker):
+    runtime: LambdaRuntime
+    function: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int = 10
+    report_failures: bool = False
+    poll_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        _Worker.__init__(self)
+        self.name = f"sqs:{self.queue_arn.rsplit(':', 1)[-1]}->{self.function}"
+
+    def run(self) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        while not self._stop.is_set():
+            if not self.poll_once(sqs):
+                self._stop.wait(self.poll_seconds)
+
+    def poll_once(self, sqs) -> int:
+        """One receive-invoke-delete round; returns how many messages it delivered."""
+        received = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = {"Records": [self._record(m) for m in received]}
+        try:
+            result = self.runtime.invoke(self.function, event)
+        except FunctionError as error:
+            log.warning("%s: batch of %d failed (%s); the messages return after the visibility timeout",
+                        self.name, len(received), error.document["errorMessage"])
+            return len(received)
+        failed: set[str] = set()
+        if self.report_failures and isinstance(result, dict):
+            failures = result.get("batchItemFailures") or []
+            ids = {m["MessageId"] for m in received}
+            for failure in failures:
+                identifier = (failure or {}).get("itemIdentifier")
+                if identifier not in ids:  # Lambda treats a bad identifier as a failed batch
+                    log.warning("%s: batchItemFailures names %r, not in the batch: whole batch failed", self.name, identifier)
+                    return len(received)
+                failed.add(identifier)
+        done = [m for m in received if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])],
+            )
+        return len(received)
+
+    def _record(self, message: dict) -> dict:
+        attributes = {}
+        for name, value in (message.get("MessageAttributes") or {}).items():
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value.get("DataType"),
+            }
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": attributes,
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+
+
+# --- DynamoDB stream -----------------------------------------------------------------------
+
+
+class Checkpoints:
+    """Last processed sequence number per (mapping, shard); on disk for ``make dev``."""
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.data: dict[str, str] = {}
+        if path and path.exists():
+            try:
+                self.data = json.loads(path.read_text())
+            except ValueError:
+                self.data = {}
+
+    def get(self, key: str) -> Optional[str]:
+        return self.data.get(key)
+
+    def set(self, key: str, sequence: str) -> None:
+        with self._lock:
+            self.data[key] = sequence
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = self.path.with_suffix(".tmp")
+                temporary.write_text(json.dumps(self.data))
+                temporary.replace(self.path)
+
+
+@dataclass
+class StreamSource(_Worker):
+    runtime: LambdaRuntime
+    function: str
+    stream_arn: str
+    endpoint: str  # DynamoDB Local
+    checkpoints: Checkpoints
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+    report_failures: bool = False
+    maximum_retry_attempts: int = -1
+    filters: list[dict] = field(default_factory=list)
+    on_failure: Optional[Callable[[dict], None]] = None
+    poll_seconds: float = 0.5
+    retry_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        _Worker.__init__(self)
+        self.name = f"stream->{self.function}"
+        self._iterators: dict[str, Optional[str]] = {}
+        self._started = datetime.now(timezone.utc)
+
+    def run(self) -> None:
+        import boto3
+
+        streams = boto3.client("dynamodbstreams", endpoint_url=self.endpoint, region_name=REGION)
+        last_describe = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() - last_describe > 5:
+                self._discover(streams)
+                last_describe = time.monotonic()
+            delivered = 0
+            for shard_id in list(self._iterators):
+                delivered += self._read_shard(streams, shard_id)
+            if not delivered:
+                self._stop.wait(self.poll_seconds)
+
+    def _key(self, shard_id: str) -> str:
+        return f"{self.function}|{self.stream_arn}|{shard_id}"
+
+    def _discover(self, streams) -> None:
+        shards, start = [], None
+        while True:
+            kwargs = {"StreamArn": self.stream_arn}
+            if start:
+                kwargs["ExclusiveStartShardId"] = start
+            description = streams.describe_stream(**kwargs)["StreamDescription"]
+            shards += description.get("Shards", [])
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                break
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id in self._iterators:
+                continue
+            checkpoint = self.checkpoints.get(self._key(shard_id))
+            if checkpoint:
+                kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
+            elif self.starting_position == "TRIM_HORIZON" or self._iterators:
+                kwargs = {"ShardIteratorType": "TRIM_HORIZON"}  # shards born after start: from their start
+            else:
+                kwargs = {"ShardIteratorType": "LATEST"}
+            try:
+                iterator = streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
+            except Exception as error:  # noqa: BLE001 - a trimmed checkpoint: start over from the horizon
+                log.warning("%s: shard %s: %s; reading from the trim horizon", self.name, shard_id, error)
+                iterator = streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            self._iterators[shard_id] = iterator
+
+    def _read_shard(self, streams, shard_id: str) -> int:
+        iterator = self._iterators.get(shard_id)
+        if not iterator:
+            return 0
+        response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        records = response.get("Records", [])
+        if records:
+            self._deliver(shard_id, [self._record(r) for r in records])
+        self._iterators[shard_id] = response.get("NextShardIterator")  # None: closed shard, done
+        return len(records)
+
+    def _record(self, record: dict) -> dict:
+        record = json.loads(json.dumps(record, default=_epoch))
+        record["eventSourceARN"] = self.stream_arn
+        return record
+
+    def _matches(self, record: dict) -> bool:
+        if not self.filters:
+            return True
+        from moto.events.models import EventPattern
+
+        return any(EventPattern.load(f["Pattern"]).matches_event(record) for f in self.filters)
+
+    def _deliver(self, shard_id: str, records: list[dict]) -> None:
+        key = self._key(shard_id)
+        last = records[-1]["dynamodb"]["SequenceNumber"]
+        batch = [r for r in records if self._matches(r)]
+        attempts = 0
+        while batch and not self._stop.is_set():
+            failed_at = None
+            try:
+                result = self.runtime.invoke(self.function, {"Records": batch})
+            except FunctionError as error:
+                log.warning("%s: batch of %d failed: %s", self.name, len(batch), error.document["errorMessage"])
+                failed_at = 0
+            else:
+                if self.report_failures and isinstance(result, dict) and result.get("batchItemFailures"):
+                    sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+                    named = [(f or {}).get("itemIdentifier") for f in result["batchItemFailures"]]
+                    positions = [sequences.index(n) for n in named if n in sequences]
+                    failed_at = min(positions) if len(positions) == len(named) else 0
+            if failed_at is None:
+                break
+            if failed_at:
+                self.checkpoints.set(key, batch[failed_at - 1]["dynamodb"]["SequenceNumber"])
+            batch = batch[failed_at:]
+            attempts += 1
+            if 0 <= self.maximum_retry_attempts < attempts:
+                log.error("%s: %d records discarded after %d retries", self.name, len(batch), self.maximum_retry_attempts)
+                if self.on_failure:
+                    self.on_failure({"shard": shard_id, "records": len(batch),
+                                     "first": batch[0]["dynamodb"]["SequenceNumber"], "last": batch[-1]["dynamodb"]["SequenceNumber"]})
+                break
+            self._stop.wait(min(self.retry_seconds * attempts, 10))
+        self.checkpoints.set(key, last)
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return str(value)
+
+
+# --- async invocation and schedules --------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """Where an EventBridge rule or schedule sends its event: a function or a state machine."""
+
+    arn: str
+    input: Optional[str] = None  # a fixed JSON document
+    input_path: Optional[str] = None
+
+    def event_for(self, event: dict) -> Any:
+        if self.input is not None:
+            return json.loads(self.input)
+        if self.input_path:
+            value: Any = event
+            for part in self.input_path.lstrip("$").strip(".").split("."):
+                if part:
+                    value = (value or {}).get(part)
+            return value
+        return event
+
+
+class AsyncInvoker(_Worker):
+    """Asynchronous invocation: queued, retried twice on error (Lambda's default for async)."""
+
+    name = "async-invoke"
+
+    def __init__(self, runtime: LambdaRuntime, retries: int = 2, retry_seconds: float = 1.0) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.retries = retries
+        self.retry_seconds = retry_seconds
+        self.queue: "queue.Queue[tuple[str, Any, int]]" = queue.Queue()
+
+    def submit(self, target_arn: str, event: Any) -> None:
+        if ":states:" in target_arn:
+            import boto3
+
+            boto3.client("stepfunctions", region_name=REGION).start_execution(stateMachineArn=target_arn, input=json.dumps(event))
+            return
+        self.queue.put((target_arn, event, 0))
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                target, event, attempt = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.runtime.invoke(target, event)
+            except FunctionError as error:
+                if attempt < self.retries:
+                    log.warning("%s failed (%s); retry %d of %d", target, error.document["errorMessage"], attempt + 1, self.retries)
+                    self._stop.wait(self.retry_seconds)
+                    self.queue.put((target, event, attempt + 1))
+                else:
+                    log.error("%s failed %d times; event dropped: %s", target, attempt + 1, error.document["errorMessage"])
+            except KeyError as error:
+                log.error("%s", error)
+
+
+@dataclass
+class Schedule:
+    name: str  # the rule or schedule name
+    expression: str
+    target: Target
+    function: Optional[str] = None  # logical id, when the target is a function
+    enabled: bool = True
+    kind: str = "rule"  # "rule" (EventBridge rule) or "scheduler" (EventBridge Scheduler)
+
+    def event(self, when: datetime) -> Any:
+        if self.kind == "scheduler":
+            return json.loads(self.target.input) if self.target.input else {}
+        return self.target.event_for({
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.name}"],
+            "detail": {},
+        })
+
+
+class Scheduler(_Worker):
+    name = "scheduler"
+
+    def __init__(self, runtime: LambdaRuntime, invoker: AsyncInvoker, schedules: list[Schedule]) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.invoker = invoker
+        self.schedules = schedules
+        self.fired: list[tuple[str, datetime]] = []
+
+    def run(self) -> None:
+        now = datetime.now(timezone.utc)
+        upcoming = {s.name: next_fire(s.expression, now) for s in self.schedules if s.enabled}
+        while not self._stop.is_set():
+            now = datetime.now(timezone.utc)
+            for schedule in self.schedules:
+                when = upcoming.get(schedule.name)
+                if when and when <= now:
+                    self.fired.append((schedule.name, when))
+                    self.invoker.submit(schedule.target.arn, schedule.event(when))
+                    upcoming[schedule.name] = next_fire(schedule.expression, when)
+            pending = [w for w in upcoming.values() if w]
+            wait = (min(pending) - datetime.now(timezone.utc)).total_seconds() if pending else 60
+            self._stop.wait(max(0.05, min(wait, 1.0)))
+
+    def for_function(self, function: str) -> list[Schedule]:
+        spec = self.runtime.find(function)
+        return [s for s in self.schedules if s.function == spec.logical_id]
+
+    def run_now(self, function: str, event: Any = None) -> Any:
+        """Invoke a function now, synchronously, with its schedule's event (or ``event``)."""
+        spec = self.runtime.find(function)
+        if event is None:
+            schedules = self.for_function(spec.logical_id)
+            event = schedules[0].event(datetime.now(timezone.utc)) if schedules else {}
+        return self.runtime.invoke(spec.logical_id, event)

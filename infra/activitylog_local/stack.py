@@ -1,0 +1,686 @@
+"""The whole service on one machine, wired by template.yaml.
+
+``LocalStack`` starts DynamoDB Local, turns moto on in-process (DynamoDB passed
+through), creates every resource the template declares under a local name, registers
+the functions and their event sources, and serves the HTTP API.
+
+>>> with LocalStack(StackOptions(port=0, in_memory=True)) as stack:
+...     print(stack.url)
+
+What is created for each resource type:
+
+- ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream
+- ``AWS::S3::Bucket``                 a moto bucket; objects saved to ``.local/s3`` at stop
+- ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
+- ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
+- ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
+- ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
+- ``AWS::Serverless::Function``       an in-process function; its Events become routes,
+                                      queue and stream mappings, rules and schedules
+- state machines                      moto's Step Functions interpreter, same definition
+- ``AWS::SES::EmailIdentity``         a verified moto SES identity; mail goes to the outbox
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from activitylog_local import template as template_module
+from activitylog_local.auth import DevKey, JwtAuthorizer
+from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
+from activitylog_local.gateway import API_ID, Gateway, routes_from_template
+from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
+from activitylog_local.lambdas import FunctionSpec, LambdaRuntime, function_arn, streaming_body
+from activitylog_local.outbox import Outbox
+from activitylog_local.sources import (
+    AsyncInvoker,
+    Checkpoints,
+    QueueSource,
+    Schedule,
+    Scheduler,
+    StreamSource,
+    Target,
+)
+
+log = logging.getLogger("activitylog_local")
+
+MOTO_CONFIG = {
+    "core": {"passthrough": {"services": ["dynamodb"], "urls": [r"https?://(127\.0\.0\.1|localhost)(:\d+)?/.*"]}},
+    "stepfunctions": {"execute_state_machine": True},
+}
+# Local defaults a function's own environment can still override.
+LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+@dataclass
+class StackOptions:
+    template_path: Path = template_module.TEMPLATE
+    data_dir: Path = ROOT / ".local"
+    host: str = "127.0.0.1"
+    port: int = 3000  # 0: any free port
+    dynamodb_port: Optional[int] = None
+    in_memory: bool = False  # DynamoDB Local in memory (tests); otherwise under data_dir/dynamodb
+    parameters: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "activitylog-local"
+    poll_seconds: float = 0.5
+    serve_http: bool = True
+
+
+class LocalStack:
+    def __init__(self, options: Optional[StackOptions] = None) -> None:
+        self.options = options or StackOptions()
+        self.template_path = Path(self.options.template_path).resolve()
+        self.template = template_module.load(self.template_path)
+        self.intrinsics = Intrinsics(self.template, self.options.parameters, self.options.stack_name)
+        self.dynamodb: Optional[DynamoDBLocal] = None
+        self.runtime: Optional[LambdaRuntime] = None
+        self.gateway: Optional[Gateway] = None
+        self.server = None
+        self.invoker: Optional[AsyncInvoker] = None
+        self.scheduler: Optional[Scheduler] = None
+        self.workers: list[Any] = []
+        self.tables: dict[str, str] = {}  # logical id -> name
+        self.buckets: dict[str, str] = {}
+        self.queues: dict[str, dict] = {}  # logical id -> {url, arn, name}
+        self.state_machines: dict[str, str] = {}  # logical id -> arn
+        self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
+        self.outbox = Outbox(self.options.data_dir / "outbox")
+        self.key = DevKey.load_or_create(self.options.data_dir)
+        self._mock = None
+        self._saved_environment: dict[str, Optional[str]] = {}
+        self._boto_handlers: list[tuple[str, Any]] = []
+        self.started_seconds: Optional[float] = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        port = self.server.server_address[1] if self.server else self.options.port
+        return f"http://{self.options.host}:{port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.intrinsics.parameters.get("JwtIssuer", "https://auth.local/")
+
+    @property
+    def audience(self) -> str:
+        return self.intrinsics.parameters.get("JwtAudience", "activity-log")
+
+    def token(self, org: str, user: str, name: Optional[str] = None, scopes=("read", "write"), ttl_seconds: int = 12 * 3600) -> str:
+        return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, ttl_seconds=ttl_seconds)
+
+    def start(self) -> "LocalStack":
+        started = time.monotonic()
+        if self.options.serve_http and self.options.port and _port_in_use(self.options.host, self.options.port):
+            raise SetupError(f"port {self.options.port} is already in use: stop what runs there or choose another with --port")
+        db_path = None if self.options.in_memory else self.options.data_dir / "dynamodb"
+        self.dynamodb = DynamoDBLocal(self.options.dynamodb_port, db_path)
+        try:
+            self.dynamodb.start()
+            self._environment(local_aws_environment(self.dynamodb.endpoint))
+            from moto import mock_aws
+
+            self._mock = mock_aws(config=MOTO_CONFIG)
+            self._mock.start()
+            self.provision()
+            self._wire()
+            if self.options.serve_http:
+                from activitylog_local.server import serve
+
+                self.server = serve(self, self.options.host, self.options.port)
+        except BaseException:
+            self.stop()
+            raise
+        self.started_seconds = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        for worker in reversed(self.workers):
+            worker.stop()
+        self.workers = []
+        if self._mock:
+            try:
+                self._save_buckets()
+                self.outbox.sync()
+            except Exception:  # noqa: BLE001 - stopping must not fail on a snapshot
+                log.exception("could not save the local S3 objects")
+            import boto3
+
+            session = boto3._get_default_session()
+            for event_name, handler in self._boto_handlers:
+                session.events.unregister(event_name, handler)
+            self._boto_handlers = []
+            self._mock.stop()
+            self._mock = None
+        if self.dynamodb:
+            self.dynamodb.stop()
+            self.dynamodb = None
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment = {}
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _environment(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_environment.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    # --- resources ------------------------------------------------------------------------
+
+    def _name(self, logical_id: str, explicit: Any = None) -> str:
+        return str(self.intrinsics.resolve(explicit)) if explicit else f"{self.options.stack_name}-{logical_id}"
+
+    def provision(self) -> None:
+        """Name every resource, then create them in dependency order."""
+        resources = self.template.get("Resources", {})
+        for logical_id, resource in resources.items():
+            self._register(logical_id, resource.get("Type", ""), resource.get("Properties") or {})
+        import boto3
+
+        self._ddb = boto3.client("dynamodb", endpoint_url=self.dynamodb.endpoint, region_name=REGION)
+        for logical_id, resource in resources.items():
+            kind, props = resource.get("Type"), resource.get("Properties") or {}
+            if kind == "AWS::DynamoDB::Table":
+                self._create_table(logical_id)
+            elif kind == "AWS::S3::Bucket":
+                self._create_bucket(logical_id, props)
+            elif kind == "AWS::SecretsManager::Secret":
+                self._create_secret(logical_id, props)
+            elif kind == "AWS::SES::EmailIdentity":
+                boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=self.intrinsics.resolve(props["EmailIdentity"]))
+            elif kind == "AWS::Events::EventBus":
+                boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
+        self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
+        self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT)
+        self._verify_senders()
+        for logical_id, resource in resources.items():
+            if resource.get("Type") in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+                self._create_state_machine(logical_id, resource["Type"], resource.get("Properties") or {})
+        self._restore_buckets()
+
+    def _register(self, logical_id: str, kind: str, props: dict) -> None:
+        register = self.intrinsics.register
+        if kind == "AWS::DynamoDB::Table":
+            name = self._name(logical_id, props.get("TableName"))
+            self.tables[logical_id] = name
+            register(logical_id, name, Arn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+        elif kind == "AWS::S3::Bucket":
+            name = self._name(logical_id, props.get("BucketName")).lower()
+            self.buckets[logical_id] = name
+            register(logical_id, name, Arn=f"arn:aws:s3:::{name}", DomainName=f"{name}.s3.amazonaws.com",
+                     RegionalDomainName=f"{name}.s3.{REGION}.amazonaws.com")
+        elif kind == "AWS::SQS::Queue":
+            name = self._name(logical_id, props.get("QueueName"))
+            if props.get("FifoQueue") and not name.endswith(".fifo"):
+                name += ".fifo"
+            url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+            self.queues[logical_id] = {"name": name, "url": url, "arn": arn}
+            register(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
+        elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            name = self._name(logical_id, props.get("FunctionName"))
+            register(logical_id, name, Arn=function_arn(name))
+        elif kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            name = self._name(logical_id, props.get("Name") or props.get("StateMachineName"))
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            register(logical_id, arn, Arn=arn, Name=name)
+        elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+            name = props.get("LayerName") or logical_id
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:1"
+            content = props.get("ContentUri") or props.get("Content")
+            if isinstance(content, str):
+                self.layers[arn] = self.template_path.parent / content
+            register(logical_id, arn, Arn=arn)
+        elif kind == "AWS::Serverless::HttpApi":
+            register(logical_id, API_ID, ApiEndpoint=f"http://{self.options.host}:{self.options.port}")
+        elif kind == "AWS::Events::EventBus":
+            name = self._name(logical_id, props.get("Name"))
+            register(logical_id, name, Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}", Name=name)
+        elif kind == "AWS::Events::Rule":
+            name = self._name(logical_id, props.get("Name"))
+            register(logical_id, name, Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}")
+        elif kind == "AWS::SES::EmailIdentity":
+            register(logical_id, props.get("EmailIdentity"))
+        elif kind == "AWS::IAM::Role":
+            name = self._name(logical_id, props.get("RoleName"))
+            register(logical_id, name, Arn=f"arn:aws:iam::{ACCOUNT}:role/{name}")
+        elif kind != "AWS::SecretsManager::Secret":  # secrets register once created (their ARN is moto's)
+            register(logical_id, self._name(logical_id))
+
+    def _create_table(self, logical_id: str) -> None:
+        name = self.tables[logical_id]
+        try:
+            description = self._ddb.describe_table(TableName=name)["Table"]
+        except self._ddb.exceptions.ResourceNotFoundException:
+            template_module.create_table(self._ddb, name, self.template, logical_id)
+            description = self._ddb.describe_table(TableName=name)["Table"]
+        self.intrinsics.register(logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn"))
+
+    def _create_bucket(self, logical_id: str, props: dict) -> None:
+        import boto3
+
+        s3 = boto3.client("s3", region_name=REGION)
+        name = self.buckets[logical_id]
+        s3.create_bucket(Bucket=name)
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def _create_secret(self, logical_id: str, props: dict) -> None:
+        import boto3
+
+        name = self._name(logical_id, props.get("Name"))
+        stored = self._stored_secrets()
+        if props.get("SecretString"):
+            value = str(self.intrinsics.resolve(props["SecretString"]))
+        elif name in stored:
+            value = stored[name]  # the same key after a restart: cursors already handed out stay valid
+        else:
+            value = _generate_secret(props.get("GenerateSecretString") or {})
+            if not self.options.in_memory:
+                stored[name] = value
+                path = self.options.data_dir / "secrets.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(stored))
+                os.chmod(path, 0o600)
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(Name=name, SecretString=value)["ARN"]
+        self.intrinsics.register(logical_id, arn, Id=arn, Name=name)
+
+    def _stored_secrets(self) -> dict[str, str]:
+        path = self.options.data_dir / "secrets.json"
+        if self.options.in_memory or not path.exists():
+            return {}
+        return json.loads(path.read_text())
+
+    def _create_queues(self, queues: dict[str, dict]) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        plain = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+                 "MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication")
+        for logical_id, props in queues.items():  # every queue first: a redrive policy names its DLQ by ARN
+            attributes = {key: _attribute(self.intrinsics.resolve(props[key])) for key in plain if key in props}
+            sqs.create_queue(QueueName=self.queues[logical_id]["name"], Attributes=attributes)
+        for logical_id, props in queues.items():
+            if props.get("RedrivePolicy"):
+                policy = self.intrinsics.resolve(props["RedrivePolicy"])
+                sqs.set_queue_attributes(QueueUrl=self.queues[logical_id]["url"],
+                                         Attributes={"RedrivePolicy": policy if isinstance(policy, str) else json.dumps(policy)})
+
+    def _function_specs(self) -> list[FunctionSpec]:
+        globals_ = self.template.get("Globals", {}).get("Function", {}) or {}
+        specs = []
+        for logical_id, resource in self.template.get("Resources", {}).items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = resource.get("Properties") or {}
+            variables = {**((globals_.get("Environment") or {}).get("Variables") or {}),
+                         **((props.get("Environment") or {}).get("Variables") or {})}
+            environment = {key: _attribute(self.intrinsics.resolve(value)) for key, value in variables.items()}
+            layer_refs = self.intrinsics.resolve(list(globals_.get("Layers") or []) + list(props.get("Layers") or []))
+            layers = [self.layers[arn] for arn in layer_refs if arn in self.layers]
+            code_uri = props.get("CodeUri", globals_.get("CodeUri", "."))
+            if not isinstance(code_uri, str):
+                raise SetupError(f"{logical_id}: CodeUri must be a local folder for the local stack")
+            specs.append(FunctionSpec(
+                logical_id=logical_id,
+                name=self.intrinsics.ref(logical_id),
+                code_dir=(self.template_path.parent / code_uri).resolve(),
+                handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
+                environment=environment,
+                layers=layers,
+                timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                events=props.get("Events") or {},
+            ))
+        return specs
+
+    def _verify_senders(self) -> None:
+        """A sender named in a function's environment is the one its template verifies in SES."""
+        import boto3
+
+        ses = boto3.client("ses", region_name=REGION)
+        for spec in self.runtime.specs.values():
+            for value in spec.environment.values():
+                if "@" in value and " " not in value and "." in value.split("@")[-1]:
+                    ses.verify_email_identity(EmailAddress=value)
+
+    def _create_state_machine(self, logical_id: str, kind: str, props: dict) -> None:
+        import boto3
+
+        if props.get("DefinitionUri") and isinstance(props["DefinitionUri"], str):
+            text = (self.template_path.parent / props["DefinitionUri"]).read_text()
+            definition = yaml.safe_load(text)
+        elif props.get("Definition"):
+            definition = self.intrinsics.resolve(props["Definition"])
+        elif props.get("DefinitionString"):
+            definition = json.loads(self.intrinsics.resolve(props["DefinitionString"]))
+        else:
+            raise SetupError(f"{logical_id}: the local stack needs Definition, DefinitionString or a local DefinitionUri")
+        text = json.dumps(definition)
+        for key, value in (self.intrinsics.resolve(props.get("DefinitionSubstitutions") or {})).items():
+            text = text.replace("${" + key + "}", str(value))
+        name = self.intrinsics.get_att(logical_id, "Name")
+        extra = {"type": props["Type"]} if props.get("Type") in ("STANDARD", "EXPRESS") else {}
+        arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-local", **extra)["stateMachineArn"]
+        self.state_machines[logical_id] = arn
+
+    # --- S3 across restarts ---------------------------------------------------------------
+
+    def _bucket_folder(self) -> Optional[Path]:
+        return None if self.options.in_memory else self.options.data_dir / "s3"
+
+    def _save_buckets(self) -> None:
+        folder = self._bucket_folder()
+        if not folder or not self.buckets:
+            return
+        import boto3
+
+        s3 = boto3.client("s3", region_name=REGION)
+        for name in self.buckets.values():
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for item in page.get("Contents", []):
+                    path = folder / name / item["Key"]
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(s3.get_object(Bucket=name, Key=item["Key"])["Body"].read())
+
+    def _restore_buckets(self) -> None:
+        folder = self._bucket_folder()
+        if not folder or not folder.exists():
+            return
+        import boto3
+
+        s3 = boto3.client("s3", region_name=REGION)
+        for name in self.buckets.values():
+            root = folder / name
+            for path in root.rglob("*") if root.exists() else []:
+                if path.is_file():
+                    s3.put_object(Bucket=name, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
+
+    # --- wiring: routes, event sources, Lambda Invoke -------------------------------------
+
+    def _wire(self) -> None:
+        routes, apis = routes_from_template(self.template, self.intrinsics.resolve)
+        authorizers = {}
+        for auth in apis.values():
+            for name, config in (auth.get("Authorizers") or {}).items():
+                jwt_config = config.get("JwtConfiguration") or {}
+                audiences = jwt_config.get("audience") or [self.audience]
+                authorizers[name] = JwtAuthorizer(self.key, jwt_config.get("issuer") or self.issuer,
+                                                  audiences if isinstance(audiences, list) else [audiences])
+        self.gateway = Gateway(routes, self.runtime, authorizers)
+        self.invoker = AsyncInvoker(self.runtime)
+        self.workers.append(self.invoker)
+        self._register_lambda_invoke()
+        self._route_event_targets()
+        schedules: list[Schedule] = []
+        checkpoints = Checkpoints(None if self.options.in_memory else self.options.data_dir / "stream-checkpoints.json")
+        for spec in self.runtime.specs.values():
+            for event_name, event in spec.events.items():
+                kind, props = event.get("Type"), self.intrinsics.resolve(event.get("Properties") or {})
+                self._event_source(spec.logical_id, spec.arn, event_name, kind, props, schedules, checkpoints)
+        for logical_id, resource in self.template.get("Resources", {}).items():
+            kind, raw = resource.get("Type"), resource.get("Properties") or {}
+            if kind == "AWS::Serverless::StateMachine":
+                arn = self.intrinsics.ref(logical_id)
+                for event_name, event in (raw.get("Events") or {}).items():
+                    props = self.intrinsics.resolve(event.get("Properties") or {})
+                    self._event_source(None, arn, f"{logical_id}{event_name}", event.get("Type"), props, schedules, checkpoints)
+            elif kind == "AWS::Events::Rule":
+                self._events_rule(logical_id, self.intrinsics.resolve(raw), schedules)
+            elif kind == "AWS::Scheduler::Schedule":
+                props = self.intrinsics.resolve(raw)
+                target = props.get("Target") or {}
+                schedules.append(Schedule(self._name(logical_id, props.get("Name")), props["ScheduleExpression"],
+                                          Target(target["Arn"], target.get("Input")), self._function_of(target["Arn"]),
+                                          props.get("State", "ENABLED") == "ENABLED", kind="scheduler"))
+            elif kind == "AWS::Lambda::EventSourceMapping":
+                props = self.intrinsics.resolve(raw)
+                function = self.runtime.find(props["FunctionName"]).logical_id
+                source_arn = props["EventSourceArn"]
+                kind_name = "SQS" if ":sqs:" in source_arn else "DynamoDB"
+                key = "Queue" if kind_name == "SQS" else "Stream"
+                self._event_source(function, function_arn(function), logical_id, kind_name, {**props, key: source_arn}, schedules, checkpoints)
+        self.scheduler = Scheduler(self.runtime, self.invoker, schedules)
+        self.workers.append(self.scheduler)
+        for worker in self.workers:
+            worker.start()
+
+    def _function_of(self, arn: str) -> Optional[str]:
+        if ":function:" not in arn:
+            return None
+        try:
+            return self.runtime.find(arn).logical_id
+        except KeyError:
+            return None
+
+    def _event_source(self, function, target_arn, event_name, kind, props, schedules, checkpoints) -> None:
+        import boto3
+
+        if kind in ("Schedule", "ScheduleV2"):
+            expression = props.get("Schedule") or props.get("ScheduleExpression")
+            enabled = props.get("Enabled", True) is not False and props.get("State", "ENABLED") == "ENABLED"
+            name = props.get("Name") or props.get("ScheduleName") or f"{function or 'sfn'}-{event_name}"
+            schedules.append(Schedule(name, expression, Target(target_arn, props.get("Input")), function, enabled,
+                                      kind="scheduler" if kind == "ScheduleV2" else "rule"))
+        elif kind in ("EventBridgeRule", "CloudWatchEvent"):
+            name = props.get("RuleName") or f"{self.options.stack_name}-{function or 'sfn'}-{event_name}"[:64]
+            bus = props.get("EventBusName", "default")
+            events = boto3.client("events", region_name=REGION)
+            events.put_rule(Name=name, EventPattern=json.dumps(props["Pattern"]), EventBusName=bus, State=props.get("State", "ENABLED"))
+            target = {"Id": "target", "Arn": target_arn}
+            for key in ("Input", "InputPath"):
+                if props.get(key):
+                    target[key] = props[key]
+            events.put_targets(Rule=name, EventBusName=bus, Targets=[target])
+        elif kind == "SQS" and function:
+            queue = next((q for q in self.queues.values() if q["arn"] == props["Queue"]), None)
+            if queue is None:
+                raise SetupError(f"{function}.{event_name}: queue {props['Queue']} is not declared in the template")
+            if props.get("Enabled", True) is False:
+                return
+            self.workers.append(QueueSource(self.runtime, function, queue["url"], queue["arn"], int(props.get("BatchSize", 10)),
+                                            "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                                            poll_seconds=self.options.poll_seconds))
+        elif kind in ("DynamoDB", "Kinesis") and function:
+            if props.get("Enabled", True) is False:
+                return
+            destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            on_failure = None
+            if destination and ":sqs:" in destination:
+                queue = next(q for q in self.queues.values() if q["arn"] == destination)
+
+                def on_failure(details: dict, url: str = queue["url"]) -> None:
+                    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(details))
+            self.workers.append(StreamSource(
+                self.runtime, function, props["Stream"], self.dynamodb.endpoint, checkpoints,
+                starting_position=props.get("StartingPosition", "LATEST"),
+                batch_size=int(props.get("BatchSize", 100)),
+                report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                filters=(props.get("FilterCriteria") or {}).get("Filters") or [],
+                on_failure=on_failure,
+                poll_seconds=self.options.poll_seconds,
+            ))
+
+    def _events_rule(self, logical_id: str, props: dict, schedules: list[Schedule]) -> None:
+        import boto3
+
+        name = self.intrinsics.ref(logical_id)
+        enabled = props.get("State", "ENABLED") == "ENABLED"
+        targets = props.get("Targets") or []
+        if props.get("ScheduleExpression"):
+            for target in targets:
+                schedules.append(Schedule(name, props["ScheduleExpression"], Target(target["Arn"], target.get("Input"), target.get("InputPath")),
+                                          self._function_of(target["Arn"]), enabled))
+            return
+        events = boto3.client("events", region_name=REGION)
+        bus = props.get("EventBusName", "default")
+        events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), EventBusName=bus, State=props.get("State", "ENABLED"))
+        if targets:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+
+    def _route_event_targets(self) -> None:
+        """moto's EventBridge delivers to SQS itself; Lambda and state machine targets run here."""
+        from moto.events import models
+
+        original = getattr(models.Rule.send_to_targets, "_local_original", models.Rule.send_to_targets)
+        invoker = self.invoker
+
+        def send_to_targets(rule, event, transform_input=True):
+            original(rule, event, transform_input)
+            if not rule.event_pattern.matches_event(event):
+                return
+            for target in rule.targets:
+                arn = target["Arn"]
+                if ":lambda:" not in arn and ":states:" not in arn:
+                    continue
+                if target.get("InputTransformer"):
+                    from moto.events.utils import EventTemplateParser
+
+                    transformer = target["InputTransformer"]
+                    payload = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                                        input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+                else:
+                    payload = Target(arn, target.get("Input"), target.get("InputPath")).event_for(event)
+                invoker.submit(arn, payload)
+
+        send_to_targets._local_original = original
+        models.Rule.send_to_targets = send_to_targets
+
+    def _register_lambda_invoke(self) -> None:
+        """Answer ``lambda.Invoke`` (from functions or moto's Step Functions) in-process."""
+        import boto3
+
+        runtime, invoker = self.runtime, self.invoker
+
+        class _Http:
+            def __init__(self, status_code: int) -> None:
+                self.status_code = status_code
+                self.headers: dict = {}
+
+        def capture(params, context, **_):
+            context["local_lambda_invoke"] = dict(params)
+
+        def answer(model, params, context, **_):
+            call = context.get("local_lambda_invoke")
+            if call is None:
+                return None
+            name = call["FunctionName"]
+            payload = call.get("Payload") or b""
+            if hasattr(payload, "read"):
+                payload = payload.read()
+            if isinstance(payload, str):
+                payload = payload.encode()
+            try:
+                runtime.find(name)
+            except KeyError as error:
+                return _Http(404), {"Error": {"Code": "ResourceNotFoundException", "Message": str(error)},
+                                    "ResponseMetadata": {"HTTPStatusCode": 404}}
+            kind = call.get("InvocationType", "RequestResponse")
+            if kind == "DryRun":
+                return _Http(204), {"StatusCode": 204, "Payload": streaming_body(b"")}
+            if kind == "Event":
+                invoker.submit(runtime.find(name).arn, json.loads(payload or b"{}"))
+                return _Http(202), {"StatusCode": 202, "Payload": streaming_body(b"")}
+            data, error = runtime.invoke_payload(name, payload)
+            parsed = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": streaming_body(data),
+                      "ResponseMetadata": {"HTTPStatusCode": 200}}
+            if error:
+                parsed["FunctionError"] = error
+            return _Http(200), parsed
+
+        session = boto3._get_default_session()
+        for event_name, handler in (("before-parameter-build.lambda.Invoke", capture), ("before-call.lambda.Invoke", answer)):
+            session.events.register(event_name, handler)
+            self._boto_handlers.append((event_name, handler))
+
+    # --- helpers for the CLI, the server and tests ----------------------------------------
+
+    def invoke_http(self, method: str, path: str, token: Optional[str] = None, body: Any = None):
+        """One request through the gateway without a socket (the seeder's write path)."""
+        headers = [("host", "localhost"), ("user-agent", "activitylog-local")]
+        data = b""
+        if token:
+            headers.append(("authorization", f"Bearer {token}"))
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.append(("content-type", "application/json"))
+        return self.gateway.handle(method, path, headers, data)
+
+    def queue_url(self, name: str) -> str:
+        for logical_id, queue in self.queues.items():
+            if name in (logical_id, queue["name"], queue["url"], queue["arn"]):
+                return queue["url"]
+        raise KeyError(f"no queue {name!r} in the template (queues: {', '.join(sorted(self.queues)) or 'none'})")
+
+    def describe(self) -> dict:
+        return {
+            "url": self.url,
+            "dynamodb": self.dynamodb.endpoint if self.dynamodb else None,
+            "tables": self.tables,
+            "buckets": self.buckets,
+            "queues": {lid: q["url"] for lid, q in self.queues.items()},
+            "state_machines": self.state_machines,
+            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events)} for lid, s in self.runtime.specs.items()},
+            "routes": [r.route_key for r in self.gateway.routes],
+            "schedules": [{"name": s.name, "expression": s.expression, "function": s.function, "enabled": s.enabled}
+                          for s in (self.scheduler.schedules if self.scheduler else [])],
+        }
+
+
+def _attribute(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _generate_secret(spec: dict) -> str:
+    length = int(spec.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    for excluded in spec.get("ExcludeCharacters", ""):
+        alphabet = alphabet.replace(excluded, "")
+    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    if spec.get("SecretStringTemplate") and spec.get("GenerateStringKey"):
+        document = json.loads(spec["SecretStringTemplate"])
+        document[spec["GenerateStringKey"]] = value
+        return json.dumps(document)
+    return value
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
