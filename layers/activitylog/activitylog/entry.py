@@ -57,7 +57,8 @@ class EntityType(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace stripping: stack traces and messages are kept verbatim.
+    model_config = ConfigDict(extra="forbid")
 
 
 class Actor(_Strict):
