@@ -55,3 +55,20 @@ def activity_table(dynamodb_client):
     store.bind(name)
     yield name
     dynamodb_client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def idempotency_table(dynamodb_client, monkeypatch):
+    """Powertools' idempotency table, as template.yaml declares it, named in IDEMPOTENCY_TABLE."""
+    from activitylog import config, idempotency
+    from activitylog_local.template import create_table
+
+    name = f"idempotency-{uuid.uuid4().hex[:8]}"
+    create_table(dynamodb_client, name, logical_id="IdempotencyTable")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", name)
+    config.settings.cache_clear()
+    idempotency._persistence.cache_clear()
+    yield name
+    config.settings.cache_clear()
+    idempotency._persistence.cache_clear()
+    dynamodb_client.delete_table(TableName=name)

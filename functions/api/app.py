@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
@@ -73,28 +73,45 @@ def list_activities(
     return result.to_dict()
 
 
-@app.get("/activities/<entry_id>", summary="One whole entry: actor, entity, changes, metadata, error")
-def get_activity(entry_id: Annotated[str, Path(alias="id")]):
-    return service().get(caller(), entry_id).detail_view()
+@app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error")
+def get_activity(id: Annotated[str, Path(description="the entry id (a ULID)")]):  # noqa: A002 - the route's own name
+    return service().get(caller(), id).detail_view()
+
+
+def idempotency_key_header() -> Header:
+    return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
 
 
 @app.post("/activities", summary="Record one entry")
-def record_activity(entry: Annotated[NewEntry, Body()]):
-    recorded = service().record(caller(), entry)
+def record_activity(entry: Annotated[NewEntry, Body()], idempotency_key: Annotated[Optional[str], idempotency_key_header()] = None):
+    who = caller()
+    recorded = _once(who, "POST /activities", idempotency_key, entry.model_dump(mode="json"),
+                     lambda: service().record(who, entry).detail_view())
     metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
-    return Response(201, "application/json", json.dumps(recorded.detail_view()))
+    return Response(201, "application/json", json.dumps(recorded))
 
 
 @app.post("/activities/batch", summary="Record up to 100 entries; invalid ones are reported, valid ones written together")
-def record_activities(batch: Annotated[BatchRequest, Body()]):
-    result = service().record_batch(caller(), batch.entries)
+def record_activities(batch: Annotated[BatchRequest, Body()], idempotency_key: Annotated[Optional[str], idempotency_key_header()] = None):
+    who = caller()
+    result = _once(who, "POST /activities/batch", idempotency_key, batch.entries,
+                   lambda: service().record_batch(who, batch.entries))
     metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
     return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
 
 
-@app.patch("/activities/<entry_id>", summary="Job progress and completion")
-def update_activity(entry_id: Annotated[str, Path(alias="id")], update: Annotated[EntryUpdate, Body()]):
-    return service().update(caller(), entry_id, update).detail_view()
+@app.patch("/activities/<id>", summary="Job progress and completion")
+def update_activity(id: Annotated[str, Path(description="the entry id (a ULID)")], update: Annotated[EntryUpdate, Body()]):  # noqa: A002
+    return service().update(caller(), id, update).detail_view()
+
+
+def _once(who: Caller, route: str, key: Optional[str], body: Any, operation) -> dict:
+    """Run a write once per Idempotency-Key; without a key, just run it."""
+    if key is None:
+        return operation()
+    from activitylog.idempotency import run_once
+
+    return run_once(who.org, route, key, body, app.lambda_context, operation)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)

@@ -19,6 +19,7 @@ class OrgSettings:
 class Settings:
     table_name: str
     body_bucket: Optional[str]
+    idempotency_table: Optional[str] = None
     default_shards: int = 2
     retention_days: int = 730
     org_overrides: dict = field(default_factory=dict)
@@ -39,6 +40,7 @@ def settings() -> Settings:
     return Settings(
         table_name=os.environ.get("TABLE_NAME", "activity-log"),
         body_bucket=os.environ.get("BODY_BUCKET") or None,
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
         default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "730")),
         org_overrides=json.loads(os.environ.get("ORG_SETTINGS") or "{}"),
