@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from activitylog.entry import EntryUpdate, NewEntry
 from activitylog.errors import ActivityLogError, PayloadTooLarge, Unauthorized
 from activitylog.filters import parse_list_request
-from activitylog.observability import logger, metrics, tracer
+from activitylog.observability import logger, metrics, traced
 from activitylog.service import ActivityService, Caller
 
 MAX_BODY_BYTES = 1024 * 1024  # one entry
@@ -143,7 +143,7 @@ def _error(status: int, body: dict) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     body = event.get("body") or ""
