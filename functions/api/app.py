@@ -46,6 +46,7 @@ def caller() -> Caller:
         raise Unauthorized("the token must carry org_id and sub claims", "authorization")
     scopes = set(str(claims.get("scope") or claims.get("scp") or "").split())
     scopes.update((authorizer.jwt_scopes or []) if authorizer else [])
+    logger.append_keys(org_id=str(org), caller=str(subject))
     return Caller(org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"))
 
 
