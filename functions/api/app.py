@@ -143,7 +143,7 @@ def _error(status: int, body: dict) -> Response:
     return Response(status, "application/json", json.dumps(body))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
