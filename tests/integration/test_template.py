@@ -1,0 +1,323 @@
+"""template.yaml: it lints clean, SAM transforms it, and nothing else can drift from it.
+
+template.yaml is the single source of truth for the table, the routes and the
+permissions. The pynamodb model (activitylog/store.py) and the handler's resolver
+(functions/api/app.py) repeat parts of it because their libraries need them; these
+tests make any difference between the copies a failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+from unittest.mock import MagicMock
+
+import pytest
+
+from activitylog import store
+from activitylog.service import READ_SCOPES, WRITE_SCOPES
+from activitylog_local.template import ROOT, TEMPLATE, load, resources
+
+from .api_events import load_handler_module
+
+# The issue's API: every route, and the scopes API Gateway demands before the function runs.
+EXPECTED_ROUTES = {
+    ("GET", "/activities"): READ_SCOPES,
+    ("GET", "/activities/{id}"): READ_SCOPES,
+    ("POST", "/activities"): WRITE_SCOPES,
+    ("POST", "/activities/batch"): WRITE_SCOPES,
+    ("PATCH", "/activities/{id}"): WRITE_SCOPES,
+    ("GET", "/openapi.json"): None,  # public: no authorizer
+}
+INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return copy.deepcopy(load())
+
+
+@pytest.fixture(scope="module")
+def transformed(template) -> dict:
+    """template.yaml as CloudFormation sees it after the SAM transform."""
+    from samtranslator.translator.transform import transform
+
+    managed_policies = MagicMock()  # stands in for the IAM client the ManagedPolicyLoader would call
+    managed_policies.load.return_value = {}
+    return transform(_packaged(template), {"AWS::Region": "us-east-1"}, managed_policies)
+
+
+def _packaged(template: dict) -> dict:
+    """What `sam package` hands to the transform: local code folders replaced by S3 URIs."""
+    packaged = copy.deepcopy(template)
+    for resource in packaged["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder of this repository"
+                props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
+    return packaged
+
+
+# -- lint and transform ------------------------------------------------------------------------
+
+
+def test_cfn_lint_is_clean():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = [str(cfn_lint)] if cfn_lint.exists() else [sys.executable, "-m", "cfnlint"]
+
+    result = subprocess.run([*command, str(TEMPLATE)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, f"cfn-lint found problems:\n{result.stdout}{result.stderr}"
+    assert result.stdout.strip() == ""
+
+
+def test_sam_transform_yields_the_http_api_with_the_jwt_authorizer(transformed):
+    apis = resources(transformed, "AWS::ApiGatewayV2::Api")
+    assert list(apis) == ["HttpApi"]
+    body = apis["HttpApi"]["Properties"]["Body"]
+
+    scheme = body["components"]["securitySchemes"]["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert scheme["type"] == "jwt"
+    assert scheme["identitySource"] == "$request.header.Authorization"
+    assert scheme["jwtConfiguration"] == {"issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+    assert resources(transformed, "AWS::ApiGatewayV2::Stage"), "the HTTP API has no stage"
+
+
+def test_sam_transform_yields_one_route_per_api_path_with_its_scopes(transformed):
+    body = transformed["Resources"]["HttpApi"]["Properties"]["Body"]
+    routes = {(method.upper(), path): operation for path, item in body["paths"].items() for method, operation in item.items()}
+
+    assert set(routes) == set(EXPECTED_ROUTES)
+    for route, scopes in EXPECTED_ROUTES.items():
+        operation = routes[route]
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["payloadFormatVersion"] == "2.0", route
+        assert integration["type"] == "aws_proxy", route
+        assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"], route
+        if scopes is None:
+            assert operation["security"] == [{"NONE": []}], route
+        else:
+            (requirement,) = operation["security"]
+            assert set(requirement) == {"JwtAuthorizer"}, route
+            assert set(requirement["JwtAuthorizer"]) == set(scopes), route
+
+
+def test_sam_transform_yields_the_functions_with_the_layer_and_the_table(transformed, template):
+    functions = resources(transformed, "AWS::Lambda::Function")
+    assert "ApiFunction" in functions
+    layers = resources(transformed, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 1
+    (layer_id,) = layers
+    compatible = layers[layer_id]["Properties"]["CompatibleRuntimes"]
+
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert {"Ref": layer_id} in props["Layers"], name
+        assert props["Runtime"] in compatible, name
+        assert props["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "ActivityTable"}, name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+    assert functions["ApiFunction"]["Properties"]["Handler"] == "app.lambda_handler"
+
+    # Every API route invokes a function that has permission to be invoked by the API.
+    permissions = resources(transformed, "AWS::Lambda::Permission")
+    api_permissions = [p for p in permissions.values() if p["Properties"]["Principal"] == "apigateway.amazonaws.com"]
+    assert len(api_permissions) == len(EXPECTED_ROUTES)
+
+
+def test_every_function_handler_exists_where_template_points():
+    for name, function in resources(load(), "AWS::Serverless::Function").items():
+        props = function["Properties"]
+        module, handler = props["Handler"].rsplit(".", 1)
+        source = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+        assert source.is_file(), f"{name}: {source} does not exist"
+        defined = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
+        assert handler in defined, f"{name}: {source} defines no {handler}()"
+    layer = resources(load(), "AWS::Serverless::LayerVersion")["ActivityLogLayer"]["Properties"]
+    assert (ROOT / layer["ContentUri"] / "activitylog" / "store.py").is_file()
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+def _statements(document: dict) -> list[dict]:
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _mentions(resource, logical_id: str) -> bool:
+    text = repr(resource)
+    return f"'{logical_id}'" in text or f"${{{logical_id}." in text or f"${{{logical_id}}}" in text
+
+
+def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
+    tables = set(resources(transformed, "AWS::DynamoDB::Table"))
+    assert "ActivityTable" in tables
+    checked = 0
+    for name, role in resources(transformed, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _statements(policy["PolicyDocument"]):
+                actions = _as_list(statement.get("Action", []))
+                # Nothing anywhere may allow every action of every service.
+                assert "*" not in actions, (name, statement)
+                if statement.get("Effect") != "Allow":
+                    continue
+                if any(_mentions(r, t) for r in _as_list(statement.get("Resource", [])) for t in tables):
+                    checked += 1
+                    wildcards = [a for a in actions if "*" in a]
+                    assert not wildcards, f"{name} grants {wildcards} on a table: {statement}"
+                    assert "NotAction" not in statement, (name, statement)
+    assert checked, "no statement grants access to the table: the function could not read it"
+
+
+def test_the_api_function_may_not_delete_or_scan_entries(transformed):
+    # Entries are an audit trail: the API records and reads them, and never removes one.
+    role = transformed["Resources"]["ApiFunctionRole"]["Properties"]
+    granted = {
+        action
+        for policy in role.get("Policies", [])
+        for statement in _statements(policy["PolicyDocument"])
+        if any(_mentions(r, "ActivityTable") for r in _as_list(statement.get("Resource", [])))
+        for action in _as_list(statement["Action"])
+    }
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"} <= granted
+    assert not granted & {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem"}
+
+
+# -- the table and the pynamodb model ----------------------------------------------------------
+
+
+def _table(template: dict) -> dict:
+    return template["Resources"]["ActivityTable"]["Properties"]
+
+
+def test_table_has_ttl_stream_and_the_four_indexes(template):
+    table = _table(template)
+
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == INDEXES
+    assert len(table["GlobalSecondaryIndexes"]) == 4
+
+
+def test_ttl_attribute_is_the_models_expiry(template):
+    assert store.EntryItem.expires_at.attr_name == _table(template)["TimeToLiveSpecification"]["AttributeName"]
+
+
+def _key_schema(schema: list[dict]) -> dict[str, str]:
+    return {key["KeyType"]: key["AttributeName"] for key in schema}
+
+
+def test_pynamodb_model_matches_the_template_exactly(template):
+    table = _table(template)
+    model = store.EntryItem._get_schema()
+
+    # Table keys
+    assert _key_schema(model["key_schema"]) == _key_schema(table["KeySchema"])
+    assert store.EntryItem._hash_keyname == _key_schema(table["KeySchema"])["HASH"]
+    assert store.EntryItem._range_keyname == _key_schema(table["KeySchema"])["RANGE"]
+
+    # Every key attribute, with its type
+    declared = {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]}
+    assert {(a["AttributeName"], a["AttributeType"]) for a in model["attribute_definitions"]} == declared
+
+    # Each index: name, hash and range attribute, projection
+    template_indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    model_indexes = {index["index_name"]: index for index in model["global_secondary_indexes"]}
+    assert set(model_indexes) == set(template_indexes) == INDEXES
+    for name, declared_index in template_indexes.items():
+        model_index = model_indexes[name]
+        assert _key_schema(model_index["key_schema"]) == _key_schema(declared_index["KeySchema"]), name
+        assert declared_index["Projection"]["ProjectionType"] == "INCLUDE", name
+        assert model_index["projection"]["ProjectionType"] == "INCLUDE", name
+        assert list(declared_index["Projection"]["NonKeyAttributes"]) == store.LIST_COLUMNS, name
+        assert list(model_index["projection"]["NonKeyAttributes"]) == store.LIST_COLUMNS, name
+
+
+def test_list_columns_are_attributes_of_the_model():
+    # A projected name the model does not write would silently project nothing.
+    model_names = {attribute.attr_name for attribute in store.EntryItem.get_attributes().values()}
+    assert set(store.LIST_COLUMNS) <= model_names
+    assert len(set(store.LIST_COLUMNS)) == len(store.LIST_COLUMNS)
+
+
+def test_the_functions_read_the_table_the_template_declares(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": "ActivityTable"}
+
+
+# -- routes: template.yaml versus the resolver in functions/api/app.py -------------------------
+
+
+def _template_routes(template: dict, function: str) -> set[tuple[str, str]]:
+    events = template["Resources"][function]["Properties"].get("Events", {})
+    return {
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for event in events.values()
+        if event["Type"] == "HttpApi"
+    }
+
+
+def _resolver_routes(module) -> dict[tuple[str, str], re.Pattern]:
+    """The resolver's routes with Powertools' ``<name>`` written as the template's ``{name}``."""
+    resolver = module.app
+    routes = {}
+    for route in [*resolver._static_routes, *resolver._dynamic_routes]:
+        path = re.sub(r"<(\w+)>", r"{\1}", route.path)
+        routes[(route.method.upper(), path)] = route.rule
+    return routes
+
+
+def test_template_routes_are_the_issues_api(template):
+    assert _template_routes(template, "ApiFunction") == set(EXPECTED_ROUTES)
+
+
+def test_every_template_route_is_registered_in_the_handler_and_vice_versa(template):
+    module = load_handler_module("ApiFunction")
+    in_template = _template_routes(template, "ApiFunction")
+    in_handler = _resolver_routes(module)
+
+    assert in_template - set(in_handler) == set(), "routes API Gateway sends that the handler does not serve"
+    assert set(in_handler) - in_template == set(), "routes the handler serves that API Gateway never sends"
+
+    # And the resolver's own pattern matches a real path of each route, and no other route's.
+    for (method, path), rule in in_handler.items():
+        sample = path.replace("{id}", "01JDQ7Z9K3M5N7P9R1T3V5X7Z9")
+        assert rule.match(sample), (method, path)
+        others = [p for (m, p), r in in_handler.items() if m == method and p != path and r.match(sample)]
+        assert not others, f"{method} {sample} matches {others} too"
+
+
+# -- the layer ships what the functions need ---------------------------------------------------
+
+
+def _requirements(lines) -> set[str]:
+    return {re.sub(r"\s+", "", line.split("#", 1)[0]).lower() for line in lines if line.split("#", 1)[0].strip()}
+
+
+def test_layer_requirements_are_the_projects_runtime_dependencies():
+    # pyproject.toml installs the domain package in development; the layer ships it in AWS.
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    layer = (ROOT / "layers" / "activitylog" / "requirements.txt").read_text().splitlines()
+    in_layer = _requirements(layer)
+    # boto3 comes with the Lambda runtime.
+    in_project = {r for r in _requirements(project["dependencies"]) if not r.startswith("boto3")}
+    assert in_layer == in_project
+
+
+def test_active_tracing_ships_the_xray_sdk_in_the_layer(template):
+    # Powertools' Tracer imports aws_xray_sdk; without it, every traced function fails at import.
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
+    layer = " ".join(_requirements((ROOT / "layers" / "activitylog" / "requirements.txt").read_text().splitlines()))
+    assert re.search(r"aws-lambda-powertools\[[^\]]*tracer", layer) or "aws-xray-sdk" in layer
