@@ -75,7 +75,8 @@ class DynamoDBLocal:
             command += ["-sharedDb", "-dbPath", str(self.db_path)]
         else:
             command += ["-sharedDb", "-inMemory"]
-        self.process = subprocess.Popen(command, cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(command, cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -110,6 +111,19 @@ class DynamoDBLocal:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: the JVM gets SIGTERM when the process that started it dies, even by SIGKILL,
+    so a crashed test run or a killed ``make dev`` leaves no DynamoDB Local behind. (Linux ties
+    this to the starting thread: start it from a thread that lives as long as it does.)"""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def local_aws_environment(endpoint: str) -> dict[str, str]:

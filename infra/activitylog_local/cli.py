@@ -1,0 +1,420 @@
+"""``activitylog``: run the service locally and talk to it.
+
+    activitylog serve [--port 3000] [--in-memory] [--no-seed]   the whole stack (``make dev``)
+    activitylog seed [--org ORG] [--count N] [--days D]          demo entries, with a progress bar
+    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from 7d] [--all]
+    activitylog tail [--org ORG]                                 follow new entries
+    activitylog run <function> [--event JSON]                    invoke a (scheduled) function now
+    activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
+
+Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
+token minted from the local dev key, exactly like any other client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from activitylog_local.dynamodb import ROOT, SetupError
+
+DEFAULT_PORT = 3000
+DEFAULT_DATA = ROOT / ".local"
+STATE_FILE = "stack.json"  # where a running `serve` says its URL, issuer and audience
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except SetupError as error:
+        print(f"activitylog: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - one clear line for the known failures below
+        from activitylog_local.auth import AuthError  # noqa: F401
+        from activitylog_local.client import StackNotRunning
+        from activitylog_local.demo import SeedError
+
+        if isinstance(error, (StackNotRunning, SeedError, ValueError)):
+            print(f"activitylog: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="activitylog", description="The activity log service on this machine.")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ACTIVITYLOG_LOCAL_DIR", DEFAULT_DATA)),
+                        help="git-ignored folder for DynamoDB Local's file, the dev key, the outbox (default .local)")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="start the whole stack (make dev)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="HTTP port (default 3000; 0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--dynamodb-port", type=int, default=None, help="DynamoDB Local's port (default: a free one)")
+    serve.add_argument("--in-memory", action="store_true", help="DynamoDB Local in memory: nothing kept after Ctrl-C")
+    serve.add_argument("--no-seed", action="store_true", help="do not seed the demo organization")
+    serve.add_argument("--seed-count", type=int, default=3000)
+    serve.add_argument("--seed-days", type=int, default=30)
+    serve.add_argument("--template", type=Path, default=None, help="another SAM template (tests use small fixtures)")
+    serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter")
+    serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
+    serve.add_argument("--verbose", action="store_true", help="log every request and event source")
+    serve.set_defaults(handler=cmd_serve)
+
+    seed = commands.add_parser("seed", help="record demo entries through the running API")
+    seed.add_argument("--org", default="org_demo")
+    seed.add_argument("--count", type=int, default=3000)
+    seed.add_argument("--days", type=int, default=30)
+    seed.add_argument("--url", default=None)
+    seed.set_defaults(handler=cmd_seed)
+
+    query = commands.add_parser("query", help="list entries like the dashboard's table")
+    query.add_argument("--org", default="org_demo")
+    query.add_argument("--type", action="append", default=[], help="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT (repeat or comma-separate)")
+    query.add_argument("--status", action="append", default=[], help="SUCCESS, IN_PROGRESS, WARNING, FAILED (repeat or comma-separate)")
+    query.add_argument("--user", help="a team member's id, e.g. u_17")
+    query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
+    query.add_argument("--entity-id", help="one record's history (with --entity)")
+    query.add_argument("--from", dest="date_from", help="ISO 8601 or relative: 30m, 24h, 7d (default: the API's last 24 h)")
+    query.add_argument("--to", dest="date_to", help="ISO 8601 or relative")
+    query.add_argument("--limit", type=int, default=50, help="page size")
+    query.add_argument("--all", action="store_true", help="follow the cursor through every page")
+    query.add_argument("--id", help="show one entry in full (the detail panel)")
+    query.add_argument("--json", action="store_true", help="print the API's JSON")
+    query.add_argument("--url", default=None)
+    query.set_defaults(handler=cmd_query)
+
+    tail = commands.add_parser("tail", help="follow new entries as they are recorded")
+    tail.add_argument("--org", default="org_demo")
+    tail.add_argument("--interval", type=float, default=2.0)
+    tail.add_argument("--url", default=None)
+    tail.set_defaults(handler=cmd_tail)
+
+    run = commands.add_parser("run", help="invoke a function now (a scheduled one gets its schedule's event)")
+    run.add_argument("function", help="the function's logical id in template.yaml")
+    run.add_argument("--event", help="the event as JSON (default: the schedule's event, or {})")
+    run.add_argument("--url", default=None)
+    run.set_defaults(handler=cmd_run)
+
+    token = commands.add_parser("token", help="print a dev JWT for any org and user")
+    token.add_argument("--org", required=True)
+    token.add_argument("--user", required=True)
+    token.add_argument("--name")
+    token.add_argument("--scope", action="append", default=[], help="read, write or support (repeat or comma-separate; default read)")
+    token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
+    token.set_defaults(handler=cmd_token)
+    return parser
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from activitylog_local.stack import LocalStack, StackOptions
+    from activitylog_local import template as template_module
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("activitylog_local").setLevel(logging.INFO)
+    parameters = dict(item.split("=", 1) for item in args.parameter)
+    options = StackOptions(
+        template_path=(args.template or template_module.TEMPLATE),
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        dynamodb_port=args.dynamodb_port,
+        in_memory=args.in_memory,
+        parameters=parameters,
+        poll_seconds=args.poll_seconds,
+    )
+    started = time.monotonic()
+    stack = LocalStack(options)
+    # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        stack.start()
+        seeded = _seed_if_empty(stack, args) if not args.no_seed else None
+        _write_state(args.data_dir, stack)
+        _banner(stack, seeded, time.monotonic() - started, args)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping: HTTP server, event sources, moto, DynamoDB Local …", file=sys.stderr)
+        return 0
+    finally:
+        stack.stop()
+        (args.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _seed_if_empty(stack, args: argparse.Namespace) -> Optional[str]:
+    from activitylog_local.client import InProcessClient
+    from activitylog_local.demo import DEMO_ORG, demo_entries, seed
+
+    client = InProcessClient(stack, stack.token(DEMO_ORG, "svc_demo_seed", scopes=("read", "write")))
+    since = (datetime.now(timezone.utc) - timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status, answer = client.request("GET", f"/activities?from={since}&limit=1")
+    if status != 200:
+        print(f"activitylog: not seeding: GET /activities answered {status}: {answer}", file=sys.stderr)
+        return None
+    if answer.get("items"):
+        return "has data already (kept)"
+    print(f"seeding {DEMO_ORG} with {args.seed_count} demo entries over {args.seed_days} days …", file=sys.stderr)
+    result = seed(client, demo_entries(datetime.now(timezone.utc), args.seed_count, args.seed_days), _progress_bar("seed"))
+    return f"seeded {result['entries']} entries, {result['updates']} job updates"
+
+
+def _write_state(data_dir: Path, stack) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid()}
+    (data_dir / STATE_FILE).write_text(json.dumps(state))
+
+
+def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
+    from activitylog_local.demo import DEMO_ORG, TEAM
+
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read", "write"))
+    where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
+    print(f"""
+Activity log service: {stack.url}   (up in {seconds:.1f} s)
+  DynamoDB Local   {stack.dynamodb.endpoint} ({where})
+  Functions        {', '.join(stack.runtime.specs)}; routes from {stack.template_path.name}
+  Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}
+  Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox)
+
+Token for {DEMO_ORG} as {TEAM[0][1]} (read, write; 12 h):
+  export TOKEN={token}
+
+Try (the dashboard's default window is the last 24 hours; add &from=… for more):
+  curl -H "Authorization: Bearer $TOKEN" '{stack.url}/activities?type=BACKGROUND_JOB&status=FAILED,WARNING'
+  .venv/bin/activitylog query --type BACKGROUND_JOB --status FAILED,WARNING --from 30d
+  .venv/bin/activitylog token --org org_other --user u_1 --scope read
+
+Ctrl-C stops everything this started.""", flush=True)
+
+
+def _progress_bar(label: str):
+    interactive = sys.stderr.isatty()
+    state = {"shown": -1}
+
+    def show(done: int, total: int) -> None:
+        percent = int(done * 100 / total) if total else 100
+        if interactive:
+            filled = percent * 30 // 100
+            sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {percent}%")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif percent // 10 != state["shown"] // 10 or done >= total:
+            print(f"{label}: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
+        state["shown"] = percent
+
+    return show
+
+
+# --- clients of a running stack ----------------------------------------------------------------
+
+
+def _state(args: argparse.Namespace) -> dict:
+    path = args.data_dir / STATE_FILE
+    state = json.loads(path.read_text()) if path.exists() else {}
+    if getattr(args, "url", None):
+        state["url"] = args.url
+    state.setdefault("url", f"http://127.0.0.1:{DEFAULT_PORT}")
+    if "issuer" not in state:
+        from activitylog_local import template as template_module
+        from activitylog_local.intrinsics import Intrinsics
+
+        parameters = Intrinsics(template_module.load()).parameters
+        state["issuer"] = parameters.get("JwtIssuer", "https://auth.local/")
+        state["audience"] = parameters.get("JwtAudience", "activity-log")
+    return state
+
+
+def _client(args: argparse.Namespace, org: str, user: str, scopes) -> Any:
+    from activitylog_local.auth import DevKey
+    from activitylog_local.client import HttpClient
+
+    state = _state(args)
+    token = DevKey.load_or_create(args.data_dir).mint(org=org, user=user, scopes=scopes, issuer=state["issuer"], audience=state["audience"])
+    return HttpClient(state["url"], token)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from activitylog_local.demo import demo_entries, seed
+
+    client = _client(args, args.org, "svc_demo_seed", ("read", "write"))
+    entries = demo_entries(datetime.now(timezone.utc), args.count, args.days)
+    result = seed(client, entries, _progress_bar("seed"))
+    print(f"{args.org}: {result['entries']} entries recorded, {result['updates']} job updates applied")
+    return 0
+
+
+def _relative_or_iso(text: Optional[str]) -> Optional[str]:
+    if not text:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if text[:-1].isdigit() and text[-1] in units:
+        moment = datetime.now(timezone.utc) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return text
+
+
+def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from: Optional[str] = None) -> str:
+    from urllib.parse import urlencode
+
+    params: list[tuple[str, str]] = []
+    for name, values in (("type", getattr(args, "type", [])), ("status", getattr(args, "status", []))):
+        if values:
+            params.append((name, ",".join(values)))
+    for name, value in (("user", getattr(args, "user", None)), ("entity_type", getattr(args, "entity_type", None)),
+                        ("entity_id", getattr(args, "entity_id", None)),
+                        ("from", date_from or _relative_or_iso(getattr(args, "date_from", None))),
+                        ("to", _relative_or_iso(getattr(args, "date_to", None))),
+                        ("limit", str(getattr(args, "limit", 200))), ("cursor", cursor)):
+        if value:
+            params.append((name, value))
+    return "/activities" + (f"?{urlencode(params)}" if params else "")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    client = _client(args, args.org, "u_cli", ("read",))
+    if args.id:
+        status, answer = client.request("GET", f"/activities/{args.id}")
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 0 if status == 200 else 1
+    cursor, shown, first = None, 0, True
+    while True:
+        status, answer = client.request("GET", _list_path(args, cursor))
+        if status != 200:
+            print(f"activitylog: the API answered {status}: {json.dumps(answer)}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(answer, ensure_ascii=False))
+        else:
+            print(format_table(answer["items"], header=first), end="")
+        first = False
+        shown += len(answer["items"])
+        cursor = answer.get("next_cursor")
+        if not args.all or not cursor:
+            break
+    if not args.json:
+        more = "  (more: --all)" if cursor and not args.all else ""
+        print(f"{shown} entries{more}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    client = _client(args, args.org, "u_cli", ("read",))
+    seen: set[str] = set()
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    header = True
+    print(f"following {args.org} (Ctrl-C to stop) …", file=sys.stderr)
+    while True:
+        date_from = (since - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        items, cursor = [], None
+        while True:
+            status, answer = client.request("GET", _list_path(argparse.Namespace(limit=200), cursor, date_from))
+            if status != 200:
+                print(f"activitylog: the API answered {status}: {json.dumps(answer)}", file=sys.stderr)
+                return 1
+            items += answer["items"]
+            cursor = answer.get("next_cursor")
+            if not cursor:
+                break
+        new = [item for item in reversed(items) if item["id"] not in seen]
+        if new:
+            print(format_table(new, header=header), end="", flush=True)
+            header = False
+            seen.update(item["id"] for item in new)
+            since = max(since, max(_parse(item["occurred_at"]) for item in new))
+        time.sleep(args.interval)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from activitylog_local.client import HttpClient
+
+    event = json.loads(args.event) if args.event else None
+    status, answer = HttpClient(_state(args)["url"]).request("POST", f"/_local/run/{args.function}", event)
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0 if status == 200 else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from activitylog_local.auth import DevKey
+
+    state = _state(args)
+    ttl = _relative_seconds(args.ttl)
+    token = DevKey.load_or_create(args.data_dir).mint(org=args.org, user=args.user, name=args.name, scopes=args.scope or ["read"],
+                                                     issuer=state["issuer"], audience=state["audience"], ttl_seconds=ttl)
+    print(token)
+    return 0
+
+
+def _relative_seconds(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1] in units:
+        return int(text[:-1]) * units[text[-1]]
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"--ttl {text!r}: use 30m, 12h or 7d")
+
+
+# --- the dashboard's table ----------------------------------------------------------------------
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def ago(moment: datetime, now: Optional[datetime] = None) -> str:
+    seconds = max(0, ((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        hours = int(seconds // 3600)
+        return f"{hours} hr{'s' if hours > 1 else ''} ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days > 1 else ''} ago"
+
+
+def format_table(items: list[dict], header: bool = True, now: Optional[datetime] = None) -> str:
+    """Time, Type, Actor, Event, Status (and the id, for ``query --id``)."""
+    columns = [("TIME", 12), ("TYPE", 15), ("ACTOR", 14), ("EVENT", 52), ("STATUS", 11), ("ID", 26)]
+    lines = []
+    if header:
+        lines.append("  ".join(name.ljust(width) for name, width in columns).rstrip())
+    for item in items:
+        actor = item.get("actor") or {}
+        values = [ago(_parse(item["occurred_at"]), now), item["type"], actor.get("name") or actor.get("id", ""),
+                  item["event"], item["status"], item["id"]]
+        lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns)).rstrip())
+    return "".join(line + "\n" for line in lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

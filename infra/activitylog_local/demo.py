@@ -1,0 +1,400 @@
+"""Demo data: a wine club's month of activity, written through the service's own API.
+
+``demo_entries`` makes the product page's five example rows at the same relative times
+(2 min, 15 min, 1 hr, 1 hr and 3 hrs ago) plus realistic entries over ``days`` across
+every category of the "What's logged" table: contacts, releases, products,
+fulfillments, payments, settings (integrations, team) and background jobs with start,
+progress and completion. ``seed`` records them with ``POST /activities/batch`` and moves
+jobs along with ``PATCH /activities/{id}``, the same calls any writer makes, so demo
+entries are stored exactly like real ones.
+
+>>> seed(client, demo_entries(datetime.now(timezone.utc), count=3000, days=30))
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional, Protocol
+
+DEMO_ORG = "org_demo"
+BATCH = 100
+
+TEAM = [
+    ("u_17", "Riley Park"),
+    ("u_23", "Jordan Lee"),
+    ("u_31", "Sam Rivera"),
+    ("u_42", "Taylor Brooks"),
+    ("u_58", "Morgan Diaz"),
+]
+NEW_HIRE = ("u_64", "Casey Nguyen")  # joined two days ago: "what did the new hire do today?"
+FIRST = "Alex Jamie Quinn Avery Harper Rowan Elliot Parker Reese Skyler Dana Logan Emerson Finley Hayden Kendall Marley Peyton Sage Tatum".split()
+LAST = "Chen Patel Garcia Okafor Müller Rossi Novak Silva Kim Johansson Dubois Haddad Nakamura Walsh Fischer Moreau Costa Ivanova Brennan Lindqvist".split()
+RELEASES = [("rel_spring26_reds", "Spring 2026 Reds"), ("rel_holiday25_sparkling", "Holiday 2025 Sparkling"),
+            ("rel_winter26_whites", "Winter 2026 Whites"), ("rel_summer26_rose", "Summer 2026 Rosé"),
+            ("rel_library_cab", "Library Cabernet Collection")]
+PRODUCTS = [("prod_101", "2021 Estate Pinot Noir"), ("prod_102", "2022 Reserve Chardonnay"), ("prod_103", "2020 Cabernet Sauvignon"),
+            ("prod_104", "2023 Rosé of Grenache"), ("prod_105", "NV Brut Sparkling"), ("prod_106", "2019 Late Harvest Riesling"),
+            ("prod_107", "2021 Syrah Block 7"), ("prod_108", "Gift Box: Founders' Trio")]
+SETTINGS = [("set_shipping", "Shipping rates", "flat_rate", 15, 18), ("set_tax", "Tax collection", "mode", "origin", "destination"),
+            ("set_club_billing_day", "Club billing day", "day_of_month", 1, 5), ("set_pickup", "Pickup locations", "count", 2, 3)]
+INTEGRATIONS = [("int_square", "Square"), ("int_woo", "WooCommerce"), ("int_stripe", "Stripe"), ("int_fedex", "FedEx"), ("int_mailchimp", "Mailchimp")]
+TIERS = ["Cellar", "Reserve", "Grand Cru"]
+
+SYSTEM = {"kind": "system", "id": "system", "name": "system"}
+STRIPE = {"kind": "external", "id": "stripe", "name": "Stripe"}
+SQUARE_ACTOR = {"kind": "external", "id": "square", "name": "Square"}
+FEDEX = {"kind": "external", "id": "fedex", "name": "FedEx"}
+
+SQUARE_STACK = """Traceback (most recent call last):
+  File "/var/task/jobs/sync_square_stock.py", line 88, in run
+    page = client.inventory.batch_retrieve_counts(location_ids=[location.id], cursor=cursor)
+  File "/opt/python/square/api/inventory_api.py", line 412, in batch_retrieve_counts
+    return self.execute_request(request)
+  File "/opt/python/square/http/http_client.py", line 97, in execute_request
+    raise ApiException(response.status_code, response.text)
+square.exceptions.api_exception.ApiException: 401 UNAUTHORIZED: The access token has expired (code ACCESS_TOKEN_EXPIRED)
+"""
+
+
+@dataclass
+class DemoEntry:
+    """One entry as a writer records it, and the job updates that follow it."""
+
+    document: dict
+    updates: list[dict] = field(default_factory=list)
+
+    @property
+    def occurred_at(self) -> str:
+        return self.document["occurred_at"]
+
+
+class Client(Protocol):
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]: ...
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _user(member: tuple[str, str]) -> dict:
+    return {"kind": "user", "id": member[0], "name": member[1]}
+
+
+class _Maker:
+    def __init__(self, rng: random.Random, now: datetime) -> None:
+        self.rng = rng
+        self.now = now
+        self.contacts = [(f"c_{1000 + i}", f"{rng.choice(FIRST)} {rng.choice(LAST)}") for i in range(120)]
+        self.contacts[42] = ("c_1042", "Alex Chen")
+        self.counter = 4000
+
+    def number(self) -> int:
+        self.counter += self.rng.randint(1, 9)
+        return self.counter
+
+    def status(self, failed: float = 0.02, warning: float = 0.05) -> str:
+        roll = self.rng.random()
+        return "FAILED" if roll < failed else "WARNING" if roll < failed + warning else "SUCCESS"
+
+    def member(self, when: datetime) -> tuple[str, str]:
+        if when > self.now - timedelta(days=2) and self.rng.random() < 0.25:
+            return NEW_HIRE
+        return self.rng.choices(TEAM, weights=[5, 3, 3, 2, 1])[0]
+
+    def entry(self, when: datetime, type_: str, status: str, actor: dict, action: str, event: str,
+              entity: Optional[dict] = None, **extra: Any) -> DemoEntry:
+        document = {"type": type_, "status": status, "actor": actor, "action": action, "event": event,
+                    "occurred_at": _iso(when)}
+        if entity:
+            document["entity"] = entity
+        document.update({k: v for k, v in extra.items() if v is not None})
+        return DemoEntry(document)
+
+    # --- categories ---------------------------------------------------------------------
+
+    def contact(self, when: datetime) -> DemoEntry:
+        who = self.member(when)
+        contact_id, name = self.rng.choice(self.contacts)
+        entity = {"type": "contact", "id": contact_id, "label": name}
+        kind = self.rng.choices(["created", "updated", "deleted", "status_changed", "tags_added", "tags_removed", "merged"],
+                                weights=[4, 8, 1, 2, 2, 1, 1])[0]
+        if kind == "updated":
+            tier = self.rng.sample(TIERS, 2)
+            before = {"email": f"{name.split()[0].lower()}@example.com", "club_tier": tier[0], "phone": "+1 707 555 0101"}
+            after = dict(before, club_tier=tier[1])
+            if self.rng.random() < 0.4:
+                after["email"] = f"{name.split()[0].lower()}.{name.split()[1].lower()}@example.com"
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Contact updated · {name}", entity,
+                              before=before, after=after)
+        if kind == "status_changed":
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "status_changed", f"Contact status changed · {name}", entity,
+                              before={"status": "active"}, after={"status": self.rng.choice(["paused", "cancelled"])})
+        if kind in ("tags_added", "tags_removed"):
+            tag = self.rng.choice(["vip", "pickup-only", "gift-buyer", "allocation-list", "wholesale"])
+            verb = "added to" if kind == "tags_added" else "removed from"
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), kind, f"Tag {tag} {verb} · {name}", entity, metadata={"tags": [tag]})
+        if kind == "merged":
+            other_id, other = self.rng.choice(self.contacts)
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "merged", f"Contacts merged · {other} into {name}", entity,
+                              metadata={"merged_contact_id": other_id})
+        label = {"created": "Contact created", "deleted": "Contact deleted"}[kind]
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), kind, f"{label} · {name}", entity)
+
+    def release(self, when: datetime) -> DemoEntry:
+        who = self.member(when)
+        release_id, label = self.rng.choice(RELEASES)
+        entity = {"type": "release", "id": release_id, "label": label}
+        kind = self.rng.choices(["created", "promoted", "cancelled", "modification_added"], weights=[2, 2, 1, 4])[0]
+        if kind == "promoted":
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "promoted", f"Release promoted to PENDING · {label}", entity,
+                              before={"status": "DRAFT"}, after={"status": "PENDING"})
+        if kind == "modification_added":
+            product = self.rng.choice(PRODUCTS)
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "modification_added", f"Modification added · {label}", entity,
+                              metadata={"product": product[1], "quantity": self.rng.randint(1, 6)})
+        if kind == "cancelled":
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "cancelled", f"Release cancelled · {label}", entity,
+                              before={"status": "PENDING"}, after={"status": "CANCELLED"})
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "created", f"Release created · {label}", entity)
+
+    def product(self, when: datetime) -> DemoEntry:
+        product_id, label = self.rng.choice(PRODUCTS)
+        entity = {"type": "product", "id": product_id, "label": label}
+        kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
+        if kind == "synced":
+            source = self.rng.choice(["Square", "WooCommerce"])
+            status = self.status(0.01, 0.04)
+            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}", entity,
+                              metadata={"source": source.lower(), "fields": ["price", "stock"]})
+        who = self.member(when)
+        if kind == "stock_adjusted":
+            stock = self.rng.randint(10, 400)
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "stock_adjusted", f"Stock adjusted · {label}", entity,
+                              before={"stock": stock}, after={"stock": stock + self.rng.choice([-24, -12, -6, 6, 12, 48])},
+                              metadata={"reason": self.rng.choice(["breakage", "recount", "new vintage", "sample pull"])})
+        if kind == "updated":
+            price = self.rng.choice([28, 34, 42, 55, 68, 95])
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Product updated · {label}", entity,
+                              before={"price": price, "visible": True}, after={"price": price + self.rng.choice([2, 4, 5]), "visible": True})
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "created", f"Product created · {label}", entity)
+
+    def fulfillment(self, when: datetime) -> DemoEntry:
+        number = self.number()
+        entity = {"type": "fulfillment", "id": f"ful_{number}", "label": f"Shipment #{number}"}
+        kind = self.rng.choices(["status_changed", "shipment_created", "swap_applied", "tracking"], weights=[4, 3, 1, 4])[0]
+        if kind == "tracking":
+            status = self.rng.choice(["in_transit", "out_for_delivery", "delivered", "exception"])
+            return self.entry(when, "WEBHOOK", "WARNING" if status == "exception" else "SUCCESS", FEDEX, "received",
+                              f"FedEx tracking · {status}", entity, source={"provider": "fedex", "event_id": f"trk_{number}_{status}"},
+                              metadata={"request": {"trackingNumber": f"7945{number}", "status": status}})
+        who = self.member(when)
+        if kind == "status_changed":
+            before, after = self.rng.choice([("PENDING", "PACKED"), ("PACKED", "SHIPPED"), ("SHIPPED", "DELIVERED")])
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "status_changed", f"Fulfillment {after.lower()} · #{number}", entity,
+                              before={"status": before}, after={"status": after})
+        if kind == "swap_applied":
+            old, new = self.rng.sample(PRODUCTS, 2)
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "swap_applied", f"Swap applied · #{number}", entity,
+                              before={"item": old[1]}, after={"item": new[1]})
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "created", f"Shipment created · #{number}", entity,
+                          metadata={"carrier": "FedEx", "bottles": self.rng.choice([3, 6, 12])})
+
+    def payment(self, when: datetime) -> DemoEntry:
+        number = self.number()
+        entity = {"type": "payment", "id": f"pay_{number}", "label": f"Order #{number}"}
+        amount = self.rng.choice([8400, 12900, 15600, 21000, 32400])
+        roll = self.rng.random()
+        if roll < 0.55:
+            failed = self.rng.random() < 0.06
+            event = "payment_intent.payment_failed" if failed else "payment_intent.succeeded"
+            return self.entry(when, "WEBHOOK", "WARNING" if failed else "SUCCESS", STRIPE, "received", event, entity,
+                              source={"provider": "stripe", "event_id": "evt_" + "".join(self.rng.choices(string.ascii_letters + string.digits, k=24))},
+                              metadata={"request": {"type": event, "data": {"object": {"amount": amount, "currency": "usd"}}},
+                                        "response": {"status": 200}})
+        if roll < 0.8:
+            status = self.status(0.03, 0.0)
+            return self.entry(when, "USER_ACTION", status, _user(self.member(when)), "charged", f"Charge attempted · Order #{number}", entity,
+                              metadata={"amount_cents": amount},
+                              error={"message": "Your card was declined.", "type": "CardError"} if status == "FAILED" else None)
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(self.member(when)), "refunded", f"Refund issued · Order #{number}", entity,
+                          metadata={"amount_cents": amount // 2, "reason": "damaged in transit"})
+
+    def setting(self, when: datetime) -> DemoEntry:
+        who = self.member(when)
+        kind = self.rng.choices(["setting", "integration", "team"], weights=[3, 1, 1])[0]
+        if kind == "integration":
+            integration_id, label = self.rng.choice(INTEGRATIONS)
+            verb = self.rng.choice(["connected", "disconnected"])
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), verb, f"Integration {verb} · {label}",
+                              {"type": "integration", "id": integration_id, "label": label})
+        if kind == "team":
+            member_id, member = self.rng.choice(TEAM + [NEW_HIRE])
+            verb, before, after = self.rng.choice([("invited", None, {"role": "staff"}),
+                                                   ("role_changed", {"role": "staff"}, {"role": "manager"}),
+                                                   ("removed", {"role": "staff"}, None)])
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(TEAM[0]), verb, f"Team member {verb.replace('_', ' ')} · {member}",
+                              {"type": "team_member", "id": member_id, "label": member}, before=before, after=after)
+        setting_id, label, name, old, new = self.rng.choice(SETTINGS)
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Setting changed · {label}",
+                          {"type": "setting", "id": setting_id, "label": label}, before={name: old}, after={name: new})
+
+    def system(self, when: datetime) -> DemoEntry:
+        kind = self.rng.choice(["schema_migrated", "config_changed", "cache_cleared"])
+        label = {"schema_migrated": "Schema migration 2026_11_add_pickup_windows applied",
+                 "config_changed": "Configuration reloaded · feature flags",
+                 "cache_cleared": "Product catalog cache cleared"}[kind]
+        return self.entry(when, "SYSTEM_EVENT", "SUCCESS", SYSTEM, kind, label, {"type": "setting", "id": "platform", "label": "Platform"})
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def job(self, when: datetime, name: str, entity: dict, total: int, status: Optional[str] = None,
+            error: Optional[dict] = None, running: bool = False, label: Optional[str] = None,
+            live: bool = True) -> DemoEntry:
+        """A job run. ``live`` runs are recorded at their start and moved along by PATCH
+        (progress, then completion), as a running job reports; older history is recorded
+        in its final state to keep seeding fast."""
+        status = status or self.status(0.02, 0.05)
+        event = f"{name} · {label}" if label else name
+        action = JOB_VERBS.get(name, "ran")
+        done: dict[str, Any] = {"job": name, "total": total,
+                                "processed": total if status == "SUCCESS" else total - self.rng.randint(1, max(1, total // 10)),
+                                "duration_ms": self.rng.randint(4000, 240000)}
+        if status == "WARNING":
+            done["skipped"] = total - done["processed"]
+        failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
+        if not live and not running:
+            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure)
+        demo = self.entry(when, "BACKGROUND_JOB", "IN_PROGRESS", SYSTEM, action, event, entity,
+                          metadata={"job": name, "total": total, "processed": 0})
+        demo.updates.append({"metadata": {"processed": total // 3}})
+        if running:
+            return demo
+        final: dict[str, Any] = {"status": status, "metadata": done}
+        if failure:
+            final["error"] = failure
+        demo.updates.append(final)
+        return demo
+
+
+JOB_VERBS = {"PROCESS_RELEASE_PAYMENTS": "processed_payments", "SYNC_SQUARE_STOCK": "synced", "SYNC_WOO_ORDERS": "synced",
+             "GENERATE_FULFILLMENT_BATCH": "generated", "SEND_CLUB_REMINDERS": "sent", "NIGHTLY_CONTACT_DEDUPE": "deduplicated"}
+JOBS = [  # (name, every hours, at hour, entity maker)
+    ("PROCESS_RELEASE_PAYMENTS", 24, 6),
+    ("SYNC_SQUARE_STOCK", 3, 0),
+    ("SYNC_WOO_ORDERS", 6, 1),
+    ("GENERATE_FULFILLMENT_BATCH", 24, 8),
+    ("SEND_CLUB_REMINDERS", 24, 15),
+    ("NIGHTLY_CONTACT_DEDUPE", 24, 3),
+]
+
+
+def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2026) -> list[DemoEntry]:
+    """The five example rows plus about ``count`` entries over ``days``, oldest first."""
+    rng = random.Random(seed)
+    make = _Maker(rng, now)
+    entries = _example_rows(make, now)
+    start = now - timedelta(days=days)
+    # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them).
+    for name, every, at in JOBS:
+        moment = start.replace(hour=at, minute=0, second=0, microsecond=0) + timedelta(minutes=rng.randint(0, 3))
+        while moment < now - timedelta(minutes=20):
+            if moment > start:
+                release = rng.choice(RELEASES)
+                entity = {"PROCESS_RELEASE_PAYMENTS": {"type": "release", "id": release[0], "label": release[1]},
+                          "SYNC_SQUARE_STOCK": {"type": "integration", "id": "int_square", "label": "Square"},
+                          "SYNC_WOO_ORDERS": {"type": "integration", "id": "int_woo", "label": "WooCommerce"},
+                          "GENERATE_FULFILLMENT_BATCH": {"type": "fulfillment", "id": f"batch_{moment:%Y%m%d}", "label": f"Batch {moment:%b %d}"},
+                          }.get(name, {"type": "job", "id": name.lower(), "label": name})
+                label = release[1] if name == "PROCESS_RELEASE_PAYMENTS" else None
+                running = moment > now - timedelta(minutes=45) and name == "SYNC_WOO_ORDERS"
+                entries.append(make.job(moment, name, entity, rng.randint(40, 900), running=running, label=label,
+                                        live=moment > now - timedelta(days=2)))
+            moment += timedelta(hours=every, minutes=rng.randint(-2, 2))
+    makers: list[tuple[Callable[[datetime], DemoEntry], int]] = [
+        (make.contact, 30), (make.release, 6), (make.product, 12), (make.fulfillment, 16),
+        (make.payment, 18), (make.setting, 4), (make.system, 2),
+    ]
+    functions, weights = zip(*makers)
+    remaining = max(0, count - len(entries))
+    for _ in range(remaining):
+        when = _business_time(rng, start, now - timedelta(minutes=1))
+        entries.append(rng.choices(functions, weights=weights)[0](when))
+    entries.sort(key=lambda e: e.occurred_at)
+    return entries
+
+
+def _business_time(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    """Mostly daytime (Pacific business hours), some at night, uniform over the days."""
+    while True:
+        moment = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds()))
+        hour = (moment.hour - 8) % 24  # UTC-8
+        if 8 <= hour < 19 or rng.random() < 0.15:
+            return moment
+
+
+def _example_rows(make: _Maker, now: datetime) -> list[DemoEntry]:
+    """The product page's five example rows, at their relative times."""
+    rows = [
+        make.job(now - timedelta(minutes=2), "PROCESS_RELEASE_PAYMENTS",
+                 {"type": "release", "id": "rel_spring26_reds", "label": "Spring 2026 Reds"}, 412, status="SUCCESS",
+                 label="Spring 2026 Reds"),
+        make.entry(now - timedelta(minutes=15), "USER_ACTION", "SUCCESS", _user(TEAM[0]), "updated", "Contact updated · Alex Chen",
+                   {"type": "contact", "id": "c_1042", "label": "Alex Chen"},
+                   before={"email": "alex@oldmail.com", "club_tier": "Reserve", "phone": "+1 707 555 0142", "tags": ["vip"]},
+                   after={"email": "alex.chen@example.com", "club_tier": "Grand Cru", "phone": "+1 707 555 0142", "tags": ["vip", "allocation-list"]}),
+        make.entry(now - timedelta(minutes=61), "WEBHOOK", "SUCCESS", STRIPE, "received", "payment_intent.succeeded",
+                   {"type": "payment", "id": "pay_3981", "label": "Order #3981"},
+                   source={"provider": "stripe", "event_id": "evt_3QkDemoSucceeded000001"},
+                   metadata={"request": {"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_3QkDemo01", "amount": 15600, "currency": "usd"}}},
+                             "response": {"status": 200, "body": {"received": True}}}),
+        make.entry(now - timedelta(minutes=64), "WEBHOOK", "WARNING", STRIPE, "received", "payment_intent.payment_failed",
+                   {"type": "payment", "id": "pay_3979", "label": "Order #3979"},
+                   source={"provider": "stripe", "event_id": "evt_3QkDemoFailed0000002"},
+                   metadata={"request": {"type": "payment_intent.payment_failed",
+                                         "data": {"object": {"id": "pi_3QkDemo02", "amount": 21000, "last_payment_error": {"code": "card_declined"}}}},
+                             "response": {"status": 200}, "retry": "scheduled in 24 h"}),
+        make.job(now - timedelta(hours=3), "SYNC_SQUARE_STOCK", {"type": "integration", "id": "int_square", "label": "Square"}, 286,
+                 status="FAILED", error={"message": "Square API returned 401 UNAUTHORIZED: the access token has expired",
+                                         "type": "ApiException", "stack": SQUARE_STACK}),
+    ]
+    return rows
+
+
+# --- writing through the API ----------------------------------------------------------------
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    """Record ``entries`` in batches of 100, then apply each job's updates in order."""
+    total = len(entries) + sum(len(e.updates) for e in entries)
+    done = 0
+    ids: list[Optional[str]] = []
+    for start in range(0, len(entries), BATCH):
+        chunk = entries[start:start + BATCH]
+        status, answer = client.request("POST", "/activities/batch", {"entries": [e.document for e in chunk]})
+        if status not in (200, 207):
+            raise SeedError(f"POST /activities/batch answered {status}: {answer}")
+        for result in answer["results"]:
+            if result["status"] != "accepted":
+                raise SeedError(f"demo entry rejected: {result.get('field')}: {result.get('reason')}")
+            ids.append(result["id"])
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    for entry, entry_id in zip(entries, ids):
+        for update in entry.updates:
+            status, answer = client.request("PATCH", f"/activities/{entry_id}", update)
+            if status != 200:
+                raise SeedError(f"PATCH /activities/{entry_id} answered {status}: {answer}")
+            done += 1
+            if progress and done % 25 == 0:
+                progress(done, total)
+    if progress:
+        progress(total, total)
+    return {"entries": len(entries), "updates": total - len(entries)}
