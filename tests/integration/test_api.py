@@ -186,14 +186,17 @@ def test_list_answers_exactly_items_and_next_cursor_with_the_list_columns(api):
 def test_type_and_status_are_multi_selects_repeated_or_comma_separated(api):
     # Given entries of several types and statuses
     made = {}
-    for entry_type, status in [
+    kinds = [
         ("USER_ACTION", "SUCCESS"),
         ("BACKGROUND_JOB", "FAILED"),
         ("BACKGROUND_JOB", "WARNING"),
         ("BACKGROUND_JOB", "SUCCESS"),
         ("WEBHOOK", "FAILED"),
-    ]:
-        reply = api.record(entry(type=entry_type, status=status, event=f"{entry_type} {status}"))
+    ]
+    for n, (entry_type, status) in enumerate(kinds):
+        # a minute apart, oldest first, so "newest first" has one right answer
+        occurred_at = minutes_ago(len(kinds) - n)
+        reply = api.record(entry(type=entry_type, status=status, event=f"{entry_type} {status}", occurred_at=occurred_at))
         assert reply.status == 201, reply
         made[(entry_type, status)] = reply.body["id"]
 
