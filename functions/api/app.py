@@ -56,8 +56,8 @@ class BatchRequest(BaseModel):
 
 @app.get("/activities", summary="List entries, newest first, filtered by any combination of axes")
 def list_activities(
-    type: Annotated[Optional[str], Query(description="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT; repeat or comma-separate")] = None,
-    status: Annotated[Optional[str], Query(description="SUCCESS, IN_PROGRESS, WARNING, FAILED; repeat or comma-separate")] = None,
+    type: Annotated[Optional[list[str]], Query(description="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT; repeat or comma-separate")] = None,
+    status: Annotated[Optional[list[str]], Query(description="SUCCESS, IN_PROGRESS, WARNING, FAILED; repeat or comma-separate")] = None,
     user: Annotated[Optional[str], Query(description="a team member's id: their actions only")] = None,
     entity_type: Annotated[Optional[str], Query(description="contact, release, product, …")] = None,
     entity_id: Annotated[Optional[str], Query(description="one record's history (with entity_type)")] = None,

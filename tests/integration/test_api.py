@@ -419,7 +419,7 @@ BAD_REQUESTS = [
     ("occurred_at not a time", "POST", "/activities", None, entry(occurred_at="last tuesday"), 400, "occurred_at"),
     ("occurred_at past retention", "POST", "/activities", None, entry(occurred_at="2020-01-01T00:00:00Z"), 400, "occurred_at"),
     ("malformed retry_of", "POST", "/activities", None, entry(retry_of="yesterday's job"), 400, "retry_of"),
-    ("both changes and before/after", "POST", "/activities", None, entry(changes={}, before={"a": 1}, after={"a": 2}), 400, "body"),
+    ("both changes and before/after", "POST", "/activities", None, entry(changes={}, before={"a": 1}, after={"a": 2}), 400, "changes"),
     ("invalid JSON in batch", "POST", "/activities/batch", None, '{"entries": [', 400, "body"),
     ("batch entries not a list", "POST", "/activities/batch", None, {"entries": "all"}, 400, "entries"),
     ("empty batch", "POST", "/activities/batch", None, {"entries": []}, 400, "entries"),

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 # Key parts must not contain the key separator, and stay short enough for index keys.
 KEY_PART = r"^[A-Za-z0-9_.:@+=/-]{1,128}$"
@@ -125,17 +125,13 @@ class NewEntry(_Strict):
 
     @field_validator("changes")
     @classmethod
-    def _changes_shape(cls, value: Optional[dict]) -> Optional[dict]:
+    def _changes_shape(cls, value: Optional[dict], info: ValidationInfo) -> Optional[dict]:
+        if value is not None and (info.data.get("before") is not None or info.data.get("after") is not None):
+            raise ValueError("send either changes or before/after, not both")
         for name, change in (value or {}).items():
             if set(change) - {"before", "after"}:
                 raise ValueError(f"changes.{name} may only hold 'before' and 'after'")
         return value
-
-    @model_validator(mode="after")
-    def _one_way_to_say_changes(self) -> "NewEntry":
-        if self.changes is not None and (self.before is not None or self.after is not None):
-            raise ValueError("send either changes or before/after, not both")
-        return self
 
 
 class EntryUpdate(_Strict):
