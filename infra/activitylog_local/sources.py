@@ -196,6 +196,7 @@ class StreamSource(_Worker):
         _Worker.__init__(self)
         self.name = f"stream->{self.function}"
         self._iterators: dict[str, Optional[str]] = {}
+        self._latest: dict[str, bool] = {}  # shards read from LATEST with nothing processed yet
         self._started = datetime.now(timezone.utc)
 
     def run(self) -> None:
@@ -231,25 +232,35 @@ class StreamSource(_Worker):
             shard_id = shard["ShardId"]
             if shard_id in self._iterators:
                 continue
-            checkpoint = self.checkpoints.get(self._key(shard_id))
-            if checkpoint:
-                kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
-            elif self.starting_position == "TRIM_HORIZON" or self._iterators:
-                kwargs = {"ShardIteratorType": "TRIM_HORIZON"}  # shards born after start: from their start
-            else:
-                kwargs = {"ShardIteratorType": "LATEST"}
-            try:
-                iterator = streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
-            except Exception as error:  # noqa: BLE001 - a trimmed checkpoint: start over from the horizon
-                log.warning("%s: shard %s: %s; reading from the trim horizon", self.name, shard_id, error)
-                iterator = streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            self._iterators[shard_id] = iterator
+            # Shards born after start are read from their start; the first ones from StartingPosition.
+            self._iterators[shard_id] = self._iterator(streams, shard_id, latest=self.starting_position == "LATEST" and not self._iterators)
+
+    def _iterator(self, streams, shard_id: str, latest: bool = False) -> str:
+        checkpoint = self.checkpoints.get(self._key(shard_id))
+        if checkpoint:
+            kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
+        else:
+            kwargs = {"ShardIteratorType": "LATEST" if latest or self._latest.get(shard_id) else "TRIM_HORIZON"}
+        if kwargs["ShardIteratorType"] == "LATEST":
+            self._latest[shard_id] = True
+        try:
+            return streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
+        except streams.exceptions.TrimmedDataAccessException:  # the checkpoint is older than the stream keeps
+            log.warning("%s: shard %s: checkpoint trimmed; reading from the trim horizon", self.name, shard_id)
+            return streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
 
     def _read_shard(self, streams, shard_id: str) -> int:
         iterator = self._iterators.get(shard_id)
         if not iterator:
             return 0
-        response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        try:
+            response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        except (streams.exceptions.TrimmedDataAccessException, streams.exceptions.ExpiredIteratorException) as error:
+            # DynamoDB Local now and then refuses an iterator taken on a brand-new, empty shard;
+            # and iterators expire after 15 minutes. Take a fresh one from where we are.
+            log.warning("%s: shard %s: %s; taking a new iterator", self.name, shard_id, type(error).__name__)
+            self._iterators[shard_id] = self._iterator(streams, shard_id)
+            return 0
         records = response.get("Records", [])
         if records:
             self._deliver(shard_id, [self._record(r) for r in records])

@@ -1,0 +1,230 @@
+"""The local runtime against the fixture template: each event source kind, in-process.
+
+Given the fixture stack (tests/local/fixtures/template.yaml), when something happens at
+one of its sources, then the function wired to it by the template runs with the event
+AWS would send, and the source's failure rules (partial batches, retries, DLQ) hold.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+
+from activitylog_local.auth import DevKey
+from tests.local.conftest import wait_for
+
+
+def seen(stack, kind: str) -> list[dict]:
+    client = boto3.client("dynamodb", endpoint_url=stack.dynamodb.endpoint, region_name="us-east-1")
+    items = client.query(TableName=stack.tables["SeenTable"], KeyConditionExpression="pk = :k",
+                         ExpressionAttributeValues={":k": {"S": kind}})["Items"]
+    return [json.loads(item["doc"]["S"]) for item in items]
+
+
+def http(stack, method: str, path: str, token: str | None = None, body: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(stack.url + path, data=body, method=method, headers=headers or {})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+# --- HTTP: routes, payload v2, authorizer -------------------------------------------------------
+
+
+def test_routes_are_the_templates_http_api_events(fixture_stack):
+    assert sorted(fixture_stack.describe()["routes"]) == ["GET /echo/{name}", "GET /open", "GET /seen/{kind}", "POST /echo"]
+
+
+def test_request_becomes_a_payload_v2_event_with_verified_claims(fixture_stack):
+    token = fixture_stack.token("org_a", "u_17", "Riley Park", scopes=["read"])
+    status, headers, body = http(fixture_stack, "GET", "/echo/al%20ice?b=1&b=2&c=", token, headers={"X-Trace": "t1", "Cookie": "a=1; b=2"})
+    assert status == 200
+    answer = json.loads(body)
+    event = answer["event"]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /echo/{name}"
+    assert event["rawPath"] == "/echo/al%20ice"
+    assert event["rawQueryString"] == "b=1&b=2&c="
+    assert event["queryStringParameters"] == {"b": "1,2", "c": ""}
+    assert event["pathParameters"] == {"name": "al ice"}
+    assert event["headers"]["x-trace"] == "t1" and "X-Trace" not in event["headers"]
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["isBase64Encoded"] is False and "body" not in event
+    context = event["requestContext"]
+    assert context["http"]["method"] == "GET" and context["http"]["path"] == "/echo/al%20ice"
+    assert context["routeKey"] == "GET /echo/{name}" and context["stage"] == "$default"
+    claims = context["authorizer"]["jwt"]["claims"]
+    assert claims["sub"] == "u_17" and claims["org_id"] == "org_a" and claims["name"] == "Riley Park"
+    assert claims["scope"] == "activity:read"
+    assert isinstance(claims["exp"], str)  # API Gateway hands claims over as strings
+    # The function's response shape is honoured: its headers and cookies.
+    assert headers["x-module"] == "echo"
+    assert headers["Set-Cookie"] == "seen=1"
+
+
+def test_function_environment_is_globals_plus_its_own_with_refs_resolved(fixture_stack):
+    token = fixture_stack.token("org_a", "u_1", scopes=["read"])
+    answer = json.loads(http(fixture_stack, "GET", "/echo/x", token)[2])
+    environment = answer["environment"]
+    bucket = fixture_stack.buckets["FilesBucket"]
+    assert environment["SEEN_TABLE"] == fixture_stack.tables["SeenTable"]
+    assert environment["GREETING"] == "hello"
+    assert environment["BUCKET"] == bucket
+    assert environment["QUEUE_URL"] == fixture_stack.queue_url("WorkQueue")
+    assert environment["TABLE_ARN"].endswith(f":table/{fixture_stack.tables['SeenTable']}")
+    assert environment["SUBSTITUTED"] == f"us-east-1/{bucket}/hello"
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"].endswith("EchoFunction")
+    assert answer["secret_length"] == 24  # the function read the generated secret through Secrets Manager (moto)
+    assert 0 < answer["remaining_ms"] <= 10_000  # the template's Timeout
+
+
+def test_body_is_a_string_for_text_and_base64_for_binary(fixture_stack):
+    token = fixture_stack.token("org_a", "u_1", scopes=["write"])
+    _, _, text = http(fixture_stack, "POST", "/echo", token, b'{"a": 1}', {"Content-Type": "application/json"})
+    event = json.loads(text)["event"]
+    assert event["body"] == '{"a": 1}' and event["isBase64Encoded"] is False
+    _, _, binary = http(fixture_stack, "POST", "/echo", token, b"\x00\xff", {"Content-Type": "application/octet-stream"})
+    event = json.loads(binary)["event"]
+    assert event["body"] == "AP8=" and event["isBase64Encoded"] is True
+
+
+def test_authorizer_refuses_like_api_gateway(fixture_stack, tmp_path):
+    stack = fixture_stack
+    good = stack.token("org_a", "u_1", scopes=["read"])
+    foreign = DevKey.load_or_create(tmp_path).mint(org="org_a", user="u_1", issuer=stack.issuer, audience=stack.audience)
+    expired = stack.key.mint(org="org_a", user="u_1", issuer=stack.issuer, audience=stack.audience, now=time.time() - 7200, ttl_seconds=3600)
+    wrong_audience = stack.key.mint(org="org_a", user="u_1", issuer=stack.issuer, audience="someone-else")
+    wrong_issuer = stack.key.mint(org="org_a", user="u_1", issuer="https://evil.example/", audience=stack.audience)
+    assert http(stack, "GET", "/echo/x", good)[0] == 200
+    for token in (None, "not-a-jwt", foreign, expired, wrong_audience, wrong_issuer):
+        status, headers, body = http(stack, "GET", "/echo/x", token)
+        assert (status, json.loads(body)) == (401, {"message": "Unauthorized"}), token
+    # A valid token without the route's scope: 403, and the function never runs.
+    status, _, body = http(stack, "POST", "/echo", good, b"{}", {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+    # Authorizer NONE: no token needed; a statusCode-only answer has no body.
+    status, _, body = http(stack, "GET", "/open")
+    assert (status, body) == (204, b"")
+    assert http(stack, "GET", "/nowhere", good)[0] == 404
+    assert http(stack, "DELETE", "/echo/x", good)[0] == 404
+
+
+# --- SQS: partial batch failures, redrive to the DLQ ---------------------------------------------
+
+
+def test_sqs_failure_goes_to_the_dlq_after_max_receives_and_success_is_deleted(fixture_stack):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    work, dlq = fixture_stack.queue_url("WorkQueue"), fixture_stack.queue_url("WorkDeadLetters")
+    sqs.send_message_batch(QueueUrl=work, Entries=[{"Id": "1", "MessageBody": "fine"}, {"Id": "2", "MessageBody": "fail"}])
+
+    def dead_letters():
+        return sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages")
+
+    dead = wait_for(dead_letters, timeout=20)
+    assert [m["Body"] for m in dead] == ["fail"]
+    deliveries = seen(fixture_stack, "worker")
+    assert [d["body"] for d in deliveries].count("fine") == 1  # reported as done: deleted, never redelivered
+    failed = [d for d in deliveries if d["body"] == "fail"]
+    assert [d["receive_count"] for d in failed] == ["1", "2"]  # maxReceiveCount 2
+    assert {d["module"] for d in deliveries} == {"worker"}  # its own helpers.py, not EchoFunction's
+    assert deliveries[0]["source"].endswith(":" + work.rsplit("/", 1)[1])
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+
+def test_scheduled_function_runs_on_demand_with_its_schedule_event(fixture_stack):
+    before = len(seen(fixture_stack, "nightly"))
+    result = fixture_stack.scheduler.run_now("NightlyFunction")
+    assert result == {"ran": True, "greeting": "hello"}
+    events = seen(fixture_stack, "nightly")
+    assert len(events) == before + 1
+    event = [e for e in events if e.get("detail-type")][-1]
+    assert event["source"] == "aws.events" and event["detail-type"] == "Scheduled Event"
+    assert event["resources"][0].startswith("arn:aws:events:us-east-1:")
+
+
+def test_schedule_fires_on_time(fixture_stack):
+    # TickSchedule is at(start + 8 s) with Input {"tick": true} (ScheduleV2).
+    ticks = wait_for(lambda: [e for e in seen(fixture_stack, "nightly") if e.get("tick")], timeout=15)
+    assert ticks == [{"tick": True}]
+    assert any(name.endswith("Tick") for name, _ in fixture_stack.scheduler.fired)
+
+
+# --- EventBridge -----------------------------------------------------------------------------------
+
+
+def test_eventbridge_rule_routes_matching_events_to_its_function(fixture_stack):
+    events = boto3.client("events", region_name="us-east-1")
+    events.put_events(Entries=[
+        {"Source": "fixture.orders", "DetailType": "OrderPlaced", "Detail": json.dumps({"order": "o-1"}), "EventBusName": "fixture-orders"},
+        {"Source": "fixture.other", "DetailType": "OrderPlaced", "Detail": json.dumps({"order": "o-2"}), "EventBusName": "fixture-orders"},
+        {"Source": "fixture.orders", "DetailType": "OrderPlaced", "Detail": json.dumps({"order": "o-3"}), "EventBusName": "default"},
+    ])
+    routed = wait_for(lambda: seen(fixture_stack, "router"))
+    time.sleep(0.5)  # give a wrongly routed event the chance to show up
+    routed = seen(fixture_stack, "router")
+    assert [e["detail"]["order"] for e in routed] == ["o-1"]
+    assert routed[0]["source"] == "fixture.orders" and routed[0]["detail-type"] == "OrderPlaced"
+
+
+# --- DynamoDB stream ---------------------------------------------------------------------------------
+
+
+def test_stream_feeds_changes_and_retries_a_poison_record_then_moves_on(fixture_stack):
+    ddb = boto3.client("dynamodb", endpoint_url=fixture_stack.dynamodb.endpoint, region_name="us-east-1")
+    table = fixture_stack.tables["OrdersTable"]
+
+    def ids():
+        return [r["id"] for r in seen(fixture_stack, "stream")]
+
+    ddb.put_item(TableName=table, Item={"id": {"S": "o-1"}})
+    ddb.delete_item(TableName=table, Key={"id": {"S": "o-1"}})
+    wait_for(lambda: ids().count("o-1") == 2, timeout=20)
+    records = seen(fixture_stack, "stream")
+    assert [r["event"] for r in records if r["id"] == "o-1"] == ["INSERT", "REMOVE"]
+    assert records[0]["source"] == fixture_stack.intrinsics.get_att("OrdersTable", "StreamArn")
+
+    # A record that always fails: tried once, retried MaximumRetryAttempts (2) times, then skipped.
+    ddb.put_item(TableName=table, Item={"id": {"S": "o-poison"}, "poison": {"BOOL": True}})
+    wait_for(lambda: ids().count("o-poison") == 3, timeout=20)
+    ddb.put_item(TableName=table, Item={"id": {"S": "o-2"}})
+    wait_for(lambda: "o-2" in ids(), timeout=20)
+    time.sleep(0.5)
+    assert ids().count("o-poison") == 3 and ids().count("o-2") == 1
+
+
+# --- Step Functions, Lambda Invoke, SES ----------------------------------------------------------------
+
+
+def test_state_machine_task_invokes_the_function_in_process_and_mail_lands_in_the_outbox(fixture_stack):
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = fixture_stack.state_machines["ShoutMachine"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"text": "cheers", "to": "member@example.com"}))["executionArn"]
+    done = wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(sfn.describe_execution(executionArn=execution)), timeout=20)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"shouted": "CHEERS"}
+    mail = [m for m in fixture_stack.outbox.sync() if m["subject"] == "Shouted: CHEERS"]
+    assert len(mail) == 1 and mail[0]["to"] == "member@example.com" and mail[0]["from"] == "exports@fixture.test"
+    assert "louder: CHEERS" in open(mail[0]["path"]).read()
+
+
+def test_lambda_invoke_from_code_runs_the_named_function(fixture_stack):
+    client = boto3.client("lambda", region_name="us-east-1")
+    answer = client.invoke(FunctionName=fixture_stack.runtime.find("NightlyFunction").name, Payload=b'{"manual": true}')
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {"ran": True, "greeting": "hello"}
+    broken = client.invoke(FunctionName="ShoutFunction", Payload=b'"not an object"')
+    assert broken["FunctionError"] == "Unhandled"
+    assert json.loads(broken["Payload"].read())["errorType"] == "AttributeError"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
