@@ -297,11 +297,14 @@ def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2
     make = _Maker(rng, now)
     entries = _example_rows(make, now)
     start = now - timedelta(days=days)
-    # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them).
+    # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them);
+    # a small seed keeps a sample of runs so jobs stay about a quarter of the entries.
+    runs = sum(days * 24 // every for _, every, _ in JOBS)
+    keep = min(1.0, count * 0.25 / max(1, runs))
     for name, every, at in JOBS:
         moment = start.replace(hour=at, minute=0, second=0, microsecond=0) + timedelta(minutes=rng.randint(0, 3))
         while moment < now - timedelta(minutes=20):
-            if moment > start:
+            if moment > start and (keep >= 1 or rng.random() < keep):
                 release = rng.choice(RELEASES)
                 entity = {"PROCESS_RELEASE_PAYMENTS": {"type": "release", "id": release[0], "label": release[1]},
                           "SYNC_SQUARE_STOCK": {"type": "integration", "id": "int_square", "label": "Square"},
@@ -319,9 +322,10 @@ def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2
     ]
     functions, weights = zip(*makers)
     remaining = max(0, count - len(entries))
-    for _ in range(remaining):
+    for index in range(remaining):
         when = _business_time(rng, start, now - timedelta(minutes=1))
-        entries.append(rng.choices(functions, weights=weights)[0](when))
+        maker = functions[index] if index < len(functions) else rng.choices(functions, weights=weights)[0]  # every category
+        entries.append(maker(when))
     entries.sort(key=lambda e: e.occurred_at)
     return entries
 
