@@ -88,3 +88,33 @@ def test_empty_branches_give_an_empty_last_page():
     fake = FakeBranches({"a": [], "b": []})
     page = merge_newest_first(fake.branches, fake.fetch, limit=50)
     assert page.items == [] and page.has_more is False
+
+
+def test_shards_with_a_known_even_share_fill_a_page_in_about_one_round():
+    # Given two write shards, which split ids evenly
+    rng = random.Random(4)
+    contents = {"s0": [], "s1": []}
+    for n in range(4000):
+        contents[rng.choice(["s0", "s1"])].append(f"{n:08d}")
+    fake = FakeBranches(contents)
+    branches = [Branch(None, name, expected_share=0.5) for name in contents]
+    # When a page of 50 is merged
+    page = merge_newest_first(branches, fake.fetch, limit=50)
+    # Then it is the right page, read in a few queries rather than a doubling ladder
+    assert [i.id for i in page.items] == sorted(contents["s0"] + contents["s1"], reverse=True)[:50]
+    assert page.queries <= 4
+    assert page.scanned <= 60
+
+
+def test_a_filtered_branch_that_matches_nothing_grows_its_reads():
+    # Given a branch whose residual filter drops everything (the fetch returns no items)
+    class Filtered(FakeBranches):
+        def fetch(self, branch, start_key, limit):
+            answer = super().fetch(branch, start_key, limit)
+            return Fetched([], answer.next_key, answer.scanned)
+
+    fake = Filtered({"a": [f"{n:05d}" for n in range(3000)]})
+    page = merge_newest_first(fake.branches, fake.fetch, limit=50)
+    # Then it reads the branch to the end in a handful of growing queries, not 3,000 of one item
+    assert page.items == [] and page.scanned == 3000
+    assert page.queries <= 12

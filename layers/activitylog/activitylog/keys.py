@@ -107,6 +107,9 @@ class Branch:
     index: Optional[str]  # None: the table itself
     hash_key: str
     status: Optional[Status] = None
+    # The share of the merged result this branch is known to supply, where it is known:
+    # write shards split an id space evenly, so each of S table shards supplies 1/S.
+    expected_share: Optional[float] = None
 
     def range_bounds(self, low_id: str, high_id: str) -> tuple[str, str]:
         """Inclusive sort-key bounds for ids in [low_id, high_id]."""
@@ -170,4 +173,4 @@ def plan(
     if (types and len(types) < len(ALL_TYPES)) or not all_statuses:
         chosen = sorted(types or ALL_TYPES, key=ALL_TYPES.index)
         return Plan(per_status(BY_TYPE, [type_pk(org, s, t) for t in chosen for s in shard_range]))
-    return Plan(tuple(Branch(None, table_pk(org, s)) for s in shard_range))
+    return Plan(tuple(Branch(None, table_pk(org, s), expected_share=1 / shards) for s in shard_range))

@@ -99,7 +99,6 @@ def merge_newest_first(
     stats = {"scanned": 0, "capacity": 0.0, "queries": 0}
 
     def fill(reader: _Reader, size: int) -> None:
-        # A filtered branch can answer a whole Limit with no item: keep going until one arrives.
         while not reader.buffer and not reader.exhausted:
             answer = fetch(reader.branch, reader.next_key, size)
             reader.started = True
@@ -111,11 +110,18 @@ def merge_newest_first(
             stats["scanned"] += answer.scanned
             stats["capacity"] += answer.capacity
             stats["queries"] += 1
+            # A filtered branch can answer a whole Limit with no item: ask for more next time.
+            size = min(2 * size, MAX_QUERY_LIMIT)
 
-    # Every branch's head first, in parallel: the merge cannot emit anything before it.
+    def first_size(reader: _Reader) -> int:
+        share = reader.branch.expected_share
+        return min(math.ceil(limit * share) + 1, MAX_QUERY_LIMIT) if share else 1
+
+    # Every branch's head first (or its known share of the page), in parallel: the
+    # merge cannot emit anything before it.
     if len(readers) > 1:
         with ThreadPoolExecutor(max_workers=min(len(readers), 16)) as pool:
-            list(pool.map(lambda r: fill(r, 1), readers))
+            list(pool.map(lambda r: fill(r, first_size(r)), readers))
     elif readers:
         fill(readers[0], min(limit + 1, MAX_QUERY_LIMIT))
 
@@ -147,7 +153,9 @@ def _refill_size(reader: _Reader, need: int, returned_total: int) -> int:
     if need <= 0:
         return 1
     share = reader.returned / returned_total if returned_total else 1.0
-    wanted = math.ceil(need * share) + 1
-    size = min(wanted, 2 * reader.last_size + 1, need + 1)
-    selectivity = (reader.scanned + 1) / (reader.kept + 1)
-    return max(1, min(MAX_QUERY_LIMIT, math.ceil(size * selectivity)))
+    wanted = min(math.ceil(need * share) + 1, 2 * reader.last_size + 1, need + 1)
+    if reader.kept < reader.scanned:
+        # Items per match so far; only the matches still wanted are scaled by it, not the head.
+        selectivity = reader.scanned / max(reader.kept, 1)
+        wanted = math.ceil((wanted - 1) * selectivity) + 1
+    return max(1, min(MAX_QUERY_LIMIT, wanted))

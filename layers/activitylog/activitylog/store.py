@@ -86,6 +86,9 @@ def bind(table_name: str, region: Optional[str] = None) -> None:
     EntryItem.Meta.table_name = table_name
     EntryItem.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     EntryItem._connection = None
+    # Build the botocore client here, on one thread: pynamodb creates it lazily without a
+    # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
+    EntryItem._get_connection().connection.client
 
 
 class EntryStore:
