@@ -103,6 +103,7 @@ class LocalStack:
         self._boto_handlers: list[tuple[str, Any]] = []
         self._restore_events = None
         self._own_dynamodb = False
+        self._created_buckets: list[str] = []
         self.started_seconds: Optional[float] = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -289,6 +290,12 @@ class LocalStack:
         except self._ddb.exceptions.ResourceNotFoundException:
             template_module.create_table(self._ddb, name, self.template, logical_id)
             description = self._ddb.describe_table(TableName=name)["Table"]
+        else:
+            difference = _schema_difference(description, template_module.table_definition(self.template, logical_id))
+            if difference:
+                where = self.options.data_dir / "dynamodb"
+                raise SetupError(f"table {name} in {where} was made from an older template.yaml ({difference}): "
+                                 f"delete {where} (or run `make clean`) and start again")
         self.intrinsics.register(logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn"))
 
     def _create_bucket(self, logical_id: str, props: dict) -> None:
@@ -297,6 +304,7 @@ class LocalStack:
         s3 = boto3.client("s3", region_name=REGION)
         name = self.buckets[logical_id]
         s3.create_bucket(Bucket=name)
+        self._created_buckets.append(name)
         if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
@@ -407,12 +415,12 @@ class LocalStack:
 
     def _save_buckets(self) -> None:
         folder = self._bucket_folder()
-        if not folder or not self.buckets:
+        if not folder or not self._created_buckets:
             return
         import boto3
 
         s3 = boto3.client("s3", region_name=REGION)
-        for name in self.buckets.values():
+        for name in self._created_buckets:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
                 for item in page.get("Contents", []):
                     path = folder / name / item["Key"]
@@ -671,6 +679,24 @@ class LocalStack:
             "schedules": [{"name": s.name, "expression": s.expression, "function": s.function, "enabled": s.enabled}
                           for s in (self.scheduler.schedules if self.scheduler else [])],
         }
+
+
+def _schema_difference(description: dict, definition: dict) -> Optional[str]:
+    """What differs between a table's keys and indexes and the template's, or None."""
+    if description["KeySchema"] != definition["KeySchema"]:
+        return "its key schema differs"
+    have = {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in description.get("GlobalSecondaryIndexes", [])}
+    want = {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in definition.get("GlobalSecondaryIndexes", [])}
+    for name in sorted(set(have) | set(want)):
+        if name not in have:
+            return f"index {name} is missing"
+        if name not in want:
+            return f"index {name} is no longer declared"
+        keys, projection = have[name]
+        if keys != want[name][0] or projection.get("ProjectionType") != want[name][1].get("ProjectionType") or \
+                sorted(projection.get("NonKeyAttributes", [])) != sorted(want[name][1].get("NonKeyAttributes", [])):
+            return f"index {name} differs"
+    return None
 
 
 def _attribute(value: Any) -> str:
