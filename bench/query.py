@@ -366,7 +366,7 @@ def build_entry(rng: random.Random, now: datetime, org: str):
     """One realistic entry, built exactly as ``ActivityService.record`` builds it."""
     from ulid import ULID
 
-    from activitylog.entry import NewEntry
+    from activitylog.inputs import NewEntry
     from activitylog.service import Caller
 
     service = _generator_state()

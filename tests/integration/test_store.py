@@ -19,7 +19,7 @@ from moto import mock_aws
 from activitylog import bodies, store
 from activitylog.bodies import BodyStore
 from activitylog.config import Settings
-from activitylog.entry import EntryUpdate, NewEntry
+from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict
 from activitylog.filters import parse_list_request
 from activitylog.service import ActivityService, Caller

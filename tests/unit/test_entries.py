@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from activitylog.entry import EntryUpdate, NewEntry, validation_message
+from activitylog.inputs import EntryUpdate, NewEntry, validation_message
 from activitylog.service import merge_metadata
 
 VALID = {

@@ -1,17 +1,15 @@
 """The entry: what one row of the Activity Logs page records, and its vocabulary.
 
-``NewEntry`` and ``EntryUpdate`` are what writers send; ``Entry`` is what is stored and
-read back. Field names are the product's own words (actor, entity, changes, metadata).
+``Entry`` is what is stored and read back; what writers send is in ``inputs``. Field
+names are the product's own words (actor, entity, changes, metadata).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Optional
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from typing import Optional
 
 # Key parts must not contain the key separator, and stay short enough for index keys.
 KEY_PART = r"^[A-Za-z0-9_.:@+=/-]{1,128}$"
@@ -54,107 +52,6 @@ class EntityType(str, Enum):
     TEAM_MEMBER = "team_member"
     JOB = "job"
     EXPORT = "export"
-
-
-class _Strict(BaseModel):
-    # No whitespace stripping: stack traces and messages are kept verbatim.
-    model_config = ConfigDict(extra="forbid")
-
-
-class Actor(_Strict):
-    """Who did it: a team member (``user``), the platform (``system``) or a provider (``external``)."""
-
-    kind: ActorKind
-    id: str = Field(pattern=KEY_PART, description="u_17, system, stripe")
-    name: str = Field(min_length=1, max_length=200, description="Riley Park, system, Stripe")
-
-
-class Entity(_Strict):
-    """The record affected; the dashboard links to it."""
-
-    type: EntityType
-    id: str = Field(pattern=KEY_PART)
-    label: str = Field(default="", max_length=200)
-
-
-class ErrorDetail(_Strict):
-    message: str = Field(min_length=1, max_length=4000)
-    type: Optional[str] = Field(default=None, max_length=200)
-    stack: Optional[str] = None
-
-
-class Source(_Strict):
-    """Where an external event came from, e.g. ``{"provider": "stripe", "event_id": "evt_…"}``."""
-
-    provider: str = Field(pattern=KEY_PART)
-    event_id: str = Field(min_length=1, max_length=255)
-
-
-class NewEntry(_Strict):
-    """One entry as a writer records it. ``org_id`` and the caller come from the token, never from here."""
-
-    type: EntryType
-    status: Status
-    actor: Actor
-    action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the verb: created, updated, synced, …")
-    event: str = Field(min_length=1, max_length=300, description="the one-line label shown in the table")
-    entity: Optional[Entity] = None
-    occurred_at: Optional[datetime] = Field(default=None, description="ISO 8601; defaults to now")
-    before: Optional[dict[str, Any]] = Field(default=None, description="the record before an update")
-    after: Optional[dict[str, Any]] = Field(default=None, description="the record after an update")
-    changes: Optional[dict[str, dict[str, Any]]] = Field(
-        default=None, description="a ready-made diff {field: {before, after}}; or send before/after"
-    )
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    error: Optional[ErrorDetail] = None
-    correlation_id: Optional[str] = Field(default=None, pattern=KEY_PART)
-    retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
-    source: Optional[Source] = None
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc_and_not_future(cls, value: Optional[datetime]) -> Optional[datetime]:
-        if value is None:
-            return value
-        if value.tzinfo is None:
-            raise ValueError("must carry a timezone, e.g. 2026-11-26T10:00:00Z")
-        value = value.astimezone(timezone.utc)
-        if value > datetime.now(timezone.utc) + timedelta(minutes=5):
-            raise ValueError("must not be in the future")
-        return value
-
-    @field_validator("changes")
-    @classmethod
-    def _changes_shape(cls, value: Optional[dict], info: ValidationInfo) -> Optional[dict]:
-        if value is not None and (info.data.get("before") is not None or info.data.get("after") is not None):
-            raise ValueError("send either changes or before/after, not both")
-        for name, change in (value or {}).items():
-            if set(change) - {"before", "after"}:
-                raise ValueError(f"changes.{name} may only hold 'before' and 'after'")
-        return value
-
-
-class EntryUpdate(_Strict):
-    """Job progress and completion (``PATCH /activities/{id}``)."""
-
-    status: Optional[Status] = None
-    event: Optional[str] = Field(default=None, min_length=1, max_length=300)
-    metadata: Optional[dict[str, Any]] = None
-    error: Optional[ErrorDetail] = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> "EntryUpdate":
-        if self.status is None and self.event is None and self.metadata is None and self.error is None:
-            raise ValueError("send at least one of status, event, metadata, error")
-        return self
-
-
-def validation_message(exc: ValidationError) -> tuple[str, str]:
-    """The first problem of a pydantic error as ``(field, message)``, field as a dotted path."""
-    first = exc.errors()[0]
-    path = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-    message = first.get("msg", "is invalid").removeprefix("Value error, ")
-    return path, f"{path}: {message}"
 
 
 @dataclass

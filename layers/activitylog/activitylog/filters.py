@@ -21,7 +21,20 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 DEFAULT_WINDOW = timedelta(hours=24)
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
-KNOWN_PARAMS = {"type", "status", "user", "entity_type", "entity_id", "from", "to", "limit", "cursor"}
+# The query parameters of GET /activities: parsed below, and documented in the OpenAPI
+# document from this same table.
+PARAMETERS: dict[str, str] = {
+    "type": "USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT; repeat or comma-separate for several",
+    "status": "SUCCESS, IN_PROGRESS, WARNING, FAILED; repeat or comma-separate for several",
+    "user": "a team member's id: only their actions",
+    "entity_type": "contact, release, product, fulfillment, payment, setting, integration, team_member, job, export",
+    "entity_id": "one record's history (needs entity_type)",
+    "from": "ISO 8601 start; default 24 hours before `to`",
+    "to": "ISO 8601 end; default now",
+    "limit": f"entries per page, 1-{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+    "cursor": "next_cursor of the previous page (opaque, signed, bound to this filter set)",
+}
+KNOWN_PARAMS = set(PARAMETERS)
 
 
 @dataclass(frozen=True)

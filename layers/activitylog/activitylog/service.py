@@ -12,19 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, Optional
 
 from activitylog import cursor, ids, keys
 from activitylog.bodies import BodyStore
 from activitylog.config import Settings, cursor_key, settings
 from activitylog.diff import changes as diff_changes
-from activitylog.entry import Entry, EntryUpdate, NewEntry, Status, validation_message
+from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound
 from activitylog.filters import ListRequest
 from activitylog.merge import Page, merge_newest_first
 from activitylog.store import EntryStore, bind, has_residual
+
+if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
+    from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
 READ_SCOPES = frozenset({"activity:read", "activity:support"})
@@ -80,6 +81,10 @@ class ActivityService:
         The answer has one result per input, in order: ``accepted`` with the new id, or
         ``rejected`` with the field and reason. A failed write rejects the whole batch.
         """
+        from pydantic import ValidationError
+
+        from activitylog.inputs import NewEntry, validation_message
+
         caller.require(WRITE_SCOPES)
         if not isinstance(documents, list) or not documents:
             raise BadRequest("entries must be a non-empty list", "entries")
