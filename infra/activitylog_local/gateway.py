@@ -28,6 +28,7 @@ from activitylog_local.lambdas import FunctionError, LambdaRuntime
 log = logging.getLogger("activitylog_local.gateway")
 
 API_ID = "local"
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded", "+json", "+xml")
 
 
@@ -144,6 +145,8 @@ class Gateway:
                 break
         else:
             return json_response(404, {"message": "Not Found"})
+        if len(body) > MAX_REQUEST_BYTES:  # Lambda's invocation payload limit, before anything runs
+            return json_response(413, {"message": "Request Entity Too Large"})
         header_map = _headers(headers)
         authorizer_context = None
         if route.authorizer:

