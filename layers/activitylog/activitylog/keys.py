@@ -131,6 +131,10 @@ class Plan:
     def index(self) -> Optional[str]:
         return self.branches[0].index
 
+    @property
+    def has_residual(self) -> bool:
+        return bool(self.residual_types or self.residual_user or self.residual_entity_type)
+
 
 def plan(
     org: str,

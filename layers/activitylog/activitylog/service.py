@@ -22,7 +22,7 @@ from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound
 from activitylog.filters import ListRequest
 from activitylog.merge import Page, merge_newest_first
-from activitylog.store import EntryStore, bind, has_residual
+from activitylog.store import EntryStore, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.inputs import EntryUpdate, NewEntry
@@ -201,11 +201,10 @@ class ActivityService:
             entity_type=f.entity_type,
             entity_id=f.entity_id,
         )
-        residual = plan if has_residual(plan) else None
         now_seconds = time.time()
 
         def fetch(branch, start_key, limit):
-            return self.store.fetch(branch, low_id, high_id, start_key, limit, residual)
+            return self.store.fetch(branch, low_id, high_id, start_key, limit, plan)
 
         page = merge_newest_first(
             plan.branches,

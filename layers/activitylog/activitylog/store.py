@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Iterable, Optional
+from typing import Optional
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
@@ -151,18 +151,18 @@ class EntryStore:
                 continue
             if item.expires_at < time.time():
                 return None
-            return self._to_entry(org, item, detail=True)
+            return self._to_entry(item, detail=True)
         return None
 
     def fetch(self, branch: keys.Branch, low_id: str, high_id: str, start_key: Optional[dict], limit: int,
-              residual: Optional[keys.Plan] = None) -> Fetched:
-        """One Query of one branch, newest first, ids within [low_id, high_id]."""
+              plan: Optional[keys.Plan] = None) -> Fetched:
+        """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
         answer = EntryItem._get_connection().query(
             branch.hash_key,
             range_key_condition=sort_key.between(low, high),
-            filter_condition=_residual_condition(residual) if residual else None,
+            filter_condition=_residual_condition(plan) if plan and plan.has_residual else None,
             index_name=branch.index,
             exclusive_start_key=start_key,
             limit=limit,
@@ -209,7 +209,7 @@ class EntryStore:
             item.body = blob
         return item
 
-    def _to_entry(self, org: str, item: EntryItem, detail: bool = False) -> Entry:
+    def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
         entity = None
         if item.entity_type:
             entity = {"type": item.entity_type, "id": item.entity_id, "label": item.entity_label or ""}
@@ -232,7 +232,7 @@ class EntryStore:
         return entry
 
     def list_view(self, item: EntryItem) -> dict:
-        return self._to_entry("", item).list_view()
+        return self._to_entry(item).list_view()
 
 
 def _residual_condition(plan: keys.Plan):
@@ -250,13 +250,5 @@ def _residual_condition(plan: keys.Plan):
     return condition
 
 
-def has_residual(plan: keys.Plan) -> bool:
-    return bool(plan.residual_types or plan.residual_user or plan.residual_entity_type)
-
-
 def _condition_failed(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def ids(items: Iterable[EntryItem]) -> list[str]:
-    return [item.sk for item in items]
