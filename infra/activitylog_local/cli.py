@@ -20,9 +20,10 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from activitylog_local.dynamodb import ROOT, SetupError
 
@@ -172,15 +173,34 @@ def _seed_if_empty(stack, args: argparse.Namespace) -> Optional[str]:
 
     client = InProcessClient(stack, stack.token(DEMO_ORG, "svc_demo_seed", scopes=("read", "write")))
     since = (datetime.now(timezone.utc) - timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status, answer = client.request("GET", f"/activities?from={since}&limit=1")
+    with _stdout_to(args.data_dir / "seed.log"):
+        status, answer = client.request("GET", f"/activities?from={since}&limit=1")
     if status != 200:
         print(f"activitylog: not seeding: GET /activities answered {status}: {answer}", file=sys.stderr)
         return None
     if answer.get("items"):
         return "has data already (kept)"
-    print(f"seeding {DEMO_ORG} with {args.seed_count} demo entries over {args.seed_days} days …", file=sys.stderr)
-    result = seed(client, demo_entries(datetime.now(timezone.utc), args.seed_count, args.seed_days), _progress_bar("seed"))
+    log = args.data_dir / "seed.log"
+    print(f"seeding {DEMO_ORG} with {args.seed_count} demo entries over {args.seed_days} days (function logs: {log}) …", file=sys.stderr)
+    with _stdout_to(log):  # the functions' JSON logs and metrics would bury the progress bar
+        result = seed(client, demo_entries(datetime.now(timezone.utc), args.seed_count, args.seed_days), _progress_bar("seed"))
     return f"seeded {result['entries']} entries, {result['updates']} job updates"
+
+
+@contextmanager
+def _stdout_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 1 at ``path`` for a while (loggers keep their own handle on stdout)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(path, "ab") as target:
+        os.dup2(target.fileno(), 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _write_state(data_dir: Path, stack) -> None:
