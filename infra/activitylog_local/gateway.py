@@ -29,6 +29,7 @@ log = logging.getLogger("activitylog_local.gateway")
 
 API_ID = "local"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+FUNCTION_URL_PREFIX = "/_local/url/"  # a function URL (FunctionUrlConfig) is served under this path
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded", "+json", "+xml")
 
 
@@ -123,11 +124,35 @@ def json_response(status: int, document: Any) -> HttpResponse:
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer], host: str = "localhost") -> None:
+    def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer], host: str = "localhost",
+                 function_urls: Optional[dict[str, str]] = None) -> None:
         self.routes = routes
         self.runtime = runtime
         self.authorizers = authorizers
         self.host = host
+        self.function_urls = function_urls or {}  # logical id -> AuthType
+
+    def handle_function_url(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"",
+                            source_ip: str = "127.0.0.1") -> HttpResponse:
+        """A Lambda function URL: payload v2, route key ``$default``, the path after the function's prefix."""
+        function, _, rest = target[len(FUNCTION_URL_PREFIX):].partition("/")
+        auth = self.function_urls.get(function)
+        if auth is None:
+            return json_response(404, {"message": f"no function URL for {function!r} in the template"})
+        if auth != "NONE":  # AWS_IAM needs SigV4 from an AWS principal; nothing local can sign as one
+            return json_response(403, {"Message": "Forbidden"})
+        if len(body) > MAX_REQUEST_BYTES:
+            return json_response(413, {"message": "Request Entity Too Large"})
+        raw_path, _, raw_query = ("/" + rest).partition("?")
+        route = Route(method.upper(), "$default", function, None)
+        event = self.event(route, method.upper(), raw_path, raw_query, _headers(headers), body, source_ip, {}, None)
+        event["requestContext"]["apiId"] = function
+        try:
+            result = self.runtime.invoke(function, event)
+        except FunctionError as error:
+            log.error("%s raised:\n%s", function, "".join(error.document["stackTrace"]))
+            return json_response(502, {"Message": "Internal Server Error"})
+        return self.response(result)
 
     def handle(
         self,

@@ -16,13 +16,20 @@ from pathlib import Path
 from activitylog_local.intrinsics import ACCOUNT, REGION
 
 
+_TAIL = r"(?P<key>[^\s?\"'<>]+)(?:\?[^\s\"'<>]*)?"
+S3_LINKS = [
+    re.compile(r"https://(?P<bucket>[a-z0-9][a-z0-9.-]+?)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/" + _TAIL),  # virtual host
+    re.compile(r"https://s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/(?P<bucket>[a-z0-9][a-z0-9.-]+)/" + _TAIL),  # path style
+]
+
+
 class Outbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._written: set[str] = set()
         self._lock = threading.Lock()
 
-    def sync(self) -> list[dict]:
+    def sync(self, base_url: str = "") -> list[dict]:
         """Write messages moto's SES has accepted since the last call; list the outbox."""
         from moto.ses.models import ses_backends
 
@@ -36,18 +43,25 @@ class Outbox:
                 path = self.folder / f"{_safe(message_id)}.eml"
                 path.write_bytes(_as_eml(message))
                 self._written.add(message_id)
-            return self.list()
+            return self.list(base_url)
 
-    def list(self) -> list[dict]:
+    def list(self, base_url: str = "") -> list[dict]:
+        """Newest first. S3 links in a message (an export's download link) get a local twin
+        under ``/_local/s3/`` so they open on this machine."""
         if not self.folder.exists():
             return []
         import email
+        from email import policy
 
         items = []
         for path in sorted(self.folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
-            parsed = email.message_from_bytes(path.read_bytes())
+            parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            text = " ".join(part.get_content() for part in parsed.walk()
+                            if part.get_content_maintype() == "text" and not part.is_multipart())
+            links = [{"url": match.group(0), "local": f"{base_url}/_local/s3/{match.group('bucket')}/{match.group('key')}"}
+                     for pattern in S3_LINKS for match in pattern.finditer(text)]
             items.append({"file": path.name, "path": str(path), "from": parsed.get("From"), "to": parsed.get("To"),
-                          "subject": parsed.get("Subject"), "date": parsed.get("Date")})
+                          "subject": parsed.get("Subject"), "date": parsed.get("Date"), "links": links})
         return items
 
 

@@ -5,6 +5,8 @@
 - ``GET  /_local/health``                 the stack is up
 - ``GET  /_local/stack``                  tables, buckets, queues, functions, routes, schedules
 - ``GET  /_local/outbox``                 emails sent through SES (files under .local/outbox)
+- ``GET  /_local/s3/{bucket}/{key}``      an S3 object (emailed export links point here locally)
+- ``*    /_local/url/{function}/…``       a function URL (``FunctionUrlConfig``), payload v2
 - ``POST /_local/run/{function}``         invoke a function now (a scheduled one gets its schedule's event)
 - ``POST /_local/events``                 EventBridge PutEvents (body: ``{"Entries": [...]}``)
 - ``POST /_local/queues/{queue}/messages`` SQS SendMessage (body: ``{"body": "...", ...}``)
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from activitylog_local.dynamodb import SetupError
-from activitylog_local.gateway import HttpResponse, json_response
+from activitylog_local.gateway import FUNCTION_URL_PREFIX, HttpResponse, json_response
 from activitylog_local.intrinsics import REGION
 from activitylog_local.lambdas import FunctionError
 
@@ -44,7 +46,11 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
         def _handle(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            if self.path.startswith("/_local/") or self.path == "/_local":
+            if stack.gateway is None:
+                response = json_response(503, {"message": "the local stack is starting"})
+            elif self.path.startswith(FUNCTION_URL_PREFIX):
+                response = stack.gateway.handle_function_url(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+            elif self.path.startswith("/_local/") or self.path == "/_local":
                 response = local_endpoint(stack, self.command, self.path, body)
             else:
                 response = stack.gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
@@ -84,7 +90,19 @@ def local_endpoint(stack: "LocalStack", method: str, target: str, body: bytes) -
         if parts == ["stack"] and method == "GET":
             return json_response(200, stack.describe())
         if parts == ["outbox"] and method == "GET":
-            return json_response(200, {"messages": stack.outbox.sync()})
+            return json_response(200, {"messages": stack.outbox.sync(stack.url)})
+        if len(parts) >= 3 and parts[0] == "s3" and method == "GET":  # an emailed S3 link, opened locally
+            from urllib.parse import unquote as _unquote
+
+            key = _unquote("/".join(target.split("?", 1)[0].split("/")[4:]))
+            try:
+                obj = boto3.client("s3", region_name=REGION).get_object(Bucket=parts[1], Key=key)
+            except boto3.client("s3", region_name=REGION).exceptions.ClientError:
+                return json_response(404, {"message": f"no object s3://{parts[1]}/{key}"})
+            headers = [("content-type", obj.get("ContentType") or "application/octet-stream")]
+            if obj.get("ContentDisposition"):
+                headers.append(("content-disposition", obj["ContentDisposition"]))
+            return HttpResponse(200, headers, obj["Body"].read())
         if len(parts) == 2 and parts[0] == "run" and method == "POST":
             result = stack.scheduler.run_now(parts[1], document)
             return json_response(200, {"function": stack.runtime.find(parts[1]).logical_id, "result": result})

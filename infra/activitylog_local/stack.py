@@ -39,7 +39,7 @@ import yaml
 from activitylog_local import template as template_module
 from activitylog_local.auth import DevKey, JwtAuthorizer
 from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
-from activitylog_local.gateway import API_ID, Gateway, routes_from_template
+from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Gateway, routes_from_template
 from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
 from activitylog_local.lambdas import FunctionSpec, LambdaRuntime, function_arn, streaming_body
 from activitylog_local.outbox import Outbox
@@ -131,6 +131,10 @@ class LocalStack:
         db_path = None if self.options.in_memory else self.options.data_dir / "dynamodb"
         self.dynamodb = DynamoDBLocal(self.options.dynamodb_port, db_path)
         try:
+            if self.options.serve_http:  # bound first: the template's URLs (ApiEndpoint, FunctionUrl) need the port
+                from activitylog_local.server import serve
+
+                self.server = serve(self, self.options.host, self.options.port)
             if self.options.dynamodb_endpoint:
                 self._own_dynamodb = False
                 self.dynamodb.port = int(self.options.dynamodb_endpoint.rsplit(":", 1)[1])
@@ -144,10 +148,6 @@ class LocalStack:
             self._mock.start()
             self.provision()
             self._wire()
-            if self.options.serve_http:
-                from activitylog_local.server import serve
-
-                self.server = serve(self, self.options.host, self.options.port)
         except BaseException:
             self.stop()
             raise
@@ -256,6 +256,9 @@ class LocalStack:
         elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             name = self._name(logical_id, props.get("FunctionName"))
             register(logical_id, name, Arn=function_arn(name))
+            if props.get("FunctionUrlConfig"):  # SAM's generated <Function>Url resource
+                register(f"{logical_id}Url", function_arn(name), FunctionUrl=f"{self.url}{FUNCTION_URL_PREFIX}{logical_id}/",
+                         FunctionArn=function_arn(name))
         elif kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
             name = self._name(logical_id, props.get("Name") or props.get("StateMachineName"))
             arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
@@ -268,7 +271,7 @@ class LocalStack:
                 self.layers[arn] = self.template_path.parent / content
             register(logical_id, arn, Arn=arn)
         elif kind == "AWS::Serverless::HttpApi":
-            register(logical_id, API_ID, ApiEndpoint=f"http://{self.options.host}:{self.options.port}")
+            register(logical_id, API_ID, ApiEndpoint=self.url)
         elif kind == "AWS::Events::EventBus":
             name = self._name(logical_id, props.get("Name"))
             register(logical_id, name, Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}", Name=name)
@@ -451,7 +454,10 @@ class LocalStack:
                 audiences = jwt_config.get("audience") or [self.audience]
                 authorizers[name] = JwtAuthorizer(self.key, jwt_config.get("issuer") or self.issuer,
                                                   audiences if isinstance(audiences, list) else [audiences])
-        self.gateway = Gateway(routes, self.runtime, authorizers)
+        function_urls = {lid: (r.get("Properties") or {})["FunctionUrlConfig"].get("AuthType", "AWS_IAM")
+                         for lid, r in self.template.get("Resources", {}).items()
+                         if r.get("Type") == "AWS::Serverless::Function" and (r.get("Properties") or {}).get("FunctionUrlConfig")}
+        self.gateway = Gateway(routes, self.runtime, authorizers, function_urls=function_urls)
         self.invoker = AsyncInvoker(self.runtime)
         self.workers.append(self.invoker)
         self._register_lambda_invoke()

@@ -214,10 +214,27 @@ def test_state_machine_task_invokes_the_function_in_process_and_mail_lands_in_th
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"text": "cheers", "to": "member@example.com"}))["executionArn"]
     done = wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(sfn.describe_execution(executionArn=execution)), timeout=20)
     assert done["status"] == "SUCCEEDED", done
-    assert json.loads(done["output"]) == {"shouted": "CHEERS"}
-    mail = [m for m in fixture_stack.outbox.sync() if m["subject"] == "Shouted: CHEERS"]
+    assert json.loads(done["output"]) == {"shouted": "CHEERS", "echo_url": f"{fixture_stack.url}/_local/url/EchoFunction/"}
+    status, _, listing = http(fixture_stack, "GET", "/_local/outbox")
+    mail = [m for m in json.loads(listing)["messages"] if m["subject"] == "Shouted: CHEERS"]
     assert len(mail) == 1 and mail[0]["to"] == "member@example.com" and mail[0]["from"] == "exports@fixture.test"
     assert "louder: CHEERS" in open(mail[0]["path"]).read()
+    # The emailed S3 link has a local twin that downloads the object.
+    (link,) = mail[0]["links"]
+    assert link["url"].startswith(f"https://{fixture_stack.buckets['FilesBucket']}.s3.amazonaws.com/exports/cheers.txt?")
+    assert http(fixture_stack, "GET", link["local"][len(fixture_stack.url):])[::2] == (200, b"CHEERS")
+    assert http(fixture_stack, "GET", "/_local/s3/nope/x")[0] == 404
+
+
+def test_function_url_serves_payload_v2_without_the_api_authorizer(fixture_stack):
+    status, _, body = http(fixture_stack, "POST", "/_local/url/EchoFunction/hooks/stripe?x=1", None, b'{"id": "evt_1"}',
+                           {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=abc"})
+    assert status == 200
+    event = json.loads(body)["event"]
+    assert (event["routeKey"], event["rawPath"], event["rawQueryString"]) == ("$default", "/hooks/stripe", "x=1")
+    assert event["body"] == '{"id": "evt_1"}' and event["headers"]["stripe-signature"] == "t=1,v1=abc"
+    assert "authorizer" not in event["requestContext"]
+    assert http(fixture_stack, "GET", "/_local/url/WorkerFunction/")[0] == 404  # no FunctionUrlConfig
 
 
 def test_lambda_invoke_from_code_runs_the_named_function(fixture_stack):
