@@ -110,6 +110,68 @@ def routes_from_template(template: dict, resolve) -> tuple[list[Route], dict[str
 
 
 @dataclass
+class Cors:
+    """An HTTP API's ``CorsConfiguration``: API Gateway answers preflights itself and adds the headers."""
+
+    allow_origins: list[str]
+    allow_methods: list[str] = field(default_factory=lambda: ["*"])
+    allow_headers: list[str] = field(default_factory=list)
+    expose_headers: list[str] = field(default_factory=list)
+    max_age: Optional[int] = None
+    allow_credentials: bool = False
+
+    @classmethod
+    def from_template(cls, template: dict, resolve) -> Optional["Cors"]:
+        for resource in template.get("Resources", {}).values():
+            if resource.get("Type") != "AWS::Serverless::HttpApi":
+                continue
+            config = resolve((resource.get("Properties") or {}).get("CorsConfiguration"))
+            if config is True:
+                return cls(["*"], ["*"], ["*"])
+            if isinstance(config, dict):
+                return cls([str(o).strip("'") for o in config.get("AllowOrigins", [])],
+                           [m.upper() for m in config.get("AllowMethods", ["*"])],
+                           [h.lower() for h in config.get("AllowHeaders", [])],
+                           [h.lower() for h in config.get("ExposeHeaders", [])],
+                           int(config["MaxAge"]) if config.get("MaxAge") is not None else None,
+                           str(config.get("AllowCredentials", False)).lower() == "true")
+        return None
+
+    def origin(self, origin: Optional[str]) -> Optional[str]:
+        if not origin:
+            return None
+        if origin in self.allow_origins or ("*" in self.allow_origins and not self.allow_credentials):
+            return origin if self.allow_credentials or "*" not in self.allow_origins else "*"
+        return None
+
+    def preflight(self, headers: dict[str, str]) -> "HttpResponse":
+        allowed = self.origin(headers.get("origin"))
+        method = headers.get("access-control-request-method", "").upper()
+        response = HttpResponse(204, [], b"")
+        if allowed and ("*" in self.allow_methods or method in self.allow_methods):
+            response.headers += [("access-control-allow-origin", allowed),
+                                 ("access-control-allow-methods", ",".join(self.allow_methods))]
+            if self.allow_headers:
+                response.headers.append(("access-control-allow-headers", ",".join(self.allow_headers)))
+            if self.max_age is not None:
+                response.headers.append(("access-control-max-age", str(self.max_age)))
+            if self.allow_credentials:
+                response.headers.append(("access-control-allow-credentials", "true"))
+        return response
+
+    def decorate(self, response: "HttpResponse", headers: dict[str, str]) -> "HttpResponse":
+        allowed = self.origin(headers.get("origin"))
+        response.headers = [(k, v) for k, v in response.headers if not k.startswith("access-control-")]
+        if allowed:
+            response.headers.append(("access-control-allow-origin", allowed))
+            if self.expose_headers:
+                response.headers.append(("access-control-expose-headers", ",".join(self.expose_headers)))
+            if self.allow_credentials:
+                response.headers.append(("access-control-allow-credentials", "true"))
+        return response
+
+
+@dataclass
 class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
@@ -125,7 +187,8 @@ def json_response(status: int, document: Any) -> HttpResponse:
 
 class Gateway:
     def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer], host: str = "localhost",
-                 function_urls: Optional[dict[str, str]] = None) -> None:
+                 function_urls: Optional[dict[str, str]] = None, cors: Optional[Cors] = None) -> None:
+        self.cors = cors
         self.routes = routes
         self.runtime = runtime
         self.authorizers = authorizers
@@ -162,6 +225,12 @@ class Gateway:
         body: bytes = b"",
         source_ip: str = "127.0.0.1",
     ) -> HttpResponse:
+        if self.cors and method.upper() == "OPTIONS" and "access-control-request-method" in _headers(headers):
+            return self.cors.preflight(_headers(headers))  # API Gateway answers it; no route, no authorizer
+        response = self._handle(method, target, headers, body, source_ip)
+        return self.cors.decorate(response, _headers(headers)) if self.cors else response
+
+    def _handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResponse:
         raw_path, _, raw_query = target.partition("?")
         method = method.upper()
         for route in self.routes:

@@ -418,15 +418,16 @@ class Scheduler(_Worker):
 
     def run(self) -> None:
         now = datetime.now(timezone.utc)
-        upcoming = {s.name: next_fire(s.expression, now) for s in self.schedules if s.enabled}
+        # By position: one rule with several targets is several schedules of one name.
+        upcoming = {index: next_fire(s.expression, now) for index, s in enumerate(self.schedules) if s.enabled}
         while not self._stop.is_set():
             now = datetime.now(timezone.utc)
-            for schedule in self.schedules:
-                when = upcoming.get(schedule.name)
+            for index, schedule in enumerate(self.schedules):
+                when = upcoming.get(index)
                 if when and when <= now:
                     self.fired.append((schedule.name, when))
                     self.invoker.submit(schedule.target.arn, schedule.event(when))
-                    upcoming[schedule.name] = next_fire(schedule.expression, when)
+                    upcoming[index] = next_fire(schedule.expression, when)
             pending = [w for w in upcoming.values() if w]
             wait = (min(pending) - datetime.now(timezone.utc)).total_seconds() if pending else 60
             self._stop.wait(max(0.05, min(wait, 1.0)))

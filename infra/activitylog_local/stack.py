@@ -39,7 +39,7 @@ import yaml
 from activitylog_local import template as template_module
 from activitylog_local.auth import DevKey, JwtAuthorizer
 from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
-from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Gateway, routes_from_template
+from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
 from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
 from activitylog_local.lambdas import FunctionSpec, LambdaRuntime, function_arn, streaming_body
 from activitylog_local.outbox import Outbox
@@ -457,7 +457,8 @@ class LocalStack:
         function_urls = {lid: (r.get("Properties") or {})["FunctionUrlConfig"].get("AuthType", "AWS_IAM")
                          for lid, r in self.template.get("Resources", {}).items()
                          if r.get("Type") == "AWS::Serverless::Function" and (r.get("Properties") or {}).get("FunctionUrlConfig")}
-        self.gateway = Gateway(routes, self.runtime, authorizers, function_urls=function_urls)
+        self.gateway = Gateway(routes, self.runtime, authorizers, function_urls=function_urls,
+                               cors=Cors.from_template(self.template, self.intrinsics.resolve))
         self.invoker = AsyncInvoker(self.runtime)
         self.workers.append(self.invoker)
         self._register_lambda_invoke()

@@ -120,6 +120,21 @@ def test_authorizer_refuses_like_api_gateway(fixture_stack, tmp_path):
     assert http(stack, "DELETE", "/echo/x", good)[0] == 404
 
 
+def test_cors_configuration_answers_preflights_and_decorates_answers(fixture_stack):
+    origin = {"Origin": "http://localhost:5173"}
+    status, headers, _ = http(fixture_stack, "OPTIONS", "/echo/x", None, None,
+                              {**origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    assert status == 204  # no token needed: API Gateway answers preflights before the authorizer
+    assert headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert headers["Access-Control-Allow-Headers"] == "authorization,content-type" and headers["Access-Control-Max-Age"] == "600"
+    token = fixture_stack.token("org_a", "u_1", scopes=["read"])
+    status, headers, _ = http(fixture_stack, "GET", "/echo/x", token, None, origin)
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert headers["Access-Control-Expose-Headers"] == "x-module"
+    status, headers, _ = http(fixture_stack, "GET", "/echo/x", token, None, {"Origin": "https://evil.example"})
+    assert status == 200 and headers.get("Access-Control-Allow-Origin") is None
+
+
 # --- SQS: partial batch failures, redrive to the DLQ ---------------------------------------------
 
 
