@@ -320,6 +320,11 @@ class Gateway:
         """Payload v2 response rules: a dict with statusCode is a full answer; anything else is a 200 JSON body."""
         if not isinstance(result, dict) or "statusCode" not in result:
             return json_response(200, result)
+        try:
+            status = int(result["statusCode"])
+        except (TypeError, ValueError):
+            log.error("the function answered statusCode %r; API Gateway answers 500", result["statusCode"])
+            return json_response(500, {"message": "Internal Server Error"})
         headers = [(k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers += [(name.lower(), str(v)) for v in values]
@@ -333,7 +338,7 @@ class Gateway:
             data = str(body).encode()
         if data and not any(name == "content-type" for name, _ in headers):
             headers.append(("content-type", "application/json"))
-        return HttpResponse(int(result["statusCode"]), headers, data)
+        return HttpResponse(status, headers, data)
 
 
 def _headers(headers: list[tuple[str, str]]) -> dict[str, str]:

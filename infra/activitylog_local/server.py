@@ -44,6 +44,20 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
         server_version = "activitylog-local"
 
         def _handle(self) -> None:
+            try:
+                response = self._answer()
+            except Exception:  # noqa: BLE001 - a bug here must not drop the connection silently
+                log.exception("%s %s failed in the local gateway", self.command, self.path)
+                response = json_response(500, {"message": "Internal Server Error"})
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        def _answer(self) -> HttpResponse:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             if stack.gateway is None:
@@ -54,13 +68,7 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
                 response = local_endpoint(stack, self.command, self.path, body)
             else:
                 response = stack.gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            return response
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

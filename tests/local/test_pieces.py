@@ -115,6 +115,7 @@ def test_response_rules_of_payload_v2():
     full = Gateway.response({"statusCode": 201, "headers": {"X-A": "1"}, "cookies": ["c=1"], "body": "hi"})
     assert (full.status, full.body) == (201, b"hi")
     assert ("x-a", "1") in full.headers and ("set-cookie", "c=1") in full.headers
+    assert Gateway.response({"statusCode": "two hundred"}).status == 500  # a malformed answer, as API Gateway treats it
     binary = Gateway.response({"statusCode": 200, "body": "AP8=", "isBase64Encoded": True, "headers": {"content-type": "image/png"}})
     assert binary.body == b"\x00\xff"
 
