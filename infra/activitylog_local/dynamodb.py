@@ -126,6 +126,9 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    # Its own process group: a terminal's Ctrl-C goes to `make dev`, which stops DynamoDB Local
+    # after the pollers that read it, instead of the JVM dying under them.
+    os.setpgrp()
 
 
 def local_aws_environment(endpoint: str) -> dict[str, str]:
