@@ -325,3 +325,41 @@ def test_authorizer_refuses_stale_foreign_and_unscoped_tokens(api_stack, tmp_pat
     assert api_stack.request("GET", path, api_stack.token("org_demo", scopes=["support"]))[0] == 200
     status, document = api_stack.request("GET", "/openapi.json")  # Authorizer NONE in the template
     assert status == 200 and "/activities" in document["paths"]
+
+
+# --- the CLI against the running stack ---------------------------------------------------------------------
+
+
+def test_cli_seed_records_demo_entries_through_the_api_with_progress(api_stack):
+    seeded = api_stack.cli("seed", "--org", "org_e2e_seed", "--count", "150", "--days", "5")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "org_e2e_seed: 150 entries recorded" in seeded.stdout
+    assert "seed: " in seeded.stderr and "(100%)" in seeded.stderr  # the progress bar (plain lines when not a terminal)
+    token = api_stack.token("org_e2e_seed", scopes=["read"])
+    rows = list_all(api_stack, token, **{"from": iso(NOW - timedelta(days=6)), "limit": 200})
+    assert len(rows) == 150
+    assert api_stack.request("GET", "/activities?limit=1", api_stack.token("org_e2e_other", scopes=["read"]))[1]["items"] == []
+
+
+def test_cli_tail_follows_new_entries(api_stack):
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT, wait_for
+
+    output = api_stack.data_dir / "tail.out"
+    with open(output, "w") as sink:
+        tail = subprocess.Popen([sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(api_stack.data_dir), "tail",
+                                 "--org", "org_e2e_tail", "--interval", "0.3"], stdout=sink, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        time.sleep(1.5)
+        writer = api_stack.token("org_e2e_tail", scopes=["write"])
+        status, _ = api_stack.request("POST", "/activities", writer, entry(when=datetime.now(timezone.utc), event="Contact created · Tail Me"))
+        assert status == 201
+        wait_for(lambda: "Tail Me" in output.read_text(), timeout=15)
+    finally:
+        tail.terminate()
+        tail.wait(timeout=10)
+    lines = output.read_text().splitlines()
+    assert lines[0].split()[:2] == ["TIME", "TYPE"]
+    assert [line for line in lines if "Tail Me" in line][0].startswith("just now")
