@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import string
 import time
@@ -424,11 +425,16 @@ class LocalStack:
 
         s3 = boto3.client("s3", region_name=REGION)
         for name in self._created_buckets:
+            shutil.rmtree(folder / name, ignore_errors=True)  # what was deleted stays deleted
+            index = {}
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
                 for item in page.get("Contents", []):
                     path = folder / name / item["Key"]
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(s3.get_object(Bucket=name, Key=item["Key"])["Body"].read())
+                    obj = s3.get_object(Bucket=name, Key=item["Key"])
+                    path.write_bytes(obj["Body"].read())
+                    index[item["Key"]] = {key: obj[key] for key in ("ContentType", "ContentEncoding", "ContentDisposition", "Metadata") if obj.get(key)}
+            (folder / f"{name}.index.json").write_text(json.dumps(index))
 
     def _restore_buckets(self) -> None:
         folder = self._bucket_folder()
@@ -439,9 +445,12 @@ class LocalStack:
         s3 = boto3.client("s3", region_name=REGION)
         for name in self.buckets.values():
             root = folder / name
+            index_file = folder / f"{name}.index.json"
+            index = json.loads(index_file.read_text()) if index_file.exists() else {}
             for path in root.rglob("*") if root.exists() else []:
                 if path.is_file():
-                    s3.put_object(Bucket=name, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
+                    key = path.relative_to(root).as_posix()
+                    s3.put_object(Bucket=name, Key=key, Body=path.read_bytes(), **index.get(key, {}))
 
     # --- wiring: routes, event sources, Lambda Invoke -------------------------------------
 

@@ -22,15 +22,20 @@ def test_data_secrets_and_objects_survive_a_restart(tmp_path):
     with LocalStack(options) as stack:
         ddb = boto3.client("dynamodb", endpoint_url=stack.dynamodb.endpoint, region_name="us-east-1")
         ddb.put_item(TableName=stack.tables["SeenTable"], Item={"pk": {"S": "kept"}, "sk": {"S": "1"}})
-        boto3.client("s3", region_name="us-east-1").put_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/a.json", Body=b"{}")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.put_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/a.json", Body=b"{}", ContentType="application/json")
+        s3.put_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/gone.json", Body=b"{}")
+        s3.delete_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/gone.json")
         secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=stack.intrinsics.ref("Secret"))["SecretString"]
     assert (tmp_path / "dynamodb").is_dir() and (tmp_path / "s3" / stack.buckets["FilesBucket"] / "bodies" / "a.json").exists()
 
     with LocalStack(options) as again:
         ddb = boto3.client("dynamodb", endpoint_url=again.dynamodb.endpoint, region_name="us-east-1")
         assert ddb.get_item(TableName=again.tables["SeenTable"], Key={"pk": {"S": "kept"}, "sk": {"S": "1"}}).get("Item")
-        body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=again.buckets["FilesBucket"], Key="bodies/a.json")["Body"].read()
-        assert body == b"{}"
+        s3 = boto3.client("s3", region_name="us-east-1")
+        obj = s3.get_object(Bucket=again.buckets["FilesBucket"], Key="bodies/a.json")
+        assert (obj["Body"].read(), obj["ContentType"]) == (b"{}", "application/json")
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=again.buckets["FilesBucket"])["Contents"]] == ["bodies/a.json"]
         assert boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
             SecretId=again.intrinsics.ref("Secret"))["SecretString"] == secret
 
