@@ -64,6 +64,35 @@ MOTO_CONFIG = {
 LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
+# What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms).
+PROVISIONED = {
+    "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Events::EventBus",
+    "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::Serverless::Function", "AWS::Serverless::StateMachine",
+    "AWS::StepFunctions::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::HttpApi", "AWS::SES::EmailIdentity",
+    "AWS::Lambda::EventSourceMapping",
+}
+NOTHING_TO_RUN = {
+    "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
+    "AWS::S3::BucketPolicy", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
+    "AWS::SES::ConfigurationSet", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
+}
+FUNCTION_EVENTS = {"HttpApi", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
+
+
+def unsupported(template: dict) -> list[str]:
+    """Resources and function events the local stack would not run, e.g. ``Topic (AWS::SNS::Topic)``."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        kind = resource.get("Type", "")
+        if kind not in PROVISIONED and kind not in NOTHING_TO_RUN:
+            found.append(f"{logical_id} ({kind})")
+        if kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+                if event.get("Type") not in FUNCTION_EVENTS:
+                    found.append(f"{logical_id}.{event_name} (event {event.get('Type')})")
+    return found
+
+
 @dataclass
 class StackOptions:
     template_path: Path = template_module.TEMPLATE
@@ -209,6 +238,8 @@ class LocalStack:
 
     def provision(self) -> None:
         """Name every resource, then create them in dependency order."""
+        for item in unsupported(self.template):
+            log.warning("the local stack does not run %s: it is left out", item)
         resources = self.template.get("Resources", {})
         for logical_id, resource in resources.items():
             self._register(logical_id, resource.get("Type", ""), resource.get("Properties") or {})
@@ -541,7 +572,7 @@ class LocalStack:
             self.workers.append(QueueSource(self.runtime, function, queue["url"], queue["arn"], int(props.get("BatchSize", 10)),
                                             "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                                             poll_seconds=self.options.poll_seconds))
-        elif kind in ("DynamoDB", "Kinesis") and function:
+        elif kind == "DynamoDB" and function:
             if props.get("Enabled", True) is False:
                 return
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")

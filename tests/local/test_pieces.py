@@ -249,3 +249,24 @@ def test_port_in_use_is_one_line(tmp_path, capsys):
         assert main(["--data-dir", str(tmp_path), "serve", "--port", str(port), "--in-memory", "--no-seed"]) == 1
     error = capsys.readouterr().err.strip()
     assert error == f"activitylog: port {port} is already in use: stop what runs there or choose another with --port"
+
+
+# --- coverage of the templates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [template_module.TEMPLATE, FIXTURE], ids=["template.yaml", "fixture"])
+def test_the_local_stack_runs_every_resource_and_event_of_the_template(path):
+    from activitylog_local.stack import unsupported
+
+    assert unsupported(template_module.load(path)) == [], "add local support before using these (infra/activitylog_local/stack.py)"
+
+
+def test_unsupported_resources_and_events_are_named():
+    from activitylog_local.stack import unsupported
+
+    template = {"Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Role": {"Type": "AWS::IAM::Role"},
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Upload": {"Type": "S3"}, "Q": {"Type": "SQS"}}}},
+    }}
+    assert unsupported(template) == ["Topic (AWS::SNS::Topic)", "Fn.Upload (event S3)"]
