@@ -36,6 +36,12 @@ from activitylog_local.intrinsics import ACCOUNT, REGION
 log = logging.getLogger("activitylog_local.lambda")
 
 
+# Variables a function still sees from the process: AWS settings (endpoint, credentials,
+# region), the interpreter's and the system's own, moto's, and pytest's bookkeeping.
+PROCESS_ENVIRONMENT = ("AWS_", "PATH", "HOME", "LANG", "LC_", "TZ", "TMP", "TEMP", "PYTHON", "VIRTUAL_ENV", "SSL_CERT",
+                       "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "MOTO_", "TEST_SERVER_MODE", "PYTEST_", "JAVA_HOME", "LD_", "OPENBLAS_")
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -172,6 +178,11 @@ class LambdaRuntime:
     @contextmanager
     def _sandbox(self, spec: FunctionSpec) -> Iterator[None]:
         overrides = self.environment(spec)
+        # A function sees its template's variables, not the developer's shell: hide the rest
+        # (but what the process itself needs to reach DynamoDB Local and moto stays).
+        hidden = {key: value for key, value in os.environ.items() if key not in overrides and not key.startswith(PROCESS_ENVIRONMENT)}
+        for key in hidden:
+            os.environ.pop(key, None)
         saved = {key: os.environ.get(key) for key in overrides}
         os.environ.update(overrides)
         paths = [str(spec.code_dir)] + [str(p) for p in spec.layers]
@@ -200,6 +211,7 @@ class LambdaRuntime:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            os.environ.update(hidden)
 
     def _load(self, spec: FunctionSpec) -> _Loaded:
         loaded = self._loaded.get(spec.logical_id)

@@ -8,6 +8,7 @@ AWS would send, and the source's failure rules (partial batches, retries, DLQ) h
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -71,9 +72,11 @@ def test_request_becomes_a_payload_v2_event_with_verified_claims(fixture_stack):
     assert headers["Set-Cookie"] == "seen=1"
 
 
-def test_function_environment_is_globals_plus_its_own_with_refs_resolved(fixture_stack):
+def test_function_environment_is_globals_plus_its_own_with_refs_resolved(fixture_stack, monkeypatch):
+    monkeypatch.setenv("DEVELOPER_SHELL_ONLY", "leaks")
     token = fixture_stack.token("org_a", "u_1", scopes=["read"])
     answer = json.loads(http(fixture_stack, "GET", "/echo/x", token)[2])
+    assert os.environ["DEVELOPER_SHELL_ONLY"] == "leaks"  # back for the process after the invocation
     environment = answer["environment"]
     bucket = fixture_stack.buckets["FilesBucket"]
     assert environment["SEEN_TABLE"] == fixture_stack.tables["SeenTable"]
@@ -83,6 +86,7 @@ def test_function_environment_is_globals_plus_its_own_with_refs_resolved(fixture
     assert environment["TABLE_ARN"].endswith(f":table/{fixture_stack.tables['SeenTable']}")
     assert environment["SUBSTITUTED"] == f"us-east-1/{bucket}/hello"
     assert environment["AWS_LAMBDA_FUNCTION_NAME"].endswith("EchoFunction")
+    assert environment["DEVELOPER_SHELL_ONLY"] is None  # the template's variables, not the shell's
     assert answer["secret_length"] == 24  # the function read the generated secret through Secrets Manager (moto)
     assert 0 < answer["remaining_ms"] <= 10_000  # the template's Timeout
 
