@@ -2,8 +2,9 @@
 
 Each ``AWS::Serverless::Function`` becomes a ``FunctionSpec`` (Handler, CodeUri,
 Layers, Timeout, environment from Globals plus the function). The handler module is
-loaded by file path under a private name, so two functions' ``app.py`` never collide,
-and the function's sibling modules are kept apart the same way.
+loaded by file path under a private name, so two functions' ``app.py`` never collide;
+its sibling modules and its layers' packages are its own copies, kept apart between
+invocations, as each function has its own process in Lambda.
 
 One invocation runs at a time: the function's environment variables are process-wide
 while it runs, as they would be in its own sandbox.
@@ -97,12 +98,6 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class _Loaded:
-    def __init__(self, handler: Callable, private_modules: dict[str, ModuleType]) -> None:
-        self.handler = handler
-        self.private_modules = private_modules
-
-
 class LambdaRuntime:
     """The functions of one template, invoked by logical id, name or ARN."""
 
@@ -112,7 +107,13 @@ class LambdaRuntime:
     def __init__(self, specs: list[FunctionSpec], base_environment: Optional[dict[str, str]] = None) -> None:
         self.specs = {spec.logical_id: spec for spec in specs}
         self._by_name = {spec.name: spec for spec in specs}
-        self._loaded: dict[str, _Loaded] = {}
+        self._handlers: dict[str, Callable] = {}
+        # Each function's own modules (its handler, CodeUri siblings, and its layers' packages),
+        # kept out of sys.modules between its invocations: as in Lambda, where every function
+        # has its own process, a module-level cache of one function never serves another.
+        self._private: dict[str, dict[str, ModuleType]] = {}
+        self._owned_names: set[str] = set()
+        self._scanned: set[str] = set()
         self.base_environment = dict(base_environment or {})
         self.invocations: list[tuple[str, float, Optional[str]]] = []  # (function, seconds, error type)
 
@@ -135,11 +136,11 @@ class LambdaRuntime:
         """
         spec = self.find(name)
         with self._lock, self._sandbox(spec):
-            loaded = self._load(spec)
+            handler = self._load(spec)
             context = LambdaContext(spec)
             started = time.monotonic()
             try:
-                result = loaded.handler(event, context)
+                result = handler(event, context)
             except Exception as error:  # noqa: BLE001 - any handler error is the function's error
                 self.invocations.append((spec.logical_id, time.monotonic() - started, type(error).__name__))
                 raise FunctionError(spec.logical_id, error) from error
@@ -187,20 +188,26 @@ class LambdaRuntime:
         os.environ.update(overrides)
         paths = [str(spec.code_dir)] + [str(p) for p in spec.layers]
         sys.path[:0] = paths
-        loaded = self._loaded.get(spec.logical_id)
-        shadowed: dict[str, Optional[ModuleType]] = {}
-        if loaded:  # put the function's own sibling modules back while it runs (lazy imports)
-            for module_name, module in loaded.private_modules.items():
-                shadowed[module_name] = sys.modules.get(module_name)
-                sys.modules[module_name] = module
+        roots = self._roots(spec)
+        if spec.logical_id not in self._scanned:  # modules the host process already took from these folders
+            self._owned_names.update(name for name, module in list(sys.modules.items()) if _from(module, roots))
+            self._scanned.add(spec.logical_id)
+        stash = {name: sys.modules.pop(name) for name in list(self._owned_names) if name in sys.modules}
+        private = self._private.setdefault(spec.logical_id, {})
+        sys.modules.update(private)
+        before = set(sys.modules)
         try:
             yield
         finally:
-            for module_name, previous in shadowed.items():
-                if previous is None:
-                    sys.modules.pop(module_name, None)
-                else:
-                    sys.modules[module_name] = previous
+            for name in set(sys.modules) - before:
+                module = sys.modules[name]
+                if _from(module, roots) or name.startswith(f"_local_lambda_{spec.logical_id}"):
+                    private[name] = module
+                    self._owned_names.add(name)
+            for name, module in private.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
+            sys.modules.update(stash)
             for path in paths:
                 try:
                     sys.path.remove(path)
@@ -213,10 +220,15 @@ class LambdaRuntime:
                     os.environ[key] = value
             os.environ.update(hidden)
 
-    def _load(self, spec: FunctionSpec) -> _Loaded:
-        loaded = self._loaded.get(spec.logical_id)
-        if loaded:
-            return loaded
+    @staticmethod
+    def _roots(spec: FunctionSpec) -> tuple[str, ...]:
+        return tuple(str(path.resolve()) + os.sep for path in [spec.code_dir, *spec.layers])
+
+    def _load(self, spec: FunctionSpec) -> Callable:
+        """The handler, its module executed on first use (inside the function's sandbox)."""
+        handler = self._handlers.get(spec.logical_id)
+        if handler:
+            return handler
         module_path, _, attribute = spec.handler.rpartition(".")
         if not module_path:
             raise FunctionError(spec.logical_id, ValueError(f"Handler {spec.handler!r} must be module.function"))
@@ -224,7 +236,7 @@ class LambdaRuntime:
         file = spec.code_dir / relative.with_suffix(".py")
         if not file.exists():
             raise FunctionError(spec.logical_id, FileNotFoundError(f"{file} (from CodeUri + Handler) does not exist"))
-        private_name = f"_local_lambda_{spec.logical_id}"
+        private_name = f"_local_lambda_{spec.logical_id}"  # never "app": two functions' app.py must not collide
         before = set(sys.modules)
         module_spec = importlib.util.spec_from_file_location(private_name, file)
         module = importlib.util.module_from_spec(module_spec)
@@ -232,22 +244,24 @@ class LambdaRuntime:
         try:
             module_spec.loader.exec_module(module)
         except Exception as error:
-            sys.modules.pop(private_name, None)
+            for name in set(sys.modules) - before:  # a failed init leaves nothing half-imported behind
+                sys.modules.pop(name, None)
             raise FunctionError(spec.logical_id, error) from error
-        # Sibling modules imported from CodeUri are this function's alone: take them out of
-        # sys.modules so another function's module of the same name loads its own file.
-        code_dir = str(spec.code_dir.resolve())
-        private = {}
-        for name in set(sys.modules) - before:
-            origin = getattr(sys.modules[name], "__file__", None) or ""
-            if name != private_name and origin and str(Path(origin).resolve()).startswith(code_dir + os.sep):
-                private[name] = sys.modules.pop(name)
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise FunctionError(spec.logical_id, AttributeError(f"{file} has no function {attribute!r}"))
-        loaded = _Loaded(handler, private)
-        self._loaded[spec.logical_id] = loaded
-        return loaded
+        self._handlers[spec.logical_id] = handler
+        return handler
+
+
+def _from(module: Any, roots: tuple[str, ...]) -> bool:
+    origin = getattr(module, "__file__", None)
+    if not origin:
+        return False
+    try:
+        return str(Path(origin).resolve()).startswith(roots)
+    except OSError:
+        return False
 
 
 def _json_round_trip(result: Any) -> Any:
