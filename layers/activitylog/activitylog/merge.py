@@ -71,6 +71,8 @@ class _Reader(Generic[T]):
     returned: int = 0
     scanned: int = 0
     kept: int = 0
+    capacity: float = 0.0
+    queries: int = 0
     last_size: int = 0
 
     @property
@@ -96,7 +98,6 @@ def merge_newest_first(
     >>> page = merge_newest_first(plan.branches, store.fetch, limit=50)
     """
     readers = [_Reader(branch) for branch in branches]
-    stats = {"scanned": 0, "capacity": 0.0, "queries": 0}
 
     def fill(reader: _Reader, size: int) -> None:
         while not reader.buffer and not reader.exhausted:
@@ -105,11 +106,10 @@ def merge_newest_first(
             reader.next_key = answer.next_key
             reader.scanned += answer.scanned
             reader.kept += len(answer.items)
+            reader.capacity += answer.capacity
+            reader.queries += 1
             reader.last_size = size
             reader.buffer.extend(answer.items)
-            stats["scanned"] += answer.scanned
-            stats["capacity"] += answer.capacity
-            stats["queries"] += 1
             # A filtered branch can answer a whole Limit with no item: ask for more next time.
             size = min(2 * size, MAX_QUERY_LIMIT)
 
@@ -140,7 +140,14 @@ def merge_newest_first(
             newest.returned += 1
 
     has_more = any(r.buffer or not r.exhausted for r in readers)
-    return Page(out, has_more, stats["scanned"], stats["capacity"], stats["queries"])
+    # Tallied per reader: the first reads run on several threads at once.
+    return Page(
+        out,
+        has_more,
+        scanned=sum(r.scanned for r in readers),
+        capacity=sum(r.capacity for r in readers),
+        queries=sum(r.queries for r in readers),
+    )
 
 
 def _refill_size(reader: _Reader, need: int, returned_total: int) -> int:
