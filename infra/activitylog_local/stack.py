@@ -564,6 +564,9 @@ class LocalStack:
                     target[key] = props[key]
             events.put_targets(Rule=name, EventBusName=bus, Targets=[target])
         elif kind == "SQS" and function:
+            for setting in ("MaximumBatchingWindowInSeconds", "ScalingConfig"):
+                if props.get(setting):
+                    log.warning("%s.%s: %s is not honoured by the local stack", function, event_name, setting)
             queue = next((q for q in self.queues.values() if q["arn"] == props["Queue"]), None)
             if queue is None:
                 raise SetupError(f"{function}.{event_name}: queue {props['Queue']} is not declared in the template")
@@ -575,6 +578,9 @@ class LocalStack:
         elif kind == "DynamoDB" and function:
             if props.get("Enabled", True) is False:
                 return
+            for setting in ("BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
+                if props.get(setting):
+                    log.warning("%s.%s: %s is not honoured by the local stack", function, event_name, setting)
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             on_failure = None
             if destination and ":sqs:" in destination:
