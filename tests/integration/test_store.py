@@ -270,3 +270,14 @@ def test_concurrent_completions_leave_exactly_one_terminal_status(activity_table
     winners = {o for o in outcomes if o != "conflict"}
     assert winners == {final.status.value}
     assert final.metadata == {f"by_{final.status.value}": 1}
+
+
+def test_a_batch_entry_older_than_retention_is_rejected_alone(activity_table):
+    service = service_for(activity_table, 2)
+    old = random_documents(1, 12)[0] | {"occurred_at": (NOW - timedelta(days=800)).isoformat()}
+    fresh = random_documents(1, 13)[0] | {"occurred_at": None}
+    result = service.record_batch(WRITER, [old, fresh])
+    assert result["accepted"] == 1 and result["rejected"] == 1
+    assert result["results"][0]["field"] == "entries.0.occurred_at"
+    assert "retention" in result["results"][0]["reason"]
+    assert [i["id"] for i in service.list(WRITER, parse_list_request({})).items] == [result["results"][1]["id"]]

@@ -99,6 +99,9 @@ class ActivityService:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
                 continue
+            except BadRequest as error:
+                results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{error.field}", "reason": error.message})
+                continue
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
         if accepted:
