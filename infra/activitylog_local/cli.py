@@ -214,12 +214,21 @@ def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespa
 
     token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read", "write"))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
+    sources = []
+    for schedule in stack.scheduler.schedules:
+        if schedule.function:
+            sources.append(f"  Schedule         {schedule.function} {schedule.expression} (now: activitylog run {schedule.function})")
+    for logical_id in stack.queues:
+        sources.append(f"  Queue            {logical_id} (GET {stack.url}/_local/queues/{logical_id})")
+    for logical_id in stack.state_machines:
+        sources.append(f"  State machine    {logical_id}")
+    wiring = ("\n" + "\n".join(sources)) if sources else ""
     print(f"""
 Activity log service: {stack.url}   (up in {seconds:.1f} s)
   DynamoDB Local   {stack.dynamodb.endpoint} ({where})
   Functions        {', '.join(stack.runtime.specs)}; routes from {stack.template_path.name}
   Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}
-  Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox)
+  Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox){wiring}
 
 Token for {DEMO_ORG} as {TEAM[0][1]} (read, write; 12 h):
   export TOKEN={token}
