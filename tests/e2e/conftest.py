@@ -22,6 +22,7 @@ from typing import Any, Optional
 import pytest
 
 from activitylog_local.auth import DevKey
+from tests.local.conftest import wait_for  # noqa: F401 - the e2e tests poll the same way
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"
@@ -111,14 +112,3 @@ def sources_stack(tmp_path_factory):
     stack = _start(tmp_path_factory.mktemp("sources-stack"), "--template", str(FIXTURE_TEMPLATE), "--no-seed", "--poll-seconds", "0.1")
     yield stack
     _stop(stack)
-
-
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
