@@ -452,7 +452,7 @@ def format_table(items: list[dict], header: bool = True, now: Optional[datetime]
         actor = item.get("actor") or {}
         values = [ago(_parse(item["occurred_at"]), now), item["type"], actor.get("name") or actor.get("id", ""),
                   item["event"], item["status"], item["id"]]
-        lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns)).rstrip())
+        lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
     return "".join(line + "\n" for line in lines)
 
 

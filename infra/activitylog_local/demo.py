@@ -391,7 +391,7 @@ def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[
         done += len(chunk)
         if progress:
             progress(done, total)
-    for entry, entry_id in zip(entries, ids):
+    for entry, entry_id in zip(entries, ids, strict=True):
         for update in entry.updates:
             status, answer = client.request("PATCH", f"/activities/{entry_id}", update)
             if status != 200:

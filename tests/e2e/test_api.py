@@ -207,7 +207,7 @@ def test_paging_a_30_day_window_has_no_duplicate_and_no_gap(api_stack):
     for params, keep in (({}, lambda d: True),
                          ({"status": "FAILED,WARNING"}, lambda d: d["status"] in ("FAILED", "WARNING")),
                          ({"user": "u_2"}, lambda d: d["actor"]["id"] == "u_2")):
-        want = sorted((i for i, d in zip(ids, documents) if keep(d)), reverse=True)
+        want = sorted((i for i, d in zip(ids, documents, strict=True) if keep(d)), reverse=True)
         pages, cursor, got = 0, None, []
         while True:
             query = {**window, **params, "limit": 17, **({"cursor": cursor} if cursor else {})}
