@@ -15,10 +15,10 @@ FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
 
 @pytest.fixture(scope="module")
 def fixture_stack(dynamodb_local, tmp_path_factory):
-    """The fixture template's whole stack on free ports; its at() tick fires 8 s after start."""
+    """The fixture template's whole stack on free ports; its at() tick fires 10 s after start."""
     from activitylog_local.stack import LocalStack, StackOptions
 
-    tick = (datetime.now(timezone.utc) + timedelta(seconds=8)).strftime("%Y-%m-%dT%H:%M:%S")
+    tick = (datetime.now(timezone.utc) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S")
     options = StackOptions(
         template_path=FIXTURE_TEMPLATE,
         data_dir=tmp_path_factory.mktemp("local"),

@@ -175,8 +175,8 @@ def test_scheduled_function_runs_on_demand_with_its_schedule_event(fixture_stack
 
 
 def test_schedule_fires_on_time(fixture_stack):
-    # TickSchedule is at(start + 8 s) with Input {"tick": true} (ScheduleV2).
-    ticks = wait_for(lambda: [e for e in seen(fixture_stack, "nightly") if e.get("tick")], timeout=15)
+    # TickSchedule is at(start + 10 s) with Input {"tick": true} (ScheduleV2).
+    ticks = wait_for(lambda: [e for e in seen(fixture_stack, "nightly") if e.get("tick")], timeout=25)
     assert ticks == [{"tick": True}]
     assert any(name.endswith("Tick") for name, _ in fixture_stack.scheduler.fired)
 
