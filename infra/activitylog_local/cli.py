@@ -343,7 +343,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     client = _client(args, args.org, "u_cli", ("read",))
     if args.id:
         status, answer = client.request("GET", f"/activities/{args.id}")
-        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        if status != 200 or args.json:
+            print(json.dumps(answer, indent=2, ensure_ascii=False))
+        else:
+            print(format_detail(answer), end="")
         return 0 if status == 200 else 1
     cursor, shown, first = None, 0, True
     while True:
@@ -453,6 +456,32 @@ def format_table(items: list[dict], header: bool = True, now: Optional[datetime]
         values = [ago(_parse(item["occurred_at"]), now), item["type"], actor.get("name") or actor.get("id", ""),
                   item["event"], item["status"], item["id"]]
         lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
+    return "".join(line + "\n" for line in lines)
+
+
+def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
+    """The detail panel: actor, action, entity, the before/after diff, metadata, error."""
+    actor, entity = entry.get("actor") or {}, entry.get("entity") or {}
+    lines = [
+        f"{entry['event']}",
+        f"  {entry['type']} · {entry['status']} · {ago(_parse(entry['occurred_at']), now)} ({entry['occurred_at']})",
+        f"  Actor     {actor.get('name')} ({actor.get('kind')}, {actor.get('id')})",
+        f"  Action    {entry.get('action')}",
+    ]
+    if entity:
+        lines.append(f"  Entity    {entity.get('type')} {entity.get('id')}" + (f" · {entity['label']}" if entity.get("label") else ""))
+    if entry.get("changes"):
+        lines.append("  Changes")
+        for field_name, change in entry["changes"].items():
+            lines.append(f"    {field_name}: {json.dumps(change.get('before'), ensure_ascii=False)} → {json.dumps(change.get('after'), ensure_ascii=False)}")
+    if entry.get("metadata"):
+        lines.append("  Metadata")
+        lines += ["    " + line for line in json.dumps(entry["metadata"], indent=2, ensure_ascii=False).splitlines()]
+    if entry.get("error"):
+        error = entry["error"]
+        lines.append(f"  Error     {error.get('type') or 'Error'}: {error.get('message')}")
+        lines += ["    " + line for line in (error.get("stack") or "").rstrip().splitlines()]
+    lines.append(f"  ID        {entry['id']}  (give this to support)")
     return "".join(line + "\n" for line in lines)
 
 

@@ -114,6 +114,10 @@ def test_cli_token_and_query_work_against_the_stack(api_stack):
     shown = api_stack.cli("query", "--type", "BACKGROUND_JOB", "--status", "FAILED,WARNING")
     assert shown.returncode == 0, shown.stderr
     assert "SYNC_SQUARE_STOCK" in shown.stdout and "FAILED" in shown.stdout and "3 hrs ago" in shown.stdout
+    failed_id = next(line.split()[-1] for line in shown.stdout.splitlines() if "SYNC_SQUARE_STOCK" in line and "3 hrs ago" in line)
+    detail = api_stack.cli("query", "--id", failed_id)
+    assert detail.returncode == 0, detail.stderr
+    assert "ApiException: Square API returned 401" in detail.stdout and "Traceback" in detail.stdout and failed_id in detail.stdout
 
 
 # --- record, then list by each filter axis ---------------------------------------------------------

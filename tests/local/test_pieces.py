@@ -197,6 +197,22 @@ def test_table_reads_like_the_dashboard():
     assert row.startswith("2 min ago") and "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds" in row and "SUCCESS" in row
 
 
+def test_detail_reads_like_the_detail_panel():
+    from activitylog_local.cli import format_detail
+
+    text = format_detail({
+        "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "occurred_at": "2026-11-26T09:00:00Z", "type": "BACKGROUND_JOB", "status": "FAILED",
+        "actor": {"kind": "system", "id": "system", "name": "system"}, "action": "synced", "event": "SYNC_SQUARE_STOCK",
+        "entity": {"type": "integration", "id": "int_square", "label": "Square"},
+        "changes": {"club_tier": {"before": "Reserve", "after": "Grand Cru"}}, "metadata": {"processed": 12},
+        "error": {"message": "token expired", "type": "ApiException", "stack": "Traceback (most recent call last):\n  boom"},
+    }, now=datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    assert "BACKGROUND_JOB · FAILED · 3 hrs ago" in text
+    assert 'club_tier: "Reserve" → "Grand Cru"' in text
+    assert "Error     ApiException: token expired" in text and "    Traceback (most recent call last):" in text
+    assert text.rstrip().endswith("(give this to support)")
+
+
 def test_cli_token_prints_a_verifiable_jwt(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "token", "--org", "org_x", "--user", "u_5", "--name", "Bo", "--scope", "write", "--ttl", "30m"]) == 0
     token = capsys.readouterr().out.strip()
