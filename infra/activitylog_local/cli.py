@@ -142,6 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         parameters=parameters,
         poll_seconds=args.poll_seconds,
     )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"activitylog: warning: listening on {args.host}: the /_local endpoints have no auth; keep this to trusted networks",
+              file=sys.stderr)
     running = _running_pid(args.data_dir)
     if running and not args.in_memory:
         raise SetupError(f"another `activitylog serve` (pid {running}) is using {args.data_dir}: stop it first, "
