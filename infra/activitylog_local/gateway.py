@@ -266,6 +266,12 @@ class Gateway:
     def event(self, route, method, raw_path, raw_query, header_map, body, source_ip, path_params, authorizer_context) -> dict:
         now = datetime.now(timezone.utc)
         cookies = header_map.pop("cookie", None)
+        # What API Gateway adds on the way in.
+        host = header_map.get("host", self.host)
+        header_map["x-forwarded-for"] = f"{header_map['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in header_map else source_ip
+        header_map.setdefault("x-forwarded-proto", "http")
+        header_map.setdefault("x-forwarded-port", host.rsplit(":", 1)[1] if ":" in host else "80")
+        header_map.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": route.route_key,

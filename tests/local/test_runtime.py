@@ -58,6 +58,7 @@ def test_request_becomes_a_payload_v2_event_with_verified_claims(fixture_stack):
     assert event["queryStringParameters"] == {"b": "1,2", "c": ""}
     assert event["pathParameters"] == {"name": "al ice"}
     assert event["headers"]["x-trace"] == "t1" and "X-Trace" not in event["headers"]
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1" and event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert event["cookies"] == ["a=1", "b=2"]
     assert event["isBase64Encoded"] is False and "body" not in event
     context = event["requestContext"]
