@@ -46,9 +46,10 @@ class RunningStack:
     def token(self, org: str, user: str = "u_e2e", scopes=("read", "write"), name: Optional[str] = None, **kwargs) -> str:
         return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, **kwargs)
 
-    def request(self, method: str, path: str, token: Optional[str] = None, body: Any = None, raw: Optional[bytes] = None) -> tuple[int, Any]:
+    def request(self, method: str, path: str, token: Optional[str] = None, body: Any = None, raw: Optional[bytes] = None,
+                headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         if data is not None:
             request.add_header("content-type", "application/json")
         if token:

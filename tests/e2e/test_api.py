@@ -188,6 +188,18 @@ def test_detail_shows_the_diff_the_service_computed(api_stack):
     assert detail["actor"] == document["actor"] and detail["entity"] == document["entity"]
 
 
+def test_a_retried_write_with_the_same_idempotency_key_is_recorded_once(api_stack):
+    # Idempotency records live in the template's IdempotencyTable, made in DynamoDB Local by the stack.
+    token = api_stack.token("org_e2e_retry", "svc_writer", scopes=["write", "read"])
+    document = entry(event="Contact created · Once Only")
+    first = api_stack.request("POST", "/activities", token, document, headers={"Idempotency-Key": "retry-1"})
+    again = api_stack.request("POST", "/activities", token, document, headers={"Idempotency-Key": "retry-1"})
+    assert first[0] == again[0] == 201 and first[1]["id"] == again[1]["id"]
+    other = api_stack.request("POST", "/activities", token, {**document, "event": "Something else"}, headers={"Idempotency-Key": "retry-1"})
+    assert other[0] == 409
+    assert [i["event"] for i in list_all(api_stack, token, **{"from": iso(NOW - timedelta(days=1))})] == ["Contact created · Once Only"]
+
+
 # --- paging a 30-day window --------------------------------------------------------------------------
 
 
