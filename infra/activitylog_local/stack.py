@@ -455,6 +455,7 @@ class LocalStack:
         import boto3
 
         s3 = boto3.client("s3", region_name=REGION)
+        folder.mkdir(parents=True, exist_ok=True)
         for name in self._created_buckets:
             shutil.rmtree(folder / name, ignore_errors=True)  # what was deleted stays deleted
             index = {}
