@@ -117,6 +117,7 @@ class QueueSource(_Worker):
                     return len(received)
                 failed.add(identifier)
         done = [m for m in received if m["MessageId"] not in failed]
+        log.info("%s: %d delivered, %d reported failed", self.name, len(done), len(failed))
         for start in range(0, len(done), 10):
             sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -298,6 +299,7 @@ class StreamSource(_Worker):
                     positions = [sequences.index(n) for n in named if n in sequences]
                     failed_at = min(positions) if len(positions) == len(named) else 0
             if failed_at is None:
+                log.info("%s: %d records delivered", self.name, len(batch))
                 break
             if failed_at:
                 self.checkpoints.set(key, batch[failed_at - 1]["dynamodb"]["SequenceNumber"])
@@ -426,6 +428,7 @@ class Scheduler(_Worker):
                 when = upcoming.get(index)
                 if when and when <= now:
                     self.fired.append((schedule.name, when))
+                    log.info("schedule %s (%s) fired for %s", schedule.name, schedule.expression, schedule.target.arn)
                     self.invoker.submit(schedule.target.arn, schedule.event(when))
                     upcoming[index] = next_fire(schedule.expression, when)
             pending = [w for w in upcoming.values() if w]
