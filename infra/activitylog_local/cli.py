@@ -128,7 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from activitylog_local.stack import LocalStack, StackOptions
     from activitylog_local import template as template_module
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("activitylog_local").setLevel(logging.INFO)
     parameters = dict(item.split("=", 1) for item in args.parameter)
