@@ -241,6 +241,18 @@ class _Maker:
         return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Setting changed · {label}",
                           {"type": "setting", "id": setting_id, "label": label}, before={name: old}, after={name: new})
 
+    def outgoing(self, when: datetime) -> DemoEntry:
+        """Platform → external: the webhooks the platform sends to a member's integrations."""
+        integration_id, label = self.rng.choice([i for i in INTEGRATIONS if i[0] in ("int_mailchimp", "int_woo")])
+        topic = self.rng.choice(["contact.updated", "order.created", "club_membership.renewed"])
+        status = self.status(0.01, 0.06)
+        code = {"SUCCESS": 200, "WARNING": 429, "FAILED": 500}[status]
+        return self.entry(when, "WEBHOOK", status, SYSTEM, "sent", f"Webhook sent · {topic} → {label}",
+                          {"type": "integration", "id": integration_id, "label": label},
+                          metadata={"request": {"topic": topic, "url": f"https://hooks.example.com/{integration_id}"},
+                                    "response": {"status": code}, **({"retry": "in 5 min"} if status == "WARNING" else {})},
+                          error={"message": f"{label} answered {code}", "type": "HTTPError"} if status == "FAILED" else None)
+
     def system(self, when: datetime) -> DemoEntry:
         kind = self.rng.choice(["schema_migrated", "config_changed", "cache_cleared"])
         label = {"schema_migrated": "Schema migration 2026_11_add_pickup_windows applied",
@@ -318,7 +330,7 @@ def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2
             moment += timedelta(hours=every, minutes=rng.randint(-2, 2))
     makers: list[tuple[Callable[[datetime], DemoEntry], int]] = [
         (make.contact, 30), (make.release, 6), (make.product, 12), (make.fulfillment, 16),
-        (make.payment, 18), (make.setting, 4), (make.system, 2),
+        (make.payment, 18), (make.setting, 4), (make.outgoing, 4), (make.system, 2),
     ]
     functions, weights = zip(*makers)
     remaining = max(0, count - len(entries))

@@ -177,6 +177,7 @@ def test_demo_data_has_the_example_rows_at_their_relative_times_and_every_catego
     assert 0.005 < statuses.count("FAILED") / len(statuses) < 0.05
     assert {d["actor"]["id"] for d in documents if d["actor"]["kind"] == "user"} >= {member for member, _ in TEAM}
     assert {d["actor"]["name"] for d in documents if d["actor"]["kind"] == "external"} >= {"Stripe", "FedEx"}
+    assert any(d["type"] == "WEBHOOK" and d["action"] == "sent" for d in documents)  # platform → external, too
     live_jobs = [e for e in entries if e.updates]
     assert len(live_jobs) >= 10 and all(len(e.updates) >= 2 or e.document["event"].startswith("SYNC_WOO") for e in live_jobs)
     assert DEMO_ORG == "org_demo"
