@@ -118,3 +118,27 @@ def test_a_filtered_branch_that_matches_nothing_grows_its_reads():
     # Then it reads the branch to the end in a handful of growing queries, not 3,000 of one item
     assert page.items == [] and page.scanned == 3000
     assert page.queries <= 12
+
+
+def test_a_residual_filter_costs_little_beyond_its_own_selectivity():
+    # Given four status branches (95/3/2/0.5%) behind a residual filter that keeps 41% of items
+    rng = random.Random(5)
+    rows = {name: [] for name in ("ok", "warn", "fail", "busy")}
+    for n in range(6000):
+        name = rng.choices(list(rows), weights=[94.5, 3, 2, 0.5])[0]
+        rows[name].append((f"{n:08d}", rng.random() < 0.41))
+    for name in rows:
+        rows[name].sort(reverse=True)
+
+    def fetch(branch, start_key, limit):
+        offset = start_key["offset"] if start_key else 0
+        chunk = rows[branch.hash_key][offset : offset + limit]
+        more = offset + limit < len(rows[branch.hash_key])
+        return Fetched([Item(i) for i, kept in chunk if kept], {"offset": offset + limit} if more else None, len(chunk))
+
+    # When one page of 50 is merged
+    page = merge_newest_first([Branch(None, name) for name in rows], fetch, limit=50)
+    # Then it is the right page and reads at most ~20% more than the filter itself forces (1 / 0.41)
+    expected = sorted((i for branch in rows.values() for i, kept in branch if kept), reverse=True)[:50]
+    assert [item.id for item in page.items] == expected
+    assert page.read_amplification <= 1.2 / 0.41, page.read_amplification
