@@ -67,7 +67,9 @@ def list_activities():
 
 @app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error")
 def get_activity(id: str):  # noqa: A002 - the route's own name
-    return service().get(caller(), id).detail_view()
+    entry = service().get(caller(), id)
+    metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
+    return entry.detail_view()
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
@@ -123,7 +125,9 @@ def register_writes() -> None:
 
     @app.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True)
     def update_activity(id: str, update: Annotated[EntryUpdate, Body()]):  # noqa: A002
-        return service().update(caller(), id, update).detail_view()
+        entry = service().update(caller(), id, update)
+        metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
+        return entry.detail_view()
 
 
 def _once(who: Caller, route: str, key: Optional[str], body: Any, operation) -> dict:
