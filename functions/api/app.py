@@ -162,6 +162,7 @@ def invalid_request(error: RequestValidationError):
 
 
 def _error(status: int, body: dict) -> Response:
+    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
     return Response(status, "application/json", json.dumps(body))
 
 
