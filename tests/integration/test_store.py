@@ -281,3 +281,32 @@ def test_a_batch_entry_older_than_retention_is_rejected_alone(activity_table):
     assert result["results"][0]["field"] == "entries.0.occurred_at"
     assert "retention" in result["results"][0]["reason"]
     assert [i["id"] for i in service.list(WRITER, parse_list_request({})).items] == [result["results"][1]["id"]]
+
+
+def test_a_job_written_before_the_shard_count_grew_is_still_read_and_updated_in_place(activity_table):
+    # Given a job recorded while the org had 1 shard
+    before = service_for(activity_table, 1)
+    job_id = job(before)
+    # When the org moves to 4 shards and the job completes
+    after = service_for(activity_table, 4)
+    done = after.update(WRITER, job_id, EntryUpdate(status="SUCCESS", metadata={"processed": 3}))
+    # Then the same item changed (no second copy under another shard) and every view agrees
+    assert done.status.value == "SUCCESS"
+    assert [i["id"] for i in after.list(WRITER, parse_list_request({})).items] == [job_id]
+    assert [i["id"] for i in after.list(WRITER, parse_list_request({"status": "SUCCESS"})).items] == [job_id]
+    assert after.list(WRITER, parse_list_request({"status": "IN_PROGRESS"})).items == []
+
+
+def test_an_offloaded_detail_keeps_one_object_per_version(activity_table):
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bodies")
+        service = service_for(activity_table, 2, bucket="bodies")
+        big = {"log": "".join(f"{random.Random(n).getrandbits(64):x}" for n in range(5000))}
+        document = random_documents(1, 14)[0] | {"occurred_at": None, "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "metadata": big}
+        job_id = service.record(WRITER, NewEntry.model_validate(document)).id
+        service.update(WRITER, job_id, EntryUpdate(status="SUCCESS", metadata={"processed": 1}))
+        keys_in_bucket = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"])
+        # The first version's object is untouched; the update wrote the next version's
+        assert keys_in_bucket == [f"bodies/org_a/{job_id}/1.json.z", f"bodies/org_a/{job_id}/2.json.z"]
+        assert service.get(WRITER, job_id).metadata == {**big, "processed": 1}

@@ -75,6 +75,7 @@ class Entry:
     source: Optional[dict] = None
     recorded_by: Optional[str] = None
     version: int = 1
+    shard: Optional[int] = None  # the write shard it is stored under, once read back
 
     @property
     def occurred_at(self) -> datetime:

@@ -82,9 +82,15 @@ def item_keys(
     actor_id: str,
     entity_type: Optional[str],
     entity_id: Optional[str],
+    shard: Optional[int] = None,
 ) -> dict[str, str]:
-    """Every key attribute of one entry's item: the table's and each index's it belongs to."""
-    shard = shard_of(entry_id, shards)
+    """Every key attribute of one entry's item: the table's and each index's it belongs to.
+
+    ``shard`` is where an existing entry already lives (it stays put if the org's shard
+    count changes); a new entry gets ``shard_of(id, shards)``.
+    """
+    if shard is None:
+        shard = shard_of(entry_id, shards)
     keys = {
         "pk": table_pk(org, shard),
         "sk": entry_id,

@@ -128,7 +128,7 @@ class EntryStore:
         The version attribute and the expected status make it a compare-and-set: a late
         or duplicate job update can never overwrite a terminal status.
         """
-        item = self._to_item(org, entry, shards)
+        item = self._to_item(org, entry, shards, body_version=entry.version + 1)
         item.version = entry.version
         try:
             item.save(condition=EntryItem.status == expected_status.value)
@@ -151,7 +151,9 @@ class EntryStore:
                 continue
             if item.expires_at < time.time():
                 return None
-            return self._to_entry(item, detail=True)
+            entry = self._to_entry(item, detail=True)
+            entry.shard = shard  # a later save goes back to this very item
+            return entry
         return None
 
     def fetch(self, branch: keys.Branch, low_id: str, high_id: str, start_key: Optional[dict], limit: int,
@@ -179,12 +181,12 @@ class EntryStore:
 
     # -- item <-> entry -----------------------------------------------------------------
 
-    def _to_item(self, org: str, entry: Entry, shards: int) -> EntryItem:
+    def _to_item(self, org: str, entry: Entry, shards: int, body_version: int = 1) -> EntryItem:
         entity = entry.entity or {}
         item = EntryItem(
             **keys.item_keys(
                 org, entry.id, shards, entry.type, entry.status, ActorKind(entry.actor["kind"]),
-                entry.actor["id"], entity.get("type"), entity.get("id"),
+                entry.actor["id"], entity.get("type"), entity.get("id"), shard=entry.shard,
             ),
             type=entry.type.value,
             status=entry.status.value,
@@ -202,7 +204,7 @@ class EntryStore:
         blob = bodies.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
         if len(blob) > bodies.OFFLOAD_BYTES:
             # A new key per version: a reader holding the old item still finds its body.
-            key = bodies.body_key(org, entry.id, entry.version)
+            key = bodies.body_key(org, entry.id, body_version)
             self.body_store.put(key, blob)
             item.body_ref = key
         else:
