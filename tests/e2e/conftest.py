@@ -37,7 +37,6 @@ class RunningStack:
     audience: str
     process: subprocess.Popen
     log: Path
-    started_seconds: float
 
     @property
     def key(self) -> DevKey:
@@ -72,7 +71,6 @@ class RunningStack:
 
 def _start(tmp: Path, *serve_args: str) -> RunningStack:
     log = tmp / "serve.log"
-    started = time.monotonic()
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(tmp), "serve", "--port", "0", "--in-memory", *serve_args],
@@ -86,7 +84,7 @@ def _start(tmp: Path, *serve_args: str) -> RunningStack:
             raise RuntimeError(f"activitylog serve did not start:\n{log.read_text()[-4000:]}")
         time.sleep(0.2)
     info = json.loads(state.read_text())
-    return RunningStack(info["url"], tmp, info["issuer"], info["audience"], process, log, time.monotonic() - started)
+    return RunningStack(info["url"], tmp, info["issuer"], info["audience"], process, log)
 
 
 def _stop(stack: RunningStack) -> None:
