@@ -144,7 +144,7 @@ def _once(who: Caller, route: str, key: Optional[str], body: Any, operation) -> 
 
 @app.exception_handler(ActivityLogError)
 def domain_error(error: ActivityLogError):
-    return _error(error.status_code, error.to_dict())
+    return _error(error.status_code, error.to_dict(), error.headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -161,9 +161,9 @@ def invalid_request(error: RequestValidationError):
     return _error(400, {"message": f"{field}: {message}", "field": field})
 
 
-def _error(status: int, body: dict) -> Response:
+def _error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
     metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
-    return Response(status, "application/json", json.dumps(body))
+    return Response(status, "application/json", json.dumps(body), headers=headers or None)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

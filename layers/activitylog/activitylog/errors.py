@@ -13,6 +13,11 @@ class ActivityLogError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this answer carries (Retry-After on a 503)."""
+        return {}
+
     def to_dict(self) -> dict:
         body = {"message": self.message}
         if self.field:
@@ -42,3 +47,21 @@ class Conflict(ActivityLogError):
 
 class PayloadTooLarge(ActivityLogError):
     status_code = 413
+
+
+class UnsupportedMediaType(ActivityLogError):
+    status_code = 415
+
+
+class Unavailable(ActivityLogError):
+    """DynamoDB kept refusing (throttling, a transaction conflict) after our retries; nothing was written."""
+
+    status_code = 503
+
+    def __init__(self, message: str, field: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
