@@ -280,22 +280,30 @@ def test_job_progress_then_completion_and_late_updates_never_undo_it(api):
     assert started.status == 201, started
     job_id = started.body["id"]
 
-    # When progress arrives, then a late (smaller) progress report
-    progress = api.patch(job_id, {"metadata": {"processed": 500, "batches": {"done": 5}}})
+    # When progress 2 arrives, then progress 1 (reports overtake each other on the way)
+    progress = api.patch(job_id, {"metadata": {"processed": 500, "batches": {"done": 5}}, "sequence": 2})
     assert progress.status == 200, progress
     assert progress.body["status"] == "IN_PROGRESS"
-    late_progress = api.patch(job_id, {"status": "IN_PROGRESS", "metadata": {"processed": 300, "skipped": 2}})
+    late_progress = api.patch(job_id, {"status": "IN_PROGRESS", "metadata": {"processed": 300, "skipped": 2}, "sequence": 1})
 
-    # Then counters merge by maximum and never move backwards; other keys are kept
+    # Then the older report changes nothing; the entry shows the writer's latest report
     assert late_progress.status == 200, late_progress
-    assert late_progress.body["metadata"] == {"processed": 500, "total": 1000, "batches": {"done": 5}, "skipped": 2}
+    assert late_progress.body["metadata"] == {"processed": 500, "total": 1000, "batches": {"done": 5}}
+    assert late_progress.body["sequence"] == 2
 
-    # When the job completes
-    done = api.patch(job_id, {"status": "SUCCESS", "metadata": {"processed": 1000}})
+    # When the job completes (dropping a key it no longer needs)
+    done = api.patch(job_id, {"status": "SUCCESS", "metadata": {"processed": 1000, "batches": None}, "sequence": 3})
     assert done.status == 200, done
     assert done.body["status"] == "SUCCESS"
-    assert done.body["metadata"]["processed"] == 1000
+    assert done.body["metadata"] == {"processed": 1000, "total": 1000}
+    assert done.body["finished_at"] >= done.body["occurred_at"]
     final = api.get(job_id).body
+
+    # When the worker retries its final report (its first answer was lost)
+    retried = api.patch(job_id, {"status": "SUCCESS", "metadata": {"processed": 1000, "batches": None}, "sequence": 3})
+    # Then it is a 200 that changes nothing
+    assert retried.status == 200, retried
+    assert api.get(job_id).body == final
 
     # Then the list's status filter follows the change
     assert api.ids(status="SUCCESS") == [job_id]

@@ -196,7 +196,7 @@ def test_a_batch_is_all_or_nothing(activity_table):
     # Given a batch in which one entry collides with an existing id
     clash = service.store.get("org_a", existing.id, 2)
     with pytest.raises(Conflict):
-        service.store.put_all("org_a", fresh + [clash], 2)
+        service.store.put_all("org_a", fresh + [clash], 2, 730)
     # Then none of the batch was written
     assert all(service.store.get("org_a", e.id, 2) is None for e in fresh)
     assert [i["id"] for i in service.list(WRITER, parse_list_request({})).items] == [existing.id]
@@ -214,7 +214,7 @@ def test_large_details_go_to_s3_and_come_back_whole(activity_table):
                                                 "metadata": {"response": "x" * 300_000}}
         entry = service.record(WRITER, NewEntry.model_validate(document))
         item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-        assert item.body is None and item.body_ref.startswith("bodies/org_a/")
+        assert item.body is None and item.body_ref.startswith("bodies/730d/org_a/")
         got = service.get(WRITER, entry.id)
         assert got.error["stack"] == stack and got.metadata["response"] == "x" * 300_000
         assert len(bodies.pack(got.detail_view())) > bodies.OFFLOAD_BYTES
@@ -297,7 +297,7 @@ def test_a_job_written_before_the_shard_count_grew_is_still_read_and_updated_in_
     assert after.list(WRITER, parse_list_request({"status": "IN_PROGRESS"})).items == []
 
 
-def test_an_offloaded_detail_keeps_one_object_per_version(activity_table):
+def test_an_offloaded_detail_is_replaced_by_a_fresh_object_and_the_old_one_removed(activity_table):
     with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="bodies")
@@ -305,8 +305,10 @@ def test_an_offloaded_detail_keeps_one_object_per_version(activity_table):
         big = {"log": "".join(f"{random.Random(n).getrandbits(64):x}" for n in range(5000))}
         document = random_documents(1, 14)[0] | {"occurred_at": None, "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "metadata": big}
         job_id = service.record(WRITER, NewEntry.model_validate(document)).id
+        first = [o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"]]
         service.update(WRITER, job_id, EntryUpdate(status="SUCCESS", metadata={"processed": 1}))
-        keys_in_bucket = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"])
-        # The first version's object is untouched; the update wrote the next version's
-        assert keys_in_bucket == [f"bodies/org_a/{job_id}/1.json.z", f"bodies/org_a/{job_id}/2.json.z"]
+        now = [o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"]]
+        # One object per committed version, under the retention period's prefix; the replaced one is gone
+        assert len(first) == len(now) == 1 and first != now
+        assert now[0].startswith(f"bodies/730d/org_a/{job_id}/")
         assert service.get(WRITER, job_id).metadata == {**big, "processed": 1}

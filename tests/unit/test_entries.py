@@ -4,7 +4,9 @@ import pytest
 from pydantic import ValidationError
 
 from activitylog.inputs import EntryUpdate, NewEntry, validation_message
-from activitylog.service import merge_metadata
+from activitylog.entry import Entry, EntryType, Status
+from activitylog.errors import BadRequest, Conflict
+from activitylog.service import apply_update, merge_metadata
 
 VALID = {
     "type": "USER_ACTION",
@@ -50,7 +52,55 @@ def test_an_empty_update_is_refused():
         EntryUpdate.model_validate({})
 
 
-def test_metadata_merges_deeply_and_counters_never_go_back():
-    merged = merge_metadata({"processed": 500, "job": {"batch": 1}, "note": "a"}, {"processed": 300, "job": {"total": 9}, "note": "b"})
-    assert merged == {"processed": 500, "job": {"batch": 1, "total": 9}, "note": "b"}
-    assert merge_metadata({"processed": 500}, {"processed": 900}) == {"processed": 900}
+def test_metadata_merges_deeply_a_later_value_wins_and_null_removes_a_key():
+    merged = merge_metadata({"processed": 500, "remaining": 40, "job": {"batch": 1, "eta": 9}, "note": "a"},
+                            {"remaining": 0, "job": {"total": 9, "eta": None}, "note": "b"})
+    assert merged == {"processed": 500, "remaining": 0, "job": {"batch": 1, "total": 9}, "note": "b"}
+
+
+@pytest.mark.parametrize("old, new", [(5, "five"), ("a", 1), (True, 1), (1, False), ({"a": 1}, 1), ([1], {"a": 1})])
+def test_metadata_values_keep_their_json_type(old, new):
+    with pytest.raises(BadRequest) as caught:
+        merge_metadata({"job": {"counter": old}}, {"job": {"counter": new}})
+    assert caught.value.field == "metadata.job.counter"
+
+
+def running_job() -> Entry:
+    return Entry(id="01JDQ0000000000000000000AA", type=EntryType.BACKGROUND_JOB, status=Status.IN_PROGRESS,
+                 actor={"kind": "system", "id": "system", "name": "system"}, action="synced", event="SYNC", entity=None,
+                 metadata={"processed": 0})
+
+
+def test_updates_carrying_a_sequence_apply_in_the_writers_order_whatever_order_they_arrive_in():
+    job = running_job()
+    now = datetime.now(timezone.utc)
+    # Given progress reports 2 then 1 arriving in that order
+    assert apply_update(job, EntryUpdate(metadata={"processed": 200, "remaining": 800}, sequence=2), now)
+    # Then the older report changes nothing
+    assert not apply_update(job, EntryUpdate(metadata={"processed": 100, "remaining": 900}, event="late", sequence=1), now)
+    assert job.metadata == {"processed": 200, "remaining": 800} and job.event == "SYNC"
+    # And a later one may lower a value
+    assert apply_update(job, EntryUpdate(metadata={"remaining": 0}, sequence=3), now)
+    assert job.metadata["remaining"] == 0 and job.sequence == 3
+
+
+def test_a_stale_report_still_delivers_a_final_status():
+    job = running_job()
+    now = datetime.now(timezone.utc)
+    apply_update(job, EntryUpdate(metadata={"processed": 5}, sequence=9), now)
+    assert apply_update(job, EntryUpdate(status="FAILED", error={"message": "boom"}, metadata={"processed": 1}, sequence=8), now)
+    assert job.status is Status.FAILED and job.error == {"message": "boom"} and job.metadata == {"processed": 5}
+    assert job.finished_at == now
+
+
+def test_a_retried_final_report_changes_nothing_and_anything_else_on_a_finished_entry_is_a_conflict():
+    job = running_job()
+    now = datetime.now(timezone.utc)
+    final = EntryUpdate(status="FAILED", error={"message": "card declined", "type": "CardError"}, metadata={"processed": 3})
+    assert apply_update(job, final, now)
+    # The same report again (a worker retrying after a timeout): no change, no error
+    assert not apply_update(job, final, now + timedelta(seconds=5))
+    assert job.finished_at == now
+    for other in (EntryUpdate(status="SUCCESS"), EntryUpdate(error={"message": "other"}), EntryUpdate(metadata={"processed": 4})):
+        with pytest.raises(Conflict):
+            apply_update(job, other, now)

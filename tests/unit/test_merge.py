@@ -1,10 +1,13 @@
 """The lazy merge against in-memory branches: order, completeness, and how little it reads."""
 
 import random
+import threading
 from dataclasses import dataclass
 
 import pytest
 
+from activitylog import ids
+from activitylog.entry import Status
 from activitylog.keys import Branch
 from activitylog.merge import Fetched, merge_newest_first
 
@@ -15,7 +18,7 @@ class Item:
 
 
 class FakeBranches:
-    """Branches as sorted lists; start keys are offsets. Counts what was read."""
+    """Branches as sorted lists of ids; a query is a range of ids, as in DynamoDB. Counts what was read."""
 
     def __init__(self, contents: dict[str, list[str]]):
         self.contents = {name: sorted(ids, reverse=True) for name, ids in contents.items()}
@@ -26,17 +29,22 @@ class FakeBranches:
     def branches(self):
         return [Branch(None, name) for name in self.contents]
 
-    def fetch(self, branch, start_key, limit):
-        offset = start_key["offset"] if start_key else 0
-        rows = self.contents[branch.hash_key][offset : offset + limit]
+    def fetch(self, branch, low, high, limit):
+        in_range = [i for i in self.contents[branch.hash_key] if low <= i <= high]
+        rows = in_range[:limit]
         self.read += len(rows)
         self.calls += 1
-        more = offset + limit < len(self.contents[branch.hash_key])
-        return Fetched([Item(i) for i in rows], {"offset": offset + limit} if more else None, len(rows))
+        more = len(in_range) > limit
+        return Fetched([Item(i) for i in rows], rows[-1] if more else None, len(rows))
 
 
 def make_ids(count, rng):
-    return [f"{rng.getrandbits(40):010d}" for _ in range(count)]
+    return [f"{rng.getrandbits(40):026d}" for _ in range(count)]
+
+
+def nid(n: int) -> str:
+    """A 26-character id that sorts by ``n`` (digits are valid ULID characters)."""
+    return f"{n:026d}"
 
 
 def test_merges_newest_first_across_branches_without_loss_or_duplicates():
@@ -67,7 +75,7 @@ def test_read_amplification_stays_near_one_head_per_branch(shares):
     contents = {f"b{i}": [] for i in range(len(shares))}
     for n in range(5000):
         branch = rng.choices(list(contents), weights=shares)[0]
-        contents[branch].append(f"{n:08d}")
+        contents[branch].append(nid(n))
     fake = FakeBranches(contents)
     # When one page of 50 is merged
     page = merge_newest_first(fake.branches, fake.fetch, limit=50)
@@ -78,9 +86,9 @@ def test_read_amplification_stays_near_one_head_per_branch(shares):
 
 
 def test_dropped_items_count_as_read_but_are_not_returned():
-    fake = FakeBranches({"a": [f"{n:04d}" for n in range(10)]})
+    fake = FakeBranches({"a": [nid(n) for n in range(10)]})
     page = merge_newest_first(fake.branches, fake.fetch, limit=5, keep=lambda item: int(item.id) % 2 == 0)
-    assert [item.id for item in page.items] == ["0008", "0006", "0004", "0002", "0000"]
+    assert [item.id for item in page.items] == [nid(8), nid(6), nid(4), nid(2), nid(0)]
     assert page.scanned == 10
 
 
@@ -95,7 +103,7 @@ def test_shards_with_a_known_even_share_fill_a_page_in_about_one_round():
     rng = random.Random(4)
     contents = {"s0": [], "s1": []}
     for n in range(4000):
-        contents[rng.choice(["s0", "s1"])].append(f"{n:08d}")
+        contents[rng.choice(["s0", "s1"])].append(nid(n))
     fake = FakeBranches(contents)
     branches = [Branch(None, name, expected_share=0.5) for name in contents]
     # When a page of 50 is merged
@@ -106,18 +114,29 @@ def test_shards_with_a_known_even_share_fill_a_page_in_about_one_round():
     assert page.scanned <= 60
 
 
-def test_a_filtered_branch_that_matches_nothing_grows_its_reads():
+def test_a_filter_that_matches_nothing_reads_at_most_the_budget_per_page_and_resumes_exactly():
     # Given a branch whose residual filter drops everything (the fetch returns no items)
     class Filtered(FakeBranches):
-        def fetch(self, branch, start_key, limit):
-            answer = super().fetch(branch, start_key, limit)
-            return Fetched([], answer.next_key, answer.scanned)
+        def fetch(self, branch, low, high, limit):
+            answer = super().fetch(branch, low, high, limit)
+            return Fetched([], answer.next_id, answer.scanned)
 
-    fake = Filtered({"a": [f"{n:05d}" for n in range(3000)]})
-    page = merge_newest_first(fake.branches, fake.fetch, limit=50)
-    # Then it reads the branch to the end in a handful of growing queries, not 3,000 of one item
-    assert page.items == [] and page.scanned == 3000
-    assert page.queries <= 12
+    fake = Filtered({"a": [nid(n) for n in range(3000)]})
+    # When it is paged through, each page starting at the last page's position
+    pages, high = [], ids.HIGHEST_ID
+    while True:
+        page = merge_newest_first(fake.branches, fake.fetch, limit=50, high_id=high, max_items_read=1000)
+        pages.append(page)
+        if page.position is None:
+            break
+        high = ids.before(page.position)
+    # Then no page reads much past the budget, each answers empty with a position, and
+    # together they read every item exactly once, in growing queries rather than 3,000 of one
+    assert all(p.items == [] for p in pages)
+    assert all(p.scanned <= 1000 + 512 for p in pages), [p.scanned for p in pages]
+    assert [p.budget_spent for p in pages] == [True] * (len(pages) - 1) + [False]
+    assert sum(p.scanned for p in pages) == fake.read == 3000
+    assert all(p.queries <= 11 for p in pages), [p.queries for p in pages]
 
 
 def test_a_residual_filter_costs_little_beyond_its_own_selectivity():
@@ -126,25 +145,97 @@ def test_a_residual_filter_costs_little_beyond_its_own_selectivity():
     rows = {name: [] for name in ("ok", "warn", "fail", "busy")}
     for n in range(8000):
         name = rng.choices(list(rows), weights=[94.5, 3, 2, 0.5])[0]
-        rows[name].append((f"{n:08d}", rng.random() < 0.41))
+        rows[name].append((nid(n), rng.random() < 0.41))
     for name in rows:
         rows[name].sort(reverse=True)
     expected = sorted((i for branch in rows.values() for i, kept in branch if kept), reverse=True)
-    position, got, read = None, [], 0
+    got, read = [], 0
 
-    def fetch(branch, start_key, limit):
-        below = [row for row in rows[branch.hash_key] if position is None or row[0] < position]
-        offset = start_key["offset"] if start_key else 0
-        chunk = below[offset : offset + limit]
-        more = offset + limit < len(below)
-        return Fetched([Item(i) for i, kept in chunk if kept], {"offset": offset + limit} if more else None, len(chunk))
+    def fetch(branch, low, high, limit):
+        in_range = [row for row in rows[branch.hash_key] if low <= row[0] <= high]
+        chunk = in_range[:limit]
+        more = len(in_range) > limit
+        return Fetched([Item(i) for i, kept in chunk if kept], chunk[-1][0] if more else None, len(chunk))
 
     # When five pages of 50 are merged, each starting below the last id returned
+    high = nid(10**9)
     for _ in range(5):
-        page = merge_newest_first([Branch(None, name) for name in rows], fetch, limit=50)
+        page = merge_newest_first([Branch(None, name) for name in rows], fetch, limit=50, high_id=high)
         got += [item.id for item in page.items]
         read += page.scanned
-        position = page.last_id
+        high = ids.before(page.position)
     # Then they are the right pages, read at most ~20% beyond what the filter forces (1 / 0.41)
     assert got == expected[:250]
     assert read / len(got) <= 1.2 / 0.41, read / len(got)
+
+
+def test_a_page_says_more_only_when_one_more_item_exists():
+    # Given two branches holding two items in all
+    fake = FakeBranches({"a": [nid(2)], "b": [nid(1)]})
+    # When paged one item at a time
+    first = merge_newest_first(fake.branches, fake.fetch, limit=1)
+    second = merge_newest_first(fake.branches, fake.fetch, limit=1, high_id=ids.before(first.position))
+    # Then the first page points on, and the second, holding the last item, does not
+    assert [i.id for i in first.items] == [nid(2)] and first.position is not None
+    assert [i.id for i in second.items] == [nid(1)] and second.position is None
+    assert merge_newest_first(fake.branches, fake.fetch, limit=2).position is None
+
+
+class MovingJobs:
+    """One partition's status branches in memory, where jobs finish while a page is read.
+
+    ``moves`` maps a fetch call number to the jobs that move from IN_PROGRESS to their
+    final status just before that call: every interleaving of reads and updates can be
+    replayed exactly.
+    """
+
+    def __init__(self, rows: dict[Status, list[str]], finals: dict[str, Status], moves: dict[int, list[str]]):
+        self.rows = {status: set(ids_) for status, ids_ in rows.items()}
+        self.finals, self.moves = finals, moves
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    @property
+    def branches(self):
+        return [Branch("by_type", "org#0#BACKGROUND_JOB", status) for status in self.rows]
+
+    def fetch(self, branch, low, high, limit):
+        with self.lock:
+            for job in self.moves.get(self.calls, []):
+                self.rows[Status.IN_PROGRESS].discard(job)
+                self.rows[self.finals[job]].add(job)
+            self.calls += 1
+            in_range = sorted((i for i in self.rows[branch.status] if low <= i <= high), reverse=True)
+        rows = in_range[:limit]
+        return Fetched([Item(i) for i in rows], rows[-1] if len(in_range) > limit else None, len(rows))
+
+
+def page_all(source, limit: int) -> list[str]:
+    seen, high = [], ids.HIGHEST_ID
+    for _ in range(1000):
+        page = source_page = merge_newest_first(source.branches, source.fetch, limit=limit, high_id=high)
+        seen += [item.id for item in source_page.items]
+        if page.position is None:
+            return seen
+        high = ids.before(page.position)
+    raise AssertionError("paging did not end")
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+def test_a_job_finishing_while_pages_are_read_is_listed_exactly_once_whenever_it_moves(limit):
+    # Given a partition's IN_PROGRESS, SUCCESS and FAILED branches, and three running jobs
+    rng = random.Random(limit)
+    everything = [nid(n) for n in range(1, 40)]
+    jobs = {nid(30): Status.FAILED, nid(17): Status.SUCCESS, nid(5): Status.FAILED}
+    rows = {Status.IN_PROGRESS: list(jobs), Status.SUCCESS: [], Status.FAILED: []}
+    for i in everything:
+        if i not in jobs:
+            rows[rng.choice([Status.SUCCESS, Status.FAILED])].append(i)
+    calls = len(MovingJobs(rows, jobs, {}).branches) * 30
+    # When each job finishes before any one of the reads (every interleaving, one at a time)
+    for job in jobs:
+        for moment in range(calls):
+            source = MovingJobs(rows, jobs, {moment: [job]})
+            listed = page_all(source, limit)
+            # Then every entry, the moved job included, is listed exactly once, newest first
+            assert listed == sorted(everything, reverse=True), (job, moment)

@@ -9,6 +9,7 @@ transaction limit). Reads return the detail whole either way.
 from __future__ import annotations
 
 import json
+import uuid
 import zlib
 from typing import Optional
 
@@ -23,9 +24,14 @@ def unpack(blob: Optional[bytes]) -> dict:
     return json.loads(zlib.decompress(blob)) if blob else {}
 
 
-def body_key(org: str, entry_id: str, version: int) -> str:
-    """Where an offloaded detail lives; a new version never overwrites the one a reader may hold."""
-    return f"bodies/{org}/{entry_id}/{version}.json.z"
+def body_key(org: str, entry_id: str, retention_days: int) -> str:
+    """A fresh key for one write attempt's detail.
+
+    Unique per attempt: an attempt that loses a race never overwrites the object the
+    winner's item points at. The retention period leads the key so that the bucket's
+    lifecycle rule for that period expires it together with its entry.
+    """
+    return f"bodies/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
 
 
 class BodyStore:
@@ -48,5 +54,21 @@ class BodyStore:
             raise RuntimeError("BODY_BUCKET is not set: cannot store a detail larger than one item")
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
 
-    def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+    def get(self, key: str) -> Optional[bytes]:
+        """The object, or None if it is missing (deleted, or expired by a lifecycle rule)."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove objects no item points at (a failed or superseded write). Best effort:
+        what is left behind expires with the bucket's lifecycle rules."""
+        if not keys or not self.bucket:
+            return
+        try:
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        except Exception:  # noqa: BLE001 - cleanup must never turn a write's answer into an error
+            from activitylog.observability import logger
+
+            logger.exception("could not delete detail objects", extra={"keys": keys})

@@ -9,10 +9,22 @@ from functools import lru_cache
 from typing import Optional
 
 
+# The retention periods an org may choose. Large entry details in S3 sit under a prefix per
+# period, and template.yaml's BodyBucket has one lifecycle rule per prefix that expires them
+# with the entries (a test keeps the two in step).
+RETENTION_CLASSES = (90, 365, 730, 1095, 1825, 2555)
+
+
 @dataclass(frozen=True)
 class OrgSettings:
     shards: int
     retention_days: int
+
+    def __post_init__(self) -> None:
+        if self.retention_days not in RETENTION_CLASSES:
+            raise ValueError(f"retention_days {self.retention_days} is not one of {RETENTION_CLASSES}")
+        if not 1 <= self.shards <= 64:
+            raise ValueError(f"shards {self.shards} must be between 1 and 64")
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,12 @@ class Entry:
     retry_of: Optional[str] = None
     source: Optional[dict] = None
     recorded_by: Optional[str] = None
+    finished_at: Optional[datetime] = None  # when it reached a final status
+    sequence: Optional[int] = None  # the highest update sequence a writer sent (job progress)
     version: int = 1
     shard: Optional[int] = None  # the write shard it is stored under, once read back
+    detail_ref: Optional[str] = None  # the S3 key of its detail, when offloaded
+    detail_missing: bool = False  # the offloaded detail object could not be found
 
     @property
     def occurred_at(self) -> datetime:
@@ -97,10 +101,18 @@ class Entry:
         }
 
     def detail_view(self) -> dict:
-        """Everything the detail panel shows: before/after diff, metadata, error."""
+        """Everything the detail panel shows: before/after diff, metadata, error.
+
+        An offloaded detail that cannot be found leaves the list columns and says so,
+        rather than failing the whole answer.
+        """
+        if self.detail_missing:
+            return {**self.list_view(), "detail_unavailable": DETAIL_UNAVAILABLE}
         return {
             **self.list_view(),
             "recorded_at": _iso(self.recorded_at) if self.recorded_at else None,
+            "finished_at": _iso(self.finished_at) if self.finished_at else None,
+            "sequence": self.sequence,
             "changes": self.changes,
             "metadata": self.metadata,
             "error": self.error,
@@ -110,6 +122,9 @@ class Entry:
             "recorded_by": self.recorded_by,
             "expires_at": self.expires_at,
         }
+
+
+DETAIL_UNAVAILABLE = "this entry's detail (changes, metadata, error) could not be read; support has been alerted"
 
 
 def _iso(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from activitylog.errors import BadRequest
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 LOWEST_ID = "0" * 26
+HIGHEST_ID = "7" + "Z" * 25
 
 
 def new_id(occurred_at: datetime) -> str:
@@ -55,6 +56,11 @@ def before(entry_id: str) -> str:
     if value < 0:
         return LOWEST_ID
     return _encode(value)
+
+
+def after(entry_id: str) -> str:
+    """The id immediately after ``entry_id``: the exclusive bound for "at or older than"."""
+    return _encode(min(_decode(entry_id) + 1, _decode(HIGHEST_ID)))
 
 
 def _time_part(moment: datetime) -> str:

@@ -97,8 +97,12 @@ class EntryUpdate(_Strict):
 
     status: Optional[Status] = None
     event: Optional[str] = Field(default=None, min_length=1, max_length=300)
-    metadata: Optional[dict[str, Any]] = None
+    metadata: Optional[dict[str, Any]] = Field(default=None, description="merged key by key: later values win, null removes a key")
     error: Optional[ErrorDetail] = None
+    sequence: Optional[int] = Field(
+        default=None, ge=0, le=2**53,
+        description="the writer's own order of its reports (a counter or epoch ms): an update older than one applied already changes no event or metadata",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "EntryUpdate":

@@ -52,6 +52,19 @@ def table_pk(org: str, shard: int) -> str:
     return f"{org}{SEP}{shard}"
 
 
+def shard_number(pk: str) -> int:
+    """The write shard a table item lives under (the last part of its ``pk``)."""
+    return int(pk.rsplit(SEP, 1)[1])
+
+
+# The org's meta item (not an entry: it has none of the index keys, so no index holds it).
+SHARDS_META = "shards"
+
+
+def meta_pk(org: str) -> str:
+    return f"{org}{SEP}meta"
+
+
 def type_pk(org: str, shard: int, entry_type: EntryType) -> str:
     return f"{org}{SEP}{shard}{SEP}{entry_type.value}"
 

@@ -9,20 +9,21 @@ never comes from a body or a query string.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import cursor, ids, keys
 from activitylog.bodies import BodyStore
 from activitylog.config import Settings, cursor_key, settings
 from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound
+from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.filters import ListRequest
 from activitylog.merge import Page, merge_newest_first
-from activitylog.store import EntryStore, bind
+from activitylog.store import EntryStore, backoff, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.inputs import EntryUpdate, NewEntry
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when the
 MAX_BATCH = 100
 READ_SCOPES = frozenset({"activity:read", "activity:support"})
 WRITE_SCOPES = frozenset({"activity:write"})
+_ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,11 @@ class Caller:
     subject: str
     scopes: frozenset[str]
     name: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        # The org leads every key: one with the key separator in it could reach another's keys.
+        if not _ORG_ID.fullmatch(self.org):
+            raise Unauthorized("the token's org_id must be 1-128 letters, digits or _.:@+=/-", "authorization")
 
     def require(self, scopes: frozenset[str]) -> None:
         if not self.scopes & scopes:
@@ -57,9 +64,15 @@ class ListResult:
 
 
 class ActivityService:
-    def __init__(self, config: Settings, store: EntryStore) -> None:
+    # How long a container trusts what it read of an org's shard history.
+    SHARD_HISTORY_SECONDS = 60.0
+
+    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
+        self._shards_recorded: dict[str, int] = {}
+        self._shard_history: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_environment(cls) -> "ActivityService":
@@ -67,12 +80,31 @@ class ActivityService:
         bind(config.table_name)
         return cls(config, EntryStore(BodyStore(config.body_bucket)))
 
+    # -- shards -------------------------------------------------------------------------
+
+    def _write_shards(self, org: str) -> int:
+        """Today's shard count, recorded in the org's history before its first write here."""
+        shards = self.config.org(org).shards
+        if self._shards_recorded.get(org, 0) < shards:
+            self.store.record_shards(org, shards)
+            self._shards_recorded[org] = shards
+        return shards
+
+    def _read_shards(self, org: str) -> int:
+        """Every shard the org has ever written to: lowering the count must not hide entries."""
+        now = time.monotonic()
+        cached = self._shard_history.get(org)
+        if cached is None or now - cached[0] > self.SHARD_HISTORY_SECONDS:
+            cached = (now, self.store.shards_written(org))
+            self._shard_history[org] = cached
+        return max(self.config.org(org).shards, cached[1])
+
     # -- writes -------------------------------------------------------------------------
 
     def record(self, caller: Caller, new: NewEntry) -> Entry:
         caller.require(WRITE_SCOPES)
         entry = self._new_entry(caller, new)
-        self.store.put(caller.org, entry, self.config.org(caller.org).shards)
+        self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return entry
 
     def record_batch(self, caller: Caller, documents: Any) -> dict:
@@ -105,48 +137,37 @@ class ActivityService:
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
         if accepted:
-            self.store.put_all(caller.org, accepted, self.config.org(caller.org).shards)
+            self.store.put_all(caller.org, accepted, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),
             "results": results,
         }
 
-    def update(self, caller: Caller, entry_id: str, update: EntryUpdate, attempts: int = 5) -> Entry:
-        """Job progress and completion.
+    def update(self, caller: Caller, entry_id: str, update: EntryUpdate, attempts: int = 8) -> Entry:
+        """Job progress and completion (see ``apply_update`` for the rules).
 
-        Status only moves IN_PROGRESS → IN_PROGRESS | SUCCESS | WARNING | FAILED. A
-        terminal entry is never changed again: repeating its own final status is an
-        idempotent no-op, anything else is a 409. Metadata merges key by key; numbers
-        merge by maximum, so a late or duplicated progress report never moves a counter
-        backwards. Concurrent updates retry on a compare-and-set of version and status.
+        Each attempt decides on a consistent read and saves with a compare-and-set of
+        version and status; a lost race backs off with jitter and decides again.
         """
         caller.require(WRITE_SCOPES)
         ids.check_entry_id(entry_id)
-        shards = self.config.org(caller.org).shards
-        for _ in range(attempts):
-            entry = self.store.get(caller.org, entry_id, shards)
+        org = self.config.org(caller.org)
+        shards = self._read_shards(caller.org)
+        for attempt in range(attempts):
+            entry = self._visible(self.store.get(caller.org, entry_id, shards, consistent=True), caller.org)
             if entry is None:
                 raise NotFound(f"no entry {entry_id}", "id")
             current = entry.status
-            if current.terminal:
-                if update.status == current and update.metadata is None and update.error is None and update.event is None:
-                    return entry
-                raise Conflict(f"entry {entry_id} is {current.value} already; a finished entry does not change", "status")
-            if update.status is not None:
-                entry.status = update.status
-            if update.event is not None:
-                entry.event = update.event
-            if update.metadata is not None:
-                entry.metadata = merge_metadata(entry.metadata, update.metadata)
-            if update.error is not None:
-                entry.error = update.error.model_dump(exclude_none=True)
-            if self.store.replace(caller.org, entry, shards, expected_status=current):
+            if not apply_update(entry, update, self.clock()):
+                return entry  # a retry, or a report older than what the entry shows already
+            if self.store.replace(caller.org, entry, shards, org.retention_days, expected_status=current):
                 return entry
-        raise Conflict(f"entry {entry_id} is being updated by someone else; try again", "id")
+            backoff(attempt)
+        raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
 
     def _new_entry(self, caller: Caller, new: NewEntry) -> Entry:
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         occurred = new.occurred_at or now
         retention = self.config.org(caller.org).retention_days
         if occurred < now - timedelta(days=retention):
@@ -161,6 +182,7 @@ class ActivityService:
             event=new.event,
             entity=new.entity.model_dump(mode="json") if new.entity else None,
             recorded_at=now,
+            finished_at=now if new.status.terminal else None,
             expires_at=int(occurred.timestamp()) + retention * 86400,
             changes=changes,
             metadata=new.metadata,
@@ -176,16 +198,32 @@ class ActivityService:
     def get(self, caller: Caller, entry_id: str) -> Entry:
         caller.require(READ_SCOPES | WRITE_SCOPES)
         ids.check_entry_id(entry_id)
-        entry = self.store.get(caller.org, entry_id, self.config.org(caller.org).shards)
+        entry = self._visible(self.store.get(caller.org, entry_id, self._read_shards(caller.org)), caller.org)
         if entry is None:
             # Another org's id answers exactly like a missing one.
             raise NotFound(f"no entry {entry_id}", "id")
         return entry
 
+    def _visible(self, entry: Optional[Entry], org: str) -> Optional[Entry]:
+        """The entry, unless it is past its expiry or the org's current retention (TTL deletes lag by days)."""
+        if entry is None:
+            return None
+        now = self.clock()
+        if entry.expires_at < now.timestamp() or entry.occurred_at < self._retention_start(org, now):
+            return None
+        return entry
+
+    def _retention_start(self, org: str, now: datetime) -> datetime:
+        return now - timedelta(days=self.config.org(org).retention_days)
+
     def list(self, caller: Caller, request: ListRequest, now: Optional[datetime] = None) -> ListResult:
-        """One page, newest first, of the entries matching every filter axis."""
+        """One page, newest first, of the entries matching every filter axis.
+
+        A page reads at most the merge's budget; it may then hold fewer entries than the
+        limit (even none) and a ``next_cursor`` that resumes exactly where reading stopped.
+        """
         caller.require(READ_SCOPES)
-        now = now or datetime.now(timezone.utc)
+        now = now or self.clock()
         f = request.filter
         digest = f.digest()
         if request.cursor:
@@ -195,49 +233,101 @@ class ActivityService:
             low, high = f.window(now)
             low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
             window_high = high_id
+        # Entries older than the org's retention are gone even before TTL deletes them.
+        read_low = max(low_id, ids.lower_bound(self._retention_start(caller.org, now)))
         plan = keys.plan(
             caller.org,
-            self.config.org(caller.org).shards,
+            self._read_shards(caller.org),
             types=f.types,
             statuses=f.statuses,
             user=f.user,
             entity_type=f.entity_type,
             entity_id=f.entity_id,
         )
-        now_seconds = time.time()
+        now_seconds = now.timestamp()
 
-        def fetch(branch, start_key, limit):
-            return self.store.fetch(branch, low_id, high_id, start_key, limit, plan)
+        def fetch(branch, low, high, limit):
+            return self.store.fetch(branch, low, high, limit, plan)
 
-        page = merge_newest_first(
-            plan.branches,
-            fetch,
-            request.limit,
-            keep=lambda item: item.expires_at >= now_seconds,  # TTL deletes lag by days
-        )
+        if read_low > high_id:
+            page = Page([], None, 0, 0.0, 0)
+        else:
+            page = merge_newest_first(
+                plan.branches, fetch, request.limit, read_low, high_id,
+                keep=lambda item: item.expires_at >= now_seconds,
+            )
         next_cursor = None
-        if page.has_more and page.items:
-            next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.last_id, (low_id, window_high))
+        if page.position:
+            next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.position, (low_id, window_high))
         return ListResult([self.store.list_view(item) for item in page.items], next_cursor, page)
 
 
-def merge_metadata(current: dict, update: dict) -> dict:
-    """Deep-merge ``update`` into ``current``; numbers keep the larger value (counters only grow).
+def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
+    """Apply a job's progress or completion to ``entry``; False when it changes nothing.
 
-    >>> merge_metadata({"processed": 500, "job": {"batch": 1}}, {"processed": 300, "job": {"total": 9}})
-    {'processed': 500, 'job': {'batch': 1, 'total': 9}}
+    - Status moves IN_PROGRESS → IN_PROGRESS | SUCCESS | WARNING | FAILED, never back.
+    - A finished entry does not change: repeating what it holds already (a worker
+      retrying its final report after a timeout) changes nothing; anything else is a 409.
+    - With a ``sequence``, an update older than one applied already is a stale report:
+      its event and metadata are dropped (a final status still lands). Without one,
+      updates apply in the order they arrive.
+    - Metadata merges key by key: a later value replaces an earlier one (a counter may go
+      down, ``remaining`` shrinks), ``null`` removes a key, and a value never changes its
+      JSON type (a counter does not become a string).
+    """
+    before = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence)
+    stale = update.sequence is not None and entry.sequence is not None and update.sequence < entry.sequence
+    if update.status is not None and update.status != entry.status:
+        if entry.status.terminal:
+            raise Conflict(f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status")
+        entry.status = update.status
+    if update.error is not None:
+        entry.error = update.error.model_dump(exclude_none=True)
+    if not stale:
+        if update.event is not None:
+            entry.event = update.event
+        if update.metadata is not None:
+            entry.metadata = merge_metadata(entry.metadata, update.metadata)
+        if update.sequence is not None:
+            entry.sequence = update.sequence
+    changed = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
+    if changed and before[0].terminal:
+        raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
+    if changed and entry.status.terminal and not before[0].terminal:
+        entry.finished_at = now
+    return changed
+
+
+def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
+    """Deep-merge ``update`` into ``current``: later values win, ``None`` removes a key.
+
+    >>> merge_metadata({"processed": 500, "remaining": 20, "job": {"batch": 1}}, {"remaining": 0, "job": {"total": 9, "batch": None}})
+    {'processed': 500, 'remaining': 0, 'job': {'total': 9}}
     """
     merged = dict(current)
     for key, value in update.items():
         old = merged.get(key)
-        if isinstance(old, dict) and isinstance(value, dict):
-            merged[key] = merge_metadata(old, value)
-        elif _is_number(old) and _is_number(value):
-            merged[key] = max(old, value)
+        where = f"{path}.{key}"
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(old, dict) and isinstance(value, dict):
+            merged[key] = merge_metadata(old, value, where)
         else:
+            if old is not None and _json_kind(old) != _json_kind(value):
+                raise BadRequest(f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where)
             merged[key] = value
     return merged
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "null"

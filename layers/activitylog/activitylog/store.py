@@ -7,24 +7,25 @@ write unit). Key values come from ``keys``.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from activitylog import bodies, keys
 from activitylog.entry import ActorKind, Entry, EntryType, Status
-from activitylog.errors import Conflict
+from activitylog.errors import Conflict, Unavailable
 from activitylog.merge import Fetched
 
 # The detail blob's fields; everything else is a list column or a key.
-DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by")
+DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
 
 
 # The projected list columns (their DynamoDB names). template.yaml declares the indexes;
@@ -65,9 +66,12 @@ class EntryItem(Model):
     expires_at = NumberAttribute(attr_name="exp")  # TTL, epoch seconds
     # Table only.
     recorded_at = NumberAttribute(attr_name="ra", null=True)  # epoch ms
+    finished_at = NumberAttribute(attr_name="fa", null=True)  # epoch ms: when it reached a final status
     body = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)
     body_ref = UnicodeAttribute(attr_name="bref", null=True)
     version = VersionAttribute(attr_name="ver")
+    # Only on the org's meta item (keys.meta_pk): the highest shard count it ever wrote with.
+    shards_written = NumberAttribute(attr_name="shw", null=True)
 
     by_type = _index(keys.BY_TYPE, "tpk")()
     by_user = _index(keys.BY_USER, "upk")()
@@ -91,6 +95,23 @@ def bind(table_name: str, region: Optional[str] = None) -> None:
     EntryItem._get_connection().connection.client
 
 
+# Error codes that mean "DynamoDB is busy, try again": throttling, and a transaction that
+# met another one on the same item. Codes inside a cancelled transaction's reasons too.
+RETRYABLE = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "TransactionConflictException", "TransactionInProgressException", "InternalServerError",
+    "ServiceUnavailable", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+})
+WRITE_ATTEMPTS = 5
+BACKOFF_BASE = 0.05  # seconds; full jitter, doubling per attempt
+BACKOFF_CAP = 1.0
+
+
+def backoff(attempt: int) -> None:
+    """Sleep a random time below an exponential cap ("full jitter"), so racing writers spread out."""
+    time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
+
+
 class EntryStore:
     """Reads and writes entries of any org; callers pass the org from verified claims only."""
 
@@ -99,64 +120,162 @@ class EntryStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def put(self, org: str, entry: Entry, shards: int) -> None:
-        """Write a new entry; an id that exists already is refused, never overwritten."""
-        item = self._to_item(org, entry, shards)
+    def put(self, org: str, entry: Entry, shards: int, retention_days: int) -> None:
+        """Write a new entry; an id that exists already is refused, never overwritten.
+
+        A condition failure on an item identical to ours is our own earlier attempt whose
+        answer was lost (a timeout, a 500 that botocore retried): that is success.
+        """
+        item, uploaded = self._to_item(org, entry, shards, retention_days)
         try:
-            item.save()  # the version attribute makes this conditional on absence
+            self._retrying(item.save)  # the version attribute makes this conditional on absence
         except PutError as error:
+            if _condition_failed(error) and self._stored_equals(item):
+                return
+            self.body_store.delete(uploaded)
             if _condition_failed(error):
                 raise Conflict(f"entry {entry.id} exists already", "id") from None
             raise
-
-    def put_all(self, org: str, entries: list[Entry], shards: int) -> None:
-        """Write entries all-or-nothing (one transaction, up to 100)."""
-        items = [self._to_item(org, entry, shards) for entry in entries]
-        connection = Connection(region=EntryItem.Meta.region)
-        try:
-            with TransactWrite(connection=connection) as transaction:
-                for item in items:
-                    transaction.save(item)
-        except TransactWriteError as error:
-            if "ConditionalCheckFailed" in str(error.cause_response_message or error):
-                raise Conflict("an entry of the batch exists already", "entries") from None
+        except Exception:
+            self.body_store.delete(uploaded)
             raise
 
-    def replace(self, org: str, entry: Entry, shards: int, expected_status: Status) -> bool:
+    def put_all(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> None:
+        """Write entries all-or-nothing (one transaction, up to 100).
+
+        The ClientRequestToken is derived from the entries' ids, so a retry of the same
+        transaction (ours, or botocore's after a lost answer) within 10 minutes is
+        answered as the first one was instead of failing on the items it wrote.
+        """
+        items, uploaded = [], []
+        for entry in entries:
+            item, keys_ = self._to_item(org, entry, shards, retention_days)
+            items.append(item)
+            uploaded += keys_
+        token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
+
+        def write() -> None:
+            with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
+                for item in items:
+                    transaction.save(item)
+
+        try:
+            self._retrying(write)
+        except TransactWriteError as error:
+            self.body_store.delete(uploaded)
+            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
+                raise Conflict("an entry of the batch exists already", "entries") from None
+            raise
+        except Exception:
+            self.body_store.delete(uploaded)
+            raise
+
+    def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
 
         The version attribute and the expected status make it a compare-and-set: a late
-        or duplicate job update can never overwrite a terminal status.
+        or duplicate job update can never overwrite a terminal status. A losing attempt
+        removes the detail object it uploaded; a winning one removes the one it replaced.
         """
-        item = self._to_item(org, entry, shards, body_version=entry.version + 1)
+        previous_ref = entry.detail_ref
+        item, uploaded = self._to_item(org, entry, shards, retention_days)
         item.version = entry.version
         try:
-            item.save(condition=EntryItem.status == expected_status.value)
+            self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
         except PutError as error:
+            self.body_store.delete(uploaded)
             if _condition_failed(error):
                 return False
             raise
+        except Exception:
+            self.body_store.delete(uploaded)
+            raise
+        if previous_ref and previous_ref != item.body_ref:
+            self.body_store.delete([previous_ref])
         entry.version = item.version
+        entry.detail_ref = item.body_ref
         return True
+
+    def _retrying(self, write: Callable[[], Any]) -> Any:
+        """Run a write, retrying with backoff while DynamoDB is busy; then 503, nothing written."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return write()
+            except (PutError, TransactWriteError) as error:
+                if not _busy(error):
+                    raise
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise Unavailable("the log is busy; nothing was written, retry after a second", "entries") from None
+                backoff(attempt)
+
+    def _stored_equals(self, item: "EntryItem") -> bool:
+        try:
+            stored = EntryItem.get(item.pk, item.sk, consistent_read=True)
+        except DoesNotExist:
+            return False
+        mine, theirs = item.serialize(), stored.serialize()
+        return mine == theirs
+
+    # -- the org's shard history ----------------------------------------------------------
+
+    def record_shards(self, org: str, shards: int) -> None:
+        """Remember the highest shard count the org has written with (readers cover all of them)."""
+        connection = EntryItem._get_connection().connection
+        try:
+            connection.update_item(
+                EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
+                actions=[EntryItem.shards_written.set(shards)],
+                condition=EntryItem.shards_written.does_not_exist() | (EntryItem.shards_written < shards),
+            )
+        except UpdateError as error:
+            if not _condition_failed(error):
+                raise
+
+    def shards_written(self, org: str) -> int:
+        """The highest shard count the org ever wrote with; 0 if none was recorded."""
+        connection = EntryItem._get_connection().connection
+        answer = connection.get_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
+                                     attributes_to_get=["shw"])
+        return int(answer.get("Item", {}).get("shw", {}).get("N", 0))
 
     # -- reads --------------------------------------------------------------------------
 
-    def get(self, org: str, entry_id: str, shards: int) -> Optional[Entry]:
-        """The whole entry, or None. Tries the id's shard first, then the others (a changed shard count)."""
-        first = keys.shard_of(entry_id, shards)
-        for shard in [first, *(s for s in range(shards) if s != first)]:
-            try:
-                item = EntryItem.get(keys.table_pk(org, shard), entry_id)
-            except DoesNotExist:
-                continue
-            if item.expires_at < time.time():
-                return None
-            entry = self._to_entry(item, detail=True)
-            entry.shard = shard  # a later save goes back to this very item
-            return entry
-        return None
+    def get(self, org: str, entry_id: str, shards: int, consistent: bool = False) -> Optional[Entry]:
+        """The whole entry, or None.
 
-    def fetch(self, branch: keys.Branch, low_id: str, high_id: str, start_key: Optional[dict], limit: int,
+        Tries the id's shard under today's count first; an entry written under another
+        count (the org's shards changed) is in one of the others, all read in one round.
+        """
+        first = keys.shard_of(entry_id, shards)
+        item = self._get_item(keys.table_pk(org, first), entry_id, consistent)
+        if item is None and shards > 1:
+            others = [(keys.table_pk(org, s), entry_id) for s in range(shards) if s != first]
+            found = list(EntryItem.batch_get(others, consistent_read=consistent))
+            item = found[0] if found else None
+        if item is None:
+            return None
+        entry = self._to_entry(item, detail=True)
+        if entry.detail_missing and item.body_ref:
+            # Replaced meanwhile (its old object is deleted after the replace): read the new one.
+            fresh = self._get_item(item.pk, entry_id, consistent=True)
+            if fresh is not None and fresh.body_ref != item.body_ref:
+                item, entry = fresh, self._to_entry(fresh, detail=True)
+        if entry.detail_missing:
+            from activitylog.observability import logger, metrics
+
+            logger.error("detail object missing", extra={"entry_id": entry_id, "key": item.body_ref})
+            metrics.add_metric(name="DetailMissing", unit="Count", value=1)
+        entry.shard = keys.shard_number(item.pk)  # a later save goes back to this very item
+        return entry
+
+    @staticmethod
+    def _get_item(pk: str, entry_id: str, consistent: bool) -> Optional["EntryItem"]:
+        try:
+            return EntryItem.get(pk, entry_id, consistent_read=consistent)
+        except DoesNotExist:
+            return None
+
+    def fetch(self, branch: keys.Branch, low_id: str, high_id: str, limit: int,
               plan: Optional[keys.Plan] = None) -> Fetched:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
         low, high = branch.range_bounds(low_id, high_id)
@@ -166,22 +285,23 @@ class EntryStore:
             range_key_condition=sort_key.between(low, high),
             filter_condition=_residual_condition(plan) if plan and plan.has_residual else None,
             index_name=branch.index,
-            exclusive_start_key=start_key,
             limit=limit,
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
         items = [EntryItem.from_raw_data(raw) for raw in answer.get("Items", [])]
+        last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
-            next_key=answer.get("LastEvaluatedKey"),
+            next_id=last_key["sk"]["S"] if last_key else None,
             scanned=answer.get("ScannedCount", len(items)),
             capacity=float(answer.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
 
     # -- item <-> entry -----------------------------------------------------------------
 
-    def _to_item(self, org: str, entry: Entry, shards: int, body_version: int = 1) -> EntryItem:
+    def _to_item(self, org: str, entry: Entry, shards: int, retention_days: int) -> tuple["EntryItem", list[str]]:
+        """The entry's item, and the detail object uploaded for it (if its detail is large)."""
         entity = entry.entity or {}
         item = EntryItem(
             **keys.item_keys(
@@ -199,17 +319,17 @@ class EntryStore:
             entity_id=entity.get("id"),
             entity_label=entity.get("label") or None,
             expires_at=entry.expires_at,
-            recorded_at=int(entry.recorded_at.timestamp() * 1000) if entry.recorded_at else None,
+            recorded_at=_epoch_ms(entry.recorded_at),
+            finished_at=_epoch_ms(entry.finished_at),
         )
         blob = bodies.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
-        if len(blob) > bodies.OFFLOAD_BYTES:
-            # A new key per version: a reader holding the old item still finds its body.
-            key = bodies.body_key(org, entry.id, body_version)
-            self.body_store.put(key, blob)
-            item.body_ref = key
-        else:
+        if len(blob) <= bodies.OFFLOAD_BYTES:
             item.body = blob
-        return item
+            return item, []
+        key = bodies.body_key(org, entry.id, retention_days)
+        self.body_store.put(key, blob)
+        item.body_ref = key
+        return item, [key]
 
     def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
         entity = None
@@ -227,14 +347,33 @@ class EntryStore:
         )
         if detail:
             blob = self.body_store.get(item.body_ref) if item.body_ref else item.body
+            if blob is None:
+                entry.detail_missing = True
             for name, value in bodies.unpack(blob).items():
                 setattr(entry, name, value)
-            entry.recorded_at = datetime.fromtimestamp(item.recorded_at / 1000, timezone.utc) if item.recorded_at else None
+            entry.recorded_at = _from_epoch_ms(item.recorded_at)
+            entry.finished_at = _from_epoch_ms(item.finished_at)
             entry.version = item.version
+            entry.detail_ref = item.body_ref
         return entry
 
     def list_view(self, item: EntryItem) -> dict:
         return self._to_entry(item).list_view()
+
+
+def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
+    return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
+
+
+def _busy(error: Exception) -> bool:
+    if getattr(error, "cause_response_code", None) in RETRYABLE:
+        return True
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
 def _residual_condition(plan: keys.Plan):
