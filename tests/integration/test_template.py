@@ -323,3 +323,17 @@ def test_active_tracing_ships_the_xray_sdk_in_the_layer(template):
     assert template["Globals"]["Function"]["Tracing"] == "Active"
     layer = " ".join(_requirements((ROOT / "layers" / "activitylog" / "requirements.txt").read_text().splitlines()))
     assert re.search(r"aws-lambda-powertools\[[^\]]*tracer", layer) or "aws-xray-sdk" in layer
+
+
+# -- the detail bucket ---------------------------------------------------------------------------
+
+
+def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_its_entries(template):
+    from activitylog.config import RETENTION_CLASSES
+
+    bucket = template["Resources"]["BodyBucket"]["Properties"]
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
+    assert by_prefix == {f"bodies/{days}d/": days + 1 for days in RETENTION_CLASSES}
+    assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)

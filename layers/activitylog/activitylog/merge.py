@@ -139,8 +139,8 @@ def merge_newest_first(
     low_id: str = ids.LOWEST_ID,
     high_id: str = ids.HIGHEST_ID,
     keep: Callable[[Any], bool] = lambda item: True,
-    max_items_read: int = MAX_ITEMS_READ,
-    max_read_units: float = MAX_READ_UNITS,
+    max_items_read: Optional[int] = None,
+    max_read_units: Optional[float] = None,
 ) -> Page:
     """Return the newest ``limit`` items with ids in [low_id, high_id] across ``branches``.
 
@@ -150,6 +150,8 @@ def merge_newest_first(
 
     >>> page = merge_newest_first(plan.branches, fetch, limit=50, low_id=low, high_id=high)
     """
+    max_items_read = max_items_read or MAX_ITEMS_READ
+    max_read_units = max_read_units or MAX_READ_UNITS
     readers = [_Reader(branch, high_id, low_id) for branch in branches]
     _link_feeders(readers)
     totals = {"rounds": 0}

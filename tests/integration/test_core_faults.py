@@ -1,0 +1,331 @@
+"""The core under races, lost answers, throttling and settings changes, on DynamoDB Local.
+
+Each test reproduces one way the log could lose or misreport data: two job updates at
+once over an offloaded detail, a write whose answer was lost, DynamoDB refusing under
+load, an org's shard count going down, retention shortened, a filter no index answers.
+Faults are injected at botocore's ``before-send`` (the request really reaches DynamoDB
+Local, or is answered with the error DynamoDB would give), never by stubbing the store.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.httpsession import URLLib3Session
+from moto import mock_aws
+
+from activitylog import keys, merge, store
+from activitylog.bodies import BodyStore
+from activitylog.config import Settings
+from activitylog.errors import Conflict, NotFound, Unauthorized, Unavailable
+from activitylog.filters import parse_list_request
+from activitylog.inputs import EntryUpdate, NewEntry
+from activitylog.service import ActivityService, Caller
+
+from .test_store import NOW, WRITER, random_documents, service_for
+
+MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
+
+
+def new_job(service: ActivityService, **overrides) -> str:
+    document = random_documents(1, 21)[0] | {"occurred_at": None, "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", **overrides}
+    return service.record(WRITER, NewEntry.model_validate(document)).id
+
+
+def big(label: str) -> dict:
+    """Metadata too large for an item: it goes to S3."""
+    return {"log": "".join(f"{label}{n:x}" for n in range(40_000))}
+
+
+@pytest.fixture
+def bucket(activity_table):
+    with mock_aws(config=MOTO):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bodies")
+        yield s3
+
+
+def objects(s3) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bodies").get("Contents", []))
+
+
+# -- faults at the wire ---------------------------------------------------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+def _answer(request, status: int, code: str, extra: dict | None = None) -> AWSResponse:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code, **(extra or {})}).encode()
+    return AWSResponse(request.url, status, {"x-amzn-requestid": "fault", "content-type": "application/x-amz-json-1.0"}, _Raw(body))
+
+
+@contextmanager
+def faults(operation: str, plan: list[str]):
+    """Answer the next calls of ``operation`` by ``plan``: "lost" (runs, answer lost: 500),
+    or an error code DynamoDB gives (ThrottlingException, TransactionConflict, …)."""
+    events = store.EntryItem._get_connection().connection.client.meta.events
+    remaining = list(plan)
+    seen: list[str] = []
+
+    def handler(request, **_):
+        if not remaining:
+            return None
+        step = remaining.pop(0)
+        seen.append(step)
+        if step == "lost":
+            URLLib3Session().send(request)  # DynamoDB does the write; the caller never hears
+            return _answer(request, 500, "InternalServerError")
+        if step == "TransactionConflict":
+            reasons = [{"Code": "TransactionConflict", "Message": "conflict"}] * json.loads(request.body)["TransactItems"].__len__()
+            return _answer(request, 400, "TransactionCanceledException", {"CancellationReasons": reasons})
+        return _answer(request, 400, step)
+
+    events.register(f"before-send.dynamodb.{operation}", handler, unique_id=f"faults-{operation}")
+    try:
+        yield seen
+    finally:
+        events.unregister(f"before-send.dynamodb.{operation}", unique_id=f"faults-{operation}")
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(store, "BACKOFF_BASE", 0.001)
+
+
+# -- 1. a losing update never touches the winner's detail -----------------------------------
+
+
+def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_table, bucket):
+    service = service_for(activity_table, 2, bucket="bodies")
+    job_id = new_job(service, metadata=big("a"))
+    # Given two writers that read the same running job
+    stale = service.store.get("org_a", job_id, 2, consistent=True)
+    # When one completes it with an error and a large detail
+    service.update(WRITER, job_id, EntryUpdate(status="FAILED", error={"message": "card declined"}, metadata=big("b")))
+    # And the other then saves its stale copy
+    stale.metadata = big("c")
+    assert service.store.replace("org_a", stale, 2, 730, expected_status=stale.status) is False
+    # Then the entry shows the winner's error and detail, and only the winner's object is left
+    final = service.get(WRITER, job_id)
+    assert final.error == {"message": "card declined"} and final.metadata["log"] == big("b")["log"]
+    assert objects(bucket) == [store.EntryItem.get(keys.table_pk("org_a", keys.shard_of(job_id, 2)), job_id).body_ref]
+
+
+def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_detail(activity_table, bucket, quick_backoff):
+    service = service_for(activity_table, 2, bucket="bodies")
+    job_id = new_job(service, metadata=big("start"))
+    answers: dict[str, object] = {}
+
+    def report(status: str) -> None:
+        update = EntryUpdate(status=status, error={"message": f"by {status}"}, metadata=big(status))
+        try:
+            answers[status] = service.update(WRITER, job_id, update).status.value
+        except (Conflict, Unavailable) as error:
+            answers[status] = error.status_code
+
+    threads = [threading.Thread(target=report, args=(s,)) for s in ("FAILED", "WARNING", "SUCCESS")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = service.get(WRITER, job_id)
+    # Exactly one report won, and the entry carries that report's own error and detail
+    winners = [status for status, answer in answers.items() if answer == status]
+    assert winners == [final.status.value], answers
+    assert final.error == {"message": f"by {final.status.value}"}
+    assert final.metadata["log"] == big(final.status.value)["log"]
+    assert len(objects(bucket)) == 1
+
+
+# -- 2. no orphaned objects, and a missing one is no 5xx -------------------------------------
+
+
+def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, bucket):
+    service = service_for(activity_table, 2, bucket="bodies")
+    existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 31)[0] | {"occurred_at": None}))
+    fresh = [service._new_entry(WRITER, NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}))
+             for n, d in enumerate(random_documents(3, 32))]
+    with pytest.raises(Conflict):
+        service.store.put_all("org_a", fresh + [service.store.get("org_a", existing.id, 2)], 2, 730)
+    assert objects(bucket) == []
+
+
+def test_a_single_write_that_fails_removes_its_detail_object(activity_table, bucket):
+    service = service_for(activity_table, 2, bucket="bodies")
+    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}))
+    with faults("PutItem", ["ValidationException"]), pytest.raises(Exception):
+        service.store.put("org_a", entry, 2, 730)
+    assert objects(bucket) == []
+
+
+def test_a_missing_detail_object_answers_the_list_columns_with_a_marker(activity_table, bucket):
+    service = service_for(activity_table, 2, bucket="bodies")
+    job_id = new_job(service, metadata=big("gone"))
+    for key in objects(bucket):
+        bucket.delete_object(Bucket="bodies", Key=key)
+    entry = service.get(WRITER, job_id)
+    view = entry.detail_view()
+    assert view["id"] == job_id and view["status"] == "IN_PROGRESS"
+    assert "could not be read" in view["detail_unavailable"]
+    assert "metadata" not in view
+
+
+# -- 3. lowering the shard count hides nothing -----------------------------------------------
+
+
+def test_entries_stay_listed_read_and_updatable_as_the_shard_count_goes_8_then_2_then_4(activity_table):
+    # Given jobs written while the org had 8 shards
+    written = [new_job(service_for(activity_table, 8)) for _ in range(12)]
+    assert len({keys.shard_of(i, 8) for i in written}) > 2
+    for shards in (2, 4):
+        # When the org's shard count changes
+        service = service_for(activity_table, shards)
+        # Then every entry is listed, read and updated in place
+        assert sorted(i["id"] for i in service.list(WRITER, parse_list_request({"limit": "50"})).items) == sorted(written)
+        for job_id in written:
+            assert service.get(WRITER, job_id).id == job_id
+        service.update(WRITER, written[shards], EntryUpdate(status="SUCCESS"))
+        assert sorted(i["id"] for i in service.list(WRITER, parse_list_request({"status": "IN_PROGRESS,SUCCESS"})).items) == sorted(written)
+    assert service.store.shards_written("org_a") == 8
+
+
+# -- 6. a write whose answer was lost ----------------------------------------------------------
+
+
+def test_a_write_that_committed_but_whose_answer_was_lost_is_recorded_once_and_answered_as_success(activity_table):
+    service = service_for(activity_table, 2)
+    document = random_documents(1, 41)[0] | {"occurred_at": None}
+    # When DynamoDB writes the entry but its answer is lost, and botocore sends it again
+    with faults("PutItem", ["lost"]) as seen:
+        entry = service.record(WRITER, NewEntry.model_validate(document))
+    # Then the writer hears success, and the entry is there once
+    assert seen == ["lost"]
+    assert [i["id"] for i in service.list(WRITER, parse_list_request({})).items] == [entry.id]
+
+
+def test_a_batch_that_committed_but_whose_answer_was_lost_is_answered_as_success(activity_table):
+    service = service_for(activity_table, 2)
+    documents = [d | {"occurred_at": None} for d in random_documents(5, 42)]
+    with faults("TransactWriteItems", ["lost"]) as seen:
+        result = service.record_batch(WRITER, documents)
+    assert seen == ["lost"] and result["accepted"] == 5
+    listed = [i["id"] for i in service.list(WRITER, parse_list_request({})).items]
+    assert sorted(listed) == sorted(r["id"] for r in result["results"])
+
+
+def test_a_different_entry_under_an_existing_id_is_still_a_conflict(activity_table):
+    service = service_for(activity_table, 2)
+    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}))
+    service.store.put("org_a", entry, 2, 730)
+    entry.event = "something else"
+    with pytest.raises(Conflict):
+        service.store.put("org_a", entry, 2, 730)
+
+
+# -- 7. throttling and transaction conflicts ----------------------------------------------
+
+
+def test_a_batch_meeting_transaction_conflicts_is_retried_and_written(activity_table, quick_backoff):
+    service = service_for(activity_table, 2)
+    with faults("TransactWriteItems", ["TransactionConflict", "TransactionConflict"]) as seen:
+        result = service.record_batch(WRITER, [d | {"occurred_at": None} for d in random_documents(4, 51)])
+    assert len(seen) == 2 and result["accepted"] == 4
+    assert len(service.list(WRITER, parse_list_request({})).items) == 4
+
+
+def test_a_batch_that_stays_refused_is_a_503_with_retry_after_and_writes_nothing(activity_table, quick_backoff):
+    service = service_for(activity_table, 2)
+    with faults("TransactWriteItems", ["TransactionConflict"] * store.WRITE_ATTEMPTS), pytest.raises(Unavailable) as caught:
+        service.record_batch(WRITER, [d | {"occurred_at": None} for d in random_documents(4, 52)])
+    assert caught.value.status_code == 503 and caught.value.headers == {"Retry-After": "1"}
+    assert service.list(WRITER, parse_list_request({})).items == []
+
+
+def test_a_single_write_refused_under_load_is_a_503(activity_table, quick_backoff):
+    service = service_for(activity_table, 2)
+    with faults("PutItem", ["TransactionConflictException"] * store.WRITE_ATTEMPTS), pytest.raises(Unavailable):
+        service.record(WRITER, NewEntry.model_validate(random_documents(1, 53)[0] | {"occurred_at": None}))
+    assert service.list(WRITER, parse_list_request({})).items == []
+
+
+# -- 11 and 12. bounded reads, and no trailing empty page --------------------------------------
+
+
+def test_a_filter_no_index_answers_reads_at_most_the_budget_and_the_cursor_resumes_there(activity_table, monkeypatch):
+    service = service_for(activity_table, 1)
+    # Given 300 actions of one user, two of them (deep in the history) webhooks
+    documents = [d | {"occurred_at": (NOW - timedelta(minutes=n)).isoformat(), "type": "WEBHOOK" if n in (150, 290) else "USER_ACTION",
+                      "actor": {"kind": "user", "id": "u_1", "name": "U"}} for n, d in enumerate(random_documents(300, 61))]
+    written = []
+    for start in range(0, 300, 100):
+        written += [r["id"] for r in service.record_batch(WRITER, documents[start:start + 100])["results"]]
+    monkeypatch.setattr(merge, "MAX_ITEMS_READ", 100)
+    # When that user's webhooks are paged through
+    query = {"user": "u_1", "type": "WEBHOOK", "limit": "50"}
+    reads, listed, cursor_token = [], [], None
+    while True:
+        result = service.list(WRITER, parse_list_request({**query, **({"cursor": cursor_token} if cursor_token else {})}))
+        reads.append(result.page.scanned)
+        listed += [i["id"] for i in result.items]
+        cursor_token = result.next_cursor
+        if not cursor_token:
+            break
+    # Then no request read much past the budget, several pages were needed, and the two
+    # webhooks came once each, newest first
+    assert max(reads) <= 100 + 64, reads
+    assert len(reads) >= 3
+    assert listed == [written[150], written[290]]
+
+
+def test_the_last_entry_on_its_own_page_has_no_next_cursor(activity_table):
+    service = service_for(activity_table, 2)
+    for n in range(2):
+        document = random_documents(1, 70 + n)[0] | {"status": "SUCCESS", "type": "WEBHOOK", "occurred_at": (NOW - timedelta(minutes=n)).isoformat()}
+        service.record(WRITER, NewEntry.model_validate(document))
+    first = service.list(WRITER, parse_list_request({"limit": "1", "type": "WEBHOOK"}))
+    second = service.list(WRITER, parse_list_request({"limit": "1", "type": "WEBHOOK", "cursor": first.next_cursor}))
+    assert len(first.items) == 1 and first.next_cursor
+    assert len(second.items) == 1 and second.next_cursor is None
+
+
+# -- 14. retention at read time -------------------------------------------------------------
+
+
+def test_an_entry_older_than_the_orgs_current_retention_is_neither_listed_nor_read(activity_table):
+    old_doc = random_documents(1, 81)[0] | {"occurred_at": (NOW - timedelta(days=100)).isoformat()}
+    new_doc = random_documents(1, 82)[0] | {"occurred_at": None}
+    two_years = service_for(activity_table, 2)
+    old = two_years.record(WRITER, NewEntry.model_validate(old_doc))
+    new = two_years.record(WRITER, NewEntry.model_validate(new_doc))
+    window = {"from": (NOW - timedelta(days=200)).isoformat()}
+    assert {i["id"] for i in two_years.list(WRITER, parse_list_request(window)).items} == {old.id, new.id}
+    # When the org's retention is shortened to 90 days (TTL has not deleted anything yet)
+    ninety = ActivityService(Settings(table_name=activity_table, body_bucket=None, default_shards=2,
+                                      org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(BodyStore(None)))
+    # Then the old entry is gone from every view, and a back-dated write past it is refused
+    assert [i["id"] for i in ninety.list(WRITER, parse_list_request(window)).items] == [new.id]
+    with pytest.raises(NotFound):
+        ninety.get(WRITER, old.id)
+    with pytest.raises(NotFound):
+        ninety.update(WRITER, old.id, EntryUpdate(status="SUCCESS"))
+    with pytest.raises(Exception) as caught:
+        ninety.record(WRITER, NewEntry.model_validate(old_doc))
+    assert caught.value.field == "occurred_at"
+
+
+def test_an_org_id_that_could_reach_another_orgs_keys_is_refused():
+    for org in ("org_a#1", "", "a" * 129, "org a"):
+        with pytest.raises(Unauthorized):
+            Caller(org, "u_1", frozenset({"activity:read"}))
