@@ -76,7 +76,7 @@ def test_demo_org_shows_the_product_pages_example_rows(api_stack):
     assert status == 200
     assert "expired" in detail["error"]["message"] and "Traceback" in detail["error"]["stack"]
     status, detail = api_stack.request("GET", f"/activities/{chosen['Contact updated · Alex Chen']['id']}", token)
-    assert detail["changes"]["club_tier"] == {"before": "Reserve", "after": "Grand Cru"}
+    assert detail["changes"]["/club_tier"] == {"before": "Reserve", "after": "Grand Cru"}
 
 
 def test_demo_org_answers_the_issues_curl(api_stack):
@@ -178,8 +178,8 @@ def test_detail_shows_the_diff_the_service_computed(api_stack):
     assert status == 201
     status, detail = api_stack.request("GET", f"/activities/{recorded['id']}", token)
     assert status == 200
-    assert detail["changes"] == {"tier": {"before": "Reserve", "after": "Grand Cru"},
-                                 "address.city": {"before": "Napa", "after": "Sonoma"}}
+    assert detail["changes"] == {"/tier": {"before": "Reserve", "after": "Grand Cru"},
+                                 "/address/city": {"before": "Napa", "after": "Sonoma"}}
     assert detail["metadata"] == {"request_id": "req-1"}
     assert detail["actor"] == document["actor"] and detail["entity"] == document["entity"]
 

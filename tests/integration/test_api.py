@@ -123,11 +123,15 @@ def minutes_ago(minutes: float) -> str:
 
 def test_an_update_with_before_and_after_is_listed_and_read_back_with_its_diff(api):
     # Given a writer records a contact update with the record before and after
-    before = {"name": "Alex Chen", "email": "alex@old.example", "address": {"city": "Napa", "zip": "94558"}, "tags": ["vip"]}
-    after = {"name": "Alex Chen", "email": "alex@new.example", "address": {"city": "Sonoma", "zip": "94558"}, "tags": ["vip"]}
-    expected_changes = {
-        "email": {"before": "alex@old.example", "after": "alex@new.example"},
-        "address.city": {"before": "Napa", "after": "Sonoma"},
+    before = {"name": "Alex Chen", "email": "alex@old.example", "address": {"city": "Napa", "zip": "94558"}, "tags": ["vip"],
+              "nickname": None, "vip": 1}
+    after = {"name": "Alex Chen", "email": "alex@new.example", "address": {"city": "Sonoma", "zip": "94558"}, "tags": ["vip"],
+             "vip": True}
+    expected_changes = {  # JSON Pointer paths; a removed field has no "after", which is not an "after" of null
+        "/email": {"before": "alex@old.example", "after": "alex@new.example"},
+        "/address/city": {"before": "Napa", "after": "Sonoma"},
+        "/nickname": {"before": None},
+        "/vip": {"before": 1, "after": True},
     }
 
     # When it is posted
@@ -164,7 +168,7 @@ def test_an_update_with_before_and_after_is_listed_and_read_back_with_its_diff(a
 
 def test_list_answers_exactly_items_and_next_cursor_with_the_list_columns(api):
     # Given one entry with details that belong to the detail view only
-    created = api.record(entry(metadata={"request": {"a": 1}}, changes={"name": {"before": "A", "after": "B"}}))
+    created = api.record(entry(metadata={"request": {"a": 1}}, changes={"/name": {"before": "A", "after": "B"}}))
     assert created.status == 201, created
 
     # When the list is read
@@ -420,6 +424,7 @@ BAD_REQUESTS = [
     ("occurred_at past retention", "POST", "/activities", None, entry(occurred_at="2020-01-01T00:00:00Z"), 400, "occurred_at"),
     ("malformed retry_of", "POST", "/activities", None, entry(retry_of="yesterday's job"), 400, "retry_of"),
     ("both changes and before/after", "POST", "/activities", None, entry(changes={}, before={"a": 1}, after={"a": 2}), 400, "changes"),
+    ("changes keyed by a dotted path", "POST", "/activities", None, entry(changes={"address.city": {"after": "Sonoma"}}), 400, "changes"),
     ("invalid JSON in batch", "POST", "/activities/batch", None, '{"entries": [', 400, "body"),
     ("batch entries not a list", "POST", "/activities/batch", None, {"entries": "all"}, 400, "entries"),
     ("empty batch", "POST", "/activities/batch", None, {"entries": []}, 400, "entries"),
