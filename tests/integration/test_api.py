@@ -16,6 +16,7 @@ from typing import Any, Optional
 import pytest
 
 from activitylog.config import settings
+from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 
@@ -368,6 +369,26 @@ def test_listing_needs_a_read_scope(api):
 
     assert reply.status == 403, reply
     assert reply.field == "scope"
+
+
+@pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if scopes])
+@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support"])
+def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route, scope):
+    # Given a running job, and a token holding only this scope
+    job_id = api.record(job()).body["id"]
+    token = claims(org="org_acme", sub="u_17", scope=scope)
+    method, path = route.split(" ", 1)
+    body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}}.get(route)
+
+    # When it calls the route
+    reply = api.call(method, path.replace("{id}", job_id), body=body, token=token)
+
+    # Then the service lets it through exactly when the table (and so API Gateway) does
+    if scope in ROUTE_SCOPES[route]:
+        assert reply.status in (200, 201), reply
+    else:
+        assert (reply.status, reply.field) == (403, "scope"), reply
 
 
 @pytest.mark.parametrize(

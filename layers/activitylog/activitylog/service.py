@@ -22,14 +22,13 @@ from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound
 from activitylog.filters import ListRequest
 from activitylog.merge import Page, merge_newest_first
+from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
-READ_SCOPES = frozenset({"activity:read", "activity:support"})
-WRITE_SCOPES = frozenset({"activity:write"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class ActivityService:
     # -- writes -------------------------------------------------------------------------
 
     def record(self, caller: Caller, new: NewEntry) -> Entry:
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["POST /activities"])
         entry = self._new_entry(caller, new)
         self.store.put(caller.org, entry, self.config.org(caller.org).shards)
         return entry
@@ -85,7 +84,7 @@ class ActivityService:
 
         from activitylog.inputs import NewEntry, validation_message
 
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["POST /activities/batch"])
         if not isinstance(documents, list) or not documents:
             raise BadRequest("entries must be a non-empty list", "entries")
         if len(documents) > MAX_BATCH:
@@ -121,7 +120,7 @@ class ActivityService:
         merge by maximum, so a late or duplicated progress report never moves a counter
         backwards. Concurrent updates retry on a compare-and-set of version and status.
         """
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
         ids.check_entry_id(entry_id)
         shards = self.config.org(caller.org).shards
         for _ in range(attempts):
@@ -174,7 +173,7 @@ class ActivityService:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, caller: Caller, entry_id: str) -> Entry:
-        caller.require(READ_SCOPES | WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["GET /activities/{id}"])
         ids.check_entry_id(entry_id)
         entry = self.store.get(caller.org, entry_id, self.config.org(caller.org).shards)
         if entry is None:
@@ -184,7 +183,7 @@ class ActivityService:
 
     def list(self, caller: Caller, request: ListRequest, now: Optional[datetime] = None) -> ListResult:
         """One page, newest first, of the entries matching every filter axis."""
-        caller.require(READ_SCOPES)
+        caller.require(ROUTE_SCOPES["GET /activities"])
         now = now or datetime.now(timezone.utc)
         f = request.filter
         digest = f.digest()
