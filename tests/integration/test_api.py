@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
+import boto3
 import pytest
+import time_machine
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
 
-from activitylog.config import settings
+from activitylog.config import cursor_key, settings
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
@@ -599,6 +603,65 @@ def test_a_cursor_from_another_org_is_a_400(api):
     # Then it is refused
     assert reply.status == 400, reply
     assert reply.field == "cursor"
+
+
+def test_a_cursor_older_than_24_hours_is_a_400_saying_it_expired(api):
+    seed(api, 5)
+    cursor = _first_cursor(api)
+
+    # When the next page is asked for 24 h and 1 s later (the clock moved, nothing slept)
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=24, seconds=1), tick=False):
+        reply = api.list(limit=2, cursor=cursor)
+
+    assert reply.status == 400, reply
+    assert reply.field == "cursor"
+    assert reply.body["message"].startswith("cursor expired")
+
+
+@pytest.fixture
+def rotating_cursor_key(monkeypatch):
+    """The cursor key in Secrets Manager (moto), as in AWS; DynamoDB still goes to DynamoDB Local."""
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name="activity-log-cursor-key", SecretString="key-1")["ARN"]
+        monkeypatch.delenv("CURSOR_SECRET", raising=False)
+        monkeypatch.setenv("CURSOR_SECRET_NAME", arn)
+        _new_container()
+        yield lambda value: client.put_secret_value(SecretId=arn, SecretString=value)
+    _new_container()
+
+
+def _new_container(api=None) -> None:
+    """Forget every per-process cache, as a Lambda container started now would have none."""
+    settings.cache_clear()
+    cursor_key.cache_clear()
+    parameters.clear_caches()
+    if api is not None:
+        api.module._service = None
+
+
+def test_a_cursor_keeps_paging_in_another_container_after_the_key_rotates(rotating_cursor_key, api):
+    # Given a reader holding the first page's cursor
+    written = seed(api, 6)
+    first = api.list(limit=2)
+    assert first.body["next_cursor"]
+
+    # When the cursor key rotates and the next page is served by a container started after it
+    rotating_cursor_key("key-2")
+    _new_container(api)
+    second = api.list(limit=2, cursor=first.body["next_cursor"])
+
+    # Then paging goes on, and the new cursor (signed with the new key) pages too after another rotation
+    assert second.status == 200, second
+    rotating_cursor_key("key-3")
+    _new_container(api)
+    rest = api.list(limit=10, cursor=second.body["next_cursor"])
+    assert rest.status == 200, rest
+    assert [i["id"] for i in first.body["items"] + second.body["items"] + rest.body["items"]] == written
+
+    # But the first cursor, signed two rotations ago, is refused
+    stale = api.list(limit=2, cursor=first.body["next_cursor"])
+    assert (stale.status, stale.field) == (400, "cursor"), stale
 
 
 # -- the OpenAPI document ----------------------------------------------------------------------
