@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from activitylog.scopes import ROUTE_SCOPES
 from activitylog_local.auth import DevKey
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,7 @@ def test_demo_org_shows_the_product_pages_example_rows(api_stack):
     assert status == 200
     assert "expired" in detail["error"]["message"] and "Traceback" in detail["error"]["stack"]
     status, detail = api_stack.request("GET", f"/activities/{chosen['Contact updated · Alex Chen']['id']}", token)
-    assert detail["changes"]["club_tier"] == {"before": "Reserve", "after": "Grand Cru"}
+    assert detail["changes"]["/club_tier"] == {"before": "Reserve", "after": "Grand Cru"}
 
 
 def test_demo_org_answers_the_issues_curl(api_stack):
@@ -178,8 +179,8 @@ def test_detail_shows_the_diff_the_service_computed(api_stack):
     assert status == 201
     status, detail = api_stack.request("GET", f"/activities/{recorded['id']}", token)
     assert status == 200
-    assert detail["changes"] == {"tier": {"before": "Reserve", "after": "Grand Cru"},
-                                 "address.city": {"before": "Napa", "after": "Sonoma"}}
+    assert detail["changes"] == {"/tier": {"before": "Reserve", "after": "Grand Cru"},
+                                 "/address/city": {"before": "Napa", "after": "Sonoma"}}
     assert detail["metadata"] == {"request_id": "req-1"}
     assert detail["actor"] == document["actor"] and detail["entity"] == document["entity"]
 
@@ -335,6 +336,20 @@ def test_authorizer_refuses_stale_foreign_and_unscoped_tokens(api_stack, tmp_pat
     assert api_stack.request("POST", path, reader, entry())[0] == 403
     assert api_stack.request("GET", path, writer)[0] == 403
     assert api_stack.request("GET", path, api_stack.token("org_demo", scopes=["support"]))[0] == 200
+
+
+
+def test_reading_one_entry_answers_each_scope_as_the_scope_table_says(api_stack):
+    # The gateway refuses by template.yaml's scopes, the function by ROUTE_SCOPES; both must let the same tokens in.
+    writer = api_stack.token("org_e2e_scopes", scopes=["write"])
+    status, recorded = api_stack.request("POST", "/activities", writer, entry())
+    assert status == 201, recorded
+    for scope in ("read", "write", "support"):
+        status, answer = api_stack.request("GET", f"/activities/{recorded['id']}", api_stack.token("org_e2e_scopes", scopes=[scope]))
+        if f"activity:{scope}" in ROUTE_SCOPES["GET /activities/{id}"]:
+            assert (status, answer["id"]) == (200, recorded["id"]), (scope, answer)
+        else:
+            assert status == 403, (scope, answer)
     status, document = api_stack.request("GET", "/openapi.json")  # Authorizer NONE in the template
     assert status == 200 and "/activities" in document["paths"]
 

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
+import boto3
 import pytest
+import time_machine
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
 
-from activitylog.config import settings
+from activitylog.config import cursor_key, settings
+from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 
@@ -123,11 +128,15 @@ def minutes_ago(minutes: float) -> str:
 
 def test_an_update_with_before_and_after_is_listed_and_read_back_with_its_diff(api):
     # Given a writer records a contact update with the record before and after
-    before = {"name": "Alex Chen", "email": "alex@old.example", "address": {"city": "Napa", "zip": "94558"}, "tags": ["vip"]}
-    after = {"name": "Alex Chen", "email": "alex@new.example", "address": {"city": "Sonoma", "zip": "94558"}, "tags": ["vip"]}
-    expected_changes = {
-        "email": {"before": "alex@old.example", "after": "alex@new.example"},
-        "address.city": {"before": "Napa", "after": "Sonoma"},
+    before = {"name": "Alex Chen", "email": "alex@old.example", "address": {"city": "Napa", "zip": "94558"}, "tags": ["vip"],
+              "nickname": None, "vip": 1}
+    after = {"name": "Alex Chen", "email": "alex@new.example", "address": {"city": "Sonoma", "zip": "94558"}, "tags": ["vip"],
+             "vip": True}
+    expected_changes = {  # JSON Pointer paths; a removed field has no "after", which is not an "after" of null
+        "/email": {"before": "alex@old.example", "after": "alex@new.example"},
+        "/address/city": {"before": "Napa", "after": "Sonoma"},
+        "/nickname": {"before": None},
+        "/vip": {"before": 1, "after": True},
     }
 
     # When it is posted
@@ -164,7 +173,7 @@ def test_an_update_with_before_and_after_is_listed_and_read_back_with_its_diff(a
 
 def test_list_answers_exactly_items_and_next_cursor_with_the_list_columns(api):
     # Given one entry with details that belong to the detail view only
-    created = api.record(entry(metadata={"request": {"a": 1}}, changes={"name": {"before": "A", "after": "B"}}))
+    created = api.record(entry(metadata={"request": {"a": 1}}, changes={"/name": {"before": "A", "after": "B"}}))
     assert created.status == 201, created
 
     # When the list is read
@@ -374,6 +383,26 @@ def test_listing_needs_a_read_scope(api):
     assert reply.field == "scope"
 
 
+@pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if scopes])
+@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support"])
+def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route, scope):
+    # Given a running job, and a token holding only this scope
+    job_id = api.record(job()).body["id"]
+    token = claims(org="org_acme", sub="u_17", scope=scope)
+    method, path = route.split(" ", 1)
+    body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}}.get(route)
+
+    # When it calls the route
+    reply = api.call(method, path.replace("{id}", job_id), body=body, token=token)
+
+    # Then the service lets it through exactly when the table (and so API Gateway) does
+    if scope in ROUTE_SCOPES[route]:
+        assert reply.status in (200, 201), reply
+    else:
+        assert (reply.status, reply.field) == (403, "scope"), reply
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -428,6 +457,7 @@ BAD_REQUESTS = [
     ("occurred_at past retention", "POST", "/activities", None, entry(occurred_at="2020-01-01T00:00:00Z"), 400, "occurred_at"),
     ("malformed retry_of", "POST", "/activities", None, entry(retry_of="yesterday's job"), 400, "retry_of"),
     ("both changes and before/after", "POST", "/activities", None, entry(changes={}, before={"a": 1}, after={"a": 2}), 400, "changes"),
+    ("changes keyed by a dotted path", "POST", "/activities", None, entry(changes={"address.city": {"after": "Sonoma"}}), 400, "changes"),
     ("invalid JSON in batch", "POST", "/activities/batch", None, '{"entries": [', 400, "body"),
     ("batch entries not a list", "POST", "/activities/batch", None, {"entries": "all"}, 400, "entries"),
     ("empty batch", "POST", "/activities/batch", None, {"entries": []}, 400, "entries"),
@@ -581,6 +611,65 @@ def test_a_cursor_from_another_org_is_a_400(api):
     # Then it is refused
     assert reply.status == 400, reply
     assert reply.field == "cursor"
+
+
+def test_a_cursor_older_than_24_hours_is_a_400_saying_it_expired(api):
+    seed(api, 5)
+    cursor = _first_cursor(api)
+
+    # When the next page is asked for 24 h and 1 s later (the clock moved, nothing slept)
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=24, seconds=1), tick=False):
+        reply = api.list(limit=2, cursor=cursor)
+
+    assert reply.status == 400, reply
+    assert reply.field == "cursor"
+    assert reply.body["message"].startswith("cursor expired")
+
+
+@pytest.fixture
+def rotating_cursor_key(monkeypatch):
+    """The cursor key in Secrets Manager (moto), as in AWS; DynamoDB still goes to DynamoDB Local."""
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name="activity-log-cursor-key", SecretString="key-1")["ARN"]
+        monkeypatch.delenv("CURSOR_SECRET", raising=False)
+        monkeypatch.setenv("CURSOR_SECRET_NAME", arn)
+        _new_container()
+        yield lambda value: client.put_secret_value(SecretId=arn, SecretString=value)
+    _new_container()
+
+
+def _new_container(api=None) -> None:
+    """Forget every per-process cache, as a Lambda container started now would have none."""
+    settings.cache_clear()
+    cursor_key.cache_clear()
+    parameters.clear_caches()
+    if api is not None:
+        api.module._service = None
+
+
+def test_a_cursor_keeps_paging_in_another_container_after_the_key_rotates(rotating_cursor_key, api):
+    # Given a reader holding the first page's cursor
+    written = seed(api, 6)
+    first = api.list(limit=2)
+    assert first.body["next_cursor"]
+
+    # When the cursor key rotates and the next page is served by a container started after it
+    rotating_cursor_key("key-2")
+    _new_container(api)
+    second = api.list(limit=2, cursor=first.body["next_cursor"])
+
+    # Then paging goes on, and the new cursor (signed with the new key) pages too after another rotation
+    assert second.status == 200, second
+    rotating_cursor_key("key-3")
+    _new_container(api)
+    rest = api.list(limit=10, cursor=second.body["next_cursor"])
+    assert rest.status == 200, rest
+    assert [i["id"] for i in first.body["items"] + second.body["items"] + rest.body["items"]] == written
+
+    # But the first cursor, signed two rotations ago, is refused
+    stale = api.list(limit=2, cursor=first.body["next_cursor"])
+    assert (stale.status, stale.field) == (400, "cursor"), stale
 
 
 # -- the OpenAPI document ----------------------------------------------------------------------

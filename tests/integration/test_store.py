@@ -92,7 +92,7 @@ def page_through(service: ActivityService, caller: Caller, params: dict, limit: 
     seen, cursor_token = [], None
     for _ in range(1000):
         query = {**params, "limit": str(limit), **({"cursor": cursor_token} if cursor_token else {})}
-        result = service.list(caller, parse_list_request(query))
+        result = service.list(caller, parse_list_request(query), now=NOW)  # the oracle's clock, not the wall's
         seen += [item["id"] for item in result.items]
         cursor_token = result.next_cursor
         if not cursor_token:

@@ -19,20 +19,14 @@ from unittest.mock import MagicMock
 import pytest
 
 from activitylog import store
-from activitylog.service import READ_SCOPES, WRITE_SCOPES
+from activitylog.scopes import ROUTE_SCOPES
 from activitylog_local.template import ROOT, TEMPLATE, load, resources
 
 from .api_events import load_handler_module
 
-# The issue's API: every route, and the scopes API Gateway demands before the function runs.
-EXPECTED_ROUTES = {
-    ("GET", "/activities"): READ_SCOPES,
-    ("GET", "/activities/{id}"): READ_SCOPES,
-    ("POST", "/activities"): WRITE_SCOPES,
-    ("POST", "/activities/batch"): WRITE_SCOPES,
-    ("PATCH", "/activities/{id}"): WRITE_SCOPES,
-    ("GET", "/openapi.json"): None,  # public: no authorizer
-}
+# The issue's API: every route, and the scopes API Gateway demands before the function runs
+# (None: public, no authorizer). The service checks the same table.
+EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
 
 
@@ -279,6 +273,26 @@ def _resolver_routes(module) -> dict[tuple[str, str], re.Pattern]:
 
 def test_template_routes_are_the_issues_api(template):
     assert _template_routes(template, "ApiFunction") == set(EXPECTED_ROUTES)
+
+
+def test_every_routes_scopes_in_the_template_are_the_services_table(template):
+    # API Gateway refuses (403) by the template's list, the service by ROUTE_SCOPES: one answer.
+    events = [event["Properties"] for function in resources(template, "AWS::Serverless::Function").values()
+              for event in function["Properties"].get("Events", {}).values() if event["Type"] == "HttpApi"]
+    in_template = {}
+    for event in events:
+        auth = event.get("Auth", {})
+        route = f"{event['Method'].upper()} {event['Path']}"
+        assert route not in in_template, f"{route} is declared twice"
+        if auth.get("Authorizer") == "NONE":
+            in_template[route] = frozenset()
+        else:
+            assert "AuthorizationScopes" in auth, f"{route} leaves its scopes to the authorizer's default"
+            scopes = auth["AuthorizationScopes"]
+            assert len(scopes) == len(set(scopes)), route
+            in_template[route] = frozenset(scopes)
+
+    assert in_template == ROUTE_SCOPES
 
 
 def test_every_template_route_is_registered_in_the_handler_and_vice_versa(template):

@@ -47,6 +47,24 @@ def test_changes_and_before_after_are_exclusive():
         NewEntry.model_validate({**VALID, "before": {"a": 1}, "changes": {"a": {"before": 1, "after": 2}}})
 
 
+def test_ready_made_changes_are_keyed_by_json_pointer():
+    # The same shape diff.changes stores: an absent side means the field was absent.
+    changes = {"/email": {"before": "a@x", "after": "b@x"}, "/a.b/c~1d": {"after": None}, "/tags": {"before": ["vip"]}}
+    assert NewEntry.model_validate({**VALID, "changes": changes}).changes == changes
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"email": {"before": 1, "after": 2}}, {"address.city": {"after": 2}}, {"/a~2": {"after": 1}}, {"": {"after": 1}},
+     {"/a": {}}, {"/a": {"before": 1, "old": 0}}],
+    ids=["bare name", "dotted path", "bad escape", "the root", "neither side", "unknown side"],
+)
+def test_ready_made_changes_with_a_bad_key_or_shape_are_refused(changes):
+    with pytest.raises(ValidationError) as caught:
+        NewEntry.model_validate({**VALID, "changes": changes})
+    assert validation_message(caught.value)[0] == "changes"
+
+
 def test_an_empty_update_is_refused():
     with pytest.raises(ValidationError):
         EntryUpdate.model_validate({})

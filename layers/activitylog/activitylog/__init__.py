@@ -7,6 +7,7 @@ Modules, one concern each:
 - ``keys``      the DynamoDB key design: shards, indexes, query branches
 - ``filters``   the five filter axes parsed from a request, with field-named errors
 - ``cursor``    opaque, signed page cursors
+- ``scopes``    which token scopes may call each route (template.yaml's list)
 - ``merge``     the lazy newest-first merge of many key-exact queries
 - ``diff``      field-level before/after changes
 - ``bodies``    compression and S3 offload of large entry details

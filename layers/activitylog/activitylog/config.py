@@ -6,7 +6,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import Iterator, Optional
+
+from activitylog.cursor import Key, StaticKey
 
 
 # The retention periods an org may choose. Large entry details in S3 sit under a prefix per
@@ -61,14 +63,61 @@ def settings() -> Settings:
     )
 
 
+CURSOR_KEY_MAX_AGE = 300  # seconds a container trusts its cached key before reading the secret again
+
+
 @lru_cache(maxsize=1)
-def cursor_key() -> bytes:
-    """The HMAC key for cursors: from the environment locally, from Secrets Manager in AWS."""
+def cursor_key() -> Key:
+    """The key that signs page cursors: ``CURSOR_SECRET`` locally, the rotating secret in AWS.
+
+    >>> cursor.encode(cursor_key(), org, digest, last_id, window)
+    """
     config = settings()
     if config.cursor_secret:
-        return config.cursor_secret.encode()
+        return StaticKey(config.cursor_secret.encode())
     if config.cursor_secret_name:
-        from aws_lambda_powertools.utilities.parameters import get_secret
-
-        return str(get_secret(config.cursor_secret_name, max_age=3600)).encode()
+        return SecretsManagerKey(config.cursor_secret_name)
     raise RuntimeError("set CURSOR_SECRET or CURSOR_SECRET_NAME to sign page cursors")
+
+
+class SecretsManagerKey:
+    """A Secrets Manager secret as the cursor key, safe across rotations and containers.
+
+    Signs with AWSCURRENT and verifies with AWSCURRENT, then AWSPREVIOUS, so a cursor
+    signed just before a rotation still pages. Each value is cached for ``max_age``
+    seconds (Powertools parameters). A cursor that no cached value verifies makes it
+    read both stages again once: another container may have seen a rotation first.
+
+    >>> key = SecretsManagerKey("arn:aws:secretsmanager:…:secret:CursorSecret-…")
+    >>> cursor.decode(key, token, org, digest)
+    """
+
+    _STAGES = ("AWSCURRENT", "AWSPREVIOUS")
+
+    def __init__(self, name: str, max_age: int = CURSOR_KEY_MAX_AGE) -> None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        self.name, self.max_age = name, max_age
+        # One provider per stage: Powertools caches by secret name, whatever the VersionStage.
+        self._providers = {stage: SecretsProvider() for stage in self._STAGES}
+
+    def signing_key(self) -> bytes:
+        return self._read("AWSCURRENT")
+
+    def verifying_keys(self) -> Iterator[bytes]:
+        for refresh in (False, True):
+            yield self._read("AWSCURRENT", refresh)
+            previous = self._read("AWSPREVIOUS", refresh, missing_ok=True)
+            if previous is not None:
+                yield previous
+
+    def _read(self, stage: str, refresh: bool = False, missing_ok: bool = False) -> Optional[bytes]:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            value = self._providers[stage].get(self.name, max_age=self.max_age, force_fetch=refresh, VersionStage=stage)
+        except GetParameterError:
+            if missing_ok:
+                return None  # a secret never rotated has no AWSPREVIOUS
+            raise
+        return value if isinstance(value, bytes) else str(value).encode()

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from activitylog.diff import is_pointer
 from activitylog.entry import KEY_PART, ActorKind, EntityType, EntryType, Status
 
 
@@ -61,7 +62,7 @@ class NewEntry(_Strict):
     before: Optional[dict[str, Any]] = Field(default=None, description="the record before an update")
     after: Optional[dict[str, Any]] = Field(default=None, description="the record after an update")
     changes: Optional[dict[str, dict[str, Any]]] = Field(
-        default=None, description="a ready-made diff {field: {before, after}}; or send before/after"
+        default=None, description="a ready-made diff {/json/pointer: {before, after}} as diff.changes makes it; or send before/after"
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: Optional[ErrorDetail] = None
@@ -87,8 +88,10 @@ class NewEntry(_Strict):
         if value is not None and (info.data.get("before") is not None or info.data.get("after") is not None):
             raise ValueError("send either changes or before/after, not both")
         for name, change in (value or {}).items():
-            if set(change) - {"before", "after"}:
-                raise ValueError(f"changes.{name} may only hold 'before' and 'after'")
+            if not is_pointer(name):
+                raise ValueError(f"key '{name}' is not a JSON Pointer to a field, e.g. /address/city (RFC 6901)")
+            if not change or set(change) - {"before", "after"}:
+                raise ValueError(f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)")
         return value
 
 

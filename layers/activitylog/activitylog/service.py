@@ -23,14 +23,13 @@ from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.filters import ListRequest
 from activitylog.merge import Page, merge_newest_first
+from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, backoff, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
-READ_SCOPES = frozenset({"activity:read", "activity:support"})
-WRITE_SCOPES = frozenset({"activity:write"})
 _ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
 
 
@@ -102,7 +101,7 @@ class ActivityService:
     # -- writes -------------------------------------------------------------------------
 
     def record(self, caller: Caller, new: NewEntry) -> Entry:
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["POST /activities"])
         entry = self._new_entry(caller, new)
         self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return entry
@@ -117,7 +116,7 @@ class ActivityService:
 
         from activitylog.inputs import NewEntry, validation_message
 
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["POST /activities/batch"])
         if not isinstance(documents, list) or not documents:
             raise BadRequest("entries must be a non-empty list", "entries")
         if len(documents) > MAX_BATCH:
@@ -150,7 +149,7 @@ class ActivityService:
         Each attempt decides on a consistent read and saves with a compare-and-set of
         version and status; a lost race backs off with jitter and decides again.
         """
-        caller.require(WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
         ids.check_entry_id(entry_id)
         org = self.config.org(caller.org)
         shards = self._read_shards(caller.org)
@@ -196,7 +195,7 @@ class ActivityService:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, caller: Caller, entry_id: str) -> Entry:
-        caller.require(READ_SCOPES | WRITE_SCOPES)
+        caller.require(ROUTE_SCOPES["GET /activities/{id}"])
         ids.check_entry_id(entry_id)
         entry = self._visible(self.store.get(caller.org, entry_id, self._read_shards(caller.org)), caller.org)
         if entry is None:
@@ -222,7 +221,7 @@ class ActivityService:
         A page reads at most the merge's budget; it may then hold fewer entries than the
         limit (even none) and a ``next_cursor`` that resumes exactly where reading stopped.
         """
-        caller.require(READ_SCOPES)
+        caller.require(ROUTE_SCOPES["GET /activities"])
         now = now or self.clock()
         f = request.filter
         digest = f.digest()
