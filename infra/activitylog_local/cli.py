@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -90,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--user", help="a team member's id, e.g. u_17")
     query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
     query.add_argument("--entity-id", help="one record's history (with --entity)")
-    query.add_argument("--from", dest="date_from", help="ISO 8601 or relative: 30m, 24h, 7d (default: the API's last 24 h)")
-    query.add_argument("--to", dest="date_to", help="ISO 8601 or relative")
+    query.add_argument("--from", dest="date_from", help="today, yesterday, 30m, 24h, 7d or ISO 8601 (default: the API's last 24 h)")
+    query.add_argument("--to", dest="date_to", help="like --from (or now)")
     query.add_argument("--limit", type=int, default=50, help="page size")
     query.add_argument("--all", action="store_true", help="follow the cursor through every page")
     query.add_argument("--id", help="show one entry in full (the detail panel)")
@@ -315,14 +316,27 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _relative_or_iso(text: Optional[str]) -> Optional[str]:
+def _relative_or_iso(text: Optional[str], now: Optional[datetime] = None) -> Optional[str]:
+    """``--from``/``--to``: today, yesterday (midnight, this machine's time zone), 30m, 24h, 7d, 2w, or ISO 8601."""
     if not text:
         return None
+    now = now or datetime.now(timezone.utc)
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if text[:-1].isdigit() and text[-1] in units:
-        moment = datetime.now(timezone.utc) - timedelta(**{units[text[-1]]: int(text[:-1])})
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return text
+    word = text.strip().lower()
+    if word in ("today", "yesterday"):
+        midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = midnight - timedelta(days=1 if word == "yesterday" else 0)
+    elif word == "now":
+        moment = now
+    elif word[:-1].isdigit() and word[-1] in units:
+        moment = now - timedelta(**{units[word[-1]]: int(word[:-1])})
+    else:
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"date {text!r}: use today, yesterday, 30m, 24h, 7d or ISO 8601 (2026-11-20T09:00:00Z)") from None
+        return text
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from: Optional[str] = None) -> str:
@@ -343,11 +357,13 @@ def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    # Resolved once: every page of --all must ask for the same window (the cursor is bound to it).
+    args.date_from, args.date_to = _relative_or_iso(args.date_from), _relative_or_iso(args.date_to)
     client = _client(args, args.org, "u_cli", ("read",))
     if args.id:
         status, answer = client.request("GET", f"/activities/{args.id}")
         if status != 200 or args.json:
-            print(json.dumps(answer, indent=2, ensure_ascii=False))
+            print(_json(answer, indent=2))
         else:
             print(format_detail(answer), end="")
         return 0 if status == 200 else 1
@@ -358,7 +374,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             print(f"activitylog: the API answered {status}: {json.dumps(answer)}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps(answer, ensure_ascii=False))
+            print(_json(answer))
         else:
             print(format_table(answer["items"], header=first), end="")
         first = False
@@ -458,7 +474,7 @@ def format_table(items: list[dict], header: bool = True, now: Optional[datetime]
         actor = item.get("actor") or {}
         values = [ago(_parse(item["occurred_at"]), now), item["type"], actor.get("name") or actor.get("id", ""),
                   item["event"], item["status"], item["id"]]
-        lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
+        lines.append("  ".join(_cut(printable(str(v)), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
     return "".join(line + "\n" for line in lines)
 
 
@@ -471,6 +487,9 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
         f"  Actor     {actor.get('name')} ({actor.get('kind')}, {actor.get('id')})",
         f"  Action    {entry.get('action')}",
     ]
+    if entry.get("finished_at"):  # null while IN_PROGRESS; absent from older answers
+        took = (_parse(entry["finished_at"]) - _parse(entry["occurred_at"])).total_seconds()
+        lines.insert(2, f"  Finished  {entry['finished_at']} (took {duration(took)})")
     if entity:
         lines.append(f"  Entity    {entity.get('type')} {entity.get('id')}" + (f" · {entity['label']}" if entity.get("label") else ""))
     if entry.get("changes"):
@@ -479,13 +498,47 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
             lines.append(f"    {field_name}: {json.dumps(change.get('before'), ensure_ascii=False)} → {json.dumps(change.get('after'), ensure_ascii=False)}")
     if entry.get("metadata"):
         lines.append("  Metadata")
-        lines += ["    " + line for line in json.dumps(entry["metadata"], indent=2, ensure_ascii=False).splitlines()]
+        lines += ["    " + line for line in json.dumps(entry["metadata"], indent=2, ensure_ascii=False).split("\n")]
     if entry.get("error"):
         error = entry["error"]
         lines.append(f"  Error     {error.get('type') or 'Error'}: {error.get('message')}")
         lines += ["    " + line for line in (error.get("stack") or "").rstrip().splitlines()]
     lines.append(f"  ID        {entry['id']}  (give this to support)")
-    return "".join(line + "\n" for line in lines)
+    return "".join(printable(line) + "\n" for line in lines)
+
+
+def duration(seconds: float) -> str:
+    """850 ms, 42 s, 3 min 12 s, 2 h 5 min."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))} ms"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+# Bidi controls reorder what follows them on the line (Trojan Source, CVE-2021-42574); the
+# line and paragraph separators break a line as a newline does.
+_INVISIBLE = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, DEL, C1) and bidi controls shown as ``\\uXXXX``.
+
+    Entries are written by any writer: an actor named ``"\\x1b[31m"`` must not turn the
+    terminal red, nor ``"\\u202e"`` reverse the rest of the row. The escape is JSON's, so a
+    line of ``json.dumps`` output stays valid JSON (there they only occur inside strings).
+    """
+    if text.isprintable():  # the usual case: nothing to look at
+        return text
+    return "".join(f"\\u{ord(c):04x}" if c in _INVISIBLE or unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def _json(document: Any, indent: Optional[int] = None) -> str:
+    """The API's answer as JSON, readable (not ASCII-escaped) but safe to print."""
+    return "\n".join(printable(line) for line in json.dumps(document, indent=indent, ensure_ascii=False).split("\n"))
 
 
 def _cut(text: str, width: int) -> str:
