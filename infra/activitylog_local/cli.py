@@ -418,10 +418,36 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from activitylog_local.client import HttpClient
 
-    event = json.loads(args.event) if args.event else None
-    status, answer = HttpClient(_state(args)["url"]).request("POST", f"/_local/run/{args.function}", event)
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 0 if status == 200 else 1
+    client = HttpClient(_state(args)["url"])
+    try:
+        event = json.loads(args.event) if args.event else None
+    except ValueError as error:
+        print(f"activitylog: --event is not JSON ({error})", file=sys.stderr)
+        return 2
+    if event is None:
+        # Without a schedule there is no event to make up: an API function run on {} only
+        # fails inside its framework, which tells the user nothing.
+        _, stack = client.request("GET", "/_local/stack")
+        names = {logical_id: function["name"] for logical_id, function in stack["functions"].items()}
+        function = next((lid for lid, name in names.items() if args.function in (lid, name)), None)
+        if function is None:
+            print(f"activitylog: no function {args.function!r} in the template (functions: {', '.join(sorted(names))})", file=sys.stderr)
+            return 2
+        if not any(schedule["function"] == function for schedule in stack["schedules"]):
+            print(f"activitylog: {function} has no schedule to take an event from: give it one with --event JSON "
+                  f"(an HTTP API function is easier to call over HTTP: activitylog query, or curl)", file=sys.stderr)
+            return 2
+    status, answer = client.request("POST", f"/_local/run/{args.function}", event)
+    if status == 200:
+        print(_json(answer, indent=2))
+        return 0
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if error:  # the function raised: its error in one line, its own traceback below, as Lambda's log shows it
+        print(f"activitylog: {args.function} raised {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+        print("".join(error.get("stackTrace") or []).rstrip(), file=sys.stderr)
+    else:
+        print(f"activitylog: {args.function}: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
+    return 1
 
 
 def cmd_token(args: argparse.Namespace) -> int:
