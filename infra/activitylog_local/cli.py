@@ -14,11 +14,13 @@ token minted from the local dev key, exactly like any other client.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 import unicodedata
 from contextlib import contextmanager
@@ -132,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("activitylog_local").setLevel(logging.INFO)
+    _access_log()
     parameters = dict(item.split("=", 1) for item in args.parameter)
     options = StackOptions(
         template_path=(args.template or template_module.TEMPLATE),
@@ -154,6 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stack = LocalStack(options)
     # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
+    stdout = sys.stdout
+    if not args.verbose:  # CloudWatch reads the functions' EMF lines from stdout; here they go to a file
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        sys.stdout = MetricsAside(stdout, open(args.data_dir / "metrics.log", "a", encoding="utf-8"))  # noqa: SIM115
     try:
         stack.start()
         seeded = _seed_if_empty(stack, args) if not args.no_seed else None
@@ -169,6 +176,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
         (args.data_dir / STATE_FILE).unlink(missing_ok=True)
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if isinstance(sys.stdout, MetricsAside):
+            sys.stdout.sink.close()
+            sys.stdout = stdout
+
+
+def _access_log() -> None:
+    """One plain line per HTTP request (method, path, status, ms), shown without --verbose."""
+    access = logging.getLogger("activitylog_local.access")
+    if not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
+class MetricsAside(io.TextIOBase):
+    """The process's stdout with Powertools' EMF lines (one JSON document per request, which
+    CloudWatch turns into metrics) written to ``sink`` instead; everything else, such as the
+    functions' JSON logs, passes through. ``print`` writes a line and its newline separately,
+    so each thread remembers whether its line went aside."""
+
+    def __init__(self, terminal: Any, sink: Any) -> None:
+        super().__init__()
+        self.terminal, self.sink = terminal, sink
+        self._aside = threading.local()
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        aside = getattr(self._aside, "line", False) or text.startswith('{"_aws":')
+        self._aside.line = aside and not text.endswith("\n")
+        with self._lock:
+            (self.sink if aside else self.terminal).write(text)
+            if aside:
+                self.sink.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.terminal.flush()
+
+    def fileno(self) -> int:
+        return self.terminal.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.terminal.encoding
 
 
 def _interrupt(*_: Any) -> None:

@@ -6,9 +6,13 @@ types from the README answer in one clear line when they cannot do what was aske
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,3 +43,15 @@ def test_query_from_today_and_yesterday_start_at_local_midnight(api_stack):
         assert shown.returncode == 0, shown.stderr
         assert "Recorded just now" in shown.stdout and "three days ago" not in shown.stdout
         assert shown.stdout.rstrip().endswith("1 entries")
+
+
+def test_serve_shows_one_plain_line_per_request_and_keeps_metrics_in_a_file(api_stack):
+    reader = api_stack.token("org_e2e_access", "u_1", scopes=("read",))
+    assert api_stack.request("GET", "/openapi.json")[0] == 200  # a route that records no metric
+    assert api_stack.request("GET", "/activities?type=WEBHOOK", reader)[0] == 200
+    line = wait_for(lambda: re.search(r"^\d\d:\d\d:\d\d GET /activities\?type=WEBHOOK 200 \d+ ms$", api_stack.log.read_text(), re.M))
+    assert line and re.search(r"^\d\d:\d\d:\d\d GET /openapi.json 200 \d+ ms$", api_stack.log.read_text(), re.M)
+    terminal = api_stack.log.read_text()
+    assert '"_aws"' not in terminal and "No application metrics" not in terminal
+    metrics = [json.loads(line) for line in (api_stack.data_dir / "metrics.log").read_text().splitlines()]
+    assert any("EntriesListed" in document for document in metrics)  # what CloudWatch would have read from stdout
