@@ -286,7 +286,8 @@ def _write_state(data_dir: Path, stack) -> None:
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
     from activitylog_local.demo import DEMO_ORG, TEAM
 
-    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read", "write"))
+    # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
     sources = []
     for schedule in stack.scheduler.schedules:
@@ -304,13 +305,14 @@ Activity log service: {stack.url}   (up in {seconds:.1f} s)
   Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}
   Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox){wiring}
 
-Token for {DEMO_ORG} as {TEAM[0][1]} (read, write; 12 h):
+Token for {DEMO_ORG} as {TEAM[0][1]} (read; 12 h):
   export TOKEN={token}
 
 Try (the dashboard's default window is the last 24 hours; add &from=… for more):
   curl -H "Authorization: Bearer $TOKEN" '{stack.url}/activities?type=BACKGROUND_JOB&status=FAILED,WARNING'
   .venv/bin/activitylog query --type BACKGROUND_JOB --status FAILED,WARNING --from 30d
   .venv/bin/activitylog token --org org_other --user u_1 --scope read
+  .venv/bin/activitylog token --org {DEMO_ORG} --user svc_contacts --scope write   (an internal service that records)
 
 Ctrl-C stops everything this started.""", flush=True)
 
