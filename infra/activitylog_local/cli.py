@@ -195,29 +195,32 @@ def _access_log() -> None:
 class MetricsAside(io.TextIOBase):
     """The process's stdout with Powertools' EMF lines (one JSON document per request, which
     CloudWatch turns into metrics) written to ``sink`` instead; everything else, such as the
-    functions' JSON logs, passes through. ``print`` writes a line and its newline separately,
-    so each thread remembers whether its line went aside."""
+    functions' JSON logs, passes through. Each thread's text is passed on in whole lines
+    (``print`` writes a line and its newline separately), so lines never interleave."""
 
     def __init__(self, terminal: Any, sink: Any) -> None:
         super().__init__()
         self.terminal, self.sink = terminal, sink
-        self._aside = threading.local()
+        self._pending = threading.local()
         self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        aside = getattr(self._aside, "line", False) or text.startswith('{"_aws":')
-        self._aside.line = aside and not text.endswith("\n")
-        with self._lock:
-            (self.sink if aside else self.terminal).write(text)
-            if aside:
+        *lines, self._pending.text = (getattr(self._pending, "text", "") + text).split("\n")
+        if lines:
+            with self._lock:
+                for line in lines:
+                    (self.sink if line.startswith('{"_aws":') else self.terminal).write(line + "\n")
                 self.sink.flush()
         return len(text)
 
     def flush(self) -> None:
-        self.terminal.flush()
+        partial, self._pending.text = getattr(self._pending, "text", ""), ""
+        with self._lock:
+            self.terminal.write(partial)
+            self.terminal.flush()
 
     def fileno(self) -> int:
         return self.terminal.fileno()

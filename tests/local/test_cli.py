@@ -132,3 +132,32 @@ def test_durations_read_like_a_person_says_them(seconds, shown):
 
     assert duration(seconds) == shown
 
+
+
+# --- serve's stdout ----------------------------------------------------------------------------------
+
+
+def test_metrics_documents_go_aside_and_everything_else_reaches_the_terminal():
+    import io
+    import threading
+    from contextlib import redirect_stdout
+
+    from activitylog_local.cli import MetricsAside
+
+    terminal, sink = io.StringIO(), io.StringIO()
+    emf = json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "EntriesListed": [1]}, separators=(",", ":"))
+    log_line = json.dumps({"level": "INFO", "message": "listed"})
+
+    def worker() -> None:
+        for _ in range(200):
+            print(emf)  # Powertools' flush: the document, then the newline, as two writes
+            print(log_line)
+
+    with redirect_stdout(MetricsAside(terminal, sink)):
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sink.getvalue().splitlines() == [emf] * 800
+    assert terminal.getvalue().splitlines() == [log_line] * 800
