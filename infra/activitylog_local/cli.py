@@ -2,9 +2,9 @@
 
     activitylog serve [--port 3000] [--in-memory] [--no-seed]   the whole stack (``make dev``)
     activitylog seed [--org ORG] [--count N] [--days D]          demo entries, with a progress bar
-    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from 7d] [--all]
+    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
-    activitylog run <function> [--event JSON]                    invoke a (scheduled) function now
+    activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
