@@ -2,9 +2,9 @@
 
     activitylog serve [--port 3000] [--in-memory] [--no-seed]   the whole stack (``make dev``)
     activitylog seed [--org ORG] [--count N] [--days D]          demo entries, with a progress bar
-    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from 7d] [--all]
+    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
-    activitylog run <function> [--event JSON]                    invoke a (scheduled) function now
+    activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
@@ -14,12 +14,15 @@ token minted from the local dev key, exactly like any other client.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 import time
+import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -90,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--user", help="a team member's id, e.g. u_17")
     query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
     query.add_argument("--entity-id", help="one record's history (with --entity)")
-    query.add_argument("--from", dest="date_from", help="ISO 8601 or relative: 30m, 24h, 7d (default: the API's last 24 h)")
-    query.add_argument("--to", dest="date_to", help="ISO 8601 or relative")
+    query.add_argument("--from", dest="date_from", help="today, yesterday, 30m, 24h, 7d or ISO 8601 (default: the API's last 24 h)")
+    query.add_argument("--to", dest="date_to", help="like --from (or now)")
     query.add_argument("--limit", type=int, default=50, help="page size")
     query.add_argument("--all", action="store_true", help="follow the cursor through every page")
     query.add_argument("--id", help="show one entry in full (the detail panel)")
@@ -131,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("activitylog_local").setLevel(logging.INFO)
+    _access_log()
     parameters = dict(item.split("=", 1) for item in args.parameter)
     options = StackOptions(
         template_path=(args.template or template_module.TEMPLATE),
@@ -153,6 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stack = LocalStack(options)
     # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
+    stdout = sys.stdout
+    if not args.verbose:  # CloudWatch reads the functions' EMF lines from stdout; here they go to a file
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        sys.stdout = MetricsAside(stdout, open(args.data_dir / "metrics.log", "a", encoding="utf-8"))  # noqa: SIM115
     try:
         stack.start()
         seeded = _seed_if_empty(stack, args) if not args.no_seed else None
@@ -168,6 +176,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
         (args.data_dir / STATE_FILE).unlink(missing_ok=True)
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if isinstance(sys.stdout, MetricsAside):
+            sys.stdout.sink.close()
+            sys.stdout = stdout
+
+
+def _access_log() -> None:
+    """One plain line per HTTP request (method, path, status, ms), shown without --verbose."""
+    access = logging.getLogger("activitylog_local.access")
+    if not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
+class MetricsAside(io.TextIOBase):
+    """The process's stdout with Powertools' EMF lines (one JSON document per request, which
+    CloudWatch turns into metrics) written to ``sink`` instead; everything else, such as the
+    functions' JSON logs, passes through. Each thread's text is passed on in whole lines
+    (``print`` writes a line and its newline separately), so lines never interleave."""
+
+    def __init__(self, terminal: Any, sink: Any) -> None:
+        super().__init__()
+        self.terminal, self.sink = terminal, sink
+        self._pending = threading.local()
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending.text = (getattr(self._pending, "text", "") + text).split("\n")
+        if lines:
+            with self._lock:
+                for line in lines:
+                    (self.sink if line.startswith('{"_aws":') else self.terminal).write(line + "\n")
+                self.sink.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        partial, self._pending.text = getattr(self._pending, "text", ""), ""
+        with self._lock:
+            self.terminal.write(partial)
+            self.terminal.flush()
+
+    def fileno(self) -> int:
+        return self.terminal.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.terminal.encoding
 
 
 def _interrupt(*_: Any) -> None:
@@ -229,7 +289,8 @@ def _write_state(data_dir: Path, stack) -> None:
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
     from activitylog_local.demo import DEMO_ORG, TEAM
 
-    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read", "write"))
+    # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
     sources = []
     for schedule in stack.scheduler.schedules:
@@ -247,13 +308,14 @@ Activity log service: {stack.url}   (up in {seconds:.1f} s)
   Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}
   Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox){wiring}
 
-Token for {DEMO_ORG} as {TEAM[0][1]} (read, write; 12 h):
+Token for {DEMO_ORG} as {TEAM[0][1]} (read; 12 h):
   export TOKEN={token}
 
 Try (the dashboard's default window is the last 24 hours; add &from=… for more):
   curl -H "Authorization: Bearer $TOKEN" '{stack.url}/activities?type=BACKGROUND_JOB&status=FAILED,WARNING'
   .venv/bin/activitylog query --type BACKGROUND_JOB --status FAILED,WARNING --from 30d
   .venv/bin/activitylog token --org org_other --user u_1 --scope read
+  .venv/bin/activitylog token --org {DEMO_ORG} --user svc_contacts --scope write   (an internal service that records)
 
 Ctrl-C stops everything this started.""", flush=True)
 
@@ -315,14 +377,27 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _relative_or_iso(text: Optional[str]) -> Optional[str]:
+def _relative_or_iso(text: Optional[str], now: Optional[datetime] = None) -> Optional[str]:
+    """``--from``/``--to``: today, yesterday (midnight, this machine's time zone), 30m, 24h, 7d, 2w, or ISO 8601."""
     if not text:
         return None
+    now = now or datetime.now(timezone.utc)
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if text[:-1].isdigit() and text[-1] in units:
-        moment = datetime.now(timezone.utc) - timedelta(**{units[text[-1]]: int(text[:-1])})
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return text
+    word = text.strip().lower()
+    if word in ("today", "yesterday"):
+        midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = midnight - timedelta(days=1 if word == "yesterday" else 0)
+    elif word == "now":
+        moment = now
+    elif word[:-1].isdigit() and word[-1] in units:
+        moment = now - timedelta(**{units[word[-1]]: int(word[:-1])})
+    else:
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"date {text!r}: use today, yesterday, 30m, 24h, 7d or ISO 8601 (2026-11-20T09:00:00Z)") from None
+        return text
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from: Optional[str] = None) -> str:
@@ -343,11 +418,13 @@ def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    # Resolved once: every page of --all must ask for the same window (the cursor is bound to it).
+    args.date_from, args.date_to = _relative_or_iso(args.date_from), _relative_or_iso(args.date_to)
     client = _client(args, args.org, "u_cli", ("read",))
     if args.id:
         status, answer = client.request("GET", f"/activities/{args.id}")
         if status != 200 or args.json:
-            print(json.dumps(answer, indent=2, ensure_ascii=False))
+            print(_json(answer, indent=2))
         else:
             print(format_detail(answer), end="")
         return 0 if status == 200 else 1
@@ -358,7 +435,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             print(f"activitylog: the API answered {status}: {json.dumps(answer)}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps(answer, ensure_ascii=False))
+            print(_json(answer))
         else:
             print(format_table(answer["items"], header=first), end="")
         first = False
@@ -402,10 +479,36 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from activitylog_local.client import HttpClient
 
-    event = json.loads(args.event) if args.event else None
-    status, answer = HttpClient(_state(args)["url"]).request("POST", f"/_local/run/{args.function}", event)
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 0 if status == 200 else 1
+    client = HttpClient(_state(args)["url"])
+    try:
+        event = json.loads(args.event) if args.event else None
+    except ValueError as error:
+        print(f"activitylog: --event is not JSON ({error})", file=sys.stderr)
+        return 2
+    if event is None:
+        # Without a schedule there is no event to make up: an API function run on {} only
+        # fails inside its framework, which tells the user nothing.
+        _, stack = client.request("GET", "/_local/stack")
+        names = {logical_id: function["name"] for logical_id, function in stack["functions"].items()}
+        function = next((lid for lid, name in names.items() if args.function in (lid, name)), None)
+        if function is None:
+            print(f"activitylog: no function {args.function!r} in the template (functions: {', '.join(sorted(names))})", file=sys.stderr)
+            return 2
+        if not any(schedule["function"] == function for schedule in stack["schedules"]):
+            print(f"activitylog: {function} has no schedule to take an event from: give it one with --event JSON "
+                  f"(an HTTP API function is easier to call over HTTP: activitylog query, or curl)", file=sys.stderr)
+            return 2
+    status, answer = client.request("POST", f"/_local/run/{args.function}", event)
+    if status == 200:
+        print(_json(answer, indent=2))
+        return 0
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if error:  # the function raised: its error in one line, its own traceback below, as Lambda's log shows it
+        print(f"activitylog: {args.function} raised {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+        print("".join(error.get("stackTrace") or []).rstrip(), file=sys.stderr)
+    else:
+        print(f"activitylog: {args.function}: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
+    return 1
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -458,7 +561,7 @@ def format_table(items: list[dict], header: bool = True, now: Optional[datetime]
         actor = item.get("actor") or {}
         values = [ago(_parse(item["occurred_at"]), now), item["type"], actor.get("name") or actor.get("id", ""),
                   item["event"], item["status"], item["id"]]
-        lines.append("  ".join(_cut(str(v), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
+        lines.append("  ".join(_cut(printable(str(v)), w).ljust(w) for v, (_, w) in zip(values, columns, strict=True)).rstrip())
     return "".join(line + "\n" for line in lines)
 
 
@@ -471,6 +574,9 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
         f"  Actor     {actor.get('name')} ({actor.get('kind')}, {actor.get('id')})",
         f"  Action    {entry.get('action')}",
     ]
+    if entry.get("finished_at"):  # null while IN_PROGRESS; absent from older answers
+        took = (_parse(entry["finished_at"]) - _parse(entry["occurred_at"])).total_seconds()
+        lines.insert(2, f"  Finished  {entry['finished_at']} (took {duration(took)})")
     if entity:
         lines.append(f"  Entity    {entity.get('type')} {entity.get('id')}" + (f" · {entity['label']}" if entity.get("label") else ""))
     if entry.get("changes"):
@@ -479,13 +585,47 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
             lines.append(f"    {field_name}: {json.dumps(change.get('before'), ensure_ascii=False)} → {json.dumps(change.get('after'), ensure_ascii=False)}")
     if entry.get("metadata"):
         lines.append("  Metadata")
-        lines += ["    " + line for line in json.dumps(entry["metadata"], indent=2, ensure_ascii=False).splitlines()]
+        lines += ["    " + line for line in json.dumps(entry["metadata"], indent=2, ensure_ascii=False).split("\n")]
     if entry.get("error"):
         error = entry["error"]
         lines.append(f"  Error     {error.get('type') or 'Error'}: {error.get('message')}")
         lines += ["    " + line for line in (error.get("stack") or "").rstrip().splitlines()]
     lines.append(f"  ID        {entry['id']}  (give this to support)")
-    return "".join(line + "\n" for line in lines)
+    return "".join(printable(line) + "\n" for line in lines)
+
+
+def duration(seconds: float) -> str:
+    """850 ms, 42 s, 3 min 12 s, 2 h 5 min."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))} ms"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+# Bidi controls reorder what follows them on the line (Trojan Source, CVE-2021-42574); the
+# line and paragraph separators break a line as a newline does.
+_INVISIBLE = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, DEL, C1) and bidi controls shown as ``\\uXXXX``.
+
+    Entries are written by any writer: an actor named ``"\\x1b[31m"`` must not turn the
+    terminal red, nor ``"\\u202e"`` reverse the rest of the row. The escape is JSON's, so a
+    line of ``json.dumps`` output stays valid JSON (there they only occur inside strings).
+    """
+    if text.isprintable():  # the usual case: nothing to look at
+        return text
+    return "".join(f"\\u{ord(c):04x}" if c in _INVISIBLE or unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def _json(document: Any, indent: Optional[int] = None) -> str:
+    """The API's answer as JSON, readable (not ASCII-escaped) but safe to print."""
+    return "\n".join(printable(line) for line in json.dumps(document, indent=indent, ensure_ascii=False).split("\n"))
 
 
 def _cut(text: str, width: int) -> str:

@@ -30,6 +30,7 @@ TEAM = [
     ("u_58", "Morgan Diaz"),
 ]
 NEW_HIRE = ("u_64", "Casey Nguyen")  # joined two days ago: "what did the new hire do today?"
+SEASONAL = [("u_71", "Jesse Ortiz"), ("u_72", "Robin Alvarez"), ("u_73", "Drew Kowalski")]  # harvest help: invited, removed
 FIRST = "Alex Jamie Quinn Avery Harper Rowan Elliot Parker Reese Skyler Dana Logan Emerson Finley Hayden Kendall Marley Peyton Sage Tatum".split()
 LAST = "Chen Patel Garcia Okafor Müller Rossi Novak Silva Kim Johansson Dubois Haddad Nakamura Walsh Fischer Moreau Costa Ivanova Brennan Lindqvist".split()
 RELEASES = [("rel_spring26_reds", "Spring 2026 Reds"), ("rel_holiday25_sparkling", "Holiday 2025 Sparkling"),
@@ -38,8 +39,8 @@ RELEASES = [("rel_spring26_reds", "Spring 2026 Reds"), ("rel_holiday25_sparkling
 PRODUCTS = [("prod_101", "2021 Estate Pinot Noir"), ("prod_102", "2022 Reserve Chardonnay"), ("prod_103", "2020 Cabernet Sauvignon"),
             ("prod_104", "2023 Rosé of Grenache"), ("prod_105", "NV Brut Sparkling"), ("prod_106", "2019 Late Harvest Riesling"),
             ("prod_107", "2021 Syrah Block 7"), ("prod_108", "Gift Box: Founders' Trio")]
-SETTINGS = [("set_shipping", "Shipping rates", "flat_rate", 15, 18), ("set_tax", "Tax collection", "mode", "origin", "destination"),
-            ("set_club_billing_day", "Club billing day", "day_of_month", 1, 5), ("set_pickup", "Pickup locations", "count", 2, 3)]
+SETTINGS = [("set_shipping", "Shipping rates", "flat_rate", [15, 18, 12]), ("set_tax", "Tax collection", "mode", ["origin", "destination"]),
+            ("set_club_billing_day", "Club billing day", "day_of_month", [1, 5, 15]), ("set_pickup", "Pickup locations", "count", [2, 3, 4])]
 INTEGRATIONS = [("int_square", "Square"), ("int_woo", "WooCommerce"), ("int_stripe", "Stripe"), ("int_fedex", "FedEx"), ("int_mailchimp", "Mailchimp")]
 TIERS = ["Cellar", "Reserve", "Grand Cru"]
 
@@ -83,13 +84,50 @@ def _user(member: tuple[str, str]) -> dict:
     return {"kind": "user", "id": member[0], "name": member[1]}
 
 
+@dataclass
+class _Contact:
+    id: str
+    name: str
+    exists: bool = True  # on the books before the demo's window opens
+    gone: bool = False  # deleted, or merged into another contact: nothing happens to it after
+    status: str = "active"
+    tier: str = "Cellar"
+    email: str = ""
+    tags: set = field(default_factory=set)
+
+    @property
+    def entity(self) -> dict:
+        return {"type": "contact", "id": self.id, "label": self.name}
+
+    def record(self) -> dict:
+        return {"email": self.email, "club_tier": self.tier, "phone": "+1 707 555 0101"}
+
+
 class _Maker:
+    """Entries made in time order over one state of the org, so every record's history holds
+    together: created before anything else happens to it, each change starting where the last
+    one left it, nothing after a delete, jobs only on releases still open."""
+
     def __init__(self, rng: random.Random, now: datetime) -> None:
         self.rng = rng
         self.now = now
-        self.contacts = [(f"c_{1000 + i}", f"{rng.choice(FIRST)} {rng.choice(LAST)}") for i in range(120)]
-        self.contacts[42] = ("c_1042", "Alex Chen")
+        self.contacts = []
+        for i in range(120):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            self.contacts.append(_Contact(f"c_{1000 + i}", f"{first} {last}", exists=i < 80, tier=rng.choice(TIERS),
+                                          email=f"{first.lower()}@example.com"))
+        # Alex Chen's history is the example row 15 min ago: kept out of the random events.
+        self.contacts.pop(42)
+        self.alex = _Contact("c_1042", "Alex Chen", tier="Reserve", email="alex@oldmail.com")
         self.counter = 4000
+        self.releases = {release_id: status for (release_id, _), status in
+                         zip(RELEASES, ["PENDING", "PENDING", "DRAFT", None, "PENDING"], strict=True)}  # None: not yet created
+        self.products = {product_id: {"price": rng.choice([28, 34, 42, 55, 68, 95]), "stock": rng.randint(60, 400)}
+                         for product_id, _ in PRODUCTS[:-1]}  # the gift box is created during the month
+        self.settings = {setting_id: values[0] for setting_id, _, _, values in SETTINGS}
+        self.mailchimp_connected = True
+        self.team_roles = {member_id: ("owner" if member_id == TEAM[0][0] else "staff") for member_id, _ in TEAM}
+        self.seasonal = {member_id: False for member_id, _ in SEASONAL}  # on the team now?
 
     def number(self) -> int:
         self.counter += self.rng.randint(1, 9)
@@ -116,72 +154,113 @@ class _Maker:
     # --- categories ---------------------------------------------------------------------
 
     def contact(self, when: datetime) -> DemoEntry:
-        who = self.member(when)
-        contact_id, name = self.rng.choice(self.contacts)
-        entity = {"type": "contact", "id": contact_id, "label": name}
+        who = _user(self.member(when))
+        live = [c for c in self.contacts if c.exists and not c.gone]
         kind = self.rng.choices(["created", "updated", "deleted", "status_changed", "tags_added", "tags_removed", "merged"],
                                 weights=[4, 8, 1, 2, 2, 1, 1])[0]
-        if kind == "updated":
-            tier = self.rng.sample(TIERS, 2)
-            before = {"email": f"{name.split()[0].lower()}@example.com", "club_tier": tier[0], "phone": "+1 707 555 0101"}
-            after = dict(before, club_tier=tier[1])
-            if self.rng.random() < 0.4:
-                after["email"] = f"{name.split()[0].lower()}.{name.split()[1].lower()}@example.com"
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Contact updated · {name}", entity,
-                              before=before, after=after)
+        unborn = [c for c in self.contacts if not c.exists]
+        if kind == "created" and unborn:
+            contact = unborn[0]
+            contact.exists = True
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "created", f"Contact created · {contact.name}", contact.entity,
+                              after=contact.record())
+        contact = self.rng.choice(live)
+        name = contact.name
+        if kind == "deleted" and len(live) > 40:
+            contact.gone = True
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "deleted", f"Contact deleted · {name}", contact.entity,
+                              before=contact.record())
+        if kind == "merged" and len(live) > 40:
+            other = self.rng.choice([c for c in live if c is not contact])
+            other.gone = True  # its history ends here: it lives on as ``contact``
+            contact.tags |= other.tags
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "merged", f"Contacts merged · {other.name} into {name}", contact.entity,
+                              metadata={"merged_contact_id": other.id})
         if kind == "status_changed":
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "status_changed", f"Contact status changed · {name}", entity,
-                              before={"status": "active"}, after={"status": self.rng.choice(["paused", "cancelled"])})
-        if kind in ("tags_added", "tags_removed"):
-            tag = self.rng.choice(["vip", "pickup-only", "gift-buyer", "allocation-list", "wholesale"])
-            verb = "added to" if kind == "tags_added" else "removed from"
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), kind, f"Tag {tag} {verb} · {name}", entity, metadata={"tags": [tag]})
-        if kind == "merged":
-            other_id, other = self.rng.choice(self.contacts)
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "merged", f"Contacts merged · {other} into {name}", entity,
-                              metadata={"merged_contact_id": other_id})
-        label = {"created": "Contact created", "deleted": "Contact deleted"}[kind]
-        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), kind, f"{label} · {name}", entity)
+            before = contact.status
+            contact.status = self.rng.choice([s for s in ("active", "paused", "cancelled") if s != before])
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "status_changed", f"Contact status changed · {name}", contact.entity,
+                              before={"status": before}, after={"status": contact.status})
+        tag_choices = ["vip", "pickup-only", "gift-buyer", "allocation-list", "wholesale"]
+        if kind == "tags_removed" and contact.tags:
+            tag = self.rng.choice(sorted(contact.tags))
+            contact.tags.discard(tag)
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, kind, f"Tag {tag} removed from · {name}", contact.entity, metadata={"tags": [tag]})
+        if kind in ("tags_added", "tags_removed") and len(contact.tags) < len(tag_choices):
+            tag = self.rng.choice([t for t in tag_choices if t not in contact.tags])
+            contact.tags.add(tag)
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "tags_added", f"Tag {tag} added to · {name}", contact.entity, metadata={"tags": [tag]})
+        before = contact.record()
+        contact.tier = self.rng.choice([t for t in TIERS if t != contact.tier])
+        if self.rng.random() < 0.4:
+            first, last = name.split()[0].lower(), name.split()[1].lower()
+            contact.email = f"{first}.{last}@example.com" if contact.email == f"{first}@example.com" else f"{first}@example.com"
+        return self.entry(when, "USER_ACTION", "SUCCESS", who, "updated", f"Contact updated · {name}", contact.entity,
+                          before=before, after=contact.record())
 
     def release(self, when: datetime) -> DemoEntry:
-        who = self.member(when)
-        release_id, label = self.rng.choice(RELEASES)
-        entity = {"type": "release", "id": release_id, "label": label}
+        who = _user(self.member(when))
+        label_of = dict(RELEASES)
         kind = self.rng.choices(["created", "promoted", "cancelled", "modification_added"], weights=[2, 2, 1, 4])[0]
-        if kind == "promoted":
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "promoted", f"Release promoted to PENDING · {label}", entity,
-                              before={"status": "DRAFT"}, after={"status": "PENDING"})
-        if kind == "modification_added":
-            product = self.rng.choice(PRODUCTS)
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "modification_added", f"Modification added · {label}", entity,
-                              metadata={"product": product[1], "quantity": self.rng.randint(1, 6)})
-        if kind == "cancelled":
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "cancelled", f"Release cancelled · {label}", entity,
-                              before={"status": "PENDING"}, after={"status": "CANCELLED"})
-        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "created", f"Release created · {label}", entity)
+        unborn = [r for r, status in self.releases.items() if status is None]
+        drafts = [r for r, status in self.releases.items() if status == "DRAFT"]
+        # Spring 2026 Reds has its payments processed 2 min ago (an example row): never cancelled.
+        cancellable = [r for r, status in self.releases.items() if status in ("DRAFT", "PENDING") and r != "rel_spring26_reds"]
+        if kind == "created" and unborn:
+            release_id = unborn[0]
+            self.releases[release_id] = "DRAFT"
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "created", f"Release created · {label_of[release_id]}",
+                              _release(release_id), after={"status": "DRAFT"})
+        if kind == "promoted" and drafts:
+            release_id = self.rng.choice(drafts)
+            self.releases[release_id] = "PENDING"
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "promoted", f"Release promoted to PENDING · {label_of[release_id]}",
+                              _release(release_id), before={"status": "DRAFT"}, after={"status": "PENDING"})
+        if kind == "cancelled" and cancellable and len(cancellable) > 2:
+            release_id = self.rng.choice(cancellable)
+            before, self.releases[release_id] = self.releases[release_id], "CANCELLED"
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "cancelled", f"Release cancelled · {label_of[release_id]}",
+                              _release(release_id), before={"status": before}, after={"status": "CANCELLED"})
+        release_id = self.rng.choice(self.open_releases())
+        product = self.rng.choice(PRODUCTS[:-1])
+        return self.entry(when, "USER_ACTION", "SUCCESS", who, "modification_added", f"Modification added · {label_of[release_id]}",
+                          _release(release_id), metadata={"product": product[1], "quantity": self.rng.randint(1, 6)})
+
+    def open_releases(self) -> list[str]:
+        return [r for r, status in self.releases.items() if status in ("DRAFT", "PENDING")]
+
+    def pending_releases(self) -> list[str]:
+        return [r for r, status in self.releases.items() if status == "PENDING"]
 
     def product(self, when: datetime) -> DemoEntry:
-        product_id, label = self.rng.choice(PRODUCTS)
-        entity = {"type": "product", "id": product_id, "label": label}
         kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
+        unborn = [(p, label) for p, label in PRODUCTS if p not in self.products]
+        if kind == "created" and unborn:
+            product_id, label = unborn[0]
+            self.products[product_id] = {"price": 120, "stock": 48}
+            return self.entry(when, "USER_ACTION", "SUCCESS", _user(self.member(when)), "created", f"Product created · {label}",
+                              _product(product_id), after={**self.products[product_id], "visible": True})
+        product_id = self.rng.choice(sorted(self.products))
+        label, state = dict(PRODUCTS)[product_id], self.products[product_id]
         if kind == "synced":
             source = self.rng.choice(["Square", "WooCommerce"])
-            status = self.status(0.01, 0.04)
-            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}", entity,
+            status = self.status(0.03, 0.04)
+            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}", _product(product_id),
                               metadata={"source": source.lower(), "fields": ["price", "stock"]})
-        who = self.member(when)
+        who = _user(self.member(when))
         if kind == "stock_adjusted":
-            stock = self.rng.randint(10, 400)
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "stock_adjusted", f"Stock adjusted · {label}", entity,
-                              before={"stock": stock}, after={"stock": stock + self.rng.choice([-24, -12, -6, 6, 12, 48])},
+            before = state["stock"]
+            state["stock"] = max(0, before + self.rng.choice([-24, -12, -6, 6, 12, 48]))
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "stock_adjusted", f"Stock adjusted · {label}", _product(product_id),
+                              before={"stock": before}, after={"stock": state["stock"]},
                               metadata={"reason": self.rng.choice(["breakage", "recount", "new vintage", "sample pull"])})
-        if kind == "updated":
-            price = self.rng.choice([28, 34, 42, 55, 68, 95])
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Product updated · {label}", entity,
-                              before={"price": price, "visible": True}, after={"price": price + self.rng.choice([2, 4, 5]), "visible": True})
-        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "created", f"Product created · {label}", entity)
+        before = state["price"]
+        state["price"] = before + self.rng.choice([2, 4, 5])
+        return self.entry(when, "USER_ACTION", "SUCCESS", who, "updated", f"Product updated · {label}", _product(product_id),
+                          before={"price": before, "visible": True}, after={"price": state["price"], "visible": True})
 
     def fulfillment(self, when: datetime) -> DemoEntry:
+        """Each shipment is its own record, with one entry here: the moment of its history the demo shows."""
         number = self.number()
         entity = {"type": "fulfillment", "id": f"ful_{number}", "label": f"Shipment #{number}"}
         kind = self.rng.choices(["status_changed", "shipment_created", "swap_applied", "tracking"], weights=[4, 3, 1, 4])[0]
@@ -215,7 +294,7 @@ class _Maker:
                               metadata={"request": {"type": event, "data": {"object": {"amount": amount, "currency": "usd"}}},
                                         "response": {"status": 200}})
         if roll < 0.8:
-            status = self.status(0.03, 0.0)
+            status = self.status(0.06, 0.0)
             return self.entry(when, "USER_ACTION", status, _user(self.member(when)), "charged", f"Charge attempted · Order #{number}", entity,
                               metadata={"amount_cents": amount},
                               error={"message": "Your card was declined.", "type": "CardError"} if status == "FAILED" else None)
@@ -223,29 +302,43 @@ class _Maker:
                           metadata={"amount_cents": amount // 2, "reason": "damaged in transit"})
 
     def setting(self, when: datetime) -> DemoEntry:
-        who = self.member(when)
+        who = _user(self.member(when))
         kind = self.rng.choices(["setting", "integration", "team"], weights=[3, 1, 1])[0]
         if kind == "integration":
-            integration_id, label = self.rng.choice(INTEGRATIONS)
-            verb = self.rng.choice(["connected", "disconnected"])
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), verb, f"Integration {verb} · {label}",
-                              {"type": "integration", "id": integration_id, "label": label})
+            # Mailchimp only: Square, WooCommerce, Stripe and FedEx feed the month's jobs and webhooks.
+            verb = "disconnected" if self.mailchimp_connected else "connected"
+            self.mailchimp_connected = not self.mailchimp_connected
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, verb, f"Integration {verb} · Mailchimp",
+                              {"type": "integration", "id": "int_mailchimp", "label": "Mailchimp"})
         if kind == "team":
-            member_id, member = self.rng.choice(TEAM + [NEW_HIRE])
-            verb, before, after = self.rng.choice([("invited", None, {"role": "staff"}),
-                                                   ("role_changed", {"role": "staff"}, {"role": "manager"}),
-                                                   ("removed", {"role": "staff"}, None)])
-            return self.entry(when, "USER_ACTION", "SUCCESS", _user(TEAM[0]), verb, f"Team member {verb.replace('_', ' ')} · {member}",
-                              {"type": "team_member", "id": member_id, "label": member}, before=before, after=after)
-        setting_id, label, name, old, new = self.rng.choice(SETTINGS)
-        return self.entry(when, "USER_ACTION", "SUCCESS", _user(who), "updated", f"Setting changed · {label}",
-                          {"type": "setting", "id": setting_id, "label": label}, before={name: old}, after={name: new})
+            return self.team(when)
+        setting_id, label, name, values = self.rng.choice(SETTINGS)
+        before = self.settings[setting_id]
+        self.settings[setting_id] = self.rng.choice([v for v in values if v != before])
+        return self.entry(when, "USER_ACTION", "SUCCESS", who, "updated", f"Setting changed · {label}",
+                          {"type": "setting", "id": setting_id, "label": label}, before={name: before}, after={name: self.settings[setting_id]})
+
+    def team(self, when: datetime, member: Optional[tuple[str, str]] = None) -> DemoEntry:
+        """Riley (the owner) invites seasonal staff and removes them again, or makes a staff member a manager."""
+        staff = [m for m in TEAM if self.team_roles[m[0]] == "staff"]
+        if member is None and staff and self.rng.random() < 0.3:
+            member = self.rng.choice(staff)
+            self.team_roles[member[0]] = "manager"
+            verb, before, after = "role_changed", {"role": "staff"}, {"role": "manager"}
+        else:
+            member = member or self.rng.choice(SEASONAL)
+            joined = self.seasonal.get(member[0], False)
+            self.seasonal[member[0]] = not joined
+            verb, before, after = ("removed", {"role": "staff"}, None) if joined else ("invited", None, {"role": "staff"})
+        return self.entry(when, "USER_ACTION", "SUCCESS", _user(TEAM[0]), verb, f"Team member {verb.replace('_', ' ')} · {member[1]}",
+                          {"type": "team_member", "id": member[0], "label": member[1]}, before=before, after=after)
 
     def outgoing(self, when: datetime) -> DemoEntry:
         """Platform → external: the webhooks the platform sends to a member's integrations."""
-        integration_id, label = self.rng.choice([i for i in INTEGRATIONS if i[0] in ("int_mailchimp", "int_woo")])
+        connected = [i for i in INTEGRATIONS if i[0] == "int_woo" or (i[0] == "int_mailchimp" and self.mailchimp_connected)]
+        integration_id, label = self.rng.choice(connected)
         topic = self.rng.choice(["contact.updated", "order.created", "club_membership.renewed"])
-        status = self.status(0.01, 0.06)
+        status = self.status(0.03, 0.06)
         code = {"SUCCESS": 200, "WARNING": 429, "FAILED": 500}[status]
         return self.entry(when, "WEBHOOK", status, SYSTEM, "sent", f"Webhook sent · {topic} → {label}",
                           {"type": "integration", "id": integration_id, "label": label},
@@ -264,16 +357,16 @@ class _Maker:
 
     def job(self, when: datetime, name: str, entity: dict, total: int, status: Optional[str] = None,
             error: Optional[dict] = None, running: bool = False, label: Optional[str] = None,
-            live: bool = True) -> DemoEntry:
+            live: bool = True, duration_ms: Optional[int] = None) -> DemoEntry:
         """A job run. ``live`` runs are recorded at their start and moved along by PATCH
         (progress, then completion), as a running job reports; older history is recorded
         in its final state to keep seeding fast."""
-        status = status or self.status(0.02, 0.05)
+        status = status or self.status(0.04, 0.05)
         event = f"{name} · {label}" if label else name
         action = JOB_VERBS.get(name, "ran")
         done: dict[str, Any] = {"job": name, "total": total,
                                 "processed": total if status == "SUCCESS" else total - self.rng.randint(1, max(1, total // 10)),
-                                "duration_ms": self.rng.randint(4000, 240000)}
+                                "duration_ms": duration_ms or self.rng.randint(4000, JOB_MAX_MS)}
         if status == "WARNING":
             done["skipped"] = total - done["processed"]
         failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
@@ -291,6 +384,14 @@ class _Maker:
         return demo
 
 
+def _release(release_id: str) -> dict:
+    return {"type": "release", "id": release_id, "label": dict(RELEASES)[release_id]}
+
+
+def _product(product_id: str) -> dict:
+    return {"type": "product", "id": product_id, "label": dict(PRODUCTS)[product_id]}
+
+
 JOB_VERBS = {"PROCESS_RELEASE_PAYMENTS": "processed_payments", "SYNC_SQUARE_STOCK": "synced", "SYNC_WOO_ORDERS": "synced",
              "GENERATE_FULFILLMENT_BATCH": "generated", "SEND_CLUB_REMINDERS": "sent", "NIGHTLY_CONTACT_DEDUPE": "deduplicated"}
 JOBS = [  # (name, every hours, at hour, entity maker)
@@ -303,43 +404,67 @@ JOBS = [  # (name, every hours, at hour, entity maker)
 ]
 
 
+JOB_MAX_MS = 240_000  # runs of one job never overlap: the most frequent runs every 3 h
+
+
 def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2026) -> list[DemoEntry]:
     """The five example rows plus about ``count`` entries over ``days``, oldest first."""
     rng = random.Random(seed)
     make = _Maker(rng, now)
-    entries = _example_rows(make, now)
+    examples = _example_rows(make, now)
     start = now - timedelta(days=days)
+    # Every entry is made at its moment, oldest first, from the org's state then.
+    planned: list[tuple[datetime, Callable[[], DemoEntry]]] = []
     # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them);
     # a small seed keeps a sample of runs so jobs stay about a quarter of the entries.
+    example_runs = [(e.document["event"].split(" · ")[0], _parse(e.occurred_at)) for e in examples if e.document["type"] == "BACKGROUND_JOB"]
     runs = sum(days * 24 // every for _, every, _ in JOBS)
     keep = min(1.0, count * 0.25 / max(1, runs))
     for name, every, at in JOBS:
         moment = start.replace(hour=at, minute=0, second=0, microsecond=0) + timedelta(minutes=rng.randint(0, 3))
         while moment < now - timedelta(minutes=20):
-            if moment > start and (keep >= 1 or rng.random() < keep):
-                release = rng.choice(RELEASES)
-                entity = {"PROCESS_RELEASE_PAYMENTS": {"type": "release", "id": release[0], "label": release[1]},
-                          "SYNC_SQUARE_STOCK": {"type": "integration", "id": "int_square", "label": "Square"},
-                          "SYNC_WOO_ORDERS": {"type": "integration", "id": "int_woo", "label": "WooCommerce"},
-                          "GENERATE_FULFILLMENT_BATCH": {"type": "fulfillment", "id": f"batch_{moment:%Y%m%d}", "label": f"Batch {moment:%b %d}"},
-                          }.get(name, {"type": "job", "id": name.lower(), "label": name})
-                label = release[1] if name == "PROCESS_RELEASE_PAYMENTS" else None
-                running = moment > now - timedelta(minutes=45) and name == "SYNC_WOO_ORDERS"
-                entries.append(make.job(moment, name, entity, rng.randint(40, 900), running=running, label=label,
-                                        live=moment > now - timedelta(days=2)))
+            near_example = any(job == name and abs(moment - when) < timedelta(hours=every / 2) for job, when in example_runs)
+            if moment > start and not near_example and (keep >= 1 or rng.random() < keep):
+                planned.append((moment, _scheduled_run(make, name, moment, now)))
             moment += timedelta(hours=every, minutes=rng.randint(-2, 2))
     makers: list[tuple[Callable[[datetime], DemoEntry], int]] = [
         (make.contact, 30), (make.release, 6), (make.product, 12), (make.fulfillment, 16),
         (make.payment, 18), (make.setting, 4), (make.outgoing, 4), (make.system, 2),
     ]
     functions, weights = zip(*makers)
-    remaining = max(0, count - len(entries))
-    for index in range(remaining):
+    joined = now - timedelta(days=2, hours=2)  # Casey Nguyen is on the team before their first action
+    planned.append((joined, lambda: make.team(joined, NEW_HIRE)))
+    for index in range(max(0, count - len(examples) - len(planned))):
         when = _business_time(rng, start, now - timedelta(minutes=1))
         maker = functions[index] if index < len(functions) else rng.choices(functions, weights=weights)[0]  # every category
-        entries.append(maker(when))
+        planned.append((when, lambda maker=maker, when=when: maker(when)))
+    planned.sort(key=lambda item: item[0])
+    entries = [make_entry() for _, make_entry in planned] + examples
     entries.sort(key=lambda e: e.occurred_at)
     return entries
+
+
+def _scheduled_run(make: _Maker, name: str, moment: datetime, now: datetime) -> Callable[[], DemoEntry]:
+    def run() -> DemoEntry:
+        label, entity = None, {"type": "job", "id": name.lower(), "label": name}
+        if name == "PROCESS_RELEASE_PAYMENTS":  # only a release still waiting for its payments
+            release_id = make.rng.choice(make.pending_releases())
+            label, entity = dict(RELEASES)[release_id], _release(release_id)
+        elif name == "SYNC_SQUARE_STOCK":
+            entity = {"type": "integration", "id": "int_square", "label": "Square"}
+        elif name == "SYNC_WOO_ORDERS":
+            entity = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
+        elif name == "GENERATE_FULFILLMENT_BATCH":
+            entity = {"type": "fulfillment", "id": f"batch_{moment:%Y%m%d}", "label": f"Batch {moment:%b %d}"}
+        running = moment > now - timedelta(minutes=45) and name == "SYNC_WOO_ORDERS"
+        return make.job(moment, name, entity, make.rng.randint(40, 900), running=running, label=label,
+                        live=moment > now - timedelta(days=2))
+
+    return run
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _business_time(rng: random.Random, start: datetime, end: datetime) -> datetime:
@@ -355,10 +480,10 @@ def _example_rows(make: _Maker, now: datetime) -> list[DemoEntry]:
     """The product page's five example rows, at their relative times."""
     rows = [
         make.job(now - timedelta(minutes=2), "PROCESS_RELEASE_PAYMENTS",
-                 {"type": "release", "id": "rel_spring26_reds", "label": "Spring 2026 Reds"}, 412, status="SUCCESS",
-                 label="Spring 2026 Reds"),
+                 _release("rel_spring26_reds"), 412, status="SUCCESS", label="Spring 2026 Reds",
+                 duration_ms=118_000),  # started 2 min ago, finished as the demo is seeded
         make.entry(now - timedelta(minutes=15), "USER_ACTION", "SUCCESS", _user(TEAM[0]), "updated", "Contact updated · Alex Chen",
-                   {"type": "contact", "id": "c_1042", "label": "Alex Chen"},
+                   make.alex.entity,
                    before={"email": "alex@oldmail.com", "club_tier": "Reserve", "phone": "+1 707 555 0142", "tags": ["vip"]},
                    after={"email": "alex.chen@example.com", "club_tier": "Grand Cru", "phone": "+1 707 555 0142", "tags": ["vip", "allocation-list"]}),
         make.entry(now - timedelta(minutes=61), "WEBHOOK", "SUCCESS", STRIPE, "received", "payment_intent.succeeded",

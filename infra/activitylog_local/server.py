@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from activitylog_local.stack import LocalStack
 
 log = logging.getLogger("activitylog_local.http")
+access = logging.getLogger("activitylog_local.access")  # one line per request: method, path, status, ms
 
 
 class _Server(ThreadingHTTPServer):
@@ -44,6 +46,7 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
         server_version = "activitylog-local"
 
         def _handle(self) -> None:
+            started = time.monotonic()
             try:
                 response = self._answer()
             except Exception:  # noqa: BLE001 - a bug here must not drop the connection silently
@@ -56,6 +59,7 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+            access.info("%s %s %d %.0f ms", self.command, self.path, response.status, (time.monotonic() - started) * 1000)
 
         def _answer(self) -> HttpResponse:
             length = int(self.headers.get("content-length") or 0)
@@ -71,6 +75,9 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
             return response
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            pass  # the access line above says it, with the time taken
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)

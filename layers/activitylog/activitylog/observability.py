@@ -8,12 +8,16 @@ cold start for nothing where no X-Ray daemon listens (tests, the local stack).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Callable
 
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="activity-log")
 metrics = Metrics(namespace="ActivityLog", service="activity-log")
+# A request that records no metric (the OpenAPI document, an unknown route) is normal here;
+# this is Powertools' documented filter for its warning about an empty flush.
+warnings.filterwarnings("ignore", "No application metrics to publish")
 
 
 def tracing_enabled() -> bool:

@@ -1,0 +1,145 @@
+"""The demo org's month hangs together: every record's history reads in a believable order.
+
+Given the generator's output for a month, when its entries are read per record (entity type
+and id, as the dashboard's entity filter and history show them), then nothing happens to a
+record before it is created or after it is deleted, each change starts where the previous
+one left the record, and each job's runs start, progress and complete in order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from activitylog_local.demo import DemoEntry, demo_entries
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+ENDINGS = {"deleted", "removed"}  # nothing happens to the record after these
+
+
+@pytest.fixture(scope="module", params=[(3000, 30, 2026), (300, 30, 7), (800, 10, 11)], ids=["make-dev", "e2e", "short"])
+def entries(request) -> list[DemoEntry]:
+    count, days, seed = request.param
+    return demo_entries(NOW, count=count, days=days, seed=seed)
+
+
+def _at(entry: DemoEntry) -> datetime:
+    return datetime.fromisoformat(entry.occurred_at.replace("Z", "+00:00"))
+
+
+def _histories(entries: list[DemoEntry]) -> dict[tuple[str, str], list[dict]]:
+    histories: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for entry in sorted(entries, key=lambda e: e.occurred_at):
+        if entry.document.get("entity"):
+            histories[(entry.document["entity"]["type"], entry.document["entity"]["id"])].append(entry.document)
+    return histories
+
+
+def test_a_record_is_created_before_anything_else_happens_to_it(entries):
+    for record, history in _histories(entries).items():
+        actions = [d["action"] for d in history]
+        for first in ("created", "invited"):
+            if first in actions and record[0] != "team_member":
+                assert actions.index(first) == 0, (record, actions)
+        assert not any(d.get("before") for d in history if d["action"] == "created"), record
+
+
+def test_nothing_happens_to_a_record_after_it_is_deleted_or_merged_away(entries):
+    histories = _histories(entries)
+    merged_away = {(d["entity"]["type"], d["metadata"]["merged_contact_id"]): d["occurred_at"]
+                   for history in histories.values() for d in history if d["action"] == "merged"}
+    assert merged_away and any(d["action"] == "deleted" for h in histories.values() for d in h)
+    for record, history in histories.items():
+        endings = [d["occurred_at"] for d in history if d["action"] in ENDINGS and record[0] != "team_member"]
+        if record in merged_away:
+            endings.append(merged_away[record])
+        if endings:
+            assert all(d["occurred_at"] <= min(endings) for d in history), (record, [(d["occurred_at"], d["action"]) for d in history])
+
+
+def test_each_change_starts_where_the_previous_one_left_the_record(entries):
+    chained = 0
+    for record, history in _histories(entries).items():
+        known: dict[str, object] = {}
+        for document in history:
+            for name, value in (document.get("before") or {}).items():
+                if name in known:
+                    assert known[name] == value, (record, name, [(d["occurred_at"], d.get("before"), d.get("after")) for d in history])
+                    chained += 1
+            known.update(document.get("after") or {})
+    assert chained > len(entries) // 30  # the rule is exercised, not vacuous
+
+
+def test_a_cancelled_release_has_no_later_entries_and_only_pending_ones_have_payments_processed(entries):
+    for (kind, release), history in _histories(entries).items():
+        if kind != "release":
+            continue
+        status = None
+        for document in history:
+            assert status != "CANCELLED", (release, document["event"])
+            if document["action"] == "processed_payments":
+                assert status in (None, "PENDING"), (release, status, document["occurred_at"])
+            status = (document.get("after") or {}).get("status", status)
+
+
+def test_integrations_connect_and_disconnect_in_turn_and_get_no_webhooks_while_disconnected(entries):
+    for (kind, integration), history in _histories(entries).items():
+        if kind != "integration":
+            continue
+        toggles = [d["action"] for d in history if d["action"] in ("connected", "disconnected")]
+        assert all(a != b for a, b in zip(toggles, toggles[1:])), (integration, toggles)
+        connected = True if not toggles else toggles[0] == "disconnected"  # its state before the month
+        for document in history:
+            if document["action"] in ("connected", "disconnected"):
+                connected = document["action"] == "connected"
+            elif document["action"] == "sent":
+                assert connected, (integration, document["occurred_at"])
+
+
+def test_team_members_act_only_while_on_the_team(entries):
+    joined, left = {}, {}
+    for document in sorted((e.document for e in entries), key=lambda d: d["occurred_at"]):
+        member = (document.get("entity") or {}).get("id")
+        if document["action"] == "invited":
+            joined.setdefault(member, document["occurred_at"])
+        elif document["action"] == "removed":
+            left[member] = document["occurred_at"]
+    assert "u_64" in joined  # the new hire is invited before their first action
+    for document in (e.document for e in entries):
+        actor = document["actor"]
+        if actor["kind"] == "user":
+            assert joined.get(actor["id"], "") <= document["occurred_at"] <= left.get(actor["id"], "9999"), (actor, document["occurred_at"])
+
+
+def test_job_runs_start_progress_and_complete_in_order_and_never_overlap(entries):
+    runs = defaultdict(list)
+    for entry in entries:
+        document = entry.document
+        if document["type"] != "BACKGROUND_JOB" or "job" not in document.get("metadata", {}):
+            continue
+        runs[document["metadata"]["job"]].append(entry)
+        if entry.updates:
+            assert document["status"] == "IN_PROGRESS" and document["metadata"]["processed"] == 0
+            processed = [u["metadata"]["processed"] for u in entry.updates if "processed" in u.get("metadata", {})]
+            assert processed == sorted(processed) and all(p <= document["metadata"]["total"] for p in processed)
+            statuses = [u["status"] for u in entry.updates if "status" in u]
+            assert statuses in ([], [statuses[-1]]) and "IN_PROGRESS" not in statuses  # one completion, last
+            if statuses:
+                assert "status" in entry.updates[-1]
+    assert len(runs) == 6
+    for name, started in runs.items():
+        started.sort(key=lambda e: e.occurred_at)
+        for run, following in zip(started, started[1:]):
+            took = (run.updates[-1] if run.updates else run.document)["metadata"].get("duration_ms", 0)
+            assert _at(run) + timedelta(milliseconds=took) < _at(following), (name, run.occurred_at, following.occurred_at)
+
+
+def test_the_example_rows_continue_their_records_histories(entries):
+    histories = _histories(entries)
+    alex = histories[("contact", "c_1042")]
+    assert [d["event"] for d in alex] == ["Contact updated · Alex Chen"]
+    payments = [d for d in histories[("release", "rel_spring26_reds")]]
+    assert payments[-1]["event"] == "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds"
+    assert all(d["action"] != "cancelled" for d in payments)
