@@ -370,14 +370,17 @@ class _Maker:
         if status == "WARNING":
             done["skipped"] = total - done["processed"]
         failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
+        finished = _iso(min(when + timedelta(milliseconds=done["duration_ms"]), self.now))
         if not live and not running:
-            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure)
+            demo = self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure)
+            demo.document["finished_at"] = finished
+            return demo
         demo = self.entry(when, "BACKGROUND_JOB", "IN_PROGRESS", SYSTEM, action, event, entity,
                           metadata={"job": name, "total": total, "processed": 0})
         demo.updates.append({"metadata": {"processed": total // 3}})
         if running:
             return demo
-        final: dict[str, Any] = {"status": status, "metadata": done}
+        final: dict[str, Any] = {"status": status, "metadata": done, "finished_at": finished}
         if failure:
             final["error"] = failure
         demo.updates.append(final)

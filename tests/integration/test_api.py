@@ -688,3 +688,20 @@ def test_openapi_document_lists_the_activities_paths(api):
     assert "post" in paths["/activities/batch"]
     list_parameters = {p["name"] for p in paths["/activities"]["get"].get("parameters", [])}
     assert {"type", "status", "user", "entity_type", "entity_id", "from", "to", "limit", "cursor"} <= list_parameters
+
+
+def test_a_finished_entry_says_when_it_finished(api):
+    # Given a job that started 10 minutes ago
+    started = api.record(job(occurred_at=minutes_ago(10))).body
+    assert started["finished_at"] is None
+    # When its completion reports when it finished, or a time before it began
+    early = api.patch(started["id"], {"status": "SUCCESS", "finished_at": minutes_ago(20)})
+    done = api.patch(started["id"], {"status": "SUCCESS", "finished_at": minutes_ago(4)})
+    # Then the impossible time is refused by name, and the real one kept (a six-minute run)
+    assert early.status == 400 and early.field == "finished_at"
+    assert done.status == 200 and done.body["finished_at"] == api.get(started["id"]).body["finished_at"]
+    took = datetime.fromisoformat(done.body["finished_at"]) - datetime.fromisoformat(done.body["occurred_at"])
+    assert timedelta(minutes=5, seconds=59) < took < timedelta(minutes=6, seconds=1)
+    # And an entry recorded already finished finished when it occurred, unless its writer says otherwise
+    instant = api.record(entry()).body
+    assert instant["finished_at"] == instant["occurred_at"]

@@ -59,6 +59,9 @@ class NewEntry(_Strict):
     event: str = Field(min_length=1, max_length=300, description="the one-line label shown in the table")
     entity: Optional[Entity] = None
     occurred_at: Optional[datetime] = Field(default=None, description="ISO 8601; defaults to now")
+    finished_at: Optional[datetime] = Field(
+        default=None, description="for an entry recorded already finished: when it finished (ISO 8601); defaults to occurred_at"
+    )
     before: Optional[dict[str, Any]] = Field(default=None, description="the record before an update")
     after: Optional[dict[str, Any]] = Field(default=None, description="the record after an update")
     changes: Optional[dict[str, dict[str, Any]]] = Field(
@@ -70,17 +73,10 @@ class NewEntry(_Strict):
     retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     source: Optional[Source] = None
 
-    @field_validator("occurred_at")
+    @field_validator("occurred_at", "finished_at")
     @classmethod
     def _utc_and_not_future(cls, value: Optional[datetime]) -> Optional[datetime]:
-        if value is None:
-            return value
-        if value.tzinfo is None:
-            raise ValueError("must carry a timezone, e.g. 2026-11-26T10:00:00Z")
-        value = value.astimezone(timezone.utc)
-        if value > datetime.now(timezone.utc) + timedelta(minutes=5):
-            raise ValueError("must not be in the future")
-        return value
+        return utc_and_not_future(value)
 
     @field_validator("changes")
     @classmethod
@@ -95,6 +91,17 @@ class NewEntry(_Strict):
         return value
 
 
+def utc_and_not_future(value: Optional[datetime]) -> Optional[datetime]:
+    if value is None:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("must carry a timezone, e.g. 2026-11-26T10:00:00Z")
+    value = value.astimezone(timezone.utc)
+    if value > datetime.now(timezone.utc) + timedelta(minutes=5):
+        raise ValueError("must not be in the future")
+    return value
+
+
 class EntryUpdate(_Strict):
     """Job progress and completion (``PATCH /activities/{id}``)."""
 
@@ -106,6 +113,15 @@ class EntryUpdate(_Strict):
         default=None, ge=0, le=2**53,
         description="the writer's own order of its reports (a counter or epoch ms): an update older than one applied already changes no event or metadata",
     )
+
+    finished_at: Optional[datetime] = Field(
+        default=None, description="with a final status: when the job finished (ISO 8601); defaults to when the update arrives"
+    )
+
+    @field_validator("finished_at")
+    @classmethod
+    def _finished_utc_and_not_future(cls, value: Optional[datetime]) -> Optional[datetime]:
+        return utc_and_not_future(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> "EntryUpdate":

@@ -181,7 +181,7 @@ class ActivityService:
             event=new.event,
             entity=new.entity.model_dump(mode="json") if new.entity else None,
             recorded_at=now,
-            finished_at=now if new.status.terminal else None,
+            finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
             expires_at=int(occurred.timestamp()) + retention * 86400,
             changes=changes,
             metadata=new.metadata,
@@ -293,8 +293,17 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
     if changed and before[0].terminal:
         raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
     if changed and entry.status.terminal and not before[0].terminal:
-        entry.finished_at = now
+        entry.finished_at = _finish_time(update.finished_at or now, entry.occurred_at)
     return changed
+
+
+def _finish_time(finished_at: Optional[datetime], occurred_at: datetime) -> datetime:
+    """When a finished entry finished: as its writer says (never before it began), else when it began."""
+    if finished_at is None:
+        return occurred_at
+    if finished_at < occurred_at:
+        raise BadRequest("finished_at must not be before occurred_at", "finished_at")
+    return finished_at
 
 
 def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
