@@ -10,6 +10,7 @@ Local, or is answered with the error DynamoDB would give), never by stubbing the
 from __future__ import annotations
 
 import json
+import random
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
@@ -329,3 +330,44 @@ def test_an_org_id_that_could_reach_another_orgs_keys_is_refused():
     for org in ("org_a#1", "", "a" * 129, "org a"):
         with pytest.raises(Unauthorized):
             Caller(org, "u_1", frozenset({"activity:read"}))
+
+
+# -- 4. jobs finishing while pages are read ---------------------------------------------------
+
+
+def test_paging_while_jobs_finish_lists_every_entry_exactly_once(activity_table):
+    service = service_for(activity_table, 2)
+    # Given 60 running jobs among 60 finished ones
+    documents = [d | {"type": "BACKGROUND_JOB", "status": "IN_PROGRESS" if n % 2 else "SUCCESS",
+                      "occurred_at": (NOW - timedelta(seconds=n)).isoformat()} for n, d in enumerate(random_documents(120, 91))]
+    written = [r["id"] for start in (0, 60) for r in service.record_batch(WRITER, documents[start:start + 60])["results"]]
+    running = [i for n, i in enumerate(written) if n % 2]
+    expected = sorted(written, reverse=True)
+    done = threading.Event()
+
+    def finish(jobs: list[str]) -> None:
+        for job_id in jobs:
+            service.update(WRITER, job_id, EntryUpdate(status=random.choice(["SUCCESS", "FAILED", "WARNING"])))
+
+    # When four workers complete the jobs while a reader pages through all of them, five at a time
+    workers = [threading.Thread(target=finish, args=(running[k::4],)) for k in range(4)]
+    for worker in workers:
+        worker.start()
+    passes = []
+    while not done.is_set():
+        done.set() if not any(w.is_alive() for w in workers) else None
+        listed, token = [], None
+        while True:
+            query = {"type": "BACKGROUND_JOB", "from": (NOW - timedelta(hours=1)).isoformat(), "limit": "5"}
+            result = service.list(WRITER, parse_list_request({**query, **({"cursor": token} if token else {})}))
+            listed += [i["id"] for i in result.items]
+            token = result.next_cursor
+            if not token:
+                break
+        passes.append(listed)
+    for worker in workers:
+        worker.join()
+    # Then every pass listed each entry exactly once, newest first, whatever moved under it
+    assert len(passes) >= 2
+    for listed in passes:
+        assert listed == expected, (len(listed), len(set(listed)), len(expected))
