@@ -88,4 +88,5 @@ def test_a_function_invokes_another_synchronously_from_its_environment(fixture_s
     assert answer["payload"]["variables"]["after"]["NAP_ONLY"] == "nap" and answer["payload"]["environment"] != answer["environment"]
     broken = invoke("EchoFunction")  # Echo's handler fails on an event without a routeKey
     assert broken["function_error"] == "Unhandled" and broken["payload"]["errorType"] == "KeyError"
+    assert "echo/app.py" in broken["payload"]["stackTrace"][0]  # the function's frames, not the runtime's
     assert invoke("NoSuchFunction") == {"error": "ResourceNotFoundException"}
