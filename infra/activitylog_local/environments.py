@@ -71,7 +71,8 @@ class ExecutionEnvironment:
         # Line by line to this process's descriptor 1 as it is now (the seeder points it at a file
         # for a while), so environments' lines never cut into each other.
         for line in self.process.stdout:
-            os.write(1, line)
+            while line:
+                line = line[os.write(1, line):]
 
 
 class EnvironmentPool:

@@ -16,6 +16,8 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 
 def nap(stack, key: str, peers: int = 1, wait: float = 0, path: str = "/nap") -> dict:
     with urllib.request.urlopen(f"{stack.url}{path}?key={key}&peers={peers}&wait={wait}", timeout=60) as response:
@@ -90,3 +92,42 @@ def test_a_function_invokes_another_synchronously_from_its_environment(fixture_s
     assert broken["function_error"] == "Unhandled" and broken["payload"]["errorType"] == "KeyError"
     assert "echo/app.py" in broken["payload"]["stackTrace"][0]  # the function's frames, not the runtime's
     assert invoke("NoSuchFunction") == {"error": "ResourceNotFoundException"}
+
+
+# --- an environment's life on its own (no stack: handlers that call no AWS service) ----------------
+
+
+def runtime_for(code_dir, source: str):
+    from activitylog_local.lambdas import FunctionSpec, LambdaRuntime
+
+    (code_dir / "app.py").write_text(source)
+    return LambdaRuntime([FunctionSpec("Plain", "plain", code_dir, "app.handler")])
+
+
+def test_a_failed_init_is_the_invocations_error_and_the_next_one_starts_afresh(tmp_path):
+    from activitylog_local.lambdas import FunctionError
+
+    runtime = runtime_for(tmp_path, "import no_such_module\n")
+    try:
+        with pytest.raises(FunctionError) as failed:
+            runtime.invoke("Plain", {})
+        assert failed.value.document["errorType"] == "Runtime.ImportModuleError" and "no_such_module" in failed.value.document["errorMessage"]
+        assert runtime.pools["Plain"].size == 0  # Lambda resets an environment whose init failed
+        (tmp_path / "app.py").write_text("import os\n\ndef handler(event, context):\n    return {'pid': os.getpid(), 'echo': event}\n")
+        assert runtime.invoke("Plain", {"a": 1})["echo"] == {"a": 1}
+    finally:
+        runtime.stop()
+
+
+def test_an_environment_whose_process_exits_is_an_error_and_is_replaced(tmp_path):
+    from activitylog_local.lambdas import FunctionError
+
+    runtime = runtime_for(tmp_path, "import os\n\ndef handler(event, context):\n    if event.get('exit'):\n        os._exit(3)\n    return os.getpid()\n")
+    try:
+        first = runtime.invoke("Plain", {})
+        with pytest.raises(FunctionError) as failed:
+            runtime.invoke("Plain", {"exit": True})
+        assert failed.value.document["errorType"] == "Runtime.ExitError" and "status 3" in failed.value.document["errorMessage"]
+        assert runtime.invoke("Plain", {}) != first  # a new environment (a cold start), not the dead one
+    finally:
+        runtime.stop()
