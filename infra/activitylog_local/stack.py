@@ -407,6 +407,7 @@ class LocalStack:
             layer_refs = self.intrinsics.resolve(list(globals_.get("Layers") or []) + list(props.get("Layers") or []))
             layers = [self.layers[arn] for arn in layer_refs if arn in self.layers]
             code_uri = props.get("CodeUri", globals_.get("CodeUri", "."))
+            reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
             if not isinstance(code_uri, str):
                 raise SetupError(f"{logical_id}: CodeUri must be a local folder for the local stack")
             specs.append(FunctionSpec(
@@ -419,8 +420,7 @@ class LocalStack:
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
                 events=props.get("Events") or {},
-                reserved_concurrency=int(self.intrinsics.resolve(props["ReservedConcurrentExecutions"]))
-                if props.get("ReservedConcurrentExecutions") else None,
+                reserved_concurrency=int(self.intrinsics.resolve(reserved)) if reserved else None,
             ))
         return specs
 
