@@ -4,7 +4,10 @@
 - ``template``    reads template.yaml (tables, functions, routes, event sources)
 - ``intrinsics``  resolves ``!Ref``/``!GetAtt``/``!Sub`` to the local resources' names
 - ``stack``       ``LocalStack``: DynamoDB Local + moto + every resource the template declares
-- ``lambdas``     functions invoked in-process, found by Handler/CodeUri/Layers
+- ``lambdas``     functions found by Handler/CodeUri/Layers, invoked in execution environments
+- ``environments`` those environments: one process each, warm, pooled up to a concurrency limit
+- ``bootstrap``   what runs in an environment's process (the handler, one event at a time)
+- ``endpoint``    the AWS endpoint environments call: moto's server app, Lambda Invoke by the runtime
 - ``gateway``     API Gateway HTTP API: routes, JWT authorizer, payload-v2 events
 - ``auth``        the local dev signing key and the authorizer's checks
 - ``server``      the HTTP server and the ``/_local`` helpers

@@ -2,7 +2,7 @@
 
 ``Gateway.handle`` takes one HTTP request and answers it the way the deployed API
 would: route by the template's ``HttpApi`` events (most specific path wins), run the
-authorizer, build the payload-format-2.0 event, invoke the function in-process and
+authorizer, build the payload-format-2.0 event, invoke the function (in one of its execution environments) and
 turn its result into the HTTP answer (including the "no statusCode means a 200 JSON
 body" rule). There are no sockets here; ``server`` puts it on a port and the seeder
 calls it directly.

@@ -1,4 +1,4 @@
-"""Event sources, as template.yaml declares them, feeding the in-process functions.
+"""Event sources, as template.yaml declares them, feeding the functions' execution environments.
 
 - ``QueueSource``    an SQS event source mapping: polls the (moto) queue, invokes with
                      batches, deletes what succeeded (``ReportBatchItemFailures``), and

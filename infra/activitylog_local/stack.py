@@ -15,8 +15,8 @@ What is created for each resource type:
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
-- ``AWS::Serverless::Function``       an in-process function; its Events become routes,
-                                      queue and stream mappings, rules and schedules
+- ``AWS::Serverless::Function``       execution environments (processes) on demand; its Events
+                                      become routes, queue and stream mappings, rules and schedules
 - state machines                      moto's Step Functions interpreter, same definition
 - ``AWS::SES::EmailIdentity``         a verified moto SES identity; mail goes to the outbox
 """
@@ -42,7 +42,8 @@ from activitylog_local.auth import DevKey, JwtAuthorizer
 from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
 from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
 from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
-from activitylog_local.lambdas import FunctionSpec, LambdaRuntime, function_arn, streaming_body
+from activitylog_local.endpoint import AwsEndpoint
+from activitylog_local.lambdas import DEFAULT_CONCURRENCY, FunctionSpec, LambdaRuntime, function_arn, streaming_body
 from activitylog_local.outbox import Outbox
 from activitylog_local.sources import (
     AsyncInvoker,
@@ -106,6 +107,7 @@ class StackOptions:
     stack_name: str = "activitylog-local"
     poll_seconds: float = 0.5
     serve_http: bool = True
+    concurrency: int = DEFAULT_CONCURRENCY  # execution environments per function without ReservedConcurrentExecutions
 
 
 class LocalStack:
@@ -129,6 +131,7 @@ class LocalStack:
         self.outbox = Outbox(self.options.data_dir / "outbox")
         self.key = DevKey.load_or_create(self.options.data_dir)
         self._mock = None
+        self.aws: Optional[AwsEndpoint] = None  # moto and Lambda Invoke over HTTP, for the execution environments
         self._saved_environment: dict[str, Optional[str]] = {}
         self._boto_handlers: list[tuple[str, Any]] = []
         self._restore_events = None
@@ -176,6 +179,7 @@ class LocalStack:
 
             self._mock = mock_aws(config=MOTO_CONFIG)
             self._mock.start()
+            self.aws = AwsEndpoint(self._lambda_api).start()
             self.provision()
             self._wire()
         except BaseException:
@@ -192,6 +196,11 @@ class LocalStack:
         for worker in reversed(self.workers):
             worker.stop()
         self.workers = []
+        if self.runtime:
+            self.runtime.stop()
+        if self.aws:
+            self.aws.stop()
+            self.aws = None
         if self._mock:
             try:
                 self._save_buckets()
@@ -259,7 +268,8 @@ class LocalStack:
             elif kind == "AWS::Events::EventBus":
                 boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
         self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
-        self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT)
+        self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT, aws_endpoint=self.aws.url,
+                                     concurrency=self.options.concurrency)
         self._verify_senders()
         for logical_id, resource in resources.items():
             if resource.get("Type") in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
@@ -397,6 +407,7 @@ class LocalStack:
             layer_refs = self.intrinsics.resolve(list(globals_.get("Layers") or []) + list(props.get("Layers") or []))
             layers = [self.layers[arn] for arn in layer_refs if arn in self.layers]
             code_uri = props.get("CodeUri", globals_.get("CodeUri", "."))
+            reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
             if not isinstance(code_uri, str):
                 raise SetupError(f"{logical_id}: CodeUri must be a local folder for the local stack")
             specs.append(FunctionSpec(
@@ -409,6 +420,7 @@ class LocalStack:
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
                 events=props.get("Events") or {},
+                reserved_concurrency=int(self.intrinsics.resolve(reserved)) if reserved else None,
             ))
         return specs
 
@@ -654,11 +666,27 @@ class LocalStack:
         models.Rule.send_to_targets = send_to_targets
         self._restore_events = lambda: setattr(models.Rule, "send_to_targets", original)
 
-    def _register_lambda_invoke(self) -> None:
-        """Answer ``lambda.Invoke`` (from functions or moto's Step Functions) in-process."""
-        import boto3
+    def _lambda_api(self, name: str, kind: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Lambda's Invoke API: (HTTP status, headers, body), for callers here and in the execution environments."""
+        try:
+            spec = self.runtime.find(name)
+        except KeyError as error:
+            return 404, {"x-amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"}, \
+                json.dumps({"Type": "User", "message": str(error).strip("'\"")}).encode()
+        if kind == "DryRun":
+            return 204, {}, b""
+        if kind == "Event":
+            self.invoker.submit(spec.arn, json.loads(payload or b"{}"))
+            return 202, {}, b""
+        data, error = self.runtime.invoke_payload(name, payload)
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if error:
+            headers["X-Amz-Function-Error"] = error
+        return 200, headers, data
 
-        runtime, invoker = self.runtime, self.invoker
+    def _register_lambda_invoke(self) -> None:
+        """Answer ``lambda.Invoke`` from this process (moto's Step Functions, tests) without a round trip."""
+        import boto3
 
         class _Http:
             def __init__(self, status_code: int) -> None:
@@ -672,29 +700,21 @@ class LocalStack:
             call = context.get("local_lambda_invoke")
             if call is None:
                 return None
-            name = call["FunctionName"]
             payload = call.get("Payload") or b""
             if hasattr(payload, "read"):
                 payload = payload.read()
             if isinstance(payload, str):
                 payload = payload.encode()
-            try:
-                runtime.find(name)
-            except KeyError as error:
-                return _Http(404), {"Error": {"Code": "ResourceNotFoundException", "Message": str(error)},
-                                    "ResponseMetadata": {"HTTPStatusCode": 404}}
-            kind = call.get("InvocationType", "RequestResponse")
-            if kind == "DryRun":
-                return _Http(204), {"StatusCode": 204, "Payload": streaming_body(b"")}
-            if kind == "Event":
-                invoker.submit(runtime.find(name).arn, json.loads(payload or b"{}"))
-                return _Http(202), {"StatusCode": 202, "Payload": streaming_body(b"")}
-            data, error = runtime.invoke_payload(name, payload)
-            parsed = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": streaming_body(data),
-                      "ResponseMetadata": {"HTTPStatusCode": 200}}
-            if error:
-                parsed["FunctionError"] = error
-            return _Http(200), parsed
+            status, headers, body = self._lambda_api(call["FunctionName"], call.get("InvocationType", "RequestResponse"), payload)
+            if status >= 400:
+                return _Http(status), {"Error": {"Code": headers["x-amzn-ErrorType"], "Message": json.loads(body)["message"]},
+                                       "ResponseMetadata": {"HTTPStatusCode": status}}
+            parsed = {"StatusCode": status, "Payload": streaming_body(body), "ResponseMetadata": {"HTTPStatusCode": status}}
+            if status == 200:
+                parsed["ExecutedVersion"] = headers["X-Amz-Executed-Version"]
+            if "X-Amz-Function-Error" in headers:
+                parsed["FunctionError"] = headers["X-Amz-Function-Error"]
+            return _Http(status), parsed
 
         session = boto3._get_default_session()
         for event_name, handler in (("before-parameter-build.lambda.Invoke", capture), ("before-call.lambda.Invoke", answer)):
@@ -728,7 +748,9 @@ class LocalStack:
             "buckets": self.buckets,
             "queues": {lid: q["url"] for lid, q in self.queues.items()},
             "state_machines": self.state_machines,
-            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events)} for lid, s in self.runtime.specs.items()},
+            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events),
+                                "concurrency": self.runtime.pools[lid].limit, "environments": self.runtime.pools[lid].size}
+                          for lid, s in self.runtime.specs.items()},
             "routes": [r.route_key for r in self.gateway.routes],
             "schedules": [{"name": s.name, "expression": s.expression, "function": s.function, "enabled": s.enabled}
                           for s in (self.scheduler.schedules if self.scheduler else [])],

@@ -42,7 +42,7 @@ def http(stack, method: str, path: str, token: str | None = None, body: bytes | 
 
 
 def test_routes_are_the_templates_http_api_events(fixture_stack):
-    assert sorted(fixture_stack.describe()["routes"]) == ["GET /echo/{name}", "GET /open", "GET /seen/{kind}", "POST /echo"]
+    assert sorted(fixture_stack.describe()["routes"]) == ["GET /echo/{name}", "GET /nap", "GET /nap/twin", "GET /open", "GET /seen/{kind}", "POST /echo"]
 
 
 def test_request_becomes_a_payload_v2_event_with_verified_claims(fixture_stack):

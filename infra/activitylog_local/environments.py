@@ -1,0 +1,129 @@
+"""Execution environments: one process per environment, pooled per function, as Lambda runs them.
+
+An ``ExecutionEnvironment`` is a ``bootstrap`` process running one function's handler, one
+invocation at a time. A function's ``EnvironmentPool`` hands out an idle (warm) one, or
+starts a new one while the function is under its concurrency limit; past the limit, an
+invocation waits for one to come free (AWS would throttle it instead).
+
+>>> pool = EnvironmentPool(lambda: ExecutionEnvironment(variables, config, code_dir), limit=4)
+>>> with pool.environment(wait=15) as environment:
+...     answer = environment.invoke(event, request_id)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+
+class EnvironmentGone(Exception):
+    """The environment's process ended during an invocation (it exited, crashed or was killed)."""
+
+
+class ExecutionEnvironment:
+    def __init__(self, variables: dict[str, str], config: dict[str, Any], cwd: Path) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "activitylog_local.bootstrap", str(theirs.fileno())],
+            env=variables, cwd=cwd, pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        theirs.close()
+        self._connection = Connection(ours.detach())
+        self._connection.send_bytes(json.dumps(config).encode())
+        self.alive = True
+        threading.Thread(target=self._copy_logs, name=f"logs:{config['name']}", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def invoke(self, event: Any, request_id: str) -> dict:
+        """``{"result": …}`` or ``{"error": document}``; raises ``EnvironmentGone``."""
+        try:
+            self._connection.send_bytes(json.dumps({"event": event, "request_id": request_id}, default=str).encode())
+            answer = json.loads(self._connection.recv_bytes())
+        except (EOFError, OSError) as error:
+            self.stop()
+            raise EnvironmentGone(f"the environment's process exited (status {self.process.returncode})") from error
+        if answer.get("fatal"):
+            self.stop()
+        return answer
+
+    def stop(self) -> None:
+        self.alive = False
+        self._connection.close()  # the process sees the end of its input and exits
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # still in a handler
+            self.process.kill()
+            self.process.wait()
+
+    def _copy_logs(self) -> None:
+        # Line by line to this process's descriptor 1 as it is now (the seeder points it at a file
+        # for a while), so environments' lines never cut into each other.
+        for line in self.process.stdout:
+            while line:
+                line = line[os.write(1, line):]
+
+
+class EnvironmentPool:
+    """One function's environments: warm ones reused, at most ``limit`` at once."""
+
+    def __init__(self, start: Callable[[], ExecutionEnvironment], limit: int) -> None:
+        self.limit = limit
+        self._start = start
+        self._idle: list[ExecutionEnvironment] = []  # the last one freed is reused first, as Lambda tends to
+        self._all: set[ExecutionEnvironment] = set()
+        self._starting = 0
+        self._changed = threading.Condition()
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    @contextmanager
+    def environment(self, wait: float) -> Iterator[ExecutionEnvironment]:
+        """An environment for one invocation; ``TimeoutError`` if none comes free within ``wait`` s."""
+        environment = self._acquire(wait)
+        try:
+            yield environment
+        finally:
+            with self._changed:
+                if environment.alive:
+                    self._idle.append(environment)
+                else:
+                    self._all.discard(environment)
+                self._changed.notify()
+
+    def _acquire(self, wait: float) -> ExecutionEnvironment:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._idle or len(self._all) + self._starting < self.limit, wait):
+                raise TimeoutError(f"all {self.limit} execution environments stayed busy for {wait:.0f} s")
+            if self._idle:
+                return self._idle.pop()
+            self._starting += 1
+        environment = None
+        try:
+            environment = self._start()  # outside the lock: a cold start does not hold up warm invocations
+        finally:
+            with self._changed:
+                self._starting -= 1
+                if environment is not None:
+                    self._all.add(environment)
+                self._changed.notify()
+        return environment
+
+    def stop(self) -> None:
+        with self._changed:
+            environments, self._all, self._idle = list(self._all), set(), []
+        for environment in environments:
+            environment.stop()
