@@ -13,7 +13,6 @@ invocation waits for one to come free (AWS would throttle it instead).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -68,11 +67,11 @@ class ExecutionEnvironment:
             self.process.wait()
 
     def _copy_logs(self) -> None:
-        # Line by line to this process's descriptor 1 as it is now (the seeder points it at a file
-        # for a while), so environments' lines never cut into each other.
+        # Line by line through this process's stdout as it is now: ``serve`` sets metrics lines
+        # aside there, and the seeder points descriptor 1 at a file for a while.
         for line in self.process.stdout:
-            while line:
-                line = line[os.write(1, line):]
+            sys.stdout.write(line.decode(errors="replace"))
+            sys.stdout.flush()
 
 
 class EnvironmentPool:
