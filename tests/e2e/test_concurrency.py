@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
-from tests.e2e.test_api import entry
+from tests.e2e.test_api import NOW, entry, iso
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +57,60 @@ def test_concurrent_completions_of_one_job_leave_exactly_one_terminal_status(api
     assert final["metadata"] == {f"by_{final['status']}": 1}
     functions = api_stack.request("GET", "/_local/stack")[1]["functions"]
     assert functions["ApiFunction"]["environments"] > 1  # the nine did not queue through one environment
+
+
+def big(label: str) -> dict:
+    """Job metadata too large for an item: the service keeps it in S3 (moto, through the stack)."""
+    return {"log": "".join(f"{label}{n:x}" for n in range(40_000))}
+
+
+def test_concurrent_final_reports_over_an_offloaded_detail_leave_the_winners_error_and_detail(api_stack):
+    writer = api_stack.token("org_race_detail", "svc_jobs", scopes=("read", "write"))
+    status, job = api_stack.request("POST", "/activities", writer, entry("BACKGROUND_JOB", "IN_PROGRESS", None, metadata=big("start")))
+    assert status == 201, job
+    statuses = ["SUCCESS", "FAILED", "WARNING"] * 2
+
+    def report(status: str):
+        body = {"status": status, "error": {"message": f"by {status}"}, "metadata": big(status)}
+        return lambda: api_stack.request("PATCH", f"/activities/{job['id']}", writer, body)
+
+    answers = at_once(*[report(s) for s in statuses])
+    assert all(code in (200, 409) for code, _ in answers), answers
+    final = api_stack.request("GET", f"/activities/{job['id']}", writer)[1]
+    # The entry carries exactly its winning report: that report's own error and detail
+    assert final["error"] == {"message": f"by {final['status']}"}
+    assert final["metadata"]["log"] == big(final["status"])["log"]
+
+
+def test_pages_read_while_jobs_finish_in_parallel_list_every_entry_exactly_once(api_stack):
+    writer = api_stack.token("org_race_pages", "svc_jobs", scopes=("read", "write"))
+    documents = [entry("BACKGROUND_JOB", "IN_PROGRESS" if n % 2 else "SUCCESS", None, when=NOW - timedelta(minutes=10, seconds=n))
+                 for n in range(40)]
+    status, answer = api_stack.request("POST", "/activities/batch", writer, {"entries": documents})
+    assert status == 200, answer
+    written = [r["id"] for r in answer["results"]]
+    running = [i for n, i in enumerate(written) if n % 2]
+    expected = sorted(written, reverse=True)
+
+    def finish(jobs: list[str]) -> None:
+        for job_id in jobs:
+            code, body = api_stack.request("PATCH", f"/activities/{job_id}", writer, {"status": "FAILED", "error": {"message": "x"}})
+            assert code == 200, body
+
+    def page_through() -> list[str]:
+        listed, cursor = [], None
+        while True:
+            query = f"type=BACKGROUND_JOB&from={iso(NOW - timedelta(hours=1))}&limit=4" + (f"&cursor={cursor}" if cursor else "")
+            code, body = api_stack.request("GET", f"/activities?{query}", writer)
+            assert code == 200, body
+            listed += [i["id"] for i in body["items"]]
+            cursor = body["next_cursor"]
+            if not cursor:
+                return listed
+
+    # When two workers finish the jobs while two readers page through them, in parallel environments
+    passes = at_once(lambda: finish(running[0::2]), lambda: finish(running[1::2]), page_through, page_through)[2:]
+    passes.append(page_through())
+    # Then every pass listed each entry exactly once, newest first
+    for listed in passes:
+        assert listed == expected
