@@ -22,6 +22,7 @@ from activitylog.errors import ActivityLogError, NotFound, Unauthorized
 from activitylog.filters import PARAMETERS, parse_list_request
 from activitylog.observability import logger, metrics, traced
 from activitylog.requestbody import body_text, loads
+from activitylog.responses import SCHEMAS, responses
 from activitylog.service import ActivityService, Caller
 
 MAX_BODY_BYTES = 1024 * 1024  # one entry
@@ -57,7 +58,8 @@ def caller() -> Caller:
 # -- reads ----------------------------------------------------------------------------
 
 
-@app.get("/activities", summary="List entries, newest first, filtered by any combination of axes")
+@app.get("/activities", summary="List entries, newest first, filtered by any combination of axes",
+         responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403))
 def list_activities():
     # The raw parameters, so unknown ones are refused by name rather than ignored.
     request = parse_list_request(app.current_event.query_string_parameters or {})
@@ -67,7 +69,8 @@ def list_activities():
     return result.to_dict()
 
 
-@app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error")
+@app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error",
+         responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404))
 def get_activity(id: str):  # noqa: A002 - the route's own name
     entry = service().get(caller(), id)
     metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
@@ -76,8 +79,13 @@ def get_activity(id: str):  # noqa: A002 - the route's own name
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi_document():
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     register_writes()
-    document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+    # Every documented route is behind the JWT authorizer (a 401 without a valid token).
+    document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
+                                                      security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
+    document.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     # GET /activities reads its parameters itself (no pydantic on the read path); they are
     # documented from the same table that parses them.
     document["paths"]["/activities"]["get"]["parameters"] = [
@@ -110,7 +118,11 @@ def register_writes() -> None:
     def idempotency_key() -> Header:
         return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
 
-    @app.post("/activities", summary="Record one entry", enable_validation=True)
+    writes = (400, 401, 403, 409, 413, 415, 503)
+
+    @app.post("/activities", summary="Record one entry", enable_validation=True,
+              responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},
+                                  *writes))
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], idempotency_key()] = None):
         who = caller()
         recorded = _once(who, "POST /activities", key, entry.model_dump(mode="json"),
@@ -119,7 +131,10 @@ def register_writes() -> None:
         return Response(201, "application/json", json.dumps(recorded))
 
     @app.post("/activities/batch", summary="Record up to 100 entries; invalid ones are reported, valid ones written together",
-              enable_validation=True)
+              enable_validation=True,
+              responses=responses({200: ("Every entry recorded", "BatchResult"),
+                                   207: ("Some entries rejected (see results); the valid ones recorded", "BatchResult")},
+                                  *writes))
     def record_activities(batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], idempotency_key()] = None):
         who = caller()
         result = _once(who, "POST /activities/batch", key, batch.entries,
@@ -127,7 +142,8 @@ def register_writes() -> None:
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
         return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
 
-    @app.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True)
+    @app.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True,
+               responses=responses({200: ("The entry as updated", "EntryDetail")}, *writes, 404))
     def update_activity(id: str, update: Annotated[EntryUpdate, Body()],  # noqa: A002
                         key: Annotated[Optional[str], idempotency_key()] = None):
         who = caller()

@@ -234,3 +234,27 @@ def test_a_retried_patch_with_the_same_idempotency_key_applies_once(api, idempot
     other = patch(second_job, {"status": "SUCCESS"}, "k-1")
     assert other.status == 200 and other.body["status"] == "SUCCESS", other
     assert api.get(first_job).body["status"] == "IN_PROGRESS"
+
+
+# -- the OpenAPI document names every answer ------------------------------------------------------
+
+
+def test_the_openapi_document_lists_every_status_each_operation_answers(api):
+    document = api.call("GET", "/openapi.json", token=None).body
+    writes = {"400", "401", "403", "409", "413", "415", "503"}
+    expected = {
+        ("/activities", "get"): {"200", "400", "401", "403"},
+        ("/activities/{id}", "get"): {"200", "400", "401", "403", "404"},
+        ("/activities", "post"): {"201"} | writes,
+        ("/activities/batch", "post"): {"200", "207"} | writes,
+        ("/activities/{id}", "patch"): {"200", "404"} | writes,
+    }
+
+    listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}
+
+    assert listed == expected
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["message"] and set(error["properties"]) == {"message", "field"}
+    assert document["security"] == [{"jwt": []}] and document["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"
+    assert "Retry-After" in document["paths"]["/activities"]["post"]["responses"]["503"]["headers"]
+    assert any(p["name"].lower() == "idempotency-key" for p in document["paths"]["/activities/{id}"]["patch"]["parameters"])
