@@ -8,6 +8,8 @@ Reads are the dashboard's hot path: they parse their own parameters
 (``activitylog.filters``) and never import pydantic. The write routes validate their
 bodies with Powertools and pydantic, and are registered on the first request that
 needs them (``register_writes``), so a reader's cold start does not pay for them.
+A write's body is checked and parsed strictly (``activitylog.requestbody``) before
+Powertools sees it: bytes, media type, UTF-8, one JSON object, finite numbers, depth.
 """
 
 import json
@@ -173,7 +175,7 @@ def domain_error(error: ActivityLogError):
 
 @app.not_found
 def no_route(_error: Exception):
-    # A path the template routes here but no handler matches (e.g. an id with a '%').
+    # A path the template routes here but no handler matches (e.g. an id with a quote in it).
     return domain_error(NotFound(f"no route for {app.current_event.http_method} {app.current_event.path}", "path"))
 
 
