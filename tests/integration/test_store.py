@@ -70,8 +70,11 @@ def write_all(service: ActivityService, caller: Caller, documents: list[dict]) -
 def oracle(entries: list[dict], params: dict) -> list[str]:
     types = set(params["type"].split(",")) if "type" in params else None
     statuses = set(params["status"].split(",")) if "status" in params else None
-    low = datetime.fromisoformat(params["from"]) if "from" in params else NOW - timedelta(hours=24)
-    high = datetime.fromisoformat(params["to"]) if "to" in params else NOW + timedelta(minutes=1)
+    # The default window ends at the service's clock when it is asked, not at NOW (import time):
+    # minutes can pass in between when slower tiers run first.
+    now = datetime.now(timezone.utc)
+    low = datetime.fromisoformat(params["from"]) if "from" in params else now - timedelta(hours=24)
+    high = datetime.fromisoformat(params["to"]) if "to" in params else now + timedelta(minutes=1)
 
     def matches(e: dict) -> bool:
         occurred = datetime.fromisoformat(e["occurred_at"])
