@@ -8,6 +8,8 @@ Reads are the dashboard's hot path: they parse their own parameters
 (``activitylog.filters``) and never import pydantic. The write routes validate their
 bodies with Powertools and pydantic, and are registered on the first request that
 needs them (``register_writes``), so a reader's cold start does not pay for them.
+A write's body is checked and parsed strictly (``activitylog.requestbody``) before
+Powertools sees it: bytes, media type, UTF-8, one JSON object, finite numbers, depth.
 """
 
 import json
@@ -18,16 +20,19 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from activitylog.errors import ActivityLogError, PayloadTooLarge, Unauthorized
+from activitylog.errors import ActivityLogError, NotFound, Unauthorized
 from activitylog.filters import PARAMETERS, parse_list_request
 from activitylog.observability import logger, metrics, traced
+from activitylog.requestbody import body_text, loads
+from activitylog.responses import SCHEMAS, responses
 from activitylog.service import ActivityService, Caller
 
 MAX_BODY_BYTES = 1024 * 1024  # one entry
 MAX_BATCH_BODY_BYTES = 5 * 1024 * 1024  # a batch of 100; below Lambda's 6 MB payload limit
 TITLE, VERSION = "Activity Logs API", "1.0.0"
 
-app = APIGatewayHttpResolver()  # validation is per route: the write routes turn it on
+# Validation is per route (the write routes turn it on); bodies are parsed strictly, once.
+app = APIGatewayHttpResolver(json_body_deserializer=loads)
 _service: Optional[ActivityService] = None
 _writes_registered = False
 
@@ -55,7 +60,8 @@ def caller() -> Caller:
 # -- reads ----------------------------------------------------------------------------
 
 
-@app.get("/activities", summary="List entries, newest first, filtered by any combination of axes")
+@app.get("/activities", summary="List entries, newest first, filtered by any combination of axes",
+         responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403))
 def list_activities():
     # The raw parameters, so unknown ones are refused by name rather than ignored.
     request = parse_list_request(app.current_event.query_string_parameters or {})
@@ -65,7 +71,8 @@ def list_activities():
     return result.to_dict()
 
 
-@app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error")
+@app.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error",
+         responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404))
 def get_activity(id: str):  # noqa: A002 - the route's own name
     entry = service().get(caller(), id)
     metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
@@ -74,8 +81,13 @@ def get_activity(id: str):  # noqa: A002 - the route's own name
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi_document():
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     register_writes()
-    document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+    # Every documented route is behind the JWT authorizer (a 401 without a valid token).
+    document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
+                                                      security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
+    document.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     # GET /activities reads its parameters itself (no pydantic on the read path); they are
     # documented from the same table that parses them.
     document["paths"]["/activities"]["get"]["parameters"] = [
@@ -96,17 +108,23 @@ def register_writes() -> None:
     _writes_registered = True
 
     from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, ConfigDict, Field
 
     from activitylog.inputs import EntryUpdate, NewEntry
 
     class BatchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")  # as a single entry: an unknown key is refused, not ignored
+
         entries: list[dict[str, Any]] = Field(description="up to 100 entries, each like POST /activities")
 
     def idempotency_key() -> Header:
         return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
 
-    @app.post("/activities", summary="Record one entry", enable_validation=True)
+    writes = (400, 401, 403, 409, 413, 415, 503)
+
+    @app.post("/activities", summary="Record one entry", enable_validation=True,
+              responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},
+                                  *writes))
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], idempotency_key()] = None):
         who = caller()
         recorded = _once(who, "POST /activities", key, entry.model_dump(mode="json"),
@@ -115,7 +133,10 @@ def register_writes() -> None:
         return Response(201, "application/json", json.dumps(recorded))
 
     @app.post("/activities/batch", summary="Record up to 100 entries; invalid ones are reported, valid ones written together",
-              enable_validation=True)
+              enable_validation=True,
+              responses=responses({200: ("Every entry recorded", "BatchResult"),
+                                   207: ("Some entries rejected (see results); the valid ones recorded", "BatchResult")},
+                                  *writes))
     def record_activities(batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], idempotency_key()] = None):
         who = caller()
         result = _once(who, "POST /activities/batch", key, batch.entries,
@@ -123,11 +144,16 @@ def register_writes() -> None:
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
         return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
 
-    @app.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True)
-    def update_activity(id: str, update: Annotated[EntryUpdate, Body()]):  # noqa: A002
-        entry = service().update(caller(), id, update)
+    @app.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True,
+               responses=responses({200: ("The entry as updated", "EntryDetail")}, *writes, 404))
+    def update_activity(id: str, update: Annotated[EntryUpdate, Body()],  # noqa: A002
+                        key: Annotated[Optional[str], idempotency_key()] = None):
+        who = caller()
+        # The key is scoped to this entry: the same key on another entry is another update.
+        updated = _once(who, f"PATCH /activities/{id}", key, update.model_dump(mode="json"),
+                        lambda: service().update(who, id, update).detail_view())
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
-        return entry.detail_view()
+        return updated
 
 
 def _once(who: Caller, route: str, key: Optional[str], body: Any, operation) -> dict:
@@ -147,11 +173,15 @@ def domain_error(error: ActivityLogError):
     return _error(error.status_code, error.to_dict(), error.headers)
 
 
+@app.not_found
+def no_route(_error: Exception):
+    # A path the template routes here but no handler matches (e.g. an id with a quote in it).
+    return domain_error(NotFound(f"no route for {app.current_event.http_method} {app.current_event.path}", "path"))
+
+
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError):
     first = error.errors()[0] if error.errors() else {}
-    if first.get("type") == "json_invalid":
-        return _error(400, {"message": "body is not valid JSON", "field": "body"})
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
     # Powertools puts the parameter name first for a body model; drop it so fields read as in the document.
     if location and location[0] in ("entry", "batch", "update"):
@@ -170,11 +200,23 @@ def _error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
-    body = event.get("body") or ""
-    limit = MAX_BATCH_BODY_BYTES if event.get("rawPath", "").endswith("/batch") else MAX_BODY_BYTES
-    if len(body) > limit:
-        error = PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}", "body")
-        return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(error.to_dict())}
-    if event.get("requestContext", {}).get("http", {}).get("method") != "GET":
+    if event.get("requestContext", {}).get("http", {}).get("method") in ("POST", "PATCH"):
         register_writes()
+        try:
+            event = _with_checked_body(event)
+        except ActivityLogError as error:
+            refusal = _error(error.status_code, error.to_dict())
+            return {"statusCode": refusal.status_code, "headers": {"Content-Type": "application/json"}, "body": refusal.body}
     return app.resolve(event, context)
+
+
+def _with_checked_body(event: dict) -> dict:
+    """The event with its body as checked UTF-8 text, so Powertools never decodes bytes itself.
+
+    The content type is normalised once it has been checked (``APPLICATION/JSON`` is JSON),
+    and set when there is no body, so Powertools always reads the body as JSON.
+    """
+    limit = MAX_BATCH_BODY_BYTES if event.get("rawPath", "").endswith("/batch") else MAX_BODY_BYTES
+    text = body_text(event, limit)
+    headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
+    return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "content-type": "application/json"}}

@@ -74,7 +74,12 @@ def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
                 response = stack.gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
             return response
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        def __getattr__(self, name: str) -> Any:
+            # Every method (TRACE, QUERY, …) reaches the gateway, which answers an unrouted one 404
+            # as API Gateway does; http.server would answer it itself with an HTML 501.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             pass  # the access line above says it, with the time taken

@@ -70,6 +70,7 @@ def write_all(service: ActivityService, caller: Caller, documents: list[dict]) -
 def oracle(entries: list[dict], params: dict) -> list[str]:
     types = set(params["type"].split(",")) if "type" in params else None
     statuses = set(params["status"].split(",")) if "status" in params else None
+    # The default window ends at NOW: page_through lists with the same clock.
     low = datetime.fromisoformat(params["from"]) if "from" in params else NOW - timedelta(hours=24)
     high = datetime.fromisoformat(params["to"]) if "to" in params else NOW + timedelta(minutes=1)
 

@@ -35,7 +35,8 @@ def test_before_is_the_immediate_predecessor():
     assert ids.before("00000000000000000000000010") == "0000000000000000000000000Z"
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "01M8AP55CB939ADHT5N4N8XQT", "01M8AP55CB939ADHT5N4N8XQTU", "81M8AP55CB939ADHT5N4N8XQT2"])
+@pytest.mark.parametrize("bad", ["", "abc", "01M8AP55CB939ADHT5N4N8XQT", "01M8AP55CB939ADHT5N4N8XQTU", "81M8AP55CB939ADHT5N4N8XQT2",
+                                 "01M8AP55CB939ADHT5N4N8XQT2\n"])  # '$' alone matches before a trailing newline
 def test_malformed_ids_are_refused_naming_the_field(bad):
     with pytest.raises(BadRequest) as caught:
         ids.check_entry_id(bad)

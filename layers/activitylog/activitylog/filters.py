@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Optional
 
-from activitylog.entry import EntityType, EntryType, Status
+from activitylog.entry import KEY_PART, EntityType, EntryType, Status
 from activitylog.errors import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 DEFAULT_WINDOW = timedelta(hours=24)
-_KEY_PART = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
+_KEY_PART = re.compile(KEY_PART)
 # The query parameters of GET /activities: parsed below, and documented in the OpenAPI
 # document from this same table.
 PARAMETERS: dict[str, str] = {
@@ -50,7 +50,8 @@ class ActivityFilter:
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         """The resolved date range: ``to`` defaults to now, ``from`` to 24 hours before ``to``."""
         high = self.date_to or now
-        low = self.date_from or high - DEFAULT_WINDOW
+        # The default window of a `to` in the first day of year 1 starts at the first moment there is.
+        low = self.date_from or max(high, datetime.min.replace(tzinfo=timezone.utc) + DEFAULT_WINDOW) - DEFAULT_WINDOW
         return low, high
 
     def digest(self) -> str:
@@ -125,7 +126,7 @@ def _one_of(raw: Optional[str], enum, name: str):
 def _key_part(raw: Optional[str], name: str) -> Optional[str]:
     if raw is None:
         return None
-    if not _KEY_PART.match(raw):
+    if not _KEY_PART.fullmatch(raw):  # not match(): '$' also matches before a trailing newline
         raise BadRequest(f"{name} must be 1-128 letters, digits or _.:@+=/-", name)
     return raw
 
@@ -133,22 +134,26 @@ def _key_part(raw: Optional[str], name: str) -> Optional[str]:
 def _parse_time(raw: Optional[str], name: str) -> Optional[datetime]:
     if raw is None:
         return None
+    example = f"{name} must be an ISO 8601 time with a timezone, e.g. 2026-11-26T10:00:00Z"
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be an ISO 8601 time, e.g. 2026-11-26T10:00:00Z", name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        raise BadRequest(example, name) from None
+    if moment.tzinfo is None:  # not guessed: a local time read as UTC is hours off
+        raise BadRequest(example, name)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise BadRequest(f"{name} must be between years 1 and 9999 in UTC", name) from None
 
 
 def _limit(raw: Optional[str]) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest("limit must be a whole number", "limit") from None
+    # Plain ASCII digits only: int() would also read " 5", "1_0" and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest("limit must be a whole number", "limit")
+    value = int(raw)
     if not 1 <= value <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", "limit")
     return value

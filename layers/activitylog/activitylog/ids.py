@@ -26,7 +26,7 @@ def new_id(occurred_at: datetime) -> str:
 
 
 def is_entry_id(value: str) -> bool:
-    return bool(_ID_RE.match(value or ""))
+    return bool(_ID_RE.fullmatch(value or ""))  # not match(): '$' also matches before a trailing newline
 
 
 def check_entry_id(value: str, field: str = "id") -> str:

@@ -7,12 +7,28 @@ path's cold start is the one dashboard users wait for.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from activitylog.diff import is_pointer
 from activitylog.entry import KEY_PART, ActorKind, EntityType, EntryType, Status
+from activitylog.requestbody import deeper_than
+
+MAX_DEPTH = 16  # nesting levels of before, after, metadata and changes (the object itself is level 1)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # an entry id (a ULID) cannot encode an earlier time
+
+
+def _shallow(value: Optional[dict]) -> Optional[dict]:
+    if value is not None and deeper_than(value, MAX_DEPTH) is not None:
+        raise ValueError(f"nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+# A free-form JSON object, bounded in depth so that storing and answering it never recurses without end.
+Document = Annotated[dict[str, Any], AfterValidator(_shallow)]
+_DEPTH_NOTE = f" (at most {MAX_DEPTH} levels deep)"
 
 
 class _Strict(BaseModel):
@@ -58,16 +74,17 @@ class NewEntry(_Strict):
     action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the verb: created, updated, synced, …")
     event: str = Field(min_length=1, max_length=300, description="the one-line label shown in the table")
     entity: Optional[Entity] = None
-    occurred_at: Optional[datetime] = Field(default=None, description="ISO 8601; defaults to now")
+    occurred_at: Optional[datetime] = Field(default=None, description="ISO 8601 with a timezone, 1970 or later; defaults to now")
     finished_at: Optional[datetime] = Field(
         default=None, description="for an entry recorded already finished: when it finished (ISO 8601); defaults to occurred_at"
     )
-    before: Optional[dict[str, Any]] = Field(default=None, description="the record before an update")
-    after: Optional[dict[str, Any]] = Field(default=None, description="the record after an update")
-    changes: Optional[dict[str, dict[str, Any]]] = Field(
-        default=None, description="a ready-made diff {/json/pointer: {before, after}} as diff.changes makes it; or send before/after"
+    before: Optional[Document] = Field(default=None, description="the record before an update" + _DEPTH_NOTE)
+    after: Optional[Document] = Field(default=None, description="the record after an update" + _DEPTH_NOTE)
+    changes: Annotated[Optional[dict[str, dict[str, Any]]], AfterValidator(_shallow)] = Field(
+        default=None,
+        description="a ready-made diff {/json/pointer: {before, after}} as diff.changes makes it; or send before/after" + _DEPTH_NOTE,
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Document = Field(default_factory=dict, description="free-form details" + _DEPTH_NOTE)
     error: Optional[ErrorDetail] = None
     correlation_id: Optional[str] = Field(default=None, pattern=KEY_PART)
     retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
@@ -96,7 +113,12 @@ def utc_and_not_future(value: Optional[datetime]) -> Optional[datetime]:
         return value
     if value.tzinfo is None:
         raise ValueError("must carry a timezone, e.g. 2026-11-26T10:00:00Z")
-    value = value.astimezone(timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError("must be a time from 1970 on, in UTC") from None
+    if value < EPOCH:
+        raise ValueError("must be a time from 1970 on, in UTC")
     if value > datetime.now(timezone.utc) + timedelta(minutes=5):
         raise ValueError("must not be in the future")
     return value
@@ -107,7 +129,7 @@ class EntryUpdate(_Strict):
 
     status: Optional[Status] = None
     event: Optional[str] = Field(default=None, min_length=1, max_length=300)
-    metadata: Optional[dict[str, Any]] = Field(default=None, description="merged key by key: later values win, null removes a key")
+    metadata: Optional[Document] = Field(default=None, description="merged key by key: later values win, null removes a key" + _DEPTH_NOTE)
     error: Optional[ErrorDetail] = None
     sequence: Optional[int] = Field(
         default=None, ge=0, le=2**53,
