@@ -29,6 +29,7 @@ from activitylog.filters import parse_list_request
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.service import ActivityService, Caller
 
+from .test_api import api  # noqa: F401 - the handler fixture
 from .test_store import NOW, WRITER, random_documents, service_for
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
@@ -371,3 +372,16 @@ def test_paging_while_jobs_finish_lists_every_entry_exactly_once(activity_table)
     assert len(passes) >= 2
     for listed in passes:
         assert listed == expected, (len(listed), len(set(listed)), len(expected))
+
+
+def test_the_api_answers_a_batch_dynamodb_keeps_refusing_with_503_and_retry_after(api, quick_backoff):
+    from .api_events import LambdaContext, api_event
+    from .test_api import WRITER as API_WRITER, entry
+
+    assert api.ids() == []  # the handler's service (and its DynamoDB client) exist before the fault is set
+    event = api_event("POST", "/activities/batch", body={"entries": [entry(), entry()]}, claims=API_WRITER)
+    with faults("TransactWriteItems", ["TransactionConflict"] * store.WRITE_ATTEMPTS):
+        response = api.module.lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == "1"
+    assert json.loads(response["body"])["field"] == "entries"
+    assert api.ids() == []
