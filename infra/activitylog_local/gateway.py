@@ -1,7 +1,7 @@
 """API Gateway HTTP API, locally: template routes, the JWT authorizer, payload v2 events.
 
 ``Gateway.handle`` takes one HTTP request and answers it the way the deployed API
-would: route by the template's ``HttpApi`` events (most specific path wins), run the
+would: route by the OpenAPI body SAM's transform makes of the ``HttpApi`` (most specific path wins), run the
 authorizer, build the payload-format-2.0 event, invoke the function (in one of its execution environments) and
 turn its result into the HTTP answer (including the "no statusCode means a 200 JSON
 body" rule). There are no sockets here; ``server`` puts it on a port and the seeder
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterable
@@ -80,33 +81,33 @@ class Route:
 
 
 def routes_from_template(template: dict, resolve) -> tuple[list[Route], dict[str, dict]]:
-    """Every ``HttpApi`` event of every function, and each API's ``Auth`` block (resolved)."""
-    apis = {name: resolve(res.get("Properties", {}).get("Auth") or {})
-            for name, res in template.get("Resources", {}).items() if res.get("Type") == "AWS::Serverless::HttpApi"}
-    routes = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
+    """Every route of the OpenAPI body SAM generates for an ``AWS::ApiGatewayV2::Api`` (``template``
+    transformed), and each JWT authorizer's ``jwtConfiguration`` (resolved), by name."""
+    routes, authorizers = [], {}
+    for api in template.get("Resources", {}).values():
+        if api.get("Type") != "AWS::ApiGatewayV2::Api":
             continue
-        for event in (resource.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            props = event.get("Properties") or {}
-            api_ref = props.get("ApiId")
-            api_name = api_ref.get("Ref") if isinstance(api_ref, dict) else None
-            if api_name is None and len(apis) == 1:
-                api_name = next(iter(apis))
-            auth = props.get("Auth") or {}
-            default = (apis.get(api_name) or {}).get("DefaultAuthorizer")
-            authorizer = auth.get("Authorizer", default)
-            if authorizer == "NONE":
-                authorizer = None
-            path = props.get("Path") or "$default"
-            method = (props.get("Method") or "ANY").upper()
-            if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
-                method = "ANY"
-            routes.append(Route(method, path, logical_id, authorizer, list(auth.get("AuthorizationScopes") or [])))
+        body = (api.get("Properties") or {}).get("Body") or {}
+        for name, scheme in ((body.get("components") or {}).get("securitySchemes") or {}).items():
+            config = scheme.get("x-amazon-apigateway-authorizer") or {}
+            if config.get("type") == "jwt":
+                authorizers[name] = resolve(config.get("jwtConfiguration") or {})
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in operations.items():
+                function = _integrated_function((operation.get("x-amazon-apigateway-integration") or {}).get("uri"))
+                (authorizer, scopes), = (operation.get("security") or [{"NONE": []}])[0].items()
+                method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                routes.append(Route(method, path, function, None if authorizer == "NONE" else authorizer, list(scopes)))
     routes.sort(key=lambda r: r.specificity(), reverse=True)
-    return routes, apis
+    return routes, authorizers
+
+
+def _integrated_function(uri: Any) -> str:
+    # SAM writes the integration as a Sub naming ${Function.Arn}; the logical id is what the runtime knows.
+    match = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", (uri or {}).get("Fn::Sub", "") if isinstance(uri, dict) else "")
+    if match is None:
+        raise ValueError(f"integration {uri!r} is not a template function")
+    return match.group(1)
 
 
 @dataclass
@@ -122,19 +123,18 @@ class Cors:
 
     @classmethod
     def from_template(cls, template: dict, resolve) -> Optional["Cors"]:
+        """The ``x-amazon-apigateway-cors`` of the API body SAM generated (``template`` transformed)."""
         for resource in template.get("Resources", {}).values():
-            if resource.get("Type") != "AWS::Serverless::HttpApi":
+            if resource.get("Type") != "AWS::ApiGatewayV2::Api":
                 continue
-            config = resolve((resource.get("Properties") or {}).get("CorsConfiguration"))
-            if config is True:
-                return cls(["*"], ["*"], ["*"])
+            config = resolve(((resource.get("Properties") or {}).get("Body") or {}).get("x-amazon-apigateway-cors"))
             if isinstance(config, dict):
-                return cls([str(o).strip("'") for o in config.get("AllowOrigins", [])],
-                           [m.upper() for m in config.get("AllowMethods", ["*"])],
-                           [h.lower() for h in config.get("AllowHeaders", [])],
-                           [h.lower() for h in config.get("ExposeHeaders", [])],
-                           int(config["MaxAge"]) if config.get("MaxAge") is not None else None,
-                           str(config.get("AllowCredentials", False)).lower() == "true")
+                return cls([str(o) for o in config.get("allowOrigins", [])],
+                           [m.upper() for m in config.get("allowMethods", ["*"])],
+                           [h.lower() for h in config.get("allowHeaders", [])],
+                           [h.lower() for h in config.get("exposeHeaders", [])],
+                           int(config["maxAge"]) if config.get("maxAge") is not None else None,
+                           str(config.get("allowCredentials", False)).lower() == "true")
         return None
 
     def origin(self, origin: Optional[str]) -> Optional[str]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from activitylog_local.client import HttpClient, InProcessClient
 from activitylog_local.context import LambdaContext
 from activitylog_local.gateway import Route, payload_v2_event, routes_from_template
-from activitylog_local.template import TEMPLATE, load
+from activitylog_local.template import TEMPLATE, load, transform
 
 __all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event"]
 
@@ -73,4 +73,4 @@ def _route(method: str, path: str, template: Path) -> tuple[Route, dict[str, str
 
 @lru_cache(maxsize=4)
 def _routes(template: str) -> list[Route]:
-    return routes_from_template(load(Path(template)), lambda value: value)[0]  # Auth blocks stay unresolved: routes only
+    return routes_from_template(transform(load(Path(template))), lambda value: value)[0]  # authorizers stay unresolved: routes only
