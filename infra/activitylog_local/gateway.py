@@ -1,7 +1,7 @@
 """API Gateway HTTP API, locally: template routes, the JWT authorizer, payload v2 events.
 
 ``Gateway.handle`` takes one HTTP request and answers it the way the deployed API
-would: route by the template's ``HttpApi`` events (most specific path wins), run the
+would: route by the OpenAPI body SAM's transform makes of the ``HttpApi`` (most specific path wins), run the
 authorizer, build the payload-format-2.0 event, invoke the function (in one of its execution environments) and
 turn its result into the HTTP answer (including the "no statusCode means a 200 JSON
 body" rule). There are no sockets here; ``server`` puts it on a port and the seeder
@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-
+import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Union
 from urllib.parse import parse_qsl, unquote
 
 from activitylog_local.auth import AuthError, JwtAuthorizer, claims_as_strings
@@ -80,33 +81,33 @@ class Route:
 
 
 def routes_from_template(template: dict, resolve) -> tuple[list[Route], dict[str, dict]]:
-    """Every ``HttpApi`` event of every function, and each API's ``Auth`` block (resolved)."""
-    apis = {name: resolve(res.get("Properties", {}).get("Auth") or {})
-            for name, res in template.get("Resources", {}).items() if res.get("Type") == "AWS::Serverless::HttpApi"}
-    routes = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
+    """Every route of the OpenAPI body SAM generates for an ``AWS::ApiGatewayV2::Api`` (``template``
+    transformed), and each JWT authorizer's ``jwtConfiguration`` (resolved), by name."""
+    routes, authorizers = [], {}
+    for api in template.get("Resources", {}).values():
+        if api.get("Type") != "AWS::ApiGatewayV2::Api":
             continue
-        for event in (resource.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            props = event.get("Properties") or {}
-            api_ref = props.get("ApiId")
-            api_name = api_ref.get("Ref") if isinstance(api_ref, dict) else None
-            if api_name is None and len(apis) == 1:
-                api_name = next(iter(apis))
-            auth = props.get("Auth") or {}
-            default = (apis.get(api_name) or {}).get("DefaultAuthorizer")
-            authorizer = auth.get("Authorizer", default)
-            if authorizer == "NONE":
-                authorizer = None
-            path = props.get("Path") or "$default"
-            method = (props.get("Method") or "ANY").upper()
-            if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
-                method = "ANY"
-            routes.append(Route(method, path, logical_id, authorizer, list(auth.get("AuthorizationScopes") or [])))
+        body = (api.get("Properties") or {}).get("Body") or {}
+        for name, scheme in ((body.get("components") or {}).get("securitySchemes") or {}).items():
+            config = scheme.get("x-amazon-apigateway-authorizer") or {}
+            if config.get("type") == "jwt":
+                authorizers[name] = resolve(config.get("jwtConfiguration") or {})
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in operations.items():
+                function = _integrated_function((operation.get("x-amazon-apigateway-integration") or {}).get("uri"))
+                (authorizer, scopes), = (operation.get("security") or [{"NONE": []}])[0].items()
+                method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                routes.append(Route(method, path, function, None if authorizer == "NONE" else authorizer, list(scopes)))
     routes.sort(key=lambda r: r.specificity(), reverse=True)
-    return routes, apis
+    return routes, authorizers
+
+
+def _integrated_function(uri: Any) -> str:
+    # SAM writes the integration as a Sub naming ${Function.Arn}; the logical id is what the runtime knows.
+    match = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", (uri or {}).get("Fn::Sub", "") if isinstance(uri, dict) else "")
+    if match is None:
+        raise ValueError(f"integration {uri!r} is not a template function")
+    return match.group(1)
 
 
 @dataclass
@@ -122,19 +123,18 @@ class Cors:
 
     @classmethod
     def from_template(cls, template: dict, resolve) -> Optional["Cors"]:
+        """The ``x-amazon-apigateway-cors`` of the API body SAM generated (``template`` transformed)."""
         for resource in template.get("Resources", {}).values():
-            if resource.get("Type") != "AWS::Serverless::HttpApi":
+            if resource.get("Type") != "AWS::ApiGatewayV2::Api":
                 continue
-            config = resolve((resource.get("Properties") or {}).get("CorsConfiguration"))
-            if config is True:
-                return cls(["*"], ["*"], ["*"])
+            config = resolve(((resource.get("Properties") or {}).get("Body") or {}).get("x-amazon-apigateway-cors"))
             if isinstance(config, dict):
-                return cls([str(o).strip("'") for o in config.get("AllowOrigins", [])],
-                           [m.upper() for m in config.get("AllowMethods", ["*"])],
-                           [h.lower() for h in config.get("AllowHeaders", [])],
-                           [h.lower() for h in config.get("ExposeHeaders", [])],
-                           int(config["MaxAge"]) if config.get("MaxAge") is not None else None,
-                           str(config.get("AllowCredentials", False)).lower() == "true")
+                return cls([str(o) for o in config.get("allowOrigins", [])],
+                           [m.upper() for m in config.get("allowMethods", ["*"])],
+                           [h.lower() for h in config.get("allowHeaders", [])],
+                           [h.lower() for h in config.get("exposeHeaders", [])],
+                           int(config["maxAge"]) if config.get("maxAge") is not None else None,
+                           str(config.get("allowCredentials", False)).lower() == "true")
         return None
 
     def origin(self, origin: Optional[str]) -> Optional[str]:
@@ -186,13 +186,12 @@ def json_response(status: int, document: Any) -> HttpResponse:
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer], host: str = "localhost",
+    def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer],
                  function_urls: Optional[dict[str, str]] = None, cors: Optional[Cors] = None) -> None:
         self.cors = cors
         self.routes = routes
         self.runtime = runtime
         self.authorizers = authorizers
-        self.host = host
         self.function_urls = function_urls or {}  # logical id -> AuthType
 
     def handle_function_url(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"",
@@ -206,10 +205,7 @@ class Gateway:
             return json_response(403, {"Message": "Forbidden"})
         if len(body) > MAX_REQUEST_BYTES:
             return json_response(413, {"message": "Request Entity Too Large"})
-        raw_path, _, raw_query = ("/" + rest).partition("?")
-        route = Route(method.upper(), "$default", function, None)
-        event = self.event(route, method.upper(), raw_path, raw_query, _headers(headers), body, source_ip, {}, None)
-        event["requestContext"]["apiId"] = function
+        event = payload_v2_event(method, f"/{rest}", headers, body, source_ip=source_ip, api_id=function)
         try:
             result = self.runtime.invoke(function, event)
         except FunctionError as error:
@@ -255,71 +251,14 @@ class Gateway:
                     response.headers.append(("www-authenticate", 'Bearer error="invalid_token"'))
                 return response
             authorizer_context = {"jwt": {"claims": claims_as_strings(claims), "scopes": None}}
-        event = self.event(route, method, raw_path, raw_query, header_map, body, source_ip, path_params, authorizer_context)
+        event = payload_v2_event(method, target, headers, body, route_key=route.route_key, path_parameters=path_params,
+                                 authorizer=authorizer_context, source_ip=source_ip)
         try:
             result = self.runtime.invoke(route.function, event)
         except FunctionError as error:
             log.error("%s raised:\n%s", route.function, "".join(error.document["stackTrace"]))
             return json_response(500, {"message": "Internal Server Error"})
         return self.response(result)
-
-    def event(self, route, method, raw_path, raw_query, header_map, body, source_ip, path_params, authorizer_context) -> dict:
-        now = datetime.now(timezone.utc)
-        cookies = header_map.pop("cookie", None)
-        # What API Gateway adds on the way in.
-        host = header_map.get("host", self.host)
-        header_map["x-forwarded-for"] = f"{header_map['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in header_map else source_ip
-        header_map.setdefault("x-forwarded-proto", "http")
-        header_map.setdefault("x-forwarded-port", host.rsplit(":", 1)[1] if ":" in host else "80")
-        header_map.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route.route_key,
-            "rawPath": raw_path,
-            "rawQueryString": raw_query,
-            "headers": header_map,
-        }
-        if cookies:
-            event["cookies"] = [c.strip() for c in cookies.split(";") if c.strip()]
-        if raw_query:
-            query: dict[str, str] = {}
-            for name, value in parse_qsl(raw_query, keep_blank_values=True):
-                query[name] = f"{query[name]},{value}" if name in query else value
-            event["queryStringParameters"] = query
-        context: dict[str, Any] = {
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "domainName": header_map.get("host", self.host),
-            "domainPrefix": header_map.get("host", self.host).split(".")[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": header_map.get("user-agent", ""),
-            },
-            "requestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode().rstrip("="),
-            "routeKey": route.route_key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(time.time() * 1000),
-        }
-        if authorizer_context:
-            context["authorizer"] = authorizer_context
-        event["requestContext"] = context
-        if body:
-            if _is_text(header_map.get("content-type", "")):
-                try:
-                    event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
-                except UnicodeDecodeError:
-                    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-            else:
-                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-        else:
-            event["isBase64Encoded"] = False
-        if path_params:
-            event["pathParameters"] = path_params
-        return event
 
     @staticmethod
     def response(result: Any) -> HttpResponse:
@@ -347,7 +286,86 @@ class Gateway:
         return HttpResponse(status, headers, data)
 
 
-def _headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+def payload_v2_event(
+    method: str,
+    target: str,
+    headers: Union[Mapping[str, str], list[tuple[str, str]]] = (),
+    body: Union[bytes, str, None] = None,
+    *,
+    route_key: str = "$default",
+    path_parameters: Optional[dict[str, str]] = None,
+    authorizer: Optional[dict] = None,
+    source_ip: str = "127.0.0.1",
+    api_id: str = API_ID,
+) -> dict:
+    """The payload-format-2.0 event API Gateway sends for one request (``target``: raw path and query).
+
+    >>> event = payload_v2_event("GET", "/activities?status=FAILED&status=WARNING", {"host": "localhost"})
+    >>> event["queryStringParameters"]
+    {'status': 'FAILED,WARNING'}
+    """
+    method = method.upper()
+    raw_path, _, raw_query = target.partition("?")
+    body = body.encode() if isinstance(body, str) else (body or b"")
+    header_map = _headers(headers.items() if isinstance(headers, Mapping) else headers)
+    now = datetime.now(timezone.utc)
+    cookies = header_map.pop("cookie", None)
+    # What API Gateway adds on the way in.
+    host = header_map.setdefault("host", "localhost")
+    header_map["x-forwarded-for"] = f"{header_map['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in header_map else source_ip
+    header_map.setdefault("x-forwarded-proto", "http")
+    header_map.setdefault("x-forwarded-port", host.rsplit(":", 1)[1] if ":" in host else "80")
+    header_map.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": header_map,
+    }
+    if cookies:
+        event["cookies"] = [c.strip() for c in cookies.split(";") if c.strip()]
+    if raw_query:
+        query: dict[str, str] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        event["queryStringParameters"] = query
+    context: dict[str, Any] = {
+        "accountId": ACCOUNT,
+        "apiId": api_id,
+        "domainName": host,
+        "domainPrefix": host.split(".")[0],
+        "http": {
+            "method": method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": header_map.get("user-agent", ""),
+        },
+        "requestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode().rstrip("="),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(time.time() * 1000),
+    }
+    if authorizer:
+        context["authorizer"] = authorizer
+    event["requestContext"] = context
+    if body and _is_text(header_map.get("content-type", "")):
+        try:
+            event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    elif body:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    else:
+        event["isBase64Encoded"] = False
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    return event
+
+
+def _headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     result: dict[str, str] = {}
     for name, value in headers:
         name = name.lower()

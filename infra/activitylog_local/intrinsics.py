@@ -5,6 +5,10 @@ under local names (a DynamoDB Local table, a moto bucket, a moto secret). The
 provisioner registers each resource's ``Ref`` value and attributes as it creates it;
 parameters resolve to their ``Default`` (or an override).
 
+Hand-written because samtranslator's ``IntrinsicsResolver`` substitutes only the Ref, Sub and
+GetAtt values it is handed and leaves the rest (Join, If, Select, conditions, unknown names)
+silently in place; the local stack must resolve them all or say which it cannot.
+
 >>> names = Intrinsics(template, parameters={"DefaultShards": "4"})
 >>> names.register("ActivityTable", ref="activitylog-local-ActivityTable")
 >>> names.resolve({"Ref": "ActivityTable"})

@@ -19,9 +19,11 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from activitylog_local.dynamodb import SetupError
 from activitylog_local.gateway import FUNCTION_URL_PREFIX, HttpResponse, json_response
@@ -35,62 +37,56 @@ log = logging.getLogger("activitylog_local.http")
 access = logging.getLogger("activitylog_local.access")  # one line per request: method, path, status, ms
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Quiet(WSGIRequestHandler):
+    """werkzeug's handler; the access line is ours (with the time taken), and errors go to our log."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.log(logging.ERROR if type == "error" else logging.INFO, message, *args)
 
 
-def serve(stack: "LocalStack", host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "activitylog-local"
+class _Response(Response):
+    default_mimetype = None  # the gateway's headers are the whole answer: no text/plain added to a 204
 
-        def _handle(self) -> None:
-            started = time.monotonic()
-            try:
-                response = self._answer()
-            except Exception:  # noqa: BLE001 - a bug here must not drop the connection silently
-                log.exception("%s %s failed in the local gateway", self.command, self.path)
-                response = json_response(500, {"message": "Internal Server Error"})
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-            access.info("%s %s %d %.0f ms", self.command, self.path, response.status, (time.monotonic() - started) * 1000)
 
-        def _answer(self) -> HttpResponse:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if stack.gateway is None:
-                response = json_response(503, {"message": "the local stack is starting"})
-            elif self.path.startswith(FUNCTION_URL_PREFIX):
-                response = stack.gateway.handle_function_url(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-            elif self.path.startswith("/_local/") or self.path == "/_local":
-                response = local_endpoint(stack, self.command, self.path, body)
-            else:
-                response = stack.gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-            return response
+def application(stack: "LocalStack"):
+    """The WSGI app: every request becomes the gateway's (or a ``/_local`` helper's) answer."""
 
-        def __getattr__(self, name: str) -> Any:
-            # Every method (TRACE, QUERY, …) reaches the gateway, which answers an unrouted one 404
-            # as API Gateway does; http.server would answer it itself with an HTML 501.
-            if name.startswith("do_"):
-                return self._handle
-            raise AttributeError(name)
+    @Request.application
+    def app(request: Request) -> Response:
+        started = time.monotonic()
+        target = request.environ.get("RAW_URI") or request.full_path  # still percent-encoded, as API Gateway sees it
+        try:
+            answer = _answer(stack, request, target)
+        except Exception:  # noqa: BLE001 - a bug here must answer 500, not drop the connection
+            log.exception("%s %s failed in the local gateway", request.method, target)
+            answer = json_response(500, {"message": "Internal Server Error"})
+        access.info("%s %s %d %.0f ms", request.method, target, answer.status, (time.monotonic() - started) * 1000)
+        return _Response(answer.body, status=answer.status, headers=answer.headers)
 
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            pass  # the access line above says it, with the time taken
+    return app
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), format % args)
 
+def _answer(stack: "LocalStack", request: Request, target: str) -> HttpResponse:
+    body = request.get_data()
+    headers = list(request.headers.items())
+    source_ip = request.remote_addr or "127.0.0.1"
+    if stack.gateway is None:
+        return json_response(503, {"message": "the local stack is starting"})
+    if target.startswith(FUNCTION_URL_PREFIX):
+        return stack.gateway.handle_function_url(request.method, target, headers, body, source_ip)
+    if target.startswith("/_local/") or target == "/_local":
+        return local_endpoint(stack, request.method, target, body)
+    return stack.gateway.handle(request.method, target, headers, body, source_ip)
+
+
+def serve(stack: "LocalStack", host: str, port: int) -> BaseWSGIServer:
     try:
-        server = _Server((host, port), Handler)
-    except OSError as error:
-        raise SetupError(f"cannot listen on {host}:{port} ({error.strerror}): stop what runs there or choose another with --port") from None
+        server = make_server(host, port, application(stack), threaded=True, request_handler=_Quiet)
+    except SystemExit:  # werkzeug exits when it cannot bind (it has printed why)
+        raise SetupError(f"cannot listen on {host}:{port}: stop what runs there or choose another with --port") from None
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
 

@@ -7,7 +7,8 @@ the functions and their event sources, and serves the HTTP API.
 >>> with LocalStack(StackOptions(port=0, in_memory=True)) as stack:
 ...     print(stack.url)
 
-What is created for each resource type:
+The template goes through SAM's own transform first (``template.transform``); what is
+created for each resource type of the CloudFormation it produces:
 
 - ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream
 - ``AWS::S3::Bucket``                 a moto bucket; objects saved to ``.local/s3`` at stop
@@ -15,8 +16,10 @@ What is created for each resource type:
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
-- ``AWS::Serverless::Function``       execution environments (processes) on demand; its Events
-                                      become routes, queue and stream mappings, rules and schedules
+- ``AWS::Lambda::Function``           execution environments (processes) on demand, from its local code folder
+- ``AWS::Lambda::EventSourceMapping`` an SQS queue or DynamoDB stream polled for its function
+- ``AWS::ApiGatewayV2::Api``          the gateway: routes, JWT authorizers and CORS from its OpenAPI body
+- ``AWS::Lambda::Url``                a function URL under ``/_local/url/{function}/``
 - state machines                      moto's Step Functions interpreter, same definition
 - ``AWS::SES::EmailIdentity``         a verified moto SES identity; mail goes to the outbox
 """
@@ -65,7 +68,8 @@ MOTO_CONFIG = {
 LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
-# What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms).
+# What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms), as the
+# template is written: a resource or event it leaves out is named in the author's words.
 PROVISIONED = {
     "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Events::EventBus",
     "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::Serverless::Function", "AWS::Serverless::StateMachine",
@@ -114,7 +118,8 @@ class LocalStack:
     def __init__(self, options: Optional[StackOptions] = None) -> None:
         self.options = options or StackOptions()
         self.template_path = Path(self.options.template_path).resolve()
-        self.template = template_module.load(self.template_path)
+        self.sam = template_module.load(self.template_path)  # as written: what the local stack leaves out is named in its words
+        self.template = template_module.transform(self.sam, self.options.parameters)  # as CloudFormation runs it
         self.intrinsics = Intrinsics(self.template, self.options.parameters, self.options.stack_name)
         self.dynamodb: Optional[DynamoDBLocal] = None
         self.runtime: Optional[LambdaRuntime] = None
@@ -247,7 +252,7 @@ class LocalStack:
 
     def provision(self) -> None:
         """Name every resource, then create them in dependency order."""
-        for item in unsupported(self.template):
+        for item in unsupported(self.sam):
             log.warning("the local stack does not run %s: it is left out", item)
         resources = self.template.get("Resources", {})
         for logical_id, resource in resources.items():
@@ -272,12 +277,12 @@ class LocalStack:
                                      concurrency=self.options.concurrency)
         self._verify_senders()
         for logical_id, resource in resources.items():
-            if resource.get("Type") in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            if resource.get("Type") == "AWS::StepFunctions::StateMachine":
                 self._create_state_machine(logical_id, resource["Type"], resource.get("Properties") or {})
         self._restore_buckets()
 
     def _register(self, logical_id: str, kind: str, props: dict) -> None:
-        register = self.intrinsics.register
+        register, resources = self.intrinsics.register, self.template["Resources"]
         if kind == "AWS::DynamoDB::Table":
             name = self._name(logical_id, props.get("TableName"))
             self.tables[logical_id] = name
@@ -295,24 +300,25 @@ class LocalStack:
             arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
             self.queues[logical_id] = {"name": name, "url": url, "arn": arn}
             register(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
-        elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+        elif kind == "AWS::Lambda::Function":
             name = self._name(logical_id, props.get("FunctionName"))
             register(logical_id, name, Arn=function_arn(name))
-            if props.get("FunctionUrlConfig"):  # SAM's generated <Function>Url resource
-                register(f"{logical_id}Url", function_arn(name), FunctionUrl=f"{self.url}{FUNCTION_URL_PREFIX}{logical_id}/",
-                         FunctionArn=function_arn(name))
-        elif kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
-            name = self._name(logical_id, props.get("Name") or props.get("StateMachineName"))
+        elif kind == "AWS::Lambda::Url":
+            function = props["TargetFunctionArn"]["Ref"]
+            arn = function_arn(self._name(function, resources[function]["Properties"].get("FunctionName")))
+            register(logical_id, arn, FunctionUrl=f"{self.url}{FUNCTION_URL_PREFIX}{function}/", FunctionArn=arn)
+        elif kind == "AWS::StepFunctions::StateMachine":
+            name = self._name(logical_id, props.get("StateMachineName"))
             arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             register(logical_id, arn, Arn=arn, Name=name)
-        elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+        elif kind == "AWS::Lambda::LayerVersion":
             name = props.get("LayerName") or logical_id
             arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:1"
-            content = props.get("ContentUri") or props.get("Content")
-            if isinstance(content, str):
-                self.layers[arn] = self.template_path.parent / content
+            folder = template_module.local_folder(props.get("Content") or {}, self.template_path.parent)
+            if folder:
+                self.layers[arn] = folder
             register(logical_id, arn, Arn=arn)
-        elif kind == "AWS::Serverless::HttpApi":
+        elif kind == "AWS::ApiGatewayV2::Api":
             register(logical_id, API_ID, ApiEndpoint=self.url)
         elif kind == "AWS::Events::EventBus":
             name = self._name(logical_id, props.get("Name"))
@@ -395,31 +401,27 @@ class LocalStack:
                                          Attributes={"RedrivePolicy": policy if isinstance(policy, str) else json.dumps(policy)})
 
     def _function_specs(self) -> list[FunctionSpec]:
-        globals_ = self.template.get("Globals", {}).get("Function", {}) or {}
+        """Every ``AWS::Lambda::Function``: SAM has merged Globals into each already."""
         specs = []
-        for logical_id, resource in self.template.get("Resources", {}).items():
-            if resource.get("Type") != "AWS::Serverless::Function":
-                continue
+        for logical_id, resource in template_module.resources(self.template, "AWS::Lambda::Function").items():
             props = resource.get("Properties") or {}
-            variables = {**((globals_.get("Environment") or {}).get("Variables") or {}),
-                         **((props.get("Environment") or {}).get("Variables") or {})}
-            environment = {key: _attribute(self.intrinsics.resolve(value)) for key, value in variables.items()}
-            layer_refs = self.intrinsics.resolve(list(globals_.get("Layers") or []) + list(props.get("Layers") or []))
-            layers = [self.layers[arn] for arn in layer_refs if arn in self.layers]
-            code_uri = props.get("CodeUri", globals_.get("CodeUri", "."))
-            reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
-            if not isinstance(code_uri, str):
+            code_dir = template_module.local_folder(props.get("Code") or {}, self.template_path.parent)
+            if code_dir is None:
                 raise SetupError(f"{logical_id}: CodeUri must be a local folder for the local stack")
+            variables = self.intrinsics.resolve((props.get("Environment") or {}).get("Variables") or {})
+            layers = [self.layers[arn] for arn in self.intrinsics.resolve(props.get("Layers") or []) if arn in self.layers]
+            reserved = props.get("ReservedConcurrentExecutions")
             specs.append(FunctionSpec(
                 logical_id=logical_id,
                 name=self.intrinsics.ref(logical_id),
-                code_dir=(self.template_path.parent / code_uri).resolve(),
-                handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
-                environment=environment,
+                code_dir=code_dir,
+                handler=props["Handler"],
+                environment={key: _attribute(value) for key, value in variables.items()},
                 layers=layers,
-                timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
-                memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
-                events=props.get("Events") or {},
+                timeout=int(self.intrinsics.resolve(props.get("Timeout", 3))),
+                memory=int(self.intrinsics.resolve(props.get("MemorySize", 128))),
+                # The events as written (describe() lists them); what they become is wired from the transformed resources.
+                events=(self.sam["Resources"].get(logical_id, {}).get("Properties") or {}).get("Events") or {},
                 reserved_concurrency=int(self.intrinsics.resolve(reserved)) if reserved else None,
             ))
         return specs
@@ -437,9 +439,9 @@ class LocalStack:
     def _create_state_machine(self, logical_id: str, kind: str, props: dict) -> None:
         import boto3
 
-        if props.get("DefinitionUri") and isinstance(props["DefinitionUri"], str):
-            text = (self.template_path.parent / props["DefinitionUri"]).read_text()
-            definition = yaml.safe_load(text)
+        definition_file = template_module.local_folder(props.get("DefinitionS3Location") or {}, self.template_path.parent)
+        if definition_file:
+            definition = yaml.safe_load(definition_file.read_text())
         elif props.get("Definition"):
             definition = self.intrinsics.resolve(props["Definition"])
         elif props.get("DefinitionString"):
@@ -450,7 +452,7 @@ class LocalStack:
         for key, value in (self.intrinsics.resolve(props.get("DefinitionSubstitutions") or {})).items():
             text = text.replace("${" + key + "}", str(value))
         name = self.intrinsics.get_att(logical_id, "Name")
-        extra = {"type": props["Type"]} if props.get("Type") in ("STANDARD", "EXPRESS") else {}
+        extra = {"type": props["StateMachineType"]} if props.get("StateMachineType") in ("STANDARD", "EXPRESS") else {}
         arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
             name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-local", **extra)["stateMachineArn"]
         self.state_machines[logical_id] = arn
@@ -499,17 +501,12 @@ class LocalStack:
     # --- wiring: routes, event sources, Lambda Invoke -------------------------------------
 
     def _wire(self) -> None:
-        routes, apis = routes_from_template(self.template, self.intrinsics.resolve)
-        authorizers = {}
-        for auth in apis.values():
-            for name, config in (auth.get("Authorizers") or {}).items():
-                jwt_config = config.get("JwtConfiguration") or {}
-                audiences = jwt_config.get("audience") or [self.audience]
-                authorizers[name] = JwtAuthorizer(self.key, jwt_config.get("issuer") or self.issuer,
-                                                  audiences if isinstance(audiences, list) else [audiences])
-        function_urls = {lid: (r.get("Properties") or {})["FunctionUrlConfig"].get("AuthType", "AWS_IAM")
-                         for lid, r in self.template.get("Resources", {}).items()
-                         if r.get("Type") == "AWS::Serverless::Function" and (r.get("Properties") or {}).get("FunctionUrlConfig")}
+        """Routes, authorizers and CORS from the API's OpenAPI body; event sources from the resources SAM made of each event."""
+        routes, jwt_configs = routes_from_template(self.template, self.intrinsics.resolve)
+        authorizers = {name: JwtAuthorizer(self.key, config.get("issuer") or self.issuer, _listed(config.get("audience") or self.audience))
+                       for name, config in jwt_configs.items()}
+        function_urls = {props["TargetFunctionArn"]["Ref"]: props.get("AuthType", "AWS_IAM")
+                         for props in (r.get("Properties") or {} for r in template_module.resources(self.template, "AWS::Lambda::Url").values())}
         self.gateway = Gateway(routes, self.runtime, authorizers, function_urls=function_urls,
                                cors=Cors.from_template(self.template, self.intrinsics.resolve))
         self.invoker = AsyncInvoker(self.runtime)
@@ -518,18 +515,9 @@ class LocalStack:
         self._route_event_targets()
         schedules: list[Schedule] = []
         checkpoints = Checkpoints(None if self.options.in_memory else self.options.data_dir / "stream-checkpoints.json")
-        for spec in self.runtime.specs.values():
-            for event_name, event in spec.events.items():
-                kind, props = event.get("Type"), self.intrinsics.resolve(event.get("Properties") or {})
-                self._event_source(spec.logical_id, spec.arn, event_name, kind, props, schedules, checkpoints)
         for logical_id, resource in self.template.get("Resources", {}).items():
             kind, raw = resource.get("Type"), resource.get("Properties") or {}
-            if kind == "AWS::Serverless::StateMachine":
-                arn = self.intrinsics.ref(logical_id)
-                for event_name, event in (raw.get("Events") or {}).items():
-                    props = self.intrinsics.resolve(event.get("Properties") or {})
-                    self._event_source(None, arn, f"{logical_id}{event_name}", event.get("Type"), props, schedules, checkpoints)
-            elif kind == "AWS::Events::Rule":
+            if kind == "AWS::Events::Rule":
                 self._events_rule(logical_id, self.intrinsics.resolve(raw), schedules)
             elif kind == "AWS::Scheduler::Schedule":
                 props = self.intrinsics.resolve(raw)
@@ -538,12 +526,7 @@ class LocalStack:
                                           Target(target["Arn"], target.get("Input")), self._function_of(target["Arn"]),
                                           props.get("State", "ENABLED") == "ENABLED", kind="scheduler"))
             elif kind == "AWS::Lambda::EventSourceMapping":
-                props = self.intrinsics.resolve(raw)
-                function = self.runtime.find(props["FunctionName"]).logical_id
-                source_arn = props["EventSourceArn"]
-                kind_name = "SQS" if ":sqs:" in source_arn else "DynamoDB"
-                key = "Queue" if kind_name == "SQS" else "Stream"
-                self._event_source(function, function_arn(function), logical_id, kind_name, {**props, key: source_arn}, schedules, checkpoints)
+                self._event_source_mapping(logical_id, self.intrinsics.resolve(raw), checkpoints)
         self.scheduler = Scheduler(self.runtime, self.invoker, schedules)
         self.workers.append(self.scheduler)
         for worker in self.workers:
@@ -557,43 +540,27 @@ class LocalStack:
         except KeyError:
             return None
 
-    def _event_source(self, function, target_arn, event_name, kind, props, schedules, checkpoints) -> None:
+    def _event_source_mapping(self, logical_id: str, props: dict, checkpoints: Checkpoints) -> None:
+        """An SQS queue or a DynamoDB stream polled for its function (SAM's SQS and DynamoDB events)."""
         import boto3
 
-        if kind in ("Schedule", "ScheduleV2"):
-            expression = props.get("Schedule") or props.get("ScheduleExpression")
-            enabled = props.get("Enabled", True) is not False and props.get("State", "ENABLED") == "ENABLED"
-            name = props.get("Name") or props.get("ScheduleName") or f"{function or 'sfn'}-{event_name}"
-            schedules.append(Schedule(name, expression, Target(target_arn, props.get("Input")), function, enabled,
-                                      kind="scheduler" if kind == "ScheduleV2" else "rule"))
-        elif kind in ("EventBridgeRule", "CloudWatchEvent"):
-            name = props.get("RuleName") or f"{self.options.stack_name}-{function or 'sfn'}-{event_name}"[:64]
-            bus = props.get("EventBusName", "default")
-            events = boto3.client("events", region_name=REGION)
-            events.put_rule(Name=name, EventPattern=json.dumps(props["Pattern"]), EventBusName=bus, State=props.get("State", "ENABLED"))
-            target = {"Id": "target", "Arn": target_arn}
-            for key in ("Input", "InputPath"):
-                if props.get(key):
-                    target[key] = props[key]
-            events.put_targets(Rule=name, EventBusName=bus, Targets=[target])
-        elif kind == "SQS" and function:
+        if props.get("Enabled", True) is False:
+            return
+        function = self.runtime.find(props["FunctionName"]).logical_id
+        if ":sqs:" in props["EventSourceArn"]:
             for setting in ("MaximumBatchingWindowInSeconds", "ScalingConfig"):
                 if props.get(setting):
-                    log.warning("%s.%s: %s is not honoured by the local stack", function, event_name, setting)
-            queue = next((q for q in self.queues.values() if q["arn"] == props["Queue"]), None)
+                    log.warning("%s: %s is not honoured by the local stack", logical_id, setting)
+            queue = next((q for q in self.queues.values() if q["arn"] == props["EventSourceArn"]), None)
             if queue is None:
-                raise SetupError(f"{function}.{event_name}: queue {props['Queue']} is not declared in the template")
-            if props.get("Enabled", True) is False:
-                return
+                raise SetupError(f"{logical_id}: queue {props['EventSourceArn']} is not declared in the template")
             self.workers.append(QueueSource(self.runtime, function, queue["url"], queue["arn"], int(props.get("BatchSize", 10)),
                                             "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                                             poll_seconds=self.options.poll_seconds))
-        elif kind == "DynamoDB" and function:
-            if props.get("Enabled", True) is False:
-                return
+        else:
             for setting in ("BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
                 if props.get(setting):
-                    log.warning("%s.%s: %s is not honoured by the local stack", function, event_name, setting)
+                    log.warning("%s: %s is not honoured by the local stack", logical_id, setting)
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             on_failure = None
             if destination and ":sqs:" in destination:
@@ -602,7 +569,7 @@ class LocalStack:
                 def on_failure(details: dict, url: str = queue["url"]) -> None:
                     boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(details))
             self.workers.append(StreamSource(
-                self.runtime, function, props["Stream"], self.dynamodb.endpoint, checkpoints,
+                self.runtime, function, props["EventSourceArn"], self.dynamodb.endpoint, checkpoints,
                 starting_position=props.get("StartingPosition", "LATEST"),
                 batch_size=int(props.get("BatchSize", 100)),
                 report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
@@ -773,6 +740,10 @@ def _schema_difference(description: dict, definition: dict) -> Optional[str]:
                 sorted(projection.get("NonKeyAttributes", [])) != sorted(want[name][1].get("NonKeyAttributes", [])):
             return f"index {name} differs"
     return None
+
+
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def _attribute(value: Any) -> str:

@@ -1,14 +1,16 @@
 """Read template.yaml: the single source of truth for tables, functions and routes.
 
 CloudFormation's short tags (!Ref, !GetAtt, !Sub, …) are read as ``{"Ref": …}`` /
-``{"Fn::GetAtt": …}`` dicts, the long form, so callers see one shape.
+``{"Fn::GetAtt": …}`` dicts, the long form, so callers see one shape. ``transform`` hands
+that to SAM's own translator: the local stack runs the CloudFormation it produces.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -44,6 +46,45 @@ def load(path: Path = TEMPLATE) -> dict:
 def _load(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_CfnLoader)
+
+
+LOCAL_BUCKET = "local"  # s3://local/<folder>: a template folder, as handed to SAM's transform
+
+
+def transform(template: dict, parameters: Optional[dict[str, str]] = None) -> dict:
+    """``template`` as CloudFormation runs it: expanded by SAM's own translator (Globals, events,
+    HttpApi into its OpenAPI body, function URLs, layers). A local folder (CodeUri, ContentUri,
+    DefinitionUri) goes in as ``s3://local/<folder>``, as `sam package` would upload it; the S3 key
+    keeps the folder for the local runtime.
+    """
+    import boto3
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    from activitylog_local.dynamodb import SetupError
+    from activitylog_local.intrinsics import REGION
+
+    packaged = copy.deepcopy(template)
+    for resource in packaged.get("Resources", {}).values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                props[key] = f"s3://{LOCAL_BUCKET}/{props[key].strip('/')}"
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=REGION))
+    try:
+        transformed = translator.translate(packaged, parameter_values=dict(parameters or {}), get_managed_policy_map=dict)
+    except InvalidDocumentException as error:  # what `sam deploy` would refuse, in SAM's words, on one line
+        raise SetupError("the SAM transform refuses the template: " + " ".join(cause.message for cause in error.causes)) from None
+    translator.metrics.publish()  # to its no-op publisher; unpublished ones print a warning at exit
+    return transformed
+
+
+def local_folder(location: dict, root: Path) -> Optional[Path]:
+    """The folder behind a transformed ``Code``/``Content``/``DefinitionS3Location``, or None if not local."""
+    bucket = location.get("S3Bucket", location.get("Bucket"))
+    key = location.get("S3Key", location.get("Key"))
+    return (root / key).resolve() if bucket == LOCAL_BUCKET and isinstance(key, str) else None
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:

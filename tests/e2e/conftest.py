@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -22,6 +20,7 @@ from typing import Any, Optional
 import pytest
 
 from activitylog_local.auth import DevKey
+from activitylog_local.kit import HttpClient
 from tests.local.conftest import wait_for  # noqa: F401 - the e2e tests poll the same way
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,22 +46,7 @@ class RunningStack:
 
     def request(self, method: str, path: str, token: Optional[str] = None, body: Any = None, raw: Optional[bytes] = None,
                 headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
-        if data is not None:
-            request.add_header("content-type", "application/json")
-        if token:
-            request.add_header("authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                payload = response.read()
-                status = response.status
-        except urllib.error.HTTPError as error:
-            payload, status = error.read(), error.code
-        try:
-            return status, json.loads(payload or b"null")
-        except ValueError:
-            return status, payload.decode(errors="replace")
+        return HttpClient(self.url).request(method, path, body, headers, token=token, raw=raw)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(self.data_dir), *args],

@@ -6,16 +6,7 @@ import pytest
 
 from activitylog.errors import Conflict
 from activitylog.idempotency import run_once
-
-
-class LambdaContext:
-    function_name = "ApiFunction"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+from activitylog_local.kit import LambdaContext
 
 
 def counting(result: dict):

@@ -10,18 +10,19 @@ invocations that really run at the same time meet there.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from activitylog_local.kit import HttpClient
+
 
 def nap(stack, key: str, peers: int = 1, wait: float = 0, path: str = "/nap") -> dict:
-    with urllib.request.urlopen(f"{stack.url}{path}?key={key}&peers={peers}&wait={wait}", timeout=60) as response:
-        return json.loads(response.read())
+    status, answer = HttpClient(stack.url).request("GET", f"{path}?key={key}&peers={peers}&wait={wait}")
+    assert status == 200, answer
+    return answer
 
 
 def at_once(*calls) -> list[dict]:
@@ -82,8 +83,9 @@ def test_functions_running_at_once_keep_their_own_module_state_and_variables(fix
 
 def test_a_function_invokes_another_synchronously_from_its_environment(fixture_stack):
     def invoke(function: str) -> dict:
-        with urllib.request.urlopen(f"{fixture_stack.url}/nap/twin?key={uuid.uuid4().hex}&invoke={function}", timeout=60) as response:
-            return json.loads(response.read())
+        status, answer = HttpClient(fixture_stack.url).request("GET", f"/nap/twin?key={uuid.uuid4().hex}&invoke={function}")
+        assert status == 200, answer
+        return answer
 
     answer = invoke(fixture_stack.runtime.find("NapFunction").arn)
     assert answer["function_error"] is None

@@ -16,6 +16,7 @@ from activitylog_local import dynamodb
 from activitylog_local.auth import SCOPES, DevKey, JwtAuthorizer, AuthError, claims_as_strings, scope_names
 from activitylog_local.cli import ago, format_table, main
 from activitylog_local.demo import DEMO_ORG, TEAM, demo_entries
+from activitylog_local.dynamodb import SetupError
 from activitylog_local.gateway import Gateway, Route, routes_from_template
 from activitylog_local.intrinsics import Intrinsics, UnresolvedReference
 from activitylog_local.schedules import ScheduleError, next_fire
@@ -83,15 +84,24 @@ def test_template_short_tags_read_as_long_form():
 
 
 def test_routes_come_from_the_product_template_with_scopes():
-    template = template_module.load()
+    template = template_module.transform(template_module.load())
     names = Intrinsics(template)
-    routes, apis = routes_from_template(template, names.resolve)
+    routes, authorizers = routes_from_template(template, names.resolve)
     by_key = {route.route_key: route for route in routes}
     assert by_key["GET /activities"].scopes == ["activity:read", "activity:support"]
     assert by_key["POST /activities/batch"].scopes == ["activity:write"]
     assert by_key["GET /openapi.json"].authorizer is None
     assert by_key["GET /activities/{id}"].authorizer == "JwtAuthorizer"
-    assert apis["HttpApi"]["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"] == template["Parameters"]["JwtIssuer"]["Default"]
+    assert authorizers["JwtAuthorizer"]["issuer"] == template["Parameters"]["JwtIssuer"]["Default"]
+
+
+def test_a_template_sam_refuses_is_a_one_line_setup_error():
+    template = {"Transform": "AWS::Serverless-2016-10-31", "Resources": {"Fn": {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"CodeUri": "functions/", "Handler": "app.handler", "Runtime": "python3.12",
+                       "Events": {"Work": {"Type": "SQS", "Properties": {"BatchSize": 5}}}}}}}
+    with pytest.raises(SetupError, match=r"^the SAM transform refuses the template: .*Missing required property 'Queue'"):
+        template_module.transform(template)
 
 
 def test_the_most_specific_route_wins():

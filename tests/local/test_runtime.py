@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 import pytest
 
 from activitylog_local.auth import DevKey
+from activitylog_local.kit import HttpClient
 from tests.local.conftest import wait_for
 
 
@@ -28,14 +27,7 @@ def seen(stack, kind: str) -> list[dict]:
 
 
 def http(stack, method: str, path: str, token: str | None = None, body: bytes | None = None, headers: dict | None = None):
-    request = urllib.request.Request(stack.url + path, data=body, method=method, headers=headers or {})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
+    return HttpClient(stack.url).send(method, path, body, headers, token=token)
 
 
 # --- HTTP: routes, payload v2, authorizer -------------------------------------------------------
@@ -138,6 +130,36 @@ def test_cors_configuration_answers_preflights_and_decorates_answers(fixture_sta
     assert headers["Access-Control-Expose-Headers"] == "x-module"
     status, headers, _ = http(fixture_stack, "GET", "/echo/x", token, None, {"Origin": "https://evil.example"})
     assert status == 200 and headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_a_method_no_route_takes_is_api_gateways_json_404(fixture_stack):
+    # http.server answered TRACE itself: an HTML 501 that never reached the gateway.
+    for method in ("TRACE", "DELETE"):
+        status, headers, body = http(fixture_stack, method, "/echo/x")
+        assert (status, headers["content-type"], json.loads(body)) == (404, "application/json", {"message": "Not Found"})
+
+
+def test_a_client_that_hangs_up_mid_request_leaves_no_traceback(fixture_stack, capfd, caplog):
+    import socket
+    import struct
+    import uuid
+
+    key = uuid.uuid4().hex
+    with socket.create_connection(("127.0.0.1", int(fixture_stack.url.rsplit(":", 1)[1]))) as client:
+        client.sendall(f"GET /nap?key={key}&peers=2&wait=1 HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        wait_for(lambda: [i for i in seen_naps(fixture_stack, key)])  # the function is running
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # hang up with a reset
+    time.sleep(2)  # the nap ends and its answer meets the closed connection
+    assert http(fixture_stack, "GET", "/open")[0] == 204  # and the server still answers
+    _, err = capfd.readouterr()
+    assert not [name for name in ("ConnectionResetError", "BrokenPipeError") if name in err], err
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+def seen_naps(stack, key: str) -> list[dict]:
+    client = boto3.client("dynamodb", endpoint_url=stack.dynamodb.endpoint, region_name="us-east-1")
+    return client.query(TableName=stack.tables["SeenTable"], KeyConditionExpression="pk = :k",
+                        ExpressionAttributeValues={":k": {"S": f"nap#{key}"}}, ConsistentRead=True)["Items"]
 
 
 # --- SQS: partial batch failures, redrive to the DLQ ---------------------------------------------

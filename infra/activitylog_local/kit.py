@@ -1,0 +1,76 @@
+"""The test kit: one way to build events and contexts and to call the API, for tests, demo and bench.
+
+- ``api_event``       a payload-v2 event for a template route (the local gateway's own builder)
+- ``LambdaContext``   the handler's ``context`` (the local runtime's own)
+- ``HttpClient``      JSON over HTTP to a running stack; ``InProcessClient`` into a stack in this process
+
+>>> event = api_event("GET", "/activities", query={"status": ["FAILED", "WARNING"]}, claims={"org_id": "org_1", "sub": "u_17"})
+>>> event["routeKey"], event["queryStringParameters"]
+('GET /activities', {'status': 'FAILED,WARNING'})
+>>> function_for("GET", "/activities") in load()["Resources"]  # the template function that serves it
+True
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+from urllib.parse import urlencode
+
+from activitylog_local.client import HttpClient, InProcessClient
+from activitylog_local.context import LambdaContext
+from activitylog_local.gateway import Route, payload_v2_event, routes_from_template
+from activitylog_local.template import TEMPLATE, load, transform
+
+__all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event"]
+
+QueryValue = Union[str, int, Sequence[Union[str, int]]]
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    query: Optional[Mapping[str, QueryValue]] = None,
+    body: Any = None,
+    claims: Optional[Mapping[str, str]] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    template: Path = TEMPLATE,
+) -> dict:
+    """The event API Gateway sends for ``method path``: the route key and path parameters come from the
+    template, ``claims`` are the JWT authorizer's (values strings), ``body`` a str as is or JSON."""
+    route, path_parameters = _route(method, path, template)
+    pairs = [(name, str(v)) for name, value in (query or {}).items()
+             for v in (value if isinstance(value, (list, tuple)) else [value])]
+    all_headers = {"host": "localhost", "user-agent": "activitylog-kit", "accept": "application/json"}
+    data = None if body is None else (body if isinstance(body, str) else json.dumps(body)).encode()
+    if data is not None:
+        all_headers.update({"content-type": "application/json", "content-length": str(len(data))})
+    authorizer = None
+    if claims is not None:  # the authorizer verified a token and handed its claims over
+        all_headers["authorization"] = "Bearer local.kit.token"
+        authorizer = {"jwt": {"claims": dict(claims), "scopes": str(claims.get("scope", "")).split() or None}}
+    all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
+    target = f"{path}?{urlencode(pairs)}" if pairs else path
+    return payload_v2_event(method, target, all_headers, data, route_key=route.route_key, path_parameters=path_parameters,
+                            authorizer=authorizer, source_ip="203.0.113.7")
+
+
+def function_for(method: str, path: str, template: Path = TEMPLATE) -> str:
+    """The logical id of the template function that serves ``method path``."""
+    return _route(method, path, template)[0].function
+
+
+def _route(method: str, path: str, template: Path) -> tuple[Route, dict[str, str]]:
+    for route in _routes(str(template)):
+        path_parameters = route.match(method.upper(), path)
+        if path_parameters is not None:
+            return route, path_parameters
+    raise KeyError(f"{method} {path}: no route in {template}")
+
+
+@lru_cache(maxsize=4)
+def _routes(template: str) -> list[Route]:
+    return routes_from_template(transform(load(Path(template))), lambda value: value)[0]  # authorizers stay unresolved: routes only
