@@ -32,7 +32,7 @@ from typing import Any
 import coldstart
 from common import ORG, PAGE, Bench, iso, local_table, log, percentile
 from queries import Run, combinations, run_naive, run_ours
-from seeding import seed
+from seeding import seed, subjects
 from writes import Writes, measure_writes
 
 TARGETS = "read amplification mean ≤ 1.5 and ≤ 3 on every combination; ≤ 2 rounds per page; ≤ 5 write units per 1 KB entry; cold start ≤ 300 ms and ≤ 1.15× the floor"
@@ -65,9 +65,9 @@ def report_seed(tallies: dict) -> tuple[tuple[str, str], str, str]:
     details = tallies["detail_bytes"]
     log(f"  entry JSON (detail view, 1 in 20): median {statistics.median(details):,.0f} B, p90 {percentile(details, 90):,.0f} B; "
         f"stored item mean {tallies['stored_bytes']['table'] / count - 100:,.0f} B (DynamoDB's size formula)")
-    record, length = max(((k, v) for k, v in tallies["record"].items() if k[0] == "contact"), key=lambda kv: (kv[1], kv[0]))
-    log(f"  longest contact history: {record[0]}/{record[1]} with {length} entries")
-    return record, users[0][0], users[min(6, len(users) - 1)][0]
+    record, heavy, mid = subjects(tallies)
+    log(f"  longest contact history: {record[0]}/{record[1]} with {tallies['record'][record]} entries")
+    return record, heavy, mid
 
 
 def report_writes(writes: Writes) -> None:

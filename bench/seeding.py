@@ -66,7 +66,8 @@ def detail_bytes(entry: Any) -> int:
 
 def _tallies() -> dict:
     return {"type": Counter(), "status": Counter(), "user": Counter(), "entity_type": Counter(),
-            "record": Counter(), "detail_bytes": [], "stored_bytes": Counter(), "index_items": Counter()}
+            "record": Counter(), "detail_bytes": [], "stored_bytes": Counter(), "keys_only_bytes": Counter(),
+            "index_items": Counter(), "offloaded": Counter()}
 
 
 def generate_chunk(task: tuple) -> tuple[list[dict], dict]:
@@ -82,6 +83,8 @@ def generate_chunk(task: tuple) -> tuple[list[dict], dict]:
         stored = stored_bytes(item)
         tallies["stored_bytes"].update(stored)
         tallies["index_items"].update(stored.keys())
+        tallies["keys_only_bytes"].update(stored_bytes(item, keys_only=True))
+        tallies["offloaded"]["bref" in item] += 1  # details past OFFLOAD_BYTES go to S3
         tallies["type"][entry.type.value] += 1
         tallies["status"][entry.status.value] += 1
         if entry.actor["kind"] == "user":
@@ -144,3 +147,10 @@ def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, w
     totals["written"] = written[0]
     log(f"  seeded {written[0]:>7,} / {count:,} entries  {totals['seconds']:6.1f} s")
     return totals
+
+
+def subjects(tallies: dict) -> tuple[tuple[str, str], str, str]:
+    """The longest contact history, the most active user and a mid one (the 7th): what the queries filter on."""
+    record = max(((k, v) for k, v in tallies["record"].items() if k[0] == "contact"), key=lambda kv: (kv[1], kv[0]))[0]
+    users = [user for user, _ in tallies["user"].most_common()]
+    return record, users[0], users[min(6, len(users) - 1)]

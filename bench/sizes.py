@@ -56,11 +56,17 @@ def _indexes() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
     return tuple(found)
 
 
-def stored_bytes(item: dict) -> dict[str, int]:
-    """Billed storage of one item: ``{"table": …, index name: …}`` (indexes it is not in: absent)."""
+def stored_bytes(item: dict, keys_only: bool = False) -> dict[str, int]:
+    """Billed storage of one item: ``{"table": …, index name: …}`` (indexes it is not in: absent).
+
+    ``keys_only``: as if every index projected only the keys (a lever the cost report prices).
+    """
     sizes = {"table": item_bytes(item) + ITEM_OVERHEAD}
+    table_keys = ("pk", "sk")
     for name, keys, projected in _indexes():
         if all(k in item for k in keys):  # sparse: no key, no index item
+            if keys_only:
+                projected = set(table_keys + keys)
             kept = item if projected is None else {k: v for k, v in item.items() if k in projected}
             sizes[name] = item_bytes(kept) + ITEM_OVERHEAD
     return sizes
