@@ -8,6 +8,8 @@ key design differs; both must return the same ids page by page.
 
 from __future__ import annotations
 
+import functools
+import operator
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -155,10 +157,7 @@ def naive_condition(f: Any) -> Optional[Any]:
         parts.append(EntryItem.entity_type == f.entity_type)
     if f.entity_id:
         parts.append(EntryItem.entity_id == f.entity_id)
-    condition = None
-    for part in parts:
-        condition = part if condition is None else condition & part
-    return condition
+    return functools.reduce(operator.and_, parts) if parts else None
 
 
 def run_naive(shards: int, combination: Combination, now: datetime, budget_s: float) -> Run:

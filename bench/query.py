@@ -147,6 +147,7 @@ def summarize(args: argparse.Namespace, bench: Bench, now: datetime, combos: lis
         "read_amplification_max": round(max(ra.values()), 3),
         "read_amplification_worst": max(ra, key=ra.get),
         "read_amplification_max_two_axes": round(max(ra[n] for n in two_axes), 3),
+        "read_amplification_pooled": round(sum(r.scanned for r in ours.values()) / sum(r.returned for r in ours.values()), 3),
         "rounds_per_page_mean": round(statistics.fmean(rounds), 3),
         "rounds_per_page_max": max(rounds),
         "rcu_per_page_mean": round(rcu_mean, 3),
