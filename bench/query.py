@@ -56,7 +56,10 @@ def arguments() -> argparse.Namespace:
 def report_seed(tallies: dict) -> tuple[tuple[str, str], str, str]:
     """Print the seed's distribution; the longest contact history, the heaviest user and a mid one."""
     count = tallies["written"]
-    share = lambda counter, keys: ", ".join(f"{k} {counter[k] / count * 100:.1f}%" for k in keys)  # noqa: E731
+
+    def share(counter: Counter, keys: Any) -> str:
+        return ", ".join(f"{k} {counter[k] / count * 100:.1f}%" for k in keys)
+
     log("  type:   " + share(tallies["type"], [k for k, _ in tallies["type"].most_common()]))
     log("  status: " + share(tallies["status"], ("SUCCESS", "WARNING", "FAILED", "IN_PROGRESS")))
     users = tallies["user"].most_common()
