@@ -13,6 +13,9 @@ the shared generator and measures what the bill is made of:
 Assumptions are inputs, printed with the figures: how many dashboard pages are read per
 million entries written, how many entries a write request carries, how many versions an
 archive object holds. Prices come from ``prices.py``. The last line is one JSON object.
+Not priced yet: CloudWatch Logs ingestion of the handlers' log and metric lines, X-Ray
+traces (the template sets ``Tracing: Active``), and the archive function's own Lambda time
+(the stream archive is priced for its S3 side only; the function is not built yet).
 
     .venv/bin/python bench/cost.py                       # 20,000 entries, about a minute
     .venv/bin/python bench/cost.py --pages-per-million 20000
