@@ -28,6 +28,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) node_modules .local .pytest_cache

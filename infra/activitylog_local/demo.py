@@ -2,7 +2,8 @@
 
 ``demo_entries`` makes the product page's five example rows at the same relative times
 (2 min, 15 min, 1 hr, 1 hr and 3 hrs ago) plus realistic entries over ``days`` across
-every category of the "What's logged" table: contacts, releases, products,
+every category of the "What's logged" table, drawn from the vocabulary and busy hours
+of ``generator`` (the benchmarks' data comes from the same module): contacts, releases, products,
 fulfillments, payments, settings (integrations, team) and background jobs with start,
 progress and completion. ``seed`` records them with ``POST /activities/batch`` and moves
 jobs along with ``PATCH /activities/{id}``, the same calls any writer makes, so demo
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, Protocol
 
+from activitylog_local.generator import FIRST, LAST, busy_moment
+
 DEMO_ORG = "org_demo"
 BATCH = 100
 
@@ -31,8 +34,6 @@ TEAM = [
 ]
 NEW_HIRE = ("u_64", "Casey Nguyen")  # joined two days ago: "what did the new hire do today?"
 SEASONAL = [("u_71", "Jesse Ortiz"), ("u_72", "Robin Alvarez"), ("u_73", "Drew Kowalski")]  # harvest help: invited, removed
-FIRST = "Alex Jamie Quinn Avery Harper Rowan Elliot Parker Reese Skyler Dana Logan Emerson Finley Hayden Kendall Marley Peyton Sage Tatum".split()
-LAST = "Chen Patel Garcia Okafor Müller Rossi Novak Silva Kim Johansson Dubois Haddad Nakamura Walsh Fischer Moreau Costa Ivanova Brennan Lindqvist".split()
 RELEASES = [("rel_spring26_reds", "Spring 2026 Reds"), ("rel_holiday25_sparkling", "Holiday 2025 Sparkling"),
             ("rel_winter26_whites", "Winter 2026 Whites"), ("rel_summer26_rose", "Summer 2026 Rosé"),
             ("rel_library_cab", "Library Cabernet Collection")]
@@ -438,7 +439,7 @@ def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2
     joined = now - timedelta(days=2, hours=2)  # Casey Nguyen is on the team before their first action
     planned.append((joined, lambda: make.team(joined, NEW_HIRE)))
     for index in range(max(0, count - len(examples) - len(planned))):
-        when = _business_time(rng, start, now - timedelta(minutes=1))
+        when = busy_moment(rng, start, now - timedelta(minutes=1))
         maker = functions[index] if index < len(functions) else rng.choices(functions, weights=weights)[0]  # every category
         planned.append((when, lambda maker=maker, when=when: maker(when)))
     planned.sort(key=lambda item: item[0])
@@ -468,15 +469,6 @@ def _scheduled_run(make: _Maker, name: str, moment: datetime, now: datetime) -> 
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _business_time(rng: random.Random, start: datetime, end: datetime) -> datetime:
-    """Mostly daytime (Pacific business hours), some at night, uniform over the days."""
-    while True:
-        moment = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds()))
-        hour = (moment.hour - 8) % 24  # UTC-8
-        if 8 <= hour < 19 or rng.random() < 0.15:
-            return moment
 
 
 def _example_rows(make: _Maker, now: datetime) -> list[DemoEntry]:

@@ -1,4 +1,5 @@
-"""The demo org's month hangs together: every record's history reads in a believable order.
+"""The demo org's month hangs together: every record's history reads in a believable order;
+the benchmarks' entries, drawn from the same generator, keep the measured distribution.
 
 Given the generator's output for a month, when its entries are read per record (entity type
 and id, as the dashboard's entity filter and history show them), then nothing happens to a
@@ -143,3 +144,20 @@ def test_the_example_rows_continue_their_records_histories(entries):
     payments = [d for d in histories[("release", "rel_spring26_reds")]]
     assert payments[-1]["event"] == "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds"
     assert all(d["action"] != "cancelled" for d in payments)
+
+
+def test_the_benchmarks_distribution_comes_from_the_same_generator():
+    """Given 4,000 draws of ``generator.document``, the shares are the measured log's."""
+    import random
+    from collections import Counter
+
+    from activitylog_local import generator
+
+    rng = random.Random(7)
+    documents = [generator.document(rng, generator.busy_moment(rng, NOW - timedelta(days=30), NOW))[0] for _ in range(4000)]
+    status = Counter(d["status"] for d in documents)
+    kinds = Counter(d["type"] for d in documents)
+    assert 0.93 < status["SUCCESS"] / 4000 < 0.965 and 0.015 < status["WARNING"] / 4000 < 0.045
+    assert 0.01 < status["FAILED"] / 4000 < 0.03
+    assert 0.48 < kinds["USER_ACTION"] / 4000 < 0.56 and 0.19 < kinds["WEBHOOK"] / 4000 < 0.25
+    assert all(NOW - timedelta(days=30) < datetime.fromisoformat(d["occurred_at"]) < NOW for d in documents)

@@ -1,0 +1,88 @@
+"""What every benchmark shares: its settings, a fresh DynamoDB Local table and the output helpers."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "infra"))  # activitylog_local: DynamoDB Local, template.yaml, the data generator
+
+ORG = "org_bench"
+WCU_ORG = "org_bench_writes"
+RETENTION_DAYS = 730  # the default retention class: how long an entry stays hot
+TABLE = "activity-bench"
+PAGE = 50
+DAYS = 30
+
+# Settings the domain reads from the environment, set before any domain import.
+BENCH_ENV = {
+    "TABLE_NAME": TABLE,
+    "CURSOR_SECRET": "bench-cursor-secret",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "ActivityLogBench",
+    "POWERTOOLS_SERVICE_NAME": "activity-log",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+os.environ.update(BENCH_ENV)  # at import: bench modules import the domain, which reads these
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Bench:
+    endpoint: str
+    jvm_pid: int
+    client: Any  # boto3 DynamoDB client on DynamoDB Local
+    service: Any  # activitylog.service.ActivityService
+    shards: int
+
+
+@contextmanager
+def local_table(shards: int | None = None, writers: int = 8) -> Iterator[Bench]:
+    """DynamoDB Local in memory on a free port, the table from template.yaml, the service bound to it."""
+    os.environ.update(BENCH_ENV)
+    if shards:
+        os.environ["DEFAULT_SHARDS"] = str(shards)
+    from activitylog_local.dynamodb import DynamoDBLocal, local_aws_environment
+    from activitylog_local.template import create_table
+
+    with DynamoDBLocal() as ddb:
+        os.environ.update(local_aws_environment(ddb.endpoint))
+        import boto3
+        from botocore.config import Config
+
+        from activitylog.config import settings
+        from activitylog.service import ActivityService
+        from activitylog.store import bind
+
+        client = boto3.client("dynamodb", endpoint_url=ddb.endpoint,
+                              config=Config(parameter_validation=False, max_pool_connections=writers + 4,
+                                            retries={"max_attempts": 10, "mode": "standard"}))
+        create_table(client, TABLE)
+        bind(TABLE)
+        yield Bench(ddb.endpoint, ddb.process.pid, client, ActivityService.from_environment(),
+                    settings().org(ORG).shards)
