@@ -8,7 +8,7 @@ run in parallel, each in its own environment, up to the function's
 ``ReservedConcurrentExecutions`` (else the stack's default); past it they wait.
 
 >>> runtime = LambdaRuntime(specs, aws_endpoint=endpoint.url)
->>> runtime.invoke("ApiFunction", event)
+>>> runtime.invoke("QueryFunction", event)
 {'statusCode': 200, ...}
 """
 

@@ -18,16 +18,16 @@ pytestmark = pytest.mark.e2e
 
 
 def test_running_a_function_without_a_schedule_or_an_event_is_one_line(api_stack):
-    ran = api_stack.cli("run", "ApiFunction")
+    ran = api_stack.cli("run", "QueryFunction")
     assert ran.returncode == 2 and ran.stdout == ""
-    assert ran.stderr.startswith("activitylog: ApiFunction has no schedule") and "--event" in ran.stderr
+    assert ran.stderr.startswith("activitylog: QueryFunction has no schedule") and "--event" in ran.stderr
     assert ran.stderr.count("\n") == 1 and "Traceback" not in ran.stderr
 
 
 def test_running_a_function_the_template_does_not_have_is_one_line(api_stack):
     ran = api_stack.cli("run", "NoSuchFunction")
     assert ran.returncode == 2 and ran.stdout == ""
-    assert ran.stderr == "activitylog: no function 'NoSuchFunction' in the template (functions: ApiFunction)\n"
+    assert ran.stderr == "activitylog: no function 'NoSuchFunction' in the template (functions: OpenApiFunction, QueryFunction, RecordFunction)\n"
 
 
 def test_query_from_today_and_yesterday_start_at_local_midnight(api_stack):

@@ -56,7 +56,7 @@ def test_concurrent_completions_of_one_job_leave_exactly_one_terminal_status(api
     assert {code for code, _ in answers} == {200, 409}
     assert final["metadata"] == {f"by_{final['status']}": 1}
     functions = api_stack.request("GET", "/_local/stack")[1]["functions"]
-    assert functions["ApiFunction"]["environments"] > 1  # the nine did not queue through one environment
+    assert functions["RecordFunction"]["environments"] > 1  # the nine did not queue through one environment
 
 
 def big(label: str) -> dict:

@@ -1,4 +1,4 @@
-"""The HTTP API end to end: functions/api/app.py's ``lambda_handler`` fed API Gateway HTTP API
+"""The HTTP API end to end: each route's function (functions/query, functions/record) fed API Gateway HTTP API
 payload-v2 events, against a fresh table on DynamoDB Local created from template.yaml.
 
 Every answer is checked to be JSON and never a 5xx: a bad request names its field, a
@@ -19,10 +19,11 @@ import time_machine
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from activitylog.api import common
 from activitylog.config import cursor_key, settings
 from activitylog.scopes import ROUTE_SCOPES
 
-from .api_events import LambdaContext, api_event, claims, load_handler_module
+from .api_events import LambdaContext, api_event, claims, handler_module
 
 ULID = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 LIST_COLUMNS = {"id", "occurred_at", "type", "status", "actor", "action", "event", "entity"}
@@ -45,14 +46,12 @@ class Reply:
 
 
 class Api:
-    """Calls the handler the way API Gateway would, and checks what every answer must satisfy."""
-
-    def __init__(self, module) -> None:
-        self.module = module
+    """Calls the function template.yaml routes each request to, the way API Gateway would,
+    and checks what every answer must satisfy."""
 
     def call(self, method: str, path: str, *, query=None, body=None, token=READER, raw=None) -> Reply:
         event = raw or api_event(method, path, query=query, body=body, claims=token)
-        response = self.module.lambda_handler(event, LambdaContext())
+        response = handler_module(method, path).lambda_handler(event, LambdaContext())
         status = response["statusCode"]
         assert status < 500, f"{method} {path} answered {status}: {response.get('body')}"
         headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
@@ -80,14 +79,13 @@ class Api:
 
 @pytest.fixture
 def api(activity_table, monkeypatch):
-    """The handler module, its lazily built service pointed at this test's table."""
+    """The API's functions, their lazily built service pointed at this test's table."""
     monkeypatch.setenv("TABLE_NAME", activity_table)
     monkeypatch.delenv("ORG_SETTINGS", raising=False)
     settings.cache_clear()
-    module = load_handler_module()
-    module._service = None
-    yield Api(module)
-    module._service = None
+    common.reset()
+    yield Api()
+    common.reset()
     settings.cache_clear()
 
 
@@ -645,7 +643,7 @@ def _new_container(api=None) -> None:
     cursor_key.cache_clear()
     parameters.clear_caches()
     if api is not None:
-        api.module._service = None
+        common.reset()
 
 
 def test_a_cursor_keeps_paging_in_another_container_after_the_key_rotates(rotating_cursor_key, api):

@@ -375,13 +375,13 @@ def test_paging_while_jobs_finish_lists_every_entry_exactly_once(activity_table)
 
 
 def test_the_api_answers_a_batch_dynamodb_keeps_refusing_with_503_and_retry_after(api, quick_backoff):
-    from .api_events import LambdaContext, api_event
+    from .api_events import LambdaContext, api_event, handler_module
     from .test_api import WRITER as API_WRITER, entry
 
     assert api.ids() == []  # the handler's service (and its DynamoDB client) exist before the fault is set
     event = api_event("POST", "/activities/batch", body={"entries": [entry(), entry()]}, claims=API_WRITER)
     with faults("TransactWriteItems", ["TransactionConflict"] * store.WRITE_ATTEMPTS):
-        response = api.module.lambda_handler(event, LambdaContext())
+        response = handler_module("POST", "/activities/batch").lambda_handler(event, LambdaContext())
     assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == "1"
     assert json.loads(response["body"])["field"] == "entries"
     assert api.ids() == []

@@ -2,7 +2,7 @@
 
 template.yaml is the single source of truth for the table, the routes and the
 permissions. The pynamodb model (activitylog/store.py) and the handler's resolver
-(functions/api/app.py) repeat parts of it because their libraries need them; these
+(functions/*/app.py) repeat parts of it because their libraries need them; these
 tests make any difference between the copies a failure.
 """
 
@@ -28,6 +28,15 @@ from .api_events import load_handler_module
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
+# One function per job: reads, writes, and the public document.
+FUNCTION_OF = {
+    ("GET", "/activities"): "QueryFunction",
+    ("GET", "/activities/{id}"): "QueryFunction",
+    ("POST", "/activities"): "RecordFunction",
+    ("POST", "/activities/batch"): "RecordFunction",
+    ("PATCH", "/activities/{id}"): "RecordFunction",
+    ("GET", "/openapi.json"): "OpenApiFunction",
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +101,7 @@ def test_sam_transform_yields_one_route_per_api_path_with_its_scopes(transformed
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["payloadFormatVersion"] == "2.0", route
         assert integration["type"] == "aws_proxy", route
-        assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"], route
+        assert f"${{{FUNCTION_OF[route]}.Arn}}" in integration["uri"]["Fn::Sub"], route
         if scopes is None:
             assert operation["security"] == [{"NONE": []}], route
         else:
@@ -103,7 +112,7 @@ def test_sam_transform_yields_one_route_per_api_path_with_its_scopes(transformed
 
 def test_sam_transform_yields_the_functions_with_the_layer_and_the_table(transformed, template):
     functions = resources(transformed, "AWS::Lambda::Function")
-    assert "ApiFunction" in functions
+    assert set(FUNCTION_OF.values()) <= set(functions)
     layers = resources(transformed, "AWS::Lambda::LayerVersion")
     assert len(layers) == 1
     (layer_id,) = layers
@@ -114,8 +123,9 @@ def test_sam_transform_yields_the_functions_with_the_layer_and_the_table(transfo
         assert {"Ref": layer_id} in props["Layers"], name
         assert props["Runtime"] in compatible, name
         assert props["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "ActivityTable"}, name
-        assert props["TracingConfig"] == {"Mode": "Active"}, name
-    assert functions["ApiFunction"]["Properties"]["Handler"] == "app.lambda_handler"
+        # The document function touches no service, so it needs no tracing permissions.
+        assert props["TracingConfig"] == {"Mode": "PassThrough" if name == "OpenApiFunction" else "Active"}, name
+        assert props["Handler"] == "app.lambda_handler", name
 
     # Every API route invokes a function that has permission to be invoked by the API.
     permissions = resources(transformed, "AWS::Lambda::Permission")
@@ -172,18 +182,28 @@ def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
     assert checked, "no statement grants access to the table: the function could not read it"
 
 
-def test_the_api_function_may_not_delete_or_scan_entries(transformed):
-    # Entries are an audit trail: the API records and reads them, and never removes one.
-    role = transformed["Resources"]["ApiFunctionRole"]["Properties"]
-    granted = {
+def _granted(transformed: dict, function: str, resource: str) -> set[str]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return {
         action
         for policy in role.get("Policies", [])
         for statement in _statements(policy["PolicyDocument"])
-        if any(_mentions(r, "ActivityTable") for r in _as_list(statement.get("Resource", [])))
+        if any(_mentions(r, resource) for r in _as_list(statement.get("Resource", [])))
         for action in _as_list(statement["Action"])
     }
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"} <= granted
-    assert not granted & {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem"}
+
+
+def test_each_function_holds_only_what_its_job_needs(transformed):
+    # Entries are an audit trail: nothing removes one; a reader never holds a write.
+    reads = _granted(transformed, "QueryFunction", "ActivityTable")
+    writes = _granted(transformed, "RecordFunction", "ActivityTable")
+    assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert writes == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "QueryFunction", "BodyBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "QueryFunction", "IdempotencyTable") == set()
+    assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
+    document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
+    assert document_role.get("Policies", []) == []  # the document touches no data
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
@@ -249,7 +269,7 @@ def test_the_functions_read_the_table_the_template_declares(template):
     assert variables["TABLE_NAME"] == {"Ref": "ActivityTable"}
 
 
-# -- routes: template.yaml versus the resolver in functions/api/app.py -------------------------
+# -- routes: template.yaml versus each function's resolver -------------------------------------
 
 
 def _template_routes(template: dict, function: str) -> set[tuple[str, str]]:
@@ -272,7 +292,8 @@ def _resolver_routes(module) -> dict[tuple[str, str], re.Pattern]:
 
 
 def test_template_routes_are_the_issues_api(template):
-    assert _template_routes(template, "ApiFunction") == set(EXPECTED_ROUTES)
+    routed = {route: function for function in set(FUNCTION_OF.values()) for route in _template_routes(template, function)}
+    assert routed == FUNCTION_OF
 
 
 def test_every_routes_scopes_in_the_template_are_the_services_table(template):
@@ -295,11 +316,10 @@ def test_every_routes_scopes_in_the_template_are_the_services_table(template):
     assert in_template == ROUTE_SCOPES
 
 
-def test_every_template_route_is_registered_in_the_handler_and_vice_versa(template):
-    module = load_handler_module("ApiFunction")
-    # The write routes are registered before the handler resolves any non-GET request.
-    module.register_writes()
-    in_template = _template_routes(template, "ApiFunction")
+@pytest.mark.parametrize("function", sorted(set(FUNCTION_OF.values())))
+def test_every_template_route_is_registered_in_its_functions_handler_and_vice_versa(template, function):
+    module = load_handler_module(function)
+    in_template = _template_routes(template, function)
     in_handler = _resolver_routes(module)
 
     assert in_template - set(in_handler) == set(), "routes API Gateway sends that the handler does not serve"

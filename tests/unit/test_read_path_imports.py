@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_api_handler_loads_neither_pydantic_nor_boto3_nor_xray():
     probe = (
-        "import sys, json; sys.path.insert(0, 'functions/api'); import app; "
+        "import sys, json; sys.path.insert(0, 'functions/query'); import app; "
         "print(json.dumps({m: m in sys.modules for m in ('pydantic', 'boto3', 'aws_xray_sdk', 'ulid')}))"
     )
     env = {"PATH": "/usr/bin:/bin", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}

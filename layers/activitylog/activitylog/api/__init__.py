@@ -1,0 +1,15 @@
+"""The HTTP side of the service, shared by the API's functions (Powertools routers).
+
+Each function under ``functions/`` builds its own resolver from these routers, so a
+route's code exists once however the functions are cut:
+
+- ``reads``    GET /activities, GET /activities/{id}: no pydantic, the dashboard's hot path
+- ``writes``   POST /activities, POST /activities/batch, PATCH /activities/{id}: bodies
+               checked strictly, then validated by Powertools with the ``inputs`` models
+- ``common``   the caller from verified claims, the service, errors as ``{message, field}``
+- ``document`` the OpenAPI document of both
+
+>>> app = APIGatewayHttpResolver()
+>>> app.include_router(reads.router)
+>>> common.answer_errors(app)
+"""

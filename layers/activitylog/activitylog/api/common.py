@@ -1,0 +1,65 @@
+"""What every API function shares: the caller from verified claims, the service, and errors.
+
+The org and the caller come only from the JWT authorizer's verified claims, never from a
+body or a query string.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.metrics import MetricUnit
+
+from activitylog.errors import ActivityLogError, NotFound, Unauthorized
+from activitylog.observability import logger, metrics
+from activitylog.service import ActivityService, Caller
+
+_service: Optional[ActivityService] = None
+
+
+def service() -> ActivityService:
+    """The service, built once per execution environment from its settings."""
+    global _service
+    if _service is None:
+        _service = ActivityService.from_environment()
+    return _service
+
+
+def reset() -> None:
+    """Forget the service (tests point the environment at another table)."""
+    global _service
+    _service = None
+
+
+def caller(event: Any) -> Caller:
+    """The caller from the authorizer's verified claims."""
+    authorizer = event.request_context.authorizer
+    claims = (authorizer.jwt_claim if authorizer else None) or {}
+    org, subject = claims.get("org_id"), claims.get("sub")
+    if not org or not subject:
+        raise Unauthorized("the token must carry org_id and sub claims", "authorization")
+    scopes = set(str(claims.get("scope") or claims.get("scp") or "").split())
+    scopes.update((authorizer.jwt_scopes or []) if authorizer else [])
+    logger.append_keys(org_id=str(org), caller=str(subject))
+    return Caller(org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"))
+
+
+def error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
+    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+    return Response(status, "application/json", json.dumps(body), headers=headers or None)
+
+
+def answer_errors(app: ApiGatewayResolver) -> None:
+    """Every refusal as ``{message, field}``: domain errors, and a path no route matches."""
+
+    @app.exception_handler(ActivityLogError)
+    def domain_error(failure: ActivityLogError) -> Response:
+        return error(failure.status_code, failure.to_dict(), failure.headers)
+
+    @app.not_found
+    def no_route(_failure: Exception) -> Response:
+        event = app.current_event
+        return domain_error(NotFound(f"no route for {event.http_method} {event.path}", "path"))

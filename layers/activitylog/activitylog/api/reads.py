@@ -1,0 +1,39 @@
+"""GET /activities and GET /activities/{id}: the dashboard's hot path, with no pydantic.
+
+They parse their own parameters (``activitylog.filters``), so a reader's cold start
+does not pay for validation models.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.metrics import MetricUnit
+
+from activitylog.api.common import caller, service
+from activitylog.filters import parse_list_request
+from activitylog.observability import metrics
+from activitylog.responses import responses
+
+
+def routes() -> Router:
+    """A router with the read routes (a new one per resolver: a router serves one app)."""
+    router = Router()
+
+    @router.get("/activities", summary="List entries, newest first, filtered by any combination of axes",
+                responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403))
+    def list_activities():
+        # The raw parameters, so unknown ones are refused by name rather than ignored.
+        request = parse_list_request(router.current_event.query_string_parameters or {})
+        result = service().list(caller(router.current_event), request)
+        metrics.add_metric(name="ReadAmplification", unit=MetricUnit.Count, value=result.page.read_amplification)
+        metrics.add_metric(name="EntriesListed", unit=MetricUnit.Count, value=len(result.items))
+        return result.to_dict()
+
+    @router.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error",
+                responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404))
+    def get_activity(id: str):  # noqa: A002 - the route's own name
+        entry = service().get(caller(router.current_event), id)
+        metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
+        return entry.detail_view()
+
+    return router

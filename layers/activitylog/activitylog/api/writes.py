@@ -1,0 +1,111 @@
+"""POST /activities, POST /activities/batch, PATCH /activities/{id}.
+
+A write's body is checked and parsed strictly (``activitylog.requestbody``) before
+Powertools sees it: bytes, media type, UTF-8, one JSON object, finite numbers, depth.
+Then Powertools validates it with the ``inputs`` models, and ``Idempotency-Key`` makes
+a retried write happen once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Callable, Optional
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from activitylog.api.common import caller, error, service
+from activitylog.inputs import EntryUpdate, NewEntry
+from activitylog.observability import metrics
+from activitylog.requestbody import body_text
+from activitylog.responses import responses
+from activitylog.service import Caller
+
+MAX_BODY_BYTES = 1024 * 1024  # one entry
+MAX_BATCH_BODY_BYTES = 5 * 1024 * 1024  # a batch of 100; below Lambda's 6 MB payload limit
+REFUSALS = (400, 401, 403, 409, 413, 415, 503)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as a single entry: an unknown key is refused, not ignored
+
+    entries: list[dict[str, Any]] = Field(description="up to 100 entries, each like POST /activities")
+
+
+def _idempotency_key() -> Header:
+    return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
+
+
+def routes() -> Router:
+    """A router with the write routes (a new one per resolver: a router serves one app)."""
+    router = Router()
+
+    def once(who: Caller, route: str, key: Optional[str], body: Any, operation: Callable[[], dict]) -> dict:
+        """Run a write once per Idempotency-Key; without a key, just run it."""
+        if key is None:
+            return operation()
+        from activitylog.idempotency import run_once
+
+        return run_once(who.org, route, key, body, router.lambda_context, operation)
+
+    @router.post("/activities", summary="Record one entry", enable_validation=True,
+                 responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},
+                                     *REFUSALS))
+    def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
+        who = caller(router.current_event)
+        recorded = once(who, "POST /activities", key, entry.model_dump(mode="json"),
+                        lambda: service().record(who, entry).detail_view())
+        metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
+        return Response(201, "application/json", json.dumps(recorded))
+
+    @router.post("/activities/batch", summary="Record up to 100 entries; invalid ones are reported, valid ones written together",
+                 enable_validation=True,
+                 responses=responses({200: ("Every entry recorded", "BatchResult"),
+                                      207: ("Some entries rejected (see results); the valid ones recorded", "BatchResult")},
+                                     *REFUSALS))
+    def record_activities(batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
+        who = caller(router.current_event)
+        result = once(who, "POST /activities/batch", key, batch.entries, lambda: service().record_batch(who, batch.entries))
+        metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
+        return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
+
+    @router.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True,
+                  responses=responses({200: ("The entry as updated", "EntryDetail")}, *REFUSALS, 404))
+    def update_activity(id: str, update: Annotated[EntryUpdate, Body()],  # noqa: A002
+                        key: Annotated[Optional[str], _idempotency_key()] = None):
+        who = caller(router.current_event)
+        # The key is scoped to this entry: the same key on another entry is another update.
+        updated = once(who, f"PATCH /activities/{id}", key, update.model_dump(mode="json"),
+                       lambda: service().update(who, id, update).detail_view())
+        metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
+        return updated
+
+    @router.exception_handler(RequestValidationError)
+    def invalid_request(failure: RequestValidationError) -> Response:
+        first = failure.errors()[0] if failure.errors() else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        # Powertools puts the parameter name first for a body model; drop it so fields read as in the document.
+        if location and location[0] in ("entry", "batch", "update"):
+            location = location[1:]
+        field = ".".join(location) or "body"
+        message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+        return error(400, {"message": f"{field}: {message}", "field": field})
+
+    return router
+
+
+def checked(event: dict) -> dict:
+    """The event with its body as checked UTF-8 text, so Powertools never decodes bytes itself.
+
+    The content type is normalised once it has been checked (``APPLICATION/JSON`` is JSON),
+    and set when there is no body, so Powertools always reads the body as JSON. Raises an
+    ``ActivityLogError`` (400, 413, 415) naming the field.
+    """
+    limit = MAX_BATCH_BODY_BYTES if event.get("rawPath", "").endswith("/batch") else MAX_BODY_BYTES
+    text = body_text(event, limit)
+    headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
+    return {**event, "body": text, "isBase64Encoded": False, "headers": {**headers, "content-type": "application/json"}}
