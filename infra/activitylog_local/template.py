@@ -103,6 +103,8 @@ def table_definition(template: dict, logical_id: str = "ActivityTable") -> dict:
         definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     if props.get("StreamSpecification"):
         definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    if props.get("TableClass"):
+        definition["TableClass"] = props["TableClass"]
     return definition
 
 

@@ -371,3 +371,10 @@ def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_i
     assert by_prefix == {f"bodies/{days}d/": days + 1 for days in RETENTION_CLASSES}
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
+
+
+def test_the_table_is_created_with_the_templates_table_class(activity_table, template):
+    from activitylog_local.template import table_definition
+
+    # DynamoDB Local takes TableClass (the fixture's table was created with it) but does not report it back.
+    assert table_definition(template)["TableClass"] == _table(template)["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
