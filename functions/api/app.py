@@ -21,7 +21,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.errors import ActivityLogError, NotFound, Unauthorized
-from activitylog.filters import PARAMETERS, parse_list_request
+from activitylog.query.filters import PARAMETERS, parse_list_request
 from activitylog.observability import logger, metrics, traced
 from activitylog.requestbody import body_text, loads
 from activitylog.responses import SCHEMAS, responses

@@ -21,11 +21,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
-from activitylog import keys, merge, store
+from activitylog import keys, store
+from activitylog.query import merge
 from activitylog.bodies import BodyStore
 from activitylog.config import Settings
 from activitylog.errors import Conflict, NotFound, Unauthorized, Unavailable
-from activitylog.filters import parse_list_request
+from activitylog.query.filters import parse_list_request
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.service import ActivityService, Caller
 

@@ -21,7 +21,7 @@ from activitylog.bodies import BodyStore
 from activitylog.config import Settings
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict
-from activitylog.filters import parse_list_request
+from activitylog.query.filters import parse_list_request
 from activitylog.service import ActivityService, Caller
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator, Optional
 
-from activitylog.cursor import Key, StaticKey
+from activitylog.query.cursor import Key, StaticKey
 
 
 # The retention periods an org may choose. Large entry details in S3 sit under a prefix per

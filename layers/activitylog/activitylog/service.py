@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from activitylog import cursor, ids, keys
+from activitylog import ids
 from activitylog.bodies import BodyStore
 from activitylog.config import Settings, cursor_key, settings
 from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
-from activitylog.filters import ListRequest
-from activitylog.merge import Page, merge_newest_first
+from activitylog.query import cursor
+from activitylog.query.filters import ListRequest
+from activitylog.query.merge import Page, merge_newest_first
+from activitylog.query.planner import plan_query
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, backoff, bind
 
@@ -234,7 +236,7 @@ class ActivityService:
             window_high = high_id
         # Entries older than the org's retention are gone even before TTL deletes them.
         read_low = max(low_id, ids.lower_bound(self._retention_start(caller.org, now)))
-        plan = keys.plan(
+        plan = plan_query(
             caller.org,
             self._read_shards(caller.org),
             types=f.types,

@@ -22,7 +22,8 @@ from pynamodb.transactions import TransactWrite
 from activitylog import bodies, keys
 from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
-from activitylog.merge import Fetched
+from activitylog.query.merge import Fetched
+from activitylog.query.planner import Branch, Plan
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -277,8 +278,8 @@ class EntryStore:
         except DoesNotExist:
             return None
 
-    def fetch(self, branch: keys.Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[keys.Plan] = None) -> Fetched:
+    def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
+              plan: Optional[Plan] = None) -> Fetched:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
@@ -378,7 +379,7 @@ def _busy(error: Exception) -> bool:
     return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
-def _residual_condition(plan: keys.Plan):
+def _residual_condition(plan: Plan):
     """What no key covers, as a FilterExpression (reads are still counted by the merge)."""
     conditions = []
     if plan.residual_types:
