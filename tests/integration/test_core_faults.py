@@ -23,7 +23,7 @@ from moto import mock_aws
 
 from activitylog import keys, store
 from activitylog.query import merge
-from activitylog.bodies import BodyStore
+from activitylog.details import DetailStore
 from activitylog.config import Settings
 from activitylog.errors import Conflict, NotFound, Unauthorized, Unavailable
 from activitylog.query.filters import parse_list_request
@@ -123,7 +123,7 @@ def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_
     # Then the entry shows the winner's error and detail, and only the winner's object is left
     final = service.get(WRITER, job_id)
     assert final.error == {"message": "card declined"} and final.metadata["log"] == big("b")["log"]
-    assert objects(bucket) == [store.EntryItem.get(keys.table_pk("org_a", keys.shard_of(job_id, 2)), job_id).body_ref]
+    assert objects(bucket) == [store.EntryItem.get(keys.table_pk("org_a", keys.shard_of(job_id, 2)), job_id).detail_ref]
 
 
 def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_detail(activity_table, bucket, quick_backoff):
@@ -315,8 +315,8 @@ def test_an_entry_older_than_the_orgs_current_retention_is_neither_listed_nor_re
     window = {"from": (NOW - timedelta(days=200)).isoformat()}
     assert {i["id"] for i in two_years.list(WRITER, parse_list_request(window)).items} == {old.id, new.id}
     # When the org's retention is shortened to 90 days (TTL has not deleted anything yet)
-    ninety = ActivityService(Settings(table_name=activity_table, body_bucket=None, default_shards=2,
-                                      org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(BodyStore(None)))
+    ninety = ActivityService(Settings(table_name=activity_table, detail_bucket=None, default_shards=2,
+                                      org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(DetailStore(None)))
     # Then the old entry is gone from every view, and a back-dated write past it is refused
     assert [i["id"] for i in ninety.list(WRITER, parse_list_request(window)).items] == [new.id]
     with pytest.raises(NotFound):

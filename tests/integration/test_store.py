@@ -16,8 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from activitylog import bodies, store
-from activitylog.bodies import BodyStore
+from activitylog import details, store
+from activitylog.details import DetailStore
 from activitylog.config import Settings
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict
@@ -34,7 +34,7 @@ ENTITIES = ["contact", "release", "product"]
 
 
 def service_for(table: str, shards: int, bucket: str | None = None) -> ActivityService:
-    return ActivityService(Settings(table_name=table, body_bucket=bucket, default_shards=shards), store.EntryStore(BodyStore(bucket)))
+    return ActivityService(Settings(table_name=table, detail_bucket=bucket, default_shards=shards), store.EntryStore(DetailStore(bucket)))
 
 
 def random_documents(count: int, seed: int) -> list[dict]:
@@ -215,10 +215,10 @@ def test_large_details_go_to_s3_and_come_back_whole(activity_table):
                                                 "metadata": {"response": "x" * 300_000}}
         entry = service.record(WRITER, NewEntry.model_validate(document))
         item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-        assert item.body is None and item.body_ref.startswith("bodies/730d/org_a/")
+        assert item.detail is None and item.detail_ref.startswith("bodies/730d/org_a/")
         got = service.get(WRITER, entry.id)
         assert got.error["stack"] == stack and got.metadata["response"] == "x" * 300_000
-        assert len(bodies.pack(got.detail_view())) > bodies.OFFLOAD_BYTES
+        assert len(details.pack(got.detail_view())) > details.OFFLOAD_BYTES
 
 
 def test_small_details_are_compressed_into_the_item(activity_table):
@@ -226,7 +226,7 @@ def test_small_details_are_compressed_into_the_item(activity_table):
     document = random_documents(1, 10)[0] | {"occurred_at": None, "metadata": {"note": "ok " * 400}}
     entry = service.record(WRITER, NewEntry.model_validate(document))
     item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-    assert item.body_ref is None and len(item.body) < 200
+    assert item.detail_ref is None and len(item.detail) < 200
     assert service.get(WRITER, entry.id).metadata == {"note": "ok " * 400}
 
 

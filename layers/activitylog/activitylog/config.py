@@ -32,7 +32,7 @@ class OrgSettings:
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    body_bucket: Optional[str]
+    detail_bucket: Optional[str]  # large entry details (BODY_BUCKET, template.yaml's BodyBucket)
     idempotency_table: Optional[str] = None
     default_shards: int = 2
     retention_days: int = 730
@@ -53,7 +53,7 @@ class Settings:
 def settings() -> Settings:
     return Settings(
         table_name=os.environ.get("TABLE_NAME", "activity-log"),
-        body_bucket=os.environ.get("BODY_BUCKET") or None,
+        detail_bucket=os.environ.get("BODY_BUCKET") or None,
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
         default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "730")),

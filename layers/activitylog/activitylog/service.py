@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import ids
-from activitylog.bodies import BodyStore
+from activitylog.details import DetailStore
 from activitylog.config import Settings, cursor_key, settings
 from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, Status
@@ -79,7 +79,7 @@ class ActivityService:
     def from_environment(cls) -> "ActivityService":
         config = settings()
         bind(config.table_name)
-        return cls(config, EntryStore(BodyStore(config.body_bucket)))
+        return cls(config, EntryStore(DetailStore(config.detail_bucket)))
 
     # -- shards -------------------------------------------------------------------------
 

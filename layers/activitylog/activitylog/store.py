@@ -19,7 +19,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from activitylog import bodies, keys
+from activitylog import details, keys
 from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
@@ -41,7 +41,27 @@ def _index(name: str, hash_attr: str) -> type:
 
 
 class EntryItem(Model):
-    """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part."""
+    """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part.
+
+    Stored attribute names are short, so index items (which repeat the list columns) stay
+    inside one write unit; they are what is on disk and must not change:
+
+    =====  ============  =====  ================  =====  ==========================
+    name   attribute     name   attribute         name   attribute
+    =====  ============  =====  ================  =====  ==========================
+    ty     type          ev     event             fa     finished_at
+    st     status        et     entity_type       bd     detail (the packed blob)
+    ak     actor_kind    ei     entity_id         bref   detail_ref (its S3 key)
+    ai     actor_id      el     entity_label      ver    version
+    an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
+    ac     action        ra     recorded_at
+    =====  ============  =====  ================  =====  ==========================
+
+    ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
+
+    The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``) are
+    explained in ``activitylog.keys``.
+    """
 
     class Meta:
         table_name = "activity-log"  # set by ``bind`` from the environment
@@ -68,8 +88,8 @@ class EntryItem(Model):
     # Table only.
     recorded_at = NumberAttribute(attr_name="ra", null=True)  # epoch ms
     finished_at = NumberAttribute(attr_name="fa", null=True)  # epoch ms: when it reached a final status
-    body = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)
-    body_ref = UnicodeAttribute(attr_name="bref", null=True)
+    detail = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)  # details.pack(); None when offloaded
+    detail_ref = UnicodeAttribute(attr_name="bref", null=True)  # the S3 key of an offloaded detail
     version = VersionAttribute(attr_name="ver")
     # Only on the org's meta item (keys.meta_pk): the highest shard count it ever wrote with.
     shards_written = NumberAttribute(attr_name="shw", null=True)
@@ -116,8 +136,8 @@ def backoff(attempt: int) -> None:
 class EntryStore:
     """Reads and writes entries of any org; callers pass the org from verified claims only."""
 
-    def __init__(self, body_store: bodies.BodyStore) -> None:
-        self.body_store = body_store
+    def __init__(self, detail_store: details.DetailStore) -> None:
+        self.detail_store = detail_store
 
     # -- writes -------------------------------------------------------------------------
 
@@ -133,12 +153,12 @@ class EntryStore:
         except PutError as error:
             if _condition_failed(error) and self._stored_equals(item):
                 return
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if _condition_failed(error):
                 raise Conflict(f"entry {entry.id} exists already", "id") from None
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
 
     def put_all(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> None:
@@ -163,12 +183,12 @@ class EntryStore:
         try:
             self._retrying(write)
         except TransactWriteError as error:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
 
     def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
@@ -184,17 +204,17 @@ class EntryStore:
         try:
             self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
         except PutError as error:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if _condition_failed(error):
                 return False
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
-        if previous_ref and previous_ref != item.body_ref:
-            self.body_store.delete([previous_ref])
+        if previous_ref and previous_ref != item.detail_ref:
+            self.detail_store.delete([previous_ref])
         entry.version = item.version
-        entry.detail_ref = item.body_ref
+        entry.detail_ref = item.detail_ref
         return True
 
     def _retrying(self, write: Callable[[], Any]) -> Any:
@@ -258,15 +278,15 @@ class EntryStore:
         if item is None:
             return None
         entry = self._to_entry(item, detail=True)
-        if entry.detail_missing and item.body_ref:
+        if entry.detail_missing and item.detail_ref:
             # Replaced meanwhile (its old object is deleted after the replace): read the new one.
             fresh = self._get_item(item.pk, entry_id, consistent=True)
-            if fresh is not None and fresh.body_ref != item.body_ref:
+            if fresh is not None and fresh.detail_ref != item.detail_ref:
                 item, entry = fresh, self._to_entry(fresh, detail=True)
         if entry.detail_missing:
             from activitylog.observability import logger, metrics
 
-            logger.error("detail object missing", extra={"entry_id": entry_id, "key": item.body_ref})
+            logger.error("detail object missing", extra={"entry_id": entry_id, "key": item.detail_ref})
             metrics.add_metric(name="DetailMissing", unit="Count", value=1)
         entry.shard = keys.shard_number(item.pk)  # a later save goes back to this very item
         return entry
@@ -325,13 +345,13 @@ class EntryStore:
             recorded_at=_epoch_ms(entry.recorded_at),
             finished_at=_epoch_ms(entry.finished_at),
         )
-        blob = bodies.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
-        if len(blob) <= bodies.OFFLOAD_BYTES:
-            item.body = blob
+        blob = details.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
+        if len(blob) <= details.OFFLOAD_BYTES:
+            item.detail = blob
             return item, []
-        key = bodies.body_key(org, entry.id, retention_days)
-        self.body_store.put(key, blob)
-        item.body_ref = key
+        key = details.detail_key(org, entry.id, retention_days)
+        self.detail_store.put(key, blob)
+        item.detail_ref = key
         return item, [key]
 
     def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
@@ -349,15 +369,15 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            blob = self.body_store.get(item.body_ref) if item.body_ref else item.body
+            blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
             if blob is None:
                 entry.detail_missing = True
-            for name, value in bodies.unpack(blob).items():
+            for name, value in details.unpack(blob).items():
                 setattr(entry, name, value)
             entry.recorded_at = _from_epoch_ms(item.recorded_at)
             entry.finished_at = _from_epoch_ms(item.finished_at)
             entry.version = item.version
-            entry.detail_ref = item.body_ref
+            entry.detail_ref = item.detail_ref
         return entry
 
     def list_view(self, item: EntryItem) -> dict:
