@@ -255,12 +255,12 @@ class ActivityService:
         else:
             page = merge_newest_first(
                 plan.branches, fetch, request.limit, read_low, high_id,
-                keep=lambda item: item.expires_at >= now_seconds,
+                keep=lambda entry: entry.expires_at >= now_seconds,
             )
         next_cursor = None
         if page.position:
             next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.position, (low_id, window_high))
-        return ListResult([self.store.list_view(item) for item in page.items], next_cursor, page)
+        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
 
 
 def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:

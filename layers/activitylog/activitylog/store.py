@@ -134,7 +134,14 @@ def backoff(attempt: int) -> None:
 
 
 class EntryStore:
-    """Reads and writes entries of any org; callers pass the org from verified claims only."""
+    """Reads and writes entries of any org; callers pass the org from verified claims only.
+
+    Reads answer domain ``Entry`` objects: pynamodb items stay inside this module.
+
+    >>> store = EntryStore(DetailStore(settings.detail_bucket))
+    >>> store.put("org_1", entry, shards=2, retention_days=730)
+    >>> store.get("org_1", entry.id, shards=2).detail_view()
+    """
 
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
@@ -299,8 +306,13 @@ class EntryStore:
             return None
 
     def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[Plan] = None) -> Fetched:
-        """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
+              plan: Optional[Plan] = None) -> Fetched[Entry]:
+        """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual.
+
+        The entries hold the list columns only (indexes project nothing else).
+
+        >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
+        """
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
         answer = EntryItem._get_connection().query(
@@ -312,7 +324,7 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = [EntryItem.from_raw_data(raw) for raw in answer.get("Items", [])]
+        items = [self._to_entry(EntryItem.from_raw_data(raw)) for raw in answer.get("Items", [])]
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -379,9 +391,6 @@ class EntryStore:
             entry.version = item.version
             entry.detail_ref = item.detail_ref
         return entry
-
-    def list_view(self, item: EntryItem) -> dict:
-        return self._to_entry(item).list_view()
 
 
 def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
