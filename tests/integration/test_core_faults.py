@@ -28,6 +28,7 @@ from activitylog.config import Settings
 from activitylog.errors import Conflict, NotFound, Unauthorized, Unavailable
 from activitylog.query.filters import parse_list_request
 from activitylog.inputs import EntryUpdate, NewEntry
+from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
 from .test_api import api  # noqa: F401 - the handler fixture
@@ -158,7 +159,7 @@ def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_
 def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, bucket):
     service = service_for(activity_table, 2, bucket="bodies")
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 31)[0] | {"occurred_at": None}))
-    fresh = [service._new_entry(WRITER, NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}))
+    fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}), WRITER.subject, service.clock(), 730)
              for n, d in enumerate(random_documents(3, 32))]
     with pytest.raises(Conflict):
         service.store.put_all("org_a", fresh + [service.store.get("org_a", existing.id, 2)], 2, 730)
@@ -167,7 +168,7 @@ def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, buck
 
 def test_a_single_write_that_fails_removes_its_detail_object(activity_table, bucket):
     service = service_for(activity_table, 2, bucket="bodies")
-    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}))
+    entry = new_entry(NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}), WRITER.subject, service.clock(), 730)
     with faults("PutItem", ["ValidationException"]), pytest.raises(Exception):
         service.store.put("org_a", entry, 2, 730)
     assert objects(bucket) == []
@@ -230,7 +231,7 @@ def test_a_batch_that_committed_but_whose_answer_was_lost_is_answered_as_success
 
 def test_a_different_entry_under_an_existing_id_is_still_a_conflict(activity_table):
     service = service_for(activity_table, 2)
-    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}))
+    entry = new_entry(NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}), WRITER.subject, service.clock(), 730)
     service.store.put("org_a", entry, 2, 730)
     entry.event = "something else"
     with pytest.raises(Conflict):

@@ -22,6 +22,7 @@ from activitylog.config import Settings
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict
 from activitylog.query.filters import parse_list_request
+from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -193,7 +194,7 @@ def test_another_orgs_entry_is_not_found(activity_table):
 def test_a_batch_is_all_or_nothing(activity_table):
     service = service_for(activity_table, 2)
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 4)[0] | {"occurred_at": None}))
-    fresh = [service._new_entry(WRITER, NewEntry.model_validate(d | {"occurred_at": None})) for d in random_documents(5, 5)]
+    fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None}), WRITER.subject, service.clock(), 730) for d in random_documents(5, 5)]
     # Given a batch in which one entry collides with an existing id
     clash = service.store.get("org_a", existing.id, 2)
     with pytest.raises(Conflict):

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from activitylog import ids
 from activitylog.details import DetailStore
 from activitylog.config import Settings, cursor_key, settings
-from activitylog.diff import changes as diff_changes
-from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
+from activitylog.entry import Entry
+from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
 from activitylog.query.filters import ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
+from activitylog.rules import apply_update, new_entry
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, backoff, bind
 
@@ -104,7 +104,7 @@ class ActivityService:
 
     def record(self, caller: Caller, new: NewEntry) -> Entry:
         caller.require(ROUTE_SCOPES["POST /activities"])
-        entry = self._new_entry(caller, new)
+        entry = new_entry(new, caller.subject, self.clock(), self.config.org(caller.org).retention_days)
         self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return entry
 
@@ -127,7 +127,8 @@ class ActivityService:
         accepted: list[Entry] = []
         for index, document in enumerate(documents):
             try:
-                entry = self._new_entry(caller, NewEntry.model_validate(document))
+                entry = new_entry(NewEntry.model_validate(document), caller.subject, self.clock(),
+                                  self.config.org(caller.org).retention_days)
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
@@ -166,33 +167,6 @@ class ActivityService:
                 return entry
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
-
-    def _new_entry(self, caller: Caller, new: NewEntry) -> Entry:
-        now = self.clock()
-        occurred = new.occurred_at or now
-        retention = self.config.org(caller.org).retention_days
-        if occurred < now - timedelta(days=retention):
-            raise BadRequest(f"occurred_at is older than the organization's {retention}-day retention", "occurred_at")
-        changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
-        return Entry(
-            id=ids.new_id(occurred),
-            type=new.type,
-            status=new.status,
-            actor=new.actor.model_dump(mode="json"),
-            action=new.action,
-            event=new.event,
-            entity=new.entity.model_dump(mode="json") if new.entity else None,
-            recorded_at=now,
-            finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
-            expires_at=int(occurred.timestamp()) + retention * 86400,
-            changes=changes,
-            metadata=new.metadata,
-            error=new.error.model_dump(exclude_none=True) if new.error else None,
-            correlation_id=new.correlation_id,
-            retry_of=new.retry_of,
-            source=new.source.model_dump() if new.source else None,
-            recorded_by=caller.subject,
-        )
 
     # -- reads --------------------------------------------------------------------------
 
@@ -261,83 +235,3 @@ class ActivityService:
         if page.position:
             next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.position, (low_id, window_high))
         return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
-
-
-def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
-    """Apply a job's progress or completion to ``entry``; False when it changes nothing.
-
-    - Status moves IN_PROGRESS → IN_PROGRESS | SUCCESS | WARNING | FAILED, never back.
-    - A finished entry does not change: repeating what it holds already (a worker
-      retrying its final report after a timeout) changes nothing; anything else is a 409.
-    - With a ``sequence``, an update older than one applied already is a stale report:
-      its event and metadata are dropped (a final status still lands). Without one,
-      updates apply in the order they arrive.
-    - Metadata merges key by key: a later value replaces an earlier one (a counter may go
-      down, ``remaining`` shrinks), ``null`` removes a key, and a value never changes its
-      JSON type (a counter does not become a string).
-    """
-    before = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence)
-    stale = update.sequence is not None and entry.sequence is not None and update.sequence < entry.sequence
-    if update.status is not None and update.status != entry.status:
-        if entry.status.terminal:
-            raise Conflict(f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status")
-        entry.status = update.status
-    if update.error is not None:
-        entry.error = update.error.model_dump(exclude_none=True)
-    if not stale:
-        if update.event is not None:
-            entry.event = update.event
-        if update.metadata is not None:
-            entry.metadata = merge_metadata(entry.metadata, update.metadata)
-        if update.sequence is not None:
-            entry.sequence = update.sequence
-    changed = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
-    if changed and before[0].terminal:
-        raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
-    if changed and entry.status.terminal and not before[0].terminal:
-        entry.finished_at = _finish_time(update.finished_at or now, entry.occurred_at)
-    return changed
-
-
-def _finish_time(finished_at: Optional[datetime], occurred_at: datetime) -> datetime:
-    """When a finished entry finished: as its writer says (never before it began), else when it began."""
-    if finished_at is None:
-        return occurred_at
-    if finished_at < occurred_at:
-        raise BadRequest("finished_at must not be before occurred_at", "finished_at")
-    return finished_at
-
-
-def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
-    """Deep-merge ``update`` into ``current``: later values win, ``None`` removes a key.
-
-    >>> merge_metadata({"processed": 500, "remaining": 20, "job": {"batch": 1}}, {"remaining": 0, "job": {"total": 9, "batch": None}})
-    {'processed': 500, 'remaining': 0, 'job': {'total': 9}}
-    """
-    merged = dict(current)
-    for key, value in update.items():
-        old = merged.get(key)
-        where = f"{path}.{key}"
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(old, dict) and isinstance(value, dict):
-            merged[key] = merge_metadata(old, value, where)
-        else:
-            if old is not None and _json_kind(old) != _json_kind(value):
-                raise BadRequest(f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where)
-            merged[key] = value
-    return merged
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "null"
