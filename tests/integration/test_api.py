@@ -19,7 +19,7 @@ import time_machine
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from activitylog.config import cursor_key, settings
+from activitylog.config import settings
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
@@ -642,7 +642,6 @@ def rotating_cursor_key(monkeypatch):
 def _new_container(api=None) -> None:
     """Forget every per-process cache, as a Lambda container started now would have none."""
     settings.cache_clear()
-    cursor_key.cache_clear()
     parameters.clear_caches()
     if api is not None:
         api.module._service = None

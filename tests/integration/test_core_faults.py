@@ -32,7 +32,7 @@ from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
 from .test_api import api  # noqa: F401 - the handler fixture
-from .test_store import NOW, WRITER, random_documents, service_for
+from .test_store import CURSOR_SECRET, NOW, WRITER, random_documents, service_for
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 
@@ -316,7 +316,7 @@ def test_an_entry_older_than_the_orgs_current_retention_is_neither_listed_nor_re
     window = {"from": (NOW - timedelta(days=200)).isoformat()}
     assert {i["id"] for i in two_years.list(WRITER, parse_list_request(window)).items} == {old.id, new.id}
     # When the org's retention is shortened to 90 days (TTL has not deleted anything yet)
-    ninety = ActivityService(Settings(table_name=activity_table, detail_bucket=None, default_shards=2,
+    ninety = ActivityService(Settings(table_name=activity_table, detail_bucket=None, default_shards=2, cursor_secret=CURSOR_SECRET,
                                       org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(DetailStore(None)))
     # Then the old entry is gone from every view, and a back-dated write past it is refused
     assert [i["id"] for i in ninety.list(WRITER, parse_list_request(window)).items] == [new.id]

@@ -34,8 +34,11 @@ USERS = ["u_1", "u_2", "u_3"]
 ENTITIES = ["contact", "release", "product"]
 
 
+CURSOR_SECRET = "test-cursor-secret"
+
+
 def service_for(table: str, shards: int, bucket: str | None = None) -> ActivityService:
-    return ActivityService(Settings(table_name=table, detail_bucket=bucket, default_shards=shards), store.EntryStore(DetailStore(bucket)))
+    return ActivityService(Settings(table_name=table, detail_bucket=bucket, default_shards=shards, cursor_secret=CURSOR_SECRET), store.EntryStore(DetailStore(bucket)))
 
 
 def random_documents(count: int, seed: int) -> list[dict]:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import ids
 from activitylog.details import DetailStore
-from activitylog.config import Settings, cursor_key, settings
+from activitylog.config import Settings, make_cursor_key, settings
 from activitylog.entry import Entry
 from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
+from activitylog.query.cursor import Key
 from activitylog.query.filters import ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
@@ -65,21 +66,38 @@ class ListResult:
 
 
 class ActivityService:
+    """The operations, given their settings, store and clock: nothing here reads the environment.
+
+    >>> service = ActivityService(Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev"),
+    ...                           EntryStore(DetailStore(None)), clock=lambda: now)
+    >>> service.list(caller, parse_list_request({"status": "FAILED"})).to_dict()
+    """
+
     # How long a container trusts what it read of an org's shard history.
     SHARD_HISTORY_SECONDS = 60.0
 
-    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 cursor_key: Optional[Key] = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
         self._shard_history: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_environment(cls) -> "ActivityService":
+        """The handlers' service: settings from the environment (read once per process), the table bound."""
         config = settings()
         bind(config.table_name)
         return cls(config, EntryStore(DetailStore(config.detail_bucket)))
+
+    @property
+    def cursor_key(self) -> Key:
+        """The key that signs page cursors: given, or built from the settings when a list first needs it."""
+        if self._cursor_key is None:
+            self._cursor_key = make_cursor_key(self.config)
+        return self._cursor_key
 
     # -- shards -------------------------------------------------------------------------
 
@@ -202,7 +220,7 @@ class ActivityService:
         f = request.filter
         digest = f.digest()
         if request.cursor:
-            position = cursor.decode(cursor_key(), request.cursor, caller.org, digest)
+            position = cursor.decode(self.cursor_key, request.cursor, caller.org, digest)
             low_id, high_id, window_high = position.low_id, ids.before(position.position), position.high_id
         else:
             low, high = f.window(now)
@@ -233,5 +251,5 @@ class ActivityService:
             )
         next_cursor = None
         if page.position:
-            next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.position, (low_id, window_high))
+            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
         return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
