@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import ids
-from activitylog.details import DetailStore
 from activitylog.config import Settings, make_cursor_key, settings
+from activitylog.details import DetailStore
 from activitylog.entry import Entry
 from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
@@ -217,13 +217,13 @@ class ActivityService:
         """
         caller.require(ROUTE_SCOPES["GET /activities"])
         now = now or self.clock()
-        f = request.filter
-        digest = f.digest()
+        wanted = request.filter  # the filter set as the caller asked for it
+        digest = wanted.digest()
         if request.cursor:
             position = cursor.decode(self.cursor_key, request.cursor, caller.org, digest)
             low_id, high_id, window_high = position.low_id, ids.before(position.position), position.high_id
         else:
-            low, high = f.window(now)
+            low, high = wanted.window(now)
             low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
             window_high = high_id
         # Entries older than the org's retention are gone even before TTL deletes them.
@@ -231,11 +231,11 @@ class ActivityService:
         plan = plan_query(
             caller.org,
             self._read_shards(caller.org),
-            types=f.types,
-            statuses=f.statuses,
-            user=f.user,
-            entity_type=f.entity_type,
-            entity_id=f.entity_id,
+            types=wanted.types,
+            statuses=wanted.statuses,
+            user=wanted.user,
+            entity_type=wanted.entity_type,
+            entity_id=wanted.entity_id,
         )
         now_seconds = now.timestamp()
 
