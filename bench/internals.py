@@ -1,23 +1,24 @@
 """The bench's only reach into the layer's internals: a rename in the layer breaks this file alone.
 
 The seed writes 200,000 entries with BatchWriteItem, so it builds each entry the way
-``ActivityService.record`` does and each item the way ``EntryStore.put`` does, without
-their one-by-one writes; the write and cost measurements hook the store's own client.
+``ActivityService.record`` does (``rules.new_entry``) and each item the way
+``EntryStore.put`` does, without their one-by-one writes; the write and cost measurements hook the store's own client.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from activitylog import rules
 from activitylog.entry import Entry
 from activitylog.inputs import NewEntry
-from activitylog.service import ActivityService, Caller
+from activitylog.service import ActivityService
 from activitylog.store import EntryItem, EntryStore
 
 
 def new_entry(service: ActivityService, org: str, writer: str, document: dict) -> Entry:
     """An entry exactly as ``ActivityService.record`` builds it (id, diff, expiry), unwritten."""
-    return service._new_entry(Caller(org, writer, frozenset({"activity:write"})), NewEntry.model_validate(document))
+    return rules.new_entry(NewEntry.model_validate(document), writer, service.clock(), service.config.org(org).retention_days)
 
 
 def stored_item(store: EntryStore, org: str, entry: Entry, shards: int, retention_days: int) -> dict:

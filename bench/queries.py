@@ -117,7 +117,7 @@ def combinations(now: datetime, record: tuple[str, str], heavy_user: str, week_u
 
 def run_ours(service: Any, caller: Any, combination: Combination, now: datetime, repeats: int) -> Run:
     """Page through a combination with the service's own list; every repetition must read the same."""
-    from activitylog.filters import parse_list_request
+    from activitylog.query.filters import parse_list_request
 
     first: list[PageStat] = []
     latencies: list[float] = []
@@ -168,8 +168,9 @@ def run_naive(shards: int, combination: Combination, now: datetime, budget_s: fl
     head reads would page a sparse filter one item at a time.
     """
     from activitylog import ids, keys
-    from activitylog.filters import parse_list_request
-    from activitylog.merge import MAX_QUERY_LIMIT, Fetched, merge_newest_first
+    from activitylog.query.filters import parse_list_request
+    from activitylog.query.merge import MAX_QUERY_LIMIT, Fetched, merge_newest_first
+    from activitylog.query.planner import Branch
     from activitylog.store import EntryItem
     from internals import connection
 
@@ -178,7 +179,7 @@ def run_naive(shards: int, combination: Combination, now: datetime, budget_s: fl
     low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
     condition = naive_condition(f)
     table = connection()
-    branches = [keys.Branch(None, keys.table_pk(ORG, shard)) for shard in range(shards)]
+    branches = [Branch(None, keys.table_pk(ORG, shard)) for shard in range(shards)]
     now_seconds = time.time()
     pages: list[PageStat] = []
     spent = 0.0

@@ -89,7 +89,7 @@ def report_writes(writes: Writes) -> None:
 
 
 def measure_queries(bench: Bench, combos: list, now: datetime, repeats: int) -> dict[str, Run]:
-    from activitylog.filters import parse_list_request
+    from activitylog.query.filters import parse_list_request
     from activitylog.service import Caller
 
     caller = Caller(ORG, "u_01", frozenset({"activity:read"}))

@@ -28,12 +28,12 @@ _SERVICE: dict = {}
 def _service() -> Any:
     """Per process: the service whose entry construction and item serialization the seed uses."""
     if not _SERVICE:
-        from activitylog.bodies import BodyStore
+        from activitylog.details import DetailStore
         from activitylog.config import settings
         from activitylog.service import ActivityService
         from activitylog.store import EntryStore
 
-        _SERVICE["service"] = ActivityService(settings(), EntryStore(BodyStore(None)))
+        _SERVICE["service"] = ActivityService(settings(), EntryStore(DetailStore(None)))
     return _SERVICE["service"]
 
 

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from activitylog.api import common
-from activitylog.config import cursor_key, settings
+from activitylog.config import settings
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, handler_module
@@ -640,7 +640,6 @@ def rotating_cursor_key(monkeypatch):
 def _new_container(api=None) -> None:
     """Forget every per-process cache, as a Lambda container started now would have none."""
     settings.cache_clear()
-    cursor_key.cache_clear()
     parameters.clear_caches()
     if api is not None:
         common.reset()

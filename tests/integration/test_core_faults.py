@@ -21,16 +21,18 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
-from activitylog import keys, merge, store
-from activitylog.bodies import BodyStore
+from activitylog import keys, store
+from activitylog.query import merge
+from activitylog.details import DetailStore
 from activitylog.config import Settings
 from activitylog.errors import Conflict, NotFound, Unauthorized, Unavailable
-from activitylog.filters import parse_list_request
+from activitylog.query.filters import parse_list_request
 from activitylog.inputs import EntryUpdate, NewEntry
+from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
 from .test_api import api  # noqa: F401 - the handler fixture
-from .test_store import NOW, WRITER, random_documents, service_for
+from .test_store import CURSOR_SECRET, NOW, WRITER, random_documents, service_for
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 
@@ -122,7 +124,7 @@ def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_
     # Then the entry shows the winner's error and detail, and only the winner's object is left
     final = service.get(WRITER, job_id)
     assert final.error == {"message": "card declined"} and final.metadata["log"] == big("b")["log"]
-    assert objects(bucket) == [store.EntryItem.get(keys.table_pk("org_a", keys.shard_of(job_id, 2)), job_id).body_ref]
+    assert objects(bucket) == [store.EntryItem.get(keys.table_pk("org_a", keys.shard_of(job_id, 2)), job_id).detail_ref]
 
 
 def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_detail(activity_table, bucket, quick_backoff):
@@ -157,7 +159,7 @@ def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_
 def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, bucket):
     service = service_for(activity_table, 2, bucket="bodies")
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 31)[0] | {"occurred_at": None}))
-    fresh = [service._new_entry(WRITER, NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}))
+    fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}), WRITER.subject, service.clock(), 730)
              for n, d in enumerate(random_documents(3, 32))]
     with pytest.raises(Conflict):
         service.store.put_all("org_a", fresh + [service.store.get("org_a", existing.id, 2)], 2, 730)
@@ -166,7 +168,7 @@ def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, buck
 
 def test_a_single_write_that_fails_removes_its_detail_object(activity_table, bucket):
     service = service_for(activity_table, 2, bucket="bodies")
-    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}))
+    entry = new_entry(NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}), WRITER.subject, service.clock(), 730)
     with faults("PutItem", ["ValidationException"]), pytest.raises(Exception):
         service.store.put("org_a", entry, 2, 730)
     assert objects(bucket) == []
@@ -229,7 +231,7 @@ def test_a_batch_that_committed_but_whose_answer_was_lost_is_answered_as_success
 
 def test_a_different_entry_under_an_existing_id_is_still_a_conflict(activity_table):
     service = service_for(activity_table, 2)
-    entry = service._new_entry(WRITER, NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}))
+    entry = new_entry(NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}), WRITER.subject, service.clock(), 730)
     service.store.put("org_a", entry, 2, 730)
     entry.event = "something else"
     with pytest.raises(Conflict):
@@ -314,8 +316,8 @@ def test_an_entry_older_than_the_orgs_current_retention_is_neither_listed_nor_re
     window = {"from": (NOW - timedelta(days=200)).isoformat()}
     assert {i["id"] for i in two_years.list(WRITER, parse_list_request(window)).items} == {old.id, new.id}
     # When the org's retention is shortened to 90 days (TTL has not deleted anything yet)
-    ninety = ActivityService(Settings(table_name=activity_table, body_bucket=None, default_shards=2,
-                                      org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(BodyStore(None)))
+    ninety = ActivityService(Settings(table_name=activity_table, detail_bucket=None, default_shards=2, cursor_secret=CURSOR_SECRET,
+                                      org_overrides={"org_a": {"retention_days": 90}}), store.EntryStore(DetailStore(None)))
     # Then the old entry is gone from every view, and a back-dated write past it is refused
     assert [i["id"] for i in ninety.list(WRITER, parse_list_request(window)).items] == [new.id]
     with pytest.raises(NotFound):

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from moto import mock_aws
 
-from activitylog import cursor
+from activitylog.query import cursor
 from activitylog.config import SecretsManagerKey
 from activitylog.errors import BadRequest
 

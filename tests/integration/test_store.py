@@ -16,12 +16,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from activitylog import bodies, store
-from activitylog.bodies import BodyStore
+from activitylog import details, store
+from activitylog.details import DetailStore
 from activitylog.config import Settings
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict
-from activitylog.filters import parse_list_request
+from activitylog.query.filters import parse_list_request
+from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -33,8 +34,11 @@ USERS = ["u_1", "u_2", "u_3"]
 ENTITIES = ["contact", "release", "product"]
 
 
+CURSOR_SECRET = "test-cursor-secret"
+
+
 def service_for(table: str, shards: int, bucket: str | None = None) -> ActivityService:
-    return ActivityService(Settings(table_name=table, body_bucket=bucket, default_shards=shards), store.EntryStore(BodyStore(bucket)))
+    return ActivityService(Settings(table_name=table, detail_bucket=bucket, default_shards=shards, cursor_secret=CURSOR_SECRET), store.EntryStore(DetailStore(bucket)))
 
 
 def random_documents(count: int, seed: int) -> list[dict]:
@@ -193,7 +197,7 @@ def test_another_orgs_entry_is_not_found(activity_table):
 def test_a_batch_is_all_or_nothing(activity_table):
     service = service_for(activity_table, 2)
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 4)[0] | {"occurred_at": None}))
-    fresh = [service._new_entry(WRITER, NewEntry.model_validate(d | {"occurred_at": None})) for d in random_documents(5, 5)]
+    fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None}), WRITER.subject, service.clock(), 730) for d in random_documents(5, 5)]
     # Given a batch in which one entry collides with an existing id
     clash = service.store.get("org_a", existing.id, 2)
     with pytest.raises(Conflict):
@@ -215,10 +219,10 @@ def test_large_details_go_to_s3_and_come_back_whole(activity_table):
                                                 "metadata": {"response": "x" * 300_000}}
         entry = service.record(WRITER, NewEntry.model_validate(document))
         item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-        assert item.body is None and item.body_ref.startswith("bodies/730d/org_a/")
+        assert item.detail is None and item.detail_ref.startswith("bodies/730d/org_a/")
         got = service.get(WRITER, entry.id)
         assert got.error["stack"] == stack and got.metadata["response"] == "x" * 300_000
-        assert len(bodies.pack(got.detail_view())) > bodies.OFFLOAD_BYTES
+        assert len(details.pack(got.detail_view())) > details.OFFLOAD_BYTES
 
 
 def test_small_details_are_compressed_into_the_item(activity_table):
@@ -226,7 +230,7 @@ def test_small_details_are_compressed_into_the_item(activity_table):
     document = random_documents(1, 10)[0] | {"occurred_at": None, "metadata": {"note": "ok " * 400}}
     entry = service.record(WRITER, NewEntry.model_validate(document))
     item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-    assert item.body_ref is None and len(item.body) < 200
+    assert item.detail_ref is None and len(item.detail) < 200
     assert service.get(WRITER, entry.id).metadata == {"note": "ok " * 400}
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from activitylog import cursor
+from activitylog.query import cursor
 from activitylog.errors import BadRequest
 
 KEY = cursor.StaticKey(b"secret")

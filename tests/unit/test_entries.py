@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from activitylog.inputs import EntryUpdate, NewEntry, validation_message
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
-from activitylog.service import apply_update, merge_metadata
+from activitylog.rules import apply_update, merge_metadata
 
 VALID = {
     "type": "USER_ACTION",

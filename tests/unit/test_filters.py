@@ -4,7 +4,7 @@ import pytest
 
 from activitylog.entry import EntryType, Status
 from activitylog.errors import BadRequest
-from activitylog.filters import DEFAULT_LIMIT, parse_list_request
+from activitylog.query.filters import DEFAULT_LIMIT, parse_list_request
 
 
 def test_multi_selects_accept_commas_as_api_gateway_joins_repeats():

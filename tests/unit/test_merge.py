@@ -8,8 +8,8 @@ import pytest
 
 from activitylog import ids
 from activitylog.entry import Status
-from activitylog.keys import Branch
-from activitylog.merge import Fetched, merge_newest_first
+from activitylog.query.merge import Fetched, merge_newest_first
+from activitylog.query.planner import Branch
 
 
 @dataclass

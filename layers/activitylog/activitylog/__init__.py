@@ -3,14 +3,20 @@
 Modules, one concern each:
 
 - ``entry``     the entry and its vocabulary (types, statuses, actors, entities)
+- ``rules``     the entry's rules: a new entry from a writer's document, job updates, metadata merge
+- ``inputs``    what writers send (pydantic models; imported by writes only)
 - ``ids``       ULID entry ids and the date-range bounds built from them
-- ``keys``      the DynamoDB key design: shards, indexes, query branches
-- ``filters``   the five filter axes parsed from a request, with field-named errors
-- ``cursor``    opaque, signed page cursors
+- ``keys``      the DynamoDB key design: key formats, shards, every index's keys
+- ``query``     the list: ``filters`` (the five axes), ``planner`` (which key-exact
+                queries), ``merge`` (their lazy newest-first merge), ``cursor`` (signed page cursors)
 - ``scopes``    which token scopes may call each route (template.yaml's list)
-- ``merge``     the lazy newest-first merge of many key-exact queries
 - ``diff``      field-level before/after changes
-- ``bodies``    compression and S3 offload of large entry details
-- ``store``     all data access (pynamodb model, reads, writes)
-- ``service``   the operations the handlers call
+- ``details``   an entry's detail: compressed, offloaded to S3 when large
+- ``store``     all data access (pynamodb model, reads, writes), answering ``Entry`` objects
+- ``service``   the operations the handlers call, given settings, a store and a clock
+- ``config``    settings from the environment, read once per process by the handlers
+
+>>> from activitylog.service import ActivityService
+>>> service = ActivityService.from_environment()
+>>> service.list(caller, parse_list_request(event["queryStringParameters"])).to_dict()
 """

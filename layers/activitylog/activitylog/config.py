@@ -1,4 +1,12 @@
-"""Settings from the environment, parsed once per process (template.yaml sets them)."""
+"""Settings from the environment, parsed once per process (template.yaml sets them).
+
+Only the handlers read the environment (``settings()``, cached per process as a Lambda
+container would); the service is given a ``Settings`` and builds what it needs from it.
+
+>>> config = Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev")
+>>> config.org("org_1").retention_days
+730
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator, Optional
 
-from activitylog.cursor import Key, StaticKey
+from activitylog.query.cursor import Key, StaticKey
 
 
 # The retention periods an org may choose. Large entry details in S3 sit under a prefix per
@@ -32,7 +40,7 @@ class OrgSettings:
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    body_bucket: Optional[str]
+    detail_bucket: Optional[str]  # large entry details (BODY_BUCKET, template.yaml's BodyBucket)
     idempotency_table: Optional[str] = None
     default_shards: int = 2
     retention_days: int = 730
@@ -51,9 +59,10 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The environment's settings, read once per process (``ActivityService.from_environment``)."""
     return Settings(
         table_name=os.environ.get("TABLE_NAME", "activity-log"),
-        body_bucket=os.environ.get("BODY_BUCKET") or None,
+        detail_bucket=os.environ.get("BODY_BUCKET") or None,
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
         default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "730")),
@@ -66,13 +75,11 @@ def settings() -> Settings:
 CURSOR_KEY_MAX_AGE = 300  # seconds a container trusts its cached key before reading the secret again
 
 
-@lru_cache(maxsize=1)
-def cursor_key() -> Key:
+def make_cursor_key(config: Settings) -> Key:
     """The key that signs page cursors: ``CURSOR_SECRET`` locally, the rotating secret in AWS.
 
-    >>> cursor.encode(cursor_key(), org, digest, last_id, window)
+    >>> cursor.encode(make_cursor_key(config), org, digest, last_id, window)
     """
-    config = settings()
     if config.cursor_secret:
         return StaticKey(config.cursor_secret.encode())
     if config.cursor_secret_name:

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from activitylog import cursor, ids, keys
-from activitylog.bodies import BodyStore
-from activitylog.config import Settings, cursor_key, settings
-from activitylog.diff import changes as diff_changes
-from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
-from activitylog.filters import ListRequest
-from activitylog.merge import Page, merge_newest_first
+from activitylog import ids
+from activitylog.config import Settings, make_cursor_key, settings
+from activitylog.details import DetailStore
+from activitylog.entry import Entry
+from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
+from activitylog.query import cursor
+from activitylog.query.cursor import Key
+from activitylog.query.filters import ListRequest
+from activitylog.query.merge import Page, merge_newest_first
+from activitylog.query.planner import plan_query
+from activitylog.rules import apply_update, new_entry
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, backoff, bind
 
@@ -63,21 +66,38 @@ class ListResult:
 
 
 class ActivityService:
+    """The operations, given their settings, store and clock: nothing here reads the environment.
+
+    >>> service = ActivityService(Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev"),
+    ...                           EntryStore(DetailStore(None)), clock=lambda: now)
+    >>> service.list(caller, parse_list_request({"status": "FAILED"})).to_dict()
+    """
+
     # How long a container trusts what it read of an org's shard history.
     SHARD_HISTORY_SECONDS = 60.0
 
-    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 cursor_key: Optional[Key] = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
         self._shard_history: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_environment(cls) -> "ActivityService":
+        """The handlers' service: settings from the environment (read once per process), the table bound."""
         config = settings()
         bind(config.table_name)
-        return cls(config, EntryStore(BodyStore(config.body_bucket)))
+        return cls(config, EntryStore(DetailStore(config.detail_bucket)))
+
+    @property
+    def cursor_key(self) -> Key:
+        """The key that signs page cursors: given, or built from the settings when a list first needs it."""
+        if self._cursor_key is None:
+            self._cursor_key = make_cursor_key(self.config)
+        return self._cursor_key
 
     # -- shards -------------------------------------------------------------------------
 
@@ -102,7 +122,7 @@ class ActivityService:
 
     def record(self, caller: Caller, new: NewEntry) -> Entry:
         caller.require(ROUTE_SCOPES["POST /activities"])
-        entry = self._new_entry(caller, new)
+        entry = new_entry(new, caller.subject, self.clock(), self.config.org(caller.org).retention_days)
         self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return entry
 
@@ -125,7 +145,8 @@ class ActivityService:
         accepted: list[Entry] = []
         for index, document in enumerate(documents):
             try:
-                entry = self._new_entry(caller, NewEntry.model_validate(document))
+                entry = new_entry(NewEntry.model_validate(document), caller.subject, self.clock(),
+                                  self.config.org(caller.org).retention_days)
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
@@ -165,33 +186,6 @@ class ActivityService:
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
 
-    def _new_entry(self, caller: Caller, new: NewEntry) -> Entry:
-        now = self.clock()
-        occurred = new.occurred_at or now
-        retention = self.config.org(caller.org).retention_days
-        if occurred < now - timedelta(days=retention):
-            raise BadRequest(f"occurred_at is older than the organization's {retention}-day retention", "occurred_at")
-        changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
-        return Entry(
-            id=ids.new_id(occurred),
-            type=new.type,
-            status=new.status,
-            actor=new.actor.model_dump(mode="json"),
-            action=new.action,
-            event=new.event,
-            entity=new.entity.model_dump(mode="json") if new.entity else None,
-            recorded_at=now,
-            finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
-            expires_at=int(occurred.timestamp()) + retention * 86400,
-            changes=changes,
-            metadata=new.metadata,
-            error=new.error.model_dump(exclude_none=True) if new.error else None,
-            correlation_id=new.correlation_id,
-            retry_of=new.retry_of,
-            source=new.source.model_dump() if new.source else None,
-            recorded_by=caller.subject,
-        )
-
     # -- reads --------------------------------------------------------------------------
 
     def get(self, caller: Caller, entry_id: str) -> Entry:
@@ -223,25 +217,25 @@ class ActivityService:
         """
         caller.require(ROUTE_SCOPES["GET /activities"])
         now = now or self.clock()
-        f = request.filter
-        digest = f.digest()
+        wanted = request.filter  # the filter set as the caller asked for it
+        digest = wanted.digest()
         if request.cursor:
-            position = cursor.decode(cursor_key(), request.cursor, caller.org, digest)
+            position = cursor.decode(self.cursor_key, request.cursor, caller.org, digest)
             low_id, high_id, window_high = position.low_id, ids.before(position.position), position.high_id
         else:
-            low, high = f.window(now)
+            low, high = wanted.window(now)
             low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
             window_high = high_id
         # Entries older than the org's retention are gone even before TTL deletes them.
         read_low = max(low_id, ids.lower_bound(self._retention_start(caller.org, now)))
-        plan = keys.plan(
+        plan = plan_query(
             caller.org,
             self._read_shards(caller.org),
-            types=f.types,
-            statuses=f.statuses,
-            user=f.user,
-            entity_type=f.entity_type,
-            entity_id=f.entity_id,
+            types=wanted.types,
+            statuses=wanted.statuses,
+            user=wanted.user,
+            entity_type=wanted.entity_type,
+            entity_id=wanted.entity_id,
         )
         now_seconds = now.timestamp()
 
@@ -253,89 +247,9 @@ class ActivityService:
         else:
             page = merge_newest_first(
                 plan.branches, fetch, request.limit, read_low, high_id,
-                keep=lambda item: item.expires_at >= now_seconds,
+                keep=lambda entry: entry.expires_at >= now_seconds,
             )
         next_cursor = None
         if page.position:
-            next_cursor = cursor.encode(cursor_key(), caller.org, digest, page.position, (low_id, window_high))
-        return ListResult([self.store.list_view(item) for item in page.items], next_cursor, page)
-
-
-def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
-    """Apply a job's progress or completion to ``entry``; False when it changes nothing.
-
-    - Status moves IN_PROGRESS → IN_PROGRESS | SUCCESS | WARNING | FAILED, never back.
-    - A finished entry does not change: repeating what it holds already (a worker
-      retrying its final report after a timeout) changes nothing; anything else is a 409.
-    - With a ``sequence``, an update older than one applied already is a stale report:
-      its event and metadata are dropped (a final status still lands). Without one,
-      updates apply in the order they arrive.
-    - Metadata merges key by key: a later value replaces an earlier one (a counter may go
-      down, ``remaining`` shrinks), ``null`` removes a key, and a value never changes its
-      JSON type (a counter does not become a string).
-    """
-    before = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence)
-    stale = update.sequence is not None and entry.sequence is not None and update.sequence < entry.sequence
-    if update.status is not None and update.status != entry.status:
-        if entry.status.terminal:
-            raise Conflict(f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status")
-        entry.status = update.status
-    if update.error is not None:
-        entry.error = update.error.model_dump(exclude_none=True)
-    if not stale:
-        if update.event is not None:
-            entry.event = update.event
-        if update.metadata is not None:
-            entry.metadata = merge_metadata(entry.metadata, update.metadata)
-        if update.sequence is not None:
-            entry.sequence = update.sequence
-    changed = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
-    if changed and before[0].terminal:
-        raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
-    if changed and entry.status.terminal and not before[0].terminal:
-        entry.finished_at = _finish_time(update.finished_at or now, entry.occurred_at)
-    return changed
-
-
-def _finish_time(finished_at: Optional[datetime], occurred_at: datetime) -> datetime:
-    """When a finished entry finished: as its writer says (never before it began), else when it began."""
-    if finished_at is None:
-        return occurred_at
-    if finished_at < occurred_at:
-        raise BadRequest("finished_at must not be before occurred_at", "finished_at")
-    return finished_at
-
-
-def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
-    """Deep-merge ``update`` into ``current``: later values win, ``None`` removes a key.
-
-    >>> merge_metadata({"processed": 500, "remaining": 20, "job": {"batch": 1}}, {"remaining": 0, "job": {"total": 9, "batch": None}})
-    {'processed': 500, 'remaining': 0, 'job': {'total': 9}}
-    """
-    merged = dict(current)
-    for key, value in update.items():
-        old = merged.get(key)
-        where = f"{path}.{key}"
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(old, dict) and isinstance(value, dict):
-            merged[key] = merge_metadata(old, value, where)
-        else:
-            if old is not None and _json_kind(old) != _json_kind(value):
-                raise BadRequest(f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where)
-            merged[key] = value
-    return merged
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "null"
+            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
+        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)

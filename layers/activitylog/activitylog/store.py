@@ -19,10 +19,11 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from activitylog import bodies, keys
+from activitylog import details, keys
 from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
-from activitylog.merge import Fetched
+from activitylog.query.merge import Fetched
+from activitylog.query.planner import Branch, Plan
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -40,7 +41,27 @@ def _index(name: str, hash_attr: str) -> type:
 
 
 class EntryItem(Model):
-    """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part."""
+    """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part.
+
+    Stored attribute names are short, so index items (which repeat the list columns) stay
+    inside one write unit; they are what is on disk and must not change:
+
+    =====  ============  =====  ================  =====  ==========================
+    name   attribute     name   attribute         name   attribute
+    =====  ============  =====  ================  =====  ==========================
+    ty     type          ev     event             fa     finished_at
+    st     status        et     entity_type       bd     detail (the packed blob)
+    ak     actor_kind    ei     entity_id         bref   detail_ref (its S3 key)
+    ai     actor_id      el     entity_label      ver    version
+    an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
+    ac     action        ra     recorded_at
+    =====  ============  =====  ================  =====  ==========================
+
+    ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
+
+    The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``) are
+    explained in ``activitylog.keys``.
+    """
 
     class Meta:
         table_name = "activity-log"  # set by ``bind`` from the environment
@@ -67,8 +88,8 @@ class EntryItem(Model):
     # Table only.
     recorded_at = NumberAttribute(attr_name="ra", null=True)  # epoch ms
     finished_at = NumberAttribute(attr_name="fa", null=True)  # epoch ms: when it reached a final status
-    body = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)
-    body_ref = UnicodeAttribute(attr_name="bref", null=True)
+    detail = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)  # details.pack(); None when offloaded
+    detail_ref = UnicodeAttribute(attr_name="bref", null=True)  # the S3 key of an offloaded detail
     version = VersionAttribute(attr_name="ver")
     # Only on the org's meta item (keys.meta_pk): the highest shard count it ever wrote with.
     shards_written = NumberAttribute(attr_name="shw", null=True)
@@ -113,10 +134,17 @@ def backoff(attempt: int) -> None:
 
 
 class EntryStore:
-    """Reads and writes entries of any org; callers pass the org from verified claims only."""
+    """Reads and writes entries of any org; callers pass the org from verified claims only.
 
-    def __init__(self, body_store: bodies.BodyStore) -> None:
-        self.body_store = body_store
+    Reads answer domain ``Entry`` objects: pynamodb items stay inside this module.
+
+    >>> store = EntryStore(DetailStore(settings.detail_bucket))
+    >>> store.put("org_1", entry, shards=2, retention_days=730)
+    >>> store.get("org_1", entry.id, shards=2).detail_view()
+    """
+
+    def __init__(self, detail_store: details.DetailStore) -> None:
+        self.detail_store = detail_store
 
     # -- writes -------------------------------------------------------------------------
 
@@ -132,12 +160,12 @@ class EntryStore:
         except PutError as error:
             if _condition_failed(error) and self._stored_equals(item):
                 return
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if _condition_failed(error):
                 raise Conflict(f"entry {entry.id} exists already", "id") from None
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
 
     def put_all(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> None:
@@ -162,12 +190,12 @@ class EntryStore:
         try:
             self._retrying(write)
         except TransactWriteError as error:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
 
     def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
@@ -183,17 +211,17 @@ class EntryStore:
         try:
             self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
         except PutError as error:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             if _condition_failed(error):
                 return False
             raise
         except Exception:
-            self.body_store.delete(uploaded)
+            self.detail_store.delete(uploaded)
             raise
-        if previous_ref and previous_ref != item.body_ref:
-            self.body_store.delete([previous_ref])
+        if previous_ref and previous_ref != item.detail_ref:
+            self.detail_store.delete([previous_ref])
         entry.version = item.version
-        entry.detail_ref = item.body_ref
+        entry.detail_ref = item.detail_ref
         return True
 
     def _retrying(self, write: Callable[[], Any]) -> Any:
@@ -257,15 +285,15 @@ class EntryStore:
         if item is None:
             return None
         entry = self._to_entry(item, detail=True)
-        if entry.detail_missing and item.body_ref:
+        if entry.detail_missing and item.detail_ref:
             # Replaced meanwhile (its old object is deleted after the replace): read the new one.
             fresh = self._get_item(item.pk, entry_id, consistent=True)
-            if fresh is not None and fresh.body_ref != item.body_ref:
+            if fresh is not None and fresh.detail_ref != item.detail_ref:
                 item, entry = fresh, self._to_entry(fresh, detail=True)
         if entry.detail_missing:
             from activitylog.observability import logger, metrics
 
-            logger.error("detail object missing", extra={"entry_id": entry_id, "key": item.body_ref})
+            logger.error("detail object missing", extra={"entry_id": entry_id, "key": item.detail_ref})
             metrics.add_metric(name="DetailMissing", unit="Count", value=1)
         entry.shard = keys.shard_number(item.pk)  # a later save goes back to this very item
         return entry
@@ -277,9 +305,14 @@ class EntryStore:
         except DoesNotExist:
             return None
 
-    def fetch(self, branch: keys.Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[keys.Plan] = None) -> Fetched:
-        """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
+    def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
+              plan: Optional[Plan] = None) -> Fetched[Entry]:
+        """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual.
+
+        The entries hold the list columns only (indexes project nothing else).
+
+        >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
+        """
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
         answer = EntryItem._get_connection().query(
@@ -291,7 +324,7 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = [EntryItem.from_raw_data(raw) for raw in answer.get("Items", [])]
+        items = [self._to_entry(EntryItem.from_raw_data(raw)) for raw in answer.get("Items", [])]
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -324,13 +357,13 @@ class EntryStore:
             recorded_at=_epoch_ms(entry.recorded_at),
             finished_at=_epoch_ms(entry.finished_at),
         )
-        blob = bodies.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
-        if len(blob) <= bodies.OFFLOAD_BYTES:
-            item.body = blob
+        blob = details.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
+        if len(blob) <= details.OFFLOAD_BYTES:
+            item.detail = blob
             return item, []
-        key = bodies.body_key(org, entry.id, retention_days)
-        self.body_store.put(key, blob)
-        item.body_ref = key
+        key = details.detail_key(org, entry.id, retention_days)
+        self.detail_store.put(key, blob)
+        item.detail_ref = key
         return item, [key]
 
     def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
@@ -348,19 +381,16 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            blob = self.body_store.get(item.body_ref) if item.body_ref else item.body
+            blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
             if blob is None:
                 entry.detail_missing = True
-            for name, value in bodies.unpack(blob).items():
+            for name, value in details.unpack(blob).items():
                 setattr(entry, name, value)
             entry.recorded_at = _from_epoch_ms(item.recorded_at)
             entry.finished_at = _from_epoch_ms(item.finished_at)
             entry.version = item.version
-            entry.detail_ref = item.body_ref
+            entry.detail_ref = item.detail_ref
         return entry
-
-    def list_view(self, item: EntryItem) -> dict:
-        return self._to_entry(item).list_view()
 
 
 def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
@@ -378,7 +408,7 @@ def _busy(error: Exception) -> bool:
     return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
-def _residual_condition(plan: keys.Plan):
+def _residual_condition(plan: Plan):
     """What no key covers, as a FilterExpression (reads are still counted by the merge)."""
     conditions = []
     if plan.residual_types:

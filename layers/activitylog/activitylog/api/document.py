@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from activitylog.api import reads, writes
-from activitylog.filters import PARAMETERS
+from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 
 TITLE, VERSION = "Activity Logs API", "1.0.0"

@@ -1,6 +1,6 @@
 """GET /activities and GET /activities/{id}: the dashboard's hot path, with no pydantic.
 
-They parse their own parameters (``activitylog.filters``), so a reader's cold start
+They parse their own parameters (``activitylog.query.filters``), so a reader's cold start
 does not pay for validation models.
 """
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
-from activitylog.filters import parse_list_request
+from activitylog.query.filters import parse_list_request
 from activitylog.observability import metrics
 from activitylog.responses import responses
 

@@ -9,7 +9,7 @@ bound to the org and the filter set by an HMAC: a cursor replayed under another 
 another filter set, or edited by hand is refused with a 400 naming ``cursor``.
 
 The key is a ``Key``: it signs with one value and verifies with any it still trusts,
-so a rotated secret does not break paging (``config.cursor_key()``).
+so a rotated secret does not break paging (``config.make_cursor_key()``).
 
 >>> token = encode(StaticKey(b"k"), org="org_1", filter_digest=f.digest(), position=last_id, window=(lo, hi))
 >>> decode(StaticKey(b"k"), token, org="org_1", filter_digest=f.digest()).position
@@ -29,6 +29,9 @@ from activitylog.errors import BadRequest
 from activitylog.ids import is_entry_id
 
 _VERSION = 2  # 2 added the issue time; a version 1 cursor is refused as invalid
+# The payload's keys on the wire: one letter each to keep cursors short, and fixed, as
+# cursors already issued must still decode.
+_WIRE = {"version": "v", "position": "p", "window": "w", "issued": "t"}
 MAX_AGE_SECONDS = 24 * 3600
 
 
@@ -64,7 +67,8 @@ class Position:
 
 def encode(key: Key, org: str, filter_digest: str, position: str, window: tuple[str, str], now: Optional[float] = None) -> str:
     issued = int(time.time() if now is None else now)
-    payload = json.dumps({"v": _VERSION, "p": position, "w": list(window), "t": issued}, separators=(",", ":")).encode()
+    fields = {"version": _VERSION, "position": position, "window": list(window), "issued": issued}
+    payload = json.dumps({_WIRE[name]: value for name, value in fields.items()}, separators=(",", ":")).encode()
     body = _b64(payload)
     return f"{body}.{_b64(_mac(key.signing_key(), org, filter_digest, body))}"
 
@@ -75,8 +79,8 @@ def decode(key: Key, token: str, org: str, filter_digest: str, now: Optional[flo
         if not any(hmac.compare_digest(signature, _b64(_mac(k, org, filter_digest, body))) for k in key.verifying_keys()):
             raise ValueError("signature")
         data = json.loads(_unb64(body))
-        position, (low, high), issued = data["p"], data["w"], data["t"]
-        if data.get("v") != _VERSION or not all(is_entry_id(x) for x in (position, low, high)) or not isinstance(issued, int):
+        position, (low, high), issued = data[_WIRE["position"]], data[_WIRE["window"]], data[_WIRE["issued"]]
+        if data.get(_WIRE["version"]) != _VERSION or not all(is_entry_id(x) for x in (position, low, high)) or not isinstance(issued, int):
             raise ValueError("content")
     except (ValueError, KeyError, TypeError):
         raise BadRequest("cursor is invalid, or belongs to another filter set or organization", "cursor") from None

@@ -17,6 +17,11 @@ OFFLOAD_BYTES = 32 * 1024
 
 
 def pack(detail: dict) -> bytes:
+    """The detail as one compressed blob.
+
+    >>> unpack(pack({"metadata": {"processed": 500}}))
+    {'metadata': {'processed': 500}}
+    """
     return zlib.compress(json.dumps(detail, separators=(",", ":"), default=str).encode(), 6)
 
 
@@ -24,18 +29,28 @@ def unpack(blob: Optional[bytes]) -> dict:
     return json.loads(zlib.decompress(blob)) if blob else {}
 
 
-def body_key(org: str, entry_id: str, retention_days: int) -> str:
+def detail_key(org: str, entry_id: str, retention_days: int) -> str:
     """A fresh key for one write attempt's detail.
 
     Unique per attempt: an attempt that loses a race never overwrites the object the
     winner's item points at. The retention period leads the key so that the bucket's
-    lifecycle rule for that period expires it together with its entry.
+    lifecycle rule for that period expires it together with its entry. The ``bodies/``
+    prefix is the one template.yaml's lifecycle rules and the objects already stored use.
+
+    >>> detail_key("org_1", "01M8AP55CB939ADHT5N4N8XQT2", 730)  # doctest: +ELLIPSIS
+    'bodies/730d/org_1/01M8AP55CB939ADHT5N4N8XQT2/....json.z'
     """
     return f"bodies/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
 
 
-class BodyStore:
-    """The S3 side of large details. boto3 is imported only when a large detail appears."""
+class DetailStore:
+    """The S3 side of large details. boto3 is imported only when a large detail appears.
+
+    The bucket is ``Settings.detail_bucket`` (the ``BODY_BUCKET`` variable).
+
+    >>> store = DetailStore("activity-log-details")
+    >>> store.put(detail_key(org, entry_id, 730), pack(detail))
+    """
 
     def __init__(self, bucket: Optional[str]) -> None:
         self.bucket = bucket

@@ -36,7 +36,7 @@ from typing import Any, Callable, Generic, Optional, Protocol, Sequence, TypeVar
 
 from activitylog import ids
 from activitylog.entry import Status
-from activitylog.keys import Branch
+from activitylog.query.planner import Branch
 
 
 class HasId(Protocol):

@@ -1,0 +1,134 @@
+"""The entry's rules: how a writer's document becomes an entry, and how a job's updates change it.
+
+Pure functions on ``Entry`` (no I/O, no clock of their own), so the service decides when
+"now" is and the rules are tested alone. ``NewEntry``/``EntryUpdate`` are only type
+hints here: pydantic stays off the dashboard's read path.
+
+>>> entry = new_entry(NewEntry.model_validate(document), recorded_by="svc_importer", now=now, retention_days=730)
+>>> apply_update(entry, EntryUpdate.model_validate({"status": "SUCCESS"}), now)
+True
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Optional
+
+from activitylog import ids
+from activitylog.diff import changes as diff_changes
+from activitylog.entry import Entry
+from activitylog.errors import BadRequest, Conflict
+
+if TYPE_CHECKING:
+    from activitylog.inputs import EntryUpdate, NewEntry
+
+
+def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int) -> Entry:
+    """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
+
+    An ``occurred_at`` older than the org's retention is a 400 (it would expire at once);
+    an entry recorded already finished gets its ``finished_at``.
+    """
+    occurred = new.occurred_at or now
+    if occurred < now - timedelta(days=retention_days):
+        raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
+    changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
+    return Entry(
+        id=ids.new_id(occurred),
+        type=new.type,
+        status=new.status,
+        actor=new.actor.model_dump(mode="json"),
+        action=new.action,
+        event=new.event,
+        entity=new.entity.model_dump(mode="json") if new.entity else None,
+        recorded_at=now,
+        finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
+        expires_at=int(occurred.timestamp()) + retention_days * 86400,
+        changes=changes,
+        metadata=new.metadata,
+        error=new.error.model_dump(exclude_none=True) if new.error else None,
+        correlation_id=new.correlation_id,
+        retry_of=new.retry_of,
+        source=new.source.model_dump() if new.source else None,
+        recorded_by=recorded_by,
+    )
+
+
+def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
+    """Apply a job's progress or completion to ``entry``; False when it changes nothing.
+
+    - Status moves IN_PROGRESS → IN_PROGRESS | SUCCESS | WARNING | FAILED, never back.
+    - A finished entry does not change: repeating what it holds already (a worker
+      retrying its final report after a timeout) changes nothing; anything else is a 409.
+    - With a ``sequence``, an update older than one applied already is a stale report:
+      its event and metadata are dropped (a final status still lands). Without one,
+      updates apply in the order they arrive.
+    - Metadata merges key by key: a later value replaces an earlier one (a counter may go
+      down, ``remaining`` shrinks), ``null`` removes a key, and a value never changes its
+      JSON type (a counter does not become a string).
+    """
+    before = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence)
+    stale = update.sequence is not None and entry.sequence is not None and update.sequence < entry.sequence
+    if update.status is not None and update.status != entry.status:
+        if entry.status.terminal:
+            raise Conflict(f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status")
+        entry.status = update.status
+    if update.error is not None:
+        entry.error = update.error.model_dump(exclude_none=True)
+    if not stale:
+        if update.event is not None:
+            entry.event = update.event
+        if update.metadata is not None:
+            entry.metadata = merge_metadata(entry.metadata, update.metadata)
+        if update.sequence is not None:
+            entry.sequence = update.sequence
+    changed = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
+    if changed and before[0].terminal:
+        raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
+    if changed and entry.status.terminal and not before[0].terminal:
+        entry.finished_at = _finish_time(update.finished_at or now, entry.occurred_at)
+    return changed
+
+
+def _finish_time(finished_at: Optional[datetime], occurred_at: datetime) -> datetime:
+    """When a finished entry finished: as its writer says (never before it began), else when it began."""
+    if finished_at is None:
+        return occurred_at
+    if finished_at < occurred_at:
+        raise BadRequest("finished_at must not be before occurred_at", "finished_at")
+    return finished_at
+
+
+def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
+    """Deep-merge ``update`` into ``current``: later values win, ``None`` removes a key.
+
+    >>> merge_metadata({"processed": 500, "remaining": 20, "job": {"batch": 1}}, {"remaining": 0, "job": {"total": 9, "batch": None}})
+    {'processed': 500, 'remaining': 0, 'job': {'total': 9}}
+    """
+    merged = dict(current)
+    for key, value in update.items():
+        old = merged.get(key)
+        where = f"{path}.{key}"
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(old, dict) and isinstance(value, dict):
+            merged[key] = merge_metadata(old, value, where)
+        else:
+            if old is not None and _json_kind(old) != _json_kind(value):
+                raise BadRequest(f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where)
+            merged[key] = value
+    return merged
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "null"
