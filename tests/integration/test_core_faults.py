@@ -51,12 +51,12 @@ def big(label: str) -> dict:
 def bucket(activity_table):
     with mock_aws(config=MOTO):
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="bodies")
+        s3.create_bucket(Bucket="details")
         yield s3
 
 
 def objects(s3) -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bodies").get("Contents", []))
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="details").get("Contents", []))
 
 
 # -- faults at the wire ---------------------------------------------------------------------
@@ -112,7 +112,7 @@ def quick_backoff(monkeypatch):
 
 
 def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_table, bucket):
-    service = service_for(activity_table, 2, bucket="bodies")
+    service = service_for(activity_table, 2, bucket="details")
     job_id = new_job(service, metadata=big("a"))
     # Given two writers that read the same running job
     stale = service.store.get("org_a", job_id, 2, consistent=True)
@@ -128,7 +128,7 @@ def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_
 
 
 def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_detail(activity_table, bucket, quick_backoff):
-    service = service_for(activity_table, 2, bucket="bodies")
+    service = service_for(activity_table, 2, bucket="details")
     job_id = new_job(service, metadata=big("start"))
     answers: dict[str, object] = {}
 
@@ -157,7 +157,7 @@ def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_
 
 
 def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, bucket):
-    service = service_for(activity_table, 2, bucket="bodies")
+    service = service_for(activity_table, 2, bucket="details")
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 31)[0] | {"occurred_at": None}))
     fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}), WRITER.subject, service.clock(), 730)
              for n, d in enumerate(random_documents(3, 32))]
@@ -167,7 +167,7 @@ def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, buck
 
 
 def test_a_single_write_that_fails_removes_its_detail_object(activity_table, bucket):
-    service = service_for(activity_table, 2, bucket="bodies")
+    service = service_for(activity_table, 2, bucket="details")
     entry = new_entry(NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}), WRITER.subject, service.clock(), 730)
     with faults("PutItem", ["ValidationException"]), pytest.raises(Exception):
         service.store.put("org_a", entry, 2, 730)
@@ -175,10 +175,10 @@ def test_a_single_write_that_fails_removes_its_detail_object(activity_table, buc
 
 
 def test_a_missing_detail_object_answers_the_list_columns_with_a_marker(activity_table, bucket):
-    service = service_for(activity_table, 2, bucket="bodies")
+    service = service_for(activity_table, 2, bucket="details")
     job_id = new_job(service, metadata=big("gone"))
     for key in objects(bucket):
-        bucket.delete_object(Bucket="bodies", Key=key)
+        bucket.delete_object(Bucket="details", Key=key)
     entry = service.get(WRITER, job_id)
     view = entry.detail_view()
     assert view["id"] == job_id and view["status"] == "IN_PROGRESS"

@@ -210,8 +210,8 @@ def test_a_batch_is_all_or_nothing(activity_table):
 def test_large_details_go_to_s3_and_come_back_whole(activity_table):
     with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="bodies")
-        service = service_for(activity_table, 2, bucket="bodies")
+        s3.create_bucket(Bucket="details")
+        service = service_for(activity_table, 2, bucket="details")
         rng = random.Random(9)
         stack = "\n".join(f"  File \"job.py\", line {rng.randint(1, 9999)}, in step_{rng.getrandbits(64):x}" for _ in range(8000))
         document = random_documents(1, 6)[0] | {"occurred_at": None, "status": "FAILED",
@@ -219,7 +219,7 @@ def test_large_details_go_to_s3_and_come_back_whole(activity_table):
                                                 "metadata": {"response": "x" * 300_000}}
         entry = service.record(WRITER, NewEntry.model_validate(document))
         item = store.EntryItem.get(store.keys.table_pk("org_a", store.keys.shard_of(entry.id, 2)), entry.id)
-        assert item.detail is None and item.detail_ref.startswith("bodies/730d/org_a/")
+        assert item.detail is None and item.detail_ref.startswith("details/730d/org_a/")
         got = service.get(WRITER, entry.id)
         assert got.error["stack"] == stack and got.metadata["response"] == "x" * 300_000
         assert len(details.pack(got.detail_view())) > details.OFFLOAD_BYTES
@@ -305,15 +305,15 @@ def test_a_job_written_before_the_shard_count_grew_is_still_read_and_updated_in_
 def test_an_offloaded_detail_is_replaced_by_a_fresh_object_and_the_old_one_removed(activity_table):
     with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="bodies")
-        service = service_for(activity_table, 2, bucket="bodies")
+        s3.create_bucket(Bucket="details")
+        service = service_for(activity_table, 2, bucket="details")
         big = {"log": "".join(f"{random.Random(n).getrandbits(64):x}" for n in range(5000))}
         document = random_documents(1, 14)[0] | {"occurred_at": None, "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "metadata": big}
         job_id = service.record(WRITER, NewEntry.model_validate(document)).id
-        first = [o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"]]
+        first = [o["Key"] for o in s3.list_objects_v2(Bucket="details")["Contents"]]
         service.update(WRITER, job_id, EntryUpdate(status="SUCCESS", metadata={"processed": 1}))
-        now = [o["Key"] for o in s3.list_objects_v2(Bucket="bodies")["Contents"]]
+        now = [o["Key"] for o in s3.list_objects_v2(Bucket="details")["Contents"]]
         # One object per committed version, under the retention period's prefix; the replaced one is gone
         assert len(first) == len(now) == 1 and first != now
-        assert now[0].startswith(f"bodies/730d/org_a/{job_id}/")
+        assert now[0].startswith(f"details/730d/org_a/{job_id}/")
         assert service.get(WRITER, job_id).metadata == {**big, "processed": 1}

@@ -199,7 +199,7 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     writes = _granted(transformed, "RecordFunction", "ActivityTable")
     assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
     assert writes == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-    assert _granted(transformed, "QueryFunction", "BodyBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "QueryFunction", "DetailBucket") == {"s3:GetObject"}
     assert _granted(transformed, "QueryFunction", "IdempotencyTable") == set()
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
@@ -365,10 +365,10 @@ def test_active_tracing_ships_the_xray_sdk_in_the_layer(template):
 def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_its_entries(template):
     from activitylog.config import RETENTION_CLASSES
 
-    bucket = template["Resources"]["BodyBucket"]["Properties"]
+    bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
     by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
-    assert by_prefix == {f"bodies/{days}d/": days + 1 for days in RETENTION_CLASSES}
+    assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
 

@@ -20,7 +20,7 @@ from activitylog.query.cursor import Key, StaticKey
 
 
 # The retention periods an org may choose. Large entry details in S3 sit under a prefix per
-# period, and template.yaml's BodyBucket has one lifecycle rule per prefix that expires them
+# period, and template.yaml's DetailBucket has one lifecycle rule per prefix that expires them
 # with the entries (a test keeps the two in step).
 RETENTION_CLASSES = (90, 365, 730, 1095, 1825, 2555)
 
@@ -40,7 +40,7 @@ class OrgSettings:
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    detail_bucket: Optional[str]  # large entry details (BODY_BUCKET, template.yaml's BodyBucket)
+    detail_bucket: Optional[str]  # large entry details (DETAIL_BUCKET, template.yaml's DetailBucket)
     idempotency_table: Optional[str] = None
     default_shards: int = 2
     retention_days: int = 730
@@ -62,7 +62,7 @@ def settings() -> Settings:
     """The environment's settings, read once per process (``ActivityService.from_environment``)."""
     return Settings(
         table_name=os.environ.get("TABLE_NAME", "activity-log"),
-        detail_bucket=os.environ.get("BODY_BUCKET") or None,
+        detail_bucket=os.environ.get("DETAIL_BUCKET") or None,
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
         default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "730")),

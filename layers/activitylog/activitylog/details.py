@@ -34,19 +34,19 @@ def detail_key(org: str, entry_id: str, retention_days: int) -> str:
 
     Unique per attempt: an attempt that loses a race never overwrites the object the
     winner's item points at. The retention period leads the key so that the bucket's
-    lifecycle rule for that period expires it together with its entry. The ``bodies/``
+    lifecycle rule for that period expires it together with its entry. The ``details/``
     prefix is the one template.yaml's lifecycle rules and the objects already stored use.
 
     >>> detail_key("org_1", "01M8AP55CB939ADHT5N4N8XQT2", 730)  # doctest: +ELLIPSIS
-    'bodies/730d/org_1/01M8AP55CB939ADHT5N4N8XQT2/....json.z'
+    'details/730d/org_1/01M8AP55CB939ADHT5N4N8XQT2/....json.z'
     """
-    return f"bodies/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
+    return f"details/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
 
 
 class DetailStore:
     """The S3 side of large details. boto3 is imported only when a large detail appears.
 
-    The bucket is ``Settings.detail_bucket`` (the ``BODY_BUCKET`` variable).
+    The bucket is ``Settings.detail_bucket`` (the ``DETAIL_BUCKET`` variable).
 
     >>> store = DetailStore("activity-log-details")
     >>> store.put(detail_key(org, entry_id, 730), pack(detail))
@@ -66,7 +66,7 @@ class DetailStore:
 
     def put(self, key: str, blob: bytes) -> None:
         if not self.bucket:
-            raise RuntimeError("BODY_BUCKET is not set: cannot store a detail larger than one item")
+            raise RuntimeError("DETAIL_BUCKET is not set: cannot store a detail larger than one item")
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
 
     def get(self, key: str) -> Optional[bytes]:
