@@ -139,7 +139,9 @@ def test_every_function_handler_exists_where_template_points():
         module, handler = props["Handler"].rsplit(".", 1)
         source = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
         assert source.is_file(), f"{name}: {source} does not exist"
-        defined = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
+        tree = ast.parse(source.read_text()).body
+        defined = {node.name for node in tree if isinstance(node, ast.FunctionDef)}
+        defined |= {target.id for node in tree if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
         assert handler in defined, f"{name}: {source} defines no {handler}()"
     layer = resources(load(), "AWS::Serverless::LayerVersion")["ActivityLogLayer"]["Properties"]
     assert (ROOT / layer["ContentUri"] / "activitylog" / "store.py").is_file()

@@ -26,30 +26,44 @@ class ActivityLogError(Exception):
 
 
 class BadRequest(ActivityLogError):
+    """A value the service cannot take: the field says which."""
+
     status_code = 400
 
 
 class Unauthorized(ActivityLogError):
+    """The token's claims do not name an org and a subject the service can trust."""
+
     status_code = 401
 
 
 class Forbidden(ActivityLogError):
+    """The token lacks the scope the route needs (``scopes.ROUTE_SCOPES``)."""
+
     status_code = 403
 
 
 class NotFound(ActivityLogError):
+    """No such entry in the caller's org (another org's id answers the same)."""
+
     status_code = 404
 
 
 class Conflict(ActivityLogError):
+    """The entry is finished already, or an Idempotency-Key was reused for another body."""
+
     status_code = 409
 
 
 class PayloadTooLarge(ActivityLogError):
+    """A body over its route's limit, counted in bytes."""
+
     status_code = 413
 
 
 class UnsupportedMediaType(ActivityLogError):
+    """A body that is not JSON in UTF-8."""
+
     status_code = 415
 
 

@@ -7,14 +7,15 @@ body or a query string.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.errors import ActivityLogError, NotFound, Unauthorized
-from activitylog.observability import logger, metrics
+from activitylog.observability import logger, metrics, traced
 from activitylog.service import ActivityService, Caller
 
 _service: Optional[ActivityService] = None
@@ -63,3 +64,22 @@ def answer_errors(app: ApiGatewayResolver) -> None:
     def no_route(_failure: Exception) -> Response:
         event = app.current_event
         return domain_error(NotFound(f"no route for {event.http_method} {event.path}", "path"))
+
+
+def entrypoint(app: ApiGatewayResolver, prepare: Optional[Callable[[dict], dict]] = None) -> Callable[[dict, Any], dict]:
+    """An API function's ``lambda_handler``: logs with the request's correlation id, traces,
+    flushes metrics, and resolves the event (after ``prepare``, which may refuse it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @traced
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: Any) -> dict:
+        if prepare is not None:
+            try:
+                event = prepare(event)
+            except ActivityLogError as refused:
+                answer = error(refused.status_code, refused.to_dict())
+                return {"statusCode": answer.status_code, "headers": {"Content-Type": "application/json"}, "body": answer.body}
+        return app.resolve(event, context)
+
+    return lambda_handler
