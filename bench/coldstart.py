@@ -39,8 +39,13 @@ def query_function(template: dict | None = None) -> tuple[str, Path, str, dict]:
 
 
 def _once(endpoint: str, variant: str, code_dir: Path, handler: str) -> dict:
+    from activitylog_local.kit import api_event
+
+    # The test kit's event for the dashboard's first page, as API Gateway sends it after the authorizer.
+    event = api_event("GET", "/activities", claims={"org_id": ORG, "sub": "u_01", "scope": "activity:read", "name": "Bench"})
     env = {"PATH": os.environ.get("PATH", ""), **BENCH_ENV, "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-           "BENCH_CODE_DIR": str(code_dir), "BENCH_HANDLER": handler, "BENCH_ORG": ORG, "TABLE_NAME": TABLE}
+           "BENCH_CODE_DIR": str(code_dir), "BENCH_HANDLER": handler, "BENCH_ORG": ORG, "TABLE_NAME": TABLE,
+           "BENCH_EVENT": json.dumps(event)}
     spawned, started = time.time(), time.perf_counter()
     process = subprocess.run([sys.executable, str(CHILD), variant], env=env, cwd=ROOT, capture_output=True, text=True)
     wall_ms = (time.perf_counter() - started) * 1000
