@@ -2,20 +2,24 @@
 
 One table. Every key starts with the organization, so no query can reach another org.
 
-==========  =========================================  =====================  ====================
-index       partition key                              sort key               answers
-==========  =========================================  =====================  ====================
-(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``       no filter, dates
-by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{status}#{id}``  type × status
-by_user     ``upk`` ``{org}#{user}``                   ``ssk``                one team member
-by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                an entity type
-by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``               one record's history
-==========  =========================================  =====================  ====================
+==========  =========================================  ==============================  ====================
+index       partition key                              sort key                        answers
+==========  =========================================  ==============================  ====================
+(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``                no filter, dates
+by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{type}#{status}#{id}``  type × status
+by_user     ``upk`` ``{org}#{user}``                   ``ssk``                         a team member × type × status
+by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                         an entity type × type × status
+by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``                        a record × type × status
+==========  =========================================  ==============================  ====================
 
 - Ids are ULIDs, so the sort key orders by time and a date range is a BETWEEN on ids.
-- The status sits in front of the id in every index's sort key: any status multi-select
-  is exact key conditions, never a FilterExpression (FAILED is ~2% of entries, so a
-  filter would read ~50 items per hit). The price: a status change rewrites the index
+- The type and the status sit in front of the id in every index's sort key: any type or
+  status multi-select on any index is exact key conditions, never a FilterExpression
+  (FAILED is ~2% of entries, so a filter would read ~50 items per hit; a user who never
+  receives webhooks would read their whole history to answer "user × WEBHOOK" with
+  nothing). One query per (type, status) pair; a pair with no entries reads nothing.
+  The type is redundant in by_type's sort key (its partition has it); one attribute
+  serves every index. The price: a status change rewrites the index
   entries (two index writes), which only job updates pay.
 - Busy partitions carry a write shard (``crc32(id) % shards``). Reads fan out over
   every shard and merge by id, so results never depend on the shard count. One team
@@ -81,8 +85,9 @@ def record_pk(org: str, entity_type: str, entity_id: str) -> str:
     return f"{org}{SEP}{entity_type}{SEP}{entity_id}"
 
 
-def status_sk(status: Status, entry_id: str) -> str:
-    return f"{status.value}{SEP}{entry_id}"
+def index_sk(entry_type: EntryType, status: Status, entry_id: str) -> str:
+    """Every index's sort key: type and status are exact key conditions, the id orders."""
+    return f"{entry_type.value}{SEP}{status.value}{SEP}{entry_id}"
 
 
 def item_keys(
@@ -107,7 +112,7 @@ def item_keys(
     keys = {
         "pk": table_pk(org, shard),
         "sk": entry_id,
-        "ssk": status_sk(status, entry_id),
+        "ssk": index_sk(entry_type, status, entry_id),
         "tpk": type_pk(org, shard, entry_type),
     }
     if actor_kind is ActorKind.USER:
@@ -121,11 +126,12 @@ def item_keys(
 
 @dataclass(frozen=True)
 class Branch:
-    """One key-exact query: a partition of the table or of an index, optionally one status."""
+    """One key-exact query: a partition of the table, or one (type, status) of an index partition."""
 
     index: Optional[str]  # None: the table itself
     hash_key: str
     status: Optional[Status] = None
+    entry_type: Optional[EntryType] = None  # set with status on every index branch
     # The share of the merged result this branch is known to supply, where it is known:
     # write shards split an id space evenly, so each of S table shards supplies 1/S.
     expected_share: Optional[float] = None
@@ -134,7 +140,8 @@ class Branch:
         """Inclusive sort-key bounds for ids in [low_id, high_id]."""
         if self.status is None:
             return low_id, high_id
-        return status_sk(self.status, low_id), status_sk(self.status, high_id)
+        return (index_sk(self.entry_type, self.status, low_id),
+                index_sk(self.entry_type, self.status, high_id))
 
 
 @dataclass(frozen=True)
@@ -167,33 +174,27 @@ def plan(
     """Pick the index and the exact-key branches for a filter set.
 
     The most selective axis drives: one record, then one user, then an entity type,
-    then type × status; no filter reads the table. Status is always a key condition.
-    What no key covers (a type with a user or an entity, a user with an entity type) is
-    left as a residual filter on few items.
+    then type × status; no filter reads the table. Type and status are always key
+    conditions (one branch per pair). What no key covers (a user with a record or an
+    entity type) is left as a residual filter.
     """
-    types = frozenset(types)
+    chosen_types = tuple(sorted(set(types), key=ALL_TYPES.index)) or ALL_TYPES
     statuses = tuple(sorted(set(statuses), key=ALL_STATUSES.index)) or ALL_STATUSES
+    all_types = len(chosen_types) == len(ALL_TYPES)
     all_statuses = len(statuses) == len(ALL_STATUSES)
     shard_range = range(shards)
 
-    def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
-        return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
+    def per_pair(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
+        return tuple(Branch(index, key, status, entry_type)
+                     for key in hash_keys for entry_type in chosen_types for status in statuses)
 
     if entity_id:
-        return Plan(
-            per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),
-            residual_types=types,
-            residual_user=user,
-        )
+        return Plan(per_pair(BY_RECORD, [record_pk(org, entity_type, entity_id)]), residual_user=user)
     if user:
-        return Plan(
-            per_status(BY_USER, [user_pk(org, user)]),
-            residual_types=types,
-            residual_entity_type=entity_type,
-        )
+        return Plan(per_pair(BY_USER, [user_pk(org, user)]), residual_entity_type=entity_type)
     if entity_type:
-        return Plan(per_status(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]), residual_types=types)
-    if (types and len(types) < len(ALL_TYPES)) or not all_statuses:
-        chosen = sorted(types or ALL_TYPES, key=ALL_TYPES.index)
-        return Plan(per_status(BY_TYPE, [type_pk(org, s, t) for t in chosen for s in shard_range]))
+        return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
+    if not all_types or not all_statuses:
+        return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t)
+                          for t in chosen_types for s in shard_range for status in statuses))
     return Plan(tuple(Branch(None, table_pk(org, s), expected_share=1 / shards) for s in shard_range))

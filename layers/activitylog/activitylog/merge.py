@@ -251,11 +251,12 @@ def _valid_head(readers: list[_Reader], last: Optional[str], keep: Callable[[Any
 
 
 def _link_feeders(readers: list[_Reader]) -> None:
-    """Give each final-status branch its partition's IN_PROGRESS branch as feeder."""
+    """Give each final-status branch the IN_PROGRESS branch of its partition and type as feeder."""
     by_partition: dict[tuple, list[_Reader]] = {}
     for reader in readers:
         if reader.branch.status is not None:
-            by_partition.setdefault((reader.branch.index, reader.branch.hash_key), []).append(reader)
+            key = (reader.branch.index, reader.branch.hash_key, reader.branch.entry_type)
+            by_partition.setdefault(key, []).append(reader)
     for siblings in by_partition.values():
         feeder = next((r for r in siblings if r.branch.status is Status.IN_PROGRESS), None)
         for reader in siblings:
