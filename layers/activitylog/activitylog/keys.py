@@ -190,10 +190,10 @@ def plan(
 
     if entity_id:
         return Plan(per_pair(BY_RECORD, [record_pk(org, entity_type, entity_id)]), residual_user=user)
-    if entity_type:  # EXPERIMENT: user x entity type driven from the entity type
-        return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]), residual_user=user)
     if user:
         return Plan(per_pair(BY_USER, [user_pk(org, user)]), residual_entity_type=entity_type)
+    if entity_type:
+        return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
     if not all_types or not all_statuses:
         return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t)
                           for t in chosen_types for s in shard_range for status in statuses))
