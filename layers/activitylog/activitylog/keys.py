@@ -46,10 +46,6 @@ BY_RECORD = "by_record"
 ALL_TYPES = tuple(EntryType)
 ALL_STATUSES = tuple(Status)
 
-# EXPERIMENT: share priors (the seed's measured mix), to size first reads; hints only.
-PRIOR_TYPE = {EntryType.USER_ACTION: 0.52, EntryType.WEBHOOK: 0.22, EntryType.BACKGROUND_JOB: 0.18, EntryType.SYSTEM_EVENT: 0.08}
-PRIOR_STATUS = {Status.SUCCESS: 0.947, Status.WARNING: 0.029, Status.FAILED: 0.02, Status.IN_PROGRESS: 0.004}
-
 
 def shard_of(entry_id: str, shards: int) -> int:
     """The write shard of an entry: stable for its id, spread evenly."""
@@ -189,10 +185,7 @@ def plan(
     shard_range = range(shards)
 
     def per_pair(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
-        hash_keys = list(hash_keys)
-        weight = {(t, s): PRIOR_TYPE[t] * PRIOR_STATUS[s] for t in chosen_types for s in statuses}
-        total = sum(weight.values()) * len(hash_keys)
-        return tuple(Branch(index, key, status, entry_type, expected_share=weight[entry_type, status] / total)
+        return tuple(Branch(index, key, status, entry_type)
                      for key in hash_keys for entry_type in chosen_types for status in statuses)
 
     if entity_id:
@@ -202,8 +195,6 @@ def plan(
     if entity_type:
         return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
     if not all_types or not all_statuses:
-        weight = {(t, s): PRIOR_TYPE[t] * PRIOR_STATUS[s] for t in chosen_types for s in statuses}
-        total = sum(weight.values()) * shards
-        return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t, expected_share=weight[t, status] / total)
+        return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t)
                           for t in chosen_types for s in shard_range for status in statuses))
     return Plan(tuple(Branch(None, table_pk(org, s), expected_share=1 / shards) for s in shard_range))
