@@ -306,7 +306,7 @@ def _sizes(due: list[_Reader], readers: list[_Reader], limit: int, out_count: in
         else:
             expected = rates[reader] * max(0, _position(reader.covered) - end)
             if reader.kept >= reader.scanned:
-                wanted = min(math.ceil(expected * REFILL_MARGIN) + 1, need + 1)
+                wanted = min(max(1, math.ceil(expected * REFILL_MARGIN)), need + 1)
             else:  # behind a residual filter every match costs several items: no margin, ask a little less
                 matches = min(math.ceil(expected) + 1, need + 1)
                 wanted = math.ceil(matches * reader.scanned / reader.kept * UNDER_ASK)
