@@ -85,11 +85,6 @@ def record_pk(org: str, entity_type: str, entity_id: str) -> str:
     return f"{org}{SEP}{entity_type}{SEP}{entity_id}"
 
 
-def status_sk(status: Status, entry_id: str) -> str:
-    """The sort key of by_type, by_entity and by_record: the status is an exact key condition."""
-    return f"{status.value}{SEP}{entry_id}"
-
-
 def index_sk(entry_type: EntryType, status: Status, entry_id: str) -> str:
     """Every index's sort key: type and status are exact key conditions, the id orders."""
     return f"{entry_type.value}{SEP}{status.value}{SEP}{entry_id}"
@@ -117,12 +112,11 @@ def item_keys(
     keys = {
         "pk": table_pk(org, shard),
         "sk": entry_id,
-        "ssk": status_sk(status, entry_id),
+        "ssk": index_sk(entry_type, status, entry_id),
         "tpk": type_pk(org, shard, entry_type),
     }
     if actor_kind is ActorKind.USER:
         keys["upk"] = user_pk(org, actor_id)
-        keys["usk"] = index_sk(entry_type, status, entry_id)
     if entity_type:
         keys["epk"] = entity_pk(org, shard, entity_type)
         if entity_id:
@@ -146,8 +140,6 @@ class Branch:
         """Inclusive sort-key bounds for ids in [low_id, high_id]."""
         if self.status is None:
             return low_id, high_id
-        if self.entry_type is None:
-            return status_sk(self.status, low_id), status_sk(self.status, high_id)
         return (index_sk(self.entry_type, self.status, low_id),
                 index_sk(self.entry_type, self.status, high_id))
 
@@ -196,18 +188,13 @@ def plan(
         return tuple(Branch(index, key, status, entry_type)
                      for key in hash_keys for entry_type in chosen_types for status in statuses)
 
-    def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
-        return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
-
-    residual_types = frozenset() if all_types else frozenset(chosen_types)
     if entity_id:
-        return Plan(per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),
-                    residual_types=residual_types, residual_user=user)
+        return Plan(per_pair(BY_RECORD, [record_pk(org, entity_type, entity_id)]), residual_user=user)
     if user:
         return Plan(per_pair(BY_USER, [user_pk(org, user)]), residual_entity_type=entity_type)
     if entity_type:
-        return Plan(per_status(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]),
-                    residual_types=residual_types)
+        return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
     if not all_types or not all_statuses:
-        return Plan(per_status(BY_TYPE, [type_pk(org, s, t) for t in chosen_types for s in shard_range]))
+        return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t)
+                          for t in chosen_types for s in shard_range for status in statuses))
     return Plan(tuple(Branch(None, table_pk(org, s), expected_share=1 / shards) for s in shard_range))

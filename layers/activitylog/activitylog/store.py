@@ -33,9 +33,9 @@ DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "
 LIST_COLUMNS = ["ty", "st", "ak", "ai", "an", "ac", "ev", "et", "ei", "el", "exp"]
 
 
-def _index(name: str, hash_attr: str, range_attr: str = "ssk") -> type:
+def _index(name: str, hash_attr: str) -> type:
     meta = type("Meta", (), {"index_name": name, "projection": IncludeProjection(LIST_COLUMNS)})
-    attrs = {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), range_attr: UnicodeAttribute(range_key=True)}
+    attrs = {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), "ssk": UnicodeAttribute(range_key=True)}
     return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
 
 
@@ -47,8 +47,7 @@ class EntryItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    ssk = UnicodeAttribute()  # {status}#{id}: the sort key of by_type, by_entity, by_record
-    usk = UnicodeAttribute(null=True)  # {type}#{status}#{id}: by_user's sort key
+    ssk = UnicodeAttribute()  # {type}#{status}#{id}: every index's sort key
     tpk = UnicodeAttribute()
     upk = UnicodeAttribute(null=True)
     epk = UnicodeAttribute(null=True)
@@ -75,7 +74,7 @@ class EntryItem(Model):
     shards_written = NumberAttribute(attr_name="shw", null=True)
 
     by_type = _index(keys.BY_TYPE, "tpk")()
-    by_user = _index(keys.BY_USER, "upk", "usk")()
+    by_user = _index(keys.BY_USER, "upk")()
     by_entity = _index(keys.BY_ENTITY, "epk")()
     by_record = _index(keys.BY_RECORD, "rpk")()
 
@@ -282,7 +281,7 @@ class EntryStore:
               plan: Optional[keys.Plan] = None) -> Fetched:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual."""
         low, high = branch.range_bounds(low_id, high_id)
-        sort_key = EntryItem.sk if branch.index is None else EntryItem.usk if branch.index == keys.BY_USER else EntryItem.ssk
+        sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
         answer = EntryItem._get_connection().query(
             branch.hash_key,
             range_key_condition=sort_key.between(low, high),
