@@ -35,7 +35,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from activitylog.entry import ActorKind, EntityType, EntryType, Status
+from activitylog.entry import ActorKind, EntryType, Status
 
 SEP = "#"
 BY_TYPE = "by_type"
@@ -73,12 +73,8 @@ def type_pk(org: str, shard: int, entry_type: EntryType) -> str:
     return f"{org}{SEP}{shard}{SEP}{entry_type.value}"
 
 
-NO_ENTITY = "-"  # EXPERIMENT: by_user's partition for entries about no record
-ALL_ENTITY_TYPES = tuple(e.value for e in EntityType) + (NO_ENTITY,)
-
-
-def user_pk(org: str, user_id: str, entity_type: Optional[str] = None) -> str:
-    return f"{org}{SEP}{user_id}{SEP}{entity_type or NO_ENTITY}"
+def user_pk(org: str, user_id: str) -> str:
+    return f"{org}{SEP}{user_id}"
 
 
 def entity_pk(org: str, shard: int, entity_type: str) -> str:
@@ -120,7 +116,7 @@ def item_keys(
         "tpk": type_pk(org, shard, entry_type),
     }
     if actor_kind is ActorKind.USER:
-        keys["upk"] = user_pk(org, actor_id, entity_type)
+        keys["upk"] = user_pk(org, actor_id)
     if entity_type:
         keys["epk"] = entity_pk(org, shard, entity_type)
         if entity_id:
@@ -195,8 +191,7 @@ def plan(
     if entity_id:
         return Plan(per_pair(BY_RECORD, [record_pk(org, entity_type, entity_id)]), residual_user=user)
     if user:
-        entity_types = [entity_type] if entity_type else ALL_ENTITY_TYPES
-        return Plan(per_pair(BY_USER, [user_pk(org, user, e) for e in entity_types]))
+        return Plan(per_pair(BY_USER, [user_pk(org, user)]), residual_entity_type=entity_type)
     if entity_type:
         return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
     if not all_types or not all_statuses:
