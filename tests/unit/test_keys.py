@@ -8,7 +8,7 @@ def test_every_key_starts_with_the_org():
     for name in ("pk", "tpk", "upk", "epk", "rpk"):
         assert item[name].startswith("org_1#"), name
     assert item["sk"] == "01M8AP55CB939ADHT5N4N8XQT2"
-    assert item["ssk"] == "USER_ACTION#SUCCESS#01M8AP55CB939ADHT5N4N8XQT2"
+    assert item["ssk"] == "SUCCESS#01M8AP55CB939ADHT5N4N8XQT2"
 
 
 def test_sparse_indexes_only_hold_entries_that_have_the_axis():

@@ -239,21 +239,3 @@ def test_a_job_finishing_while_pages_are_read_is_listed_exactly_once_whenever_it
             listed = page_all(source, limit)
             # Then every entry, the moved job included, is listed exactly once, newest first
             assert listed == sorted(everything, reverse=True), (job, moment)
-
-
-def test_a_final_branch_is_fed_by_the_in_progress_branch_of_its_own_type_only():
-    # Given one index partition holding two types' status branches
-    from activitylog.entry import EntryType
-    from activitylog.query.merge import _link_feeders, _Reader
-
-    branches = [Branch("by_user", "org#u_1", status, entry_type)
-                for entry_type in (EntryType.BACKGROUND_JOB, EntryType.USER_ACTION) for status in Status]
-    readers = [_Reader(branch, ids.HIGHEST_ID, ids.LOWEST_ID) for branch in branches]
-    # When feeders are linked
-    _link_feeders(readers)
-    # Then each final branch waits on its own type's IN_PROGRESS branch (a job moves within its type)
-    for reader in readers:
-        if reader.branch.status is Status.IN_PROGRESS:
-            assert reader.feeder is None
-        else:
-            assert reader.feeder.branch == Branch("by_user", "org#u_1", Status.IN_PROGRESS, reader.branch.entry_type)

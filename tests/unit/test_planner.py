@@ -3,7 +3,6 @@ from activitylog.entry import EntryType, Status
 from activitylog.query.planner import Branch, plan_query
 
 
-
 def test_no_filter_reads_the_table_once_per_shard():
     plan = plan_query("o", 3)
     assert [(b.index, b.hash_key, b.status) for b in plan.branches] == [(None, "o#0", None), (None, "o#1", None), (None, "o#2", None)]
@@ -12,7 +11,7 @@ def test_no_filter_reads_the_table_once_per_shard():
 def test_type_and_status_multiselect_is_one_exact_branch_per_pair_and_shard():
     plan = plan_query("o", 2, types=[EntryType.BACKGROUND_JOB], statuses=[Status.FAILED, Status.WARNING])
     assert plan.index == keys.BY_TYPE
-    assert {(b.hash_key, b.status) for b in plan.branches if b.entry_type is EntryType.BACKGROUND_JOB} == {
+    assert {(b.hash_key, b.status) for b in plan.branches} == {
         ("o#0#BACKGROUND_JOB", Status.WARNING), ("o#0#BACKGROUND_JOB", Status.FAILED),
         ("o#1#BACKGROUND_JOB", Status.WARNING), ("o#1#BACKGROUND_JOB", Status.FAILED),
     }
@@ -28,24 +27,14 @@ def test_status_alone_fans_out_over_types_with_status_in_the_key():
 def test_the_most_selective_axis_drives_and_the_rest_is_residual():
     record = plan_query("o", 2, types=[EntryType.USER_ACTION], user="u_1", entity_type="contact", entity_id="c_1")
     assert record.index == keys.BY_RECORD and record.residual_user == "u_1"
-    assert {(b.entry_type, b.status) for b in record.branches} == {(EntryType.USER_ACTION, s) for s in Status}
     user = plan_query("o", 2, user="u_1", entity_type="contact", statuses=[Status.FAILED])
     assert user.index == keys.BY_USER and user.residual_entity_type == "contact"
-    assert {(b.entry_type, b.status) for b in user.branches} == {(t, Status.FAILED) for t in EntryType}
+    assert [b.status for b in user.branches] == [Status.FAILED]
     entity = plan_query("o", 2, entity_type="contact", statuses=[Status.FAILED])
-    assert entity.index == keys.BY_ENTITY and len(entity.branches) == 2 * len(EntryType)
+    assert entity.index == keys.BY_ENTITY and len(entity.branches) == 2
 
 
-def test_a_type_with_a_user_an_entity_type_or_a_record_is_an_exact_key_condition():
-    for plan in (plan_query("o", 2, types=[EntryType.WEBHOOK], user="u_1"),
-                 plan_query("o", 2, types=[EntryType.WEBHOOK], entity_type="payment"),
-                 plan_query("o", 2, types=[EntryType.WEBHOOK], entity_type="contact", entity_id="c_1")):
-        assert not plan.has_residual
-        assert {b.entry_type for b in plan.branches} == {EntryType.WEBHOOK}
-        assert len(plan.branches) == len(Status) * len({b.hash_key for b in plan.branches})
-
-
-def test_range_bounds_put_the_type_and_status_in_front_of_the_ids():
-    branch = Branch(keys.BY_USER, "o#u_1", Status.WARNING, EntryType.WEBHOOK)
-    assert branch.range_bounds("A", "B") == ("WEBHOOK#WARNING#A", "WEBHOOK#WARNING#B")
+def test_range_bounds_put_the_status_in_front_of_the_ids():
+    branch = Branch(keys.BY_TYPE, "o#0#WEBHOOK", Status.WARNING)
+    assert branch.range_bounds("A", "B") == ("WARNING#A", "WARNING#B")
     assert Branch(None, "o#0").range_bounds("A", "B") == ("A", "B")

@@ -2,24 +2,20 @@
 
 One table. Every key starts with the organization, so no query can reach another org.
 
-==========  =========================================  ==============================  ====================
-index       partition key                              sort key                        answers
-==========  =========================================  ==============================  ====================
-(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``                no filter, dates
-by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{type}#{status}#{id}``  type × status
-by_user     ``upk`` ``{org}#{user}``                   ``ssk``                         a team member × type × status
-by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                         an entity type × type × status
-by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``                        a record × type × status
-==========  =========================================  ==============================  ====================
+==========  =========================================  =====================  ====================
+index       partition key                              sort key               answers
+==========  =========================================  =====================  ====================
+(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``       no filter, dates
+by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{status}#{id}``  type × status
+by_user     ``upk`` ``{org}#{user}``                   ``ssk``                one team member
+by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                an entity type
+by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``               one record's history
+==========  =========================================  =====================  ====================
 
 - Ids are ULIDs, so the sort key orders by time and a date range is a BETWEEN on ids.
-- The type and the status sit in front of the id in every index's sort key: any type or
-  status multi-select on any index is exact key conditions, never a FilterExpression
-  (FAILED is ~2% of entries, so a filter would read ~50 items per hit; a user who never
-  receives webhooks would read their whole history to answer "user × WEBHOOK" with
-  nothing). One query per (type, status) pair; a pair with no entries reads nothing.
-  The type is redundant in by_type's sort key (its partition has it); one attribute
-  serves every index. The price: a status change rewrites the index
+- The status sits in front of the id in every index's sort key: any status multi-select
+  is exact key conditions, never a FilterExpression (FAILED is ~2% of entries, so a
+  filter would read ~50 items per hit). The price: a status change rewrites the index
   entries (two index writes), which only job updates pay.
 - Busy partitions carry a write shard (``crc32(id) % shards``). Reads fan out over
   every shard and merge by id, so results never depend on the shard count. One team
@@ -83,9 +79,8 @@ def record_pk(org: str, entity_type: str, entity_id: str) -> str:
     return f"{org}{SEP}{entity_type}{SEP}{entity_id}"
 
 
-def index_sk(entry_type: EntryType, status: Status, entry_id: str) -> str:
-    """Every index's sort key: type and status are exact key conditions, the id orders."""
-    return f"{entry_type.value}{SEP}{status.value}{SEP}{entry_id}"
+def status_sk(status: Status, entry_id: str) -> str:
+    return f"{status.value}{SEP}{entry_id}"
 
 
 def item_keys(
@@ -110,7 +105,7 @@ def item_keys(
     keys = {
         "pk": table_pk(org, shard),
         "sk": entry_id,
-        "ssk": index_sk(entry_type, status, entry_id),
+        "ssk": status_sk(status, entry_id),
         "tpk": type_pk(org, shard, entry_type),
     }
     if actor_kind is ActorKind.USER:

@@ -68,7 +68,7 @@ class EntryItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    ssk = UnicodeAttribute()  # {type}#{status}#{id}: every index's sort key
+    ssk = UnicodeAttribute()  # {status}#{id}: every index's sort key
     tpk = UnicodeAttribute()
     upk = UnicodeAttribute(null=True)
     epk = UnicodeAttribute(null=True)

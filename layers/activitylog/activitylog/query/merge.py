@@ -46,8 +46,6 @@ class HasId(Protocol):
 T = TypeVar("T", bound=HasId)
 
 MAX_QUERY_LIMIT = 500
-FIRST_SIZE = 3  # a branch's first read, when its share is unknown: enough to measure a density
-REFILL_MARGIN = 1.25  # a refill asks for this much more than its density predicts
 UNDER_ASK = 0.8  # measured on simulated filtered branches: 2.86 -> 2.74 items read per item at 41% selectivity
 # What one page may read before it answers with what it has: DynamoDB's own page is 1 MB,
 # which is 128 read units of eventually consistent reads.
@@ -182,7 +180,7 @@ def merge_newest_first(
         due = [r for r in readers if r.needs_read and not r.waiting]
         if not due:
             return False
-        sizes = _sizes(due, readers, limit, out_count, high_id, last)
+        sizes = [_first_size(r, limit) if r.queries == 0 else _refill_size(r, limit - out_count, out_count) for r in due]
         lows = [r.floor for r in due]  # fixed before the round: a feeder reading now is not done yet
         totals["rounds"] += 1
         if pool is None or len(due) == 1:
@@ -253,12 +251,11 @@ def _valid_head(readers: list[_Reader], last: Optional[str], keep: Callable[[Any
 
 
 def _link_feeders(readers: list[_Reader]) -> None:
-    """Give each final-status branch the IN_PROGRESS branch of its partition and type as feeder."""
+    """Give each final-status branch its partition's IN_PROGRESS branch as feeder."""
     by_partition: dict[tuple, list[_Reader]] = {}
     for reader in readers:
         if reader.branch.status is not None:
-            key = (reader.branch.index, reader.branch.hash_key, reader.branch.entry_type)
-            by_partition.setdefault(key, []).append(reader)
+            by_partition.setdefault((reader.branch.index, reader.branch.hash_key), []).append(reader)
     for siblings in by_partition.values():
         feeder = next((r for r in siblings if r.branch.status is Status.IN_PROGRESS), None)
         for reader in siblings:
@@ -268,50 +265,7 @@ def _link_feeders(readers: list[_Reader]) -> None:
 
 def _first_size(reader: _Reader, limit: int) -> int:
     share = reader.branch.expected_share
-    return min(math.ceil(limit * share) + 1, MAX_QUERY_LIMIT) if share else min(FIRST_SIZE, limit + 1)
-
-
-def _position(entry_id: str) -> int:
-    """An id as a number: ULIDs are uniform within their millisecond, so ids measure time."""
-    value = 0
-    for char in entry_id:
-        value = value * 32 + ids._ALPHABET.index(char)
-    return value
-
-
-def _sizes(due: list[_Reader], readers: list[_Reader], limit: int, out_count: int,
-           high_id: str, last: Optional[str]) -> list[int]:
-    """How many items to ask each due branch for, from the density each branch showed so far.
-
-    A branch that has read ``kept`` matches over the ids from the page's top down to where
-    it stopped has a density; together they say how far below the last item returned the
-    page will end, and each drained branch asks for what it is expected to hold down to
-    there, with a margin (one more round costs more latency than a few items). A branch
-    not read yet starts small; one that matched nothing doubles.
-    """
-    need = limit - out_count
-    top = _position(high_id)
-    rates = {r: r.kept / (top - _position(r.covered) + 1) for r in readers
-             if r.queries and r.covered is not None and r.kept}
-    total = sum(rates.values())
-    end = _position(last or high_id) - (need + 1) / total if total else None
-    sizes = []
-    for reader in due:
-        if reader.queries == 0:
-            sizes.append(_first_size(reader, limit))
-        elif need <= 0:
-            sizes.append(1)
-        elif reader not in rates or end is None:
-            sizes.append(_refill_size(reader, need, out_count))
-        else:
-            expected = rates[reader] * max(0, _position(reader.covered) - end)
-            if reader.kept >= reader.scanned:
-                wanted = min(max(1, math.ceil(expected * REFILL_MARGIN)), need + 1)
-            else:  # behind a residual filter every match costs several items: no margin, ask a little less
-                matches = min(math.ceil(expected) + 1, need + 1)
-                wanted = math.ceil(matches * reader.scanned / reader.kept * UNDER_ASK)
-            sizes.append(max(1, min(MAX_QUERY_LIMIT, wanted)))
-    return sizes
+    return min(math.ceil(limit * share) + 1, MAX_QUERY_LIMIT) if share else 1
 
 
 def _refill_size(reader: _Reader, need: int, returned_total: int) -> int:

@@ -1,11 +1,11 @@
 """The query planner: which key-exact queries ("branches") answer one filter set.
 
 The key formats it builds on are in ``activitylog.keys``; this module only decides which
-partitions (and which type × status pairs of an index partition) to read and what is left to filter.
+partitions (and statuses) to read and what is left to filter.
 
 >>> plan = plan_query("org_1", shards=2, types=[EntryType.BACKGROUND_JOB], statuses=[Status.FAILED])
->>> [(b.index, b.hash_key, b.entry_type.value, b.status.value) for b in plan.branches]
-[('by_type', 'org_1#0#BACKGROUND_JOB', 'BACKGROUND_JOB', 'FAILED'), ('by_type', 'org_1#1#BACKGROUND_JOB', 'BACKGROUND_JOB', 'FAILED')]
+>>> [(b.index, b.hash_key, b.status.value) for b in plan.branches]
+[('by_type', 'org_1#0#BACKGROUND_JOB', 'FAILED'), ('by_type', 'org_1#1#BACKGROUND_JOB', 'FAILED')]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from activitylog.keys import (
     BY_USER,
     entity_pk,
     record_pk,
-    index_sk,
+    status_sk,
     table_pk,
     type_pk,
     user_pk,
@@ -33,12 +33,11 @@ ALL_STATUSES = tuple(Status)
 
 @dataclass(frozen=True)
 class Branch:
-    """One key-exact query: a partition of the table, or one (type, status) of an index partition."""
+    """One key-exact query: a partition of the table or of an index, optionally one status."""
 
     index: Optional[str]  # None: the table itself
     hash_key: str
     status: Optional[Status] = None
-    entry_type: Optional[EntryType] = None  # set with status on every index branch
     # The share of the merged result this branch is known to supply, where it is known:
     # write shards split an id space evenly, so each of S table shards supplies 1/S.
     expected_share: Optional[float] = None
@@ -47,8 +46,7 @@ class Branch:
         """Inclusive sort-key bounds for ids in [low_id, high_id]."""
         if self.status is None:
             return low_id, high_id
-        return (index_sk(self.entry_type, self.status, low_id),
-                index_sk(self.entry_type, self.status, high_id))
+        return status_sk(self.status, low_id), status_sk(self.status, high_id)
 
 
 @dataclass(frozen=True)
@@ -81,27 +79,33 @@ def plan_query(
     """Pick the index and the exact-key branches for a filter set.
 
     The most selective axis drives: one record, then one user, then an entity type,
-    then type × status; no filter reads the table. Type and status are always key
-    conditions (one branch per pair). What no key covers (a user with a record or an
-    entity type) is left as a residual filter.
+    then type × status; no filter reads the table. Status is always a key condition.
+    What no key covers (a type with a user or an entity, a user with an entity type) is
+    left as a residual filter on few items.
     """
-    chosen_types = tuple(sorted(set(types), key=ALL_TYPES.index)) or ALL_TYPES
+    types = frozenset(types)
     statuses = tuple(sorted(set(statuses), key=ALL_STATUSES.index)) or ALL_STATUSES
-    all_types = len(chosen_types) == len(ALL_TYPES)
     all_statuses = len(statuses) == len(ALL_STATUSES)
     shard_range = range(shards)
 
-    def per_pair(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
-        return tuple(Branch(index, key, status, entry_type)
-                     for key in hash_keys for entry_type in chosen_types for status in statuses)
+    def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
+        return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
 
     if entity_id:
-        return Plan(per_pair(BY_RECORD, [record_pk(org, entity_type, entity_id)]), residual_user=user)
+        return Plan(
+            per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),
+            residual_types=types,
+            residual_user=user,
+        )
     if user:
-        return Plan(per_pair(BY_USER, [user_pk(org, user)]), residual_entity_type=entity_type)
+        return Plan(
+            per_status(BY_USER, [user_pk(org, user)]),
+            residual_types=types,
+            residual_entity_type=entity_type,
+        )
     if entity_type:
-        return Plan(per_pair(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]))
-    if not all_types or not all_statuses:
-        return Plan(tuple(Branch(BY_TYPE, type_pk(org, s, t), status, t)
-                          for t in chosen_types for s in shard_range for status in statuses))
+        return Plan(per_status(BY_ENTITY, [entity_pk(org, s, entity_type) for s in shard_range]), residual_types=types)
+    if (types and len(types) < len(ALL_TYPES)) or not all_statuses:
+        chosen = sorted(types or ALL_TYPES, key=ALL_TYPES.index)
+        return Plan(per_status(BY_TYPE, [type_pk(org, s, t) for t in chosen for s in shard_range]))
     return Plan(tuple(Branch(None, table_pk(org, s), expected_share=1 / shards) for s in shard_range))
