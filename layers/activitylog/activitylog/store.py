@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -155,18 +156,15 @@ class EntryStore:
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
         item, uploaded = self._to_item(org, entry, shards, retention_days)
-        try:
-            self._retrying(item.save)  # the version attribute makes this conditional on absence
-        except PutError as error:
-            if _condition_failed(error) and self._stored_equals(item):
-                return
-            self.detail_store.delete(uploaded)
-            if _condition_failed(error):
+        with self._removed_on_failure(uploaded):
+            try:
+                self._retrying(item.save)  # the version attribute makes this conditional on absence
+            except PutError as error:
+                if not _condition_failed(error):
+                    raise
+                if self._stored_equals(item):
+                    return  # committed by our own earlier attempt, detail object and all
                 raise Conflict(f"entry {entry.id} exists already", "id") from None
-            raise
-        except Exception:
-            self.detail_store.delete(uploaded)
-            raise
 
     def put_all(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -188,14 +186,11 @@ class EntryStore:
                     transaction.save(item)
 
         try:
-            self._retrying(write)
+            with self._removed_on_failure(uploaded):
+                self._retrying(write)
         except TransactWriteError as error:
-            self.detail_store.delete(uploaded)
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("an entry of the batch exists already", "entries") from None
-            raise
-        except Exception:
-            self.detail_store.delete(uploaded)
             raise
 
     def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
@@ -209,20 +204,26 @@ class EntryStore:
         item, uploaded = self._to_item(org, entry, shards, retention_days)
         item.version = entry.version
         try:
-            self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
+            with self._removed_on_failure(uploaded):
+                self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
         except PutError as error:
-            self.detail_store.delete(uploaded)
             if _condition_failed(error):
                 return False
-            raise
-        except Exception:
-            self.detail_store.delete(uploaded)
             raise
         if previous_ref and previous_ref != item.detail_ref:
             self.detail_store.delete([previous_ref])
         entry.version = item.version
         entry.detail_ref = item.detail_ref
         return True
+
+    @contextmanager
+    def _removed_on_failure(self, uploaded: list[str]) -> Iterator[None]:
+        """Delete the detail objects a write uploaded if the write fails: no item points at them."""
+        try:
+            yield
+        except BaseException:
+            self.detail_store.delete(uploaded)
+            raise
 
     def _retrying(self, write: Callable[[], Any]) -> Any:
         """Run a write, retrying with backoff while DynamoDB is busy; then 503, nothing written."""
