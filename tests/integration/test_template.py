@@ -27,7 +27,9 @@ from .api_events import load_handler_module
 # The API: every route, and the scopes API Gateway demands before the function runs
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
-INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
+INDEXES = {"by_type", "by_user", "by_entity", "by_record", "by_correlation", "open_jobs"}
+# The list indexes project the list columns; the sweeper's open_jobs only its keys.
+LIST_INDEXES = INDEXES - {"open_jobs"}
 # One function per job: reads, writes, and the public document.
 FUNCTION_OF = {
     ("GET", "/activities"): "QueryFunction",
@@ -208,6 +210,7 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert document_role.get("Policies", []) == []  # the document touches no data
 
 
+
 # -- the table and the pynamodb model ----------------------------------------------------------
 
 
@@ -215,14 +218,14 @@ def _table(template: dict) -> dict:
     return template["Resources"]["ActivityTable"]["Properties"]
 
 
-def test_table_has_ttl_stream_and_the_four_indexes(template):
+def test_table_has_ttl_stream_and_the_six_indexes(template):
     table = _table(template)
 
     assert table["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == INDEXES
-    assert len(table["GlobalSecondaryIndexes"]) == 4
+    assert len(table["GlobalSecondaryIndexes"]) == 6
 
 
 def test_ttl_attribute_is_the_models_expiry(template):
@@ -253,6 +256,9 @@ def test_pynamodb_model_matches_the_template_exactly(template):
     for name, declared_index in template_indexes.items():
         model_index = model_indexes[name]
         assert _key_schema(model_index["key_schema"]) == _key_schema(declared_index["KeySchema"]), name
+        if name not in LIST_INDEXES:
+            assert declared_index["Projection"] == model_index["projection"] == {"ProjectionType": "KEYS_ONLY"}, name
+            continue
         assert declared_index["Projection"]["ProjectionType"] == "INCLUDE", name
         assert model_index["projection"]["ProjectionType"] == "INCLUDE", name
         assert list(declared_index["Projection"]["NonKeyAttributes"]) == store.LIST_COLUMNS, name

@@ -76,6 +76,7 @@ class Entry:
     recorded_by: Optional[str] = None
     finished_at: Optional[datetime] = None  # when it reached a final status
     sequence: Optional[int] = None  # the highest update sequence a writer sent (job progress)
+    stalls_at: Optional[datetime] = None  # an IN_PROGRESS job: when, without progress, the sweeper calls it stalled
     version: int = 1
     shard: Optional[int] = None  # the write shard it is stored under, once read back
     detail_ref: Optional[str] = None  # the S3 key of its detail, when offloaded

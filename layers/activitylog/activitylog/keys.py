@@ -1,16 +1,21 @@
 """The DynamoDB key design, in one place. This file decides the cost and speed of every query.
 
-One table. Every key starts with the organization, so no query can reach another org.
+One table. Every key a query of the API uses starts with the organization, so no query can
+reach another org (``open_jobs``, the sweeper's alone, is the exception below).
 
-==========  =========================================  =====================  ====================
-index       partition key                              sort key               answers
-==========  =========================================  =====================  ====================
-(table)     ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``       no filter, dates
-by_type     ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{status}#{id}``  type × status
-by_user     ``upk`` ``{org}#{user}``                   ``ssk``                one team member
-by_entity   ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                an entity type
-by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``               one record's history
-==========  =========================================  =====================  ====================
+==============  =========================================  ======================  ===========================
+index           partition key                              sort key                answers
+==============  =========================================  ======================  ===========================
+(table)         ``pk``  ``{org}#{shard}``                  ``sk``  ``{id}``        no filter, dates
+by_type         ``tpk`` ``{org}#{shard}#{type}``           ``ssk`` ``{status}#{id}``  type × status
+by_user         ``upk`` ``{org}#{user}``                   ``ssk``                 one team member
+by_entity       ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``                 an entity type
+by_record       ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``                one record's history
+by_correlation  ``cpk`` ``{org}#{correlation_id}``         ``ssk``                 one chain (``/related``,
+                                                                                   ``?correlation_id=``)
+open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)        jobs past their deadline
+                                                           the stall deadline      (the sweeper; keys only)
+==============  =========================================  ======================  ===========================
 
 - Ids are ULIDs, so the sort key orders by time and a date range is a BETWEEN on ids.
 - The status sits in front of the id in every index's sort key: any status multi-select
@@ -23,14 +28,26 @@ by_record   ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``               on
   ``by_user`` and ``by_record`` are not sharded. ``by_user`` and ``by_entity``/``by_record``
   are sparse: only entries with a user actor or an entity are in them.
 - Indexes project only the list columns; the detail reads the table item.
+- ``by_correlation`` is sparse: only entries with a ``correlation_id`` (a user action, the
+  jobs it started, their webhooks and retries) pay its write unit. One chain is small and
+  never busy, so it is not sharded.
+- ``open_jobs`` holds only IN_PROGRESS jobs: ``odl`` is when the job stalls (its last
+  progress plus its timeout, epoch seconds), so the sweeper's "stalled now" is one range
+  query per partition, never a scan. A progress report moves the deadline (the index item
+  is rewritten: two small writes), a final status removes it. It is the one index whose key
+  does not start with the org: the sweeper serves every org at once and reads keys only,
+  then each entry by its own key. ``n`` (``crc32(id) % OPEN_JOB_PARTITIONS``) spreads the
+  progress writes of many orgs' jobs over partitions.
 
 Which partitions a filter set reads is the planner's choice (``activitylog.query.planner``).
 """
 
 from __future__ import annotations
 
+import math
 import zlib
-from typing import Optional
+from datetime import datetime
+from typing import Any, Optional
 
 from activitylog.entry import ActorKind, EntryType, Status
 
@@ -39,6 +56,9 @@ BY_TYPE = "by_type"
 BY_USER = "by_user"
 BY_ENTITY = "by_entity"
 BY_RECORD = "by_record"
+BY_CORRELATION = "by_correlation"
+OPEN_JOBS = "open_jobs"
+OPEN_JOB_PARTITIONS = 4
 
 
 def shard_of(entry_id: str, shards: int) -> int:
@@ -79,6 +99,14 @@ def record_pk(org: str, entity_type: str, entity_id: str) -> str:
     return f"{org}{SEP}{entity_type}{SEP}{entity_id}"
 
 
+def correlation_pk(org: str, correlation_id: str) -> str:
+    return f"{org}{SEP}{correlation_id}"
+
+
+def open_job_pk(partition: int) -> str:
+    return f"open{SEP}{partition}"
+
+
 def status_sk(status: Status, entry_id: str) -> str:
     return f"{status.value}{SEP}{entry_id}"
 
@@ -94,11 +122,14 @@ def item_keys(
     entity_type: Optional[str],
     entity_id: Optional[str],
     shard: Optional[int] = None,
-) -> dict[str, str]:
+    correlation_id: Optional[str] = None,
+    stalls_at: Optional[datetime] = None,
+) -> dict[str, Any]:
     """Every key attribute of one entry's item: the table's and each index's it belongs to.
 
     ``shard`` is where an existing entry already lives (it stays put if the org's shard
-    count changes); a new entry gets ``shard_of(id, shards)``.
+    count changes); a new entry gets ``shard_of(id, shards)``. An IN_PROGRESS entry with a
+    ``stalls_at`` deadline is in ``open_jobs``.
     """
     if shard is None:
         shard = shard_of(entry_id, shards)
@@ -114,4 +145,9 @@ def item_keys(
         keys["epk"] = entity_pk(org, shard, entity_type)
         if entity_id:
             keys["rpk"] = record_pk(org, entity_type, entity_id)
+    if correlation_id:
+        keys["cpk"] = correlation_pk(org, correlation_id)
+    if status is Status.IN_PROGRESS and stalls_at is not None:
+        keys["opk"] = open_job_pk(zlib.crc32(entry_id.encode()) % OPEN_JOB_PARTITIONS)
+        keys["odl"] = math.ceil(stalls_at.timestamp())
     return keys

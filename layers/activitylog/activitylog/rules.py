@@ -16,25 +16,28 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from activitylog import ids
 from activitylog.diff import changes as diff_changes
-from activitylog.entry import Entry
+from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
+from activitylog.jobs.registry import timeout_of
 
 if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry
 
 
-def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int) -> Entry:
+def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None) -> Entry:
     """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
 
     An ``occurred_at`` older than the org's retention is a 400 (it would expire at once);
-    an entry recorded already finished gets its ``finished_at``.
+    an entry recorded already finished gets its ``finished_at``; an IN_PROGRESS job its
+    stall deadline. ``entry_id`` is an id its writer minted from ``occurred_at`` already
+    (a job run's, so all its reports address one entry).
     """
     occurred = new.occurred_at or now
     if occurred < now - timedelta(days=retention_days):
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
-    return Entry(
-        id=ids.new_id(occurred),
+    entry = Entry(
+        id=entry_id or ids.new_id(occurred),
         type=new.type,
         status=new.status,
         actor=new.actor.model_dump(mode="json"),
@@ -52,6 +55,8 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
         source=new.source.model_dump() if new.source else None,
         recorded_by=recorded_by,
     )
+    entry.stalls_at = stall_deadline(entry, now)
+    return entry
 
 
 def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
@@ -87,7 +92,41 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
         raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
     if changed and entry.status.terminal and not before[0].terminal:
         entry.finished_at = _finish_time(update.finished_at or now, entry.occurred_at)
+    if changed and (entry.status.terminal or not stale):  # a report of progress moves the stall deadline
+        entry.stalls_at = stall_deadline(entry, now)
     return changed
+
+
+def stall_deadline(entry: Entry, reported_at: datetime) -> Optional[datetime]:
+    """When an IN_PROGRESS job that reported at ``reported_at`` stalls if nothing follows: plus its timeout."""
+    if entry.type is not EntryType.BACKGROUND_JOB or entry.status is not Status.IN_PROGRESS:
+        return None
+    return reported_at + timeout_of(entry.metadata)
+
+
+def mark_stalled(entry: Entry, now: datetime) -> bool:
+    """The sweeper's verdict on a job past its stall deadline: WARNING "stalled", its last progress kept.
+
+    False (and nothing changed) unless it is IN_PROGRESS and its deadline has passed: a
+    job that reported or finished meanwhile is left as it is.
+    """
+    if entry.status is not Status.IN_PROGRESS or entry.stalls_at is None or entry.stalls_at > now:
+        return False
+    timeout = timeout_of(entry.metadata)
+    last_progress = entry.stalls_at - timeout
+    entry.status = Status.WARNING
+    entry.error = {"message": f"stalled: no progress reported for {_span(timeout)} (the job's timeout); "
+                              "it may have crashed. Its last progress is kept.", "type": "JobStalled"}
+    entry.metadata = {**entry.metadata, "stalled": {"last_progress_at": last_progress.isoformat(),
+                                                    "timeout_seconds": int(timeout.total_seconds())}}
+    entry.finished_at = now
+    entry.stalls_at = None
+    return True
+
+
+def _span(length: timedelta) -> str:
+    seconds = int(length.total_seconds())
+    return f"{seconds // 60} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds} s"
 
 
 def _finish_time(finished_at: Optional[datetime], occurred_at: datetime) -> datetime:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -41,6 +41,17 @@ def _index(name: str, hash_attr: str) -> type:
     return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
 
 
+class _OpenJobs(GlobalSecondaryIndex):
+    """IN_PROGRESS jobs by stall deadline (keys only): the sweeper's index (``keys.OPEN_JOBS``)."""
+
+    class Meta:
+        index_name = keys.OPEN_JOBS
+        projection = KeysOnlyProjection()
+
+    opk = UnicodeAttribute(hash_key=True)
+    odl = NumberAttribute(range_key=True)
+
+
 class EntryItem(Model):
     """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part.
 
@@ -60,8 +71,8 @@ class EntryItem(Model):
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
 
-    The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``) are
-    explained in ``activitylog.keys``.
+    The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``, ``cpk``,
+    ``opk``, ``odl``) are explained in ``activitylog.keys``.
     """
 
     class Meta:
@@ -74,6 +85,9 @@ class EntryItem(Model):
     upk = UnicodeAttribute(null=True)
     epk = UnicodeAttribute(null=True)
     rpk = UnicodeAttribute(null=True)
+    cpk = UnicodeAttribute(null=True)  # {org}#{correlation_id}
+    opk = UnicodeAttribute(null=True)  # open#{n}: IN_PROGRESS jobs only
+    odl = NumberAttribute(null=True)  # epoch s: when an IN_PROGRESS job stalls without progress
     # List columns, projected into every index.
     type = UnicodeAttribute(attr_name="ty")
     status = UnicodeAttribute(attr_name="st")
@@ -99,6 +113,8 @@ class EntryItem(Model):
     by_user = _index(keys.BY_USER, "upk")()
     by_entity = _index(keys.BY_ENTITY, "epk")()
     by_record = _index(keys.BY_RECORD, "rpk")()
+    by_correlation = _index(keys.BY_CORRELATION, "cpk")()
+    open_jobs = _OpenJobs()
 
     @property
     def id(self) -> str:
@@ -299,6 +315,33 @@ class EntryStore:
         entry.shard = keys.shard_number(item.pk)  # a later save goes back to this very item
         return entry
 
+    def get_at(self, org: str, shard: int, entry_id: str) -> Optional[Entry]:
+        """The whole entry stored under a known shard, read consistently (the sweeper's, from an index key)."""
+        item = self._get_item(keys.table_pk(org, shard), entry_id, consistent=True)
+        if item is None:
+            return None
+        entry = self._to_entry(item, detail=True)
+        entry.shard = shard
+        return entry
+
+    def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
+        """IN_PROGRESS jobs whose stall deadline has passed, as ``(org, shard, id)``: one range query per
+        partition of the ``open_jobs`` index (keys only), never a scan; at most ``limit``."""
+        connection = EntryItem._get_connection()
+        due: list[tuple[str, int, str]] = []
+        for partition in range(keys.OPEN_JOB_PARTITIONS):
+            start = None
+            while len(due) < limit:
+                answer = connection.query(keys.open_job_pk(partition), range_key_condition=EntryItem.odl <= int(now.timestamp()),
+                                          index_name=keys.OPEN_JOBS, limit=limit - len(due), exclusive_start_key=start)
+                for raw in answer.get("Items", []):
+                    org, shard = raw["pk"]["S"].rsplit(keys.SEP, 1)
+                    due.append((org, int(shard), raw["sk"]["S"]))
+                start = answer.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return due
+
     @staticmethod
     def _get_item(pk: str, entry_id: str, consistent: bool) -> Optional["EntryItem"]:
         try:
@@ -343,6 +386,7 @@ class EntryStore:
             **keys.item_keys(
                 org, entry.id, shards, entry.type, entry.status, ActorKind(entry.actor["kind"]),
                 entry.actor["id"], entity.get("type"), entity.get("id"), shard=entry.shard,
+                correlation_id=entry.correlation_id, stalls_at=entry.stalls_at,
             ),
             type=entry.type.value,
             status=entry.status.value,
@@ -389,6 +433,7 @@ class EntryStore:
                 setattr(entry, name, value)
             entry.recorded_at = _from_epoch_ms(item.recorded_at)
             entry.finished_at = _from_epoch_ms(item.finished_at)
+            entry.stalls_at = datetime.fromtimestamp(item.odl, timezone.utc) if item.odl else None
             entry.version = item.version
             entry.detail_ref = item.detail_ref
         return entry
@@ -418,6 +463,8 @@ def _residual_condition(plan: Plan):
         conditions.append((EntryItem.actor_kind == ActorKind.USER.value) & (EntryItem.actor_id == plan.residual_user))
     if plan.residual_entity_type:
         conditions.append(EntryItem.entity_type == plan.residual_entity_type)
+    if plan.residual_entity_id:
+        conditions.append(EntryItem.entity_id == plan.residual_entity_id)
     condition = None
     for part in conditions:
         condition = part if condition is None else condition & part

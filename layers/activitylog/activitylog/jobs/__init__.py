@@ -1,0 +1,13 @@
+"""Background jobs and system events: how the rest of the platform logs, and what the log does with it.
+
+- ``registry``  the register of job types (label, retryable, timeout)
+- ``events``    the EventBridge events the client publishes, and RetryRequested
+- ``client``    ``ActivityClient``: ``activity.job(...)``, ``activity.record(...)``, buffered publishing
+- ``ingest``    an event from the bus (through SQS) becomes an entry, or updates its job run's entry
+- ``sweeper``   IN_PROGRESS jobs past their stall deadline become WARNING "stalled"
+- ``retry``     POST /activities/{id}/retry: a FAILED or WARNING run of a retryable type runs again
+
+>>> activity = ActivityClient(org="org_demo")
+>>> with activity.job("SYNC_SQUARE_STOCK", entity=square, params={"location_ids": ["L1"]}) as job:
+...     job.progress(processed=120, total=500)
+"""
