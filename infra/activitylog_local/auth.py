@@ -24,8 +24,8 @@ import jwt
 KEY_FILE = "dev-jwt-key.pem"
 KEY_ID = "activitylog-local"
 
-# `--scope read|write|support` in the CLI: the OAuth scopes the routes ask for.
-SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support"}
+# `--scope read|write|support|retry` in the CLI: the OAuth scopes the routes ask for.
+SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support", "retry": "activity:retry"}
 
 
 class AuthError(Exception):
@@ -42,7 +42,7 @@ def scope_names(scopes: Iterable[str]) -> list[str]:
         for part in str(scope).replace(",", " ").split():
             full = SCOPES.get(part, part)
             if full not in SCOPES.values():
-                raise ValueError(f"unknown scope {part!r}: use read, write or support")
+                raise ValueError(f"unknown scope {part!r}: use {', '.join(SCOPES)}")
             if full not in result:
                 result.append(full)
     return result

@@ -2,6 +2,7 @@
 
 - ``api_event``       a payload-v2 event for a template route (the local gateway's own builder)
 - ``LambdaContext``   the handler's ``context`` (the local runtime's own)
+- ``sqs_record``      one record of an SQS event source's batch, from a received message (the local poller's own)
 - ``HttpClient``      JSON over HTTP to a running stack; ``InProcessClient`` into a stack in this process
 
 >>> event = api_event("GET", "/activities", query={"status": ["FAILED", "WARNING"]}, claims={"org_id": "org_1", "sub": "u_17"})
@@ -22,9 +23,10 @@ from urllib.parse import urlencode
 from activitylog_local.client import HttpClient, InProcessClient
 from activitylog_local.context import LambdaContext
 from activitylog_local.gateway import Route, payload_v2_event, routes_from_template
+from activitylog_local.sources import sqs_record
 from activitylog_local.template import TEMPLATE, load, transform
 
-__all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event"]
+__all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event", "sqs_record"]
 
 QueryValue = Union[str, int, Sequence[Union[str, int]]]
 

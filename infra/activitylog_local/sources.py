@@ -99,7 +99,7 @@ class QueueSource(_Worker):
         ).get("Messages", [])
         if not received:
             return 0
-        event = {"Records": [self._record(m) for m in received]}
+        event = {"Records": [sqs_record(m, self.queue_arn) for m in received]}
         try:
             result = self.runtime.invoke(self.function, event)
         except FunctionError as error:
@@ -125,27 +125,28 @@ class QueueSource(_Worker):
             )
         return len(received)
 
-    def _record(self, message: dict) -> dict:
-        attributes = {}
-        for name, value in (message.get("MessageAttributes") or {}).items():
-            attributes[name] = {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": value.get("StringListValues", []),
-                "binaryListValues": value.get("BinaryListValues", []),
-                "dataType": value.get("DataType"),
-            }
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": attributes,
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": REGION,
+def sqs_record(message: dict, queue_arn: str) -> dict:
+    """One record of the event Lambda's SQS event source sends, from a ReceiveMessage message."""
+    attributes = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        attributes[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
         }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
 
 
 # --- DynamoDB stream -----------------------------------------------------------------------

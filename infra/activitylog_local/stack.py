@@ -131,6 +131,7 @@ class LocalStack:
         self.tables: dict[str, str] = {}  # logical id -> name
         self.buckets: dict[str, str] = {}
         self.queues: dict[str, dict] = {}  # logical id -> {url, arn, name}
+        self.buses: dict[str, str] = {}  # logical id -> name
         self.state_machines: dict[str, str] = {}  # logical id -> arn
         self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
         self.outbox = Outbox(self.options.data_dir / "outbox")
@@ -322,6 +323,7 @@ class LocalStack:
             register(logical_id, API_ID, ApiEndpoint=self.url)
         elif kind == "AWS::Events::EventBus":
             name = self._name(logical_id, props.get("Name"))
+            self.buses[logical_id] = name
             register(logical_id, name, Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}", Name=name)
         elif kind == "AWS::Events::Rule":
             name = self._name(logical_id, props.get("Name"))
@@ -711,9 +713,11 @@ class LocalStack:
         return {
             "url": self.url,
             "dynamodb": self.dynamodb.endpoint if self.dynamodb else None,
+            "aws_endpoint": self.aws.url if self.aws else None,  # moto: S3, SQS, EventBridge, … as the functions reach them
             "tables": self.tables,
             "buckets": self.buckets,
             "queues": {lid: q["url"] for lid, q in self.queues.items()},
+            "event_buses": self.buses,
             "state_machines": self.state_machines,
             "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events),
                                 "concurrency": self.runtime.pools[lid].limit, "environments": self.runtime.pools[lid].size}

@@ -248,6 +248,8 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/activities", "post"): {"201"} | writes,
         ("/activities/batch", "post"): {"200", "207"} | writes,
         ("/activities/{id}", "patch"): {"200", "404"} | writes,
+        ("/activities/{id}/related", "get"): {"200", "400", "401", "403", "404"},
+        ("/activities/{id}/retry", "post"): {"202", "400", "401", "403", "404", "409", "503"},
     }
 
     listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}

@@ -34,6 +34,8 @@ LIST_INDEXES = INDEXES - {"open_jobs"}
 FUNCTION_OF = {
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
+    ("GET", "/activities/{id}/related"): "QueryFunction",
+    ("POST", "/activities/{id}/retry"): "RetryFunction",
     ("POST", "/activities"): "RecordFunction",
     ("POST", "/activities/batch"): "RecordFunction",
     ("PATCH", "/activities/{id}"): "RecordFunction",
@@ -208,7 +210,20 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
-
+    # Retry reads the entry and speaks through the bus; the job handler only through the bus.
+    assert _granted(transformed, "RetryFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "RetryFunction", "PlatformBus") == {"events:PutEvents"}
+    assert _granted(transformed, "RetryFunction", "DetailBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "DemoJobsFunction", "ActivityTable") == set()
+    assert _granted(transformed, "DemoJobsFunction", "PlatformBus") == {"events:PutEvents"}
+    # The sweeper queries only its index, and rewrites entries with a compare-and-set (PutItem).
+    sweeper = transformed["Resources"]["SweeperFunctionRole"]["Properties"]["Policies"]
+    queries = [s for p in sweeper for s in _statements(p["PolicyDocument"]) if "dynamodb:Query" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in queries] == [{"Fn::Sub": "${ActivityTable.Arn}/index/open_jobs"}]
+    assert _granted(transformed, "SweeperFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityTable") == writes
+    for function in ("SweeperFunction", "ActivityEventsFunction", "DemoJobsFunction"):
+        assert _granted(transformed, function, "IdempotencyTable") == set(), function
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------

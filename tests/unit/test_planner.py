@@ -38,3 +38,13 @@ def test_range_bounds_put_the_status_in_front_of_the_ids():
     branch = Branch(keys.BY_TYPE, "o#0#WEBHOOK", Status.WARNING)
     assert branch.range_bounds("A", "B") == ("WARNING#A", "WARNING#B")
     assert Branch(None, "o#0").range_bounds("A", "B") == ("A", "B")
+
+
+def test_a_chain_drives_and_every_other_axis_is_residual():
+    plan = plan_query("o", 2, types=[EntryType.WEBHOOK], user="u_1", entity_type="integration", entity_id="int_woo",
+                      correlation_id="req_42")
+    assert plan.index == keys.BY_CORRELATION and {b.hash_key for b in plan.branches} == {"o#req_42"}
+    assert len(plan.branches) == 4  # one per status: the chain is read in one merge, newest first
+    assert (plan.residual_types, plan.residual_user, plan.residual_entity_type, plan.residual_entity_id) == (
+        frozenset({EntryType.WEBHOOK}), "u_1", "integration", "int_woo")
+    assert [b.status for b in plan_query("o", 2, correlation_id="c", statuses=[Status.FAILED]).branches] == [Status.FAILED]

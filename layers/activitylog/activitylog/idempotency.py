@@ -11,6 +11,7 @@ as is a retry that arrives while the first request is still running.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -30,8 +31,13 @@ def _persistence():
     return DynamoDBPersistenceLayer(table_name=table)
 
 
-def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, operation: Callable[[], dict]) -> dict:
-    """Run ``operation`` once per (org, route, key); a retry gets the stored answer."""
+def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, operation: Callable[[], dict],
+             window_seconds: int = KEY_WINDOW_SECONDS, wait_seconds: float = 0.0) -> dict:
+    """Run ``operation`` once per (org, route, key) within ``window_seconds``; a repeat gets the stored answer.
+
+    A repeat arriving while the first still runs is a 409, unless ``wait_seconds`` lets it
+    wait for the first's answer (two presses of one button get the same answer).
+    """
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -43,7 +49,7 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="body",
-        expires_after_seconds=KEY_WINDOW_SECONDS,
+        expires_after_seconds=window_seconds,
     )
     if lambda_context is not None:
         # Lets an interrupted request's lock expire with the invocation, not after 24 h.
@@ -53,9 +59,13 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
     def once(request: dict) -> dict:
         return operation()
 
-    try:
-        return once(request={"key": f"{org}#{route}#{key}", "body": body})
-    except IdempotencyValidationError:
-        raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key") from None
-    except IdempotencyAlreadyInProgressError:
-        raise Conflict("a request with this Idempotency-Key is still running; retry shortly", "idempotency-key") from None
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return once(request={"key": f"{org}#{route}#{key}", "body": body})
+        except IdempotencyValidationError:
+            raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key") from None
+        except IdempotencyAlreadyInProgressError:
+            if time.monotonic() >= deadline:
+                raise Conflict("a request with this Idempotency-Key is still running; retry shortly", "idempotency-key") from None
+            time.sleep(0.2)

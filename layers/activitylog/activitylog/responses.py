@@ -70,6 +70,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "RelatedChain": {
+        "type": "object",
+        "required": ["correlation_id", "items", "complete"],
+        "properties": {
+            "correlation_id": {"type": "string", "description": "the chain: the entries' correlation_id (or the id of the entry that began it)"},
+            "items": {"type": "array", "items": {"$ref": REF + "ListItem"}, "description": "oldest first"},
+            "complete": {"type": "boolean", "description": "false past 500 entries: page on with GET /activities?correlation_id=…"},
+        },
+    },
+    "RetryAccepted": {
+        "type": "object",
+        "required": ["id", "run_id", "retry_of", "job", "correlation_id"],
+        "properties": {
+            "id": {"type": "string", "description": "the caller's USER_ACTION entry \"Retried …\" (recorded within seconds)"},
+            "run_id": {"type": "string", "description": "the new run's entry id: it appears once the job starts"},
+            "retry_of": {"type": "string", "description": "the entry retried"},
+            "job": {"type": "string", "description": "the job type run again"},
+            "correlation_id": {"type": "string", "description": "the chain the retry and its run join"},
+        },
+    },
     "BatchResult": {
         "type": "object",
         "required": ["accepted", "rejected", "results"],
@@ -99,10 +119,10 @@ REFUSALS: dict[int, str] = {
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
     404: "No such entry in the caller's organization, or no such route",
-    409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
+    409: "An Idempotency-Key reused with another body or still running, a finished job changed, or an entry that cannot be retried",
     413: "The body is over the route's limit in bytes",
     415: "Content-Type is not application/json (UTF-8)",
-    503: "DynamoDB kept throttling and nothing was written; retry after Retry-After seconds",
+    503: "DynamoDB (or, for a retry, the event bus) kept refusing and nothing was done; retry after Retry-After seconds",
 }
 
 

@@ -11,11 +11,15 @@ compares them), so the gateway and the code never disagree on who may do what.
 from __future__ import annotations
 
 READ, WRITE, SUPPORT = "activity:read", "activity:write", "activity:support"
+# Re-running a failed job from its entry: a dashboard user's action, recorded in their name.
+RETRY = "activity:retry"
 
 ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /activities": frozenset({READ, SUPPORT}),
     # A writer may read back one entry by id: its own POST and PATCH already answer with the whole entry.
     "GET /activities/{id}": frozenset({READ, SUPPORT, WRITE}),
+    "GET /activities/{id}/related": frozenset({READ, SUPPORT}),
+    "POST /activities/{id}/retry": frozenset({RETRY}),
     "POST /activities": frozenset({WRITE}),
     "POST /activities/batch": frozenset({WRITE}),
     "PATCH /activities/{id}": frozenset({WRITE}),

@@ -19,13 +19,13 @@ from activitylog import ids
 from activitylog.config import Settings, make_cursor_key, settings
 from activitylog.details import DetailStore
 from activitylog.entry import Entry
-from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
+from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
 from activitylog.query.cursor import Key
 from activitylog.query.filters import ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
-from activitylog.rules import apply_update, new_entry
+from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import EntryStore, backoff, bind
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when the
     from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
+MAX_CHAIN = 500  # entries /related answers at most; the list's correlation_id filter pages past it
 _ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
 
 
@@ -164,34 +165,66 @@ class ActivityService:
             "results": results,
         }
 
-    def update(self, caller: Caller, entry_id: str, update: EntryUpdate, attempts: int = 8) -> Entry:
-        """Job progress and completion (see ``apply_update`` for the rules).
+    def update(self, caller: Caller, entry_id: str, update: EntryUpdate) -> Entry:
+        """Job progress and completion (see ``apply_update`` for the rules)."""
+        caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
+        return self.amend(caller.org, entry_id, update)
+
+    def amend(self, org: str, entry_id: str, update: EntryUpdate, reported_at: Optional[datetime] = None,
+              attempts: int = 8) -> Entry:
+        """Apply a job's report to its entry, for a caller already allowed to (``update``, the ingest).
 
         Each attempt decides on a consistent read and saves with a compare-and-set of
         version and status; a lost race backs off with jitter and decides again.
+        ``reported_at`` is when the report was made (its stall deadline counts from it).
         """
-        caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
         ids.check_entry_id(entry_id)
-        org = self.config.org(caller.org)
-        shards = self._read_shards(caller.org)
+        settings_ = self.config.org(org)
+        shards = self._read_shards(org)
         for attempt in range(attempts):
-            entry = self._visible(self.store.get(caller.org, entry_id, shards, consistent=True), caller.org)
+            entry = self._visible(self.store.get(org, entry_id, shards, consistent=True), org)
             if entry is None:
                 raise NotFound(f"no entry {entry_id}", "id")
             current = entry.status
-            if not apply_update(entry, update, self.clock()):
+            now = self.clock()
+            if not apply_update(entry, update, min(reported_at, now) if reported_at else now):
                 return entry  # a retry, or a report older than what the entry shows already
-            if self.store.replace(caller.org, entry, shards, org.retention_days, expected_status=current):
+            if self.store.replace(org, entry, shards, settings_.retention_days, expected_status=current):
                 return entry
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
+
+    def record_once(self, org: str, new: NewEntry, recorded_by: str, entry_id: str, sequence: Optional[int] = None,
+                    reported_at: Optional[datetime] = None) -> Optional[Entry]:
+        """Record an entry under the id its producer minted; None if that id is stored already.
+
+        The write is conditional on the id's absence, so a redelivered or reordered report of
+        the same entry never makes a second one (the ingest then applies it as an update).
+        """
+        Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
+        ids.check_entry_id(entry_id, "entry_id")
+        retention_days = self.config.org(org).retention_days
+        now = self.clock()
+        entry = new_entry(new, recorded_by, now, retention_days, entry_id=entry_id)
+        entry.sequence = sequence
+        if reported_at:
+            entry.stalls_at = stall_deadline(entry, min(reported_at, now))
+        try:
+            self.store.put(org, entry, self._write_shards(org), retention_days)
+        except Conflict:
+            return None
+        return entry
 
     # -- reads --------------------------------------------------------------------------
 
     def get(self, caller: Caller, entry_id: str) -> Entry:
         caller.require(ROUTE_SCOPES["GET /activities/{id}"])
+        return self.find(caller.org, entry_id)
+
+    def find(self, org: str, entry_id: str) -> Entry:
+        """One whole entry of ``org``, for a caller its route has let in already; another org's id is a 404."""
         ids.check_entry_id(entry_id)
-        entry = self._visible(self.store.get(caller.org, entry_id, self._read_shards(caller.org)), caller.org)
+        entry = self._visible(self.store.get(org, entry_id, self._read_shards(org)), org)
         if entry is None:
             # Another org's id answers exactly like a missing one.
             raise NotFound(f"no entry {entry_id}", "id")
@@ -236,20 +269,50 @@ class ActivityService:
             user=wanted.user,
             entity_type=wanted.entity_type,
             entity_id=wanted.entity_id,
+            correlation_id=wanted.correlation_id,
         )
         now_seconds = now.timestamp()
-
-        def fetch(branch, low, high, limit):
-            return self.store.fetch(branch, low, high, limit, plan)
-
         if read_low > high_id:
             page = Page([], None, 0, 0.0, 0)
         else:
             page = merge_newest_first(
-                plan.branches, fetch, request.limit, read_low, high_id,
+                plan.branches, self._fetcher(plan), request.limit, read_low, high_id,
                 keep=lambda entry: entry.expires_at >= now_seconds,
             )
         next_cursor = None
         if page.position:
             next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
         return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+
+    def related(self, caller: Caller, entry_id: str) -> dict:
+        """The whole chain an entry belongs to, oldest first: the user action, the jobs it started,
+        the webhooks they sent and the retries, whatever the entry's place in it.
+
+        The chain is the entry's ``correlation_id``, or (for an entry without one) its own id,
+        which its retries carry; an entry id as chain names the entry that began it. One key-exact
+        query of ``by_correlation`` (and a GetItem for such a root), never a scan. Past
+        ``MAX_CHAIN`` entries ``complete`` is false: ``GET /activities?correlation_id=…`` pages on.
+        """
+        caller.require(ROUTE_SCOPES["GET /activities/{id}/related"])
+        entry = self.find(caller.org, entry_id)
+        chain = entry.correlation_id or entry.id
+        now = self.clock()
+        plan = plan_query(caller.org, self._read_shards(caller.org), correlation_id=chain)
+        page = merge_newest_first(plan.branches, self._fetcher(plan), MAX_CHAIN,
+                                  ids.lower_bound(self._retention_start(caller.org, now)), ids.HIGHEST_ID,
+                                  keep=lambda member: member.expires_at >= now.timestamp())
+        members = {member.id: member for member in page.items}
+        members.setdefault(entry.id, entry)
+        if ids.is_entry_id(chain) and chain not in members:
+            try:
+                members[chain] = self.find(caller.org, chain)
+            except NotFound:
+                pass  # the entry that began the chain is gone (past retention)
+        items = [members[key].list_view() for key in sorted(members)]
+        return {"correlation_id": chain, "items": items, "complete": page.position is None}
+
+    def _fetcher(self, plan):
+        def fetch(branch, low, high, limit):
+            return self.store.fetch(branch, low, high, limit, plan)
+
+        return fetch

@@ -3,9 +3,10 @@
 Each function under ``functions/`` builds its own resolver from these routers, so a
 route's code exists once however the functions are cut:
 
-- ``reads``    GET /activities, GET /activities/{id}: no pydantic, the dashboard's hot path
+- ``reads``    GET /activities, GET /activities/{id}, GET /activities/{id}/related: no pydantic, the dashboard's hot path
 - ``writes``   POST /activities, POST /activities/batch, PATCH /activities/{id}: bodies
                checked strictly, then validated by Powertools with the ``inputs`` models
+- ``retry``    POST /activities/{id}/retry: its own function (activity:retry), no body
 - ``common``   the caller from verified claims, the service, errors as ``{message, field}``
 - ``document`` the OpenAPI document of both
 

@@ -1,4 +1,4 @@
-"""GET /activities and GET /activities/{id}: the dashboard's hot path, with no pydantic.
+"""GET /activities, GET /activities/{id} and its chain (/related): the dashboard's hot path, with no pydantic.
 
 They parse their own parameters (``activitylog.query.filters``), so a reader's cold start
 does not pay for validation models.
@@ -35,5 +35,11 @@ def routes() -> Router:
         entry = service().get(caller(router.current_event), id)
         metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
         return entry.detail_view()
+
+    @router.get("/activities/<id>/related",
+                summary="The chain an entry belongs to, oldest first: the user action, its jobs, their webhooks and retries",
+                responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404))
+    def related_activities(id: str):  # noqa: A002 - the route's own name
+        return service().related(caller(router.current_event), id)
 
     return router

@@ -29,6 +29,7 @@ PARAMETERS: dict[str, str] = {
     "user": "a team member's id: only their actions",
     "entity_type": "contact, release, product, fulfillment, payment, setting, integration, team_member, job, export",
     "entity_id": "one record's history (needs entity_type)",
+    "correlation_id": "one chain: the user action, the jobs it started, their webhooks and retries",
     "from": "ISO 8601 start; default 24 hours before `to`",
     "to": "ISO 8601 end; default now",
     "limit": f"entries per page, 1-{MAX_LIMIT}, default {DEFAULT_LIMIT}",
@@ -44,6 +45,7 @@ class ActivityFilter:
     user: Optional[str] = None
     entity_type: Optional[str] = None
     entity_id: Optional[str] = None
+    correlation_id: Optional[str] = None
     date_from: Optional[datetime] = None  # None: as the caller left it (default window)
     date_to: Optional[datetime] = None
 
@@ -65,6 +67,8 @@ class ActivityFilter:
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
         }
+        if self.correlation_id:  # only when set: cursors of the other filter sets keep their digest
+            canonical["correlation_id"] = self.correlation_id
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -100,6 +104,7 @@ def parse_list_request(params: Mapping[str, Optional[str]]) -> ListRequest:
         user=_key_part(params.get("user"), "user"),
         entity_type=entity_type.value if entity_type else None,
         entity_id=entity_id,
+        correlation_id=_key_part(params.get("correlation_id"), "correlation_id"),
         date_from=date_from,
         date_to=date_to,
     )

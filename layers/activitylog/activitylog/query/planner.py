@@ -15,10 +15,12 @@ from typing import Iterable, Optional
 
 from activitylog.entry import EntryType, Status
 from activitylog.keys import (
+    BY_CORRELATION,
     BY_ENTITY,
     BY_RECORD,
     BY_TYPE,
     BY_USER,
+    correlation_pk,
     entity_pk,
     record_pk,
     status_sk,
@@ -57,6 +59,7 @@ class Plan:
     residual_types: frozenset[EntryType] = frozenset()
     residual_user: Optional[str] = None
     residual_entity_type: Optional[str] = None
+    residual_entity_id: Optional[str] = None
 
     @property
     def index(self) -> Optional[str]:
@@ -64,7 +67,7 @@ class Plan:
 
     @property
     def has_residual(self) -> bool:
-        return bool(self.residual_types or self.residual_user or self.residual_entity_type)
+        return bool(self.residual_types or self.residual_user or self.residual_entity_type or self.residual_entity_id)
 
 
 def plan_query(
@@ -75,11 +78,12 @@ def plan_query(
     user: Optional[str] = None,
     entity_type: Optional[str] = None,
     entity_id: Optional[str] = None,
+    correlation_id: Optional[str] = None,
 ) -> Plan:
     """Pick the index and the exact-key branches for a filter set.
 
-    The most selective axis drives: one record, then one user, then an entity type,
-    then type × status; no filter reads the table. Status is always a key condition.
+    The most selective axis drives: one chain, then one record, then one user, then an
+    entity type, then type × status; no filter reads the table. Status is always a key condition.
     What no key covers (a type with a user or an entity, a user with an entity type) is
     left as a residual filter on few items.
     """
@@ -91,6 +95,14 @@ def plan_query(
     def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
         return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
 
+    if correlation_id:
+        return Plan(
+            per_status(BY_CORRELATION, [correlation_pk(org, correlation_id)]),
+            residual_types=types,
+            residual_user=user,
+            residual_entity_type=entity_type,
+            residual_entity_id=entity_id,
+        )
     if entity_id:
         return Plan(
             per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),

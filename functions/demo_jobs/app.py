@@ -1,0 +1,47 @@
+"""The demo job handler: runs the jobs asked for on the platform bus (RetryRequested, JobRequested).
+
+A stand-in for the platform's own job workers, so a retry runs end to end on this stack:
+each run is logged with the activity client, in the asker's chain, with ``retry_of`` when
+it is a retry. A stock sync reports progress and sends an outgoing webhook (to show the
+chain); ``params.fail`` makes a run fail with that message, ``params.warn`` end WARNING.
+"""
+
+from typing import Any
+
+from activitylog.jobs.client import ActivityClient
+from activitylog.jobs.events import RunRequest
+from activitylog.jobs.registry import SEND_WEBHOOK
+from activitylog.observability import logger
+
+WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: Any) -> dict:
+    request = RunRequest.from_event(event)
+    activity = ActivityClient(request.org_id, correlation_id=request.correlation_id)
+    if request.job == SEND_WEBHOOK:  # an outgoing webhook sent again
+        target = request.entity or {"type": "integration", "id": "unknown", "label": "integration"}
+        activity.webhook_sent(request.params.get("topic", "webhook"), target, url=request.params.get("url", ""),
+                              body=request.params.get("body"), response_status=200, retry_of=request.retry_of,
+                              entry_id=request.run_id)
+        return {"run_id": request.run_id}
+    try:
+        _run(activity, request)
+    except Exception:  # the run is logged FAILED with its stack trace; asking again would run it again
+        logger.exception("demo job failed", extra={"run_id": request.run_id})
+    return {"run_id": request.run_id, "events_waiting": activity.flush()}
+
+
+def _run(activity: ActivityClient, request: RunRequest) -> None:
+    params, total = request.params, int(request.params.get("total", 120))
+    with activity.job(request.job, entity=request.entity, params=params, retry_of=request.retry_of,
+                      run_id=request.run_id) as job:
+        for step in (1, 2, 3):
+            job.progress(processed=total * step // 3, total=total)
+            if params.get("fail") and step == 2:
+                raise RuntimeError(params["fail"])
+        if request.job == "SYNC_SQUARE_STOCK":
+            activity.webhook_sent("inventory.updated", WOO, url="https://hooks.example.com/int_woo", response_status=200)
+        if params.get("warn"):
+            job.warn(str(params["warn"]))

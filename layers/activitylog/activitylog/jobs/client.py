@@ -1,0 +1,377 @@
+"""The activity client: how any Lambda of the platform logs, without knowing the log's table.
+
+It publishes events (``activitylog.jobs.events``) to the platform's EventBridge bus; a rule
+sends them through SQS to the log's batch ingest function, which writes the entries. So a
+producer never waits on the log's table, and never fails because of it: when the bus
+cannot be reached the events wait in a bounded buffer (logged, and counted in the
+``ActivityEventsBuffered`` metric) and go out, in order, with the next call or ``flush()``.
+
+>>> activity = ActivityClient(org="org_demo", correlation_id=request_id)
+>>> activity.record(type="USER_ACTION", actor=riley, action="started", event="Stock sync started · Square", entity=square)
+>>> with activity.job("SYNC_SQUARE_STOCK", entity=square, params={"location_ids": ["L1"]}) as job:
+...     job.progress(processed=120, total=500)
+...     activity.webhook_sent("inventory.updated", woo, url="https://…", response_status=200)  # in the job's chain
+...     job.warn("12 items had no SKU")  # ends WARNING instead of SUCCESS
+>>> activity.system_event("updated", "Setting changed · Tax collection", entity=tax, before={"mode": "origin"}, after={"mode": "destination"})
+
+An exception inside ``job(...)`` records the run FAILED with the error's message and stack
+trace, then propagates. Every entry of a job carries its ``correlation_id`` (the caller's,
+else the run's own id), and so does everything recorded inside its ``with`` block: one
+``GET /activities/{id}/related`` shows the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional
+
+from activitylog import ids
+from activitylog.jobs import events
+from activitylog.jobs.registry import SEND_WEBHOOK, job_type
+from activitylog.observability import logger
+
+SYSTEM = {"kind": "system", "id": "system", "name": "system"}
+BUFFER_LIMIT = 1000  # events kept while the bus is away; past it the oldest are dropped (and counted)
+MAX_STACK = 32_000  # characters of a stack trace kept: its start and its end, where the error is
+MAX_MESSAGE = 4000
+PUT_EVENTS_BATCH = 10
+
+# The chain the code running now belongs to: set inside a job's ``with`` block.
+_chain: ContextVar[Optional[str]] = ContextVar("activitylog_chain", default=None)
+
+
+class Publisher:
+    """Sends PutEvents entries to the bus, buffering (bounded, in order) whatever cannot go now.
+
+    ``publish`` and ``flush`` never raise; ``send`` (no buffer) does.
+
+    One per process by default (``default_publisher``), so what a warm Lambda buffered goes
+    out with its next invocation.
+    """
+
+    def __init__(self, bus: Optional[str] = None, events_client: Any = None, limit: int = BUFFER_LIMIT) -> None:
+        self.bus = bus or os.environ.get(events.BUS_VARIABLE)
+        self._events = events_client
+        self.limit = limit
+        self.pending: deque[dict] = deque()
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def publish(self, entries: list[dict]) -> None:
+        """Queue ``entries`` behind anything buffered, then send what can be sent."""
+        with self._lock:
+            for entry in entries:
+                if len(self.pending) >= self.limit:
+                    self.pending.popleft()
+                    self.dropped += 1
+                    logger.error("activity buffer full: the oldest event was dropped", extra={"limit": self.limit})
+                    _count("ActivityEventsDropped", 1)
+                self.pending.append(entry)
+            self._drain()
+
+    def send(self, entries: list[dict]) -> None:
+        """Send ``entries`` now or raise: for an event whose sender must know it went (a retry's run request)."""
+        if not self.bus:
+            raise RuntimeError(f"no event bus: set {events.BUS_VARIABLE}")
+        answer = self._client().put_events(Entries=[events.with_bus(e, self.bus) for e in entries])
+        if answer.get("FailedEntryCount"):
+            codes = sorted({r.get("ErrorCode") for r in answer.get("Entries", []) if r.get("ErrorCode")})
+            raise RuntimeError(f"the bus refused {answer['FailedEntryCount']} event(s): {', '.join(codes)}")
+
+    def flush(self) -> int:
+        """Send what is buffered; answers how many events are still waiting."""
+        with self._lock:
+            self._drain()
+            return len(self.pending)
+
+    def _drain(self) -> None:
+        while self.pending:
+            batch = [self.pending[i] for i in range(min(PUT_EVENTS_BATCH, len(self.pending)))]
+            try:
+                if not self.bus:
+                    raise RuntimeError(f"no event bus: set {events.BUS_VARIABLE}")
+                answer = self._client().put_events(Entries=[events.with_bus(e, self.bus) for e in batch])
+            except Exception as error:  # noqa: BLE001 - the log must never break its producer
+                logger.warning("activity events buffered: the bus is unavailable",
+                               extra={"bus": self.bus, "buffered": len(self.pending), "error": str(error)})
+                _count("ActivityEventsBuffered", len(self.pending))
+                return
+            failed = [entry for entry, result in zip(batch, answer.get("Entries", []), strict=False) if result.get("ErrorCode")]
+            for _ in batch:
+                self.pending.popleft()
+            if failed:  # back to the front, in order: they go first next time
+                self.pending.extendleft(reversed(failed))
+                logger.warning("activity events buffered: the bus refused some",
+                               extra={"bus": self.bus, "refused": len(failed),
+                                      "error": next(r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode"))})
+                _count("ActivityEventsBuffered", len(self.pending))
+                return
+
+    def _client(self) -> Any:
+        if self._events is None:
+            import boto3
+            from botocore.config import Config
+
+            # A producer waits at most a few seconds on an unreachable bus, then buffers.
+            self._events = boto3.client("events", config=Config(connect_timeout=1, read_timeout=3,
+                                                                  retries={"max_attempts": 2, "mode": "standard"}))
+        return self._events
+
+
+_default: Optional[Publisher] = None
+
+
+def default_publisher() -> Publisher:
+    global _default
+    if _default is None:
+        _default = Publisher()
+    return _default
+
+
+class ActivityClient:
+    """Records an org's activity through the platform bus (see the module's docstring).
+
+    ``correlation_id`` is the caller's (a dashboard request's id): everything recorded through
+    this client joins that chain. ``actor`` is who entries are by unless a call says otherwise.
+    """
+
+    def __init__(self, org: str, *, correlation_id: Optional[str] = None, actor: Optional[dict] = None,
+                 publisher: Optional[Publisher] = None, producer: Optional[str] = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.org = org
+        self.correlation_id = correlation_id
+        self.actor = actor or SYSTEM
+        self.publisher = publisher or default_publisher()
+        self.producer = producer or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "activity-client"
+        self.clock = clock
+
+    def chain(self, explicit: Optional[str] = None) -> Optional[str]:
+        """The correlation id a new entry carries: given, else the running job's, else the client's."""
+        return explicit or _chain.get() or self.correlation_id
+
+    # -- entries that happen at once ---------------------------------------------------------
+
+    def record(self, *, type: str, action: str, event: str, status: str = "SUCCESS", actor: Optional[dict] = None,  # noqa: A002
+               entity: Optional[dict] = None, before: Optional[dict] = None, after: Optional[dict] = None,
+               metadata: Optional[dict] = None, error: Optional[dict] = None, correlation_id: Optional[str] = None,
+               retry_of: Optional[str] = None, source: Optional[dict] = None, entry_id: Optional[str] = None) -> str:
+        """Record one entry (a user action, a system event, a webhook); answers its id (``entry_id`` if given)."""
+        now = ids.occurred_at(entry_id) if entry_id else self.clock()  # an entry's time is its id's
+        entry_id = entry_id or ids.new_id(now)
+        document = _without_none({
+            "type": type, "status": status, "actor": actor or self.actor, "action": action, "event": event,
+            "entity": entity, "occurred_at": _iso(now), "before": before, "after": after, "metadata": metadata,
+            "error": error, "correlation_id": self.chain(correlation_id), "retry_of": retry_of, "source": source,
+        })
+        self._send(entry_id, document, events.ACTIVITY_RECORDED, None, now)
+        return entry_id
+
+    def system_event(self, action: str, event: str, *, entity: Optional[dict] = None, before: Optional[dict] = None,
+                     after: Optional[dict] = None, metadata: Optional[dict] = None, status: str = "SUCCESS") -> str:
+        """A SYSTEM_EVENT by the platform: a migration, a configuration change (``before``/``after``), a cache clear."""
+        return self.record(type="SYSTEM_EVENT", action=action, event=event, status=status, actor=SYSTEM, entity=entity,
+                           before=before, after=after, metadata=metadata)
+
+    def webhook_sent(self, topic: str, target: dict, *, url: str, body: Any = None, response_status: Optional[int] = None,
+                     error: Optional[str] = None, retry_of: Optional[str] = None, correlation_id: Optional[str] = None,
+                     entry_id: Optional[str] = None) -> str:
+        """An outgoing webhook (platform → ``target``, an integration entity): SUCCESS on a 2xx, else FAILED.
+
+        Its request is kept as a ``SEND_WEBHOOK`` job's parameters, so a failed one can be retried.
+        """
+        ok = error is None and response_status is not None and 200 <= response_status < 300
+        failure = None if ok else {"message": error or f"{target.get('label') or target.get('id')} answered {response_status}",
+                                   "type": "WebhookDeliveryError"}
+        request = {"topic": topic, "url": url, **({"body": body} if body is not None else {})}
+        return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED", actor=SYSTEM, action="sent",
+                           event=f"Webhook sent · {topic} → {target.get('label') or target.get('id')}", entity=target,
+                           metadata={"job": SEND_WEBHOOK, "params": request, "response": {"status": response_status}},
+                           error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def job(self, name: str, *, entity: Optional[dict] = None, params: Optional[dict] = None,
+            retryable: Optional[bool] = None, label: Optional[str] = None, actor: Optional[dict] = None,
+            action: Optional[str] = None, retry_of: Optional[str] = None, run_id: Optional[str] = None,
+            correlation_id: Optional[str] = None, timeout: Optional[timedelta] = None) -> "JobRun":
+        """One run of job ``name``, as a context manager (see the module's docstring).
+
+        ``retryable`` may only narrow its type's (``registry``): a run can say it must not be
+        retried, never make a type retryable. ``run_id`` is an id minted for it already (a
+        retry's); ``timeout`` overrides its type's stall timeout.
+        """
+        return JobRun(self, name, entity=entity, params=params or {}, retryable=retryable, label=label,
+                      actor=actor, action=action, retry_of=retry_of, run_id=run_id, correlation_id=correlation_id,
+                      timeout=timeout)
+
+    def flush(self) -> int:
+        """Send what is buffered now; answers how many events still wait for the bus."""
+        return self.publisher.flush()
+
+    def _send(self, entry_id: str, document: dict, detail_type: str, sequence: Optional[int], at: datetime) -> None:
+        try:
+            document = _fitted(document)
+            from activitylog.inputs import NewEntry
+
+            NewEntry.model_validate(document)  # a bad document is the producer's bug: say so here, not in a DLQ
+        except Exception as error:  # noqa: BLE001 - never into the caller
+            logger.error("activity entry not sent: it is not a valid entry", extra={"entry_id": entry_id, "error": str(error)})
+            _count("ActivityEventsRejected", 1)
+            return
+        self.publisher.publish([events.activity_event(self.org, entry_id, document, detail_type=detail_type,
+                                                      sequence=sequence, producer=self.producer, at=at)])
+
+
+class JobRun:
+    """One run of a job: its entry is started, moved along and finished through the bus.
+
+    ``job.id`` is the entry's id from the start, so every report addresses the one entry.
+    """
+
+    def __init__(self, client: ActivityClient, name: str, *, entity: Optional[dict], params: dict,
+                 retryable: Optional[bool], label: Optional[str], actor: Optional[dict], action: Optional[str],
+                 retry_of: Optional[str], run_id: Optional[str], correlation_id: Optional[str],
+                 timeout: Optional[timedelta]) -> None:
+        kind = job_type(name)
+        if retryable and not kind.retryable:
+            logger.warning("a run cannot make its job type retryable (the register decides)", extra={"job": name})
+        self.client = client
+        self.name = name
+        self.started_at = ids.occurred_at(run_id) if run_id else client.clock()  # an entry's time is its id's
+        self.id = run_id or ids.new_id(self.started_at)
+        self.correlation_id = client.chain(correlation_id) or self.id  # a run nobody started begins its own chain
+        self.status = "IN_PROGRESS"
+        self.event = f"{name} · {label}" if label else name
+        self.entity = entity or {"type": "job", "id": name.lower(), "label": name}
+        self.actor = actor or client.actor
+        self.action = action or kind.verb
+        self.retry_of = retry_of
+        self.metadata: dict[str, Any] = {"job": name, "params": params, "retryable": kind.retryable and retryable is not False}
+        if timeout is not None:
+            self.metadata["timeout_seconds"] = max(1, int(timeout.total_seconds()))
+        self.error: Optional[dict] = None
+        self.finished_at: Optional[datetime] = None
+        self._final: Optional[str] = None  # WARNING once warn() was called
+        self._sequence = 0
+        self._token = None
+        self.started = False
+
+    def __enter__(self) -> "JobRun":
+        self.start()
+        self._token = _chain.set(self.correlation_id)
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if self._token is not None:
+            _chain.reset(self._token)
+            self._token = None
+        if not self.finished_at:
+            if error is not None:
+                self.fail(error)
+            else:
+                self.finish()
+        return False  # an exception goes on to the caller
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            self._report(events.JOB_STARTED)
+
+    def progress(self, event: Optional[str] = None, **counts: Any) -> None:
+        """Report progress: ``job.progress(processed=120, total=500)``; values replace the last ones."""
+        if self.finished_at:
+            return
+        self.metadata.update(counts)
+        if event:
+            self.event = event
+        self._report(events.JOB_PROGRESSED)
+
+    def warn(self, message: str, **details: Any) -> None:
+        """Note a caveat (a partial sync): the run ends WARNING, with the messages in ``metadata.warnings``."""
+        self.metadata["warnings"] = [*self.metadata.get("warnings", []), message[:MAX_MESSAGE]]
+        self.metadata.update(details)
+        self._final = "WARNING"
+
+    def fail(self, error: BaseException | str, **details: Any) -> None:
+        """Finish FAILED with the error's message and (for an exception) its stack trace."""
+        if isinstance(error, BaseException):
+            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            self.error = {"message": (str(error) or type(error).__name__)[:MAX_MESSAGE], "type": type(error).__name__,
+                          "stack": _cut(stack)}
+        else:
+            self.error = {"message": str(error)[:MAX_MESSAGE]}
+        self.metadata.update(details)
+        self.finish("FAILED")
+
+    def finish(self, status: Optional[str] = None, **details: Any) -> None:
+        """Finish SUCCESS (or WARNING after ``warn``, or ``status``)."""
+        if self.finished_at:
+            return
+        self.start()
+        self.metadata.update(details)
+        self.finished_at = self.client.clock()
+        self.status = status or self._final or "SUCCESS"
+        self.metadata["duration_ms"] = int((self.finished_at - self.started_at).total_seconds() * 1000)
+        self._report(events.JOB_FINISHED)
+
+    def _report(self, detail_type: str) -> None:
+        # Time-based, never repeating: another process continuing the run still orders after us.
+        self._sequence = max(self._sequence + 1, time.time_ns() // 1000)
+        document = _without_none({
+            "type": "BACKGROUND_JOB", "status": self.status, "actor": self.actor, "action": self.action, "event": self.event,
+            "entity": self.entity, "occurred_at": _iso(self.started_at), "metadata": self.metadata, "error": self.error,
+            "correlation_id": self.correlation_id, "retry_of": self.retry_of,
+            "finished_at": _iso(self.finished_at) if self.finished_at else None,
+        })
+        self.client._send(self.id, json.loads(json.dumps(document, default=str)), detail_type, self._sequence,
+                          self.finished_at or self.client.clock())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _without_none(document: dict) -> dict:
+    return {key: value for key, value in document.items() if value is not None}
+
+
+def _cut(text: str, limit: int = MAX_STACK) -> str:
+    if len(text) <= limit:
+        return text
+    head = limit // 8
+    return f"{text[:head]}\n… ({len(text) - limit} characters cut) …\n{text[-(limit - head):]}"
+
+
+def _fitted(document: dict) -> dict:
+    """The document, made to fit one EventBridge event: first the stack trace, then the metadata, give way."""
+    def size(doc: dict) -> int:
+        return len(json.dumps(doc, default=str).encode())
+
+    budget = events.MAX_EVENT_BYTES - 4096  # the event's envelope
+    if size(document) <= budget:
+        return document
+    document = dict(document)
+    if document.get("error", {}).get("stack"):
+        document["error"] = {**document["error"], "stack": _cut(document["error"]["stack"], 4000)}
+    if size(document) > budget and document.get("metadata"):
+        kept = {key: document["metadata"][key] for key in ("job", "retryable") if key in document["metadata"]}
+        document["metadata"] = {**kept, "truncated": f"metadata of {size(document)} bytes did not fit in one event"}
+    return document
+
+
+def _count(name: str, value: int) -> None:
+    """A metric now (a producer's handler may not flush Powertools' metrics)."""
+    try:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace="ActivityLog") as metric:
+            metric.add_dimension(name="service", value="activity-client")
+    except Exception:  # noqa: BLE001 - a metric must not break the producer either
+        logger.exception("could not emit %s", name)

@@ -1,0 +1,130 @@
+"""The events on the platform's EventBridge bus: what the client publishes, and what asks a job to run.
+
+Activity events (source ``activitylog.client``) each carry one entry's whole state, so
+whichever arrives first can create the entry and the rest update it, in any order:
+
+=================  ===========================================================================
+detail-type        detail
+=================  ===========================================================================
+ActivityRecorded   ``{org_id, entry_id, entry, producer}``: a user action, system event, webhook
+JobStarted         ``{org_id, entry_id, entry, sequence, producer}``: ``entry`` is the run as it
+JobProgressed      is now (type BACKGROUND_JOB, status, ``metadata.job``/``params``/progress,
+JobFinished        ``error`` with its stack trace); ``sequence`` only grows within a run
+=================  ===========================================================================
+
+``entry`` is a ``POST /activities`` body; ``entry_id`` the id its producer minted (a
+ULID of when it began), so a redelivered event can never make a second entry. The
+event's ``time`` is when it was reported (a job's stall deadline counts from it).
+
+Run requests (source ``activitylog.jobs``) ask a job handler to run a job:
+
+=================  ===========================================================================
+RetryRequested     ``{org_id, job, params, entity, correlation_id, retry_of, run_id, requested_by}``
+JobRequested       the same without ``retry_of``: a user's "run now", a platform trigger
+=================  ===========================================================================
+
+``run_id`` is the entry id the new run will have, decided by whoever asked, so the asker
+can point at the run before it has started.
+
+>>> entries = [activity_event("org_1", entry_id, document, sequence=3, detail_type=JOB_PROGRESSED, at=now)]
+>>> events_client.put_events(Entries=[with_bus(e, bus) for e in entries])
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+ACTIVITY_SOURCE = "activitylog.client"
+RUN_SOURCE = "activitylog.jobs"
+ACTIVITY_RECORDED = "ActivityRecorded"
+JOB_STARTED, JOB_PROGRESSED, JOB_FINISHED = "JobStarted", "JobProgressed", "JobFinished"
+ACTIVITY_DETAIL_TYPES = (ACTIVITY_RECORDED, JOB_STARTED, JOB_PROGRESSED, JOB_FINISHED)
+RETRY_REQUESTED, JOB_REQUESTED = "RetryRequested", "JobRequested"
+BUS_VARIABLE = "ACTIVITY_BUS_NAME"  # the platform bus, in every publisher's environment
+MAX_EVENT_BYTES = 256 * 1024  # EventBridge's limit for one PutEvents entry
+
+
+def activity_event(org: str, entry_id: str, entry: dict, *, detail_type: str = ACTIVITY_RECORDED,
+                   sequence: Optional[int] = None, producer: Optional[str] = None, at: Optional[datetime] = None) -> dict:
+    """One PutEvents entry (without its bus) recording ``entry`` under ``entry_id``."""
+    detail: dict[str, Any] = {"org_id": org, "entry_id": entry_id, "entry": entry}
+    if sequence is not None:
+        detail["sequence"] = sequence
+    if producer:
+        detail["producer"] = producer
+    return {"Source": ACTIVITY_SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail, separators=(",", ":")),
+            "Time": at or datetime.now(timezone.utc)}
+
+
+@dataclass
+class ActivityEvent:
+    """An activity event as it reaches the ingest function (an EventBridge event in an SQS body)."""
+
+    org: str
+    entry_id: str
+    entry: dict
+    sequence: Optional[int]
+    reported_at: Optional[datetime]
+    producer: str
+
+    @classmethod
+    def parse(cls, event: dict) -> "ActivityEvent":
+        """Raises ``ValueError`` naming what is missing: such a message can never be recorded."""
+        if event.get("source") != ACTIVITY_SOURCE or event.get("detail-type") not in ACTIVITY_DETAIL_TYPES:
+            raise ValueError(f"not an activity event: source {event.get('source')!r}, detail-type {event.get('detail-type')!r}")
+        detail = event.get("detail")
+        if not isinstance(detail, dict):
+            raise ValueError("detail: must be an object")
+        for name in ("org_id", "entry_id"):
+            if not isinstance(detail.get(name), str):
+                raise ValueError(f"detail.{name}: must be a string")
+        if not isinstance(detail.get("entry"), dict):
+            raise ValueError("detail.entry: must be an object")
+        sequence = detail.get("sequence")
+        if sequence is not None and (isinstance(sequence, bool) or not isinstance(sequence, int)):
+            raise ValueError("detail.sequence: must be an integer")
+        reported_at = None
+        if event.get("time"):
+            reported_at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        return cls(detail["org_id"], detail["entry_id"], detail["entry"], sequence, reported_at,
+                   str(detail.get("producer") or event.get("source")))
+
+
+def is_activity_event(document: Any) -> bool:
+    """Whether an SQS body is an EventBridge activity event (the ingest queue also carries webhooks)."""
+    return isinstance(document, dict) and document.get("source") == ACTIVITY_SOURCE and "detail-type" in document
+
+
+@dataclass
+class RunRequest:
+    """Ask a job handler to run ``job`` (RetryRequested when ``retry_of`` is set, else JobRequested)."""
+
+    org_id: str
+    job: str
+    run_id: str
+    params: dict = field(default_factory=dict)
+    entity: Optional[dict] = None
+    correlation_id: Optional[str] = None
+    retry_of: Optional[str] = None
+    requested_by: Optional[dict] = None  # the actor who asked: a team member for a retry
+
+    @property
+    def detail_type(self) -> str:
+        return RETRY_REQUESTED if self.retry_of else JOB_REQUESTED
+
+    def event(self) -> dict:
+        """The PutEvents entry (without its bus)."""
+        return {"Source": RUN_SOURCE, "DetailType": self.detail_type, "Detail": json.dumps(asdict(self), separators=(",", ":"))}
+
+    @classmethod
+    def from_event(cls, event: dict) -> "RunRequest":
+        detail = event.get("detail") or {}
+        known = {name: detail[name] for name in cls.__dataclass_fields__ if name in detail}
+        return cls(**known)
+
+
+def with_bus(entry: dict, bus: str) -> dict:
+    return {**entry, "EventBusName": bus}

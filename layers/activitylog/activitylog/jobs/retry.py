@@ -1,0 +1,85 @@
+"""Retry: ``POST /activities/{id}/retry`` runs a FAILED or WARNING job again, linked to the original.
+
+What may be retried: a BACKGROUND_JOB, or an outgoing webhook (a WEBHOOK the platform
+sent, retried as a ``SEND_WEBHOOK`` job), that FAILED or ended WARNING, whose job type the
+register (``registry``) marks retryable and whose run did not opt out. Anything else is a
+409 saying why (a one-time sync: "re-trigger it from its integration page").
+
+A retry publishes ``RetryRequested`` (the original's job, parameters, entity and chain, and
+the new run's entry id) on the platform bus, where a job handler picks it up, and records
+the caller's USER_ACTION "Retried …" with ``retry_of``; the run's entry carries
+``retry_of`` too, and all of them join the original's chain. Pressing Retry twice within
+``RETRY_WINDOW_SECONDS`` answers the first retry again (Powertools idempotency, keyed on
+the org and the entry): one run, one "Retried" entry.
+
+>>> retry(service, caller, "01JDQ…", lambda_context, publisher)
+{'id': '01JDR…', 'run_id': '01JDR…', 'retry_of': '01JDQ…', 'job': 'SYNC_SQUARE_STOCK', 'correlation_id': '01JDQ…'}
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from activitylog import ids
+from activitylog.entry import Entry, EntryType, Status
+from activitylog.errors import Conflict, Unavailable
+from activitylog.idempotency import run_once
+from activitylog.jobs.client import ActivityClient, Publisher
+from activitylog.jobs.events import RunRequest
+from activitylog.jobs.registry import SEND_WEBHOOK, job_name, job_type
+from activitylog.scopes import ROUTE_SCOPES
+from activitylog.service import ActivityService, Caller
+
+ROUTE = "POST /activities/{id}/retry"
+RETRY_WINDOW_SECONDS = 300  # a second press within it answers the first retry
+WAIT_FOR_FIRST_SECONDS = 10  # a press while the first is still being handled waits for its answer
+
+
+def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_context: Any, publisher: Publisher) -> dict:
+    caller.require(ROUTE_SCOPES[ROUTE])
+    ids.check_entry_id(entry_id)
+    return run_once(caller.org, ROUTE, entry_id, None, lambda_context,
+                    lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
+                    window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
+
+
+def what_to_run(entry: Entry) -> tuple[str, dict]:
+    """The job type and parameters a retry of ``entry`` runs; a 409 saying why when it cannot be retried."""
+    if entry.status not in (Status.FAILED, Status.WARNING):
+        raise Conflict(f"only a FAILED or WARNING entry can be retried; this one is {entry.status.value}", "id")
+    metadata = entry.metadata or {}
+    if entry.type is EntryType.BACKGROUND_JOB:
+        name, params = job_name(metadata), metadata.get("params")
+    elif entry.type is EntryType.WEBHOOK and entry.action == "sent":
+        name, params = SEND_WEBHOOK, metadata.get("params") or metadata.get("request")
+    else:
+        raise Conflict("only a background job or an outgoing webhook can be retried", "id")
+    if name is None:
+        raise Conflict("this job's entry does not name its job type (metadata.job): it cannot be retried from here", "id")
+    refusal = job_type(name).retry_refusal
+    if refusal:
+        raise Conflict(refusal, "id")
+    if metadata.get("retryable") is False:
+        raise Conflict(f"this run of {name} was recorded as not retryable: re-trigger it where it started", "id")
+    return name, params if isinstance(params, dict) else {}
+
+
+def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:
+    name, params = what_to_run(original)
+    chain = original.correlation_id or original.id
+    user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
+    pressed = service.clock()
+    action_id = ids.new_id(pressed)  # the click comes first in the chain's time order, then the run
+    request = RunRequest(org_id=caller.org, job=name, run_id=ids.new_id(pressed + timedelta(milliseconds=1)), params=params,
+                         entity=original.entity, correlation_id=chain, retry_of=original.id, requested_by=user)
+    try:
+        publisher.send([request.event()])  # nothing is recorded unless the run was asked for
+    except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing started
+        raise Unavailable(f"the event bus did not take the retry ({error}); nothing was started, try again", "id") from None
+    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
+    activity.record(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
+                    correlation_id=chain, retry_of=original.id, metadata={"job_type": name, "run_id": request.run_id},
+                    entry_id=action_id)
+    return {"id": action_id, "run_id": request.run_id, "retry_of": original.id, "job": name, "correlation_id": chain}
+

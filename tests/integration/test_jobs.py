@@ -1,0 +1,364 @@
+"""Jobs and system events against DynamoDB Local, with EventBridge and SQS in moto.
+
+The activity client publishes to a moto bus; the template's own rule patterns route the
+events to SQS queues; what arrives is handed to template.yaml's functions as their SQS
+event source would hand it (``kit.sqs_record``), in the order (and as often) a test says.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from activitylog.api import common
+from activitylog.config import settings
+from activitylog.jobs import client as client_module
+from activitylog.jobs.client import ActivityClient, Publisher
+from activitylog.jobs.sweeper import sweep
+from activitylog_local.kit import sqs_record
+from activitylog_local.template import load
+
+from .api_events import LambdaContext, api_event, claims, load_handler_module
+from .test_api import READER, WRITER, Api
+
+RILEY = claims(org="org_acme", sub="u_17", scope="activity:read activity:retry", name="Riley Park")
+SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
+WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
+MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
+
+
+class Platform:
+    """The platform bus with the template's two rules: activity events → a queue for the ingest
+    function, run requests → a queue standing in for the job handler."""
+
+    def __init__(self) -> None:
+        resources = load()["Resources"]
+        self.events = boto3.client("events", region_name="us-east-1")
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.bus = "platform"
+        self.events.create_event_bus(Name=self.bus)
+        self.activity_queue = self._queue_for("activity", resources["ActivityEventsRule"]["Properties"]["EventPattern"])
+        self.run_queue = self._queue_for("runs", resources["DemoJobsFunction"]["Properties"]["Events"]["RunRequested"]["Properties"]["Pattern"])
+        self.ingest = load_handler_module("ActivityEventsFunction")
+
+    def _queue_for(self, name: str, pattern: dict) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.events.put_rule(Name=name, EventBusName=self.bus, EventPattern=json.dumps(pattern))
+        self.events.put_targets(Rule=name, EventBusName=self.bus, Targets=[{"Id": name, "Arn": arn}])
+        return url, arn
+
+    def client(self, org: str = "org_acme", **kwargs) -> ActivityClient:
+        return ActivityClient(org, publisher=Publisher(self.bus, self.events), producer="svc_jobs", **kwargs)
+
+    def received(self, queue: tuple[str, str]) -> list[dict]:
+        """Every message waiting on the queue, taken off it."""
+        url, _ = queue
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            messages += batch
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                                  for i, m in enumerate(batch)])
+
+    def deliver(self, messages: list[dict]) -> dict:
+        """Hand messages to the ingest function in one batch, as its SQS event source would."""
+        return self.ingest.lambda_handler({"Records": [sqs_record(m, self.activity_queue[1]) for m in messages]}, LambdaContext())
+
+    def deliver_all(self) -> None:
+        for start in range(0, len(messages := self.received(self.activity_queue)), 10):
+            assert self.deliver(messages[start:start + 10]) == {"batchItemFailures": []}
+
+    def run_requests(self) -> list[dict]:
+        return [json.loads(m["Body"]) for m in self.received(self.run_queue)]
+
+
+@pytest.fixture
+def platform(activity_table, idempotency_table, monkeypatch):
+    with mock_aws(config=MOTO):
+        monkeypatch.setenv("TABLE_NAME", activity_table)
+        monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
+        monkeypatch.delenv("ORG_SETTINGS", raising=False)
+        monkeypatch.setattr(client_module, "_default", None)  # the retry function's publisher, built in this container
+        settings.cache_clear()
+        common.reset()
+        yield Platform()
+        common.reset()
+        settings.cache_clear()
+
+
+@pytest.fixture
+def api(platform):
+    return Api()
+
+
+def detail(api: Api, entry_id: str, token=READER) -> dict:
+    reply = api.get(entry_id, token=token)
+    assert reply.status == 200, reply
+    return reply.body
+
+
+# -- one entry per job run ------------------------------------------------------------------------------
+
+
+def test_a_jobs_start_progress_and_completion_are_one_entry(platform, api):
+    with platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE, params={"location_ids": ["L1"]}) as job:
+        job.progress(processed=120, total=500)
+        platform.deliver_all()
+        running = detail(api, job.id)
+        assert running["status"] == "IN_PROGRESS" and running["metadata"]["processed"] == 120
+        job.progress(processed=500, total=500)
+    platform.deliver_all()
+
+    entry = detail(api, job.id)
+    assert entry["status"] == "SUCCESS" and entry["metadata"]["processed"] == 500
+    assert entry["metadata"]["params"] == {"location_ids": ["L1"]} and entry["finished_at"] and entry["recorded_by"] == "svc_jobs"
+    assert api.ids(type="BACKGROUND_JOB") == [job.id]
+
+
+def test_reports_in_any_order_and_delivered_twice_make_one_entry_with_the_final_state(platform, api):
+    with platform.client().job("SYNC_WOO_ORDERS", entity=WOO) as job:
+        for processed in (10, 20, 30):
+            job.progress(processed=processed, total=30)
+        job.warn("2 orders had no SKU")
+    messages = platform.received(platform.activity_queue)
+    assert len(messages) == 5
+    shuffled = messages[::-1] + random.Random(7).sample(messages, 5)  # the finish first, then everything again
+    for message in shuffled:
+        assert platform.deliver([message]) == {"batchItemFailures": []}
+
+    entry = detail(api, job.id)
+    assert entry["status"] == "WARNING" and entry["metadata"]["processed"] == 30
+    assert entry["metadata"]["warnings"] == ["2 orders had no SKU"]
+    assert api.ids(type="BACKGROUND_JOB", status="WARNING,IN_PROGRESS") == [job.id]
+
+
+def test_progress_arriving_after_completion_changes_nothing(platform, api):
+    job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
+    job.start()
+    job.progress(processed=50, total=100)
+    job.finish(processed=100)
+    start, progress, finish = platform.received(platform.activity_queue)
+    for message in (start, finish, progress):  # SQS reordered the progress behind the completion
+        assert platform.deliver([message]) == {"batchItemFailures": []}
+    entry = detail(api, job.id)
+    assert entry["status"] == "SUCCESS" and entry["metadata"]["processed"] == 100
+    assert entry["sequence"] == json.loads(finish["Body"])["detail"]["sequence"]
+
+
+def test_each_report_is_applied_by_the_entry_rules_and_a_report_after_a_finish_is_counted_late(platform, api):
+    from activitylog.jobs.events import ActivityEvent
+    from activitylog.jobs.ingest import record_event
+
+    job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
+    job.start()
+    job.progress(processed=50)
+    job.finish(processed=100)
+    start, progress, finish = [ActivityEvent.parse(json.loads(m["Body"])) for m in platform.received(platform.activity_queue)]
+    service = common.service()
+    assert [record_event(service, e) for e in (start, start, finish, progress)] == ["created", "updated", "updated", "updated"]
+    assert detail(api, job.id)["metadata"]["processed"] == 100  # the stale progress changed nothing
+    newer = ActivityEvent(progress.org, progress.entry_id, {**progress.entry, "metadata": {"processed": 99}},
+                          finish.sequence + 1, progress.reported_at, progress.producer)
+    assert record_event(service, newer) == "late"  # newer than the finish, yet the entry is finished: dropped
+    assert detail(api, job.id)["status"] == "SUCCESS"
+
+
+def test_a_start_delivered_twice_at_once_makes_one_entry(platform, api):
+    job = platform.client().job("NIGHTLY_CONTACT_DEDUPE")
+    job.start()
+    (start,) = platform.received(platform.activity_queue)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(platform.deliver([start]))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [{"batchItemFailures": []}] * 4
+    assert api.ids(type="BACKGROUND_JOB") == [job.id]
+
+
+def test_an_event_that_is_not_an_entry_fails_alone_and_the_rest_of_the_batch_lands(platform, api):
+    activity = platform.client()
+    activity.system_event("cache_cleared", "Product catalog cache cleared")
+    platform.events.put_events(Entries=[{"Source": "activitylog.client", "DetailType": "ActivityRecorded", "EventBusName": "platform",
+                                         "Detail": json.dumps({"org_id": "org_acme", "entry_id": "01M8AP55CB939ADHT5N4N8XQT2",
+                                                               "entry": {"type": "NOPE"}})}])
+    messages = platform.received(platform.activity_queue)
+    bad = next(m for m in messages if "NOPE" in m["Body"])
+    assert platform.deliver(messages) == {"batchItemFailures": [{"itemIdentifier": bad["MessageId"]}]}
+    assert len(api.ids(type="SYSTEM_EVENT")) == 1
+
+
+# -- the sweeper ---------------------------------------------------------------------------------------
+
+
+def test_a_job_that_stops_reporting_is_marked_stalled_with_its_last_progress_kept(platform, api):
+    job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
+    job.start()
+    job.progress(processed=120, total=500)  # and then the worker crashed
+    platform.deliver_all()
+    service = common.service()
+    reported = datetime.now(timezone.utc)
+
+    assert sweep(service, reported + timedelta(minutes=14)) == {"due": 0, "stalled": 0}
+    assert sweep(service, reported + timedelta(minutes=16)) == {"due": 1, "stalled": 1}
+
+    entry = detail(api, job.id)
+    assert entry["status"] == "WARNING" and entry["error"]["type"] == "JobStalled"
+    assert entry["metadata"]["processed"] == 120 and entry["metadata"]["total"] == 500
+    assert sweep(service, reported + timedelta(hours=1)) == {"due": 0, "stalled": 0}  # out of the open jobs index
+    # The worker's late completion changes nothing: a finished entry does not change.
+    job.finish()
+    platform.deliver_all()
+    assert detail(api, job.id)["status"] == "WARNING"
+
+
+def test_a_job_finishing_while_the_sweeper_decides_wins(platform, api):
+    job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
+    job.start()
+    platform.deliver_all()
+    service = common.service()
+    read = service.store.get_at
+
+    def read_then_the_job_finishes(org, shard, entry_id):
+        entry = read(org, shard, entry_id)  # the sweeper has read IN_PROGRESS …
+        job.finish(processed=500)  # … when the completion lands
+        platform.deliver_all()
+        return entry
+
+    service.store.get_at = read_then_the_job_finishes
+    try:
+        result = sweep(service, datetime.now(timezone.utc) + timedelta(minutes=16))
+    finally:
+        service.store.get_at = read
+    assert result == {"due": 1, "stalled": 0}
+    entry = detail(api, job.id)
+    assert entry["status"] == "SUCCESS" and entry["error"] is None and entry["metadata"]["processed"] == 500
+
+
+# -- the chain -----------------------------------------------------------------------------------------
+
+
+def record_chain(platform: Platform) -> tuple[str, str, str]:
+    """Riley starts a stock sync; the job sends an outgoing webhook: three entries, one chain."""
+    activity = platform.client(correlation_id="req_7f3a")
+    action = activity.record(type="USER_ACTION", actor={"kind": "user", "id": "u_17", "name": "Riley Park"}, action="started",
+                             event="Stock sync started · Square", entity=SQUARE)
+    with activity.job("SYNC_SQUARE_STOCK", entity=SQUARE) as job:
+        webhook = activity.webhook_sent("inventory.updated", WOO, url="https://hooks.example.com/woo", response_status=200)
+    platform.client().system_event("cache_cleared", "Product catalog cache cleared")  # no chain
+    platform.deliver_all()
+    return action, job.id, webhook
+
+
+def test_related_answers_the_whole_chain_in_time_order_from_any_of_its_entries(platform, api):
+    action, job, webhook = record_chain(platform)
+    for member in (action, job, webhook):
+        reply = api.call("GET", f"/activities/{member}/related")
+        assert reply.status == 200, reply
+        assert [item["id"] for item in reply.body["items"]] == [action, job, webhook]
+        assert reply.body["correlation_id"] == "req_7f3a" and reply.body["complete"] is True
+    assert [item["type"] for item in reply.body["items"]] == ["USER_ACTION", "BACKGROUND_JOB", "WEBHOOK"]
+
+
+def test_the_list_filters_by_correlation_id_and_another_org_sees_no_chain(platform, api):
+    action, job, webhook = record_chain(platform)
+    assert api.ids(correlation_id="req_7f3a") == [webhook, job, action]
+    assert api.ids(correlation_id="req_7f3a", type="WEBHOOK") == [webhook]
+    other = claims(org="org_globex", sub="u_99", scope="activity:read")
+    assert api.ids(token=other, correlation_id="req_7f3a") == []
+    assert api.call("GET", f"/activities/{job}/related", token=other).status == 404
+
+
+# -- retry ---------------------------------------------------------------------------------------------
+
+
+def failed_sync(api: Api, job: str = "SYNC_SQUARE_STOCK", **metadata) -> str:
+    reply = api.record({
+        "type": "BACKGROUND_JOB", "status": "FAILED", "actor": {"kind": "system", "id": "system", "name": "system"},
+        "action": "synced", "event": job, "entity": SQUARE,
+        "metadata": {"job": job, "params": {"location_ids": ["L1"]}, **metadata},
+        "error": {"message": "Square API returned 401 UNAUTHORIZED", "type": "ApiException"},
+    }, token=WRITER)
+    assert reply.status == 201, reply
+    return reply.body["id"]
+
+
+def retry(entry_id: str, token=RILEY) -> tuple[int, dict]:
+    event = api_event("POST", f"/activities/{entry_id}/retry", claims=token)
+    response = load_handler_module("RetryFunction").lambda_handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api):
+    original = failed_sync(api)
+    status, answer = retry(original)
+    assert status == 202, answer
+    assert answer["retry_of"] == original and answer["job"] == "SYNC_SQUARE_STOCK" and answer["correlation_id"] == original
+
+    (request,) = platform.run_requests()
+    assert request["detail-type"] == "RetryRequested"
+    assert request["detail"] | {"requested_by": None} == {
+        "org_id": "org_acme", "job": "SYNC_SQUARE_STOCK", "run_id": answer["run_id"], "params": {"location_ids": ["L1"]},
+        "entity": SQUARE, "correlation_id": original, "retry_of": original, "requested_by": None}
+    assert request["detail"]["requested_by"] == {"kind": "user", "id": "u_17", "name": "Riley Park"}
+
+    platform.deliver_all()
+    action = detail(api, answer["id"])
+    assert (action["type"], action["action"], action["event"]) == ("USER_ACTION", "retried", "Retried SYNC_SQUARE_STOCK")
+    assert action["actor"] == {"kind": "user", "id": "u_17", "name": "Riley Park"} and action["retry_of"] == original
+    assert action["id"] < answer["run_id"]  # the click, then the run, in the chain's time order
+
+
+def test_a_second_retry_within_the_window_answers_the_first(platform, api):
+    original = failed_sync(api)
+    first, second = retry(original), retry(original)
+    assert first == second and first[0] == 202
+    assert len(platform.run_requests()) == 1
+
+
+def test_two_retries_at_once_start_one_run(platform, api):
+    original = failed_sync(api)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(retry(original))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1 and answers[0][0] == 202
+    assert len(platform.run_requests()) == 1
+
+
+def test_a_one_time_sync_is_a_409_naming_where_to_re_trigger_it(platform, api):
+    status, answer = retry(failed_sync(api, job="IMPORT_CONTACTS"))
+    assert status == 409 and answer == {"message": "IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page",
+                                        "field": "id"}
+    assert platform.run_requests() == []
+
+
+def test_retrying_another_orgs_entry_is_a_404_and_needs_the_retry_scope(platform, api):
+    original = failed_sync(api)
+    assert retry(original, token=claims(org="org_globex", sub="u_99", scope="activity:retry"))[0] == 404
+    assert retry(original, token=READER)[0] == 403
+    assert platform.run_requests() == []
+
+
+def test_when_the_bus_refuses_the_retry_is_a_503_and_nothing_is_recorded(platform, api, monkeypatch):
+    original = failed_sync(api)
+    monkeypatch.setenv("ACTIVITY_BUS_NAME", "no-such-bus")
+    monkeypatch.setattr(client_module, "_default", None)
+    status, answer = retry(original)
+    assert status == 503 and "nothing was started" in answer["message"]
+    monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
+    monkeypatch.setattr(client_module, "_default", None)
+    assert retry(original)[0] == 202  # the failed attempt left no idempotency record behind
+    assert len(platform.run_requests()) == 1

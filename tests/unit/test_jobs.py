@@ -1,0 +1,308 @@
+"""The jobs package's pure parts: the register, the entry rules for stalls, the client's events and buffer, retry's choice."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from activitylog import ids
+from activitylog.entry import Entry, EntryType, Status
+from activitylog.errors import Conflict
+from activitylog.inputs import EntryUpdate, NewEntry
+from activitylog.jobs import events
+from activitylog.jobs.client import ActivityClient, Publisher
+from activitylog.jobs.events import ActivityEvent, RunRequest
+from activitylog.jobs.registry import DEFAULT_TIMEOUT, job_type, timeout_of
+from activitylog.jobs.retry import what_to_run
+from activitylog.rules import apply_update, mark_stalled, new_entry
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
+
+
+class FakeBus:
+    """An EventBridge client's put_events: takes entries, or fails while ``down`` (as a network error would)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refuse: set[int] = set()  # positions in the next call to answer with an ErrorCode
+        self.received: list[dict] = []
+
+    def put_events(self, Entries: list[dict]) -> dict:  # noqa: N803 - boto3's name
+        if self.down:
+            raise ConnectionError("Could not connect to the endpoint URL")
+        answers = []
+        for position, entry in enumerate(Entries):
+            if position in self.refuse:
+                answers.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
+            else:
+                self.received.append(entry)
+                answers.append({"EventId": str(len(self.received))})
+        self.refuse = set()
+        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+    def details(self) -> list[dict]:
+        return [json.loads(entry["Detail"]) for entry in self.received]
+
+
+@pytest.fixture
+def bus() -> FakeBus:
+    return FakeBus()
+
+
+def client(bus: FakeBus, **kwargs) -> ActivityClient:
+    return ActivityClient("org_1", publisher=Publisher("platform", bus), **kwargs)
+
+
+# -- the register -------------------------------------------------------------------------------
+
+
+def test_the_register_decides_retryability_and_says_why_not():
+    assert job_type("SYNC_SQUARE_STOCK").retryable and job_type("SYNC_SQUARE_STOCK").retry_refusal is None
+    assert job_type("IMPORT_CONTACTS").retry_refusal == "IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page"
+    unknown = job_type("SOMETHING_NEW")
+    assert not unknown.retryable and unknown.timeout == DEFAULT_TIMEOUT == timedelta(minutes=15)
+
+
+def test_a_runs_own_timeout_wins_over_its_types():
+    assert timeout_of({"job": "PROCESS_RELEASE_PAYMENTS"}) == timedelta(minutes=30)
+    assert timeout_of({"job": {"name": "PROCESS_RELEASE_PAYMENTS"}}) == timedelta(minutes=30)
+    assert timeout_of({"job": "SYNC_SQUARE_STOCK", "timeout_seconds": 5}) == timedelta(seconds=5)
+    assert timeout_of({"job": "SYNC_SQUARE_STOCK", "timeout_seconds": "5"}) == timedelta(minutes=15)
+
+
+# -- stall deadlines and the sweeper's verdict --------------------------------------------------------
+
+
+def job_entry(status: str = "IN_PROGRESS", **metadata) -> Entry:
+    document = {"type": "BACKGROUND_JOB", "status": status, "actor": {"kind": "system", "id": "system", "name": "system"},
+                "action": "synced", "event": "SYNC_SQUARE_STOCK", "entity": SQUARE, "occurred_at": NOW.isoformat(),
+                "metadata": {"job": "SYNC_SQUARE_STOCK", **metadata}}
+    return new_entry(NewEntry.model_validate(document), "svc_jobs", NOW, 730)
+
+
+def test_an_in_progress_job_stalls_its_timeout_after_its_last_progress():
+    entry = job_entry(processed=0)
+    assert entry.stalls_at == NOW + timedelta(minutes=15)
+    later = NOW + timedelta(minutes=10)
+    assert apply_update(entry, EntryUpdate(metadata={"processed": 50}, sequence=2), later)
+    assert entry.stalls_at == later + timedelta(minutes=15)
+    # An older report is not progress: the deadline stays.
+    assert not apply_update(entry, EntryUpdate(metadata={"processed": 10}, sequence=1), later + timedelta(minutes=5))
+    assert entry.stalls_at == later + timedelta(minutes=15)
+    assert apply_update(entry, EntryUpdate(status="SUCCESS", sequence=3), later + timedelta(minutes=6))
+    assert entry.stalls_at is None
+
+
+def test_only_in_progress_jobs_have_a_deadline():
+    assert job_entry("SUCCESS").stalls_at is None
+    action = new_entry(NewEntry.model_validate({"type": "USER_ACTION", "status": "IN_PROGRESS", "action": "exported",
+                                                "actor": {"kind": "user", "id": "u_1", "name": "U"}, "event": "Export"}),
+                       "svc", NOW, 730)
+    assert action.stalls_at is None
+
+
+def test_the_sweeper_marks_a_job_past_its_deadline_stalled_keeping_its_last_progress():
+    entry = job_entry(processed=120, total=500)
+    assert not mark_stalled(entry, NOW + timedelta(minutes=14))
+    assert entry.status is Status.IN_PROGRESS
+    assert mark_stalled(entry, NOW + timedelta(minutes=16))
+    assert entry.status is Status.WARNING and entry.error["type"] == "JobStalled"
+    assert "no progress reported for 15 min" in entry.error["message"]
+    assert entry.metadata["processed"] == 120 and entry.metadata["total"] == 500
+    assert entry.metadata["stalled"] == {"last_progress_at": NOW.isoformat(), "timeout_seconds": 900}
+    assert entry.finished_at == NOW + timedelta(minutes=16) and entry.stalls_at is None
+    assert not mark_stalled(entry, NOW + timedelta(hours=1))  # a finished entry is left alone
+
+
+# -- the client's events -----------------------------------------------------------------------------
+
+
+def test_a_jobs_start_progress_and_completion_address_one_entry_in_order(bus):
+    with client(bus).job("SYNC_SQUARE_STOCK", entity=SQUARE, params={"location_ids": ["L1"]}, retryable=True) as job:
+        job.progress(processed=120, total=500)
+        job.progress(processed=500, total=500)
+    details = bus.details()
+    assert [e["DetailType"] for e in bus.received] == ["JobStarted", "JobProgressed", "JobProgressed", "JobFinished"]
+    assert {d["entry_id"] for d in details} == {job.id} and {d["org_id"] for d in details} == {"org_1"}
+    sequences = [d["sequence"] for d in details]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 4
+    first, last = details[0]["entry"], details[-1]["entry"]
+    assert first["status"] == "IN_PROGRESS" and first["metadata"] == {"job": "SYNC_SQUARE_STOCK", "params": {"location_ids": ["L1"]},
+                                                                     "retryable": True}
+    assert last["status"] == "SUCCESS" and last["metadata"]["processed"] == 500 and "duration_ms" in last["metadata"]
+    assert ids.occurred_at(job.id) == datetime.fromisoformat(first["occurred_at"].replace("Z", "+00:00"))
+    for detail in details:  # each is a whole entry: whichever arrives first can create it
+        NewEntry.model_validate(detail["entry"])
+
+
+def test_an_exception_records_failed_with_its_stack_and_goes_on(bus):
+    def sync():
+        raise PermissionError("Square API returned 401 UNAUTHORIZED")
+
+    with pytest.raises(PermissionError):
+        with client(bus).job("SYNC_SQUARE_STOCK") as job:
+            job.progress(processed=3)
+            sync()
+    final = bus.details()[-1]["entry"]
+    assert final["status"] == "FAILED" and final["metadata"]["processed"] == 3
+    assert final["error"]["message"] == "Square API returned 401 UNAUTHORIZED" and final["error"]["type"] == "PermissionError"
+    assert "in sync" in final["error"]["stack"] and final["error"]["stack"].rstrip().endswith("401 UNAUTHORIZED")
+
+
+def test_warn_ends_the_run_warning_with_its_caveats(bus):
+    with client(bus).job("SYNC_WOO_ORDERS") as job:
+        job.warn("12 orders had no SKU", skipped=12)
+    final = bus.details()[-1]["entry"]
+    assert final["status"] == "WARNING" and final["metadata"]["warnings"] == ["12 orders had no SKU"]
+    assert final["metadata"]["skipped"] == 12
+
+
+def test_a_run_cannot_make_a_one_time_sync_retryable_but_may_opt_out(bus):
+    client(bus).job("IMPORT_CONTACTS", retryable=True).finish()
+    client(bus).job("SYNC_SQUARE_STOCK", retryable=False).finish()
+    assert [d["entry"]["metadata"]["retryable"] for d in bus.details() if d["entry"]["status"] == "SUCCESS"] == [False, False]
+
+
+def test_the_chain_passes_from_the_caller_into_its_jobs_and_their_webhooks(bus):
+    activity = client(bus, correlation_id="req_42")
+    activity.record(type="USER_ACTION", actor={"kind": "user", "id": "u_17", "name": "Riley Park"}, action="started",
+                    event="Stock sync started · Square", entity=SQUARE)
+    with activity.job("SYNC_SQUARE_STOCK"):
+        activity.webhook_sent("inventory.updated", {"type": "integration", "id": "int_woo", "label": "WooCommerce"},
+                              url="https://hooks.example.com/woo", response_status=500)
+    assert {d["entry"]["correlation_id"] for d in bus.details()} == {"req_42"}
+    webhook = next(d["entry"] for d in bus.details() if d["entry"]["type"] == "WEBHOOK")
+    assert webhook["status"] == "FAILED" and webhook["error"]["message"] == "WooCommerce answered 500"
+    assert webhook["metadata"]["job"] == "SEND_WEBHOOK" and webhook["metadata"]["params"]["url"] == "https://hooks.example.com/woo"
+
+
+def test_a_job_nobody_started_begins_its_own_chain_and_its_webhooks_join_it(bus):
+    activity = client(bus)
+    with activity.job("NIGHTLY_CONTACT_DEDUPE") as job:
+        activity.webhook_sent("contact.merged", {"type": "integration", "id": "int_woo", "label": "WooCommerce"}, url="u",
+                              response_status=200)
+    activity.system_event("cache_cleared", "Product catalog cache cleared")
+    chains = [d["entry"].get("correlation_id") for d in bus.details()]
+    assert chains == [job.id, job.id, job.id] + [None]  # start, webhook, finish; then outside the job: no chain
+
+
+def test_a_settings_change_is_a_system_event_with_before_and_after(bus):
+    client(bus).system_event("updated", "Setting changed · Tax collection", entity={"type": "setting", "id": "set_tax"},
+                             before={"mode": "origin"}, after={"mode": "destination"})
+    (entry,) = [d["entry"] for d in bus.details()]
+    assert entry["type"] == "SYSTEM_EVENT" and entry["actor"]["kind"] == "system"
+    assert (entry["before"], entry["after"]) == ({"mode": "origin"}, {"mode": "destination"})
+
+
+# -- the buffer --------------------------------------------------------------------------------------
+
+
+def test_the_client_never_raises_when_the_bus_is_down_and_delivers_in_order_when_it_is_back(bus):
+    activity = client(bus)
+    bus.down = True
+    with activity.job("SYNC_SQUARE_STOCK") as job:  # nothing raised
+        job.progress(processed=1)
+    assert activity.publisher.pending and bus.received == []
+    assert activity.flush() == 3  # still down: start, progress and finish still waiting
+    bus.down = False
+    activity.record(type="SYSTEM_EVENT", actor={"kind": "system", "id": "system", "name": "system"}, action="cache_cleared",
+                    event="Cache cleared")  # the next call sends the backlog first
+    assert [e["DetailType"] for e in bus.received] == ["JobStarted", "JobProgressed", "JobFinished", "ActivityRecorded"]
+    assert not activity.publisher.pending
+
+
+def test_events_the_bus_refuses_go_first_next_time():
+    bus = FakeBus()
+    publisher = Publisher("platform", bus)
+    bus.refuse = {1}
+    publisher.publish([{"Detail": "a"}, {"Detail": "b"}, {"Detail": "c"}])
+    assert [e["Detail"] for e in bus.received] == ["a", "c"] and [e["Detail"] for e in publisher.pending] == ["b"]
+    publisher.publish([{"Detail": "d"}])
+    assert [e["Detail"] for e in bus.received] == ["a", "c", "b", "d"]
+
+
+def test_the_buffer_is_bounded_and_counts_what_it_drops():
+    bus = FakeBus()
+    bus.down = True
+    publisher = Publisher("platform", bus, limit=3)
+    publisher.publish([{"Detail": str(n)} for n in range(5)])
+    assert [e["Detail"] for e in publisher.pending] == ["2", "3", "4"] and publisher.dropped == 2
+
+
+def test_without_a_bus_nothing_raises_and_events_wait():
+    activity = ActivityClient("org_1", publisher=Publisher(None, FakeBus()))
+    activity.publisher.bus = None
+    activity.system_event("cache_cleared", "Cache cleared")
+    assert len(activity.publisher.pending) == 1
+
+
+def test_an_invalid_entry_is_not_sent_and_not_raised(bus):
+    client(bus).record(type="USER_ACTION", action="Not A Verb!", event="x", actor={"kind": "user", "id": "u", "name": "U"})
+    assert bus.received == []
+
+
+def test_a_huge_stack_trace_is_cut_to_fit_one_event(bus):
+    with pytest.raises(RecursionError):
+        with client(bus).job("SYNC_SQUARE_STOCK", params={"blob": "x" * 200_000}):
+            raise RecursionError("deep " + "y" * 10_000)
+    final = bus.received[-1]
+    assert len(json.dumps(final, default=str)) < events.MAX_EVENT_BYTES
+    assert json.loads(final["Detail"])["entry"]["status"] == "FAILED"
+
+
+# -- events as the ingest reads them ------------------------------------------------------------------
+
+
+def test_an_activity_event_is_parsed_from_its_eventbridge_envelope(bus):
+    client(bus).system_event("cache_cleared", "Cache cleared")
+    sent = bus.received[0]
+    envelope = {"version": "0", "source": sent["Source"], "detail-type": sent["DetailType"], "time": "2026-11-26T10:00:00Z",
+                "detail": json.loads(sent["Detail"])}
+    event = ActivityEvent.parse(envelope)
+    assert (event.org, event.sequence, event.reported_at) == ("org_1", None, NOW)
+    with pytest.raises(ValueError, match="detail.entry_id"):
+        ActivityEvent.parse({**envelope, "detail": {**envelope["detail"], "entry_id": 7}})
+    with pytest.raises(ValueError, match="not an activity event"):
+        ActivityEvent.parse({**envelope, "source": "aws.s3"})
+
+
+def test_a_run_request_round_trips_and_names_a_retry():
+    request = RunRequest("org_1", "SYNC_SQUARE_STOCK", "01M8AP55CB939ADHT5N4N8XQT2", {"a": 1}, SQUARE, "req_1",
+                         retry_of="01M8AP55CB939ADHT5N4N8XQT3")
+    event = request.event()
+    assert event["DetailType"] == "RetryRequested" and event["Source"] == events.RUN_SOURCE
+    assert RunRequest.from_event({"detail": json.loads(event["Detail"])}) == request
+    assert RunRequest("o", "J", "01M8AP55CB939ADHT5N4N8XQT2").detail_type == "JobRequested"
+
+
+# -- what a retry runs -------------------------------------------------------------------------------
+
+
+def finished(entry_type: str, status: str, action: str = "synced", **metadata) -> Entry:
+    return Entry(id="01M8AP55CB939ADHT5N4N8XQT2", type=EntryType(entry_type), status=Status(status), actor={}, action=action,
+                 event="e", entity=None, metadata=metadata)
+
+
+def test_a_failed_or_warning_retryable_job_runs_again_with_its_parameters():
+    assert what_to_run(finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK", params={"l": 1})) == ("SYNC_SQUARE_STOCK", {"l": 1})
+    assert what_to_run(finished("BACKGROUND_JOB", "WARNING", job="SYNC_SQUARE_STOCK")) == ("SYNC_SQUARE_STOCK", {})
+    outgoing = finished("WEBHOOK", "FAILED", action="sent", request={"topic": "order.created", "url": "https://x"})
+    assert what_to_run(outgoing) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x"})
+
+
+@pytest.mark.parametrize("entry, says", [
+    (finished("BACKGROUND_JOB", "FAILED", job="IMPORT_CONTACTS"), "re-trigger it from its integration page"),
+    (finished("BACKGROUND_JOB", "SUCCESS", job="SYNC_SQUARE_STOCK"), "only a FAILED or WARNING entry"),
+    (finished("BACKGROUND_JOB", "IN_PROGRESS", job="SYNC_SQUARE_STOCK"), "only a FAILED or WARNING entry"),
+    (finished("BACKGROUND_JOB", "FAILED", job="SOMETHING_NEW"), "not a registered job type"),
+    (finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK", retryable=False), "recorded as not retryable"),
+    (finished("BACKGROUND_JOB", "FAILED"), "does not name its job type"),
+    (finished("WEBHOOK", "FAILED", action="received"), "only a background job or an outgoing webhook"),
+    (finished("USER_ACTION", "FAILED", action="updated"), "only a background job or an outgoing webhook"),
+])
+def test_what_cannot_be_retried_is_a_409_saying_why(entry, says):
+    with pytest.raises(Conflict, match=says):
+        what_to_run(entry)
