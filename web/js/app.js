@@ -129,8 +129,10 @@ function showListState() {
   $('more').hidden = list.done || !$('problem').hidden;
   $('more').disabled = list.loading;
   const shown = `${list.count} ${list.count === 1 ? 'entry' : 'entries'}`;
+  const failed = !$('problem').hidden;
   $('list-status').textContent = list.loading ? (list.count ? `Showing ${shown}; loading more…` : 'Loading entries…')
-    : empty ? 'No entries' : list.done ? `Showing all ${shown}` : `Showing ${shown}; scroll for more`;
+    : failed ? (list.count ? `Showing ${shown}` : '') : empty ? 'No entries'
+      : list.done ? `Showing all ${shown}` : `Showing ${shown}; scroll for more`;
 }
 
 /** A refusal on the way: 401 is sign-in again; anything else is said, with a way to try again. */
