@@ -265,7 +265,7 @@ def test_a_copied_url_restores_the_filters_the_rows_and_the_open_entry(open_page
     answer = listed(fresh, lambda: fresh.get_by_role("button", name="Sign in").click())
     assert row_ids(fresh) == shown == [item["id"] for item in answer["items"]]
     assert fresh.get_by_role("button", name="Type: USER_ACTION").is_visible()
-    assert fresh.locator("#type-options input[value=USER_ACTION]").is_checked()
+    assert fresh.locator("#type-menu input[value=USER_ACTION]").is_checked()
     assert fresh.get_by_label("Entity").input_value() == "contact" and fresh.get_by_label("Date range").input_value() == "30d"
     expect()(fresh.locator("#detail-title")).to_have_text(title)
     assert fresh.url == copied

@@ -5,6 +5,7 @@ import { toolbarActions } from './extensions.js';
 import { apiQuery, emptyFilters, fromLocalInput, readUrl, toLocalInput, writeUrl } from './filters.js';
 import { el, refreshTimes } from './format.js';
 import { createMemberSearch } from './members.js';
+import { createMultiSelect } from './multiselect.js';
 import * as session from './session.js';
 import { createTable } from './table.js';
 
@@ -14,6 +15,7 @@ const api = createApi(session.token);
 let filters = emptyFilters();
 let openEntry = '';
 let vocab = null;
+let multiSelects = null;  // Type and Status, built once the vocabulary is read
 // The listing under way: its query (a relative range resolved once), the cursor of the next page.
 const list = { generation: 0, controller: null, query: null, cursor: null, done: true, loading: false, count: 0 };
 
@@ -174,10 +176,14 @@ function applyFilters(next) {
 }
 
 function buildFilterControls() {
-  const checkboxes = (container, name, values) => container.replaceChildren(...values.map((value) =>
-    el('label', {}, el('input', { type: 'checkbox', name, value }), value)));
-  checkboxes($('type-options'), 'type', vocab.types);
-  checkboxes($('status-options'), 'status', vocab.statuses);
+  const closeOthers = (open) => () => Object.values(multiSelects).filter((menu) => menu !== multiSelects[open]).forEach((menu) => menu.close());
+  multiSelects = {
+    types: createMultiSelect($('type-filter'), { label: 'Type', name: 'type', values: vocab.types,
+      onChange: (types) => applyFilters({ ...filters, types }), onOpen: closeOthers('types') }),
+    statuses: createMultiSelect($('status-filter'), { label: 'Status', name: 'status', values: vocab.statuses,
+      presets: [['FAILED + WARNING', ['FAILED', 'WARNING']]],
+      onChange: (statuses) => applyFilters({ ...filters, statuses }), onOpen: closeOthers('statuses') }),
+  };
   $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type }, type)));
   $('toolbar-actions').replaceChildren(...toolbarActions.map((action) => {
     const button = el('button', { type: 'button' }, action.label);
@@ -189,13 +195,8 @@ function buildFilterControls() {
 /** Make every control say what the filter set is (after a change, a link or Back). */
 function showFilters() {
   if (!vocab) return;
-  const checked = (container, values) => {
-    for (const box of container.querySelectorAll('input')) box.checked = values.includes(box.value);
-  };
-  checked($('type-options'), filters.types);
-  checked($('status-options'), filters.statuses);
-  $('type-summary').textContent = summary(filters.types);
-  $('status-summary').textContent = summary(filters.statuses);
+  multiSelects.types.show(filters.types);
+  multiSelects.statuses.show(filters.statuses);
   members.show(filters.user);
   $('entity').value = filters.entityType;
   $('range').value = filters.range;
@@ -208,26 +209,10 @@ function showFilters() {
   $('record-label').textContent = filters.entityId ? `History of ${filters.entityType} ${filters.entityId}` : '';
 }
 
-function summary(values) {
-  return values.length === 0 ? 'All' : values.length <= 2 ? values.join(' + ') : `${values.length} selected`;
-}
-
 /** Name the record whose history is shown, once an entry of it has been read. */
 function showRecord(items) {
   const entity = items.map((item) => item.entity).find((e) => e && e.type === filters.entityType && e.id === filters.entityId);
   if (entity?.label) $('record-label').textContent = `History of ${entity.label} (${entity.type} ${entity.id})`;
-}
-
-function toggleMenu(button, menu, open = menu.hidden) {
-  menu.hidden = !open;
-  button.setAttribute('aria-expanded', String(open));
-  if (open) menu.querySelector('input')?.focus();
-}
-
-function closeMenus(except = null) {
-  for (const [button, menu] of [[$('type-button'), $('type-menu')], [$('status-button'), $('status-menu')]]) {
-    if (menu !== except && !menu.hidden) toggleMenu(button, menu, false);
-  }
 }
 
 function wire() {
@@ -239,19 +224,8 @@ function wire() {
   });
   $('sign-out').addEventListener('click', () => { session.signOut(); showSignIn('Signed out.'); });
 
-  for (const [button, menu, key] of [[$('type-button'), $('type-menu'), 'types'], [$('status-button'), $('status-menu'), 'statuses']]) {
-    button.addEventListener('click', () => { closeMenus(menu); toggleMenu(button, menu); });
-    menu.addEventListener('change', () => {
-      const values = [...menu.querySelectorAll('input:checked')].map((box) => box.value);
-      applyFilters({ ...filters, [key]: values });
-    });
-    menu.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') { toggleMenu(button, menu, false); button.focus(); event.stopPropagation(); }
-    });
-  }
-  $('status-preset').addEventListener('click', () => applyFilters({ ...filters, statuses: ['FAILED', 'WARNING'] }));
   document.addEventListener('click', (event) => {
-    if (!event.target.closest('.menu-filter')) closeMenus();
+    if (multiSelects && !event.target.closest('.menu-filter')) Object.values(multiSelects).forEach((menu) => menu.close());
   });
 
   $('entity').addEventListener('change', () => applyFilters({ ...filters, entityType: $('entity').value, entityId: '' }));

@@ -34,12 +34,7 @@ export function readUrl(search) {
 
 /** The search string for a filter set (and an open entry): defaults are left out. */
 export function writeUrl(filters, entry = '') {
-  const params = new URLSearchParams();
-  if (filters.types.length) params.set('type', filters.types.join(','));
-  if (filters.statuses.length) params.set('status', filters.statuses.join(','));
-  if (filters.user) params.set('user', filters.user);
-  if (filters.entityType) params.set('entity_type', filters.entityType);
-  if (filters.entityType && filters.entityId) params.set('entity_id', filters.entityId);
+  const params = axes(filters);
   if (filters.range !== DEFAULT_RANGE) params.set('range', filters.range);
   if (filters.range === 'custom') {
     if (filters.from) params.set('from', filters.from);
@@ -51,12 +46,7 @@ export function writeUrl(filters, entry = '') {
 
 /** The API's query for a filter set; relative ranges are resolved against `now` once per listing. */
 export function apiQuery(filters, now = new Date()) {
-  const params = new URLSearchParams();
-  if (filters.types.length) params.set('type', filters.types.join(','));
-  if (filters.statuses.length) params.set('status', filters.statuses.join(','));
-  if (filters.user) params.set('user', filters.user);
-  if (filters.entityType) params.set('entity_type', filters.entityType);
-  if (filters.entityType && filters.entityId) params.set('entity_id', filters.entityId);
+  const params = axes(filters);
   if (filters.range in RANGES) {
     params.set('from', new Date(now.getTime() - RANGES[filters.range] * 3600 * 1000).toISOString());
   } else if (filters.range === 'all') {
@@ -65,6 +55,17 @@ export function apiQuery(filters, now = new Date()) {
     if (filters.from) params.set('from', filters.from);
     if (filters.to) params.set('to', filters.to);
   }
+  return params;
+}
+
+/** The four axes other than the date range, named as the API names them (the URL uses the same names). */
+function axes(filters) {
+  const params = new URLSearchParams();
+  if (filters.types.length) params.set('type', filters.types.join(','));
+  if (filters.statuses.length) params.set('status', filters.statuses.join(','));
+  if (filters.user) params.set('user', filters.user);
+  if (filters.entityType) params.set('entity_type', filters.entityType);
+  if (filters.entityType && filters.entityId) params.set('entity_id', filters.entityId);
   return params;
 }
 
