@@ -289,8 +289,9 @@ def _write_state(data_dir: Path, stack) -> None:
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
     from activitylog_local.demo import DEMO_ORG, TEAM
 
-    # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
-    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",))
+    # A dashboard user reads and may retry a failed job; write tokens are for the internal services that record
+    # (they name any actor).
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read", "retry"))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
     sources = []
     for schedule in stack.scheduler.schedules:
@@ -311,12 +312,14 @@ Activity log service: {stack.url}   (up in {seconds:.1f} s){page}
   Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}
   Outbox           {stack.outbox.folder} (GET {stack.url}/_local/outbox){wiring}
 
-Token for {DEMO_ORG} as {TEAM[0][1]} (read; 12 h):
+Token for {DEMO_ORG} as {TEAM[0][1]} (read, retry; 12 h):
   export TOKEN={token}
 
 Try (the dashboard's default window is the last 24 hours; add &from=… for more):
   curl -H "Authorization: Bearer $TOKEN" '{stack.url}/activities?type=BACKGROUND_JOB&status=FAILED,WARNING'
   .venv/bin/activitylog query --type BACKGROUND_JOB --status FAILED,WARNING --from 30d
+  curl -X POST -H "Authorization: Bearer $TOKEN" {stack.url}/activities/ID/retry     (a failed SYNC_SQUARE_STOCK's ID)
+  curl -H "Authorization: Bearer $TOKEN" {stack.url}/activities/ID/related           (its chain: the retry, the new run)
   .venv/bin/activitylog token --org org_other --user u_1 --scope read
   .venv/bin/activitylog token --org {DEMO_ORG} --user svc_contacts --scope write   (an internal service that records)
 

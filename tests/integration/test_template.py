@@ -432,7 +432,12 @@ def test_every_read_route_reaches_the_api_on_the_pages_own_origin(template):
         assert behaviour["CachePolicyId"] == CACHING_DISABLED, behaviour
         assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST, behaviour
         assert behaviour["ViewerProtocolPolicy"] == "https-only", behaviour
-        assert set(behaviour["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}, "the page only reads"
+    # The page only reads, and retries: the one behaviour that takes a POST matches no other route.
+    writable = [b for b in behaviours if set(b["AllowedMethods"]) - {"GET", "HEAD", "OPTIONS"}]
+    assert [b["PathPattern"] for b in writable] == ["/activities/*/retry"]
+    assert behaviours.index(writable[0]) == 0  # CloudFront takes the first pattern that matches
+    posts = [re.sub(r"\{[^}]+\}", "01JD5ZK3Q8X4N2M7B6V0C9T1R3", path) for method, path in EXPECTED_ROUTES if method != "GET"]
+    assert [p for p in posts if fnmatchcase(p, "/activities/*/retry")] == ["/activities/01JD5ZK3Q8X4N2M7B6V0C9T1R3/retry"]
 
 
 def test_only_the_distribution_reads_the_page_bucket(template):

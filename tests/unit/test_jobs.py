@@ -15,7 +15,7 @@ from activitylog.jobs import events
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import ActivityEvent, RunRequest
 from activitylog.jobs.registry import DEFAULT_TIMEOUT, job_type, timeout_of
-from activitylog.jobs.retry import what_to_run
+from activitylog.jobs.registry import retry_state, retry_target
 from activitylog.rules import apply_update, mark_stalled, new_entry
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -287,10 +287,10 @@ def finished(entry_type: str, status: str, action: str = "synced", **metadata) -
 
 
 def test_a_failed_or_warning_retryable_job_runs_again_with_its_parameters():
-    assert what_to_run(finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK", params={"l": 1})) == ("SYNC_SQUARE_STOCK", {"l": 1})
-    assert what_to_run(finished("BACKGROUND_JOB", "WARNING", job="SYNC_SQUARE_STOCK")) == ("SYNC_SQUARE_STOCK", {})
+    assert retry_target(finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK", params={"l": 1})) == ("SYNC_SQUARE_STOCK", {"l": 1})
+    assert retry_target(finished("BACKGROUND_JOB", "WARNING", job="SYNC_SQUARE_STOCK")) == ("SYNC_SQUARE_STOCK", {})
     outgoing = finished("WEBHOOK", "FAILED", action="sent", request={"topic": "order.created", "url": "https://x"})
-    assert what_to_run(outgoing) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x"})
+    assert retry_target(outgoing) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x"})
 
 
 @pytest.mark.parametrize("entry, says", [
@@ -305,4 +305,13 @@ def test_a_failed_or_warning_retryable_job_runs_again_with_its_parameters():
 ])
 def test_what_cannot_be_retried_is_a_409_saying_why(entry, says):
     with pytest.raises(Conflict, match=says):
-        what_to_run(entry)
+        retry_target(entry)
+
+
+def test_the_detail_says_whether_retry_applies_and_why_not():
+    assert retry_state(finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK")) == {"allowed": True}
+    assert retry_state(finished("BACKGROUND_JOB", "FAILED", job="IMPORT_CONTACTS")) == {
+        "allowed": False, "reason": "IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page"}
+    assert retry_state(finished("BACKGROUND_JOB", "SUCCESS", job="SYNC_SQUARE_STOCK")) is None
+    assert retry_state(finished("USER_ACTION", "FAILED", action="updated")) is None
+    assert retry_state(finished("WEBHOOK", "FAILED", action="received")) is None

@@ -14,12 +14,12 @@ export class ApiError extends Error {
 }
 
 export function createApi(getToken) {
-  async function get(path, signal) {
+  async function call(method, path, signal) {
     const token = getToken();
     if (!token) throw new SignedOut('Sign in to see the activity log.');
     let response;
     try {
-      response = await fetch(path, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal });
+      response = await fetch(path, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal });
     } catch (error) {
       if (error.name === 'AbortError') throw error;
       throw new ApiError(0, 'The activity log service cannot be reached. Check that it is running, then try again.');
@@ -34,6 +34,7 @@ export function createApi(getToken) {
     }
     return body;
   }
+  const get = (path, signal) => call('GET', path, signal);
 
   return {
     /** One page, newest first: {items, next_cursor}. `query` is URLSearchParams of the filter set. */
@@ -45,6 +46,14 @@ export function createApi(getToken) {
     /** One whole entry: changes, metadata, error. */
     entry(id, signal) {
       return get(`/activities/${encodeURIComponent(id)}`, signal);
+    },
+    /** The chain the entry belongs to, oldest first: {correlation_id, items, complete}. */
+    related(id, signal) {
+      return get(`/activities/${encodeURIComponent(id)}/related`, signal);
+    },
+    /** Run a failed job again: {id (the "Retried …" entry), run_id (the new run's entry), retry_of, job}. */
+    retry(id) {
+      return call('POST', `/activities/${encodeURIComponent(id)}/retry`);
     },
   };
 }

@@ -8,6 +8,7 @@ import { createMemberSearch } from './members.js';
 import { createMultiSelect } from './multiselect.js';
 import * as session from './session.js';
 import { createTable } from './table.js';
+import './jobs.js';  // Retry and the related chain, in the detail panel
 
 const $ = (id) => document.getElementById(id);
 const api = createApi(session.token);

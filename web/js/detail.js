@@ -97,9 +97,11 @@ function entityLink(entity, context) {
   return el('span', {}, link, ` (${entity.type} ${entity.id})`);
 }
 
-function entryLink(id, context) {
-  const link = el('a', { href: context.entryUrl(id) }, id);
+/** A link to another entry (its id, or ``label``) that opens it in this panel. */
+export function entryLink(id, context, ...label) {
+  const link = el('a', { href: context.entryUrl(id) }, ...(label.length ? label : [id]));
   link.addEventListener('click', (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;  // new tab: the plain link
     event.preventDefault();
     context.openEntry(id);
   });

@@ -1,6 +1,6 @@
 // Where later features plug in without reworking the page:
-// - panelActions:   buttons in the detail panel's action bar, given the open entry (the Retry button)
-// - panelSections:  blocks after the panel's built-in sections, given the open entry (the related chain)
+// - panelActions:   buttons in the detail panel's action bar, given the open entry (Retry: jobs.js)
+// - panelSections:  blocks after the panel's built-in sections, given the open entry (the related chain: jobs.js)
 // - toolbarActions: buttons on the filter toolbar, given the current API query (Export CSV)
 // An action is {label, appliesTo?(entry), run(target, context)}; a section is {render(entry, context)}
 // returning an element or null. `context` carries the API client and `navigate(search)`.

@@ -68,6 +68,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "source": _NULLABLE_OBJECT,
             "recorded_by": _NULLABLE_STRING,
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
+            "retry": {
+                "type": ["object", "null"],
+                "required": ["allowed"],
+                "properties": {"allowed": {"type": "boolean"}, "reason": {"type": "string"}},
+                "description": "GET only: for a FAILED or WARNING job or outgoing webhook, whether POST …/retry may run it again, "
+                               "and if not, why (null for any other entry)",
+            },
         },
     },
     "RelatedChain": {

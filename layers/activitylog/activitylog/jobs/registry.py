@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
+from activitylog.entry import Entry, EntryType, Status
+from activitylog.errors import Conflict
+
 DEFAULT_TIMEOUT = timedelta(minutes=15)
 ONE_TIME_SYNC = "is a one-time sync: re-trigger it from its integration page"
 # An outgoing webhook's delivery is retried like a job of this type (its request is its parameters).
@@ -73,3 +76,41 @@ def timeout_of(metadata: dict[str, Any]) -> timedelta:
     if isinstance(own, (int, float)) and not isinstance(own, bool) and own > 0:
         return timedelta(seconds=own)
     return job_type(job_name(metadata)).timeout
+
+
+def retry_target(entry: Entry) -> tuple[str, dict]:
+    """The job type and parameters a retry of ``entry`` runs; a ``Conflict`` (409) saying why it cannot be retried.
+
+    A FAILED or WARNING BACKGROUND_JOB, or outgoing webhook (a WEBHOOK the platform ``sent``,
+    run again as ``SEND_WEBHOOK``), of a type registered retryable whose run did not opt out.
+    """
+    if entry.status not in (Status.FAILED, Status.WARNING):
+        raise Conflict(f"only a FAILED or WARNING entry can be retried; this one is {entry.status.value}", "id")
+    metadata = entry.metadata or {}
+    if entry.type is EntryType.BACKGROUND_JOB:
+        name, params = job_name(metadata), metadata.get("params")
+    elif entry.type is EntryType.WEBHOOK and entry.action == "sent":
+        name, params = SEND_WEBHOOK, metadata.get("params") or metadata.get("request")
+    else:
+        raise Conflict("only a background job or an outgoing webhook can be retried", "id")
+    if name is None:
+        raise Conflict("this job's entry does not name its job type (metadata.job): it cannot be retried from here", "id")
+    refusal = job_type(name).retry_refusal
+    if refusal:
+        raise Conflict(refusal, "id")
+    if metadata.get("retryable") is False:
+        raise Conflict(f"this run of {name} was recorded as not retryable: re-trigger it where it started", "id")
+    return name, params if isinstance(params, dict) else {}
+
+
+def retry_state(entry: Entry) -> Optional[dict]:
+    """What the detail panel says about retrying: None for an entry retry is not about (a success,
+    a user action), else ``{"allowed": true}`` or ``{"allowed": false, "reason": …}``."""
+    outgoing = entry.type is EntryType.WEBHOOK and entry.action == "sent"
+    if entry.status not in (Status.FAILED, Status.WARNING) or not (entry.type is EntryType.BACKGROUND_JOB or outgoing):
+        return None
+    try:
+        retry_target(entry)
+    except Conflict as refused:
+        return {"allowed": False, "reason": refused.message}
+    return {"allowed": True}

@@ -1,9 +1,8 @@
 """Retry: ``POST /activities/{id}/retry`` runs a FAILED or WARNING job again, linked to the original.
 
-What may be retried: a BACKGROUND_JOB, or an outgoing webhook (a WEBHOOK the platform
-sent, retried as a ``SEND_WEBHOOK`` job), that FAILED or ended WARNING, whose job type the
-register (``registry``) marks retryable and whose run did not opt out. Anything else is a
-409 saying why (a one-time sync: "re-trigger it from its integration page").
+What may be retried is the register's call (``registry.retry_target``): a FAILED or
+WARNING BACKGROUND_JOB, or outgoing webhook, of a type marked retryable. Anything else is
+a 409 saying why (a one-time sync: "re-trigger it from its integration page").
 
 A retry publishes ``RetryRequested`` (the original's job, parameters, entity and chain, and
 the new run's entry id) on the platform bus, where a job handler picks it up, and records
@@ -22,12 +21,12 @@ from datetime import timedelta
 from typing import Any
 
 from activitylog import ids
-from activitylog.entry import Entry, EntryType, Status
-from activitylog.errors import Conflict, Unavailable
+from activitylog.entry import Entry
+from activitylog.errors import Unavailable
 from activitylog.idempotency import run_once
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import RunRequest
-from activitylog.jobs.registry import SEND_WEBHOOK, job_name, job_type
+from activitylog.jobs.registry import retry_target
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.service import ActivityService, Caller
 
@@ -44,29 +43,8 @@ def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_contex
                     window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
 
 
-def what_to_run(entry: Entry) -> tuple[str, dict]:
-    """The job type and parameters a retry of ``entry`` runs; a 409 saying why when it cannot be retried."""
-    if entry.status not in (Status.FAILED, Status.WARNING):
-        raise Conflict(f"only a FAILED or WARNING entry can be retried; this one is {entry.status.value}", "id")
-    metadata = entry.metadata or {}
-    if entry.type is EntryType.BACKGROUND_JOB:
-        name, params = job_name(metadata), metadata.get("params")
-    elif entry.type is EntryType.WEBHOOK and entry.action == "sent":
-        name, params = SEND_WEBHOOK, metadata.get("params") or metadata.get("request")
-    else:
-        raise Conflict("only a background job or an outgoing webhook can be retried", "id")
-    if name is None:
-        raise Conflict("this job's entry does not name its job type (metadata.job): it cannot be retried from here", "id")
-    refusal = job_type(name).retry_refusal
-    if refusal:
-        raise Conflict(refusal, "id")
-    if metadata.get("retryable") is False:
-        raise Conflict(f"this run of {name} was recorded as not retryable: re-trigger it where it started", "id")
-    return name, params if isinstance(params, dict) else {}
-
-
 def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:
-    name, params = what_to_run(original)
+    name, params = retry_target(original)
     chain = original.correlation_id or original.id
     user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
     pressed = service.clock()

@@ -1,0 +1,88 @@
+// Jobs in the detail panel: the Retry button of a retryable failed job, why another cannot be
+// retried here, and the chain the entry belongs to (the user action, its jobs, their webhooks
+// and retries), each a link. Registered on the panel's extension points (extensions.js).
+import { ApiError } from './api.js';
+import { entryLink } from './detail.js';
+import { panelActions, panelSections } from './extensions.js';
+import { badge, el, timeElement } from './format.js';
+import * as session from './session.js';
+
+const RUN_APPEARS_MS = 30_000;  // the new run is logged through the event bus: it shows within seconds
+const RETRY_SCOPE = 'activity:retry';
+
+/** Whether the signed-in token may retry (its claims, unverified: the API checks them again). */
+function mayRetry() {
+  const claims = session.claims();
+  return String(claims.scope || claims.scp || '').split(/\s+/).includes(RETRY_SCOPE);
+}
+
+panelActions.push({
+  label: 'Retry',
+  appliesTo: (entry) => entry.retry?.allowed === true && mayRetry(),
+  async run(entry, { api, button, openEntry }) {
+    const note = el('p', { className: 'notice action-note', role: 'status' });
+    button.parentElement.querySelector('.action-note')?.remove();
+    button.after(note);
+    button.disabled = true;
+    button.textContent = 'Retrying…';
+    try {
+      const answer = await api.retry(entry.id);
+      note.textContent = `Retry started: waiting for the new run (${answer.run_id})…`;
+      await appears(api, answer.run_id);
+      openEntry(answer.run_id);
+    } catch (error) {
+      button.disabled = false;
+      button.textContent = 'Retry';
+      note.setAttribute('role', 'alert');
+      note.textContent = error.status === 403 ? `Not retried: your sign-in may not retry jobs (it needs ${RETRY_SCOPE}).`
+        : `Not retried: ${error.message || error}`;
+    }
+  },
+});
+
+/** Wait until the new run's entry can be read (404 until its first event is recorded). */
+async function appears(api, id) {
+  const deadline = Date.now() + RUN_APPEARS_MS;
+  for (;;) {
+    try {
+      return await api.entry(id);
+    } catch (error) {
+      const notYet = error instanceof ApiError && error.status === 404;
+      if (!notYet) throw error;
+      if (Date.now() > deadline) throw new Error('the retry was asked for, but its run has not started yet; look again in a minute');
+    }
+    await new Promise((resolve) => { setTimeout(resolve, 500); });
+  }
+}
+
+// A failed job that cannot be retried from here says where to re-run it (or who may retry it).
+panelSections.push({
+  render(entry) {
+    if (!entry.retry) return null;
+    if (!entry.retry.allowed) return el('p', { className: 'notice', role: 'note' }, `Retry: ${entry.retry.reason}`);
+    if (!mayRetry()) return el('p', { className: 'hint', role: 'note' }, `Retry: your sign-in may not retry jobs (it needs ${RETRY_SCOPE}).`);
+    return null;
+  },
+});
+
+// The chain, oldest first; the open entry is marked, every other one opens in the panel.
+panelSections.push({
+  render(entry, context) {
+    const list = el('ol', { className: 'related' });
+    const section = el('section', { 'aria-labelledby': 'related-title', hidden: true },
+      el('h3', { id: 'related-title' }, 'Related'), list);
+    context.api.related(entry.id).then(({ items, complete }) => {
+      if (items.length < 2) return;  // alone in its chain: nothing to show
+      list.replaceChildren(...items.map((item) => el('li', {}, link(item, item.id === entry.id, context))));
+      if (!complete) list.after(el('p', { className: 'hint' }, 'The chain is longer: filter the table by its correlation id for the rest.'));
+      section.hidden = false;
+    }).catch(() => {});  // the chain is extra: the entry itself is shown already
+    return section;
+  },
+});
+
+function link(item, current, context) {
+  const label = [timeElement(item.occurred_at), ` · ${item.type} · ${item.event} `, badge(item.status)];
+  if (current) return el('span', { 'aria-current': 'true' }, ...label, ' (this entry)');
+  return entryLink(item.id, context, ...label);
+}
