@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, Protocol
 
+from activitylog.jobs.registry import job_type
 from activitylog_local.generator import FIRST, LAST, busy_moment
 
 DEMO_ORG = "org_demo"
@@ -361,11 +362,12 @@ class _Maker:
             live: bool = True, duration_ms: Optional[int] = None) -> DemoEntry:
         """A job run. ``live`` runs are recorded at their start and moved along by PATCH
         (progress, then completion), as a running job reports; older history is recorded
-        in its final state to keep seeding fast."""
+        in its final state to keep seeding fast. Its parameters are kept, so a retry runs it alike."""
         status = status or self.status(0.04, 0.05)
         event = f"{name} · {label}" if label else name
-        action = JOB_VERBS.get(name, "ran")
-        done: dict[str, Any] = {"job": name, "total": total,
+        action = job_type(name).verb  # the register's verb: a retried run reads like the original
+        params = JOB_PARAMS.get(name, {})
+        done: dict[str, Any] = {"job": name, "params": params, "total": total,
                                 "processed": total if status == "SUCCESS" else total - self.rng.randint(1, max(1, total // 10)),
                                 "duration_ms": duration_ms or self.rng.randint(4000, JOB_MAX_MS)}
         if status == "WARNING":
@@ -377,7 +379,7 @@ class _Maker:
             demo.document["finished_at"] = finished
             return demo
         demo = self.entry(when, "BACKGROUND_JOB", "IN_PROGRESS", SYSTEM, action, event, entity,
-                          metadata={"job": name, "total": total, "processed": 0})
+                          metadata={"job": name, "params": params, "total": total, "processed": 0})
         demo.updates.append({"metadata": {"processed": total // 3}})
         if running:
             return demo
@@ -396,8 +398,9 @@ def _product(product_id: str) -> dict:
     return {"type": "product", "id": product_id, "label": dict(PRODUCTS)[product_id]}
 
 
-JOB_VERBS = {"PROCESS_RELEASE_PAYMENTS": "processed_payments", "SYNC_SQUARE_STOCK": "synced", "SYNC_WOO_ORDERS": "synced",
-             "GENERATE_FULFILLMENT_BATCH": "generated", "SEND_CLUB_REMINDERS": "sent", "NIGHTLY_CONTACT_DEDUPE": "deduplicated"}
+# What each job is run with (metadata.params): what Retry runs again.
+JOB_PARAMS = {"SYNC_SQUARE_STOCK": {"location_ids": ["L_TASTING_ROOM", "L_WAREHOUSE"]},
+              "SYNC_WOO_ORDERS": {"since": "last_sync"}, "NIGHTLY_CONTACT_DEDUPE": {"match_on": ["email", "phone"]}}
 JOBS = [  # (name, every hours, at hour, entity maker)
     ("PROCESS_RELEASE_PAYMENTS", 24, 6),
     ("SYNC_SQUARE_STOCK", 3, 0),
