@@ -130,7 +130,7 @@ def test_a_crashed_job_is_marked_stalled_by_the_sweeper_run_on_demand(api_stack,
     job.start()
     job.progress(processed=120, total=500)  # then the worker dies: no completion ever comes
     entry_when(api_stack, job.id, lambda e: e["metadata"].get("processed") == 120)
-    time.sleep(1.5)
+    time.sleep(2.5)  # past its deadline: the last report plus 1 s, rounded up to the second
 
     ran = api_stack.cli("run", "SweeperFunction")
     assert ran.returncode == 0, ran.stderr

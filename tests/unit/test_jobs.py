@@ -89,9 +89,15 @@ def test_an_in_progress_job_stalls_its_timeout_after_its_last_progress():
     later = NOW + timedelta(minutes=10)
     assert apply_update(entry, EntryUpdate(metadata={"processed": 50}, sequence=2), later)
     assert entry.stalls_at == later + timedelta(minutes=15)
+    # Reports within the same minute keep the deadline (the open_jobs index item is not rewritten) …
+    assert apply_update(entry, EntryUpdate(metadata={"processed": 60}, sequence=3), later - timedelta(seconds=59))
+    assert entry.stalls_at == later + timedelta(minutes=15)
+    # … and it is never earlier than the timeout after the last report.
+    assert apply_update(entry, EntryUpdate(metadata={"processed": 70}, sequence=4), later + timedelta(seconds=1))
+    assert entry.stalls_at == later + timedelta(minutes=16)
     # An older report is not progress: the deadline stays.
     assert not apply_update(entry, EntryUpdate(metadata={"processed": 10}, sequence=1), later + timedelta(minutes=5))
-    assert entry.stalls_at == later + timedelta(minutes=15)
+    assert entry.stalls_at == later + timedelta(minutes=16)
     assert apply_update(entry, EntryUpdate(status="SUCCESS", sequence=3), later + timedelta(minutes=6))
     assert entry.stalls_at is None
 
@@ -112,7 +118,7 @@ def test_the_sweeper_marks_a_job_past_its_deadline_stalled_keeping_its_last_prog
     assert entry.status is Status.WARNING and entry.error["type"] == "JobStalled"
     assert "no progress reported for 15 min" in entry.error["message"]
     assert entry.metadata["processed"] == 120 and entry.metadata["total"] == 500
-    assert entry.metadata["stalled"] == {"last_progress_at": NOW.isoformat(), "timeout_seconds": 900}
+    assert entry.metadata["stalled"] == {"deadline": (NOW + timedelta(minutes=15)).isoformat(), "timeout_seconds": 900}
     assert entry.finished_at == NOW + timedelta(minutes=16) and entry.stalls_at is None
     assert not mark_stalled(entry, NOW + timedelta(hours=1))  # a finished entry is left alone
 

@@ -11,7 +11,8 @@ True
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
 from activitylog import ids
@@ -98,10 +99,18 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
 
 
 def stall_deadline(entry: Entry, reported_at: datetime) -> Optional[datetime]:
-    """When an IN_PROGRESS job that reported at ``reported_at`` stalls if nothing follows: plus its timeout."""
+    """When an IN_PROGRESS job that reported at ``reported_at`` stalls if nothing follows: plus its timeout.
+
+    Rounded up to a whole step (a fifteenth of the timeout, between 1 s and 1 min): reports
+    within one step keep the deadline, so they do not rewrite the ``open_jobs`` index item
+    (two write units each). The sweeper runs every few minutes; it loses no precision.
+    """
     if entry.type is not EntryType.BACKGROUND_JOB or entry.status is not Status.IN_PROGRESS:
         return None
-    return reported_at + timeout_of(entry.metadata)
+    timeout = timeout_of(entry.metadata)
+    step = min(60, max(1, int(timeout.total_seconds()) // 15))
+    deadline = math.ceil((reported_at + timeout).timestamp() / step) * step
+    return datetime.fromtimestamp(deadline, timezone.utc)
 
 
 def mark_stalled(entry: Entry, now: datetime) -> bool:
@@ -113,11 +122,10 @@ def mark_stalled(entry: Entry, now: datetime) -> bool:
     if entry.status is not Status.IN_PROGRESS or entry.stalls_at is None or entry.stalls_at > now:
         return False
     timeout = timeout_of(entry.metadata)
-    last_progress = entry.stalls_at - timeout
     entry.status = Status.WARNING
     entry.error = {"message": f"stalled: no progress reported for {_span(timeout)} (the job's timeout); "
                               "it may have crashed. Its last progress is kept.", "type": "JobStalled"}
-    entry.metadata = {**entry.metadata, "stalled": {"last_progress_at": last_progress.isoformat(),
+    entry.metadata = {**entry.metadata, "stalled": {"deadline": entry.stalls_at.isoformat(),
                                                     "timeout_seconds": int(timeout.total_seconds())}}
     entry.finished_at = now
     entry.stalls_at = None
