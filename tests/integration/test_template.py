@@ -462,3 +462,20 @@ def test_the_local_stack_serves_the_folder_the_page_bucket_is_filled_from(templa
     folder = (ROOT / template["Resources"]["WebBucket"]["Metadata"]["SyncedFrom"]).resolve()
     assert site.folder == folder and (folder / _distribution(template)["DefaultRootObject"]).is_file()
     assert site.api_paths == tuple(b["PathPattern"] for b in _api_behaviours(template))
+
+
+# -- the register of job types, as the README documents it -------------------------------------
+
+
+def test_the_readmes_register_of_job_types_is_the_layers():
+    from activitylog.jobs.registry import JOB_TYPES
+
+    section = (ROOT / "README.md").read_text().split("### The register of job types", 1)[1].split("\n\n| ", 1)[1]
+    rows = [line.strip("|").split("|") for line in ("| " + section).split("\n\n", 1)[0].splitlines()[2:]]
+    documented = {name.strip(): (label.strip(), retryable.strip(), stalls.strip()) for name, label, retryable, stalls in rows}
+    assert set(documented) == set(JOB_TYPES)
+    for name, job in JOB_TYPES.items():
+        label, retryable, stalls = documented[name]
+        assert label.startswith(job.label), name  # the README may say more after the label
+        assert retryable.startswith("yes" if job.retryable else "no"), name
+        assert stalls == f"{int(job.timeout.total_seconds() // 60)} min", name
