@@ -197,6 +197,20 @@ def test_pressing_retry_three_times_at_once_starts_one_run(api_stack):
     assert [item["id"] for item in chain if item["type"] == "BACKGROUND_JOB"] == [original, run_id]
 
 
+def test_a_failed_outgoing_webhook_is_retried_as_a_new_delivery_of_the_same_request(api_stack, platform):
+    woo = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
+    sent = activity(platform).webhook_sent("order.created", woo, url="https://hooks.example.com/int_woo", body={"order": 4012},
+                                           response_status=500)
+    failed = entry_when(api_stack, sent, lambda e: True)
+    assert failed["status"] == "FAILED" and failed["retry"] == {"allowed": True}
+
+    status, answer = api_stack.request("POST", f"/activities/{sent}/retry", reader(api_stack))
+    assert status == 202 and answer["job"] == "SEND_WEBHOOK", answer
+    again = entry_when(api_stack, answer["run_id"], lambda e: True)
+    assert (again["type"], again["action"], again["status"], again["retry_of"]) == ("WEBHOOK", "sent", "SUCCESS", sent)
+    assert again["metadata"]["params"] == {"topic": "order.created", "url": "https://hooks.example.com/int_woo", "body": {"order": 4012}}
+
+
 def test_the_chain_from_a_user_action_to_its_job_and_the_webhook_it_sent(api_stack, platform):
     client = activity(platform, correlation_id="req_e2e_chain")
     action = client.record(type="USER_ACTION", actor=RILEY, action="started", event="Stock sync started · Square", entity=SQUARE)
