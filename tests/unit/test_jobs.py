@@ -53,7 +53,7 @@ def bus() -> FakeBus:
 
 
 def client(bus: FakeBus, **kwargs) -> ActivityClient:
-    return ActivityClient("org_1", publisher=Publisher("platform", bus), **kwargs)
+    return ActivityClient("org_1", publisher=Publisher("platform", bus, pause=0), **kwargs)
 
 
 # -- the register -------------------------------------------------------------------------------
@@ -220,9 +220,28 @@ def test_the_client_never_raises_when_the_bus_is_down_and_delivers_in_order_when
     assert not activity.publisher.pending
 
 
+def test_after_a_failed_send_reports_only_buffer_for_a_pause_and_flush_still_tries(bus):
+    class Counting(FakeBus):
+        calls = 0
+
+        def put_events(self, Entries):  # noqa: N803
+            Counting.calls += 1
+            return super().put_events(Entries)
+
+    counting = Counting()
+    counting.down = True
+    activity = ActivityClient("org_1", publisher=Publisher("platform", counting, pause=60))
+    with activity.job("SYNC_SQUARE_STOCK") as job:
+        for n in range(20):
+            job.progress(processed=n)
+    assert Counting.calls == 1 and len(activity.publisher.pending) == 22  # one try, then the reports only wait
+    counting.down = False
+    assert activity.flush() == 0 and Counting.calls == 4  # 22 events, ten to a call
+
+
 def test_events_the_bus_refuses_go_first_next_time():
     bus = FakeBus()
-    publisher = Publisher("platform", bus)
+    publisher = Publisher("platform", bus, pause=0)
     bus.refuse = {1}
     publisher.publish([{"Detail": "a"}, {"Detail": "b"}, {"Detail": "c"}])
     assert [e["Detail"] for e in bus.received] == ["a", "c"] and [e["Detail"] for e in publisher.pending] == ["b"]
@@ -233,7 +252,7 @@ def test_events_the_bus_refuses_go_first_next_time():
 def test_the_buffer_is_bounded_and_counts_what_it_drops():
     bus = FakeBus()
     bus.down = True
-    publisher = Publisher("platform", bus, limit=3)
+    publisher = Publisher("platform", bus, limit=3, pause=0)
     publisher.publish([{"Detail": str(n)} for n in range(5)])
     assert [e["Detail"] for e in publisher.pending] == ["2", "3", "4"] and publisher.dropped == 2
 

@@ -39,6 +39,7 @@ from activitylog.observability import logger
 
 SYSTEM = {"kind": "system", "id": "system", "name": "system"}
 BUFFER_LIMIT = 1000  # events kept while the bus is away; past it the oldest are dropped (and counted)
+PAUSE_SECONDS = 5.0  # after a failed send, calls only buffer for this long: a job must not wait on a bus that is away
 MAX_STACK = 32_000  # characters of a stack trace kept: its start and its end, where the error is
 MAX_MESSAGE = 4000
 PUT_EVENTS_BATCH = 10
@@ -50,19 +51,24 @@ _chain: ContextVar[Optional[str]] = ContextVar("activitylog_chain", default=None
 class Publisher:
     """Sends PutEvents entries to the bus, buffering (bounded, in order) whatever cannot go now.
 
-    ``publish`` and ``flush`` never raise; ``send`` (no buffer) does.
+    ``publish`` and ``flush`` never raise; ``send`` (no buffer) does. After a failed send,
+    ``publish`` only buffers for ``pause`` seconds, so a job reporting progress does not wait
+    on an unreachable bus at every report; ``flush`` always tries.
 
     One per process by default (``default_publisher``), so what a warm Lambda buffered goes
     out with its next invocation.
     """
 
-    def __init__(self, bus: Optional[str] = None, events_client: Any = None, limit: int = BUFFER_LIMIT) -> None:
+    def __init__(self, bus: Optional[str] = None, events_client: Any = None, limit: int = BUFFER_LIMIT,
+                 pause: float = PAUSE_SECONDS) -> None:
         self.bus = bus or os.environ.get(events.BUS_VARIABLE)
         self._events = events_client
         self.limit = limit
+        self.pause = pause
         self.pending: deque[dict] = deque()
         self.dropped = 0
         self._lock = threading.Lock()
+        self._paused_until = 0.0
 
     def publish(self, entries: list[dict]) -> None:
         """Queue ``entries`` behind anything buffered, then send what can be sent."""
@@ -74,7 +80,8 @@ class Publisher:
                     logger.error("activity buffer full: the oldest event was dropped", extra={"limit": self.limit})
                     _count("ActivityEventsDropped", 1)
                 self.pending.append(entry)
-            self._drain()
+            if time.monotonic() >= self._paused_until:
+                self._drain()
 
     def send(self, entries: list[dict]) -> None:
         """Send ``entries`` now or raise: for an event whose sender must know it went (a retry's run request)."""
@@ -86,7 +93,7 @@ class Publisher:
             raise RuntimeError(f"the bus refused {answer['FailedEntryCount']} event(s): {', '.join(codes)}")
 
     def flush(self) -> int:
-        """Send what is buffered; answers how many events are still waiting."""
+        """Send what is buffered (even while paused); answers how many events are still waiting."""
         with self._lock:
             self._drain()
             return len(self.pending)
@@ -102,6 +109,7 @@ class Publisher:
                 logger.warning("activity events buffered: the bus is unavailable",
                                extra={"bus": self.bus, "buffered": len(self.pending), "error": str(error)})
                 _count("ActivityEventsBuffered", len(self.pending))
+                self._paused_until = time.monotonic() + self.pause
                 return
             failed = [entry for entry, result in zip(batch, answer.get("Entries", []), strict=False) if result.get("ErrorCode")]
             for _ in batch:
@@ -112,7 +120,9 @@ class Publisher:
                                extra={"bus": self.bus, "refused": len(failed),
                                       "error": next(r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode"))})
                 _count("ActivityEventsBuffered", len(self.pending))
+                self._paused_until = time.monotonic() + self.pause
                 return
+        self._paused_until = 0.0
 
     def _client(self) -> Any:
         if self._events is None:
