@@ -2,7 +2,7 @@
 
     activitylog serve [--port 3000] [--in-memory] [--no-seed]   the whole stack (``make dev``)
     activitylog seed [--org ORG] [--count N] [--days D]          demo entries, with a progress bar
-    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
+    activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all] [--id ID] [--related ID]
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|retry]
@@ -93,11 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--user", help="a team member's id, e.g. u_17")
     query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
     query.add_argument("--entity-id", help="one record's history (with --entity)")
+    query.add_argument("--correlation-id", help="one chain: a user action, its jobs, their webhooks and retries")
     query.add_argument("--from", dest="date_from", help="today, yesterday, 30m, 24h, 7d or ISO 8601 (default: the API's last 24 h)")
     query.add_argument("--to", dest="date_to", help="like --from (or now)")
     query.add_argument("--limit", type=int, default=50, help="page size")
     query.add_argument("--all", action="store_true", help="follow the cursor through every page")
     query.add_argument("--id", help="show one entry in full (the detail panel)")
+    query.add_argument("--related", metavar="ID", help="the chain an entry belongs to, oldest first (GET /activities/{id}/related)")
     query.add_argument("--json", action="store_true", help="print the API's JSON")
     query.add_argument("--url", default=None)
     query.set_defaults(handler=cmd_query)
@@ -415,6 +417,7 @@ def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from
             params.append((name, ",".join(values)))
     for name, value in (("user", getattr(args, "user", None)), ("entity_type", getattr(args, "entity_type", None)),
                         ("entity_id", getattr(args, "entity_id", None)),
+                        ("correlation_id", getattr(args, "correlation_id", None)),
                         ("from", date_from or _relative_or_iso(getattr(args, "date_from", None))),
                         ("to", _relative_or_iso(getattr(args, "date_to", None))),
                         ("limit", str(getattr(args, "limit", 200))), ("cursor", cursor)):
@@ -427,12 +430,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     # Resolved once: every page of --all must ask for the same window (the cursor is bound to it).
     args.date_from, args.date_to = _relative_or_iso(args.date_from), _relative_or_iso(args.date_to)
     client = _client(args, args.org, "u_cli", ("read",))
-    if args.id:
-        status, answer = client.request("GET", f"/activities/{args.id}")
+    if args.related or args.id:
+        path, render = ((f"/activities/{args.related}/related", format_chain) if args.related
+                        else (f"/activities/{args.id}", format_detail))
+        status, answer = client.request("GET", path)
         if status != 200 or args.json:
             print(_json(answer, indent=2))
         else:
-            print(format_detail(answer), end="")
+            print(render(answer), end="")
         return 0 if status == 200 else 1
     cursor, shown, first = None, 0, True
     while True:
@@ -571,6 +576,12 @@ def format_table(items: list[dict], header: bool = True, now: Optional[datetime]
     return "".join(line + "\n" for line in lines)
 
 
+def format_chain(chain: dict, now: Optional[datetime] = None) -> str:
+    """``query --related``: the chain oldest first, as the table shows entries."""
+    more = "" if chain["complete"] else f" (the first 500: query --correlation-id {chain['correlation_id']} --from … --all lists them all)"
+    return format_table(chain["items"], now=now) + f"{len(chain['items'])} entries in chain {chain['correlation_id']}{more}\n"
+
+
 def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
     """The detail panel: actor, action, entity, the before/after diff, metadata, error."""
     actor, entity = entry.get("actor") or {}, entry.get("entity") or {}
@@ -596,6 +607,12 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
         error = entry["error"]
         lines.append(f"  Error     {error.get('type') or 'Error'}: {error.get('message')}")
         lines += ["    " + line for line in (error.get("stack") or "").rstrip().splitlines()]
+    if entry.get("retry_of"):
+        lines.append(f"  Retry of  {entry['retry_of']}")
+    if entry.get("correlation_id"):
+        lines.append(f"  Chain     {entry['correlation_id']}  (all of it: activitylog query --related {entry['id']})")
+    if (entry.get("retry") or {}).get("reason"):
+        lines.append(f"  Retry     {entry['retry']['reason']}")
     lines.append(f"  ID        {entry['id']}  (give this to support)")
     return "".join(printable(line) + "\n" for line in lines)
 

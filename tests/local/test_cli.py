@@ -161,3 +161,22 @@ def test_metrics_documents_go_aside_and_everything_else_reaches_the_terminal():
             thread.join()
     assert sink.getvalue().splitlines() == [emf] * 800
     assert terminal.getvalue().splitlines() == [log_line] * 800
+
+
+def test_the_detail_names_the_entry_retried_its_chain_and_why_it_cannot_be_retried():
+    text = format_detail(_entry(status="FAILED", retry_of="01M8AP55CB939ADHT5N4N8XQT2", correlation_id="req_42",
+                                retry={"allowed": False, "reason": "IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page"}),
+                         now=NOW)
+    assert "  Retry of  01M8AP55CB939ADHT5N4N8XQT2\n" in text
+    assert "  Chain     req_42  (all of it: activitylog query --related " in text
+    assert "  Retry     IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page\n" in text
+
+
+def test_the_chain_reads_oldest_first_and_says_when_it_is_cut():
+    from activitylog_local.cli import format_chain
+
+    items = [{"id": f"01M8AP55CB939ADHT5N4N8XQT{n}", "occurred_at": f"2026-11-26T12:0{n}:00Z", "type": "USER_ACTION", "status": "SUCCESS",
+              "actor": {"kind": "user", "id": "u_17", "name": "Riley Park"}, "action": "retried", "event": f"step {n}"} for n in (1, 2)]
+    text = format_chain({"correlation_id": "req_42", "items": items, "complete": True}, now=NOW)
+    assert text.index("step 1") < text.index("step 2") and text.endswith("2 entries in chain req_42\n")
+    assert "the first 500" in format_chain({"correlation_id": "req_42", "items": items, "complete": False}, now=NOW)
