@@ -282,7 +282,7 @@ def _running_pid(data_dir: Path) -> Optional[int]:
 
 def _write_state(data_dir: Path, stack) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid()}
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(), "aws_endpoint": stack.aws.url}
     (data_dir / STATE_FILE).write_text(json.dumps(state))
 
 
