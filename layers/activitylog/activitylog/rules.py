@@ -23,18 +23,19 @@ if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry
 
 
-def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int) -> Entry:
+def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None) -> Entry:
     """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
 
     An ``occurred_at`` older than the org's retention is a 400 (it would expire at once);
-    an entry recorded already finished gets its ``finished_at``.
+    an entry recorded already finished gets its ``finished_at``. ``entry_id`` is an id derived
+    from ``occurred_at`` (``ids.derived_id``) for an entry that must exist once.
     """
     occurred = new.occurred_at or now
     if occurred < now - timedelta(days=retention_days):
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
     return Entry(
-        id=ids.new_id(occurred),
+        id=entry_id or ids.new_id(occurred),
         type=new.type,
         status=new.status,
         actor=new.actor.model_dump(mode="json"),
