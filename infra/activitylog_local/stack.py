@@ -42,6 +42,7 @@ import yaml
 from activitylog_local import template as template_module
 from activitylog_local.auth import DevKey, JwtAuthorizer
 from activitylog_local.durable import DurableState
+from activitylog_local.faults import Faults
 from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
 from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
 from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
@@ -134,6 +135,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}  # logical id -> arn
         self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
         self.outbox = Outbox(self.options.data_dir / "outbox")
+        self.faults = Faults(self.options.data_dir / "faults.json")  # DynamoDB refusing on purpose (POST /_local/faults)
         self.key = DevKey.load_or_create(self.options.data_dir)
         self._mock = None
         self.aws: Optional[AwsEndpoint] = None  # moto and Lambda Invoke over HTTP, for the execution environments
@@ -279,8 +281,9 @@ class LocalStack:
             elif kind == "AWS::Events::EventBus":
                 boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
         self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
+        self.faults.clear()  # a plan left by an earlier run
         self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT, aws_endpoint=self.aws.url,
-                                     concurrency=self.options.concurrency)
+                                     concurrency=self.options.concurrency, faults=self.faults.path)
         self._verify_senders()
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::StepFunctions::StateMachine":
@@ -672,6 +675,52 @@ class LocalStack:
                 return queue["url"]
         raise KeyError(f"no queue {name!r} in the template (queues: {', '.join(sorted(self.queues)) or 'none'})")
 
+    def dead_letter_queues(self) -> dict[str, str]:
+        """Each dead-letter queue's logical id, and the queue whose redrive policy names it."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        found = {}
+        for logical_id, queue in self.queues.items():
+            policy = sqs.get_queue_attributes(QueueUrl=queue["url"], AttributeNames=["RedrivePolicy"]).get("Attributes", {}).get("RedrivePolicy")
+            if policy:
+                target = json.loads(policy)["deadLetterTargetArn"]
+                found[next(lid for lid, q in self.queues.items() if q["arn"] == target)] = logical_id
+        return found
+
+    def redrive(self, name: Optional[str] = None) -> dict:
+        """Move what waits in a dead-letter queue (every one, without ``name``) back to the queue it serves,
+        as SQS's redrive does: each message sent again (its receive count starts over) and deleted here.
+        Only the messages there when it starts: one that fails again meanwhile stays for the next redrive."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        serves = self.dead_letter_queues()
+        if name is not None:
+            dead = next((lid for lid, q in self.queues.items() if name in (lid, q["name"], q["url"], q["arn"])), None)
+            if dead is None:
+                raise KeyError(f"no queue {name!r} in the template (queues: {', '.join(sorted(self.queues))})")
+            if dead not in serves:
+                raise KeyError(f"{dead} is no queue's dead-letter queue (dead-letter queues: {', '.join(sorted(serves)) or 'none'})")
+            serves = {dead: serves[dead]}
+        moved = {}
+        for dead, source in serves.items():
+            url, target = self.queues[dead]["url"], self.queues[source]["url"]
+            waiting = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+            count = 0
+            while count < waiting:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, waiting - count), MessageAttributeNames=["All"],
+                                               VisibilityTimeout=60).get("Messages", [])
+                if not messages:
+                    break
+                sqs.send_message_batch(QueueUrl=target, Entries=[
+                    {"Id": str(i), "MessageBody": m["Body"], **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})}
+                    for i, m in enumerate(messages)])
+                sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                count += len(messages)
+            moved[dead] = {"to": source, "moved": count}
+        return {"redriven": moved}
+
     def describe(self) -> dict:
         return {
             "url": self.url,
@@ -681,7 +730,7 @@ class LocalStack:
             "buckets": self.buckets,
             "queues": {lid: q["url"] for lid, q in self.queues.items()},
             "state_machines": self.state_machines,
-            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events),
+            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events), "environment": s.environment,
                                 "concurrency": self.runtime.pools[lid].limit, "environments": self.runtime.pools[lid].size}
                           for lid, s in self.runtime.specs.items()},
             "routes": [r.route_key for r in self.gateway.routes],
