@@ -240,3 +240,62 @@ def test_secrets_set_refuses_an_unknown_provider_and_a_bad_org_in_one_line(api_s
     assert unknown.returncode == 2 and "invalid choice: 'paypal'" in unknown.stderr
     bad = api_stack.cli("secrets", "set", "--org", "org/../x", "--provider", "stripe", "--value", "v")
     assert bad.returncode == 1 and bad.stderr.startswith("activitylog: --org 'org/../x'") and bad.stderr.count("\n") == 1
+
+
+# --- outgoing webhooks: the platform calling out, recorded through POST /activities -------------------------
+
+
+def outgoing(status: str, code: int | None, **webhook) -> dict:
+    delivery = {"direction": "outgoing", "url": "https://hooks.example.com/int_woo/orders", "method": "POST",
+                "request_headers": {"content-type": "application/json", "authorization": "Bearer woo_secret_token",
+                                    "x-platform-signature": "sha256=abcdef"},
+                "request_body": {"topic": "order.created", "order": {"id": 3981, "card_number": "4111 1111 1111 1111"}},
+                "response": None if code is None else {"status_code": code, "headers": {"content-type": "text/plain"},
+                                                       "body": "ok" if code < 300 else f"upstream answered {code}"},
+                "duration_ms": 412, "attempt": 2, **webhook}
+    return {"type": "WEBHOOK", "status": status, "action": "sent", "event": "Webhook sent · order.created → WooCommerce",
+            "actor": {"kind": "system", "id": "system", "name": "system"},
+            "entity": {"type": "integration", "id": "int_woo", "label": "WooCommerce"}, "webhook": delivery}
+
+
+@pytest.mark.parametrize("status, code", [("SUCCESS", 200), ("WARNING", 503), ("FAILED", 410), ("WARNING", None), ("FAILED", None)])
+def test_an_outgoing_webhook_is_recorded_with_its_target_bodies_status_code_and_duration(api_stack, status, code):
+    writer = api_stack.token("org_outgoing", "svc_webhooks", scopes=("write",))
+    created, entry = api_stack.request("POST", "/activities", writer, outgoing(status, code))
+    assert created == 201, entry
+    kept = entry["metadata"]["webhook"]
+    assert (kept["direction"], kept["url"], kept["method"], kept["status_code"], kept["duration_ms"], kept["attempt"]) == (
+        "outgoing", "https://hooks.example.com/int_woo/orders", "POST", code, 412, 2)
+    assert kept["request"]["body"]["order"] == {"id": 3981, "card_number": "*****"}
+    assert kept["request"]["headers"] == {"content-type": "application/json", "authorization": "*****", "x-platform-signature": "*****"}
+    assert kept["response"] == (None if code is None else {"status_code": code, "headers": {"content-type": "text/plain"},
+                                                           "body": "ok" if code < 300 else f"upstream answered {code}"})
+    assert entry["status"] == status and api_stack.request("GET", f"/activities/{entry['id']}", writer)[1] == entry
+
+
+@pytest.mark.parametrize("document, field", [
+    (outgoing("SUCCESS", 500), "status"),
+    (outgoing("FAILED", 204), "status"),
+    (outgoing("SUCCESS", None), "status"),
+    (outgoing("IN_PROGRESS", None), "status"),
+    (outgoing("SUCCESS", 200) | {"type": "USER_ACTION", "actor": {"kind": "user", "id": "u_1", "name": "Ann"}}, "webhook"),
+    (outgoing("SUCCESS", 200, url="ftp://hooks.example.com/x"), "webhook.url"),
+    (outgoing("SUCCESS", 200, direction="incoming"), "webhook.direction"),
+    (outgoing("SUCCESS", 200, duration_ms=-1), "webhook.duration_ms"),
+    (outgoing("SUCCESS", 200) | {"metadata": {"webhook": {}}}, "metadata.webhook"),
+])
+def test_an_outgoing_webhook_that_contradicts_itself_is_a_400_naming_the_field(api_stack, document, field):
+    writer = api_stack.token("org_outgoing", "svc_webhooks", scopes=("write",))
+    status, answer = api_stack.request("POST", "/activities", writer, document)
+    assert (status, answer.get("field")) == (400, field), answer
+
+
+def test_the_openapi_document_describes_the_outgoing_webhook_and_the_webhook_route(api_stack):
+    document = api_stack.request("GET", "/openapi.json")[1]
+    schemas = document["components"]["schemas"]
+    webhook = schemas["OutgoingWebhook"]
+    assert {"direction", "url", "request_body", "response", "duration_ms"} <= set(webhook["properties"])
+    assert set(webhook["required"]) == {"direction", "url", "duration_ms"}
+    assert "webhook" in schemas["NewEntry"]["properties"]
+    route = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
+    assert route["security"] == [] and set(route["responses"]) == {"200", "400", "404", "413", "503"}

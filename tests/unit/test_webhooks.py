@@ -206,7 +206,8 @@ def test_an_unknown_object_has_no_entity_and_odd_ids_are_made_key_safe():
 
 def test_signatures_authorization_cookies_and_keys_are_erased_from_the_headers():
     headers = {"stripe-signature": "t=1,v1=abc", "x-square-hmacsha256-signature": "c2ln", "fdx-signature": "c2ln",
-               "Authorization": "Bearer sk_live_123", "cookie": "session=1", "x-api-key": "k", "user-agent": "Stripe/1.0"}
+               "Authorization": "Bearer sk_live_123", "cookie": "session=1", "x-api-key": "k", "X-Hub-Signature-256": "sha256=1",
+               "x-shopify-hmac-sha256": "aGk=", "x-webhook-token": "t", "user-agent": "Stripe/1.0"}
     redacted = redact_headers(headers)
     assert redacted == {**{name: "*****" for name in headers}, "user-agent": "Stripe/1.0"}
     assert headers["Authorization"] == "Bearer sk_live_123"  # the caller's copy is untouched

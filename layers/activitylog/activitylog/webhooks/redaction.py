@@ -28,6 +28,8 @@ SECRET_HEADERS = frozenset({
     "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "x-auth-token",
     "x-amz-security-token", "stripe-signature", "x-square-hmacsha256-signature", "x-square-signature", "fdx-signature",
 })
+# Any other header named like one that carries a secret (x-hub-signature-256, x-shopify-hmac-sha256, x-webhook-token, …).
+_SECRET_HEADER_NAME = re.compile(r"signature|hmac|secret|token|authorization|api[-_]?key|password|cookie", re.IGNORECASE)
 SECRET_FIELDS = (
     "cvc", "cvv", "cvc2", "cvv2", "cvn", "security_code", "card_verification", "card_number", "pan", "account_number",
     "bank_account_number", "iban", "password", "secret",
@@ -54,7 +56,7 @@ def _masker():
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     """The headers with every secret-bearing one erased (kept by name: it shows the request was signed)."""
-    secret = [name for name in headers if name.lower() in SECRET_HEADERS]
+    secret = [name for name in headers if name.lower() in SECRET_HEADERS or _SECRET_HEADER_NAME.search(name)]
     if not secret:
         return dict(headers)
     return _masker().erase(dict(headers), fields=[f"$[{json.dumps(name)}]" for name in secret])
@@ -67,6 +69,11 @@ def redact_body(body: bytes) -> Any:
         document = json.loads(body)
     except ValueError:
         return scrub_text(body.decode("utf-8", errors="replace"))
+    return redact_document(document)
+
+
+def redact_document(document: Any) -> Any:
+    """A body already parsed (any JSON value, or text): secret fields erased, card numbers cut."""
     present = sorted(_keys(document) & _SECRET_NAMES)
     if present:  # Powertools' erase takes JSONPath: one expression per name found, at any depth
         wrapped = _masker().erase({"body": document}, fields=[f"$..{json.dumps(name)}" for name in present])
