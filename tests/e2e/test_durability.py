@@ -9,7 +9,6 @@ and the org's signing secret are all there, and every delivery becomes its entry
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 

@@ -55,8 +55,9 @@ class Webhooks:
                         (OTHER, "stripe"): "whsec_elsewhere"}
         self.service = service_for(table, 2, "details")
         details = DetailStore("details")
-        self.receiver = Receiver(self.service, SigningSecrets(SECRETS_PATH), WebhookQueue(self.queue_url, details))
-        self.ingest = Ingest(self.service, details, self.queue_url, retry_seconds=1)
+        queue = WebhookQueue(self.queue_url, details)
+        self.receiver = Receiver(self.service, SigningSecrets(SECRETS_PATH), queue)
+        self.ingest = Ingest(self.service, details, queue, retry_seconds=1)
 
     def deliver(self, provider: str, event, org: str = ORG, secret: str | None = None, **kwargs) -> dict:
         url = f"https://hooks.example.com/webhooks/{provider}/{org}"

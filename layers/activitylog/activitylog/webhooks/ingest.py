@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from functools import lru_cache
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,7 +32,7 @@ from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import entry_document, redacted_request
 from activitylog.webhooks.providers import PROVIDERS
-from activitylog.webhooks.queue import body_of, read_message
+from activitylog.webhooks.queue import WebhookQueue, body_of, read_message
 
 MAX_RETRY_SECONDS = 900
 
@@ -50,16 +51,15 @@ class Pending:
 class Ingest:
     service: ActivityService
     detail_store: DetailStore
-    queue_url: Optional[str] = None  # for the backoff of failed messages
+    queue: Optional[WebhookQueue] = None  # where failed messages are told when to come back
     retry_seconds: int = 10
     batch_writes: bool = True  # False: one write per entry (the benchmark's baseline)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    _sqs: Any = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls) -> "Ingest":
         service = ActivityService.from_environment()
-        return cls(service, service.store.detail_store, os.environ.get("WEBHOOK_QUEUE_URL"),
+        detail_store = service.store.detail_store
+        return cls(service, detail_store, WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], detail_store),
                    int(os.environ.get("INGEST_RETRY_SECONDS", "10")))
 
     def handle(self, event: dict, context: Any) -> dict:
@@ -100,20 +100,14 @@ class Ingest:
 
     def _back_off(self, failed: list[dict]) -> None:
         """Failed messages come back after a doubling delay, not the queue's whole visibility timeout."""
-        if not failed or not self.queue_url:
+        if not failed or self.queue is None:
             return
-        if self._sqs is None:
-            import boto3
-
-            self._sqs = boto3.client("sqs")
-        entries = []
-        for index, record in enumerate(failed):
+        delays = []
+        for record in failed:
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
-            delay = min(MAX_RETRY_SECONDS, self.retry_seconds * 2 ** max(0, receives - 1))
-            entries.append({"Id": str(index), "ReceiptHandle": record["receiptHandle"], "VisibilityTimeout": delay})
+            delays.append((record["receiptHandle"], min(MAX_RETRY_SECONDS, self.retry_seconds * 2 ** max(0, receives - 1))))
         try:
-            for start in range(0, len(entries), 10):
-                self._sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
+            self.queue.retry_later(delays)
         except Exception:  # noqa: BLE001 - the queue's visibility timeout brings them back anyway
             logger.exception("could not set the retry delay of failed webhook messages")
 
@@ -146,7 +140,10 @@ class _EntriesTogether(BatchProcessor):
         return results
 
 
-_ingest: Optional[Ingest] = None
+@lru_cache(maxsize=1)
+def ingest() -> Ingest:
+    """The ingest, built once per execution environment."""
+    return Ingest.from_environment()
 
 
 def entrypoint() -> Callable[[dict, Any], dict]:
@@ -157,9 +154,6 @@ def entrypoint() -> Callable[[dict, Any], dict]:
     @traced
     @metrics.log_metrics
     def lambda_handler(event: dict, context: Any) -> dict:
-        global _ingest
-        if _ingest is None:
-            _ingest = Ingest.from_environment()
-        return _ingest.handle(event, context)
+        return ingest().handle(event, context)
 
     return lambda_handler

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from functools import cached_property
 from typing import Optional
 
 from activitylog import details
@@ -46,15 +47,12 @@ class WebhookQueue:
     def __init__(self, queue_url: str, detail_store: DetailStore) -> None:
         self.queue_url = queue_url
         self.detail_store = detail_store
-        self._client = None
 
-    @property
+    @cached_property
     def client(self):
-        if self._client is None:
-            import boto3
+        import boto3  # built when first used: the receiver's cold start does not wait for it
 
-            self._client = boto3.client("sqs")
-        return self._client
+        return boto3.client("sqs")
 
     def enqueue(self, message: dict) -> Optional[str]:
         """Send ``message``; answers the S3 key it was offloaded to, if it was too large for SQS."""
@@ -72,6 +70,13 @@ class WebhookQueue:
                 self.detail_store.delete([offloaded])
             raise
         return offloaded
+
+
+    def retry_later(self, delays: list[tuple[str, int]]) -> None:
+        """Make received messages (by receipt handle) visible again after their delay (seconds), not the queue's timeout."""
+        entries = [{"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": delay} for n, (handle, delay) in enumerate(delays)]
+        for start in range(0, len(entries), 10):
+            self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
 
 
 def read_message(body: str, detail_store: DetailStore) -> tuple[dict, Optional[str]]:

@@ -24,7 +24,8 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from functools import lru_cache
+from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
@@ -122,20 +123,10 @@ class Receiver:
                            extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
 
 
-_receiver: Optional[Receiver] = None
-
-
+@lru_cache(maxsize=1)
 def receiver() -> Receiver:
-    """The receiver, built once per execution environment."""
-    global _receiver
-    if _receiver is None:
-        _receiver = Receiver.from_environment()
-    return _receiver
-
-
-def reset() -> None:
-    global _receiver
-    _receiver = None
+    """The receiver, built once per execution environment (``receiver.cache_clear()`` forgets it)."""
+    return Receiver.from_environment()
 
 
 def request_url(event: Any) -> str:
