@@ -215,7 +215,7 @@ def test_signatures_authorization_cookies_and_keys_are_erased_from_the_headers()
 
 def test_card_numbers_cvcs_and_bank_account_numbers_are_erased_from_the_body_at_any_depth():
     body = json.dumps({
-        "id": "evt_1", "amount": 4200, "cvc_check": "pass", "last4": "4242",
+        "id": "evt_1", "amount": 4200, "cvc_check": "pass", "last4": "4242", "client_secret": "pi_1_secret_abc",
         "data": {"object": {
             "card": {"number": "4242 4242 4242 4242", "cvc": "123", "exp_month": 12},
             "payment_method_details": {"card": {"cardNumber": "5555-5555-5555-4444", "securityCode": 737}},
@@ -227,7 +227,7 @@ def test_card_numbers_cvcs_and_bank_account_numbers_are_erased_from_the_body_at_
     redacted = redact_body(body)
     text = json.dumps(redacted)
     for secret in ("4242 4242 4242 4242", "5555-5555-5555-4444", '"123"', "737", "000123456789", "DE89370400440532013000",
-                   "378282246310005", "9876"):
+                   "378282246310005", "9876", "pi_1_secret_abc"):
         assert secret not in text, secret
     card = redacted["data"]["object"]["card"]
     assert card == {"number": "************4242", "cvc": "*****", "exp_month": 12}

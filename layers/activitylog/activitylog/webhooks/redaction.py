@@ -32,7 +32,7 @@ SECRET_HEADERS = frozenset({
 _SECRET_HEADER_NAME = re.compile(r"signature|hmac|secret|token|authorization|api[-_]?key|password|cookie", re.IGNORECASE)
 SECRET_FIELDS = (
     "cvc", "cvv", "cvc2", "cvv2", "cvn", "security_code", "card_verification", "card_number", "pan", "account_number",
-    "bank_account_number", "iban", "password", "secret",
+    "bank_account_number", "iban", "password", "secret", "client_secret",  # a payment intent's: confirms it from a browser
 )
 _CARD = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
 
