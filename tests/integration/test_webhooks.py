@@ -226,15 +226,26 @@ def test_a_forged_delivery_is_a_400_and_a_system_event_warning_never_a_webhook_e
 
 
 def test_a_flood_of_forgeries_records_at_most_five_refusals_per_org_and_minute(hooks):
+    minute = datetime.now(timezone.utc).replace(second=30)
+    hooks.service.clock = lambda: minute  # one minute's window, wherever the test starts
     event = provider_event("fedex", "fx_flood", "DL")
 
     def forge(_):
         with pytest.raises(BadRequest):
             hooks.deliver("fedex", event, secret="not the token")
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(forge, range(24)))
+    updates = []
+    counted = lambda params, **_: updates.append(params)  # noqa: E731 - each quota check is one UpdateItem
+    client = store.EntryItem._get_connection().connection.client
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", counted)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(forge, range(24)))
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", counted)
     assert len(hooks.entries("SYSTEM_EVENT")) == REJECTIONS_PER_MINUTE
+    # Once this container saw the quota spent, it stops asking: far fewer than one write per forgery.
+    assert REJECTIONS_PER_MINUTE < len([u for u in updates if "quota" in str(u)]) < 24
     with pytest.raises(BadRequest):
         hooks.deliver("stripe", provider_event("stripe", "evt_x", "charge.succeeded"), org=OTHER, secret="nope")
     assert len(hooks.entries("SYSTEM_EVENT", org=OTHER)) == 1  # another org's quota is its own

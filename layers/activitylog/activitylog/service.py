@@ -84,6 +84,7 @@ class ActivityService:
         self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
         self._shard_history: dict[str, tuple[float, int]] = {}
+        self._quotas_spent: set[tuple[str, str]] = set()  # (org, quota window) this container found used up
 
     @classmethod
     def from_environment(cls) -> "ActivityService":
@@ -186,8 +187,13 @@ class ActivityService:
         """Record ``new`` for an internal service, unless the org's ``quota`` already counts ``limit``
         entries in this window (None then): what outsiders can trigger must not fill the table."""
         now = self.clock()
-        window = int(now.timestamp() // window_seconds)
-        if not self.store.take_quota(org, f"{quota}#{window}", limit, expires_at=int(now.timestamp()) + 2 * 86400):
+        name = f"{quota}#{int(now.timestamp() // window_seconds)}"
+        if (org, name) in self._quotas_spent:  # known spent: a flood costs no write unit per request
+            return None
+        if not self.store.take_quota(org, name, limit, expires_at=int(now.timestamp()) + 2 * 86400):
+            if len(self._quotas_spent) > 10_000:
+                self._quotas_spent.clear()
+            self._quotas_spent.add((org, name))
             return None
         return self.record(Caller(org, recorded_by, frozenset({WRITE})), new)
 
