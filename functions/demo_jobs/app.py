@@ -22,9 +22,9 @@ def lambda_handler(event: dict, context: Any) -> dict:
     activity = ActivityClient(request.org_id, correlation_id=request.correlation_id)
     if request.job == SEND_WEBHOOK:  # an outgoing webhook sent again
         target = request.entity or {"type": "integration", "id": "unknown", "label": "integration"}
-        activity.webhook_sent(request.params.get("topic", "webhook"), target, url=request.params.get("url", ""),
-                              body=request.params.get("body"), response_status=200, retry_of=request.retry_of,
-                              entry_id=request.run_id)
+        activity.webhook_sent(request.params.get("topic", "webhook"), target, url=request.params.get("url", "https://example.com/"),
+                              method=request.params.get("method", "POST"), body=request.params.get("body"),
+                              response_status=200, duration_ms=120, retry_of=request.retry_of, entry_id=request.run_id)
         return {"run_id": request.run_id}
     try:
         _run(activity, request)
@@ -42,6 +42,7 @@ def _run(activity: ActivityClient, request: RunRequest) -> None:
             if params.get("fail") and step == 2:
                 raise RuntimeError(params["fail"])
         if request.job == "SYNC_SQUARE_STOCK":
-            activity.webhook_sent("inventory.updated", WOO, url="https://hooks.example.com/int_woo", response_status=200)
+            activity.webhook_sent("inventory.updated", WOO, url="https://hooks.example.com/int_woo", response_status=200,
+                                  duration_ms=180)
         if params.get("warn"):
             job.warn(str(params["warn"]))

@@ -67,7 +67,7 @@ def entry_when(api_stack, entry_id: str, check, org: str = ORG, timeout: float =
 
 
 def queue_drained(api_stack) -> bool:
-    depth = api_stack.request("GET", "/_local/queues/ActivityEventsQueue")[1]
+    depth = api_stack.request("GET", "/_local/queues/WebhookQueue")[1]
     return depth["visible"] == 0 and depth["in_flight"] == 0
 
 
@@ -208,7 +208,9 @@ def test_a_failed_outgoing_webhook_is_retried_as_a_new_delivery_of_the_same_requ
     assert status == 202 and answer["job"] == "SEND_WEBHOOK", answer
     again = entry_when(api_stack, answer["run_id"], lambda e: True)
     assert (again["type"], again["action"], again["status"], again["retry_of"]) == ("WEBHOOK", "sent", "SUCCESS", sent)
-    assert again["metadata"]["params"] == {"topic": "order.created", "url": "https://hooks.example.com/int_woo", "body": {"order": 4012}}
+    sent_again = again["metadata"]["webhook"]
+    assert (sent_again["url"], sent_again["method"], sent_again["request"]["body"]) == ("https://hooks.example.com/int_woo", "POST", {"order": 4012})
+    assert again["metadata"]["topic"] == "order.created" and sent_again["response"]["status_code"] == 200
 
 
 def test_the_chain_from_a_user_action_to_its_job_and_the_webhook_it_sent(api_stack, platform):

@@ -21,6 +21,7 @@ from activitylog.config import settings
 from activitylog.jobs import client as client_module
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.sweeper import sweep
+from activitylog.webhooks import ingest as webhook_ingest
 from activitylog_local.kit import sqs_record
 from activitylog_local.template import load
 
@@ -45,7 +46,7 @@ class Platform:
         self.events.create_event_bus(Name=self.bus)
         self.activity_queue = self._queue_for("activity", resources["ActivityEventsRule"]["Properties"]["EventPattern"])
         self.run_queue = self._queue_for("runs", resources["DemoJobsFunction"]["Properties"]["Events"]["RunRequested"]["Properties"]["Pattern"])
-        self.ingest = load_handler_module("ActivityEventsFunction")
+        self.ingest = load_handler_module("IngestFunction")  # the queue's consumer, webhooks' and activity events' alike
 
     def _queue_for(self, name: str, pattern: dict) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -90,7 +91,11 @@ def platform(activity_table, idempotency_table, monkeypatch):
         monkeypatch.setattr(client_module, "_default", None)  # the retry function's publisher, built in this container
         settings.cache_clear()
         common.reset()
-        yield Platform()
+        platform = Platform()
+        monkeypatch.setenv("WEBHOOK_QUEUE_URL", platform.activity_queue[0])
+        webhook_ingest.ingest.cache_clear()  # the ingest function's, built in this container
+        yield platform
+        webhook_ingest.ingest.cache_clear()
         common.reset()
         settings.cache_clear()
 
@@ -196,6 +201,24 @@ def test_an_event_that_is_not_an_entry_fails_alone_and_the_rest_of_the_batch_lan
     bad = next(m for m in messages if "NOPE" in m["Body"])
     assert platform.deliver(messages) == {"batchItemFailures": [{"itemIdentifier": bad["MessageId"]}]}
     assert len(api.ids(type="SYSTEM_EVENT")) == 1
+
+
+def test_one_batch_of_the_shared_queue_records_a_webhook_delivery_and_a_jobs_report_alike(platform, api):
+    from activitylog.webhooks.queue import message_for
+    from activitylog_local.kit import provider_event, signed_delivery
+
+    job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
+    job.start()
+    event = provider_event("stripe", "evt_shared_queue_1", "payment_intent.succeeded", amount=4200)
+    body, headers = signed_delivery("stripe", "whsec_test", event, "https://api.example.com/webhooks/stripe/org_acme")
+    delivery = message_for("stripe", "org_acme", "evt_shared_queue_1", "payment_intent.succeeded", datetime.now(timezone.utc).isoformat(),
+                           "https://api.example.com/webhooks/stripe/org_acme", headers, body)
+    platform.sqs.send_message(QueueUrl=platform.activity_queue[0], MessageBody=json.dumps(delivery))  # as the receiver queues it
+    messages = platform.received(platform.activity_queue)
+    assert len(messages) == 2 and platform.deliver(messages) == {"batchItemFailures": []}
+    assert detail(api, job.id)["status"] == "IN_PROGRESS"
+    (webhook,) = api.list(type="WEBHOOK").body["items"]
+    assert webhook["event"] == "payment_intent.succeeded" and webhook["actor"]["id"] == "stripe"
 
 
 # -- the sweeper ---------------------------------------------------------------------------------------

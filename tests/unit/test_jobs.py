@@ -182,13 +182,27 @@ def test_the_chain_passes_from_the_caller_into_its_jobs_and_their_webhooks(bus):
     assert {d["entry"]["correlation_id"] for d in bus.details()} == {"req_42"}
     webhook = next(d["entry"] for d in bus.details() if d["entry"]["type"] == "WEBHOOK")
     assert webhook["status"] == "FAILED" and webhook["error"]["message"] == "WooCommerce answered 500"
-    assert webhook["metadata"]["job"] == "SEND_WEBHOOK" and webhook["metadata"]["params"]["url"] == "https://hooks.example.com/woo"
+    assert webhook["webhook"]["url"] == "https://hooks.example.com/woo" and webhook["webhook"]["response"]["status_code"] == 500
+    assert webhook["metadata"] == {"topic": "inventory.updated"}
+
+
+def test_an_outgoing_webhook_is_the_webhook_shape_of_post_activities_and_its_status_says_what_became_of_it(bus):
+    activity = client(bus)
+    woo = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
+    activity.webhook_sent("order.created", woo, url="https://hooks.example.com/woo", body={"order": 1}, response_status=201)
+    activity.webhook_sent("order.created", woo, url="https://hooks.example.com/woo", response_status=503, gave_up=False, attempt=2)
+    activity.webhook_sent("order.created", woo, url="https://hooks.example.com/woo", error="connection refused")
+    entries = [d["entry"] for d in bus.details()]
+    assert [e["status"] for e in entries] == ["SUCCESS", "WARNING", "FAILED"]
+    assert entries[2]["webhook"]["response"] is None and entries[2]["error"]["message"] == "connection refused"
+    for entry in entries:  # each passes POST /activities' own checks of a delivery
+        NewEntry.model_validate(entry)
 
 
 def test_a_job_nobody_started_begins_its_own_chain_and_its_webhooks_join_it(bus):
     activity = client(bus)
     with activity.job("NIGHTLY_CONTACT_DEDUPE") as job:
-        activity.webhook_sent("contact.merged", {"type": "integration", "id": "int_woo", "label": "WooCommerce"}, url="u",
+        activity.webhook_sent("contact.merged", {"type": "integration", "id": "int_woo", "label": "WooCommerce"}, url="https://hooks.example.com/woo",
                               response_status=200)
     activity.system_event("cache_cleared", "Product catalog cache cleared")
     chains = [d["entry"].get("correlation_id") for d in bus.details()]
@@ -314,8 +328,11 @@ def finished(entry_type: str, status: str, action: str = "synced", **metadata) -
 def test_a_failed_or_warning_retryable_job_runs_again_with_its_parameters():
     assert retry_target(finished("BACKGROUND_JOB", "FAILED", job="SYNC_SQUARE_STOCK", params={"l": 1})) == ("SYNC_SQUARE_STOCK", {"l": 1})
     assert retry_target(finished("BACKGROUND_JOB", "WARNING", job="SYNC_SQUARE_STOCK")) == ("SYNC_SQUARE_STOCK", {})
-    outgoing = finished("WEBHOOK", "FAILED", action="sent", request={"topic": "order.created", "url": "https://x"})
-    assert retry_target(outgoing) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x"})
+    outgoing = finished("WEBHOOK", "FAILED", action="sent", topic="order.created",
+                        webhook={"direction": "outgoing", "url": "https://x", "method": "POST", "request": {"headers": {}, "body": {"o": 1}}})
+    assert retry_target(outgoing) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x", "method": "POST", "body": {"o": 1}})
+    older = finished("WEBHOOK", "FAILED", action="sent", request={"topic": "order.created", "url": "https://x"})  # the demo's shape
+    assert retry_target(older) == ("SEND_WEBHOOK", {"topic": "order.created", "url": "https://x"})
 
 
 @pytest.mark.parametrize("entry, says", [

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 from activitylog import ids
 from activitylog.jobs import events
-from activitylog.jobs.registry import SEND_WEBHOOK, job_type
+from activitylog.jobs.registry import job_type
 from activitylog.observability import logger
 
 SYSTEM = {"kind": "system", "id": "system", "name": "system"}
@@ -171,7 +171,8 @@ class ActivityClient:
     def record(self, *, type: str, action: str, event: str, status: str = "SUCCESS", actor: Optional[dict] = None,  # noqa: A002
                entity: Optional[dict] = None, before: Optional[dict] = None, after: Optional[dict] = None,
                metadata: Optional[dict] = None, error: Optional[dict] = None, correlation_id: Optional[str] = None,
-               retry_of: Optional[str] = None, source: Optional[dict] = None, entry_id: Optional[str] = None) -> str:
+               retry_of: Optional[str] = None, source: Optional[dict] = None, webhook: Optional[dict] = None,
+               entry_id: Optional[str] = None) -> str:
         """Record one entry (a user action, a system event, a webhook); answers its id (``entry_id`` if given)."""
         now = ids.occurred_at(entry_id) if entry_id else self.clock()  # an entry's time is its id's
         entry_id = entry_id or ids.new_id(now)
@@ -179,6 +180,7 @@ class ActivityClient:
             "type": type, "status": status, "actor": actor or self.actor, "action": action, "event": event,
             "entity": entity, "occurred_at": _iso(now), "before": before, "after": after, "metadata": metadata,
             "error": error, "correlation_id": self.chain(correlation_id), "retry_of": retry_of, "source": source,
+            "webhook": webhook,
         })
         self._send(entry_id, document, events.ACTIVITY_RECORDED, None, now)
         return entry_id
@@ -189,21 +191,26 @@ class ActivityClient:
         return self.record(type="SYSTEM_EVENT", action=action, event=event, status=status, actor=SYSTEM, entity=entity,
                            before=before, after=after, metadata=metadata)
 
-    def webhook_sent(self, topic: str, target: dict, *, url: str, body: Any = None, response_status: Optional[int] = None,
-                     error: Optional[str] = None, retry_of: Optional[str] = None, correlation_id: Optional[str] = None,
-                     entry_id: Optional[str] = None) -> str:
-        """An outgoing webhook (platform → ``target``, an integration entity): SUCCESS on a 2xx, else FAILED.
-
-        Its request is kept as a ``SEND_WEBHOOK`` job's parameters, so a failed one can be retried.
-        """
-        ok = error is None and response_status is not None and 200 <= response_status < 300
-        failure = None if ok else {"message": error or f"{target.get('label') or target.get('id')} answered {response_status}",
+    def webhook_sent(self, topic: str, target: dict, *, url: str, body: Any = None, method: str = "POST",
+                     response_status: Optional[int] = None, response_body: Any = None, duration_ms: int = 0,
+                     attempt: Optional[int] = None, gave_up: bool = True, error: Optional[str] = None,
+                     retry_of: Optional[str] = None, correlation_id: Optional[str] = None, entry_id: Optional[str] = None) -> str:
+        """An outgoing webhook (platform → ``target``, an integration entity), in the ``webhook`` shape of
+        ``POST /activities`` (kept redacted in ``metadata.webhook``): SUCCESS on a 2xx answer; otherwise
+        FAILED, or WARNING when it will be retried (``gave_up=False``). A failed one can be retried from
+        its entry (a ``SEND_WEBHOOK`` job: its topic, URL, method and body)."""
+        ok = response_status is not None and 200 <= response_status < 300
+        label = target.get("label") or target.get("id")
+        webhook = {"direction": "outgoing", "url": url, "method": method, "request_headers": {"content-type": "application/json"},
+                   "request_body": body if body is not None else {"topic": topic}, "duration_ms": max(0, int(duration_ms)),
+                   "response": {"status_code": response_status, "body": response_body} if response_status is not None else None}
+        if attempt is not None:
+            webhook["attempt"] = attempt
+        failure = None if ok else {"message": error or (f"{label} answered {response_status}" if response_status else f"{label} did not answer"),
                                    "type": "WebhookDeliveryError"}
-        request = {"topic": topic, "url": url, **({"body": body} if body is not None else {})}
-        return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED", actor=SYSTEM, action="sent",
-                           event=f"Webhook sent · {topic} → {target.get('label') or target.get('id')}", entity=target,
-                           metadata={"job": SEND_WEBHOOK, "params": request, "response": {"status": response_status}},
-                           error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
+        return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING", actor=SYSTEM,
+                           action="sent", event=f"Webhook sent · {topic} → {label}", entity=target, metadata={"topic": topic},
+                           webhook=webhook, error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
 
     # -- jobs --------------------------------------------------------------------------------
 

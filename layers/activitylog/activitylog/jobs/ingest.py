@@ -1,5 +1,8 @@
 """An activity event from the bus (an SQS message's body) becomes an entry, or moves its job run's entry along.
 
+The ingest function (``activitylog.webhooks.ingest``) reads them from the queue it shares with
+webhook deliveries (template.yaml's ActivityEventsRule targets it) and calls ``record_event``.
+
 Events of one run arrive in any order and some more than once (SQS standard queues), so
 each carries the run's whole state, its entry id and a growing ``sequence``:
 
@@ -14,18 +17,13 @@ each carries the run's whole state, its entry id and a growing ``sequence``:
 A message that is not a valid event raises: the batch reports it failed, it comes back,
 and after the queue's ``maxReceiveCount`` it rests in the dead-letter queue.
 
->>> record_event(service, ActivityEvent.parse(json.loads(record.body)))
+>>> record_event(service, ActivityEvent.parse(message))
 'created'
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from activitylog.errors import Conflict
 from activitylog.jobs.events import ActivityEvent
@@ -57,12 +55,3 @@ def record_event(service: ActivityService, event: ActivityEvent) -> str:
         return "late"
     return "updated"
 
-
-def handle_batch(service: ActivityService, event: dict, context: Any) -> dict:
-    """An SQS batch of activity events (Powertools' BatchProcessor): the failed ones are reported, and come back."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-    def record_handler(record: SQSRecord) -> str:
-        return record_event(service, ActivityEvent.parse(json.loads(record.body)))
-
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -90,7 +90,7 @@ def retry_target(entry: Entry) -> tuple[str, dict]:
     if entry.type is EntryType.BACKGROUND_JOB:
         name, params = job_name(metadata), metadata.get("params")
     elif entry.type is EntryType.WEBHOOK and entry.action == "sent":
-        name, params = SEND_WEBHOOK, metadata.get("params") or metadata.get("request")
+        name, params = SEND_WEBHOOK, _delivery(metadata)
     else:
         raise Conflict("only a background job or an outgoing webhook can be retried", "id")
     if name is None:
@@ -101,6 +101,16 @@ def retry_target(entry: Entry) -> tuple[str, dict]:
     if metadata.get("retryable") is False:
         raise Conflict(f"this run of {name} was recorded as not retryable: re-trigger it where it started", "id")
     return name, params if isinstance(params, dict) else {}
+
+
+def _delivery(metadata: dict[str, Any]) -> Optional[dict]:
+    """What a retry of an outgoing webhook sends again: its topic, URL, method and (redacted) body."""
+    webhook = metadata.get("webhook")
+    if isinstance(webhook, dict) and webhook.get("direction") == "outgoing":
+        request = webhook.get("request") or {}
+        sent = {"topic": metadata.get("topic"), "url": webhook.get("url"), "method": webhook.get("method"), "body": request.get("body")}
+        return {key: value for key, value in sent.items() if value is not None}
+    return metadata.get("request")  # an entry recorded before the webhook shape: {topic, url}
 
 
 def retry_state(entry: Entry) -> Optional[dict]:
