@@ -83,7 +83,7 @@ class Platform:
 
 
 @pytest.fixture
-def platform(activity_table, idempotency_table, monkeypatch):
+def platform(activity_table, monkeypatch):
     with mock_aws(config=MOTO):
         monkeypatch.setenv("TABLE_NAME", activity_table)
         monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
@@ -322,7 +322,7 @@ def retry(entry_id: str, token=RILEY) -> tuple[int, dict]:
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api):
+def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api, idempotency_table):
     original = failed_sync(api)
     status, answer = retry(original)
     assert status == 202, answer
@@ -342,14 +342,14 @@ def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api):
     assert action["id"] < answer["run_id"]  # the click, then the run, in the chain's time order
 
 
-def test_a_second_retry_within_the_window_answers_the_first(platform, api):
+def test_a_second_retry_within_the_window_answers_the_first(platform, api, idempotency_table):
     original = failed_sync(api)
     first, second = retry(original), retry(original)
     assert first == second and first[0] == 202
     assert len(platform.run_requests()) == 1
 
 
-def test_two_retries_at_once_start_one_run(platform, api):
+def test_two_retries_at_once_start_one_run(platform, api, idempotency_table):
     original = failed_sync(api)
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(retry(original))) for _ in range(3)]
@@ -361,21 +361,21 @@ def test_two_retries_at_once_start_one_run(platform, api):
     assert len(platform.run_requests()) == 1
 
 
-def test_a_one_time_sync_is_a_409_naming_where_to_re_trigger_it(platform, api):
+def test_a_one_time_sync_is_a_409_naming_where_to_re_trigger_it(platform, api, idempotency_table):
     status, answer = retry(failed_sync(api, job="IMPORT_CONTACTS"))
     assert status == 409 and answer == {"message": "IMPORT_CONTACTS is a one-time sync: re-trigger it from its integration page",
                                         "field": "id"}
     assert platform.run_requests() == []
 
 
-def test_retrying_another_orgs_entry_is_a_404_and_needs_the_retry_scope(platform, api):
+def test_retrying_another_orgs_entry_is_a_404_and_needs_the_retry_scope(platform, api, idempotency_table):
     original = failed_sync(api)
     assert retry(original, token=claims(org="org_globex", sub="u_99", scope="activity:retry"))[0] == 404
     assert retry(original, token=READER)[0] == 403
     assert platform.run_requests() == []
 
 
-def test_when_the_bus_refuses_the_retry_is_a_503_and_nothing_is_recorded(platform, api, monkeypatch):
+def test_when_the_bus_refuses_the_retry_is_a_503_and_nothing_is_recorded(platform, api, idempotency_table, monkeypatch):
     original = failed_sync(api)
     monkeypatch.setenv("ACTIVITY_BUS_NAME", "no-such-bus")
     monkeypatch.setattr(client_module, "_default", None)

@@ -122,7 +122,14 @@ class Entry:
             "source": self.source,
             "recorded_by": self.recorded_by,
             "expires_at": self.expires_at,
+            "retry": self.retry_state(),
         }
+
+    def retry_state(self) -> Optional[dict]:
+        """Whether a FAILED or WARNING job (or outgoing webhook) may be retried from here, and if not, why."""
+        from activitylog.jobs.registry import retry_state  # the register decides; it imports this module
+
+        return retry_state(self)
 
 
 DETAIL_UNAVAILABLE = "this entry's detail (changes, metadata, error) could not be read; support has been alerted"

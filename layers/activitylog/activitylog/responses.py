@@ -72,7 +72,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": ["object", "null"],
                 "required": ["allowed"],
                 "properties": {"allowed": {"type": "boolean"}, "reason": {"type": "string"}},
-                "description": "GET only: for a FAILED or WARNING job or outgoing webhook, whether POST …/retry may run it again, "
+                "description": "for a FAILED or WARNING job or outgoing webhook, whether POST …/retry may run it again, "
                                "and if not, why (null for any other entry)",
             },
         },
