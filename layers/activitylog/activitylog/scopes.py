@@ -20,4 +20,9 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /activities/batch": frozenset({WRITE}),
     "PATCH /activities/{id}": frozenset({WRITE}),
     "GET /openapi.json": frozenset(),  # public: the route has no authorizer
+    # An export is the list a reader may already page through, in one file: the list's scopes.
+    "POST /exports": frozenset({READ, SUPPORT}),
+    "GET /exports/{id}": frozenset({READ, SUPPORT}),
+    # Opened from an email, with no bearer token: no authorizer; the link's signed token is checked instead.
+    "GET /exports/{id}/download": frozenset(),
 }
