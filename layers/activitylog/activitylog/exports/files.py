@@ -37,8 +37,10 @@ class ExportFiles:
             if not self.bucket:
                 raise RuntimeError("EXPORT_BUCKET is not set: large exports need their bucket")
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("s3")
+            # Signature version 4: presigned URLs say how long they work (X-Amz-Expires), and SigV2 is retired.
+            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
         return self._client
 
     def start(self, key: str, filename: str) -> str:

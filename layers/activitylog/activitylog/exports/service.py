@@ -45,6 +45,9 @@ from activitylog.signing import Key
 PAGE_ROWS = 1000  # entries per merged read
 STATUS_LINK_SECONDS = 3600  # a link GET /exports/{id} hands to its (authenticated) requester
 DOWNLOAD_URL_SECONDS = 300  # the presigned S3 URL a link redirects to
+# S3 takes at most 10,000 parts: past 1,000 parts a part is a thousandth of what is written so
+# far, up to 128 MiB (a worker holds about three parts' worth). That reaches about 900 GB.
+PART_GROWTH, MAX_PART_BYTES = 1000, 128 * 1024 * 1024
 PART_TIME_MARGIN = 2.0  # a step starts another part only with twice its slowest part's time left, plus
 STEP_SPARE_SECONDS = 30.0  # this much for its report
 
@@ -197,13 +200,17 @@ class ExportService:
         for entry in self._entries(org, export.filter, low_id, high, export.entry.occurred_at):
             writer.write(entry)
             part_rows += 1
-            if writer.chars >= self.config.part_bytes:
+            if writer.chars >= self.part_size(counters["bytes"]):
                 put_part(entry.id)
                 if written_now >= self.config.parts_per_step or remaining_seconds() < PART_TIME_MARGIN * slowest + STEP_SPARE_SECONDS:
                     return {**state, **counters, "done": False}
         if writer.chars or counters["parts"] == 0:  # the last part (S3 takes a short one last), or the header alone
             put_part(None)
         return {**state, **counters, "cursor": None, "done": True}
+
+    def part_size(self, written: int) -> int:
+        """The size of the next part, after ``written`` bytes (``EXPORT_PART_BYTES``, growing past 1,000 parts)."""
+        return max(self.config.part_bytes, min(written // PART_GROWTH, MAX_PART_BYTES))
 
     def complete(self, state: dict) -> dict:
         """Complete the upload, record rows, size and SHA-256 on the export's entry: the email to send."""
