@@ -36,6 +36,9 @@ FUNCTION_OF = {
     ("POST", "/activities/batch"): "RecordFunction",
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
+    ("POST", "/exports"): "ExportsFunction",
+    ("GET", "/exports/{id}"): "ExportsFunction",
+    ("GET", "/exports/{id}/download"): "ExportsFunction",
 }
 
 
@@ -63,6 +66,9 @@ def _packaged(template: dict) -> dict:
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder of this repository"
                 props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
+        if isinstance(props.get("DefinitionUri"), str) and not props["DefinitionUri"].startswith("s3://"):
+            assert (ROOT / props["DefinitionUri"]).is_file(), f"DefinitionUri {props['DefinitionUri']} is not a file of this repository"
+            props["DefinitionUri"] = f"s3://artifacts-bucket/{props['DefinitionUri']}"
     return packaged
 
 
@@ -206,6 +212,52 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
+
+
+def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
+    # The exports function reads entries, records the export's own entry, starts the machine,
+    # signs links and presigns downloads; it neither writes files nor changes other entries' detail.
+    assert _granted(transformed, "ExportsFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "ExportsFunction", "ExportBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "ExportsFunction", "ExportStateMachine") == {"states:StartExecution"}
+    assert _granted(transformed, "ExportsFunction", "ExportLinkSecret") == {"secretsmanager:GetSecretValue"}
+    assert _granted(transformed, "ExportsFunction", "CursorSecret") == set()
+    # The worker reads entries and reports on the export's own entry (PutItem), and writes only its files.
+    assert _granted(transformed, "ExportWorkerFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert _granted(transformed, "ExportWorkerFunction", "ExportBucket") == {
+        "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"}
+    assert _granted(transformed, "ExportWorkerFunction", "DetailBucket") == {"s3:GetObject"}
+    for function in ("QueryFunction", "RecordFunction", "OpenApiFunction"):
+        assert _granted(transformed, function, "ExportBucket") == set(), function
+        assert _granted(transformed, function, "ExportLinkSecret") == set(), function
+    # The machine invokes the worker and mails from the export sender only.
+    machine_role = transformed["Resources"]["ExportStateMachineRole"]["Properties"]
+    statements = [st for policy in machine_role["Policies"] for st in _statements(policy["PolicyDocument"])]
+    actions = {action for st in statements for action in _as_list(st["Action"])}
+    assert actions == {"lambda:InvokeFunction", "ses:SendEmail"}
+    (invoke,) = [st for st in statements if "lambda:InvokeFunction" in _as_list(st["Action"])]
+    assert all(_mentions(r, "ExportWorkerFunction") for r in _as_list(invoke["Resource"]))
+    (mail,) = [st for st in statements if "ses:SendEmail" in _as_list(st["Action"])]
+    assert "identity/${ExportMailFrom}" in repr(mail["Resource"])
+
+
+def test_the_export_state_machine_runs_the_asl_file_from_infra_with_every_substitution(template):
+    import json
+
+    machine = template["Resources"]["ExportStateMachine"]["Properties"]
+    definition_file = ROOT / machine["DefinitionUri"]
+    assert definition_file.parent == ROOT / "infra" / "statemachines"
+    text = definition_file.read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
+    states = json.loads(text)["States"]
+    # Every worker step fails into MarkFailed, which records it and mails the requester
+    for name in ("Begin", "WriteParts", "Complete"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "MarkFailed"}], name
+    assert states["MarkFailed"]["Next"] == "EmailFailure" and states["EmailFailure"]["Next"] == "Failed"
+    assert states["MoreRows"]["Choices"][0]["Next"] == "WriteParts"  # the loop
+    assert {states[s]["Resource"] for s in ("EmailLink", "EmailFailure")} == {"arn:aws:states:::aws-sdk:sesv2:sendEmail"}
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
