@@ -22,6 +22,7 @@ from activitylog.api import common
 from activitylog.config import export_settings, settings
 from activitylog.exports import links, worker
 from activitylog.exports.csvfile import COLUMNS
+from activitylog.scopes import ROUTE_SCOPES
 from activitylog.signing import StaticKey
 
 from .api_events import LambdaContext, api_event, claims, handler_module, load_handler_module
@@ -276,6 +277,22 @@ def test_bad_filters_are_a_400_naming_the_field(exports, body, field):
 
 
 # -- status: the requester's own, in the requester's org ----------------------------------------------
+
+
+@pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if " /exports" in route and scopes])
+@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support"])
+def test_each_export_route_answers_a_one_scope_token_as_the_scope_table_says(exports, route, scope):
+    seed(exports, mixed(2))
+    export_id = exports.export(WINDOW)["headers"]["x-export-id"]
+    token = claims(org="org_acme", sub="u_17", scope=scope)
+    method, path = route.split(" ", 1)
+
+    answer = exports.raw(method, path.replace("{id}", export_id), body={"filters": WINDOW} if method == "POST" else None, token=token)
+
+    if scope in ROUTE_SCOPES[route]:
+        assert answer["statusCode"] == 200, answer
+    else:
+        assert (answer["statusCode"], json.loads(answer["body"])["field"]) == (403, "scope"), answer
 
 
 def test_an_export_is_a_404_to_another_org_to_a_colleague_and_for_an_entry_that_is_no_export(exports):

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from activitylog.api import exports, reads, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
+from activitylog.scopes import ROUTE_SCOPES
 
 TITLE, VERSION = "Activity Logs API", "1.0.0"
 
@@ -26,6 +27,11 @@ def openapi_document() -> dict:
     document.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     # GET /activities reads its parameters itself (no pydantic on the read path); they are
     # documented from the same table that parses them.
+    # A route without an authorizer (scopes.py: no scopes) needs no token: an emailed download link.
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if ROUTE_SCOPES.get(f"{method.upper()} {path}") == frozenset():
+                operation["security"] = []
     document["paths"]["/activities"]["get"]["parameters"] = [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in PARAMETERS.items()
