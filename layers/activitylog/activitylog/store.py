@@ -105,6 +105,26 @@ class EntryItem(Model):
         return self.sk
 
 
+class _WireItem:
+    """An item as a Query answers it (botocore's ``{"S": …}`` form), read like an ``EntryItem``.
+
+    Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
+    CPU of the Query itself (bench/export.py). The names and types come from the model.
+    """
+
+    _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
+    __slots__ = tuple(_ATTRIBUTES)
+
+    def __init__(self, raw: dict) -> None:
+        for name, (stored, kind) in self._ATTRIBUTES.items():
+            value = raw.get(stored)
+            if value is not None:
+                value = value[kind]
+                if kind == "N":
+                    value = int(value) if value.lstrip("-").isdigit() else float(value)
+            setattr(self, name, value)
+
+
 def bind(table_name: str, region: Optional[str] = None) -> None:
     """Point the model at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
     import os
@@ -329,7 +349,7 @@ class EntryStore:
         )
         items = []
         for raw in answer.get("Items", []):
-            item = EntryItem.from_raw_data(raw)
+            item = _WireItem(raw)
             entry = self._to_entry(item, detail=detail and branch.index is None)
             entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
             items.append(entry)
