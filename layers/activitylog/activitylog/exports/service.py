@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, Union
@@ -200,11 +201,11 @@ class ExportService:
         for entry in self._entries(org, export.filter, low_id, high, export.entry.occurred_at):
             writer.write(entry)
             part_rows += 1
-            if writer.chars >= self.part_size(counters["bytes"]):
+            if writer.size >= self.part_size(counters["bytes"]):
                 put_part(entry.id)
                 if written_now >= self.config.parts_per_step or remaining_seconds() < PART_TIME_MARGIN * slowest + STEP_SPARE_SECONDS:
                     return {**state, **counters, "done": False}
-        if writer.chars or counters["parts"] == 0:  # the last part (S3 takes a short one last), or the header alone
+        if writer.size or counters["parts"] == 0:  # the last part (S3 takes a short one last), or the header alone
             put_part(None)
         return {**state, **counters, "cursor": None, "done": True}
 
@@ -246,14 +247,22 @@ class ExportService:
     # -- helpers --------------------------------------------------------------------------
 
     def _entries(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Iterator[Entry]:
-        """Every entry the filters select in [low_id, high_id], newest first, with its detail."""
-        high = high_id
-        while True:
-            page = self.activity.read_page(org, wanted, low_id, high, PAGE_ROWS, now=now, detail=True)
-            yield from page.items
-            if page.position is None:
-                return
-            high = ids.before(page.position)
+        """Every entry the filters select in [low_id, high_id], newest first, with its detail.
+
+        The next page is read while this one is written (one page ahead, so memory stays two pages).
+        """
+        def read(high: str):
+            return self.activity.read_page(org, wanted, low_id, high, PAGE_ROWS, now=now, detail=True)
+
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            coming = ahead.submit(read, high_id)
+            while True:
+                page = coming.result()
+                if page.position is not None:
+                    coming = ahead.submit(read, ids.before(page.position))
+                yield from page.items
+                if page.position is None:
+                    return
 
     def _exporter(self, org: str) -> Caller:
         """The export service itself, writing the export's entry for its requester."""
