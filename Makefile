@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml package.json package-lock.json
 install: $(STAMP)
 
 test: install
+	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
 	$(BIN)/pytest
 
 dev: install
@@ -35,4 +36,4 @@ package: install
 	$(BIN)/python -m activitylog_local.package --out build
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache build
+	rm -rf $(VENV) node_modules .local .pytest_cache build .artifacts
