@@ -47,7 +47,7 @@ async function follow(api, started, mine) {
   while (mine === following) {
     if (current.status === 'SUCCESS') {
       show(`Your export is ready: ${current.rows.toLocaleString()} rows. `,
-        { link: current.download_url, note: email ? ` The link is in your email too.` : '' });
+        { link: current.download_url, note: email ? '. The link is in your email too.' : '.' });
       return;
     }
     if (current.status === 'FAILED') {

@@ -13,7 +13,8 @@ ETags (10,000 of them would pass its 256 KB limit).
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+
+from activitylog.buckets import Bucket
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 READ_CHUNK = 1024 * 1024
@@ -24,24 +25,14 @@ def export_key(org: str, export_id: str) -> str:
     return f"exports/{org}/{export_id}.csv"
 
 
-class ExportFiles:
-    """The export bucket (``ExportSettings.bucket``). boto3 is imported when a file is first touched."""
-
-    def __init__(self, bucket: Optional[str]) -> None:
-        self.bucket = bucket
-        self._client = None
+class ExportFiles(Bucket):
+    """The export bucket (``ExportSettings.bucket``, ``EXPORT_BUCKET``)."""
 
     @property
     def client(self):
-        if self._client is None:
-            if not self.bucket:
-                raise RuntimeError("EXPORT_BUCKET is not set: large exports need their bucket")
-            import boto3
-            from botocore.config import Config
-
-            # Signature version 4: presigned URLs say how long they work (X-Amz-Expires), and SigV2 is retired.
-            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
-        return self._client
+        if not self.bucket:
+            raise RuntimeError("EXPORT_BUCKET is not set: large exports need their bucket")
+        return super().client
 
     def start(self, key: str, filename: str) -> str:
         """A new multipart upload; the object downloads as ``filename``."""
