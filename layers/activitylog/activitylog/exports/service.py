@@ -187,7 +187,7 @@ class ExportService:
         high = high_id if state["cursor"] is None else ids.before(state["cursor"])
         writer, part_rows, written_now, slowest = CsvWriter(header=counters["parts"] == 0), 0, 0, 0.0
 
-        def put_part(last_id: Optional[str]) -> None:
+        def put_part() -> None:
             nonlocal part_rows, written_now, slowest
             started = time.monotonic()
             data = writer.take()
@@ -196,17 +196,16 @@ class ExportService:
             self._progress(org, export.id, counters)
             part_rows, written_now = 0, written_now + 1
             slowest = max(slowest, time.monotonic() - started)
-            state["cursor"] = last_id
 
         for entry in self._entries(org, export.filter, low_id, high, export.entry.occurred_at):
             writer.write(entry)
             part_rows += 1
             if writer.size >= self.part_size(counters["bytes"]):
-                put_part(entry.id)
+                put_part()
                 if written_now >= self.config.parts_per_step or remaining_seconds() < PART_TIME_MARGIN * slowest + STEP_SPARE_SECONDS:
-                    return {**state, **counters, "done": False}
+                    return {**state, **counters, "cursor": entry.id, "done": False}  # the next part starts below this row
         if writer.size or counters["parts"] == 0:  # the last part (S3 takes a short one last), or the header alone
-            put_part(None)
+            put_part()
         return {**state, **counters, "cursor": None, "done": True}
 
     def part_size(self, written: int) -> int:
