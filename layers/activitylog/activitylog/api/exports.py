@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from activitylog.api.common import answer_validation_errors, caller, exports
+from activitylog.entry import EntryType, Status
 from activitylog.exports.service import SmallExport
 from activitylog.observability import metrics
 from activitylog.query.filters import PARAMETERS
@@ -32,8 +33,8 @@ class ExportFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    type: Values = Field(default=None, description=PARAMETERS["type"])
-    status: Values = Field(default=None, description=PARAMETERS["status"])
+    type: Values = Field(default=None, description=f"a list of {', '.join(t.value for t in EntryType)}")
+    status: Values = Field(default=None, description=f"a list of {', '.join(s.value for s in Status)}")
     user: Optional[str] = Field(default=None, description=PARAMETERS["user"])
     entity_type: Optional[str] = Field(default=None, description=PARAMETERS["entity_type"])
     entity_id: Optional[str] = Field(default=None, description=PARAMETERS["entity_id"])
