@@ -136,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
     token.add_argument("--name")
+    token.add_argument("--email", help="the email claim: where a large export mails its link")
     token.add_argument("--scope", action="append", default=[], help="read, write or support (repeat or comma-separate; default read)")
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
@@ -337,10 +338,10 @@ def _dev_webhook_secrets(stack) -> Optional[str]:
 
 
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace, webhook_secret: Optional[str] = None) -> None:
-    from activitylog_local.demo import DEMO_ORG, TEAM
+    from activitylog_local.demo import DEMO_ORG, TEAM, email_of
 
-    # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
-    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",))
+    # A dashboard user reads (and exports); write tokens are for the internal services that record (they name any actor).
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",), email=email_of(TEAM[0]))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
     sources = []
     for schedule in stack.scheduler.schedules:
@@ -614,7 +615,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     state = _state(args)
     ttl = _relative_seconds(args.ttl)
-    token = DevKey.load_or_create(args.data_dir).mint(org=args.org, user=args.user, name=args.name, scopes=args.scope or ["read"],
+    token = DevKey.load_or_create(args.data_dir).mint(org=args.org, user=args.user, name=args.name, email=args.email,
+                                                     scopes=args.scope or ["read"],
                                                      issuer=state["issuer"], audience=state["audience"], ttl_seconds=ttl)
     print(token)
     return 0

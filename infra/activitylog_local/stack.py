@@ -166,8 +166,10 @@ class LocalStack:
     def audience(self) -> str:
         return self.intrinsics.parameters.get("JwtAudience", "activity-log")
 
-    def token(self, org: str, user: str, name: Optional[str] = None, scopes=("read", "write"), ttl_seconds: int = 12 * 3600) -> str:
-        return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, ttl_seconds=ttl_seconds)
+    def token(self, org: str, user: str, name: Optional[str] = None, scopes=("read", "write"), ttl_seconds: int = 12 * 3600,
+              email: Optional[str] = None) -> str:
+        return self.key.mint(org=org, user=user, name=name, email=email, scopes=scopes, issuer=self.issuer, audience=self.audience,
+                             ttl_seconds=ttl_seconds)
 
     def start(self) -> "LocalStack":
         started = time.monotonic()

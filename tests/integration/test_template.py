@@ -37,6 +37,9 @@ FUNCTION_OF = {
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
     ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
+    ("POST", "/exports"): "ExportsFunction",
+    ("GET", "/exports/{id}"): "ExportsFunction",
+    ("GET", "/exports/{id}/download"): "ExportsFunction",
 }
 
 
@@ -64,6 +67,9 @@ def _packaged(template: dict) -> dict:
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder of this repository"
                 props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
+        if isinstance(props.get("DefinitionUri"), str) and not props["DefinitionUri"].startswith("s3://"):
+            assert (ROOT / props["DefinitionUri"]).is_file(), f"DefinitionUri {props['DefinitionUri']} is not a file of this repository"
+            props["DefinitionUri"] = f"s3://artifacts-bucket/{props['DefinitionUri']}"
     return packaged
 
 
@@ -250,6 +256,52 @@ def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_mess
     assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
+
+
+def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
+    # The exports function reads entries, records the export's own entry, starts the machine,
+    # signs links and presigns downloads; it neither writes files nor changes other entries' detail.
+    assert _granted(transformed, "ExportsFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "ExportsFunction", "ExportBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "ExportsFunction", "ExportStateMachine") == {"states:StartExecution"}
+    assert _granted(transformed, "ExportsFunction", "ExportLinkSecret") == {"secretsmanager:GetSecretValue"}
+    assert _granted(transformed, "ExportsFunction", "CursorSecret") == set()
+    # The worker reads entries and reports on the export's own entry (PutItem), and writes only its files.
+    assert _granted(transformed, "ExportWorkerFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert _granted(transformed, "ExportWorkerFunction", "ExportBucket") == {
+        "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"}
+    assert _granted(transformed, "ExportWorkerFunction", "DetailBucket") == {"s3:GetObject"}
+    for function in ("QueryFunction", "RecordFunction", "OpenApiFunction"):
+        assert _granted(transformed, function, "ExportBucket") == set(), function
+        assert _granted(transformed, function, "ExportLinkSecret") == set(), function
+    # The machine invokes the worker and mails from the export sender only.
+    machine_role = transformed["Resources"]["ExportStateMachineRole"]["Properties"]
+    statements = [st for policy in machine_role["Policies"] for st in _statements(policy["PolicyDocument"])]
+    actions = {action for st in statements for action in _as_list(st["Action"])}
+    assert actions == {"lambda:InvokeFunction", "ses:SendEmail"}
+    (invoke,) = [st for st in statements if "lambda:InvokeFunction" in _as_list(st["Action"])]
+    assert all(_mentions(r, "ExportWorkerFunction") for r in _as_list(invoke["Resource"]))
+    (mail,) = [st for st in statements if "ses:SendEmail" in _as_list(st["Action"])]
+    assert "identity/${ExportMailFrom}" in repr(mail["Resource"])
+
+
+def test_the_export_state_machine_runs_the_asl_file_from_infra_with_every_substitution(template):
+    import json
+
+    machine = template["Resources"]["ExportStateMachine"]["Properties"]
+    definition_file = ROOT / machine["DefinitionUri"]
+    assert definition_file.parent == ROOT / "infra" / "statemachines"
+    text = definition_file.read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
+    states = json.loads(text)["States"]
+    # Every worker step fails into MarkFailed, which records it and mails the requester
+    for name in ("Begin", "WriteParts", "Complete"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "MarkFailed"}], name
+    assert states["MarkFailed"]["Next"] == "EmailFailure" and states["EmailFailure"]["Next"] == "Failed"
+    assert states["MoreRows"]["Choices"][0]["Next"] == "WriteParts"  # the loop
+    assert {states[s]["Resource"] for s in ("EmailLink", "EmailFailure")} == {"arn:aws:states:::aws-sdk:sesv2:sendEmail"}
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
@@ -455,7 +507,14 @@ def test_every_read_route_reaches_the_api_on_the_pages_own_origin(template):
         assert behaviour["CachePolicyId"] == CACHING_DISABLED, behaviour
         assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST, behaviour
         assert behaviour["ViewerProtocolPolicy"] == "https-only", behaviour
-        assert set(behaviour["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}, "the page only reads"
+    # The page only reads: no behaviour passes a route that needs activity:write (POST /exports
+    # needs only the list's scopes, and CloudFront passes a POST only with every method).
+    for route, scopes in ROUTE_SCOPES.items():
+        method, path = route.split(" ", 1)
+        example = re.sub(r"\{[^}]+\}", "01JD5ZK3Q8X4N2M7B6V0C9T1R3", path)
+        passed = [b for b in behaviours if fnmatchcase(example, b["PathPattern"]) and method in b["AllowedMethods"]]
+        assert not (passed and "activity:write" in scopes and "activity:read" not in scopes), f"the page's origin passes {route}"
+    assert any(fnmatchcase("/exports", b["PathPattern"]) and "POST" in b["AllowedMethods"] for b in behaviours)  # Export CSV
 
 
 def test_only_the_distribution_reads_the_page_bucket(template):

@@ -13,6 +13,8 @@ import uuid
 import zlib
 from typing import Optional
 
+from activitylog.buckets import Bucket
+
 OFFLOAD_BYTES = 32 * 1024
 
 
@@ -43,7 +45,7 @@ def detail_key(org: str, entry_id: str, retention_days: int) -> str:
     return f"details/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
 
 
-class DetailStore:
+class DetailStore(Bucket):
     """The S3 side of large details. boto3 is imported only when a large detail appears.
 
     The bucket is ``Settings.detail_bucket`` (the ``DETAIL_BUCKET`` variable).
@@ -51,18 +53,6 @@ class DetailStore:
     >>> store = DetailStore("activity-log-details")
     >>> store.put(detail_key(org, entry_id, 730), pack(detail))
     """
-
-    def __init__(self, bucket: Optional[str]) -> None:
-        self.bucket = bucket
-        self._client = None
-
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("s3")
-        return self._client
 
     def put(self, key: str, blob: bytes) -> None:
         if not self.bucket:

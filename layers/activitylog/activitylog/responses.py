@@ -100,15 +100,35 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "Export": {
+        "type": "object",
+        "required": ["export_id", "status", "rows", "bytes", "filters", "requested_at", "download_url"],
+        "properties": {
+            "export_id": {"type": "string", "description": "also the id of the activity entry that records the export"},
+            "status": {"enum": [Status.IN_PROGRESS.value, Status.SUCCESS.value, Status.FAILED.value]},
+            "rows": {"type": "integer", "minimum": 0, "description": "rows written so far"},
+            "bytes": {"type": "integer", "minimum": 0, "description": "bytes written so far"},
+            "parts": {"type": ["integer", "null"], "description": "S3 multipart parts written so far"},
+            "sha256": {**_NULLABLE_STRING, "description": "of the whole file, once complete"},
+            "delivery": {"enum": ["inline", "email", None], "description": "inline: answered at once; email: the link is mailed"},
+            "filters": {"type": "object", "description": "the filter set as given"},
+            "window": {**_NULLABLE_OBJECT, "description": "the date range the filters resolved to when asked"},
+            "requested_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {**_NULLABLE_STRING, "description": "why it failed"},
+            "download_url": {**_NULLABLE_STRING, "description": "once SUCCESS (email delivery): a link valid for an hour"},
+        },
+    },
 }
 
 REFUSALS: dict[int, str] = {
     400: "Bad input; `field` names the parameter, header or body field",
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
-    404: "No such entry in the caller's organization, no such route, or no webhook of that provider set up for the organization",
+    404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
     409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
     413: "The body is over the route's limit in bytes",
+    410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
     503: "DynamoDB kept throttling (or a webhook's secret or queue did not answer) and nothing was written; retry after Retry-After seconds",
 }

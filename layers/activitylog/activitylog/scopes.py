@@ -21,4 +21,9 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PATCH /activities/{id}": frozenset({WRITE}),
     "GET /openapi.json": frozenset(),  # public: the route has no authorizer
     "POST /webhooks/{provider}/{org_id}": frozenset(),  # no authorizer: the provider's signature, checked by the function
+    # An export is the list a reader may already page through, in one file: the list's scopes.
+    "POST /exports": frozenset({READ, SUPPORT}),
+    "GET /exports/{id}": frozenset({READ, SUPPORT}),
+    # Opened from an email, with no bearer token: no authorizer; the link's signed token is checked instead.
+    "GET /exports/{id}/download": frozenset(),
 }

@@ -21,8 +21,8 @@ from activitylog.details import DetailStore
 from activitylog.entry import Entry
 from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
-from activitylog.query.cursor import Key
-from activitylog.query.filters import ListRequest
+from activitylog.signing import Key
+from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
 from activitylog.rules import apply_update, new_entry
@@ -44,6 +44,7 @@ class Caller:
     subject: str
     scopes: frozenset[str]
     name: Optional[str] = None
+    email: Optional[str] = None  # where a background export mails its link
 
     def __post_init__(self) -> None:
         # The org leads every key: one with the key separator in it could reach another's keys.
@@ -121,9 +122,13 @@ class ActivityService:
 
     # -- writes -------------------------------------------------------------------------
 
-    def record(self, caller: Caller, new: NewEntry) -> Entry:
+    def record(self, caller: Caller, new: NewEntry, entity_is_entry: bool = False) -> Entry:
+        """Record one entry. ``entity_is_entry``: the entry is the very record it is about (an
+        export's job entry), so its entity id becomes its own id, the one its owner is given."""
         caller.require(ROUTE_SCOPES["POST /activities"])
         entry = new_entry(new, caller.subject, self.clock(), self.config.org(caller.org).retention_days)
+        if entity_is_entry and entry.entity:
+            entry.entity["id"] = entry.id
         self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
         return entry
 
@@ -259,11 +264,28 @@ class ActivityService:
             low, high = wanted.window(now)
             low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
             window_high = high_id
+        page = self.read_page(caller.org, wanted, low_id, high_id, request.limit, now)
+        next_cursor = None
+        if page.position:
+            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
+        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+
+    def read_page(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, limit: int,
+                  now: Optional[datetime] = None, detail: bool = False) -> Page:
+        """The newest ``limit`` entries of ``org`` with ids in [low_id, high_id] matching ``wanted``.
+
+        The list's page, and an export's: the same plan and merge, so both answer the same
+        rows. ``detail`` adds each entry's changes, metadata and error (an export's columns).
+        The caller has checked the scopes already.
+        """
+        now = now or self.clock()
         # Entries older than the org's retention are gone even before TTL deletes them.
-        read_low = max(low_id, ids.lower_bound(self._retention_start(caller.org, now)))
+        read_low = max(low_id, ids.lower_bound(self._retention_start(org, now)))
+        if read_low > high_id:
+            return Page([], None, 0, 0.0, 0)
         plan = plan_query(
-            caller.org,
-            self._read_shards(caller.org),
+            org,
+            self._read_shards(org),
             types=wanted.types,
             statuses=wanted.statuses,
             user=wanted.user,
@@ -272,17 +294,11 @@ class ActivityService:
         )
         now_seconds = now.timestamp()
 
-        def fetch(branch, low, high, limit):
-            return self.store.fetch(branch, low, high, limit, plan)
+        def fetch(branch, low, high, size):
+            return self.store.fetch(branch, low, high, size, plan, detail=detail)
 
-        if read_low > high_id:
-            page = Page([], None, 0, 0.0, 0)
-        else:
-            page = merge_newest_first(
-                plan.branches, fetch, request.limit, read_low, high_id,
-                keep=lambda entry: entry.expires_at >= now_seconds,
-            )
-        next_cursor = None
-        if page.position:
-            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
-        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+        page = merge_newest_first(plan.branches, fetch, limit, read_low, high_id,
+                                  keep=lambda entry: entry.expires_at >= now_seconds)
+        if detail and plan.index is not None:
+            self.store.read_details(org, page.items)
+        return page

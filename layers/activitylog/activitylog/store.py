@@ -108,6 +108,26 @@ class EntryItem(Model):
         return self.sk
 
 
+class _WireItem:
+    """An item as a Query answers it (botocore's ``{"S": …}`` form), read like an ``EntryItem``.
+
+    Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
+    CPU of the Query itself (bench/export.py). The names and types come from the model.
+    """
+
+    _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
+    __slots__ = tuple(_ATTRIBUTES)
+
+    def __init__(self, raw: dict) -> None:
+        for name, (stored, kind) in self._ATTRIBUTES.items():
+            value = raw.get(stored)
+            if value is not None:
+                value = value[kind]
+                if kind == "N":
+                    value = int(value) if value.lstrip("-").isdigit() else float(value)
+            setattr(self, name, value)
+
+
 def bind(table_name: str, region: Optional[str] = None) -> None:
     """Point the model at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
     import os
@@ -363,10 +383,12 @@ class EntryStore:
             return None
 
     def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[Plan] = None) -> Fetched[Entry]:
+              plan: Optional[Plan] = None, detail: bool = False) -> Fetched[Entry]:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual.
 
-        The entries hold the list columns only (indexes project nothing else).
+        The entries hold the list columns only (indexes project nothing else), and their
+        detail too when ``detail`` is asked of a table branch (its items hold it); an index
+        branch's entries get theirs from ``read_details``.
 
         >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
         """
@@ -381,7 +403,12 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = [self._to_entry(EntryItem.from_raw_data(raw)) for raw in answer.get("Items", [])]
+        items = []
+        for raw in answer.get("Items", []):
+            item = _WireItem(raw)
+            entry = self._to_entry(item, detail=detail and branch.index is None)
+            entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
+            items.append(entry)
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -389,6 +416,17 @@ class EntryStore:
             scanned=answer.get("ScannedCount", len(items)),
             capacity=float(answer.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
+
+    def read_details(self, org: str, entries: list[Entry]) -> None:
+        """Fill in the detail of entries read from an index (BatchGetItem, 100 keys a call).
+
+        An entry whose item is gone meanwhile (TTL) keeps an empty detail.
+        """
+        for start in range(0, len(entries), 100):
+            chunk = {entry.id: entry for entry in entries[start:start + 100]}
+            wanted = [(keys.table_pk(org, entry.shard), entry.id) for entry in chunk.values()]
+            for item in EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"]):
+                self._fill_detail(chunk[item.sk], item)
 
     # -- item <-> entry -----------------------------------------------------------------
 
@@ -438,16 +476,19 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
-            if blob is None:
-                entry.detail_missing = True
-            for name, value in details.unpack(blob).items():
-                setattr(entry, name, value)
-            entry.recorded_at = _from_epoch_ms(item.recorded_at)
-            entry.finished_at = _from_epoch_ms(item.finished_at)
+            self._fill_detail(entry, item)
             entry.version = item.version
-            entry.detail_ref = item.detail_ref
         return entry
+
+    def _fill_detail(self, entry: Entry, item: EntryItem) -> None:
+        blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
+        if blob is None:
+            entry.detail_missing = True
+        for name, value in details.unpack(blob).items():
+            setattr(entry, name, value)
+        entry.recorded_at = _from_epoch_ms(item.recorded_at)
+        entry.finished_at = _from_epoch_ms(item.finished_at)
+        entry.detail_ref = item.detail_ref
 
 
 def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
