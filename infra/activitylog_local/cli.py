@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--template", type=Path, default=None, help="another SAM template (tests use small fixtures)")
     serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter")
     serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
+    serve.add_argument("--ttl-sweep-seconds", type=float, default=30.0,
+                       help="how often expired entries are deleted, as DynamoDB's Time to Live does within days (default 30)")
     serve.add_argument("--verbose", action="store_true", help="log every request and event source")
     serve.set_defaults(handler=cmd_serve)
 
@@ -145,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         in_memory=args.in_memory,
         parameters=parameters,
         poll_seconds=args.poll_seconds,
+        ttl_sweep_seconds=args.ttl_sweep_seconds,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"activitylog: warning: listening on {args.host}: the /_local endpoints have no auth; keep this to trusted networks",

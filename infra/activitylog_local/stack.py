@@ -10,7 +10,8 @@ the functions and their event sources, and serves the HTTP API.
 The template goes through SAM's own transform first (``template.transform``); what is
 created for each resource type of the CloudFormation it produces:
 
-- ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream
+- ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream, and its
+                                      Time to Live (DynamoDB Local never expires items: ``TimeToLive`` does)
 - ``AWS::S3::Bucket``                 a moto bucket; objects saved to ``.local/s3`` at stop
 - ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
@@ -54,8 +55,10 @@ from activitylog_local.sources import (
     QueueSource,
     Schedule,
     Scheduler,
+    Expirations,
     StreamSource,
     Target,
+    TimeToLive,
 )
 
 log = logging.getLogger("activitylog_local")
@@ -112,6 +115,7 @@ class StackOptions:
     poll_seconds: float = 0.5
     serve_http: bool = True
     concurrency: int = DEFAULT_CONCURRENCY  # execution environments per function without ReservedConcurrentExecutions
+    ttl_sweep_seconds: float = 30.0  # how often expired items are deleted (AWS: within days)
 
 
 class LocalStack:
@@ -134,6 +138,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}  # logical id -> arn
         self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
         self.outbox = Outbox(self.options.data_dir / "outbox")
+        self.expirations = Expirations()  # TTL deletions, for the stream readers to mark
         self.key = DevKey.load_or_create(self.options.data_dir)
         self._mock = None
         self.aws: Optional[AwsEndpoint] = None  # moto and Lambda Invoke over HTTP, for the execution environments
@@ -527,6 +532,7 @@ class LocalStack:
                                           props.get("State", "ENABLED") == "ENABLED", kind="scheduler"))
             elif kind == "AWS::Lambda::EventSourceMapping":
                 self._event_source_mapping(logical_id, self.intrinsics.resolve(raw), checkpoints)
+        self._time_to_live()
         self.scheduler = Scheduler(self.runtime, self.invoker, schedules)
         self.workers.append(self.scheduler)
         for worker in self.workers:
@@ -558,26 +564,43 @@ class LocalStack:
                                             "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                                             poll_seconds=self.options.poll_seconds))
         else:
-            for setting in ("BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
+            for setting in ("MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
                 if props.get(setting):
                     log.warning("%s: %s is not honoured by the local stack", logical_id, setting)
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             on_failure = None
             if destination and ":sqs:" in destination:
-                queue = next(q for q in self.queues.values() if q["arn"] == destination)
+                queue = next((q for q in self.queues.values() if q["arn"] == destination), None)
+                if queue is None:
+                    raise SetupError(f"{logical_id}: on-failure queue {destination} is not declared in the template")
 
-                def on_failure(details: dict, url: str = queue["url"]) -> None:
-                    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(details))
+                def on_failure(record: dict, url: str = queue["url"]) -> None:
+                    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(record))
+            elif destination:
+                log.warning("%s: the local stack sends on-failure records to SQS only, not to %s", logical_id, destination)
             self.workers.append(StreamSource(
                 self.runtime, function, props["EventSourceArn"], self.dynamodb.endpoint, checkpoints,
                 starting_position=props.get("StartingPosition", "LATEST"),
                 batch_size=int(props.get("BatchSize", 100)),
                 report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                 maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect=bool(props.get("BisectBatchOnFunctionError")),
                 filters=(props.get("FilterCriteria") or {}).get("Filters") or [],
                 on_failure=on_failure,
+                expirations=self.expirations,
                 poll_seconds=self.options.poll_seconds,
             ))
+
+    def _time_to_live(self) -> None:
+        """A TTL worker per table that enables TTL (DynamoDB Local keeps expired items forever)."""
+        for logical_id, name in self.tables.items():
+            attribute = template_module.time_to_live_attribute(self.template, logical_id)
+            if not attribute:
+                continue
+            stream = self.intrinsics.get_att(logical_id, "StreamArn")
+            readers = sum(1 for worker in self.workers if isinstance(worker, StreamSource) and worker.stream_arn == stream)
+            self.workers.append(TimeToLive(self.dynamodb.endpoint, name, attribute, self.expirations, readers,
+                                           sweep_seconds=self.options.ttl_sweep_seconds))
 
     def _events_rule(self, logical_id: str, props: dict, schedules: list[Schedule]) -> None:
         import boto3
