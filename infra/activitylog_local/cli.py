@@ -5,7 +5,7 @@
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
-    activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
+    activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin]
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
 token minted from the local dev key, exactly like any other client.
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
     token.add_argument("--name")
-    token.add_argument("--scope", action="append", default=[], help="read, write or support (repeat or comma-separate; default read)")
+    token.add_argument("--scope", action="append", default=[], help="read, write, support or admin (repeat or comma-separate; default read)")
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
     return parser

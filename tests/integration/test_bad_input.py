@@ -248,6 +248,8 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/activities", "post"): {"201"} | writes,
         ("/activities/batch", "post"): {"200", "207"} | writes,
         ("/activities/{id}", "patch"): {"200", "404"} | writes,
+        ("/settings/retention", "get"): {"200", "401", "403"},
+        ("/settings/retention", "put"): {"200"} | writes,
     }
 
     listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}

@@ -28,8 +28,10 @@ from .api_events import load_handler_module
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
-# One function per job: reads, writes, and the public document.
+# One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
+    ("GET", "/settings/retention"): "SettingsFunction",
+    ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
     ("POST", "/activities"): "RecordFunction",
@@ -206,6 +208,17 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
+    # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
+    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    (meta_read,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadOrgMeta"]
+    assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
+    assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:UpdateItem"}
+
+
+def _role_statements(transformed: dict, function: str) -> list[dict]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return [statement for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])]
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------

@@ -149,9 +149,9 @@ def test_token_scopes_and_claims(tmp_path):
     with pytest.raises(AuthError) as refused:
         authorizer.authorize(token, ["activity:support"])
     assert refused.value.status == 403
-    assert scope_names(["support"]) == [SCOPES["support"]]
+    assert scope_names(["support", "admin"]) == [SCOPES["support"], "activity:admin"]
     with pytest.raises(ValueError):
-        scope_names(["admin"])
+        scope_names(["root"])
     assert claims_as_strings({"exp": 5, "groups": ["a", "b"], "ok": True}) == {"exp": "5", "groups": "[a b]", "ok": "true"}
 
 

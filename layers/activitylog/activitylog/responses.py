@@ -70,6 +70,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "RetentionPolicy": {
+        "type": "object",
+        "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],
+        "properties": {
+            "hot_days": {"type": "integer", "description": "days an entry stays in the table and the dashboard"},
+            "archive_days": {"type": "integer", "description": "days the S3 archive keeps each version it wrote"},
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_by": _NULLABLE_STRING,
+            "existing": {
+                "type": "object",
+                "description": "how far the last change has been applied to the entries and archive objects that existed before it",
+                "required": ["state", "entries_updated", "archive_objects_updated"],
+                "properties": {
+                    "state": {"enum": ["pending", "running", "done"]},
+                    "entries_updated": {"type": "integer", "minimum": 0},
+                    "archive_objects_updated": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
     "BatchResult": {
         "type": "object",
         "required": ["accepted", "rejected", "results"],
@@ -99,7 +119,7 @@ REFUSALS: dict[int, str] = {
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
     404: "No such entry in the caller's organization, or no such route",
-    409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
+    409: "An Idempotency-Key reused with another body or still running, a finished job changed, or a policy changed meanwhile",
     413: "The body is over the route's limit in bytes",
     415: "Content-Type is not application/json (UTF-8)",
     503: "DynamoDB kept throttling and nothing was written; retry after Retry-After seconds",

@@ -10,7 +10,7 @@ compares them), so the gateway and the code never disagree on who may do what.
 
 from __future__ import annotations
 
-READ, WRITE, SUPPORT = "activity:read", "activity:write", "activity:support"
+READ, WRITE, SUPPORT, ADMIN = "activity:read", "activity:write", "activity:support", "activity:admin"
 
 ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /activities": frozenset({READ, SUPPORT}),
@@ -20,4 +20,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /activities/batch": frozenset({WRITE}),
     "PATCH /activities/{id}": frozenset({WRITE}),
     "GET /openapi.json": frozenset(),  # public: the route has no authorizer
+    # An org's admins set how long its entries stay hot and archived.
+    "GET /settings/retention": frozenset({ADMIN}),
+    "PUT /settings/retention": frozenset({ADMIN}),
 }

@@ -66,6 +66,18 @@ def answer_errors(app: ApiGatewayResolver) -> None:
         return domain_error(NotFound(f"no route for {event.http_method} {event.path}", "path"))
 
 
+def refuse_invalid(failure: Any, body_parameters: tuple[str, ...]) -> Response:
+    """Powertools' validation error as a 400 naming the first field at fault, as the document reads it."""
+    first = failure.errors()[0] if failure.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    # Powertools puts the parameter name first for a body model; drop it so fields read as in the document.
+    if location and location[0] in body_parameters:
+        location = location[1:]
+    field = ".".join(location) or "body"
+    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    return error(400, {"message": f"{field}: {message}", "field": field})
+
+
 def entrypoint(app: ApiGatewayResolver, prepare: Optional[Callable[[dict], dict]] = None) -> Callable[[dict, Any], dict]:
     """An API function's ``lambda_handler``: logs with the request's correlation id, traces,
     flushes metrics, and resolves the event (after ``prepare``, which may refuse it)."""

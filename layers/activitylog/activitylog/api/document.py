@@ -7,7 +7,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import reads, writes
+from activitylog.api import reads, settings, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 
@@ -19,6 +19,7 @@ def openapi_document() -> dict:
     app = APIGatewayHttpResolver()  # the write routes turn validation on themselves
     app.include_router(reads.routes())
     app.include_router(writes.routes())
+    app.include_router(settings.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
                                                       security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
