@@ -276,14 +276,7 @@ class StreamSource(_Worker):
         return len(records)
 
     def _record(self, record: dict) -> dict:
-        """A record as Lambda delivers it: JSON, times in epoch seconds, binary values in base64,
-        and a deletion by the table's TTL marked with the DynamoDB service's identity."""
-        record = json.loads(json.dumps(record, default=_as_lambda_json))
-        record["eventSourceARN"] = self.stream_arn
-        if record.get("eventName") == "REMOVE" and self.expirations and \
-                self.expirations.claim(_table_of(self.stream_arn), record["dynamodb"].get("Keys") or {}):
-            record["userIdentity"] = dict(TTL_IDENTITY)
-        return record
+        return lambda_record(record, self.stream_arn, self.expirations)
 
     def _matches(self, record: dict) -> bool:
         if not self.filters:
@@ -380,6 +373,17 @@ class _Batch:
 
 # What a stream record of a deletion by Time to Live carries (DynamoDB Streams' Record.userIdentity).
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def lambda_record(record: dict, stream_arn: str, expirations: Optional["Expirations"] = None) -> dict:
+    """A record of DynamoDB Local's GetRecords as Lambda delivers it: JSON, times in epoch seconds,
+    binary values in base64, and a deletion by the table's TTL marked with the service's identity."""
+    record = json.loads(json.dumps(record, default=_as_lambda_json))
+    record["eventSourceARN"] = stream_arn
+    if record.get("eventName") == "REMOVE" and expirations and \
+            expirations.claim(_table_of(stream_arn), record["dynamodb"].get("Keys") or {}):
+        record["userIdentity"] = dict(TTL_IDENTITY)
+    return record
 
 
 def _table_of(stream_arn: str) -> str:

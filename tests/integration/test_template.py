@@ -9,6 +9,7 @@ tests make any difference between the copies a failure.
 from __future__ import annotations
 
 import ast
+import json
 import copy
 import re
 import subprocess
@@ -393,3 +394,43 @@ def test_the_table_is_created_with_the_templates_table_class(activity_table, tem
 
     # DynamoDB Local takes TableClass (the fixture's table was created with it) but does not report it back.
     assert table_definition(template)["TableClass"] == _table(template)["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+
+
+# -- the archive ---------------------------------------------------------------------------------
+
+
+def test_every_archive_class_has_a_lifecycle_rule_by_tag(template):
+    from activitylog.config import ARCHIVE_CLASSES
+
+    rules = template["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_tag = {rule["TagFilters"][0]["Value"]: (rule["Prefix"], rule["ExpirationInDays"]) for rule in rules if rule.get("TagFilters")}
+    assert by_tag == {f"{days}d": ("archive/", days) for days in ARCHIVE_CLASSES}
+    assert template["Parameters"]["ArchiveRetentionDays"]["AllowedValues"] == list(ARCHIVE_CLASSES)
+    assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 2555
+
+
+def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_alarm_well_before_24_hours(transformed, template):
+    mapping = transformed["Resources"]["ArchiveFunctionChanges"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]}
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 20  # never -1: a poison record would block the shard until the stream drops it
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["ArchiveFailures", "Arn"]}
+    assert "FunctionResponseTypes" not in mapping  # partial failures would re-group a batch and duplicate versions
+    (pattern,) = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    from activitylog import keys
+
+    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": [{"anything-but": list(keys.META_ITEMS)}]}}}}
+    alarm = template["Resources"]["ArchiveIteratorAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "IteratorAge" and alarm["Dimensions"][0]["Value"] == {"Ref": "ArchiveFunction"}
+    assert alarm["Threshold"] * alarm["EvaluationPeriods"] <= 2 * 3600 * 1000  # hours before the stream's 24
+
+
+def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:Query"}
+    assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
+    for statement in _role_statements(transformed, "ArchiveFunction"):
+        if statement.get("Sid") == "ReadOrgPolicy":
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
+    assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()

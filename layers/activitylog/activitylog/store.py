@@ -452,6 +452,24 @@ class EntryStore:
             capacity=float(answer.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
 
+    # -- stream images -------------------------------------------------------------------
+
+    def entry_from_image(self, image: dict) -> Optional[tuple[str, Entry]]:
+        """(org, the whole entry) from a stream record's image, or None when the item is not an entry.
+
+        Images come as Lambda delivers them (binary values in base64). An offloaded detail
+        replaced since (its object deleted) is read from the version the bucket still keeps.
+
+        >>> store.entry_from_image(record["dynamodb"]["NewImage"])
+        ('org_1', Entry(id='01JD…', ...))
+        """
+        if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
+            return None
+        item = EntryItem.from_raw_data({name: _from_base64(value) for name, value in image.items()})
+        entry = self._to_entry(item, detail=True, any_version=True)
+        entry.shard = keys.shard_number(item.pk)
+        return keys.org_of(item.pk), entry
+
     # -- item <-> entry -----------------------------------------------------------------
 
     def _to_item(self, org: str, entry: Entry, shards: int, retention_days: int) -> tuple["EntryItem", list[str]]:
@@ -485,7 +503,7 @@ class EntryStore:
         item.detail_ref = key
         return item, [key]
 
-    def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
+    def _to_entry(self, item: EntryItem, detail: bool = False, any_version: bool = False) -> Entry:
         entity = None
         if item.entity_type:
             entity = {"type": item.entity_type, "id": item.entity_id, "label": item.entity_label or ""}
@@ -500,7 +518,7 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
+            blob = self.detail_store.get(item.detail_ref, any_version) if item.detail_ref else item.detail
             if blob is None:
                 entry.detail_missing = True
             for name, value in details.unpack(blob).items():
@@ -528,6 +546,17 @@ def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
 
 def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
+
+
+def _from_base64(value: dict) -> dict:
+    """A stream image's attribute value with its binary values as bytes, as pynamodb reads them."""
+    import base64
+
+    if "B" in value:
+        return {"B": base64.b64decode(value["B"])}
+    if "BS" in value:
+        return {"BS": [base64.b64decode(part) for part in value["BS"]]}
+    return value
 
 
 def _busy(error: Exception) -> bool:
