@@ -289,3 +289,48 @@ def test_a_change_of_archive_retention_retags_the_objects_archived_before_it(aws
     archive(stream_event(stream.records(), after=archived_until))
     (newest,) = [key for key, lines in archived(aws).items() if any(line.document["type"] == "SYSTEM_EVENT" for line in lines)]
     assert aws.get_object_tagging(Bucket=ARCHIVE, Key=newest)["TagSet"][0]["Value"] == "3650d"
+
+
+# -- support look-ups ---------------------------------------------------------------------------------
+
+
+def support(entry_id: str, org: str = "org_a", scope: str = "activity:support") -> tuple[int, dict]:
+    from .api_events import api_event, claims, handler_module
+
+    event = api_event("GET", f"/support/activities/{entry_id}", claims=claims(org=org, sub="u_support", scope=scope))
+    answer = handler_module("GET", f"/support/activities/{entry_id}").lambda_handler(event, LambdaContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(aws, service, stream):
+    # Given a job recorded, updated, finished, then removed from the table by its TTL and archived
+    started = service.record(WRITER, job())
+    service.update(WRITER, started.id, EntryUpdate.model_validate({"metadata": {"processed": 40}}))
+    finished = service.update(WRITER, started.id, EntryUpdate.model_validate({"status": "FAILED", "error": {"message": "Square said 503"}}))
+    stored = service.store.get("org_a", started.id, service.shards_read("org_a"))
+    service.store.set_expiry("org_a", stored.shard, started.id, int(datetime.now(timezone.utc).timestamp()) - 1)
+    assert stream.expire() == 1
+    assert service.store.get("org_a", started.id, service.shards_read("org_a")) is None
+    archive(stream_event(stream.records()))
+
+    # When support looks it up by the id the customer gave
+    status, found = support(started.id)
+
+    # Then it is found in the archive: its last version, how many there were, and when it expired
+    assert status == 200, found
+    assert (found["found_in"], found["versions"], found["status"]) == ("archive", 5, "FAILED")  # insert, 2 updates, re-stamp, expiry
+    assert found["error"] == {"message": "Square said 503"} and found["metadata"] == {"processed": 40}
+    assert found["expired_at"] is not None and found["removed_at"] is None
+    assert found["finished_at"] == finished.detail_view()["finished_at"]
+    # The dashboard's API no longer has it; another org's support cannot see it; readers cannot use the route.
+    assert service.store.get("org_a", started.id, 2) is None
+    assert support(started.id, org="org_b")[0] == 404
+    assert support(started.id, scope="activity:read")[0] == 403
+
+
+def test_support_finds_a_hot_entry_in_the_table_and_says_so(aws, service):
+    entry = service.record(WRITER, document())
+    status, found = support(entry.id)
+    assert status == 200 and (found["found_in"], found["id"], found["expired_at"]) == ("hot", entry.id, None)
+    assert support("01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
+    assert support("not-an-id")[0] == 400

@@ -249,6 +249,7 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/activities/batch", "post"): {"200", "207"} | writes,
         ("/activities/{id}", "patch"): {"200", "404"} | writes,
         ("/settings/retention", "get"): {"200", "401", "403"},
+        ("/support/activities/{id}", "get"): {"200", "400", "401", "403", "404"},
         ("/settings/retention", "put"): {"200"} | writes,
     }
 

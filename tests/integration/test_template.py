@@ -31,6 +31,7 @@ EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes 
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
 # One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
+    ("GET", "/support/activities/{id}"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
@@ -434,3 +435,6 @@ def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
     assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()
+    # Support reads the table and the archive, and writes nothing anywhere.
+    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}

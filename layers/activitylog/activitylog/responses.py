@@ -70,6 +70,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "SupportEntry": {
+        "type": "object",
+        "required": [*_LIST_COLUMNS, "found_in", "versions", "expired_at", "removed_at"],
+        "properties": {
+            **_LIST_COLUMNS,
+            "found_in": {"enum": ["hot", "archive"], "description": "the table (listed, or past retention but not yet removed) or the S3 archive"},
+            "versions": {"type": ["integer", "null"], "description": "versions the archive holds (archive only)"},
+            "expired_at": {"type": ["string", "null"], "format": "date-time", "description": "when TTL removed it from the table"},
+            "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
+        },
+    },
     "RetentionPolicy": {
         "type": "object",
         "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],

@@ -7,7 +7,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import reads, settings, writes
+from activitylog.api import reads, settings, support, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 
@@ -20,6 +20,7 @@ def openapi_document() -> dict:
     app.include_router(reads.routes())
     app.include_router(writes.routes())
     app.include_router(settings.routes())
+    app.include_router(support.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
                                                       security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
