@@ -5,6 +5,8 @@
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
+    activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
+    activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin]
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
@@ -116,6 +118,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--url", default=None)
     run.set_defaults(handler=cmd_run)
 
+    archive = commands.add_parser("archive", help="the S3 archive: every version of every entry, expired ones too")
+    archive_commands = archive.add_subparsers(dest="archive_command")
+    archive.set_defaults(handler=lambda _: archive.print_help() or 2)
+    archive_query = archive_commands.add_parser("query", help="an org's entries in the archive with DuckDB, filtered like GET /activities")
+    _archive_arguments(archive_query)
+    archive_query.add_argument("--type", action="append", default=[], help="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT (repeat or comma-separate)")
+    archive_query.add_argument("--status", action="append", default=[], help="SUCCESS, IN_PROGRESS, WARNING, FAILED (repeat or comma-separate)")
+    archive_query.add_argument("--user", help="a team member's id, e.g. u_17")
+    archive_query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
+    archive_query.add_argument("--entity-id", help="one record's history (with --entity)")
+    archive_query.add_argument("--limit", type=int, default=None, help="at most this many entries (default: all)")
+    archive_query.add_argument("--json", action="store_true", help="one JSON object per entry")
+    archive_query.set_defaults(handler=cmd_archive_query)
+
+    verify = commands.add_parser("verify", help="check the archive against its signed digests: altered, inserted, missing records, chain breaks")
+    _archive_arguments(verify)
+    verify.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    verify.add_argument("--json", action="store_true", help="the report as JSON")
+    verify.set_defaults(handler=cmd_verify)
+
     token = commands.add_parser("token", help="print a dev JWT for any org and user")
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
@@ -124,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
     return parser
+
+
+def _archive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--org", required=True)
+    parser.add_argument("--from", dest="date_from", required=True, help="today, yesterday, 30m, 24h, 7d or ISO 8601")
+    parser.add_argument("--to", dest="date_to", help="like --from (default now)")
+    parser.add_argument("--archive-bucket", help="an archive bucket in AWS (your credentials); default: the local stack's")
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -285,7 +314,8 @@ def _running_pid(data_dir: Path) -> Optional[int]:
 
 def _write_state(data_dir: Path, stack) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid()}
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(),
+             "aws_endpoint": stack.aws.url, "buckets": stack.buckets}
     (data_dir / STATE_FILE).write_text(json.dumps(state))
 
 
@@ -512,6 +542,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"activitylog: {args.function}: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
     return 1
+
+
+def _window(args: argparse.Namespace) -> dict:
+    """--from/--to as the API's parameters (relative times resolved once)."""
+    window = {"from": _relative_or_iso(args.date_from)}
+    if args.date_to:
+        window["to"] = _relative_or_iso(args.date_to)
+    return window
+
+
+def cmd_archive_query(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from activitylog.archive.query import mirror, query
+    from activitylog.errors import BadRequest
+    from activitylog.query.filters import parse_list_request
+    from activitylog_local.archive import sources
+
+    params = _window(args)
+    for name, values in (("type", args.type), ("status", args.status)):
+        if values:
+            params[name] = ",".join(values)
+    for name, value in (("user", args.user), ("entity_type", args.entity_type), ("entity_id", args.entity_id)):
+        if value:
+            params[name] = value
+    try:
+        wanted = parse_list_request(params).filter  # the API's own parsing: the same filters, the same errors
+    except BadRequest as error:
+        raise ValueError(f"{error.field}: {error.message}") from None
+    now = datetime.now(timezone.utc)
+    found = sources(args.data_dir, args.archive_bucket)
+    with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
+        root = found.folder
+        if root is None:  # S3: copy the org's partitions of the window, then read them like a folder
+            low, high = wanted.window(now)
+            root = Path(scratch)
+            mirror(found.archive, args.org, low, high, root)
+        rows = query(root, args.org, wanted, now, args.limit)
+    if args.json:
+        for row in rows:
+            print(_json(row))
+        return 0
+    for row in rows:
+        gone = row["expired_at"] or row["removed_at"]
+        if gone:
+            row["event"] = f"{row['event']} [{'expired' if row['expired_at'] else 'deleted'} {gone[:10]}]"
+    print(format_table(rows), end="")
+    print(f"{len(rows)} entries in {found.where}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    raise NotImplementedError
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -83,6 +83,8 @@ NOTHING_TO_RUN = {
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
     "AWS::SES::ConfigurationSet", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
+    # Athena reads the archive in AWS; here `activitylog archive query` does, with DuckDB.
+    "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup",
 }
 FUNCTION_EVENTS = {"HttpApi", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 

@@ -334,3 +334,43 @@ def test_support_finds_a_hot_entry_in_the_table_and_says_so(aws, service):
     assert status == 200 and (found["found_in"], found["id"], found["expired_at"]) == ("hot", entry.id, None)
     assert support("01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
     assert support("not-an-id")[0] == 400
+
+
+# -- the archive query -----------------------------------------------------------------------------------
+
+
+def test_the_archive_query_returns_the_entries_the_api_lists_for_the_same_window_and_filters(aws, service, stream, tmp_path):
+    from activitylog.archive.query import mirror, query
+    from activitylog.archive.store import S3Objects
+    from activitylog.query.filters import parse_list_request
+
+    from .test_store import COMBINATIONS, NOW, page_through, random_documents, write_all
+
+    # Given three days of entries, some jobs that then finished (so their latest version differs), archived
+    written = write_all(service, WRITER, random_documents(300, seed=12))
+    jobs = [e for e in written if e["status"] == "IN_PROGRESS"][:8]
+    for n, entry in enumerate(jobs):
+        service.update(WRITER, entry["id"], EntryUpdate.model_validate({"status": "FAILED" if n % 2 else "SUCCESS"}))
+    write_all(service, OTHER, random_documents(40, seed=13))  # another org, same days
+    records = stream.records()
+    for start in range(0, len(records), 100):  # as Lambda would batch them
+        archive(stream_event(records[start:start + 100]))
+    low, high = NOW - timedelta(days=5), NOW + timedelta(minutes=1)
+    mirror(S3Objects(ARCHIVE), "org_a", low, high, tmp_path)
+
+    # Then every filter combination answers the same ids from the archive as from the API
+    checked = 0
+    for params in COMBINATIONS:
+        expected = page_through(service, WRITER, params, limit=200)
+        rows = query(tmp_path, "org_a", parse_list_request(params).filter, NOW)
+        assert [row["id"] for row in rows] == expected, params
+        checked += bool(expected)
+    assert checked >= len(COMBINATIONS) - 2
+    # With the API's list columns (the latest status of a finished job among them)
+    finished = query(tmp_path, "org_a", parse_list_request({"type": "BACKGROUND_JOB", "status": "FAILED",
+                                                            "from": low.isoformat(), "to": high.isoformat()}).filter, NOW)
+    assert {row["id"] for row in finished} >= {e["id"] for n, e in enumerate(jobs) if n % 2}
+    listed = service.list(WRITER, parse_list_request({"limit": "1", "from": low.isoformat(), "to": high.isoformat()}), now=NOW).items[0]
+    (row,) = [r for r in query(tmp_path, "org_a", parse_list_request({"from": low.isoformat(), "to": high.isoformat()}).filter, NOW)
+              if r["id"] == listed["id"]]
+    assert {key: row[key] for key in listed} == listed

@@ -438,3 +438,20 @@ def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
     # Support reads the table and the archive, and writes nothing anywhere.
     assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
     assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}
+
+
+def test_athenas_table_reads_the_archive_lines_as_written(template):
+    from activitylog.archive import layout
+    from activitylog.archive.lines import COLUMNS
+
+    table = template["Resources"]["ArchiveTable"]["Properties"]["TableInput"]
+    columns = [column["Name"] for column in table["StorageDescriptor"]["Columns"]]
+    assert columns == [name for name in COLUMNS if name != "org"]  # org is the partition key
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["org", "date"]
+    assert table["Parameters"]["projection.org.type"] == "injected"  # every query names its org: one prefix read
+    location = table["Parameters"]["storage.location.template"]["Fn::Sub"]
+    assert location == "s3://${ArchiveBucket}/archive/org=${!org}/date=${!date}/"
+    assert layout.date_prefix("org_a", "2026-11-27") == "archive/org=org_a/date=2026-11-27/"  # what the writer writes
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    workgroup = template["Resources"]["ArchiveWorkgroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
