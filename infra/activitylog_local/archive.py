@@ -81,6 +81,21 @@ def sources(data_dir: Path, archive_bucket: Optional[str] = None, digest_bucket:
     return Sources(FolderObjects(folder), FolderObjects(data_dir / "s3" / buckets["DigestBucket"]), folder, str(folder), kms_dir)
 
 
+def public_keys(found: Sources):
+    """The public key of a digest's ``signing_key``: the local key file, or KMS."""
+    from activitylog.archive.signing import KmsSigner, LocalSigner, local_key_path
+
+    def public_key(key_id: str) -> bytes:
+        if found.kms_dir is None:
+            return KmsSigner(key_id).public_key()
+        path = local_key_path(found.kms_dir, key_id)
+        if not path.exists():  # never made up: a digest signed by a key we do not have cannot be checked
+            raise SetupError(f"no local signing key {key_id} in {found.kms_dir}")
+        return LocalSigner(path, key_id).public_key()
+
+    return public_key
+
+
 def _alive(pid: Any) -> bool:
     try:
         os.kill(int(pid), 0)

@@ -594,7 +594,31 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from activitylog.archive.digests import verify
+    from activitylog_local.archive import public_keys, sources
+
+    window = _window(args)
+    low, high = _parse(window["from"]), _parse(window["to"]) if "to" in window else datetime.now(timezone.utc)
+    if low > high:
+        raise ValueError("--from is after --to")
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    if found.digests is None:
+        raise ValueError("--archive-bucket needs --digest-bucket")
+    report = verify(found.archive, found.digests, args.org, low, high, public_keys(found))
+    if args.json:
+        print(_json(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    print(f"{args.org}: entries from {window['from']} to {window.get('to', 'now')} in {found.where}: "
+          f"{report.versions} archived versions, {report.digests} signed digests")
+    for finding in report.findings:
+        print(f"  {finding.kind.upper():<10} {printable(finding.message)}")
+    pending = len(report.findings) - len(report.problems)
+    if report.ok:
+        print(f"OK: every archived version is the one its digest signed; the chain is whole"
+              + (f" ({pending} versions wait for the next digest)" if pending else ""))
+        return 0
+    print(f"FAILED: {len(report.problems)} problems")
+    return 1
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ created for each resource type of the CloudFormation it produces:
 
 - ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream, and its
                                       Time to Live (DynamoDB Local never expires items: ``TimeToLive`` does)
-- ``AWS::S3::Bucket``                 a moto bucket; objects saved to ``.local/s3`` at stop
+- ``AWS::S3::Bucket``                 a moto bucket (versioning, Object Lock); objects saved to ``.local/s3`` at stop
 - ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
+- ``AWS::KMS::Key`` (SIGN_VERIFY)     a local ECDSA P-256 key file in ``.local/kms`` (the functions sign with it)
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
@@ -69,6 +70,7 @@ MOTO_CONFIG = {
 }
 # Local defaults a function's own environment can still override.
 LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"  # where signing keys (AWS::KMS::Key) are key files: activitylog.archive.signing
 
 
 # What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms), as the
@@ -77,12 +79,12 @@ PROVISIONED = {
     "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Events::EventBus",
     "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::Serverless::Function", "AWS::Serverless::StateMachine",
     "AWS::StepFunctions::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::HttpApi", "AWS::SES::EmailIdentity",
-    "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::EventSourceMapping", "AWS::KMS::Key",
 }
 NOTHING_TO_RUN = {
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
-    "AWS::SES::ConfigurationSet", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
+    "AWS::SES::ConfigurationSet", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
     # Athena reads the archive in AWS; here `activitylog archive query` does, with DuckDB.
     "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup",
 }
@@ -273,6 +275,8 @@ class LocalStack:
                 self._create_table(logical_id)
             elif kind == "AWS::S3::Bucket":
                 self._create_bucket(logical_id, props)
+            elif kind == "AWS::KMS::Key":
+                self._create_key(logical_id, props)
             elif kind == "AWS::SecretsManager::Secret":
                 self._create_secret(logical_id, props)
             elif kind == "AWS::SES::EmailIdentity":
@@ -280,7 +284,8 @@ class LocalStack:
             elif kind == "AWS::Events::EventBus":
                 boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
         self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
-        self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT, aws_endpoint=self.aws.url,
+        environment = {**LOCAL_FUNCTION_ENVIRONMENT, LOCAL_KMS_DIR: str(self.kms_dir)}
+        self.runtime = LambdaRuntime(self._function_specs(), base_environment=environment, aws_endpoint=self.aws.url,
                                      concurrency=self.options.concurrency)
         self._verify_senders()
         for logical_id, resource in resources.items():
@@ -361,10 +366,29 @@ class LocalStack:
 
         s3 = boto3.client("s3", region_name=REGION)
         name = self.buckets[logical_id]
-        s3.create_bucket(Bucket=name)
+        locked = bool(props.get("ObjectLockEnabled"))
+        s3.create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True} if locked else {}))
         self._created_buckets.append(name)
         if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if locked and props.get("ObjectLockConfiguration"):
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=self.intrinsics.resolve(props["ObjectLockConfiguration"]))
+
+    @property
+    def kms_dir(self) -> Path:
+        return self.options.data_dir / "kms"
+
+    def _create_key(self, logical_id: str, props: dict) -> None:
+        """A signing key as a local key file (``activitylog.archive.signing.LocalSigner``), kept in ``.local/kms``."""
+        if props.get("KeyUsage") != "SIGN_VERIFY":
+            log.warning("%s: the local stack has signing keys only (KeyUsage SIGN_VERIFY); it is left out", logical_id)
+            return
+        if props.get("KeySpec") != "ECC_NIST_P256":
+            raise SetupError(f"{logical_id}: the local stack signs with ECC_NIST_P256 keys only, not {props.get('KeySpec')}")
+        from activitylog.archive.signing import LocalSigner, local_key_path
+
+        key_id = self.intrinsics.ref(logical_id)
+        LocalSigner(local_key_path(self.kms_dir, key_id), key_id).public_key()  # made now if missing
 
     def _create_secret(self, logical_id: str, props: dict) -> None:
         import boto3

@@ -455,3 +455,26 @@ def test_athenas_table_reads_the_archive_lines_as_written(template):
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     workgroup = template["Resources"]["ArchiveWorkgroup"]["Properties"]["WorkGroupConfiguration"]
     assert workgroup["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
+
+
+def test_digests_are_signed_by_kms_and_kept_under_object_lock(transformed, template):
+    bucket = template["Resources"]["DigestBucket"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True and bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    retention = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    from activitylog.config import ARCHIVE_CLASSES
+
+    assert retention["Years"] * 365 >= max(ARCHIVE_CLASSES)  # a digest outlives the versions it covers
+    key = template["Resources"]["DigestSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert _granted(transformed, "DigestFunction", "DigestSigningKey") == {"kms:Sign"}
+    assert _granted(transformed, "DigestFunction", "DigestBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ActivityTable") == set()
+    statements = _role_statements(transformed, "DigestFunction")
+    archive_writes = [s["Resource"] for s in statements if "s3:PutObject" in _as_list(s["Action"]) and "ArchiveBucket" in repr(s["Resource"])]
+    assert archive_writes == [{"Fn::Sub": "${ArchiveBucket.Arn}/digest-state/*"}]  # it writes no archived version
+    for function in ("ArchiveFunction", "SupportFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
+        assert _granted(transformed, function, "DigestBucket") == set(), function
+        assert _granted(transformed, function, "DigestSigningKey") == set(), function
+    schedule = template["Resources"]["DigestFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["Schedule"]
+    assert schedule.startswith("cron(") and schedule.split()[1] == "*"  # every hour

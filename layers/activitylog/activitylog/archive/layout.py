@@ -5,7 +5,7 @@ key                                                             what
 ==============================================================  ===========================================
 ``archive/org={org}/date={YYYY-MM-DD}/{HH}-{seq}.jsonl.gz``     entry versions: gzip JSON lines
 ``manifests/{YYYYMMDDTHHMMSSffffff}Z_{seq}_{org}.json``         what one archive invocation wrote for an org
-``digests/org={org}/{YYYYMMDDTHHMMSS}Z.json``                   (digest bucket) a signed digest
+``digests/org={org}/{YYYYMMDDTHHMMSSffffff}Z.json``             (digest bucket) a signed digest
 ``heads/org={org}.json``                                        (digest bucket) the org's chain head
 ==============================================================  ===========================================
 
@@ -34,7 +34,7 @@ MANIFEST_PREFIX = "manifests/"
 DIGEST_PREFIX = "digests/"
 HEAD_PREFIX = "heads/"
 MANIFEST_TIME = "%Y%m%dT%H%M%S%fZ"
-DIGEST_TIME = "%Y%m%dT%H%M%SZ"
+DIGEST_TIME = "%Y%m%dT%H%M%S%fZ"
 
 
 def org_part(org: str) -> str:
