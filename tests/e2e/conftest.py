@@ -82,8 +82,10 @@ def _stop(stack: RunningStack) -> None:
 
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory):
-    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days)."""
-    stack = _start(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30")
+    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
+    entries are deleted within a second, as TTL does in AWS within days."""
+    stack = _start(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
+                   "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
     yield stack
     _stop(stack)
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
