@@ -29,6 +29,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/archive.py
 
 clean:
 	rm -rf $(VENV) node_modules .local .pytest_cache

@@ -5,29 +5,21 @@ fails goes to the on-failure queue (template.yaml). Its role writes archive obje
 manifests, reads large details and the orgs' policies; it cannot read or change an entry.
 """
 
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from activitylog.archive.writer import Archiver
-from activitylog.observability import logger, metrics, traced
-
-_archiver = None
+from activitylog.observability import job_entrypoint, logger, metrics
 
 
-@logger.inject_lambda_context(clear_state=True)
-@traced
-@metrics.log_metrics
-@event_source(data_class=DynamoDBStreamEvent)
-def lambda_handler(event: DynamoDBStreamEvent, context: Any) -> dict:
-    global _archiver
-    if _archiver is None:
-        _archiver = Archiver.from_environment()
-    done = _archiver.archive(event.records)
+def archive(archiver: Archiver, event: DynamoDBStreamEvent) -> dict:
+    done = archiver.archive(event.records)
     for name, value in (("ArchivedVersions", done.versions), ("ExpiredEntries", done.expired), ("ArchiveObjects", done.objects)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if done.removed:  # nothing in the service deletes entries: someone did, and the archive kept them
         logger.warning("entries deleted outside their retention", extra={"count": done.removed})
         metrics.add_metric(name="DeletedEntries", unit=MetricUnit.Count, value=done.removed)
     return done.to_dict()
+
+
+lambda_handler = job_entrypoint(Archiver.from_environment, archive, DynamoDBStreamEvent)

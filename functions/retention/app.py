@@ -5,22 +5,10 @@ items: each change, and each chunk's progress written back, brings the next chun
 reads and re-stamps entries and re-tags the org's archive objects; nothing else.
 """
 
-from typing import Any
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
-
-from activitylog.observability import logger, metrics, traced
+from activitylog.observability import job_entrypoint
 from activitylog.retention.restamp import Restamper
 
-_restamper = None
-
-
-@logger.inject_lambda_context(clear_state=True)
-@traced
-@metrics.log_metrics
-@event_source(data_class=DynamoDBStreamEvent)
-def lambda_handler(event: DynamoDBStreamEvent, context: Any) -> dict:
-    global _restamper
-    if _restamper is None:
-        _restamper = Restamper.from_environment()
-    return {"orgs": _restamper.on_stream(event.records)}
+lambda_handler = job_entrypoint(Restamper.from_environment, lambda restamper, event: {"orgs": restamper.on_stream(event.records)},
+                                DynamoDBStreamEvent)

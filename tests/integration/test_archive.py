@@ -50,10 +50,10 @@ def aws(activity_table, monkeypatch):
         from activitylog.config import settings
 
         settings.cache_clear()
-        handler = load_handler_module("ArchiveFunction")
-        handler._archiver = None
+        handler = load_handler_module("ArchiveFunction").lambda_handler
+        handler.reset()
         yield s3
-        handler._archiver = None
+        handler.reset()
         settings.cache_clear()
 
 

@@ -48,11 +48,11 @@ def world(activity_table, dynamodb_client, monkeypatch, tmp_path):
         from activitylog.config import settings
 
         settings.cache_clear()
-        load_handler_module("ArchiveFunction")._archiver = None
+        load_handler_module("ArchiveFunction").lambda_handler.reset()
         service = ActivityService(Settings(table_name=activity_table, detail_bucket=None, cursor_secret="x", policy_seconds=0),
                                   store.EntryStore(DetailStore(None)))
         yield World(s3, service, TableStream(dynamodb_client, activity_table), LocalSigner(tmp_path / "key.pem", "test-key"))
-        load_handler_module("ArchiveFunction")._archiver = None
+        load_handler_module("ArchiveFunction").lambda_handler.reset()
         settings.cache_clear()
 
 

@@ -5,7 +5,7 @@
 - ``lines``    one archived version of one entry: a canonical JSON line, and its SHA-256
 - ``store``    the S3 side (the only module here that talks to S3)
 - ``writer``   the stream consumer: a batch of stream records becomes a few gzip JSON-lines
-               objects, keyed by stream sequence numbers, and one manifest per org
+               objects, keyed by stream sequence numbers, and one manifest
 - ``lookup``   one entry by id from the archive (support), the latest version and its expiry
 - ``query``    the archive with DuckDB, filtered like ``GET /activities``
 - ``digests``  tamper evidence: hourly signed digests chained per org, and their verification

@@ -98,28 +98,27 @@ class Digester:
         """A digest for each org with manifests written up to ``cut`` that its last digest does not cover."""
         state = json.loads(self.archive.get(CUT_STATE) or b"{}")
         since = _parse(state["cut"]) if state.get("cut") else None
-        by_org: dict[str, list[str]] = defaultdict(list)
+        by_org: dict[str, dict[str, list[dict]]] = defaultdict(dict)  # org -> manifest key -> its lines of the org
         for key in self.archive.keys(layout.MANIFEST_PREFIX, start_after=layout.manifests_after(since)):
             if layout.manifest_time(key) > cut:
                 break
-            by_org[layout.manifest_org(key)].append(key)
+            for line in json.loads(self.archive.get(key))["lines"]:
+                by_org[line["org"]].setdefault(key, []).append(line)
         written = versions = 0
-        for org, keys in sorted(by_org.items()):
-            count = self._digest(org, keys, cut)
+        for org, manifests in sorted(by_org.items()):
+            count = self._digest(org, manifests, cut)
             written, versions = written + (count is not None), versions + (count or 0)
         if since is None or cut > since:
             self.archive.put(CUT_STATE, canonical({"cut": _iso(cut)}).encode())
         return {"cut": _iso(cut), "orgs": written, "versions": versions}
 
-    def _digest(self, org: str, keys: list[str], cut: datetime) -> Optional[int]:
+    def _digest(self, org: str, manifests: dict[str, list[dict]], cut: datetime) -> Optional[int]:
         head = self._head(org)
         covered = _parse(head["digest"]["until"]) if head else None
-        keys = [key for key in keys if covered is None or layout.manifest_time(key) > covered]
+        keys = [key for key in manifests if covered is None or layout.manifest_time(key) > covered]
         if not keys or (covered is not None and cut <= covered):
             return None
-        records = []
-        for key in keys:
-            records += json.loads(self.archive.get(key))["lines"]
+        records = [line for key in keys for line in manifests[key]]
         records.sort(key=lambda r: (int(r["seq"]), r["id"]))
         entry_ids = sorted(r["id"] for r in records)
         document = {
@@ -313,6 +312,5 @@ def _pending(archive: Objects, digests: Any, org: str) -> set[tuple[str, str, st
     after = _parse(head["digest"]["until"]) if head else None
     pending = set()
     for key in archive.keys(layout.MANIFEST_PREFIX, start_after=layout.manifests_after(after)):
-        if layout.manifest_org(key) == org:
-            pending |= {(r["id"], r["seq"], r["sha256"]) for r in json.loads(archive.get(key))["lines"]}
+        pending |= {(r["id"], r["seq"], r["sha256"]) for r in json.loads(archive.get(key))["lines"] if r["org"] == org}
     return pending

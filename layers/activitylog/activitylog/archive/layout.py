@@ -4,7 +4,7 @@
 key                                                             what
 ==============================================================  ===========================================
 ``archive/org={org}/date={YYYY-MM-DD}/{HH}-{seq}.jsonl.gz``     entry versions: gzip JSON lines
-``manifests/{YYYYMMDDTHHMMSSffffff}Z_{seq}_{org}.json``         what one archive invocation wrote for an org
+``manifests/{YYYYMMDDTHHMMSSffffff}Z_{seq}.json``               what one archive invocation wrote (all orgs)
 ``digests/org={org}/{YYYYMMDDTHHMMSSffffff}Z.json``             (digest bucket) a signed digest
 ``heads/org={org}.json``                                        (digest bucket) the org's chain head
 ==============================================================  ===========================================
@@ -17,7 +17,8 @@ key                                                             what
   a half of a bisected one, writes the same key for the same first record, so a retry
   replaces an object instead of adding a copy.
 - Manifests sort by the time they were written: a digest covers everything written after the
-  previous one (``digests``), found with one listing from where that one stopped.
+  previous one (``digests``), found with one listing from where that one stopped. One
+  invocation writes one manifest for all the orgs of its batch (half the objects of one per org).
 - ``{org}`` is percent-encoded (org ids may hold ``/``); lines carry it plain.
 """
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Optional
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from activitylog.ids import occurred_at
 
@@ -61,17 +62,13 @@ def data_key(org: str, entry_id: str, first_sequence: str) -> str:
     return f"{hour_prefix(org, entry_id)}{first_sequence}.jsonl.gz"
 
 
-def manifest_key(written: datetime, first_sequence: str, org: str) -> str:
-    return f"{MANIFEST_PREFIX}{written.astimezone(timezone.utc).strftime(MANIFEST_TIME)}_{first_sequence}_{org_part(org)}.json"
+def manifest_key(written: datetime, first_sequence: str) -> str:
+    return f"{MANIFEST_PREFIX}{written.astimezone(timezone.utc).strftime(MANIFEST_TIME)}_{first_sequence}.json"
 
 
 def manifest_time(key: str) -> datetime:
     stamp = key[len(MANIFEST_PREFIX):].split("_", 1)[0]
     return datetime.strptime(stamp, MANIFEST_TIME).replace(tzinfo=timezone.utc)
-
-
-def manifest_org(key: str) -> str:
-    return unquote(key[len(MANIFEST_PREFIX):].split("_", 2)[2].removesuffix(".json"))
 
 
 def manifests_after(moment: Optional[datetime]) -> Optional[str]:
@@ -91,8 +88,3 @@ def digest_key(org: str, until: datetime) -> str:
 
 def head_key(org: str) -> str:
     return f"{HEAD_PREFIX}org={org_part(org)}.json"
-
-
-def partition_org(value: str) -> str:
-    """The org of a path's ``org=`` value."""
-    return unquote(value)

@@ -5,7 +5,7 @@ Every INSERT and MODIFY of an entry becomes a line; a REMOVE by the table's TTL 
 with the entry's last content; any other REMOVE a REMOVE line. Meta items are not entries.
 
 A batch makes few objects: one per org, day and hour its entries occurred in (live traffic: one
-or two per org), keyed by the first line's stream sequence number, then one manifest per org.
+or two per org), keyed by the first line's stream sequence number, then one manifest.
 Every line is built before anything is written, so a record that cannot be read fails the
 batch before a byte is stored: Lambda then splits the batch (BisectBatchOnFunctionError) until
 that record is alone, and after its retries reports it to the on-failure queue. Because keys
@@ -77,13 +77,13 @@ class Archiver:
             done.expired += line.change == EXPIRE
             done.removed += line.change == REMOVE
             done.versions += line.change not in (EXPIRE, REMOVE)
-        written: dict[str, list[tuple[str, Line]]] = defaultdict(list)  # org -> (key, line)
-        for key, group in self._objects(lines).items():
+        placed: list[tuple[str, Line]] = []
+        for key, group in objects_of(lines).items():
             self.bucket.put_lines(key, group, self.archive_tag(group[0].org))
-            written[group[0].org] += [(key, line) for line in group]
+            placed += [(key, line) for line in group]
             done.objects += 1
-        for org, placed in written.items():  # last: a manifest only names objects that exist
-            self.bucket.put(layout.manifest_key(self.clock(), placed[0][1].sequence, org), _manifest(org, placed))
+        if placed:  # last: a manifest only names objects that exist
+            self.bucket.put(layout.manifest_key(self.clock(), lines[0].sequence), _manifest(placed))
             done.manifests += 1
         return done
 
@@ -107,18 +107,15 @@ class Archiver:
         return version_line(org, entry, stream.sequence_number, change,
                             datetime.fromtimestamp(changed, timezone.utc) if changed is not None else None)
 
-    @staticmethod
-    def _objects(lines: list[Line]) -> dict[str, list[Line]]:
-        """The batch's lines by object: org, and the day and hour their entry occurred in."""
-        groups: dict[tuple[str, str], list[Line]] = defaultdict(list)
-        for line in lines:
-            groups[(line.org, layout.hour_prefix(line.org, line.entry_id))].append(line)
-        return {layout.data_key(org, group[0].entry_id, group[0].sequence): group for (org, _), group in groups.items()}
+
+def objects_of(lines: list[Line]) -> dict[str, list[Line]]:
+    """A batch's lines by object: org, and the day and hour their entry occurred in; each keyed by its first line."""
+    groups: dict[tuple[str, str], list[Line]] = defaultdict(list)
+    for line in lines:
+        groups[(line.org, layout.hour_prefix(line.org, line.entry_id))].append(line)
+    return {layout.data_key(org, group[0].entry_id, group[0].sequence): group for (org, _), group in groups.items()}
 
 
-def _manifest(org: str, placed: list[tuple[str, Line]]) -> bytes:
-    return canonical({
-        "org": org,
-        "lines": [{"key": key, "id": line.entry_id, "seq": line.sequence, "change": line.change, "sha256": line.sha256}
-                  for key, line in placed],
-    }).encode()
+def _manifest(placed: list[tuple[str, Line]]) -> bytes:
+    return canonical({"lines": [{"org": line.org, "key": key, "id": line.entry_id, "seq": line.sequence, "change": line.change,
+                                 "sha256": line.sha256} for key, line in placed]}).encode()
