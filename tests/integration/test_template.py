@@ -211,11 +211,11 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
     # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
-    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     (meta_read,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadOrgMeta"]
     assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
-    assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 
 
 def _role_statements(transformed: dict, function: str) -> list[dict]:
@@ -427,7 +427,7 @@ def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_ala
 
 
 def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
-    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:Query"}
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem"}
     assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
     assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
     for statement in _role_statements(transformed, "ArchiveFunction"):
@@ -436,7 +436,7 @@ def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
     assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
     assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()
     # Support reads the table and the archive, and writes nothing anywhere.
-    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
     assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}
 
 

@@ -302,7 +302,19 @@ class EntryStore:
     def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
         """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
         shards, policy = 0, None
-        for raw in EntryItem._get_connection().query(keys.meta_pk(org), consistent_read=consistent).get("Items", []):
+        # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
+        client, table = EntryItem._get_connection().connection.client, EntryItem.Meta.table_name
+        wanted = {table: {"Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
+                          "ConsistentRead": consistent}}
+        found: list[dict] = []
+        for attempt in range(WRITE_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=wanted)
+            found += answer.get("Responses", {}).get(table, [])
+            wanted = answer.get("UnprocessedKeys") or {}
+            if not wanted:
+                break
+            backoff(attempt)
+        for raw in found:
             if raw["sk"]["S"] == keys.SHARDS_META:
                 shards = int(raw.get("shw", {}).get("N", 0))
             elif raw["sk"]["S"] == keys.RETENTION_META:
