@@ -40,6 +40,13 @@ def test_the_same_record_makes_the_same_bytes_and_objects():
     assert [line.text for line in unpack_lines(pack_lines(first))] == [line.text for line in first]
 
 
+def test_a_line_holding_unicode_line_breaks_reads_back_as_one_line():
+    # JSON strings may hold U+2028, U+0085 or a form feed raw: only "\n" ends a line.
+    tricky = version_line("org_a", entry(event="one\u2028two\x85three\x0cfour"), "1", INSERT, WHEN)
+    (back,) = unpack_lines(pack_lines([tricky]))
+    assert back.text == tricky.text and back.sha256 == tricky.sha256
+
+
 def test_a_line_reads_back_as_the_detail_panel_reads_an_entry():
     original = entry(changes={"/email": {"before": "a", "after": "b"}}, error=None)
     view = detail_view(version_line("org_a", original, "1", INSERT, WHEN).document)

@@ -34,7 +34,8 @@ def pack_lines(lines: list[Line]) -> bytes:
 
 
 def unpack_lines(body: bytes) -> list[Line]:
-    return [Line.parse(text) for text in gzip.decompress(body).decode().splitlines() if text]
+    # "\n" only: str.splitlines() would also split at U+2028 and the like, which JSON strings may hold.
+    return [Line.parse(text) for text in gzip.decompress(body).decode().split("\n") if text]
 
 
 class S3Objects:
