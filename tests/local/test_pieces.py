@@ -388,3 +388,38 @@ def test_the_on_failure_record_is_what_powertools_parses_as_lambdas():
     assert parsed.ddb_stream_batch_info.stream_arn == "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
     assert parsed.ddb_stream_batch_info.approximate_arrival_of_first_record == datetime(2026, 11, 27, 7, 28, 1, tzinfo=UTC)
     assert parsed.request_context.approximate_invoke_count == 1
+
+
+# --- the archive commands on a stopped stack's folder ------------------------------------------------------------
+
+
+def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, capsys):
+    from activitylog import ids
+    from activitylog.archive import layout
+    from activitylog.archive.lines import INSERT, version_line
+    from activitylog.archive.store import pack_lines
+    from activitylog.entry import Entry, EntryType, Status
+
+    moment = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    entries = [Entry(id=ids.new_id(moment + timedelta(minutes=n)), type=EntryType.WEBHOOK, status=Status.SUCCESS,
+                     actor={"kind": "external", "id": "stripe", "name": "Stripe"}, action="processed", event=f"evt {n}",
+                     entity=None, expires_at=1900000000) for n in range(3)]
+    lines = [version_line("org_a", e, f"{n + 1:021d}", INSERT, moment) for n, e in enumerate(entries)]
+    folder = tmp_path / "s3" / "activitylog-local-archivebucket"
+    path = folder / layout.data_key("org_a", entries[0].id, lines[0].sequence)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pack_lines(lines))
+
+    window = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["id"] for row in rows] == [e.id for e in reversed(entries)]
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_b", *window]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"0 entries in {folder}")
+    # Nothing digested them: verify names each as in no signed digest, and fails.
+    assert main(["--data-dir", str(tmp_path), "verify", "--org", "org_a", *window]) == 1
+    report = capsys.readouterr().out
+    assert report.count("INSERTED") == 3 and all(e.id in report for e in entries) and "FAILED: 3 problems" in report
+    # A bad filter is the API's own 400, in one line.
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--status", "DONE"]) == 1
+    assert capsys.readouterr().err.startswith("activitylog: status: status 'DONE' is not one of")
