@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install lint bench clean
+.PHONY: dev test install lint bench package clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml package.json package-lock.json
 install: $(STAMP)
 
 test: install
+	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
 	$(BIN)/pytest
 
 dev: install
@@ -31,5 +32,9 @@ bench: install
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/archive.py
 
+# Deployable artifacts without Docker: the layer from wheels for Lambda's platform (activitylog_local/package.py).
+package: install
+	$(BIN)/python -m activitylog_local.package --out build
+
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache
+	rm -rf $(VENV) node_modules .local .pytest_cache build .artifacts
