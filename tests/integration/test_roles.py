@@ -21,14 +21,16 @@ from moto import mock_aws
 
 from activitylog.api import common
 from activitylog.config import settings
-from activitylog_local.kit import LambdaContext
+from activitylog_local.kit import LambdaContext, provider_event, signed_delivery
 from activitylog_local.template import create_table
 
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event
-from .test_template import _granted, transformed, template  # noqa: F401 - the fixtures
+from .test_template import _all_actions, _granted, transformed, template  # noqa: F401 - the fixtures
+from .test_webhooks import sqs_record
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
+STACK = "roles-stack"
 # Operations whose IAM action has another name; a transaction needs each of its parts' actions.
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject",
               "DeleteObjects": "DeleteObject"}
@@ -64,6 +66,8 @@ class Calls:
             self.seen.append((self.names[params["SecretId"]], f"secretsmanager:{operation}"))
         elif service == "sqs":
             self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{operation}"))
+        elif service == "ssm":
+            self.seen.append(("ssm", f"ssm:{operation}"))  # granted on a parameter path, not a resource of the template
         else:
             self.seen.append((service, operation))
 
@@ -85,6 +89,11 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         key = boto3.client("kms", region_name="us-east-1").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         names[key] = "DigestSigningKey"
         physical["DigestSigningKey"] = key
+        queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=f"webhooks-{suffix}")["QueueUrl"]
+        names[f"webhooks-{suffix}"] = "WebhookQueue"
+        physical["WebhookQueue"] = queue
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]
         names[secret] = physical["CursorSecret"] = "CursorSecret"
         physical["CursorSecret"] = secret
@@ -106,8 +115,11 @@ def _fresh() -> None:
     settings.cache_clear()
     common.reset()
     from activitylog import idempotency
+    from activitylog.webhooks import ingest, receiver
 
     idempotency._persistence.cache_clear()
+    receiver.receiver.cache_clear()
+    ingest.ingest.cache_clear()
 
 
 @contextmanager
@@ -118,6 +130,8 @@ def running(function: str, physical: dict, template_doc: dict, monkeypatch, call
     for name, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             value = physical.get(value["Ref"]) or str(template_doc["Parameters"][value["Ref"]]["Default"])
+        elif isinstance(value, dict) and "Fn::Sub" in value:
+            value = value["Fn::Sub"].replace("${AWS::StackName}", STACK)
         monkeypatch.setenv(name, str(value))
     for name in ("ARCHIVE_BUCKET", "DIGEST_BUCKET", "DIGEST_SIGNING_KEY", "IDEMPOTENCY_TABLE", "CURSOR_SECRET_NAME", "CURSOR_SECRET"):
         if name not in variables:
@@ -167,10 +181,25 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     with running("DigestFunction", physical, template, monkeypatch, calls) as used["DigestFunction"]:
         until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
         load_handler_module("DigestFunction").lambda_handler({"until": until}, LambdaContext())
+    with running("WebhookFunction", physical, template, monkeypatch, calls) as used["WebhookFunction"]:
+        url = "https://hooks.example.com/webhooks/stripe/org_roles"
+        body, headers = signed_delivery("stripe", "whsec_roles", provider_event("stripe", "evt_roles", "payment_intent.succeeded"), url)
+        event = api_event("POST", "/webhooks/stripe/org_roles", body=body.decode(), headers={**headers, "host": "hooks.example.com"})
+        answer = load_handler_module("WebhookFunction").lambda_handler(event, LambdaContext())
+        assert answer["statusCode"] == 200, answer
+        forged = api_event("POST", "/webhooks/stripe/org_roles", body=body.decode(),
+                           headers={**headers, "stripe-signature": "t=1,v1=00", "host": "hooks.example.com"})
+        assert load_handler_module("WebhookFunction").lambda_handler(forged, LambdaContext())["statusCode"] == 400  # recorded
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=physical["WebhookQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    with running("IngestFunction", physical, template, monkeypatch, calls) as used["IngestFunction"]:
+        answer = load_handler_module("IngestFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())
+        assert answer["batchItemFailures"] == [], answer
     with running("SupportFunction", physical, template, monkeypatch, calls) as used["SupportFunction"]:
         call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support")
 
     for function, seen in used.items():
         assert seen, f"{function} made no AWS call: the scenario did not exercise it"
         for resource, action in sorted(set(seen)):
-            assert action in _granted(transformed, function, resource), f"{function} calls {action} on {resource}, which its role does not grant"
+            granted = _all_actions(transformed, function) if resource == "ssm" else _granted(transformed, function, resource)
+            assert action in granted, f"{function} calls {action} on {resource}, which its role does not grant"

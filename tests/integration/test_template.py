@@ -40,6 +40,7 @@ FUNCTION_OF = {
     ("POST", "/activities/batch"): "RecordFunction",
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
+    ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
 }
 
 
@@ -217,10 +218,60 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
     assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 
+    # The webhook receiver records refusals only; the ingest writes entries; neither reads a list or deletes one.
+    # (and both read the org's meta items: its retention policy sets an entry's expiry)
+    assert _granted(transformed, "WebhookFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                        "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "IngestFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                       "dynamodb:BatchGetItem"}
+    for function in ("WebhookFunction", "IngestFunction"):
+        (meta_read,) = [st for st in _role_statements(transformed, function) if st.get("Sid") == "ReadOrgMeta"]
+        assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    assert _granted(transformed, "WebhookFunction", "WebhookQueue") == {"sqs:SendMessage"}
+    assert _granted(transformed, "IngestFunction", "WebhookQueue") == {"sqs:ChangeMessageVisibility"}  # + SAM's poller policy
+    assert _granted(transformed, "WebhookFunction", "WebhookDeadLetters") == _granted(transformed, "IngestFunction", "WebhookDeadLetters") == set()
+    for function in ("QueryFunction", "RecordFunction", "IngestFunction", "OpenApiFunction"):
+        assert not any("ssm:" in action for action in _all_actions(transformed, function)), function
+    assert _all_actions(transformed, "WebhookFunction") >= {"ssm:GetParameter"}
+    assert {"IdempotencyTable", "CursorSecret"}.isdisjoint(
+        {r for f in ("WebhookFunction", "IngestFunction") for r in ("IdempotencyTable", "CursorSecret") if _granted(transformed, f, r)})
+
 
 def _role_statements(transformed: dict, function: str) -> list[dict]:
     role = transformed["Resources"][f"{function}Role"]["Properties"]
     return [statement for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])]
+
+
+def _all_actions(transformed: dict, function: str) -> set[str]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return {action for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])
+            for action in _as_list(statement["Action"])}
+
+
+def test_webhook_secrets_are_read_only_under_the_stacks_webhook_path(transformed, template):
+    role = transformed["Resources"]["WebhookFunctionRole"]["Properties"]
+    (statement,) = [s for p in role["Policies"] for s in _statements(p["PolicyDocument"]) if "ssm:GetParameter" in _as_list(s["Action"])]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/webhooks/*"}
+    variables = template["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_SECRETS_PATH"] == {"Fn::Sub": "/${AWS::StackName}/webhooks"}
+
+
+def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_message(template):
+    from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, OFFLOAD_PREFIX
+
+    resources_ = template["Resources"]
+    queue = resources_["WebhookQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetters", "Arn"]}, "maxReceiveCount": 5}
+    assert queue["MaximumMessageSize"] == MAX_MESSAGE_BYTES  # what the receiver offloads to S3 above
+    assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
+    alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+              for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert {("ApproximateNumberOfMessagesVisible", "WebhookDeadLetters"), ("ApproximateAgeOfOldestMessage", "WebhookQueue"),
+            ("ApproximateAgeOfOldestMessage", "WebhookDeadLetters")} <= alarms
+    (mapping,) = resources_["IngestFunction"]["Properties"]["Events"].values()
+    assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
@@ -384,7 +435,7 @@ def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_i
 
     bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
+    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if rule.get("Prefix", "").startswith("details/")}
     assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
@@ -417,10 +468,9 @@ def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_ala
     assert 0 < mapping["MaximumRetryAttempts"] <= 20  # never -1: a poison record would block the shard until the stream drops it
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["ArchiveFailures", "Arn"]}
     assert "FunctionResponseTypes" not in mapping  # partial failures would re-group a batch and duplicate versions
-    (pattern,) = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
-    from activitylog import keys
-
-    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": [{"anything-but": list(keys.META_ITEMS)}]}}}}
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    type_attribute = store.EntryItem.type.attr_name  # every entry has one; no meta item (shards, policy, quota) does
+    assert patterns == [{"dynamodb": {image: {type_attribute: {"S": [{"exists": True}]}}}} for image in ("NewImage", "OldImage")]
     alarm = template["Resources"]["ArchiveIteratorAgeAlarm"]["Properties"]
     assert alarm["MetricName"] == "IteratorAge" and alarm["Dimensions"][0]["Value"] == {"Ref": "ArchiveFunction"}
     assert alarm["Threshold"] * alarm["EvaluationPeriods"] <= 2 * 3600 * 1000  # hours before the stream's 24
