@@ -30,6 +30,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/export.py
 

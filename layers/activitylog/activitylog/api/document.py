@@ -7,7 +7,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import exports, reads, writes
+from activitylog.api import exports, reads, settings, support, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
@@ -22,6 +22,8 @@ def openapi_document() -> dict:
     app = APIGatewayHttpResolver()  # the write routes turn validation on themselves
     app.include_router(reads.routes())
     app.include_router(writes.routes())
+    app.include_router(settings.routes())
+    app.include_router(support.routes())
     app.include_router(receiver.routes())
     app.include_router(exports.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
