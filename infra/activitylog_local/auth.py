@@ -24,8 +24,8 @@ import jwt
 KEY_FILE = "dev-jwt-key.pem"
 KEY_ID = "activitylog-local"
 
-# `--scope read|write|support` in the CLI: the OAuth scopes the routes ask for.
-SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support"}
+# `--scope read|write|support|admin` in the CLI: the OAuth scopes the routes ask for.
+SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support", "admin": "activity:admin"}
 
 
 class AuthError(Exception):
@@ -36,13 +36,13 @@ class AuthError(Exception):
 
 
 def scope_names(scopes: Iterable[str]) -> list[str]:
-    """``read``/``write``/``support`` (or full ``activity:…`` names) as OAuth scope strings."""
+    """``read``/``write``/``support``/``admin`` (or full ``activity:…`` names) as OAuth scope strings."""
     result = []
     for scope in scopes:
         for part in str(scope).replace(",", " ").split():
             full = SCOPES.get(part, part)
             if full not in SCOPES.values():
-                raise ValueError(f"unknown scope {part!r}: use read, write or support")
+                raise ValueError(f"unknown scope {part!r}: use read, write, support or admin")
             if full not in result:
                 result.append(full)
     return result

@@ -5,7 +5,11 @@
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
-    activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
+    activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
+    activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
+    activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin]
+    activitylog secrets set --org ORG --provider stripe|square|fedex --value SECRET   a webhook signing secret
+    activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
 token minted from the local dev key, exactly like any other client.
@@ -60,6 +64,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from activitylog.webhooks.providers import PROVIDERS
+
     parser = argparse.ArgumentParser(prog="activitylog", description="The activity log service on this machine.")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ACTIVITYLOG_LOCAL_DIR", DEFAULT_DATA)),
                         help="git-ignored folder for DynamoDB Local's file, the dev key, the outbox (default .local)")
@@ -76,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--template", type=Path, default=None, help="another SAM template (tests use small fixtures)")
     serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter")
     serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
+    serve.add_argument("--ttl-sweep-seconds", type=float, default=30.0,
+                       help="how often expired entries are deleted, as DynamoDB's Time to Live does within days (default 30)")
     serve.add_argument("--verbose", action="store_true", help="log every request and event source")
     serve.set_defaults(handler=cmd_serve)
 
@@ -114,15 +122,56 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--url", default=None)
     run.set_defaults(handler=cmd_run)
 
+    archive = commands.add_parser("archive", help="the S3 archive: every version of every entry, expired ones too")
+    archive_commands = archive.add_subparsers(dest="archive_command")
+    archive.set_defaults(handler=lambda _: archive.print_help() or 2)
+    archive_query = archive_commands.add_parser("query", help="an org's entries in the archive with DuckDB, filtered like GET /activities")
+    _archive_arguments(archive_query)
+    archive_query.add_argument("--type", action="append", default=[], help="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT (repeat or comma-separate)")
+    archive_query.add_argument("--status", action="append", default=[], help="SUCCESS, IN_PROGRESS, WARNING, FAILED (repeat or comma-separate)")
+    archive_query.add_argument("--user", help="a team member's id, e.g. u_17")
+    archive_query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
+    archive_query.add_argument("--entity-id", help="one record's history (with --entity)")
+    archive_query.add_argument("--limit", type=int, default=None, help="at most this many entries (default: all)")
+    archive_query.add_argument("--json", action="store_true", help="one JSON object per entry")
+    archive_query.set_defaults(handler=cmd_archive_query)
+
+    verify = commands.add_parser("verify", help="check the archive against its signed digests: altered, inserted, missing records, chain breaks")
+    _archive_arguments(verify)
+    verify.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    verify.add_argument("--json", action="store_true", help="the report as JSON")
+    verify.set_defaults(handler=cmd_verify)
+
+    secrets = commands.add_parser("secrets", help="webhook signing secrets in the running stack's SSM Parameter Store")
+    secret_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    set_secret = secret_commands.add_parser("set", help="set an org's signing secret for a provider")
+    set_secret.add_argument("--org", required=True)
+    set_secret.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    set_secret.add_argument("--value", required=True, help="Stripe's whsec_…, Square's signature key, FedEx's security token")
+    set_secret.add_argument("--url", default=None)
+    set_secret.set_defaults(handler=cmd_secrets_set)
+
+    redrive = commands.add_parser("redrive", help="move dead-lettered messages back to the queue they came from")
+    redrive.add_argument("--queue", help="one dead-letter queue, e.g. WebhookDeadLetters (default: every one)")
+    redrive.add_argument("--url", default=None)
+    redrive.set_defaults(handler=cmd_redrive)
+
     token = commands.add_parser("token", help="print a dev JWT for any org and user")
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
     token.add_argument("--name")
     token.add_argument("--email", help="the email claim: where a large export mails its link")
-    token.add_argument("--scope", action="append", default=[], help="read, write or support (repeat or comma-separate; default read)")
+    token.add_argument("--scope", action="append", default=[], help="read, write, support or admin (repeat or comma-separate; default read)")
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
     return parser
+
+
+def _archive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--org", required=True)
+    parser.add_argument("--from", dest="date_from", required=True, help="today, yesterday, 30m, 24h, 7d or ISO 8601")
+    parser.add_argument("--to", dest="date_to", help="like --from (default now)")
+    parser.add_argument("--archive-bucket", help="an archive bucket in AWS (your credentials); default: the local stack's")
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -146,6 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         in_memory=args.in_memory,
         parameters=parameters,
         poll_seconds=args.poll_seconds,
+        ttl_sweep_seconds=args.ttl_sweep_seconds,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"activitylog: warning: listening on {args.host}: the /_local endpoints have no auth; keep this to trusted networks",
@@ -165,8 +215,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         stack.start()
         seeded = _seed_if_empty(stack, args) if not args.no_seed else None
+        webhook_secret = _dev_webhook_secrets(stack)
         _write_state(args.data_dir, stack)
-        _banner(stack, seeded, time.monotonic() - started, args)
+        _banner(stack, seeded, time.monotonic() - started, args, webhook_secret)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -283,11 +334,43 @@ def _running_pid(data_dir: Path) -> Optional[int]:
 
 def _write_state(data_dir: Path, stack) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid()}
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(),
+             "aws_endpoint": stack.aws.url, "buckets": stack.buckets}
     (data_dir / STATE_FILE).write_text(json.dumps(state))
 
 
-def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
+def webhook_secrets_path(functions: dict) -> Optional[str]:
+    """Where the template's webhook function reads signing secrets (its WEBHOOK_SECRETS_PATH)."""
+    return next((f["environment"]["WEBHOOK_SECRETS_PATH"] for f in functions.values() if "WEBHOOK_SECRETS_PATH" in f["environment"]), None)
+
+
+def _dev_webhook_secrets(stack) -> Optional[str]:
+    """The demo org's signing secret for each provider, made once (SSM keeps them in .local); the Stripe one."""
+    import secrets
+
+    import boto3
+
+    from activitylog.webhooks.secrets import parameter_name
+    from activitylog_local.demo import DEMO_ORG
+    from activitylog_local.intrinsics import REGION
+
+    path = webhook_secrets_path(stack.describe()["functions"])
+    if path is None:
+        return None
+    ssm = boto3.client("ssm", region_name=REGION)
+    values = {}
+    for provider, make in (("stripe", lambda: "whsec_" + secrets.token_hex(32)), ("square", lambda: secrets.token_urlsafe(16)),
+                           ("fedex", lambda: secrets.token_hex(16))):
+        name = parameter_name(path, DEMO_ORG, provider)
+        try:
+            values[provider] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            values[provider] = make()
+            ssm.put_parameter(Name=name, Value=values[provider], Type="SecureString")
+    return values["stripe"]
+
+
+def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace, webhook_secret: Optional[str] = None) -> None:
     from activitylog_local.demo import DEMO_ORG, TEAM, email_of
 
     # A dashboard user reads (and exports); write tokens are for the internal services that record (they name any actor).
@@ -301,6 +384,10 @@ def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespa
         sources.append(f"  Queue            {logical_id} (GET {stack.url}/_local/queues/{logical_id})")
     for logical_id in stack.state_machines:
         sources.append(f"  State machine    {logical_id}")
+    if webhook_secret:
+        sources.append(f"  Webhooks         POST {stack.url}/webhooks/{{stripe|square|fedex}}/{{org}}   "
+                       f"(dead letters back: activitylog redrive)\n"
+                       f"                   {DEMO_ORG}'s Stripe signing secret: {webhook_secret}")
     wiring = ("\n" + "\n".join(sources)) if sources else ""
     # The fragment signs the tab in: the page keeps the token for the session and drops it from the address bar.
     page = (f"\n  Activity Logs    {stack.url}/#token={token}\n"
@@ -513,6 +600,124 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"activitylog: {args.function}: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
     return 1
+
+
+def _window(args: argparse.Namespace) -> dict:
+    """--from/--to as the API's parameters (relative times resolved once)."""
+    window = {"from": _relative_or_iso(args.date_from)}
+    if args.date_to:
+        window["to"] = _relative_or_iso(args.date_to)
+    return window
+
+
+def cmd_archive_query(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from activitylog.archive.query import mirror, query
+    from activitylog.errors import BadRequest
+    from activitylog.query.filters import parse_list_request
+    from activitylog_local.archive import sources
+
+    params = _window(args)
+    for name, values in (("type", args.type), ("status", args.status)):
+        if values:
+            params[name] = ",".join(values)
+    for name, value in (("user", args.user), ("entity_type", args.entity_type), ("entity_id", args.entity_id)):
+        if value:
+            params[name] = value
+    try:
+        wanted = parse_list_request(params).filter  # the API's own parsing: the same filters, the same errors
+    except BadRequest as error:
+        raise ValueError(f"{error.field}: {error.message}") from None
+    now = datetime.now(timezone.utc)
+    found = sources(args.data_dir, args.archive_bucket)
+    with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
+        root = found.folder
+        if root is None:  # S3: copy the org's partitions of the window, then read them like a folder
+            low, high = wanted.window(now)
+            root = Path(scratch)
+            mirror(found.archive, args.org, low, high, root)
+        rows = query(root, args.org, wanted, now, args.limit)
+    if args.json:
+        for row in rows:
+            print(_json(row))
+        return 0
+    for row in rows:
+        gone = row["expired_at"] or row["removed_at"]
+        if gone:
+            row["event"] = f"{row['event']} [{'expired' if row['expired_at'] else 'deleted'} {gone[:10]}]"
+    print(format_table(rows), end="")
+    print(f"{len(rows)} entries in {found.where}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from activitylog.archive.digests import verify
+    from activitylog_local.archive import public_keys, sources
+
+    window = _window(args)
+    low, high = _parse(window["from"]), _parse(window["to"]) if "to" in window else datetime.now(timezone.utc)
+    if low > high:
+        raise ValueError("--from is after --to")
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    if found.digests is None:
+        raise ValueError("--archive-bucket needs --digest-bucket")
+    report = verify(found.archive, found.digests, args.org, low, high, public_keys(found))
+    if args.json:
+        print(_json(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    print(f"{args.org}: entries from {window['from']} to {window.get('to', 'now')} in {found.where}: "
+          f"{report.versions} archived versions, {report.digests} signed digests")
+    for finding in report.findings:
+        print(f"  {finding.kind.upper():<10} {printable(finding.message)}")
+    pending = len(report.findings) - len(report.problems)
+    if report.ok:
+        print(f"OK: every archived version is the one its digest signed; the chain is whole"
+              + (f" ({pending} versions wait for the next digest)" if pending else ""))
+        return 0
+    print(f"FAILED: {len(report.problems)} problems")
+    return 1
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    import boto3
+
+    from activitylog.webhooks.receiver import ORG_ID
+    from activitylog.webhooks.secrets import parameter_name
+    from activitylog_local.client import HttpClient
+    from activitylog_local.intrinsics import REGION
+
+    if not ORG_ID.fullmatch(args.org):
+        raise ValueError(f"--org {args.org!r}: 1-128 letters, digits or _.:@+=-")
+    if not args.value.strip():
+        raise ValueError("--value is empty")
+    url = _state(args)["url"]
+    _, stack = HttpClient(url).request("GET", "/_local/stack")
+    path = webhook_secrets_path(stack["functions"])
+    if path is None:
+        raise ValueError("the running stack's template has no webhook function (no WEBHOOK_SECRETS_PATH)")
+    name = parameter_name(path, args.org, args.provider)
+    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
+    print(f"{args.provider} signing secret for {args.org} set ({name}); its deliveries: POST {url}/webhooks/{args.provider}/{args.org}")
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from activitylog_local.client import HttpClient
+
+    client = HttpClient(_state(args)["url"])
+    path = f"/_local/queues/{args.queue}/redrive" if args.queue else "/_local/redrive"
+    status, answer = client.request("POST", path)
+    if status != 200:
+        print(f"activitylog: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
+        return 1
+    if not answer["redriven"]:
+        print("no dead-letter queue in the template")
+    for dead, move in answer["redriven"].items():
+        print(f"{dead}: {move['moved']} message{'s' if move['moved'] != 1 else ''} moved back to {move['to']}")
+    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -382,7 +382,7 @@ def test_listing_needs_a_read_scope(api):
 
 
 @pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if scopes and " /exports" not in route])
-@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support"])
+@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support", "activity:admin"])
 def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route, scope):
     # (The export routes, which answer CSV and need an export: tests/integration/test_exports.py.)
     # Given a running job, and a token holding only this scope
@@ -390,7 +390,7 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     token = claims(org="org_acme", sub="u_17", scope=scope)
     method, path = route.split(" ", 1)
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
-            "PATCH /activities/{id}": {"metadata": {"processed": 5}}}.get(route)
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365}}.get(route)
 
     # When it calls the route
     reply = api.call(method, path.replace("{id}", job_id), body=body, token=token)

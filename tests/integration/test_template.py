@@ -9,6 +9,7 @@ tests make any difference between the copies a failure.
 from __future__ import annotations
 
 import ast
+import json
 import copy
 import re
 import subprocess
@@ -28,14 +29,18 @@ from .api_events import load_handler_module
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
-# One function per job: reads, writes, and the public document.
+# One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
+    ("GET", "/support/activities/{id}"): "SupportFunction",
+    ("GET", "/settings/retention"): "SettingsFunction",
+    ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
     ("POST", "/activities"): "RecordFunction",
     ("POST", "/activities/batch"): "RecordFunction",
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
+    ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
     ("POST", "/exports"): "ExportsFunction",
     ("GET", "/exports/{id}"): "ExportsFunction",
     ("GET", "/exports/{id}/download"): "ExportsFunction",
@@ -212,6 +217,67 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
+    # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
+    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    (meta_read,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadOrgMeta"]
+    assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
+    assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+
+    # The webhook receiver records refusals only; the ingest writes entries; neither reads a list or deletes one.
+    # (and both read the org's meta items: its retention policy sets an entry's expiry)
+    assert _granted(transformed, "WebhookFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                        "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "IngestFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                       "dynamodb:BatchGetItem"}
+    for function in ("WebhookFunction", "IngestFunction"):
+        (meta_read,) = [st for st in _role_statements(transformed, function) if st.get("Sid") == "ReadOrgMeta"]
+        assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    assert _granted(transformed, "WebhookFunction", "WebhookQueue") == {"sqs:SendMessage"}
+    assert _granted(transformed, "IngestFunction", "WebhookQueue") == {"sqs:ChangeMessageVisibility"}  # + SAM's poller policy
+    assert _granted(transformed, "WebhookFunction", "WebhookDeadLetters") == _granted(transformed, "IngestFunction", "WebhookDeadLetters") == set()
+    for function in ("QueryFunction", "RecordFunction", "IngestFunction", "OpenApiFunction"):
+        assert not any("ssm:" in action for action in _all_actions(transformed, function)), function
+    assert _all_actions(transformed, "WebhookFunction") >= {"ssm:GetParameter"}
+    assert {"IdempotencyTable", "CursorSecret"}.isdisjoint(
+        {r for f in ("WebhookFunction", "IngestFunction") for r in ("IdempotencyTable", "CursorSecret") if _granted(transformed, f, r)})
+
+
+def _role_statements(transformed: dict, function: str) -> list[dict]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return [statement for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])]
+
+
+def _all_actions(transformed: dict, function: str) -> set[str]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return {action for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])
+            for action in _as_list(statement["Action"])}
+
+
+def test_webhook_secrets_are_read_only_under_the_stacks_webhook_path(transformed, template):
+    role = transformed["Resources"]["WebhookFunctionRole"]["Properties"]
+    (statement,) = [s for p in role["Policies"] for s in _statements(p["PolicyDocument"]) if "ssm:GetParameter" in _as_list(s["Action"])]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/webhooks/*"}
+    variables = template["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_SECRETS_PATH"] == {"Fn::Sub": "/${AWS::StackName}/webhooks"}
+
+
+def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_message(template):
+    from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, OFFLOAD_PREFIX
+
+    resources_ = template["Resources"]
+    queue = resources_["WebhookQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetters", "Arn"]}, "maxReceiveCount": 5}
+    assert queue["MaximumMessageSize"] == MAX_MESSAGE_BYTES  # what the receiver offloads to S3 above
+    assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
+    alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+              for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert {("ApproximateNumberOfMessagesVisible", "WebhookDeadLetters"), ("ApproximateAgeOfOldestMessage", "WebhookQueue"),
+            ("ApproximateAgeOfOldestMessage", "WebhookDeadLetters")} <= alarms
+    (mapping,) = resources_["IngestFunction"]["Properties"]["Events"].values()
+    assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
 
 
 def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
@@ -421,7 +487,7 @@ def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_i
 
     bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
+    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if rule.get("Prefix", "").startswith("details/")}
     assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
@@ -432,6 +498,88 @@ def test_the_table_is_created_with_the_templates_table_class(activity_table, tem
 
     # DynamoDB Local takes TableClass (the fixture's table was created with it) but does not report it back.
     assert table_definition(template)["TableClass"] == _table(template)["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+
+
+# -- the archive ---------------------------------------------------------------------------------
+
+
+def test_every_archive_class_has_a_lifecycle_rule_by_tag(template):
+    from activitylog.config import ARCHIVE_CLASSES
+
+    rules = template["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_tag = {rule["TagFilters"][0]["Value"]: (rule["Prefix"], rule["ExpirationInDays"]) for rule in rules if rule.get("TagFilters")}
+    assert by_tag == {f"{days}d": ("archive/", days) for days in ARCHIVE_CLASSES}
+    assert template["Parameters"]["ArchiveRetentionDays"]["AllowedValues"] == list(ARCHIVE_CLASSES)
+    assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 2555
+
+
+def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_alarm_well_before_24_hours(transformed, template):
+    mapping = transformed["Resources"]["ArchiveFunctionChanges"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]}
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 20  # never -1: a poison record would block the shard until the stream drops it
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["ArchiveFailures", "Arn"]}
+    assert "FunctionResponseTypes" not in mapping  # partial failures would re-group a batch and duplicate versions
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    type_attribute = store.EntryItem.type.attr_name  # every entry has one; no meta item (shards, policy, quota) does
+    assert patterns == [{"dynamodb": {image: {type_attribute: {"S": [{"exists": True}]}}}} for image in ("NewImage", "OldImage")]
+    alarm = template["Resources"]["ArchiveIteratorAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "IteratorAge" and alarm["Dimensions"][0]["Value"] == {"Ref": "ArchiveFunction"}
+    assert alarm["Threshold"] * alarm["EvaluationPeriods"] <= 2 * 3600 * 1000  # hours before the stream's 24
+
+
+def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem"}
+    assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
+    for statement in _role_statements(transformed, "ArchiveFunction"):
+        if statement.get("Sid") == "ReadOrgPolicy":
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
+    assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()
+    # Support reads the table and the archive, and writes nothing anywhere.
+    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}
+
+
+def test_athenas_table_reads_the_archive_lines_as_written(template):
+    from activitylog.archive import layout
+    from activitylog.archive.lines import COLUMNS
+
+    table = template["Resources"]["ArchiveTable"]["Properties"]["TableInput"]
+    columns = [column["Name"] for column in table["StorageDescriptor"]["Columns"]]
+    assert columns == [name for name in COLUMNS if name != "org"]  # org is the partition key
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["org", "date"]
+    assert table["Parameters"]["projection.org.type"] == "injected"  # every query names its org: one prefix read
+    location = table["Parameters"]["storage.location.template"]["Fn::Sub"]
+    assert location == "s3://${ArchiveBucket}/archive/org=${!org}/date=${!date}/"
+    assert layout.date_prefix("org_a", "2026-11-27") == "archive/org=org_a/date=2026-11-27/"  # what the writer writes
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    workgroup = template["Resources"]["ArchiveWorkgroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
+
+
+def test_digests_are_signed_by_kms_and_kept_under_object_lock(transformed, template):
+    bucket = template["Resources"]["DigestBucket"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True and bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    retention = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    from activitylog.config import ARCHIVE_CLASSES
+
+    assert retention["Years"] * 365 >= max(ARCHIVE_CLASSES)  # a digest outlives the versions it covers
+    key = template["Resources"]["DigestSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert _granted(transformed, "DigestFunction", "DigestSigningKey") == {"kms:Sign"}
+    assert _granted(transformed, "DigestFunction", "DigestBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ActivityTable") == set()
+    statements = _role_statements(transformed, "DigestFunction")
+    archive_writes = [s["Resource"] for s in statements if "s3:PutObject" in _as_list(s["Action"]) and "ArchiveBucket" in repr(s["Resource"])]
+    assert archive_writes == [{"Fn::Sub": "${ArchiveBucket.Arn}/digest-state/*"}]  # it writes no archived version
+    for function in ("ArchiveFunction", "SupportFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
+        assert _granted(transformed, function, "DigestBucket") == set(), function
+        assert _granted(transformed, function, "DigestSigningKey") == set(), function
+    schedule = template["Resources"]["DigestFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["Schedule"]
+    assert schedule.startswith("cron(") and schedule.split()[1] == "*"  # every hour
 
 
 # -- the Activity Logs page: its bucket and the distribution that puts it beside the API ---------

@@ -19,10 +19,14 @@ from typing import Iterator, Optional
 from activitylog.signing import Key, StaticKey
 
 
-# The retention periods an org may choose. Large entry details in S3 sit under a prefix per
-# period, and template.yaml's DetailBucket has one lifecycle rule per prefix that expires them
-# with the entries (a test keeps the two in step).
+# The hot retention periods an org may choose (how long entries stay in the table). Large entry
+# details in S3 sit under a prefix per period, and template.yaml's DetailBucket has one lifecycle
+# rule per prefix that expires them with the entries (a test keeps the two in step).
 RETENTION_CLASSES = (90, 365, 730, 1095, 1825, 2555)
+# The archive retention periods (how long the S3 archive keeps each version it wrote). Archive
+# objects carry the org's class as a tag; ArchiveBucket has one lifecycle rule per tag value.
+ARCHIVE_CLASSES = (365, 730, 1095, 1825, 2555, 3650)
+DEFAULT_ARCHIVE_DAYS = 2555  # seven years
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,17 @@ class Settings:
     org_overrides: dict = field(default_factory=dict)
     cursor_secret: Optional[str] = None  # plain key (local stack, tests)
     cursor_secret_name: Optional[str] = None  # Secrets Manager name (AWS)
+    archive_days: int = DEFAULT_ARCHIVE_DAYS  # an org's archive retention until it sets its own
+    archive_bucket: Optional[str] = None  # ARCHIVE_BUCKET: every version of every entry (activitylog.archive)
+    digest_bucket: Optional[str] = None  # DIGEST_BUCKET: the signed hourly digests (Object Lock)
+    digest_signing_key: Optional[str] = None  # DIGEST_SIGNING_KEY: the KMS key (or local key) that signs them
+    policy_seconds: float = 30.0  # how long a container trusts what it read of an org's retention policy
 
     def org(self, org_id: str) -> OrgSettings:
-        """An organization's write shards and hot retention; big orgs get more shards."""
+        """An organization's write shards and default hot retention; big orgs get more shards.
+
+        The retention here is the deployment's default: an org's own policy (``PUT
+        /settings/retention``, ``ActivityService.retention``) overrides it."""
         override = self.org_overrides.get(org_id, {})
         return OrgSettings(
             shards=int(override.get("shards", self.default_shards)),
@@ -69,6 +81,11 @@ def settings() -> Settings:
         org_overrides=json.loads(os.environ.get("ORG_SETTINGS") or "{}"),
         cursor_secret=os.environ.get("CURSOR_SECRET") or None,
         cursor_secret_name=os.environ.get("CURSOR_SECRET_NAME") or None,
+        archive_days=int(os.environ.get("ARCHIVE_RETENTION_DAYS", str(DEFAULT_ARCHIVE_DAYS))),
+        archive_bucket=os.environ.get("ARCHIVE_BUCKET") or None,
+        digest_bucket=os.environ.get("DIGEST_BUCKET") or None,
+        digest_signing_key=os.environ.get("DIGEST_SIGNING_KEY") or None,
+        policy_seconds=float(os.environ.get("RETENTION_CACHE_SECONDS", "30")),
     )
 
 

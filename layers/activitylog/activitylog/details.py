@@ -59,12 +59,22 @@ class DetailStore(Bucket):
             raise RuntimeError("DETAIL_BUCKET is not set: cannot store a detail larger than one item")
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
 
-    def get(self, key: str) -> Optional[bytes]:
-        """The object, or None if it is missing (deleted, or expired by a lifecycle rule)."""
+    def get(self, key: str, any_version: bool = False) -> Optional[bytes]:
+        """The object, or None if it is missing (deleted, or expired by a lifecycle rule).
+
+        ``any_version``: a deleted object's last version, which the versioned bucket keeps a
+        day (the archive reads the detail of a version an update has replaced since).
+        """
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
+            if not any_version:
+                return None
+        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
+        kept = sorted((v for v in versions if v["Key"] == key), key=lambda v: v["LastModified"], reverse=True)
+        if not kept:
             return None
+        return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=kept[0]["VersionId"])["Body"].read()
 
     def delete(self, keys: list[str]) -> None:
         """Remove objects no item points at (a failed or superseded write). Best effort:

@@ -70,6 +70,45 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "SupportEntry": {
+        "type": "object",
+        "required": [*_LIST_COLUMNS, "found_in", "versions", "expired_at", "removed_at"],
+        "properties": {
+            **_LIST_COLUMNS,
+            "found_in": {"enum": ["hot", "archive"], "description": "the table (listed, or past retention but not yet removed) or the S3 archive"},
+            "versions": {"type": ["integer", "null"], "description": "versions the archive holds (archive only)"},
+            "expired_at": {"type": ["string", "null"], "format": "date-time", "description": "when TTL removed it from the table"},
+            "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
+        },
+    },
+    "RetentionPolicy": {
+        "type": "object",
+        "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],
+        "properties": {
+            "hot_days": {"type": "integer", "description": "days an entry stays in the table and the dashboard"},
+            "archive_days": {"type": "integer", "description": "days the S3 archive keeps each version it wrote"},
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_by": _NULLABLE_STRING,
+            "existing": {
+                "type": "object",
+                "description": "how far the last change has been applied to the entries and archive objects that existed before it",
+                "required": ["state", "entries_updated", "archive_objects_updated"],
+                "properties": {
+                    "state": {"enum": ["pending", "running", "done"]},
+                    "entries_updated": {"type": "integer", "minimum": 0},
+                    "archive_objects_updated": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+    "WebhookReceived": {
+        "type": "object",
+        "required": ["received", "event_id"],
+        "properties": {
+            "received": {"const": True},
+            "event_id": {"type": "string", "description": "the provider's event id; recorded once however often it arrives"},
+        },
+    },
     "BatchResult": {
         "type": "object",
         "required": ["accepted", "rejected", "results"],
@@ -117,12 +156,12 @@ REFUSALS: dict[int, str] = {
     400: "Bad input; `field` names the parameter, header or body field",
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
-    404: "No such entry (or export) in the caller's organization, or no such route",
-    409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
+    404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
+    409: "An Idempotency-Key reused with another body or still running, a finished job changed, or a policy changed meanwhile",
     413: "The body is over the route's limit in bytes",
     410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
-    503: "DynamoDB kept throttling and nothing was written; retry after Retry-After seconds",
+    503: "DynamoDB kept throttling (or a webhook's secret or queue did not answer) and nothing was written; retry after Retry-After seconds",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -25,6 +26,7 @@ from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
+from activitylog.retention.policy import RetentionPolicy, Restamp
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -55,7 +57,7 @@ class EntryItem(Model):
     ak     actor_kind    ei     entity_id         bref   detail_ref (its S3 key)
     ai     actor_id      el     entity_label      ver    version
     an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
-    ac     action        ra     recorded_at
+    ac     action        ra     recorded_at       qn     quota_used (meta item)
     =====  ============  =====  ================  =====  ==========================
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
@@ -92,8 +94,10 @@ class EntryItem(Model):
     detail = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)  # details.pack(); None when offloaded
     detail_ref = UnicodeAttribute(attr_name="bref", null=True)  # the S3 key of an offloaded detail
     version = VersionAttribute(attr_name="ver")
-    # Only on the org's meta item (keys.meta_pk): the highest shard count it ever wrote with.
+    # Only on the org's meta items (keys.meta_pk): the highest shard count it ever wrote with,
+    # and a quota's uses (keys.quota_sk).
     shards_written = NumberAttribute(attr_name="shw", null=True)
+    quota_used = NumberAttribute(attr_name="qn", null=True)
 
     by_type = _index(keys.BY_TYPE, "tpk")()
     by_user = _index(keys.BY_USER, "upk")()
@@ -125,13 +129,45 @@ class _WireItem:
             setattr(self, name, value)
 
 
+class PolicyItem(Model):
+    """The org's retention policy: a meta item (``keys.meta_pk(org)`` / ``keys.RETENTION_META``), not an entry.
+
+    =====  ==================  =====  ==================================================
+    name   attribute           name   attribute
+    =====  ==================  =====  ==================================================
+    hot    hot_days            rs     restamp state (pending, running, done)
+    arc    archive_days        rph    restamp phases ("entries,archive")
+    ua     updated_at (ms)     rcur   restamp cursor
+    ub     updated_by          rne    entries restamped; ``rno`` archive objects
+    ver    version (each change)
+    =====  ==================  =====  ==================================================
+    """
+
+    class Meta:
+        table_name = "activity-log"  # set by ``bind``
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    hot_days = NumberAttribute(attr_name="hot")
+    archive_days = NumberAttribute(attr_name="arc")
+    updated_at = NumberAttribute(attr_name="ua")
+    updated_by = UnicodeAttribute(attr_name="ub")
+    restamp_state = UnicodeAttribute(attr_name="rs")
+    restamp_phases = UnicodeAttribute(attr_name="rph", null=True)
+    restamp_cursor = UnicodeAttribute(attr_name="rcur", null=True)
+    restamp_entries = NumberAttribute(attr_name="rne", default=0)
+    restamp_objects = NumberAttribute(attr_name="rno", default=0)
+    version = VersionAttribute(attr_name="ver")
+
+
 def bind(table_name: str, region: Optional[str] = None) -> None:
-    """Point the model at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
+    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
     import os
 
-    EntryItem.Meta.table_name = table_name
-    EntryItem.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    EntryItem._connection = None
+    for model in (EntryItem, PolicyItem):
+        model.Meta.table_name = table_name
+        model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        model._connection = None
     # Build the botocore client here, on one thread: pynamodb creates it lazily without a
     # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
     EntryItem._get_connection().connection.client
@@ -193,25 +229,58 @@ class EntryStore:
         transaction (ours, or botocore's after a lost answer) within 10 minutes is
         answered as the first one was instead of failing on the items it wrote.
         """
+        token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
+        try:
+            self._write_together(org, entries, shards, retention_days, token)
+        except TransactWriteError as error:
+            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
+                raise Conflict("an entry of the batch exists already", "entries") from None
+            raise
+
+    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
+        """Write entries whose ids may be stored already (an event delivered again mints the same id):
+        a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
+
+        Each write is conditional on the item's absence, so concurrent deliveries of one event
+        store it once whoever wins. A transaction refused because some items exist names them
+        (its cancellation reasons, in order): they are set aside and the rest written again.
+        """
+        stored: set[str] = set()
+        pending = list({entry.id: entry for entry in entries}.values())  # one event twice in a batch: one item, one operation
+        while len(pending) > 1:
+            try:
+                # A fresh token per attempt: the ids repeat across deliveries, their content does not.
+                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
+                return stored
+            except TransactWriteError as error:
+                reasons = error.cancellation_reasons or []
+                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
+                if not existing:
+                    raise
+                stored |= existing
+                pending = [entry for entry in pending if entry.id not in existing]
+        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
+            try:
+                self.put(org, entry, shards, retention_days)
+            except Conflict:
+                stored.add(entry.id)
+        return stored
+
+    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str) -> None:
+        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects."""
         items, uploaded = [], []
         for entry in entries:
             item, keys_ = self._to_item(org, entry, shards, retention_days)
             items.append(item)
             uploaded += keys_
-        token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
 
         def write() -> None:
             with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
                 for item in items:
                     transaction.save(item)
 
-        try:
-            with self._removed_on_failure(uploaded):
-                self._retrying(write)
-        except TransactWriteError as error:
-            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
-                raise Conflict("an entry of the batch exists already", "entries") from None
-            raise
+        with self._removed_on_failure(uploaded):
+            self._retrying(write)
 
     def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
@@ -282,12 +351,129 @@ class EntryStore:
             if not _condition_failed(error):
                 raise
 
+    def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
+        """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
+        False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
+
+        >>> store.take_quota("org_1", "webhook-rejections#29411520", limit=5, expires_at=now + 86400)
+        True
+        """
+        connection = EntryItem._get_connection().connection
+        try:
+            connection.update_item(
+                EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
+                actions=[EntryItem.quota_used.add(1), EntryItem.expires_at.set(expires_at)],
+                condition=EntryItem.quota_used.does_not_exist() | (EntryItem.quota_used < limit),
+            )
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def shards_written(self, org: str) -> int:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""
+        return self.org_meta(org)[0]
+
+    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
+        """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
+        shards, policy = 0, None
+        # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
+        client, table = EntryItem._get_connection().connection.client, EntryItem.Meta.table_name
+        wanted = {table: {"Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
+                          "ConsistentRead": consistent}}
+        found: list[dict] = []
+        for attempt in range(WRITE_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=wanted)
+            found += answer.get("Responses", {}).get(table, [])
+            wanted = answer.get("UnprocessedKeys") or {}
+            if not wanted:
+                break
+            backoff(attempt)
+        for raw in found:
+            if raw["sk"]["S"] == keys.SHARDS_META:
+                shards = int(raw.get("shw", {}).get("N", 0))
+            elif raw["sk"]["S"] == keys.RETENTION_META:
+                policy = _to_policy(PolicyItem.from_raw_data(raw))
+        return shards, policy
+
+    # -- the org's retention policy -------------------------------------------------------
+
+    def change_retention(self, org: str, policy: RetentionPolicy, entry: Entry, shards: int) -> RetentionPolicy:
+        """Write a new policy and the entry that records the change, both or neither.
+
+        The policy is written only over the version it was made from (``policy.version``):
+        a change made meanwhile by someone else is a ``Conflict``, and nothing is written.
+        """
+        item = PolicyItem(
+            keys.meta_pk(org), keys.RETENTION_META,
+            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=_epoch_ms(policy.updated_at),
+            updated_by=policy.updated_by, restamp_state=policy.restamp.state,
+            restamp_phases=",".join(policy.restamp.phases) or None, restamp_entries=0, restamp_objects=0,
+        )
+        if policy.version:
+            item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
+        entry_item, uploaded = self._to_item(org, entry, shards, policy.hot_days)
+        token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
+
+        def write() -> None:
+            with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
+                transaction.save(item)
+                transaction.save(entry_item)
+
+        try:
+            with self._removed_on_failure(uploaded):
+                self._retrying(write)
+        except TransactWriteError as error:
+            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
+                raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
+            raise
+        return _to_policy(item)
+
+    def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
+        """Record how far a change has been applied; False when a newer change has replaced it."""
+        connection = PolicyItem._get_connection().connection
+        actions = [PolicyItem.restamp_state.set(restamp.state), PolicyItem.restamp_entries.set(restamp.entries),
+                   PolicyItem.restamp_objects.set(restamp.archive_objects)]
+        actions.append(PolicyItem.restamp_cursor.set(restamp.cursor) if restamp.cursor else PolicyItem.restamp_cursor.remove())
+        try:
+            connection.update_item(PolicyItem.Meta.table_name, keys.meta_pk(org), keys.RETENTION_META,
+                                   actions=actions, condition=PolicyItem.version == version)
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int) -> tuple[list[tuple[str, int]], Optional[str]]:
+        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at) each, and
+        the last id read when more may follow."""
+        condition = EntryItem.sk > after_id if after_id else None
+        answer = EntryItem._get_connection().query(
+            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp"],
+        )
+        found = [(raw["sk"]["S"], int(raw["exp"]["N"])) for raw in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return found, (last["sk"]["S"] if last else None)
+
+    def set_expiry(self, org: str, shard: int, entry_id: str, expires_at: int) -> bool:
+        """Give an existing entry another expiry; False if it is gone or has that expiry already.
+
+        The version moves too, so a job update decided on the entry as it was read before
+        loses its compare-and-set and decides again, instead of writing the old expiry back.
+        """
         connection = EntryItem._get_connection().connection
-        answer = connection.get_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
-                                     attributes_to_get=["shw"])
-        return int(answer.get("Item", {}).get("shw", {}).get("N", 0))
+        try:
+            connection.update_item(
+                EntryItem.Meta.table_name, keys.table_pk(org, shard), entry_id,
+                actions=[EntryItem.expires_at.set(expires_at), EntryItem.version.add(1)],
+                condition=EntryItem.pk.exists() & (EntryItem.expires_at != expires_at),
+            )
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     # -- reads --------------------------------------------------------------------------
 
@@ -372,6 +558,24 @@ class EntryStore:
             for item in EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"]):
                 self._fill_detail(chunk[item.sk], item)
 
+    # -- stream images -------------------------------------------------------------------
+
+    def entry_from_image(self, image: dict) -> Optional[tuple[str, Entry]]:
+        """(org, the whole entry) from a stream record's image, or None when the item is not an entry.
+
+        Images come as Lambda delivers them (binary values in base64). An offloaded detail
+        replaced since (its object deleted) is read from the version the bucket still keeps.
+
+        >>> store.entry_from_image(record["dynamodb"]["NewImage"])
+        ('org_1', Entry(id='01JD…', ...))
+        """
+        if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
+            return None
+        item = EntryItem.from_raw_data({name: _from_base64(value) for name, value in image.items()})
+        entry = self._to_entry(item, detail=True, any_version=True)
+        entry.shard = keys.shard_number(item.pk)
+        return keys.org_of(item.pk), entry
+
     # -- item <-> entry -----------------------------------------------------------------
 
     def _to_item(self, org: str, entry: Entry, shards: int, retention_days: int) -> tuple["EntryItem", list[str]]:
@@ -405,7 +609,7 @@ class EntryStore:
         item.detail_ref = key
         return item, [key]
 
-    def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
+    def _to_entry(self, item: EntryItem, detail: bool = False, any_version: bool = False) -> Entry:
         entity = None
         if item.entity_type:
             entity = {"type": item.entity_type, "id": item.entity_id, "label": item.entity_label or ""}
@@ -420,12 +624,12 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            self._fill_detail(entry, item)
+            self._fill_detail(entry, item, any_version)
             entry.version = item.version
         return entry
 
-    def _fill_detail(self, entry: Entry, item: EntryItem) -> None:
-        blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
+    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False) -> None:
+        blob = self.detail_store.get(item.detail_ref, any_version) if item.detail_ref else item.detail
         if blob is None:
             entry.detail_missing = True
         for name, value in details.unpack(blob).items():
@@ -435,12 +639,33 @@ class EntryStore:
         entry.detail_ref = item.detail_ref
 
 
+def _to_policy(item: PolicyItem) -> RetentionPolicy:
+    return RetentionPolicy(
+        hot_days=int(item.hot_days), archive_days=int(item.archive_days), version=int(item.version or 0),
+        updated_at=_from_epoch_ms(item.updated_at), updated_by=item.updated_by,
+        restamp=Restamp(state=item.restamp_state, phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
+                        cursor=item.restamp_cursor, entries=int(item.restamp_entries or 0),
+                        archive_objects=int(item.restamp_objects or 0)),
+    )
+
+
 def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
     return int(moment.timestamp() * 1000) if moment else None
 
 
 def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
+
+
+def _from_base64(value: dict) -> dict:
+    """A stream image's attribute value with its binary values as bytes, as pynamodb reads them."""
+    import base64
+
+    if "B" in value:
+        return {"B": base64.b64decode(value["B"])}
+    if "BS" in value:
+        return {"BS": [base64.b64decode(part) for part in value["BS"]]}
+    return value
 
 
 def _busy(error: Exception) -> bool:

@@ -7,10 +7,12 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import exports, reads, writes
+from activitylog.api import exports, reads, settings, support, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
+from activitylog.webhooks import receiver
+from activitylog.webhooks.providers import PROVIDERS
 
 TITLE, VERSION = "Activity Logs API", "1.0.0"
 
@@ -20,6 +22,9 @@ def openapi_document() -> dict:
     app = APIGatewayHttpResolver()  # the write routes turn validation on themselves
     app.include_router(reads.routes())
     app.include_router(writes.routes())
+    app.include_router(settings.routes())
+    app.include_router(support.routes())
+    app.include_router(receiver.routes())
     app.include_router(exports.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
@@ -36,4 +41,11 @@ def openapi_document() -> dict:
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in PARAMETERS.items()
     ]
+    # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
+    webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
+    webhook["requestBody"] = {"required": True, "description": "the provider's event, exactly as it signed it",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}
+    for parameter in webhook.get("parameters", []):
+        if parameter["name"] == "provider":
+            parameter["schema"] = {"enum": sorted(PROVIDERS)}
     return document

@@ -94,6 +94,8 @@ def checked(event: dict) -> dict:
     and set when there is no body, so Powertools always reads the body as JSON. Raises an
     ``ActivityLogError`` (400, 413, 415) naming the field.
     """
+    if (event.get("requestContext") or {}).get("http", {}).get("method") == "GET":
+        return event  # a read: no body to check (the settings function serves both)
     limit = MAX_BATCH_BODY_BYTES if event.get("rawPath", "").endswith("/batch") else MAX_BODY_BYTES
     text = body_text(event, limit)
     headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
