@@ -24,8 +24,9 @@ import jwt
 KEY_FILE = "dev-jwt-key.pem"
 KEY_ID = "activitylog-local"
 
-# `--scope read|write|support|retry` in the CLI: the OAuth scopes the routes ask for.
-SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support", "retry": "activity:retry"}
+# `--scope read|write|support|admin|retry` in the CLI: the OAuth scopes the routes ask for.
+SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support", "admin": "activity:admin",
+          "retry": "activity:retry"}
 
 
 class AuthError(Exception):
@@ -36,7 +37,7 @@ class AuthError(Exception):
 
 
 def scope_names(scopes: Iterable[str]) -> list[str]:
-    """``read``/``write``/``support`` (or full ``activity:…`` names) as OAuth scope strings."""
+    """``read``/``write``/``support``/``admin`` (or full ``activity:…`` names) as OAuth scope strings."""
     result = []
     for scope in scopes:
         for part in str(scope).replace(",", " ").split():
@@ -83,6 +84,7 @@ class DevKey:
         issuer: str,
         audience: str,
         name: Optional[str] = None,
+        email: Optional[str] = None,
         scopes: Iterable[str] = ("read",),
         ttl_seconds: int = 12 * 3600,
         now: Optional[float] = None,
@@ -99,6 +101,8 @@ class DevKey:
         }
         if name:
             claims["name"] = name
+        if email:  # where a background export mails its link
+            claims["email"] = email
         return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": KEY_ID})
 
 

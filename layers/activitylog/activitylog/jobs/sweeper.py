@@ -41,8 +41,9 @@ def _stall(service: ActivityService, org: str, shard: int, entry_id: str, now: d
         entry = service.store.get_at(org, shard, entry_id)
         if entry is None or not mark_stalled(entry, now):
             return False  # gone, finished, or it reported since the index was read
-        settings = service.config.org(org)  # the entry stays under its own shard (entry.shard)
-        if service.store.replace(org, entry, settings.shards, settings.retention_days, expected_status=Status.IN_PROGRESS):
+        # The entry stays under its own shard (entry.shard); its detail key follows the org's hot retention.
+        if service.store.replace(org, entry, service.config.org(org).shards, service.retention(org).hot_days,
+                                 expected_status=Status.IN_PROGRESS):
             logger.warning("job stalled", extra={"org_id": org, "entry_id": entry_id, "event": entry.event})
             return True
         backoff(attempt)  # it changed meanwhile: decide again on what is there now
