@@ -383,13 +383,13 @@ def test_the_table_is_created_with_the_templates_table_class(activity_table, tem
     assert table_definition(template)["TableClass"] == _table(template)["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
 
 
-def test_checkov_passes_with_every_skip_explained():
+def test_checkov_passes_with_every_skip_explained(tmp_path):
     """The security scan a review runs: no failed check, and each skip carries its reason inline."""
     checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
     assert checkov.exists(), "checkov is installed by `make test` (its own venv: it pins an older boto3)"
     scan = subprocess.run(
         [str(checkov), "-f", str(TEMPLATE), "--framework", "cloudformation", "-o", "json"],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "BC_SKIP_MAPPING": "TRUE", "HOME": str(ROOT)},
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "BC_SKIP_MAPPING": "TRUE", "HOME": str(tmp_path)},
     )
     report = json.loads(scan.stdout)
     failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in report["results"]["failed_checks"]]
