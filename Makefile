@@ -26,6 +26,7 @@ $(CHECKOV):
 install: $(STAMP)
 
 test: install $(CHECKOV)
+	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
 	$(BIN)/pytest
 
 dev: install
@@ -44,4 +45,4 @@ package: install
 	$(BIN)/python -m activitylog_local.package --out build
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache build
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache build .artifacts

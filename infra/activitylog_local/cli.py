@@ -301,8 +301,11 @@ def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespa
     for logical_id in stack.state_machines:
         sources.append(f"  State machine    {logical_id}")
     wiring = ("\n" + "\n".join(sources)) if sources else ""
+    # The fragment signs the tab in: the page keeps the token for the session and drops it from the address bar.
+    page = (f"\n  Activity Logs    {stack.url}/#token={token}\n"
+            f"                   (the page, signed in as {TEAM[0][1]}; or open {stack.url}/ and paste the token below)") if stack.site else ""
     print(f"""
-Activity log service: {stack.url}   (up in {seconds:.1f} s)
+Activity log service: {stack.url}   (up in {seconds:.1f} s){page}
   DynamoDB Local   {stack.dynamodb.endpoint} ({where})
   Functions        {', '.join(stack.runtime.specs)}; routes from {stack.template_path.name}
   Demo org         {DEMO_ORG}{f' — {seeded}' if seeded else ''}

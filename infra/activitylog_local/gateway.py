@@ -226,15 +226,21 @@ class Gateway:
         response = self._handle(method, target, headers, body, source_ip)
         return self.cors.decorate(response, _headers(headers)) if self.cors else response
 
-    def _handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResponse:
-        raw_path, _, raw_query = target.partition("?")
-        method = method.upper()
+    def route_for(self, method: str, target: str) -> Optional[tuple[Route, dict[str, str]]]:
+        """The route that answers ``method target`` and its path parameters, or None (a 404)."""
+        raw_path = target.partition("?")[0]
         for route in self.routes:
-            path_params = route.match(method, raw_path)
+            path_params = route.match(method.upper(), raw_path)
             if path_params is not None:
-                break
-        else:
+                return route, path_params
+        return None
+
+    def _handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResponse:
+        method = method.upper()
+        found = self.route_for(method, target)
+        if found is None:
             return json_response(404, {"message": "Not Found"})
+        route, path_params = found
         if len(body) > MAX_REQUEST_BYTES:  # Lambda's invocation payload limit, before anything runs
             return json_response(413, {"message": "Request Entity Too Large"})
         header_map = _headers(headers)

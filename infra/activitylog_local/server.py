@@ -1,5 +1,8 @@
 """The local HTTP server: the API Gateway routes, plus a few ``/_local`` helpers.
 
+Any other GET no route answers is a file of the Activity Logs page (``site``), as the
+template's CloudFront distribution serves it in AWS.
+
 ``/_local/*`` exists only on this machine (no auth; it listens on 127.0.0.1):
 
 - ``GET  /_local/health``                 the stack is up
@@ -79,6 +82,8 @@ def _answer(stack: "LocalStack", request: Request, target: str) -> HttpResponse:
         return stack.gateway.handle_function_url(request.method, target, headers, body, source_ip)
     if target.startswith("/_local/") or target == "/_local":
         return local_endpoint(stack, request.method, target, body)
+    if stack.site and request.method in ("GET", "HEAD") and stack.gateway.route_for(request.method, target) is None:
+        return stack.site.answer(request.method, target)  # the page, as the distribution serves it from its bucket
     return stack.gateway.handle(request.method, target, headers, body, source_ip)
 
 

@@ -19,6 +19,7 @@ created for each resource type of the CloudFormation it produces:
 - ``AWS::Lambda::Function``           execution environments (processes) on demand, from its local code folder
 - ``AWS::Lambda::EventSourceMapping`` an SQS queue or DynamoDB stream polled for its function
 - ``AWS::ApiGatewayV2::Api``          the gateway: routes, JWT authorizers and CORS from its OpenAPI body
+- ``AWS::CloudFront::Distribution``   the page: its bucket's ``SyncedFrom`` folder at ``/`` (``site``)
 - ``AWS::Lambda::Url``                a function URL under ``/_local/url/{function}/``
 - state machines                      moto's Step Functions interpreter, same definition
 - ``AWS::SES::EmailIdentity``         a verified moto SES identity; mail goes to the outbox
@@ -48,6 +49,7 @@ from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
 from activitylog_local.endpoint import AwsEndpoint
 from activitylog_local.lambdas import DEFAULT_CONCURRENCY, FunctionSpec, LambdaRuntime, function_arn, streaming_body
 from activitylog_local.outbox import Outbox
+from activitylog_local.site import Site
 from activitylog_local.sources import (
     AsyncInvoker,
     Checkpoints,
@@ -74,12 +76,13 @@ PROVISIONED = {
     "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Events::EventBus",
     "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::Serverless::Function", "AWS::Serverless::StateMachine",
     "AWS::StepFunctions::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::HttpApi", "AWS::SES::EmailIdentity",
-    "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::EventSourceMapping", "AWS::CloudFront::Distribution",
 }
 NOTHING_TO_RUN = {
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
     "AWS::SES::ConfigurationSet", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
+    "AWS::CloudFront::OriginAccessControl",
 }
 FUNCTION_EVENTS = {"HttpApi", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 
@@ -124,6 +127,7 @@ class LocalStack:
         self.dynamodb: Optional[DynamoDBLocal] = None
         self.runtime: Optional[LambdaRuntime] = None
         self.gateway: Optional[Gateway] = None
+        self.site: Optional[Site] = None  # the Activity Logs page, when the template has a distribution for it
         self.server = None
         self.invoker: Optional[AsyncInvoker] = None
         self.scheduler: Optional[Scheduler] = None
@@ -320,6 +324,8 @@ class LocalStack:
             register(logical_id, arn, Arn=arn)
         elif kind == "AWS::ApiGatewayV2::Api":
             register(logical_id, API_ID, ApiEndpoint=self.url)
+        elif kind == "AWS::CloudFront::Distribution":  # the local server is the distribution too
+            register(logical_id, "local", DomainName=self.url.split("://", 1)[1], Id="local")
         elif kind == "AWS::Events::EventBus":
             name = self._name(logical_id, props.get("Name"))
             register(logical_id, name, Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}", Name=name)
@@ -509,6 +515,7 @@ class LocalStack:
                          for props in (r.get("Properties") or {} for r in template_module.resources(self.template, "AWS::Lambda::Url").values())}
         self.gateway = Gateway(routes, self.runtime, authorizers, function_urls=function_urls,
                                cors=Cors.from_template(self.template, self.intrinsics.resolve))
+        self.site = Site.from_template(self.template, self.template_path.parent)
         self.invoker = AsyncInvoker(self.runtime)
         self.workers.append(self.invoker)
         self._register_lambda_invoke()
@@ -719,6 +726,7 @@ class LocalStack:
                                 "concurrency": self.runtime.pools[lid].limit, "environments": self.runtime.pools[lid].size}
                           for lid, s in self.runtime.specs.items()},
             "routes": [r.route_key for r in self.gateway.routes],
+            "page": {"url": f"{self.url}/", "folder": str(self.site.folder), "api_paths": list(self.site.api_paths)} if self.site else None,
             "schedules": [{"name": s.name, "expression": s.expression, "function": s.function, "enabled": s.enabled}
                           for s in (self.scheduler.schedules if self.scheduler else [])],
         }

@@ -447,3 +447,57 @@ def test_the_api_access_log_has_who_what_and_how_long_but_never_the_token():
                      "$context.authorizer.claims.org_id", "$context.authorizer.claims.sub"):
         assert variable in line.values(), variable
     assert "authorization" not in settings["Format"].lower()
+# -- the Activity Logs page: its bucket and the distribution that puts it beside the API ---------
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # passes the token on; Host would break API Gateway
+
+
+def _distribution(template: dict) -> dict:
+    return template["Resources"]["WebDistribution"]["Properties"]["DistributionConfig"]
+
+
+def _api_behaviours(template: dict) -> list[dict]:
+    config = _distribution(template)
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    return [b for b in config["CacheBehaviors"] if _mentions(origins[b["TargetOriginId"]]["DomainName"], "HttpApi")]
+
+
+def test_every_read_route_reaches_the_api_on_the_pages_own_origin(template):
+    from fnmatch import fnmatchcase  # CloudFront's path patterns: * is any run of characters, ? one
+
+    behaviours = _api_behaviours(template)
+    reads = [path for method, path in EXPECTED_ROUTES if method == "GET"]
+    assert len(reads) >= 3
+    for path in reads:
+        example = re.sub(r"\{[^}]+\}", "01JD5ZK3Q8X4N2M7B6V0C9T1R3", path)
+        assert any(fnmatchcase(example, b["PathPattern"]) for b in behaviours), f"the page cannot call GET {path}"
+    for behaviour in behaviours:  # never cached, every viewer header but Host passed on, HTTPS only
+        assert behaviour["CachePolicyId"] == CACHING_DISABLED, behaviour
+        assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST, behaviour
+        assert behaviour["ViewerProtocolPolicy"] == "https-only", behaviour
+        assert set(behaviour["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}, "the page only reads"
+
+
+def test_only_the_distribution_reads_the_page_bucket(template):
+    bucket = template["Resources"]["WebBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    statements = _statements(template["Resources"]["WebBucketPolicy"]["Properties"]["PolicyDocument"])
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert _mentions(allow["Condition"]["StringEquals"]["AWS:SourceArn"], "WebDistribution")
+    assert all(s["Effect"] == "Deny" for s in statements if s is not allow)
+    config = _distribution(template)
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    page = origins[config["DefaultCacheBehavior"]["TargetOriginId"]]
+    assert _mentions(page["DomainName"], "WebBucket") and _mentions(page["OriginAccessControlId"], "WebOriginAccessControl")
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+
+
+def test_the_local_stack_serves_the_folder_the_page_bucket_is_filled_from(template, transformed):
+    from activitylog_local.site import Site
+
+    site = Site.from_template(transformed, ROOT)
+    folder = (ROOT / template["Resources"]["WebBucket"]["Metadata"]["SyncedFrom"]).resolve()
+    assert site.folder == folder and (folder / _distribution(template)["DefaultRootObject"]).is_file()
+    assert site.api_paths == tuple(b["PathPattern"] for b in _api_behaviours(template))
