@@ -91,6 +91,10 @@ def main() -> None:
     config = json.loads(connection.recv_bytes())
     sys.stdout.reconfigure(line_buffering=True)  # logs reach the terminal line by line, as to CloudWatch
     forward_aws(config["aws_endpoint"])
+    if config.get("faults"):
+        from activitylog_local.faults import install
+
+        install(config["faults"], config["name"])
     sys.path[:0] = [config["code_dir"], *config["layers"]]
     handler, init_error = None, None
     try:

@@ -6,6 +6,8 @@
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
+    activitylog secrets set --org ORG --provider stripe|square|fedex --value SECRET   a webhook signing secret
+    activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
 token minted from the local dev key, exactly like any other client.
@@ -60,6 +62,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from activitylog.webhooks.providers import PROVIDERS
+
     parser = argparse.ArgumentParser(prog="activitylog", description="The activity log service on this machine.")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ACTIVITYLOG_LOCAL_DIR", DEFAULT_DATA)),
                         help="git-ignored folder for DynamoDB Local's file, the dev key, the outbox (default .local)")
@@ -114,6 +118,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--url", default=None)
     run.set_defaults(handler=cmd_run)
 
+    secrets = commands.add_parser("secrets", help="webhook signing secrets in the running stack's SSM Parameter Store")
+    secret_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    set_secret = secret_commands.add_parser("set", help="set an org's signing secret for a provider")
+    set_secret.add_argument("--org", required=True)
+    set_secret.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    set_secret.add_argument("--value", required=True, help="Stripe's whsec_…, Square's signature key, FedEx's security token")
+    set_secret.add_argument("--url", default=None)
+    set_secret.set_defaults(handler=cmd_secrets_set)
+
+    redrive = commands.add_parser("redrive", help="move dead-lettered messages back to the queue they came from")
+    redrive.add_argument("--queue", help="one dead-letter queue, e.g. WebhookDeadLetters (default: every one)")
+    redrive.add_argument("--url", default=None)
+    redrive.set_defaults(handler=cmd_redrive)
+
     token = commands.add_parser("token", help="print a dev JWT for any org and user")
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
@@ -164,8 +182,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         stack.start()
         seeded = _seed_if_empty(stack, args) if not args.no_seed else None
+        webhook_secret = _dev_webhook_secrets(stack)
         _write_state(args.data_dir, stack)
-        _banner(stack, seeded, time.monotonic() - started, args)
+        _banner(stack, seeded, time.monotonic() - started, args, webhook_secret)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -282,11 +301,42 @@ def _running_pid(data_dir: Path) -> Optional[int]:
 
 def _write_state(data_dir: Path, stack) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid()}
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(), "aws_endpoint": stack.aws.url}
     (data_dir / STATE_FILE).write_text(json.dumps(state))
 
 
-def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace) -> None:
+def webhook_secrets_path(functions: dict) -> Optional[str]:
+    """Where the template's webhook function reads signing secrets (its WEBHOOK_SECRETS_PATH)."""
+    return next((f["environment"]["WEBHOOK_SECRETS_PATH"] for f in functions.values() if "WEBHOOK_SECRETS_PATH" in f["environment"]), None)
+
+
+def _dev_webhook_secrets(stack) -> Optional[str]:
+    """The demo org's signing secret for each provider, made once (SSM keeps them in .local); the Stripe one."""
+    import secrets
+
+    import boto3
+
+    from activitylog.webhooks.secrets import parameter_name
+    from activitylog_local.demo import DEMO_ORG
+    from activitylog_local.intrinsics import REGION
+
+    path = webhook_secrets_path(stack.describe()["functions"])
+    if path is None:
+        return None
+    ssm = boto3.client("ssm", region_name=REGION)
+    values = {}
+    for provider, make in (("stripe", lambda: "whsec_" + secrets.token_hex(32)), ("square", lambda: secrets.token_urlsafe(16)),
+                           ("fedex", lambda: secrets.token_hex(16))):
+        name = parameter_name(path, DEMO_ORG, provider)
+        try:
+            values[provider] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            values[provider] = make()
+            ssm.put_parameter(Name=name, Value=values[provider], Type="SecureString")
+    return values["stripe"]
+
+
+def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace, webhook_secret: Optional[str] = None) -> None:
     from activitylog_local.demo import DEMO_ORG, TEAM
 
     # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
@@ -300,6 +350,10 @@ def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespa
         sources.append(f"  Queue            {logical_id} (GET {stack.url}/_local/queues/{logical_id})")
     for logical_id in stack.state_machines:
         sources.append(f"  State machine    {logical_id}")
+    if webhook_secret:
+        sources.append(f"  Webhooks         POST {stack.url}/webhooks/{{stripe|square|fedex}}/{{org}}   "
+                       f"(dead letters back: activitylog redrive)\n"
+                       f"                   {DEMO_ORG}'s Stripe signing secret: {webhook_secret}")
     wiring = ("\n" + "\n".join(sources)) if sources else ""
     # The fragment signs the tab in: the page keeps the token for the session and drops it from the address bar.
     page = (f"\n  Activity Logs    {stack.url}/#token={token}\n"
@@ -512,6 +566,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"activitylog: {args.function}: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
     return 1
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    import boto3
+
+    from activitylog.webhooks.receiver import ORG_ID
+    from activitylog.webhooks.secrets import parameter_name
+    from activitylog_local.client import HttpClient
+    from activitylog_local.intrinsics import REGION
+
+    if not ORG_ID.fullmatch(args.org):
+        raise ValueError(f"--org {args.org!r}: 1-128 letters, digits or _.:@+=-")
+    if not args.value.strip():
+        raise ValueError("--value is empty")
+    url = _state(args)["url"]
+    _, stack = HttpClient(url).request("GET", "/_local/stack")
+    path = webhook_secrets_path(stack["functions"])
+    if path is None:
+        raise ValueError("the running stack's template has no webhook function (no WEBHOOK_SECRETS_PATH)")
+    name = parameter_name(path, args.org, args.provider)
+    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
+    print(f"{args.provider} signing secret for {args.org} set ({name}); its deliveries: POST {url}/webhooks/{args.provider}/{args.org}")
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from activitylog_local.client import HttpClient
+
+    client = HttpClient(_state(args)["url"])
+    path = f"/_local/queues/{args.queue}/redrive" if args.queue else "/_local/redrive"
+    status, answer = client.request("POST", path)
+    if status != 200:
+        print(f"activitylog: {answer.get('message') if isinstance(answer, dict) else answer}", file=sys.stderr)
+        return 1
+    if not answer["redriven"]:
+        print("no dead-letter queue in the template")
+    for dead, move in answer["redriven"].items():
+        print(f"{dead}: {move['moved']} message{'s' if move['moved'] != 1 else ''} moved back to {move['to']}")
+    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -335,16 +335,20 @@ class _Maker:
                           {"type": "team_member", "id": member[0], "label": member[1]}, before=before, after=after)
 
     def outgoing(self, when: datetime) -> DemoEntry:
-        """Platform → external: the webhooks the platform sends to a member's integrations."""
+        """Platform → external: the webhooks the platform sends to a member's integrations (``webhook``, as any writer records one)."""
         connected = [i for i in INTEGRATIONS if i[0] == "int_woo" or (i[0] == "int_mailchimp" and self.mailchimp_connected)]
         integration_id, label = self.rng.choice(connected)
         topic = self.rng.choice(["contact.updated", "order.created", "club_membership.renewed"])
         status = self.status(0.03, 0.06)
         code = {"SUCCESS": 200, "WARNING": 429, "FAILED": 500}[status]
+        webhook = {"direction": "outgoing", "url": f"https://hooks.example.com/{integration_id}", "method": "POST",
+                   "request_headers": {"content-type": "application/json", "x-signature": "sha256=" + "".join(self.rng.choices("0123456789abcdef", k=64))},
+                   "request_body": {"topic": topic, "id": f"msg_{self.rng.randrange(10**8):08d}"},
+                   "response": {"status_code": code, "body": {"ok": True} if code == 200 else f"{label} answered {code}"},
+                   "duration_ms": self.rng.randint(40, 2500), "attempt": 1 if status == "SUCCESS" else self.rng.randint(1, 5)}
         return self.entry(when, "WEBHOOK", status, SYSTEM, "sent", f"Webhook sent · {topic} → {label}",
-                          {"type": "integration", "id": integration_id, "label": label},
-                          metadata={"request": {"topic": topic, "url": f"https://hooks.example.com/{integration_id}"},
-                                    "response": {"status": code}, **({"retry": "in 5 min"} if status == "WARNING" else {})},
+                          {"type": "integration", "id": integration_id, "label": label}, webhook=webhook,
+                          metadata={"retry": "in 5 min"} if status == "WARNING" else None,
                           error={"message": f"{label} answered {code}", "type": "HTTPError"} if status == "FAILED" else None)
 
     def system(self, when: datetime) -> DemoEntry:

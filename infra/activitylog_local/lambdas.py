@@ -74,11 +74,12 @@ class LambdaRuntime:
     """The functions of one template, invoked by logical id, name or ARN."""
 
     def __init__(self, specs: list[FunctionSpec], base_environment: Optional[dict[str, str]] = None,
-                 aws_endpoint: str = "", concurrency: int = DEFAULT_CONCURRENCY) -> None:
+                 aws_endpoint: str = "", concurrency: int = DEFAULT_CONCURRENCY, faults: Optional[Path] = None) -> None:
         self.specs = {spec.logical_id: spec for spec in specs}
         self._by_name = {spec.name: spec for spec in specs}
         self.base_environment = dict(base_environment or {})
         self.aws_endpoint = aws_endpoint  # where environments send AWS calls other than DynamoDB's (endpoint.AwsEndpoint)
+        self.faults = faults  # the DynamoDB fault plans environments consult (faults.py)
         self.pools = {spec.logical_id: EnvironmentPool(partial(self._start, spec), spec.reserved_concurrency or concurrency)
                       for spec in specs}
 
@@ -155,7 +156,7 @@ class LambdaRuntime:
         variables = {key: value for key, value in os.environ.items() if key.startswith(PROCESS_ENVIRONMENT)}
         config = {"name": spec.name, "arn": spec.arn, "handler": spec.handler, "code_dir": str(spec.code_dir),
                   "layers": [str(path) for path in spec.layers], "memory": spec.memory, "timeout": spec.timeout,
-                  "aws_endpoint": self.aws_endpoint}
+                  "aws_endpoint": self.aws_endpoint, "faults": str(self.faults) if self.faults else None}
         log.info("%s: starting an execution environment (cold start)", spec.logical_id)
         return ExecutionEnvironment({**variables, **self.environment(spec)}, config, spec.code_dir)
 

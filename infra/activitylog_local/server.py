@@ -14,6 +14,10 @@ template's CloudFront distribution serves it in AWS.
 - ``POST /_local/events``                 EventBridge PutEvents (body: ``{"Entries": [...]}``)
 - ``POST /_local/queues/{queue}/messages`` SQS SendMessage (body: ``{"body": "...", ...}``)
 - ``GET  /_local/queues/{queue}``         visible and in-flight message counts
+- ``POST /_local/queues/{queue}/redrive`` move a dead-letter queue's messages back to the queue it serves
+  (``POST /_local/redrive``: every dead-letter queue's)
+- ``POST /_local/faults``                 make DynamoDB refuse a function's next calls (``faults.py``);
+  ``GET`` lists what is armed, ``DELETE`` disarms
 """
 
 from __future__ import annotations
@@ -139,6 +143,23 @@ def local_endpoint(stack: "LocalStack", method: str, target: str, body: bytes) -
                     message[key] = document[key]
             answer = boto3.client("sqs", region_name=REGION).send_message(**message)
             return json_response(201, {"MessageId": answer["MessageId"]})
+        if len(parts) == 3 and parts[0] == "queues" and parts[2] == "redrive" and method == "POST":
+            return json_response(200, stack.redrive(parts[1]))
+        if parts == ["redrive"] and method == "POST":
+            return json_response(200, stack.redrive())
+        if parts == ["faults"]:
+            if method == "POST":
+                plan = dict(document or {})
+                if plan.get("function"):
+                    plan["function"] = stack.runtime.find(plan["function"]).name
+                try:
+                    return json_response(201, stack.faults.arm(plan))
+                except ValueError as error:
+                    return json_response(400, {"message": str(error)})
+            if method == "DELETE":
+                stack.faults.clear()
+                return json_response(200, {"plans": []})
+            return json_response(200, {"plans": stack.faults.plans()})
         if len(parts) == 2 and parts[0] == "queues" and method == "GET":
             url = stack.queue_url(parts[1])
             attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

@@ -11,9 +11,9 @@ The template goes through SAM's own transform first (``template.transform``); wh
 created for each resource type of the CloudFormation it produces:
 
 - ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream
-- ``AWS::S3::Bucket``                 a moto bucket; objects saved to ``.local/s3`` at stop
+- ``AWS::S3::Bucket``                 a moto bucket; objects kept in ``.local/s3`` as they are written
 - ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
-- ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ)
+- ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ); messages journaled in ``.local/sqs.jsonl``
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
 - ``AWS::Lambda::Function``           execution environments (processes) on demand, from its local code folder
@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import socket
 import string
 import time
@@ -43,6 +42,8 @@ import yaml
 
 from activitylog_local import template as template_module
 from activitylog_local.auth import DevKey, JwtAuthorizer
+from activitylog_local.durable import DurableState
+from activitylog_local.faults import Faults
 from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
 from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
 from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
@@ -138,6 +139,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}  # logical id -> arn
         self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
         self.outbox = Outbox(self.options.data_dir / "outbox")
+        self.faults = Faults(self.options.data_dir / "faults.json")  # DynamoDB refusing on purpose (POST /_local/faults)
         self.key = DevKey.load_or_create(self.options.data_dir)
         self._mock = None
         self.aws: Optional[AwsEndpoint] = None  # moto and Lambda Invoke over HTTP, for the execution environments
@@ -145,7 +147,8 @@ class LocalStack:
         self._boto_handlers: list[tuple[str, Any]] = []
         self._restore_events = None
         self._own_dynamodb = False
-        self._created_buckets: list[str] = []
+        # Queued messages, objects and parameters on disk as they change (not with --in-memory).
+        self.durable: Optional[DurableState] = None
         self.started_seconds: Optional[float] = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -188,6 +191,9 @@ class LocalStack:
 
             self._mock = mock_aws(config=MOTO_CONFIG)
             self._mock.start()
+            if not self.options.in_memory:
+                self.durable = DurableState(self.options.data_dir)
+                self.durable.install()
             self.aws = AwsEndpoint(self._lambda_api).start()
             self.provision()
             self._wire()
@@ -210,12 +216,14 @@ class LocalStack:
         if self.aws:
             self.aws.stop()
             self.aws = None
+        if self.durable:
+            self.durable.uninstall()
+            self.durable = None
         if self._mock:
             try:
-                self._save_buckets()
                 self.outbox.sync()
-            except Exception:  # noqa: BLE001 - stopping must not fail on a snapshot
-                log.exception("could not save the local S3 objects")
+            except Exception:  # noqa: BLE001 - stopping must not fail on the outbox
+                log.exception("could not write the outbox")
             import boto3
 
             session = boto3._get_default_session()
@@ -277,13 +285,15 @@ class LocalStack:
             elif kind == "AWS::Events::EventBus":
                 boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
         self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
+        self.faults.clear()  # a plan left by an earlier run
         self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT, aws_endpoint=self.aws.url,
-                                     concurrency=self.options.concurrency)
+                                     concurrency=self.options.concurrency, faults=self.faults.path)
         self._verify_senders()
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::StepFunctions::StateMachine":
                 self._create_state_machine(logical_id, resource["Type"], resource.get("Properties") or {})
-        self._restore_buckets()
+        if self.durable:
+            self.durable.restore(list(self.buckets.values()), [queue["name"] for queue in self.queues.values()])
 
     def _register(self, logical_id: str, kind: str, props: dict) -> None:
         register, resources = self.intrinsics.register, self.template["Resources"]
@@ -361,7 +371,6 @@ class LocalStack:
         s3 = boto3.client("s3", region_name=REGION)
         name = self.buckets[logical_id]
         s3.create_bucket(Bucket=name)
-        self._created_buckets.append(name)
         if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
@@ -462,47 +471,6 @@ class LocalStack:
         arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
             name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-local", **extra)["stateMachineArn"]
         self.state_machines[logical_id] = arn
-
-    # --- S3 across restarts ---------------------------------------------------------------
-
-    def _bucket_folder(self) -> Optional[Path]:
-        return None if self.options.in_memory else self.options.data_dir / "s3"
-
-    def _save_buckets(self) -> None:
-        folder = self._bucket_folder()
-        if not folder or not self._created_buckets:
-            return
-        import boto3
-
-        s3 = boto3.client("s3", region_name=REGION)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in self._created_buckets:
-            shutil.rmtree(folder / name, ignore_errors=True)  # what was deleted stays deleted
-            index = {}
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for item in page.get("Contents", []):
-                    path = folder / name / item["Key"]
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    obj = s3.get_object(Bucket=name, Key=item["Key"])
-                    path.write_bytes(obj["Body"].read())
-                    index[item["Key"]] = {key: obj[key] for key in ("ContentType", "ContentEncoding", "ContentDisposition", "Metadata") if obj.get(key)}
-            (folder / f"{name}.index.json").write_text(json.dumps(index))
-
-    def _restore_buckets(self) -> None:
-        folder = self._bucket_folder()
-        if not folder or not folder.exists():
-            return
-        import boto3
-
-        s3 = boto3.client("s3", region_name=REGION)
-        for name in self.buckets.values():
-            root = folder / name
-            index_file = folder / f"{name}.index.json"
-            index = json.loads(index_file.read_text()) if index_file.exists() else {}
-            for path in root.rglob("*") if root.exists() else []:
-                if path.is_file():
-                    key = path.relative_to(root).as_posix()
-                    s3.put_object(Bucket=name, Key=key, Body=path.read_bytes(), **index.get(key, {}))
 
     # --- wiring: routes, event sources, Lambda Invoke -------------------------------------
 
@@ -714,15 +682,62 @@ class LocalStack:
                 return queue["url"]
         raise KeyError(f"no queue {name!r} in the template (queues: {', '.join(sorted(self.queues)) or 'none'})")
 
+    def dead_letter_queues(self) -> dict[str, str]:
+        """Each dead-letter queue's logical id, and the queue whose redrive policy names it."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        found = {}
+        for logical_id, queue in self.queues.items():
+            policy = sqs.get_queue_attributes(QueueUrl=queue["url"], AttributeNames=["RedrivePolicy"]).get("Attributes", {}).get("RedrivePolicy")
+            if policy:
+                target = json.loads(policy)["deadLetterTargetArn"]
+                found[next(lid for lid, q in self.queues.items() if q["arn"] == target)] = logical_id
+        return found
+
+    def redrive(self, name: Optional[str] = None) -> dict:
+        """Move what waits in a dead-letter queue (every one, without ``name``) back to the queue it serves,
+        as SQS's redrive does: each message sent again (its receive count starts over) and deleted here.
+        Only the messages there when it starts: one that fails again meanwhile stays for the next redrive."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        serves = self.dead_letter_queues()
+        if name is not None:
+            dead = next((lid for lid, q in self.queues.items() if name in (lid, q["name"], q["url"], q["arn"])), None)
+            if dead is None:
+                raise KeyError(f"no queue {name!r} in the template (queues: {', '.join(sorted(self.queues))})")
+            if dead not in serves:
+                raise KeyError(f"{dead} is no queue's dead-letter queue (dead-letter queues: {', '.join(sorted(serves)) or 'none'})")
+            serves = {dead: serves[dead]}
+        moved = {}
+        for dead, source in serves.items():
+            url, target = self.queues[dead]["url"], self.queues[source]["url"]
+            waiting = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+            count = 0
+            while count < waiting:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, waiting - count), MessageAttributeNames=["All"],
+                                               VisibilityTimeout=60).get("Messages", [])
+                if not messages:
+                    break
+                sqs.send_message_batch(QueueUrl=target, Entries=[
+                    {"Id": str(i), "MessageBody": m["Body"], **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})}
+                    for i, m in enumerate(messages)])
+                sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                count += len(messages)
+            moved[dead] = {"to": source, "moved": count}
+        return {"redriven": moved}
+
     def describe(self) -> dict:
         return {
             "url": self.url,
             "dynamodb": self.dynamodb.endpoint if self.dynamodb else None,
+            "aws_endpoint": self.aws.url if self.aws else None,
             "tables": self.tables,
             "buckets": self.buckets,
             "queues": {lid: q["url"] for lid, q in self.queues.items()},
             "state_machines": self.state_machines,
-            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events),
+            "functions": {lid: {"name": s.name, "handler": s.handler, "events": sorted(s.events), "environment": s.environment,
                                 "concurrency": self.runtime.pools[lid].limit, "environments": self.runtime.pools[lid].size}
                           for lid, s in self.runtime.specs.items()},
             "routes": [r.route_key for r in self.gateway.routes],

@@ -53,11 +53,13 @@ class RunningStack:
                               capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
-def _start(tmp: Path, *serve_args: str) -> RunningStack:
+def _start(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
     log = tmp / "serve.log"
-    with open(log, "wb") as output:
+    (tmp / "stack.json").unlink(missing_ok=True)  # a stack killed before (tests/e2e/test_durability.py) left its own
+    with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(tmp), "serve", "--port", "0", "--in-memory", *serve_args],
+            [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(tmp), "serve", "--port", "0",
+             *(["--in-memory"] if in_memory else []), *serve_args],
             stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     state = tmp / "stack.json"
@@ -83,7 +85,9 @@ def _stop(stack: RunningStack) -> None:
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory):
     """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days)."""
-    stack = _start(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30")
+    # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
+    stack = _start(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
+                   "--parameter", "WebhookRetrySeconds=1")
     yield stack
     _stop(stack)
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]

@@ -37,6 +37,7 @@ FUNCTION_OF = {
     ("POST", "/activities/batch"): "RecordFunction",
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
+    ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
 }
 
 
@@ -207,6 +208,49 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
+    # The webhook receiver records refusals only; the ingest writes entries; neither reads a list or deletes one.
+    assert _granted(transformed, "WebhookFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "IngestFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "WebhookFunction", "WebhookQueue") == {"sqs:SendMessage"}
+    assert _granted(transformed, "IngestFunction", "WebhookQueue") == {"sqs:ChangeMessageVisibility"}  # + SAM's poller policy
+    assert _granted(transformed, "WebhookFunction", "WebhookDeadLetters") == _granted(transformed, "IngestFunction", "WebhookDeadLetters") == set()
+    for function in ("QueryFunction", "RecordFunction", "IngestFunction", "OpenApiFunction"):
+        assert not any("ssm:" in action for action in _all_actions(transformed, function)), function
+    assert _all_actions(transformed, "WebhookFunction") >= {"ssm:GetParameter"}
+    assert {"IdempotencyTable", "CursorSecret"}.isdisjoint(
+        {r for f in ("WebhookFunction", "IngestFunction") for r in ("IdempotencyTable", "CursorSecret") if _granted(transformed, f, r)})
+
+
+def _all_actions(transformed: dict, function: str) -> set[str]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return {action for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])
+            for action in _as_list(statement["Action"])}
+
+
+def test_webhook_secrets_are_read_only_under_the_stacks_webhook_path(transformed, template):
+    role = transformed["Resources"]["WebhookFunctionRole"]["Properties"]
+    (statement,) = [s for p in role["Policies"] for s in _statements(p["PolicyDocument"]) if "ssm:GetParameter" in _as_list(s["Action"])]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/webhooks/*"}
+    variables = template["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_SECRETS_PATH"] == {"Fn::Sub": "/${AWS::StackName}/webhooks"}
+
+
+def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_message(template):
+    from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, OFFLOAD_PREFIX
+
+    resources_ = template["Resources"]
+    queue = resources_["WebhookQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetters", "Arn"]}, "maxReceiveCount": 5}
+    assert queue["MaximumMessageSize"] == MAX_MESSAGE_BYTES  # what the receiver offloads to S3 above
+    assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
+    alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+              for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert {("ApproximateNumberOfMessagesVisible", "WebhookDeadLetters"), ("ApproximateAgeOfOldestMessage", "WebhookQueue"),
+            ("ApproximateAgeOfOldestMessage", "WebhookDeadLetters")} <= alarms
+    (mapping,) = resources_["IngestFunction"]["Properties"]["Events"].values()
+    assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
@@ -370,7 +414,7 @@ def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_i
 
     bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
+    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if rule.get("Prefix", "").startswith("details/")}
     assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)

@@ -239,9 +239,10 @@ def test_cli_commands_that_need_a_stack_say_so_in_one_line(tmp_path, capsys):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here
-    assert main(["--data-dir", str(tmp_path), "query", "--url", f"http://127.0.0.1:{port}"]) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("activitylog: no local stack answers") and "make dev" in error and "\n" not in error
+    for command in (["query"], ["redrive"], ["secrets", "set", "--org", "org_x", "--provider", "stripe", "--value", "whsec_1"]):
+        assert main(["--data-dir", str(tmp_path), *command, "--url", f"http://127.0.0.1:{port}"]) == 1, command
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("activitylog: no local stack answers") and "make dev" in error and "\n" not in error, command
 
 
 # --- setup problems: one clear line ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ minted from it, so the time is never stored twice.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timezone
 
@@ -23,6 +24,19 @@ def new_id(occurred_at: datetime) -> str:
     from ulid import ULID  # writes only: reads decode ids themselves and skip its import
 
     return str(ULID.from_timestamp(occurred_at.timestamp()))
+
+
+def derived_id(occurred_at: datetime, key: str) -> str:
+    """The id of an entry that must exist once: its time part ``occurred_at``, its 80 random bits
+    a hash of ``key`` (a provider and its event id), so every delivery of an event mints the same id.
+
+    >>> derived_id(datetime(2026, 1, 1, tzinfo=timezone.utc), "stripe:evt_1") == derived_id(datetime(2026, 1, 1, tzinfo=timezone.utc), "stripe:evt_1")
+    True
+    """
+    from ulid import ULID
+
+    milliseconds = int(occurred_at.timestamp() * 1000)
+    return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + hashlib.sha256(key.encode()).digest()[:10]))
 
 
 def is_entry_id(value: str) -> bool:

@@ -7,7 +7,8 @@ path's cold start is the one dashboard users wait for.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
+from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
@@ -65,6 +66,49 @@ class Source(_Strict):
     event_id: str = Field(min_length=1, max_length=255)
 
 
+def _shallow_json(value: Any) -> Any:
+    if isinstance(value, (dict, list)) and deeper_than(value, MAX_DEPTH) is not None:
+        raise ValueError(f"nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+# A body as sent or received: a JSON value, or text.
+Body = Annotated[Any, AfterValidator(_shallow_json)]
+Headers = dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[str, Field(max_length=8192)]]
+
+
+class WebhookResponse(_Strict):
+    status_code: int = Field(ge=100, le=599, description="the HTTP status the target answered")
+    headers: Headers = Field(default_factory=dict)
+    body: Body = Field(default=None, description="what the target answered: JSON or text")
+
+
+class OutgoingWebhook(_Strict):
+    """One delivery the platform made to an outside URL (an integration's webhook).
+
+    Its ``status`` says what became of it: SUCCESS for a 2xx answer; otherwise WARNING when it
+    will be retried, FAILED when it was given up. Headers and bodies are kept redacted
+    (signatures, authorization, card numbers, CVCs, bank account numbers).
+    """
+
+    direction: Literal["outgoing"] = Field(description="the platform calling out (incoming webhooks arrive at /webhooks/…)")
+    url: str = Field(min_length=1, max_length=2048, description="the target URL (http or https)")
+    method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
+    request_headers: Headers = Field(default_factory=dict)
+    request_body: Body = Field(default=None, description="what was sent: JSON or text" + _DEPTH_NOTE)
+    response: Optional[WebhookResponse] = Field(default=None, description="none: no answer (a timeout, a refused connection)")
+    duration_ms: int = Field(ge=0, le=86_400_000, description="from sending to the answer (or to giving up)")
+    attempt: Optional[int] = Field(default=None, ge=1, le=1000, description="which try this was, counting from 1")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http or https URL, e.g. https://hooks.example.com/orders")
+        return value
+
+
 class NewEntry(_Strict):
     """One entry as a writer records it. ``org_id`` and the caller come from the token, never from here."""
 
@@ -89,6 +133,8 @@ class NewEntry(_Strict):
     correlation_id: Optional[str] = Field(default=None, pattern=KEY_PART)
     retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     source: Optional[Source] = None
+    webhook: Optional[OutgoingWebhook] = Field(
+        default=None, description="for a WEBHOOK entry of the platform calling out: the delivery, kept in metadata.webhook")
 
     @field_validator("occurred_at", "finished_at")
     @classmethod
@@ -106,6 +152,20 @@ class NewEntry(_Strict):
             if not change or set(change) - {"before", "after"}:
                 raise ValueError(f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)")
         return value
+        if self.type is not EntryType.WEBHOOK:
+            raise PydanticCustomError("webhook", "webhook: only a WEBHOOK entry records a webhook delivery, not {kind}",
+                                      {"kind": self.type.value})
+        if "webhook" in self.metadata:
+            raise PydanticCustomError("webhook", "webhook: send the delivery in webhook, not in metadata.webhook")
+        answered = self.webhook.response.status_code if self.webhook.response else None
+        if answered is not None and 200 <= answered < 300:
+            if self.status is not Status.SUCCESS:
+                raise PydanticCustomError("status", "status: a 2xx answer ({code}) is SUCCESS, not {status}",
+                                          {"code": answered, "status": self.status.value})
+        elif self.status not in (Status.WARNING, Status.FAILED):
+            raise PydanticCustomError("status", "status: {answer} is WARNING (it will be retried) or FAILED (given up), not {status}",
+                                      {"answer": f"a {answered} answer" if answered else "no answer", "status": self.status.value})
+        return self
 
 
 def utc_and_not_future(value: Optional[datetime]) -> Optional[datetime]:

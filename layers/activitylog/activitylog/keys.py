@@ -63,6 +63,11 @@ def meta_pk(org: str) -> str:
     return f"{org}{SEP}meta"
 
 
+def quota_sk(name: str) -> str:
+    """A meta item counting an org's uses of something per window (``webhook-rejections#{minute}``)."""
+    return f"quota{SEP}{name}"
+
+
 def type_pk(org: str, shard: int, entry_type: EntryType) -> str:
     return f"{org}{SEP}{shard}{SEP}{entry_type.value}"
 

@@ -70,6 +70,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "WebhookReceived": {
+        "type": "object",
+        "required": ["received", "event_id"],
+        "properties": {
+            "received": {"const": True},
+            "event_id": {"type": "string", "description": "the provider's event id; recorded once however often it arrives"},
+        },
+    },
     "BatchResult": {
         "type": "object",
         "required": ["accepted", "rejected", "results"],
@@ -98,11 +106,11 @@ REFUSALS: dict[int, str] = {
     400: "Bad input; `field` names the parameter, header or body field",
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
-    404: "No such entry in the caller's organization, or no such route",
+    404: "No such entry in the caller's organization, no such route, or no webhook of that provider set up for the organization",
     409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
     413: "The body is over the route's limit in bytes",
     415: "Content-Type is not application/json (UTF-8)",
-    503: "DynamoDB kept throttling and nothing was written; retry after Retry-After seconds",
+    503: "DynamoDB kept throttling (or a webhook's secret or queue did not answer) and nothing was written; retry after Retry-After seconds",
 }
 
 

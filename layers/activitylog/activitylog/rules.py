@@ -23,18 +23,20 @@ if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry
 
 
-def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int) -> Entry:
+def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None) -> Entry:
     """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
 
     An ``occurred_at`` older than the org's retention is a 400 (it would expire at once);
-    an entry recorded already finished gets its ``finished_at``.
+    an entry recorded already finished gets its ``finished_at``. ``entry_id`` is an id derived
+    from ``occurred_at`` (``ids.derived_id``) for an entry that must exist once.
     """
     occurred = new.occurred_at or now
     if occurred < now - timedelta(days=retention_days):
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
+    metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new)}
     return Entry(
-        id=ids.new_id(occurred),
+        id=entry_id or ids.new_id(occurred),
         type=new.type,
         status=new.status,
         actor=new.actor.model_dump(mode="json"),
@@ -45,13 +47,51 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
         finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
         expires_at=int(occurred.timestamp()) + retention_days * 86400,
         changes=changes,
-        metadata=new.metadata,
+        metadata=metadata,
         error=new.error.model_dump(exclude_none=True) if new.error else None,
         correlation_id=new.correlation_id,
         retry_of=new.retry_of,
         source=new.source.model_dump() if new.source else None,
         recorded_by=recorded_by,
     )
+
+
+def outgoing_webhook(new: NewEntry) -> dict:
+    """What an entry keeps of a delivery the platform made (``metadata.webhook``), redacted.
+
+    It is a WEBHOOK entry, and its status is what the answer says: SUCCESS for a 2xx; for
+    anything else, or no answer, WARNING (it will be retried) or FAILED (given up).
+    """
+    from activitylog.entry import EntryType, Status
+    from activitylog.webhooks.redaction import redact_document, redact_headers, scrub_text
+
+    webhook = new.webhook
+    if new.type is not EntryType.WEBHOOK:
+        raise BadRequest(f"webhook: only a WEBHOOK entry records a webhook delivery, not {new.type.value}", "webhook")
+    if "webhook" in new.metadata:
+        raise BadRequest("metadata.webhook: send the delivery in webhook, not in metadata", "metadata.webhook")
+    answered = webhook.response.status_code if webhook.response else None
+    if answered is not None and 200 <= answered < 300:
+        if new.status is not Status.SUCCESS:
+            raise BadRequest(f"status: a {answered} answer is SUCCESS, not {new.status.value}", "status")
+    elif new.status not in (Status.WARNING, Status.FAILED):
+        answer = f"a {answered} answer" if answered else "no answer"
+        raise BadRequest(f"status: {answer} is WARNING (it will be retried) or FAILED (given up), not {new.status.value}", "status")
+    kept = {
+        "direction": "outgoing",
+        "url": scrub_text(webhook.url),
+        "method": webhook.method,
+        "request": {"headers": redact_headers(webhook.request_headers), "body": redact_document(webhook.request_body)},
+        "response": None,
+        "status_code": answered,
+        "duration_ms": webhook.duration_ms,
+    }
+    if webhook.response:
+        kept["response"] = {"status_code": answered, "headers": redact_headers(webhook.response.headers),
+                            "body": redact_document(webhook.response.body)}
+    if webhook.attempt is not None:
+        kept["attempt"] = webhook.attempt
+    return kept
 
 
 def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:

@@ -26,7 +26,7 @@ from activitylog.query.filters import ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
 from activitylog.rules import apply_update, new_entry
-from activitylog.scopes import ROUTE_SCOPES
+from activitylog.scopes import ROUTE_SCOPES, WRITE
 from activitylog.store import EntryStore, backoff, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
@@ -84,6 +84,7 @@ class ActivityService:
         self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
         self._shard_history: dict[str, tuple[float, int]] = {}
+        self._quotas_spent: set[tuple[str, str]] = set()  # (org, quota window) this container found used up
 
     @classmethod
     def from_environment(cls) -> "ActivityService":
@@ -163,6 +164,38 @@ class ActivityService:
             "rejected": len(documents) - len(accepted),
             "results": results,
         }
+
+    def record_events(self, org: str, events: list[NewEntry], recorded_by: str) -> list[tuple[str, bool]]:
+        """Record events from outside (a provider's webhooks) exactly once each: ``(id, recorded now)``
+        per event, False for one recorded before (a redelivery, a replay, a concurrent duplicate).
+
+        An event's id derives from its ``source`` (provider and event id) and when it occurred
+        (``ids.derived_id``), so every delivery of it lands on one item; ``EntryStore.put_new``
+        writes the new ones together and leaves a stored one untouched.
+        """
+        Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
+        retention_days = self.config.org(org).retention_days
+        now = self.clock()
+        entries = [new_entry(event, recorded_by, now, retention_days,
+                             entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
+                   for event in events]
+        stored = self.store.put_new(org, entries, self._write_shards(org), retention_days) if entries else set()
+        return [(entry.id, entry.id not in stored) for entry in entries]
+
+    def record_within_quota(self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int,
+                            window_seconds: int = 60) -> Optional[Entry]:
+        """Record ``new`` for an internal service, unless the org's ``quota`` already counts ``limit``
+        entries in this window (None then): what outsiders can trigger must not fill the table."""
+        now = self.clock()
+        name = f"{quota}#{int(now.timestamp() // window_seconds)}"
+        if (org, name) in self._quotas_spent:  # known spent: a flood costs no write unit per request
+            return None
+        if not self.store.take_quota(org, name, limit, expires_at=int(now.timestamp()) + 2 * 86400):
+            if len(self._quotas_spent) > 10_000:
+                self._quotas_spent.clear()
+            self._quotas_spent.add((org, name))
+            return None
+        return self.record(Caller(org, recorded_by, frozenset({WRITE})), new)
 
     def update(self, caller: Caller, entry_id: str, update: EntryUpdate, attempts: int = 8) -> Entry:
         """Job progress and completion (see ``apply_update`` for the rules).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -55,7 +56,7 @@ class EntryItem(Model):
     ak     actor_kind    ei     entity_id         bref   detail_ref (its S3 key)
     ai     actor_id      el     entity_label      ver    version
     an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
-    ac     action        ra     recorded_at
+    ac     action        ra     recorded_at       qn     quota_used (meta item)
     =====  ============  =====  ================  =====  ==========================
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
@@ -92,8 +93,10 @@ class EntryItem(Model):
     detail = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)  # details.pack(); None when offloaded
     detail_ref = UnicodeAttribute(attr_name="bref", null=True)  # the S3 key of an offloaded detail
     version = VersionAttribute(attr_name="ver")
-    # Only on the org's meta item (keys.meta_pk): the highest shard count it ever wrote with.
+    # Only on the org's meta items (keys.meta_pk): the highest shard count it ever wrote with,
+    # and a quota's uses (keys.quota_sk).
     shards_written = NumberAttribute(attr_name="shw", null=True)
+    quota_used = NumberAttribute(attr_name="qn", null=True)
 
     by_type = _index(keys.BY_TYPE, "tpk")()
     by_user = _index(keys.BY_USER, "upk")()
@@ -173,25 +176,58 @@ class EntryStore:
         transaction (ours, or botocore's after a lost answer) within 10 minutes is
         answered as the first one was instead of failing on the items it wrote.
         """
+        token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
+        try:
+            self._write_together(org, entries, shards, retention_days, token)
+        except TransactWriteError as error:
+            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
+                raise Conflict("an entry of the batch exists already", "entries") from None
+            raise
+
+    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
+        """Write entries whose ids may be stored already (an event delivered again mints the same id):
+        a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
+
+        Each write is conditional on the item's absence, so concurrent deliveries of one event
+        store it once whoever wins. A transaction refused because some items exist names them
+        (its cancellation reasons, in order): they are set aside and the rest written again.
+        """
+        stored: set[str] = set()
+        pending = list({entry.id: entry for entry in entries}.values())  # one event twice in a batch: one item, one operation
+        while len(pending) > 1:
+            try:
+                # A fresh token per attempt: the ids repeat across deliveries, their content does not.
+                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
+                return stored
+            except TransactWriteError as error:
+                reasons = error.cancellation_reasons or []
+                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
+                if not existing:
+                    raise
+                stored |= existing
+                pending = [entry for entry in pending if entry.id not in existing]
+        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
+            try:
+                self.put(org, entry, shards, retention_days)
+            except Conflict:
+                stored.add(entry.id)
+        return stored
+
+    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str) -> None:
+        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects."""
         items, uploaded = [], []
         for entry in entries:
             item, keys_ = self._to_item(org, entry, shards, retention_days)
             items.append(item)
             uploaded += keys_
-        token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
 
         def write() -> None:
             with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
                 for item in items:
                     transaction.save(item)
 
-        try:
-            with self._removed_on_failure(uploaded):
-                self._retrying(write)
-        except TransactWriteError as error:
-            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
-                raise Conflict("an entry of the batch exists already", "entries") from None
-            raise
+        with self._removed_on_failure(uploaded):
+            self._retrying(write)
 
     def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
@@ -261,6 +297,26 @@ class EntryStore:
         except UpdateError as error:
             if not _condition_failed(error):
                 raise
+
+    def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
+        """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
+        False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
+
+        >>> store.take_quota("org_1", "webhook-rejections#29411520", limit=5, expires_at=now + 86400)
+        True
+        """
+        connection = EntryItem._get_connection().connection
+        try:
+            connection.update_item(
+                EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
+                actions=[EntryItem.quota_used.add(1), EntryItem.expires_at.set(expires_at)],
+                condition=EntryItem.quota_used.does_not_exist() | (EntryItem.quota_used < limit),
+            )
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     def shards_written(self, org: str) -> int:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""

@@ -1,0 +1,9 @@
+"""The ingest function: the webhook queue's SQS event source (BatchSize 10, ReportBatchItemFailures).
+
+Each batch's deliveries become WEBHOOK entries written together, every provider event once;
+what fails is reported and comes back (activitylog.webhooks.ingest).
+"""
+
+from activitylog.webhooks.ingest import entrypoint
+
+lambda_handler = entrypoint()

@@ -1,0 +1,19 @@
+"""Webhook ingest: Stripe, Square and FedEx events verified, queued, recorded once, redacted.
+
+The path, one module per step:
+
+- ``providers``   each provider's signature check (Stripe's own library; Square's and FedEx's HMACs)
+                  and how to read an event's id, type and time from its body
+- ``secrets``     an org's signing secret per provider (SSM Parameter Store, cached by Powertools)
+- ``receiver``    ``POST /webhooks/{provider}/{org_id}``: verify, enqueue, answer 200; a refusal
+                  is a 400 and a SYSTEM_EVENT WARNING, at most a few per org and minute
+- ``queue``       the message the receiver enqueues (a body past SQS's 256 KB goes to S3 first)
+- ``ingest``      the SQS consumer: Powertools ``BatchProcessor``, each batch written together,
+                  every event exactly once (``ActivityService.record_events``), partial failures retried
+- ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
+- ``redaction``   what the entry keeps of the request, without signatures, card numbers, CVCs
+                  or bank account numbers
+
+>>> app.include_router(receiver.routes())        # functions/webhooks/app.py
+>>> ingest.handle(event, context)                 # functions/ingest/app.py
+"""

@@ -1,0 +1,159 @@
+"""The ingest function: webhook messages from SQS to WEBHOOK entries, exactly once, losing none.
+
+Powertools' ``BatchProcessor`` reads each record of the batch (its message, from S3 when it was
+offloaded) and maps it to an entry; then the batch's entries are written together, per org
+(``ActivityService.record_events``: ids derived from the provider's event id, so a redelivered,
+replayed or concurrent duplicate is stored once). What fails is reported in
+``batchItemFailures``: only those messages come back. Each comes back after a backoff that
+doubles per receive (``INGEST_RETRY_SECONDS`` × 2^(receives-1), at most 15 minutes) instead of
+the queue's whole visibility timeout; after ``maxReceiveCount`` receives SQS moves it to the
+dead-letter queue, whose depth and oldest message raise alarms, and ``activitylog redrive``
+(or SQS's own redrive) puts it back once the cause is fixed.
+
+>>> Ingest.from_environment().handle(event, context)
+{'batchItemFailures': [{'itemIdentifier': '…'}]}
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from functools import lru_cache
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from activitylog.details import DetailStore
+from activitylog.observability import logger, metrics
+from activitylog.service import ActivityService
+from activitylog.webhooks.mapping import entry_document, redacted_request
+from activitylog.webhooks.providers import PROVIDERS
+from activitylog.webhooks.queue import WebhookQueue, body_of, read_message
+
+MAX_RETRY_SECONDS = 900
+
+
+@dataclass
+class Pending:
+    """One record's entry, waiting for its batch to be written."""
+
+    record: dict  # the raw SQS record
+    org: str
+    entry: Any  # inputs.NewEntry
+    offloaded: Optional[str] = None
+
+
+@dataclass
+class Ingest:
+    service: ActivityService
+    detail_store: DetailStore
+    queue: Optional[WebhookQueue] = None  # where failed messages are told when to come back
+    retry_seconds: int = 10
+    batch_writes: bool = True  # False: one write per entry (the benchmark's baseline)
+
+    @classmethod
+    def from_environment(cls) -> "Ingest":
+        service = ActivityService.from_environment()
+        detail_store = service.store.detail_store
+        return cls(service, detail_store, WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], detail_store),
+                   int(os.environ.get("INGEST_RETRY_SECONDS", "10")))
+
+    def handle(self, event: dict, context: Any) -> dict:
+        processor = _EntriesTogether(self)
+        answer = process_partial_response(event=event, record_handler=self.prepare, processor=processor, context=context)
+        failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+        self._back_off([r for r in event.get("Records", []) if r["messageId"] in failed])
+        return answer
+
+    def prepare(self, record: SQSRecord) -> Pending:
+        """The record's entry (raises on a message that cannot be read: it is retried, then dead-lettered)."""
+        from activitylog.inputs import NewEntry
+
+        message, offloaded = read_message(record.body, self.detail_store)
+        provider = PROVIDERS[message["provider"]]
+        body = body_of(message)
+        event, identity = provider.identity(body)
+        request = redacted_request(message["headers"], body, message["url"])
+        received = datetime.fromisoformat(message["received_at"])
+        document = entry_document(provider, event, identity, request, received)
+        pending = Pending(record.raw_event, message["org"], NewEntry.model_validate(document), offloaded)
+        if not self.batch_writes:
+            self.write([pending])
+        return pending
+
+    def write(self, batch: list[Pending]) -> None:
+        """Record the batch's entries, per org, each event once; then drop their offloaded bodies."""
+        by_org: dict[str, list[Pending]] = defaultdict(list)
+        for pending in batch:
+            by_org[pending.org].append(pending)
+        for org, items in by_org.items():
+            results = self.service.record_events(org, [p.entry for p in items], recorded_by="webhooks")
+            new = sum(1 for _, recorded in results if recorded)
+            metrics.add_metric(name="WebhookEntriesWritten", unit=MetricUnit.Count, value=new)
+            if len(results) - new:
+                metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=len(results) - new)
+        self.detail_store.delete([p.offloaded for p in batch if p.offloaded])
+
+    def _back_off(self, failed: list[dict]) -> None:
+        """Failed messages come back after a doubling delay, not the queue's whole visibility timeout."""
+        if not failed or self.queue is None:
+            return
+        delays = []
+        for record in failed:
+            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+            delays.append((record["receiptHandle"], min(MAX_RETRY_SECONDS, self.retry_seconds * 2 ** max(0, receives - 1))))
+        try:
+            self.queue.retry_later(delays)
+        except Exception:  # noqa: BLE001 - the queue's visibility timeout brings them back anyway
+            logger.exception("could not set the retry delay of failed webhook messages")
+
+
+class _EntriesTogether(BatchProcessor):
+    """Powertools' SQS ``BatchProcessor`` whose record handler maps each message to an entry;
+    the entries are written together afterwards, and a write that fails fails its records."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self.ingest = ingest
+
+    def process(self) -> list[tuple]:
+        results = super().process()
+        if not self.ingest.batch_writes:
+            return results
+        pending = [result for status, result, _ in results if status == "success"]
+        by_org: dict[str, list[Pending]] = defaultdict(list)
+        for item in pending:
+            by_org[item.org].append(item)
+        for org, items in by_org.items():
+            try:
+                self.ingest.write(items)
+            except Exception as error:  # noqa: BLE001 - each record of a failed write is reported, and comes back
+                logger.warning("writing %d webhook entries for %s failed: %s", len(items), org, error)
+                metrics.add_metric(name="WebhookWritesFailed", unit=MetricUnit.Count, value=len(items))
+                for item in items:
+                    self.success_messages.remove(item.record)
+                    self.failure_handler(SQSRecord(item.record), (type(error), error, error.__traceback__))
+        return results
+
+
+@lru_cache(maxsize=1)
+def ingest() -> Ingest:
+    """The ingest, built once per execution environment."""
+    return Ingest.from_environment()
+
+
+def entrypoint() -> Callable[[dict, Any], dict]:
+    """The ingest function's ``lambda_handler``: logs, traces and metrics around ``Ingest.handle``."""
+    from activitylog.observability import traced
+
+    @logger.inject_lambda_context(clear_state=True)
+    @traced
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: Any) -> dict:
+        return ingest().handle(event, context)
+
+    return lambda_handler

@@ -1,0 +1,91 @@
+"""The message between the receiver and the ingest function, on the webhook queue.
+
+A message is one verified delivery: provider, org, event id and type, when it arrived, the
+request's URL and headers and its raw body (text, or base64 when it is not UTF-8). SQS
+takes at most 256 KB a message: a larger one is stored first in the detail bucket under
+``webhooks/`` (compressed, like an entry's detail) and the message carries its key
+(``offloaded``). The ingest function reads it back and deletes the object once its entry is
+written; the bucket's lifecycle rule removes any left behind.
+
+>>> queue = WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], DetailStore(os.environ["DETAIL_BUCKET"]))
+>>> queue.enqueue(message)
+>>> message, offloaded = read_message(record.body, detail_store)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from functools import cached_property
+from typing import Optional
+
+from activitylog import details
+from activitylog.details import DetailStore
+
+MAX_MESSAGE_BYTES = 256 * 1024  # SQS's limit, and the queue's MaximumMessageSize in template.yaml
+OFFLOAD_PREFIX = "webhooks/"
+
+
+def message_for(provider: str, org: str, event_id: str, event_type: str, received_at: str, url: str,
+                headers: dict[str, str], body: bytes) -> dict:
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(body).decode(), "base64"
+    return {"provider": provider, "org": org, "event_id": event_id, "event_type": event_type, "received_at": received_at,
+            "url": url, "headers": headers, "body": text, "body_encoding": encoding}
+
+
+def body_of(message: dict) -> bytes:
+    if message.get("body_encoding") == "base64":
+        return base64.b64decode(message["body"])
+    return message["body"].encode("utf-8")
+
+
+class WebhookQueue:
+    def __init__(self, queue_url: str, detail_store: DetailStore) -> None:
+        self.queue_url = queue_url
+        self.detail_store = detail_store
+
+    @cached_property
+    def client(self):
+        import boto3  # built when first used: the receiver's cold start does not wait for it
+
+        return boto3.client("sqs")
+
+    def enqueue(self, message: dict) -> Optional[str]:
+        """Send ``message``; answers the S3 key it was offloaded to, if it was too large for SQS."""
+        body = json.dumps(message, separators=(",", ":"))  # ASCII: every character SQS accepts
+        offloaded = None
+        if len(body.encode()) > MAX_MESSAGE_BYTES:
+            offloaded = f"{OFFLOAD_PREFIX}{message['org']}/{message['provider']}/{uuid.uuid4().hex}.json.z"
+            self.detail_store.put(offloaded, details.pack(message))
+            body = json.dumps({key: message[key] for key in ("provider", "org", "event_id", "event_type", "received_at")}
+                              | {"offloaded": offloaded})
+        try:
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=body)
+        except Exception:
+            if offloaded:
+                self.detail_store.delete([offloaded])
+            raise
+        return offloaded
+
+
+    def retry_later(self, delays: list[tuple[str, int]]) -> None:
+        """Make received messages (by receipt handle) visible again after their delay (seconds), not the queue's timeout."""
+        entries = [{"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": delay} for n, (handle, delay) in enumerate(delays)]
+        for start in range(0, len(entries), 10):
+            self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
+
+
+def read_message(body: str, detail_store: DetailStore) -> tuple[dict, Optional[str]]:
+    """The message a queue record carries (read back from S3 when offloaded), and its S3 key if so."""
+    message = json.loads(body)
+    offloaded = message.get("offloaded")
+    if offloaded:
+        blob = detail_store.get(offloaded)
+        if blob is None:
+            raise LookupError(f"the offloaded webhook body {offloaded} is missing")
+        message = details.unpack(blob)
+    return message, offloaded

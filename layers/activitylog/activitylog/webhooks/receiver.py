@@ -1,0 +1,155 @@
+"""POST /webhooks/{provider}/{org_id}: verify the signature, enqueue, answer 200. Nothing else.
+
+No JWT: a delivery is authentic when the provider's signature verifies with that org's secret
+(``secrets``). Acknowledging fast matters (providers time out and retry), so the receiver
+writes no WEBHOOK entry itself: it puts the delivery on the webhook queue and answers; the
+ingest function records it.
+
+- unknown provider, or an org without a secret for it: 404 naming ``provider`` or ``org_id``
+- a missing or bad signature, a stale Stripe timestamp, a body that is no event: 400 with a
+  short reason, no WEBHOOK entry; the refusal is recorded as a SYSTEM_EVENT WARNING, at most
+  ``REJECTIONS_PER_MINUTE`` per org and minute (a counter with a conditional write), so a
+  flood of forgeries cannot fill the table
+- SSM or SQS not answering: 503, and the provider delivers again later
+
+>>> Receiver.from_environment().receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
+{'received': True, 'event_id': 'evt_…'}
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Callable
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.metrics import MetricUnit
+
+from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
+from activitylog.observability import logger, metrics
+from activitylog.responses import responses
+from activitylog.service import ActivityService
+from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
+from activitylog.webhooks.queue import WebhookQueue, message_for
+from activitylog.webhooks.redaction import redact_headers, scrub_text
+from activitylog.webhooks.secrets import SigningSecrets
+
+MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
+REJECTIONS_PER_MINUTE = 5
+ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # an org id that can stand in one path segment
+
+
+@dataclass
+class Receiver:
+    service: ActivityService
+    secrets: SigningSecrets
+    queue: WebhookQueue
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    @classmethod
+    def from_environment(cls) -> "Receiver":
+        service = ActivityService.from_environment()
+        return cls(service, SigningSecrets(os.environ["WEBHOOK_SECRETS_PATH"]),
+                   WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], service.store.detail_store))
+
+    def receive(self, provider_name: str, org: str, body: bytes, headers: dict[str, str], url: str, source_ip: str) -> dict:
+        provider = PROVIDERS.get(provider_name)
+        if provider is None:
+            raise NotFound(f"no webhook provider {provider_name!r}: one of {', '.join(PROVIDERS)}", "provider")
+        if not ORG_ID.fullmatch(org):
+            raise NotFound("no such organization", "org_id")
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", "body")
+        secret = self.secrets.get(org, provider.name)
+        if secret is None:
+            metrics.add_metric(name="WebhooksForUnknownEndpoints", unit=MetricUnit.Count, value=1)
+            raise NotFound(f"no {provider.display} webhook is set up for organization {org}", "org_id")
+        delivery = Delivery(provider.name, org, body, headers, url)
+        try:
+            self._verify(provider, delivery, secret)
+            _, identity = provider.identity(body)
+        except Rejected as rejected:
+            metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
+            self._record_rejection(provider, delivery, rejected, source_ip)
+            raise BadRequest(rejected.reason, rejected.field) from None
+        received = self.clock().isoformat(timespec="milliseconds")
+        offloaded = self.queue.enqueue(message_for(provider.name, org, identity.event_id, identity.event_type, received,
+                                                   url, headers, body))
+        metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
+        if offloaded:
+            metrics.add_metric(name="WebhookBodiesOffloaded", unit=MetricUnit.Count, value=1)
+        return {"received": True, "event_id": identity.event_id}
+
+    def _verify(self, provider: Provider, delivery: Delivery, secret: str) -> None:
+        try:
+            provider.verify(delivery, secret)
+        except Rejected as rejected:
+            # The secret may have been rotated since this container read it: read it again (rate-limited).
+            fresh = self.secrets.get(delivery.org, provider.name, refresh=True) if rejected.reason == "signature does not match" else None
+            if fresh is None or fresh == secret:
+                raise
+            provider.verify(delivery, fresh)
+
+    def _record_rejection(self, provider: Provider, delivery: Delivery, rejected: Rejected, source_ip: str) -> None:
+        """The refusal as a SYSTEM_EVENT WARNING: what, from where, never the body (it proves nothing)."""
+        from activitylog.inputs import NewEntry
+
+        document = {
+            "type": "SYSTEM_EVENT", "status": "WARNING", "action": "webhook_rejected",
+            "actor": {"kind": "system", "id": "system", "name": "system"},
+            "event": f"Webhook rejected · {provider.display}: {rejected.reason}"[:300],
+            "entity": {"type": "integration", "id": provider.name, "label": provider.display},
+            "metadata": {"webhook": {
+                "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
+                "source_ip": source_ip,
+                "request": {"method": "POST", "url": scrub_text(delivery.url), "headers": redact_headers(delivery.headers),
+                            "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
+            }},
+        }
+        try:
+            recorded = self.service.record_within_quota(delivery.org, NewEntry.model_validate(document), f"webhooks:{provider.name}",
+                                                        quota="webhook-rejections", limit=REJECTIONS_PER_MINUTE)
+        except Exception:  # noqa: BLE001 - the answer is the 400 either way; say why the entry is missing
+            logger.exception("could not record a webhook rejection", extra={"org_id": delivery.org, "provider": provider.name})
+            return
+        if recorded is None:
+            metrics.add_metric(name="WebhookRejectionsNotRecorded", unit=MetricUnit.Count, value=1)
+            logger.warning("webhook rejection not recorded: the org's per-minute quota is used up",
+                           extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
+
+
+@lru_cache(maxsize=1)
+def receiver() -> Receiver:
+    """The receiver, built once per execution environment (``receiver.cache_clear()`` forgets it)."""
+    return Receiver.from_environment()
+
+
+def request_url(event: Any) -> str:
+    """The URL the provider sent to, as it sees it (Square signs it): scheme and host from the request."""
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+    host = headers.get("host") or event.request_context.domain_name
+    query = f"?{event.raw_query_string}" if event.raw_query_string else ""
+    return f"{scheme}://{host}{event.raw_path}{query}"
+
+
+def routes() -> Router:
+    """A router with the webhook route (a new one per resolver)."""
+    router = Router()
+
+    @router.post("/webhooks/<provider>/<org_id>", summary="Receive a provider's webhook for an organization (no token: signed)",
+                 description="Stripe (Stripe-Signature), Square (x-square-hmacsha256-signature) or FedEx (fdx-signature), "
+                             "verified with the organization's secret, queued, and recorded once per provider event id.",
+                 responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503))
+    def receive_webhook(provider: str, org_id: str):
+        event = router.current_event
+        body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
+        headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+        return receiver().receive(provider, org_id, body, headers, request_url(event), event.request_context.http.source_ip)
+
+    return router

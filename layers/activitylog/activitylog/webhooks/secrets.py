@@ -1,0 +1,68 @@
+"""An org's signing secret for a provider, from SSM Parameter Store through Powertools parameters.
+
+One SecureString parameter per org and provider: ``{WEBHOOK_SECRETS_PATH}/{org}/{provider}``
+(``/activitylog/webhooks/org_acme/stripe``), the value the provider's dashboard shows
+(Stripe's ``whsec_…``, Square's signature key, FedEx's security token). The receiver's role
+may read only that path.
+
+Each container caches a value for ``max_age`` (Powertools), and a parameter that does not
+exist for ``MISSING_SECONDS``, so a flood at an unknown org does not become a flood of SSM
+reads. A signature the cached secret does not verify makes it read the parameter again, at
+most once per ``REFRESH_SECONDS``: a rotated secret is used at once, not minutes later.
+
+>>> secrets = SigningSecrets("/activitylog/webhooks")
+>>> secrets.get("org_acme", "stripe")
+'whsec_…'
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from activitylog.errors import Unavailable
+
+SECRET_MAX_AGE = 300
+MISSING_SECONDS = 10.0
+REFRESH_SECONDS = 10.0
+
+
+def parameter_name(path: str, org: str, provider: str) -> str:
+    return f"{path.rstrip('/')}/{org}/{provider}"
+
+
+class SigningSecrets:
+    def __init__(self, path: str, max_age: int = SECRET_MAX_AGE) -> None:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        self.path, self.max_age = path, max_age
+        self._ssm = SSMProvider()
+        self._missing: dict[str, float] = {}  # name -> when it was found missing (monotonic)
+        self._refreshed: dict[str, float] = {}
+
+    def get(self, org: str, provider: str, refresh: bool = False) -> Optional[str]:
+        """The secret, or None when the org has none for this provider.
+
+        ``refresh`` reads it again unless it was read again in the last ``REFRESH_SECONDS``;
+        raises ``Unavailable`` (503: the provider retries) when SSM cannot answer.
+        """
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        name = parameter_name(self.path, org, provider)
+        now = time.monotonic()
+        if refresh:
+            if now - self._refreshed.get(name, float("-inf")) < REFRESH_SECONDS:
+                return None
+            self._refreshed[name] = now
+        elif now - self._missing.get(name, float("-inf")) < MISSING_SECONDS:
+            return None
+        try:
+            value = self._ssm.get(name, max_age=self.max_age, decrypt=True, force_fetch=refresh)
+        except GetParameterError as error:
+            if "ParameterNotFound" in str(error):
+                self._missing[name] = now
+                return None
+            raise Unavailable("the webhook's signing secret could not be read; nothing was recorded, retry shortly",
+                              "org_id") from None
+        self._missing.pop(name, None)
+        return str(value)

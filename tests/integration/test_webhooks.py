@@ -1,0 +1,279 @@
+"""Webhook ingest against DynamoDB Local, with moto for SQS, S3 and SSM.
+
+Given the receiver and the ingest function's logic with real storage, when deliveries arrive
+(duplicated at once from many threads, oversized, forged in a flood, while the table
+refuses writes), then each provider event is one entry, nothing is lost, and a flood of
+forgeries records at most five refusals a minute per org. Faults are DynamoDB's own error
+answers injected at botocore's ``before-send`` (test_core_faults.faults).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from activitylog import store
+from activitylog.details import DetailStore
+from activitylog.errors import BadRequest, NotFound
+from activitylog.inputs import NewEntry
+from activitylog.query.filters import parse_list_request
+from activitylog.service import Caller
+from activitylog.webhooks.ingest import Ingest
+from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, WebhookQueue
+from activitylog.webhooks.receiver import REJECTIONS_PER_MINUTE, Receiver
+from activitylog.webhooks.secrets import SigningSecrets
+from activitylog_local.kit import provider_event, signed_delivery
+
+from .test_core_faults import MOTO, faults, quick_backoff  # noqa: F401 - the fixture
+from .test_store import service_for
+
+ORG, OTHER = "org_hooks", "org_elsewhere"
+SECRETS_PATH = "/test/webhooks"
+READER = Caller(ORG, "u_1", frozenset({"activity:read"}))
+NOW = datetime.now(timezone.utc)
+
+
+class Webhooks:
+    """The receiver and the ingest over one table, one queue, one bucket and the SSM secrets."""
+
+    def __init__(self, table: str) -> None:
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.queue_url = self.sqs.create_queue(QueueName="webhooks")["QueueUrl"]
+        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.s3.create_bucket(Bucket="details")
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        for org, provider, secret in ((ORG, "stripe", "whsec_hooks"), (ORG, "square", "sq_key_hooks"), (ORG, "fedex", "fdx_hooks"),
+                                      (OTHER, "stripe", "whsec_elsewhere")):
+            ssm.put_parameter(Name=f"{SECRETS_PATH}/{org}/{provider}", Value=secret, Type="SecureString")
+        self.secrets = {(ORG, "stripe"): "whsec_hooks", (ORG, "square"): "sq_key_hooks", (ORG, "fedex"): "fdx_hooks",
+                        (OTHER, "stripe"): "whsec_elsewhere"}
+        self.service = service_for(table, 2, "details")
+        details = DetailStore("details")
+        queue = WebhookQueue(self.queue_url, details)
+        self.receiver = Receiver(self.service, SigningSecrets(SECRETS_PATH), queue)
+        self.ingest = Ingest(self.service, details, queue, retry_seconds=1)
+
+    def deliver(self, provider: str, event, org: str = ORG, secret: str | None = None, **kwargs) -> dict:
+        url = f"https://hooks.example.com/webhooks/{provider}/{org}"
+        body, headers = signed_delivery(provider, secret or self.secrets[(org, provider)], event, url, **kwargs)
+        return self.receiver.receive(provider, org, body, headers, url, "203.0.113.7")
+
+    def drain(self) -> list[dict]:
+        """Receive what is queued and run the ingest on it, as the SQS event source does; the answers."""
+        answers = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                                VisibilityTimeout=30).get("Messages", [])
+            if not messages:
+                return answers
+            answer = self.ingest.handle({"Records": [sqs_record(m) for m in messages]}, None)
+            failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            answers.append(answer)
+            if failed:
+                return answers
+
+    def entries(self, type_: str = "WEBHOOK", org: str = ORG) -> list[dict]:
+        reader = Caller(org, "u_1", frozenset({"activity:read"}))
+        query = {"type": type_, "from": (NOW - timedelta(days=3)).isoformat(), "limit": "200"}
+        return self.service.list(reader, parse_list_request(query)).items
+
+    def queued(self) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def sqs_record(message: dict) -> dict:
+    """An SQS event source record (the shape of Powertools' tests/events/sqsEvent.json)."""
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks", "awsRegion": "us-east-1"}
+
+
+@pytest.fixture
+def hooks(activity_table, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(config=MOTO):
+        yield Webhooks(activity_table)
+
+
+def test_a_verified_delivery_is_acknowledged_then_recorded_once_and_a_replay_changes_nothing(hooks):
+    event = provider_event("stripe", "evt_once", "payment_intent.succeeded", NOW - timedelta(minutes=5))
+    assert hooks.deliver("stripe", event) == {"received": True, "event_id": "evt_once"}
+    assert hooks.entries() == []  # acknowledged before anything is written
+    hooks.drain()
+    (entry,) = hooks.entries()
+    assert (entry["event"], entry["status"], entry["actor"]["name"]) == ("payment_intent.succeeded", "SUCCESS", "Stripe")
+    detail = hooks.service.get(READER, entry["id"]).detail_view()
+    hooks.deliver("stripe", event)  # the provider retries, or someone replays the captured request
+    hooks.drain()
+    assert hooks.entries() == [entry]
+    assert hooks.service.get(READER, entry["id"]).detail_view() == detail  # the stored entry is untouched
+
+
+def test_the_same_event_recorded_from_eight_threads_at_once_is_one_entry(hooks):
+    event = provider_event("square", "sq_evt_race", "payment.updated", NOW - timedelta(minutes=3))
+    body = json.dumps(event).encode()
+    from activitylog.webhooks.mapping import entry_document, redacted_request
+    from activitylog.webhooks.providers import PROVIDERS
+
+    _, identity = PROVIDERS["square"].identity(body)
+    start = threading.Barrier(8)
+
+    def record(n: int):
+        request = redacted_request({"user-agent": f"delivery {n}"}, body, "https://x")  # each delivery's own headers
+        entry = NewEntry.model_validate(entry_document(PROVIDERS["square"], event, identity, request, datetime.now(timezone.utc)))
+        start.wait()
+        return hooks.service.record_events(ORG, [entry], recorded_by="webhooks")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for answer in pool.map(record, range(8)) for r in answer]
+    assert len({entry_id for entry_id, _ in results}) == 1
+    assert sorted(recorded for _, recorded in results) == [False] * 7 + [True]
+    assert len(hooks.entries()) == 1
+
+
+def test_a_batch_holding_a_stored_event_and_one_event_twice_writes_each_new_event_once(hooks):
+    hooks.deliver("fedex", provider_event("fedex", "fx_stored", "IT", NOW - timedelta(hours=2)))
+    hooks.drain()
+    for event_id in ("fx_stored", "fx_new", "fx_new", "fx_other"):  # one batch: SQS may deliver an event twice in it
+        hooks.deliver("fedex", provider_event("fedex", event_id, "IT", NOW - timedelta(hours=1)) | (
+            {"eventCreateTime": (NOW - timedelta(hours=2)).isoformat()} if event_id == "fx_stored" else {}))
+    (answer,) = hooks.drain()
+    assert answer == {"batchItemFailures": []}
+    events = sorted(e["id"] for e in hooks.entries())
+    assert len(events) == 3 and hooks.queued() == 0
+
+
+def test_out_of_order_deliveries_are_listed_by_when_the_provider_says_they_happened(hooks):
+    times = {"evt_a": NOW - timedelta(minutes=30), "evt_b": NOW - timedelta(minutes=20), "evt_c": NOW - timedelta(minutes=10)}
+    for event_id in ("evt_c", "evt_a", "evt_b"):  # arrival order differs from the events' own
+        hooks.deliver("stripe", provider_event("stripe", event_id, "charge.succeeded", times[event_id]))
+    hooks.drain()
+    listed = hooks.entries()
+    assert [e["occurred_at"][:19] for e in listed] == [times[k].strftime("%Y-%m-%dT%H:%M:%S") for k in ("evt_c", "evt_b", "evt_a")]
+
+
+def test_a_body_larger_than_an_sqs_message_goes_through_s3_and_is_recorded_whole(hooks):
+    notes = "".join(f"line {n:06d} of a very long order note\n" for n in range(9000))  # ~370 KB
+    event = provider_event("stripe", "evt_big", "charge.succeeded", NOW - timedelta(minutes=1), description="big", metadata={"notes": notes})
+    assert len(json.dumps(event)) > MAX_MESSAGE_BYTES
+    hooks.deliver("stripe", event)
+    message = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, VisibilityTimeout=0)["Messages"][0]
+    pointer = json.loads(message["Body"])
+    assert pointer["offloaded"].startswith("webhooks/org_hooks/stripe/") and len(message["Body"]) < 1000
+    assert [o["Key"] for o in hooks.s3.list_objects_v2(Bucket="details")["Contents"]] == [pointer["offloaded"]]
+    hooks.drain()
+    (entry,) = hooks.entries()
+    detail = hooks.service.get(READER, entry["id"])
+    assert detail.metadata["webhook"]["request"]["body"]["data"]["object"]["metadata"]["notes"] == notes
+    keys = [o["Key"] for o in hooks.s3.list_objects_v2(Bucket="details").get("Contents", [])]
+    assert pointer["offloaded"] not in keys  # the offloaded body is deleted once its entry is written
+
+
+def test_a_write_the_table_refuses_is_reported_comes_back_and_is_then_recorded_once(hooks, quick_backoff):
+    hooks.deliver("stripe", provider_event("stripe", "evt_throttled", "charge.succeeded", NOW - timedelta(minutes=2)))
+    hooks.deliver("stripe", provider_event("stripe", "evt_fine_too", "charge.succeeded", NOW - timedelta(minutes=2)))
+    # Busy items, attempt after attempt (botocore retries throttling by itself; a conflict it hands over).
+    with faults("TransactWriteItems", ["TransactionConflict"] * store.WRITE_ATTEMPTS) as seen:
+        (answer,) = hooks.drain()
+    assert len(seen) == store.WRITE_ATTEMPTS and len(answer["batchItemFailures"]) == 2  # the batch's write failed: both come back
+    assert hooks.entries() == [] and hooks.queued() == 2
+    message = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    assert message == []  # backing off (INGEST_RETRY_SECONDS): not visible again at once
+    _visible_now(hooks)
+    hooks.drain()
+    assert {e["event"] for e in hooks.entries()} == {"charge.succeeded"} and len(hooks.entries()) == 2
+    assert hooks.queued() == 0
+
+
+def _visible_now(hooks) -> None:
+    """Skip the backoff: make every in-flight message visible (as its delay running out would)."""
+    from moto.sqs.models import sqs_backends
+
+    for message in sqs_backends["123456789012"]["us-east-1"].get_queue("webhooks")._messages:
+        message.visible_at = 0
+
+
+def test_a_message_that_cannot_be_read_fails_alone_and_the_rest_of_its_batch_is_recorded(hooks):
+    hooks.deliver("stripe", provider_event("stripe", "evt_good", "charge.succeeded", NOW - timedelta(minutes=2)))
+    hooks.sqs.send_message(QueueUrl=hooks.queue_url, MessageBody='{"provider": "stripe", "org": "org_hooks"')  # poison
+    hooks.sqs.send_message(QueueUrl=hooks.queue_url, MessageBody=json.dumps({"provider": "stripe", "org": ORG, "offloaded": "webhooks/gone"}))
+    (answer,) = hooks.drain()
+    assert len(answer["batchItemFailures"]) == 2
+    assert [e["event"] for e in hooks.entries()] == ["charge.succeeded"]
+
+
+def test_a_forged_delivery_is_a_400_and_a_system_event_warning_never_a_webhook_entry(hooks):
+    event = provider_event("stripe", "evt_forged", "payment_intent.succeeded")
+    with pytest.raises(BadRequest) as refused:
+        hooks.deliver("stripe", event, secret="whsec_attacker")
+    assert (refused.value.message, refused.value.field) == ("signature does not match", "stripe-signature")
+    assert hooks.queued() == 0 and hooks.entries() == []
+    (warning,) = hooks.entries("SYSTEM_EVENT")
+    assert (warning["status"], warning["event"]) == ("WARNING", "Webhook rejected · Stripe: signature does not match")
+    metadata = hooks.service.get(READER, warning["id"]).metadata["webhook"]
+    assert metadata["request"]["headers"]["stripe-signature"] == "*****" and metadata["source_ip"] == "203.0.113.7"
+    assert "body" not in metadata["request"] and metadata["request"]["body_bytes"] > 0
+
+
+def test_a_flood_of_forgeries_records_at_most_five_refusals_per_org_and_minute(hooks):
+    minute = datetime.now(timezone.utc).replace(second=30)
+    hooks.service.clock = lambda: minute  # one minute's window, wherever the test starts
+    event = provider_event("fedex", "fx_flood", "DL")
+
+    def forge(_):
+        with pytest.raises(BadRequest):
+            hooks.deliver("fedex", event, secret="not the token")
+
+    updates = []
+    counted = lambda params, **_: updates.append(params)  # noqa: E731 - each quota check is one UpdateItem
+    client = store.EntryItem._get_connection().connection.client
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", counted)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(forge, range(24)))
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", counted)
+    assert len(hooks.entries("SYSTEM_EVENT")) == REJECTIONS_PER_MINUTE
+    # Once this container saw the quota spent, it stops asking: far fewer than one write per forgery.
+    assert REJECTIONS_PER_MINUTE < len([u for u in updates if "quota" in str(u)]) < 24
+    with pytest.raises(BadRequest):
+        hooks.deliver("stripe", provider_event("stripe", "evt_x", "charge.succeeded"), org=OTHER, secret="nope")
+    assert len(hooks.entries("SYSTEM_EVENT", org=OTHER)) == 1  # another org's quota is its own
+
+
+def test_an_unknown_provider_or_an_org_without_a_secret_is_a_404_that_records_nothing(hooks):
+    event = provider_event("stripe", "evt_lost", "charge.succeeded")
+    with pytest.raises(NotFound) as refused:
+        hooks.receiver.receive("paypal", ORG, json.dumps(event).encode(), {}, "https://x", "203.0.113.7")
+    assert refused.value.field == "provider"
+    with pytest.raises(NotFound) as refused:
+        hooks.deliver("stripe", event, org="org_unknown", secret="whsec_hooks")
+    assert refused.value.field == "org_id" and "no Stripe webhook is set up for organization org_unknown" in refused.value.message
+    assert hooks.queued() == 0 and hooks.entries("SYSTEM_EVENT", org="org_unknown") == []
+
+
+def test_a_stale_stripe_signature_is_refused_and_recorded(hooks):
+    import time
+
+    with pytest.raises(BadRequest) as refused:
+        hooks.deliver("stripe", provider_event("stripe", "evt_old", "charge.succeeded"), timestamp=int(time.time()) - 600)
+    assert refused.value.message == "signature timestamp older than 300 s"
+    assert [e["event"] for e in hooks.entries("SYSTEM_EVENT")] == ["Webhook rejected · Stripe: signature timestamp older than 300 s"]
+
+
+def test_a_rotated_secret_is_used_at_once_not_after_the_cache_expires(hooks):
+    hooks.deliver("square", provider_event("square", "sq_before", "payment.updated"))  # caches the old key
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=f"{SECRETS_PATH}/{ORG}/square", Value="sq_key_rotated", Type="SecureString", Overwrite=True)
+    hooks.secrets[(ORG, "square")] = "sq_key_rotated"
+    assert hooks.deliver("square", provider_event("square", "sq_after", "payment.updated"))["received"] is True
