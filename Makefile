@@ -39,7 +39,9 @@ lint: install $(CHECKOV)
 bench: install
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/export.py
 
 # Deployable artifacts without Docker: the layer from wheels for Lambda's platform (activitylog_local/package.py).
 package: install

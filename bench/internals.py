@@ -18,7 +18,7 @@ from activitylog.store import EntryItem, EntryStore
 
 def new_entry(service: ActivityService, org: str, writer: str, document: dict) -> Entry:
     """An entry exactly as ``ActivityService.record`` builds it (id, diff, expiry), unwritten."""
-    return rules.new_entry(NewEntry.model_validate(document), writer, service.clock(), service.config.org(org).retention_days)
+    return rules.new_entry(NewEntry.model_validate(document), writer, service.clock(), service.retention(org).hot_days)
 
 
 def stored_item(store: EntryStore, org: str, entry: Entry, shards: int, retention_days: int) -> dict:

@@ -72,13 +72,13 @@ def _tallies() -> dict:
 
 def generate_chunk(task: tuple) -> tuple[list[dict], dict]:
     """Entries ``[start, start+count)`` of the seed, as stored items, plus their tallies."""
-    seed_value, index, count, now_iso, shards = task
+    seed_value, index, count, now_iso, shards, org = task
     now = datetime.fromisoformat(now_iso)
     rng = random.Random(f"{seed_value}:{index}")
     items, tallies = [], _tallies()
     for n in range(count):
-        entry = build_entry(rng, now, ORG)
-        item = item_for(entry, ORG, shards)
+        entry = build_entry(rng, now, org)
+        item = item_for(entry, org, shards)
         items.append(item)
         stored = stored_bytes(item)
         tallies["stored_bytes"].update(stored)
@@ -113,9 +113,11 @@ def _write_batches(client: Any, batches: queue.Queue, written: list, lock: threa
             failures.append(error)
 
 
-def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, writers: int) -> dict:
-    """Generate in a worker process, write with BatchWriteItem from several threads; the tallies."""
-    tasks = [(seed_value, i, min(CHUNK, count - i * CHUNK), now.isoformat(), shards) for i in range(math.ceil(count / CHUNK))]
+def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, writers: int, org: str = ORG,
+         ids: list | None = None) -> dict:
+    """Generate in a worker process, write with BatchWriteItem from several threads; the tallies
+    (and every entry id written, into ``ids`` when given)."""
+    tasks = [(seed_value, i, min(CHUNK, count - i * CHUNK), now.isoformat(), shards, org) for i in range(math.ceil(count / CHUNK))]
     batches: queue.Queue = queue.Queue(maxsize=writers * 8)
     written, lock, failures = [0], threading.Lock(), []
     totals = _tallies()
@@ -131,6 +133,8 @@ def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, w
                 totals[key].update(value) if isinstance(value, Counter) else totals[key].extend(value)
             for i in range(0, len(items), 25):
                 batches.put(items[i:i + 25])
+            if ids is not None:
+                ids.extend(item["sk"]["S"] for item in items)
             if failures:
                 break
             if written[0] / count >= next_report:

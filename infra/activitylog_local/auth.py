@@ -24,8 +24,8 @@ import jwt
 KEY_FILE = "dev-jwt-key.pem"
 KEY_ID = "activitylog-local"
 
-# `--scope read|write|support` in the CLI: the OAuth scopes the routes ask for.
-SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support"}
+# `--scope read|write|support|admin` in the CLI: the OAuth scopes the routes ask for.
+SCOPES = {"read": "activity:read", "write": "activity:write", "support": "activity:support", "admin": "activity:admin"}
 
 
 class AuthError(Exception):
@@ -36,13 +36,13 @@ class AuthError(Exception):
 
 
 def scope_names(scopes: Iterable[str]) -> list[str]:
-    """``read``/``write``/``support`` (or full ``activity:…`` names) as OAuth scope strings."""
+    """``read``/``write``/``support``/``admin`` (or full ``activity:…`` names) as OAuth scope strings."""
     result = []
     for scope in scopes:
         for part in str(scope).replace(",", " ").split():
             full = SCOPES.get(part, part)
             if full not in SCOPES.values():
-                raise ValueError(f"unknown scope {part!r}: use read, write or support")
+                raise ValueError(f"unknown scope {part!r}: use read, write, support or admin")
             if full not in result:
                 result.append(full)
     return result
@@ -83,6 +83,7 @@ class DevKey:
         issuer: str,
         audience: str,
         name: Optional[str] = None,
+        email: Optional[str] = None,
         scopes: Iterable[str] = ("read",),
         ttl_seconds: int = 12 * 3600,
         now: Optional[float] = None,
@@ -99,6 +100,8 @@ class DevKey:
         }
         if name:
             claims["name"] = name
+        if email:  # where a background export mails its link
+            claims["email"] = email
         return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": KEY_ID})
 
 

@@ -5,7 +5,9 @@
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all]
     activitylog tail [--org ORG]                                 follow new entries
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
-    activitylog token --org ORG --user USER [--name N] [--scope read|write|support]
+    activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
+    activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
+    activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin]
     activitylog secrets set --org ORG --provider stripe|square|fedex --value SECRET   a webhook signing secret
     activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
 
@@ -80,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--template", type=Path, default=None, help="another SAM template (tests use small fixtures)")
     serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter")
     serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
+    serve.add_argument("--ttl-sweep-seconds", type=float, default=30.0,
+                       help="how often expired entries are deleted, as DynamoDB's Time to Live does within days (default 30)")
     serve.add_argument("--verbose", action="store_true", help="log every request and event source")
     serve.set_defaults(handler=cmd_serve)
 
@@ -118,6 +122,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--url", default=None)
     run.set_defaults(handler=cmd_run)
 
+    archive = commands.add_parser("archive", help="the S3 archive: every version of every entry, expired ones too")
+    archive_commands = archive.add_subparsers(dest="archive_command")
+    archive.set_defaults(handler=lambda _: archive.print_help() or 2)
+    archive_query = archive_commands.add_parser("query", help="an org's entries in the archive with DuckDB, filtered like GET /activities")
+    _archive_arguments(archive_query)
+    archive_query.add_argument("--type", action="append", default=[], help="USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT (repeat or comma-separate)")
+    archive_query.add_argument("--status", action="append", default=[], help="SUCCESS, IN_PROGRESS, WARNING, FAILED (repeat or comma-separate)")
+    archive_query.add_argument("--user", help="a team member's id, e.g. u_17")
+    archive_query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
+    archive_query.add_argument("--entity-id", help="one record's history (with --entity)")
+    archive_query.add_argument("--limit", type=int, default=None, help="at most this many entries (default: all)")
+    archive_query.add_argument("--json", action="store_true", help="one JSON object per entry")
+    archive_query.set_defaults(handler=cmd_archive_query)
+
+    verify = commands.add_parser("verify", help="check the archive against its signed digests: altered, inserted, missing records, chain breaks")
+    _archive_arguments(verify)
+    verify.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    verify.add_argument("--json", action="store_true", help="the report as JSON")
+    verify.set_defaults(handler=cmd_verify)
+
     secrets = commands.add_parser("secrets", help="webhook signing secrets in the running stack's SSM Parameter Store")
     secret_commands = secrets.add_subparsers(dest="secrets_command", required=True)
     set_secret = secret_commands.add_parser("set", help="set an org's signing secret for a provider")
@@ -136,10 +160,18 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--org", required=True)
     token.add_argument("--user", required=True)
     token.add_argument("--name")
-    token.add_argument("--scope", action="append", default=[], help="read, write or support (repeat or comma-separate; default read)")
+    token.add_argument("--email", help="the email claim: where a large export mails its link")
+    token.add_argument("--scope", action="append", default=[], help="read, write, support or admin (repeat or comma-separate; default read)")
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
     return parser
+
+
+def _archive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--org", required=True)
+    parser.add_argument("--from", dest="date_from", required=True, help="today, yesterday, 30m, 24h, 7d or ISO 8601")
+    parser.add_argument("--to", dest="date_to", help="like --from (default now)")
+    parser.add_argument("--archive-bucket", help="an archive bucket in AWS (your credentials); default: the local stack's")
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -163,6 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         in_memory=args.in_memory,
         parameters=parameters,
         poll_seconds=args.poll_seconds,
+        ttl_sweep_seconds=args.ttl_sweep_seconds,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"activitylog: warning: listening on {args.host}: the /_local endpoints have no auth; keep this to trusted networks",
@@ -301,7 +334,8 @@ def _running_pid(data_dir: Path) -> Optional[int]:
 
 def _write_state(data_dir: Path, stack) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(), "aws_endpoint": stack.aws.url}
+    state = {"url": stack.url, "issuer": stack.issuer, "audience": stack.audience, "pid": os.getpid(),
+             "aws_endpoint": stack.aws.url, "buckets": stack.buckets}
     (data_dir / STATE_FILE).write_text(json.dumps(state))
 
 
@@ -337,10 +371,10 @@ def _dev_webhook_secrets(stack) -> Optional[str]:
 
 
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace, webhook_secret: Optional[str] = None) -> None:
-    from activitylog_local.demo import DEMO_ORG, TEAM
+    from activitylog_local.demo import DEMO_ORG, TEAM, email_of
 
-    # A dashboard user reads; write tokens are for the internal services that record (they name any actor).
-    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",))
+    # A dashboard user reads (and exports); write tokens are for the internal services that record (they name any actor).
+    token = stack.token(DEMO_ORG, TEAM[0][0], TEAM[0][1], scopes=("read",), email=email_of(TEAM[0]))
     where = "in memory" if args.in_memory else f"kept in {args.data_dir / 'dynamodb'}"
     sources = []
     for schedule in stack.scheduler.schedules:
@@ -568,6 +602,83 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1
 
 
+def _window(args: argparse.Namespace) -> dict:
+    """--from/--to as the API's parameters (relative times resolved once)."""
+    window = {"from": _relative_or_iso(args.date_from)}
+    if args.date_to:
+        window["to"] = _relative_or_iso(args.date_to)
+    return window
+
+
+def cmd_archive_query(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from activitylog.archive.query import mirror, query
+    from activitylog.errors import BadRequest
+    from activitylog.query.filters import parse_list_request
+    from activitylog_local.archive import sources
+
+    params = _window(args)
+    for name, values in (("type", args.type), ("status", args.status)):
+        if values:
+            params[name] = ",".join(values)
+    for name, value in (("user", args.user), ("entity_type", args.entity_type), ("entity_id", args.entity_id)):
+        if value:
+            params[name] = value
+    try:
+        wanted = parse_list_request(params).filter  # the API's own parsing: the same filters, the same errors
+    except BadRequest as error:
+        raise ValueError(f"{error.field}: {error.message}") from None
+    now = datetime.now(timezone.utc)
+    found = sources(args.data_dir, args.archive_bucket)
+    with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
+        root = found.folder
+        if root is None:  # S3: copy the org's partitions of the window, then read them like a folder
+            low, high = wanted.window(now)
+            root = Path(scratch)
+            mirror(found.archive, args.org, low, high, root)
+        rows = query(root, args.org, wanted, now, args.limit)
+    if args.json:
+        for row in rows:
+            print(_json(row))
+        return 0
+    for row in rows:
+        gone = row["expired_at"] or row["removed_at"]
+        if gone:
+            row["event"] = f"{row['event']} [{'expired' if row['expired_at'] else 'deleted'} {gone[:10]}]"
+    print(format_table(rows), end="")
+    print(f"{len(rows)} entries in {found.where}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from activitylog.archive.digests import verify
+    from activitylog_local.archive import public_keys, sources
+
+    window = _window(args)
+    low, high = _parse(window["from"]), _parse(window["to"]) if "to" in window else datetime.now(timezone.utc)
+    if low > high:
+        raise ValueError("--from is after --to")
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    if found.digests is None:
+        raise ValueError("--archive-bucket needs --digest-bucket")
+    report = verify(found.archive, found.digests, args.org, low, high, public_keys(found))
+    if args.json:
+        print(_json(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    print(f"{args.org}: entries from {window['from']} to {window.get('to', 'now')} in {found.where}: "
+          f"{report.versions} archived versions, {report.digests} signed digests")
+    for finding in report.findings:
+        print(f"  {finding.kind.upper():<10} {printable(finding.message)}")
+    pending = len(report.findings) - len(report.problems)
+    if report.ok:
+        print(f"OK: every archived version is the one its digest signed; the chain is whole"
+              + (f" ({pending} versions wait for the next digest)" if pending else ""))
+        return 0
+    print(f"FAILED: {len(report.problems)} problems")
+    return 1
+
+
 def cmd_secrets_set(args: argparse.Namespace) -> int:
     import boto3
 
@@ -614,7 +725,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     state = _state(args)
     ttl = _relative_seconds(args.ttl)
-    token = DevKey.load_or_create(args.data_dir).mint(org=args.org, user=args.user, name=args.name, scopes=args.scope or ["read"],
+    token = DevKey.load_or_create(args.data_dir).mint(org=args.org, user=args.user, name=args.name, email=args.email,
+                                                     scopes=args.scope or ["read"],
                                                      issuer=state["issuer"], audience=state["audience"], ttl_seconds=ttl)
     print(token)
     return 0

@@ -32,6 +32,11 @@ TEAM = [
     ("u_42", "Taylor Brooks"),
     ("u_58", "Morgan Diaz"),
 ]
+def email_of(member: tuple[str, str]) -> str:
+    """A team member's (made-up) address: where their background exports are mailed locally."""
+    return f"{member[1].lower().replace(' ', '.')}@wineclub.example"
+
+
 NEW_HIRE = ("u_64", "Casey Nguyen")  # joined two days ago: "what did the new hire do today?"
 SEASONAL = [("u_71", "Jesse Ortiz"), ("u_72", "Robin Alvarez"), ("u_73", "Drew Kowalski")]  # harvest help: invited, removed
 RELEASES = [("rel_spring26_reds", "Spring 2026 Reds"), ("rel_holiday25_sparkling", "Holiday 2025 Sparkling"),

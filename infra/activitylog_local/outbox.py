@@ -23,6 +23,15 @@ S3_LINKS = [
 ]
 
 
+def local_twin(url: str, base_url: str = "") -> "str | None":
+    """The local server's address of an S3 URL (``/_local/s3/{bucket}/{key}``), or None for any other URL."""
+    for pattern in S3_LINKS:
+        match = pattern.match(url)
+        if match:
+            return f"{base_url}/_local/s3/{match.group('bucket')}/{match.group('key')}"
+    return None
+
+
 class Outbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -58,7 +67,7 @@ class Outbox:
             parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
             text = " ".join(part.get_content() for part in parsed.walk()
                             if part.get_content_maintype() == "text" and not part.is_multipart())
-            links = [{"url": match.group(0), "local": f"{base_url}/_local/s3/{match.group('bucket')}/{match.group('key')}"}
+            links = [{"url": match.group(0), "local": local_twin(match.group(0), base_url)}
                      for pattern in S3_LINKS for match in pattern.finditer(text)]
             items.append({"file": path.name, "path": str(path), "from": parsed.get("From"), "to": parsed.get("To"),
                           "subject": parsed.get("Subject"), "date": parsed.get("Date"), "links": links})

@@ -8,7 +8,7 @@ template's CloudFront distribution serves it in AWS.
 - ``GET  /_local/health``                 the stack is up
 - ``GET  /_local/stack``                  tables, buckets, queues, functions, routes, schedules
 - ``GET  /_local/outbox``                 emails sent through SES (files under .local/outbox)
-- ``GET  /_local/s3/{bucket}/{key}``      an S3 object (emailed export links point here locally)
+- ``GET  /_local/s3/{bucket}/{key}``      an S3 object (export downloads redirect here: a presigned S3 URL has no address locally)
 - ``*    /_local/url/{function}/…``       a function URL (``FunctionUrlConfig``), payload v2
 - ``POST /_local/run/{function}``         invoke a function now (a scheduled one gets its schedule's event)
 - ``POST /_local/events``                 EventBridge PutEvents (body: ``{"Entries": [...]}``)
@@ -36,6 +36,7 @@ from activitylog_local.dynamodb import SetupError
 from activitylog_local.gateway import FUNCTION_URL_PREFIX, HttpResponse, json_response
 from activitylog_local.intrinsics import REGION
 from activitylog_local.lambdas import FunctionError
+from activitylog_local.outbox import local_twin
 
 if TYPE_CHECKING:
     from activitylog_local.stack import LocalStack
@@ -71,9 +72,14 @@ def application(stack: "LocalStack"):
             log.exception("%s %s failed in the local gateway", request.method, target)
             answer = json_response(500, {"message": "Internal Server Error"})
         access.info("%s %s %d %.0f ms", request.method, target, answer.status, (time.monotonic() - started) * 1000)
-        return _Response(answer.body, status=answer.status, headers=answer.headers)
+        return _Response(answer.body, status=answer.status, headers=_local_redirects(stack, answer.headers))
 
     return app
+
+
+def _local_redirects(stack: "LocalStack", headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A redirect to an S3 URL (an export's presigned download) goes to its local twin: moto's S3 has no address here."""
+    return [(name, (local_twin(value, stack.url) or value) if name.lower() == "location" else value) for name, value in headers]
 
 
 def _answer(stack: "LocalStack", request: Request, target: str) -> HttpResponse:

@@ -5,8 +5,12 @@
                      leaves failures to the queue's visibility timeout and redrive policy
                      (moto moves a message past ``maxReceiveCount`` to the DLQ).
 - ``StreamSource``   a DynamoDB stream mapping: reads DynamoDB Local's streams API shard
-                     by shard, retries from the first failed record, honours
-                     ``MaximumRetryAttempts``, filters by ``FilterCriteria``, checkpoints.
+                     by shard, retries from the first failed record, splits a failed batch
+                     (``BisectBatchOnFunctionError``), honours ``MaximumRetryAttempts`` and
+                     sends what it skips to ``DestinationConfig.OnFailure`` as Lambda does,
+                     filters by ``FilterCriteria``, checkpoints.
+- ``TimeToLive``     a table's TTL, which DynamoDB Local accepts but never runs: expired
+                     items are deleted, and their REMOVE records carry the service's identity.
 - ``Scheduler``      schedules (``rate``/``cron``/``at``) firing their targets on time;
                      ``run_now`` fires one on demand.
 - ``AsyncInvoker``   EventBridge's (and Lambda's) asynchronous invocation: a queue and
@@ -15,6 +19,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import queue
@@ -188,8 +193,10 @@ class StreamSource(_Worker):
     batch_size: int = 100
     report_failures: bool = False
     maximum_retry_attempts: int = -1
+    bisect: bool = False  # BisectBatchOnFunctionError
     filters: list[dict] = field(default_factory=list)
-    on_failure: Optional[Callable[[dict], None]] = None
+    on_failure: Optional[Callable[[dict], None]] = None  # DestinationConfig.OnFailure: gets Lambda's invocation record
+    expirations: Optional["Expirations"] = None  # deletions the local TTL made: their REMOVE records carry its identity
     poll_seconds: float = 0.5
     retry_seconds: float = 1.0
 
@@ -269,9 +276,7 @@ class StreamSource(_Worker):
         return len(records)
 
     def _record(self, record: dict) -> dict:
-        record = json.loads(json.dumps(record, default=_epoch))
-        record["eventSourceARN"] = self.stream_arn
-        return record
+        return lambda_record(record, self.stream_arn, self.expirations)
 
     def _matches(self, record: dict) -> bool:
         if not self.filters:
@@ -281,44 +286,207 @@ class StreamSource(_Worker):
         return any(EventPattern.load(f["Pattern"]).matches_event(record) for f in self.filters)
 
     def _deliver(self, shard_id: str, records: list[dict]) -> None:
+        """Invoke with the records in order, as Lambda's event source mapping does.
+
+        A function error retries the batch, split in two first with ``BisectBatchOnFunctionError``
+        (a split is not a retry); reported item failures retry from the first failed record. After
+        ``MaximumRetryAttempts`` retries a batch is skipped and its position goes to the on-failure
+        destination. The checkpoint moves past each batch done or skipped.
+        """
         key = self._key(shard_id)
         last = records[-1]["dynamodb"]["SequenceNumber"]
-        batch = [r for r in records if self._matches(r)]
-        attempts = 0
-        while batch and not self._stop.is_set():
-            failed_at = None
-            try:
-                result = self.runtime.invoke(self.function, {"Records": batch})
-            except FunctionError as error:
-                log.warning("%s: batch of %d failed: %s", self.name, len(batch), error.document["errorMessage"])
-                failed_at = 0
-            else:
-                if self.report_failures and isinstance(result, dict) and result.get("batchItemFailures"):
-                    sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
-                    named = [(f or {}).get("itemIdentifier") for f in result["batchItemFailures"]]
-                    positions = [sequences.index(n) for n in named if n in sequences]
-                    failed_at = min(positions) if len(positions) == len(named) else 0
+        pending = [(_Batch([r for r in records if self._matches(r)]))]
+        while pending and not self._stop.is_set():
+            batch = pending.pop(0)
+            if not batch.records:
+                continue
+            failed_at, error = self._invoke(batch.records)
+            batch.invocations += 1
             if failed_at is None:
-                log.info("%s: %d records delivered", self.name, len(batch))
-                break
+                log.info("%s: %d records delivered", self.name, len(batch.records))
+                self.checkpoints.set(key, batch.records[-1]["dynamodb"]["SequenceNumber"])
+                continue
+            if error is not None and self.bisect and len(batch.records) > 1:
+                half = len(batch.records) // 2
+                log.warning("%s: batch of %d failed; retrying it as two halves (BisectBatchOnFunctionError)", self.name, len(batch.records))
+                pending[:0] = [_Batch(batch.records[:half]), _Batch(batch.records[half:])]
+                continue
             if failed_at:
-                self.checkpoints.set(key, batch[failed_at - 1]["dynamodb"]["SequenceNumber"])
-            batch = batch[failed_at:]
-            attempts += 1
-            if 0 <= self.maximum_retry_attempts < attempts:
-                log.error("%s: %d records discarded after %d retries", self.name, len(batch), self.maximum_retry_attempts)
+                self.checkpoints.set(key, batch.records[failed_at - 1]["dynamodb"]["SequenceNumber"])
+                batch = _Batch(batch.records[failed_at:], batch.retries, batch.invocations)
+            batch.retries += 1
+            if 0 <= self.maximum_retry_attempts < batch.retries:
+                log.error("%s: %d records discarded after %d retries", self.name, len(batch.records), self.maximum_retry_attempts)
                 if self.on_failure:
-                    self.on_failure({"shard": shard_id, "records": len(batch),
-                                     "first": batch[0]["dynamodb"]["SequenceNumber"], "last": batch[-1]["dynamodb"]["SequenceNumber"]})
-                break
-            self._stop.wait(min(self.retry_seconds * attempts, 10))
-        self.checkpoints.set(key, last)
+                    self.on_failure(self._invocation_record(shard_id, batch, error))
+                self.checkpoints.set(key, batch.records[-1]["dynamodb"]["SequenceNumber"])
+                continue
+            self._stop.wait(min(self.retry_seconds * batch.retries, 10))
+            pending.insert(0, batch)
+        if not self._stop.is_set():
+            self.checkpoints.set(key, last)
+
+    def _invoke(self, batch: list[dict]) -> tuple[Optional[int], Optional[str]]:
+        """(index of the first failed record or None, the function's error message or None)."""
+        try:
+            result = self.runtime.invoke(self.function, {"Records": batch})
+        except FunctionError as error:
+            log.warning("%s: batch of %d failed: %s", self.name, len(batch), error.document["errorMessage"])
+            return 0, error.document.get("errorMessage") or "Unhandled"
+        if self.report_failures and isinstance(result, dict) and result.get("batchItemFailures"):
+            sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            named = [(f or {}).get("itemIdentifier") for f in result["batchItemFailures"]]
+            positions = [sequences.index(n) for n in named if n in sequences]
+            return (min(positions) if len(positions) == len(named) else 0), None
+        return None, None
+
+    def _invocation_record(self, shard_id: str, batch: "_Batch", error: Optional[str]) -> dict:
+        """What Lambda sends an on-failure destination for a skipped stream batch: where the records are, not the records."""
+        first, last = batch.records[0]["dynamodb"], batch.records[-1]["dynamodb"]
+        response = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if error is not None:
+            response["functionError"] = "Unhandled"
+        return {
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self.runtime.find(self.function).arn,
+                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": batch.invocations},
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(datetime.now(timezone.utc)),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(datetime.fromtimestamp(first.get("ApproximateCreationDateTime", 0), timezone.utc)),
+                "approximateArrivalOfLastRecord": _iso(datetime.fromtimestamp(last.get("ApproximateCreationDateTime", 0), timezone.utc)),
+                "batchSize": len(batch.records),
+                "streamArn": self.stream_arn,
+            },
+        }
 
 
-def _epoch(value: Any) -> Any:
+@dataclass
+class _Batch:
+    records: list[dict]
+    retries: int = 0
+    invocations: int = 0
+
+
+# What a stream record of a deletion by Time to Live carries (DynamoDB Streams' Record.userIdentity).
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def lambda_record(record: dict, stream_arn: str, expirations: Optional["Expirations"] = None) -> dict:
+    """A record of DynamoDB Local's GetRecords as Lambda delivers it: JSON, times in epoch seconds,
+    binary values in base64, and a deletion by the table's TTL marked with the service's identity."""
+    record = json.loads(json.dumps(record, default=_as_lambda_json))
+    record["eventSourceARN"] = stream_arn
+    if record.get("eventName") == "REMOVE" and expirations and \
+            expirations.claim(_table_of(stream_arn), record["dynamodb"].get("Keys") or {}):
+        record["userIdentity"] = dict(TTL_IDENTITY)
+    return record
+
+
+def _table_of(stream_arn: str) -> str:
+    return stream_arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
+
+
+def _as_lambda_json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
     return str(value)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Expirations:
+    """The keys the local Time to Live deleted, until their REMOVE record has been marked.
+
+    DynamoDB Local accepts a TTL setting but never deletes: ``TimeToLive`` does, and tells
+    the stream readers which REMOVE records are its own (AWS marks them ``TTL_IDENTITY``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str], int] = {}  # (table, key) -> stream readers still to see it
+
+    def add(self, table: str, key: dict, readers: int) -> None:
+        if readers:
+            with self._lock:
+                self._keys[(table, _canonical(key))] = readers
+
+    def discard(self, table: str, key: dict) -> None:
+        with self._lock:
+            self._keys.pop((table, _canonical(key)), None)
+
+    def claim(self, table: str, key: dict) -> bool:
+        with self._lock:
+            name = (table, _canonical(key))
+            left = self._keys.get(name)
+            if left is None:
+                return False
+            if left <= 1:
+                del self._keys[name]
+            else:
+                self._keys[name] = left - 1
+            return True
+
+
+def _canonical(key: dict) -> str:
+    return json.dumps(key, sort_keys=True, default=_as_lambda_json)
+
+
+class TimeToLive(_Worker):
+    """A table's Time to Live, which DynamoDB Local does not run: every ``sweep_seconds`` it deletes
+    the items whose TTL attribute (epoch seconds) has passed, each only if it is still expired, and
+    leaves alone values more than five years old, as DynamoDB does. AWS deletes within days; this
+    within a sweep."""
+
+    FIVE_YEARS = 5 * 365 * 86400
+
+    def __init__(self, endpoint: str, table: str, attribute: str, expirations: Expirations, readers: int,
+                 sweep_seconds: float = 30.0) -> None:
+        super().__init__()
+        self.name = f"ttl:{table}"
+        self.endpoint, self.table, self.attribute = endpoint, table, attribute
+        self.expirations, self.readers, self.sweep_seconds = expirations, readers, sweep_seconds
+
+    def run(self) -> None:
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=REGION)
+        key_names = [k["AttributeName"] for k in client.describe_table(TableName=self.table)["Table"]["KeySchema"]]
+        while not self._stop.wait(self.sweep_seconds):
+            self.sweep(client, key_names)
+
+    def sweep(self, client, key_names: list[str]) -> int:
+        now = int(time.time())
+        names = {"#ttl": self.attribute, **{f"#k{i}": name for i, name in enumerate(key_names)}}
+        expired = {":now": {"N": str(now)}, ":oldest": {"N": str(now - self.FIVE_YEARS)}}
+        deleted, start = 0, None
+        while True:
+            kwargs = {"ExclusiveStartKey": start} if start else {}
+            page = client.scan(TableName=self.table, FilterExpression="#ttl < :now AND #ttl >= :oldest",
+                               ProjectionExpression=", ".join(f"#k{i}" for i in range(len(key_names))),
+                               ExpressionAttributeNames=names, ExpressionAttributeValues=expired, **kwargs)
+            for item in page.get("Items", []):
+                key = {name: item[name] for name in key_names}
+                self.expirations.add(self.table, key, self.readers)  # before the delete: a reader may see it at once
+                try:
+                    client.delete_item(TableName=self.table, Key=key, ConditionExpression="#ttl < :now",
+                                       ExpressionAttributeNames={"#ttl": self.attribute}, ExpressionAttributeValues={":now": {"N": str(now)}})
+                    deleted += 1
+                except client.exceptions.ConditionalCheckFailedException:  # renewed meanwhile
+                    self.expirations.discard(self.table, key)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        if deleted:
+            log.info("%s: %d expired items deleted", self.name, deleted)
+        return deleted
 
 
 # --- async invocation and schedules --------------------------------------------------------

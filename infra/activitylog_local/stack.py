@@ -10,9 +10,11 @@ the functions and their event sources, and serves the HTTP API.
 The template goes through SAM's own transform first (``template.transform``); what is
 created for each resource type of the CloudFormation it produces:
 
-- ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream
-- ``AWS::S3::Bucket``                 a moto bucket; objects kept in ``.local/s3`` as they are written
+- ``AWS::DynamoDB::Table``            a DynamoDB Local table (kept if it exists), its stream, and its
+                                      Time to Live (DynamoDB Local never expires items: ``TimeToLive`` does)
+- ``AWS::S3::Bucket``                 a moto bucket (versioning, Object Lock); objects kept in ``.local/s3`` as they are written
 - ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
+- ``AWS::KMS::Key`` (SIGN_VERIFY)     a local ECDSA P-256 key file in ``.local/kms`` (the functions sign with it)
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ); messages journaled in ``.local/sqs.jsonl``
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
@@ -57,8 +59,10 @@ from activitylog_local.sources import (
     QueueSource,
     Schedule,
     Scheduler,
+    Expirations,
     StreamSource,
     Target,
+    TimeToLive,
 )
 
 log = logging.getLogger("activitylog_local")
@@ -69,6 +73,7 @@ MOTO_CONFIG = {
 }
 # Local defaults a function's own environment can still override.
 LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"  # where signing keys (AWS::KMS::Key) are key files: activitylog.archive.signing
 
 
 # What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms), as the
@@ -77,13 +82,15 @@ PROVISIONED = {
     "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Events::EventBus",
     "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::Serverless::Function", "AWS::Serverless::StateMachine",
     "AWS::StepFunctions::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::HttpApi", "AWS::SES::EmailIdentity",
-    "AWS::Lambda::EventSourceMapping", "AWS::CloudFront::Distribution",
+    "AWS::Lambda::EventSourceMapping", "AWS::CloudFront::Distribution", "AWS::KMS::Key",
 }
 NOTHING_TO_RUN = {
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
-    "AWS::SES::ConfigurationSet", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
+    "AWS::SES::ConfigurationSet", "AWS::KMS::Alias", "AWS::Scheduler::ScheduleGroup",
     "AWS::CloudFront::OriginAccessControl",
+    # Athena reads the archive in AWS; here `activitylog archive query` does, with DuckDB.
+    "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup",
 }
 FUNCTION_EVENTS = {"HttpApi", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 
@@ -116,6 +123,7 @@ class StackOptions:
     poll_seconds: float = 0.5
     serve_http: bool = True
     concurrency: int = DEFAULT_CONCURRENCY  # execution environments per function without ReservedConcurrentExecutions
+    ttl_sweep_seconds: float = 30.0  # how often expired items are deleted (AWS: within days)
 
 
 class LocalStack:
@@ -139,6 +147,7 @@ class LocalStack:
         self.state_machines: dict[str, str] = {}  # logical id -> arn
         self.layers: dict[str, Path] = {}  # ref (layer ARN) -> content dir
         self.outbox = Outbox(self.options.data_dir / "outbox")
+        self.expirations = Expirations()  # TTL deletions, for the stream readers to mark
         self.faults = Faults(self.options.data_dir / "faults.json")  # DynamoDB refusing on purpose (POST /_local/faults)
         self.key = DevKey.load_or_create(self.options.data_dir)
         self._mock = None
@@ -166,8 +175,10 @@ class LocalStack:
     def audience(self) -> str:
         return self.intrinsics.parameters.get("JwtAudience", "activity-log")
 
-    def token(self, org: str, user: str, name: Optional[str] = None, scopes=("read", "write"), ttl_seconds: int = 12 * 3600) -> str:
-        return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, ttl_seconds=ttl_seconds)
+    def token(self, org: str, user: str, name: Optional[str] = None, scopes=("read", "write"), ttl_seconds: int = 12 * 3600,
+              email: Optional[str] = None) -> str:
+        return self.key.mint(org=org, user=user, name=name, email=email, scopes=scopes, issuer=self.issuer, audience=self.audience,
+                             ttl_seconds=ttl_seconds)
 
     def start(self) -> "LocalStack":
         started = time.monotonic()
@@ -278,6 +289,8 @@ class LocalStack:
                 self._create_table(logical_id)
             elif kind == "AWS::S3::Bucket":
                 self._create_bucket(logical_id, props)
+            elif kind == "AWS::KMS::Key":
+                self._create_key(logical_id, props)
             elif kind == "AWS::SecretsManager::Secret":
                 self._create_secret(logical_id, props)
             elif kind == "AWS::SES::EmailIdentity":
@@ -286,7 +299,8 @@ class LocalStack:
                 boto3.client("events", region_name=REGION).create_event_bus(Name=self.intrinsics.ref(logical_id))
         self._create_queues({lid: r.get("Properties") or {} for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"})
         self.faults.clear()  # a plan left by an earlier run
-        self.runtime = LambdaRuntime(self._function_specs(), base_environment=LOCAL_FUNCTION_ENVIRONMENT, aws_endpoint=self.aws.url,
+        environment = {**LOCAL_FUNCTION_ENVIRONMENT, LOCAL_KMS_DIR: str(self.kms_dir)}
+        self.runtime = LambdaRuntime(self._function_specs(), base_environment=environment, aws_endpoint=self.aws.url,
                                      concurrency=self.options.concurrency, faults=self.faults.path)
         self._verify_senders()
         for logical_id, resource in resources.items():
@@ -370,9 +384,28 @@ class LocalStack:
 
         s3 = boto3.client("s3", region_name=REGION)
         name = self.buckets[logical_id]
-        s3.create_bucket(Bucket=name)
+        locked = bool(props.get("ObjectLockEnabled"))
+        s3.create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True} if locked else {}))
         if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if locked and props.get("ObjectLockConfiguration"):
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=self.intrinsics.resolve(props["ObjectLockConfiguration"]))
+
+    @property
+    def kms_dir(self) -> Path:
+        return self.options.data_dir / "kms"
+
+    def _create_key(self, logical_id: str, props: dict) -> None:
+        """A signing key as a local key file (``activitylog.archive.signing.LocalSigner``), kept in ``.local/kms``."""
+        if props.get("KeyUsage") != "SIGN_VERIFY":
+            log.warning("%s: the local stack has signing keys only (KeyUsage SIGN_VERIFY); it is left out", logical_id)
+            return
+        if props.get("KeySpec") != "ECC_NIST_P256":
+            raise SetupError(f"{logical_id}: the local stack signs with ECC_NIST_P256 keys only, not {props.get('KeySpec')}")
+        from activitylog.archive.signing import LocalSigner, local_key_path
+
+        key_id = self.intrinsics.ref(logical_id)
+        LocalSigner(local_key_path(self.kms_dir, key_id), key_id).public_key()  # made now if missing
 
     def _create_secret(self, logical_id: str, props: dict) -> None:
         import boto3
@@ -502,6 +535,7 @@ class LocalStack:
                                           props.get("State", "ENABLED") == "ENABLED", kind="scheduler"))
             elif kind == "AWS::Lambda::EventSourceMapping":
                 self._event_source_mapping(logical_id, self.intrinsics.resolve(raw), checkpoints)
+        self._time_to_live()
         self.scheduler = Scheduler(self.runtime, self.invoker, schedules)
         self.workers.append(self.scheduler)
         for worker in self.workers:
@@ -533,26 +567,43 @@ class LocalStack:
                                             "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                                             poll_seconds=self.options.poll_seconds))
         else:
-            for setting in ("BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
+            for setting in ("MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
                 if props.get(setting):
                     log.warning("%s: %s is not honoured by the local stack", logical_id, setting)
             destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             on_failure = None
             if destination and ":sqs:" in destination:
-                queue = next(q for q in self.queues.values() if q["arn"] == destination)
+                queue = next((q for q in self.queues.values() if q["arn"] == destination), None)
+                if queue is None:
+                    raise SetupError(f"{logical_id}: on-failure queue {destination} is not declared in the template")
 
-                def on_failure(details: dict, url: str = queue["url"]) -> None:
-                    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(details))
+                def on_failure(record: dict, url: str = queue["url"]) -> None:
+                    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=url, MessageBody=json.dumps(record))
+            elif destination:
+                log.warning("%s: the local stack sends on-failure records to SQS only, not to %s", logical_id, destination)
             self.workers.append(StreamSource(
                 self.runtime, function, props["EventSourceArn"], self.dynamodb.endpoint, checkpoints,
                 starting_position=props.get("StartingPosition", "LATEST"),
                 batch_size=int(props.get("BatchSize", 100)),
                 report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                 maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect=bool(props.get("BisectBatchOnFunctionError")),
                 filters=(props.get("FilterCriteria") or {}).get("Filters") or [],
                 on_failure=on_failure,
+                expirations=self.expirations,
                 poll_seconds=self.options.poll_seconds,
             ))
+
+    def _time_to_live(self) -> None:
+        """A TTL worker per table that enables TTL (DynamoDB Local keeps expired items forever)."""
+        for logical_id, name in self.tables.items():
+            attribute = template_module.time_to_live_attribute(self.template, logical_id)
+            if not attribute:
+                continue
+            stream = self.intrinsics.get_att(logical_id, "StreamArn")
+            readers = sum(1 for worker in self.workers if isinstance(worker, StreamSource) and worker.stream_arn == stream)
+            self.workers.append(TimeToLive(self.dynamodb.endpoint, name, attribute, self.expirations, readers,
+                                           sweep_seconds=self.options.ttl_sweep_seconds))
 
     def _events_rule(self, logical_id: str, props: dict, schedules: list[Schedule]) -> None:
         import boto3

@@ -26,6 +26,7 @@ from tests.local.conftest import wait_for  # noqa: F401 - the e2e tests poll the
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"
 DEMO_SEED = 300  # demo entries seeded at start; the five example rows are among them
+EXPORT_INLINE_ROWS = 50  # template.yaml's ExportInlineRows for the session's stack (deployed: 10,000)
 
 
 @dataclass
@@ -84,10 +85,15 @@ def _stop(stack: RunningStack) -> None:
 
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory):
-    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days)."""
+    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
+    entries are deleted within a second, as TTL does in AWS within days.
+
+    Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
+    """
     # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
     stack = _start(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
-                   "--parameter", "WebhookRetrySeconds=1")
+                   "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
+                   "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
     yield stack
     _stop(stack)
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]

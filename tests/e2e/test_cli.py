@@ -27,7 +27,9 @@ def test_running_a_function_without_a_schedule_or_an_event_is_one_line(api_stack
 def test_running_a_function_the_template_does_not_have_is_one_line(api_stack):
     ran = api_stack.cli("run", "NoSuchFunction")
     assert ran.returncode == 2 and ran.stdout == ""
-    assert ran.stderr == "activitylog: no function 'NoSuchFunction' in the template (functions: IngestFunction, OpenApiFunction, QueryFunction, RecordFunction, WebhookFunction)\n"
+    assert ran.stderr == ("activitylog: no function 'NoSuchFunction' in the template (functions: ArchiveFunction, DigestFunction, "
+                          "ExportWorkerFunction, ExportsFunction, IngestFunction, OpenApiFunction, QueryFunction, RecordFunction, "
+                          "RetentionFunction, SettingsFunction, SupportFunction, WebhookFunction)\n")
 
 
 def test_query_from_today_and_yesterday_start_at_local_midnight(api_stack):

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
 from activitylog_local.cli import ago
 from activitylog_local.client import HttpClient
 from activitylog_local.demo import demo_entries, seed
+from tests.e2e.conftest import EXPORT_INLINE_ROWS
 
 pytestmark = pytest.mark.e2e
 
@@ -428,3 +429,89 @@ def test_the_layout_holds_at_1280_and_390_px_with_screenshots(open_page, page_or
         assert panel["x"] >= 0 and panel["x"] + panel["width"] <= width
         page.screenshot(path=SCREENSHOTS / f"detail-{width}.png", full_page=False)
         assert (SCREENSHOTS / f"page-{width}.png").stat().st_size > 10_000
+
+
+# --- Export CSV on the toolbar ------------------------------------------------------------------------
+
+
+def exported_rows(data: bytes) -> list[dict]:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows and list(rows[0]) == ["id", "time", "type", "status", "actor_kind", "actor_id", "actor_name", "action", "event",
+                                      "entity_type", "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id"]
+    return rows
+
+
+def api_ids(stack, org: str, filters: dict) -> list[str]:
+    """Every id GET /activities answers for an export's filter set (type and status lists joined as the API takes them)."""
+    query = {k: ",".join(v) if isinstance(v, list) else v for k, v in filters.items()}
+    client, found, cursor = HttpClient(stack.url, reader(stack, org)), [], None
+    while True:
+        params = "&".join(f"{k}={quote(v)}" for k, v in {**query, "limit": "200", **({"cursor": cursor} if cursor else {})}.items())
+        status, page = client.request("GET", f"/activities?{params}")
+        assert status == 200, page
+        found += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
+def test_export_csv_downloads_a_small_export_of_the_current_filters(open_page, page_org, api_stack):
+    # Given the failed and warning entries of all time on the page (fewer than the stack's threshold)
+    page = open_page("/?status=FAILED,WARNING&range=all", org=page_org)
+    settled(page)
+    shown = row_ids(page)
+    assert 0 < len(shown) <= EXPORT_INLINE_ROWS
+
+    # When Export CSV is clicked
+    with page.expect_request(lambda r: urlsplit(r.url).path == "/exports") as sent, page.expect_download() as downloaded:
+        page.get_by_role("button", name="Export CSV").click()
+
+    # Then the page's own filter set was sent, and the file downloaded is the API's rows for it
+    filters = sent.value.post_data_json["filters"]
+    assert filters["status"] == ["FAILED", "WARNING"] and "from" in filters and "type" not in filters
+    download = downloaded.value
+    assert download.suggested_filename.startswith(f"activity-log-{page_org}-") and download.suggested_filename.endswith(".csv")
+    rows = exported_rows(Path(download.path()).read_bytes())
+    assert [row["id"] for row in rows] == shown == api_ids(api_stack, page_org, filters)
+    expect()(page.locator("#export-status")).to_have_text(f"Downloaded {download.suggested_filename}.")
+
+
+def test_export_csv_of_a_large_set_says_a_link_is_emailed_and_shows_its_progress(open_page, page_org, api_stack):
+    # Given every entry of the org on the page (more than the threshold), and a token that names an email
+    email = "riley.park@e2e.example"
+    page = open_page("/?range=all", org=page_org, token=reader(api_stack, page_org, email=email))
+    settled(page)
+
+    # When Export CSV is clicked
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/exports" and r.request.method == "POST") as answered:
+        page.get_by_role("button", name="Export CSV").click()
+
+    # Then it runs in the background: the page says the link will be emailed, and follows its progress to the end
+    assert answered.value.status == 202
+    export_id = answered.value.json()["export_id"]
+    status = page.locator("#export-status")
+    expect()(status).to_contain_text(f"We'll email you a link at {email} when it is ready.")
+    expect()(status).to_contain_text("Exported so far:")
+    expect()(status).to_contain_text("Your export is ready:", timeout=60_000)
+    link = page.get_by_role("link", name="Download the CSV")
+    href = link.get_attribute("href")
+    assert href.startswith(f"{api_stack.url}/exports/{export_id}/download?token=")
+    # And the link (no bearer token) downloads the export's rows; the email to the requester holds one too
+    status_code, _, data = HttpClient(api_stack.url).send("GET", href[len(api_stack.url):])
+    assert status_code == 200
+    rows = exported_rows(data)
+    assert f"{len(rows):,} rows" in status.inner_text() and len(rows) > EXPORT_INLINE_ROWS
+    _, outbox = HttpClient(api_stack.url).request("GET", "/_local/outbox")
+    assert any(m["to"] == email and "is ready" in m["subject"] for m in outbox["messages"])
+
+
+def test_export_csv_shows_why_a_large_export_cannot_start(open_page, page_org):
+    # A token without an email claim: a background export would have nowhere to send its link
+    page = open_page("/?range=all", org=page_org)
+    settled(page)
+    page.get_by_role("button", name="Export CSV").click()
+    expect()(page.locator("#export-status")).to_contain_text("Export failed: this export holds more than 50 rows")
+    assert "failed" in page.locator("#export-status").get_attribute("class")

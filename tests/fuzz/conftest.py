@@ -15,5 +15,5 @@ FUZZ_ORG = "org_fuzz"
 
 @pytest.fixture(scope="session")
 def fuzz_token(api_stack) -> str:  # noqa: F811 - the imported fixture
-    """Read and write scopes, in an organization of its own."""
-    return api_stack.token(FUZZ_ORG, user="u_fuzz", scopes=("read", "write"))
+    """Every scope, in an organization of its own."""
+    return api_stack.token(FUZZ_ORG, user="u_fuzz", scopes=("read", "write", "support", "admin"))

@@ -381,15 +381,16 @@ def test_listing_needs_a_read_scope(api):
     assert reply.field == "scope"
 
 
-@pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if scopes])
-@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support"])
+@pytest.mark.parametrize("route", [route for route, scopes in ROUTE_SCOPES.items() if scopes and " /exports" not in route])
+@pytest.mark.parametrize("scope", ["activity:read", "activity:write", "activity:support", "activity:admin"])
 def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route, scope):
+    # (The export routes, which answer CSV and need an export: tests/integration/test_exports.py.)
     # Given a running job, and a token holding only this scope
     job_id = api.record(job()).body["id"]
     token = claims(org="org_acme", sub="u_17", scope=scope)
     method, path = route.split(" ", 1)
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
-            "PATCH /activities/{id}": {"metadata": {"processed": 5}}}.get(route)
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365}}.get(route)
 
     # When it calls the route
     reply = api.call(method, path.replace("{id}", job_id), body=body, token=token)
@@ -688,12 +689,13 @@ def test_openapi_document_lists_the_activities_paths(api):
 
 
 def test_a_finished_entry_says_when_it_finished(api):
-    # Given a job that started 10 minutes ago
-    started = api.record(job(occurred_at=minutes_ago(10))).body
+    # Given a job that started 10 minutes ago (times from one clock reading: a slow machine takes seconds between calls)
+    now = datetime.now(timezone.utc)
+    started = api.record(job(occurred_at=(now - timedelta(minutes=10)).isoformat())).body
     assert started["finished_at"] is None
     # When its completion reports when it finished, or a time before it began
-    early = api.patch(started["id"], {"status": "SUCCESS", "finished_at": minutes_ago(20)})
-    done = api.patch(started["id"], {"status": "SUCCESS", "finished_at": minutes_ago(4)})
+    early = api.patch(started["id"], {"status": "SUCCESS", "finished_at": (now - timedelta(minutes=20)).isoformat()})
+    done = api.patch(started["id"], {"status": "SUCCESS", "finished_at": (now - timedelta(minutes=4)).isoformat()})
     # Then the impossible time is refused by name, and the real one kept (a six-minute run)
     assert early.status == 400 and early.field == "finished_at"
     assert done.status == 200 and done.body["finished_at"] == api.get(started["id"]).body["finished_at"]

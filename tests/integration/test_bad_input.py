@@ -248,7 +248,13 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/activities", "post"): {"201"} | writes,
         ("/activities/batch", "post"): {"200", "207"} | writes,
         ("/activities/{id}", "patch"): {"200", "404"} | writes,
+        ("/settings/retention", "get"): {"200", "401", "403"},
+        ("/support/activities/{id}", "get"): {"200", "400", "401", "403", "404"},
+        ("/settings/retention", "put"): {"200"} | writes,
         ("/webhooks/{provider}/{org_id}", "post"): {"200", "400", "404", "413", "503"},  # no token: no 401 or 403
+        ("/exports", "post"): {"200", "202", "400", "401", "403", "413", "415", "503"},
+        ("/exports/{id}", "get"): {"200", "400", "401", "403", "404"},
+        ("/exports/{id}/download", "get"): {"302", "400", "404", "410"},  # no authorizer: no 401 or 403
     }
 
     listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}
@@ -257,6 +263,8 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["message"] and set(error["properties"]) == {"message", "field"}
     assert document["security"] == [{"jwt": []}] and document["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"
+    assert document["paths"]["/exports/{id}/download"]["get"]["security"] == []  # an emailed link carries no bearer token
+    assert "text/csv" in document["paths"]["/exports"]["post"]["responses"]["200"]["content"]
     assert "Retry-After" in document["paths"]["/activities"]["post"]["responses"]["503"]["headers"]
     assert any(p["name"].lower() == "idempotency-key" for p in document["paths"]["/activities/{id}"]["patch"]["parameters"])
     assert document["paths"]["/webhooks/{provider}/{org_id}"]["post"]["security"] == []  # signed by the provider instead

@@ -29,8 +29,11 @@ from .api_events import load_handler_module
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
 INDEXES = {"by_type", "by_user", "by_entity", "by_record"}
-# One function per job: reads, writes, and the public document.
+# One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
+    ("GET", "/support/activities/{id}"): "SupportFunction",
+    ("GET", "/settings/retention"): "SettingsFunction",
+    ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
     ("POST", "/activities"): "RecordFunction",
@@ -38,6 +41,9 @@ FUNCTION_OF = {
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
     ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
+    ("POST", "/exports"): "ExportsFunction",
+    ("GET", "/exports/{id}"): "ExportsFunction",
+    ("GET", "/exports/{id}/download"): "ExportsFunction",
 }
 
 
@@ -65,6 +71,9 @@ def _packaged(template: dict) -> dict:
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder of this repository"
                 props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
+        if isinstance(props.get("DefinitionUri"), str) and not props["DefinitionUri"].startswith("s3://"):
+            assert (ROOT / props["DefinitionUri"]).is_file(), f"DefinitionUri {props['DefinitionUri']} is not a file of this repository"
+            props["DefinitionUri"] = f"s3://artifacts-bucket/{props['DefinitionUri']}"
     return packaged
 
 
@@ -208,9 +217,22 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _granted(transformed, "RecordFunction", "CursorSecret") == set()
     document_role = transformed["Resources"]["OpenApiFunctionRole"]["Properties"]
     assert document_role.get("Policies", []) == []  # the document touches no data
+    # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
+    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    (meta_read,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadOrgMeta"]
+    assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
+    assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+
     # The webhook receiver records refusals only; the ingest writes entries; neither reads a list or deletes one.
-    assert _granted(transformed, "WebhookFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-    assert _granted(transformed, "IngestFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    # (and both read the org's meta items: its retention policy sets an entry's expiry)
+    assert _granted(transformed, "WebhookFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                        "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "IngestFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                                       "dynamodb:BatchGetItem"}
+    for function in ("WebhookFunction", "IngestFunction"):
+        (meta_read,) = [st for st in _role_statements(transformed, function) if st.get("Sid") == "ReadOrgMeta"]
+        assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     assert _granted(transformed, "WebhookFunction", "WebhookQueue") == {"sqs:SendMessage"}
     assert _granted(transformed, "IngestFunction", "WebhookQueue") == {"sqs:ChangeMessageVisibility"}  # + SAM's poller policy
     assert _granted(transformed, "WebhookFunction", "WebhookDeadLetters") == _granted(transformed, "IngestFunction", "WebhookDeadLetters") == set()
@@ -219,6 +241,11 @@ def test_each_function_holds_only_what_its_job_needs(transformed):
     assert _all_actions(transformed, "WebhookFunction") >= {"ssm:GetParameter"}
     assert {"IdempotencyTable", "CursorSecret"}.isdisjoint(
         {r for f in ("WebhookFunction", "IngestFunction") for r in ("IdempotencyTable", "CursorSecret") if _granted(transformed, f, r)})
+
+
+def _role_statements(transformed: dict, function: str) -> list[dict]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return [statement for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])]
 
 
 def _all_actions(transformed: dict, function: str) -> set[str]:
@@ -251,6 +278,52 @@ def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_mess
     assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
+
+
+def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
+    # The exports function reads entries, records the export's own entry, starts the machine,
+    # signs links and presigns downloads; it neither writes files nor changes other entries' detail.
+    assert _granted(transformed, "ExportsFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "ExportsFunction", "ExportBucket") == {"s3:GetObject"}
+    assert _granted(transformed, "ExportsFunction", "ExportStateMachine") == {"states:StartExecution"}
+    assert _granted(transformed, "ExportsFunction", "ExportLinkSecret") == {"secretsmanager:GetSecretValue"}
+    assert _granted(transformed, "ExportsFunction", "CursorSecret") == set()
+    # The worker reads entries and reports on the export's own entry (PutItem), and writes only its files.
+    assert _granted(transformed, "ExportWorkerFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert _granted(transformed, "ExportWorkerFunction", "ExportBucket") == {
+        "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"}
+    assert _granted(transformed, "ExportWorkerFunction", "DetailBucket") == {"s3:GetObject"}
+    for function in ("QueryFunction", "RecordFunction", "OpenApiFunction"):
+        assert _granted(transformed, function, "ExportBucket") == set(), function
+        assert _granted(transformed, function, "ExportLinkSecret") == set(), function
+    # The machine invokes the worker and mails from the export sender only.
+    machine_role = transformed["Resources"]["ExportStateMachineRole"]["Properties"]
+    statements = [st for policy in machine_role["Policies"] for st in _statements(policy["PolicyDocument"])]
+    actions = {action for st in statements for action in _as_list(st["Action"])}
+    assert actions == {"lambda:InvokeFunction", "ses:SendEmail"}
+    (invoke,) = [st for st in statements if "lambda:InvokeFunction" in _as_list(st["Action"])]
+    assert all(_mentions(r, "ExportWorkerFunction") for r in _as_list(invoke["Resource"]))
+    (mail,) = [st for st in statements if "ses:SendEmail" in _as_list(st["Action"])]
+    assert "identity/${ExportMailFrom}" in repr(mail["Resource"])
+
+
+def test_the_export_state_machine_runs_the_asl_file_from_infra_with_every_substitution(template):
+    import json
+
+    machine = template["Resources"]["ExportStateMachine"]["Properties"]
+    definition_file = ROOT / machine["DefinitionUri"]
+    assert definition_file.parent == ROOT / "infra" / "statemachines"
+    text = definition_file.read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
+    states = json.loads(text)["States"]
+    # Every worker step fails into MarkFailed, which records it and mails the requester
+    for name in ("Begin", "WriteParts", "Complete"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "MarkFailed"}], name
+    assert states["MarkFailed"]["Next"] == "EmailFailure" and states["EmailFailure"]["Next"] == "Failed"
+    assert states["MoreRows"]["Choices"][0]["Next"] == "WriteParts"  # the loop
+    assert {states[s]["Resource"] for s in ("EmailLink", "EmailFailure")} == {"arn:aws:states:::aws-sdk:sesv2:sendEmail"}
 
 
 # -- the table and the pynamodb model ----------------------------------------------------------
@@ -491,6 +564,88 @@ def test_the_api_access_log_has_who_what_and_how_long_but_never_the_token():
                      "$context.authorizer.claims.org_id", "$context.authorizer.claims.sub"):
         assert variable in line.values(), variable
     assert "authorization" not in settings["Format"].lower()
+# -- the archive ---------------------------------------------------------------------------------
+
+
+def test_every_archive_class_has_a_lifecycle_rule_by_tag(template):
+    from activitylog.config import ARCHIVE_CLASSES
+
+    rules = template["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_tag = {rule["TagFilters"][0]["Value"]: (rule["Prefix"], rule["ExpirationInDays"]) for rule in rules if rule.get("TagFilters")}
+    assert by_tag == {f"{days}d": ("archive/", days) for days in ARCHIVE_CLASSES}
+    assert template["Parameters"]["ArchiveRetentionDays"]["AllowedValues"] == list(ARCHIVE_CLASSES)
+    assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 2555
+
+
+def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_alarm_well_before_24_hours(transformed, template):
+    mapping = transformed["Resources"]["ArchiveFunctionChanges"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]}
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 20  # never -1: a poison record would block the shard until the stream drops it
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["ArchiveFailures", "Arn"]}
+    assert "FunctionResponseTypes" not in mapping  # partial failures would re-group a batch and duplicate versions
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    type_attribute = store.EntryItem.type.attr_name  # every entry has one; no meta item (shards, policy, quota) does
+    assert patterns == [{"dynamodb": {image: {type_attribute: {"S": [{"exists": True}]}}}} for image in ("NewImage", "OldImage")]
+    alarm = template["Resources"]["ArchiveIteratorAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "IteratorAge" and alarm["Dimensions"][0]["Value"] == {"Ref": "ArchiveFunction"}
+    assert alarm["Threshold"] * alarm["EvaluationPeriods"] <= 2 * 3600 * 1000  # hours before the stream's 24
+
+
+def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem"}
+    assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
+    for statement in _role_statements(transformed, "ArchiveFunction"):
+        if statement.get("Sid") == "ReadOrgPolicy":
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
+    assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()
+    # Support reads the table and the archive, and writes nothing anywhere.
+    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}
+
+
+def test_athenas_table_reads_the_archive_lines_as_written(template):
+    from activitylog.archive import layout
+    from activitylog.archive.lines import COLUMNS
+
+    table = template["Resources"]["ArchiveTable"]["Properties"]["TableInput"]
+    columns = [column["Name"] for column in table["StorageDescriptor"]["Columns"]]
+    assert columns == [name for name in COLUMNS if name != "org"]  # org is the partition key
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["org", "date"]
+    assert table["Parameters"]["projection.org.type"] == "injected"  # every query names its org: one prefix read
+    location = table["Parameters"]["storage.location.template"]["Fn::Sub"]
+    assert location == "s3://${ArchiveBucket}/archive/org=${!org}/date=${!date}/"
+    assert layout.date_prefix("org_a", "2026-11-27") == "archive/org=org_a/date=2026-11-27/"  # what the writer writes
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    workgroup = template["Resources"]["ArchiveWorkgroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
+
+
+def test_digests_are_signed_by_kms_and_kept_under_object_lock(transformed, template):
+    bucket = template["Resources"]["DigestBucket"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True and bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    retention = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    from activitylog.config import ARCHIVE_CLASSES
+
+    assert retention["Years"] * 365 >= max(ARCHIVE_CLASSES)  # a digest outlives the versions it covers
+    key = template["Resources"]["DigestSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert _granted(transformed, "DigestFunction", "DigestSigningKey") == {"kms:Sign"}
+    assert _granted(transformed, "DigestFunction", "DigestBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert _granted(transformed, "DigestFunction", "ActivityTable") == set()
+    statements = _role_statements(transformed, "DigestFunction")
+    archive_writes = [s["Resource"] for s in statements if "s3:PutObject" in _as_list(s["Action"]) and "ArchiveBucket" in repr(s["Resource"])]
+    assert archive_writes == [{"Fn::Sub": "${ArchiveBucket.Arn}/digest-state/*"}]  # it writes no archived version
+    for function in ("ArchiveFunction", "SupportFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
+        assert _granted(transformed, function, "DigestBucket") == set(), function
+        assert _granted(transformed, function, "DigestSigningKey") == set(), function
+    schedule = template["Resources"]["DigestFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["Schedule"]
+    assert schedule.startswith("cron(") and schedule.split()[1] == "*"  # every hour
+
+
 # -- the Activity Logs page: its bucket and the distribution that puts it beside the API ---------
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -520,7 +675,14 @@ def test_every_read_route_reaches_the_api_on_the_pages_own_origin(template):
         assert behaviour["CachePolicyId"] == CACHING_DISABLED, behaviour
         assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST, behaviour
         assert behaviour["ViewerProtocolPolicy"] == "https-only", behaviour
-        assert set(behaviour["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}, "the page only reads"
+    # The page only reads: no behaviour passes a route that needs activity:write (POST /exports
+    # needs only the list's scopes, and CloudFront passes a POST only with every method).
+    for route, scopes in ROUTE_SCOPES.items():
+        method, path = route.split(" ", 1)
+        example = re.sub(r"\{[^}]+\}", "01JD5ZK3Q8X4N2M7B6V0C9T1R3", path)
+        passed = [b for b in behaviours if fnmatchcase(example, b["PathPattern"]) and method in b["AllowedMethods"]]
+        assert not (passed and "activity:write" in scopes and "activity:read" not in scopes), f"the page's origin passes {route}"
+    assert any(fnmatchcase("/exports", b["PathPattern"]) and "POST" in b["AllowedMethods"] for b in behaviours)  # Export CSV
 
 
 def test_only_the_distribution_reads_the_page_bucket(template):

@@ -28,6 +28,7 @@ def fixture_stack(dynamodb_local, tmp_path_factory):
         stack_name=f"fx{uuid.uuid4().hex[:6]}",
         parameters={"TickSchedule": f"at({tick})"},
         poll_seconds=0.1,
+        ttl_sweep_seconds=0.5,
     )
     with LocalStack(options) as stack:
         yield stack

@@ -149,9 +149,9 @@ def test_token_scopes_and_claims(tmp_path):
     with pytest.raises(AuthError) as refused:
         authorizer.authorize(token, ["activity:support"])
     assert refused.value.status == 403
-    assert scope_names(["support"]) == [SCOPES["support"]]
+    assert scope_names(["support", "admin"]) == [SCOPES["support"], "activity:admin"]
     with pytest.raises(ValueError):
-        scope_names(["admin"])
+        scope_names(["root"])
     assert claims_as_strings({"exp": 5, "groups": ["a", "b"], "ok": True}) == {"exp": "5", "groups": "[a b]", "ok": "true"}
 
 
@@ -308,3 +308,119 @@ def test_unsupported_resources_and_events_are_named():
         "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Upload": {"Type": "S3"}, "Q": {"Type": "SQS"}}}},
     }}
     assert unsupported(template) == ["Topic (AWS::SNS::Topic)", "Fn.Upload (event S3)"]
+
+
+# --- a DynamoDB stream mapping's failure rules -----------------------------------------------------------------
+
+
+class _ScriptedRuntime:
+    """Stands in for the runtime: fails every batch holding a poison sequence number, remembers each batch."""
+
+    def __init__(self, poison: set[str]) -> None:
+        self.poison, self.batches = poison, []
+
+    def invoke(self, function: str, event: dict) -> dict:
+        from activitylog_local.lambdas import FunctionError
+
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+        self.batches.append(sequences)
+        if self.poison & set(sequences):
+            raise FunctionError(function, {"errorType": "RuntimeError", "errorMessage": "poison"})
+        return {}
+
+    def find(self, name: str):
+        from activitylog_local.lambdas import FunctionSpec
+
+        return FunctionSpec(name, name, Path("."), "app.handler")
+
+
+def _stream_records(count: int) -> list[dict]:
+    return [{"eventName": "INSERT", "dynamodb": {"SequenceNumber": f"{n:021d}", "ApproximateCreationDateTime": 1795764480.0 + n,
+                                                   "Keys": {"id": {"S": f"o-{n}"}}}} for n in range(1, count + 1)]
+
+
+def test_bisect_isolates_a_failing_record_in_the_middle_and_skips_it_after_its_retries():
+    from activitylog_local.sources import Checkpoints, StreamSource
+
+    runtime, skipped = _ScriptedRuntime({f"{5:021d}"}), []
+    source = StreamSource(runtime, "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "http://unused",
+                          Checkpoints(None), maximum_retry_attempts=1, bisect=True, on_failure=skipped.append, retry_seconds=0)
+
+    source._deliver("shardId-1", _stream_records(8))
+
+    as_numbers = [[int(s) for s in batch] for batch in runtime.batches]
+    # Halves until the poison record is alone (a split is no retry), then one retry, then the rest.
+    assert as_numbers == [[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4], [5, 6, 7, 8], [5, 6], [5], [5], [6], [7, 8]]
+    (record,) = skipped
+    info = record["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (f"{5:021d}", f"{5:021d}", 1)
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert source.checkpoints.get(source._key("shardId-1")) == f"{8:021d}"
+
+
+def test_without_bisect_a_failing_batch_is_retried_whole_then_skipped_whole():
+    from activitylog_local.sources import Checkpoints, StreamSource
+
+    runtime, skipped = _ScriptedRuntime({f"{2:021d}"}), []
+    source = StreamSource(runtime, "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "http://unused",
+                          Checkpoints(None), maximum_retry_attempts=2, on_failure=skipped.append, retry_seconds=0)
+
+    source._deliver("shardId-1", _stream_records(3))
+
+    assert len(runtime.batches) == 3 and all(len(batch) == 3 for batch in runtime.batches)
+    assert [r["DDBStreamBatchInfo"]["batchSize"] for r in skipped] == [3]
+
+
+def test_the_on_failure_record_is_what_powertools_parses_as_lambdas():
+    from aws_lambda_powertools.utilities.parser import parse
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOnFailureDestinationModel
+
+    from activitylog_local.sources import Checkpoints, StreamSource
+
+    skipped = []
+    source = StreamSource(_ScriptedRuntime({f"{1:021d}"}), "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+                          "http://unused", Checkpoints(None), maximum_retry_attempts=0, on_failure=skipped.append, retry_seconds=0)
+    source._deliver("shardId-1", _stream_records(1))
+
+    parsed = parse(event=skipped[0], model=DynamoDBStreamLambdaOnFailureDestinationModel)
+    assert parsed.ddb_stream_batch_info.shard_id == "shardId-1"
+    assert parsed.ddb_stream_batch_info.stream_arn == "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
+    assert parsed.ddb_stream_batch_info.approximate_arrival_of_first_record == datetime(2026, 11, 27, 7, 28, 1, tzinfo=UTC)
+    assert parsed.request_context.approximate_invoke_count == 1
+
+
+# --- the archive commands on a stopped stack's folder ------------------------------------------------------------
+
+
+def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, capsys):
+    from activitylog import ids
+    from activitylog.archive import layout
+    from activitylog.archive.lines import INSERT, version_line
+    from activitylog.archive.store import pack_lines
+    from activitylog.entry import Entry, EntryType, Status
+
+    moment = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    entries = [Entry(id=ids.new_id(moment + timedelta(minutes=n)), type=EntryType.WEBHOOK, status=Status.SUCCESS,
+                     actor={"kind": "external", "id": "stripe", "name": "Stripe"}, action="processed", event=f"evt {n}",
+                     entity=None, expires_at=1900000000) for n in range(3)]
+    lines = [version_line("org_a", e, f"{n + 1:021d}", INSERT, moment) for n, e in enumerate(entries)]
+    folder = tmp_path / "s3" / "activitylog-local-archivebucket"
+    path = folder / layout.data_key("org_a", entries[0].id, lines[0].sequence)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pack_lines(lines))
+
+    window = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["id"] for row in rows] == [e.id for e in reversed(entries)]
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_b", *window]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"0 entries in {folder}")
+    # Nothing digested them: verify names each as in no signed digest, and fails.
+    assert main(["--data-dir", str(tmp_path), "verify", "--org", "org_a", *window]) == 1
+    report = capsys.readouterr().out
+    assert report.count("INSERTED") == 3 and all(e.id in report for e in entries) and "FAILED: 3 problems" in report
+    # A bad filter is the API's own 400, in one line.
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--status", "DONE"]) == 1
+    assert capsys.readouterr().err.startswith("activitylog: status: status 'DONE' is not one of")

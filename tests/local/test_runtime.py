@@ -247,6 +247,59 @@ def test_stream_feeds_changes_and_retries_a_poison_record_then_moves_on(fixture_
     assert ids().count("o-poison") == 3 and ids().count("o-2") == 1
 
 
+def _strict_batches(stack) -> list[dict]:
+    return seen(stack, "strict")
+
+
+def test_stream_bisects_a_failing_batch_and_sends_the_failing_record_to_the_on_failure_queue(fixture_stack):
+    # StrictFunction: no partial failures, BisectBatchOnFunctionError, MaximumRetryAttempts 1, on-failure queue.
+    ddb = boto3.client("dynamodb", endpoint_url=fixture_stack.dynamodb.endpoint, region_name="us-east-1")
+    table = fixture_stack.tables["OrdersTable"]
+    ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in (
+        {"id": {"S": "b-1"}}, {"id": {"S": "b-2"}}, {"id": {"S": "b-bad"}, "explode": {"BOOL": True}}, {"id": {"S": "b-3"}}, {"id": {"S": "b-4"}})]})
+
+    def delivered(order_id):
+        return [batch["ids"] for batch in _strict_batches(fixture_stack) if order_id in batch["ids"]]
+
+    wait_for(lambda: all(any("b-bad" not in ids for ids in delivered(o)) for o in ("b-1", "b-2", "b-3", "b-4")), timeout=30)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = fixture_stack.queue_url("OrderFailures")
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"), timeout=20)
+    (failure,) = [json.loads(m["Body"]) for m in messages]
+    info = failure["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1 and info["startSequenceNumber"] == info["endSequenceNumber"]
+    assert info["streamArn"] == fixture_stack.intrinsics.get_att("OrdersTable", "StreamArn")
+    assert failure["requestContext"]["functionArn"] == fixture_stack.runtime.find("StrictFunction").arn
+    # The failing record alone: tried once and retried once; every other order went through in a batch without it.
+    assert delivered("b-bad").count(["b-bad"]) == 2
+    for order in ("b-1", "b-2", "b-3", "b-4"):
+        assert sum(1 for ids in delivered(order) if "b-bad" not in ids) == 1, order
+
+
+def test_time_to_live_deletes_expired_items_with_the_service_identity_on_their_remove_records(fixture_stack):
+    ddb = boto3.client("dynamodb", endpoint_url=fixture_stack.dynamodb.endpoint, region_name="us-east-1")
+    table = fixture_stack.tables["OrdersTable"]
+    now = int(time.time())
+    ddb.put_item(TableName=table, Item={"id": {"S": "t-expired"}, "expires": {"N": str(now - 5)}, "blob": {"B": b"\x00\xff"}})
+    ddb.put_item(TableName=table, Item={"id": {"S": "t-later"}, "expires": {"N": str(now + 3600)}})
+    ddb.put_item(TableName=table, Item={"id": {"S": "t-deleted"}})
+    ddb.delete_item(TableName=table, Key={"id": {"S": "t-deleted"}})
+
+    def record_of(order_id, event):
+        for batch in _strict_batches(fixture_stack):
+            for index, (ids, name) in enumerate(zip(batch["ids"], batch["events"])):
+                if ids == order_id and name == event:
+                    return batch["identities"][index], batch["images"][index]
+        return None
+
+    expired = wait_for(lambda: record_of("t-expired", "REMOVE"), timeout=20)
+    assert expired[0] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert expired[1]["blob"] == {"B": "AP8="}  # binary values arrive in base64, as Lambda sends them
+    assert wait_for(lambda: record_of("t-deleted", "REMOVE"))[0] is None  # a delete by a caller carries no identity
+    assert "Item" in ddb.get_item(TableName=table, Key={"id": {"S": "t-later"}})
+    assert record_of("t-later", "REMOVE") is None
+
+
 # --- Step Functions, Lambda Invoke, SES ----------------------------------------------------------------
 
 

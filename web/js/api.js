@@ -1,5 +1,5 @@
-// The Activity Logs API, on the page's own origin: CloudFront sends /activities* and
-// /openapi.json to it in AWS; locally the same server answers both.
+// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports* and
+// /openapi.json to it in AWS; locally the same server answers them.
 
 /** The token was refused (401): missing, expired, or not signed for this service. */
 export class SignedOut extends Error {}
@@ -14,25 +14,33 @@ export class ApiError extends Error {
 }
 
 export function createApi(getToken) {
-  async function get(path, signal) {
+  /** The response to one request with the reader's token; a refusal is thrown (SignedOut, ApiError). */
+  async function send(method, path, { body, signal, accept = 'application/json' } = {}) {
     const token = getToken();
     if (!token) throw new SignedOut('Sign in to see the activity log.');
+    const headers = { Authorization: `Bearer ${token}`, Accept: accept };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response;
     try {
-      response = await fetch(path, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal });
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (error) {
       if (error.name === 'AbortError') throw error;
       throw new ApiError(0, 'The activity log service cannot be reached. Check that it is running, then try again.');
     }
-    const body = await response.json().catch(() => ({}));
     if (response.status === 401) {
       throw new SignedOut('Your token was not accepted: it has expired or was not issued for this service. Sign in again.');
     }
     if (!response.ok) {
-      const message = body.message || `The service answered ${response.status}.`;
-      throw new ApiError(response.status, response.status === 403 ? `Not allowed: ${message}` : message, body.field);
+      const problem = await response.json().catch(() => ({}));
+      const message = problem.message || `The service answered ${response.status}.`;
+      throw new ApiError(response.status, response.status === 403 ? `Not allowed: ${message}` : message, problem.field);
     }
-    return body;
+    return response;
+  }
+
+  async function get(path, signal) {
+    const response = await send('GET', path, { signal });
+    return response.json().catch(() => ({}));
   }
 
   return {
@@ -45,6 +53,20 @@ export function createApi(getToken) {
     /** One whole entry: changes, metadata, error. */
     entry(id, signal) {
       return get(`/activities/${encodeURIComponent(id)}`, signal);
+    },
+    /**
+     * POST /exports with a filter set: {file, filename} when the CSV is the answer (a small export),
+     * {export} when it runs in the background and its link is emailed (202).
+     */
+    async exportCsv(filters) {
+      const response = await send('POST', '/exports', { body: { filters }, accept: 'text/csv, application/json' });
+      if (response.status === 202) return { export: await response.json() };
+      const named = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
+      return { file: await response.blob(), filename: named ? named[1] : 'activity-log.csv' };
+    },
+    /** An export's progress: status, rows so far, and download_url once ready. */
+    exportStatus(id, signal) {
+      return get(`/exports/${encodeURIComponent(id)}`, signal);
     },
   };
 }

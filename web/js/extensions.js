@@ -5,9 +5,11 @@
 // An action is {label, appliesTo?(entry), run(target, context)}; a section is {render(entry, context)}
 // returning an element or null. `context` carries the API client and `navigate(search)`.
 
+import { exportCsv } from './exportcsv.js';
+
 export const panelActions = [];
 export const panelSections = [];
-export const toolbarActions = [];
+export const toolbarActions = [exportCsv];
 
 // Support looks an entry up by its id ("Investigating failures", step 4).
 panelActions.push({

@@ -13,6 +13,8 @@ import uuid
 import zlib
 from typing import Optional
 
+from activitylog.buckets import Bucket
+
 OFFLOAD_BYTES = 32 * 1024
 
 
@@ -43,7 +45,7 @@ def detail_key(org: str, entry_id: str, retention_days: int) -> str:
     return f"details/{retention_days}d/{org}/{entry_id}/{uuid.uuid4().hex}.json.z"
 
 
-class DetailStore:
+class DetailStore(Bucket):
     """The S3 side of large details. boto3 is imported only when a large detail appears.
 
     The bucket is ``Settings.detail_bucket`` (the ``DETAIL_BUCKET`` variable).
@@ -52,29 +54,27 @@ class DetailStore:
     >>> store.put(detail_key(org, entry_id, 730), pack(detail))
     """
 
-    def __init__(self, bucket: Optional[str]) -> None:
-        self.bucket = bucket
-        self._client = None
-
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("s3")
-        return self._client
-
     def put(self, key: str, blob: bytes) -> None:
         if not self.bucket:
             raise RuntimeError("DETAIL_BUCKET is not set: cannot store a detail larger than one item")
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
 
-    def get(self, key: str) -> Optional[bytes]:
-        """The object, or None if it is missing (deleted, or expired by a lifecycle rule)."""
+    def get(self, key: str, any_version: bool = False) -> Optional[bytes]:
+        """The object, or None if it is missing (deleted, or expired by a lifecycle rule).
+
+        ``any_version``: a deleted object's last version, which the versioned bucket keeps a
+        day (the archive reads the detail of a version an update has replaced since).
+        """
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
+            if not any_version:
+                return None
+        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
+        kept = sorted((v for v in versions if v["Key"] == key), key=lambda v: v["LastModified"], reverse=True)
+        if not kept:
             return None
+        return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=kept[0]["VersionId"])["Body"].read()
 
     def delete(self, keys: list[str]) -> None:
         """Remove objects no item points at (a failed or superseded write). Best effort:

@@ -91,7 +91,7 @@ class Entry:
         """The columns of the Activity Logs table."""
         return {
             "id": self.id,
-            "occurred_at": _iso(self.occurred_at),
+            "occurred_at": iso_time(self.occurred_at),
             "type": self.type.value,
             "status": self.status.value,
             "actor": self.actor,
@@ -110,8 +110,8 @@ class Entry:
             return {**self.list_view(), "detail_unavailable": DETAIL_UNAVAILABLE}
         return {
             **self.list_view(),
-            "recorded_at": _iso(self.recorded_at) if self.recorded_at else None,
-            "finished_at": _iso(self.finished_at) if self.finished_at else None,
+            "recorded_at": iso_time(self.recorded_at) if self.recorded_at else None,
+            "finished_at": iso_time(self.finished_at) if self.finished_at else None,
             "sequence": self.sequence,
             "changes": self.changes,
             "metadata": self.metadata,
@@ -127,5 +127,6 @@ class Entry:
 DETAIL_UNAVAILABLE = "this entry's detail (changes, metadata, error) could not be read; support has been alerted"
 
 
-def _iso(moment: datetime) -> str:
+def iso_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds (``2026-11-26T10:00:00.000Z``): the API's and the export's time."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -49,6 +49,12 @@ class NotFound(ActivityLogError):
     status_code = 404
 
 
+class Gone(ActivityLogError):
+    """Something that existed and no longer answers: an expired download link."""
+
+    status_code = 410
+
+
 class Conflict(ActivityLogError):
     """The entry is finished already, or an Idempotency-Key was reused for another body."""
 

@@ -83,10 +83,13 @@ def _time_part(moment: datetime) -> str:
     return _encode(ms, 10)
 
 
+_VALUES = {char: index for index, char in enumerate(_ALPHABET)}
+
+
 def _decode(text: str) -> int:
     value = 0
     for char in text:
-        value = value * 32 + _ALPHABET.index(char)
+        value = value * 32 + _VALUES[char]
     return value
 
 

@@ -218,3 +218,16 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     path = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
     message = first.get("msg", "is invalid").removeprefix("Value error, ")
     return path, f"{path}: {message}"
+
+
+class RetentionChange(_Strict):
+    """``PUT /settings/retention``: the periods to change (at least one); the classes are checked by the policy."""
+
+    hot_days: Optional[int] = Field(default=None, description="days entries stay hot (listed, in the table): 90, 365, 730, 1095, 1825 or 2555")
+    archive_days: Optional[int] = Field(default=None, description="days the archive keeps each version: 365, 730, 1095, 1825, 2555 or 3650")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "RetentionChange":
+        if self.hot_days is None and self.archive_days is None:
+            raise ValueError("send hot_days, archive_days or both")
+        return self

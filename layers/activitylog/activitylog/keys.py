@@ -55,12 +55,20 @@ def shard_number(pk: str) -> int:
     return int(pk.rsplit(SEP, 1)[1])
 
 
-# The org's meta item (not an entry: it has none of the index keys, so no index holds it).
+# The org's meta items (not entries: they have none of the index keys, so no index holds them),
+# all under one partition key: its shard history and its retention policy.
 SHARDS_META = "shards"
+RETENTION_META = "retention"
+META_ITEMS = (SHARDS_META, RETENTION_META)
 
 
 def meta_pk(org: str) -> str:
     return f"{org}{SEP}meta"
+
+
+def org_of(pk: str) -> str:
+    """The org of any item's partition key (``{org}#{shard}`` or ``{org}#meta``): orgs hold no ``#``."""
+    return pk.rsplit(SEP, 1)[0]
 
 
 def quota_sk(name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -32,3 +32,24 @@ def traced(handler: Callable) -> Callable:
     from aws_lambda_powertools import Tracer
 
     return Tracer(service="activity-log").capture_lambda_handler(handler)
+
+
+def job_entrypoint(build: Callable[[], Any], handle: Callable[[Any, Any], dict], data_class: Any = None) -> Callable[[dict, Any], dict]:
+    """A non-API function's ``lambda_handler``: logs with the invocation's context, traces, flushes
+    metrics; ``build()`` once per execution environment, then ``handle(built, event)`` (the event
+    wrapped in Powertools' ``data_class`` when given, e.g. ``DynamoDBStreamEvent``).
+
+    >>> lambda_handler = job_entrypoint(Archiver.from_environment, archive_batch, DynamoDBStreamEvent)
+    """
+    built: list = []
+
+    @logger.inject_lambda_context(clear_state=True)
+    @traced
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: Any) -> dict:
+        if not built:
+            built.append(build())
+        return handle(built[0], data_class(event) if data_class else (event or {}))
+
+    lambda_handler.reset = built.clear  # tests point the environment elsewhere
+    return lambda_handler

@@ -70,6 +70,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "expires_at": {"type": ["integer", "null"], "description": "epoch seconds"},
         },
     },
+    "SupportEntry": {
+        "type": "object",
+        "required": [*_LIST_COLUMNS, "found_in", "versions", "expired_at", "removed_at"],
+        "properties": {
+            **_LIST_COLUMNS,
+            "found_in": {"enum": ["hot", "archive"], "description": "the table (listed, or past retention but not yet removed) or the S3 archive"},
+            "versions": {"type": ["integer", "null"], "description": "versions the archive holds (archive only)"},
+            "expired_at": {"type": ["string", "null"], "format": "date-time", "description": "when TTL removed it from the table"},
+            "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
+        },
+    },
+    "RetentionPolicy": {
+        "type": "object",
+        "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],
+        "properties": {
+            "hot_days": {"type": "integer", "description": "days an entry stays in the table and the dashboard"},
+            "archive_days": {"type": "integer", "description": "days the S3 archive keeps each version it wrote"},
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_by": _NULLABLE_STRING,
+            "existing": {
+                "type": "object",
+                "description": "how far the last change has been applied to the entries and archive objects that existed before it",
+                "required": ["state", "entries_updated", "archive_objects_updated"],
+                "properties": {
+                    "state": {"enum": ["pending", "running", "done"]},
+                    "entries_updated": {"type": "integer", "minimum": 0},
+                    "archive_objects_updated": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
     "WebhookReceived": {
         "type": "object",
         "required": ["received", "event_id"],
@@ -100,15 +131,35 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "Export": {
+        "type": "object",
+        "required": ["export_id", "status", "rows", "bytes", "filters", "requested_at", "download_url"],
+        "properties": {
+            "export_id": {"type": "string", "description": "also the id of the activity entry that records the export"},
+            "status": {"enum": [Status.IN_PROGRESS.value, Status.SUCCESS.value, Status.FAILED.value]},
+            "rows": {"type": "integer", "minimum": 0, "description": "rows written so far"},
+            "bytes": {"type": "integer", "minimum": 0, "description": "bytes written so far"},
+            "parts": {"type": ["integer", "null"], "description": "S3 multipart parts written so far"},
+            "sha256": {**_NULLABLE_STRING, "description": "of the whole file, once complete"},
+            "delivery": {"enum": ["inline", "email", None], "description": "inline: answered at once; email: the link is mailed"},
+            "filters": {"type": "object", "description": "the filter set as given"},
+            "window": {**_NULLABLE_OBJECT, "description": "the date range the filters resolved to when asked"},
+            "requested_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {**_NULLABLE_STRING, "description": "why it failed"},
+            "download_url": {**_NULLABLE_STRING, "description": "once SUCCESS (email delivery): a link valid for an hour"},
+        },
+    },
 }
 
 REFUSALS: dict[int, str] = {
     400: "Bad input; `field` names the parameter, header or body field",
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
-    404: "No such entry in the caller's organization, no such route, or no webhook of that provider set up for the organization",
-    409: "An Idempotency-Key reused with another body or still running, or a finished job changed",
+    404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
+    409: "An Idempotency-Key reused with another body or still running, a finished job changed, or a policy changed meanwhile",
     413: "The body is over the route's limit in bytes",
+    410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
     503: "DynamoDB kept throttling (or a webhook's secret or queue did not answer) and nothing was written; retry after Retry-After seconds",
 }

@@ -10,7 +10,7 @@ compares them), so the gateway and the code never disagree on who may do what.
 
 from __future__ import annotations
 
-READ, WRITE, SUPPORT = "activity:read", "activity:write", "activity:support"
+READ, WRITE, SUPPORT, ADMIN = "activity:read", "activity:write", "activity:support", "activity:admin"
 
 ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /activities": frozenset({READ, SUPPORT}),
@@ -20,5 +20,15 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /activities/batch": frozenset({WRITE}),
     "PATCH /activities/{id}": frozenset({WRITE}),
     "GET /openapi.json": frozenset(),  # public: the route has no authorizer
+    # Support staff look an entry up by id wherever it lives now: the hot table or the archive.
+    "GET /support/activities/{id}": frozenset({SUPPORT}),
+    # An org's admins set how long its entries stay hot and archived.
+    "GET /settings/retention": frozenset({ADMIN}),
+    "PUT /settings/retention": frozenset({ADMIN}),
     "POST /webhooks/{provider}/{org_id}": frozenset(),  # no authorizer: the provider's signature, checked by the function
+    # An export is the list a reader may already page through, in one file: the list's scopes.
+    "POST /exports": frozenset({READ, SUPPORT}),
+    "GET /exports/{id}": frozenset({READ, SUPPORT}),
+    # Opened from an email, with no bearer token: no authorizer; the link's signed token is checked instead.
+    "GET /exports/{id}/download": frozenset(),
 }

@@ -21,10 +21,11 @@ from activitylog.details import DetailStore
 from activitylog.entry import Entry
 from activitylog.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
-from activitylog.query.cursor import Key
-from activitylog.query.filters import ListRequest
+from activitylog.signing import Key
+from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
+from activitylog.retention.policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry
 from activitylog.scopes import ROUTE_SCOPES, WRITE
 from activitylog.store import EntryStore, backoff, bind
@@ -44,6 +45,7 @@ class Caller:
     subject: str
     scopes: frozenset[str]
     name: Optional[str] = None
+    email: Optional[str] = None  # where a background export mails its link
 
     def __post_init__(self) -> None:
         # The org leads every key: one with the key separator in it could reach another's keys.
@@ -73,9 +75,6 @@ class ActivityService:
     >>> service.list(caller, parse_list_request({"status": "FAILED"})).to_dict()
     """
 
-    # How long a container trusts what it read of an org's shard history.
-    SHARD_HISTORY_SECONDS = 60.0
-
     def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  cursor_key: Optional[Key] = None) -> None:
         self.config = config
@@ -83,7 +82,8 @@ class ActivityService:
         self.clock = clock
         self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
-        self._shard_history: dict[str, tuple[float, int]] = {}
+        # What a container last read of each org's meta items: (when, shards written, its own policy).
+        self._org_meta: dict[str, tuple[float, int, Optional[RetentionPolicy]]] = {}
         self._quotas_spent: set[tuple[str, str]] = set()  # (org, quota window) this container found used up
 
     @classmethod
@@ -102,7 +102,7 @@ class ActivityService:
 
     # -- shards -------------------------------------------------------------------------
 
-    def _write_shards(self, org: str) -> int:
+    def write_shards(self, org: str) -> int:
         """Today's shard count, recorded in the org's history before its first write here."""
         shards = self.config.org(org).shards
         if self._shards_recorded.get(org, 0) < shards:
@@ -110,21 +110,49 @@ class ActivityService:
             self._shards_recorded[org] = shards
         return shards
 
-    def _read_shards(self, org: str) -> int:
+    def shards_read(self, org: str) -> int:
         """Every shard the org has ever written to: lowering the count must not hide entries."""
-        now = time.monotonic()
-        cached = self._shard_history.get(org)
-        if cached is None or now - cached[0] > self.SHARD_HISTORY_SECONDS:
-            cached = (now, self.store.shards_written(org))
-            self._shard_history[org] = cached
-        return max(self.config.org(org).shards, cached[1])
+        return max(self.config.org(org).shards, self._meta(org)[1])
+
+    def _meta(self, org: str) -> tuple[float, int, Optional[RetentionPolicy]]:
+        """The org's shard history and policy, read in one request at most every ``policy_seconds``."""
+        cached = self._org_meta.get(org)
+        if cached is None or time.monotonic() - cached[0] > self.config.policy_seconds:
+            cached = (time.monotonic(), *self.store.org_meta(org))
+            self._org_meta[org] = cached
+        return cached
+
+    # -- retention ----------------------------------------------------------------------
+
+    def retention(self, org: str, fresh: bool = False) -> RetentionPolicy:
+        """The org's retention policy: its own, or the deployment's default until it sets one.
+
+        Each container reads it at most every ``policy_seconds`` (a change reaches every
+        writer within that time; the re-stamp of existing entries waits for it).
+        """
+        if fresh:
+            self._org_meta.pop(org, None)
+        policy = self._meta(org)[2]
+        if policy is None:
+            policy = RetentionPolicy(self.config.org(org).retention_days, self.config.archive_days)
+        return policy
+
+    def remember(self, org: str, policy: RetentionPolicy) -> None:
+        """A policy this container has just written: used at once, here."""
+        _, shards, _ = self._meta(org)
+        self._org_meta[org] = (time.monotonic(), shards, policy)
 
     # -- writes -------------------------------------------------------------------------
 
-    def record(self, caller: Caller, new: NewEntry) -> Entry:
+    def record(self, caller: Caller, new: NewEntry, entity_is_entry: bool = False) -> Entry:
+        """Record one entry. ``entity_is_entry``: the entry is the very record it is about (an
+        export's job entry), so its entity id becomes its own id, the one its owner is given."""
         caller.require(ROUTE_SCOPES["POST /activities"])
-        entry = new_entry(new, caller.subject, self.clock(), self.config.org(caller.org).retention_days)
-        self.store.put(caller.org, entry, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
+        hot_days = self.retention(caller.org).hot_days
+        entry = new_entry(new, caller.subject, self.clock(), hot_days)
+        if entity_is_entry and entry.entity:
+            entry.entity["id"] = entry.id
+        self.store.put(caller.org, entry, self.write_shards(caller.org), hot_days)
         return entry
 
     def record_batch(self, caller: Caller, documents: Any) -> dict:
@@ -144,10 +172,10 @@ class ActivityService:
             raise BadRequest(f"entries holds {len(documents)} entries; at most {MAX_BATCH} per batch", "entries")
         results: list[dict] = []
         accepted: list[Entry] = []
+        hot_days = self.retention(caller.org).hot_days
         for index, document in enumerate(documents):
             try:
-                entry = new_entry(NewEntry.model_validate(document), caller.subject, self.clock(),
-                                  self.config.org(caller.org).retention_days)
+                entry = new_entry(NewEntry.model_validate(document), caller.subject, self.clock(), hot_days)
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
@@ -158,7 +186,7 @@ class ActivityService:
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
         if accepted:
-            self.store.put_all(caller.org, accepted, self._write_shards(caller.org), self.config.org(caller.org).retention_days)
+            self.store.put_all(caller.org, accepted, self.write_shards(caller.org), hot_days)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),
@@ -174,12 +202,12 @@ class ActivityService:
         writes the new ones together and leaves a stored one untouched.
         """
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
-        retention_days = self.config.org(org).retention_days
+        retention_days = self.retention(org).hot_days
         now = self.clock()
         entries = [new_entry(event, recorded_by, now, retention_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        stored = self.store.put_new(org, entries, self._write_shards(org), retention_days) if entries else set()
+        stored = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else set()
         return [(entry.id, entry.id not in stored) for entry in entries]
 
     def record_within_quota(self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int,
@@ -205,8 +233,8 @@ class ActivityService:
         """
         caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
         ids.check_entry_id(entry_id)
-        org = self.config.org(caller.org)
-        shards = self._read_shards(caller.org)
+        hot_days = self.retention(caller.org).hot_days
+        shards = self.shards_read(caller.org)
         for attempt in range(attempts):
             entry = self._visible(self.store.get(caller.org, entry_id, shards, consistent=True), caller.org)
             if entry is None:
@@ -214,7 +242,7 @@ class ActivityService:
             current = entry.status
             if not apply_update(entry, update, self.clock()):
                 return entry  # a retry, or a report older than what the entry shows already
-            if self.store.replace(caller.org, entry, shards, org.retention_days, expected_status=current):
+            if self.store.replace(caller.org, entry, shards, hot_days, expected_status=current):
                 return entry
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
@@ -224,7 +252,7 @@ class ActivityService:
     def get(self, caller: Caller, entry_id: str) -> Entry:
         caller.require(ROUTE_SCOPES["GET /activities/{id}"])
         ids.check_entry_id(entry_id)
-        entry = self._visible(self.store.get(caller.org, entry_id, self._read_shards(caller.org)), caller.org)
+        entry = self._visible(self.store.get(caller.org, entry_id, self.shards_read(caller.org)), caller.org)
         if entry is None:
             # Another org's id answers exactly like a missing one.
             raise NotFound(f"no entry {entry_id}", "id")
@@ -240,7 +268,7 @@ class ActivityService:
         return entry
 
     def _retention_start(self, org: str, now: datetime) -> datetime:
-        return now - timedelta(days=self.config.org(org).retention_days)
+        return now - timedelta(days=self.retention(org).hot_days)
 
     def list(self, caller: Caller, request: ListRequest, now: Optional[datetime] = None) -> ListResult:
         """One page, newest first, of the entries matching every filter axis.
@@ -259,11 +287,28 @@ class ActivityService:
             low, high = wanted.window(now)
             low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
             window_high = high_id
+        page = self.read_page(caller.org, wanted, low_id, high_id, request.limit, now)
+        next_cursor = None
+        if page.position:
+            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
+        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+
+    def read_page(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, limit: int,
+                  now: Optional[datetime] = None, detail: bool = False) -> Page:
+        """The newest ``limit`` entries of ``org`` with ids in [low_id, high_id] matching ``wanted``.
+
+        The list's page, and an export's: the same plan and merge, so both answer the same
+        rows. ``detail`` adds each entry's changes, metadata and error (an export's columns).
+        The caller has checked the scopes already.
+        """
+        now = now or self.clock()
         # Entries older than the org's retention are gone even before TTL deletes them.
-        read_low = max(low_id, ids.lower_bound(self._retention_start(caller.org, now)))
+        read_low = max(low_id, ids.lower_bound(self._retention_start(org, now)))
+        if read_low > high_id:
+            return Page([], None, 0, 0.0, 0)
         plan = plan_query(
-            caller.org,
-            self._read_shards(caller.org),
+            org,
+            self.shards_read(org),
             types=wanted.types,
             statuses=wanted.statuses,
             user=wanted.user,
@@ -272,17 +317,11 @@ class ActivityService:
         )
         now_seconds = now.timestamp()
 
-        def fetch(branch, low, high, limit):
-            return self.store.fetch(branch, low, high, limit, plan)
+        def fetch(branch, low, high, size):
+            return self.store.fetch(branch, low, high, size, plan, detail=detail)
 
-        if read_low > high_id:
-            page = Page([], None, 0, 0.0, 0)
-        else:
-            page = merge_newest_first(
-                plan.branches, fetch, request.limit, read_low, high_id,
-                keep=lambda entry: entry.expires_at >= now_seconds,
-            )
-        next_cursor = None
-        if page.position:
-            next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
-        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+        page = merge_newest_first(plan.branches, fetch, limit, read_low, high_id,
+                                  keep=lambda entry: entry.expires_at >= now_seconds)
+        if detail and plan.index is not None:
+            self.store.read_details(org, page.items)
+        return page

@@ -26,6 +26,7 @@ from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
+from activitylog.retention.policy import RetentionPolicy, Restamp
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -108,13 +109,65 @@ class EntryItem(Model):
         return self.sk
 
 
+class _WireItem:
+    """An item as a Query answers it (botocore's ``{"S": …}`` form), read like an ``EntryItem``.
+
+    Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
+    CPU of the Query itself (bench/export.py). The names and types come from the model.
+    """
+
+    _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
+    __slots__ = tuple(_ATTRIBUTES)
+
+    def __init__(self, raw: dict) -> None:
+        for name, (stored, kind) in self._ATTRIBUTES.items():
+            value = raw.get(stored)
+            if value is not None:
+                value = value[kind]
+                if kind == "N":
+                    value = int(value) if value.lstrip("-").isdigit() else float(value)
+            setattr(self, name, value)
+
+
+class PolicyItem(Model):
+    """The org's retention policy: a meta item (``keys.meta_pk(org)`` / ``keys.RETENTION_META``), not an entry.
+
+    =====  ==================  =====  ==================================================
+    name   attribute           name   attribute
+    =====  ==================  =====  ==================================================
+    hot    hot_days            rs     restamp state (pending, running, done)
+    arc    archive_days        rph    restamp phases ("entries,archive")
+    ua     updated_at (ms)     rcur   restamp cursor
+    ub     updated_by          rne    entries restamped; ``rno`` archive objects
+    ver    version (each change)
+    =====  ==================  =====  ==================================================
+    """
+
+    class Meta:
+        table_name = "activity-log"  # set by ``bind``
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    hot_days = NumberAttribute(attr_name="hot")
+    archive_days = NumberAttribute(attr_name="arc")
+    updated_at = NumberAttribute(attr_name="ua")
+    updated_by = UnicodeAttribute(attr_name="ub")
+    restamp_state = UnicodeAttribute(attr_name="rs")
+    restamp_phases = UnicodeAttribute(attr_name="rph", null=True)
+    restamp_cursor = UnicodeAttribute(attr_name="rcur", null=True)
+    restamp_entries = NumberAttribute(attr_name="rne", default=0)
+    restamp_objects = NumberAttribute(attr_name="rno", default=0)
+    version = VersionAttribute(attr_name="ver")
+
+
 def bind(table_name: str, region: Optional[str] = None) -> None:
-    """Point the model at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
+    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
     import os
 
-    EntryItem.Meta.table_name = table_name
-    EntryItem.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    EntryItem._connection = None
+    for model in (EntryItem, PolicyItem):
+        model.Meta.table_name = table_name
+        model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        model._connection = None
     # Build the botocore client here, on one thread: pynamodb creates it lazily without a
     # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
     EntryItem._get_connection().connection.client
@@ -320,10 +373,107 @@ class EntryStore:
 
     def shards_written(self, org: str) -> int:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""
+        return self.org_meta(org)[0]
+
+    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
+        """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
+        shards, policy = 0, None
+        # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
+        client, table = EntryItem._get_connection().connection.client, EntryItem.Meta.table_name
+        wanted = {table: {"Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
+                          "ConsistentRead": consistent}}
+        found: list[dict] = []
+        for attempt in range(WRITE_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=wanted)
+            found += answer.get("Responses", {}).get(table, [])
+            wanted = answer.get("UnprocessedKeys") or {}
+            if not wanted:
+                break
+            backoff(attempt)
+        for raw in found:
+            if raw["sk"]["S"] == keys.SHARDS_META:
+                shards = int(raw.get("shw", {}).get("N", 0))
+            elif raw["sk"]["S"] == keys.RETENTION_META:
+                policy = _to_policy(PolicyItem.from_raw_data(raw))
+        return shards, policy
+
+    # -- the org's retention policy -------------------------------------------------------
+
+    def change_retention(self, org: str, policy: RetentionPolicy, entry: Entry, shards: int) -> RetentionPolicy:
+        """Write a new policy and the entry that records the change, both or neither.
+
+        The policy is written only over the version it was made from (``policy.version``):
+        a change made meanwhile by someone else is a ``Conflict``, and nothing is written.
+        """
+        item = PolicyItem(
+            keys.meta_pk(org), keys.RETENTION_META,
+            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=_epoch_ms(policy.updated_at),
+            updated_by=policy.updated_by, restamp_state=policy.restamp.state,
+            restamp_phases=",".join(policy.restamp.phases) or None, restamp_entries=0, restamp_objects=0,
+        )
+        if policy.version:
+            item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
+        entry_item, uploaded = self._to_item(org, entry, shards, policy.hot_days)
+        token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
+
+        def write() -> None:
+            with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
+                transaction.save(item)
+                transaction.save(entry_item)
+
+        try:
+            with self._removed_on_failure(uploaded):
+                self._retrying(write)
+        except TransactWriteError as error:
+            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
+                raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
+            raise
+        return _to_policy(item)
+
+    def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
+        """Record how far a change has been applied; False when a newer change has replaced it."""
+        connection = PolicyItem._get_connection().connection
+        actions = [PolicyItem.restamp_state.set(restamp.state), PolicyItem.restamp_entries.set(restamp.entries),
+                   PolicyItem.restamp_objects.set(restamp.archive_objects)]
+        actions.append(PolicyItem.restamp_cursor.set(restamp.cursor) if restamp.cursor else PolicyItem.restamp_cursor.remove())
+        try:
+            connection.update_item(PolicyItem.Meta.table_name, keys.meta_pk(org), keys.RETENTION_META,
+                                   actions=actions, condition=PolicyItem.version == version)
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int) -> tuple[list[tuple[str, int]], Optional[str]]:
+        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at) each, and
+        the last id read when more may follow."""
+        condition = EntryItem.sk > after_id if after_id else None
+        answer = EntryItem._get_connection().query(
+            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp"],
+        )
+        found = [(raw["sk"]["S"], int(raw["exp"]["N"])) for raw in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return found, (last["sk"]["S"] if last else None)
+
+    def set_expiry(self, org: str, shard: int, entry_id: str, expires_at: int) -> bool:
+        """Give an existing entry another expiry; False if it is gone or has that expiry already.
+
+        The version moves too, so a job update decided on the entry as it was read before
+        loses its compare-and-set and decides again, instead of writing the old expiry back.
+        """
         connection = EntryItem._get_connection().connection
-        answer = connection.get_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
-                                     attributes_to_get=["shw"])
-        return int(answer.get("Item", {}).get("shw", {}).get("N", 0))
+        try:
+            connection.update_item(
+                EntryItem.Meta.table_name, keys.table_pk(org, shard), entry_id,
+                actions=[EntryItem.expires_at.set(expires_at), EntryItem.version.add(1)],
+                condition=EntryItem.pk.exists() & (EntryItem.expires_at != expires_at),
+            )
+        except UpdateError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     # -- reads --------------------------------------------------------------------------
 
@@ -363,10 +513,12 @@ class EntryStore:
             return None
 
     def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[Plan] = None) -> Fetched[Entry]:
+              plan: Optional[Plan] = None, detail: bool = False) -> Fetched[Entry]:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual.
 
-        The entries hold the list columns only (indexes project nothing else).
+        The entries hold the list columns only (indexes project nothing else), and their
+        detail too when ``detail`` is asked of a table branch (its items hold it); an index
+        branch's entries get theirs from ``read_details``.
 
         >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
         """
@@ -381,7 +533,12 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = [self._to_entry(EntryItem.from_raw_data(raw)) for raw in answer.get("Items", [])]
+        items = []
+        for raw in answer.get("Items", []):
+            item = _WireItem(raw)
+            entry = self._to_entry(item, detail=detail and branch.index is None)
+            entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
+            items.append(entry)
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -389,6 +546,35 @@ class EntryStore:
             scanned=answer.get("ScannedCount", len(items)),
             capacity=float(answer.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
+
+    def read_details(self, org: str, entries: list[Entry]) -> None:
+        """Fill in the detail of entries read from an index (BatchGetItem, 100 keys a call).
+
+        An entry whose item is gone meanwhile (TTL) keeps an empty detail.
+        """
+        for start in range(0, len(entries), 100):
+            chunk = {entry.id: entry for entry in entries[start:start + 100]}
+            wanted = [(keys.table_pk(org, entry.shard), entry.id) for entry in chunk.values()]
+            for item in EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"]):
+                self._fill_detail(chunk[item.sk], item)
+
+    # -- stream images -------------------------------------------------------------------
+
+    def entry_from_image(self, image: dict) -> Optional[tuple[str, Entry]]:
+        """(org, the whole entry) from a stream record's image, or None when the item is not an entry.
+
+        Images come as Lambda delivers them (binary values in base64). An offloaded detail
+        replaced since (its object deleted) is read from the version the bucket still keeps.
+
+        >>> store.entry_from_image(record["dynamodb"]["NewImage"])
+        ('org_1', Entry(id='01JD…', ...))
+        """
+        if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
+            return None
+        item = EntryItem.from_raw_data({name: _from_base64(value) for name, value in image.items()})
+        entry = self._to_entry(item, detail=True, any_version=True)
+        entry.shard = keys.shard_number(item.pk)
+        return keys.org_of(item.pk), entry
 
     # -- item <-> entry -----------------------------------------------------------------
 
@@ -423,7 +609,7 @@ class EntryStore:
         item.detail_ref = key
         return item, [key]
 
-    def _to_entry(self, item: EntryItem, detail: bool = False) -> Entry:
+    def _to_entry(self, item: EntryItem, detail: bool = False, any_version: bool = False) -> Entry:
         entity = None
         if item.entity_type:
             entity = {"type": item.entity_type, "id": item.entity_id, "label": item.entity_label or ""}
@@ -438,16 +624,29 @@ class EntryStore:
             expires_at=int(item.expires_at),
         )
         if detail:
-            blob = self.detail_store.get(item.detail_ref) if item.detail_ref else item.detail
-            if blob is None:
-                entry.detail_missing = True
-            for name, value in details.unpack(blob).items():
-                setattr(entry, name, value)
-            entry.recorded_at = _from_epoch_ms(item.recorded_at)
-            entry.finished_at = _from_epoch_ms(item.finished_at)
+            self._fill_detail(entry, item, any_version)
             entry.version = item.version
-            entry.detail_ref = item.detail_ref
         return entry
+
+    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False) -> None:
+        blob = self.detail_store.get(item.detail_ref, any_version) if item.detail_ref else item.detail
+        if blob is None:
+            entry.detail_missing = True
+        for name, value in details.unpack(blob).items():
+            setattr(entry, name, value)
+        entry.recorded_at = _from_epoch_ms(item.recorded_at)
+        entry.finished_at = _from_epoch_ms(item.finished_at)
+        entry.detail_ref = item.detail_ref
+
+
+def _to_policy(item: PolicyItem) -> RetentionPolicy:
+    return RetentionPolicy(
+        hot_days=int(item.hot_days), archive_days=int(item.archive_days), version=int(item.version or 0),
+        updated_at=_from_epoch_ms(item.updated_at), updated_by=item.updated_by,
+        restamp=Restamp(state=item.restamp_state, phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
+                        cursor=item.restamp_cursor, entries=int(item.restamp_entries or 0),
+                        archive_objects=int(item.restamp_objects or 0)),
+    )
 
 
 def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
@@ -456,6 +655,17 @@ def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
 
 def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
+
+
+def _from_base64(value: dict) -> dict:
+    """A stream image's attribute value with its binary values as bytes, as pynamodb reads them."""
+    import base64
+
+    if "B" in value:
+        return {"B": base64.b64decode(value["B"])}
+    if "BS" in value:
+        return {"BS": [base64.b64decode(part) for part in value["BS"]]}
+    return value
 
 
 def _busy(error: Exception) -> bool:

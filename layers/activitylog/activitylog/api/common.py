@@ -7,7 +7,7 @@ body or a query string.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -18,7 +18,11 @@ from activitylog.errors import ActivityLogError, NotFound, Unauthorized
 from activitylog.observability import logger, metrics, traced
 from activitylog.service import ActivityService, Caller
 
+if TYPE_CHECKING:
+    from activitylog.exports.service import ExportService
+
 _service: Optional[ActivityService] = None
+_exports: Optional["ExportService"] = None
 
 
 def service() -> ActivityService:
@@ -29,10 +33,20 @@ def service() -> ActivityService:
     return _service
 
 
+def exports() -> "ExportService":
+    """The export service, built once per execution environment over the same activity service."""
+    global _exports
+    if _exports is None:
+        from activitylog.exports.service import ExportService
+
+        _exports = ExportService.from_environment(service())
+    return _exports
+
+
 def reset() -> None:
-    """Forget the service (tests point the environment at another table)."""
-    global _service
-    _service = None
+    """Forget the services (tests point the environment at another table)."""
+    global _service, _exports
+    _service = _exports = None
 
 
 def caller(event: Any) -> Caller:
@@ -45,7 +59,8 @@ def caller(event: Any) -> Caller:
     scopes = set(str(claims.get("scope") or claims.get("scp") or "").split())
     scopes.update((authorizer.jwt_scopes or []) if authorizer else [])
     logger.append_keys(org_id=str(org), caller=str(subject))
-    return Caller(org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"))
+    return Caller(org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"),
+                  email=claims.get("email"))
 
 
 def error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
@@ -64,6 +79,22 @@ def answer_errors(app: ApiGatewayResolver) -> None:
     def no_route(_failure: Exception) -> Response:
         event = app.current_event
         return domain_error(NotFound(f"no route for {event.http_method} {event.path}", "path"))
+
+
+def answer_validation_errors(router: Any, body_parameters: tuple[str, ...]) -> None:
+    """Powertools' validation errors as ``{message, field}``, the field a dotted path as the document
+    names it (``body_parameters``: the handlers' body argument names, which Powertools puts first)."""
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    @router.exception_handler(RequestValidationError)
+    def invalid_request(failure: RequestValidationError) -> Response:
+        first = failure.errors()[0] if failure.errors() else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        if location and location[0] in body_parameters:
+            location = location[1:]
+        field = ".".join(location) or "body"
+        message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+        return error(400, {"message": f"{field}: {message}", "field": field})
 
 
 def entrypoint(app: ApiGatewayResolver, prepare: Optional[Callable[[dict], dict]] = None) -> Callable[[dict, Any], dict]:

@@ -7,10 +7,11 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import reads, writes
-from activitylog.webhooks import receiver
+from activitylog.api import exports, reads, settings, support, writes
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
+from activitylog.scopes import ROUTE_SCOPES
+from activitylog.webhooks import receiver
 from activitylog.webhooks.providers import PROVIDERS
 
 TITLE, VERSION = "Activity Logs API", "1.0.0"
@@ -21,20 +22,27 @@ def openapi_document() -> dict:
     app = APIGatewayHttpResolver()  # the write routes turn validation on themselves
     app.include_router(reads.routes())
     app.include_router(writes.routes())
+    app.include_router(settings.routes())
+    app.include_router(support.routes())
     app.include_router(receiver.routes())
+    app.include_router(exports.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
                                                       security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
     document.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     # GET /activities reads its parameters itself (no pydantic on the read path); they are
     # documented from the same table that parses them.
+    # A route without an authorizer (scopes.py: no scopes) needs no token: an emailed download link.
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if ROUTE_SCOPES.get(f"{method.upper()} {path}") == frozenset():
+                operation["security"] = []
     document["paths"]["/activities"]["get"]["parameters"] = [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in PARAMETERS.items()
     ]
-    # The webhook route has no authorizer (the provider signs), and reads its body as raw bytes.
+    # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
-    webhook["security"] = []
     webhook["requestBody"] = {"required": True, "description": "the provider's event, exactly as it signed it",
                               "content": {"application/json": {"schema": {"type": "object"}}}}
     for parameter in webhook.get("parameters", []):

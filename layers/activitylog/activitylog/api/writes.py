@@ -13,12 +13,11 @@ from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from activitylog.api.common import caller, error, service
+from activitylog.api.common import answer_validation_errors, caller, service
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.observability import metrics
 from activitylog.requestbody import body_text
@@ -84,17 +83,7 @@ def routes() -> Router:
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 
-    @router.exception_handler(RequestValidationError)
-    def invalid_request(failure: RequestValidationError) -> Response:
-        first = failure.errors()[0] if failure.errors() else {}
-        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        # Powertools puts the parameter name first for a body model; drop it so fields read as in the document.
-        if location and location[0] in ("entry", "batch", "update"):
-            location = location[1:]
-        field = ".".join(location) or "body"
-        message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
-        return error(400, {"message": f"{field}: {message}", "field": field})
-
+    answer_validation_errors(router, body_parameters=("entry", "batch", "update"))
     return router
 
 
@@ -105,6 +94,8 @@ def checked(event: dict) -> dict:
     and set when there is no body, so Powertools always reads the body as JSON. Raises an
     ``ActivityLogError`` (400, 413, 415) naming the field.
     """
+    if (event.get("requestContext") or {}).get("http", {}).get("method") == "GET":
+        return event  # a read: no body to check (the settings function serves both)
     limit = MAX_BATCH_BODY_BYTES if event.get("rawPath", "").endswith("/batch") else MAX_BODY_BYTES
     text = body_text(event, limit)
     headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}

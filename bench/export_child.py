@@ -1,0 +1,98 @@
+"""One export, run in a fresh interpreter by ``export.py`` so its peak memory is its own; it reports one JSON line.
+
+``worker EXPORT_ID ORG``: the export worker's handler (functions/export_worker, found in
+template.yaml by the parent) invoked step by step exactly as the state machine invokes it
+(begin, write until done, complete), each step given the state the last one returned.
+
+``baseline ORG LOW_ID HIGH_ID``: the least an export can do on this machine: a botocore client
+queries each of the org's table partitions for the ids in the range, page by page (1 MB pages), writes the same columns with
+``csv.writer`` into a local file, and leaves: no service, no merge into one order, no S3.
+
+Either way the clock starts after the imports (a warm Lambda does not import again), the
+process's CPU time is reported beside the wall time (DynamoDB Local shares the machine's two
+cores), and the peak resident memory is the process's own (``VmHWM``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+
+
+def worker(export_id: str, org: str) -> dict:
+    from activitylog_local.context import LambdaContext
+
+    sys.path.insert(0, os.environ["BENCH_CODE_DIR"])
+    module_name, function_name = os.environ["BENCH_HANDLER"].rsplit(".", 1)
+    handler = getattr(importlib.import_module(module_name), function_name)
+    started, cpu = time.perf_counter(), time.process_time()
+    state, steps = {"export_id": export_id, "org": org, "notify": "bench@example.com"}, []
+
+    def step(name: str) -> dict:
+        nonlocal state
+        began = time.perf_counter()
+        state = handler({"step": name, "export": state}, LambdaContext(name="export-worker", memory=1024, timeout=900))
+        steps.append({"step": name, "seconds": round(time.perf_counter() - began, 3), "state_bytes": len(json.dumps(state))})
+        return state
+
+    step("begin")
+    while not step("write")["done"]:
+        pass
+    step("complete")
+    return {"rows": state["rows"], "bytes": state["bytes"], "parts": state["parts"], "sha256": state["sha256"],
+            "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "steps": steps}
+
+
+def baseline(org: str, low_id: str, high_id: str) -> dict:
+    import csv
+    import tempfile
+    import zlib
+
+    import botocore.session
+
+    client = botocore.session.get_session().create_client("dynamodb")
+    shards = int(os.environ.get("DEFAULT_SHARDS", "2"))
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = 0
+    with tempfile.TemporaryFile("w+", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        for shard in range(shards):
+            request = {"TableName": os.environ["TABLE_NAME"], "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+                       "ExpressionAttributeValues": {":pk": {"S": f"{org}#{shard}"}, ":low": {"S": low_id}, ":high": {"S": high_id}},
+                       "ScanIndexForward": False}
+            while True:
+                page = client.query(**request)
+                for item in page["Items"]:
+                    detail = json.loads(zlib.decompress(item["bd"]["B"])) if "bd" in item else {}
+                    text = {name: value.get("S", value.get("N", "")) for name, value in item.items()}
+                    writer.writerow((text["sk"], text["sk"][:10], text["ty"], text["st"], text["ak"], text["ai"], text["an"],
+                                     text["ac"], text["ev"], text.get("et", ""), text.get("ei", ""), text.get("el", ""),
+                                     json.dumps(list(detail.get("changes") or {})), (detail.get("error") or {}).get("message", ""),
+                                     detail.get("correlation_id") or ""))
+                    rows += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        written = handle.tell()
+    return {"rows": rows, "bytes": written, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water mark of resident memory (VmHWM). Not ``ru_maxrss``: Linux
+    carries that over an exec from the parent, so a child of a big parent would report the parent."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    answer = worker(*sys.argv[2:4]) if kind == "worker" else baseline(*sys.argv[2:5])
+    answer["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(answer), flush=True)
+    os._exit(0)

@@ -1,0 +1,16 @@
+"""The settings function: GET and PUT /settings/retention, for an org's admins.
+
+Its role reads and writes the org's meta items and records the change's SYSTEM_EVENT entry
+(PutItem in one transaction with the policy); it touches nothing else.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from activitylog.api import common, settings, writes
+from activitylog.requestbody import loads
+
+app = APIGatewayHttpResolver(json_body_deserializer=loads)
+app.include_router(settings.routes())
+common.answer_errors(app)
+
+lambda_handler = common.entrypoint(app, prepare=writes.checked)

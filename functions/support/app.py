@@ -1,0 +1,15 @@
+"""The support function: GET /support/activities/{id}, an entry by id from the hot table or the archive.
+
+It only reads: the table (GetItem, and the org's meta items), large details, and the
+archive objects of the entry's hour.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from activitylog.api import common, support
+
+app = APIGatewayHttpResolver()
+app.include_router(support.routes())
+common.answer_errors(app)
+
+lambda_handler = common.entrypoint(app)

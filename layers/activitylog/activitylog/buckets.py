@@ -1,0 +1,25 @@
+"""One S3 bucket and its client, made when first used: boto3 stays off every path that never touches S3.
+
+>>> class DetailStore(Bucket): ...
+>>> DetailStore("activity-log-details").client.get_object(Bucket=..., Key=...)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class Bucket:
+    def __init__(self, bucket: Optional[str]) -> None:
+        self.bucket = bucket
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Signature version 4: presigned URLs say how long they work (X-Amz-Expires), and SigV2 is retired.
+            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
+        return self._client

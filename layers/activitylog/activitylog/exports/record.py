@@ -1,0 +1,150 @@
+"""The export as an activity: the BACKGROUND_JOB entry ``EXPORT_ACTIVITY_LOG`` that records it.
+
+Its id is the export id (the one the requester is given, and support is asked about). Its
+metadata is the export's record: who asked, the filters as given and the date window they
+resolved to, how it is delivered, rows and bytes so far, parts, and the file's SHA-256.
+Everything else an export needs is derived from it, so the state machine carries only a
+position and counters.
+
+>>> filters, document = parse_filters({"type": ["BACKGROUND_JOB"], "status": ["FAILED"]})
+>>> document
+{'type': ['BACKGROUND_JOB'], 'status': ['FAILED']}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from activitylog import ids
+from activitylog.entry import EntityType, Entry, EntryType, Status, iso_time
+from activitylog.errors import BadRequest
+from activitylog.query.filters import ActivityFilter, parse_list_request
+from activitylog.query.planner import ALL_STATUSES, ALL_TYPES
+
+JOB = "EXPORT_ACTIVITY_LOG"
+EXPORTER = "svc_exports"  # recorded_by of an export's entry: the export service, writing for the requester
+FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "from", "to")
+
+
+def parse_filters(filters: Optional[Mapping[str, Any]]) -> tuple[ActivityFilter, dict]:
+    """A body's filters, read by ``GET /activities``' own parser: the filter and its canonical document.
+
+    Keys and values are the list's (type and status as lists; a comma-separated string works
+    too); a bad one is a 400 naming ``filters.<key>``.
+    """
+    params: dict[str, str] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_KEYS:
+            raise BadRequest(f"unknown filter {key!r}: use {', '.join(FILTER_KEYS)}", f"filters.{key}")
+        values = value if isinstance(value, list) else [value]
+        if value is None or value == []:
+            continue
+        if not all(isinstance(part, str) for part in values) or (len(values) > 1 and key not in ("type", "status")):
+            raise BadRequest(f"filters.{key} must be a string{' or a list of strings' if key in ('type', 'status') else ''}",
+                             f"filters.{key}")
+        params[key] = ",".join(values)
+    try:
+        wanted = parse_list_request(params).filter
+    except BadRequest as error:
+        raise BadRequest(error.message, f"filters.{error.field}") from None
+    return wanted, filter_document(wanted)
+
+
+def filter_document(wanted: ActivityFilter) -> dict:
+    """The filter set as the export records it (and ``parse_filters`` reads back)."""
+    document: dict[str, Any] = {}
+    if wanted.types:
+        document["type"] = [t.value for t in ALL_TYPES if t in wanted.types]
+    if wanted.statuses:
+        document["status"] = [s.value for s in ALL_STATUSES if s in wanted.statuses]
+    for key, value in (("user", wanted.user), ("entity_type", wanted.entity_type), ("entity_id", wanted.entity_id),
+                       ("from", wanted.date_from), ("to", wanted.date_to)):
+        if value is not None:
+            document[key] = value.isoformat() if isinstance(value, datetime) else value
+    return document
+
+
+def new_export(requester: Mapping[str, Optional[str]], filters: dict, low: datetime, high: datetime,
+               status: Status, delivery: str, progress: Optional[dict] = None) -> dict:
+    """The entry document that records an export (``NewEntry``); its entity id becomes the entry's own id."""
+    document: dict[str, Any] = {
+        "type": EntryType.BACKGROUND_JOB.value,
+        "status": status.value,
+        "actor": {"kind": "user", "id": requester["id"], "name": requester.get("name") or requester["id"]},
+        "action": "exported",
+        "event": JOB,
+        "entity": {"type": EntityType.EXPORT.value, "id": "new", "label": "CSV export"},
+        "metadata": {
+            "job": JOB,
+            "format": "csv",
+            "delivery": delivery,  # "inline": answered at once; "email": run in the background, the link emailed
+            "requester": {"id": requester["id"], "name": requester.get("name")},
+            "filters": filters,
+            # The window the filters resolved to when asked: every step of a long export reads the same one.
+            "window": {"from": low.isoformat(), "to": high.isoformat()},
+            "rows": 0,
+            "bytes": 0,
+            **(progress or {}),
+        },
+    }
+    return document
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export, as its entry records it."""
+
+    entry: Entry
+
+    @classmethod
+    def of(cls, entry: Entry) -> Optional["Export"]:
+        """The export an entry records, or None if it records something else."""
+        entity = entry.entity or {}
+        if entity.get("type") != EntityType.EXPORT.value or entity.get("id") != entry.id or entry.metadata.get("job") != JOB:
+            return None
+        return cls(entry)
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def requester(self) -> str:
+        return self.entry.metadata["requester"]["id"]
+
+    @property
+    def filter(self) -> ActivityFilter:
+        return parse_filters(self.entry.metadata.get("filters"))[0]
+
+    @property
+    def id_range(self) -> tuple[str, str]:
+        """The ids the export holds: its window, less its own entry (recorded after the window closed)."""
+        window = self.entry.metadata["window"]
+        low = ids.lower_bound(datetime.fromisoformat(window["from"]))
+        return low, min(ids.upper_bound(datetime.fromisoformat(window["to"])), ids.before(self.id))
+
+    def filename(self, org: str) -> str:
+        """``activity-log-org_demo-20261126-100000.csv``: the org and when it was asked for."""
+        return f"activity-log-{re.sub(r'[^A-Za-z0-9_.-]', '_', org)}-{self.entry.occurred_at:%Y%m%d-%H%M%S}.csv"
+
+    def view(self, download_url: Optional[str] = None) -> dict:
+        """What ``GET /exports/{id}`` answers."""
+        metadata, entry = self.entry.metadata, self.entry
+        return {
+            "export_id": entry.id,
+            "status": entry.status.value,
+            "rows": metadata.get("rows", 0),
+            "bytes": metadata.get("bytes", 0),
+            "parts": metadata.get("parts"),
+            "sha256": metadata.get("sha256"),
+            "delivery": metadata.get("delivery"),
+            "filters": metadata.get("filters", {}),
+            "window": metadata.get("window"),
+            "requested_at": iso_time(entry.occurred_at),
+            "finished_at": iso_time(entry.finished_at) if entry.finished_at else None,
+            "error": (entry.error or {}).get("message"),
+            "download_url": download_url,
+        }

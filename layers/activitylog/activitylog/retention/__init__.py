@@ -1,0 +1,12 @@
+"""An organization's retention policy: how long entries stay hot, how long the archive keeps them.
+
+- ``policy``    the policy and its rules (the classes it may take, the expiry it gives an entry)
+- ``settings``  ``GET``/``PUT /settings/retention``: a change is written together with the
+                SYSTEM_EVENT entry that records it (before and after), in one transaction
+- ``restamp``   the background job that applies a change to what exists already: every
+                entry's expiry, every archive object's retention tag
+
+>>> from activitylog.retention.settings import RetentionSettings
+>>> RetentionSettings(service).change(admin, RetentionChange(hot_days=365))
+RetentionPolicy(hot_days=365, archive_days=2555, version=1, ...)
+"""

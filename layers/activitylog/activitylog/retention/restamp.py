@@ -1,0 +1,134 @@
+"""The re-stamp: a retention change applied to what existed before it.
+
+Hot days: every entry of the org gets ``expires_at`` = when it occurred + the new period, so a
+longer period keeps existing entries hot for longer and a shorter one sends the older ones to
+the archive sooner (TTL deletes them; the archive writes their "expired" markers). Archive
+days: every archive object of the org gets the new class's tag, which its lifecycle rule counts
+from the object's creation.
+
+It runs as a loop on the table's stream: a change writes the policy item, the stream hands
+that to ``step``, which does one bounded chunk and writes its progress back onto the policy
+item, which the stream hands over again, until the state is ``done``. A newer change makes the
+older loop's progress write fail, and that loop ends. It starts ``policy_seconds`` after the
+change, when every container writes new entries with the new period already.
+
+>>> Restamper(service, archive).step("org_1")
+Restamp(state='running', phases=('entries',), cursor='{"phase": "entries", "shard": 1, ...}', entries=1000, ...)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
+
+from activitylog import ids, keys
+from activitylog.retention.policy import ARCHIVE, DONE, ENTRIES, RUNNING, Restamp, RetentionPolicy
+
+if TYPE_CHECKING:
+    from activitylog.service import ActivityService
+
+
+class ArchiveTags(Protocol):
+    """What the re-stamp needs of the archive (``activitylog.archive.store.ArchiveStore``)."""
+
+    def retag(self, org: str, tag: str, after_key: Optional[str], limit: int) -> tuple[int, Optional[str]]: ...
+
+
+class Restamper:
+    PAGE = 500  # entries read per query
+    BUDGET_SECONDS = 20.0  # work per step; the function's timeout is well above it
+
+    def __init__(self, service: "ActivityService", archive: Optional[ArchiveTags], sleep: Callable[[float], None] = time.sleep) -> None:
+        self.service, self.archive, self.sleep = service, archive, sleep
+
+    @classmethod
+    def from_environment(cls) -> "Restamper":
+        """The retention function's: the service and the archive bucket of its settings."""
+        from activitylog.service import ActivityService
+
+        service = ActivityService.from_environment()
+        archive = None
+        if service.config.archive_bucket:
+            from activitylog.archive.store import ArchiveStore
+
+            archive = ArchiveStore(service.config.archive_bucket)
+        return cls(service, archive)
+
+    def on_stream(self, records: Iterable[Any]) -> list[str]:
+        """A step for each org whose policy item a batch of stream records changed; the orgs, in order."""
+        orgs = sorted({keys.org_of(record.dynamodb.keys["pk"]) for record in records if record.event_name.name != "REMOVE"})
+        for org in orgs:
+            self.step(org)
+        return orgs
+
+    def step(self, org: str) -> Restamp:
+        """One chunk of the org's pending change; its progress is saved (or the change was superseded)."""
+        _, policy = self.service.store.org_meta(org, consistent=True)
+        if policy is None or policy.restamp.state == DONE:
+            return policy.restamp if policy else Restamp()
+        self._wait_for_writers(policy)
+        restamp = self._work(org, policy)
+        if not self.service.store.restamp_progress(org, policy.version, restamp):
+            from activitylog.observability import logger
+
+            logger.info("retention change superseded; its re-stamp stops", extra={"org_id": org, "version": policy.version})
+        return restamp
+
+    def _wait_for_writers(self, policy: RetentionPolicy) -> None:
+        """Until every container has re-read the policy: an entry written with the old period after the walk passed it would keep it."""
+        ready = policy.updated_at + timedelta(seconds=self.service.config.policy_seconds)
+        wait = (ready - self.service.clock()).total_seconds()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _work(self, org: str, policy: RetentionPolicy) -> Restamp:
+        done = policy.restamp
+        cursor = json.loads(done.cursor) if done.cursor else {"phase": done.phases[0] if done.phases else None}
+        entries, objects = done.entries, done.archive_objects
+        deadline = time.monotonic() + self.BUDGET_SECONDS
+        while cursor["phase"]:  # at least one chunk, then as many as the budget allows
+            if cursor["phase"] == ENTRIES:
+                entries += self._entries(org, policy, cursor)
+            elif cursor["phase"] == ARCHIVE:
+                objects += self._archive(org, policy, cursor)
+            if cursor.get("finished"):
+                cursor = {"phase": self._next_phase(done.phases, cursor["phase"])}
+            if time.monotonic() >= deadline:
+                break
+        state = RUNNING if cursor["phase"] else DONE
+        return Restamp(state, done.phases, json.dumps(cursor, sort_keys=True) if cursor["phase"] else None, entries, objects)
+
+    @staticmethod
+    def _next_phase(phases: tuple[str, ...], phase: str) -> Optional[str]:
+        following = phases[phases.index(phase) + 1:]
+        return following[0] if following else None
+
+    def _entries(self, org: str, policy: RetentionPolicy, cursor: dict) -> int:
+        """One page of one shard: each entry whose expiry is not the policy's gets it."""
+        store, shard = self.service.store, cursor.get("shard", 0)
+        page, last = store.expiries(org, shard, cursor.get("after"), self.PAGE)
+        changed = 0
+        for entry_id, expires_at in page:
+            wanted = policy.expires_at(ids.occurred_at(entry_id))
+            if expires_at != wanted and store.set_expiry(org, shard, entry_id, wanted):
+                changed += 1
+        if last:
+            cursor["after"] = last
+        elif shard + 1 < self.service.shards_read(org):
+            cursor.update(shard=shard + 1, after=None)
+        else:
+            cursor["finished"] = True
+        return changed
+
+    def _archive(self, org: str, policy: RetentionPolicy, cursor: dict) -> int:
+        if self.archive is None:  # no archive in this deployment: nothing to re-tag
+            cursor["finished"] = True
+            return 0
+        retagged, after = self.archive.retag(org, policy.archive_tag(), cursor.get("after"), self.PAGE)
+        if after:
+            cursor["after"] = after
+        else:
+            cursor["finished"] = True
+        return retagged

@@ -1,0 +1,8 @@
+"""Support look-ups: an entry by the id a customer gives support, wherever it lives now.
+
+- ``lookup``  the hot table first (every entry still there, past its retention or not), then
+              the archive (entries TTL has removed), with where it was found and when it left
+
+>>> SupportLookup(service, ArchiveStore(bucket)).get(support_caller, "01JD…")["found_in"]
+'archive'
+"""

@@ -1,0 +1,38 @@
+"""``GET /support/activities/{id}`` (``activity:support``): one entry from the hot table or the archive.
+
+Support staff need the entry a customer names even after it left the dashboard: past the
+org's retention it is hidden from the API but may still be in the table until TTL deletes it;
+after that, the archive has every version of it. The answer is the detail panel's fields plus
+``found_in`` (``hot`` or ``archive``), ``versions`` (in the archive), and ``expired_at`` /
+``removed_at`` (when it left the table, and how).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from activitylog import ids
+from activitylog.archive import lookup
+from activitylog.errors import NotFound
+from activitylog.scopes import ROUTE_SCOPES
+
+if TYPE_CHECKING:
+    from activitylog.archive.store import Objects
+    from activitylog.service import ActivityService, Caller
+
+
+class SupportLookup:
+    def __init__(self, service: "ActivityService", archive: Optional["Objects"]) -> None:
+        self.service, self.archive = service, archive
+
+    def get(self, caller: "Caller", entry_id: str) -> dict:
+        caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
+        ids.check_entry_id(entry_id)
+        hot = self.service.store.get(caller.org, entry_id, self.service.shards_read(caller.org))
+        if hot is not None:
+            return {**hot.detail_view(), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}
+        archived = lookup.find(self.archive, caller.org, entry_id) if self.archive is not None else None
+        if archived is None:
+            raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")
+        return {**archived.view, "found_in": "archive", "versions": archived.versions,
+                "expired_at": archived.expired_at, "removed_at": archived.removed_at}

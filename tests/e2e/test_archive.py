@@ -1,0 +1,83 @@
+"""The issue's "Done when", through the served stack (``activitylog serve``, as ``make dev`` runs it):
+
+an entry created, updated and then expired is still found by ``GET /support/activities/{id}``
+and ``activitylog archive query``, and ``activitylog verify`` passes, then fails naming the
+record once one archived line is edited by hand.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+ORG = "org_e2e_archive"
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit_is_named(api_stack):
+    admin = api_stack.token(ORG, "u_admin", name="Morgan Admin", scopes=("admin",))
+    writer = api_stack.token(ORG, "svc_jobs", scopes=("write",))
+    support = api_stack.token(ORG, "u_support", scopes=("support",))
+    # The org keeps entries hot for 90 days; a job that started 90 days ago less 25 s expires in 25 s.
+    status, policy = api_stack.request("PUT", "/settings/retention", admin, body={"hot_days": 90})
+    assert status == 200 and policy["hot_days"] == 90, policy
+    started_at = datetime.now(timezone.utc) - timedelta(days=90) + timedelta(seconds=25)
+    status, created = api_stack.request("POST", "/activities", writer, body={
+        "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "synced", "event": "SYNC_SQUARE_STOCK",
+        "actor": {"kind": "system", "id": "system", "name": "system"}, "occurred_at": started_at.isoformat(),
+        "entity": {"type": "job", "id": "job_e2e", "label": "Square stock sync"}, "metadata": {"processed": 0}})
+    assert status == 201, created
+    entry_id = created["id"]
+    status, updated = api_stack.request("PATCH", f"/activities/{entry_id}", writer,
+                                        body={"status": "FAILED", "error": {"message": "Square answered 503"}, "metadata": {"processed": 12}})
+    assert status == 200, updated
+
+    # Expired: gone from the API, then removed from the table by TTL and archived as such.
+    wait_for(lambda: api_stack.request("GET", f"/activities/{entry_id}", writer)[0] == 404, timeout=60)
+    found = wait_for(lambda: (lambda s, b: b if s == 200 and b.get("expired_at") else None)(
+        *api_stack.request("GET", f"/support/activities/{entry_id}", support)), timeout=60)
+    assert (found["found_in"], found["status"], found["versions"]) == ("archive", "FAILED", 3)
+    assert found["error"] == {"message": "Square answered 503"} and found["metadata"] == {"processed": 12}
+    assert api_stack.request("GET", f"/support/activities/{entry_id}", writer)[0] == 403
+
+    window = ("--from", iso(started_at - timedelta(hours=1)), "--to", iso(started_at + timedelta(hours=1)))
+    queried = api_stack.cli("archive", "query", "--org", ORG, *window, "--type", "BACKGROUND_JOB", "--status", "FAILED")
+    assert queried.returncode == 0, queried.stderr
+    assert entry_id in queried.stdout and "[expired" in queried.stdout and "1 entries in the running stack's" in queried.stdout
+    as_json = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--json").stdout.splitlines()]
+    assert [row["id"] for row in as_json] == [entry_id] and as_json[0]["expired_at"] == found["expired_at"]
+
+    # The hourly digest, run now; then verify passes.
+    ran = api_stack.cli("run", "DigestFunction", "--event", json.dumps({"until": iso(datetime.now(timezone.utc))}))
+    assert ran.returncode == 0, ran.stderr
+    verified = api_stack.cli("verify", "--org", ORG, *window)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "OK: every archived version is the one its digest signed" in verified.stdout
+    assert "3 archived versions" in verified.stdout
+
+    # One archived line edited by hand: verify fails and names the record.
+    state = json.loads((api_stack.data_dir / "stack.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=state["aws_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    bucket = state["buckets"]["ArchiveBucket"]
+    objects = {o["Key"]: gzip.decompress(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()).decode()
+               for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"archive/org={ORG}/")["Contents"]}
+    key, text = next((key, text) for key, text in sorted(objects.items()) if "Square answered 503" in text)
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(text.replace("Square answered 503", "Square answered 200", 1).encode()))
+
+    failed = api_stack.cli("verify", "--org", ORG, *window)
+    assert failed.returncode == 1, failed.stdout
+    (altered,) = [line for line in failed.stdout.splitlines() if line.strip().startswith("ALTERED")]
+    assert entry_id in altered and key in altered
+    assert failed.stdout.rstrip().endswith("FAILED: 1 problems")

@@ -1,0 +1,167 @@
+"""An org's retention policy: GET/PUT /settings/retention through the settings function, its
+SYSTEM_EVENT, the expiry of new entries, and the re-stamp of existing ones, on DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from activitylog import ids
+from activitylog.api import common
+from activitylog.errors import Conflict
+from activitylog.retention.restamp import Restamper
+
+from .api_events import claims
+from .test_api import READER, WRITER, api, entry, job  # noqa: F401 - api is the fixture
+
+ADMIN = claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
+OTHER_ADMIN = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")
+DAY = 86400
+
+
+@pytest.fixture
+def admin_api(api, monkeypatch):  # noqa: F811 - the imported fixture
+    monkeypatch.setenv("RETENTION_CACHE_SECONDS", "0")  # the re-stamp starts at once; every read sees a change
+    from activitylog.config import settings
+
+    settings.cache_clear()
+    common.reset()
+    return api
+
+
+def policy(api, token=ADMIN):
+    return api.call("GET", "/settings/retention", token=token)
+
+
+def change(api, body, token=ADMIN):
+    return api.call("PUT", "/settings/retention", body=body, token=token)
+
+
+def restamp_to_the_end(org: str = "org_acme") -> list:
+    restamper, steps = Restamper(common.service(), archive=None, sleep=lambda _: None), []
+    while True:
+        steps.append(restamper.step(org))
+        if steps[-1].state == "done":
+            return steps
+
+
+def test_the_default_policy_is_two_years_hot_and_seven_archived(admin_api):
+    reply = policy(admin_api)
+    assert reply.status == 200
+    assert reply.body == {"hot_days": 730, "archive_days": 2555, "updated_at": None, "updated_by": None,
+                          "existing": {"state": "done", "entries_updated": 0, "archive_objects_updated": 0}}
+
+
+@pytest.mark.parametrize("token", [READER, WRITER, claims(org="org_acme", sub="u_s", scope="activity:support")])
+def test_only_an_admin_reads_or_changes_the_policy(admin_api, token):
+    assert policy(admin_api, token).status == 403
+    assert change(admin_api, {"hot_days": 365}, token).status == 403
+    assert policy(admin_api).body["hot_days"] == 730
+
+
+def test_a_change_is_a_system_event_with_before_and_after_and_applies_to_new_entries(admin_api):
+    reply = change(admin_api, {"hot_days": 365})
+    assert reply.status == 200, reply
+    assert (reply.body["hot_days"], reply.body["archive_days"], reply.body["updated_by"]) == (365, 2555, "u_admin")
+    assert reply.body["existing"]["state"] == "pending"
+
+    events = admin_api.list(type="SYSTEM_EVENT").body["items"]
+    assert len(events) == 1 and events[0]["entity"] == {"type": "setting", "id": "retention", "label": "Retention policy"}
+    assert events[0]["actor"] == {"kind": "user", "id": "u_admin", "name": "Morgan Admin"}
+    assert events[0]["event"] == "Retention policy changed · hot 730 → 365 days"
+    detail = admin_api.get(events[0]["id"]).body
+    assert detail["changes"] == {"/hot_days": {"before": 730, "after": 365}}
+    assert detail["expires_at"] == int(ids.occurred_at(events[0]["id"]).timestamp()) + 365 * DAY
+
+    recorded = admin_api.record(entry()).body
+    assert recorded["expires_at"] == int(ids.occurred_at(recorded["id"]).timestamp()) + 365 * DAY
+    # The same values again change nothing and record nothing.
+    assert change(admin_api, {"hot_days": 365, "archive_days": 2555}).status == 200
+    assert len(admin_api.list(type="SYSTEM_EVENT").body["items"]) == 1
+    # Another org's policy is its own.
+    assert policy(admin_api, OTHER_ADMIN).body["hot_days"] == 730
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"hot_days": 100}, "hot_days"),
+    ({"archive_days": 400}, "archive_days"),
+    ({"hot_days": 2555, "archive_days": 730}, "archive_days"),  # the archive may not be shorter than the hot store
+    ({"archive_days": 365}, "archive_days"),  # shorter than today's 730 hot days
+    ({}, "body"),
+    ({"hot_days": 365, "forever": True}, "forever"),
+    ({"hot_days": "a year"}, "hot_days"),
+])
+def test_a_bad_policy_is_a_400_naming_the_field_and_changes_nothing(admin_api, body, field):
+    reply = change(admin_api, body)
+    assert (reply.status, reply.field) == (400, field), reply
+    assert policy(admin_api).body["updated_at"] is None
+    assert admin_api.list(type="SYSTEM_EVENT").body["items"] == []
+
+
+def test_a_change_that_loses_a_race_writes_neither_the_policy_nor_its_entry(admin_api):
+    service = common.service()
+    first = service.retention("org_acme").changed(365, None, datetime.now(timezone.utc), "u_a")
+    stale = service.retention("org_acme").changed(1095, None, datetime.now(timezone.utc), "u_b")
+    from activitylog.inputs import NewEntry
+    from activitylog.rules import new_entry
+
+    def event():
+        return new_entry(NewEntry.model_validate(entry(type="SYSTEM_EVENT")), "u_x", datetime.now(timezone.utc), 365)
+
+    service.store.change_retention("org_acme", first, event(), 2)
+    lost = event()
+    with pytest.raises(Conflict):
+        service.store.change_retention("org_acme", stale, lost, 2)
+    assert service.store.get("org_acme", lost.id, 2) is None
+    assert service.retention("org_acme", fresh=True).hot_days == 365
+
+
+def test_existing_entries_get_the_new_expiry_from_the_restamp(admin_api, monkeypatch):
+    now = datetime.now(timezone.utc)
+    written = [admin_api.record(entry(occurred_at=(now - timedelta(days=days)).isoformat())).body for days in (1, 100, 300, 500)]
+    assert all(e["expires_at"] == int(ids.occurred_at(e["id"]).timestamp()) + 730 * DAY for e in written)
+
+    assert change(admin_api, {"hot_days": 1095}).status == 200
+    monkeypatch.setattr(Restamper, "PAGE", 2)
+    monkeypatch.setattr(Restamper, "BUDGET_SECONDS", 0)  # one page per step: the progress shows between steps
+    steps = restamp_to_the_end()
+    assert [s.state for s in steps[:-1]] == ["running"] * (len(steps) - 1) and steps[-1].state == "done"
+    assert [s.entries for s in steps] == sorted(s.entries for s in steps)
+    # Every entry written before the change; the change's own SYSTEM_EVENT has the new expiry already.
+    assert steps[-1].entries == len(written)
+    service = common.service()
+    for e in written:
+        stored = service.store.get("org_acme", e["id"], service.shards_read("org_acme"))
+        assert stored.expires_at == int(ids.occurred_at(e["id"]).timestamp()) + 1095 * DAY, e["id"]
+    assert policy(admin_api).body["existing"] == {"state": "done", "entries_updated": len(written), "archive_objects_updated": 0}
+
+
+def test_a_newer_change_stops_the_older_restamp(admin_api, monkeypatch):
+    admin_api.record(entry())
+    assert change(admin_api, {"hot_days": 365}).status == 200
+    monkeypatch.setattr(Restamper, "BUDGET_SECONDS", 0)
+    monkeypatch.setattr(Restamper, "PAGE", 1)
+    older = common.service().store.org_meta("org_acme", consistent=True)[1]
+    assert change(admin_api, {"hot_days": 90}).status == 200
+    # The older change's progress cannot be written over the newer one's.
+    assert common.service().store.restamp_progress("org_acme", older.version, older.restamp) is False
+    steps = restamp_to_the_end()
+    assert steps[-1].state == "done"
+    service = common.service()
+    stored = [found for shard in range(service.shards_read("org_acme")) for found in service.store.expiries("org_acme", shard, None, 100)[0]]
+    assert stored and all(exp == int(ids.occurred_at(i).timestamp()) + 90 * DAY for i, exp in stored)
+
+
+def test_a_restamp_moves_the_version_so_a_job_update_decided_before_it_decides_again(admin_api):
+    started = admin_api.record(job()).body
+    service = common.service()
+    shards = service.shards_read("org_acme")
+    read_before = service.store.get("org_acme", started["id"], shards, consistent=True)
+    assert service.store.set_expiry("org_acme", read_before.shard, started["id"], started["expires_at"] + DAY)
+    read_before.status = read_before.status.__class__("SUCCESS")
+    assert service.store.replace("org_acme", read_before, shards, 730, expected_status=read_before.status.__class__("IN_PROGRESS")) is False
+    # Through the API the update re-reads and lands, keeping the new expiry.
+    assert admin_api.patch(started["id"], {"status": "SUCCESS"}).status == 200
+    assert admin_api.get(started["id"]).body["expires_at"] == started["expires_at"] + DAY

@@ -1,0 +1,205 @@
+"""Each function's role grants what its code calls, on the resources it calls it on.
+
+The local stack does not enforce IAM, so a call a role lacks would only fail in AWS. Here
+every function's handler runs its job in-process (DynamoDB Local, S3/SQS/KMS in moto) with
+the environment template.yaml gives it, every AWS call is recorded with the resource it
+names, and each must be an action the function's role allows on that resource.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from activitylog.api import common
+from activitylog.config import settings
+from activitylog_local.kit import LambdaContext, provider_event, signed_delivery
+from activitylog_local.template import create_table
+
+from .api_events import api_event, claims, load_handler_module
+from .streams import TableStream, stream_event
+from .test_template import _all_actions, _granted, transformed, template  # noqa: F401 - the fixtures
+from .test_webhooks import sqs_record
+
+MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
+STACK = "roles-stack"
+# Operations whose IAM action has another name; a transaction needs each of its parts' actions.
+S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject",
+              "DeleteObjects": "DeleteObject"}
+TRANSACT_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+class Calls:
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names  # physical name -> logical id
+        self.seen: list[tuple[str, str]] = []  # (logical id, IAM action)
+
+    def record(self, service: str, operation: str, params: dict) -> None:
+        if service == "dynamodb":
+            if operation in ("BatchGetItem", "BatchWriteItem"):
+                for table in params["RequestItems"]:
+                    self.seen.append((self.names[table], f"dynamodb:{operation}"))
+            elif operation == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    (part, body), = item.items()
+                    self.seen.append((self.names[body["TableName"]], f"dynamodb:{TRANSACT_PARTS[part]}"))
+            else:
+                self.seen.append((self.names[params["TableName"]], f"dynamodb:{operation}"))
+        elif service == "s3":
+            action = S3_ACTIONS.get(operation, operation)
+            if operation == "PutObject" and params.get("Tagging"):
+                self.seen.append((self.names[params["Bucket"]], "s3:PutObjectTagging"))
+            if operation == "GetObject" and params.get("VersionId"):
+                action = "GetObjectVersion"
+            self.seen.append((self.names[params["Bucket"]], f"s3:{action}"))
+        elif service == "kms":
+            self.seen.append(("DigestSigningKey", f"kms:{operation}"))
+        elif service == "secretsmanager":
+            self.seen.append((self.names[params["SecretId"]], f"secretsmanager:{operation}"))
+        elif service == "sqs":
+            self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{operation}"))
+        elif service == "ssm":
+            self.seen.append(("ssm", f"ssm:{operation}"))  # granted on a parameter path, not a resource of the template
+        else:
+            self.seen.append((service, operation))
+
+
+@pytest.fixture
+def world(dynamodb_client, monkeypatch, tmp_path):
+    with mock_aws(config=MOTO):
+        suffix = uuid.uuid4().hex[:8]
+        names = {f"activity-{suffix}": "ActivityTable", f"idempotency-{suffix}": "IdempotencyTable",
+                 f"archive-{suffix}": "ArchiveBucket", f"details-{suffix}": "DetailBucket", f"digests-{suffix}": "DigestBucket"}
+        physical = {logical: name for name, logical in names.items()}
+        create_table(dynamodb_client, physical["ActivityTable"])
+        create_table(dynamodb_client, physical["IdempotencyTable"], logical_id="IdempotencyTable")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for logical in ("ArchiveBucket", "DetailBucket"):
+            s3.create_bucket(Bucket=physical[logical])
+            s3.put_bucket_versioning(Bucket=physical[logical], VersioningConfiguration={"Status": "Enabled"})
+        s3.create_bucket(Bucket=physical["DigestBucket"], ObjectLockEnabledForBucket=True)
+        key = boto3.client("kms", region_name="us-east-1").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        names[key] = "DigestSigningKey"
+        physical["DigestSigningKey"] = key
+        queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=f"webhooks-{suffix}")["QueueUrl"]
+        names[f"webhooks-{suffix}"] = "WebhookQueue"
+        physical["WebhookQueue"] = queue
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
+        secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]
+        names[secret] = physical["CursorSecret"] = "CursorSecret"
+        physical["CursorSecret"] = secret
+        calls = Calls(names)
+        original = BaseClient._make_api_call
+
+        def spy(client, operation, params):
+            calls.record(client.meta.service_model.service_name, operation, params)
+            return original(client, operation, params)
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", spy)
+        yield physical, calls, TableStream(dynamodb_client, physical["ActivityTable"])
+        for table in ("ActivityTable", "IdempotencyTable"):
+            dynamodb_client.delete_table(TableName=physical[table])
+    _fresh()
+
+
+def _fresh() -> None:
+    settings.cache_clear()
+    common.reset()
+    from activitylog import idempotency
+    from activitylog.webhooks import ingest, receiver
+
+    idempotency._persistence.cache_clear()
+    receiver.receiver.cache_clear()
+    ingest.ingest.cache_clear()
+
+
+@contextmanager
+def running(function: str, physical: dict, template_doc: dict, monkeypatch, calls: Calls):
+    """The function's environment (Globals and its own, names resolved to this test's), its calls recorded apart."""
+    variables = {**template_doc["Globals"]["Function"]["Environment"]["Variables"],
+                 **template_doc["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            value = physical.get(value["Ref"]) or str(template_doc["Parameters"][value["Ref"]]["Default"])
+        elif isinstance(value, dict) and "Fn::Sub" in value:
+            value = value["Fn::Sub"].replace("${AWS::StackName}", STACK)
+        monkeypatch.setenv(name, str(value))
+    for name in ("ARCHIVE_BUCKET", "DIGEST_BUCKET", "DIGEST_SIGNING_KEY", "IDEMPOTENCY_TABLE", "CURSOR_SECRET_NAME", "CURSOR_SECRET"):
+        if name not in variables:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RETENTION_CACHE_SECONDS", "0")
+    monkeypatch.delenv("ACTIVITYLOG_LOCAL_KMS_DIR", raising=False)
+    _fresh()
+    handler = load_handler_module(function).lambda_handler
+    getattr(handler, "reset", lambda: None)()
+    before = len(calls.seen)
+    outcome = []
+    yield outcome
+    outcome.extend(calls.seen[before:])
+
+
+def call(function: str, method: str, path: str, scope: str, body=None, headers=None):
+    event = api_event(method, path, body=body, headers=headers, claims=claims(org="org_roles", sub="u_admin", scope=scope))
+    answer = load_handler_module(function).lambda_handler(event, LambdaContext())
+    assert answer["statusCode"] < 300, answer
+    return json.loads(answer["body"])
+
+
+def test_every_function_calls_only_what_its_role_grants(world, template, transformed, monkeypatch):
+    physical, calls, stream = world
+    used: dict[str, list] = {}
+    big = {"blob": os.urandom(40_000).hex()}  # offloaded to the detail bucket
+    entry = {"type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "synced", "event": "SYNC",
+             "actor": {"kind": "system", "id": "system", "name": "system"}, "metadata": big}
+
+    with running("SettingsFunction", physical, template, monkeypatch, calls) as used["SettingsFunction"]:
+        call("SettingsFunction", "GET", "/settings/retention", "activity:admin")
+        call("SettingsFunction", "PUT", "/settings/retention", "activity:admin", {"hot_days": 90})
+    with running("RecordFunction", physical, template, monkeypatch, calls) as used["RecordFunction"]:
+        started = call("RecordFunction", "POST", "/activities", "activity:write", entry, {"Idempotency-Key": "k1"})
+        call("RecordFunction", "POST", "/activities/batch", "activity:write", {"entries": [dict(entry, metadata={})]})
+        call("RecordFunction", "PATCH", f"/activities/{started['id']}", "activity:write", {"status": "SUCCESS", "metadata": {"blob": "small"}})
+    with running("QueryFunction", physical, template, monkeypatch, calls) as used["QueryFunction"]:
+        call("QueryFunction", "GET", "/activities", "activity:read")
+        call("QueryFunction", "GET", f"/activities/{started['id']}", "activity:read")
+    records = stream.records()  # read by the test, as Lambda would: not the functions' calls
+    policy_records = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] == "retention"]
+    entries = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] not in ("shards", "retention")]
+    with running("RetentionFunction", physical, template, monkeypatch, calls) as used["RetentionFunction"]:
+        load_handler_module("RetentionFunction").lambda_handler(stream_event(policy_records), LambdaContext())
+    with running("ArchiveFunction", physical, template, monkeypatch, calls) as used["ArchiveFunction"]:
+        load_handler_module("ArchiveFunction").lambda_handler(stream_event(entries), LambdaContext())
+    with running("DigestFunction", physical, template, monkeypatch, calls) as used["DigestFunction"]:
+        until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+        load_handler_module("DigestFunction").lambda_handler({"until": until}, LambdaContext())
+    with running("WebhookFunction", physical, template, monkeypatch, calls) as used["WebhookFunction"]:
+        url = "https://hooks.example.com/webhooks/stripe/org_roles"
+        body, headers = signed_delivery("stripe", "whsec_roles", provider_event("stripe", "evt_roles", "payment_intent.succeeded"), url)
+        event = api_event("POST", "/webhooks/stripe/org_roles", body=body.decode(), headers={**headers, "host": "hooks.example.com"})
+        answer = load_handler_module("WebhookFunction").lambda_handler(event, LambdaContext())
+        assert answer["statusCode"] == 200, answer
+        forged = api_event("POST", "/webhooks/stripe/org_roles", body=body.decode(),
+                           headers={**headers, "stripe-signature": "t=1,v1=00", "host": "hooks.example.com"})
+        assert load_handler_module("WebhookFunction").lambda_handler(forged, LambdaContext())["statusCode"] == 400  # recorded
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=physical["WebhookQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    with running("IngestFunction", physical, template, monkeypatch, calls) as used["IngestFunction"]:
+        answer = load_handler_module("IngestFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())
+        assert answer["batchItemFailures"] == [], answer
+    with running("SupportFunction", physical, template, monkeypatch, calls) as used["SupportFunction"]:
+        call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support")
+
+    for function, seen in used.items():
+        assert seen, f"{function} made no AWS call: the scenario did not exercise it"
+        for resource, action in sorted(set(seen)):
+            granted = _all_actions(transformed, function) if resource == "ssm" else _granted(transformed, function, resource)
+            assert action in granted, f"{function} calls {action} on {resource}, which its role does not grant"
