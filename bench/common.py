@@ -62,15 +62,16 @@ class Bench:
 
 
 @contextmanager
-def local_table(shards: int | None = None, writers: int = 8) -> Iterator[Bench]:
-    """DynamoDB Local in memory on a free port, the table from template.yaml, the service bound to it."""
+def local_table(shards: int | None = None, writers: int = 8, db_path: Path | None = None) -> Iterator[Bench]:
+    """DynamoDB Local on a free port (in memory, or in ``db_path``: a million entries in memory take
+    ~11 GB of the JVM's native memory), the table from template.yaml, the service bound to it."""
     os.environ.update(BENCH_ENV)
     if shards:
         os.environ["DEFAULT_SHARDS"] = str(shards)
     from activitylog_local.dynamodb import DynamoDBLocal, local_aws_environment
     from activitylog_local.template import create_table
 
-    with DynamoDBLocal() as ddb:
+    with DynamoDBLocal(db_path=db_path) as ddb:
         os.environ.update(local_aws_environment(ddb.endpoint))
         import boto3
         from botocore.config import Config

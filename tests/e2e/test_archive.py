@@ -29,10 +29,10 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     admin = api_stack.token(ORG, "u_admin", name="Morgan Admin", scopes=("admin",))
     writer = api_stack.token(ORG, "svc_jobs", scopes=("write",))
     support = api_stack.token(ORG, "u_support", scopes=("support",))
-    # The org keeps entries hot for 90 days; a job that started 90 days ago less 25 s expires in 25 s.
+    # The org keeps entries hot for 90 days; a job that started 90 days ago less 15 s expires in 15 s.
     status, policy = api_stack.request("PUT", "/settings/retention", admin, body={"hot_days": 90})
     assert status == 200 and policy["hot_days"] == 90, policy
-    started_at = datetime.now(timezone.utc) - timedelta(days=90) + timedelta(seconds=25)
+    started_at = datetime.now(timezone.utc) - timedelta(days=90) + timedelta(seconds=15)
     status, created = api_stack.request("POST", "/activities", writer, body={
         "type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "synced", "event": "SYNC_SQUARE_STOCK",
         "actor": {"kind": "system", "id": "system", "name": "system"}, "occurred_at": started_at.isoformat(),

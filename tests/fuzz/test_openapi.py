@@ -28,6 +28,9 @@ def test_every_operation_answers_as_its_document_says(api_stack, fuzz_token, tmp
         "--workers", "1",
         "--generation-database", "none",  # no examples carried over from an earlier run
         "--header", f"Authorization: Bearer {fuzz_token}",
+        # A function's first request starts its execution environment (a process importing its
+        # code): seconds on a loaded 2-core machine, past schemathesis' 10 s default.
+        "--request-timeout", "60",
     ]
 
     # In a temporary folder: schemathesis keeps its replay files under ./.schemathesis

@@ -347,11 +347,11 @@ def test_the_archive_query_returns_the_entries_the_api_lists_for_the_same_window
     from .test_store import COMBINATIONS, NOW, page_through, random_documents, write_all
 
     # Given three days of entries, some jobs that then finished (so their latest version differs), archived
-    written = write_all(service, WRITER, random_documents(300, seed=12))
+    written = write_all(service, WRITER, random_documents(160, seed=12))
     jobs = [e for e in written if e["status"] == "IN_PROGRESS"][:8]
     for n, entry in enumerate(jobs):
         service.update(WRITER, entry["id"], EntryUpdate.model_validate({"status": "FAILED" if n % 2 else "SUCCESS"}))
-    write_all(service, OTHER, random_documents(40, seed=13))  # another org, same days
+    write_all(service, OTHER, random_documents(20, seed=13))  # another org, same days
     records = stream.records()
     for start in range(0, len(records), 100):  # as Lambda would batch them
         archive(stream_event(records[start:start + 100]))

@@ -271,8 +271,7 @@ def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_mess
     assert queue["MaximumMessageSize"] == MAX_MESSAGE_BYTES  # what the receiver offloads to S3 above
     assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
     alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
-              for a in resources(template, "AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("Namespace") == "AWS/SQS"}
+              for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"].get("Namespace") == "AWS/SQS"}
     assert {("ApproximateNumberOfMessagesVisible", "WebhookDeadLetters"), ("ApproximateAgeOfOldestMessage", "WebhookQueue"),
             ("ApproximateAgeOfOldestMessage", "WebhookDeadLetters")} <= alarms
     (mapping,) = resources_["IngestFunction"]["Properties"]["Events"].values()
