@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# checkov pins older boto3/botocore/packaging than the service's, so it lives in a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV      := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
 
 .PHONY: dev test install lint bench package clean
 
@@ -15,17 +19,22 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
+$(CHECKOV):
+	@test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+
 install: $(STAMP)
 
-test: install
+test: install $(CHECKOV)
 	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
 	$(BIN)/pytest
 
 dev: install
 	$(BIN)/activitylog serve
 
-lint: install
+lint: install $(CHECKOV)
 	$(BIN)/cfn-lint template.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --quiet --compact -f template.yaml
 
 bench: install
 	$(BIN)/python bench/query.py
@@ -39,4 +48,4 @@ package: install
 	$(BIN)/python -m activitylog_local.package --out build
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache build .artifacts
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache build .artifacts

@@ -398,9 +398,15 @@ class LocalStack:
         return self.options.data_dir / "kms"
 
     def _create_key(self, logical_id: str, props: dict) -> None:
-        """A signing key as a local key file (``activitylog.archive.signing.LocalSigner``), kept in ``.local/kms``."""
+        """A signing key as a local key file (``activitylog.archive.signing.LocalSigner``), kept in ``.local/kms``.
+
+        An encryption key (the service key) has nothing to run here: nothing the local stack
+        keeps is encrypted at rest, and its users reach it only through AWS services' own SSE.
+        """
+        if props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
+            return
         if props.get("KeyUsage") != "SIGN_VERIFY":
-            log.warning("%s: the local stack has signing keys only (KeyUsage SIGN_VERIFY); it is left out", logical_id)
+            log.warning("%s: the local stack has signing and encryption keys only, not %s; it is left out", logical_id, props["KeyUsage"])
             return
         if props.get("KeySpec") != "ECC_NIST_P256":
             raise SetupError(f"{logical_id}: the local stack signs with ECC_NIST_P256 keys only, not {props.get('KeySpec')}")
