@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from activitylog.api import common
@@ -330,9 +331,10 @@ def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api, idempo
 
     (request,) = platform.run_requests()
     assert request["detail-type"] == "RetryRequested"
-    assert request["detail"] | {"requested_by": None} == {
+    assert request["detail"] | {"requested_by": None, "record": None} == {
         "org_id": "org_acme", "job": "SYNC_SQUARE_STOCK", "run_id": answer["run_id"], "params": {"location_ids": ["L1"]},
-        "entity": SQUARE, "correlation_id": original, "retry_of": original, "requested_by": None}
+        "entity": SQUARE, "correlation_id": original, "retry_of": original, "requested_by": None, "record": None}
+    assert request["detail"]["record"]["entry_id"] == answer["id"]  # the caller's "Retried" entry rides in it
     assert request["detail"]["requested_by"] == {"kind": "user", "id": "u_17", "name": "Riley Park"}
 
     platform.deliver_all()
@@ -340,6 +342,36 @@ def test_retry_asks_for_the_run_and_records_who_retried_it(platform, api, idempo
     assert (action["type"], action["action"], action["event"]) == ("USER_ACTION", "retried", "Retried SYNC_SQUARE_STOCK")
     assert action["actor"] == {"kind": "user", "id": "u_17", "name": "Riley Park"} and action["retry_of"] == original
     assert action["id"] < answer["run_id"]  # the click, then the run, in the chain's time order
+
+
+class BusTakingOneCall:
+    """The platform bus that takes one PutEvents call, then is unreachable."""
+
+    def __init__(self, events) -> None:
+        self.events, self.calls = events, 0
+
+    def put_events(self, **kwargs) -> dict:
+        self.calls += 1
+        if self.calls > 1:
+            raise EndpointConnectionError(endpoint_url="https://events.us-east-1.amazonaws.com")
+        return self.events.put_events(**kwargs)
+
+
+def test_the_retried_entry_is_recorded_whenever_the_run_was_asked_for(platform, api, idempotency_table, monkeypatch):
+    """The bus takes the run request, then goes away, and the retry function's environment ends: the caller's
+    "Retried" entry still lands, as it rode in the run request (a second event would have died in its buffer)."""
+    original = failed_sync(api)
+    bus = BusTakingOneCall(platform.events)
+    monkeypatch.setattr(Publisher, "_client", lambda self: bus)
+    status, answer = retry(original)
+    assert status == 202, answer
+    monkeypatch.setattr(client_module, "_default", None)  # the environment ends, with whatever it buffered
+
+    platform.deliver_all()
+    action = detail(api, answer["id"])
+    assert (action["type"], action["event"], action["retry_of"]) == ("USER_ACTION", "Retried SYNC_SQUARE_STOCK", original)
+    assert action["actor"]["name"] == "Riley Park" and action["correlation_id"] == original
+    assert [r["detail"]["run_id"] for r in platform.run_requests()] == [answer["run_id"]]
 
 
 def test_a_second_retry_within_the_window_answers_the_first(platform, api, idempotency_table):

@@ -135,6 +135,17 @@ class Publisher:
         return self._events
 
 
+class _Capture(Publisher):
+    """Keeps what would be published (``ActivityClient.draft``)."""
+
+    def __init__(self, into: list[dict]) -> None:
+        super().__init__(bus="draft")
+        self.into = into
+
+    def publish(self, entries: list[dict]) -> None:
+        self.into.extend(entries)
+
+
 _default: Optional[Publisher] = None
 
 
@@ -184,6 +195,17 @@ class ActivityClient:
         })
         self._send(entry_id, document, events.ACTIVITY_RECORDED, None, now)
         return entry_id
+
+    def draft(self, *, entry_id: str, **fields: Any) -> dict:
+        """What ``record(entry_id=…, **fields)`` would send, for an event that carries the entry itself (a
+        retry's run request: ``events.RunRequest.record``); fitted to one event and validated, or raises."""
+        drafted: list[dict] = []
+        recorder = ActivityClient(self.org, correlation_id=self.correlation_id, actor=self.actor, producer=self.producer,
+                                  publisher=_Capture(drafted), clock=self.clock)
+        recorder.record(entry_id=entry_id, **fields)
+        if not drafted:
+            raise ValueError(f"entry {entry_id} is not a valid entry (logged)")
+        return {"entry_id": entry_id, "entry": json.loads(drafted[0]["Detail"])["entry"], "producer": self.producer}
 
     def system_event(self, action: str, event: str, *, entity: Optional[dict] = None, before: Optional[dict] = None,
                      after: Optional[dict] = None, metadata: Optional[dict] = None, status: str = "SUCCESS") -> str:

@@ -19,12 +19,17 @@ event's ``time`` is when it was reported (a job's stall deadline counts from it)
 Run requests (source ``activitylog.jobs``) ask a job handler to run a job:
 
 =================  ===========================================================================
-RetryRequested     ``{org_id, job, params, entity, correlation_id, retry_of, run_id, requested_by}``
+RetryRequested     ``{org_id, job, params, entity, correlation_id, retry_of, run_id, requested_by,
+                   record}``
 JobRequested       the same without ``retry_of``: a user's "run now", a platform trigger
 =================  ===========================================================================
 
 ``run_id`` is the entry id the new run will have, decided by whoever asked, so the asker
-can point at the run before it has started.
+can point at the run before it has started. A retry's ``record`` (``{entry_id, entry,
+producer}``) is the caller's USER_ACTION "Retried …": it rides in the run request, and
+ActivityEventsRule sends RetryRequested to the ingest queue too, so the bus accepting the
+run is the bus accepting its audit entry (two events could part: the run asked for, its
+"Retried" entry left in a buffer that ends with the function's environment).
 
 >>> entries = [activity_event("org_1", entry_id, document, sequence=3, detail_type=JOB_PROGRESSED, at=now)]
 >>> events_client.put_events(Entries=[with_bus(e, bus) for e in entries])
@@ -43,6 +48,7 @@ ACTIVITY_RECORDED = "ActivityRecorded"
 JOB_STARTED, JOB_PROGRESSED, JOB_FINISHED = "JobStarted", "JobProgressed", "JobFinished"
 ACTIVITY_DETAIL_TYPES = (ACTIVITY_RECORDED, JOB_STARTED, JOB_PROGRESSED, JOB_FINISHED)
 RETRY_REQUESTED, JOB_REQUESTED = "RetryRequested", "JobRequested"
+RECORDING_RUN_REQUESTS = (RETRY_REQUESTED,)  # run requests that carry an entry (``record``) for the ingest
 BUS_VARIABLE = "ACTIVITY_BUS_NAME"  # the platform bus, in every publisher's environment
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's limit for one PutEvents entry
 
@@ -73,11 +79,16 @@ class ActivityEvent:
     @classmethod
     def parse(cls, event: dict) -> "ActivityEvent":
         """Raises ``ValueError`` naming what is missing: such a message can never be recorded."""
-        if event.get("source") != ACTIVITY_SOURCE or event.get("detail-type") not in ACTIVITY_DETAIL_TYPES:
+        source, kind = event.get("source"), event.get("detail-type")
+        if not ((source == ACTIVITY_SOURCE and kind in ACTIVITY_DETAIL_TYPES) or (source == RUN_SOURCE and kind in RECORDING_RUN_REQUESTS)):
             raise ValueError(f"not an activity event: source {event.get('source')!r}, detail-type {event.get('detail-type')!r}")
         detail = event.get("detail")
         if not isinstance(detail, dict):
             raise ValueError("detail: must be an object")
+        if source == RUN_SOURCE:  # a retry's own entry, carried in its run request, in the run's org
+            if not isinstance(detail.get("record"), dict):
+                raise ValueError("detail.record: must be an object")
+            detail = {**detail["record"], "org_id": detail.get("org_id")}
         for name in ("org_id", "entry_id"):
             if not isinstance(detail.get(name), str):
                 raise ValueError(f"detail.{name}: must be a string")
@@ -94,8 +105,11 @@ class ActivityEvent:
 
 
 def is_activity_event(document: Any) -> bool:
-    """Whether an SQS body is an EventBridge activity event (the ingest queue also carries webhooks)."""
-    return isinstance(document, dict) and document.get("source") == ACTIVITY_SOURCE and "detail-type" in document
+    """Whether an SQS body is an EventBridge event to record (the ingest queue also carries webhooks)."""
+    if not isinstance(document, dict) or "detail-type" not in document:
+        return False
+    return (document.get("source") == ACTIVITY_SOURCE
+            or (document.get("source") == RUN_SOURCE and document["detail-type"] in RECORDING_RUN_REQUESTS))
 
 
 @dataclass
@@ -110,6 +124,7 @@ class RunRequest:
     correlation_id: Optional[str] = None
     retry_of: Optional[str] = None
     requested_by: Optional[dict] = None  # the actor who asked: a team member for a retry
+    record: Optional[dict] = None  # a retry's "Retried …" entry: {entry_id, entry, producer} (the ingest records it)
 
     @property
     def detail_type(self) -> str:

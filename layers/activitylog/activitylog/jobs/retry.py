@@ -5,9 +5,10 @@ WARNING BACKGROUND_JOB, or outgoing webhook, of a type marked retryable. Anythin
 a 409 saying why (a one-time sync: "re-trigger it from its integration page").
 
 A retry publishes ``RetryRequested`` (the original's job, parameters, entity and chain, and
-the new run's entry id) on the platform bus, where a job handler picks it up, and records
-the caller's USER_ACTION "Retried …" with ``retry_of``; the run's entry carries
-``retry_of`` too, and all of them join the original's chain. Pressing Retry twice within
+the new run's entry id) on the platform bus, where a job handler picks it up. The same event
+carries the caller's USER_ACTION "Retried …" with ``retry_of``, which the ingest records: the
+bus takes both or neither. The run's entry carries ``retry_of`` too, and all of them join the
+original's chain. Pressing Retry twice within
 ``RETRY_WINDOW_SECONDS`` answers the first retry again (Powertools idempotency, keyed on
 the org and the entry): one run, one "Retried" entry.
 
@@ -49,15 +50,16 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
     user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
     pressed = service.clock()
     action_id = ids.new_id(pressed)  # the click comes first in the chain's time order, then the run
-    request = RunRequest(org_id=caller.org, job=name, run_id=ids.new_id(pressed + timedelta(milliseconds=1)), params=params,
-                         entity=original.entity, correlation_id=chain, retry_of=original.id, requested_by=user)
-    try:
-        publisher.send([request.event()])  # nothing is recorded unless the run was asked for
+    run_id = ids.new_id(pressed + timedelta(milliseconds=1))
+    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
+    record = activity.draft(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
+                            correlation_id=chain, retry_of=original.id, metadata={"job_type": name, "run_id": run_id},
+                            entry_id=action_id)
+    request = RunRequest(org_id=caller.org, job=name, run_id=run_id, params=params, entity=original.entity,
+                         correlation_id=chain, retry_of=original.id, requested_by=user, record=record)
+    try:  # one event: the run and the caller's "Retried" entry are taken, or neither is
+        publisher.send([request.event()])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing started
         raise Unavailable(f"the event bus did not take the retry ({error}); nothing was started, try again", "id") from None
-    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
-    activity.record(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
-                    correlation_id=chain, retry_of=original.id, metadata={"job_type": name, "run_id": request.run_id},
-                    entry_id=action_id)
-    return {"id": action_id, "run_id": request.run_id, "retry_of": original.id, "job": name, "correlation_id": chain}
+    return {"id": action_id, "run_id": run_id, "retry_of": original.id, "job": name, "correlation_id": chain}
 
