@@ -317,6 +317,28 @@ def test_a_run_request_round_trips_and_names_a_retry():
     assert RunRequest("o", "J", "01M8AP55CB939ADHT5N4N8XQT2").detail_type == "JobRequested"
 
 
+
+def test_a_retry_request_carries_the_callers_entry_for_the_ingest_and_a_job_request_none(bus):
+    riley = {"kind": "user", "id": "u_17", "name": "Riley Park"}
+    record = client(bus, actor=riley).draft(type="USER_ACTION", action="retried", event="Retried SYNC_SQUARE_STOCK",
+                                            entry_id="01M8AP55CB939ADHT5N4N8XQT4", retry_of="01M8AP55CB939ADHT5N4N8XQT3")
+    assert bus.received == []  # drafted, not sent
+    request = RunRequest("org_1", "SYNC_SQUARE_STOCK", "01M8AP55CB939ADHT5N4N8XQT5", retry_of="01M8AP55CB939ADHT5N4N8XQT3",
+                         record=record)
+    sent = request.event()
+    envelope = {"source": sent["Source"], "detail-type": sent["DetailType"], "detail": json.loads(sent["Detail"])}
+    assert events.is_activity_event(envelope)
+    event = ActivityEvent.parse(envelope)
+    assert (event.org, event.entry_id, event.entry["actor"], event.entry["retry_of"]) == (
+        "org_1", "01M8AP55CB939ADHT5N4N8XQT4", riley, "01M8AP55CB939ADHT5N4N8XQT3")
+    with pytest.raises(ValueError, match="detail.record"):
+        ActivityEvent.parse({**envelope, "detail": {**envelope["detail"], "record": None}})
+    asked = RunRequest("org_1", "SYNC_SQUARE_STOCK", "01M8AP55CB939ADHT5N4N8XQT5").event()
+    assert not events.is_activity_event({"source": asked["Source"], "detail-type": asked["DetailType"], "detail": {}})
+    with pytest.raises(ValueError, match="not a valid entry"):
+        client(bus).draft(type="USER_ACTION", action="retried", event="", entry_id="01M8AP55CB939ADHT5N4N8XQT4")
+
+
 # -- what a retry runs -------------------------------------------------------------------------------
 
 
