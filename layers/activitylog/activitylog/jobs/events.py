@@ -80,7 +80,8 @@ class ActivityEvent:
     def parse(cls, event: dict) -> "ActivityEvent":
         """Raises ``ValueError`` naming what is missing: such a message can never be recorded."""
         source, kind = event.get("source"), event.get("detail-type")
-        if not ((source == ACTIVITY_SOURCE and kind in ACTIVITY_DETAIL_TYPES) or (source == RUN_SOURCE and kind in RECORDING_RUN_REQUESTS)):
+        if not ((source == ACTIVITY_SOURCE and kind in ACTIVITY_DETAIL_TYPES)
+                or (source == RUN_SOURCE and kind in RECORDING_RUN_REQUESTS)):
             raise ValueError(f"not an activity event: source {event.get('source')!r}, detail-type {event.get('detail-type')!r}")
         detail = event.get("detail")
         if not isinstance(detail, dict):

@@ -8,9 +8,8 @@ A retry publishes ``RetryRequested`` (the original's job, parameters, entity and
 the new run's entry id) on the platform bus, where a job handler picks it up. The same event
 carries the caller's USER_ACTION "Retried …" with ``retry_of``, which the ingest records: the
 bus takes both or neither. The run's entry carries ``retry_of`` too, and all of them join the
-original's chain. Pressing Retry twice within
-``RETRY_WINDOW_SECONDS`` answers the first retry again (Powertools idempotency, keyed on
-the org and the entry): one run, one "Retried" entry.
+original's chain. Pressing Retry twice within ``RETRY_WINDOW_SECONDS`` answers the first retry
+again (Powertools idempotency, keyed on the org and the entry): one run, one "Retried" entry.
 
 >>> retry(service, caller, "01JDQ…", lambda_context, publisher)
 {'id': '01JDR…', 'run_id': '01JDR…', 'retry_of': '01JDQ…', 'job': 'SYNC_SQUARE_STOCK', 'correlation_id': '01JDQ…'}
