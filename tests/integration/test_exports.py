@@ -428,3 +428,59 @@ def test_a_download_link_opens_only_its_own_export_in_its_own_org_until_it_expir
     fresh = parse_qs(urlparse(status["download_url"]).query)["token"][0]
     assert exports.download(export_id, fresh)["statusCode"] == 302
     assert exports.status(export_id, token=OTHER_ORG_READER)["statusCode"] == 404
+
+
+# -- completing: idempotent (issue 18, item 12) --------------------------------------------------
+
+
+def test_a_complete_step_retried_after_its_upload_completed_accepts_the_whole_file(exports):
+    # Given an export whose parts are all written
+    seed(exports, mixed(30))
+    export = json.loads(exports.export(WINDOW)["body"])
+    handler = load_handler_module("ExportWorkerFunction").lambda_handler
+    state = handler({"step": "begin", "export": {"export_id": export["export_id"], "org": "org_acme", "notify": "r@a.example"}},
+                    LambdaContext())
+    while not state["done"]:
+        state = handler({"step": "write", "export": state}, LambdaContext(timeout=900))
+    # And a Complete whose CompleteMultipartUpload lands in S3 but whose answer is lost (a timeout, a dropped connection)
+    client = worker.exports().files.client
+    lost = []
+
+    def lose_the_answer(**_):
+        if not lost:
+            lost.append(True)
+            raise ConnectionError("connection reset after CompleteMultipartUpload")
+
+    client.meta.events.register("after-call.s3.CompleteMultipartUpload", lose_the_answer)
+    with pytest.raises(ConnectionError):
+        handler({"step": "complete", "export": state}, LambdaContext(timeout=900))
+
+    # When the state machine retries Complete (S3 answers NoSuchUpload: the upload is the file now)
+    final = handler({"step": "complete", "export": state}, LambdaContext(timeout=900))
+
+    # Then the export is SUCCESS with the file's own size and SHA-256, and the email is the link's
+    body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=BUCKET, Key=f"exports/org_acme/{export['export_id']}.csv")["Body"].read()
+    status = json.loads(exports.status(export["export_id"])["body"])
+    assert (status["status"], status["rows"], status["bytes"], status["parts"]) == ("SUCCESS", 30, len(body), state["parts"])
+    assert status["sha256"] == hashlib.sha256(body).hexdigest() == final["sha256"]
+    assert final["email"]["subject"].startswith("Your activity log export is ready")
+
+
+def test_a_retried_complete_refuses_a_stored_file_that_is_not_what_was_uploaded(exports):
+    # Given an upload that is gone, and an object under the export's key that is not its parts
+    seed(exports, mixed(30))
+    export = json.loads(exports.export(WINDOW)["body"])
+    handler = load_handler_module("ExportWorkerFunction").lambda_handler
+    state = handler({"step": "begin", "export": {"export_id": export["export_id"], "org": "org_acme", "notify": "r@a.example"}},
+                    LambdaContext())
+    while not state["done"]:
+        state = handler({"step": "write", "export": state}, LambdaContext(timeout=900))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    key = f"exports/org_acme/{export['export_id']}.csv"
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=state["upload_id"])
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"id\r\n")
+
+    # When Complete runs, it fails (and the state machine's Catch marks the export FAILED)
+    with pytest.raises(Exception, match="upload"):
+        handler({"step": "complete", "export": state}, LambdaContext(timeout=900))
+    assert json.loads(exports.status(export["export_id"])["body"])["status"] == "IN_PROGRESS"

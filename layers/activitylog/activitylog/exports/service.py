@@ -216,7 +216,7 @@ class ExportService:
         """Complete the upload, record rows, size and SHA-256 on the export's entry: the email to send."""
         org, export = state["org"], self._export(state["org"], state["export_id"])
         key = export_key(org, export.id)
-        parts = self.files.finish(key, state["upload_id"])
+        parts = self.files.finish(key, state["upload_id"], state["parts"], state["bytes"])
         sha256, size = self.files.digest(key)
         if size != state["bytes"]:
             raise RuntimeError(f"the stored file holds {size} bytes where {state['bytes']} were written")
