@@ -484,3 +484,53 @@ def test_a_retried_complete_refuses_a_stored_file_that_is_not_what_was_uploaded(
     with pytest.raises(Exception, match="upload"):
         handler({"step": "complete", "export": state}, LambdaContext(timeout=900))
     assert json.loads(exports.status(export["export_id"])["body"])["status"] == "IN_PROGRESS"
+
+
+# -- a snapshot: the list as it was when the export was asked for (issue 18, item 13) ------------
+
+
+def test_an_entry_recorded_after_a_large_export_was_asked_for_is_not_in_its_file_even_back_dated(exports):
+    # Given a large export asked for, and the list as it was then
+    seed(exports, mixed(30))
+    asked = exports.listed(**WINDOW)
+    export = json.loads(exports.export(WINDOW)["body"])
+    assert export["status"] == "IN_PROGRESS"
+
+    # When entries dated inside its window are recorded before its worker reads them (back-dated)
+    late = seed(exports, [entry(occurred_at=(datetime.now(timezone.utc) - timedelta(hours=3)).isoformat(), event="Late, back-dated"),
+                          entry(occurred_at=(datetime.now(timezone.utc) - timedelta(minutes=599)).isoformat(), event="Late too")])
+    final, _ = run_steps(export)
+
+    # Then the file is the list as it was when asked for, row for row
+    body = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=BUCKET, Key=f"exports/org_acme/{export['export_id']}.csv")["Body"].read().decode("utf-8")
+    rows = rows_of(body)
+    assert not {row["id"] for row in rows} & set(late)
+    assert final["rows"] == len(rows) == len(asked) == 30
+    matches_the_list(exports, rows, asked)
+
+
+@pytest.mark.parametrize("inline_rows", ["100", "5"], ids=["small", "large"])
+def test_an_explicit_future_to_exports_what_the_list_shows_including_entries_dated_minutes_ahead(exports, monkeypatch, inline_rows):
+    # Given entries dated a few minutes ahead (a producer's clock runs fast; up to 5 minutes are taken)
+    monkeypatch.setenv("EXPORT_INLINE_ROWS", inline_rows)
+    _fresh()
+    now = datetime.now(timezone.utc)
+    seed(exports, mixed(6) + [entry(occurred_at=(now + timedelta(minutes=minutes)).isoformat(), event=f"{minutes} min ahead")
+                              for minutes in (2, 4)])
+    window = {"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(hours=1)).isoformat()}
+    listed = exports.listed(**window)
+    assert {"2 min ahead", "4 min ahead"} <= {item["event"] for item in listed}
+
+    # When they are exported with that explicit `to`
+    answer = exports.export(window)
+    if answer["statusCode"] == 200:
+        body = answer["body"]
+    else:
+        export = json.loads(answer["body"])
+        run_steps(export)
+        body = boto3.client("s3", region_name="us-east-1").get_object(
+            Bucket=BUCKET, Key=f"exports/org_acme/{export['export_id']}.csv")["Body"].read().decode("utf-8")
+
+    # Then the export is the list, row for row, the entries dated ahead included
+    matches_the_list(exports, rows_of(body), listed)

@@ -111,19 +111,19 @@ class ExportService:
         caller.require(ROUTE_SCOPES["POST /exports"])
         wanted, document = parse_filters(filters)
         now = self.activity.clock()
+        # The list's own window (an explicit future `to` too); what is recorded after now is left out.
         low, high = wanted.window(now)
-        high = min(high, now)  # an export holds what was recorded when it was asked for
         requester = {"id": caller.subject, "name": caller.name}
         inline = self._inline(caller.org, wanted, ids.lower_bound(low), ids.upper_bound(high), now)
         if inline is not None:
             body, rows = inline
             progress = {"rows": rows, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(), "parts": 0}
-            export = self._record(caller.org, new_export(requester, document, low, high, Status.SUCCESS, "inline", progress))
+            export = self._record(caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress))
             return SmallExport(body, export, export.filename(caller.org))
         if not caller.email:
             raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes), "
                              "so it runs in the background and emails its link: the token carries no email claim", "email")
-        export = self._record(caller.org, new_export(requester, document, low, high, Status.IN_PROGRESS, "email"))
+        export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email"))
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
         except Exception as error:  # noqa: BLE001 - the export must not stay IN_PROGRESS with nothing running it
@@ -139,9 +139,10 @@ class ExportService:
         high = high_id
         while True:
             page = self.activity.read_page(org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True)
-            if rows + len(page.items) > limit:
+            items = as_of(page.items, now)
+            if rows + len(items) > limit:
                 return None
-            for entry in page.items:
+            for entry in items:
                 writer.write(entry)
             chunk = writer.take()
             # Lambda counts the answer as it encodes it: JSON, non-ASCII and quotes escaped.
@@ -149,7 +150,7 @@ class ExportService:
             if answer_bytes > self.config.inline_bytes:
                 return None
             chunks.append(chunk)
-            rows += len(page.items)
+            rows += len(items)
             if page.position is None:
                 return b"".join(chunks), rows
             high = ids.before(page.position)
@@ -197,7 +198,9 @@ class ExportService:
             part_rows, written_now = 0, written_now + 1
             slowest = max(slowest, time.monotonic() - started)
 
-        for entry in self._entries(org, export.filter, low_id, high, export.entry.occurred_at):
+        for entry in self._entries(org, export.filter, low_id, high, export.as_of):
+            if entry.id == export.id:
+                continue  # the export's own entry, in a window that reaches past its request
             writer.write(entry)
             part_rows += 1
             if writer.size >= self.part_size(counters["bytes"]):
@@ -246,7 +249,8 @@ class ExportService:
     # -- helpers --------------------------------------------------------------------------
 
     def _entries(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Iterator[Entry]:
-        """Every entry the filters select in [low_id, high_id], newest first, with its detail.
+        """Every entry the filters select in [low_id, high_id] as the list showed them at ``now``, newest
+        first, with its detail.
 
         The next page is read while this one is written (one page ahead, so memory stays two pages).
         """
@@ -259,7 +263,7 @@ class ExportService:
                 page = coming.result()
                 if page.position is not None:
                     coming = ahead.submit(read, ids.before(page.position))
-                yield from page.items
+                yield from as_of(page.items, now)
                 if page.position is None:
                     return
 
@@ -305,6 +309,11 @@ class ExportService:
     def _link(self, base_url: str, export: Export, org: str, seconds: int) -> str:
         token = links.mint(self.link_key, export.id, org, export.requester, seconds)
         return f"{base_url.rstrip('/')}/exports/{export.id}/download?token={token}"
+
+
+def as_of(entries: list[Entry], moment: datetime) -> list[Entry]:
+    """The entries the list showed at ``moment``: one recorded later (back-dated, or dated ahead) was not there yet."""
+    return [entry for entry in entries if entry.recorded_at is None or entry.recorded_at <= moment]
 
 
 def failure_message(failure: dict) -> str:
