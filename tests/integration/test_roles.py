@@ -166,7 +166,7 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
         call("SettingsFunction", "PUT", "/settings/retention", "activity:admin", {"hot_days": 90})
     with running("RecordFunction", physical, template, monkeypatch, calls) as used["RecordFunction"]:
         started = call("RecordFunction", "POST", "/activities", "activity:write", entry, {"Idempotency-Key": "k1"})
-        call("RecordFunction", "POST", "/activities/batch", "activity:write", {"entries": [dict(entry, metadata={})]})
+        call("RecordFunction", "POST", "/activities/batch", "activity:write", {"entries": [dict(entry, metadata={}), dict(entry)]})
         call("RecordFunction", "PATCH", f"/activities/{started['id']}", "activity:write", {"status": "SUCCESS", "metadata": {"blob": "small"}})
     with running("QueryFunction", physical, template, monkeypatch, calls) as used["QueryFunction"]:
         call("QueryFunction", "GET", "/activities", "activity:read")

@@ -31,13 +31,22 @@ def unpack(blob: Optional[bytes]) -> dict:
     return json.loads(zlib.decompress(blob)) if blob else {}
 
 
+DETAIL_TAG = "detail-retention"  # the object tag DetailBucket's lifecycle rules expire a detail by
+
+
+def detail_tag(retention_days: int) -> str:
+    """The tag value of a detail whose entry stays ``retention_days`` hot (``"730d"``)."""
+    return f"{retention_days}d"
+
+
 def detail_key(org: str, entry_id: str, retention_days: int) -> str:
     """A fresh key for one write attempt's detail.
 
     Unique per attempt: an attempt that loses a race never overwrites the object the
-    winner's item points at. The retention period leads the key so that the bucket's
-    lifecycle rule for that period expires it together with its entry. The ``details/``
-    prefix is the one template.yaml's lifecycle rules and the objects already stored use.
+    winner's item points at. The key names the retention period it was written under; what
+    expires it is its ``detail-retention`` tag (``DetailStore.put``, ``retag``), which a
+    retention change moves with its entry's expiry. The ``details/`` prefix is the one
+    template.yaml's lifecycle rules and the objects already stored use.
 
     >>> detail_key("org_1", "01M8AP55CB939ADHT5N4N8XQT2", 730)  # doctest: +ELLIPSIS
     'details/730d/org_1/01M8AP55CB939ADHT5N4N8XQT2/....json.z'
@@ -50,14 +59,31 @@ class DetailStore(Bucket):
 
     The bucket is ``Settings.detail_bucket`` (the ``DETAIL_BUCKET`` variable).
 
+    Each object carries its entry's retention class as the tag ``detail-retention``: one
+    lifecycle rule per class removes it a day after its entry can expire (counted, like the
+    entry's expiry, from about when it occurred: the object is written when the entry is).
+
     >>> store = DetailStore("activity-log-details")
-    >>> store.put(detail_key(org, entry_id, 730), pack(detail))
+    >>> store.put(detail_key(org, entry_id, 730), pack(detail), 730)
     """
 
-    def put(self, key: str, blob: bytes) -> None:
+    def put(self, key: str, blob: bytes, retention_days: Optional[int] = None) -> None:
+        """Store a blob; an entry's detail (``retention_days`` given) tagged with its class."""
         if not self.bucket:
             raise RuntimeError("DETAIL_BUCKET is not set: cannot store a detail larger than one item")
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib")
+        tagging = {"Tagging": f"{DETAIL_TAG}={detail_tag(retention_days)}"} if retention_days else {}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib", **tagging)
+
+    def retag(self, key: str, retention_days: int) -> bool:
+        """Move a detail to another retention class (its entry's expiry moved); False if it is gone."""
+        try:
+            self.client.put_object_tagging(Bucket=self.bucket, Key=key,
+                                           Tagging={"TagSet": [{"Key": DETAIL_TAG, "Value": detail_tag(retention_days)}]})
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "MethodNotAllowed"):
+                return False  # replaced meanwhile (its successor has the new class already) or expired
+            raise
+        return True
 
     def get(self, key: str, any_version: bool = False) -> Optional[bytes]:
         """The object, or None if it is missing (deleted, or expired by a lifecycle rule).

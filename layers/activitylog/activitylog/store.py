@@ -461,14 +461,15 @@ class EntryStore:
             raise
         return True
 
-    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int) -> tuple[list[tuple[str, int]], Optional[str]]:
-        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at) each, and
-        the last id read when more may follow."""
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int
+                 ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
+        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at, the key of its
+        offloaded detail or None) each, and the last id read when more may follow."""
         condition = EntryItem.sk > after_id if after_id else None
         answer = EntryItem._get_connection().query(
-            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp"],
+            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp", "bref"],
         )
-        found = [(raw["sk"]["S"], int(raw["exp"]["N"])) for raw in answer.get("Items", [])]
+        found = [(raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         return found, (last["sk"]["S"] if last else None)
 
@@ -649,7 +650,7 @@ class EntryStore:
             item.detail = blob
             return item, []
         key = details.detail_key(org, entry.id, retention_days)
-        self.detail_store.put(key, blob)
+        self.detail_store.put(key, blob, retention_days)
         item.detail_ref = key
         return item, [key]
 
