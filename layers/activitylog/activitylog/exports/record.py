@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
 from activitylog import ids
@@ -131,6 +131,11 @@ class Export:
         """When it was asked for: the list as it was then is the export (earlier exports: their entry's time)."""
         asked = self.entry.metadata["window"].get("as_of")
         return datetime.fromisoformat(asked) if asked else self.entry.occurred_at
+
+    def file_expires_at(self, days: int) -> datetime:
+        """When a large export's file stops being offered: ``days`` (its link's) after it was finished. The
+        bucket's rule removes it a day later, so a link handed out before then still finds it."""
+        return (self.entry.finished_at or self.entry.occurred_at) + timedelta(days=days)
 
     def filename(self, org: str) -> str:
         """``activity-log-org_demo-20261126-100000.csv``: the org and when it was asked for."""

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 from activitylog import ids
 from activitylog.config import ExportSettings, export_settings
 from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, NotFound, Unavailable
+from activitylog.errors import BadRequest, Conflict, Gone, NotFound, Unavailable
 from activitylog.exports import links
 from activitylog.exports.csvfile import CsvWriter
 from activitylog.exports.files import ExportFiles, export_key
@@ -121,8 +121,9 @@ class ExportService:
             export = self._record(caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress))
             return SmallExport(body, export, export.filename(caller.org))
         if not caller.email:
-            raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes), "
-                             "so it runs in the background and emails its link: the token carries no email claim", "email")
+            raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes, "
+                             f"or takes more than {self.config.inline_seconds} s to read), so it runs in the background and "
+                             "emails its link: the token carries no email claim", "email")
         export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email"))
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
@@ -133,10 +134,14 @@ class ExportService:
         return LargeExport(export)
 
     def _inline(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Optional[tuple[bytes, int]]:
-        """The whole CSV and its rows if the set fits the threshold, else None; reads at most the threshold plus one row."""
+        """The whole CSV and its rows if the set fits the threshold, else None; reads at most the threshold plus one row.
+
+        Also None once reading has taken ``inline_seconds``: the background path has no 29 s limit.
+        """
         limit, writer, chunks, rows = self.config.inline_rows, CsvWriter(header=True), [], 0
         answer_bytes = 0
         high = high_id
+        deadline = time.monotonic() + self.config.inline_seconds
         while True:
             page = self.activity.read_page(org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True)
             items = as_of(page.items, now)
@@ -153,6 +158,9 @@ class ExportService:
             rows += len(items)
             if page.position is None:
                 return b"".join(chunks), rows
+            if time.monotonic() >= deadline:
+                logger.info("a small export is slow to read: it goes to the background", extra={"rows": rows})
+                return None
             high = ids.before(page.position)
 
     def status(self, caller: Caller, export_id: str, base_url: str) -> dict:
@@ -161,6 +169,10 @@ class ExportService:
         export = self._export(caller.org, export_id, requester=caller.subject)
         url = None
         if export.entry.status is Status.SUCCESS and export.entry.metadata.get("delivery") == "email":
+            expires = export.file_expires_at(self.config.link_days)
+            if self.activity.clock() >= expires:  # the bucket's rule removes it: a link would lead nowhere
+                raise Gone(f"export {export_id}'s file expired at {expires.isoformat(timespec='seconds')} (files are kept "
+                           f"{self.config.link_days} days); export again from the Activity Logs page", "id")
             url = self._link(base_url, export, caller.org, STATUS_LINK_SECONDS)
         return export.view(url)
 
