@@ -13,7 +13,9 @@
   row written: the next part starts strictly below it) and counters; never rows.
 
 Entries are read by ``ActivityService.read_page``, the list's own plan and merge, so an
-export holds exactly the rows ``GET /activities`` pages through for the same filters.
+export holds exactly the rows ``GET /activities`` pages through for the same filters, as the
+list was when the export was asked for: entries recorded after that (``window.as_of``) are left
+out, however they are dated.
 
 >>> exports = ExportService.from_environment()
 >>> answer = exports.request(caller, {"type": ["BACKGROUND_JOB"], "from": "2026-11-01T00:00:00Z"}, "https://api…")
