@@ -513,11 +513,17 @@ def test_active_tracing_ships_the_xray_sdk_in_the_layer(template):
 
 def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_its_entries(template):
     from activitylog.config import RETENTION_CLASSES
+    from activitylog.details import DETAIL_TAG, detail_tag
 
     bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if rule.get("Prefix", "").startswith("details/")}
-    assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
+    details = [rule for rule in rules.values() if rule.get("Prefix", "").startswith("details")]
+    # By the detail's tag (a retention change moves it), never by a prefix a tagged detail would also match
+    by_tag = {rule["TagFilters"][0]["Value"]: rule["ExpirationInDays"] for rule in details if rule.get("TagFilters")}
+    assert by_tag == {detail_tag(days): days + 1 for days in RETENTION_CLASSES}
+    assert all(rule["Prefix"] == "details/" and rule["TagFilters"][0]["Key"] == DETAIL_TAG for rule in details if rule.get("TagFilters"))
+    untagged = [rule["ExpirationInDays"] for rule in details if not rule.get("TagFilters")]
+    assert untagged == [max(RETENTION_CLASSES) + 1]  # what no tag names goes after the longest class, never before
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
 

@@ -461,14 +461,15 @@ class EntryStore:
             raise
         return True
 
-    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int) -> tuple[list[tuple[str, int]], Optional[str]]:
-        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at) each, and
-        the last id read when more may follow."""
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int
+                 ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
+        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at, the key of its
+        offloaded detail or None) each, and the last id read when more may follow."""
         condition = EntryItem.sk > after_id if after_id else None
         answer = EntryItem._get_connection().query(
-            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp"],
+            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp", "bref"],
         )
-        found = [(raw["sk"]["S"], int(raw["exp"]["N"])) for raw in answer.get("Items", [])]
+        found = [(raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         return found, (last["sk"]["S"] if last else None)
 
@@ -576,12 +577,16 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = []
+        items, with_detail = [], []
         for raw in answer.get("Items", []):
             item = _WireItem(raw)
-            entry = self._to_entry(item, detail=detail and branch.index is None)
+            entry = self._to_entry(item)
             entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
             items.append(entry)
+            if detail and branch.index is None:
+                entry.version = item.version
+                with_detail.append((entry, item))
+        self._fill_details(with_detail)
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -598,8 +603,8 @@ class EntryStore:
         for start in range(0, len(entries), 100):
             chunk = {entry.id: entry for entry in entries[start:start + 100]}
             wanted = [(keys.table_pk(org, entry.shard), entry.id) for entry in chunk.values()]
-            for item in EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"]):
-                self._fill_detail(chunk[item.sk], item)
+            found = EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"])
+            self._fill_details([(chunk[item.sk], item) for item in found])
 
     # -- stream images -------------------------------------------------------------------
 
@@ -649,7 +654,7 @@ class EntryStore:
             item.detail = blob
             return item, []
         key = details.detail_key(org, entry.id, retention_days)
-        self.detail_store.put(key, blob)
+        self.detail_store.put(key, blob, retention_days)
         item.detail_ref = key
         return item, [key]
 
@@ -672,8 +677,18 @@ class EntryStore:
             entry.version = item.version
         return entry
 
-    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False) -> None:
-        blob = self.detail_store.get(item.detail_ref, any_version) if item.detail_ref else item.detail
+    def _fill_details(self, pairs: list[tuple[Entry, Any]]) -> None:
+        """Fill in each entry's detail from its item; the offloaded ones read from S3 together, not one by one."""
+        offloaded = self.detail_store.get_many([item.detail_ref for _, item in pairs if item.detail_ref])
+        for entry, item in pairs:
+            self._fill_detail(entry, item, offloaded=offloaded)
+
+    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False,
+                     offloaded: Optional[dict[str, Optional[bytes]]] = None) -> None:
+        if item.detail_ref:
+            blob = offloaded[item.detail_ref] if offloaded is not None else self.detail_store.get(item.detail_ref, any_version)
+        else:
+            blob = item.detail
         if blob is None:
             entry.detail_missing = True
         for name, value in details.unpack(blob).items():

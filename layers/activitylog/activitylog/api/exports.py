@@ -76,7 +76,7 @@ def routes() -> Router:
                         headers={"Location": f"/exports/{answer.export.id}"})
 
     @router.get("/exports/<id>", summary="An export's progress: rows so far, size, and the download link when ready",
-                responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404))
+                responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410))
     def export_status(id: str):  # noqa: A002 - the route's own name
         event = router.current_event
         base = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
