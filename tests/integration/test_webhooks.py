@@ -277,3 +277,14 @@ def test_a_rotated_secret_is_used_at_once_not_after_the_cache_expires(hooks):
         Name=f"{SECRETS_PATH}/{ORG}/square", Value="sq_key_rotated", Type="SecureString", Overwrite=True)
     hooks.secrets[(ORG, "square")] = "sq_key_rotated"
     assert hooks.deliver("square", provider_event("square", "sq_after", "payment.updated"))["received"] is True
+
+
+def test_a_non_ascii_stripe_signature_is_a_400_and_a_rejection_entry_not_a_500(hooks):
+    event = provider_event("stripe", "evt_odd_header", "charge.succeeded")
+    url = f"https://hooks.example.com/webhooks/stripe/{ORG}"
+    body, headers = signed_delivery("stripe", "whsec_hooks", event, url)
+    with pytest.raises(BadRequest) as refused:
+        hooks.receiver.receive("stripe", ORG, body, {**headers, "stripe-signature": headers["stripe-signature"] + "ü"}, url, "203.0.113.7")
+    assert (refused.value.message, refused.value.field) == ("malformed stripe-signature header", "stripe-signature")
+    assert hooks.queued() == 0
+    assert [e["event"] for e in hooks.entries("SYSTEM_EVENT")] == ["Webhook rejected · Stripe: malformed stripe-signature header"]

@@ -242,3 +242,13 @@ def test_card_numbers_cvcs_and_bank_account_numbers_are_erased_from_the_body_at_
 def test_a_body_that_is_not_json_is_kept_as_text_with_card_numbers_cut():
     assert redact_body(b"pan=4111111111111111&cvc=1") == "pan=************1111&cvc=1"
     assert scrub_text("no numbers here") == "no numbers here"
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+@pytest.mark.parametrize("signature", ["t=1,v1=ü", "t=1700000000,v1=\u00e9\u00e9", "v1=\u2603", "\udcff"])
+def test_a_signature_header_with_non_ascii_characters_is_refused_like_any_bad_signature(provider, signature):
+    sent = delivery(provider, provider_event(provider, "evt_1", "DL" if provider == "fedex" else "payment.updated"))
+    header = PROVIDERS[provider].signature_header
+    odd = Delivery(provider, sent.org, sent.body, {**sent.headers, header: signature}, sent.url)
+    refused = refusal(provider, odd)
+    assert (refused.reason, refused.field) == (f"malformed {header} header", header)

@@ -65,8 +65,11 @@ class Provider:
 
     def verify(self, delivery: Delivery, secret: str) -> None:
         """Raise ``Rejected`` unless ``delivery`` is signed with ``secret``."""
-        if not delivery.headers.get(self.signature_header):
+        signature = delivery.headers.get(self.signature_header)
+        if not signature:
             raise Rejected(f"missing {self.signature_header} header", self.signature_header)
+        if not signature.isascii():  # every scheme's signature is ASCII; others would break the comparison itself
+            raise Rejected(f"malformed {self.signature_header} header", self.signature_header)
         self.check(delivery, secret)
 
     def identity(self, body: bytes) -> tuple[dict, Identity]:
