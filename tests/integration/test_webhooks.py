@@ -288,3 +288,73 @@ def test_a_non_ascii_stripe_signature_is_a_400_and_a_rejection_entry_not_a_500(h
     assert (refused.value.message, refused.value.field) == ("malformed stripe-signature header", "stripe-signature")
     assert hooks.queued() == 0
     assert [e["event"] for e in hooks.entries("SYSTEM_EVENT")] == ["Webhook rejected · Stripe: malformed stripe-signature header"]
+
+
+def _delivered_apart(hooks, provider: str, event: dict, times: list[datetime]) -> list[dict]:
+    """``event`` delivered once per arrival time; then the ingest takes each delivery at once, from its own thread."""
+    clock = hooks.receiver.clock
+    try:
+        for arrival in times:
+            hooks.receiver.clock = lambda arrival=arrival: arrival
+            hooks.deliver(provider, event)
+    finally:
+        hooks.receiver.clock = clock
+    messages = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    assert len(messages) == len(times)
+    start = threading.Barrier(len(messages))
+
+    def ingest(message: dict) -> dict:
+        start.wait()
+        return hooks.ingest.handle({"Records": [sqs_record(message)]}, None)
+
+    with ThreadPoolExecutor(len(messages)) as pool:
+        return list(pool.map(ingest, messages))
+
+
+def test_a_fedex_push_without_a_zoned_time_delivered_twice_is_one_entry(hooks):
+    event = provider_event("fedex", "unused", "IT", tracking_number="612345678902")
+    del event["eventId"]  # FedEx documents no event id: the push is named by what it reports
+    event["eventCreateTime"] = event["trackResults"][0]["scanEvents"][0]["date"] = "2026-11-26T09:15:00"  # no zone: unreadable
+    answers = _delivered_apart(hooks, "fedex", event, [NOW - timedelta(seconds=50), NOW - timedelta(seconds=10)])
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    (entry,) = hooks.entries()
+    assert entry["event"] == "IT · In transit"
+
+
+def test_a_stripe_event_created_five_minutes_ahead_delivered_twice_is_one_entry(hooks):
+    now = datetime.now(timezone.utc)
+    event = provider_event("stripe", "evt_ahead", "charge.succeeded", now + timedelta(minutes=5))  # the provider's clock ahead
+    answers = _delivered_apart(hooks, "stripe", event, [now - timedelta(seconds=90), now - timedelta(seconds=87), now - timedelta(seconds=5)])
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert len(hooks.entries()) == 1
+    hooks.deliver("stripe", event)  # and once more later, alone
+    hooks.drain()
+    assert len(hooks.entries()) == 1
+
+
+def test_deliveries_of_one_event_straddling_a_change_of_the_orgs_shard_count_are_one_entry(hooks):
+    from activitylog import keys
+    from activitylog.ids import derived_id
+    from activitylog.webhooks.mapping import entry_document, redacted_request
+    from activitylog.webhooks.providers import PROVIDERS
+
+    when = (NOW - timedelta(minutes=2)).replace(microsecond=0)  # Stripe's created: whole seconds
+    event_id = next(f"evt_shards_{n}" for n in range(100)
+                    if len({keys.shard_of(derived_id(when, f"stripe:evt_shards_{n}"), s) for s in (2, 5)}) == 2)
+    event = provider_event("stripe", event_id, "charge.succeeded", when)
+    body = json.dumps(event).encode()
+    _, identity = PROVIDERS["stripe"].identity(body)
+    before, after = hooks.service, service_for(hooks.service.config.table_name, 5, "details")  # containers before and after the change
+    start = threading.Barrier(8)
+
+    def record(n: int):
+        entry = NewEntry.model_validate(entry_document(PROVIDERS["stripe"], event, identity, redacted_request({}, body, "https://x"),
+                                                       datetime.now(timezone.utc)))
+        start.wait()
+        return (before if n % 2 else after).record_events(ORG, [entry], recorded_by="webhooks")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for answer in pool.map(record, range(8)) for r in answer]
+    assert sorted(recorded for _, recorded in results) == [False] * 7 + [True]
+    assert len({entry_id for entry_id, _ in results}) == 1  # each duplicate names the entry that records the event
+    assert len(after.list(READER, parse_list_request({"type": "WEBHOOK", "from": (NOW - timedelta(days=1)).isoformat()})).items) == 1

@@ -48,7 +48,7 @@ def test_a_delivery_signed_with_the_orgs_secret_verifies(provider):
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_a_tampered_body_is_refused(provider):
     sent = delivery(provider, provider_event(provider, "evt_1", "DL" if provider == "fedex" else "payment.updated"))
-    tampered = Delivery(provider, sent.org, sent.body.replace(b"evt_1", b"evt_2"), sent.headers, sent.url)
+    tampered = Delivery(provider, sent.org, sent.body.replace(b"DL", b"DE").replace(b"evt_1", b"evt_2"), sent.headers, sent.url)
     assert refusal(provider, tampered).reason == "signature does not match"
 
 
@@ -110,17 +110,21 @@ def test_each_provider_names_its_event_by_its_own_id_type_and_time():
     when = NOW - timedelta(hours=2)
     stripe_ = PROVIDERS["stripe"].identity(json.dumps(provider_event("stripe", "evt_9", "invoice.paid", when)).encode())[1]
     square = PROVIDERS["square"].identity(json.dumps(provider_event("square", "sq_9", "payment.updated", when)).encode())[1]
-    fedex = PROVIDERS["fedex"].identity(json.dumps(provider_event("fedex", "fx_9", "DL", when)).encode())[1]
+    fedex_event = provider_event("fedex", "fx_9", "DL", when, tracking_number="612345678901")
+    fedex = PROVIDERS["fedex"].identity(json.dumps(fedex_event).encode())[1]
     assert (stripe_.event_id, stripe_.event_type, stripe_.occurred_at) == ("evt_9", "invoice.paid", when.replace(microsecond=0))
     assert (square.event_id, square.event_type) == ("sq_9", "payment.updated") and abs(square.occurred_at - when) < timedelta(milliseconds=1)
-    assert (fedex.event_id, fedex.event_type, fedex.occurred_at) == ("fx_9", "DL", when)
+    assert (fedex.event_id, fedex.event_type, fedex.occurred_at) == (f"612345678901:DL:{when.isoformat()}", "DL", when)
 
 
-def test_a_fedex_push_without_an_event_id_is_named_by_its_tracking_number_status_and_time():
-    event = provider_event("fedex", "ignored", "IT", NOW)
-    del event["eventId"]
+def test_a_fedex_push_is_named_by_its_tracking_number_status_and_scan_time_as_written():
+    event = provider_event("fedex", "any", "IT", NOW, tracking_number="794843185271")
+    event["trackResults"][0]["scanEvents"][0]["date"] = "2026-11-26T09:15:00"  # no zone: no time we can read, still a name
     identity = PROVIDERS["fedex"].identity(json.dumps(event).encode())[1]
-    assert identity.event_id == f"794843185271:IT:{event['eventCreateTime']}"
+    assert identity.event_id == "794843185271:IT:2026-11-26T09:15:00" and identity.occurred_at is None
+    # FedEx documents no event id: a field of that name (a delivery's own, say) changes nothing.
+    again = PROVIDERS["fedex"].identity(json.dumps(event | {"eventId": "delivery-2"}).encode())[1]
+    assert again == identity
 
 
 # --- mapping -----------------------------------------------------------------------------------------

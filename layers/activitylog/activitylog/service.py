@@ -196,11 +196,12 @@ class ActivityService:
 
     def record_events(self, org: str, events: list[NewEntry], recorded_by: str) -> list[tuple[str, bool]]:
         """Record events from outside (a provider's webhooks) exactly once each: ``(id, recorded now)``
-        per event, False for one recorded before (a redelivery, a replay, a concurrent duplicate).
+        per event, False (and the id of the entry that records it) for one recorded before (a
+        redelivery, a replay, a concurrent duplicate).
 
-        An event's id derives from its ``source`` (provider and event id) and when it occurred
-        (``ids.derived_id``), so every delivery of it lands on one item; ``EntryStore.put_new``
-        writes the new ones together and leaves a stored one untouched.
+        Once means once per (org, provider, the provider's event id): ``EntryStore.put_new`` writes
+        each entry with its event's marker, keyed by that identity alone, both conditional on their
+        absence. The entry's id still derives from its ``source`` and when it occurred (``ids.derived_id``).
         """
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         retention_days = self.retention(org).hot_days
@@ -208,8 +209,13 @@ class ActivityService:
         entries = [new_entry(event, recorded_by, now, retention_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        stored = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else set()
-        return [(entry.id, entry.id not in stored) for entry in entries]
+        recorded = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else {}
+        return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
+
+    def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
+        """The id of the entry that records ``provider``'s event ``event_id`` in ``org``, or None."""
+        Caller(org, "webhooks", frozenset())
+        return self.store.event_recorded(org, provider, event_id)
 
     def record_within_quota(self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int,
                             window_seconds: int = 60) -> Optional[Entry]:

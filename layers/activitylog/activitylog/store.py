@@ -176,11 +176,36 @@ class PolicyItem(Model):
     version = VersionAttribute(attr_name="ver")
 
 
+class EventMarker(Model):
+    """A provider event recorded, and the entry that records it (``keys.event_marker_keys``): not an entry
+    (no ``ty``, so neither an index, the archive nor the stream consumers take it). Gone by TTL with its entry.
+
+    =====  ==================
+    name   attribute
+    =====  ==================
+    eid    the entry's id
+    exp    expires_at (TTL)
+    =====  ==================
+    """
+
+    class Meta:
+        table_name = "activity-log"  # set by ``bind``
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute(attr_name="eid")
+    expires_at = NumberAttribute(attr_name="exp")
+
+
+# A transaction holds at most 100 items: an event's entry and its marker are two.
+EVENTS_PER_TRANSACTION = 50
+
+
 def bind(table_name: str, region: Optional[str] = None) -> None:
     """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
     import os
 
-    for model in (EntryItem, PolicyItem):
+    for model in (EntryItem, PolicyItem, EventMarker):
         model.Meta.table_name = table_name
         model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
         model._connection = None
@@ -253,47 +278,72 @@ class EntryStore:
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
 
-    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
-        """Write entries whose ids may be stored already (an event delivered again mints the same id):
-        a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
+    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
+        """Write provider events' entries (each with its ``source``) unless their event is recorded already:
+        answers, for each entry found recorded, the id of the entry that records it (a stored one is left
+        exactly as it is); the rest are written, together.
 
-        Each write is conditional on the item's absence, so concurrent deliveries of one event
-        store it once whoever wins. A transaction refused because some items exist names them
-        (its cancellation reasons, in order): they are set aside and the rest written again.
+        Each entry is written with its event's marker (``keys.event_marker_keys``), both conditional on
+        their absence, in one transaction: concurrent deliveries of one event store it once whoever wins,
+        whatever time each one dated it by and whatever shard count each writer had. A transaction refused
+        because some events are recorded names them (its cancellation reasons, in order): they are set
+        aside and the rest written again.
         """
-        stored: set[str] = set()
-        pending = list({entry.id: entry for entry in entries}.values())  # one event twice in a batch: one item, one operation
-        while len(pending) > 1:
+        recorded: dict[str, str] = {}
+        by_event: dict[tuple[str, str], Entry] = {}
+        for entry in entries:  # one event twice in a batch: one entry, one write
+            event = (entry.source["provider"], entry.source["event_id"])
+            if event in by_event:
+                recorded[entry.id] = by_event[event].id
+            else:
+                by_event[event] = entry
+        pending = list(by_event.values())
+        while pending:
+            chunk, rest = pending[:EVENTS_PER_TRANSACTION], pending[EVENTS_PER_TRANSACTION:]
             try:
-                # A fresh token per attempt: the ids repeat across deliveries, their content does not.
-                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
-                return stored
+                # A fresh token per attempt: the ids may repeat across deliveries, their content does not.
+                self._write_together(org, chunk, shards, retention_days, uuid.uuid4().hex, with_markers=True)
+                pending = rest
+                continue
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
-                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
-                if not existing:
+                found = {}
+                for index, entry in enumerate(chunk):
+                    marker, item = (reasons[2 * index: 2 * index + 2] + [None, None])[:2]
+                    if marker and marker.code == "ConditionalCheckFailed":  # the event is recorded: under which id
+                        found[entry.id] = (marker.raw_item or {}).get("eid", {}).get("S", entry.id)
+                    elif item and item.code == "ConditionalCheckFailed":  # recorded before events had markers
+                        found[entry.id] = entry.id
+                if not found:
                     raise
-                stored |= existing
-                pending = [entry for entry in pending if entry.id not in existing]
-        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
-            try:
-                self.put(org, entry, shards, retention_days)
-            except Conflict:
-                stored.add(entry.id)
-        return stored
+                recorded |= found
+                pending = [entry for entry in chunk if entry.id not in found] + rest
+        return recorded
 
-    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str) -> None:
-        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects."""
+    def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
+        """The id of the entry that records ``provider``'s event ``event_id``, or None (a consistent read of its marker)."""
+        try:
+            return EventMarker.get(*keys.event_marker_keys(org, provider, event_id), consistent_read=True).entry_id
+        except DoesNotExist:
+            return None
+
+    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str,
+                        with_markers: bool = False) -> None:
+        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
+        ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
         items, uploaded = [], []
         for entry in entries:
             item, keys_ = self._to_item(org, entry, shards, retention_days)
-            items.append(item)
+            if with_markers:
+                pk, sk = keys.event_marker_keys(org, entry.source["provider"], entry.source["event_id"])
+                items.append((EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at), EventMarker.pk.does_not_exist(), "ALL_OLD"))
+            items.append((item, None, None))
             uploaded += keys_
 
         def write() -> None:
             with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
-                for item in items:
-                    transaction.save(item)
+                for item, condition, return_values in items:
+                    transaction.save(item, condition=condition, return_values=return_values)
 
         with self._removed_on_failure(uploaded):
             self._retrying(write)

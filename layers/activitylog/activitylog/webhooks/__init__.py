@@ -9,7 +9,8 @@ The path, one module per step:
                   is a 400 and a SYSTEM_EVENT WARNING, at most a few per org and minute
 - ``queue``       the message the receiver enqueues (a body past SQS's 256 KB goes to S3 first)
 - ``ingest``      the SQS consumer: Powertools ``BatchProcessor``, each batch written together,
-                  every event exactly once (``ActivityService.record_events``), partial failures retried
+                  every event exactly once (``ActivityService.record_events``: an entry and its event's marker),
+                  partial failures retried
 - ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
 - ``redaction``   what the entry keeps of the request, without signatures, card numbers, CVCs
                   or bank account numbers

@@ -7,8 +7,8 @@ and fails, comes back and dead-letters like a webhook message.
 
 Powertools' ``BatchProcessor`` reads each record of the batch (its message, from S3 when it was
 offloaded) and maps it to an entry; then the batch's entries are written together, per org
-(``ActivityService.record_events``: ids derived from the provider's event id, so a redelivered,
-replayed or concurrent duplicate is stored once). What fails is reported in
+(``ActivityService.record_events``: each entry with a marker keyed by the provider's event id, so
+a redelivered, replayed or concurrent duplicate is stored once). What fails is reported in
 ``batchItemFailures``: only those messages come back. Each comes back after a backoff that
 doubles per receive (``INGEST_RETRY_SECONDS`` × 2^(receives-1), at most 15 minutes) instead of
 the queue's whole visibility timeout; after ``maxReceiveCount`` receives SQS moves it to the
