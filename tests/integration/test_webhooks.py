@@ -358,3 +358,17 @@ def test_deliveries_of_one_event_straddling_a_change_of_the_orgs_shard_count_are
     assert sorted(recorded for _, recorded in results) == [False] * 7 + [True]
     assert len({entry_id for entry_id, _ in results}) == 1  # each duplicate names the entry that records the event
     assert len(after.list(READER, parse_list_request({"type": "WEBHOOK", "from": (NOW - timedelta(days=1)).isoformat()})).items) == 1
+
+
+def test_a_large_delivery_received_again_after_it_was_recorded_is_a_success_not_a_dead_letter(hooks):
+    notes = "".join(f"line {n:06d} of a very long order note\n" for n in range(9000))  # ~370 KB: offloaded to S3
+    hooks.deliver("stripe", provider_event("stripe", "evt_big_again", "charge.succeeded", NOW - timedelta(minutes=1), metadata={"notes": notes}))
+    (message,) = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, VisibilityTimeout=0)["Messages"]
+    assert hooks.ingest.handle({"Records": [sqs_record(message)]}, None) == {"batchItemFailures": []}
+    assert hooks.s3.list_objects_v2(Bucket="details").get("Contents") is None  # its body is gone once it is recorded
+    # SQS delivers the message again (its deletion failed, or the function timed out after the write), or a redrive does.
+    assert hooks.ingest.handle({"Records": [sqs_record(message)]}, None) == {"batchItemFailures": []}
+    assert len(hooks.entries()) == 1
+    # A pointer whose body is gone and whose event was never recorded still fails: it is not silently dropped.
+    lost = {**message, "Body": json.dumps(json.loads(message["Body"]) | {"event_id": "evt_never_recorded"})}
+    assert len(hooks.ingest.handle({"Records": [sqs_record(lost)]}, None)["batchItemFailures"]) == 1

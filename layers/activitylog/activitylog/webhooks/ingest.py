@@ -39,7 +39,7 @@ from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import entry_document, redacted_request
 from activitylog.webhooks.providers import PROVIDERS
-from activitylog.webhooks.queue import WebhookQueue, body_of, read_message
+from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, read_message
 
 MAX_RETRY_SECONDS = 900
 
@@ -78,10 +78,20 @@ class Ingest:
 
     def prepare(self, record: SQSRecord) -> Optional[Pending]:
         """The record's entry (raises on a message that cannot be read: it is retried, then dead-lettered);
-        None for an activity event, recorded at once (its job run's entry may need an update, not a new item)."""
+        None for an activity event, recorded at once (its job run's entry may need an update, not a new item),
+        and for an offloaded delivery received again once its event is recorded."""
         from activitylog.inputs import NewEntry
 
-        message, offloaded = read_message(record.body, self.detail_store)
+        try:
+            message, offloaded = read_message(record.body, self.detail_store)
+        except OffloadedBodyMissing as missing:
+            # Its body is deleted once its entry is written: a message received again after that (its
+            # deletion failed, the function stopped after the write, a redrive) is a recorded event.
+            pointer = missing.message
+            if pointer.get("event_id") and self.service.event_recorded(pointer["org"], pointer["provider"], pointer["event_id"]):
+                metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
+                return None
+            raise
         if is_activity_event(message):
             record_event(self.service, ActivityEvent.parse(message))
             return None
