@@ -37,7 +37,9 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
   is rewritten: two small writes), a final status removes it. It is the one index whose key
   does not start with the org: the sweeper serves every org at once and reads keys only,
   then each entry by its own key. ``n`` (``crc32(id) % OPEN_JOB_PARTITIONS``) spreads the
-  progress writes of many orgs' jobs over partitions.
+  progress writes of many orgs' jobs over partitions. The sweeper's other due work shares it:
+  a quota window (an org meta item, ``quota#…``) that counted uses past its limit is in it
+  until its summary entry is written, due at the window's end (``odl``).
 
 - A provider event's **marker** (``{org}#events{n}`` / ``event#{provider}#{hash}``, no index keys,
   so no index holds it) is written with the event's entry in one transaction, on the condition

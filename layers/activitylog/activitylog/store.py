@@ -11,6 +11,7 @@ import hashlib
 import random
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -69,6 +70,7 @@ class EntryItem(Model):
     ai     actor_id      el     entity_label      ver    version
     an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
     ac     action        ra     recorded_at       qn     quota_used (meta item)
+                                                  qo     quota_over (meta item)
     =====  ============  =====  ================  =====  ==========================
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
@@ -112,6 +114,7 @@ class EntryItem(Model):
     # and a quota's uses (keys.quota_sk).
     shards_written = NumberAttribute(attr_name="shw", null=True)
     quota_used = NumberAttribute(attr_name="qn", null=True)
+    quota_over = NumberAttribute(attr_name="qo", null=True)  # uses past the limit: what a summary reports
 
     by_type = _index(keys.BY_TYPE, "tpk")()
     by_user = _index(keys.BY_USER, "upk")()
@@ -437,6 +440,52 @@ class EntryStore:
             raise
         return True
 
+    def count_over_quota(self, org: str, name: str, due_at: int, expires_at: int) -> None:
+        """Count one use of quota ``name`` past its limit (one ADD, exact under concurrency), and make the
+        window due (``open_jobs`` index, at ``due_at``) for the summary of what it did not record."""
+        connection = EntryItem._get_connection().connection
+        partition = keys.open_job_pk(zlib.crc32(f"{org}{keys.SEP}{name}".encode()) % keys.OPEN_JOB_PARTITIONS)
+        connection.update_item(
+            EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
+            actions=[EntryItem.quota_over.add(1), EntryItem.expires_at.set(expires_at),
+                     EntryItem.opk.set(EntryItem.opk | partition), EntryItem.odl.set(EntryItem.odl | due_at)],
+        )
+
+    def quota_window(self, org: str, name: str) -> Optional[tuple[int, int, Optional[int]]]:
+        """``(uses counted, uses past the limit, when its summary is due)`` of quota window ``name``, read consistently."""
+        try:
+            item = EntryItem.get(keys.meta_pk(org), keys.quota_sk(name), consistent_read=True,
+                                 attributes_to_get=["qn", "qo", "odl"])
+        except DoesNotExist:
+            return None
+        return int(item.quota_used or 0), int(item.quota_over or 0), int(item.odl) if item.odl else None
+
+    def close_quota(self, org: str, name: str, summary: Optional[Entry], shards: int, retention_days: int) -> bool:
+        """Write a quota window's ``summary`` entry and take the window out of the due ones, both or neither;
+        False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
+        connection = EntryItem._get_connection().connection
+        done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
+        if summary is None:
+            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
+            return False
+        item, uploaded = self._to_item(org, summary, shards, retention_days)
+        window = EntryItem(keys.meta_pk(org), keys.quota_sk(name))
+
+        def write() -> None:
+            with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as transaction:
+                transaction.save(item)  # conditional on its absence (the version attribute)
+                transaction.update(window, actions=done, condition=EntryItem.odl.exists(), add_version_condition=False)
+
+        try:
+            with self._removed_on_failure(uploaded):
+                self._retrying(write)
+        except TransactWriteError as error:
+            if not any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
+                raise
+            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
+            return False
+        return True
+
     def shards_written(self, org: str) -> int:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""
         return self.org_meta(org)[0]
@@ -583,16 +632,25 @@ class EntryStore:
     def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         """IN_PROGRESS jobs whose stall deadline has passed, as ``(org, shard, id)``: one range query per
         partition of the ``open_jobs`` index (keys only), never a scan; at most ``limit``."""
+        return [(org, int(shard), sk) for org, shard, sk in self._due(now, limit, quotas=False)]
+
+    def quotas_due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Quota windows that counted uses past their limit and are over, as ``(org, name)``: their summary is due."""
+        return [(org, sk[len(keys.quota_sk("")):]) for org, _, sk in self._due(now, limit, quotas=True)]
+
+    def _due(self, now: datetime, limit: int, quotas: bool) -> list[tuple[str, str, str]]:
+        """``(org, the last part of pk, sk)`` of the ``open_jobs`` items due by ``now``: jobs, or quota windows."""
         connection = EntryItem._get_connection()
-        due: list[tuple[str, int, str]] = []
+        due: list[tuple[str, str, str]] = []
         for partition in range(keys.OPEN_JOB_PARTITIONS):
             start = None
             while len(due) < limit:
                 answer = connection.query(keys.open_job_pk(partition), range_key_condition=EntryItem.odl <= int(now.timestamp()),
                                           index_name=keys.OPEN_JOBS, limit=limit - len(due), exclusive_start_key=start)
                 for raw in answer.get("Items", []):
-                    org, shard = raw["pk"]["S"].rsplit(keys.SEP, 1)
-                    due.append((org, int(shard), raw["sk"]["S"]))
+                    org, last = raw["pk"]["S"].rsplit(keys.SEP, 1)
+                    if raw["sk"]["S"].startswith(keys.quota_sk("")) == quotas:
+                        due.append((org, last, raw["sk"]["S"]))
                 start = answer.get("LastEvaluatedKey")
                 if not start:
                     break
