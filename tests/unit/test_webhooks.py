@@ -9,6 +9,7 @@ reaches what the entry keeps of the request.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -256,3 +257,43 @@ def test_a_signature_header_with_non_ascii_characters_is_refused_like_any_bad_si
     odd = Delivery(provider, sent.org, sent.body, {**sent.headers, header: signature}, sent.url)
     refused = refusal(provider, odd)
     assert (refused.reason, refused.field) == (f"malformed {header} header", header)
+
+
+# --- org ids: every one the API accepts can hold a secret in SSM ----------------------------------------
+
+SSM_NAME = re.compile(r"/[a-zA-Z0-9_.\-/]{1,1010}")  # SSM Parameter Store's characters; '/' separates levels
+ODD_ORGS = ["org_acme", "org:acme", "acme@example.com", "a+b=c", "org_3Aacme", "org_3aacme", "encoded", "_", "-", "x" * 128,
+            ":@+=", "org.acme-1", "a:b", "a_3Ab", "a@b", "a_40b"]
+
+
+@pytest.mark.parametrize("org", ODD_ORGS)
+def test_every_org_id_the_api_accepts_names_an_ssm_parameter(org):
+    from activitylog.service import Caller
+    from activitylog.webhooks.receiver import ORG_ID
+    from activitylog.webhooks.secrets import parameter_name
+
+    Caller(org, "u_1", frozenset())  # the API accepts it (the token's org_id claim)
+    assert ORG_ID.fullmatch(org)  # so does the webhook URL
+    name = parameter_name("/activitylog/webhooks", org, "stripe")
+    assert SSM_NAME.fullmatch(name), name
+    assert name.startswith("/activitylog/webhooks/") and name.endswith("/stripe") and name.count("/") <= 15
+
+
+def test_no_two_org_ids_share_a_parameter_and_plain_ones_keep_theirs():
+    from activitylog.webhooks.secrets import parameter_name
+
+    names = {parameter_name("/p", org, provider) for org in ODD_ORGS for provider in ("stripe", "square")}
+    assert len(names) == 2 * len(ODD_ORGS)
+    assert parameter_name("/p", "org_acme", "stripe") == "/p/org_acme/stripe"  # secrets stored before stay where they are
+
+
+@pytest.mark.parametrize("org", ["org/acme", "org/../x", "a#b", "", "x" * 129, "é"])
+def test_an_org_id_no_webhook_url_or_parameter_can_name_is_refused_at_the_edge_with_a_401(org):
+    from activitylog.errors import Unauthorized
+    from activitylog.service import Caller
+    from activitylog.webhooks.receiver import ORG_ID
+
+    with pytest.raises(Unauthorized) as refused:
+        Caller(org, "u_1", frozenset())
+    assert refused.value.field == "authorization" and "org_id" in refused.value.message
+    assert not ORG_ID.fullmatch(org)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from activitylog import ids
 from activitylog.config import Settings, make_cursor_key, settings
 from activitylog.details import DetailStore
-from activitylog.entry import Entry
+from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
 from activitylog.signing import Key
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when the
 MAX_BATCH = 100
 QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
 MAX_CHAIN = 500  # entries /related answers at most; the list's correlation_id filter pages past it
-_ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
+_ORG_ID = re.compile(ORG_ID)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Caller:
     def __post_init__(self) -> None:
         # The org leads every key: one with the key separator in it could reach another's keys.
         if not _ORG_ID.fullmatch(self.org):
-            raise Unauthorized("the token's org_id must be 1-128 letters, digits or _.:@+=/-", "authorization")
+            raise Unauthorized(f"the token's org_id must be {ORG_ID_CHARACTERS}", "authorization")
 
     def require(self, scopes: frozenset[str]) -> None:
         if not self.scopes & scopes:

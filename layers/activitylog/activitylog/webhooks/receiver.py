@@ -30,6 +30,7 @@ from typing import Any, Callable
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from activitylog import entry
 from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
 from activitylog.observability import logger, metrics
 from activitylog.responses import responses
@@ -41,7 +42,7 @@ from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
-ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # an org id that can stand in one path segment
+ORG_ID = re.compile(entry.ORG_ID)  # the API's own org ids (one path segment)
 
 
 @dataclass
