@@ -379,3 +379,26 @@ def test_a_large_delivery_received_again_after_it_was_recorded_is_a_success_not_
     lost = {**message, "Body": json.dumps(json.loads(message["Body"]) | {"event_id": "evt_never_recorded"})}
     assert len(hooks.ingest.handle({"Records": [sqs_record(lost)]}, None)["batchItemFailures"]) == 1
 
+
+
+def test_an_events_marker_reaches_no_stream_consumer_and_is_no_entry(hooks, dynamodb_client, activity_table):
+    from moto.events.models import EventPattern
+
+    from activitylog_local.template import load, resources
+
+    from .streams import TableStream
+
+    hooks.deliver("stripe", provider_event("stripe", "evt_streamed", "charge.succeeded", NOW - timedelta(minutes=1)))
+    hooks.drain()
+    records = TableStream(dynamodb_client, activity_table).records()
+    markers = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("event#")]
+    entries = [r for r in records if "ty" in r["dynamodb"]["NewImage"]]
+    assert len(markers) == 1 and len(entries) == 1
+    consumers = {name: event["Properties"].get("FilterCriteria", {}).get("Filters", [])
+                 for name, function in resources(load(), "AWS::Serverless::Function").items()
+                 for event in function["Properties"].get("Events", {}).values() if event["Type"] == "DynamoDB"}
+    assert consumers and all(filters for filters in consumers.values())  # every stream consumer filters what it takes
+    for name, filters in consumers.items():
+        assert not any(EventPattern.load(f["Pattern"]).matches_event(markers[0]) for f in filters), name
+    assert hooks.service.store.entry_from_image(markers[0]["dynamodb"]["NewImage"]) is None
+    assert hooks.service.store.entry_from_image(entries[0]["dynamodb"]["NewImage"])[1].source["event_id"] == "evt_streamed"
