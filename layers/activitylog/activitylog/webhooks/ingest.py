@@ -37,7 +37,7 @@ from activitylog.jobs.events import ActivityEvent, is_activity_event
 from activitylog.jobs.ingest import record_event
 from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
-from activitylog.webhooks.mapping import entry_document, redacted_request
+from activitylog.webhooks.mapping import entry_document, redacted_request, source_event_id
 from activitylog.webhooks.providers import PROVIDERS
 from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, read_message
 
@@ -88,7 +88,8 @@ class Ingest:
             # Its body is deleted once its entry is written: a message received again after that (its
             # deletion failed, the function stopped after the write, a redrive) is a recorded event.
             pointer = missing.message
-            if pointer.get("event_id") and self.service.event_recorded(pointer["org"], pointer["provider"], pointer["event_id"]):
+            if pointer.get("event_id") and self.service.event_recorded(pointer["org"], pointer["provider"],
+                                                                       source_event_id(pointer["event_id"])):
                 metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
                 return None
             raise
