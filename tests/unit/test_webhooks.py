@@ -297,3 +297,9 @@ def test_an_org_id_no_webhook_url_or_parameter_can_name_is_refused_at_the_edge_w
         Caller(org, "u_1", frozenset())
     assert refused.value.field == "authorization" and "org_id" in refused.value.message
     assert not ORG_ID.fullmatch(org)
+
+
+def test_a_square_delivery_to_a_url_with_a_character_utf8_cannot_encode_is_refused_not_an_error():
+    sent = delivery("square", provider_event("square", "sq_odd_url", "payment.updated"))
+    odd = Delivery("square", sent.org, sent.body, sent.headers, sent.url + "?x=\udcff")  # a lone surrogate from the event's JSON
+    assert refusal("square", odd).reason == "signature does not match"

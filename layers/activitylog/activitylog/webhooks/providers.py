@@ -126,7 +126,7 @@ def _hmac_base64(key: str, message: bytes) -> str:
 
 
 def _square_check(delivery: Delivery, secret: str) -> None:
-    expected = _hmac_base64(secret, delivery.url.encode() + delivery.body)
+    expected = _hmac_base64(secret, delivery.url.encode("utf-8", "replace") + delivery.body)  # no URL can make it raise
     if not hmac.compare_digest(expected.encode(), delivery.headers["x-square-hmacsha256-signature"].strip().encode()):
         raise Rejected("signature does not match", "x-square-hmacsha256-signature")
 
