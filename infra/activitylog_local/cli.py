@@ -690,13 +690,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_secrets_set(args: argparse.Namespace) -> int:
     import boto3
 
+    from activitylog.entry import ORG_ID_CHARACTERS
     from activitylog.webhooks.receiver import ORG_ID
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.client import HttpClient
     from activitylog_local.intrinsics import REGION
 
     if not ORG_ID.fullmatch(args.org):
-        raise ValueError(f"--org {args.org!r}: 1-128 letters, digits or _.:@+=-")
+        raise ValueError(f"--org {args.org!r}: {ORG_ID_CHARACTERS}")
     if not args.value.strip():
         raise ValueError("--value is empty")
     url = _state(args)["url"]

@@ -300,3 +300,23 @@ def test_the_openapi_document_describes_the_outgoing_webhook_and_the_webhook_rou
     assert "webhook" in schemas["NewEntry"]["properties"]
     route = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
     assert route["security"] == [] and set(route["responses"]) == {"200", "400", "404", "413", "503"}
+
+
+def test_a_non_ascii_stripe_signature_is_a_400_with_a_rejection_entry_not_a_500(api_stack, org):
+    event = provider_event("stripe", "evt_e2e_odd_" + uuid.uuid4().hex[:8], "charge.succeeded", NOW - timedelta(minutes=1))
+    status, answer = deliver(api_stack, "stripe", org, event, extra_headers={"Stripe-Signature": "t=1,v1=ü"})
+    assert (status, answer) == (400, {"message": "malformed stripe-signature header", "field": "stripe-signature"})
+    (warning,) = wait_for(lambda: entries(api_stack, org, "SYSTEM_EVENT"))
+    assert warning["event"] == "Webhook rejected · Stripe: malformed stripe-signature header"
+
+
+def test_an_org_id_with_characters_ssm_cannot_name_holds_its_secret_and_receives_webhooks(api_stack):
+    org = f"org:e2e@{uuid.uuid4().hex[:6]}+x=y"
+    made = api_stack.cli("secrets", "set", "--org", org, "--provider", "stripe", "--value", SECRETS["stripe"].format(org=org))
+    assert made.returncode == 0, made.stderr
+    name = made.stdout.split("(", 1)[1].split(")", 1)[0]
+    assert name.startswith("/") and "/encoded/" in name and not set(name) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
+    event = provider_event("stripe", "evt_e2e_org_" + uuid.uuid4().hex[:8], "charge.succeeded", NOW - timedelta(minutes=1))
+    assert deliver(api_stack, "stripe", org, event)[0] == 200
+    (entry,) = wait_for(lambda: entries(api_stack, org))
+    assert entry["event"] == "charge.succeeded"

@@ -232,9 +232,10 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
     queries = [s for p in sweeper for s in _statements(p["PolicyDocument"]) if "dynamodb:Query" in _as_list(s["Action"])]
     assert [s["Resource"] for s in queries] == [{"Fn::Sub": "${ActivityTable.Arn}/index/open_jobs"}]
     assert _granted(transformed, "SweeperFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem",
-                                                                          "dynamodb:BatchGetItem"}
-    (meta_read,) = [st for st in _role_statements(transformed, "SweeperFunction") if st.get("Sid") == "ReadOrgMeta"]
-    assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+                                                                          "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    for sid in ("ReadOrgMeta", "CloseRejectionMinutes"):  # updates only the orgs' meta items (a rejection minute, once summarized)
+        (meta,) = [st for st in _role_statements(transformed, "SweeperFunction") if st.get("Sid") == sid]
+        assert meta["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     for function in ("SweeperFunction", "DemoJobsFunction"):
         assert _granted(transformed, function, "IdempotencyTable") == set(), function
     # The platform bus's activity events reach the ingest through its queue, only from their rule.

@@ -64,7 +64,7 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
         "event": _event_label(provider.name, event, identity)[:300],
         "entity": entity,
         "occurred_at": occurred.isoformat(),
-        "source": {"provider": provider.name, "event_id": identity.event_id[:255]},
+        "source": {"provider": provider.name, "event_id": source_event_id(identity.event_id)},
         "metadata": {"webhook": {
             "direction": "incoming",
             "provider": provider.name,
@@ -75,6 +75,11 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
             "request": request,
         }},
     }
+
+
+def source_event_id(event_id: str) -> str:
+    """The event id an entry's ``source`` keeps (at most 255 characters), which names the event's marker too."""
+    return event_id[:255]
 
 
 def status_of(provider: str, event: dict, identity: Identity) -> Status:

@@ -5,7 +5,8 @@ request's URL and headers and its raw body (text, or base64 when it is not UTF-8
 takes at most 256 KB a message: a larger one is stored first in the detail bucket under
 ``webhooks/`` (compressed, like an entry's detail) and the message carries its key
 (``offloaded``). The ingest function reads it back and deletes the object once its entry is
-written; the bucket's lifecycle rule removes any left behind.
+written (the same message received again then finds its event recorded: a success); the
+bucket's lifecycle rule removes any left behind.
 
 >>> queue = WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], DetailStore(os.environ["DETAIL_BUCKET"]))
 >>> queue.enqueue(message)
@@ -79,13 +80,22 @@ class WebhookQueue:
             self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
 
 
+class OffloadedBodyMissing(LookupError):
+    """An offloaded message's body is not in S3 (any more): ``message`` is the pointer (provider, org, event id)."""
+
+    def __init__(self, message: dict) -> None:
+        super().__init__(f"the offloaded webhook body {message['offloaded']} is missing")
+        self.message = message
+
+
 def read_message(body: str, detail_store: DetailStore) -> tuple[dict, Optional[str]]:
-    """The message a queue record carries (read back from S3 when offloaded), and its S3 key if so."""
+    """The message a queue record carries (read back from S3 when offloaded), and its S3 key if so;
+    ``OffloadedBodyMissing`` when that object is gone (its entry written, and the object deleted)."""
     message = json.loads(body)
     offloaded = message.get("offloaded")
     if offloaded:
         blob = detail_store.get(offloaded)
         if blob is None:
-            raise LookupError(f"the offloaded webhook body {offloaded} is missing")
+            raise OffloadedBodyMissing(message)
         message = details.unpack(blob)
     return message, offloaded

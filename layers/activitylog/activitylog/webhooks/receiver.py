@@ -8,8 +8,8 @@ ingest function records it.
 - unknown provider, or an org without a secret for it: 404 naming ``provider`` or ``org_id``
 - a missing or bad signature, a stale Stripe timestamp, a body that is no event: 400 with a
   short reason, no WEBHOOK entry; the refusal is recorded as a SYSTEM_EVENT WARNING, at most
-  ``REJECTIONS_PER_MINUTE`` per org and minute (a counter with a conditional write), so a
-  flood of forgeries cannot fill the table
+  ``REJECTIONS_PER_MINUTE`` per org, provider and minute (a counter with a conditional write), so a
+  flood of forgeries cannot fill the table; the rest are counted and summarized (``rejections``)
 - SSM or SQS not answering: 503, and the provider delivers again later
 
 >>> Receiver.from_environment().receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
@@ -30,6 +30,7 @@ from typing import Any, Callable
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from activitylog import entry
 from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
 from activitylog.observability import logger, metrics
 from activitylog.responses import responses
@@ -37,11 +38,11 @@ from activitylog.service import ActivityService
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
 from activitylog.webhooks.redaction import redact_headers, scrub_text
+from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
-REJECTIONS_PER_MINUTE = 5
-ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # an org id that can stand in one path segment
+ORG_ID = re.compile(entry.ORG_ID)  # the API's own org ids (one path segment)
 
 
 @dataclass
@@ -113,13 +114,13 @@ class Receiver:
         }
         try:
             recorded = self.service.record_within_quota(delivery.org, NewEntry.model_validate(document), f"webhooks:{provider.name}",
-                                                        quota="webhook-rejections", limit=REJECTIONS_PER_MINUTE)
+                                                        quota=quota(provider.name), limit=REJECTIONS_PER_MINUTE)
         except Exception:  # noqa: BLE001 - the answer is the 400 either way; say why the entry is missing
             logger.exception("could not record a webhook rejection", extra={"org_id": delivery.org, "provider": provider.name})
             return
         if recorded is None:
             metrics.add_metric(name="WebhookRejectionsNotRecorded", unit=MetricUnit.Count, value=1)
-            logger.warning("webhook rejection not recorded: the org's per-minute quota is used up",
+            logger.warning("webhook rejection not recorded (counted for the minute's summary): the provider's per-minute quota is used up",
                            extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
 
 
