@@ -61,7 +61,7 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
         "status": status_of(provider.name, event, identity).value,
         "actor": {"kind": "external", "id": provider.name, "name": provider.display},
         "action": _action(provider.name, event, identity),
-        "event": _event_label(provider.name, event, identity)[:300],
+        "event": scrub_text(_event_label(provider.name, event, identity))[:300],
         "entity": entity,
         "occurred_at": occurred.isoformat(),
         "source": {"provider": provider.name, "event_id": identity.event_id[:255]},
@@ -165,6 +165,6 @@ def _action(provider: str, event: dict, identity: Identity) -> str:
 
 def redacted_request(delivery_headers: dict[str, str], body: bytes, url: str, method: str = "POST") -> dict[str, Any]:
     """What the entry keeps of the request: its method, URL, headers and body, redacted."""
-    from activitylog.webhooks.redaction import redact_body, redact_headers
+    from activitylog.webhooks.redaction import redact_body, redact_headers, scrub_url
 
-    return {"method": method, "url": url, "headers": redact_headers(delivery_headers), "body": redact_body(body)}
+    return {"method": method, "url": scrub_url(url), "headers": redact_headers(delivery_headers), "body": redact_body(body)}

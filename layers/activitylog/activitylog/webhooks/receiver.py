@@ -36,7 +36,7 @@ from activitylog.responses import responses
 from activitylog.service import ActivityService
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
-from activitylog.webhooks.redaction import redact_headers, scrub_text
+from activitylog.webhooks.redaction import redact_headers, scrub_url
 from activitylog.webhooks.secrets import SigningSecrets
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
@@ -107,7 +107,7 @@ class Receiver:
             "metadata": {"webhook": {
                 "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
                 "source_ip": source_ip,
-                "request": {"method": "POST", "url": scrub_text(delivery.url), "headers": redact_headers(delivery.headers),
+                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers),
                             "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
             }},
         }
