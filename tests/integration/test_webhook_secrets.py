@@ -1,4 +1,4 @@
-"""Nothing secret waits in the webhook queue, its dead letters or the ``webhooks/`` objects (issue 18, item 9).
+"""Nothing secret waits in the webhook queue, its dead letters or the ``webhooks/`` objects, nor in a rejection (issue 18, items 9, 6, 8).
 
 Given a signed delivery whose body holds card numbers, a CVC, an expiry and a password, when
 the receiver has verified it, then what it queues (or offloads to S3 when it is too large for
@@ -13,7 +13,10 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from activitylog import details
+from activitylog.errors import BadRequest
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
 from activitylog_local.kit import provider_event, signed_delivery
 
@@ -95,3 +98,17 @@ def test_a_message_queued_before_the_receiver_redacted_is_recorded_redacted_by_t
     stored = json.dumps(webhook)
     for secret in SECRETS:
         assert secret not in stored, secret
+
+
+def test_a_rejection_record_keeps_the_url_without_its_credentials_or_card_numbers(hooks):
+    event = card_event("evt_forged_with_secrets")
+    url = f"https://hooks.example.com/webhooks/stripe/{ORG}?token=abc123&pan=4242424242424242"
+    body, headers = signed_delivery("stripe", "whsec_attacker", event, url)
+    headers["referer"] = "https://u:pw@shop.example.com/?api_key=k9"
+    with pytest.raises(BadRequest, match="signature does not match"):
+        hooks.receiver.receive("stripe", ORG, body, headers, url, "203.0.113.7")
+    (warning,) = hooks.entries("SYSTEM_EVENT")
+    request = hooks.service.get(READER, warning["id"]).metadata["webhook"]["request"]
+    assert request["url"] == f"https://hooks.example.com/webhooks/stripe/{ORG}?token=*****&pan=************4242"
+    assert request["headers"]["referer"] == "https://*****@shop.example.com/?api_key=*****"
+    assert "body" not in request and request["body_sha256"] == hashlib.sha256(body).hexdigest()
