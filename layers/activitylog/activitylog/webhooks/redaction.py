@@ -53,6 +53,7 @@ _SECRET_PARAM_WORDS = ("token", "secret", "signature", "password", "apikey", "cr
 NETWORK_FIRST_DIGITS = frozenset("234568")
 # How card numbers are written when not whole: 4-4-4-4 (16 digits), Amex 4-6-5, Diners 4-6-4.
 CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4)})
+MIN_GROUP = 3  # nobody writes a card in pieces of one or two digits (and "4 4 4 4 …" costs nothing)
 MASK = "*****"
 
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[ -][0-9]+)*")  # digit groups joined by single spaces or dashes
@@ -186,8 +187,8 @@ def _cut_cards(text: str) -> str:
     """Every card number in ``text`` cut to its own last four digits (``************4242``).
 
     A run of digit groups joined by single spaces or dashes is read as a whole: every stretch
-    of whole groups holding 13-19 digits with a network's first digit and a valid Luhn sum is
-    a possible card. Of those,
+    of whole groups of three digits or more, holding 13-19 digits with a network's first
+    digit and a valid Luhn sum, is a possible card. Of those,
     1. one that holds another and more is that card with a neighbour (``5555555555554444 737``
        passes Luhn as 19 digits too; the card is the 16, 737 its CVC): it is dropped;
     2. one written as cards are (whole, 4-4-4-4, 4-6-5, 4-6-4) wins over an oddly grouped one
@@ -206,21 +207,30 @@ def _cut_run(run: re.Match) -> str:
         return text
     groups = [(found.start(), found.end()) for found in _DIGITS.finditer(text)]
     digits = [text[start:end] for start, end in groups]
-    candidates = []  # (first group, last group, written as cards are)
+    by_first: dict[int, list[tuple[int, int, bool]]] = {}  # (first group, last group, written as cards are)
     for first in range(len(digits)):
-        count = 0
+        if digits[first][0] not in NETWORK_FIRST_DIGITS:
+            continue
+        number = ""
         for last in range(first, len(digits)):
-            count += len(digits[last])
-            if count > 19:
+            if len(digits[last]) < MIN_GROUP:
                 break
-            number = "".join(digits[first:last + 1])
-            if count >= 13 and number[0] in NETWORK_FIRST_DIGITS and _luhn(number):
+            number += digits[last]
+            if len(number) > 19:
+                break
+            if len(number) >= 13 and _luhn(number):
                 shaped = first == last or tuple(map(len, digits[first:last + 1])) in CARD_GROUPINGS
-                candidates.append((first, last, shaped))
-    if not candidates:
+                by_first.setdefault(first, []).append((first, last, shaped))
+    if not by_first:
         return text
-    candidates = [c for c in candidates if not any(o != c and c[0] <= o[0] and o[1] <= c[1] for o in candidates)]
-    candidates = [c for c in candidates if c[2] or not any(o[2] and o[0] <= c[1] and c[0] <= o[1] for o in candidates)]
+
+    def near(first: int, last: int) -> list[tuple[int, int, bool]]:  # the candidates overlapping groups first..last
+        return [o for f in range(max(0, first - 19 // MIN_GROUP), last + 1) for o in by_first.get(f, ()) if o[1] >= first]
+
+    candidates = [c for found in by_first.values() for c in found]
+    candidates = [c for c in candidates if not any(o != c and c[0] <= o[0] and o[1] <= c[1] for o in near(c[0], c[1]))]
+    shaped = {c for c in candidates if c[2]}
+    candidates = [c for c in candidates if c[2] or not any(o in shaped for o in near(c[0], c[1]))]
     stretches: list[list[int]] = []
     for first, last, _ in sorted(candidates):
         if stretches and first <= stretches[-1][1]:
@@ -236,11 +246,8 @@ def _cut_run(run: re.Match) -> str:
     return "".join(out)
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
+
+
 def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        number = int(char)
-        if position % 2:
-            number = number * 2 - 9 if number > 4 else number * 2
-        total += number
-    return total % 10 == 0
+    return (sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(char)] for char in digits[-2::-2])) % 10 == 0
