@@ -35,6 +35,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
     ("card 4242424242424242 123", "card ************4242 123"),
     ("4111 1111 1111 1111 12/27", "************1111 12/27"),
     ("qty 2 4242 4242 4242 4242", "qty 2 ************4242"),
+    ("qty 208 4242 4242 4242 4242", "qty 208 ************4242"),  # 208 4242 4242 4242 passes Luhn too, grouped as no card is
     ("amex 378282246310005 1234", "amex ***********0005 1234"),
     ("5555555555554444 737", "************4444 737"),  # 5555555555554444737 passes Luhn too: the CVC is no last four
     ("5555 5555 5555 4444 737", "************4444 737"),
@@ -170,7 +171,7 @@ def test_a_name_jsonpath_cannot_spell_is_erased_all_the_same():
      "https://b.s3.amazonaws.com/k?X-Amz-Credential=*****&X-Amz-Security-Token=*****&X-Amz-Signature=*****&X-Amz-Expires=60"),
     ("https://app.example.com/cb#access_token=tok&state=1", "https://app.example.com/cb#access_token=*****&state=1"),
     ("https://pay.example.com/c?pan=4242424242424242&q=2", "https://pay.example.com/c?pan=************4242&q=2"),
-    ("https://hooks.example.com/woo?id=7&topic=a%20b", "https://hooks.example.com/woo?id=7&topic=a%20b"),
+    ("https://hooks.example.com/woo?id=7&topic=a%20b&code_verifier=v", "https://hooks.example.com/woo?id=7&topic=a%20b&code_verifier=*****"),
 ])
 def test_credentials_in_a_url_are_erased_and_the_rest_kept_as_written(url, kept):
     assert scrub_url(url) == kept

@@ -46,7 +46,7 @@ SECRET_FIELDS = (
     "access_token", "refresh_token", "id_token", "auth_token", "api_key", "private_key", "secret_key", "authorization",
 )
 # URL parameters that carry a credential: exactly these names, or any name holding one of the words.
-SECRET_PARAMS = frozenset({"key", "sig", "auth", "pass", "pwd", "code_verifier"})
+SECRET_PARAMS = frozenset({"key", "sig", "auth", "pass", "pwd", "codeverifier"})  # compared as plain names
 _SECRET_PARAM_WORDS = ("token", "secret", "signature", "password", "apikey", "credential", "accesskey", "privatekey")
 # Major industry identifiers of card networks: Mastercard 2 and 5, Amex, Diners and JCB 3, Visa 4, Discover, UnionPay
 # and Maestro 6, UnionPay and RuPay 8. Not 1 (a 13-digit number starting with 1 is a millisecond timestamp until 2286).
@@ -192,7 +192,7 @@ def _cut_cards(text: str) -> str:
     1. one that holds another and more is that card with a neighbour (``5555555555554444 737``
        passes Luhn as 19 digits too; the card is the 16, 737 its CVC): it is dropped;
     2. one written as cards are (whole, 4-4-4-4, 4-6-5, 4-6-4) wins over an oddly grouped one
-       it overlaps (``qty 2 4242 4242 4242 4242``: the 2 is a quantity);
+       it overlaps (``qty 208 4242 4242 4242 4242``: 208424242424242 passes Luhn too);
     3. what still overlaps is one masked stretch showing the last four digits of the later
        card: no other candidate holds them, so no earlier card shows a digit.
     """
