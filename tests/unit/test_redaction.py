@@ -185,7 +185,8 @@ def test_an_outgoing_webhook_keeps_no_credential_in_its_url_body_or_headers():
                 "webhook": {"direction": "outgoing", "url": "https://u:p@hooks.example.com/woo?token=abc&id=7", "method": "POST",
                             "request_headers": {"Referer": "https://x.example.com/?api_key=k"},
                             "request_body": {"card": "4111 1111 1111 1111 12/27", "Cvc": "123", "callback": "https://cb.example.com/?sig=s"},
-                            "response": {"status_code": 500, "headers": {}, "body": "card 5555555555554444 737"}, "duration_ms": 3}}
+                            "response": {"status_code": 500, "headers": {}, "body": "card 5555555555554444 737"}, "duration_ms": 3},
+                "error": {"message": "POST https://u:p@hooks.example.com/woo?token=abc answered 500", "type": "WebhookDeliveryError"}}
     entry = new_entry(NewEntry.model_validate(document), recorded_by="svc", now=NOW, retention_days=90)
     kept = entry.metadata["webhook"]
     assert kept["url"] == "https://*****@hooks.example.com/woo?token=*****&id=7"
@@ -193,6 +194,7 @@ def test_an_outgoing_webhook_keeps_no_credential_in_its_url_body_or_headers():
     assert kept["request"]["body"] == {"card": "************1111 12/27", "Cvc": "*****", "callback": "https://cb.example.com/?sig=*****"}
     assert kept["response"]["body"] == "card ************4444 737"
     assert entry.entity["label"] == "Woo ************4242"
+    assert entry.error["message"] == "POST https://*****@hooks.example.com/woo?token=***** answered 500"
 
 
 class _Bus:
@@ -210,7 +212,8 @@ def test_the_activity_client_sends_an_outgoing_webhook_to_the_bus_redacted_alrea
     activity = ActivityClient("org_1", publisher=Publisher("platform", bus, pause=0))
     activity.webhook_sent("order.created", {"type": "integration", "id": "int_woo", "label": "Woo"},
                           url="https://u:p@hooks.example.com/woo?token=abc", body={"pan": "4242424242424242", "Password": "p"},
-                          response_status=500, response_body={"echo": "4111 1111 1111 1111 12/27"})
+                          response_status=500, response_body={"echo": "4111 1111 1111 1111 12/27"},
+                          error="https://u:p@hooks.example.com/woo?token=abc refused the connection")
     activity.flush()
     sent = json.dumps([json.loads(e["Detail"]) for e in bus.sent])
     for secret in ("u:p@", "token=abc", "4242424242424242", '"p"', "4111 1111 1111 1111"):

@@ -40,10 +40,11 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
     metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new)}
     event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
-    if new.webhook is not None:  # a delivery's labels quote what it sent (a URL, a card number): scrubbed like it
-        from activitylog.webhooks.redaction import scrub_text
+    error = new.error.model_dump(exclude_none=True) if new.error else None
+    if new.webhook is not None:  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
+        from activitylog.webhooks.redaction import scrub, scrub_text
 
-        event = scrub_text(event)
+        event, error = scrub_text(event), scrub(error)
         if entity:
             entity["label"] = scrub_text(entity.get("label") or "")
     entry = Entry(
@@ -59,7 +60,7 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
         expires_at=int(occurred.timestamp()) + retention_days * 86400,
         changes=changes,
         metadata=metadata,
-        error=new.error.model_dump(exclude_none=True) if new.error else None,
+        error=error,
         correlation_id=new.correlation_id,
         retry_of=new.retry_of,
         source=new.source.model_dump() if new.source else None,

@@ -232,8 +232,8 @@ class ActivityClient:
                    "response": {"status_code": response_status, "body": redact_document(response_body)} if response_status is not None else None}
         if attempt is not None:
             webhook["attempt"] = attempt
-        failure = None if ok else {"message": error or (f"{label} answered {response_status}" if response_status else f"{label} did not answer"),
-                                   "type": "WebhookDeliveryError"}
+        said = scrub_text(error) if error else f"{label} answered {response_status}" if response_status else f"{label} did not answer"
+        failure = None if ok else {"message": said, "type": "WebhookDeliveryError"}
         return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING", actor=SYSTEM,
                            action="sent", event=f"Webhook sent · {topic} → {label}", entity=target, metadata={"topic": topic},
                            webhook=webhook, error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
