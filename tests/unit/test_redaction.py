@@ -42,6 +42,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
     ("3782 822463 10005 exp 12/27", "***********0005 exp 12/27"),  # Amex's 4-6-5
     ("visa 4242-4242-4242-4242 cvc 123", "visa ************4242 cvc 123"),
     ("2 4242424242424242", "2 ************4242"),
+    # two cards overlap (both 4-4-4-4, both Luhn-valid): one stretch, the later one's last four, no digit of the earlier
+    ("4242 4242 4242 4242 4242 x", "****************4242 x"),
     ("order 1234567812345678 x", "order 1234567812345678 x"),  # 16 digits, not Luhn-valid: not a card
     ("tracking 794843185271, 12 items", "tracking 794843185271, 12 items"),
 ])
