@@ -208,6 +208,7 @@ def end_to_end(args: argparse.Namespace, rng: random.Random) -> dict:
 
 def queued_batches(rng: random.Random, count: int, now: datetime) -> list[dict]:
     """SQS events of up to 10 records, each a verified delivery as the receiver enqueues it."""
+    from activitylog.webhooks.mapping import redacted_request
     from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
 
@@ -217,7 +218,7 @@ def queued_batches(rng: random.Random, count: int, now: datetime) -> list[dict]:
         _, identity = PROVIDERS[provider].identity(body)
         url = f"https://hooks.example.com/webhooks/{provider}/{ORG}"
         _, headers = signed_delivery(provider, SECRETS[provider], body, url)
-        message = message_for(provider, ORG, identity.event_id, identity.event_type, now.isoformat(), url, headers, body)
+        message = message_for(provider, ORG, identity, now.isoformat(), redacted_request(headers, body, url))
         records.append({"messageId": str(uuid.uuid4()), "receiptHandle": uuid.uuid4().hex, "body": json.dumps(message),
                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks",

@@ -206,15 +206,18 @@ def test_an_event_that_is_not_an_entry_fails_alone_and_the_rest_of_the_batch_lan
 
 
 def test_one_batch_of_the_shared_queue_records_a_webhook_delivery_and_a_jobs_report_alike(platform, api):
+    from activitylog.webhooks.mapping import redacted_request
+    from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
     from activitylog_local.kit import provider_event, signed_delivery
 
     job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
     job.start()
     event = provider_event("stripe", "evt_shared_queue_1", "payment_intent.succeeded", amount=4200)
-    body, headers = signed_delivery("stripe", "whsec_test", event, "https://api.example.com/webhooks/stripe/org_acme")
-    delivery = message_for("stripe", "org_acme", "evt_shared_queue_1", "payment_intent.succeeded", datetime.now(timezone.utc).isoformat(),
-                           "https://api.example.com/webhooks/stripe/org_acme", headers, body)
+    url = "https://api.example.com/webhooks/stripe/org_acme"
+    body, headers = signed_delivery("stripe", "whsec_test", event, url)
+    delivery = message_for("stripe", "org_acme", PROVIDERS["stripe"].identity(body)[1], datetime.now(timezone.utc).isoformat(),
+                           redacted_request(headers, body, url))
     platform.sqs.send_message(QueueUrl=platform.activity_queue[0], MessageBody=json.dumps(delivery))  # as the receiver queues it
     messages = platform.received(platform.activity_queue)
     assert len(messages) == 2 and platform.deliver(messages) == {"batchItemFailures": []}

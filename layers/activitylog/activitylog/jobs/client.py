@@ -265,15 +265,19 @@ class ActivityClient:
         ``POST /activities`` (kept redacted in ``metadata.webhook``): SUCCESS on a 2xx answer; otherwise
         FAILED, or WARNING when it will be retried (``gave_up=False``). A failed one can be retried from
         its entry (a ``SEND_WEBHOOK`` job: its topic, URL, method and body)."""
+        from activitylog.webhooks.redaction import redact_document, scrub_text, scrub_url
+
+        # Redacted here, not only when recorded: the event waits on the bus, the ingest queue and its dead letters.
         ok = response_status is not None and 200 <= response_status < 300
+        target = {**target, "label": scrub_text(str(target.get("label") or ""))} if target.get("label") else target
         label = target.get("label") or target.get("id")
-        webhook = {"direction": "outgoing", "url": url, "method": method, "request_headers": {"content-type": "application/json"},
-                   "request_body": body if body is not None else {"topic": topic}, "duration_ms": max(0, int(duration_ms)),
-                   "response": {"status_code": response_status, "body": response_body} if response_status is not None else None}
+        webhook = {"direction": "outgoing", "url": scrub_url(url), "method": method, "request_headers": {"content-type": "application/json"},
+                   "request_body": redact_document(body if body is not None else {"topic": topic}), "duration_ms": max(0, int(duration_ms)),
+                   "response": {"status_code": response_status, "body": redact_document(response_body)} if response_status is not None else None}
         if attempt is not None:
             webhook["attempt"] = attempt
-        failure = None if ok else {"message": error or (f"{label} answered {response_status}" if response_status else f"{label} did not answer"),
-                                   "type": "WebhookDeliveryError"}
+        said = scrub_text(error) if error else f"{label} answered {response_status}" if response_status else f"{label} did not answer"
+        failure = None if ok else {"message": said, "type": "WebhookDeliveryError"}
         return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING", actor=SYSTEM,
                            action="sent", event=f"Webhook sent · {topic} → {label}", entity=target, metadata={"topic": topic},
                            webhook=webhook, error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)

@@ -39,7 +39,7 @@ from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import entry_document, redacted_request, source_event_id
 from activitylog.webhooks.providers import PROVIDERS
-from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, read_message
+from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, identity_of, read_message
 
 MAX_RETRY_SECONDS = 900
 
@@ -97,11 +97,14 @@ class Ingest:
             record_event(self.service, ActivityEvent.parse(message))
             return None
         provider = PROVIDERS[message["provider"]]
-        body = body_of(message)
-        event, identity = provider.identity(body)
-        request = redacted_request(message["headers"], body, message["url"])
+        if "request" in message:  # redacted by the receiver
+            request, identity = message["request"], identity_of(message)
+        else:  # queued raw, before the receiver redacted (it may still wait in the queue or its DLQ)
+            body = body_of(message)
+            _, identity = provider.identity(body)
+            request = redacted_request(message["headers"], body, message["url"])
         received = datetime.fromisoformat(message["received_at"])
-        document = entry_document(provider, event, identity, request, received)
+        document = entry_document(provider, request["body"], identity, request, received)
         pending = Pending(record.raw_event, message["org"], NewEntry.model_validate(document), offloaded)
         if not self.batch_writes:
             self.write([pending])

@@ -3,7 +3,8 @@
 No JWT: a delivery is authentic when the provider's signature verifies with that org's secret
 (``secrets``). Acknowledging fast matters (providers time out and retry), so the receiver
 writes no WEBHOOK entry itself: it puts the delivery on the webhook queue and answers; the
-ingest function records it.
+ingest function records it. What it queues is redacted already (``redaction``): the raw body
+is kept only for the signature check, named afterwards by its size and SHA-256.
 
 - unknown provider, or an org without a secret for it: 404 naming ``provider`` or ``org_id``
 - a missing or bad signature, a stale Stripe timestamp, a body that is no event: 400 with a
@@ -35,9 +36,10 @@ from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
 from activitylog.observability import logger, metrics
 from activitylog.responses import responses
 from activitylog.service import ActivityService
+from activitylog.webhooks.mapping import redacted_request
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
-from activitylog.webhooks.redaction import redact_headers, scrub_text
+from activitylog.webhooks.redaction import redact_headers, scrub_url
 from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
 
@@ -79,8 +81,9 @@ class Receiver:
             self._record_rejection(provider, delivery, rejected, source_ip)
             raise BadRequest(rejected.reason, rejected.field) from None
         received = self.clock().isoformat(timespec="milliseconds")
-        offloaded = self.queue.enqueue(message_for(provider.name, org, identity.event_id, identity.event_type, received,
-                                                   url, headers, body))
+        # Redacted now that the signature is verified: the raw body is not queued, dead-lettered or offloaded.
+        request = redacted_request(headers, body, url)
+        offloaded = self.queue.enqueue(message_for(provider.name, org, identity, received, request))
         metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
         if offloaded:
             metrics.add_metric(name="WebhookBodiesOffloaded", unit=MetricUnit.Count, value=1)
@@ -108,7 +111,7 @@ class Receiver:
             "metadata": {"webhook": {
                 "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
                 "source_ip": source_ip,
-                "request": {"method": "POST", "url": scrub_text(delivery.url), "headers": redact_headers(delivery.headers),
+                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers),
                             "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
             }},
         }
