@@ -230,15 +230,16 @@ def test_an_edited_digest_is_caught_by_its_successor_and_its_signature(world):
     assert any("signature" in f.message for f in world.verify().problems)
 
 
-def test_a_run_that_died_before_moving_the_head_is_picked_up_not_forked(world, monkeypatch):
+@pytest.mark.parametrize("step", ["_checkpoint", "_move_head"])
+def test_a_run_that_died_before_moving_the_head_is_picked_up_not_forked(world, monkeypatch, step):
     world.hour(world.record(2, hours_ago=2))
     world.record(2, hours_ago=1)
     world.archive_new()
-    original = Digester._move_head
-    monkeypatch.setattr(Digester, "_move_head", lambda *args: (_ for _ in ()).throw(ConnectionError("gone")))
+    original = getattr(Digester, step)
+    monkeypatch.setattr(Digester, step, lambda *args: (_ for _ in ()).throw(ConnectionError("gone")))
     with pytest.raises(ConnectionError):
         world.digest()
-    monkeypatch.setattr(Digester, "_move_head", original)
+    monkeypatch.setattr(Digester, step, original)
 
     world.hour(world.record(1, hours_ago=0.5))
 
@@ -370,16 +371,19 @@ def test_a_head_rolled_back_is_named_however_often_it_was_put_back(world, times)
     newest = json.loads(world.digests.get(layout.head_key("org_a")))["digest"]["key"]
     for _ in range(times):
         world.s3.put_object(Bucket=DIGESTS, Key=layout.head_key("org_a"), Body=old_head)
-    reads = []
+    reads, listed_prefixes = [], []
     original = world.s3.get_object
     world.s3.get_object = lambda **kwargs: reads.append(kwargs) or original(**kwargs)
+    listing = world.digests.listed_versions
+    world.digests.listed_versions = lambda prefix: listed_prefixes.append(prefix) or listing(prefix)
 
     report = world.verify()
 
     assert [(f.kind, f.key) for f in report.problems] == [("head", newest)], report.to_dict()
     assert "went back" in report.problems[0].message
-    # Reading does not grow with the versions put: the head is read once, and no old version of it.
+    # Reading does not grow with the versions put: the head is read once, and no old version of it is listed or read.
     assert sum(r["Key"] == layout.head_key("org_a") for r in reads) == 1 and not any("VersionId" in r for r in reads)
+    assert listed_prefixes == [layout.digest_prefix("org_a"), layout.checkpoint_prefix("org_a")]
 
 
 def test_a_truncated_tail_digest_checkpoint_and_head_is_named(world):
@@ -455,3 +459,41 @@ def test_a_checkpoint_dropped_edited_signed_by_another_key_or_forked_is_named(wo
         assert first in {f.key for f in named}
     if tampering == "another key":
         assert any("pinned key" in f.message for f in named)
+
+
+def test_a_chain_from_before_the_tree_gets_one_first_checkpoint_over_all_its_versions(world):
+    """Digests of format 1 (no tree): the next run signs a checkpoint over every version their chain names."""
+    from activitylog.archive.digests import sign
+
+    first = world.record(3, hours_ago=2)
+    world.archive_new()
+    records = sorted(({"id": r["id"], "seq": r["seq"], "change": r["change"], "sha256": r["sha256"]}
+                      for key in world.archive.keys(layout.MANIFEST_PREFIX) for r in json.loads(world.archive.get(key))["lines"]),
+                     key=lambda r: int(r["seq"]))
+    until = datetime.now(timezone.utc)
+    old = {"format": 1, "org": "org_a", "from": None, "until": until.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "sequence": 1,
+           "count": 3, "first_id": min(first), "last_id": max(first), "records": records,
+           "manifests": list(world.archive.keys(layout.MANIFEST_PREFIX)), "previous": None, "signing_key": world.signer.key_id}
+    body = sign(old, world.signer)
+    key = layout.digest_key("org_a", until)
+    world.digests.put(key, body)
+    Digester(world.archive, world.digests, world.signer)._move_head("org_a", 1, key, body, old["until"])
+    world.s3.put_object(Bucket=ARCHIVE, Key="digest-state/cut.json", Body=json.dumps({"cut": old["until"]}).encode())
+
+    world.hour(world.record(2, hours_ago=1))
+
+    report = world.verify()
+    assert report.ok and report.checkpoints == 2, report.to_dict()
+    assert [layout.checkpoint_size(k) for k in sorted(world.digests.keys(layout.checkpoint_prefix("org_a")))] == [3, 5]
+
+
+def test_a_garbled_digest_or_head_is_a_finding_not_a_crash(world):
+    world.hour(world.record(2, hours_ago=2))
+    world.hour(world.record(2, hours_ago=1))
+    newest = json.loads(world.digests.get(layout.head_key("org_a")))["digest"]["key"]
+    world.s3.put_object(Bucket=DIGESTS, Key=newest, Body=b"not json")
+    world.s3.put_object(Bucket=DIGESTS, Key=layout.head_key("org_a"), Body=b"{")
+
+    found = {(f.kind, f.key) for f in world.verify().problems}
+
+    assert {("head", layout.head_key("org_a")), ("digest", newest)} <= found

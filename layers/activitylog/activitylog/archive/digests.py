@@ -32,6 +32,7 @@ import base64
 import hashlib
 import json
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Optional
@@ -281,11 +282,15 @@ class Report:
 
 
 class _Listing:
-    """Every version of the org's digests, checkpoints and head, from the version listing alone (no body read)."""
+    """Every version of the org's digests and checkpoints, from the version listing alone (no body read).
+
+    Each is written once, so on an untouched bucket this is one entry per digest run; every extra
+    version an attacker adds is itself a finding. The head is not listed: its versions are never
+    needed (``_check_head``), so putting it back a million times costs ``verify`` nothing."""
 
     def __init__(self, digests: Any, org: str) -> None:
         self.by_key: dict[str, list[dict]] = defaultdict(list)
-        for prefix in (layout.digest_prefix(org), layout.checkpoint_prefix(org), layout.head_key(org)):
+        for prefix in (layout.digest_prefix(org), layout.checkpoint_prefix(org)):
             for version in digests.listed_versions(prefix):
                 self.by_key[version["key"]].append(version)
 
@@ -375,7 +380,12 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
             link, sequence = ({"key": older[-1], "sha256": None}, None) if older else (None, None)
             continue
         on_chain.add(link["key"])
-        document = json.loads(body)
+        document = _document(body)
+        if document is None:
+            report.add("digest", f"digest {link['key']} cannot be read", key=link["key"])
+            older = [key for key in listed if key < link["key"] and not listing.hidden(key)]
+            link, sequence = ({"key": older[-1], "sha256": None}, None) if older else (None, None)
+            continue
         walked.append((link["key"], body, document))
         report.digests += 1
         if link["sha256"] is not None and hashlib.sha256(body).hexdigest() != link["sha256"]:
@@ -412,15 +422,15 @@ def _check_head(digests: Any, listing: _Listing, org: str, listed: list[str], pu
     The head's versions are never read: a head put back once or a thousand times is seen from
     the digests' own keys, which Object Lock keeps."""
     key = layout.head_key(org)
-    head = json.loads(digests.get(key) or b"null")
+    head = _document(digests.get(key))
     newest = listed[-1] if listed else None
-    if listing.hidden(key) or (head is None and newest):
-        report.add("head", f"the chain head {key} was deleted", key=key)
+    if head is None and newest:
+        report.add("head", f"the chain head {key} was deleted or cannot be read", key=key)
     if head is None:
         return {"key": newest, "sha256": None} if newest else None
     if not signature_holds(head, public_keys):
         report.add("head", "the chain head's signature does not hold under a pinned key", key=key)
-    named = head.get("digest", {}).get("key", "")
+    named = str((head.get("digest") or {}).get("key", ""))
     if newest and newest > named:
         report.add("head", f"the chain head went back from {newest} to {named} (digest {head.get('sequence')}): "
                            f"the newest digests and their versions were cut off", key=newest)
@@ -428,18 +438,30 @@ def _check_head(digests: Any, listing: _Listing, org: str, listed: list[str], pu
     return {"key": named, "sha256": head["digest"].get("sha256"), "sequence": head.get("sequence")}
 
 
+def _document(body: Optional[bytes]) -> Optional[dict]:
+    """A stored JSON object, or None when there is none or it is not one (a garbled object is a finding, not a crash)."""
+    try:
+        document = json.loads(body) if body is not None else None
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def _check_checkpoints(digests: Any, listing: _Listing, org: str, public_keys: list[bytes], report: Report) -> dict[int, dict]:
     """Every checkpoint of the org, oldest first: signed by a pinned key, its root its frontier's,
     and consistent with the one before (RFC 9162 consistency proof). Size -> document."""
     found: dict[int, dict] = {}
     previous: Optional[dict] = None
-    for key in listing.keys(layout.checkpoint_prefix(org)):
+    keys = listing.keys(layout.checkpoint_prefix(org))
+    with ThreadPoolExecutor(max_workers=min(16, len(keys) or 1)) as pool:  # one small object per digest run
+        bodies = dict(zip(keys, pool.map(lambda key: listing.body(digests, key), keys)))
+    for key in keys:
         if listing.bodies(key) > 1:
             report.add("checkpoint", f"checkpoint {key} was rewritten: it has {listing.bodies(key)} versions", key=key)
         if listing.hidden(key):
             report.add("checkpoint", f"checkpoint {key} was deleted (a delete marker hides it; the tree was cut back)", key=key)
         try:
-            document = json.loads(listing.body(digests, key) or b"null")
+            document = json.loads(bodies[key] or b"null")
             size, root = document["tree_size"], bytes.fromhex(document["root"])
             frontier = [bytes.fromhex(node) for node in document["frontier"]]
             proof = [bytes.fromhex(node) for node in document["consistency"]]
