@@ -170,6 +170,7 @@ def test_get_support_proof_answers_the_same_bundle_to_support_only(world, proved
     assert answer["body"].encode() == bundle.read_bytes()
     assert proof_answer(entry_id, scope="activity:read")["statusCode"] == 403
     assert proof_answer("01" + "0" * 24)["statusCode"] == 404
+    assert proof_answer("7" + "Z" * 25)["statusCode"] == 404  # a valid id past year 9999
     assert proof_answer("not-an-id")["statusCode"] == 400
     # Archived since the newest checkpoint: no proof yet, and the answer says why.
     pending = job_with_two_versions(world)

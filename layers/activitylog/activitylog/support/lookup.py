@@ -45,6 +45,10 @@ def proof(caller: "Caller", entry_id: str, archive: Optional["Objects"], digests
 
     caller.require(ROUTE_SCOPES["GET /support/activities/{id}/proof"])
     ids.check_entry_id(entry_id)
+    try:
+        ids.occurred_at(entry_id)
+    except (ValueError, OverflowError):  # a well-formed id past year 9999: nothing was ever archived under it
+        raise NotFound(f"no entry {entry_id} in the archive", "id") from None
     if archive is None:  # no archive configured (a test harness): nothing can be in it
         raise NotFound(f"no entry {entry_id} in the archive", "id")
     if digests is None or not public_keys:
