@@ -708,7 +708,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"  {finding.kind.upper():<10} {printable(finding.message)}")
     pending = len(report.findings) - len(report.problems)
     if report.ok:
-        print(f"OK: every archived version is the one its digest signed; the chain is whole"
+        print(f"OK: every archived version is the one its digest signed; the chain is whole; "
+              f"{report.checkpoints} checkpoints grow one consistent tree"
               + (f" ({pending} versions wait for the next digest)" if pending else ""))
         return 0
     print(f"FAILED: {len(report.problems)} problems")

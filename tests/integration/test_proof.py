@@ -119,7 +119,7 @@ def test_the_script_refuses_the_bundle_after_any_byte_of_it_changes(proved, tmp_
     bad.write_bytes(raw.replace(b"Square said 503", b"Square said 200"))
     assert bad.read_bytes() != raw
     ran = third_party(tmp_path, str(bad))
-    assert ran.returncode == 1 and ran.stdout.startswith("REFUSED"), ran.stdout
+    assert ran.returncode == 1 and ran.stdout.startswith("REFUSED: Refused: version"), ran.stdout
 
 
 def test_the_readme_shows_the_script_verbatim():

@@ -187,7 +187,7 @@ class Digester:
             link = document.get("previous")
         leaves = leaves_of(records)
         frontier = merkle.append([], 0, leaves)
-        if self.digests.get(layout.checkpoint_key(org, len(leaves))) is None:
+        if not self._exists(layout.checkpoint_key(org, len(leaves))):
             checkpoint = {"format": CHECKPOINT_FORMAT, "org": org, "tree_size": len(leaves), "root": merkle.root(frontier).hex(),
                           "time": head["digest"]["until"], "digest": {"key": head["digest"]["key"], "sha256": head["digest"]["sha256"]},
                           "frontier": [node.hex() for node in frontier], "previous": None, "consistency": [],
@@ -199,7 +199,7 @@ class Digester:
         """The signed checkpoint of the tree as the digest ``key`` grew it (once: a repeat is skipped)."""
         document = json.loads(body)
         tree = document["tree"]
-        if self.digests.get(layout.checkpoint_key(org, tree["size"])) is not None:
+        if self._exists(layout.checkpoint_key(org, tree["size"])):
             return
         size, frontier = 0, []
         previous = None
@@ -220,7 +220,7 @@ class Digester:
 
     def _head(self, org: str) -> Optional[dict]:
         """The org's head, moved on first to a digest a crashed run wrote after it but before moving it."""
-        head = json.loads(self.digests.get(layout.head_key(org)) or b"null")
+        head = json.loads(self.digests.get(layout.head_key(org)) or b"null") if self._exists(layout.head_key(org)) else None
         newest = max(self.digests.keys(layout.digest_prefix(org)), default=None)
         if newest and (head is None or newest > head["digest"]["key"]):
             body = self.digests.get(newest)
@@ -231,6 +231,10 @@ class Digester:
                 self._move_head(org, stray["sequence"], newest, body, stray["until"])
                 head = json.loads(self.digests.get(layout.head_key(org)))
         return head
+
+    def _exists(self, key: str) -> bool:
+        """Listed, not asked for: S3 answers a missing key with 403, not 404, to a role that may not list it."""
+        return key in self.digests.keys(key)
 
     def _move_head(self, org: str, sequence: int, key: str, body: bytes, until: str) -> None:
         head = {"format": FORMAT, "org": org, "sequence": sequence,
