@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from activitylog import store
 from activitylog.archive import layout
+from activitylog.archive import digests as digests_module
 from activitylog.archive.digests import Digester, verify
 from activitylog.archive.lines import INSERT, Line, version_line
 from activitylog.archive.signing import LocalSigner
@@ -497,3 +498,25 @@ def test_a_garbled_digest_or_head_is_a_finding_not_a_crash(world):
     found = {(f.kind, f.key) for f in world.verify().problems}
 
     assert {("head", layout.head_key("org_a")), ("digest", newest)} <= found
+
+
+def test_a_digest_hidden_before_the_window_and_a_looping_forgery_are_named(world):
+    world.hour(world.record(2, hours_ago=30))
+    world.hour(world.record(2, hours_ago=2))
+    world.hour(world.record(2, hours_ago=1))
+    oldest = min(world.digests.keys(layout.digest_prefix("org_a")))
+    # The oldest digest hidden, for a window the walk stops short of (as digests written days before it would be)
+    world.s3.delete_object(Bucket=DIGESTS, Key=oldest)
+    original = digests_module.CLOCK_SLACK
+    digests_module.CLOCK_SLACK = timedelta(days=-1)  # the walk stops at the newest digest
+    try:
+        recent = world.verify(low=datetime.now(timezone.utc) - timedelta(minutes=30))
+    finally:
+        digests_module.CLOCK_SLACK = original
+
+    assert recent.digests == 1 and problems(recent) == [("chain", oldest)]
+    assert "deleted" in recent.problems[0].message
+    forged = layout.digest_key("org_a", datetime(2099, 1, 1, tzinfo=timezone.utc))
+    world.s3.put_object(Bucket=DIGESTS, Key=forged, Body=json.dumps({"previous": {"key": forged, "sha256": None}}).encode())
+    found = {(f.kind, f.key) for f in world.verify().problems}
+    assert {("head", forged), ("digest", forged), ("chain", forged)} <= found

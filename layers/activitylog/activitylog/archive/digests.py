@@ -268,6 +268,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     signed: set = field(default_factory=set)  # (id, seq, sha256) that a digest signed by a pinned key names
     pending: set = field(default_factory=set)  # (id, seq, sha256) of manifests after the newest digest, within bounds
+    covered_until: Optional[datetime] = None  # the newest digest signed by a pinned key covers manifests up to here
 
     @property
     def problems(self) -> list[Finding]:
@@ -330,7 +331,7 @@ def verify(archive: Objects, digests: Any, org: str, low: datetime, high: dateti
     low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
     wanted = {pair: hashes for pair, hashes in expected.items() if low_id <= pair[0] <= high_id}
     archived = _archived(archive, org, low, high, low_id, high_id)
-    _check_manifests(archive, chain, org, now, report)
+    _check_manifests(archive, org, now, report)
     report.versions = len(archived)
     for (entry_id, sequence), hashes in sorted(wanted.items()):
         if len(hashes) > 1:
@@ -376,6 +377,9 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
     on_chain: set[str] = set()
     sequence = link.pop("sequence", None)
     while link:
+        if link["key"] in on_chain:
+            report.add("chain", f"digest {link['key']} is reached twice: the chain loops", key=link["key"])
+            break
         body = digests.get(link["key"])
         if body is None:
             report.add("chain", f"digest {link['key']} is missing: the chain is broken there "
@@ -395,16 +399,21 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
         if link["sha256"] is not None and hashlib.sha256(body).hexdigest() != link["sha256"]:
             report.add("digest", f"digest {link['key']} is not the one its successor chained (altered)", key=link["key"])
         trusted = signature_holds(document, public_keys)
+        if trusted and report.covered_until is None:
+            report.covered_until = _parse(document["until"])
         if not trusted:
             report.add("digest", f"digest {link['key']}: its signature does not hold under a pinned key "
                                  f"(it names key {document.get('signing_key')!r})", key=link["key"])
         if (sequence is not None and document.get("sequence") != sequence) or document.get("count") != len(document.get("records", [])):
             report.add("digest", f"digest {link['key']}: its sequence or count is not what the chain says", key=link["key"])
-        for record in document.get("records", []):
-            expected[(record["id"], record["seq"])].add(record["sha256"])
-            if trusted:
-                report.signed.add((record["id"], record["seq"], record["sha256"]))
-        if document.get("from") and _parse(document["from"]) < low - CLOCK_SLACK:
+        try:
+            for record in document.get("records", []):
+                expected[(record["id"], record["seq"])].add(record["sha256"])
+                if trusted:
+                    report.signed.add((record["id"], record["seq"], record["sha256"]))
+        except (KeyError, TypeError, AttributeError):
+            report.add("digest", f"digest {link['key']}: its records cannot be read", key=link["key"])
+        if trusted and document.get("from") and _parse(document["from"]) < low - CLOCK_SLACK:
             previous = document.get("previous")
             if previous and digests.get(previous["key"]) is None:
                 report.add("chain", f"digest {previous['key']} is missing: the chain is broken there", key=previous["key"])
@@ -413,9 +422,12 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
         sequence = document["sequence"] - 1 if isinstance(document.get("sequence"), int) else None
     oldest = min(on_chain, default="")
     reached_start = link is None
+    named = {f.key for f in report.findings if f.kind == "chain"}
     for key in listed:
         if key not in on_chain and (reached_start or key > oldest) and not listing.hidden(key):
             report.add("chain", f"digest {key} is not on the org's chain (added, or its successor was)", key=key)
+        elif listing.hidden(key) and key not in named:  # outside the window walked: seen from the listing alone
+            report.add("chain", f"digest {key} was deleted (a delete marker hides it)", key=key)
     return expected, walked
 
 
@@ -516,11 +528,10 @@ def _check_trees(digests: Any, org: str, chain: list[tuple[str, bytes, dict]], c
                                      f"checkpoint {tree['size']}", key=key)
 
 
-def _check_manifests(archive: Objects, chain: list[tuple[str, bytes, dict]], org: str, now: datetime, report: Report) -> None:
-    """The org's manifests after its newest digest: pending while within the cadence and its grace;
+def _check_manifests(archive: Objects, org: str, now: datetime, report: Report) -> None:
+    """The org's manifests after its newest signed digest: pending while within the cadence and its grace;
     dated in the future, or older than that and still in no digest, a finding."""
-    after = _parse(chain[0][2]["until"]) if chain else None
-    for key in archive.keys(layout.MANIFEST_PREFIX, start_after=layout.manifests_after(after)):
+    for key in archive.keys(layout.MANIFEST_PREFIX, start_after=layout.manifests_after(report.covered_until)):
         try:
             written = layout.manifest_time(key)
             lines = [r for r in json.loads(archive.get(key) or b"{}").get("lines", []) if r.get("org") == org]
