@@ -34,6 +34,7 @@ LIST_INDEXES = INDEXES - {"open_jobs"}
 # One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
     ("GET", "/support/activities/{id}"): "SupportFunction",
+    ("GET", "/support/activities/{id}/proof"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
@@ -675,9 +676,12 @@ def test_digests_are_signed_by_kms_and_kept_under_object_lock(transformed, templ
     statements = _role_statements(transformed, "DigestFunction")
     archive_writes = [s["Resource"] for s in statements if "s3:PutObject" in _as_list(s["Action"]) and "ArchiveBucket" in repr(s["Resource"])]
     assert archive_writes == [{"Fn::Sub": "${ArchiveBucket.Arn}/digest-state/*"}]  # it writes no archived version
-    for function in ("ArchiveFunction", "SupportFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
+    for function in ("ArchiveFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
         assert _granted(transformed, function, "DigestBucket") == set(), function
         assert _granted(transformed, function, "DigestSigningKey") == set(), function
+    # Support builds an entry's proof: it reads digests and checkpoints and the key's public half, and signs nothing.
+    assert _granted(transformed, "SupportFunction", "DigestBucket") == {"s3:ListBucket", "s3:GetObject"}
+    assert _granted(transformed, "SupportFunction", "DigestSigningKey") == {"kms:GetPublicKey"}
     schedule = template["Resources"]["DigestFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["Schedule"]
     assert schedule.startswith("cron(") and schedule.split()[1] == "*"  # every hour
 
@@ -765,3 +769,19 @@ def test_the_readmes_register_of_job_types_is_the_layers():
         assert label.startswith(job.label), name  # the README may say more after the label
         assert retryable.startswith("yes" if job.retryable else "no"), name
         assert stalls == f"{int(job.timeout.total_seconds() // 60)} min", name
+
+
+def test_only_the_digest_functions_role_may_sign_with_the_digest_key(template):
+    """Issue 18 item 4: administrators manage the key and cannot use it; nobody but the digest function signs."""
+    statements = template["Resources"]["DigestSigningKey"]["Properties"]["KeyPolicy"]["Statement"]
+    root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    for statement in statements:
+        actions = _as_list(statement["Action"])
+        assert not any(action in ("*", "kms:*") or action.startswith("kms:Sign") for action in actions
+                       if statement.get("Sid") != "OnlyTheDigestFunctionSigns"), statement
+    (signing,) = [s for s in statements if "kms:Sign" in _as_list(s["Action"])]
+    assert signing["Effect"] == "Allow" and _as_list(signing["Action"]) == ["kms:Sign"] and signing["Principal"] == {"AWS": root}
+    assert signing["Condition"] == {"ArnLike": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-DigestFunctionRole-*"}}}
+    administration = next(s for s in statements if s.get("Sid") == "KeyAdministration")
+    assert {"kms:ScheduleKeyDeletion", "kms:Put*"} <= set(administration["Action"])  # Put*: CloudFormation updates its policy

@@ -108,6 +108,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
         },
     },
+    "ProofBundle": {
+        "type": "object",
+        "description": "canonical JSON and one newline, checked byte for byte by the README's offline script (docs/check_proof.py)",
+        "required": ["format", "org", "id", "versions", "checkpoint", "public_key"],
+        "properties": {
+            "format": {"const": 1},
+            "org": {"type": "string"},
+            "id": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "object", "required": ["line", "index", "path"], "properties": {
+                "line": {"type": "string", "description": "the archived version, byte for byte"},
+                "index": {"type": "integer", "description": "its leaf in the org's Merkle tree"},
+                "path": {"type": "array", "items": {"type": "string"}, "description": "RFC 9162 inclusion path, hex"}}}},
+            "checkpoint": {"type": "object", "description": "the newest signed checkpoint: tree_size, root, time, signature"},
+            "public_key": {"type": "string", "description": "the signing key, DER SubjectPublicKeyInfo in base64"},
+        },
+    },
     "RetentionPolicy": {
         "type": "object",
         "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],
