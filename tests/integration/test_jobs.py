@@ -406,6 +406,27 @@ def test_another_users_press_within_the_window_shares_the_run_and_is_recorded_in
     assert sorted(i["actor"]["name"] for i in chain if i["action"] == "retried") == ["Riley Park", "Sam Lee"]
 
 
+def test_two_members_pressing_retry_at_once_start_one_run_and_each_press_is_recorded(platform, api, idempotency_table):
+    original = failed_sync(api)
+    answers: dict[str, tuple] = {}
+    start = threading.Barrier(2)
+
+    def press(name: str, token) -> None:
+        start.wait()
+        answers[name] = retry(original, token=token)
+
+    threads = [threading.Thread(target=press, args=args) for args in (("riley", RILEY), ("sam", SAM))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers["riley"][0] == answers["sam"][0] == 202, answers
+    assert answers["riley"][1]["run_id"] == answers["sam"][1]["run_id"] and answers["riley"][1]["id"] != answers["sam"][1]["id"]
+    assert len(platform.run_requests()) == 1
+    platform.deliver_all()
+    assert {detail(api, answers[n][1]["id"])["actor"]["id"] for n in answers} == {"u_17", "u_42"}
+
+
 def test_two_retries_at_once_start_one_run(platform, api, idempotency_table):
     original = failed_sync(api)
     answers = []
