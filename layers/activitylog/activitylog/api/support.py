@@ -18,7 +18,7 @@ def routes() -> Router:
     router = Router()
 
     @router.get("/support/activities/<id>", summary="One entry by id, from the hot table or, once expired, the archive",
-                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404))
+                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503))
     def support_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.support.lookup import SupportLookup
 
