@@ -227,7 +227,7 @@ class ActivityService:
         per event, False (and the id of the entry that records it) for one recorded before (a
         redelivery, a replay, a concurrent duplicate).
 
-        Once means once per (org, provider, the provider's event id): ``EntryStore.put_new`` writes
+        Once means once per (org, provider, the provider's event id): ``EntryStore.put_provider_events`` writes
         each entry with its event's marker, keyed by that identity alone, both conditional on their
         absence. The entry's id still derives from its ``source`` and when it occurred (``ids.derived_id``).
         """
@@ -237,7 +237,7 @@ class ActivityService:
         entries = [new_entry(event, recorded_by, now, retention_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        recorded = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else {}
+        recorded = self.store.put_provider_events(org, entries, self.write_shards(org), retention_days) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
     def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
