@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from activitylog.api.views import detail_view
 from activitylog_local import generator
 from common import DAYS, ORG, RETENTION_DAYS, TABLE, log
 from sizes import stored_bytes
@@ -61,7 +62,7 @@ def detail_bytes(entry: Any) -> int:
     """The entry's size as JSON (its detail view): what "a 1 KB entry" means."""
     import json
 
-    return len(json.dumps(entry.detail_view(), default=str))
+    return len(json.dumps(detail_view(entry), default=str))
 
 
 def _tallies() -> dict:

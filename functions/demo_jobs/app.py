@@ -10,7 +10,7 @@ from typing import Any
 
 from activitylog.jobs.client import ActivityClient
 from activitylog.jobs.events import RunRequest
-from activitylog.jobs.registry import SEND_WEBHOOK
+from activitylog.jobtypes import SEND_WEBHOOK
 from activitylog.observability import logger
 
 WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}

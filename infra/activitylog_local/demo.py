@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, Protocol
 
-from activitylog.jobs.registry import job_type
+from activitylog.jobtypes import job_type
 from activitylog_local.generator import FIRST, LAST, busy_moment
 
 DEMO_ORG = "org_demo"

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from activitylog.api.views import detail_view
 from activitylog import store
 from activitylog.archive import layout
 from activitylog.archive.lines import Line
@@ -321,7 +322,7 @@ def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(a
     assert (found["found_in"], found["versions"], found["status"]) == ("archive", 5, "FAILED")  # insert, 2 updates, re-stamp, expiry
     assert found["error"] == {"message": "Square said 503"} and found["metadata"] == {"processed": 40}
     assert found["expired_at"] is not None and found["removed_at"] is None
-    assert found["finished_at"] == finished.detail_view()["finished_at"]
+    assert found["finished_at"] == detail_view(finished)["finished_at"]
     # The dashboard's API no longer has it; another org's support cannot see it; readers cannot use the route.
     assert service.store.get("org_a", started.id, 2) is None
     assert support(started.id, org="org_b")[0] == 404

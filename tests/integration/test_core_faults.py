@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
+from activitylog.api.views import detail_view
 from activitylog import keys, store
 from activitylog.api import common
 from activitylog.query import merge
@@ -181,7 +182,7 @@ def test_a_missing_detail_object_answers_the_list_columns_with_a_marker(activity
     for key in objects(bucket):
         bucket.delete_object(Bucket="details", Key=key)
     entry = service.get(WRITER, job_id)
-    view = entry.detail_view()
+    view = detail_view(entry)
     assert view["id"] == job_id and view["status"] == "IN_PROGRESS"
     assert "could not be read" in view["detail_unavailable"]
     assert "metadata" not in view

@@ -758,7 +758,7 @@ def test_the_local_stack_serves_the_folder_the_page_bucket_is_filled_from(templa
 
 
 def test_the_readmes_register_of_job_types_is_the_layers():
-    from activitylog.jobs.registry import JOB_TYPES
+    from activitylog.jobtypes import JOB_TYPES
 
     section = (ROOT / "README.md").read_text().split("### The register of job types", 1)[1].split("\n\n| ", 1)[1]
     rows = [line.strip("|").split("|") for line in ("| " + section).split("\n\n", 1)[0].splitlines()[2:]]

@@ -14,8 +14,8 @@ from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.jobs import events
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import ActivityEvent, RunRequest
-from activitylog.jobs.registry import DEFAULT_TIMEOUT, job_type, timeout_of
-from activitylog.jobs.registry import retry_state, retry_target
+from activitylog.jobtypes import DEFAULT_TIMEOUT, job_type, timeout_of
+from activitylog.jobtypes import retry_state, retry_target
 from activitylog.rules import apply_update, mark_stalled, new_entry
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)

@@ -94,7 +94,8 @@ class Entry:
         return occurred_at(self.id)
 
     def list_view(self) -> dict:
-        """The columns of the Activity Logs table."""
+        """The columns of the Activity Logs table: the entry's own fields only (the list and the chain
+        answer them). The detail panel, which asks the job register about Retry, is ``api.views``'."""
         return {
             "id": self.id,
             "occurred_at": iso_time(self.occurred_at),
@@ -105,36 +106,6 @@ class Entry:
             "event": self.event,
             "entity": self.entity,
         }
-
-    def detail_view(self) -> dict:
-        """Everything the detail panel shows: before/after diff, metadata, error.
-
-        An offloaded detail that cannot be found leaves the list columns and says so,
-        rather than failing the whole answer.
-        """
-        if self.detail_missing:
-            return {**self.list_view(), "detail_unavailable": DETAIL_UNAVAILABLE}
-        return {
-            **self.list_view(),
-            "recorded_at": iso_time(self.recorded_at) if self.recorded_at else None,
-            "finished_at": iso_time(self.finished_at) if self.finished_at else None,
-            "sequence": self.sequence,
-            "changes": self.changes,
-            "metadata": self.metadata,
-            "error": self.error,
-            "correlation_id": self.correlation_id,
-            "retry_of": self.retry_of,
-            "source": self.source,
-            "recorded_by": self.recorded_by,
-            "expires_at": self.expires_at,
-            "retry": self.retry_state(),
-        }
-
-    def retry_state(self) -> Optional[dict]:
-        """Whether a FAILED or WARNING job (or outgoing webhook) may be retried from here, and if not, why."""
-        from activitylog.jobs.registry import retry_state  # the register decides; it imports this module
-
-        return retry_state(self)
 
 
 DETAIL_UNAVAILABLE = "this entry's detail (changes, metadata, error) could not be read; support has been alerted"

@@ -14,7 +14,7 @@ sends the same request again. Two layers make that safe:
   position in the batch, written only if absent; an update is applied together with a
   marker of its key. A later attempt finds what the first wrote and adds nothing.
 
->>> run_once(org, "POST /activities", key, body, lambda_context, lambda: service.record(...).detail_view())
+>>> run_once(org, "POST /activities", key, body, lambda_context, lambda: detail_view(service.record(...)))
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from activitylog import ids
 from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
-from activitylog.jobs.registry import timeout_of
+from activitylog.jobtypes import timeout_of
 
 if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry
@@ -42,7 +42,7 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
     event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
     error = new.error.model_dump(exclude_none=True) if new.error else None
     if new.webhook is not None:  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
-        from activitylog.webhooks.redaction import scrub, scrub_text
+        from activitylog.redaction import scrub, scrub_text
 
         event, error = scrub_text(event), scrub(error)
         if entity:
@@ -77,7 +77,7 @@ def outgoing_webhook(new: NewEntry) -> dict:
     anything else, or no answer, WARNING (it will be retried) or FAILED (given up).
     """
     from activitylog.entry import EntryType, Status
-    from activitylog.webhooks.redaction import redact_document, redact_headers, scrub_url
+    from activitylog.redaction import redact_document, redact_headers, scrub_url
 
     webhook = new.webhook
     if new.type is not EntryType.WEBHOOK:

@@ -25,7 +25,7 @@ from activitylog.signing import Key
 from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
-from activitylog.retention.policy import RetentionPolicy
+from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES, WRITE
 from activitylog.store import EntryStore, backoff, bind

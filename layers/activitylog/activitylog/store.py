@@ -27,7 +27,7 @@ from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
-from activitylog.retention.policy import RetentionPolicy, Restamp
+from activitylog.retention_policy import RetentionPolicy, Restamp
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -286,7 +286,7 @@ class EntryStore:
 
     >>> store = EntryStore(DetailStore(settings.detail_bucket))
     >>> store.put("org_1", entry, shards=2, retention_days=730)
-    >>> store.get("org_1", entry.id, shards=2).detail_view()
+    >>> store.get("org_1", entry.id, shards=2).list_view()
     """
 
     def __init__(self, detail_store: details.DetailStore) -> None:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
+from activitylog.api.views import detail_view
 from activitylog.query.filters import parse_list_request
 from activitylog.observability import metrics
 from activitylog.responses import responses
@@ -34,7 +35,7 @@ def routes() -> Router:
     def get_activity(id: str):  # noqa: A002 - the route's own name
         entry = service().get(caller(router.current_event), id)
         metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
-        return entry.detail_view()
+        return detail_view(entry)
 
     @router.get("/activities/<id>/related",
                 summary="The chain an entry belongs to, oldest first: the user action, its jobs, their webhooks and retries",

@@ -20,9 +20,10 @@ def routes() -> Router:
     @router.get("/support/activities/<id>", summary="One entry by id, from the hot table or, once expired, the archive",
                 responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503))
     def support_activity(id: str):  # noqa: A002 - the route's own name
+        from activitylog.api.views import detail_view
         from activitylog.support.lookup import SupportLookup
 
-        found = SupportLookup(service(), _archive(service().config.archive_bucket)).get(caller(router.current_event), id)
+        found = SupportLookup(service(), _archive(service().config.archive_bucket), detail_view).get(caller(router.current_event), id)
         metrics.add_metric(name="SupportLookups", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SupportLookupsFromArchive", unit=MetricUnit.Count, value=int(found["found_in"] == "archive"))
         return found

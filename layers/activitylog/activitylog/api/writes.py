@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from activitylog.api.common import answer_validation_errors, caller, service
+from activitylog.api.views import detail_view
 from activitylog.idempotency import WriteKey, run_once
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.observability import metrics
@@ -60,7 +61,7 @@ def routes() -> Router:
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
         who = caller(router.current_event)
         recorded = once(who, "POST /activities", key, entry.model_dump(mode="json"),
-                        lambda write_key: service().record(who, entry, key=write_key).detail_view())
+                        lambda write_key: detail_view(service().record(who, entry, key=write_key)))
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
         return Response(201, "application/json", json.dumps(recorded))
 
@@ -83,7 +84,7 @@ def routes() -> Router:
         who = caller(router.current_event)
         # The key is scoped to this entry: the same key on another entry is another update.
         updated = once(who, f"PATCH /activities/{id}", key, update.model_dump(mode="json"),
-                       lambda write_key: service().update(who, id, update, key=write_key).detail_view())
+                       lambda write_key: detail_view(service().update(who, id, update, key=write_key)))
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 

@@ -96,7 +96,7 @@ def canonical(document: dict) -> str:
 
 
 def detail_view(document: dict) -> dict:
-    """A line as the API's detail panel answers an entry (``Entry.detail_view``'s fields)."""
+    """A line as the API's detail panel answers an entry (``api.views.detail_view``'s fields)."""
     view = {key: document[key] for key in ("id", "occurred_at", "type", "status", "actor", "action", "event", "entity",
                                             "recorded_at", "finished_at", "sequence", "correlation_id", "retry_of",
                                             "recorded_by", "expires_at")}

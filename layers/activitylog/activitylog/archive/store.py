@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional, Protocol
 
 from activitylog.archive import layout
 from activitylog.archive.lines import Line
-from activitylog.retention.policy import ARCHIVE_TAG
+from activitylog.retention_policy import ARCHIVE_TAG
 
 
 class Objects(Protocol):

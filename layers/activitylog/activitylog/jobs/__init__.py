@@ -1,6 +1,7 @@
 """Background jobs and system events: how the rest of the platform logs, and what the log does with it.
 
-- ``registry``  the register of job types (label, retryable, timeout)
+The register of job types (label, retryable, timeout) is the core's: ``activitylog.jobtypes``.
+
 - ``events``    the EventBridge events the client publishes, and RetryRequested
 - ``client``    ``ActivityClient``: ``activity.job(...)``, ``activity.record(...)``, buffered publishing
 - ``ingest``    an event from the bus (through SQS) becomes an entry, or updates its job run's entry

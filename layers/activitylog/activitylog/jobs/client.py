@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 from activitylog import ids
 from activitylog.jobs import events
-from activitylog.jobs.registry import job_type
+from activitylog.jobtypes import job_type
 from activitylog.observability import logger
 
 SYSTEM = {"kind": "system", "id": "system", "name": "system"}
@@ -265,7 +265,7 @@ class ActivityClient:
         ``POST /activities`` (kept redacted in ``metadata.webhook``): SUCCESS on a 2xx answer; otherwise
         FAILED, or WARNING when it will be retried (``gave_up=False``). A failed one can be retried from
         its entry (a ``SEND_WEBHOOK`` job: its topic, URL, method and body)."""
-        from activitylog.webhooks.redaction import redact_document, scrub_text, scrub_url
+        from activitylog.redaction import redact_document, scrub_text, scrub_url
 
         # Redacted here, not only when recorded: the event waits on the bus, the ingest queue and its dead letters.
         ok = response_status is not None and 200 <= response_status < 300
@@ -290,7 +290,7 @@ class ActivityClient:
             correlation_id: Optional[str] = None, timeout: Optional[timedelta] = None) -> "JobRun":
         """One run of job ``name``, as a context manager (see the module's docstring).
 
-        ``retryable`` may only narrow its type's (``registry``): a run can say it must not be
+        ``retryable`` may only narrow its type's (``activitylog.jobtypes``): a run can say it must not be
         retried, never make a type retryable. ``run_id`` is an id minted for it already (a
         retry's); ``timeout`` overrides its type's stall timeout.
         """

@@ -1,6 +1,6 @@
 """Retry: ``POST /activities/{id}/retry`` runs a FAILED or WARNING job again, linked to the original.
 
-What may be retried is the register's call (``registry.retry_target``): a FAILED or
+What may be retried is the register's call (``jobtypes.retry_target``): a FAILED or
 WARNING BACKGROUND_JOB, or outgoing webhook, of a type marked retryable. Anything else is
 a 409 saying why (a one-time sync: "re-trigger it from its integration page").
 
@@ -30,7 +30,7 @@ from activitylog.errors import Unavailable
 from activitylog.idempotency import run_once
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import RunRequest, activity_event
-from activitylog.jobs.registry import retry_target
+from activitylog.jobtypes import retry_target
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.service import ActivityService, Caller
 

@@ -1,7 +1,7 @@
 """The sweeper: jobs that stopped reporting (a crashed worker) become WARNING "stalled".
 
 Run on an EventBridge schedule (template.yaml's SweeperFunction). An IN_PROGRESS job whose
-last progress is older than its timeout (``registry``; 15 minutes by default) is past its
+last progress is older than its timeout (``activitylog.jobtypes``; 15 minutes by default) is past its
 stall deadline; the ``open_jobs`` index holds exactly the IN_PROGRESS jobs by deadline, so
 finding them is one range query per partition, never a scan. Each is marked by
 ``rules.mark_stalled`` (its last progress kept) and saved with a compare-and-set on its

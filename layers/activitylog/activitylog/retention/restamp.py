@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
 
 from activitylog import ids, keys
-from activitylog.retention.policy import ARCHIVE, DONE, ENTRIES, RUNNING, Restamp, RetentionPolicy
+from activitylog.retention_policy import ARCHIVE, DONE, ENTRIES, RUNNING, Restamp, RetentionPolicy
 
 if TYPE_CHECKING:
     from activitylog.service import ActivityService

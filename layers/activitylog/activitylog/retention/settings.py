@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activitylog.errors import BadRequest, Conflict
-from activitylog.retention.policy import RetentionPolicy
+from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import new_entry
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import backoff

@@ -3,6 +3,6 @@
 - ``lookup``  the hot table first (every entry still there, past its retention or not), then
               the archive (entries TTL has removed), with where it was found and when it left
 
->>> SupportLookup(service, ArchiveStore(bucket)).get(support_caller, "01JD…")["found_in"]
+>>> SupportLookup(service, ArchiveStore(bucket), detail_view).get(support_caller, "01JD…")["found_in"]
 'archive'
 """

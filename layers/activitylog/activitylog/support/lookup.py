@@ -9,7 +9,7 @@ after that, the archive has every version of it. The answer is the detail panel'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from activitylog import ids
 from activitylog.archive import lookup
@@ -18,19 +18,22 @@ from activitylog.scopes import ROUTE_SCOPES
 
 if TYPE_CHECKING:
     from activitylog.archive.store import Objects
+    from activitylog.entry import Entry
     from activitylog.service import ActivityService, Caller
 
 
 class SupportLookup:
-    def __init__(self, service: "ActivityService", archive: Optional["Objects"]) -> None:
-        self.service, self.archive = service, archive
+    """``view`` shows a hot entry as the detail panel does (``api.views.detail_view``): the API decides views."""
+
+    def __init__(self, service: "ActivityService", archive: Optional["Objects"], view: Callable[["Entry"], dict]) -> None:
+        self.service, self.archive, self.view = service, archive, view
 
     def get(self, caller: "Caller", entry_id: str) -> dict:
         caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
         ids.check_entry_id(entry_id)
         hot = self.service.store.get(caller.org, entry_id, self.service.shards_read(caller.org))
         if hot is not None:
-            return {**hot.detail_view(), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}
+            return {**self.view(hot), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}
         archived = lookup.find(self.archive, caller.org, entry_id) if self.archive is not None else None
         if archived is None:
             raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")

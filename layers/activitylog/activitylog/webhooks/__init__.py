@@ -12,9 +12,10 @@ The path, one module per step:
 - ``ingest``      the SQS consumer: Powertools ``BatchProcessor``, each batch written together,
                   every event exactly once (``ActivityService.record_events``: an entry and its event's marker),
                   partial failures retried
+
+What an entry keeps of a request (without signatures, card numbers, CVCs or bank account
+numbers) is the core's ``activitylog.redaction``: outgoing deliveries are redacted by it too.
 - ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
-- ``redaction``   what the entry keeps of the request, without signatures, card numbers, CVCs
-                  or bank account numbers
 
 >>> app.include_router(receiver.routes())        # functions/webhooks/app.py
 >>> ingest.handle(event, context)                 # functions/ingest/app.py

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from activitylog.entry import KEY_PART, EntryType, Status
 from activitylog.webhooks.providers import Identity, Provider, fedex_scan, fedex_tracking_number
-from activitylog.webhooks.redaction import scrub_text
+from activitylog.redaction import scrub_text
 
 # What an event is about, by the object a Stripe event carries (``data.object.object``) or the
 # first word of a Square event type. FedEx pushes are always about a shipment.
@@ -175,7 +175,7 @@ def _action(provider: str, event: dict, identity: Identity) -> str:
 def redacted_request(delivery_headers: dict[str, str], body: bytes, url: str, method: str = "POST") -> dict[str, Any]:
     """What the entry keeps of the request: its method, URL, headers and body, redacted, and the raw body's size
     and SHA-256 (the bytes the signature was verified on, which nothing keeps)."""
-    from activitylog.webhooks.redaction import redact_body, redact_headers, scrub_url
+    from activitylog.redaction import redact_body, redact_headers, scrub_url
 
     return {"method": method, "url": scrub_url(url), "headers": redact_headers(delivery_headers), "body": redact_body(body),
             "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}

@@ -39,7 +39,7 @@ from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import redacted_request
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
-from activitylog.webhooks.redaction import redact_headers, scrub_url
+from activitylog.redaction import redact_headers, scrub_url
 from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
 
