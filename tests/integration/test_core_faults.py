@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
+from activitylog.api.errors import status_of
 from activitylog.api.views import detail_view
 from activitylog import keys, store
 from activitylog.api import common
@@ -139,7 +140,7 @@ def test_concurrent_final_reports_on_an_offloaded_job_leave_exactly_the_winners_
         try:
             answers[status] = service.update(WRITER, job_id, update).status.value
         except (Conflict, Unavailable) as error:
-            answers[status] = error.status_code
+            answers[status] = status_of(error)
 
     threads = [threading.Thread(target=report, args=(s,)) for s in ("FAILED", "WARNING", "SUCCESS")]
     for thread in threads:

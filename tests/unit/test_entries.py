@@ -122,3 +122,23 @@ def test_a_retried_final_report_changes_nothing_and_anything_else_on_a_finished_
     for other in (EntryUpdate(status="SUCCESS"), EntryUpdate(error={"message": "other"}), EntryUpdate(metadata={"processed": 4})):
         with pytest.raises(Conflict):
             apply_update(job, other, now)
+
+
+def _delivery(status: str, code) -> dict:
+    response = None if code is None else {"status_code": code, "headers": {}, "body": "answered"}
+    return {"type": "WEBHOOK", "status": status, "action": "sent", "event": "Webhook sent · order.created",
+            "actor": {"kind": "system", "id": "system", "name": "system"},
+            "webhook": {"direction": "outgoing", "url": "https://hooks.example.com/orders", "method": "POST",
+                        "request_headers": {}, "request_body": {"ok": True}, "response": response, "duration_ms": 5}}
+
+
+@pytest.mark.parametrize("status, code", [("WARNING", 200), ("SUCCESS", 503), ("SUCCESS", None), ("IN_PROGRESS", 410)])
+def test_an_outgoing_webhooks_status_is_decided_by_one_rule_naming_status(status, code):
+    """The rule (a 2xx is SUCCESS, anything else WARNING or FAILED) lives in the entry rules alone: the
+    input model takes the document, and ``new_entry`` refuses it with a 400 naming ``status``."""
+    from activitylog.rules import new_entry
+
+    new = NewEntry.model_validate(_delivery(status, code))
+    with pytest.raises(BadRequest) as refused:
+        new_entry(new, "svc_webhooks", datetime.now(timezone.utc), retention_days=730)
+    assert refused.value.field == "status"

@@ -152,20 +152,6 @@ class NewEntry(_Strict):
             if not change or set(change) - {"before", "after"}:
                 raise ValueError(f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)")
         return value
-        if self.type is not EntryType.WEBHOOK:
-            raise PydanticCustomError("webhook", "webhook: only a WEBHOOK entry records a webhook delivery, not {kind}",
-                                      {"kind": self.type.value})
-        if "webhook" in self.metadata:
-            raise PydanticCustomError("webhook", "webhook: send the delivery in webhook, not in metadata.webhook")
-        answered = self.webhook.response.status_code if self.webhook.response else None
-        if answered is not None and 200 <= answered < 300:
-            if self.status is not Status.SUCCESS:
-                raise PydanticCustomError("status", "status: a 2xx answer ({code}) is SUCCESS, not {status}",
-                                          {"code": answered, "status": self.status.value})
-        elif self.status not in (Status.WARNING, Status.FAILED):
-            raise PydanticCustomError("status", "status: {answer} is WARNING (it will be retried) or FAILED (given up), not {status}",
-                                      {"answer": f"a {answered} answer" if answered else "no answer", "status": self.status.value})
-        return self
 
 
 def utc_and_not_future(value: Optional[datetime]) -> Optional[datetime]:

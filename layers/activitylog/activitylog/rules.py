@@ -76,7 +76,6 @@ def outgoing_webhook(new: NewEntry) -> dict:
     It is a WEBHOOK entry, and its status is what the answer says: SUCCESS for a 2xx; for
     anything else, or no answer, WARNING (it will be retried) or FAILED (given up).
     """
-    from activitylog.entry import EntryType, Status
     from activitylog.redaction import redact_document, redact_headers, scrub_url
 
     webhook = new.webhook

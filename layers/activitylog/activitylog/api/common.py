@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from activitylog.api.errors import answer_of
 from activitylog.errors import ActivityLogError, NotFound, Unauthorized, Unavailable
 from activitylog.observability import logger, metrics, traced
 from activitylog.service import ActivityService, Caller
@@ -78,7 +79,7 @@ def answer_errors(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(ActivityLogError)
     def domain_error(failure: ActivityLogError) -> Response:
-        return error(failure.status_code, failure.to_dict(), failure.headers)
+        return error(*answer_of(failure))
 
     @app.exception_handler([PynamoDBException, BotoCoreError, ClientError])
     def aws_error(failure: Exception) -> Response:
@@ -121,7 +122,7 @@ def entrypoint(app: ApiGatewayResolver, prepare: Optional[Callable[[dict], dict]
             try:
                 event = prepare(event)
             except ActivityLogError as refused:
-                answer = error(refused.status_code, refused.to_dict())
+                answer = error(*answer_of(refused)[:2])
                 return {"statusCode": answer.status_code, "headers": {"Content-Type": "application/json"}, "body": answer.body}
         return app.resolve(event, context)
 
