@@ -23,7 +23,10 @@ def new_entry(service: ActivityService, org: str, writer: str, document: dict) -
 
 def stored_item(store: EntryStore, org: str, entry: Entry, shards: int, retention_days: int) -> dict:
     """The exact Item ``EntryStore.put`` sends in its PutItem (``Model.save``'s own arguments)."""
-    model, _ = store._to_item(org, entry, shards, retention_days)
+    from activitylog.config import DEFAULT_ARCHIVE_DAYS
+    from activitylog.storage import OrgStorage
+
+    model, _ = store._to_item(OrgStorage(org, shards, shards, retention_days, DEFAULT_ARCHIVE_DAYS), entry)
     args, kwargs = model._get_save_args()
     item = dict(kwargs["attributes"])
     item[EntryItem._hash_key_attribute().attr_name] = {"S": args[0]}

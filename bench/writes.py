@@ -18,6 +18,9 @@ from internals import store_client
 from seeding import build_entry, detail_bytes, item_for
 from sizes import item_bytes
 
+from activitylog.config import DEFAULT_ARCHIVE_DAYS
+from activitylog.storage import OrgStorage
+
 
 @dataclass
 class Write:
@@ -67,7 +70,7 @@ def measure_writes(store: Any, now: datetime, shards: int, seed_value: int, samp
             expected = item_for(entry, WCU_ORG, shards)
             captured.clear()
             started = time.perf_counter()
-            store.put(WCU_ORG, entry, shards, RETENTION_DAYS)
+            store.put(OrgStorage(WCU_ORG, shards, shards, RETENTION_DAYS, DEFAULT_ARCHIVE_DAYS), entry)
             ms = (time.perf_counter() - started) * 1000
             capacity = captured[-1]
             stored = client.get_item(TableName=TABLE, Key={"pk": expected["pk"], "sk": expected["sk"]},

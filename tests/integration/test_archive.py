@@ -119,7 +119,7 @@ def test_every_version_is_archived_once_with_ttl_removals_as_expiry_markers(aws,
     service.update(WRITER, started.id, EntryUpdate.model_validate({"metadata": {"processed": 5}}))
     service.update(WRITER, started.id, EntryUpdate.model_validate({"status": "SUCCESS"}))
     theirs = service.record(OTHER, document())
-    expiring = service.store.get("org_a", recorded[0].id, service.shards_read("org_a"))
+    expiring = service.stored("org_a", recorded[0].id)
     assert service.store.set_expiry("org_a", expiring.shard, expiring.id, int(datetime.now(timezone.utc).timestamp()) - 60)
     assert stream.expire() == 1
     records = stream.records()
@@ -161,7 +161,7 @@ def test_a_redelivered_batch_writes_the_same_objects(aws, service, stream):
 
 def test_a_user_deletion_is_archived_as_a_removal_not_an_expiry(aws, service, stream, dynamodb_client, activity_table):
     entry = service.record(WRITER, document())
-    stored = service.store.get("org_a", entry.id, service.shards_read("org_a"))
+    stored = service.stored("org_a", entry.id)
     dynamodb_client.delete_item(TableName=activity_table, Key={"pk": {"S": f"org_a#{stored.shard}"}, "sk": {"S": entry.id}})
 
     result = archive(stream_event(stream.records()))
@@ -308,10 +308,10 @@ def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(a
     started = service.record(WRITER, job())
     service.update(WRITER, started.id, EntryUpdate.model_validate({"metadata": {"processed": 40}}))
     finished = service.update(WRITER, started.id, EntryUpdate.model_validate({"status": "FAILED", "error": {"message": "Square said 503"}}))
-    stored = service.store.get("org_a", started.id, service.shards_read("org_a"))
+    stored = service.stored("org_a", started.id)
     service.store.set_expiry("org_a", stored.shard, started.id, int(datetime.now(timezone.utc).timestamp()) - 1)
     assert stream.expire() == 1
-    assert service.store.get("org_a", started.id, service.shards_read("org_a")) is None
+    assert service.stored("org_a", started.id) is None
     archive(stream_event(stream.records()))
 
     # When support looks it up by the id the customer gave
@@ -324,7 +324,7 @@ def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(a
     assert found["expired_at"] is not None and found["removed_at"] is None
     assert found["finished_at"] == detail_view(finished)["finished_at"]
     # The dashboard's API no longer has it; another org's support cannot see it; readers cannot use the route.
-    assert service.store.get("org_a", started.id, 2) is None
+    assert service.store.get(service.storage("org_a"), started.id) is None
     assert support(started.id, org="org_b")[0] == 404
     assert support(started.id, scope="activity:read")[0] == 403
 

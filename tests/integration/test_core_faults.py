@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
-from activitylog.api.errors import status_of
+from activitylog.api.errors import answer_of, status_of
 from activitylog.api.views import detail_view
 from activitylog import keys, store
 from activitylog.api import common
@@ -118,12 +118,12 @@ def test_an_update_that_loses_the_race_leaves_the_winners_detail_whole(activity_
     service = service_for(activity_table, 2, bucket="details")
     job_id = new_job(service, metadata=big("a"))
     # Given two writers that read the same running job
-    stale = service.store.get("org_a", job_id, 2, consistent=True)
+    stale = service.store.get(service.storage("org_a"), job_id, consistent=True)
     # When one completes it with an error and a large detail
     service.update(WRITER, job_id, EntryUpdate(status="FAILED", error={"message": "card declined"}, metadata=big("b")))
     # And the other then saves its stale copy
     stale.metadata = big("c")
-    assert service.store.replace("org_a", stale, 2, 730, expected_status=stale.status) is False
+    assert service.store.replace(service.storage("org_a"), stale, expected_status=stale.status) is False
     # Then the entry shows the winner's error and detail, and only the winner's object is left
     final = service.get(WRITER, job_id)
     assert final.error == {"message": "card declined"} and final.metadata["log"] == big("b")["log"]
@@ -165,7 +165,7 @@ def test_a_batch_that_fails_leaves_no_detail_objects_behind(activity_table, buck
     fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None, "metadata": big(str(n))}), WRITER.subject, service.clock(), 730)
              for n, d in enumerate(random_documents(3, 32))]
     with pytest.raises(Conflict):
-        service.store.put_all("org_a", fresh + [service.store.get("org_a", existing.id, 2)], 2, 730)
+        service.store.put_all(service.storage("org_a"), fresh + [service.store.get(service.storage("org_a"), existing.id)])
     assert objects(bucket) == []
 
 
@@ -173,7 +173,7 @@ def test_a_single_write_that_fails_removes_its_detail_object(activity_table, buc
     service = service_for(activity_table, 2, bucket="details")
     entry = new_entry(NewEntry.model_validate(random_documents(1, 33)[0] | {"occurred_at": None, "metadata": big("x")}), WRITER.subject, service.clock(), 730)
     with faults("PutItem", ["ValidationException"]), pytest.raises(Exception):
-        service.store.put("org_a", entry, 2, 730)
+        service.store.put(service.storage("org_a"), entry)
     assert objects(bucket) == []
 
 
@@ -235,10 +235,10 @@ def test_a_batch_that_committed_but_whose_answer_was_lost_is_answered_as_success
 def test_a_different_entry_under_an_existing_id_is_still_a_conflict(activity_table):
     service = service_for(activity_table, 2)
     entry = new_entry(NewEntry.model_validate(random_documents(1, 43)[0] | {"occurred_at": None}), WRITER.subject, service.clock(), 730)
-    service.store.put("org_a", entry, 2, 730)
+    service.store.put(service.storage("org_a"), entry)
     entry.event = "something else"
     with pytest.raises(Conflict):
-        service.store.put("org_a", entry, 2, 730)
+        service.store.put(service.storage("org_a"), entry)
 
 
 # -- 7. throttling and transaction conflicts ----------------------------------------------
@@ -256,7 +256,7 @@ def test_a_batch_that_stays_refused_is_a_503_with_retry_after_and_writes_nothing
     service = service_for(activity_table, 2)
     with faults("TransactWriteItems", ["TransactionConflict"] * store.WRITE_ATTEMPTS), pytest.raises(Unavailable) as caught:
         service.record_batch(WRITER, [d | {"occurred_at": None} for d in random_documents(4, 52)])
-    assert caught.value.status_code == 503 and caught.value.headers == {"Retry-After": "1"}
+    assert answer_of(caught.value)[0] == 503 and answer_of(caught.value)[2] == {"Retry-After": "1"}
     assert service.list(WRITER, parse_list_request({})).items == []
 
 
@@ -573,3 +573,27 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
         attempts = config.retries["total_max_attempts"]
         per_call = attempts * (config.connect_timeout + config.read_timeout) + (attempts - 1) * 1.0  # standard mode: backoff < 1 s
         assert 2 * per_call <= shortest - 1, (config.connect_timeout, config.read_timeout, attempts, shortest)
+
+
+# -- how an org is stored: one object (issue 19, item 2) ------------------------------------------
+
+
+def test_one_object_says_how_an_org_is_stored_and_the_store_takes_only_it(activity_table):
+    import inspect
+
+    from activitylog.inputs import RetentionChange
+    from activitylog.retention.settings import RetentionSettings
+    from activitylog.store import EntryStore
+    from activitylog.storage import OrgStorage
+
+    # Given an org that wrote with 8 shards, now has 2, and chose its own retention
+    new_job(service_for(activity_table, 8))
+    service = service_for(activity_table, 2)
+    admin = Caller("org_a", "u_admin", frozenset({"activity:admin"}))
+    RetentionSettings(service).change(admin, RetentionChange(hot_days=365, archive_days=3650))
+    # Then one answer holds its write shards, every shard it ever wrote, and its hot and archive days
+    assert service.storage("org_a") == OrgStorage("org_a", write_shards=2, read_shards=8, hot_days=365, archive_days=3650)
+    # And no store operation takes a shard count or a retention of its own: they take that object
+    taking = {name for name, method in inspect.getmembers(EntryStore, inspect.isfunction)
+              if {"shards", "retention_days"} & set(inspect.signature(method).parameters)}
+    assert taking == set()

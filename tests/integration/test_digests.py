@@ -153,7 +153,7 @@ def test_an_added_line_is_named(world):
     ids = world.record(3)
     world.hour(ids)
     key, lines = world.object_of(ids[0])
-    forged_entry = world.service.store.get("org_a", ids[0], world.service.shards_read("org_a"))
+    forged_entry = world.service.stored("org_a", ids[0])
     forged_entry.event = "Contact deleted"
     forged = version_line("org_a", forged_entry, "999999999999999999999", INSERT, datetime.now(timezone.utc))
     world.rewrite(key, lines + [forged])
@@ -321,7 +321,7 @@ def test_a_forged_version_named_by_a_manifest_dated_in_the_future_is_named_and_n
     ids = world.record(2)
     world.hour(ids)
     key, lines = world.object_of(ids[0])
-    forged_entry = world.service.store.get("org_a", ids[0], world.service.shards_read("org_a"))
+    forged_entry = world.service.stored("org_a", ids[0])
     forged_entry.event = "Contact deleted"
     forged = version_line("org_a", forged_entry, "999999999999999999999", INSERT, datetime.now(timezone.utc))
     world.rewrite(key, lines + [forged])
@@ -346,7 +346,7 @@ def test_a_forged_manifest_dated_in_the_past_and_one_left_undigested_are_named(w
     ids = world.record(2)
     world.hour(ids)
     key, lines = world.object_of(ids[0])
-    forged_entry = world.service.store.get("org_a", ids[0], world.service.shards_read("org_a"))
+    forged_entry = world.service.stored("org_a", ids[0])
     forged = version_line("org_a", forged_entry, "999999999999999999998", INSERT, datetime.now(timezone.utc))
     world.rewrite(key, lines + [forged])
     past = layout.manifest_key(datetime.now(timezone.utc) - timedelta(hours=3), forged.sequence)

@@ -111,11 +111,11 @@ def test_a_change_that_loses_a_race_writes_neither_the_policy_nor_its_entry(admi
     def event():
         return new_entry(NewEntry.model_validate(entry(type="SYSTEM_EVENT")), "u_x", datetime.now(timezone.utc), 365)
 
-    service.store.change_retention("org_acme", first, event(), 2)
+    service.store.change_retention(service.storage("org_acme"), first, event())
     lost = event()
     with pytest.raises(Conflict):
-        service.store.change_retention("org_acme", stale, lost, 2)
-    assert service.store.get("org_acme", lost.id, 2) is None
+        service.store.change_retention(service.storage("org_acme"), stale, lost)
+    assert service.store.get(service.storage("org_acme"), lost.id) is None
     assert service.retention("org_acme", fresh=True).hot_days == 365
 
 
@@ -134,7 +134,7 @@ def test_existing_entries_get_the_new_expiry_from_the_restamp(admin_api, monkeyp
     assert steps[-1].entries == len(written)
     service = common.service()
     for e in written:
-        stored = service.store.get("org_acme", e["id"], service.shards_read("org_acme"))
+        stored = service.stored("org_acme", e["id"])
         assert stored.expires_at == int(ids.occurred_at(e["id"]).timestamp()) + 1095 * DAY, e["id"]
     assert policy(admin_api).body["existing"] == {"state": "done", "entries_updated": len(written), "archive_objects_updated": 0}
 
@@ -151,18 +151,18 @@ def test_a_newer_change_stops_the_older_restamp(admin_api, monkeypatch):
     steps = restamp_to_the_end()
     assert steps[-1].state == "done"
     service = common.service()
-    stored = [found for shard in range(service.shards_read("org_acme")) for found in service.store.expiries("org_acme", shard, None, 100)[0]]
+    stored = [found for shard in range(service.storage("org_acme").read_shards) for found in service.store.expiries("org_acme", shard, None, 100)[0]]
     assert stored and all(exp == int(ids.occurred_at(i).timestamp()) + 90 * DAY for i, exp, _ in stored)
 
 
 def test_a_restamp_moves_the_version_so_a_job_update_decided_before_it_decides_again(admin_api):
     started = admin_api.record(job()).body
     service = common.service()
-    shards = service.shards_read("org_acme")
-    read_before = service.store.get("org_acme", started["id"], shards, consistent=True)
+    where = service.storage("org_acme")
+    read_before = service.store.get(where, started["id"], consistent=True)
     assert service.store.set_expiry("org_acme", read_before.shard, started["id"], started["expires_at"] + DAY)
     read_before.status = read_before.status.__class__("SUCCESS")
-    assert service.store.replace("org_acme", read_before, shards, 730, expected_status=read_before.status.__class__("IN_PROGRESS")) is False
+    assert service.store.replace(where, read_before, expected_status=read_before.status.__class__("IN_PROGRESS")) is False
     # Through the API the update re-reads and lands, keeping the new expiry.
     assert admin_api.patch(started["id"], {"status": "SUCCESS"}).status == 200
     assert admin_api.get(started["id"]).body["expires_at"] == started["expires_at"] + DAY
@@ -230,7 +230,7 @@ def test_an_offloaded_detail_follows_its_entrys_expiry_when_the_policy_changes(w
     # Then each detail is removed by the bucket's rules no sooner than its entry expires, and no later than a
     # day after it could have (plus how late the entry was recorded after it occurred)
     for e in written:
-        stored = service.store.get("org_acme", e["id"], service.shards_read("org_acme"))
+        stored = service.stored("org_acme", e["id"])
         assert stored.detail_ref and not stored.detail_missing and stored.metadata["blob"]
         assert stored.expires_at == int(ids.occurred_at(e["id"]).timestamp()) + after * DAY
         expires = datetime.fromtimestamp(stored.expires_at, timezone.utc)

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from activitylog.api.errors import status_of
 from activitylog.api.views import detail_view
 from activitylog import details, store
 from activitylog.details import DetailStore
@@ -183,7 +184,7 @@ def test_entries_past_their_expiry_are_dropped_before_ttl_removes_them(activity_
     assert listed == [kept.id]
     with pytest.raises(Exception) as caught:
         service.get(WRITER, stale.id)
-    assert caught.value.status_code == 404
+    assert status_of(caught.value) == 404
 
 
 def test_another_orgs_entry_is_not_found(activity_table):
@@ -191,7 +192,7 @@ def test_another_orgs_entry_is_not_found(activity_table):
     entry = service.record(WRITER, NewEntry.model_validate(random_documents(1, 3)[0] | {"occurred_at": None}))
     with pytest.raises(Exception) as caught:
         service.get(OTHER, entry.id)
-    assert caught.value.status_code == 404
+    assert status_of(caught.value) == 404
     assert service.list(OTHER, parse_list_request({})).items == []
 
 
@@ -200,11 +201,11 @@ def test_a_batch_is_all_or_nothing(activity_table):
     existing = service.record(WRITER, NewEntry.model_validate(random_documents(1, 4)[0] | {"occurred_at": None}))
     fresh = [new_entry(NewEntry.model_validate(d | {"occurred_at": None}), WRITER.subject, service.clock(), 730) for d in random_documents(5, 5)]
     # Given a batch in which one entry collides with an existing id
-    clash = service.store.get("org_a", existing.id, 2)
+    clash = service.store.get(service.storage("org_a"), existing.id)
     with pytest.raises(Conflict):
-        service.store.put_all("org_a", fresh + [clash], 2, 730)
+        service.store.put_all(service.storage("org_a"), fresh + [clash])
     # Then none of the batch was written
-    assert all(service.store.get("org_a", e.id, 2) is None for e in fresh)
+    assert all(service.store.get(service.storage("org_a"), e.id) is None for e in fresh)
     assert [i["id"] for i in service.list(WRITER, parse_list_request({})).items] == [existing.id]
 
 

@@ -28,6 +28,7 @@ from activitylog.query.planner import plan_query
 from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES, WRITE
+from activitylog.storage import OrgStorage
 from activitylog.store import EntryStore, backoff, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
@@ -105,17 +106,21 @@ class ActivityService:
 
     # -- shards -------------------------------------------------------------------------
 
-    def write_shards(self, org: str) -> int:
-        """Today's shard count, recorded in the org's history before its first write here."""
+    def storage(self, org: str, fresh: bool = False) -> OrgStorage:
+        """How ``org`` is stored: today's write shards, every shard it has ever written to (lowering the
+        count must not hide entries), and its hot and archive days (``retention``). The store is given
+        this; nothing else works any of it out."""
+        policy = self.retention(org, fresh)
         shards = self.config.org(org).shards
-        if self._shards_recorded.get(org, 0) < shards:
-            self.store.record_shards(org, shards)
-            self._shards_recorded[org] = shards
-        return shards
+        return OrgStorage(org, write_shards=shards, read_shards=max(shards, self._meta(org)[1]),
+                          hot_days=policy.hot_days, archive_days=policy.archive_days)
 
-    def shards_read(self, org: str) -> int:
-        """Every shard the org has ever written to: lowering the count must not hide entries."""
-        return max(self.config.org(org).shards, self._meta(org)[1])
+    def _recorded(self, where: OrgStorage) -> OrgStorage:
+        """``where``, its write shards recorded in the org's history before its first write here."""
+        if self._shards_recorded.get(where.org, 0) < where.write_shards:
+            self.store.record_shards(where)
+            self._shards_recorded[where.org] = where.write_shards
+        return where
 
     def _meta(self, org: str) -> tuple[float, int, Optional[RetentionPolicy]]:
         """The org's shard history and policy, read in one request at most every ``policy_seconds``."""
@@ -124,6 +129,56 @@ class ActivityService:
             cached = (time.monotonic(), *self.store.org_meta(org))
             self._org_meta[org] = cached
         return cached
+
+    # -- what features ask of the store (they get storage from here, never recompute it) ---------
+
+    @property
+    def detail_store(self) -> DetailStore:
+        """Where large details (and the webhook queue's large bodies) go: one S3 client per container."""
+        return self.store.detail_store
+
+    def stored(self, org: str, entry_id: str, consistent: bool = False) -> Optional[Entry]:
+        """The whole entry as the table holds it, even past the org's retention (TTL not yet run): support's view."""
+        return self.store.get(self.storage(org), entry_id, consistent=consistent)
+
+    def stored_at(self, org: str, shard: int, entry_id: str) -> Optional[Entry]:
+        """The whole entry under a known shard (from an index key), read consistently."""
+        return self.store.get_at(org, shard, entry_id)
+
+    def save(self, org: str, entry: Entry, expected_status: Any) -> bool:
+        """Save a changed entry (it stays under its own shard) if nobody changed it meanwhile; False when they did."""
+        return self.store.replace(self.storage(org), entry, expected_status=expected_status)
+
+    def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
+        """IN_PROGRESS jobs past their stall deadline, as ``(org, shard, id)``."""
+        return self.store.open_jobs_due(now, limit)
+
+    def entry_from_image(self, image: dict) -> Optional[tuple[str, Entry]]:
+        """(org, the whole entry) from a stream record's image; None for an item that is not an entry."""
+        return self.store.entry_from_image(image)
+
+    def change_retention(self, org: str, policy: RetentionPolicy, entry: Entry) -> RetentionPolicy:
+        """Write a new policy and the entry recording it, both or neither (a ``Conflict`` if it changed meanwhile);
+        this container uses it at once."""
+        written = self.store.change_retention(self._recorded(self.storage(org)), policy, entry)
+        self.remember(org, written)
+        return written
+
+    def stored_policy(self, org: str) -> Optional[RetentionPolicy]:
+        """The org's own policy as the table holds it now (a consistent read), or None."""
+        return self.store.org_meta(org, consistent=True)[1]
+
+    def restamp_progress(self, org: str, version: int, restamp: Any) -> bool:
+        """Record how far a change has been applied; False when a newer change has replaced it."""
+        return self.store.restamp_progress(org, version, restamp)
+
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int):
+        """One page of a shard's entries, oldest first: ``(id, expires_at, offloaded detail key)`` each, and where to go on."""
+        return self.store.expiries(org, shard, after_id, limit)
+
+    def set_expiry(self, org: str, shard: int, entry_id: str, expires_at: int) -> bool:
+        """Give an existing entry another expiry; False if it is gone or has that expiry already."""
+        return self.store.set_expiry(org, shard, entry_id, expires_at)
 
     # -- retention ----------------------------------------------------------------------
 
@@ -155,16 +210,16 @@ class ActivityService:
         mints the same id and writes it only if absent; a later one answers what is stored.
         """
         caller.require(ROUTE_SCOPES["POST /activities"])
-        hot_days = self.retention(caller.org).hot_days
+        where = self.storage(caller.org)
         now = self._keyed_now(caller.org, key)
         entry_id = key.entry_id(caller.org, 0, new.occurred_at or now) if key else None
-        entry = new_entry(new, caller.subject, now, hot_days, entry_id=entry_id)
+        entry = new_entry(new, caller.subject, now, where.hot_days, entry_id=entry_id)
         if entity_is_entry and entry.entity:
             entry.entity["id"] = entry.id
         if key is None:
-            self.store.put(caller.org, entry, self.write_shards(caller.org), hot_days)
-        elif self.store.put_new(caller.org, [entry], self.write_shards(caller.org), hot_days):
-            return self.store.get(caller.org, entry.id, self.shards_read(caller.org), consistent=True) or entry
+            self.store.put(self._recorded(where), entry)
+        elif self.store.put_new(self._recorded(where), [entry]):
+            return self.store.get(where, entry.id, consistent=True) or entry
         return entry
 
     def _keyed_now(self, org: str, key: Optional[WriteKey]) -> datetime:
@@ -196,13 +251,13 @@ class ActivityService:
             raise BadRequest(f"entries holds {len(documents)} entries; at most {MAX_BATCH} per batch", "entries")
         results: list[dict] = []
         accepted: list[Entry] = []
-        hot_days = self.retention(caller.org).hot_days
+        where = self.storage(caller.org)
         now = self._keyed_now(caller.org, key)
         for index, document in enumerate(documents):
             try:
                 new = NewEntry.model_validate(document)
                 entry_id = key.entry_id(caller.org, index, new.occurred_at or now) if key else None
-                entry = new_entry(new, caller.subject, now if key else self.clock(), hot_days, entry_id=entry_id)
+                entry = new_entry(new, caller.subject, now if key else self.clock(), where.hot_days, entry_id=entry_id)
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
@@ -213,9 +268,9 @@ class ActivityService:
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
         if accepted and key is None:
-            self.store.put_all(caller.org, accepted, self.write_shards(caller.org), hot_days)
+            self.store.put_all(self._recorded(where), accepted)
         elif accepted:
-            self.store.put_new(caller.org, accepted, self.write_shards(caller.org), hot_days)
+            self.store.put_new(self._recorded(where), accepted)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),
@@ -232,12 +287,12 @@ class ActivityService:
         absence. The entry's id still derives from its ``source`` and when it occurred (``ids.derived_id``).
         """
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
-        retention_days = self.retention(org).hot_days
+        where = self.storage(org)
         now = self.clock()
-        entries = [new_entry(event, recorded_by, now, retention_days,
+        entries = [new_entry(event, recorded_by, now, where.hot_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        recorded = self.store.put_provider_events(org, entries, self.write_shards(org), retention_days) if entries else {}
+        recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
     def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
@@ -284,9 +339,8 @@ class ActivityService:
             entry = None
             if described:
                 new, recorded_by = described
-                hot_days = self.retention(org).hot_days
-                entry = new_entry(new, recorded_by, now, hot_days, entry_id=ids.derived_id(end, f"quota:{name}"))
-            written += self.store.close_quota(org, name, entry, self.write_shards(org), self.retention(org).hot_days)
+                entry = new_entry(new, recorded_by, now, self.storage(org).hot_days, entry_id=ids.derived_id(end, f"quota:{name}"))
+            written += self.store.close_quota(self._recorded(self.storage(org)), name, entry)
         return written
 
     def update(self, caller: Caller, entry_id: str, update: EntryUpdate, key: Optional[WriteKey] = None) -> Entry:
@@ -308,15 +362,14 @@ class ActivityService:
         from activitylog.store import KeyUsed
 
         ids.check_entry_id(entry_id)
-        hot_days = self.retention(org).hot_days
-        shards = self.shards_read(org)
+        where = self.storage(org)
         marker = None
         if key is not None:
             from activitylog.idempotency import KEY_WINDOW_SECONDS
 
             marker = (key.marker(org), int(self.clock().timestamp()) + KEY_WINDOW_SECONDS)
         for attempt in range(attempts):
-            entry = self._visible(self.store.get(org, entry_id, shards, consistent=True), org)
+            entry = self._visible(self.store.get(where, entry_id, consistent=True), org)
             if entry is None:
                 raise NotFound(f"no entry {entry_id}", "id")
             current = entry.status
@@ -332,10 +385,10 @@ class ActivityService:
                     self.store.mark_key(*marker)  # applied too: sent again after later updates, it must not be applied then
                 return entry  # a retry, or a report older than what the entry shows already
             try:
-                if self.store.replace(org, entry, shards, hot_days, expected_status=current, key=marker):
+                if self.store.replace(where, entry, expected_status=current, key=marker):
                     return entry
             except KeyUsed:
-                return self._visible(self.store.get(org, entry_id, shards, consistent=True), org) or entry
+                return self._visible(self.store.get(where, entry_id, consistent=True), org) or entry
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
 
@@ -348,14 +401,14 @@ class ActivityService:
         """
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         ids.check_entry_id(entry_id, "entry_id")
-        hot_days = self.retention(org).hot_days
+        where = self.storage(org)
         now = self.clock()
-        entry = new_entry(new, recorded_by, now, hot_days, entry_id=entry_id)
+        entry = new_entry(new, recorded_by, now, where.hot_days, entry_id=entry_id)
         entry.sequence = sequence
         if reported_at:
             entry.stalls_at = stall_deadline(entry, min(reported_at, now))
         try:
-            self.store.put(org, entry, self.write_shards(org), hot_days)
+            self.store.put(self._recorded(where), entry)
         except Conflict:
             return None
         return entry
@@ -369,7 +422,7 @@ class ActivityService:
     def find(self, org: str, entry_id: str) -> Entry:
         """One whole entry of ``org``, for a caller its route has let in already; another org's id is a 404."""
         ids.check_entry_id(entry_id)
-        entry = self._visible(self.store.get(org, entry_id, self.shards_read(org)), org)
+        entry = self._visible(self.store.get(self.storage(org), entry_id), org)
         if entry is None:
             # Another org's id answers exactly like a missing one.
             raise NotFound(f"no entry {entry_id}", "id")
@@ -425,7 +478,7 @@ class ActivityService:
             return Page([], None, 0, 0.0, 0)
         plan = plan_query(
             org,
-            self.shards_read(org),
+            self.storage(org).read_shards,
             types=wanted.types,
             statuses=wanted.statuses,
             user=wanted.user,

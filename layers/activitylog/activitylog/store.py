@@ -13,6 +13,7 @@ import time
 import uuid
 import zlib
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
@@ -28,6 +29,7 @@ from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.retention_policy import RetentionPolicy, Restamp
+from activitylog.storage import OrgStorage
 
 # The detail blob's fields; everything else is a list column or a key.
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
@@ -285,8 +287,9 @@ class EntryStore:
     Reads answer domain ``Entry`` objects: pynamodb items stay inside this module.
 
     >>> store = EntryStore(DetailStore(settings.detail_bucket))
-    >>> store.put("org_1", entry, shards=2, retention_days=730)
-    >>> store.get("org_1", entry.id, shards=2).list_view()
+    >>> where = service.storage("org_1")  # how the org is stored (``activitylog.storage.OrgStorage``)
+    >>> store.put(where, entry)
+    >>> store.get(where, entry.id).list_view()
     """
 
     def __init__(self, detail_store: details.DetailStore) -> None:
@@ -294,13 +297,13 @@ class EntryStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def put(self, org: str, entry: Entry, shards: int, retention_days: int) -> None:
+    def put(self, where: OrgStorage, entry: Entry) -> None:
         """Write a new entry; an id that exists already is refused, never overwritten.
 
         A condition failure on an item identical to ours is our own earlier attempt whose
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
-        item, uploaded = self._to_item(org, entry, shards, retention_days)
+        item, uploaded = self._to_item(where, entry)
         with self._removed_on_failure(uploaded):
             try:
                 self._retrying(item.save)  # the version attribute makes this conditional on absence
@@ -311,7 +314,7 @@ class EntryStore:
                     return  # committed by our own earlier attempt, detail object and all
                 raise Conflict(f"entry {entry.id} exists already", "id") from None
 
-    def put_all(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> None:
+    def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
 
         The ClientRequestToken is derived from the entries' ids, so a retry of the same
@@ -320,13 +323,13 @@ class EntryStore:
         """
         token = hashlib.sha256(" ".join(e.id for e in entries).encode()).hexdigest()[:36]
         try:
-            self._write_together(org, entries, shards, retention_days, token)
+            self._write_together(where, entries, token)
         except TransactWriteError as error:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
 
-    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
+    def put_new(self, where: OrgStorage, entries: list[Entry]) -> set[str]:
         """Write entries whose ids may be stored already (every attempt of a keyed write mints the same ids):
         a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
 
@@ -338,7 +341,7 @@ class EntryStore:
         pending = list({entry.id: entry for entry in entries}.values())
         while len(pending) > 1:
             try:
-                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
+                self._write_together(where, pending, uuid.uuid4().hex)
                 return stored
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
@@ -349,12 +352,12 @@ class EntryStore:
                 pending = [entry for entry in pending if entry.id not in existing]
         for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
             try:
-                self.put(org, entry, shards, retention_days)
+                self.put(where, entry)
             except Conflict:
                 stored.add(entry.id)
         return stored
 
-    def put_provider_events(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
+    def put_provider_events(self, where: OrgStorage, entries: list[Entry]) -> dict[str, str]:
         """Write provider events' entries (each with its ``source``) unless their event is recorded already:
         answers, for each entry found recorded, the id of the entry that records it (a stored one is left
         exactly as it is); the rest are written, together.
@@ -378,7 +381,7 @@ class EntryStore:
             chunk, rest = pending[:EVENTS_PER_TRANSACTION], pending[EVENTS_PER_TRANSACTION:]
             try:
                 # A fresh token per attempt: the ids may repeat across deliveries, their content does not.
-                self._write_together(org, chunk, shards, retention_days, uuid.uuid4().hex, with_markers=True)
+                self._write_together(where, chunk, uuid.uuid4().hex, with_markers=True)
                 pending = rest
                 continue
             except TransactWriteError as error:
@@ -403,15 +406,14 @@ class EntryStore:
         except DoesNotExist:
             return None
 
-    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str,
-                        with_markers: bool = False) -> None:
+    def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
         items, uploaded = [], []
         for entry in entries:
-            item, keys_ = self._to_item(org, entry, shards, retention_days)
+            item, keys_ = self._to_item(where, entry)
             if with_markers:
-                pk, sk = keys.event_marker_keys(org, entry.source["provider"], entry.source["event_id"])
+                pk, sk = keys.event_marker_keys(where.org, entry.source["provider"], entry.source["event_id"])
                 items.append((EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at), EventMarker.pk.does_not_exist(), "ALL_OLD"))
             items.append((item, None, None))
             uploaded += keys_
@@ -424,8 +426,7 @@ class EntryStore:
         with self._removed_on_failure(uploaded):
             self._retrying(write)
 
-    def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status,
-                key: Optional[tuple[str, int]] = None) -> bool:
+    def replace(self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
 
         The version attribute and the expected status make it a compare-and-set: a late
@@ -437,7 +438,7 @@ class EntryStore:
         the marker is there already (an earlier attempt applied it) and changes nothing.
         """
         previous_ref = entry.detail_ref
-        item, uploaded = self._to_item(org, entry, shards, retention_days)
+        item, uploaded = self._to_item(where, entry)
         item.version = entry.version
         condition = EntryItem.status == expected_status.value
         if key is None:
@@ -540,8 +541,9 @@ class EntryStore:
 
     # -- the org's shard history ----------------------------------------------------------
 
-    def record_shards(self, org: str, shards: int) -> None:
+    def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
+        org, shards = where.org, where.write_shards
         connection = EntryItem._get_connection().connection
         try:
             connection.update_item(
@@ -593,15 +595,16 @@ class EntryStore:
             return None
         return int(item.quota_used or 0), int(item.quota_over or 0), int(item.odl) if item.odl else None
 
-    def close_quota(self, org: str, name: str, summary: Optional[Entry], shards: int, retention_days: int) -> bool:
+    def close_quota(self, where: OrgStorage, name: str, summary: Optional[Entry]) -> bool:
         """Write a quota window's ``summary`` entry and take the window out of the due ones, both or neither;
         False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
+        org = where.org
         connection = EntryItem._get_connection().connection
         done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
         if summary is None:
             connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
             return False
-        item, uploaded = self._to_item(org, summary, shards, retention_days)
+        item, uploaded = self._to_item(where, summary)
         window = EntryItem(keys.meta_pk(org), keys.quota_sk(name))
 
         def write() -> None:
@@ -647,12 +650,13 @@ class EntryStore:
 
     # -- the org's retention policy -------------------------------------------------------
 
-    def change_retention(self, org: str, policy: RetentionPolicy, entry: Entry, shards: int) -> RetentionPolicy:
+    def change_retention(self, where: OrgStorage, policy: RetentionPolicy, entry: Entry) -> RetentionPolicy:
         """Write a new policy and the entry that records the change, both or neither.
 
         The policy is written only over the version it was made from (``policy.version``):
         a change made meanwhile by someone else is a ``Conflict``, and nothing is written.
         """
+        org = where.org
         item = PolicyItem(
             keys.meta_pk(org), keys.RETENTION_META,
             hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=_epoch_ms(policy.updated_at),
@@ -661,7 +665,7 @@ class EntryStore:
         )
         if policy.version:
             item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
-        entry_item, uploaded = self._to_item(org, entry, shards, policy.hot_days)
+        entry_item, uploaded = self._to_item(replace(where, hot_days=policy.hot_days), entry)  # recorded under the new policy
         token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
 
         def write() -> None:
@@ -726,12 +730,13 @@ class EntryStore:
 
     # -- reads --------------------------------------------------------------------------
 
-    def get(self, org: str, entry_id: str, shards: int, consistent: bool = False) -> Optional[Entry]:
+    def get(self, where: OrgStorage, entry_id: str, consistent: bool = False) -> Optional[Entry]:
         """The whole entry, or None.
 
         Tries the id's shard under today's count first; an entry written under another
         count (the org's shards changed) is in one of the others, all read in one round.
         """
+        org, shards = where.org, where.read_shards
         first = keys.shard_of(entry_id, shards)
         item = self._get_item(keys.table_pk(org, first), entry_id, consistent)
         if item is None and shards > 1:
@@ -867,8 +872,9 @@ class EntryStore:
 
     # -- item <-> entry -----------------------------------------------------------------
 
-    def _to_item(self, org: str, entry: Entry, shards: int, retention_days: int) -> tuple["EntryItem", list[str]]:
+    def _to_item(self, where: OrgStorage, entry: Entry) -> tuple["EntryItem", list[str]]:
         """The entry's item, and the detail object uploaded for it (if its detail is large)."""
+        org, shards, retention_days = where.org, where.write_shards, where.hot_days
         entity = entry.entity or {}
         item = EntryItem(
             **keys.item_keys(

@@ -50,7 +50,7 @@ class Archived:
 class Archiver:
     def __init__(self, entries: Any, archive: ArchiveStore, archive_tag: Callable[[str], str],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        self.entries = entries  # activitylog.store.EntryStore: images into entries
+        self.entries = entries  # the service (or its store): images into entries
         self.bucket = archive
         self.archive_tag = archive_tag  # org -> the tag value of its archive retention class
         self.clock = clock
@@ -62,7 +62,7 @@ class Archiver:
         service = ActivityService.from_environment()
         if not service.config.archive_bucket:
             raise RuntimeError("ARCHIVE_BUCKET is not set: the archive function has nowhere to write")
-        return cls(service.store, ArchiveStore(service.config.archive_bucket), lambda org: service.retention(org).archive_tag())
+        return cls(service, ArchiveStore(service.config.archive_bucket), lambda org: service.retention(org).archive_tag())
 
     def archive(self, records: Iterable[Any]) -> Archived:
         """Write the batch's lines (Powertools ``DynamoDBRecord`` objects, in stream order)."""

@@ -30,7 +30,7 @@ ATTEMPTS = 5
 def sweep(service: ActivityService, now: Optional[datetime] = None, limit: int = MAX_PER_RUN) -> dict:
     """Mark every job past its stall deadline stalled; answers how many were due and how many it marked."""
     now = now or service.clock()
-    due = service.store.open_jobs_due(now, limit)
+    due = service.open_jobs_due(now, limit)
     stalled = sum(_stall(service, org, shard, entry_id, now) for org, shard, entry_id in due)
     logger.info("sweep done", extra={"due": len(due), "stalled": stalled})
     return {"due": len(due), "stalled": stalled}
@@ -38,12 +38,11 @@ def sweep(service: ActivityService, now: Optional[datetime] = None, limit: int =
 
 def _stall(service: ActivityService, org: str, shard: int, entry_id: str, now: datetime) -> bool:
     for attempt in range(ATTEMPTS):
-        entry = service.store.get_at(org, shard, entry_id)
+        entry = service.stored_at(org, shard, entry_id)
         if entry is None or not mark_stalled(entry, now):
             return False  # gone, finished, or it reported since the index was read
         # The entry stays under its own shard (entry.shard); its detail key follows the org's hot retention.
-        if service.store.replace(org, entry, service.config.org(org).shards, service.retention(org).hot_days,
-                                 expected_status=Status.IN_PROGRESS):
+        if service.save(org, entry, expected_status=Status.IN_PROGRESS):
             logger.warning("job stalled", extra={"org_id": org, "entry_id": entry_id, "event": entry.event})
             return True
         backoff(attempt)  # it changed meanwhile: decide again on what is there now

@@ -66,12 +66,12 @@ class Restamper:
 
     def step(self, org: str) -> Restamp:
         """One chunk of the org's pending change; its progress is saved (or the change was superseded)."""
-        _, policy = self.service.store.org_meta(org, consistent=True)
+        policy = self.service.stored_policy(org)
         if policy is None or policy.restamp.state == DONE:
             return policy.restamp if policy else Restamp()
         self._wait_for_writers(policy)
         restamp = self._work(org, policy)
-        if not self.service.store.restamp_progress(org, policy.version, restamp):
+        if not self.service.restamp_progress(org, policy.version, restamp):
             from activitylog.observability import logger
 
             logger.info("retention change superseded; its re-stamp stops", extra={"org_id": org, "version": policy.version})
@@ -109,20 +109,20 @@ class Restamper:
     def _entries(self, org: str, policy: RetentionPolicy, cursor: dict) -> int:
         """One page of one shard: each entry whose expiry is not the policy's gets it, and its offloaded
         detail the policy's class first (so a run cut short between the two redoes both)."""
-        store, shard = self.service.store, cursor.get("shard", 0)
-        page, last = store.expiries(org, shard, cursor.get("after"), self.PAGE)
+        service, shard = self.service, cursor.get("shard", 0)
+        page, last = service.expiries(org, shard, cursor.get("after"), self.PAGE)
         changed = 0
         for entry_id, expires_at, detail_ref in page:
             wanted = policy.expires_at(ids.occurred_at(entry_id))
             if expires_at == wanted:
                 continue
             if detail_ref:
-                store.detail_store.retag(detail_ref, policy.hot_days)
-            if store.set_expiry(org, shard, entry_id, wanted):
+                service.detail_store.retag(detail_ref, policy.hot_days)
+            if service.set_expiry(org, shard, entry_id, wanted):
                 changed += 1
         if last:
             cursor["after"] = last
-        elif shard + 1 < self.service.shards_read(org):
+        elif shard + 1 < service.storage(org).read_shards:
             cursor.update(shard=shard + 1, after=None)
         else:
             cursor["finished"] = True

@@ -45,11 +45,10 @@ class RetentionSettings:
                 return current
             entry = new_entry(self._system_event(caller, current, updated), caller.subject, now, updated.hot_days)
             try:
-                written = self.service.store.change_retention(caller.org, updated, entry, self.service.write_shards(caller.org))
+                written = self.service.change_retention(caller.org, updated, entry)
             except Conflict:
                 backoff(attempt)  # another admin's change landed first: decide again on theirs
                 continue
-            self.service.remember(caller.org, written)
             return written
         raise Conflict("the retention policy keeps changing under this request; nothing was changed, retry", "retention")
 

@@ -31,7 +31,7 @@ class SupportLookup:
     def get(self, caller: "Caller", entry_id: str) -> dict:
         caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
         ids.check_entry_id(entry_id)
-        hot = self.service.store.get(caller.org, entry_id, self.service.shards_read(caller.org))
+        hot = self.service.stored(caller.org, entry_id)
         if hot is not None:
             return {**self.view(hot), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}
         archived = lookup.find(self.archive, caller.org, entry_id) if self.archive is not None else None

@@ -65,7 +65,7 @@ class Ingest:
     @classmethod
     def from_environment(cls) -> "Ingest":
         service = ActivityService.from_environment()
-        detail_store = service.store.detail_store
+        detail_store = service.detail_store
         return cls(service, detail_store, WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], detail_store),
                    int(os.environ.get("INGEST_RETRY_SECONDS", "10")))
 

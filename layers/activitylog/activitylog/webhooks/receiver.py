@@ -58,7 +58,7 @@ class Receiver:
     def from_environment(cls) -> "Receiver":
         service = ActivityService.from_environment()
         return cls(service, SigningSecrets(os.environ["WEBHOOK_SECRETS_PATH"]),
-                   WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], service.store.detail_store))
+                   WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], service.detail_store))
 
     def receive(self, provider_name: str, org: str, body: bytes, headers: dict[str, str], url: str, source_ip: str) -> dict:
         provider = PROVIDERS.get(provider_name)
