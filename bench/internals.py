@@ -13,7 +13,7 @@ from activitylog import rules
 from activitylog.entry import Entry
 from activitylog.inputs import NewEntry
 from activitylog.service import ActivityService
-from activitylog.store import EntryItem, EntryStore
+from activitylog.store import EntryItem, EntryStore, table_connection
 
 
 def new_entry(service: ActivityService, org: str, writer: str, document: dict) -> Entry:
@@ -36,9 +36,9 @@ def stored_item(store: EntryStore, org: str, entry: Entry, shards: int, retentio
 
 def connection() -> Any:
     """pynamodb's table connection the store queries through (the naive baseline uses it too)."""
-    return EntryItem._get_connection()
+    return table_connection()
 
 
 def store_client() -> Any:
     """The botocore client under the store, to hook ReturnConsumedCapacity onto its own calls."""
-    return EntryItem._get_connection().connection.client
+    return table_connection().connection.client

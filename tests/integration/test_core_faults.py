@@ -82,7 +82,7 @@ def _answer(request, status: int, code: str, extra: dict | None = None) -> AWSRe
 def faults(operation: str, plan: list[str]):
     """Answer the next calls of ``operation`` by ``plan``: "lost" (runs, answer lost: 500),
     or an error code DynamoDB gives (ThrottlingException, TransactionConflict, …)."""
-    events = store.EntryItem._get_connection().connection.client.meta.events
+    events = store.table_connection().connection.client.meta.events
     remaining = list(plan)
     seen: list[str] = []
 
@@ -108,7 +108,7 @@ def faults(operation: str, plan: list[str]):
 
 @pytest.fixture
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr(store, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(store.retries, "BACKOFF_BASE", 0.001)
 
 
 # -- 1. a losing update never touches the winner's detail -----------------------------------
@@ -398,7 +398,7 @@ def test_the_api_answers_a_batch_dynamodb_keeps_refusing_with_503_and_retry_afte
 def _refusing(operation: str, code: str, client=None):
     """DynamoDB answering every call of ``operation`` with ``code`` (a 500 for the 5xx codes), on the table's
     client or another (Powertools')."""
-    events = (client or store.EntryItem._get_connection().connection.client).meta.events
+    events = (client or store.table_connection().connection.client).meta.events
     status = 500 if code in ("InternalServerError", "ServiceUnavailable") else 400
 
     def handler(request, **_):
@@ -566,7 +566,7 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
     shortest = min(resources[name]["Properties"].get("Timeout", default)
                    for name in ("RecordFunction", "QueryFunction", "RetryFunction", "SettingsFunction", "SupportFunction"))
     service()  # binds the models
-    clients = [store.EntryItem._get_connection().connection.client, store.KeyItem._get_connection().connection.client,
+    clients = [store.table_connection().connection.client, store.table_connection(store.KeyItem).connection.client,
                idempotency._persistence().client]
     for client in clients:
         config = client.meta.config

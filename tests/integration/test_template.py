@@ -1,7 +1,7 @@
 """template.yaml: it lints clean, SAM transforms it, and nothing else can drift from it.
 
 template.yaml is the single source of truth for the table, the routes and the
-permissions. The pynamodb model (activitylog/store.py) and the handler's resolver
+permissions. The pynamodb model (activitylog/store/models.py) and the handler's resolver
 (functions/*/app.py) repeat parts of it because their libraries need them; these
 tests make any difference between the copies a failure.
 """
@@ -160,7 +160,7 @@ def test_every_function_handler_exists_where_template_points():
         defined |= {target.id for node in tree if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
         assert handler in defined, f"{name}: {source} defines no {handler}()"
     layer = resources(load(), "AWS::Serverless::LayerVersion")["ActivityLogLayer"]["Properties"]
-    assert (ROOT / layer["ContentUri"] / "activitylog" / "store.py").is_file()
+    assert (ROOT / layer["ContentUri"] / "activitylog" / "store" / "__init__.py").is_file()
 
 
 # -- permissions -------------------------------------------------------------------------------

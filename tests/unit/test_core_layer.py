@@ -8,6 +8,7 @@ so an import from one of them back up into a feature would tie the bottom to the
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import activitylog
@@ -44,3 +45,20 @@ def test_the_entry_renders_no_view_decided_by_a_feature():
     from activitylog.entry import Entry
 
     assert not hasattr(Entry, "detail_view") and not hasattr(Entry, "retry_state")
+
+
+def _sources():
+    return {path.relative_to(PACKAGE).as_posix(): path.read_text() for path in PACKAGE.rglob("*.py")}
+
+
+def test_pynamodbs_private_connection_is_reached_in_one_place():
+    """Item 3: one accessor of the low-level connection (``store.table_connection``), no private call elsewhere."""
+    calls = {name: source.count("_get_connection(") for name, source in _sources().items() if "_get_connection(" in source}
+    assert calls == {"store/models.py": 1}
+
+
+def test_features_call_service_operations_not_its_store():
+    """Item 3: a feature asks the service; only the service holds the store (and works out how an org is stored)."""
+    reaching = sorted(name for name, source in _sources().items()
+                      if name.split("/")[0] in FEATURES and re.search(r"service(\(\))?\.store\b", source))
+    assert reaching == []

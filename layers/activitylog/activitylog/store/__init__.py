@@ -1,7 +1,7 @@
 """All data access: the only code that talks to DynamoDB, answering domain objects.
 
-- ``models``   the pynamodb models (what is on disk), ``bind``, and ``table()``: the one accessor
-               of the low-level connection
+- ``models``   the pynamodb models (what is on disk), ``bind``, and ``table_connection()``: the one
+               accessor of the low-level connection
 - ``codec``    an item <-> an entry (and a Query's raw answer read like an item)
 - ``entries``  ``EntryStore``: entries' writes and reads
 - ``orgmeta``  the org's meta items: shard history, retention policy and its re-stamp, quotas
@@ -11,6 +11,11 @@
 >>> store.put(service.storage("org_1"), entry)
 """
 
-from activitylog.store.entries import *  # noqa: F401,F403 - the package's face
-from activitylog.store.entries import (EntryItem, EntryStore, KeyItem, KeyUsed, PolicyItem, EventMarker,  # noqa: F401
-                                       LIST_COLUMNS, WRITE_ATTEMPTS, backoff, bind, client_config, unavailable, keys)
+from activitylog import keys
+from activitylog.store.entries import EVENTS_PER_TRANSACTION, EntryStore, KeyUsed
+from activitylog.store.models import (LIST_COLUMNS, EntryItem, EventMarker, KeyItem, PolicyItem, bind, client_config,
+                                      table_connection)
+from activitylog.store.retries import WRITE_ATTEMPTS, backoff, unavailable
+
+__all__ = ["EVENTS_PER_TRANSACTION", "LIST_COLUMNS", "WRITE_ATTEMPTS", "EntryItem", "EntryStore", "EventMarker", "KeyItem",
+           "KeyUsed", "PolicyItem", "backoff", "bind", "client_config", "keys", "table_connection", "unavailable"]

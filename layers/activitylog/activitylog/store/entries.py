@@ -1,26 +1,18 @@
-"""All data access: the pynamodb model of an entry's item, and every read and write.
+"""Entries: their writes (conditional, retried, all-or-nothing where asked), reads and stream images.
 
-The table and its indexes are created from template.yaml; this module only names the
-attributes (short names keep index items, which repeat the list columns, inside one
-write unit). Key values come from ``keys``.
+Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 import uuid
-import zlib
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
-from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from activitylog import details, keys
@@ -28,263 +20,20 @@ from activitylog.entry import ActorKind, Entry, EntryType, Status
 from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
-from activitylog.retention_policy import RetentionPolicy, Restamp
 from activitylog.storage import OrgStorage
-
-# The detail blob's fields; everything else is a list column or a key.
-DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
-
-
-# The projected list columns (their DynamoDB names). template.yaml declares the indexes;
-# pynamodb needs them here too to plan queries, and a test keeps the two identical.
-LIST_COLUMNS = ["ty", "st", "ak", "ai", "an", "ac", "ev", "et", "ei", "el", "exp"]
-
-
-def _index(name: str, hash_attr: str) -> type:
-    meta = type("Meta", (), {"index_name": name, "projection": IncludeProjection(LIST_COLUMNS)})
-    attrs = {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), "ssk": UnicodeAttribute(range_key=True)}
-    return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
-
-
-class _OpenJobs(GlobalSecondaryIndex):
-    """IN_PROGRESS jobs by stall deadline (keys only): the sweeper's index (``keys.OPEN_JOBS``)."""
-
-    class Meta:
-        index_name = keys.OPEN_JOBS
-        projection = KeysOnlyProjection()
-
-    opk = UnicodeAttribute(hash_key=True)
-    odl = NumberAttribute(range_key=True)
-
-
-class EntryItem(Model):
-    """One entry's item. ``sk`` is the entry id; ``occurred_at`` is the id's time part.
-
-    Stored attribute names are short, so index items (which repeat the list columns) stay
-    inside one write unit; they are what is on disk and must not change:
-
-    =====  ============  =====  ================  =====  ==========================
-    name   attribute     name   attribute         name   attribute
-    =====  ============  =====  ================  =====  ==========================
-    ty     type          ev     event             fa     finished_at
-    st     status        et     entity_type       bd     detail (the packed blob)
-    ak     actor_kind    ei     entity_id         bref   detail_ref (its S3 key)
-    ai     actor_id      el     entity_label      ver    version
-    an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
-    ac     action        ra     recorded_at       qn     quota_used (meta item)
-                                                  qo     quota_over (meta item)
-    =====  ============  =====  ================  =====  ==========================
-
-    ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
-
-    The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``, ``cpk``,
-    ``opk``, ``odl``) are explained in ``activitylog.keys``.
-    """
-
-    class Meta:
-        table_name = "activity-log"  # set by ``bind`` from the environment
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    ssk = UnicodeAttribute()  # {status}#{id}: every index's sort key
-    tpk = UnicodeAttribute()
-    upk = UnicodeAttribute(null=True)
-    epk = UnicodeAttribute(null=True)
-    rpk = UnicodeAttribute(null=True)
-    cpk = UnicodeAttribute(null=True)  # {org}#{correlation_id}
-    opk = UnicodeAttribute(null=True)  # open#{n}: IN_PROGRESS jobs only
-    odl = NumberAttribute(null=True)  # epoch s: when an IN_PROGRESS job stalls without progress
-    # List columns, projected into every index.
-    type = UnicodeAttribute(attr_name="ty")
-    status = UnicodeAttribute(attr_name="st")
-    actor_kind = UnicodeAttribute(attr_name="ak")
-    actor_id = UnicodeAttribute(attr_name="ai")
-    actor_name = UnicodeAttribute(attr_name="an")
-    action = UnicodeAttribute(attr_name="ac")
-    event = UnicodeAttribute(attr_name="ev")
-    entity_type = UnicodeAttribute(attr_name="et", null=True)
-    entity_id = UnicodeAttribute(attr_name="ei", null=True)
-    entity_label = UnicodeAttribute(attr_name="el", null=True)
-    expires_at = NumberAttribute(attr_name="exp")  # TTL, epoch seconds
-    # Table only.
-    recorded_at = NumberAttribute(attr_name="ra", null=True)  # epoch ms
-    finished_at = NumberAttribute(attr_name="fa", null=True)  # epoch ms: when it reached a final status
-    detail = BinaryAttribute(attr_name="bd", null=True, legacy_encoding=False)  # details.pack(); None when offloaded
-    detail_ref = UnicodeAttribute(attr_name="bref", null=True)  # the S3 key of an offloaded detail
-    version = VersionAttribute(attr_name="ver")
-    # Only on the org's meta items (keys.meta_pk): the highest shard count it ever wrote with,
-    # and a quota's uses (keys.quota_sk).
-    shards_written = NumberAttribute(attr_name="shw", null=True)
-    quota_used = NumberAttribute(attr_name="qn", null=True)
-    quota_over = NumberAttribute(attr_name="qo", null=True)  # uses past the limit: what a summary reports
-
-    by_type = _index(keys.BY_TYPE, "tpk")()
-    by_user = _index(keys.BY_USER, "upk")()
-    by_entity = _index(keys.BY_ENTITY, "epk")()
-    by_record = _index(keys.BY_RECORD, "rpk")()
-    by_correlation = _index(keys.BY_CORRELATION, "cpk")()
-    open_jobs = _OpenJobs()
-
-    @property
-    def id(self) -> str:
-        return self.sk
-
-
-class _WireItem:
-    """An item as a Query answers it (botocore's ``{"S": …}`` form), read like an ``EntryItem``.
-
-    Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
-    CPU of the Query itself (bench/export.py). The names and types come from the model.
-    """
-
-    _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
-    __slots__ = tuple(_ATTRIBUTES)
-
-    def __init__(self, raw: dict) -> None:
-        for name, (stored, kind) in self._ATTRIBUTES.items():
-            value = raw.get(stored)
-            if value is not None:
-                value = value[kind]
-                if kind == "N":
-                    value = int(value) if value.lstrip("-").isdigit() else float(value)
-            setattr(self, name, value)
-
-
-class PolicyItem(Model):
-    """The org's retention policy: a meta item (``keys.meta_pk(org)`` / ``keys.RETENTION_META``), not an entry.
-
-    =====  ==================  =====  ==================================================
-    name   attribute           name   attribute
-    =====  ==================  =====  ==================================================
-    hot    hot_days            rs     restamp state (pending, running, done)
-    arc    archive_days        rph    restamp phases ("entries,archive")
-    ua     updated_at (ms)     rcur   restamp cursor
-    ub     updated_by          rne    entries restamped; ``rno`` archive objects
-    ver    version (each change)
-    =====  ==================  =====  ==================================================
-    """
-
-    class Meta:
-        table_name = "activity-log"  # set by ``bind``
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    hot_days = NumberAttribute(attr_name="hot")
-    archive_days = NumberAttribute(attr_name="arc")
-    updated_at = NumberAttribute(attr_name="ua")
-    updated_by = UnicodeAttribute(attr_name="ub")
-    restamp_state = UnicodeAttribute(attr_name="rs")
-    restamp_phases = UnicodeAttribute(attr_name="rph", null=True)
-    restamp_cursor = UnicodeAttribute(attr_name="rcur", null=True)
-    restamp_entries = NumberAttribute(attr_name="rne", default=0)
-    restamp_objects = NumberAttribute(attr_name="rno", default=0)
-    version = VersionAttribute(attr_name="ver")
-
-
-class EventMarker(Model):
-    """A provider event recorded, and the entry that records it (``keys.event_marker_keys``): not an entry
-    (no ``ty``, so neither an index, the archive nor the stream consumers take it). Gone by TTL with its entry.
-
-    =====  ==================
-    name   attribute
-    =====  ==================
-    eid    the entry's id
-    exp    expires_at (TTL)
-    =====  ==================
-    """
-
-    class Meta:
-        table_name = "activity-log"  # set by ``bind``
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    entry_id = UnicodeAttribute(attr_name="eid")
-    expires_at = NumberAttribute(attr_name="exp")
-
+from activitylog.store.codec import DETAIL_FIELDS, _epoch_ms, _from_base64, _from_epoch_ms, _WireItem
+from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
+from activitylog.store.orgmeta import OrgMeta
+from activitylog.store.retries import WRITE_ATTEMPTS, _busy, _condition_failed, backoff
 
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
 
 
-class KeyItem(Model):
-    """What an ``Idempotency-Key`` decided (``activitylog.idempotency.WriteKey``), in the idempotency table beside
-    Powertools' records (its key ``id``, its TTL attribute ``expiration``); ids start ``key#``.
-
-    A new write's marker holds when its first attempt began (the time its entries' ids derive
-    from, when they name none) and its body's hash; an update's marker says it was applied.
-    """
-
-    class Meta:
-        table_name = "idempotency"  # set by ``bind``
-
-    id = UnicodeAttribute(hash_key=True)
-    expiration = NumberAttribute()  # epoch s: Powertools' TTL attribute
-    started = NumberAttribute(attr_name="t0", null=True)  # epoch ms of the first attempt
-    body = UnicodeAttribute(attr_name="bh", null=True)  # sha256 of the body
-
-
-# The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
-# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
-# + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
-# in a row (its own, then Powertools removing its in-progress record): 14 s. DynamoDB answers in
-# milliseconds; a call waiting 2 s for its first byte is not coming back soon.
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 2.0
-ATTEMPTS = 2
-
-
-def client_config():
-    """The botocore Config of every DynamoDB client (pynamodb's models', Powertools' idempotency records)."""
-    from botocore.config import Config
-
-    return Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                  retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
-
-
-def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
-    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB), and ``KeyItem`` at the
-    idempotency table."""
-    import os
-
-    for model in (EntryItem, PolicyItem, EventMarker, KeyItem):
-        if model is KeyItem:
-            if not keys_table:
-                continue
-            model.Meta.table_name = keys_table
-        else:
-            model.Meta.table_name = table_name
-        model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-        # pynamodb's "LEGACY" retries: botocore's standard mode with 1 + max_retry_attempts attempts in all
-        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT
-        model.Meta.read_timeout_seconds = READ_TIMEOUT
-        model.Meta.max_retry_attempts = ATTEMPTS - 1
-        model._connection = None
-    # Build the botocore client here, on one thread: pynamodb creates it lazily without a
-    # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
-    EntryItem._get_connection().connection.client
-
-
-# Error codes that mean "DynamoDB is busy, try again": throttling, and a transaction that
-# met another one on the same item. Codes inside a cancelled transaction's reasons too.
-RETRYABLE = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "TransactionConflictException", "TransactionInProgressException", "InternalServerError",
-    "ServiceUnavailable", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
-})
-WRITE_ATTEMPTS = 5
-BACKOFF_BASE = 0.05  # seconds; full jitter, doubling per attempt
-BACKOFF_CAP = 1.0
-
-
-def backoff(attempt: int) -> None:
-    """Sleep a random time below an exponential cap ("full jitter"), so racing writers spread out."""
-    time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
-
-
-class EntryStore:
+class EntryStore(OrgMeta):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
-    Reads answer domain ``Entry`` objects: pynamodb items stay inside this module.
+    Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package.
 
     >>> store = EntryStore(DetailStore(settings.detail_bucket))
     >>> where = service.storage("org_1")  # how the org is stored (``activitylog.storage.OrgStorage``)
@@ -419,7 +168,7 @@ class EntryStore:
             uploaded += keys_
 
         def write() -> None:
-            with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
+            with TransactWrite(connection=table_connection().connection, client_request_token=token) as transaction:
                 for item, condition, return_values in items:
                     transaction.save(item, condition=condition, return_values=return_values)
 
@@ -448,7 +197,7 @@ class EntryStore:
             marker = KeyItem(key[0], expiration=key[1])
 
             def write() -> None:
-                with TransactWrite(connection=EntryItem._get_connection().connection) as transaction:
+                with TransactWrite(connection=table_connection().connection) as transaction:
                     transaction.save(item, condition=condition)
                     transaction.save(marker, condition=_key_free())
         try:
@@ -539,170 +288,12 @@ class EntryStore:
         mine.pop("ver", None), theirs.pop("ver", None)
         return mine == theirs
 
-    # -- the org's shard history ----------------------------------------------------------
-
-    def record_shards(self, where: OrgStorage) -> None:
-        """Remember the highest shard count the org has written with (readers cover all of them)."""
-        org, shards = where.org, where.write_shards
-        connection = EntryItem._get_connection().connection
-        try:
-            connection.update_item(
-                EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
-                actions=[EntryItem.shards_written.set(shards)],
-                condition=EntryItem.shards_written.does_not_exist() | (EntryItem.shards_written < shards),
-            )
-        except UpdateError as error:
-            if not _condition_failed(error):
-                raise
-
-    def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
-        """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
-        False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
-
-        >>> store.take_quota("org_1", "webhook-rejections:stripe#29411520", limit=5, expires_at=now + 86400)
-        True
-        """
-        connection = EntryItem._get_connection().connection
-        try:
-            connection.update_item(
-                EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
-                actions=[EntryItem.quota_used.add(1), EntryItem.expires_at.set(expires_at)],
-                condition=EntryItem.quota_used.does_not_exist() | (EntryItem.quota_used < limit),
-            )
-        except UpdateError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
-
-    def count_over_quota(self, org: str, name: str, due_at: int, expires_at: int) -> None:
-        """Count one use of quota ``name`` past its limit (one ADD, exact under concurrency), and make the
-        window due (``open_jobs`` index, at ``due_at``) for the summary of what it did not record."""
-        connection = EntryItem._get_connection().connection
-        partition = keys.open_job_pk(zlib.crc32(f"{org}{keys.SEP}{name}".encode()) % keys.OPEN_JOB_PARTITIONS)
-        connection.update_item(
-            EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
-            actions=[EntryItem.quota_over.add(1), EntryItem.expires_at.set(expires_at),
-                     EntryItem.opk.set(EntryItem.opk | partition), EntryItem.odl.set(EntryItem.odl | due_at)],
-        )
-
-    def quota_window(self, org: str, name: str) -> Optional[tuple[int, int, Optional[int]]]:
-        """``(uses counted, uses past the limit, when its summary is due)`` of quota window ``name``, read consistently."""
-        try:
-            item = EntryItem.get(keys.meta_pk(org), keys.quota_sk(name), consistent_read=True,
-                                 attributes_to_get=["qn", "qo", "odl"])
-        except DoesNotExist:
-            return None
-        return int(item.quota_used or 0), int(item.quota_over or 0), int(item.odl) if item.odl else None
-
-    def close_quota(self, where: OrgStorage, name: str, summary: Optional[Entry]) -> bool:
-        """Write a quota window's ``summary`` entry and take the window out of the due ones, both or neither;
-        False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
-        org = where.org
-        connection = EntryItem._get_connection().connection
-        done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
-        if summary is None:
-            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
-            return False
-        item, uploaded = self._to_item(where, summary)
-        window = EntryItem(keys.meta_pk(org), keys.quota_sk(name))
-
-        def write() -> None:
-            with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as transaction:
-                transaction.save(item)  # conditional on its absence (the version attribute)
-                transaction.update(window, actions=done, condition=EntryItem.odl.exists(), add_version_condition=False)
-
-        try:
-            with self._removed_on_failure(uploaded):
-                self._retrying(write)
-        except TransactWriteError as error:
-            if not any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
-                raise
-            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
-            return False
-        return True
-
-    def shards_written(self, org: str) -> int:
-        """The highest shard count the org ever wrote with; 0 if none was recorded."""
-        return self.org_meta(org)[0]
-
-    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
-        """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
-        shards, policy = 0, None
-        # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
-        client, table = EntryItem._get_connection().connection.client, EntryItem.Meta.table_name
-        wanted = {table: {"Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
-                          "ConsistentRead": consistent}}
-        found: list[dict] = []
-        for attempt in range(WRITE_ATTEMPTS):
-            answer = client.batch_get_item(RequestItems=wanted)
-            found += answer.get("Responses", {}).get(table, [])
-            wanted = answer.get("UnprocessedKeys") or {}
-            if not wanted:
-                break
-            backoff(attempt)
-        for raw in found:
-            if raw["sk"]["S"] == keys.SHARDS_META:
-                shards = int(raw.get("shw", {}).get("N", 0))
-            elif raw["sk"]["S"] == keys.RETENTION_META:
-                policy = _to_policy(PolicyItem.from_raw_data(raw))
-        return shards, policy
-
-    # -- the org's retention policy -------------------------------------------------------
-
-    def change_retention(self, where: OrgStorage, policy: RetentionPolicy, entry: Entry) -> RetentionPolicy:
-        """Write a new policy and the entry that records the change, both or neither.
-
-        The policy is written only over the version it was made from (``policy.version``):
-        a change made meanwhile by someone else is a ``Conflict``, and nothing is written.
-        """
-        org = where.org
-        item = PolicyItem(
-            keys.meta_pk(org), keys.RETENTION_META,
-            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=_epoch_ms(policy.updated_at),
-            updated_by=policy.updated_by, restamp_state=policy.restamp.state,
-            restamp_phases=",".join(policy.restamp.phases) or None, restamp_entries=0, restamp_objects=0,
-        )
-        if policy.version:
-            item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
-        entry_item, uploaded = self._to_item(replace(where, hot_days=policy.hot_days), entry)  # recorded under the new policy
-        token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
-
-        def write() -> None:
-            with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
-                transaction.save(item)
-                transaction.save(entry_item)
-
-        try:
-            with self._removed_on_failure(uploaded):
-                self._retrying(write)
-        except TransactWriteError as error:
-            if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
-                raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
-            raise
-        return _to_policy(item)
-
-    def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
-        """Record how far a change has been applied; False when a newer change has replaced it."""
-        connection = PolicyItem._get_connection().connection
-        actions = [PolicyItem.restamp_state.set(restamp.state), PolicyItem.restamp_entries.set(restamp.entries),
-                   PolicyItem.restamp_objects.set(restamp.archive_objects)]
-        actions.append(PolicyItem.restamp_cursor.set(restamp.cursor) if restamp.cursor else PolicyItem.restamp_cursor.remove())
-        try:
-            connection.update_item(PolicyItem.Meta.table_name, keys.meta_pk(org), keys.RETENTION_META,
-                                   actions=actions, condition=PolicyItem.version == version)
-        except UpdateError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
-
     def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int
                  ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
         """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at, the key of its
         offloaded detail or None) each, and the last id read when more may follow."""
         condition = EntryItem.sk > after_id if after_id else None
-        answer = EntryItem._get_connection().query(
+        answer = table_connection().query(
             keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp", "bref"],
         )
         found = [(raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])]
@@ -715,7 +306,7 @@ class EntryStore:
         The version moves too, so a job update decided on the entry as it was read before
         loses its compare-and-set and decides again, instead of writing the old expiry back.
         """
-        connection = EntryItem._get_connection().connection
+        connection = table_connection().connection
         try:
             connection.update_item(
                 EntryItem.Meta.table_name, keys.table_pk(org, shard), entry_id,
@@ -779,7 +370,7 @@ class EntryStore:
 
     def _due(self, now: datetime, limit: int, quotas: bool) -> list[tuple[str, str, str]]:
         """``(org, the last part of pk, sk)`` of the ``open_jobs`` items due by ``now``: jobs, or quota windows."""
-        connection = EntryItem._get_connection()
+        connection = table_connection()
         due: list[tuple[str, str, str]] = []
         for partition in range(keys.OPEN_JOB_PARTITIONS):
             start = None
@@ -814,7 +405,7 @@ class EntryStore:
         """
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
-        answer = EntryItem._get_connection().query(
+        answer = table_connection().query(
             branch.hash_key,
             range_key_condition=sort_key.between(low, high),
             filter_condition=_residual_condition(plan) if plan and plan.has_residual else None,
@@ -946,35 +537,6 @@ class EntryStore:
         entry.detail_ref = item.detail_ref
 
 
-def _to_policy(item: PolicyItem) -> RetentionPolicy:
-    return RetentionPolicy(
-        hot_days=int(item.hot_days), archive_days=int(item.archive_days), version=int(item.version or 0),
-        updated_at=_from_epoch_ms(item.updated_at), updated_by=item.updated_by,
-        restamp=Restamp(state=item.restamp_state, phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
-                        cursor=item.restamp_cursor, entries=int(item.restamp_entries or 0),
-                        archive_objects=int(item.restamp_objects or 0)),
-    )
-
-
-def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
-    return int(moment.timestamp() * 1000) if moment else None
-
-
-def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
-    return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
-
-
-def _from_base64(value: dict) -> dict:
-    """A stream image's attribute value with its binary values as bytes, as pynamodb reads them."""
-    import base64
-
-    if "B" in value:
-        return {"B": base64.b64decode(value["B"])}
-    if "BS" in value:
-        return {"BS": [base64.b64decode(part) for part in value["BS"]]}
-    return value
-
-
 class KeyUsed(Exception):
     """An update's Idempotency-Key marker exists: an earlier attempt applied it (``EntryStore.replace``)."""
 
@@ -982,37 +544,6 @@ class KeyUsed(Exception):
 def _key_free():
     """A key marker may be written where there is none, or where one has expired (TTL deletes lag by days)."""
     return KeyItem.id.does_not_exist() | (KeyItem.expiration < int(time.time()))
-
-
-def unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means DynamoDB did not serve the request after the clients' retries: throttling, a 5xx,
-    a refused, dropped or timed-out connection. The request may be sent again (a 503 with Retry-After); a
-    validation error, a missing table or a bug is not that.
-
-    Follows the chain of causes (pynamodb's ``cause``, Powertools' wrapped errors).
-    """
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, (ConnectionError, HTTPClientError)):  # refused, reset, connect and read timeouts
-            return True
-        if isinstance(error, ClientError):
-            answer = error.response
-            if answer.get("Error", {}).get("Code") in RETRYABLE or answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                return True
-        if _busy(error):
-            return True
-        error = getattr(error, "cause", None) or error.__cause__
-    return False
-
-
-def _busy(error: Exception) -> bool:
-    if getattr(error, "cause_response_code", None) in RETRYABLE:
-        return True
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
 def _residual_condition(plan: Plan):
@@ -1031,6 +562,3 @@ def _residual_condition(plan: Plan):
         condition = part if condition is None else condition & part
     return condition
 
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
