@@ -14,7 +14,7 @@ from activitylog.store.models import EntryItem, PolicyItem
 DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
 
 
-class _WireItem:
+class WireItem:
     """An item as a Query answers it (botocore's ``{"S": …}`` form), read like an ``EntryItem``.
 
     Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
@@ -34,25 +34,25 @@ class _WireItem:
             setattr(self, name, value)
 
 
-def _to_policy(item: PolicyItem) -> RetentionPolicy:
+def policy_of(item: PolicyItem) -> RetentionPolicy:
     return RetentionPolicy(
         hot_days=int(item.hot_days), archive_days=int(item.archive_days), version=int(item.version or 0),
-        updated_at=_from_epoch_ms(item.updated_at), updated_by=item.updated_by,
+        updated_at=from_epoch_ms(item.updated_at), updated_by=item.updated_by,
         restamp=Restamp(state=item.restamp_state, phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
                         cursor=item.restamp_cursor, entries=int(item.restamp_entries or 0),
                         archive_objects=int(item.restamp_objects or 0)),
     )
 
 
-def _epoch_ms(moment: Optional[datetime]) -> Optional[int]:
+def epoch_ms(moment: Optional[datetime]) -> Optional[int]:
     return int(moment.timestamp() * 1000) if moment else None
 
 
-def _from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
+def from_epoch_ms(value: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(value / 1000, timezone.utc) if value else None
 
 
-def _from_base64(value: dict) -> dict:
+def from_base64(value: dict) -> dict:
     """A stream image's attribute value with its binary values as bytes, as pynamodb reads them."""
     import base64
 

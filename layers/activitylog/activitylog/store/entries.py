@@ -21,10 +21,10 @@ from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.storage import OrgStorage
-from activitylog.store.codec import DETAIL_FIELDS, _epoch_ms, _from_base64, _from_epoch_ms, _WireItem
+from activitylog.store.codec import DETAIL_FIELDS, WireItem, epoch_ms, from_base64, from_epoch_ms
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
-from activitylog.store.retries import WRITE_ATTEMPTS, _busy, _condition_failed, backoff
+from activitylog.store.retries import WRITE_ATTEMPTS, busy, condition_failed, backoff
 
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
@@ -57,7 +57,7 @@ class EntryStore(OrgMeta):
             try:
                 self._retrying(item.save)  # the version attribute makes this conditional on absence
             except PutError as error:
-                if not _condition_failed(error):
+                if not condition_failed(error):
                     raise
                 if self._stored_equals(item):
                     return  # committed by our own earlier attempt, detail object and all
@@ -204,7 +204,7 @@ class EntryStore(OrgMeta):
             with self._removed_on_failure(uploaded):
                 self._retrying(write)
         except PutError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         except TransactWriteError as error:
@@ -226,12 +226,12 @@ class EntryStore(OrgMeta):
         """When a keyed write's first attempt began: ``now`` if this is the first (its marker is written now),
         else the time its marker holds. The same key with another body is a ``Conflict``."""
         for _ in range(3):  # a marker past its expiry may be taken over, or vanish (TTL) between the two calls
-            item = KeyItem(marker, expiration=expires_at, started=_epoch_ms(now), body=body_hash)
+            item = KeyItem(marker, expiration=expires_at, started=epoch_ms(now), body=body_hash)
             try:
                 self._retrying(lambda: item.save(condition=_key_free()))
-                return _from_epoch_ms(item.started)  # to the millisecond, as a later attempt reads it
+                return from_epoch_ms(item.started)  # to the millisecond, as a later attempt reads it
             except PutError as error:
-                if not _condition_failed(error):
+                if not condition_failed(error):
                     raise
             try:
                 stored = KeyItem.get(marker, consistent_read=True)
@@ -239,7 +239,7 @@ class EntryStore(OrgMeta):
                 continue
             if stored.body != body_hash:
                 raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key")
-            return _from_epoch_ms(stored.started)
+            return from_epoch_ms(stored.started)
         raise Unavailable("the idempotency records keep changing; nothing was written, retry after a second", "idempotency-key")
 
     def key_used(self, marker: str) -> bool:
@@ -254,7 +254,7 @@ class EntryStore(OrgMeta):
         try:
             self._retrying(lambda: KeyItem(marker, expiration=expires_at).save(condition=_key_free()))
         except PutError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     @contextmanager
@@ -272,7 +272,7 @@ class EntryStore(OrgMeta):
             try:
                 return write()
             except (PutError, TransactWriteError) as error:
-                if not _busy(error):
+                if not busy(error):
                     raise
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise Unavailable("the log is busy; nothing was written, retry after a second", "entries") from None
@@ -314,7 +314,7 @@ class EntryStore(OrgMeta):
                 condition=EntryItem.pk.exists() & (EntryItem.expires_at != expires_at),
             )
         except UpdateError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -416,7 +416,7 @@ class EntryStore(OrgMeta):
         )
         items, with_detail = [], []
         for raw in answer.get("Items", []):
-            item = _WireItem(raw)
+            item = WireItem(raw)
             entry = self._to_entry(item)
             entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
             items.append(entry)
@@ -456,7 +456,7 @@ class EntryStore(OrgMeta):
         """
         if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
             return None
-        item = EntryItem.from_raw_data({name: _from_base64(value) for name, value in image.items()})
+        item = EntryItem.from_raw_data({name: from_base64(value) for name, value in image.items()})
         entry = self._to_entry(item, detail=True, any_version=True)
         entry.shard = keys.shard_number(item.pk)
         return keys.org_of(item.pk), entry
@@ -484,8 +484,8 @@ class EntryStore(OrgMeta):
             entity_id=entity.get("id"),
             entity_label=entity.get("label") or None,
             expires_at=entry.expires_at,
-            recorded_at=_epoch_ms(entry.recorded_at),
-            finished_at=_epoch_ms(entry.finished_at),
+            recorded_at=epoch_ms(entry.recorded_at),
+            finished_at=epoch_ms(entry.finished_at),
         )
         blob = details.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
         if len(blob) <= details.OFFLOAD_BYTES:
@@ -531,8 +531,8 @@ class EntryStore(OrgMeta):
             entry.detail_missing = True
         for name, value in details.unpack(blob).items():
             setattr(entry, name, value)
-        entry.recorded_at = _from_epoch_ms(item.recorded_at)
-        entry.finished_at = _from_epoch_ms(item.finished_at)
+        entry.recorded_at = from_epoch_ms(item.recorded_at)
+        entry.finished_at = from_epoch_ms(item.finished_at)
         entry.stalls_at = datetime.fromtimestamp(item.odl, timezone.utc) if item.odl else None
         entry.detail_ref = item.detail_ref
 

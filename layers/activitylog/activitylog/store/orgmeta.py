@@ -19,9 +19,9 @@ from activitylog.entry import Entry
 from activitylog.errors import Conflict
 from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.storage import OrgStorage
-from activitylog.store.codec import _epoch_ms, _to_policy
+from activitylog.store.codec import epoch_ms, policy_of
 from activitylog.store.models import EntryItem, PolicyItem, table_connection
-from activitylog.store.retries import WRITE_ATTEMPTS, _condition_failed, backoff
+from activitylog.store.retries import WRITE_ATTEMPTS, condition_failed, backoff
 
 
 class OrgMeta:
@@ -38,7 +38,7 @@ class OrgMeta:
                 condition=EntryItem.shards_written.does_not_exist() | (EntryItem.shards_written < shards),
             )
         except UpdateError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
@@ -56,7 +56,7 @@ class OrgMeta:
                 condition=EntryItem.quota_used.does_not_exist() | (EntryItem.quota_used < limit),
             )
         except UpdateError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -131,7 +131,7 @@ class OrgMeta:
             if raw["sk"]["S"] == keys.SHARDS_META:
                 shards = int(raw.get("shw", {}).get("N", 0))
             elif raw["sk"]["S"] == keys.RETENTION_META:
-                policy = _to_policy(PolicyItem.from_raw_data(raw))
+                policy = policy_of(PolicyItem.from_raw_data(raw))
         return shards, policy
 
     # -- the org's retention policy -------------------------------------------------------
@@ -145,7 +145,7 @@ class OrgMeta:
         org = where.org
         item = PolicyItem(
             keys.meta_pk(org), keys.RETENTION_META,
-            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=_epoch_ms(policy.updated_at),
+            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=epoch_ms(policy.updated_at),
             updated_by=policy.updated_by, restamp_state=policy.restamp.state,
             restamp_phases=",".join(policy.restamp.phases) or None, restamp_entries=0, restamp_objects=0,
         )
@@ -166,7 +166,7 @@ class OrgMeta:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
             raise
-        return _to_policy(item)
+        return policy_of(item)
 
     def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
         """Record how far a change has been applied; False when a newer change has replaced it."""
@@ -178,7 +178,7 @@ class OrgMeta:
             connection.update_item(PolicyItem.Meta.table_name, keys.meta_pk(org), keys.RETENTION_META,
                                    actions=actions, condition=PolicyItem.version == version)
         except UpdateError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True

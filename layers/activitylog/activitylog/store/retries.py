@@ -40,18 +40,18 @@ def unavailable(error: BaseException) -> bool:
             answer = error.response
             if answer.get("Error", {}).get("Code") in RETRYABLE or answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
                 return True
-        if _busy(error):
+        if busy(error):
             return True
         error = getattr(error, "cause", None) or error.__cause__
     return False
 
 
-def _busy(error: Exception) -> bool:
+def busy(error: Exception) -> bool:
     if getattr(error, "cause_response_code", None) in RETRYABLE:
         return True
     reasons = getattr(error, "cancellation_reasons", None) or []
     return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
-def _condition_failed(error: Exception) -> bool:
+def condition_failed(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
