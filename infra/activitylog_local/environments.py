@@ -20,11 +20,15 @@ import threading
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 
 class EnvironmentGone(Exception):
     """The environment's process ended during an invocation (it exited, crashed or was killed)."""
+
+
+class EnvironmentTimedOut(Exception):
+    """The invocation ran past the function's timeout: the environment was ended, as Lambda ends it."""
 
 
 class ExecutionEnvironment:
@@ -45,10 +49,14 @@ class ExecutionEnvironment:
     def pid(self) -> int:
         return self.process.pid
 
-    def invoke(self, event: Any, request_id: str) -> dict:
-        """``{"result": …}`` or ``{"error": document}``; raises ``EnvironmentGone``."""
+    def invoke(self, event: Any, request_id: str, timeout: Optional[float] = None) -> dict:
+        """``{"result": …}`` or ``{"error": document}``; raises ``EnvironmentGone``, or ``EnvironmentTimedOut``
+        when no answer came within ``timeout`` s (the process is killed: a thread could not be stopped)."""
         try:
             self._connection.send_bytes(json.dumps({"event": event, "request_id": request_id}, default=str).encode())
+            if timeout is not None and not self._connection.poll(timeout):
+                self.kill()
+                raise EnvironmentTimedOut(f"Task timed out after {timeout:.2f} seconds")
             answer = json.loads(self._connection.recv_bytes())
         except (EOFError, OSError) as error:
             self.stop()
@@ -65,6 +73,13 @@ class ExecutionEnvironment:
         except subprocess.TimeoutExpired:  # still in a handler
             self.process.kill()
             self.process.wait()
+
+    def kill(self) -> None:
+        """End the process now, whatever it is doing (SIGKILL), as Lambda ends a timed-out environment."""
+        self.alive = False
+        self.process.kill()
+        self.process.wait()
+        self._connection.close()
 
     def _copy_logs(self) -> None:
         # Line by line through this process's stdout as it is now: ``serve`` sets metrics lines
