@@ -122,8 +122,12 @@ class EnvironmentPool:
         with self._changed:
             if not self._changed.wait_for(lambda: self._idle or len(self._all) + self._starting < self.limit, wait):
                 raise TimeoutError(f"all {self.limit} execution environments stayed busy for {wait:.0f} s")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                environment = self._idle.pop()
+                if environment.process.poll() is None:
+                    return environment
+                self._all.discard(environment)  # it died while idle (killed, crashed): Lambda would not reuse it
+                environment.stop()  # (its place is free now: a new one may start)
             self._starting += 1
         environment = None
         try:
