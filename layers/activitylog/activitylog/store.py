@@ -193,12 +193,13 @@ class KeyItem(Model):
     body = UnicodeAttribute(attr_name="bh", null=True)  # sha256 of the body
 
 
-# The AWS clients' limits, so a request fails over to a 503 before Lambda stops the function
-# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × READ_TIMEOUT
-# plus botocore's backoff (< 1 s): ~6 s. A failed request makes at most two such calls in a row
-# (its own, then Powertools removing its in-progress record): ~12 s.
+# The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
+# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
+# + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
+# in a row (its own, then Powertools removing its in-progress record): 14 s. DynamoDB answers in
+# milliseconds; a call waiting 2 s for its first byte is not coming back soon.
 CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 2.5
+READ_TIMEOUT = 2.0
 ATTEMPTS = 2
 
 
