@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 
+INIT_SECONDS = 10  # Lambda's init phase (imports, module state) has its own 10 s, outside the function's Timeout
+
+
 class EnvironmentGone(Exception):
     """The environment's process ended during an invocation (it exited, crashed or was killed)."""
 
@@ -41,9 +44,14 @@ class ExecutionEnvironment:
         )
         theirs.close()
         self._connection = Connection(ours.detach())
-        self._connection.send_bytes(json.dumps(config).encode())
         self.alive = True
+        self.initialised = False  # the process says when its init (the handler's imports) is done
         threading.Thread(target=self._copy_logs, name=f"logs:{config['name']}", daemon=True).start()
+        try:
+            self._connection.send_bytes(json.dumps(config).encode())
+        except OSError as error:  # it died before it could be configured (killed, out of memory)
+            self.kill()
+            raise EnvironmentGone(f"the environment's process exited while starting (status {self.process.returncode})") from error
 
     @property
     def pid(self) -> int:
@@ -54,6 +62,12 @@ class ExecutionEnvironment:
         when no answer came within ``timeout`` s (the process is killed: a thread could not be stopped)."""
         try:
             self._connection.send_bytes(json.dumps({"event": event, "request_id": request_id}, default=str).encode())
+            if not self.initialised:  # a cold start: init has its own time, as in Lambda, before the Timeout counts
+                if not self._connection.poll(INIT_SECONDS + (timeout or 0)):
+                    self.kill()
+                    raise EnvironmentTimedOut(f"Task timed out after {timeout or 0:.2f} seconds (init took over {INIT_SECONDS} s)")
+                json.loads(self._connection.recv_bytes())  # {"init": "done"}
+                self.initialised = True
             if timeout is not None and not self._connection.poll(timeout):
                 self.kill()
                 raise EnvironmentTimedOut(f"Task timed out after {timeout:.2f} seconds")

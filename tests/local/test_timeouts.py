@@ -81,3 +81,36 @@ def test_the_http_api_gives_up_after_its_integration_timeout_with_503(tmp_path):
         assert (answer.status, answer.json()) == (503, {"message": "Service Unavailable"})
     finally:
         runtime.stop()
+
+
+def test_a_cold_starts_init_has_its_own_time_not_the_functions_timeout(tmp_path):
+    # Lambda gives the init phase (imports, module state) its own 10 s; the Timeout counts the handler only.
+    (tmp_path / "app.py").write_text("import time\ntime.sleep(2)  # a slow import\n\ndef handler(event, context):\n    return 'ok'\n")
+    runtime = LambdaRuntime([FunctionSpec("SlowInit", "slow-init", tmp_path, "app.handler", timeout=1)])
+    try:
+        assert runtime.invoke("SlowInit", {}) == "ok"
+    finally:
+        runtime.stop()
+
+
+def test_an_environment_killed_while_it_starts_is_the_invocations_runtime_error(tmp_path, monkeypatch):
+    # The process is gone before the runtime hands it its configuration: Lambda's Runtime.ExitError, not a crash of the gateway.
+    from activitylog_local import environments
+
+    (tmp_path / "app.py").write_text(SLEEPER)
+    runtime = LambdaRuntime([FunctionSpec("Sleeper", "sleeper", tmp_path, "app.handler", timeout=1)])
+    popen = environments.subprocess.Popen
+
+    def killed_at_once(*args, **kwargs):
+        process = popen(*args, **kwargs)
+        process.kill()
+        process.wait()
+        return process
+
+    monkeypatch.setattr(environments.subprocess, "Popen", killed_at_once)
+    try:
+        with pytest.raises(FunctionError) as failed:
+            runtime.invoke("Sleeper", {})
+        assert failed.value.document["errorType"] == "Runtime.ExitError"
+    finally:
+        runtime.stop()
