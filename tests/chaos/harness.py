@@ -436,7 +436,9 @@ class ChaosRun:
                 messages[f"{document.get('function_name', '?')}: {str(document.get('message'))[:120]}"] += 1
             except ValueError:
                 messages[line[:160]] += 1
-        return {"function_errors": dict(errors), "error_logs": dict(messages.most_common(8)), "log": str(self.folder / "serve.log")}
+        return {"function_errors": dict(errors), "cold_starts_over_init_and_timeout": text.count("init took over"),
+                "integration_timeouts": text.count("did not answer within the integration timeout"),
+                "error_logs": dict(messages.most_common(8)), "log": str(self.folder / "serve.log")}
 
     def _drain_webhooks(self, timeout: float = 120) -> None:
         """Wait for the webhook queue to empty; redrive what reached its dead-letter queue (counted) and wait again."""
