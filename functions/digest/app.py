@@ -1,7 +1,7 @@
-"""The digest function: every hour, a signed digest for each org whose versions were archived.
+"""The digest function: every hour, a signed digest and Merkle checkpoint for each org whose versions were archived.
 
 Scheduled hourly (template.yaml); ``activitylog run DigestFunction --event '{"until": "…"}'``
-digests up to a given time. Its role reads the archive's manifests, writes digests and heads
+digests up to a given time. Its role reads the archive's manifests, writes digests, checkpoints and heads
 to the Object Lock bucket, and may ask KMS to sign; it reads no archived entry.
 """
 

@@ -1,7 +1,7 @@
 """The webhook function: POST /webhooks/{provider}/{org_id} (no token: the provider's signature).
 
-Verifies the signature with the org's secret, puts the delivery on the webhook queue and
-answers 200; a refused one is a 400 (activitylog.webhooks.receiver). Its role reads the
+Verifies the signature with the org's secret, redacts the delivery, puts it on the webhook
+queue and answers 200; a refused one is a 400 (activitylog.webhooks.receiver). Its role reads the
 signing secrets, sends to the queue and records refusals, nothing else.
 """
 

@@ -40,10 +40,13 @@ class FolderObjects:
         path = self.root / key
         return path.read_bytes() if path.is_file() else None
 
-    def versions(self, key: str) -> list[dict]:
-        """A stopped stack keeps the current objects only."""
-        body = self.get(key)
-        return [] if body is None else [{"version": "saved", "deleted": False, "body": body, "at": None}]
+    def listed_versions(self, prefix: str) -> Iterator[dict]:
+        """A stopped stack keeps the current objects only: one version each."""
+        for key in self.keys(prefix):
+            yield {"key": key, "version": "saved", "deleted": False, "latest": True}
+
+    def get_version(self, key: str, version: str) -> bytes:
+        return self.get(key) or b""
 
 
 @dataclass
@@ -81,19 +84,30 @@ def sources(data_dir: Path, archive_bucket: Optional[str] = None, digest_bucket:
     return Sources(FolderObjects(folder), FolderObjects(data_dir / "s3" / buckets["DigestBucket"]), folder, str(folder), kms_dir)
 
 
-def public_keys(found: Sources):
-    """The public key of a digest's ``signing_key``: the local key file, or KMS."""
-    from activitylog.archive.signing import KmsSigner, LocalSigner, local_key_path
+def pinned_keys(found: Sources, public_key_files: list[Path], signing_keys: list[str]) -> list[bytes]:
+    """The public keys ``verify`` trusts (DER), from configuration, never from the bucket: each
+    ``--public-key`` file (PEM), each ``--signing-key`` (a KMS key id or ARN: its public key), and on
+    the local stack its signing key files (``.local/kms/*.pem``). Name the deployment's key and
+    every key it replaced."""
+    from cryptography.hazmat.primitives import serialization
 
-    def public_key(key_id: str) -> bytes:
-        if found.kms_dir is None:
-            return KmsSigner(key_id).public_key()
-        path = local_key_path(found.kms_dir, key_id)
-        if not path.exists():  # never made up: a digest signed by a key we do not have cannot be checked
-            raise SetupError(f"no local signing key {key_id} in {found.kms_dir}")
-        return LocalSigner(path, key_id).public_key()
+    from activitylog.archive.signing import KmsSigner, LocalSigner
 
-    return public_key
+    keys = []
+    for path in public_key_files:
+        text = Path(path).read_bytes()
+        try:
+            key = serialization.load_pem_public_key(text)
+        except ValueError:
+            key = serialization.load_pem_private_key(text, password=None).public_key()
+        keys.append(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    keys += [KmsSigner(key_id).public_key() for key_id in signing_keys]
+    if not keys and found.kms_dir is not None and found.kms_dir.is_dir():
+        keys += [LocalSigner(path, path.stem).public_key() for path in sorted(found.kms_dir.glob("*.pem"))]
+    if not keys:
+        raise SetupError("no pinned signing key: name the deployment's digest signing key (and each it replaced) with "
+                         "--signing-key <KMS key ARN> or --public-key <PEM file>")
+    return keys
 
 
 def _alive(pid: Any) -> bool:

@@ -7,6 +7,7 @@
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
     activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
+    activitylog prove ID --org ORG [--out FILE]                  one entry's proof bundle, checkable offline
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin|retry]
     activitylog secrets set --org ORG --provider stripe|square|fedex --value SECRET   a webhook signing secret
     activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
@@ -136,13 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     archive_query.add_argument("--entity-id", help="one record's history (with --entity)")
     archive_query.add_argument("--limit", type=int, default=None, help="at most this many entries (default: all)")
     archive_query.add_argument("--json", action="store_true", help="one JSON object per entry")
+    archive_query.add_argument("--pending", action="store_true",
+                               help="also versions no signed digest covers yet (by default only what a digest signed)")
+    archive_query.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    _pin_arguments(archive_query)
     archive_query.set_defaults(handler=cmd_archive_query)
 
     verify = commands.add_parser("verify", help="check the archive against its signed digests: altered, inserted, missing records, chain breaks")
     _archive_arguments(verify)
     verify.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
     verify.add_argument("--json", action="store_true", help="the report as JSON")
+    _pin_arguments(verify)
     verify.set_defaults(handler=cmd_verify)
+
+    prove = commands.add_parser("prove", help="one entry's proof: its archived versions, their Merkle paths, the signed checkpoint")
+    prove.add_argument("id", help="the entry's id")
+    prove.add_argument("--org", required=True)
+    prove.add_argument("--archive-bucket", help="an archive bucket in AWS (your credentials); default: the local stack's")
+    prove.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    prove.add_argument("--out", type=Path, help="write the bundle here (default: standard output)")
+    _pin_arguments(prove)
+    prove.set_defaults(handler=cmd_prove)
 
     secrets = commands.add_parser("secrets", help="webhook signing secrets in the running stack's SSM Parameter Store")
     secret_commands = secrets.add_subparsers(dest="secrets_command", required=True)
@@ -167,6 +182,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", default="12h", help="lifetime: 30m, 12h, 7d")
     token.set_defaults(handler=cmd_token)
     return parser
+
+
+def _pin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--signing-key", action="append", default=[],
+                        help="a digest signing key to trust (KMS key id or ARN; repeat for each key it replaced)")
+    parser.add_argument("--public-key", action="append", default=[], type=Path,
+                        help="a digest signing public key to trust (PEM file; repeat); default on this machine: .local/kms/*.pem")
 
 
 def _archive_arguments(parser: argparse.ArgumentParser) -> None:
@@ -621,10 +643,11 @@ def _window(args: argparse.Namespace) -> dict:
 def cmd_archive_query(args: argparse.Namespace) -> int:
     import tempfile
 
+    from activitylog.archive.digests import verify
     from activitylog.archive.query import mirror, query
     from activitylog.errors import BadRequest
     from activitylog.query.filters import parse_list_request
-    from activitylog_local.archive import sources
+    from activitylog_local.archive import pinned_keys, sources
 
     params = _window(args)
     for name, values in (("type", args.type), ("status", args.status)):
@@ -638,13 +661,17 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
     except BadRequest as error:
         raise ValueError(f"{error.field}: {error.message}") from None
     now = datetime.now(timezone.utc)
-    found = sources(args.data_dir, args.archive_bucket)
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    if found.digests is None:
+        raise ValueError("--archive-bucket needs --digest-bucket")
+    low, high = wanted.window(now)
+    # Only versions a digest signed by a pinned key covers (and, if asked, the pending ones): a line
+    # forged into the archive is never an answer.
+    report = verify(found.archive, found.digests, args.org, low, high, pinned_keys(found, args.public_key, args.signing_key))
+    trusted = report.signed | (report.pending if args.pending else set())
     with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
-        root = found.folder
-        if root is None:  # S3: copy the org's partitions of the window, then read them like a folder
-            low, high = wanted.window(now)
-            root = Path(scratch)
-            mirror(found.archive, args.org, low, high, root)
+        root = Path(scratch)
+        mirror(found.archive, args.org, low, high, root, keep=lambda line: (line.entry_id, line.sequence, line.sha256) in trusted)
         rows = query(root, args.org, wanted, now, args.limit)
     if args.json:
         for row in rows:
@@ -655,13 +682,14 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
         if gone:
             row["event"] = f"{row['event']} [{'expired' if row['expired_at'] else 'deleted'} {gone[:10]}]"
     print(format_table(rows), end="")
-    print(f"{len(rows)} entries in {found.where}")
+    print(f"{len(rows)} entries in {found.where}"
+          + (f" ({len(report.pending)} versions wait for the next digest: --pending shows them)" if report.pending and not args.pending else ""))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from activitylog.archive.digests import verify
-    from activitylog_local.archive import public_keys, sources
+    from activitylog_local.archive import pinned_keys, sources
 
     window = _window(args)
     low, high = _parse(window["from"]), _parse(window["to"]) if "to" in window else datetime.now(timezone.utc)
@@ -670,7 +698,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
     if found.digests is None:
         raise ValueError("--archive-bucket needs --digest-bucket")
-    report = verify(found.archive, found.digests, args.org, low, high, public_keys(found))
+    report = verify(found.archive, found.digests, args.org, low, high, pinned_keys(found, args.public_key, args.signing_key))
     if args.json:
         print(_json(report.to_dict(), indent=2))
         return 0 if report.ok else 1
@@ -680,23 +708,57 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"  {finding.kind.upper():<10} {printable(finding.message)}")
     pending = len(report.findings) - len(report.problems)
     if report.ok:
-        print(f"OK: every archived version is the one its digest signed; the chain is whole"
+        print(f"OK: every archived version is the one its digest signed; the chain is whole; "
+              f"{report.checkpoints} checkpoints grow one consistent tree"
               + (f" ({pending} versions wait for the next digest)" if pending else ""))
         return 0
     print(f"FAILED: {len(report.problems)} problems")
     return 1
 
 
+def cmd_prove(args: argparse.Namespace) -> int:
+    from activitylog.archive.proof import NoProof, build, bundle_bytes
+    from activitylog.ids import check_entry_id
+    from activitylog_local.archive import pinned_keys, sources
+
+    from activitylog.errors import BadRequest
+
+    try:
+        check_entry_id(args.id)
+    except BadRequest as error:
+        raise ValueError(f"id: {error.message}") from None
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    if found.digests is None:
+        raise ValueError("--archive-bucket needs --digest-bucket")
+    keys = pinned_keys(found, args.public_key, args.signing_key)
+    try:
+        bundle = build(found.archive, found.digests, args.org, args.id, keys)
+    except NoProof as error:
+        raise ValueError(str(error)) from None
+    if bundle is None:
+        raise ValueError(f"no entry {args.id} of org {args.org} in {found.where}")
+    body = bundle_bytes(bundle)
+    if args.out:
+        args.out.write_bytes(body)
+        print(f"{len(bundle['versions'])} versions of {args.id} in the tree of {bundle['checkpoint']['tree_size']}: {args.out} "
+              f"(check it with docs/check_proof.py)")
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    return 0
+
+
 def cmd_secrets_set(args: argparse.Namespace) -> int:
     import boto3
 
+    from activitylog.entry import ORG_ID_CHARACTERS
     from activitylog.webhooks.receiver import ORG_ID
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.client import HttpClient
     from activitylog_local.intrinsics import REGION
 
     if not ORG_ID.fullmatch(args.org):
-        raise ValueError(f"--org {args.org!r}: 1-128 letters, digits or _.:@+=-")
+        raise ValueError(f"--org {args.org!r}: {ORG_ID_CHARACTERS}")
     if not args.value.strip():
         raise ValueError("--value is empty")
     url = _state(args)["url"]

@@ -116,9 +116,11 @@ def provider_event(provider: str, event_id: str, event_type: str, occurred_at: O
                 "created_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "data": {"type": kind, "id": object_id, "object": {kind: obj | fields}}}
     if provider == "fedex":
-        number = fields.pop("tracking_number", "794843185271")
+        # FedEx names no event: its identity is the tracking number, status and scan time, so each
+        # ``event_id`` gets its own tracking number unless one is given.
+        number = fields.pop("tracking_number", str(7940_0000_0000 + int(hashlib.sha1(event_id.encode()).hexdigest()[:8], 16) % 10**8))
         description = fields.pop("description", {"DL": "Delivered", "DE": "Delivery exception", "IT": "In transit"}.get(event_type, event_type))
-        return {"eventId": event_id, "trackingNumber": number, "eventCreateTime": when.isoformat().replace("+00:00", "Z"),
+        return {"trackingNumber": number, "eventCreateTime": when.isoformat().replace("+00:00", "Z"),
                 "trackResults": [{"trackingNumberInfo": {"trackingNumber": number},
                                   "latestStatusDetail": {"code": event_type, "derivedCode": event_type, "description": description},
                                   "scanEvents": [{"date": when.isoformat(), "eventType": event_type, "eventDescription": description}]}]} | fields

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import boto3
 import pytest
@@ -51,20 +54,38 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     assert found["error"] == {"message": "Square answered 503"} and found["metadata"] == {"processed": 12}
     assert api_stack.request("GET", f"/support/activities/{entry_id}", writer)[0] == 403
 
+    # The hourly digest, run now (again until it has the expiry, whose manifest is written just after its
+    # line): the archive query answers only what a digest signed.
     window = ("--from", iso(started_at - timedelta(hours=1)), "--to", iso(started_at + timedelta(hours=1)))
+
+    def digested():
+        ran = api_stack.cli("run", "DigestFunction", "--event", json.dumps({"until": iso(datetime.now(timezone.utc))}))
+        assert ran.returncode == 0, ran.stderr
+        rows = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--json").stdout.splitlines()]
+        return rows if rows and rows[0]["expired_at"] else None
+
+    wait_for(digested, timeout=60)
     queried = api_stack.cli("archive", "query", "--org", ORG, *window, "--type", "BACKGROUND_JOB", "--status", "FAILED")
     assert queried.returncode == 0, queried.stderr
     assert entry_id in queried.stdout and "[expired" in queried.stdout and "1 entries in the running stack's" in queried.stdout
     as_json = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--json").stdout.splitlines()]
     assert [row["id"] for row in as_json] == [entry_id] and as_json[0]["expired_at"] == found["expired_at"]
 
-    # The hourly digest, run now; then verify passes.
-    ran = api_stack.cli("run", "DigestFunction", "--event", json.dumps({"until": iso(datetime.now(timezone.utc))}))
-    assert ran.returncode == 0, ran.stderr
+    # verify passes.
     verified = api_stack.cli("verify", "--org", ORG, *window)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK: every archived version is the one its digest signed" in verified.stdout
     assert "3 archived versions" in verified.stdout
+
+    # Its proof, from the command line and from the API, passes the README's offline script.
+    bundle = api_stack.data_dir / "proof.json"
+    proved = api_stack.cli("prove", entry_id, "--org", ORG, "--out", str(bundle))
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    script = Path(__file__).resolve().parents[2] / "docs" / "check_proof.py"
+    checked = subprocess.run([sys.executable, "-I", str(script), str(bundle)], capture_output=True, text=True, cwd="/", timeout=60)
+    assert checked.returncode == 0 and checked.stdout.startswith(f"OK: 3 versions of entry {entry_id}"), checked.stdout + checked.stderr
+    status, served = api_stack.request("GET", f"/support/activities/{entry_id}/proof", support)
+    assert status == 200 and served == json.loads(bundle.read_bytes()), served
 
     # One archived line edited by hand: verify fails and names the record.
     state = json.loads((api_stack.data_dir / "stack.json").read_text())

@@ -257,3 +257,35 @@ def test_a_failure_anywhere_is_recorded_failed_and_mailed(stack):
     s3 = boto3.client("s3", region_name="us-east-1")
     assert s3.list_multipart_uploads(Bucket=stack.buckets["ExportBucket"]).get("Uploads", []) == []
     assert execution_of(stack, export["export_id"])["status"] == "FAILED"
+
+
+def test_a_completion_whose_answer_is_lost_still_ends_in_the_file_its_link_and_success(stack):
+    # S3 completes the upload, then answers an error (a transient InternalError): every retry of Complete
+    # finds the upload gone (NoSuchUpload) while the whole file is in the bucket
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+
+    real, lost = S3Backend.complete_multipart_upload, []
+
+    def complete_then_drop(self, *args, **kwargs):
+        answer = real(self, *args, **kwargs)
+        if not lost:
+            lost.append(True)
+            raise S3ClientError("InternalError", "We encountered an internal error. Please try again.")
+        return answer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(S3Backend, "complete_multipart_upload", complete_then_drop)
+        token = reader(stack, user="u_03")
+        status, export = call(stack, "POST", "/exports", {"filters": window()}, token=token)
+        assert status == 202, export
+        execution = execution_of(stack, export["export_id"])
+    assert lost and execution["status"] == "SUCCEEDED"
+
+    status, done = call(stack, "GET", f"/exports/{export['export_id']}", token=token)
+    assert done["status"] == "SUCCESS" and done["download_url"] and done["error"] is None
+    (message,) = mail_to(stack, f"u_03@{ORG}.example")
+    assert message["subject"].startswith("Your activity log export is ready")
+    body = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=stack.buckets["ExportBucket"], Key=f"exports/{ORG}/{export['export_id']}.csv")["Body"].read()
+    assert done["sha256"] == hashlib.sha256(body).hexdigest() and done["bytes"] == len(body)

@@ -204,6 +204,38 @@ def test_every_listed_secret_is_redacted_from_what_the_entry_keeps(api_stack, or
     assert request["body"]["data"]["object"]["bank_account"]["routing_number"] == "110000000"
 
 
+def test_cards_beside_other_digits_and_secret_fields_in_any_case_are_not_kept_and_the_raw_bytes_are_named(api_stack, org):
+    """Issue 18, items 6, 7, 9: the reviewer's texts and field names, through the receiver, the queue and the ingest."""
+    import hashlib
+
+    event = provider_event("stripe", "evt_beside_" + uuid.uuid4().hex[:8], "charge.succeeded", NOW - timedelta(minutes=1),
+                           description="card 4242424242424242 123 · 4111 1111 1111 1111 12/27 · qty 2 4242 4242 4242 4242 · "
+                                       "amex 378282246310005 1234 · 5555555555554444 737",
+                           payment_method_details={"card": {"Cvc": "9871", "AccountNumber": "000123456789", "Iban": "DE89370400440532013000",
+                                                            "card-number": "4000056655665556", "Password": "hunter2-e2e", "last4": "5556"}})
+    path = f"/webhooks/stripe/{org}"
+    body, headers = signed_delivery("stripe", SECRETS["stripe"].format(org=org), event, api_stack.url + path)
+    assert HttpClient(api_stack.url).send("POST", path, body, headers)[0] == 200
+    (entry,) = wait_for(lambda: entries(api_stack, org))
+    webhook = detail(api_stack, org, entry["id"])["metadata"]["webhook"]
+    kept = webhook["request"]["body"]["data"]["object"]
+    assert kept["description"] == ("card ************4242 123 · ************1111 12/27 · qty 2 ************4242 · "
+                                   "amex ***********0005 1234 · ************4444 737")
+    assert kept["payment_method_details"]["card"] == {"Cvc": "*****", "AccountNumber": "*****", "Iban": "*****", "card-number": "*****",
+                                                      "Password": "*****", "last4": "5556"}
+    assert webhook["signature_verified"] is True
+    assert (webhook["request"]["body_bytes"], webhook["request"]["body_sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_an_outgoing_webhooks_url_keeps_no_credentials(api_stack):
+    """Issue 18, item 8."""
+    writer = api_stack.token("org_outgoing", "svc_webhooks", scopes=("write",))
+    document = outgoing("FAILED", 401, url="https://woo:s3cret@hooks.example.com/int_woo/orders?token=abc&api_key=k&id=7")
+    created, entry = api_stack.request("POST", "/activities", writer, document)
+    assert created == 201, entry
+    assert entry["metadata"]["webhook"]["url"] == "https://*****@hooks.example.com/int_woo/orders?token=*****&api_key=*****&id=7"
+
+
 def test_a_write_the_table_refuses_is_retried_and_then_recorded_once(api_stack, org):
     armed = api_stack.request("POST", "/_local/faults", body={
         "function": "IngestFunction", "operations": ["PutItem", "TransactWriteItems"], "error": "TransactionConflict", "times": 5})
@@ -300,3 +332,23 @@ def test_the_openapi_document_describes_the_outgoing_webhook_and_the_webhook_rou
     assert "webhook" in schemas["NewEntry"]["properties"]
     route = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
     assert route["security"] == [] and set(route["responses"]) == {"200", "400", "404", "413", "503"}
+
+
+def test_a_non_ascii_stripe_signature_is_a_400_with_a_rejection_entry_not_a_500(api_stack, org):
+    event = provider_event("stripe", "evt_e2e_odd_" + uuid.uuid4().hex[:8], "charge.succeeded", NOW - timedelta(minutes=1))
+    status, answer = deliver(api_stack, "stripe", org, event, extra_headers={"Stripe-Signature": "t=1,v1=ü"})
+    assert (status, answer) == (400, {"message": "malformed stripe-signature header", "field": "stripe-signature"})
+    (warning,) = wait_for(lambda: entries(api_stack, org, "SYSTEM_EVENT"))
+    assert warning["event"] == "Webhook rejected · Stripe: malformed stripe-signature header"
+
+
+def test_an_org_id_with_characters_ssm_cannot_name_holds_its_secret_and_receives_webhooks(api_stack):
+    org = f"org:e2e@{uuid.uuid4().hex[:6]}+x=y"
+    made = api_stack.cli("secrets", "set", "--org", org, "--provider", "stripe", "--value", SECRETS["stripe"].format(org=org))
+    assert made.returncode == 0, made.stderr
+    name = made.stdout.split("(", 1)[1].split(")", 1)[0]
+    assert name.startswith("/") and "/encoded/" in name and not set(name) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
+    event = provider_event("stripe", "evt_e2e_org_" + uuid.uuid4().hex[:8], "charge.succeeded", NOW - timedelta(minutes=1))
+    assert deliver(api_stack, "stripe", org, event)[0] == 200
+    (entry,) = wait_for(lambda: entries(api_stack, org))
+    assert entry["event"] == "charge.succeeded"

@@ -397,7 +397,8 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
 
     # Then the service lets it through exactly when the table (and so API Gateway) does
     if scope in ROUTE_SCOPES[route]:
-        assert reply.status in (200, 201), reply
+        # (A proof is of archived versions: this running job is in no archive. tests/integration/test_proof.py)
+        assert reply.status in ((404,) if route.endswith("/proof") else (200, 201)), reply
     else:
         assert (reply.status, reply.field) == (403, "scope"), reply
 

@@ -409,7 +409,7 @@ def _refusing(operation: str, code: str, client=None):
 def _call(method: str, path: str, body=None, key: str | None = None) -> tuple[int, dict, dict]:
     from .api_events import LambdaContext, api_event, claims, handler_module
 
-    token = claims(org="org_acme", sub="svc_contacts", scope="activity:read activity:write")
+    token = claims(org="org_acme", sub="svc_contacts", scope="activity:read activity:write activity:retry")
     event = api_event(method, path, body=body, claims=token, headers={"Idempotency-Key": key} if key else None)
     response = handler_module(method, path).lambda_handler(event, LambdaContext(timeout=15))
     return response["statusCode"], json.loads(response["body"]), {k.lower(): v for k, v in (response.get("headers") or {}).items()}
@@ -486,8 +486,8 @@ def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idem
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{_free_port()}")
     common.reset()
     idempotency._persistence.cache_clear()
-    for method, path, body in _routes(job_id):
-        for key in (None, "down-1") if method != "GET" else (None,):
+    for method, path, body in _routes(job_id) + [("POST", f"/activities/{job_id}/retry", None)]:
+        for key in (None, "down-1") if method in ("POST", "PATCH") and body is not None else (None,):
             started = time.monotonic()
             status, answer, headers = _call(method, path, body, key)
             # Then every route answers 503 with Retry-After, well within the function's timeout

@@ -267,3 +267,14 @@ def test_an_update_under_one_key_racing_with_itself_is_applied_once(api, idempot
     service.update(SERVICE, job_id, EntryUpdate(metadata={"processed": 9}))
     assert service.update(SERVICE, job_id, update, key=key).metadata["processed"] == 9
     assert api.get(job_id).body["metadata"]["processed"] == 9
+
+
+def test_key_markers_use_the_idempotency_tables_own_key_and_expiry():
+    """The markers live beside Powertools' records: the table's one key attribute, and its TTL attribute,
+    so DynamoDB removes a key's marker as it removes the key's record."""
+    from activitylog import store
+    from activitylog_local.template import load
+
+    table = load()["Resources"]["IdempotencyTable"]["Properties"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == [store.KeyItem._hash_keyname]
+    assert store.KeyItem.expiration.attr_name == table["TimeToLiveSpecification"]["AttributeName"]

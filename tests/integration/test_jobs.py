@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections import deque
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -205,15 +206,18 @@ def test_an_event_that_is_not_an_entry_fails_alone_and_the_rest_of_the_batch_lan
 
 
 def test_one_batch_of_the_shared_queue_records_a_webhook_delivery_and_a_jobs_report_alike(platform, api):
+    from activitylog.webhooks.mapping import redacted_request
+    from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
     from activitylog_local.kit import provider_event, signed_delivery
 
     job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
     job.start()
     event = provider_event("stripe", "evt_shared_queue_1", "payment_intent.succeeded", amount=4200)
-    body, headers = signed_delivery("stripe", "whsec_test", event, "https://api.example.com/webhooks/stripe/org_acme")
-    delivery = message_for("stripe", "org_acme", "evt_shared_queue_1", "payment_intent.succeeded", datetime.now(timezone.utc).isoformat(),
-                           "https://api.example.com/webhooks/stripe/org_acme", headers, body)
+    url = "https://api.example.com/webhooks/stripe/org_acme"
+    body, headers = signed_delivery("stripe", "whsec_test", event, url)
+    delivery = message_for("stripe", "org_acme", PROVIDERS["stripe"].identity(body)[1], datetime.now(timezone.utc).isoformat(),
+                           redacted_request(headers, body, url))
     platform.sqs.send_message(QueueUrl=platform.activity_queue[0], MessageBody=json.dumps(delivery))  # as the receiver queues it
     messages = platform.received(platform.activity_queue)
     assert len(messages) == 2 and platform.deliver(messages) == {"batchItemFailures": []}
@@ -405,6 +409,27 @@ def test_another_users_press_within_the_window_shares_the_run_and_is_recorded_in
     assert sorted(i["actor"]["name"] for i in chain if i["action"] == "retried") == ["Riley Park", "Sam Lee"]
 
 
+def test_two_members_pressing_retry_at_once_start_one_run_and_each_press_is_recorded(platform, api, idempotency_table):
+    original = failed_sync(api)
+    answers: dict[str, tuple] = {}
+    start = threading.Barrier(2)
+
+    def press(name: str, token) -> None:
+        start.wait()
+        answers[name] = retry(original, token=token)
+
+    threads = [threading.Thread(target=press, args=args) for args in (("riley", RILEY), ("sam", SAM))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers["riley"][0] == answers["sam"][0] == 202, answers
+    assert answers["riley"][1]["run_id"] == answers["sam"][1]["run_id"] and answers["riley"][1]["id"] != answers["sam"][1]["id"]
+    assert len(platform.run_requests()) == 1
+    platform.deliver_all()
+    assert {detail(api, answers[n][1]["id"])["actor"]["id"] for n in answers} == {"u_17", "u_42"}
+
+
 def test_two_retries_at_once_start_one_run(platform, api, idempotency_table):
     original = failed_sync(api)
     answers = []
@@ -441,3 +466,94 @@ def test_when_the_bus_refuses_the_retry_is_a_503_and_nothing_is_recorded(platfor
     monkeypatch.setattr(client_module, "_default", None)
     assert retry(original)[0] == 202  # the failed attempt left no idempotency record behind
     assert len(platform.run_requests()) == 1
+
+
+# -- the client's buffer never gets stuck (issue 18, item 14) --------------------------------------------
+
+AWS_REQUEST_LIMIT = 256 * 1024
+
+
+def documented_size(entry: dict) -> int:
+    """A PutEvents entry's size as AWS documents it ("Calculating PutEvents event entry size"): Time 14 bytes,
+    Source, DetailType, Detail and each Resource their UTF-8 bytes."""
+    size = 14 if entry.get("Time") is not None else 0
+    size += sum(len(entry.get(name, "").encode()) for name in ("Source", "DetailType", "Detail"))
+    return size + sum(len(r.encode()) for r in entry.get("Resources") or [])
+
+
+def as_aws_refuses(platform: Platform, refuse=lambda entries: False) -> tuple[list[int], list[bool]]:
+    """Make the moto bus refuse a whole request as AWS does: entries totalling 256 KB or more (moto takes any
+    size), or whatever ``refuse`` says. Answers the sizes of the requests it refused, and a switch: while it
+    holds True, the bus cannot be reached."""
+    from botocore.exceptions import ClientError
+
+    refused, away = [], [False]
+
+    def check(params, **_):
+        if away[0]:
+            raise EndpointConnectionError(endpoint_url="https://events.us-east-1.amazonaws.com")
+        total = sum(documented_size(e) for e in params["Entries"])
+        if total >= AWS_REQUEST_LIMIT or refuse(params["Entries"]):
+            refused.append(total)
+            raise ClientError({"Error": {"Code": "ValidationException",
+                                         "Message": "Total size of the entries in the request is over the limit."}}, "PutEvents")
+
+    platform.events.meta.events.register("before-parameter-build.events.PutEvents", check)
+    return refused, away
+
+
+def test_events_buffered_while_the_bus_was_away_go_out_in_requests_it_takes_whatever_their_size(platform, api):
+    # Given eleven entries of about 30 KB each, buffered while the bus was away: ten of them are more than one request may carry
+    refused, away = as_aws_refuses(platform)
+    activity = platform.client()
+    away[0] = True
+    ids_ = [activity.record(type="SYSTEM_EVENT", action="synced", event=f"Catalog synced {n}", metadata={"blob": "x" * 30_000})
+            for n in range(11)]
+    assert len(activity.publisher.pending) == 11
+
+    # When the bus is back
+    away[0] = False
+
+    # Then every one is delivered, in order, none waits, and the bus refused no request
+    assert activity.flush() == 0 and refused == []
+    platform.deliver_all()
+    assert [detail(api, entry_id)["event"] for entry_id in ids_] == [f"Catalog synced {n}" for n in range(11)]
+
+
+def test_an_event_over_the_limit_is_refused_at_the_call_and_never_blocks_the_rest(platform, api, monkeypatch):
+    counted = []
+    monkeypatch.setattr(client_module, "_count", lambda name, value: counted.append(name))
+    refused, _ = as_aws_refuses(platform)
+    activity = platform.client()
+
+    # When an entry whose event cannot fit is recorded (a 300 KB `after`: only metadata and stacks give way), then another
+    too_big = activity.record(type="SYSTEM_EVENT", action="updated", event="Catalog replaced", after={"catalog": "x" * 300_000})
+    fine = activity.record(type="SYSTEM_EVENT", action="updated", event="Tax mode changed")
+
+    # Then the big one is refused at the call (not buffered, counted), and the next one goes out
+    assert activity.publisher.pending == deque() and refused == []
+    assert "ActivityEventsRejected" in counted
+    platform.deliver_all()
+    assert detail(api, fine)["event"] == "Tax mode changed"
+    assert api.get(too_big, token=READER).status == 404
+
+
+def test_a_request_the_bus_refuses_as_a_whole_is_split_and_only_the_bad_event_is_dropped(platform, api, monkeypatch):
+    # Given a bus that refuses any request holding one particular event (as it would one nested too deep)
+    counted = []
+    monkeypatch.setattr(client_module, "_count", lambda name, value: counted.append(name))
+    refused, away = as_aws_refuses(platform, refuse=lambda entries: any("Poisoned" in e["Detail"] for e in entries))
+    activity = platform.client()
+
+    # When the events wait in the buffer together (the bus was away), then go out
+    away[0] = True
+    ids_ = [activity.record(type="SYSTEM_EVENT", action="updated", event=event) for event in ("Before", "Poisoned", "After")]
+    assert len(activity.publisher.pending) == 3
+    away[0] = False
+    assert activity.flush() == 0
+
+    # Then the good events went, in order, and the bad one was dropped and counted
+    assert refused and "ActivityEventsRejected" in counted
+    platform.deliver_all()
+    assert [detail(api, ids_[0])["event"], detail(api, ids_[2])["event"]] == ["Before", "After"]
+    assert api.get(ids_[1], token=READER).status == 404

@@ -4,6 +4,7 @@ SYSTEM_EVENT, the expiry of new entries, and the re-stamp of existing ones, on D
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -151,7 +152,7 @@ def test_a_newer_change_stops_the_older_restamp(admin_api, monkeypatch):
     assert steps[-1].state == "done"
     service = common.service()
     stored = [found for shard in range(service.shards_read("org_acme")) for found in service.store.expiries("org_acme", shard, None, 100)[0]]
-    assert stored and all(exp == int(ids.occurred_at(i).timestamp()) + 90 * DAY for i, exp in stored)
+    assert stored and all(exp == int(ids.occurred_at(i).timestamp()) + 90 * DAY for i, exp, _ in stored)
 
 
 def test_a_restamp_moves_the_version_so_a_job_update_decided_before_it_decides_again(admin_api):
@@ -165,3 +166,74 @@ def test_a_restamp_moves_the_version_so_a_job_update_decided_before_it_decides_a
     # Through the API the update re-reads and lands, keeping the new expiry.
     assert admin_api.patch(started["id"], {"status": "SUCCESS"}).status == 200
     assert admin_api.get(started["id"]).body["expires_at"] == started["expires_at"] + DAY
+
+
+# -- offloaded details follow their entry's expiry (issue 18, item 15) ----------------------------------
+
+DETAIL_BUCKET = "activity-log-details-test"
+
+
+@pytest.fixture
+def with_details(admin_api, monkeypatch):
+    """The detail bucket in moto (versioned, as template.yaml has it); DynamoDB stays on DynamoDB Local."""
+    import boto3
+    from moto import mock_aws
+
+    from activitylog.config import settings
+
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=DETAIL_BUCKET)
+        s3.put_bucket_versioning(Bucket=DETAIL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        monkeypatch.setenv("DETAIL_BUCKET", DETAIL_BUCKET)
+        settings.cache_clear()
+        common.reset()
+        yield admin_api, s3
+    settings.cache_clear()
+    common.reset()
+
+
+def lifecycle_expiry(s3, key: str) -> datetime:
+    """When template.yaml's DetailBucket lifecycle rules remove the object: of the rules whose prefix and tags
+    match it, the earliest expiration wins (S3's rule for conflicting rules), at the midnight UTC after
+    creation + days (S3 rounds up to it)."""
+    from activitylog_local.template import load
+
+    rules = load()["Resources"]["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    head = s3.head_object(Bucket=DETAIL_BUCKET, Key=key)
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=DETAIL_BUCKET, Key=key)["TagSet"]}
+    created = head["LastModified"].astimezone(timezone.utc)
+    days = [rule["ExpirationInDays"] for rule in rules
+            if rule["Status"] == "Enabled" and "ExpirationInDays" in rule and key.startswith(rule.get("Prefix", ""))
+            and all(tags.get(f["Key"]) == f["Value"] for f in rule.get("TagFilters", []))]
+    assert days, f"no lifecycle rule ever removes {key}"
+    after = created + timedelta(days=min(days))
+    return datetime(after.year, after.month, after.day, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+@pytest.mark.parametrize("before, after", [(90, 730), (730, 90)], ids=["lengthened", "shortened"])
+def test_an_offloaded_detail_follows_its_entrys_expiry_when_the_policy_changes(with_details, before, after):
+    api, s3 = with_details
+    # Given entries with details too large for their item, written under one hot period
+    if before != 730:
+        assert change(api, {"hot_days": before}).status == 200
+        restamp_to_the_end()
+    now = datetime.now(timezone.utc)
+    written = [api.record(entry(occurred_at=(now - timedelta(days=days)).isoformat(),
+                                metadata={"blob": os.urandom(40_000).hex()})).body for days in (0, 10)]
+    service = common.service()
+
+    # When the hot period changes, and the re-stamp has run
+    assert change(api, {"hot_days": after}).status == 200
+    restamp_to_the_end()
+
+    # Then each detail is removed by the bucket's rules no sooner than its entry expires, and no later than a
+    # day after it could have (plus how late the entry was recorded after it occurred)
+    for e in written:
+        stored = service.store.get("org_acme", e["id"], service.shards_read("org_acme"))
+        assert stored.detail_ref and not stored.detail_missing and stored.metadata["blob"]
+        assert stored.expires_at == int(ids.occurred_at(e["id"]).timestamp()) + after * DAY
+        expires = datetime.fromtimestamp(stored.expires_at, timezone.utc)
+        removed = lifecycle_expiry(s3, stored.detail_ref)
+        late = now - ids.occurred_at(e["id"])
+        assert expires <= removed <= expires + late + timedelta(days=2), (e["id"], expires, removed)

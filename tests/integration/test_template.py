@@ -34,6 +34,7 @@ LIST_INDEXES = INDEXES - {"open_jobs"}
 # One function per job: reads, writes, settings, and the public document.
 FUNCTION_OF = {
     ("GET", "/support/activities/{id}"): "SupportFunction",
+    ("GET", "/support/activities/{id}/proof"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
@@ -232,9 +233,10 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
     queries = [s for p in sweeper for s in _statements(p["PolicyDocument"]) if "dynamodb:Query" in _as_list(s["Action"])]
     assert [s["Resource"] for s in queries] == [{"Fn::Sub": "${ActivityTable.Arn}/index/open_jobs"}]
     assert _granted(transformed, "SweeperFunction", "ActivityTable") == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem",
-                                                                          "dynamodb:BatchGetItem"}
-    (meta_read,) = [st for st in _role_statements(transformed, "SweeperFunction") if st.get("Sid") == "ReadOrgMeta"]
-    assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+                                                                          "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    for sid in ("ReadOrgMeta", "CloseRejectionMinutes"):  # updates only the orgs' meta items (a rejection minute, once summarized)
+        (meta,) = [st for st in _role_statements(transformed, "SweeperFunction") if st.get("Sid") == sid]
+        assert meta["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     for function in ("SweeperFunction", "DemoJobsFunction"):
         assert _granted(transformed, function, "IdempotencyTable") == set(), function
     # The platform bus's activity events reach the ingest through its queue, only from their rule.
@@ -513,11 +515,17 @@ def test_active_tracing_ships_the_xray_sdk_in_the_layer(template):
 
 def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_its_entries(template):
     from activitylog.config import RETENTION_CLASSES
+    from activitylog.details import DETAIL_TAG, detail_tag
 
     bucket = template["Resources"]["DetailBucket"]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
-    by_prefix = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if rule.get("Prefix", "").startswith("details/")}
-    assert by_prefix == {f"details/{days}d/": days + 1 for days in RETENTION_CLASSES}
+    details = [rule for rule in rules.values() if rule.get("Prefix", "").startswith("details")]
+    # By the detail's tag (a retention change moves it), never by a prefix a tagged detail would also match
+    by_tag = {rule["TagFilters"][0]["Value"]: rule["ExpirationInDays"] for rule in details if rule.get("TagFilters")}
+    assert by_tag == {detail_tag(days): days + 1 for days in RETENTION_CLASSES}
+    assert all(rule["Prefix"] == "details/" and rule["TagFilters"][0]["Key"] == DETAIL_TAG for rule in details if rule.get("TagFilters"))
+    untagged = [rule["ExpirationInDays"] for rule in details if not rule.get("TagFilters")]
+    assert untagged == [max(RETENTION_CLASSES) + 1]  # what no tag names goes after the longest class, never before
     assert rules["replaced-details"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert template["Parameters"]["RetentionDays"]["AllowedValues"] == list(RETENTION_CLASSES)
 
@@ -668,9 +676,12 @@ def test_digests_are_signed_by_kms_and_kept_under_object_lock(transformed, templ
     statements = _role_statements(transformed, "DigestFunction")
     archive_writes = [s["Resource"] for s in statements if "s3:PutObject" in _as_list(s["Action"]) and "ArchiveBucket" in repr(s["Resource"])]
     assert archive_writes == [{"Fn::Sub": "${ArchiveBucket.Arn}/digest-state/*"}]  # it writes no archived version
-    for function in ("ArchiveFunction", "SupportFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
+    for function in ("ArchiveFunction", "RetentionFunction", "QueryFunction", "RecordFunction", "SettingsFunction"):
         assert _granted(transformed, function, "DigestBucket") == set(), function
         assert _granted(transformed, function, "DigestSigningKey") == set(), function
+    # Support builds an entry's proof: it reads digests and checkpoints and the key's public half, and signs nothing.
+    assert _granted(transformed, "SupportFunction", "DigestBucket") == {"s3:ListBucket", "s3:GetObject"}
+    assert _granted(transformed, "SupportFunction", "DigestSigningKey") == {"kms:GetPublicKey"}
     schedule = template["Resources"]["DigestFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["Schedule"]
     assert schedule.startswith("cron(") and schedule.split()[1] == "*"  # every hour
 
@@ -758,6 +769,22 @@ def test_the_readmes_register_of_job_types_is_the_layers():
         assert label.startswith(job.label), name  # the README may say more after the label
         assert retryable.startswith("yes" if job.retryable else "no"), name
         assert stalls == f"{int(job.timeout.total_seconds() // 60)} min", name
+
+
+def test_only_the_digest_functions_role_may_sign_with_the_digest_key(template):
+    """Issue 18 item 4: administrators manage the key and cannot use it; nobody but the digest function signs."""
+    statements = template["Resources"]["DigestSigningKey"]["Properties"]["KeyPolicy"]["Statement"]
+    root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    for statement in statements:
+        actions = _as_list(statement["Action"])
+        assert not any(action in ("*", "kms:*") or action.startswith("kms:Sign") for action in actions
+                       if statement.get("Sid") != "OnlyTheDigestFunctionSigns"), statement
+    (signing,) = [s for s in statements if "kms:Sign" in _as_list(s["Action"])]
+    assert signing["Effect"] == "Allow" and _as_list(signing["Action"]) == ["kms:Sign"] and signing["Principal"] == {"AWS": root}
+    assert signing["Condition"] == {"ArnLike": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-DigestFunctionRole-*"}}}
+    administration = next(s for s in statements if s.get("Sid") == "KeyAdministration")
+    assert {"kms:ScheduleKeyDeletion", "kms:Put*"} <= set(administration["Action"])  # Put*: CloudFormation updates its policy
 
 
 # -- the service's own metrics ---------------------------------------------------------------------

@@ -145,8 +145,7 @@ def test_a_batch_holding_a_stored_event_and_one_event_twice_writes_each_new_even
     hooks.deliver("fedex", provider_event("fedex", "fx_stored", "IT", NOW - timedelta(hours=2)))
     hooks.drain()
     for event_id in ("fx_stored", "fx_new", "fx_new", "fx_other"):  # one batch: SQS may deliver an event twice in it
-        hooks.deliver("fedex", provider_event("fedex", event_id, "IT", NOW - timedelta(hours=1)) | (
-            {"eventCreateTime": (NOW - timedelta(hours=2)).isoformat()} if event_id == "fx_stored" else {}))
+        hooks.deliver("fedex", provider_event("fedex", event_id, "IT", NOW - timedelta(hours=2 if event_id == "fx_stored" else 1)))
     (answer,) = hooks.drain()
     assert answer == {"batchItemFailures": []}
     events = sorted(e["id"] for e in hooks.entries())
@@ -225,27 +224,35 @@ def test_a_forged_delivery_is_a_400_and_a_system_event_warning_never_a_webhook_e
     assert "body" not in metadata["request"] and metadata["request"]["body_bytes"] > 0
 
 
-def test_a_flood_of_forgeries_records_at_most_five_refusals_per_org_and_minute(hooks):
-    minute = datetime.now(timezone.utc).replace(second=30)
+def test_a_flood_of_forgeries_records_five_refusals_per_provider_and_minute_then_one_summary_with_the_count(hooks):
+    from activitylog.jobs.sweeper import sweep
+
+    minute = datetime.now(timezone.utc).replace(second=30, microsecond=0) - timedelta(minutes=10)
     hooks.service.clock = lambda: minute  # one minute's window, wherever the test starts
-    event = provider_event("fedex", "fx_flood", "DL")
 
-    def forge(_):
+    def forge(n: int):
+        provider = "fedex" if n % 3 else "stripe"
+        event = provider_event(provider, f"evt_flood_{n}", "DL" if provider == "fedex" else "charge.succeeded")
         with pytest.raises(BadRequest):
-            hooks.deliver("fedex", event, secret="not the token")
+            hooks.deliver(provider, event, secret="not the secret")
 
-    updates = []
-    counted = lambda params, **_: updates.append(params)  # noqa: E731 - each quota check is one UpdateItem
-    client = store.EntryItem._get_connection().connection.client
-    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", counted)
-    try:
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(forge, range(24)))
-    finally:
-        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", counted)
-    assert len(hooks.entries("SYSTEM_EVENT")) == REJECTIONS_PER_MINUTE
-    # Once this container saw the quota spent, it stops asking: far fewer than one write per forgery.
-    assert REJECTIONS_PER_MINUTE < len([u for u in updates if "quota" in str(u)]) < 24
+    with ThreadPoolExecutor(8) as pool:  # 32 FedEx forgeries and 16 Stripe ones at once
+        list(pool.map(forge, range(48)))
+    warnings = hooks.entries("SYSTEM_EVENT")
+    # A flood at one provider does not crowd out another's warnings: each has its own quota.
+    assert sorted(w["entity"]["id"] for w in warnings) == ["fedex"] * REJECTIONS_PER_MINUTE + ["stripe"] * REJECTIONS_PER_MINUTE
+    # Once the minute is over, the sweeper's schedule records what was not recorded: one summary per provider.
+    from activitylog.webhooks.rejections import summarize
+
+    assert summarize(hooks.service, minute) == 0  # not before the minute is over
+    assert sweep(hooks.service, minute + timedelta(minutes=2)) == {"due": 0, "stalled": 0}  # the jobs' sweep passes them by
+    with ThreadPoolExecutor(4) as pool:  # two sweeps at once (a retried schedule) still write each summary once
+        list(pool.map(lambda _: summarize(hooks.service, minute + timedelta(minutes=2)), range(4)))
+    hooks.service.clock = lambda: datetime.now(timezone.utc)  # read it now: the summary is dated at the minute's end
+    summaries = sorted(w["event"] for w in hooks.entries("SYSTEM_EVENT") if w not in warnings)
+    assert summaries == ["11 more rejected deliveries from Stripe in the last minute",
+                         "27 more rejected deliveries from FedEx in the last minute"]
+    assert summarize(hooks.service, minute + timedelta(minutes=7)) == 0  # written once, never again
     with pytest.raises(BadRequest):
         hooks.deliver("stripe", provider_event("stripe", "evt_x", "charge.succeeded"), org=OTHER, secret="nope")
     assert len(hooks.entries("SYSTEM_EVENT", org=OTHER)) == 1  # another org's quota is its own
@@ -277,3 +284,121 @@ def test_a_rotated_secret_is_used_at_once_not_after_the_cache_expires(hooks):
         Name=f"{SECRETS_PATH}/{ORG}/square", Value="sq_key_rotated", Type="SecureString", Overwrite=True)
     hooks.secrets[(ORG, "square")] = "sq_key_rotated"
     assert hooks.deliver("square", provider_event("square", "sq_after", "payment.updated"))["received"] is True
+
+
+def test_a_non_ascii_stripe_signature_is_a_400_and_a_rejection_entry_not_a_500(hooks):
+    event = provider_event("stripe", "evt_odd_header", "charge.succeeded")
+    url = f"https://hooks.example.com/webhooks/stripe/{ORG}"
+    body, headers = signed_delivery("stripe", "whsec_hooks", event, url)
+    with pytest.raises(BadRequest) as refused:
+        hooks.receiver.receive("stripe", ORG, body, {**headers, "stripe-signature": headers["stripe-signature"] + "ü"}, url, "203.0.113.7")
+    assert (refused.value.message, refused.value.field) == ("malformed stripe-signature header", "stripe-signature")
+    assert hooks.queued() == 0
+    assert [e["event"] for e in hooks.entries("SYSTEM_EVENT")] == ["Webhook rejected · Stripe: malformed stripe-signature header"]
+
+
+def _delivered_apart(hooks, provider: str, event: dict, times: list[datetime]) -> list[dict]:
+    """``event`` delivered once per arrival time; then the ingest takes each delivery at once, from its own thread."""
+    clock = hooks.receiver.clock
+    try:
+        for arrival in times:
+            hooks.receiver.clock = lambda arrival=arrival: arrival
+            hooks.deliver(provider, event)
+    finally:
+        hooks.receiver.clock = clock
+    messages = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    assert len(messages) == len(times)
+    start = threading.Barrier(len(messages))
+
+    def ingest(message: dict) -> dict:
+        start.wait()
+        return hooks.ingest.handle({"Records": [sqs_record(message)]}, None)
+
+    with ThreadPoolExecutor(len(messages)) as pool:
+        return list(pool.map(ingest, messages))
+
+
+def test_a_fedex_push_without_a_zoned_time_delivered_twice_is_one_entry(hooks):
+    event = provider_event("fedex", "unused", "IT", tracking_number="612345678902")
+    event["eventCreateTime"] = event["trackResults"][0]["scanEvents"][0]["date"] = "2026-11-26T09:15:00"  # no zone: unreadable
+    answers = _delivered_apart(hooks, "fedex", event, [NOW - timedelta(seconds=50), NOW - timedelta(seconds=10)])
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    (entry,) = hooks.entries()
+    assert entry["event"] == "IT · In transit"
+
+
+def test_a_stripe_event_created_five_minutes_ahead_delivered_twice_is_one_entry(hooks):
+    now = datetime.now(timezone.utc)
+    event = provider_event("stripe", "evt_ahead", "charge.succeeded", now + timedelta(minutes=5))  # the provider's clock ahead
+    answers = _delivered_apart(hooks, "stripe", event, [now - timedelta(seconds=90), now - timedelta(seconds=87), now - timedelta(seconds=5)])
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert len(hooks.entries()) == 1
+    hooks.deliver("stripe", event)  # and once more later, alone
+    hooks.drain()
+    assert len(hooks.entries()) == 1
+
+
+def test_deliveries_of_one_event_straddling_a_change_of_the_orgs_shard_count_are_one_entry(hooks):
+    from activitylog import keys
+    from activitylog.ids import derived_id
+    from activitylog.webhooks.mapping import entry_document, redacted_request
+    from activitylog.webhooks.providers import PROVIDERS
+
+    when = (NOW - timedelta(minutes=2)).replace(microsecond=0)  # Stripe's created: whole seconds
+    event_id = next(f"evt_shards_{n}" for n in range(100)
+                    if len({keys.shard_of(derived_id(when, f"stripe:evt_shards_{n}"), s) for s in (2, 5)}) == 2)
+    event = provider_event("stripe", event_id, "charge.succeeded", when)
+    body = json.dumps(event).encode()
+    _, identity = PROVIDERS["stripe"].identity(body)
+    before, after = hooks.service, service_for(hooks.service.config.table_name, 5, "details")  # containers before and after the change
+    start = threading.Barrier(8)
+
+    def record(n: int):
+        entry = NewEntry.model_validate(entry_document(PROVIDERS["stripe"], event, identity, redacted_request({}, body, "https://x"),
+                                                       datetime.now(timezone.utc)))
+        start.wait()
+        return (before if n % 2 else after).record_events(ORG, [entry], recorded_by="webhooks")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for answer in pool.map(record, range(8)) for r in answer]
+    assert sorted(recorded for _, recorded in results) == [False] * 7 + [True]
+    assert len({entry_id for entry_id, _ in results}) == 1  # each duplicate names the entry that records the event
+    assert len(after.list(READER, parse_list_request({"type": "WEBHOOK", "from": (NOW - timedelta(days=1)).isoformat()})).items) == 1
+
+
+def test_a_large_delivery_received_again_after_it_was_recorded_is_a_success_not_a_dead_letter(hooks):
+    notes = "".join(f"line {n:06d} of a very long order note\n" for n in range(9000))  # ~370 KB: offloaded to S3
+    hooks.deliver("stripe", provider_event("stripe", "evt_big_again", "charge.succeeded", NOW - timedelta(minutes=1), metadata={"notes": notes}))
+    (message,) = hooks.sqs.receive_message(QueueUrl=hooks.queue_url, VisibilityTimeout=0)["Messages"]
+    assert hooks.ingest.handle({"Records": [sqs_record(message)]}, None) == {"batchItemFailures": []}
+    assert hooks.s3.list_objects_v2(Bucket="details").get("Contents") is None  # its body is gone once it is recorded
+    # SQS delivers the message again (its deletion failed, or the function timed out after the write), or a redrive does.
+    assert hooks.ingest.handle({"Records": [sqs_record(message)]}, None) == {"batchItemFailures": []}
+    assert len(hooks.entries()) == 1
+    # A pointer whose body is gone and whose event was never recorded still fails: it is not silently dropped.
+    lost = {**message, "Body": json.dumps(json.loads(message["Body"]) | {"event_id": "evt_never_recorded"})}
+    assert len(hooks.ingest.handle({"Records": [sqs_record(lost)]}, None)["batchItemFailures"]) == 1
+
+
+
+def test_an_events_marker_reaches_no_stream_consumer_and_is_no_entry(hooks, dynamodb_client, activity_table):
+    from moto.events.models import EventPattern
+
+    from activitylog_local.template import load, resources
+
+    from .streams import TableStream
+
+    hooks.deliver("stripe", provider_event("stripe", "evt_streamed", "charge.succeeded", NOW - timedelta(minutes=1)))
+    hooks.drain()
+    records = TableStream(dynamodb_client, activity_table).records()
+    markers = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("event#")]
+    entries = [r for r in records if "ty" in r["dynamodb"]["NewImage"]]
+    assert len(markers) == 1 and len(entries) == 1
+    consumers = {name: event["Properties"].get("FilterCriteria", {}).get("Filters", [])
+                 for name, function in resources(load(), "AWS::Serverless::Function").items()
+                 for event in function["Properties"].get("Events", {}).values() if event["Type"] == "DynamoDB"}
+    assert consumers and all(filters for filters in consumers.values())  # every stream consumer filters what it takes
+    for name, filters in consumers.items():
+        assert not any(EventPattern.load(f["Pattern"]).matches_event(markers[0]) for f in filters), name
+    assert hooks.service.store.entry_from_image(markers[0]["dynamodb"]["NewImage"]) is None
+    assert hooks.service.store.entry_from_image(entries[0]["dynamodb"]["NewImage"])[1].source["event_id"] == "evt_streamed"

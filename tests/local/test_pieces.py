@@ -411,10 +411,22 @@ def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, caps
     path.parent.mkdir(parents=True)
     path.write_bytes(pack_lines(lines))
 
+    from activitylog.archive.signing import LocalSigner
+
+    LocalSigner(tmp_path / "kms" / "local-key.pem", "local-key").public_key()  # the stack's signing key, made on first use
     window = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
-    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json"]) == 0
+    # No digest signed them (and no manifest names them): the archive query answers none, even --pending.
+    for more in ([], ["--pending"]):
+        assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json", *more]) == 0
+        assert capsys.readouterr().out == ""
+    manifest = folder / layout.manifest_key(datetime.now(UTC), lines[0].sequence)
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"lines": [{"org": "org_a", "key": str(path.relative_to(folder)), "id": line.entry_id,
+                                               "seq": line.sequence, "change": line.change, "sha256": line.sha256} for line in lines]}))
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json", "--pending"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["id"] for row in rows] == [e.id for e in reversed(entries)]
+    manifest.unlink()
     assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_b", *window]) == 0
     assert capsys.readouterr().out.rstrip().endswith(f"0 entries in {folder}")
     # Nothing digested them: verify names each as in no signed digest, and fails.

@@ -379,3 +379,41 @@ def test_the_detail_says_whether_retry_applies_and_why_not():
     assert retry_state(finished("BACKGROUND_JOB", "SUCCESS", job="SYNC_SQUARE_STOCK")) is None
     assert retry_state(finished("USER_ACTION", "FAILED", action="updated")) is None
     assert retry_state(finished("WEBHOOK", "FAILED", action="received")) is None
+
+
+def test_an_event_the_bus_refuses_for_what_it_is_is_dropped_and_the_rest_go_on():
+    class Picky(FakeBus):
+        def put_events(self, Entries):  # noqa: N803 - boto3's name
+            answers = []
+            for entry in Entries:
+                if entry["Detail"] == "bad":
+                    answers.append({"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."})
+                else:
+                    self.received.append(entry)
+                    answers.append({"EventId": str(len(self.received))})
+            return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+    bus = Picky()
+    publisher = Publisher("platform", bus, pause=0)
+    publisher.publish([{"Detail": "a"}, {"Detail": "bad"}, {"Detail": "c"}])
+    publisher.publish([{"Detail": "d"}])
+    assert [e["Detail"] for e in bus.received] == ["a", "c", "d"] and not publisher.pending
+
+
+def test_requests_are_cut_to_ten_entries_and_less_than_256_kb():
+    bus = FakeBus()
+    sizes = []
+    original = bus.put_events
+
+    def measured(Entries):  # noqa: N803 - boto3's name
+        sizes.append((len(Entries), sum(events.entry_size(e) for e in Entries)))
+        return original(Entries=Entries)
+
+    bus.put_events = measured
+    publisher = Publisher("platform", bus, pause=0)
+    bus.down = True
+    publisher.publish([{"Source": "s", "DetailType": "d", "Detail": "x" * size} for size in [100] * 12 + [100_000] * 5])
+    bus.down = False
+    assert publisher.flush() == 0 and len(bus.received) == 17
+    assert all(count <= 10 and total < events.MAX_EVENT_BYTES for count, total in sizes[1:])
+    assert [count for count, _ in sizes[1:]] == [10, 4, 2, 1]

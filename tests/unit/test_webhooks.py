@@ -9,6 +9,7 @@ reaches what the entry keeps of the request.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -48,7 +49,7 @@ def test_a_delivery_signed_with_the_orgs_secret_verifies(provider):
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_a_tampered_body_is_refused(provider):
     sent = delivery(provider, provider_event(provider, "evt_1", "DL" if provider == "fedex" else "payment.updated"))
-    tampered = Delivery(provider, sent.org, sent.body.replace(b"evt_1", b"evt_2"), sent.headers, sent.url)
+    tampered = Delivery(provider, sent.org, sent.body.replace(b"DL", b"DE").replace(b"evt_1", b"evt_2"), sent.headers, sent.url)
     assert refusal(provider, tampered).reason == "signature does not match"
 
 
@@ -110,17 +111,21 @@ def test_each_provider_names_its_event_by_its_own_id_type_and_time():
     when = NOW - timedelta(hours=2)
     stripe_ = PROVIDERS["stripe"].identity(json.dumps(provider_event("stripe", "evt_9", "invoice.paid", when)).encode())[1]
     square = PROVIDERS["square"].identity(json.dumps(provider_event("square", "sq_9", "payment.updated", when)).encode())[1]
-    fedex = PROVIDERS["fedex"].identity(json.dumps(provider_event("fedex", "fx_9", "DL", when)).encode())[1]
+    fedex_event = provider_event("fedex", "fx_9", "DL", when, tracking_number="612345678901")
+    fedex = PROVIDERS["fedex"].identity(json.dumps(fedex_event).encode())[1]
     assert (stripe_.event_id, stripe_.event_type, stripe_.occurred_at) == ("evt_9", "invoice.paid", when.replace(microsecond=0))
     assert (square.event_id, square.event_type) == ("sq_9", "payment.updated") and abs(square.occurred_at - when) < timedelta(milliseconds=1)
-    assert (fedex.event_id, fedex.event_type, fedex.occurred_at) == ("fx_9", "DL", when)
+    assert (fedex.event_id, fedex.event_type, fedex.occurred_at) == (f"612345678901:DL:{when.isoformat()}", "DL", when)
 
 
-def test_a_fedex_push_without_an_event_id_is_named_by_its_tracking_number_status_and_time():
-    event = provider_event("fedex", "ignored", "IT", NOW)
-    del event["eventId"]
+def test_a_fedex_push_is_named_by_its_tracking_number_status_and_scan_time_as_written():
+    event = provider_event("fedex", "any", "IT", NOW, tracking_number="794843185271")
+    event["trackResults"][0]["scanEvents"][0]["date"] = "2026-11-26T09:15:00"  # no zone: no time we can read, still a name
     identity = PROVIDERS["fedex"].identity(json.dumps(event).encode())[1]
-    assert identity.event_id == f"794843185271:IT:{event['eventCreateTime']}"
+    assert identity.event_id == "794843185271:IT:2026-11-26T09:15:00" and identity.occurred_at is None
+    # FedEx documents no event id: a field of that name (a delivery's own, say) changes nothing.
+    again = PROVIDERS["fedex"].identity(json.dumps(event | {"eventId": "delivery-2"}).encode())[1]
+    assert again == identity
 
 
 # --- mapping -----------------------------------------------------------------------------------------
@@ -242,3 +247,59 @@ def test_card_numbers_cvcs_and_bank_account_numbers_are_erased_from_the_body_at_
 def test_a_body_that_is_not_json_is_kept_as_text_with_card_numbers_cut():
     assert redact_body(b"pan=4111111111111111&cvc=1") == "pan=************1111&cvc=1"
     assert scrub_text("no numbers here") == "no numbers here"
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+@pytest.mark.parametrize("signature", ["t=1,v1=ü", "t=1700000000,v1=\u00e9\u00e9", "v1=\u2603", "\udcff"])
+def test_a_signature_header_with_non_ascii_characters_is_refused_like_any_bad_signature(provider, signature):
+    sent = delivery(provider, provider_event(provider, "evt_1", "DL" if provider == "fedex" else "payment.updated"))
+    header = PROVIDERS[provider].signature_header
+    odd = Delivery(provider, sent.org, sent.body, {**sent.headers, header: signature}, sent.url)
+    refused = refusal(provider, odd)
+    assert (refused.reason, refused.field) == (f"malformed {header} header", header)
+
+
+# --- org ids: every one the API accepts can hold a secret in SSM ----------------------------------------
+
+SSM_NAME = re.compile(r"/[a-zA-Z0-9_.\-/]{1,1010}")  # SSM Parameter Store's characters; '/' separates levels
+ODD_ORGS = ["org_acme", "org:acme", "acme@example.com", "a+b=c", "org_3Aacme", "org_3aacme", "encoded", "_", "-", "x" * 128,
+            ":@+=", "org.acme-1", "a:b", "a_3Ab", "a@b", "a_40b"]
+
+
+@pytest.mark.parametrize("org", ODD_ORGS)
+def test_every_org_id_the_api_accepts_names_an_ssm_parameter(org):
+    from activitylog.service import Caller
+    from activitylog.webhooks.receiver import ORG_ID
+    from activitylog.webhooks.secrets import parameter_name
+
+    Caller(org, "u_1", frozenset())  # the API accepts it (the token's org_id claim)
+    assert ORG_ID.fullmatch(org)  # so does the webhook URL
+    name = parameter_name("/activitylog/webhooks", org, "stripe")
+    assert SSM_NAME.fullmatch(name), name
+    assert name.startswith("/activitylog/webhooks/") and name.endswith("/stripe") and name.count("/") <= 15
+
+
+def test_no_two_org_ids_share_a_parameter_and_plain_ones_keep_theirs():
+    from activitylog.webhooks.secrets import parameter_name
+
+    names = {parameter_name("/p", org, provider) for org in ODD_ORGS for provider in ("stripe", "square")}
+    assert len(names) == 2 * len(ODD_ORGS)
+    assert parameter_name("/p", "org_acme", "stripe") == "/p/org_acme/stripe"  # secrets stored before stay where they are
+
+
+@pytest.mark.parametrize("org", ["org/acme", "org/../x", "a#b", "", "x" * 129, "é"])
+def test_an_org_id_no_webhook_url_or_parameter_can_name_is_refused_at_the_edge_with_a_401(org):
+    from activitylog.errors import Unauthorized
+    from activitylog.service import Caller
+    from activitylog.webhooks.receiver import ORG_ID
+
+    with pytest.raises(Unauthorized) as refused:
+        Caller(org, "u_1", frozenset())
+    assert refused.value.field == "authorization" and "org_id" in refused.value.message
+    assert not ORG_ID.fullmatch(org)
+
+
+def test_a_square_delivery_to_a_url_with_a_character_utf8_cannot_encode_is_refused_not_an_error():
+    sent = delivery("square", provider_event("square", "sq_odd_url", "payment.updated"))
+    odd = Delivery("square", sent.org, sent.body, sent.headers, sent.url + "?x=\udcff")  # a lone surrogate from the event's JSON
+    assert refusal("square", odd).reason == "signature does not match"

@@ -123,6 +123,7 @@ class ExportSettings:
     state_machine: Optional[str] = None  # EXPORT_STATE_MACHINE: the ARN of the machine that runs large exports
     inline_rows: int = 10_000  # EXPORT_INLINE_ROWS: at most this many rows are answered at once
     inline_bytes: int = 5 * 1024 * 1024  # EXPORT_INLINE_BYTES: of the answer as Lambda encodes it (its limit: 6 MB)
+    inline_seconds: int = 20  # EXPORT_INLINE_SECONDS: reading longer than this, a small export goes to the background (the API answers within 29 s)
     part_bytes: int = 8 * 1024 * 1024  # EXPORT_PART_BYTES: S3 multipart parts (S3 takes 5 MiB at least, but the last)
     parts_per_step: int = 64  # EXPORT_PARTS_PER_STEP: parts one worker invocation writes before it hands back
     link_secret: Optional[str] = None  # EXPORT_LINK_SECRET: plain key (local stack, tests)
@@ -147,6 +148,7 @@ def export_settings() -> ExportSettings:
         state_machine=os.environ.get("EXPORT_STATE_MACHINE") or None,
         inline_rows=number("EXPORT_INLINE_ROWS", defaults.inline_rows),
         inline_bytes=number("EXPORT_INLINE_BYTES", defaults.inline_bytes),
+        inline_seconds=number("EXPORT_INLINE_SECONDS", defaults.inline_seconds),
         part_bytes=number("EXPORT_PART_BYTES", defaults.part_bytes),
         parts_per_step=number("EXPORT_PARTS_PER_STEP", defaults.parts_per_step),
         link_secret=os.environ.get("EXPORT_LINK_SECRET") or None,

@@ -13,6 +13,11 @@ from typing import Optional
 
 # Key parts must not contain the key separator, and stay short enough for index keys.
 KEY_PART = r"^[A-Za-z0-9_.:@+=/-]{1,128}$"
+# An org id: a key part that is also one segment of a webhook URL (no '/'); the API's token
+# claim, the webhook route and the CLI all take this one pattern. SSM cannot name ':@+=':
+# ``webhooks.secrets.parameter_name`` encodes them.
+ORG_ID = r"[A-Za-z0-9_.:@+=-]{1,128}"
+ORG_ID_CHARACTERS = "1-128 letters, digits or _.:@+=-"
 
 
 class EntryType(str, Enum):

@@ -87,12 +87,12 @@ class OutgoingWebhook(_Strict):
     """One delivery the platform made to an outside URL (an integration's webhook).
 
     Its ``status`` says what became of it: SUCCESS for a 2xx answer; otherwise WARNING when it
-    will be retried, FAILED when it was given up. Headers and bodies are kept redacted
-    (signatures, authorization, card numbers, CVCs, bank account numbers).
+    will be retried, FAILED when it was given up. Its URL, headers and bodies are kept redacted
+    (signatures, authorization, URL credentials, card numbers, CVCs, bank account numbers).
     """
 
     direction: Literal["outgoing"] = Field(description="the platform calling out (incoming webhooks arrive at /webhooks/…)")
-    url: str = Field(min_length=1, max_length=2048, description="the target URL (http or https)")
+    url: str = Field(min_length=1, max_length=2048, description="the target URL (http or https); kept without user info or token-like parameters")
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
     request_headers: Headers = Field(default_factory=dict)
     request_body: Body = Field(default=None, description="what was sent: JSON or text" + _DEPTH_NOTE)

@@ -37,13 +37,21 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
   is rewritten: two small writes), a final status removes it. It is the one index whose key
   does not start with the org: the sweeper serves every org at once and reads keys only,
   then each entry by its own key. ``n`` (``crc32(id) % OPEN_JOB_PARTITIONS``) spreads the
-  progress writes of many orgs' jobs over partitions.
+  progress writes of many orgs' jobs over partitions. The sweeper's other due work shares it:
+  a quota window (an org meta item, ``quota#…``) that counted uses past its limit is in it
+  until its summary entry is written, due at the window's end (``odl``).
+
+- A provider event's **marker** (``{org}#events{n}`` / ``event#{provider}#{hash}``, no index keys,
+  so no index holds it) is written with the event's entry in one transaction, on the condition
+  that it does not exist: one entry per (org, provider, event id) whatever the entry's time and
+  the org's shard count (``event_marker_keys``).
 
 Which partitions a filter set reads is the planner's choice (``activitylog.query.planner``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
 from datetime import datetime
@@ -87,13 +95,27 @@ def meta_pk(org: str) -> str:
 
 
 def org_of(pk: str) -> str:
-    """The org of any item's partition key (``{org}#{shard}`` or ``{org}#meta``): orgs hold no ``#``."""
+    """The org of any item's partition key (``{org}#{shard}``, ``{org}#meta``, ``{org}#events{n}``): orgs hold no ``#``."""
     return pk.rsplit(SEP, 1)[0]
 
 
 def quota_sk(name: str) -> str:
     """A meta item counting an org's uses of something per window (``webhook-rejections#{minute}``)."""
     return f"quota{SEP}{name}"
+
+
+# A provider event's marker: the item that says "this event is recorded, as entry X". Its key is
+# the event's identity alone (org, provider, the provider's event id): never the entry's time or
+# the org's shard count, which may differ between two deliveries of one event. It is written in
+# the same transaction as the entry, on the condition that it does not exist. A fixed number of
+# partitions (never the org's shard count) spreads a busy org's markers.
+EVENT_PARTITIONS = 16
+
+
+def event_marker_keys(org: str, provider: str, event_id: str) -> tuple[str, str]:
+    """``(pk, sk)`` of the marker of ``provider``'s event ``event_id`` in ``org``: ``{org}#events{n}``, ``event#{provider}#{sha256}``."""
+    digest = hashlib.sha256(f"{provider}{SEP}{event_id}".encode()).hexdigest()
+    return f"{org}{SEP}events{int(digest[:8], 16) % EVENT_PARTITIONS}", f"event{SEP}{provider}{SEP}{digest[:40]}"
 
 
 def type_pk(org: str, shard: int, entry_type: EntryType) -> str:

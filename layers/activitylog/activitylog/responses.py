@@ -108,6 +108,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
         },
     },
+    "ProofBundle": {
+        "type": "object",
+        "description": "canonical JSON and one newline, checked byte for byte by the README's offline script (docs/check_proof.py)",
+        "required": ["format", "org", "id", "versions", "checkpoint", "public_key"],
+        "properties": {
+            "format": {"const": 1},
+            "org": {"type": "string"},
+            "id": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "object", "required": ["line", "index", "path"], "properties": {
+                "line": {"type": "string", "description": "the archived version, byte for byte"},
+                "index": {"type": "integer", "description": "its leaf in the org's Merkle tree"},
+                "path": {"type": "array", "items": {"type": "string"}, "description": "RFC 9162 inclusion path, hex"}}}},
+            "checkpoint": {"type": "object", "description": "the newest signed checkpoint: tree_size, root, time, signature"},
+            "public_key": {"type": "string", "description": "the signing key, DER SubjectPublicKeyInfo in base64"},
+        },
+    },
     "RetentionPolicy": {
         "type": "object",
         "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],
@@ -184,13 +200,13 @@ REFUSALS: dict[int, str] = {
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
     404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
-    409: ("An Idempotency-Key reused with another body or still running, a finished job changed, a policy changed meanwhile, "
-          "or an entry that cannot be retried"),
+    409: ("An Idempotency-Key reused with another body or still running (that one with Retry-After: send the same request "
+          "again then), a finished job changed, a policy changed meanwhile, or an entry that cannot be retried"),
     413: "The body is over the route's limit in bytes",
     410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
-    503: ("DynamoDB kept throttling (or a webhook's secret or queue, or for a retry the event bus, did not answer) "
-          "and nothing was written; retry after Retry-After seconds"),
+    503: ("DynamoDB kept throttling or did not answer (or a webhook's secret or queue, or for a retry the event bus, did not "
+          "answer) and nothing was written; retry after Retry-After seconds"),
 }
 
 
@@ -208,4 +224,7 @@ def responses(ok: dict[int, tuple[str, str]], *refusals: int) -> dict[int, dict]
         answers[status] = {"description": REFUSALS[status], "content": {"application/json": {"schema": {"$ref": REF + "Error"}}}}
         if status == 503:
             answers[status]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+        elif status == 409:
+            answers[status]["headers"] = {"Retry-After": {"description": "an Idempotency-Key still running only: seconds to wait "
+                                                          "before sending the same request again", "schema": {"type": "integer"}}}
     return answers

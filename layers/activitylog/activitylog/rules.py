@@ -39,20 +39,28 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
     metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new)}
+    event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
+    error = new.error.model_dump(exclude_none=True) if new.error else None
+    if new.webhook is not None:  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
+        from activitylog.webhooks.redaction import scrub, scrub_text
+
+        event, error = scrub_text(event), scrub(error)
+        if entity:
+            entity["label"] = scrub_text(entity.get("label") or "")
     entry = Entry(
         id=entry_id or ids.new_id(occurred),
         type=new.type,
         status=new.status,
         actor=new.actor.model_dump(mode="json"),
         action=new.action,
-        event=new.event,
-        entity=new.entity.model_dump(mode="json") if new.entity else None,
+        event=event,
+        entity=entity,
         recorded_at=now,
         finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
         expires_at=int(occurred.timestamp()) + retention_days * 86400,
         changes=changes,
         metadata=metadata,
-        error=new.error.model_dump(exclude_none=True) if new.error else None,
+        error=error,
         correlation_id=new.correlation_id,
         retry_of=new.retry_of,
         source=new.source.model_dump() if new.source else None,
@@ -69,7 +77,7 @@ def outgoing_webhook(new: NewEntry) -> dict:
     anything else, or no answer, WARNING (it will be retried) or FAILED (given up).
     """
     from activitylog.entry import EntryType, Status
-    from activitylog.webhooks.redaction import redact_document, redact_headers, scrub_text
+    from activitylog.webhooks.redaction import redact_document, redact_headers, scrub_url
 
     webhook = new.webhook
     if new.type is not EntryType.WEBHOOK:
@@ -85,7 +93,7 @@ def outgoing_webhook(new: NewEntry) -> dict:
         raise BadRequest(f"status: {answer} is WARNING (it will be retried) or FAILED (given up), not {new.status.value}", "status")
     kept = {
         "direction": "outgoing",
-        "url": scrub_text(webhook.url),
+        "url": scrub_url(webhook.url),
         "method": webhook.method,
         "request": {"headers": redact_headers(webhook.request_headers), "body": redact_document(webhook.request_body)},
         "response": None,

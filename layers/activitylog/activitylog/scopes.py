@@ -26,6 +26,8 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /openapi.json": frozenset(),  # public: the route has no authorizer
     # Support staff look an entry up by id wherever it lives now: the hot table or the archive.
     "GET /support/activities/{id}": frozenset({SUPPORT}),
+    # ... and the proof of its archived versions, for a third party to check offline.
+    "GET /support/activities/{id}/proof": frozenset({SUPPORT}),
     # An org's admins set how long its entries stay hot and archived.
     "GET /settings/retention": frozenset({ADMIN}),
     "PUT /settings/retention": frozenset({ADMIN}),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from activitylog import ids
 from activitylog.config import Settings, make_cursor_key, settings
 from activitylog.details import DetailStore
-from activitylog.entry import Entry
+from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
 from activitylog.signing import Key
@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when the
     from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
+QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
 MAX_CHAIN = 500  # entries /related answers at most; the list's correlation_id filter pages past it
-_ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
+_ORG_ID = re.compile(ORG_ID)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Caller:
     def __post_init__(self) -> None:
         # The org leads every key: one with the key separator in it could reach another's keys.
         if not _ORG_ID.fullmatch(self.org):
-            raise Unauthorized("the token's org_id must be 1-128 letters, digits or _.:@+=/-", "authorization")
+            raise Unauthorized(f"the token's org_id must be {ORG_ID_CHARACTERS}", "authorization")
 
     def require(self, scopes: frozenset[str]) -> None:
         if not self.scopes & scopes:
@@ -223,11 +224,12 @@ class ActivityService:
 
     def record_events(self, org: str, events: list[NewEntry], recorded_by: str) -> list[tuple[str, bool]]:
         """Record events from outside (a provider's webhooks) exactly once each: ``(id, recorded now)``
-        per event, False for one recorded before (a redelivery, a replay, a concurrent duplicate).
+        per event, False (and the id of the entry that records it) for one recorded before (a
+        redelivery, a replay, a concurrent duplicate).
 
-        An event's id derives from its ``source`` (provider and event id) and when it occurred
-        (``ids.derived_id``), so every delivery of it lands on one item; ``EntryStore.put_new``
-        writes the new ones together and leaves a stored one untouched.
+        Once means once per (org, provider, the provider's event id): ``EntryStore.put_new`` writes
+        each entry with its event's marker, keyed by that identity alone, both conditional on their
+        absence. The entry's id still derives from its ``source`` and when it occurred (``ids.derived_id``).
         """
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         retention_days = self.retention(org).hot_days
@@ -235,23 +237,57 @@ class ActivityService:
         entries = [new_entry(event, recorded_by, now, retention_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        stored = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else set()
-        return [(entry.id, entry.id not in stored) for entry in entries]
+        recorded = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else {}
+        return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
+
+    def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
+        """The id of the entry that records ``provider``'s event ``event_id`` in ``org``, or None."""
+        Caller(org, "webhooks", frozenset())
+        return self.store.event_recorded(org, provider, event_id)
 
     def record_within_quota(self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int,
                             window_seconds: int = 60) -> Optional[Entry]:
         """Record ``new`` for an internal service, unless the org's ``quota`` already counts ``limit``
-        entries in this window (None then): what outsiders can trigger must not fill the table."""
+        entries in this window (None then): what outsiders can trigger must not fill the table.
+
+        What is not recorded is counted in the window's item, and the window is due for a summary
+        (``close_quotas``, on the sweeper's schedule) once it is over.
+        """
         now = self.clock()
-        name = f"{quota}#{int(now.timestamp() // window_seconds)}"
-        if (org, name) in self._quotas_spent:  # known spent: a flood costs no write unit per request
-            return None
-        if not self.store.take_quota(org, name, limit, expires_at=int(now.timestamp()) + 2 * 86400):
+        window = int(now.timestamp() // window_seconds)
+        name, expires_at = f"{quota}#{window}", int(now.timestamp()) + 2 * 86400
+        if (org, name) not in self._quotas_spent:
+            if self.store.take_quota(org, name, limit, expires_at=expires_at):
+                return self.record(Caller(org, recorded_by, frozenset({WRITE})), new)
             if len(self._quotas_spent) > 10_000:
                 self._quotas_spent.clear()
-            self._quotas_spent.add((org, name))
-            return None
-        return self.record(Caller(org, recorded_by, frozenset({WRITE})), new)
+            self._quotas_spent.add((org, name))  # known spent: no conditional write that must fail
+        self.store.count_over_quota(org, name, due_at=(window + 1) * window_seconds + QUOTA_GRACE_SECONDS, expires_at=expires_at)
+        return None
+
+    def close_quotas(self, now: datetime, summary: "Callable[[str, int, datetime], Optional[tuple[NewEntry, str]]]",
+                     limit: int = 500) -> int:
+        """Record one summary entry per quota window that is over and did not record everything:
+        ``summary(quota, uses not recorded, the window's last millisecond)`` answers the entry and who records it
+        (None: nothing to record). Each summary's id derives from its window: written once, however
+        many sweeps run. Answers how many it wrote.
+        """
+        from activitylog import ids
+
+        written = 0
+        for org, name in self.store.quotas_due(now, limit):
+            counts = self.store.quota_window(org, name)
+            if counts is None or counts[2] is None:
+                continue  # gone, or closed meanwhile
+            end = datetime.fromtimestamp(counts[2] - QUOTA_GRACE_SECONDS, timezone.utc) - timedelta(milliseconds=1)
+            described = summary(name.rsplit("#", 1)[0], counts[1], end) if counts[1] else None
+            entry = None
+            if described:
+                new, recorded_by = described
+                hot_days = self.retention(org).hot_days
+                entry = new_entry(new, recorded_by, now, hot_days, entry_id=ids.derived_id(end, f"quota:{name}"))
+            written += self.store.close_quota(org, name, entry, self.write_shards(org), self.retention(org).hot_days)
+        return written
 
     def update(self, caller: Caller, entry_id: str, update: EntryUpdate, key: Optional[WriteKey] = None) -> Entry:
         """Job progress and completion (see ``apply_update`` for the rules). ``key``: an update under an

@@ -11,6 +11,7 @@ import hashlib
 import random
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -69,6 +70,7 @@ class EntryItem(Model):
     ai     actor_id      el     entity_label      ver    version
     an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
     ac     action        ra     recorded_at       qn     quota_used (meta item)
+                                                  qo     quota_over (meta item)
     =====  ============  =====  ================  =====  ==========================
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
@@ -112,6 +114,7 @@ class EntryItem(Model):
     # and a quota's uses (keys.quota_sk).
     shards_written = NumberAttribute(attr_name="shw", null=True)
     quota_used = NumberAttribute(attr_name="qn", null=True)
+    quota_over = NumberAttribute(attr_name="qo", null=True)  # uses past the limit: what a summary reports
 
     by_type = _index(keys.BY_TYPE, "tpk")()
     by_user = _index(keys.BY_USER, "upk")()
@@ -176,6 +179,31 @@ class PolicyItem(Model):
     version = VersionAttribute(attr_name="ver")
 
 
+class EventMarker(Model):
+    """A provider event recorded, and the entry that records it (``keys.event_marker_keys``): not an entry
+    (no ``ty``, so neither an index, the archive nor the stream consumers take it). Gone by TTL with its entry.
+
+    =====  ==================
+    name   attribute
+    =====  ==================
+    eid    the entry's id
+    exp    expires_at (TTL)
+    =====  ==================
+    """
+
+    class Meta:
+        table_name = "activity-log"  # set by ``bind``
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute(attr_name="eid")
+    expires_at = NumberAttribute(attr_name="exp")
+
+
+# A transaction holds at most 100 items: an event's entry and its marker are two.
+EVENTS_PER_TRANSACTION = 50
+
+
 class KeyItem(Model):
     """What an ``Idempotency-Key`` decided (``activitylog.idempotency.WriteKey``), in the idempotency table beside
     Powertools' records (its key ``id``, its TTL attribute ``expiration``); ids start ``key#``.
@@ -216,7 +244,7 @@ def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str
     idempotency table."""
     import os
 
-    for model in (EntryItem, PolicyItem, KeyItem):
+    for model in (EntryItem, PolicyItem, EventMarker, KeyItem):
         if model is KeyItem:
             if not keys_table:
                 continue
@@ -298,47 +326,72 @@ class EntryStore:
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
 
-    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
-        """Write entries whose ids may be stored already (an event delivered again mints the same id):
-        a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
+    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
+        """Write provider events' entries (each with its ``source``) unless their event is recorded already:
+        answers, for each entry found recorded, the id of the entry that records it (a stored one is left
+        exactly as it is); the rest are written, together.
 
-        Each write is conditional on the item's absence, so concurrent deliveries of one event
-        store it once whoever wins. A transaction refused because some items exist names them
-        (its cancellation reasons, in order): they are set aside and the rest written again.
+        Each entry is written with its event's marker (``keys.event_marker_keys``), both conditional on
+        their absence, in one transaction: concurrent deliveries of one event store it once whoever wins,
+        whatever time each one dated it by and whatever shard count each writer had. A transaction refused
+        because some events are recorded names them (its cancellation reasons, in order): they are set
+        aside and the rest written again.
         """
-        stored: set[str] = set()
-        pending = list({entry.id: entry for entry in entries}.values())  # one event twice in a batch: one item, one operation
-        while len(pending) > 1:
+        recorded: dict[str, str] = {}
+        by_event: dict[tuple[str, str], Entry] = {}
+        for entry in entries:  # one event twice in a batch: one entry, one write
+            event = (entry.source["provider"], entry.source["event_id"])
+            if event in by_event:
+                recorded[entry.id] = by_event[event].id
+            else:
+                by_event[event] = entry
+        pending = list(by_event.values())
+        while pending:
+            chunk, rest = pending[:EVENTS_PER_TRANSACTION], pending[EVENTS_PER_TRANSACTION:]
             try:
-                # A fresh token per attempt: the ids repeat across deliveries, their content does not.
-                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
-                return stored
+                # A fresh token per attempt: the ids may repeat across deliveries, their content does not.
+                self._write_together(org, chunk, shards, retention_days, uuid.uuid4().hex, with_markers=True)
+                pending = rest
+                continue
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
-                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
-                if not existing:
+                found = {}
+                for index, entry in enumerate(chunk):
+                    marker, item = (reasons[2 * index: 2 * index + 2] + [None, None])[:2]
+                    if marker and marker.code == "ConditionalCheckFailed":  # the event is recorded: under which id
+                        found[entry.id] = (marker.raw_item or {}).get("eid", {}).get("S", entry.id)
+                    elif item and item.code == "ConditionalCheckFailed":  # recorded before events had markers
+                        found[entry.id] = entry.id
+                if not found:
                     raise
-                stored |= existing
-                pending = [entry for entry in pending if entry.id not in existing]
-        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
-            try:
-                self.put(org, entry, shards, retention_days)
-            except Conflict:
-                stored.add(entry.id)
-        return stored
+                recorded |= found
+                pending = [entry for entry in chunk if entry.id not in found] + rest
+        return recorded
 
-    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str) -> None:
-        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects."""
+    def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
+        """The id of the entry that records ``provider``'s event ``event_id``, or None (a consistent read of its marker)."""
+        try:
+            return EventMarker.get(*keys.event_marker_keys(org, provider, event_id), consistent_read=True).entry_id
+        except DoesNotExist:
+            return None
+
+    def _write_together(self, org: str, entries: list[Entry], shards: int, retention_days: int, token: str,
+                        with_markers: bool = False) -> None:
+        """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
+        ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
         items, uploaded = [], []
         for entry in entries:
             item, keys_ = self._to_item(org, entry, shards, retention_days)
-            items.append(item)
+            if with_markers:
+                pk, sk = keys.event_marker_keys(org, entry.source["provider"], entry.source["event_id"])
+                items.append((EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at), EventMarker.pk.does_not_exist(), "ALL_OLD"))
+            items.append((item, None, None))
             uploaded += keys_
 
         def write() -> None:
             with TransactWrite(connection=EntryItem._get_connection().connection, client_request_token=token) as transaction:
-                for item in items:
-                    transaction.save(item)
+                for item, condition, return_values in items:
+                    transaction.save(item, condition=condition, return_values=return_values)
 
         with self._removed_on_failure(uploaded):
             self._retrying(write)
@@ -476,7 +529,7 @@ class EntryStore:
         """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
         False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
 
-        >>> store.take_quota("org_1", "webhook-rejections#29411520", limit=5, expires_at=now + 86400)
+        >>> store.take_quota("org_1", "webhook-rejections:stripe#29411520", limit=5, expires_at=now + 86400)
         True
         """
         connection = EntryItem._get_connection().connection
@@ -490,6 +543,52 @@ class EntryStore:
             if _condition_failed(error):
                 return False
             raise
+        return True
+
+    def count_over_quota(self, org: str, name: str, due_at: int, expires_at: int) -> None:
+        """Count one use of quota ``name`` past its limit (one ADD, exact under concurrency), and make the
+        window due (``open_jobs`` index, at ``due_at``) for the summary of what it did not record."""
+        connection = EntryItem._get_connection().connection
+        partition = keys.open_job_pk(zlib.crc32(f"{org}{keys.SEP}{name}".encode()) % keys.OPEN_JOB_PARTITIONS)
+        connection.update_item(
+            EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
+            actions=[EntryItem.quota_over.add(1), EntryItem.expires_at.set(expires_at),
+                     EntryItem.opk.set(EntryItem.opk | partition), EntryItem.odl.set(EntryItem.odl | due_at)],
+        )
+
+    def quota_window(self, org: str, name: str) -> Optional[tuple[int, int, Optional[int]]]:
+        """``(uses counted, uses past the limit, when its summary is due)`` of quota window ``name``, read consistently."""
+        try:
+            item = EntryItem.get(keys.meta_pk(org), keys.quota_sk(name), consistent_read=True,
+                                 attributes_to_get=["qn", "qo", "odl"])
+        except DoesNotExist:
+            return None
+        return int(item.quota_used or 0), int(item.quota_over or 0), int(item.odl) if item.odl else None
+
+    def close_quota(self, org: str, name: str, summary: Optional[Entry], shards: int, retention_days: int) -> bool:
+        """Write a quota window's ``summary`` entry and take the window out of the due ones, both or neither;
+        False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
+        connection = EntryItem._get_connection().connection
+        done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
+        if summary is None:
+            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
+            return False
+        item, uploaded = self._to_item(org, summary, shards, retention_days)
+        window = EntryItem(keys.meta_pk(org), keys.quota_sk(name))
+
+        def write() -> None:
+            with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as transaction:
+                transaction.save(item)  # conditional on its absence (the version attribute)
+                transaction.update(window, actions=done, condition=EntryItem.odl.exists(), add_version_condition=False)
+
+        try:
+            with self._removed_on_failure(uploaded):
+                self._retrying(write)
+        except TransactWriteError as error:
+            if not any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
+                raise
+            connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
+            return False
         return True
 
     def shards_written(self, org: str) -> int:
@@ -566,14 +665,15 @@ class EntryStore:
             raise
         return True
 
-    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int) -> tuple[list[tuple[str, int]], Optional[str]]:
-        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at) each, and
-        the last id read when more may follow."""
+    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int
+                 ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
+        """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at, the key of its
+        offloaded detail or None) each, and the last id read when more may follow."""
         condition = EntryItem.sk > after_id if after_id else None
         answer = EntryItem._get_connection().query(
-            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp"],
+            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp", "bref"],
         )
-        found = [(raw["sk"]["S"], int(raw["exp"]["N"])) for raw in answer.get("Items", [])]
+        found = [(raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         return found, (last["sk"]["S"] if last else None)
 
@@ -638,16 +738,25 @@ class EntryStore:
     def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         """IN_PROGRESS jobs whose stall deadline has passed, as ``(org, shard, id)``: one range query per
         partition of the ``open_jobs`` index (keys only), never a scan; at most ``limit``."""
+        return [(org, int(shard), sk) for org, shard, sk in self._due(now, limit, quotas=False)]
+
+    def quotas_due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Quota windows that counted uses past their limit and are over, as ``(org, name)``: their summary is due."""
+        return [(org, sk[len(keys.quota_sk("")):]) for org, _, sk in self._due(now, limit, quotas=True)]
+
+    def _due(self, now: datetime, limit: int, quotas: bool) -> list[tuple[str, str, str]]:
+        """``(org, the last part of pk, sk)`` of the ``open_jobs`` items due by ``now``: jobs, or quota windows."""
         connection = EntryItem._get_connection()
-        due: list[tuple[str, int, str]] = []
+        due: list[tuple[str, str, str]] = []
         for partition in range(keys.OPEN_JOB_PARTITIONS):
             start = None
             while len(due) < limit:
                 answer = connection.query(keys.open_job_pk(partition), range_key_condition=EntryItem.odl <= int(now.timestamp()),
                                           index_name=keys.OPEN_JOBS, limit=limit - len(due), exclusive_start_key=start)
                 for raw in answer.get("Items", []):
-                    org, shard = raw["pk"]["S"].rsplit(keys.SEP, 1)
-                    due.append((org, int(shard), raw["sk"]["S"]))
+                    org, last = raw["pk"]["S"].rsplit(keys.SEP, 1)
+                    if raw["sk"]["S"].startswith(keys.quota_sk("")) == quotas:
+                        due.append((org, last, raw["sk"]["S"]))
                 start = answer.get("LastEvaluatedKey")
                 if not start:
                     break
@@ -681,12 +790,16 @@ class EntryStore:
             scan_index_forward=False,
             return_consumed_capacity="TOTAL",
         )
-        items = []
+        items, with_detail = [], []
         for raw in answer.get("Items", []):
             item = _WireItem(raw)
-            entry = self._to_entry(item, detail=detail and branch.index is None)
+            entry = self._to_entry(item)
             entry.shard = keys.shard_number(item.pk)  # index items carry the table's key too
             items.append(entry)
+            if detail and branch.index is None:
+                entry.version = item.version
+                with_detail.append((entry, item))
+        self._fill_details(with_detail)
         last_key = answer.get("LastEvaluatedKey")
         return Fetched(
             items=items,
@@ -703,8 +816,8 @@ class EntryStore:
         for start in range(0, len(entries), 100):
             chunk = {entry.id: entry for entry in entries[start:start + 100]}
             wanted = [(keys.table_pk(org, entry.shard), entry.id) for entry in chunk.values()]
-            for item in EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"]):
-                self._fill_detail(chunk[item.sk], item)
+            found = EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"])
+            self._fill_details([(chunk[item.sk], item) for item in found])
 
     # -- stream images -------------------------------------------------------------------
 
@@ -754,7 +867,7 @@ class EntryStore:
             item.detail = blob
             return item, []
         key = details.detail_key(org, entry.id, retention_days)
-        self.detail_store.put(key, blob)
+        self.detail_store.put(key, blob, retention_days)
         item.detail_ref = key
         return item, [key]
 
@@ -777,8 +890,18 @@ class EntryStore:
             entry.version = item.version
         return entry
 
-    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False) -> None:
-        blob = self.detail_store.get(item.detail_ref, any_version) if item.detail_ref else item.detail
+    def _fill_details(self, pairs: list[tuple[Entry, Any]]) -> None:
+        """Fill in each entry's detail from its item; the offloaded ones read from S3 together, not one by one."""
+        offloaded = self.detail_store.get_many([item.detail_ref for _, item in pairs if item.detail_ref])
+        for entry, item in pairs:
+            self._fill_detail(entry, item, offloaded=offloaded)
+
+    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False,
+                     offloaded: Optional[dict[str, Optional[bytes]]] = None) -> None:
+        if item.detail_ref:
+            blob = offloaded[item.detail_ref] if offloaded is not None else self.detail_store.get(item.detail_ref, any_version)
+        else:
+            blob = item.detail
         if blob is None:
             entry.detail_missing = True
         for name, value in details.unpack(blob).items():

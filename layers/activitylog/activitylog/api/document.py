@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from activitylog.api import exports, reads, retry, settings, support, writes
+from activitylog.entry import ORG_ID
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
@@ -49,4 +50,6 @@ def openapi_document() -> dict:
     for parameter in webhook.get("parameters", []):
         if parameter["name"] == "provider":
             parameter["schema"] = {"enum": sorted(PROVIDERS)}
+        if parameter["name"] == "org_id":  # the org ids the API's tokens may carry (activitylog.entry.ORG_ID)
+            parameter["schema"] = {"type": "string", "pattern": f"^{ORG_ID}$"}
     return document

@@ -18,7 +18,7 @@ def routes() -> Router:
     router = Router()
 
     @router.get("/support/activities/<id>", summary="One entry by id, from the hot table or, once expired, the archive",
-                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404))
+                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503))
     def support_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.support.lookup import SupportLookup
 
@@ -27,7 +27,30 @@ def routes() -> Router:
         metrics.add_metric(name="SupportLookupsFromArchive", unit=MetricUnit.Count, value=int(found["found_in"] == "archive"))
         return found
 
+    @router.get("/support/activities/<id>/proof",
+                summary="One entry's proof: its archived versions, their Merkle inclusion paths, the signed checkpoint "
+                        "and the public key, checkable offline (README 'Checking a proof offline')",
+                responses=responses({200: ("The proof bundle, canonical JSON", "ProofBundle")}, 400, 401, 403, 404, 409))
+    def support_activity_proof(id: str):  # noqa: A002 - the route's own name
+        from aws_lambda_powertools.event_handler import Response
+
+        from activitylog.support.lookup import proof
+
+        config = service().config
+        body = proof(caller(router.current_event), id, _archive(config.archive_bucket), _archive(config.digest_bucket),
+                     _public_keys(config.digest_signing_key))
+        metrics.add_metric(name="SupportProofs", unit=MetricUnit.Count, value=1)
+        return Response(status_code=200, content_type="application/json", body=body.decode())
+
     return router
+
+
+@lru_cache(maxsize=4)
+def _public_keys(key_id: Optional[str]) -> list[bytes]:
+    """The deployment's digest signing key (its public half: KMS GetPublicKey), once per environment."""
+    from activitylog.archive.signing import signer_for
+
+    return [signer_for(key_id).public_key()] if key_id else []
 
 
 @lru_cache(maxsize=4)

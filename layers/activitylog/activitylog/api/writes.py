@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from activitylog.api.common import answer_validation_errors, caller, service
-from activitylog.idempotency import WriteKey
+from activitylog.idempotency import WriteKey, run_once
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.observability import metrics
 from activitylog.requestbody import body_text
@@ -38,7 +38,8 @@ class BatchRequest(BaseModel):
 
 
 def _idempotency_key() -> Header:
-    return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
+    return Header(alias="Idempotency-Key", description="send the same key (and body) when retrying: the write happens once; "
+                  "a 409 saying it is still running: send the same request again after Retry-After seconds")
 
 
 def routes() -> Router:
@@ -50,8 +51,6 @@ def routes() -> Router:
         key too: it decides the write itself, should Powertools' record of it be lost."""
         if key is None:
             return operation(None)
-        from activitylog.idempotency import run_once
-
         write_key = WriteKey(route, key, body)
         return run_once(who.org, route, key, body, router.lambda_context, lambda: operation(write_key))
 

@@ -8,7 +8,10 @@
                objects, keyed by stream sequence numbers, and one manifest
 - ``lookup``   one entry by id from the archive (support), the latest version and its expiry
 - ``query``    the archive with DuckDB, filtered like ``GET /activities``
-- ``digests``  tamper evidence: hourly signed digests chained per org, and their verification
+- ``digests``  tamper evidence: hourly signed digests chained per org, signed Merkle checkpoints,
+               and their verification against pinned keys
+- ``merkle``   the RFC 9162 tree per org: leaves, frontier, roots, inclusion and consistency proofs
+- ``proof``    one entry's proof bundle, checked offline by ``docs/check_proof.py``
 - ``signing``  the digest signature: KMS in AWS, a local key file in development
 
 >>> from activitylog.archive.writer import Archiver

@@ -7,6 +7,7 @@ key                                                             what
 ``manifests/{YYYYMMDDTHHMMSSffffff}Z_{seq}.json``               what one archive invocation wrote (all orgs)
 ``digests/org={org}/{YYYYMMDDTHHMMSSffffff}Z.json``             (digest bucket) a signed digest
 ``heads/org={org}.json``                                        (digest bucket) the org's chain head
+``checkpoints/org={org}/{tree size, 20 digits}.json``           (digest bucket) a signed Merkle checkpoint
 ==============================================================  ===========================================
 
 - A version sits in the partition of the day (and the file of the hour) its entry *occurred*
@@ -34,6 +35,7 @@ ARCHIVE_PREFIX = "archive/"
 MANIFEST_PREFIX = "manifests/"
 DIGEST_PREFIX = "digests/"
 HEAD_PREFIX = "heads/"
+CHECKPOINT_PREFIX = "checkpoints/"
 MANIFEST_TIME = "%Y%m%dT%H%M%S%fZ"
 DIGEST_TIME = "%Y%m%dT%H%M%S%fZ"
 
@@ -88,3 +90,16 @@ def digest_key(org: str, until: datetime) -> str:
 
 def head_key(org: str) -> str:
     return f"{HEAD_PREFIX}org={org_part(org)}.json"
+
+
+def checkpoint_prefix(org: str) -> str:
+    return f"{CHECKPOINT_PREFIX}org={org_part(org)}/"
+
+
+def checkpoint_key(org: str, tree_size: int) -> str:
+    """Keyed by the tree's size, zero-padded: the keys sort as the tree grows, and one size has one key."""
+    return f"{checkpoint_prefix(org)}{tree_size:020d}.json"
+
+
+def checkpoint_size(key: str) -> int:
+    return int(key.rsplit("/", 1)[1].split(".", 1)[0])

@@ -21,11 +21,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from activitylog import ids
 from activitylog.archive import layout
-from activitylog.archive.store import Objects
+from activitylog.archive.lines import Line
+from activitylog.archive.store import Objects, pack_lines, unpack_lines
 from activitylog.query.filters import ActivityFilter
 
 # The JSON columns a query reads (``lines.COLUMNS``; ``org`` and ``date`` come from the path).
@@ -45,12 +46,16 @@ def days(low: datetime, high: datetime) -> list[str]:
     return found
 
 
-def mirror(objects: Objects, org: str, low: datetime, high: datetime, into: Path) -> int:
-    """Copy the org's partitions of the window's days from ``objects`` into the folder ``into``; how many objects."""
+def mirror(objects: Objects, org: str, low: datetime, high: datetime, into: Path,
+           keep: Optional[Callable[[Line], bool]] = None) -> int:
+    """Copy the org's partitions of the window's days from ``objects`` into the folder ``into``, only the
+    lines ``keep`` accepts (all by default); how many objects."""
     keys = [key for day in days(low, high) for key in objects.keys(layout.date_prefix(org, day))]
 
     def copy(key: str) -> None:
         body = objects.get(key)
+        if body is not None and keep is not None:
+            body = pack_lines([line for line in unpack_lines(body) if keep(line)])
         if body is not None:
             path = into / key
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,18 +72,17 @@ class S3Objects:
         extra = {"Tagging": f"{ARCHIVE_TAG}={tag}"} if tag else {}
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra)
 
-    def versions(self, key: str) -> list[dict]:
-        """Every version of ``key``, newest first: ``{"version", "deleted", "body"}`` (a delete marker has no body)."""
-        found = []
-        answer = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
-        for version in answer.get("Versions", []):
-            if version["Key"] == key:
-                body = self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
-                found.append({"version": version["VersionId"], "deleted": False, "body": body, "at": version["LastModified"]})
-        for marker in answer.get("DeleteMarkers", []):
-            if marker["Key"] == key:
-                found.append({"version": marker["VersionId"], "deleted": True, "body": None, "at": marker["LastModified"]})
-        return sorted(found, key=lambda v: v["at"], reverse=True)
+    def listed_versions(self, prefix: str) -> Iterator[dict]:
+        """Every version and delete marker under ``prefix``, page after page, without reading a body:
+        ``{"key", "version", "deleted", "latest"}``."""
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                yield {"key": version["Key"], "version": version["VersionId"], "deleted": False, "latest": version["IsLatest"]}
+            for marker in page.get("DeleteMarkers", []):
+                yield {"key": marker["Key"], "version": marker["VersionId"], "deleted": True, "latest": marker["IsLatest"]}
+
+    def get_version(self, key: str, version: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version)["Body"].read()
 
 
 class ArchiveStore(S3Objects):

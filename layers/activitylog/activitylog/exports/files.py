@@ -43,13 +43,30 @@ class ExportFiles(Bucket):
     def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> None:
         self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
 
-    def finish(self, key: str, upload_id: str) -> int:
-        """Complete the upload from the parts S3 holds; the number of parts."""
-        parts = []
-        for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
-            parts += [{"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in page.get("Parts", [])]
-        self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
-        return len(parts)
+    def finish(self, key: str, upload_id: str, parts: int, size: int) -> int:
+        """Complete the upload from the parts S3 holds; the number of parts.
+
+        Idempotent: a retry whose upload was completed already (the first attempt's answer lost
+        to a timeout or a dropped connection) finds ``NoSuchUpload``, and accepts the object
+        under the key when it is that upload's file: a multipart object of ``parts`` parts
+        (its ETag ends ``-parts``) and ``size`` bytes. Anything else is an error.
+        """
+        try:
+            listed = []
+            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                listed += [{"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in page.get("Parts", [])]
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed})
+            return len(listed)
+        except self.client.exceptions.NoSuchUpload:
+            pass
+        try:
+            stored = self.client.head_object(Bucket=self.bucket, Key=key)
+        except self.client.exceptions.ClientError:
+            stored = {}
+        if stored.get("ETag", "").strip('"').endswith(f"-{parts}") and stored.get("ContentLength") == size:
+            return parts
+        raise RuntimeError(f"upload {upload_id} is gone and {key} is not its file ({parts} parts, {size} bytes): "
+                           f"S3 holds {stored.get('ContentLength', 'no object')} bytes, ETag {stored.get('ETag')}")
 
     def abort(self, key: str, upload_id: str) -> None:
         """Drop an unfinished upload's parts (an upload already gone is fine)."""

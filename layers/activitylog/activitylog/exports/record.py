@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
 from activitylog import ids
@@ -67,7 +67,7 @@ def filter_document(wanted: ActivityFilter) -> dict:
     return document
 
 
-def new_export(requester: Mapping[str, Optional[str]], filters: dict, low: datetime, high: datetime,
+def new_export(requester: Mapping[str, Optional[str]], filters: dict, low: datetime, high: datetime, asked: datetime,
                status: Status, delivery: str, progress: Optional[dict] = None) -> dict:
     """The entry document that records an export (``NewEntry``); its entity id becomes the entry's own id."""
     document: dict[str, Any] = {
@@ -83,8 +83,9 @@ def new_export(requester: Mapping[str, Optional[str]], filters: dict, low: datet
             "delivery": delivery,  # "inline": answered at once; "email": run in the background, the link emailed
             "requester": {"id": requester["id"], "name": requester.get("name")},
             "filters": filters,
-            # The window the filters resolved to when asked: every step of a long export reads the same one.
-            "window": {"from": low.isoformat(), "to": high.isoformat()},
+            # The window the filters resolved to when asked, and when that was: every step of a long export
+            # reads the same window, and leaves out what was recorded after ``as_of`` (a snapshot).
+            "window": {"from": low.isoformat(), "to": high.isoformat(), "as_of": asked.isoformat()},
             "rows": 0,
             "bytes": 0,
             **(progress or {}),
@@ -121,10 +122,20 @@ class Export:
 
     @property
     def id_range(self) -> tuple[str, str]:
-        """The ids the export holds: its window, less its own entry (recorded after the window closed)."""
+        """The ids of the export's window (entries recorded after ``as_of`` are left out as they are read)."""
         window = self.entry.metadata["window"]
-        low = ids.lower_bound(datetime.fromisoformat(window["from"]))
-        return low, min(ids.upper_bound(datetime.fromisoformat(window["to"])), ids.before(self.id))
+        return ids.lower_bound(datetime.fromisoformat(window["from"])), ids.upper_bound(datetime.fromisoformat(window["to"]))
+
+    @property
+    def as_of(self) -> datetime:
+        """When it was asked for: the list as it was then is the export (earlier exports: their entry's time)."""
+        asked = self.entry.metadata["window"].get("as_of")
+        return datetime.fromisoformat(asked) if asked else self.entry.occurred_at
+
+    def file_expires_at(self, days: int) -> datetime:
+        """When a large export's file stops being offered: ``days`` (its link's) after it was finished. The
+        bucket's rule removes it a day later, so a link handed out before then still finds it."""
+        return (self.entry.finished_at or self.entry.occurred_at) + timedelta(days=days)
 
     def filename(self, org: str) -> str:
         """``activity-log-org_demo-20261126-100000.csv``: the org and when it was asked for."""

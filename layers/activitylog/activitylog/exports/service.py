@@ -13,7 +13,9 @@
   row written: the next part starts strictly below it) and counters; never rows.
 
 Entries are read by ``ActivityService.read_page``, the list's own plan and merge, so an
-export holds exactly the rows ``GET /activities`` pages through for the same filters.
+export holds exactly the rows ``GET /activities`` pages through for the same filters, as the
+list was when the export was asked for: entries recorded after that (``window.as_of``) are left
+out, however they are dated.
 
 >>> exports = ExportService.from_environment()
 >>> answer = exports.request(caller, {"type": ["BACKGROUND_JOB"], "from": "2026-11-01T00:00:00Z"}, "https://api…")
@@ -32,7 +34,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 from activitylog import ids
 from activitylog.config import ExportSettings, export_settings
 from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, NotFound, Unavailable
+from activitylog.errors import BadRequest, Conflict, Gone, NotFound, Unavailable
 from activitylog.exports import links
 from activitylog.exports.csvfile import CsvWriter
 from activitylog.exports.files import ExportFiles, export_key
@@ -111,19 +113,20 @@ class ExportService:
         caller.require(ROUTE_SCOPES["POST /exports"])
         wanted, document = parse_filters(filters)
         now = self.activity.clock()
+        # The list's own window (an explicit future `to` too); what is recorded after now is left out.
         low, high = wanted.window(now)
-        high = min(high, now)  # an export holds what was recorded when it was asked for
         requester = {"id": caller.subject, "name": caller.name}
         inline = self._inline(caller.org, wanted, ids.lower_bound(low), ids.upper_bound(high), now)
         if inline is not None:
             body, rows = inline
             progress = {"rows": rows, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(), "parts": 0}
-            export = self._record(caller.org, new_export(requester, document, low, high, Status.SUCCESS, "inline", progress))
+            export = self._record(caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress))
             return SmallExport(body, export, export.filename(caller.org))
         if not caller.email:
-            raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes), "
-                             "so it runs in the background and emails its link: the token carries no email claim", "email")
-        export = self._record(caller.org, new_export(requester, document, low, high, Status.IN_PROGRESS, "email"))
+            raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes, "
+                             f"or takes more than {self.config.inline_seconds} s to read), so it runs in the background and "
+                             "emails its link: the token carries no email claim", "email")
+        export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email"))
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
         except Exception as error:  # noqa: BLE001 - the export must not stay IN_PROGRESS with nothing running it
@@ -133,15 +136,20 @@ class ExportService:
         return LargeExport(export)
 
     def _inline(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Optional[tuple[bytes, int]]:
-        """The whole CSV and its rows if the set fits the threshold, else None; reads at most the threshold plus one row."""
+        """The whole CSV and its rows if the set fits the threshold, else None; reads at most the threshold plus one row.
+
+        Also None once reading has taken ``inline_seconds``: the background path has no 29 s limit.
+        """
         limit, writer, chunks, rows = self.config.inline_rows, CsvWriter(header=True), [], 0
         answer_bytes = 0
         high = high_id
+        deadline = time.monotonic() + self.config.inline_seconds
         while True:
             page = self.activity.read_page(org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True)
-            if rows + len(page.items) > limit:
+            items = as_of(page.items, now)
+            if rows + len(items) > limit:
                 return None
-            for entry in page.items:
+            for entry in items:
                 writer.write(entry)
             chunk = writer.take()
             # Lambda counts the answer as it encodes it: JSON, non-ASCII and quotes escaped.
@@ -149,9 +157,12 @@ class ExportService:
             if answer_bytes > self.config.inline_bytes:
                 return None
             chunks.append(chunk)
-            rows += len(page.items)
+            rows += len(items)
             if page.position is None:
                 return b"".join(chunks), rows
+            if time.monotonic() >= deadline:
+                logger.info("a small export is slow to read: it goes to the background", extra={"rows": rows})
+                return None
             high = ids.before(page.position)
 
     def status(self, caller: Caller, export_id: str, base_url: str) -> dict:
@@ -160,6 +171,10 @@ class ExportService:
         export = self._export(caller.org, export_id, requester=caller.subject)
         url = None
         if export.entry.status is Status.SUCCESS and export.entry.metadata.get("delivery") == "email":
+            expires = export.file_expires_at(self.config.link_days)
+            if self.activity.clock() >= expires:  # the bucket's rule removes it: a link would lead nowhere
+                raise Gone(f"export {export_id}'s file expired at {expires.isoformat(timespec='seconds')} (files are kept "
+                           f"{self.config.link_days} days); export again from the Activity Logs page", "id")
             url = self._link(base_url, export, caller.org, STATUS_LINK_SECONDS)
         return export.view(url)
 
@@ -197,7 +212,9 @@ class ExportService:
             part_rows, written_now = 0, written_now + 1
             slowest = max(slowest, time.monotonic() - started)
 
-        for entry in self._entries(org, export.filter, low_id, high, export.entry.occurred_at):
+        for entry in self._entries(org, export.filter, low_id, high, export.as_of):
+            if entry.id == export.id:
+                continue  # the export's own entry, in a window that reaches past its request
             writer.write(entry)
             part_rows += 1
             if writer.size >= self.part_size(counters["bytes"]):
@@ -216,7 +233,7 @@ class ExportService:
         """Complete the upload, record rows, size and SHA-256 on the export's entry: the email to send."""
         org, export = state["org"], self._export(state["org"], state["export_id"])
         key = export_key(org, export.id)
-        parts = self.files.finish(key, state["upload_id"])
+        parts = self.files.finish(key, state["upload_id"], state["parts"], state["bytes"])
         sha256, size = self.files.digest(key)
         if size != state["bytes"]:
             raise RuntimeError(f"the stored file holds {size} bytes where {state['bytes']} were written")
@@ -246,7 +263,8 @@ class ExportService:
     # -- helpers --------------------------------------------------------------------------
 
     def _entries(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Iterator[Entry]:
-        """Every entry the filters select in [low_id, high_id], newest first, with its detail.
+        """Every entry the filters select in [low_id, high_id] as the list showed them at ``now``, newest
+        first, with its detail.
 
         The next page is read while this one is written (one page ahead, so memory stays two pages).
         """
@@ -259,7 +277,7 @@ class ExportService:
                 page = coming.result()
                 if page.position is not None:
                     coming = ahead.submit(read, ids.before(page.position))
-                yield from page.items
+                yield from as_of(page.items, now)
                 if page.position is None:
                     return
 
@@ -305,6 +323,11 @@ class ExportService:
     def _link(self, base_url: str, export: Export, org: str, seconds: int) -> str:
         token = links.mint(self.link_key, export.id, org, export.requester, seconds)
         return f"{base_url.rstrip('/')}/exports/{export.id}/download?token={token}"
+
+
+def as_of(entries: list[Entry], moment: datetime) -> list[Entry]:
+    """The entries the list showed at ``moment``: one recorded later (back-dated, or dated ahead) was not there yet."""
+    return [entry for entry in entries if entry.recorded_at is None or entry.recorded_at <= moment]
 
 
 def failure_message(failure: dict) -> str:

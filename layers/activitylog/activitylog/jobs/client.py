@@ -42,7 +42,9 @@ BUFFER_LIMIT = 1000  # events kept while the bus is away; past it the oldest are
 PAUSE_SECONDS = 5.0  # after a failed send, calls only buffer for this long: a job must not wait on a bus that is away
 MAX_STACK = 32_000  # characters of a stack trace kept: its start and its end, where the error is
 MAX_MESSAGE = 4000
-PUT_EVENTS_BATCH = 10
+PUT_EVENTS_BATCH = 10  # entries in one PutEvents request, at most (and less than 256 KB together)
+# Per-entry error codes worth sending again; any other is the entry's own fault, and final.
+TRANSIENT_CODES = frozenset({"InternalFailure", "InternalException", "ThrottlingException", "Throttling"})
 
 # The chain the code running now belongs to: set inside a job's ``with`` block.
 _chain: ContextVar[Optional[str]] = ContextVar("activitylog_chain", default=None)
@@ -71,9 +73,15 @@ class Publisher:
         self._paused_until = 0.0
 
     def publish(self, entries: list[dict]) -> None:
-        """Queue ``entries`` behind anything buffered, then send what can be sent."""
+        """Queue ``entries`` behind anything buffered, then send what can be sent.
+
+        An entry too large for any request is refused here, logged and counted
+        (``ActivityEventsRejected``): buffered, it would be refused for ever.
+        """
         with self._lock:
             for entry in entries:
+                if _too_large(entry):
+                    continue
                 if len(self.pending) >= self.limit:
                     self.pending.popleft()
                     self.dropped += 1
@@ -99,30 +107,66 @@ class Publisher:
             return len(self.pending)
 
     def _drain(self) -> None:
+        """Send the buffer from its head in requests the bus takes (at most ten entries, less than 256 KB).
+
+        The bus away (a connection error, throttling, a 5xx) or an entry it answers with a
+        transient code (``InternalFailure``, throttling): the rest waits, in order, and calls only
+        buffer for ``pause`` seconds. A request refused as a whole (``ValidationException``) is
+        sent again one entry at a time, so only the entry it cannot take is dropped; an entry
+        refused for what it is (``InvalidArgument``, ``MalformedDetail``) is dropped too, logged
+        and counted (``ActivityEventsRejected``). Nothing refused for good stays at the head.
+        """
+        one_by_one = 0  # entries to send alone, after a request refused as a whole
         while self.pending:
-            batch = [self.pending[i] for i in range(min(PUT_EVENTS_BATCH, len(self.pending)))]
+            batch = self._next_batch(1 if one_by_one else PUT_EVENTS_BATCH)
             try:
                 if not self.bus:
                     raise RuntimeError(f"no event bus: set {events.BUS_VARIABLE}")
                 answer = self._client().put_events(Entries=[events.with_bus(e, self.bus) for e in batch])
             except Exception as error:  # noqa: BLE001 - the log must never break its producer
+                if _refused_whole(error):
+                    if len(batch) > 1:
+                        one_by_one = len(batch)
+                        continue
+                    self.pending.popleft()
+                    one_by_one = max(0, one_by_one - 1)
+                    _reject(batch[0], str(error))
+                    continue
                 logger.warning("activity events buffered: the bus is unavailable",
                                extra={"bus": self.bus, "buffered": len(self.pending), "error": str(error)})
                 _count("ActivityEventsBuffered", len(self.pending))
                 self._paused_until = time.monotonic() + self.pause
                 return
-            failed = [entry for entry, result in zip(batch, answer.get("Entries", []), strict=False) if result.get("ErrorCode")]
+            one_by_one = max(0, one_by_one - len(batch))
+            retry = []
+            for entry, result in zip(batch, answer.get("Entries", []), strict=False):
+                code = result.get("ErrorCode")
+                if code in TRANSIENT_CODES:
+                    retry.append(entry)
+                elif code:
+                    _reject(entry, f"{code}: {result.get('ErrorMessage')}")
             for _ in batch:
                 self.pending.popleft()
-            if failed:  # back to the front, in order: they go first next time
-                self.pending.extendleft(reversed(failed))
-                logger.warning("activity events buffered: the bus refused some",
-                               extra={"bus": self.bus, "refused": len(failed),
-                                      "error": next(r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode"))})
+            if retry:  # back to the front, in order: they go first next time
+                self.pending.extendleft(reversed(retry))
+                logger.warning("activity events buffered: the bus refused some for now",
+                               extra={"bus": self.bus, "refused": len(retry),
+                                      "error": next(r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode") in TRANSIENT_CODES)})
                 _count("ActivityEventsBuffered", len(self.pending))
                 self._paused_until = time.monotonic() + self.pause
                 return
         self._paused_until = 0.0
+
+    def _next_batch(self, most: int) -> list[dict]:
+        """The head of the buffer: up to ``most`` entries whose sizes total less than EventBridge's limit."""
+        batch, total = [], 0
+        for entry in self.pending:
+            size = events.entry_size(entry)
+            if batch and (len(batch) == most or total + size >= events.MAX_EVENT_BYTES):
+                break
+            batch.append(entry)
+            total += size
+        return batch
 
     def _client(self) -> Any:
         if self._events is None:
@@ -221,15 +265,19 @@ class ActivityClient:
         ``POST /activities`` (kept redacted in ``metadata.webhook``): SUCCESS on a 2xx answer; otherwise
         FAILED, or WARNING when it will be retried (``gave_up=False``). A failed one can be retried from
         its entry (a ``SEND_WEBHOOK`` job: its topic, URL, method and body)."""
+        from activitylog.webhooks.redaction import redact_document, scrub_text, scrub_url
+
+        # Redacted here, not only when recorded: the event waits on the bus, the ingest queue and its dead letters.
         ok = response_status is not None and 200 <= response_status < 300
+        target = {**target, "label": scrub_text(str(target.get("label") or ""))} if target.get("label") else target
         label = target.get("label") or target.get("id")
-        webhook = {"direction": "outgoing", "url": url, "method": method, "request_headers": {"content-type": "application/json"},
-                   "request_body": body if body is not None else {"topic": topic}, "duration_ms": max(0, int(duration_ms)),
-                   "response": {"status_code": response_status, "body": response_body} if response_status is not None else None}
+        webhook = {"direction": "outgoing", "url": scrub_url(url), "method": method, "request_headers": {"content-type": "application/json"},
+                   "request_body": redact_document(body if body is not None else {"topic": topic}), "duration_ms": max(0, int(duration_ms)),
+                   "response": {"status_code": response_status, "body": redact_document(response_body)} if response_status is not None else None}
         if attempt is not None:
             webhook["attempt"] = attempt
-        failure = None if ok else {"message": error or (f"{label} answered {response_status}" if response_status else f"{label} did not answer"),
-                                   "type": "WebhookDeliveryError"}
+        said = scrub_text(error) if error else f"{label} answered {response_status}" if response_status else f"{label} did not answer"
+        failure = None if ok else {"message": said, "type": "WebhookDeliveryError"}
         return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING", actor=SYSTEM,
                            action="sent", event=f"Webhook sent · {topic} → {label}", entity=target, metadata={"topic": topic},
                            webhook=webhook, error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
@@ -403,6 +451,38 @@ def _fitted(document: dict) -> dict:
         kept = {key: document["metadata"][key] for key in ("job", "retryable") if key in document["metadata"]}
         document["metadata"] = {**kept, "truncated": f"metadata of {size(document)} bytes did not fit in one event"}
     return document
+
+
+def _too_large(entry: dict) -> bool:
+    """Whether no request can carry ``entry``; if so, it is refused (logged and counted)."""
+    size = events.entry_size(entry)
+    if size < events.MAX_EVENT_BYTES:
+        return False
+    _reject(entry, f"the event is {size:,} bytes; EventBridge takes less than {events.MAX_EVENT_BYTES:,} in one request "
+                   "(only a job's stack trace and metadata are cut to fit: keep before/after, webhook bodies and labels smaller)")
+    return True
+
+
+def _refused_whole(error: Exception) -> bool:
+    """Whether the bus refused the request for what it holds (not because it is away or busy)."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    if isinstance(error, ParamValidationError):
+        return True
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in ("ValidationException",
+                                                                                              "SerializationException")
+
+
+def _reject(entry: dict, reason: str) -> None:
+    """An event the bus will never take: said loudly, counted, and let go so the rest can go out."""
+    entry_id = None
+    try:
+        entry_id = json.loads(entry.get("Detail") or "{}").get("entry_id")
+    except (ValueError, AttributeError):
+        pass
+    logger.error("activity event refused: it is not sent, and not kept", extra={"entry_id": entry_id, "reason": reason,
+                                                                               "detail_type": entry.get("DetailType")})
+    _count("ActivityEventsRejected", 1)
 
 
 def _count(name: str, value: int) -> None:

@@ -2,7 +2,8 @@
 
 Hot days: every entry of the org gets ``expires_at`` = when it occurred + the new period, so a
 longer period keeps existing entries hot for longer and a shorter one sends the older ones to
-the archive sooner (TTL deletes them; the archive writes their "expired" markers). Archive
+the archive sooner (TTL deletes them; the archive writes their "expired" markers). An entry's
+offloaded detail gets the new class's tag, so the detail bucket's rules expire it with its entry. Archive
 days: every archive object of the org gets the new class's tag, which its lifecycle rule counts
 from the object's creation.
 
@@ -106,13 +107,18 @@ class Restamper:
         return following[0] if following else None
 
     def _entries(self, org: str, policy: RetentionPolicy, cursor: dict) -> int:
-        """One page of one shard: each entry whose expiry is not the policy's gets it."""
+        """One page of one shard: each entry whose expiry is not the policy's gets it, and its offloaded
+        detail the policy's class first (so a run cut short between the two redoes both)."""
         store, shard = self.service.store, cursor.get("shard", 0)
         page, last = store.expiries(org, shard, cursor.get("after"), self.PAGE)
         changed = 0
-        for entry_id, expires_at in page:
+        for entry_id, expires_at, detail_ref in page:
             wanted = policy.expires_at(ids.occurred_at(entry_id))
-            if expires_at != wanted and store.set_expiry(org, shard, entry_id, wanted):
+            if expires_at == wanted:
+                continue
+            if detail_ref:
+                store.detail_store.retag(detail_ref, policy.hot_days)
+            if store.set_expiry(org, shard, entry_id, wanted):
                 changed += 1
         if last:
             cursor["after"] = last

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 from activitylog import ids
 from activitylog.archive import lookup
-from activitylog.errors import NotFound
+from activitylog.errors import Conflict, NotFound
 from activitylog.scopes import ROUTE_SCOPES
 
 if TYPE_CHECKING:
@@ -38,3 +38,27 @@ class SupportLookup:
             raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")
         return {**archived.view, "found_in": "archive", "versions": archived.versions,
                 "expired_at": archived.expired_at, "removed_at": archived.removed_at}
+
+
+def proof(caller: "Caller", entry_id: str, archive: Optional["Objects"], digests: Optional["Objects"],
+          public_keys: list[bytes]) -> bytes:
+    """``GET /support/activities/{id}/proof``: the entry's proof bundle (``activitylog.archive.proof``), as bytes."""
+    from activitylog.archive.proof import NoProof, build, bundle_bytes
+
+    caller.require(ROUTE_SCOPES["GET /support/activities/{id}/proof"])
+    ids.check_entry_id(entry_id)
+    try:
+        ids.occurred_at(entry_id)
+    except (ValueError, OverflowError):  # a well-formed id past year 9999: nothing was ever archived under it
+        raise NotFound(f"no entry {entry_id} in the archive", "id") from None
+    if archive is None:  # no archive configured (a test harness): nothing can be in it
+        raise NotFound(f"no entry {entry_id} in the archive", "id")
+    if digests is None or not public_keys:
+        raise RuntimeError("proofs need ARCHIVE_BUCKET, DIGEST_BUCKET and DIGEST_SIGNING_KEY (template.yaml sets them)")
+    try:
+        bundle = build(archive, digests, caller.org, entry_id, public_keys)
+    except NoProof as error:
+        raise Conflict(str(error), "id") from None
+    if bundle is None:
+        raise NotFound(f"no entry {entry_id} in the archive", "id")
+    return bundle_bytes(bundle)

@@ -6,10 +6,12 @@ The path, one module per step:
                   and how to read an event's id, type and time from its body
 - ``secrets``     an org's signing secret per provider (SSM Parameter Store, cached by Powertools)
 - ``receiver``    ``POST /webhooks/{provider}/{org_id}``: verify, enqueue, answer 200; a refusal
-                  is a 400 and a SYSTEM_EVENT WARNING, at most a few per org and minute
+                  is a 400 and a SYSTEM_EVENT WARNING, at most a few per org, provider and minute
+- ``rejections``  that quota, and the one summary entry per minute of what it did not record
 - ``queue``       the message the receiver enqueues (a body past SQS's 256 KB goes to S3 first)
 - ``ingest``      the SQS consumer: Powertools ``BatchProcessor``, each batch written together,
-                  every event exactly once (``ActivityService.record_events``), partial failures retried
+                  every event exactly once (``ActivityService.record_events``: an entry and its event's marker),
+                  partial failures retried
 - ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
 - ``redaction``   what the entry keeps of the request, without signatures, card numbers, CVCs
                   or bank account numbers

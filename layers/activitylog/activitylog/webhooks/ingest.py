@@ -7,8 +7,8 @@ and fails, comes back and dead-letters like a webhook message.
 
 Powertools' ``BatchProcessor`` reads each record of the batch (its message, from S3 when it was
 offloaded) and maps it to an entry; then the batch's entries are written together, per org
-(``ActivityService.record_events``: ids derived from the provider's event id, so a redelivered,
-replayed or concurrent duplicate is stored once). What fails is reported in
+(``ActivityService.record_events``: each entry with a marker keyed by the provider's event id, so
+a redelivered, replayed or concurrent duplicate is stored once). What fails is reported in
 ``batchItemFailures``: only those messages come back. Each comes back after a backoff that
 doubles per receive (``INGEST_RETRY_SECONDS`` × 2^(receives-1), at most 15 minutes) instead of
 the queue's whole visibility timeout; after ``maxReceiveCount`` receives SQS moves it to the
@@ -37,9 +37,9 @@ from activitylog.jobs.events import ActivityEvent, is_activity_event
 from activitylog.jobs.ingest import record_event
 from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
-from activitylog.webhooks.mapping import entry_document, redacted_request
+from activitylog.webhooks.mapping import entry_document, redacted_request, source_event_id
 from activitylog.webhooks.providers import PROVIDERS
-from activitylog.webhooks.queue import WebhookQueue, body_of, read_message
+from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, identity_of, read_message
 
 MAX_RETRY_SECONDS = 900
 
@@ -78,19 +78,33 @@ class Ingest:
 
     def prepare(self, record: SQSRecord) -> Optional[Pending]:
         """The record's entry (raises on a message that cannot be read: it is retried, then dead-lettered);
-        None for an activity event, recorded at once (its job run's entry may need an update, not a new item)."""
+        None for an activity event, recorded at once (its job run's entry may need an update, not a new item),
+        and for an offloaded delivery received again once its event is recorded."""
         from activitylog.inputs import NewEntry
 
-        message, offloaded = read_message(record.body, self.detail_store)
+        try:
+            message, offloaded = read_message(record.body, self.detail_store)
+        except OffloadedBodyMissing as missing:
+            # Its body is deleted once its entry is written: a message received again after that (its
+            # deletion failed, the function stopped after the write, a redrive) is a recorded event.
+            pointer = missing.message
+            if pointer.get("event_id") and self.service.event_recorded(pointer["org"], pointer["provider"],
+                                                                       source_event_id(pointer["event_id"])):
+                metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
+                return None
+            raise
         if is_activity_event(message):
             record_event(self.service, ActivityEvent.parse(message))
             return None
         provider = PROVIDERS[message["provider"]]
-        body = body_of(message)
-        event, identity = provider.identity(body)
-        request = redacted_request(message["headers"], body, message["url"])
+        if "request" in message:  # redacted by the receiver
+            request, identity = message["request"], identity_of(message)
+        else:  # queued raw, before the receiver redacted (it may still wait in the queue or its DLQ)
+            body = body_of(message)
+            _, identity = provider.identity(body)
+            request = redacted_request(message["headers"], body, message["url"])
         received = datetime.fromisoformat(message["received_at"])
-        document = entry_document(provider, event, identity, request, received)
+        document = entry_document(provider, request["body"], identity, request, received)
         pending = Pending(record.raw_event, message["org"], NewEntry.model_validate(document), offloaded)
         if not self.batch_writes:
             self.write([pending])

@@ -9,7 +9,8 @@
 - status: ``status_of`` (the table in the README): WARNING for a failed payment, a decline or
   a delivery exception, SUCCESS for everything else
 - occurred_at: the provider's own timestamp, so a late or out-of-order delivery sorts where it happened
-- source ``{provider, event_id}``; metadata ``webhook``: the request, redacted (``redaction``)
+- source ``{provider, event_id}``; metadata ``webhook``: the request, redacted (``redaction``), and
+  ``signature_verified`` with the raw body's size and SHA-256 (the raw body itself is kept nowhere)
 
 >>> document = entry_document(PROVIDERS["stripe"], event, identity, request, received_at)
 >>> NewEntry.model_validate(document)
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timedelta
 from typing import Any, Optional
@@ -61,10 +63,10 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
         "status": status_of(provider.name, event, identity).value,
         "actor": {"kind": "external", "id": provider.name, "name": provider.display},
         "action": _action(provider.name, event, identity),
-        "event": _event_label(provider.name, event, identity)[:300],
+        "event": scrub_text(_event_label(provider.name, event, identity))[:300],
         "entity": entity,
         "occurred_at": occurred.isoformat(),
-        "source": {"provider": provider.name, "event_id": identity.event_id[:255]},
+        "source": {"provider": provider.name, "event_id": source_event_id(identity.event_id)},
         "metadata": {"webhook": {
             "direction": "incoming",
             "provider": provider.name,
@@ -72,9 +74,16 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
             "event_type": identity.event_type,
             "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None,
             "received_at": received_at.isoformat(),
+            # The receiver checked the signature on the raw bytes (request.body_sha256) before it queued this redacted copy.
+            "signature_verified": True,
             "request": request,
         }},
     }
+
+
+def source_event_id(event_id: str) -> str:
+    """The event id an entry's ``source`` keeps (at most 255 characters), which names the event's marker too."""
+    return event_id[:255]
 
 
 def status_of(provider: str, event: dict, identity: Identity) -> Status:
@@ -164,7 +173,9 @@ def _action(provider: str, event: dict, identity: Identity) -> str:
 
 
 def redacted_request(delivery_headers: dict[str, str], body: bytes, url: str, method: str = "POST") -> dict[str, Any]:
-    """What the entry keeps of the request: its method, URL, headers and body, redacted."""
-    from activitylog.webhooks.redaction import redact_body, redact_headers
+    """What the entry keeps of the request: its method, URL, headers and body, redacted, and the raw body's size
+    and SHA-256 (the bytes the signature was verified on, which nothing keeps)."""
+    from activitylog.webhooks.redaction import redact_body, redact_headers, scrub_url
 
-    return {"method": method, "url": url, "headers": redact_headers(delivery_headers), "body": redact_body(body)}
+    return {"method": method, "url": scrub_url(url), "headers": redact_headers(delivery_headers), "body": redact_body(body),
+            "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}

@@ -65,8 +65,11 @@ class Provider:
 
     def verify(self, delivery: Delivery, secret: str) -> None:
         """Raise ``Rejected`` unless ``delivery`` is signed with ``secret``."""
-        if not delivery.headers.get(self.signature_header):
+        signature = delivery.headers.get(self.signature_header)
+        if not signature:
             raise Rejected(f"missing {self.signature_header} header", self.signature_header)
+        if not signature.isascii():  # every scheme's signature is ASCII; others would break the comparison itself
+            raise Rejected(f"malformed {self.signature_header} header", self.signature_header)
         self.check(delivery, secret)
 
     def identity(self, body: bytes) -> tuple[dict, Identity]:
@@ -123,7 +126,7 @@ def _hmac_base64(key: str, message: bytes) -> str:
 
 
 def _square_check(delivery: Delivery, secret: str) -> None:
-    expected = _hmac_base64(secret, delivery.url.encode() + delivery.body)
+    expected = _hmac_base64(secret, delivery.url.encode("utf-8", "replace") + delivery.body)  # no URL can make it raise
     if not hmac.compare_digest(expected.encode(), delivery.headers["x-square-hmacsha256-signature"].strip().encode()):
         raise Rejected("signature does not match", "x-square-hmacsha256-signature")
 
@@ -156,11 +159,12 @@ def _fedex_read(event: dict) -> Identity:
     latest = fedex_scan(event).get("latestStatusDetail") or {}
     event_type = event.get("eventType") or latest.get("derivedCode") or latest.get("code")
     scans = fedex_scan(event).get("scanEvents") or [{}]
-    when = event.get("eventCreateTime") or scans[0].get("date")
-    # A push names its event by eventId; one without it is named by what it reports: this
-    # tracking number's status at this time (the same push delivered again names the same event).
-    event_id = event.get("eventId") or (f"{fedex_tracking_number(event)}:{event_type}:{when}" if fedex_tracking_number(event) and when else "")
-    return Identity(str(event_id), str(event_type or ""), _iso(when))
+    when = scans[0].get("date") or event.get("eventCreateTime")
+    # FedEx documents no event id: a push is named by what it reports, this tracking number's
+    # status at this scan time, as written (the same push delivered again names the same event).
+    number = fedex_tracking_number(event)
+    event_id = f"{number}:{event_type}:{when}" if number and event_type and when else ""
+    return Identity(event_id, str(event_type or ""), _iso(when))
 
 
 PROVIDERS: dict[str, Provider] = {

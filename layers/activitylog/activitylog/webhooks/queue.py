@@ -1,14 +1,19 @@
 """The message between the receiver and the ingest function, on the webhook queue.
 
-A message is one verified delivery: provider, org, event id and type, when it arrived, the
-request's URL and headers and its raw body (text, or base64 when it is not UTF-8). SQS
-takes at most 256 KB a message: a larger one is stored first in the detail bucket under
+A message is one verified delivery: provider, org, the event's identity (id, type, time: read
+from the raw body), when it arrived, and the request as the entry keeps it, redacted already
+(``mapping.redacted_request``: its URL, headers and body, the raw body's size and SHA-256).
+The raw body never leaves the receiver: the queue, its dead-letter queue and the objects
+below keep messages for days, and a card number must not wait there.
+
+SQS takes at most 256 KB a message: a larger one is stored first in the detail bucket under
 ``webhooks/`` (compressed, like an entry's detail) and the message carries its key
 (``offloaded``). The ingest function reads it back and deletes the object once its entry is
-written; the bucket's lifecycle rule removes any left behind.
+written (the same message received again then finds its event recorded: a success); the
+bucket's lifecycle rule removes any left behind.
 
 >>> queue = WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], DetailStore(os.environ["DETAIL_BUCKET"]))
->>> queue.enqueue(message)
+>>> queue.enqueue(message_for("stripe", "org_1", identity, received_at, redacted_request(headers, body, url)))
 >>> message, offloaded = read_message(record.body, detail_store)
 """
 
@@ -17,27 +22,32 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import datetime
 from functools import cached_property
 from typing import Optional
 
 from activitylog import details
 from activitylog.details import DetailStore
+from activitylog.webhooks.providers import Identity
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's limit, and the queue's MaximumMessageSize in template.yaml
 OFFLOAD_PREFIX = "webhooks/"
 
 
-def message_for(provider: str, org: str, event_id: str, event_type: str, received_at: str, url: str,
-                headers: dict[str, str], body: bytes) -> dict:
-    try:
-        text, encoding = body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(body).decode(), "base64"
-    return {"provider": provider, "org": org, "event_id": event_id, "event_type": event_type, "received_at": received_at,
-            "url": url, "headers": headers, "body": text, "body_encoding": encoding}
+def message_for(provider: str, org: str, identity: Identity, received_at: str, request: dict) -> dict:
+    """The message of a verified delivery; ``request`` is redacted already (``mapping.redacted_request``)."""
+    return {"provider": provider, "org": org, "event_id": identity.event_id, "event_type": identity.event_type,
+            "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None, "received_at": received_at,
+            "request": request}
+
+
+def identity_of(message: dict) -> Identity:
+    occurred = message.get("occurred_at")
+    return Identity(message["event_id"], message["event_type"], datetime.fromisoformat(occurred) if occurred else None)
 
 
 def body_of(message: dict) -> bytes:
+    """The raw body of a message queued before the receiver redacted (``url``, ``headers``, ``body``)."""
     if message.get("body_encoding") == "base64":
         return base64.b64decode(message["body"])
     return message["body"].encode("utf-8")
@@ -79,13 +89,22 @@ class WebhookQueue:
             self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
 
 
+class OffloadedBodyMissing(LookupError):
+    """An offloaded message's body is not in S3 (any more): ``message`` is the pointer (provider, org, event id)."""
+
+    def __init__(self, message: dict) -> None:
+        super().__init__(f"the offloaded webhook body {message['offloaded']} is missing")
+        self.message = message
+
+
 def read_message(body: str, detail_store: DetailStore) -> tuple[dict, Optional[str]]:
-    """The message a queue record carries (read back from S3 when offloaded), and its S3 key if so."""
+    """The message a queue record carries (read back from S3 when offloaded), and its S3 key if so;
+    ``OffloadedBodyMissing`` when that object is gone (its entry written, and the object deleted)."""
     message = json.loads(body)
     offloaded = message.get("offloaded")
     if offloaded:
         blob = detail_store.get(offloaded)
         if blob is None:
-            raise LookupError(f"the offloaded webhook body {offloaded} is missing")
+            raise OffloadedBodyMissing(message)
         message = details.unpack(blob)
     return message, offloaded

@@ -3,13 +3,14 @@
 No JWT: a delivery is authentic when the provider's signature verifies with that org's secret
 (``secrets``). Acknowledging fast matters (providers time out and retry), so the receiver
 writes no WEBHOOK entry itself: it puts the delivery on the webhook queue and answers; the
-ingest function records it.
+ingest function records it. What it queues is redacted already (``redaction``): the raw body
+is kept only for the signature check, named afterwards by its size and SHA-256.
 
 - unknown provider, or an org without a secret for it: 404 naming ``provider`` or ``org_id``
 - a missing or bad signature, a stale Stripe timestamp, a body that is no event: 400 with a
   short reason, no WEBHOOK entry; the refusal is recorded as a SYSTEM_EVENT WARNING, at most
-  ``REJECTIONS_PER_MINUTE`` per org and minute (a counter with a conditional write), so a
-  flood of forgeries cannot fill the table
+  ``REJECTIONS_PER_MINUTE`` per org, provider and minute (a counter with a conditional write), so a
+  flood of forgeries cannot fill the table; the rest are counted and summarized (``rejections``)
 - SSM or SQS not answering: 503, and the provider delivers again later
 
 >>> Receiver.from_environment().receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
@@ -30,18 +31,20 @@ from typing import Any, Callable
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from activitylog import entry
 from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
 from activitylog.observability import logger, metrics
 from activitylog.responses import responses
 from activitylog.service import ActivityService
+from activitylog.webhooks.mapping import redacted_request
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
-from activitylog.webhooks.redaction import redact_headers, scrub_text
+from activitylog.webhooks.redaction import redact_headers, scrub_url
+from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
-REJECTIONS_PER_MINUTE = 5
-ORG_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # an org id that can stand in one path segment
+ORG_ID = re.compile(entry.ORG_ID)  # the API's own org ids (one path segment)
 
 
 @dataclass
@@ -78,8 +81,9 @@ class Receiver:
             self._record_rejection(provider, delivery, rejected, source_ip)
             raise BadRequest(rejected.reason, rejected.field) from None
         received = self.clock().isoformat(timespec="milliseconds")
-        offloaded = self.queue.enqueue(message_for(provider.name, org, identity.event_id, identity.event_type, received,
-                                                   url, headers, body))
+        # Redacted now that the signature is verified: the raw body is not queued, dead-lettered or offloaded.
+        request = redacted_request(headers, body, url)
+        offloaded = self.queue.enqueue(message_for(provider.name, org, identity, received, request))
         metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
         if offloaded:
             metrics.add_metric(name="WebhookBodiesOffloaded", unit=MetricUnit.Count, value=1)
@@ -107,19 +111,19 @@ class Receiver:
             "metadata": {"webhook": {
                 "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
                 "source_ip": source_ip,
-                "request": {"method": "POST", "url": scrub_text(delivery.url), "headers": redact_headers(delivery.headers),
+                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers),
                             "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
             }},
         }
         try:
             recorded = self.service.record_within_quota(delivery.org, NewEntry.model_validate(document), f"webhooks:{provider.name}",
-                                                        quota="webhook-rejections", limit=REJECTIONS_PER_MINUTE)
+                                                        quota=quota(provider.name), limit=REJECTIONS_PER_MINUTE)
         except Exception:  # noqa: BLE001 - the answer is the 400 either way; say why the entry is missing
             logger.exception("could not record a webhook rejection", extra={"org_id": delivery.org, "provider": provider.name})
             return
         if recorded is None:
             metrics.add_metric(name="WebhookRejectionsNotRecorded", unit=MetricUnit.Count, value=1)
-            logger.warning("webhook rejection not recorded: the org's per-minute quota is used up",
+            logger.warning("webhook rejection not recorded (counted for the minute's summary): the provider's per-minute quota is used up",
                            extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
 
 

@@ -1,7 +1,8 @@
 """An org's signing secret for a provider, from SSM Parameter Store through Powertools parameters.
 
 One SecureString parameter per org and provider: ``{WEBHOOK_SECRETS_PATH}/{org}/{provider}``
-(``/activitylog/webhooks/org_acme/stripe``), the value the provider's dashboard shows
+(``/activitylog/webhooks/org_acme/stripe``; an org id holding ``:@+=``, which SSM cannot name,
+under ``encoded/``: ``parameter_name``), the value the provider's dashboard shows
 (Stripe's ``whsec_…``, Square's signature key, FedEx's security token). The receiver's role
 may read only that path.
 
@@ -17,6 +18,7 @@ most once per ``REFRESH_SECONDS``: a rotated secret is used at once, not minutes
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Optional
 
@@ -27,8 +29,24 @@ MISSING_SECONDS = 10.0
 REFRESH_SECONDS = 10.0
 
 
+_SSM_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def parameter_name(path: str, org: str, provider: str) -> str:
-    return f"{path.rstrip('/')}/{org}/{provider}"
+    """The org's parameter: ``{path}/{org}/{provider}``; an org id with characters SSM cannot name
+    (``:@+=``) one level deeper, escaped: ``{path}/encoded/{org, each byte outside [A-Za-z0-9.-] as _XX}/{provider}``.
+
+    The depth keeps the two forms apart (no plain org's name has the extra level), and plain org ids
+    keep the names their secrets were stored under.
+
+    >>> parameter_name("/activitylog/webhooks", "org:acme", "stripe")
+    '/activitylog/webhooks/encoded/org_3Aacme/stripe'
+    """
+    if _SSM_PLAIN.fullmatch(org):
+        return f"{path.rstrip('/')}/{org}/{provider}"
+    escaped = "".join(chr(byte) if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in ".-") else f"_{byte:02X}"
+                      for byte in org.encode())
+    return f"{path.rstrip('/')}/encoded/{escaped}/{provider}"
 
 
 class SigningSecrets:
