@@ -803,7 +803,7 @@ UNWATCHED_METRICS = {
     # counts of work done, for dashboards
     "EntriesWritten": "work done", "EntriesUpdated": "work done", "EntriesListed": "work done", "EntriesRead": "work done",
     "ReadAmplification": "a cost figure (bench/ measures it)", "SupportLookups": "work done",
-    "SupportLookupsFromArchive": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
+    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
     "ExportRowsWritten": "work done", "JobsRetried": "work done", "WebhooksAccepted": "work done",
     "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
     "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",
@@ -816,6 +816,7 @@ UNWATCHED_METRICS = {
     "RequestsRefused": "4xx answers to callers", "WebhooksRejected": "bad signatures, recorded as entries",
     "WebhooksForUnknownEndpoints": "deliveries to no org's endpoint: the sender's mistake",
     "WebhookRejectionsNotRecorded": "the rejection quota at work",
+    "WebhookRejectionSummaries": "the quota's summary entries, in the org's own log (\"37 more rejected deliveries …\")",
     "JobsStalled": "a customer's job, marked WARNING in their log by the sweeper",
 }
 METRIC_NAMES = re.compile(r'(?:add_metric\(\s*name=|single_metric\(\s*name=|_count\(\s*)"([A-Za-z]+)"|\(\s*"([A-Z][A-Za-z]+)",\s*done\.')
