@@ -163,7 +163,7 @@ class ActivityService:
             entry.entity["id"] = entry.id
         if key is None:
             self.store.put(caller.org, entry, self.write_shards(caller.org), hot_days)
-        elif self.store.put_new(caller.org, [entry], self.write_shards(caller.org), hot_days):
+        elif self.store.put_absent(caller.org, [entry], self.write_shards(caller.org), hot_days):
             return self.store.get(caller.org, entry.id, self.shards_read(caller.org), consistent=True) or entry
         return entry
 
@@ -215,7 +215,7 @@ class ActivityService:
         if accepted and key is None:
             self.store.put_all(caller.org, accepted, self.write_shards(caller.org), hot_days)
         elif accepted:
-            self.store.put_new(caller.org, accepted, self.write_shards(caller.org), hot_days)
+            self.store.put_absent(caller.org, accepted, self.write_shards(caller.org), hot_days)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),

@@ -326,6 +326,37 @@ class EntryStore:
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
 
+    def put_absent(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
+        """Write entries whose ids may be stored already (a keyed write retried: its ids derive from the
+        Idempotency-Key): a stored one is left exactly as it is; the rest are written, together. Answers
+        the ids found stored.
+
+        Each write is conditional on the item's absence, so concurrent attempts store it once whoever
+        wins. A transaction refused because some items exist names them (its cancellation reasons, in
+        order): they are set aside and the rest written again. (``put_new`` is the provider events' own:
+        it dedupes on each entry's ``source``, which a keyed write need not have.)
+        """
+        stored: set[str] = set()
+        pending = list({entry.id: entry for entry in entries}.values())
+        while len(pending) > 1:
+            try:
+                # A fresh token per attempt: the ids repeat across attempts, their content need not.
+                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
+                return stored
+            except TransactWriteError as error:
+                reasons = error.cancellation_reasons or []
+                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
+                if not existing:
+                    raise
+                stored |= existing
+                pending = [entry for entry in pending if entry.id not in existing]
+        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
+            try:
+                self.put(org, entry, shards, retention_days)
+            except Conflict:
+                stored.add(entry.id)
+        return stored
+
     def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
         """Write provider events' entries (each with its ``source``) unless their event is recorded already:
         answers, for each entry found recorded, the id of the entry that records it (a stored one is left
