@@ -785,3 +785,65 @@ def test_only_the_digest_functions_role_may_sign_with_the_digest_key(template):
         "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-DigestFunctionRole-*"}}}
     administration = next(s for s in statements if s.get("Sid") == "KeyAdministration")
     assert {"kms:ScheduleKeyDeletion", "kms:Put*"} <= set(administration["Action"])  # Put*: CloudFormation updates its policy
+
+
+# -- the service's own metrics ---------------------------------------------------------------------
+
+# Every metric the code emits (namespace ActivityLog) is watched by an alarm, or says here why not.
+# Watched: the metric names something lost or tampered with; one is already an incident. The value
+# is the ``service`` dimension Powertools writes (the activity client's metrics carry its own).
+WATCHED_METRICS = {
+    "DeletedEntries": "activity-log",  # entries deleted outside their retention (the archive kept them)
+    "DetailMissing": "activity-log",  # an entry's offloaded detail is gone from S3
+    "ActivityEventsDropped": "activity-client",  # a producer's buffer overflowed: an event never reached the log
+    "ActivityEventsRejected": "activity-client",  # a producer drafted an invalid entry: it was never sent
+    "LateJobReports": "activity-log",  # a job report arrived after its entry finished, and was dropped
+}
+UNWATCHED_METRICS = {
+    # counts of work done, for dashboards
+    "EntriesWritten": "work done", "EntriesUpdated": "work done", "EntriesListed": "work done", "EntriesRead": "work done",
+    "ReadAmplification": "a cost figure (bench/ measures it)", "SupportLookups": "work done",
+    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
+    "ExportRowsWritten": "work done", "JobsRetried": "work done", "WebhooksAccepted": "work done",
+    "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
+    "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",
+    "ExpiredEntries": "work done", "ArchiveObjects": "work done",
+    "ActivityEventsBuffered": "the bus away for a while: kept and sent later; a loss is ActivityEventsDropped",
+    # watched by an alarm on where the failure ends up
+    "ExportsFailed": "ExportFailuresAlarm watches the export state machine's failed executions",
+    "WebhookWritesFailed": "retried by the queue; what never succeeds reaches WebhookDeadLetters (WebhookDeadLettersDepthAlarm)",
+    # the callers' doing, answered 4xx or shown in the log itself
+    "RequestsRefused": "4xx answers to callers", "WebhooksRejected": "bad signatures, recorded as entries",
+    "WebhooksForUnknownEndpoints": "deliveries to no org's endpoint: the sender's mistake",
+    "WebhookRejectionsNotRecorded": "the rejection quota at work",
+    "WebhookRejectionSummaries": "the quota's summary entries, in the org's own log (\"37 more rejected deliveries …\")",
+    "JobsStalled": "a customer's job, marked WARNING in their log by the sweeper",
+}
+METRIC_NAMES = re.compile(r'(?:add_metric\(\s*name=|single_metric\(\s*name=|_count\(\s*)"([A-Za-z]+)"|\(\s*"([A-Z][A-Za-z]+)",\s*done\.')
+
+
+def emitted_metrics() -> set[str]:
+    found = set()
+    for path in [*(ROOT / "layers").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]:
+        found |= {a or b for a, b in METRIC_NAMES.findall(path.read_text())}
+    return found
+
+
+def test_every_metric_the_code_emits_is_watched_or_says_why_not():
+    emitted = emitted_metrics()
+    assert {"DeletedEntries", "DetailMissing", "ActivityEventsDropped", "EntriesWritten", "ArchivedVersions"} <= emitted  # the scan works
+    unlisted = sorted(emitted - set(WATCHED_METRICS) - set(UNWATCHED_METRICS))
+    assert not unlisted, f"new metrics {unlisted}: add an alarm (WATCHED_METRICS) or say why none (UNWATCHED_METRICS)"
+
+
+@pytest.mark.parametrize("metric", sorted(WATCHED_METRICS))
+def test_an_alarm_notifies_the_first_time_a_watched_metric_counts(template, metric):
+    watching = [alarm["Properties"] for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+                if alarm["Properties"].get("MetricName") == metric]
+    assert len(watching) == 1, f"no alarm watches {metric}"
+    alarm = watching[0]
+    assert alarm["Namespace"] == "ActivityLog"
+    # The dimensions exactly as Powertools writes them: an alarm on other dimensions watches nothing.
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": WATCHED_METRICS[metric]}]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching" and "AlarmTopicArn" in json.dumps(alarm["AlarmActions"])
