@@ -28,7 +28,7 @@ from typing import Optional
 
 from activitylog import details
 from activitylog.details import DetailStore
-from activitylog.webhooks.providers import Identity
+from activitylog.webhooks.providers.base import Identity
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's limit, and the queue's MaximumMessageSize in template.yaml
 OFFLOAD_PREFIX = "webhooks/"
