@@ -147,7 +147,7 @@ def routes() -> Router:
     router = Router()
 
     @router.post("/webhooks/<provider>/<org_id>", summary="Receive a provider's webhook for an organization (no token: signed)",
-                 description="Stripe (Stripe-Signature), Square (x-square-hmacsha256-signature) or FedEx (fdx-signature), "
+                 description=f"{', '.join(f'{p.display} ({p.signature_header})' for p in PROVIDERS.values())}: "
                              "verified with the organization's secret, queued, and recorded once per provider event id.",
                  responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503))
     def receive_webhook(provider: str, org_id: str):
