@@ -114,3 +114,30 @@ def test_pages_read_while_jobs_finish_in_parallel_list_every_entry_exactly_once(
     # Then every pass listed each entry exactly once, newest first
     for listed in passes:
         assert listed == expected
+
+
+def test_parallel_attempts_of_one_keyed_write_all_end_with_its_one_entry(api_stack):
+    """Six clients send one keyed write and one keyed job start at once, as the README says to: on a 409
+    "still running" they send the same request again after a pause. Every client ends with the same answer."""
+    import time
+
+    writer = api_stack.token("org_keyed_race", "svc_writer", scopes=("read", "write"))
+    document = entry("USER_ACTION", "SUCCESS", None, event="Contact updated · sent six times")
+    start = entry("BACKGROUND_JOB", "IN_PROGRESS", None, event="SYNC_SQUARE_STOCK · sent six times")
+
+    def send(body: dict, key: str):
+        def attempt():
+            for _ in range(60):
+                status, answer = api_stack.request("POST", "/activities", writer, body, headers={"Idempotency-Key": key})
+                if status != 409:
+                    return status, answer
+                assert "still running" in answer["message"], answer
+                time.sleep(0.5)
+            raise AssertionError("still running after 30 s")
+        return attempt
+
+    answers = at_once(*[send(document, "six-1")] * 6, *[send(start, "six-2")] * 6)
+    assert {status for status, _ in answers} == {201}
+    assert len({answer["id"] for _, answer in answers[:6]}) == 1 and len({answer["id"] for _, answer in answers[6:]}) == 1
+    listed = api_stack.request("GET", f"/activities?from={iso(NOW - timedelta(days=1))}&limit=200", writer)[1]["items"]
+    assert sorted(i["id"] for i in listed) == sorted({answers[0][1]["id"], answers[6][1]["id"]})

@@ -22,6 +22,7 @@ from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
 from activitylog import keys, store
+from activitylog.api import common
 from activitylog.query import merge
 from activitylog.details import DetailStore
 from activitylog.config import Settings
@@ -387,3 +388,186 @@ def test_the_api_answers_a_batch_dynamodb_keeps_refusing_with_503_and_retry_afte
     assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == "1"
     assert json.loads(response["body"])["field"] == "entries"
     assert api.ids() == []
+
+
+# -- DynamoDB failing under the API: 503 with Retry-After, nothing written (issue 18, item 26) ----------------
+
+
+def _refusing(operation: str, code: str, client=None):
+    """DynamoDB answering every call of ``operation`` with ``code`` (a 500 for the 5xx codes), on the table's
+    client or another (Powertools')."""
+    events = (client or store.EntryItem._get_connection().connection.client).meta.events
+    status = 500 if code in ("InternalServerError", "ServiceUnavailable") else 400
+
+    def handler(request, **_):
+        return _answer(request, status, code)
+
+    events.register(f"before-send.dynamodb.{operation}", handler, unique_id=f"refusing-{operation}")
+    return lambda: events.unregister(f"before-send.dynamodb.{operation}", unique_id=f"refusing-{operation}")
+
+
+def _call(method: str, path: str, body=None, key: str | None = None) -> tuple[int, dict, dict]:
+    from .api_events import LambdaContext, api_event, claims, handler_module
+
+    token = claims(org="org_acme", sub="svc_contacts", scope="activity:read activity:write activity:retry")
+    event = api_event(method, path, body=body, claims=token, headers={"Idempotency-Key": key} if key else None)
+    response = handler_module(method, path).lambda_handler(event, LambdaContext(timeout=15))
+    return response["statusCode"], json.loads(response["body"]), {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+
+
+def _routes(job_id: str) -> list[tuple[str, str, object]]:
+    from .test_api import entry
+
+    return [("GET", "/activities", None), ("GET", f"/activities/{job_id}", None), ("POST", "/activities", entry()),
+            ("POST", "/activities/batch", {"entries": [entry(), entry()]}), ("PATCH", f"/activities/{job_id}", {"status": "SUCCESS"})]
+
+
+@pytest.mark.parametrize("operation, code, route", [
+    ("UpdateItem", "InternalServerError", "POST /activities"),  # the org's shard history, before the entry
+    ("PutItem", "ServiceUnavailable", "POST /activities"),
+    ("TransactWriteItems", "ThrottlingException", "POST /activities/batch"),
+    ("GetItem", "InternalServerError", "PATCH /activities/{id}"),
+    ("PutItem", "ProvisionedThroughputExceededException", "PATCH /activities/{id}"),
+    ("Query", "ThrottlingException", "GET /activities"),
+    ("BatchGetItem", "InternalServerError", "GET /activities"),  # the org's meta items
+    ("GetItem", "ServiceUnavailable", "GET /activities/{id}"),
+])
+def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothing_written(api, quick_backoff, operation, code, route):
+    from .test_api import job
+
+    job_id = api.record(job()).body["id"]
+    common.reset()
+    common.service()  # a new environment (its models bound), which has read nothing of the org yet
+    method, path = route.split(" ")
+    body = next(b for m, p, b in _routes(job_id) if m == method and p == path.replace("{id}", job_id))
+    stop = _refusing(operation, code)
+    try:
+        status, answer, headers = _call(method, path.replace("{id}", job_id), body)
+    finally:
+        stop()
+    assert status == 503 and int(headers["retry-after"]) >= 1, (status, answer)
+    assert api.ids() == [job_id] and api.get(job_id).body["status"] == "IN_PROGRESS"
+
+
+def test_the_idempotency_table_throttled_while_saving_its_record_is_a_503_and_nothing_is_written(api, idempotency_table):
+    from activitylog import idempotency
+
+    from .test_api import entry
+
+    assert api.ids() == []
+    stop = _refusing("PutItem", "ThrottlingException", idempotency._persistence().client)
+    try:
+        status, answer, headers = _call("POST", "/activities", entry(), key="throttled-1")
+    finally:
+        stop()
+    assert status == 503 and headers["retry-after"] == "1", answer
+    assert api.ids() == []
+    assert _call("POST", "/activities", entry(), key="throttled-1")[0] == 201  # nothing of it was kept: the retry writes
+    assert len(api.ids()) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idempotency_table, monkeypatch):
+    import time
+
+    from activitylog import idempotency
+
+    from .test_api import job
+
+    job_id = api.record(job()).body["id"]
+    # When DynamoDB's port refuses connections (the service stopped) for a new environment
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{_free_port()}")
+    common.reset()
+    idempotency._persistence.cache_clear()
+    for method, path, body in _routes(job_id) + [("POST", f"/activities/{job_id}/retry", None)]:
+        for key in (None, "down-1") if method in ("POST", "PATCH") and body is not None else (None,):
+            started = time.monotonic()
+            status, answer, headers = _call(method, path, body, key)
+            # Then every route answers 503 with Retry-After, well within the function's timeout
+            assert (status, headers.get("retry-after")) == (503, "1"), (method, path, key, status, answer)
+            assert time.monotonic() - started < 10
+    assert _call("POST", "/activities", {"type": "USER_ACTION"})[0] == 400  # bad input is still named, not a 503
+    monkeypatch.undo()
+    common.reset()
+    assert api.ids() == [job_id]
+
+
+class _Blackhole:
+    """A port that accepts connections and never answers: DynamoDB paused (SIGSTOP) or a network that drops answers."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.held: list = []
+        self.thread = threading.Thread(target=self._hold, daemon=True)
+        self.thread.start()
+
+    def _hold(self) -> None:
+        while True:
+            try:
+                self.held.append(self.server.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
+
+
+def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idempotency_table, monkeypatch):
+    import time
+
+    from activitylog import idempotency
+    from activitylog_local.template import load
+
+    from .test_api import entry
+
+    timeout = load()["Globals"]["Function"]["Timeout"]
+    hole = _Blackhole()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{hole.port}")
+        common.reset()
+        idempotency._persistence.cache_clear()
+        for method, path, body, key in (("POST", "/activities", entry(), "paused-1"), ("GET", "/activities", None, None)):
+            started = time.monotonic()
+            status, answer, headers = _call(method, path, body, key)
+            took = time.monotonic() - started
+            assert status == 503 and headers["retry-after"] == "1", answer
+            assert took < timeout - 2, f"{method} {path} took {took:.1f} s of the function's {timeout} s"
+    finally:
+        hole.close()
+        monkeypatch.undo()
+        common.reset()
+
+
+def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, idempotency_table):
+    """Two calls in a row that get no answer (the request's own, then Powertools removing its record) fit in
+    the shortest API function's timeout, with a second to answer."""
+    from activitylog import idempotency
+    from activitylog.api.common import service
+    from activitylog_local.template import load
+
+    resources = load()["Resources"]
+    default = load()["Globals"]["Function"]["Timeout"]
+    shortest = min(resources[name]["Properties"].get("Timeout", default)
+                   for name in ("RecordFunction", "QueryFunction", "RetryFunction", "SettingsFunction", "SupportFunction"))
+    service()  # binds the models
+    clients = [store.EntryItem._get_connection().connection.client, store.KeyItem._get_connection().connection.client,
+               idempotency._persistence().client]
+    for client in clients:
+        config = client.meta.config
+        attempts = config.retries["total_max_attempts"]
+        per_call = attempts * (config.connect_timeout + config.read_timeout) + (attempts - 1) * 1.0  # standard mode: backoff < 1 s
+        assert 2 * per_call <= shortest - 1, (config.connect_timeout, config.read_timeout, attempts, shortest)

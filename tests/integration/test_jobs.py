@@ -387,6 +387,51 @@ def test_a_second_retry_within_the_window_answers_the_first(platform, api, idemp
     assert len(platform.run_requests()) == 1
 
 
+SAM = claims(org="org_acme", sub="u_42", scope="activity:read activity:retry", name="Sam Lee")
+
+
+def test_another_users_press_within_the_window_shares_the_run_and_is_recorded_in_their_name(platform, api, idempotency_table):
+    original = failed_sync(api)
+    # Given Riley pressed Retry
+    riley = retry(original)
+    # When Sam presses it a minute later, and once more
+    sam, sam_again = retry(original, token=SAM), retry(original, token=SAM)
+    # Then the run is shared, Sam's press has its own entry, and pressing again adds nothing
+    assert riley[0] == sam[0] == 202, (riley, sam)
+    assert sam[1]["run_id"] == riley[1]["run_id"] and sam[1]["id"] != riley[1]["id"]
+    assert sam_again == sam and retry(original) == riley
+    assert len(platform.run_requests()) == 1
+    platform.deliver_all()
+    pressed = detail(api, sam[1]["id"])
+    assert (pressed["type"], pressed["action"], pressed["event"]) == ("USER_ACTION", "retried", "Retried SYNC_SQUARE_STOCK")
+    assert pressed["actor"] == {"kind": "user", "id": "u_42", "name": "Sam Lee"}
+    assert pressed["retry_of"] == original and pressed["correlation_id"] == original
+    assert pressed["metadata"]["run_id"] == riley[1]["run_id"]
+    chain = api.call("GET", f"/activities/{original}/related").body["items"]
+    assert sorted(i["actor"]["name"] for i in chain if i["action"] == "retried") == ["Riley Park", "Sam Lee"]
+
+
+def test_two_members_pressing_retry_at_once_start_one_run_and_each_press_is_recorded(platform, api, idempotency_table):
+    original = failed_sync(api)
+    answers: dict[str, tuple] = {}
+    start = threading.Barrier(2)
+
+    def press(name: str, token) -> None:
+        start.wait()
+        answers[name] = retry(original, token=token)
+
+    threads = [threading.Thread(target=press, args=args) for args in (("riley", RILEY), ("sam", SAM))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers["riley"][0] == answers["sam"][0] == 202, answers
+    assert answers["riley"][1]["run_id"] == answers["sam"][1]["run_id"] and answers["riley"][1]["id"] != answers["sam"][1]["id"]
+    assert len(platform.run_requests()) == 1
+    platform.deliver_all()
+    assert {detail(api, answers[n][1]["id"])["actor"]["id"] for n in answers} == {"u_17", "u_42"}
+
+
 def test_two_retries_at_once_start_one_run(platform, api, idempotency_table):
     original = failed_sync(api)
     answers = []

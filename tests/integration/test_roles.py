@@ -172,6 +172,8 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     with running("RecordFunction", physical, template, monkeypatch, calls) as used["RecordFunction"]:
         started = call("RecordFunction", "POST", "/activities", "activity:write", entry, {"Idempotency-Key": "k1"})
         call("RecordFunction", "POST", "/activities/batch", "activity:write", {"entries": [dict(entry, metadata={}), dict(entry)]})
+        call("RecordFunction", "PATCH", f"/activities/{started['id']}", "activity:write", {"metadata": {"step": 1}},
+             {"Idempotency-Key": "k2"})  # the entry and the key's marker in one transaction, across the two tables
         call("RecordFunction", "PATCH", f"/activities/{started['id']}", "activity:write", {"status": "SUCCESS", "metadata": {"blob": "small"}})
     with running("SettingsFunction", physical, template, monkeypatch, calls) as again:  # the re-stamp re-tags their details
         call("SettingsFunction", "PUT", "/settings/retention", "activity:admin", {"hot_days": 365})

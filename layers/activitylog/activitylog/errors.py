@@ -8,15 +8,16 @@ class ActivityLogError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
     @property
     def headers(self) -> dict[str, str]:
-        """Extra response headers this answer carries (Retry-After on a 503)."""
-        return {}
+        """Extra response headers this answer carries: Retry-After when sending the same request again later may succeed."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def to_dict(self) -> dict:
         body = {"message": self.message}
@@ -56,7 +57,8 @@ class Gone(ActivityLogError):
 
 
 class Conflict(ActivityLogError):
-    """The entry is finished already, or an Idempotency-Key was reused for another body."""
+    """The entry is finished already, or an Idempotency-Key was reused for another body (or is still
+    running: that one carries Retry-After)."""
 
     status_code = 409
 
@@ -74,14 +76,10 @@ class UnsupportedMediaType(ActivityLogError):
 
 
 class Unavailable(ActivityLogError):
-    """DynamoDB kept refusing (throttling, a transaction conflict) after our retries; nothing was written."""
+    """DynamoDB kept refusing or did not answer (throttling, a 5xx, a refused or timed-out connection) after
+    our retries, or another service a route needs did not; nothing was written."""
 
     status_code = 503
 
     def __init__(self, message: str, field: str | None = None, retry_after: int = 1) -> None:
-        super().__init__(message, field)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        super().__init__(message, field, retry_after)

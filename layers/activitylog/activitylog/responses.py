@@ -200,13 +200,13 @@ REFUSALS: dict[int, str] = {
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
     404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
-    409: ("An Idempotency-Key reused with another body or still running, a finished job changed, a policy changed meanwhile, "
-          "or an entry that cannot be retried"),
+    409: ("An Idempotency-Key reused with another body or still running (that one with Retry-After: send the same request "
+          "again then), a finished job changed, a policy changed meanwhile, or an entry that cannot be retried"),
     413: "The body is over the route's limit in bytes",
     410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
-    503: ("DynamoDB kept throttling (or a webhook's secret or queue, or for a retry the event bus, did not answer) "
-          "and nothing was written; retry after Retry-After seconds"),
+    503: ("DynamoDB kept throttling or did not answer (or a webhook's secret or queue, or for a retry the event bus, did not "
+          "answer) and nothing was written; retry after Retry-After seconds"),
 }
 
 
@@ -224,4 +224,7 @@ def responses(ok: dict[int, tuple[str, str]], *refusals: int) -> dict[int, dict]
         answers[status] = {"description": REFUSALS[status], "content": {"application/json": {"schema": {"$ref": REF + "Error"}}}}
         if status == 503:
             answers[status]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+        elif status == 409:
+            answers[status]["headers"] = {"Retry-After": {"description": "an Idempotency-Key still running only: seconds to wait "
+                                                          "before sending the same request again", "schema": {"type": "integer"}}}
     return answers

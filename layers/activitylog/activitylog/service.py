@@ -31,6 +31,7 @@ from activitylog.scopes import ROUTE_SCOPES, WRITE
 from activitylog.store import EntryStore, backoff, bind
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
+    from activitylog.idempotency import WriteKey
     from activitylog.inputs import EntryUpdate, NewEntry
 
 MAX_BATCH = 100
@@ -92,7 +93,7 @@ class ActivityService:
     def from_environment(cls) -> "ActivityService":
         """The handlers' service: settings from the environment (read once per process), the table bound."""
         config = settings()
-        bind(config.table_name)
+        bind(config.table_name, keys_table=config.idempotency_table)
         return cls(config, EntryStore(DetailStore(config.detail_bucket)))
 
     @property
@@ -146,22 +147,43 @@ class ActivityService:
 
     # -- writes -------------------------------------------------------------------------
 
-    def record(self, caller: Caller, new: NewEntry, entity_is_entry: bool = False) -> Entry:
+    def record(self, caller: Caller, new: NewEntry, entity_is_entry: bool = False, key: Optional[WriteKey] = None) -> Entry:
         """Record one entry. ``entity_is_entry``: the entry is the very record it is about (an
-        export's job entry), so its entity id becomes its own id, the one its owner is given."""
+        export's job entry), so its entity id becomes its own id, the one its owner is given.
+
+        ``key``: the write's Idempotency-Key decides the entry (``_keyed_now``): every attempt
+        mints the same id and writes it only if absent; a later one answers what is stored.
+        """
         caller.require(ROUTE_SCOPES["POST /activities"])
         hot_days = self.retention(caller.org).hot_days
-        entry = new_entry(new, caller.subject, self.clock(), hot_days)
+        now = self._keyed_now(caller.org, key)
+        entry_id = key.entry_id(caller.org, 0, new.occurred_at or now) if key else None
+        entry = new_entry(new, caller.subject, now, hot_days, entry_id=entry_id)
         if entity_is_entry and entry.entity:
             entry.entity["id"] = entry.id
-        self.store.put(caller.org, entry, self.write_shards(caller.org), hot_days)
+        if key is None:
+            self.store.put(caller.org, entry, self.write_shards(caller.org), hot_days)
+        elif self.store.put_new(caller.org, [entry], self.write_shards(caller.org), hot_days):
+            return self.store.get(caller.org, entry.id, self.shards_read(caller.org), consistent=True) or entry
         return entry
 
-    def record_batch(self, caller: Caller, documents: Any) -> dict:
+    def _keyed_now(self, org: str, key: Optional[WriteKey]) -> datetime:
+        """The write's "now": for a keyed write, when its first attempt began (kept in the key's marker), so
+        every attempt derives the same ids and decides the same way; else the clock."""
+        now = self.clock()
+        if key is None:
+            return now
+        from activitylog.idempotency import KEY_WINDOW_SECONDS
+
+        return self.store.claim_key(key.marker(org), key.body_hash(), now, int(now.timestamp()) + KEY_WINDOW_SECONDS)
+
+    def record_batch(self, caller: Caller, documents: Any, key: Optional[WriteKey] = None) -> dict:
         """Validate every entry; write the valid ones in one all-or-nothing transaction.
 
         The answer has one result per input, in order: ``accepted`` with the new id, or
         ``rejected`` with the field and reason. A failed write rejects the whole batch.
+        ``key``: as for ``record``, each entry's id derives from the key and its position, and
+        a later attempt writes only what is not stored (nothing, after a whole first attempt).
         """
         from pydantic import ValidationError
 
@@ -175,9 +197,12 @@ class ActivityService:
         results: list[dict] = []
         accepted: list[Entry] = []
         hot_days = self.retention(caller.org).hot_days
+        now = self._keyed_now(caller.org, key)
         for index, document in enumerate(documents):
             try:
-                entry = new_entry(NewEntry.model_validate(document), caller.subject, self.clock(), hot_days)
+                new = NewEntry.model_validate(document)
+                entry_id = key.entry_id(caller.org, index, new.occurred_at or now) if key else None
+                entry = new_entry(new, caller.subject, now if key else self.clock(), hot_days, entry_id=entry_id)
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
@@ -187,8 +212,10 @@ class ActivityService:
                 continue
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
-        if accepted:
+        if accepted and key is None:
             self.store.put_all(caller.org, accepted, self.write_shards(caller.org), hot_days)
+        elif accepted:
+            self.store.put_new(caller.org, accepted, self.write_shards(caller.org), hot_days)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),
@@ -200,7 +227,7 @@ class ActivityService:
         per event, False (and the id of the entry that records it) for one recorded before (a
         redelivery, a replay, a concurrent duplicate).
 
-        Once means once per (org, provider, the provider's event id): ``EntryStore.put_new`` writes
+        Once means once per (org, provider, the provider's event id): ``EntryStore.put_provider_events`` writes
         each entry with its event's marker, keyed by that identity alone, both conditional on their
         absence. The entry's id still derives from its ``source`` and when it occurred (``ids.derived_id``).
         """
@@ -210,7 +237,7 @@ class ActivityService:
         entries = [new_entry(event, recorded_by, now, retention_days,
                              entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
                    for event in events]
-        recorded = self.store.put_new(org, entries, self.write_shards(org), retention_days) if entries else {}
+        recorded = self.store.put_provider_events(org, entries, self.write_shards(org), retention_days) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
     def event_recorded(self, org: str, provider: str, event_id: str) -> Optional[str]:
@@ -262,32 +289,53 @@ class ActivityService:
             written += self.store.close_quota(org, name, entry, self.write_shards(org), self.retention(org).hot_days)
         return written
 
-    def update(self, caller: Caller, entry_id: str, update: EntryUpdate) -> Entry:
-        """Job progress and completion (see ``apply_update`` for the rules)."""
+    def update(self, caller: Caller, entry_id: str, update: EntryUpdate, key: Optional[WriteKey] = None) -> Entry:
+        """Job progress and completion (see ``apply_update`` for the rules). ``key``: an update under an
+        Idempotency-Key is applied once, whenever and however often it is sent again."""
         caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
-        return self.amend(caller.org, entry_id, update)
+        return self.amend(caller.org, entry_id, update, key=key)
 
     def amend(self, org: str, entry_id: str, update: EntryUpdate, reported_at: Optional[datetime] = None,
-              attempts: int = 8) -> Entry:
+              attempts: int = 8, key: Optional[WriteKey] = None) -> Entry:
         """Apply a job's report to its entry, for a caller already allowed to (``update``, the ingest).
 
         Each attempt decides on a consistent read and saves with a compare-and-set of
         version and status; a lost race backs off with jitter and decides again.
         ``reported_at`` is when the report was made (its stall deadline counts from it).
+        With a ``key``, the save also writes the key's marker, only if absent: an update
+        found applied already answers the entry as it is now and changes nothing.
         """
+        from activitylog.store import KeyUsed
+
         ids.check_entry_id(entry_id)
         hot_days = self.retention(org).hot_days
         shards = self.shards_read(org)
+        marker = None
+        if key is not None:
+            from activitylog.idempotency import KEY_WINDOW_SECONDS
+
+            marker = (key.marker(org), int(self.clock().timestamp()) + KEY_WINDOW_SECONDS)
         for attempt in range(attempts):
             entry = self._visible(self.store.get(org, entry_id, shards, consistent=True), org)
             if entry is None:
                 raise NotFound(f"no entry {entry_id}", "id")
             current = entry.status
             now = self.clock()
-            if not apply_update(entry, update, min(reported_at, now) if reported_at else now):
+            try:
+                changed = apply_update(entry, update, min(reported_at, now) if reported_at else now)
+            except Conflict:
+                if marker and self.store.key_used(marker[0]):
+                    return self.find(org, entry_id)  # applied before the job finished: answered, not refused
+                raise
+            if not changed:
+                if marker:
+                    self.store.mark_key(*marker)  # applied too: sent again after later updates, it must not be applied then
                 return entry  # a retry, or a report older than what the entry shows already
-            if self.store.replace(org, entry, shards, hot_days, expected_status=current):
-                return entry
+            try:
+                if self.store.replace(org, entry, shards, hot_days, expected_status=current, key=marker):
+                    return entry
+            except KeyUsed:
+                return self._visible(self.store.get(org, entry_id, shards, consistent=True), org) or entry
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
 

@@ -204,13 +204,58 @@ class EventMarker(Model):
 EVENTS_PER_TRANSACTION = 50
 
 
-def bind(table_name: str, region: Optional[str] = None) -> None:
-    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB)."""
+class KeyItem(Model):
+    """What an ``Idempotency-Key`` decided (``activitylog.idempotency.WriteKey``), in the idempotency table beside
+    Powertools' records (its key ``id``, its TTL attribute ``expiration``); ids start ``key#``.
+
+    A new write's marker holds when its first attempt began (the time its entries' ids derive
+    from, when they name none) and its body's hash; an update's marker says it was applied.
+    """
+
+    class Meta:
+        table_name = "idempotency"  # set by ``bind``
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute()  # epoch s: Powertools' TTL attribute
+    started = NumberAttribute(attr_name="t0", null=True)  # epoch ms of the first attempt
+    body = UnicodeAttribute(attr_name="bh", null=True)  # sha256 of the body
+
+
+# The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
+# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
+# + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
+# in a row (its own, then Powertools removing its in-progress record): 14 s. DynamoDB answers in
+# milliseconds; a call waiting 2 s for its first byte is not coming back soon.
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 2.0
+ATTEMPTS = 2
+
+
+def client_config():
+    """The botocore Config of every DynamoDB client (pynamodb's models', Powertools' idempotency records)."""
+    from botocore.config import Config
+
+    return Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                  retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+
+
+def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
+    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB), and ``KeyItem`` at the
+    idempotency table."""
     import os
 
-    for model in (EntryItem, PolicyItem, EventMarker):
-        model.Meta.table_name = table_name
+    for model in (EntryItem, PolicyItem, EventMarker, KeyItem):
+        if model is KeyItem:
+            if not keys_table:
+                continue
+            model.Meta.table_name = keys_table
+        else:
+            model.Meta.table_name = table_name
         model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        # pynamodb's "LEGACY" retries: botocore's standard mode with 1 + max_retry_attempts attempts in all
+        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT
+        model.Meta.read_timeout_seconds = READ_TIMEOUT
+        model.Meta.max_retry_attempts = ATTEMPTS - 1
         model._connection = None
     # Build the botocore client here, on one thread: pynamodb creates it lazily without a
     # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
@@ -281,7 +326,35 @@ class EntryStore:
                 raise Conflict("an entry of the batch exists already", "entries") from None
             raise
 
-    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
+    def put_new(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> set[str]:
+        """Write entries whose ids may be stored already (every attempt of a keyed write mints the same ids):
+        a stored one is left exactly as it is; the rest are written, together. Answers the ids found stored.
+
+        Each write is conditional on the item's absence, so concurrent attempts store each entry
+        once whoever wins. A transaction refused because some items exist names them (its
+        cancellation reasons, in order): they are set aside and the rest written again.
+        """
+        stored: set[str] = set()
+        pending = list({entry.id: entry for entry in entries}.values())
+        while len(pending) > 1:
+            try:
+                self._write_together(org, pending, shards, retention_days, uuid.uuid4().hex)
+                return stored
+            except TransactWriteError as error:
+                reasons = error.cancellation_reasons or []
+                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
+                if not existing:
+                    raise
+                stored |= existing
+                pending = [entry for entry in pending if entry.id not in existing]
+        for entry in pending:  # one entry is a plain conditional put: no transaction's extra write unit
+            try:
+                self.put(org, entry, shards, retention_days)
+            except Conflict:
+                stored.add(entry.id)
+        return stored
+
+    def put_provider_events(self, org: str, entries: list[Entry], shards: int, retention_days: int) -> dict[str, str]:
         """Write provider events' entries (each with its ``source``) unless their event is recorded already:
         answers, for each entry found recorded, the id of the entry that records it (a stored one is left
         exactly as it is); the rest are written, together.
@@ -351,21 +424,44 @@ class EntryStore:
         with self._removed_on_failure(uploaded):
             self._retrying(write)
 
-    def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status) -> bool:
+    def replace(self, org: str, entry: Entry, shards: int, retention_days: int, expected_status: Status,
+                key: Optional[tuple[str, int]] = None) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
 
         The version attribute and the expected status make it a compare-and-set: a late
         or duplicate job update can never overwrite a terminal status. A losing attempt
         removes the detail object it uploaded; a winning one removes the one it replaced.
+
+        ``key`` (an update's ``Idempotency-Key`` marker and its expiry): the marker is written in
+        the same transaction, only if absent, so the update lands once; raises ``KeyUsed`` when
+        the marker is there already (an earlier attempt applied it) and changes nothing.
         """
         previous_ref = entry.detail_ref
         item, uploaded = self._to_item(org, entry, shards, retention_days)
         item.version = entry.version
+        condition = EntryItem.status == expected_status.value
+        if key is None:
+            def write() -> None:
+                item.save(condition=condition)
+        else:
+            marker = KeyItem(key[0], expiration=key[1])
+
+            def write() -> None:
+                with TransactWrite(connection=EntryItem._get_connection().connection) as transaction:
+                    transaction.save(item, condition=condition)
+                    transaction.save(marker, condition=_key_free())
         try:
             with self._removed_on_failure(uploaded):
-                self._retrying(lambda: item.save(condition=EntryItem.status == expected_status.value))
+                self._retrying(write)
         except PutError as error:
             if _condition_failed(error):
+                return False
+            raise
+        except TransactWriteError as error:
+            reasons = [reason.code if reason else None for reason in error.cancellation_reasons or []]
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise KeyUsed(key[0]) from None
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise
         if previous_ref and previous_ref != item.detail_ref:
@@ -373,6 +469,43 @@ class EntryStore:
         entry.version = item.version
         entry.detail_ref = item.detail_ref
         return True
+
+    # -- what an Idempotency-Key decided (``activitylog.idempotency.WriteKey``) -----------------
+
+    def claim_key(self, marker: str, body_hash: str, now: datetime, expires_at: int) -> datetime:
+        """When a keyed write's first attempt began: ``now`` if this is the first (its marker is written now),
+        else the time its marker holds. The same key with another body is a ``Conflict``."""
+        for _ in range(3):  # a marker past its expiry may be taken over, or vanish (TTL) between the two calls
+            item = KeyItem(marker, expiration=expires_at, started=_epoch_ms(now), body=body_hash)
+            try:
+                self._retrying(lambda: item.save(condition=_key_free()))
+                return _from_epoch_ms(item.started)  # to the millisecond, as a later attempt reads it
+            except PutError as error:
+                if not _condition_failed(error):
+                    raise
+            try:
+                stored = KeyItem.get(marker, consistent_read=True)
+            except DoesNotExist:
+                continue
+            if stored.body != body_hash:
+                raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key")
+            return _from_epoch_ms(stored.started)
+        raise Unavailable("the idempotency records keep changing; nothing was written, retry after a second", "idempotency-key")
+
+    def key_used(self, marker: str) -> bool:
+        """Whether an update's key marker is there (and not past its expiry): the update was applied."""
+        try:
+            return KeyItem.get(marker, consistent_read=True).expiration >= time.time()
+        except DoesNotExist:
+            return False
+
+    def mark_key(self, marker: str, expires_at: int) -> None:
+        """Write an update's key marker, unless it is there already (an update that changed nothing is applied too)."""
+        try:
+            self._retrying(lambda: KeyItem(marker, expiration=expires_at).save(condition=_key_free()))
+        except PutError as error:
+            if not _condition_failed(error):
+                raise
 
     @contextmanager
     def _removed_on_failure(self, uploaded: list[str]) -> Iterator[None]:
@@ -834,6 +967,39 @@ def _from_base64(value: dict) -> dict:
     if "BS" in value:
         return {"BS": [base64.b64decode(part) for part in value["BS"]]}
     return value
+
+
+class KeyUsed(Exception):
+    """An update's Idempotency-Key marker exists: an earlier attempt applied it (``EntryStore.replace``)."""
+
+
+def _key_free():
+    """A key marker may be written where there is none, or where one has expired (TTL deletes lag by days)."""
+    return KeyItem.id.does_not_exist() | (KeyItem.expiration < int(time.time()))
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means DynamoDB did not serve the request after the clients' retries: throttling, a 5xx,
+    a refused, dropped or timed-out connection. The request may be sent again (a 503 with Retry-After); a
+    validation error, a missing table or a bug is not that.
+
+    Follows the chain of causes (pynamodb's ``cause``, Powertools' wrapped errors).
+    """
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (ConnectionError, HTTPClientError)):  # refused, reset, connect and read timeouts
+            return True
+        if isinstance(error, ClientError):
+            answer = error.response
+            if answer.get("Error", {}).get("Code") in RETRYABLE or answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                return True
+        if _busy(error):
+            return True
+        error = getattr(error, "cause", None) or error.__cause__
+    return False
 
 
 def _busy(error: Exception) -> bool:

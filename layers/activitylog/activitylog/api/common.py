@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from activitylog.errors import ActivityLogError, NotFound, Unauthorized
+from activitylog.errors import ActivityLogError, NotFound, Unauthorized, Unavailable
 from activitylog.observability import logger, metrics, traced
 from activitylog.service import ActivityService, Caller
 
@@ -69,11 +69,23 @@ def error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
 
 
 def answer_errors(app: ApiGatewayResolver) -> None:
-    """Every refusal as ``{message, field}``: domain errors, and a path no route matches."""
+    """Every refusal as ``{message, field}``: domain errors, a path no route matches, and DynamoDB not
+    serving a request after the clients' retries (a 503 with Retry-After; anything else stays a 500)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from activitylog.store import unavailable
 
     @app.exception_handler(ActivityLogError)
     def domain_error(failure: ActivityLogError) -> Response:
         return error(failure.status_code, failure.to_dict(), failure.headers)
+
+    @app.exception_handler([PynamoDBException, BotoCoreError, ClientError])
+    def aws_error(failure: Exception) -> Response:
+        if not unavailable(failure):
+            raise failure
+        logger.warning("DynamoDB did not serve the request: answered 503", extra={"error": str(failure)})
+        return domain_error(Unavailable("the log's database did not answer; nothing was written, retry after Retry-After seconds"))
 
     @app.not_found
     def no_route(_failure: Exception) -> Response:

@@ -76,14 +76,14 @@ def routes() -> Router:
                         headers={"Location": f"/exports/{answer.export.id}"})
 
     @router.get("/exports/<id>", summary="An export's progress: rows so far, size, and the download link when ready",
-                responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410))
+                responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410, 503))
     def export_status(id: str):  # noqa: A002 - the route's own name
         event = router.current_event
         base = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
         return exports().status(caller(event), id, base)
 
     @router.get("/exports/<id>/download", summary="Download an export's file (the emailed link)", enable_validation=True,
-                responses={**responses({}, 400, 404, 410), 302: _redirect()})
+                responses={**responses({}, 400, 404, 410, 503), 302: _redirect()})
     def download_export(id: str, token: Annotated[Optional[str], Query(description="the link's signed token")] = None):  # noqa: A002
         url = exports().download(id, token)
         metrics.add_metric(name="ExportsDownloaded", unit=MetricUnit.Count, value=1)

@@ -20,7 +20,7 @@ def routes() -> Router:
     router = Router()
 
     @router.get("/activities", summary="List entries, newest first, filtered by any combination of axes",
-                responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403))
+                responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403, 503))
     def list_activities():
         # The raw parameters, so unknown ones are refused by name rather than ignored.
         request = parse_list_request(router.current_event.query_string_parameters or {})
@@ -30,7 +30,7 @@ def routes() -> Router:
         return result.to_dict()
 
     @router.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error",
-                responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404))
+                responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404, 503))
     def get_activity(id: str):  # noqa: A002 - the route's own name
         entry = service().get(caller(router.current_event), id)
         metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
@@ -38,7 +38,7 @@ def routes() -> Router:
 
     @router.get("/activities/<id>/related",
                 summary="The chain an entry belongs to, oldest first: the user action, its jobs, their webhooks and retries",
-                responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404))
+                responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404, 503))
     def related_activities(id: str):  # noqa: A002 - the route's own name
         return service().related(caller(router.current_event), id)
 

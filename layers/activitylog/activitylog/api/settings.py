@@ -18,7 +18,7 @@ def routes() -> Router:
     router = Router()
 
     @router.get("/settings/retention", summary="The organization's retention policy, and how far its last change has been applied",
-                responses=responses({200: ("The policy", "RetentionPolicy")}, 401, 403))
+                responses=responses({200: ("The policy", "RetentionPolicy")}, 401, 403, 503))
     def get_retention():
         return RetentionSettings(service()).get(caller(router.current_event)).to_dict()
 

@@ -18,7 +18,7 @@ def routes() -> Router:
     router = Router()
 
     @router.get("/support/activities/<id>", summary="One entry by id, from the hot table or, once expired, the archive",
-                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404))
+                responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503))
     def support_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.support.lookup import SupportLookup
 
@@ -30,7 +30,7 @@ def routes() -> Router:
     @router.get("/support/activities/<id>/proof",
                 summary="One entry's proof: its archived versions, their Merkle inclusion paths, the signed checkpoint "
                         "and the public key, checkable offline (README 'Checking a proof offline')",
-                responses=responses({200: ("The proof bundle, canonical JSON", "ProofBundle")}, 400, 401, 403, 404, 409))
+                responses=responses({200: ("The proof bundle, canonical JSON", "ProofBundle")}, 400, 401, 403, 404, 409, 503))
     def support_activity_proof(id: str):  # noqa: A002 - the route's own name
         from aws_lambda_powertools.event_handler import Response
 

@@ -3,7 +3,8 @@
 A write's body is checked and parsed strictly (``activitylog.requestbody``) before
 Powertools sees it: bytes, media type, UTF-8, one JSON object, finite numbers, depth.
 Then Powertools validates it with the ``inputs`` models, and ``Idempotency-Key`` makes
-a retried write happen once.
+a retried write happen once (``activitylog.idempotency``: Powertools answers a repeat, and
+the key decides the entry ids and the update's marker beneath it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from activitylog.api.common import answer_validation_errors, caller, service
+from activitylog.idempotency import WriteKey, run_once
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.observability import metrics
 from activitylog.requestbody import body_text
@@ -36,20 +38,21 @@ class BatchRequest(BaseModel):
 
 
 def _idempotency_key() -> Header:
-    return Header(alias="Idempotency-Key", description="send the same key when retrying: the write happens once")
+    return Header(alias="Idempotency-Key", description="send the same key (and body) when retrying: the write happens once; "
+                  "a 409 saying it is still running: send the same request again after Retry-After seconds")
 
 
 def routes() -> Router:
     """A router with the write routes (a new one per resolver: a router serves one app)."""
     router = Router()
 
-    def once(who: Caller, route: str, key: Optional[str], body: Any, operation: Callable[[], dict]) -> dict:
-        """Run a write once per Idempotency-Key; without a key, just run it."""
+    def once(who: Caller, route: str, key: Optional[str], body: Any, operation: Callable[[Optional[WriteKey]], dict]) -> dict:
+        """Run a write once per Idempotency-Key; without a key, just run it. The operation is given the
+        key too: it decides the write itself, should Powertools' record of it be lost."""
         if key is None:
-            return operation()
-        from activitylog.idempotency import run_once
-
-        return run_once(who.org, route, key, body, router.lambda_context, operation)
+            return operation(None)
+        write_key = WriteKey(route, key, body)
+        return run_once(who.org, route, key, body, router.lambda_context, lambda: operation(write_key))
 
     @router.post("/activities", summary="Record one entry", enable_validation=True,
                  responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},
@@ -57,7 +60,7 @@ def routes() -> Router:
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
         who = caller(router.current_event)
         recorded = once(who, "POST /activities", key, entry.model_dump(mode="json"),
-                        lambda: service().record(who, entry).detail_view())
+                        lambda write_key: service().record(who, entry, key=write_key).detail_view())
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
         return Response(201, "application/json", json.dumps(recorded))
 
@@ -68,7 +71,8 @@ def routes() -> Router:
                                      *REFUSALS))
     def record_activities(batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
         who = caller(router.current_event)
-        result = once(who, "POST /activities/batch", key, batch.entries, lambda: service().record_batch(who, batch.entries))
+        result = once(who, "POST /activities/batch", key, batch.entries,
+                      lambda write_key: service().record_batch(who, batch.entries, key=write_key))
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
         return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
 
@@ -79,7 +83,7 @@ def routes() -> Router:
         who = caller(router.current_event)
         # The key is scoped to this entry: the same key on another entry is another update.
         updated = once(who, f"PATCH /activities/{id}", key, update.model_dump(mode="json"),
-                       lambda: service().update(who, id, update).detail_view())
+                       lambda write_key: service().update(who, id, update, key=write_key).detail_view())
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 

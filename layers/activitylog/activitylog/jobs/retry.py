@@ -9,7 +9,10 @@ the new run's entry id) on the platform bus, where a job handler picks it up. Th
 carries the caller's USER_ACTION "Retried …" with ``retry_of``, which the ingest records: the
 bus takes both or neither. The run's entry carries ``retry_of`` too, and all of them join the
 original's chain. Pressing Retry twice within ``RETRY_WINDOW_SECONDS`` answers the first retry
-again (Powertools idempotency, keyed on the org and the entry): one run, one "Retried" entry.
+again (Powertools idempotency, keyed on the org and the entry): one run. A press by another
+team member within the window shares that run, and is recorded in their own name: their
+"Retried …" entry (``metadata.run_id`` the shared run), once per member (a second key, on the
+entry and the member).
 
 >>> retry(service, caller, "01JDQ…", lambda_context, publisher)
 {'id': '01JDR…', 'run_id': '01JDR…', 'retry_of': '01JDQ…', 'job': 'SYNC_SQUARE_STOCK', 'correlation_id': '01JDQ…'}
@@ -17,6 +20,7 @@ again (Powertools idempotency, keyed on the org and the entry): one run, one "Re
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +29,7 @@ from activitylog.entry import Entry
 from activitylog.errors import Unavailable
 from activitylog.idempotency import run_once
 from activitylog.jobs.client import ActivityClient, Publisher
-from activitylog.jobs.events import RunRequest
+from activitylog.jobs.events import RunRequest, activity_event
 from activitylog.jobs.registry import retry_target
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.service import ActivityService, Caller
@@ -38,8 +42,14 @@ WAIT_FOR_FIRST_SECONDS = 10  # a press while the first is still being handled wa
 def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_context: Any, publisher: Publisher) -> dict:
     caller.require(ROUTE_SCOPES[ROUTE])
     ids.check_entry_id(entry_id)
-    return run_once(caller.org, ROUTE, entry_id, None, lambda_context,
-                    lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
+    shared = dict(run_once(caller.org, ROUTE, entry_id, None, lambda_context,
+                           lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
+                           window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS))
+    if shared.pop("pressed_by", None) == caller.subject:
+        return shared  # this member's press started the run (now, or pressed again)
+    member = hashlib.sha256(caller.subject.encode()).hexdigest()[:32]  # keeps the key short whatever the subject
+    return run_once(caller.org, ROUTE, f"{entry_id}#{member}", None, lambda_context,
+                    lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher),
                     window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
 
 
@@ -60,5 +70,23 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
         publisher.send([request.event()])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing started
         raise Unavailable(f"the event bus did not take the retry ({error}); nothing was started, try again", "id") from None
-    return {"id": action_id, "run_id": run_id, "retry_of": original.id, "job": name, "correlation_id": chain}
+    # ``pressed_by`` stays in the stored answer (not in the one given): whose press started the run
+    return {"id": action_id, "run_id": run_id, "retry_of": original.id, "job": name, "correlation_id": chain,
+            "pressed_by": caller.subject}
+
+
+def _join(service: ActivityService, caller: Caller, original: Entry, shared: dict, publisher: Publisher) -> dict:
+    """Another member's press while the run ``shared`` answers is fresh: no second run, their own "Retried …" entry."""
+    user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
+    action_id = ids.new_id(service.clock())
+    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
+    record = activity.draft(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
+                            correlation_id=shared["correlation_id"], retry_of=original.id,
+                            metadata={"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]},
+                            entry_id=action_id)
+    try:
+        publisher.send([activity_event(caller.org, action_id, record["entry"], producer=record["producer"])])
+    except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing recorded
+        raise Unavailable(f"the event bus did not take the retry ({error}); nothing was recorded, try again", "id") from None
+    return {**shared, "id": action_id}
 
