@@ -239,10 +239,10 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
         assert meta["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     for function in ("SweeperFunction", "DemoJobsFunction"):
         assert _granted(transformed, function, "IdempotencyTable") == set(), function
-    # The platform bus's activity events reach the ingest through its queue, only from their rule.
+    # The platform bus's activity events reach their own consumer through their own queue, only from their rule.
     (rule_target,) = template["Resources"]["ActivityEventsRule"]["Properties"]["Targets"]
-    assert rule_target["Arn"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
-    (allow,) = _statements(template["Resources"]["WebhookQueuePolicy"]["Properties"]["PolicyDocument"])
+    assert rule_target["Arn"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    (allow,) = _statements(template["Resources"]["ActivityEventsQueuePolicy"]["Properties"]["PolicyDocument"])
     assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ActivityEventsRule", "Arn"]}}}
     # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
@@ -306,6 +306,34 @@ def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_mess
     assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
+
+
+def test_activity_events_have_their_own_queue_dlq_alarms_and_consumer_apart_from_webhooks(template, transformed):
+    resources_ = template["Resources"]
+    rule = resources_["ActivityEventsRule"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ActivityEventsDeadLetters", "Arn"]}}
+    queue = resources_["ActivityEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["ActivityEventsDeadLetters", "Arn"]}, "maxReceiveCount": 5}
+    assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
+    assert queue["KmsMasterKeyId"] == resources_["ActivityEventsDeadLetters"]["Properties"]["KmsMasterKeyId"] == {"Ref": "ServiceKey"}
+    alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+              for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"].get("Namespace") == "AWS/SQS"}
+    assert {("ApproximateNumberOfMessagesVisible", "ActivityEventsDeadLetters"), ("ApproximateAgeOfOldestMessage", "ActivityEventsQueue"),
+            ("ApproximateAgeOfOldestMessage", "ActivityEventsDeadLetters")} <= alarms
+    (mapping,) = resources_["ActivityEventsFunction"]["Properties"]["Events"].values()
+    assert mapping["Type"] == "SQS" and mapping["Properties"]["Queue"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The webhook ingest reads only webhook deliveries; the activity events' consumer never sees one.
+    (deliveries,) = resources_["IngestFunction"]["Properties"]["Events"].values()
+    assert deliveries["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+    assert _granted(transformed, "ActivityEventsFunction", "WebhookQueue") == _granted(transformed, "IngestFunction", "ActivityEventsQueue") == set()
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityEventsQueue") >= {"sqs:ChangeMessageVisibility"}
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityEventsDeadLetters") == set()
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem",
+                                                                               "dynamodb:UpdateItem", "dynamodb:BatchGetItem"}
+    assert not any("ssm:" in action for action in _all_actions(transformed, "ActivityEventsFunction"))
 
 
 def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
