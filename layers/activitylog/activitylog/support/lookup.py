@@ -31,6 +31,8 @@ class SupportLookup:
     def get(self, caller: "Caller", entry_id: str) -> dict:
         caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
         ids.check_entry_id(entry_id)
+        if not ids.can_exist(entry_id):  # the archive is laid out by the id's time, which this id has none of
+            raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")
         hot = self.service.stored(caller.org, entry_id)
         if hot is not None:
             return {**self.view(hot), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}
