@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
-from activitylog import keys, store
+from activitylog import keys, store, wiring
 from activitylog.api import common
 from activitylog.query import merge
 from activitylog.details import DetailStore
@@ -436,7 +436,7 @@ def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothi
     from .test_api import job
 
     job_id = api.record(job()).body["id"]
-    common.reset()
+    wiring.reset()
     common.service()  # a new environment (its models bound), which has read nothing of the org yet
     method, path = route.split(" ")
     body = next(b for m, p, b in _routes(job_id) if m == method and p == path.replace("{id}", job_id))
@@ -455,7 +455,7 @@ def test_the_idempotency_table_throttled_while_saving_its_record_is_a_503_and_no
     from .test_api import entry
 
     assert api.ids() == []
-    stop = _refusing("PutItem", "ThrottlingException", idempotency._persistence().client)
+    stop = _refusing("PutItem", "ThrottlingException", wiring.container().idempotency.client)
     try:
         status, answer, headers = _call("POST", "/activities", entry(), key="throttled-1")
     finally:
@@ -484,8 +484,7 @@ def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idem
     job_id = api.record(job()).body["id"]
     # When DynamoDB's port refuses connections (the service stopped) for a new environment
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{_free_port()}")
-    common.reset()
-    idempotency._persistence.cache_clear()
+    wiring.reset()
     for method, path, body in _routes(job_id) + [("POST", f"/activities/{job_id}/retry", None)]:
         for key in (None, "down-1") if method in ("POST", "PATCH") and body is not None else (None,):
             started = time.monotonic()
@@ -495,7 +494,7 @@ def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idem
             assert time.monotonic() - started < 10
     assert _call("POST", "/activities", {"type": "USER_ACTION"})[0] == 400  # bad input is still named, not a 503
     monkeypatch.undo()
-    common.reset()
+    wiring.reset()
     assert api.ids() == [job_id]
 
 
@@ -538,8 +537,7 @@ def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idem
     hole = _Blackhole()
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{hole.port}")
-        common.reset()
-        idempotency._persistence.cache_clear()
+        wiring.reset()
         for method, path, body, key in (("POST", "/activities", entry(), "paused-1"), ("GET", "/activities", None, None)):
             started = time.monotonic()
             status, answer, headers = _call(method, path, body, key)
@@ -549,7 +547,7 @@ def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idem
     finally:
         hole.close()
         monkeypatch.undo()
-        common.reset()
+        wiring.reset()
 
 
 def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, idempotency_table):
@@ -565,7 +563,7 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
                    for name in ("RecordFunction", "QueryFunction", "RetryFunction", "SettingsFunction", "SupportFunction"))
     service()  # binds the models
     clients = [store.EntryItem._get_connection().connection.client, store.KeyItem._get_connection().connection.client,
-               idempotency._persistence().client]
+               wiring.container().idempotency.client]
     for client in clients:
         config = client.meta.config
         attempts = config.retries["total_max_attempts"]

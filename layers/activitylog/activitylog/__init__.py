@@ -17,6 +17,6 @@ Modules, one concern each:
 - ``config``    settings from the environment, read once per process by the handlers
 
 >>> from activitylog.service import ActivityService
->>> service = ActivityService.from_environment()
+>>> service = container().service  # activitylog.wiring
 >>> service.list(caller, parse_list_request(event["queryStringParameters"])).to_dict()
 """
