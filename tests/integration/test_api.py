@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from activitylog import wiring
-from activitylog.api import common
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, handler_module

@@ -140,7 +140,6 @@ def proof_answer(entry_id: str, scope: str = "activity:support") -> dict:
 @pytest.fixture
 def support_environment(world, monkeypatch, tmp_path):
     """The support function's environment as template.yaml gives it; the local stack's key folder stands in for KMS."""
-    from activitylog.api import common, support
     from activitylog import wiring
 
     kms = tmp_path / "kms"
