@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/chaos.py
 
 # Deployable artifacts without Docker: the layer from wheels for Lambda's platform (activitylog_local/package.py).
 package: install

@@ -4,7 +4,7 @@ Run by hand (``make bench``), never by ``make test``. Two parts, each against a 
 measured in the same run:
 
 1. **End to end on the local stack** (``activitylog serve --in-memory`` as a subprocess, as
-   ``make dev`` runs it): ``--deliveries`` signed deliveries (Stripe, Square and FedEx, each
+   ``make dev`` runs it): ``--deliveries`` signed deliveries (every registered provider's, each
    signed as its provider signs, from the test kit) sent by ``--clients`` threads at once:
    deliveries acknowledged per second and p50/p95 acknowledgement latency, then the time until
    every one is an entry (each exactly once, checked). Baseline: the same number of entries
@@ -41,11 +41,19 @@ from common import ROOT, local_table, log, percentile  # noqa: E402
 
 from activitylog_local.kit import HttpClient, provider_event, signed_delivery  # noqa: E402
 
+
+def _registered():
+    from activitylog.webhooks.providers import PROVIDERS
+
+    return PROVIDERS
+
+
 ORG = "org_bench_hooks"
-MIX = (("stripe", 0.6, ["payment_intent.succeeded", "charge.refunded", "payment_intent.payment_failed", "invoice.paid"]),
-       ("fedex", 0.25, ["IT", "DL", "DE", "PU"]),
-       ("square", 0.15, ["payment.updated", "inventory.count.updated", "customer.updated"]))
-SECRETS = {"stripe": "whsec_bench_" + "0" * 52, "square": "bench_square_signature_key", "fedex": "bench_fedex_token"}
+SHARE = {"stripe": 0.6, "fedex": 0.25, "square": 0.15}  # of the traffic; any other registered provider gets DEFAULT_SHARE
+DEFAULT_SHARE = 0.1
+PROVIDERS = _registered()  # every registered provider, its secret made as the provider makes one
+SECRETS = {name: provider.new_secret() for name, provider in PROVIDERS.items()}
+MIX = [(name, SHARE.get(name, DEFAULT_SHARE), provider.sample_types) for name, provider in PROVIDERS.items()]
 
 
 def arguments() -> argparse.Namespace:
@@ -158,7 +166,8 @@ def end_to_end(args: argparse.Namespace, rng: random.Random) -> dict:
             warm = signed(events(rng, 40, now))  # every environment started and warm before timing
             send_all(warm, args.clients)
             deliveries = signed(events(rng, args.deliveries, now))
-            log(f"1. end to end: {args.deliveries} signed deliveries (Stripe 60%, FedEx 25%, Square 15%) from {args.clients} clients …")
+            log(f"1. end to end: {args.deliveries} signed deliveries ({', '.join(f'{n} {round(w * 100)}%' for n, w, _ in MIX)}) "
+                f"from {args.clients} clients …")
             started = time.perf_counter()
             seconds, latencies, statuses = send_all(deliveries, args.clients)
             bad = [s for s in statuses if s != 200]
@@ -209,7 +218,6 @@ def end_to_end(args: argparse.Namespace, rng: random.Random) -> dict:
 def queued_batches(rng: random.Random, count: int, now: datetime) -> list[dict]:
     """SQS events of up to 10 records, each a verified delivery as the receiver enqueues it."""
     from activitylog.webhooks.mapping import redacted_request
-    from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
 
     records = []

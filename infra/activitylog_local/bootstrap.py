@@ -101,6 +101,10 @@ def main() -> None:
         handler = load_handler(config["handler"])
     except Exception as error:  # noqa: BLE001 - an init error is reported on the invocation, as Lambda does
         init_error = error_document(error, "Runtime.ImportModuleError" if isinstance(error, ImportError) else None)
+    try:
+        connection.send_bytes(b'{"init": "done"}')  # the function's Timeout counts from here (a cold start's init has its own)
+    except OSError:
+        return
     while True:
         try:
             message = json.loads(connection.recv_bytes())

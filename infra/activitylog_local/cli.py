@@ -9,7 +9,7 @@
     activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
     activitylog prove ID --org ORG [--out FILE]                  one entry's proof bundle, checkable offline
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin|retry]
-    activitylog secrets set --org ORG --provider stripe|square|fedex --value SECRET   a webhook signing secret
+    activitylog secrets set --org ORG --provider NAME --value SECRET    a webhook signing secret (stripe, square, fedex, …)
     activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     set_secret = secret_commands.add_parser("set", help="set an org's signing secret for a provider")
     set_secret.add_argument("--org", required=True)
     set_secret.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
-    set_secret.add_argument("--value", required=True, help="Stripe's whsec_…, Square's signature key, FedEx's security token")
+    set_secret.add_argument("--value", required=True, help="what the provider's dashboard shows (Stripe's whsec_…, Square's signature key, FedEx's security token)")
     set_secret.add_argument("--url", default=None)
     set_secret.set_defaults(handler=cmd_secrets_set)
 
@@ -369,10 +369,10 @@ def webhook_secrets_path(functions: dict) -> Optional[str]:
 
 
 def _dev_webhook_secrets(stack) -> Optional[str]:
-    """The demo org's signing secret for each provider, made once (SSM keeps them in .local); the Stripe one."""
-    import secrets
-
+    """The demo org's signing secret for each registered provider, made once (SSM keeps them in .local); the Stripe one."""
     import boto3
+
+    from activitylog.webhooks.providers import PROVIDERS
 
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.demo import DEMO_ORG
@@ -383,15 +383,14 @@ def _dev_webhook_secrets(stack) -> Optional[str]:
         return None
     ssm = boto3.client("ssm", region_name=REGION)
     values = {}
-    for provider, make in (("stripe", lambda: "whsec_" + secrets.token_hex(32)), ("square", lambda: secrets.token_urlsafe(16)),
-                           ("fedex", lambda: secrets.token_hex(16))):
-        name = parameter_name(path, DEMO_ORG, provider)
+    for provider in PROVIDERS.values():
+        name = parameter_name(path, DEMO_ORG, provider.name)
         try:
-            values[provider] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            values[provider.name] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         except ssm.exceptions.ParameterNotFound:
-            values[provider] = make()
-            ssm.put_parameter(Name=name, Value=values[provider], Type="SecureString")
-    return values["stripe"]
+            values[provider.name] = provider.new_secret()
+            ssm.put_parameter(Name=name, Value=values[provider.name], Type="SecureString")
+    return values.get("stripe")
 
 
 def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespace, webhook_secret: Optional[str] = None) -> None:
@@ -410,7 +409,9 @@ def _banner(stack, seeded: Optional[str], seconds: float, args: argparse.Namespa
     for logical_id in stack.state_machines:
         sources.append(f"  State machine    {logical_id}")
     if webhook_secret:
-        sources.append(f"  Webhooks         POST {stack.url}/webhooks/{{stripe|square|fedex}}/{{org}}   "
+        from activitylog.webhooks.providers import PROVIDERS
+
+        sources.append(f"  Webhooks         POST {stack.url}/webhooks/{{{'|'.join(PROVIDERS)}}}/{{org}}   "
                        f"(dead letters back: activitylog redrive)\n"
                        f"                   {DEMO_ORG}'s Stripe signing secret: {webhook_secret}")
     wiring = ("\n" + "\n".join(sources)) if sources else ""

@@ -39,6 +39,8 @@ class HttpClient:
              token: Optional[str] = None) -> tuple[int, Message, bytes]:
         """(status, headers, body bytes) of one request; an error status is an answer, not an exception."""
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        if path.startswith("/_local/") and not request.has_header("X-activitylog-local"):
+            request.add_header("X-Activitylog-Local", "1")  # the local helpers refuse a change without it (server.py)
         if token or self.token:
             request.add_header("authorization", f"Bearer {token or self.token}")
         try:

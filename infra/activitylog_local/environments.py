@@ -20,11 +20,18 @@ import threading
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
+
+
+INIT_SECONDS = 10  # Lambda's init phase (imports, module state) has its own 10 s, outside the function's Timeout
 
 
 class EnvironmentGone(Exception):
     """The environment's process ended during an invocation (it exited, crashed or was killed)."""
+
+
+class EnvironmentTimedOut(Exception):
+    """The invocation ran past the function's timeout: the environment was ended, as Lambda ends it."""
 
 
 class ExecutionEnvironment:
@@ -37,18 +44,33 @@ class ExecutionEnvironment:
         )
         theirs.close()
         self._connection = Connection(ours.detach())
-        self._connection.send_bytes(json.dumps(config).encode())
         self.alive = True
+        self.initialised = False  # the process says when its init (the handler's imports) is done
         threading.Thread(target=self._copy_logs, name=f"logs:{config['name']}", daemon=True).start()
+        try:
+            self._connection.send_bytes(json.dumps(config).encode())
+        except OSError as error:  # it died before it could be configured (killed, out of memory)
+            self.kill()
+            raise EnvironmentGone(f"the environment's process exited while starting (status {self.process.returncode})") from error
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def invoke(self, event: Any, request_id: str) -> dict:
-        """``{"result": …}`` or ``{"error": document}``; raises ``EnvironmentGone``."""
+    def invoke(self, event: Any, request_id: str, timeout: Optional[float] = None) -> dict:
+        """``{"result": …}`` or ``{"error": document}``; raises ``EnvironmentGone``, or ``EnvironmentTimedOut``
+        when no answer came within ``timeout`` s (the process is killed: a thread could not be stopped)."""
         try:
             self._connection.send_bytes(json.dumps({"event": event, "request_id": request_id}, default=str).encode())
+            if not self.initialised:  # a cold start: init has its own time, as in Lambda, before the Timeout counts
+                if not self._connection.poll(INIT_SECONDS + (timeout or 0)):
+                    self.kill()
+                    raise EnvironmentTimedOut(f"Task timed out after {timeout or 0:.2f} seconds (init took over {INIT_SECONDS} s)")
+                json.loads(self._connection.recv_bytes())  # {"init": "done"}
+                self.initialised = True
+            if timeout is not None and not self._connection.poll(timeout):
+                self.kill()
+                raise EnvironmentTimedOut(f"Task timed out after {timeout:.2f} seconds")
             answer = json.loads(self._connection.recv_bytes())
         except (EOFError, OSError) as error:
             self.stop()
@@ -65,6 +87,13 @@ class ExecutionEnvironment:
         except subprocess.TimeoutExpired:  # still in a handler
             self.process.kill()
             self.process.wait()
+
+    def kill(self) -> None:
+        """End the process now, whatever it is doing (SIGKILL), as Lambda ends a timed-out environment."""
+        self.alive = False
+        self.process.kill()
+        self.process.wait()
+        self._connection.close()
 
     def _copy_logs(self) -> None:
         # Line by line through this process's stdout as it is now: ``serve`` sets metrics lines
@@ -107,8 +136,12 @@ class EnvironmentPool:
         with self._changed:
             if not self._changed.wait_for(lambda: self._idle or len(self._all) + self._starting < self.limit, wait):
                 raise TimeoutError(f"all {self.limit} execution environments stayed busy for {wait:.0f} s")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                environment = self._idle.pop()
+                if environment.process.poll() is None:
+                    return environment
+                self._all.discard(environment)  # it died while idle (killed, crashed): Lambda would not reuse it
+                environment.stop()  # (its place is free now: a new one may start)
             self._starting += 1
         environment = None
         try:

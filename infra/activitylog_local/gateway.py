@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ log = logging.getLogger("activitylog_local.gateway")
 
 API_ID = "local"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+INTEGRATION_TIMEOUT = 30.0  # an HTTP API waits this long for its integration (cold start included), then answers 503
 FUNCTION_URL_PREFIX = "/_local/url/"  # a function URL (FunctionUrlConfig) is served under this path
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded", "+json", "+xml")
 
@@ -187,8 +189,10 @@ def json_response(status: int, document: Any) -> HttpResponse:
 
 class Gateway:
     def __init__(self, routes: list[Route], runtime: LambdaRuntime, authorizers: dict[str, JwtAuthorizer],
-                 function_urls: Optional[dict[str, str]] = None, cors: Optional[Cors] = None) -> None:
+                 function_urls: Optional[dict[str, str]] = None, cors: Optional[Cors] = None,
+                 integration_timeout: float = INTEGRATION_TIMEOUT) -> None:
         self.cors = cors
+        self.integration_timeout = integration_timeout
         self.routes = routes
         self.runtime = runtime
         self.authorizers = authorizers
@@ -260,11 +264,34 @@ class Gateway:
         event = payload_v2_event(method, target, headers, body, route_key=route.route_key, path_parameters=path_params,
                                  authorizer=authorizer_context, source_ip=source_ip)
         try:
-            result = self.runtime.invoke(route.function, event)
-        except FunctionError as error:
-            log.error("%s raised:\n%s", route.function, "".join(error.document["stackTrace"]))
+            result = self._integrate(route.function, event)
+        except TimeoutError:
+            log.error("%s did not answer within the integration timeout (%.0f s): 503", route.function, self.integration_timeout)
+            return json_response(503, {"message": "Service Unavailable"})
+        except FunctionError as error:  # its handler raised, its environment died, or it timed out: HTTP API answers 500
+            log.error("%s failed (%s):\n%s", route.function, error.document["errorType"], "".join(error.document["stackTrace"]))
             return json_response(500, {"message": "Internal Server Error"})
         return self.response(result)
+
+    def _integrate(self, function: str, event: dict) -> Any:
+        """The function's result, or ``TimeoutError`` past the integration timeout. As in AWS, the invocation
+        goes on after the gateway gave up (in its own thread here), to its end or its own timeout."""
+        outcome: dict[str, Any] = {}
+
+        def invoke() -> None:
+            try:
+                outcome["result"] = self.runtime.invoke(function, event)
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+                outcome["error"] = error
+
+        worker = threading.Thread(target=invoke, name=f"integration:{function}", daemon=True)
+        worker.start()
+        worker.join(self.integration_timeout)
+        if worker.is_alive():
+            raise TimeoutError(function)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
     @staticmethod
     def response(result: Any) -> HttpResponse:

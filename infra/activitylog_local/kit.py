@@ -4,8 +4,8 @@
 - ``LambdaContext``   the handler's ``context`` (the local runtime's own)
 - ``sqs_record``      one record of an SQS event source's batch, from a received message (the local poller's own)
 - ``HttpClient``      JSON over HTTP to a running stack; ``InProcessClient`` into a stack in this process
-- ``provider_event``  a Stripe, Square or FedEx webhook event, shaped as the provider sends it
-- ``signed_delivery`` its body and headers, signed as the provider signs (Stripe's own signer)
+- ``provider_event``  a registered provider's webhook event, shaped as the provider sends it
+- ``signed_delivery`` its body and headers, signed as the provider signs (each provider module's ``sign``)
 
 >>> event = api_event("GET", "/activities", query={"status": ["FAILED", "WARNING"]}, claims={"org_id": "org_1", "sub": "u_17"})
 >>> event["routeKey"], event["queryStringParameters"]
@@ -16,11 +16,8 @@ True
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -90,67 +87,31 @@ def _routes(template: str) -> list[Route]:
 
 def provider_event(provider: str, event_id: str, event_type: str, occurred_at: Optional[datetime] = None,
                    **fields: Any) -> dict:
-    """A webhook event as ``provider`` sends it; ``fields`` go into the object it carries.
-
-    Stripe: an ``event`` with ``data.object`` (a payment intent unless the type says otherwise);
-    Square: ``event_id``, ``created_at`` and ``data.object.{type}``; FedEx: a tracking push in the
-    Track API's shape (``trackResults[0].latestStatusDetail``), ``event_type`` its status code.
+    """A webhook event as ``provider`` sends it (the provider module's ``sample_event``); ``fields`` go
+    into the object it carries.
 
     >>> provider_event("stripe", "evt_1", "payment_intent.succeeded", amount=4200)["data"]["object"]["amount"]
     4200
     """
-    when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    if provider == "stripe":
-        kind = event_type.rsplit(".", 1)[0]
-        obj = {"id": f"{_STRIPE_PREFIX.get(kind, 'obj')}_{hashlib.sha1(event_id.encode()).hexdigest()[:14]}", "object": kind}
-        if kind in ("payment_intent", "charge", "refund"):
-            obj |= {"amount": 4200, "currency": "usd", "status": "requires_payment_method" if "failed" in event_type else "succeeded"}
-        return {"id": event_id, "object": "event", "api_version": "2024-06-20", "created": int(when.timestamp()), "livemode": False,
-                "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": event_type,
-                "data": {"object": obj | fields}}
-    if provider == "square":
-        kind = event_type.split(".", 1)[0]
-        object_id = f"sq_{hashlib.sha1(event_id.encode()).hexdigest()[:20]}"
-        obj = {"id": object_id} | ({"amount_money": {"amount": 4200, "currency": "USD"}, "status": "COMPLETED"} if kind == "payment" else {})
-        return {"merchant_id": "ML_DEMO_MERCHANT", "type": event_type, "event_id": event_id,
-                "created_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "data": {"type": kind, "id": object_id, "object": {kind: obj | fields}}}
-    if provider == "fedex":
-        # FedEx names no event: its identity is the tracking number, status and scan time, so each
-        # ``event_id`` gets its own tracking number unless one is given.
-        number = fields.pop("tracking_number", str(7940_0000_0000 + int(hashlib.sha1(event_id.encode()).hexdigest()[:8], 16) % 10**8))
-        description = fields.pop("description", {"DL": "Delivered", "DE": "Delivery exception", "IT": "In transit"}.get(event_type, event_type))
-        return {"trackingNumber": number, "eventCreateTime": when.isoformat().replace("+00:00", "Z"),
-                "trackResults": [{"trackingNumberInfo": {"trackingNumber": number},
-                                  "latestStatusDetail": {"code": event_type, "derivedCode": event_type, "description": description},
-                                  "scanEvents": [{"date": when.isoformat(), "eventType": event_type, "eventDescription": description}]}]} | fields
-    raise ValueError(f"no provider {provider!r}")
-
-
-_STRIPE_PREFIX = {"payment_intent": "pi", "charge": "ch", "refund": "re", "customer": "cus", "invoice": "in", "product": "prod"}
+    return _provider(provider).sample_event(event_id, event_type, occurred_at, **fields)
 
 
 def signed_delivery(provider: str, secret: str, event: Any, url: str, timestamp: Optional[int] = None) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of ``event``'s delivery to ``url``, signed with ``secret`` as ``provider`` signs it.
+    """The body and headers of ``event``'s delivery to ``url``, signed with ``secret`` as ``provider`` signs it
+    (the provider module's ``sign``: Stripe's own signer for Stripe).
 
-    >>> body, headers = signed_delivery("stripe", "whsec_test", event, "http://127.0.0.1:3001/webhooks/stripe/org_1")
+    >>> body, headers = signed_delivery("stripe", "whsec_test", {"id": "evt_1"}, "http://127.0.0.1:3001/webhooks/stripe/org_1")
     >>> headers["stripe-signature"]  # doctest: +ELLIPSIS
     't=...,v1=...'
     """
     body = event if isinstance(event, bytes) else json.dumps(event).encode()
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": f"{provider.title()}/1.0 (webhooks)"}
-    if provider == "stripe":
-        import stripe
-
-        headers["stripe-signature"] = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)
-    elif provider == "square":
-        headers["x-square-hmacsha256-signature"] = _hmac_base64(secret, url.encode() + body)
-    elif provider == "fedex":
-        headers["fdx-signature"] = _hmac_base64(secret, body)
-    else:
-        raise ValueError(f"no provider {provider!r}")
-    return body, headers
+    return body, headers | _provider(provider).sign(secret, body, url, timestamp)
 
 
-def _hmac_base64(key: str, message: bytes) -> str:
-    return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
+def _provider(name: str):
+    from activitylog.webhooks.providers import PROVIDERS
+
+    if name not in PROVIDERS:
+        raise ValueError(f"no provider {name!r}")
+    return PROVIDERS[name]

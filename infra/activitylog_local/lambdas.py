@@ -18,14 +18,13 @@ import io
 import json
 import logging
 import os
-import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from activitylog_local.environments import EnvironmentGone, EnvironmentPool, ExecutionEnvironment
+from activitylog_local.environments import EnvironmentGone, EnvironmentPool, EnvironmentTimedOut, ExecutionEnvironment
 from activitylog_local.intrinsics import ACCOUNT, REGION
 
 log = logging.getLogger("activitylog_local.lambda")
@@ -98,23 +97,24 @@ class LambdaRuntime:
     def invoke(self, name: str, event: Any) -> Any:
         """Run the function's handler on ``event`` in one of its environments and return what it returns.
 
-        Raises ``FunctionError`` when the handler raises, like a Lambda "Unhandled" error.
+        Raises ``FunctionError`` when the handler raises, like a Lambda "Unhandled" error, and when it runs past
+        the function's Timeout: then, as Lambda does, its environment is ended and the error is ``Sandbox.Timedout``.
         """
         spec = self.find(name)
         request_id = str(uuid.uuid4())
-        started = time.monotonic()
         try:
             with self.pools[spec.logical_id].environment(WAIT_FOR_ENVIRONMENT) as environment:
-                answer = environment.invoke(event, request_id)
+                answer = environment.invoke(event, request_id, timeout=spec.timeout)
         except TimeoutError as error:
             raise FunctionError(spec.logical_id, {"errorType": "TooManyRequestsException", "errorMessage": f"Rate Exceeded: {error}",
+                                                  "requestId": request_id, "stackTrace": []}) from None
+        except EnvironmentTimedOut as error:  # Lambda's own words for it
+            log.warning("%s: RequestId: %s %s (its environment was ended)", spec.logical_id, request_id, error)
+            raise FunctionError(spec.logical_id, {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {error}",
                                                   "requestId": request_id, "stackTrace": []}) from None
         except EnvironmentGone as error:
             raise FunctionError(spec.logical_id, {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {error}",
                                                   "requestId": request_id, "stackTrace": []}) from None
-        elapsed = time.monotonic() - started
-        if elapsed > spec.timeout:
-            log.warning("%s ran %.1f s, past its %d s timeout (AWS would have stopped it)", spec.logical_id, elapsed, spec.timeout)
         if "error" in answer:
             raise FunctionError(spec.logical_id, answer["error"])
         return answer["result"]

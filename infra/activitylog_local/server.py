@@ -3,7 +3,11 @@
 Any other GET no route answers is a file of the Activity Logs page (``site``), as the
 template's CloudFront distribution serves it in AWS.
 
-``/_local/*`` exists only on this machine (no auth; it listens on 127.0.0.1):
+``/_local/*`` exists only on this machine (no auth; it listens on 127.0.0.1). A web page must not
+drive it (a cross-site form POST, or DNS rebinding a name of its own to 127.0.0.1), so every
+``/_local`` request needs this machine's ``Host`` (and ``Origin``, when sent), and every one
+that changes something also needs ``X-Activitylog-Local: 1``, a header no simple cross-site
+request can carry (``HttpClient`` sends it):
 
 - ``GET  /_local/health``                 the stack is up
 - ``GET  /_local/stack``                  tables, buckets, queues, functions, routes, schedules
@@ -26,7 +30,7 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -91,10 +95,31 @@ def _answer(stack: "LocalStack", request: Request, target: str) -> HttpResponse:
     if target.startswith(FUNCTION_URL_PREFIX):
         return stack.gateway.handle_function_url(request.method, target, headers, body, source_ip)
     if target.startswith("/_local/") or target == "/_local":
-        return local_endpoint(stack, request.method, target, body)
+        return _foreign(stack, request) or local_endpoint(stack, request.method, target, body)
     if stack.site and request.method in ("GET", "HEAD") and stack.gateway.route_for(request.method, target) is None:
         return stack.site.answer(request.method, target)  # the page, as the distribution serves it from its bucket
     return stack.gateway.handle(request.method, target, headers, body, source_ip)
+
+
+LOCAL_HEADER = "X-Activitylog-Local"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _foreign(stack: "LocalStack", request: Request) -> Optional[HttpResponse]:
+    """A 403 for a ``/_local`` request a web page could have made, else None."""
+    port = stack.url.rsplit(":", 1)[1]
+    hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]", stack.options.host)}
+    host = request.headers.get("Host", "").lower()
+    if host not in hosts:
+        return json_response(403, {"message": f"/_local answers requests to this machine only (Host {host!r}); "
+                                              f"use http://127.0.0.1:{port}"})
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() not in {f"http://{name}" for name in hosts}:
+        return json_response(403, {"message": f"/_local answers no web page of another origin ({origin!r})"})
+    if request.method not in SAFE_METHODS and request.headers.get(LOCAL_HEADER) != "1":
+        return json_response(403, {"message": f"a {request.method} to /_local needs the header {LOCAL_HEADER}: 1 "
+                                              "(the activitylog command and HttpClient send it)"})
+    return None
 
 
 def serve(stack: "LocalStack", host: str, port: int) -> BaseWSGIServer:

@@ -67,7 +67,7 @@ def entry_when(api_stack, entry_id: str, check, org: str = ORG, timeout: float =
 
 
 def queue_drained(api_stack) -> bool:
-    depth = api_stack.request("GET", "/_local/queues/WebhookQueue")[1]
+    depth = api_stack.request("GET", "/_local/queues/ActivityEventsQueue")[1]
     return depth["visible"] == 0 and depth["in_flight"] == 0
 
 

@@ -301,6 +301,14 @@ def support(entry_id: str, org: str = "org_a", scope: str = "activity:support") 
     return answer["statusCode"], json.loads(answer["body"])
 
 
+@pytest.mark.parametrize("entry_id", ["7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "7ZZZZZZZZZ0000000000000000", "00000000000000000000000000"])
+def test_support_answers_an_id_its_pattern_accepts_but_no_entry_has_with_404(aws, service, entry_id):
+    # Given ids at the very ends of the pattern (7ZZZ…: year 10889, past what a datetime holds), with an archive to look in
+    # When support looks one up, Then it is a 404 naming the id, as for any id no entry has
+    status, answer = support(entry_id)
+    assert (status, answer.get("field")) == (404, "id"), answer
+
+
 def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(aws, service, stream):
     # Given a job recorded, updated, finished, then removed from the table by its TTL and archived
     started = service.record(WRITER, job())

@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-from .api_events import api_event
+from activitylog.scopes import ROUTE_SCOPES
+
+from .api_events import api_event, claims
 from .test_api import WRITER, Api, api, entry, job  # noqa: F401 - api is the fixture
 
 GOOD_ID = "01JDQ7Z9K3M5N7P9R1T3V5X7Z9"
@@ -271,3 +273,24 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
     assert "Retry-After" in document["paths"]["/activities"]["post"]["responses"]["503"]["headers"]
     assert any(p["name"].lower() == "idempotency-key" for p in document["paths"]["/activities/{id}"]["patch"]["parameters"])
     assert document["paths"]["/webhooks/{provider}/{org_id}"]["post"]["security"] == []  # signed by the provider instead
+
+
+# -- ids the pattern accepts at its very ends ------------------------------------------------------
+
+# The id pattern takes a first character 0-7: 7ZZZ… is the largest ULID (year 10889, past what a
+# datetime holds), 000… the smallest (1970). Each is a well-formed id no entry has: 404, never 500.
+EDGE_IDS = ["7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "00000000000000000000000000", "7ZZZZZZZZZ0000000000000000"]
+ID_ROUTES = [(route.split(" ", 1)[0], route.split(" ", 1)[1]) for route in ROUTE_SCOPES
+             if "{id}" in route and "/exports" not in route]  # export ids are not entry ids: tests/integration/test_exports.py
+
+
+@pytest.mark.parametrize("entry_id", EDGE_IDS)
+@pytest.mark.parametrize(("method", "path"), ID_ROUTES, ids=[f"{m} {p}" for m, p in ID_ROUTES])
+def test_every_id_route_answers_an_edge_id_no_entry_has_with_404(api, idempotency_table, method, path, entry_id):
+    # (GET /support/activities/{id} with an archive to look in: tests/integration/test_archive.py.)
+    token = claims(org="org_acme", sub="u_17", scope=" ".join(sorted(ROUTE_SCOPES[f"{method} {path}"])))
+    body = {"PATCH": {"metadata": {"processed": 5}}, "POST": {}}.get(method)
+
+    reply = api.call(method, path.replace("{id}", entry_id), body=body, token=token)
+
+    assert reply.status == 404 and reply.field == "id", reply

@@ -92,6 +92,9 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=f"webhooks-{suffix}")["QueueUrl"]
         names[f"webhooks-{suffix}"] = "WebhookQueue"
         physical["WebhookQueue"] = queue
+        activity = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=f"activity-events-{suffix}")["QueueUrl"]
+        names[f"activity-events-{suffix}"] = "ActivityEventsQueue"
+        physical["ActivityEventsQueue"] = activity
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]
@@ -196,6 +199,19 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     messages = sqs.receive_message(QueueUrl=physical["WebhookQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
     with running("IngestFunction", physical, template, monkeypatch, calls) as used["IngestFunction"]:
         answer = load_handler_module("IngestFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())
+        assert answer["batchItemFailures"] == [], answer
+    from activitylog.ids import new_id
+    from activitylog.jobs.events import JOB_FINISHED, JOB_STARTED, activity_event
+
+    run_id = new_id(datetime.now(timezone.utc))
+    for detail_type, sequence, status in ((JOB_STARTED, 1, "IN_PROGRESS"), (JOB_FINISHED, 2, "SUCCESS")):
+        sent = activity_event("org_roles", run_id, dict(entry, status=status), detail_type=detail_type, sequence=sequence)
+        sqs.send_message(QueueUrl=physical["ActivityEventsQueue"], MessageBody=json.dumps(
+            {"version": "0", "source": sent["Source"], "detail-type": sent["DetailType"], "time": sent["Time"].isoformat(),
+             "detail": json.loads(sent["Detail"])}))
+    messages = sqs.receive_message(QueueUrl=physical["ActivityEventsQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    with running("ActivityEventsFunction", physical, template, monkeypatch, calls) as used["ActivityEventsFunction"]:
+        answer = load_handler_module("ActivityEventsFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())
         assert answer["batchItemFailures"] == [], answer
     with running("SupportFunction", physical, template, monkeypatch, calls) as used["SupportFunction"]:
         call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support")

@@ -239,10 +239,10 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
         assert meta["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     for function in ("SweeperFunction", "DemoJobsFunction"):
         assert _granted(transformed, function, "IdempotencyTable") == set(), function
-    # The platform bus's activity events reach the ingest through its queue, only from their rule.
+    # The platform bus's activity events reach their own consumer through their own queue, only from their rule.
     (rule_target,) = template["Resources"]["ActivityEventsRule"]["Properties"]["Targets"]
-    assert rule_target["Arn"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
-    (allow,) = _statements(template["Resources"]["WebhookQueuePolicy"]["Properties"]["PolicyDocument"])
+    assert rule_target["Arn"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    (allow,) = _statements(template["Resources"]["ActivityEventsQueuePolicy"]["Properties"]["PolicyDocument"])
     assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ActivityEventsRule", "Arn"]}}}
     # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
@@ -306,6 +306,34 @@ def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_mess
     assert mapping["Type"] == "SQS" and mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = {rule["Id"]: rule for rule in resources_["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["webhook-bodies"]["Prefix"] == OFFLOAD_PREFIX  # where the receiver offloads bodies too large for SQS
+
+
+def test_activity_events_have_their_own_queue_dlq_alarms_and_consumer_apart_from_webhooks(template, transformed):
+    resources_ = template["Resources"]
+    rule = resources_["ActivityEventsRule"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ActivityEventsDeadLetters", "Arn"]}}
+    queue = resources_["ActivityEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["ActivityEventsDeadLetters", "Arn"]}, "maxReceiveCount": 5}
+    assert queue["VisibilityTimeout"] >= 6 * template["Globals"]["Function"]["Timeout"]
+    assert queue["KmsMasterKeyId"] == resources_["ActivityEventsDeadLetters"]["Properties"]["KmsMasterKeyId"] == {"Ref": "ServiceKey"}
+    alarms = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+              for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"].get("Namespace") == "AWS/SQS"}
+    assert {("ApproximateNumberOfMessagesVisible", "ActivityEventsDeadLetters"), ("ApproximateAgeOfOldestMessage", "ActivityEventsQueue"),
+            ("ApproximateAgeOfOldestMessage", "ActivityEventsDeadLetters")} <= alarms
+    (mapping,) = resources_["ActivityEventsFunction"]["Properties"]["Events"].values()
+    assert mapping["Type"] == "SQS" and mapping["Properties"]["Queue"] == {"Fn::GetAtt": ["ActivityEventsQueue", "Arn"]}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The webhook ingest reads only webhook deliveries; the activity events' consumer never sees one.
+    (deliveries,) = resources_["IngestFunction"]["Properties"]["Events"].values()
+    assert deliveries["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+    assert _granted(transformed, "ActivityEventsFunction", "WebhookQueue") == _granted(transformed, "IngestFunction", "ActivityEventsQueue") == set()
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityEventsQueue") >= {"sqs:ChangeMessageVisibility"}
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityEventsDeadLetters") == set()
+    assert _granted(transformed, "ActivityEventsFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:PutItem",
+                                                                               "dynamodb:UpdateItem", "dynamodb:BatchGetItem"}
+    assert not any("ssm:" in action for action in _all_actions(transformed, "ActivityEventsFunction"))
 
 
 def test_the_export_functions_and_machine_hold_only_what_exports_need(transformed):
@@ -785,3 +813,65 @@ def test_only_the_digest_functions_role_may_sign_with_the_digest_key(template):
         "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-DigestFunctionRole-*"}}}
     administration = next(s for s in statements if s.get("Sid") == "KeyAdministration")
     assert {"kms:ScheduleKeyDeletion", "kms:Put*"} <= set(administration["Action"])  # Put*: CloudFormation updates its policy
+
+
+# -- the service's own metrics ---------------------------------------------------------------------
+
+# Every metric the code emits (namespace ActivityLog) is watched by an alarm, or says here why not.
+# Watched: the metric names something lost or tampered with; one is already an incident. The value
+# is the ``service`` dimension Powertools writes (the activity client's metrics carry its own).
+WATCHED_METRICS = {
+    "DeletedEntries": "activity-log",  # entries deleted outside their retention (the archive kept them)
+    "DetailMissing": "activity-log",  # an entry's offloaded detail is gone from S3
+    "ActivityEventsDropped": "activity-client",  # a producer's buffer overflowed: an event never reached the log
+    "ActivityEventsRejected": "activity-client",  # a producer drafted an invalid entry: it was never sent
+    "LateJobReports": "activity-log",  # a job report arrived after its entry finished, and was dropped
+}
+UNWATCHED_METRICS = {
+    # counts of work done, for dashboards
+    "EntriesWritten": "work done", "EntriesUpdated": "work done", "EntriesListed": "work done", "EntriesRead": "work done",
+    "ReadAmplification": "a cost figure (bench/ measures it)", "SupportLookups": "work done",
+    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
+    "ExportRowsWritten": "work done", "JobsRetried": "work done", "WebhooksAccepted": "work done",
+    "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
+    "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",
+    "ExpiredEntries": "work done", "ArchiveObjects": "work done",
+    "ActivityEventsBuffered": "the bus away for a while: kept and sent later; a loss is ActivityEventsDropped",
+    # watched by an alarm on where the failure ends up
+    "ExportsFailed": "ExportFailuresAlarm watches the export state machine's failed executions",
+    "WebhookWritesFailed": "retried by the queue; what never succeeds reaches WebhookDeadLetters (WebhookDeadLettersDepthAlarm)",
+    # the callers' doing, answered 4xx or shown in the log itself
+    "RequestsRefused": "4xx answers to callers", "WebhooksRejected": "bad signatures, recorded as entries",
+    "WebhooksForUnknownEndpoints": "deliveries to no org's endpoint: the sender's mistake",
+    "WebhookRejectionsNotRecorded": "the rejection quota at work",
+    "WebhookRejectionSummaries": "the quota's summary entries, in the org's own log (\"37 more rejected deliveries …\")",
+    "JobsStalled": "a customer's job, marked WARNING in their log by the sweeper",
+}
+METRIC_NAMES = re.compile(r'(?:add_metric\(\s*name=|single_metric\(\s*name=|_count\(\s*)"([A-Za-z]+)"|\(\s*"([A-Z][A-Za-z]+)",\s*done\.')
+
+
+def emitted_metrics() -> set[str]:
+    found = set()
+    for path in [*(ROOT / "layers").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]:
+        found |= {a or b for a, b in METRIC_NAMES.findall(path.read_text())}
+    return found
+
+
+def test_every_metric_the_code_emits_is_watched_or_says_why_not():
+    emitted = emitted_metrics()
+    assert {"DeletedEntries", "DetailMissing", "ActivityEventsDropped", "EntriesWritten", "ArchivedVersions"} <= emitted  # the scan works
+    unlisted = sorted(emitted - set(WATCHED_METRICS) - set(UNWATCHED_METRICS))
+    assert not unlisted, f"new metrics {unlisted}: add an alarm (WATCHED_METRICS) or say why none (UNWATCHED_METRICS)"
+
+
+@pytest.mark.parametrize("metric", sorted(WATCHED_METRICS))
+def test_an_alarm_notifies_the_first_time_a_watched_metric_counts(template, metric):
+    watching = [alarm["Properties"] for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+                if alarm["Properties"].get("MetricName") == metric]
+    assert len(watching) == 1, f"no alarm watches {metric}"
+    alarm = watching[0]
+    assert alarm["Namespace"] == "ActivityLog"
+    # The dimensions exactly as Powertools writes them: an alarm on other dimensions watches nothing.
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": WATCHED_METRICS[metric]}]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching" and "AlarmTopicArn" in json.dumps(alarm["AlarmActions"])

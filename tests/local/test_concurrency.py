@@ -133,3 +133,19 @@ def test_an_environment_whose_process_exits_is_an_error_and_is_replaced(tmp_path
         assert runtime.invoke("Plain", {}) != first  # a new environment (a cold start), not the dead one
     finally:
         runtime.stop()
+
+
+def test_an_idle_environment_killed_while_warm_is_replaced_not_handed_an_invocation(tmp_path):
+    # As in Lambda: an environment that died between invocations is not reused; the next one is a cold start.
+    import signal
+    import time
+
+    runtime = runtime_for(tmp_path, "import os\n\ndef handler(event, context):\n    return os.getpid()\n")
+    try:
+        first = runtime.invoke("Plain", {})
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.2)  # the kill lands
+        assert runtime.invoke("Plain", {}) != first  # not a Runtime.ExitError
+        assert runtime.pools["Plain"].size == 1
+    finally:
+        runtime.stop()

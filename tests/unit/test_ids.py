@@ -41,3 +41,14 @@ def test_malformed_ids_are_refused_naming_the_field(bad):
     with pytest.raises(BadRequest) as caught:
         ids.check_entry_id(bad)
     assert caught.value.field == "id"
+
+
+def test_every_id_the_pattern_takes_either_decodes_or_is_one_no_entry_can_have():
+    latest = ids._encode(ids._LATEST_MS, 10)
+    for entry_id in ("0" * 26, latest + "Z" * 16, ids._encode(ids._LATEST_MS + 1, 10) + "0" * 16, "7" + "Z" * 25):
+        assert ids.is_entry_id(entry_id)
+        if ids.can_exist(entry_id):
+            ids.occurred_at(entry_id)  # decodes
+        else:
+            assert entry_id > latest + "Z" * 16
+    assert not ids.can_exist("7" + "Z" * 25)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from activitylog.inputs import NewEntry
-from activitylog.webhooks.mapping import entry_document, redacted_request, status_of
+from activitylog.webhooks.mapping import entry_document, redacted_request
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Rejected
 from activitylog.webhooks.redaction import redact_body, redact_headers, scrub_text
 from activitylog_local.kit import provider_event, signed_delivery
@@ -159,7 +159,7 @@ def document_for(provider: str, event: dict, received_at: datetime = NOW) -> dic
 def test_the_status_table(provider, event_type, fields, status):
     event = provider_event(provider, "evt_status", event_type, NOW, **fields)
     assert document_for(provider, event)["status"] == status
-    assert status_of(provider, event, PROVIDERS[provider].identity(json.dumps(event).encode())[1]).value == status
+    assert PROVIDERS[provider].status(event, PROVIDERS[provider].identity(json.dumps(event).encode())[1]).value == status
 
 
 @pytest.mark.parametrize("provider, event_type, entity_type", [

@@ -119,8 +119,12 @@ class Settings:
     # how long a container trusts what it read of an org's retention policy
     policy_seconds: float = field(default=30.0, metadata=_env("RETENTION_CACHE_SECONDS", parse=float))
     webhook_queue_url: Optional[str] = field(default=None, metadata=_env("WEBHOOK_QUEUE_URL", parse=_optional))
+    # providers kept outside activitylog.webhooks.providers: comma-separated module paths
+    webhook_provider_modules: tuple[str, ...] = field(default=(), metadata=_env(
+        "WEBHOOK_PROVIDER_MODULES", parse=lambda text: tuple(filter(None, (path.strip() for path in text.split(","))))))
     webhook_secrets_path: Optional[str] = field(default=None, metadata=_env("WEBHOOK_SECRETS_PATH", parse=_optional))
-    # a failed webhook message comes back after this, doubled per receive
+    activity_queue_url: Optional[str] = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL", parse=_optional))
+    # a failed webhook message or activity event comes back after this, doubled per receive
     ingest_retry_seconds: int = field(default=10, metadata=_env("INGEST_RETRY_SECONDS", parse=int))
     # the platform bus the activity client publishes to (activitylog.jobs.events.BUS_VARIABLE)
     activity_bus_name: Optional[str] = field(default=None, metadata=_env("ACTIVITY_BUS_NAME", parse=_optional))

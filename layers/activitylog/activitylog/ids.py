@@ -49,6 +49,16 @@ def check_entry_id(value: str, field: str = "id") -> str:
     return value
 
 
+def can_exist(entry_id: str) -> bool:
+    """Whether an entry can have this id: its time part is a moment a datetime holds (up to the year 9999).
+    The pattern also takes ids up to 7ZZZ… (the year 10889), which no entry has and ``occurred_at`` cannot decode.
+
+    >>> can_exist("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"), can_exist("01JDQ7Z9K3M5N7P9R1T3V5X7Z9")
+    (False, True)
+    """
+    return _decode(entry_id[:10]) <= _LATEST_MS
+
+
 def occurred_at(entry_id: str) -> datetime:
     """The time part of an id, as an aware UTC datetime."""
     return datetime.fromtimestamp(_decode(entry_id[:10]) / 1000, timezone.utc)
@@ -84,6 +94,7 @@ def _time_part(moment: datetime) -> str:
 
 
 _VALUES = {char: index for index, char in enumerate(_ALPHABET)}
+_LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) * 1000  # decodable whatever the float rounding
 
 
 def _decode(text: str) -> int:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from activitylog.archive.writer import Archiver
     from activitylog.exports.service import ExportService
     from activitylog.jobs.client import Publisher
+    from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
     from activitylog.webhooks.ingest import Ingest
@@ -112,6 +113,13 @@ class Container:
         details = self.service.store.detail_store
         return Ingest(self.service, details, WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), details),
                       self.settings.ingest_retry_seconds)
+
+    @cached_property
+    def activity_ingest(self) -> "ActivityIngest":
+        from activitylog.jobs.ingest import ActivityIngest
+
+        return ActivityIngest(self.service, _required(self.settings.activity_queue_url, "ACTIVITY_QUEUE_URL"),
+                              self.settings.ingest_retry_seconds)
 
     @cached_property
     def archiver(self) -> "Archiver":

@@ -3,7 +3,7 @@
 - ``registry``  the register of job types (label, retryable, timeout)
 - ``events``    the EventBridge events the client publishes, and RetryRequested
 - ``client``    ``ActivityClient``: ``activity.job(...)``, ``activity.record(...)``, buffered publishing
-- ``ingest``    an event from the bus (through SQS) becomes an entry, or updates its job run's entry
+- ``ingest``    the activity events queue's consumer: an event from the bus becomes an entry, or updates its job run's entry
 - ``sweeper``   IN_PROGRESS jobs past their stall deadline become WARNING "stalled"
 - ``retry``     POST /activities/{id}/retry: a FAILED or WARNING run of a retryable type runs again
 

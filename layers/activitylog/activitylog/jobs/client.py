@@ -1,7 +1,7 @@
 """The activity client: how any Lambda of the platform logs, without knowing the log's table.
 
 It publishes events (``activitylog.jobs.events``) to the platform's EventBridge bus; a rule
-sends them through SQS to the log's batch ingest function, which writes the entries. So a
+sends them through their own SQS queue to the log's activity events consumer, which writes the entries. So a
 producer never waits on the log's table, and never fails because of it: when the bus
 cannot be reached the events wait in a bounded buffer (logged, and counted in the
 ``ActivityEventsBuffered`` metric) and go out, in order, with the next call or ``flush()``.
@@ -275,7 +275,7 @@ class ActivityClient:
         its entry (a ``SEND_WEBHOOK`` job: its topic, URL, method and body)."""
         from activitylog.webhooks.redaction import redact_document, scrub_text, scrub_url
 
-        # Redacted here, not only when recorded: the event waits on the bus, the ingest queue and its dead letters.
+        # Redacted here, not only when recorded: the event waits on the bus, the activity events queue and its dead letters.
         ok = response_status is not None and 200 <= response_status < 300
         target = {**target, "label": scrub_text(str(target.get("label") or ""))} if target.get("label") else target
         label = target.get("label") or target.get("id")

@@ -27,7 +27,7 @@ JobRequested       the same without ``retry_of``: a user's "run now", a platform
 ``run_id`` is the entry id the new run will have, decided by whoever asked, so the asker
 can point at the run before it has started. A retry's ``record`` (``{entry_id, entry,
 producer}``) is the caller's USER_ACTION "Retried …": it rides in the run request, and
-ActivityEventsRule sends RetryRequested to the ingest queue too, so the bus accepting the
+ActivityEventsRule sends RetryRequested to the activity events queue too, so the bus accepting the
 run is the bus accepting its audit entry (two events could part: the run asked for, its
 "Retried" entry left in a buffer that ends with the function's environment).
 
@@ -67,7 +67,7 @@ def activity_event(org: str, entry_id: str, entry: dict, *, detail_type: str = A
 
 @dataclass
 class ActivityEvent:
-    """An activity event as it reaches the ingest function (an EventBridge event in an SQS body)."""
+    """An activity event as it reaches its consumer (an EventBridge event in an SQS body)."""
 
     org: str
     entry_id: str
@@ -106,7 +106,7 @@ class ActivityEvent:
 
 
 def is_activity_event(document: Any) -> bool:
-    """Whether an SQS body is an EventBridge event to record (the ingest queue also carries webhooks)."""
+    """Whether an SQS body is an EventBridge event to record (what the activity events queue carries)."""
     if not isinstance(document, dict) or "detail-type" not in document:
         return False
     return (document.get("source") == ACTIVITY_SOURCE

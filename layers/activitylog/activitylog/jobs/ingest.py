@@ -1,7 +1,12 @@
-"""An activity event from the bus (an SQS message's body) becomes an entry, or moves its job run's entry along.
+"""The activity events' consumer: an event from the bus (an SQS message's body) becomes an entry,
+or moves its job run's entry along.
 
-The ingest function (``activitylog.webhooks.ingest``) reads them from the queue it shares with
-webhook deliveries (template.yaml's ActivityEventsRule targets it) and calls ``record_event``.
+template.yaml's ActivityEventsRule sends the platform bus's activity events (job start, progress
+and completion, user actions, system events: ``events``) to their own queue; its consumer
+(functions/activity_events) hands each record to ``record_event`` through Powertools'
+``BatchProcessor``. What fails is reported in ``batchItemFailures`` and comes back after a
+doubling delay (``activitylog.backoff``); after the queue's ``maxReceiveCount`` receives it rests
+in the dead-letter queue, whose depth and age raise alarms, until ``activitylog redrive``.
 
 Events of one run arrive in any order and some more than once (SQS standard queues), so
 each carries the run's whole state, its entry id and a growing ``sequence``:
@@ -19,12 +24,22 @@ and after the queue's ``maxReceiveCount`` it rests in the dead-letter queue.
 
 >>> record_event(service, ActivityEvent.parse(message))
 'created'
+>>> container().activity_ingest.handle(event, context)  # activitylog.wiring
+{'batchItemFailures': []}
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Optional
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from activitylog.backoff import retry_delays, retry_later
 from activitylog.errors import Conflict
 from activitylog.jobs.events import ActivityEvent
 from activitylog.observability import logger, metrics
@@ -55,3 +70,37 @@ def record_event(service: ActivityService, event: ActivityEvent) -> str:
         return "late"
     return "updated"
 
+
+
+@dataclass
+class ActivityIngest:
+    """The activity events queue's consumer: each record recorded as it is read, failures reported and retried later."""
+
+    service: ActivityService
+    queue_url: Optional[str] = None  # where failed messages are told when to come back
+    retry_seconds: int = 10
+
+    @cached_property
+    def sqs(self):
+        import boto3
+
+        return boto3.client("sqs")
+
+    def handle(self, event: dict, context: Any) -> dict:
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        answer = process_partial_response(event=event, record_handler=self.record, processor=processor, context=context)
+        failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+        self._back_off([r for r in event.get("Records", []) if r["messageId"] in failed])
+        return answer
+
+    def record(self, record: SQSRecord) -> str:
+        """Record one event (raises on one that can never be recorded: it is retried, then dead-lettered)."""
+        return record_event(self.service, ActivityEvent.parse(json.loads(record.body)))
+
+    def _back_off(self, failed: list[dict]) -> None:
+        if not failed or self.queue_url is None:
+            return
+        try:
+            retry_later(self.sqs, self.queue_url, retry_delays(failed, self.retry_seconds))
+        except Exception:  # noqa: BLE001 - the queue's visibility timeout brings them back anyway
+            logger.exception("could not set the retry delay of failed activity events")

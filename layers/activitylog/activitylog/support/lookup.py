@@ -28,6 +28,8 @@ class SupportLookup:
     def get(self, caller: "Caller", entry_id: str) -> dict:
         caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
         ids.check_entry_id(entry_id)
+        if not ids.can_exist(entry_id):  # the archive is laid out by the id's time, which this id has none of
+            raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")
         hot = self.service.store.get(caller.org, entry_id, self.service.shards_read(caller.org))
         if hot is not None:
             return {**hot.detail_view(), "found_in": "hot", "versions": None, "expired_at": None, "removed_at": None}

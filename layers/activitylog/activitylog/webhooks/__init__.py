@@ -2,8 +2,8 @@
 
 The path, one module per step:
 
-- ``providers``   each provider's signature check (Stripe's own library; Square's and FedEx's HMACs)
-                  and how to read an event's id, type and time from its body
+- ``providers``   the register, and one module per provider: its signature check (Stripe's own library;
+                  Square's and FedEx's HMACs), its event identity, what its entries show, how it signs
 - ``secrets``     an org's signing secret per provider (SSM Parameter Store, cached by Powertools)
 - ``receiver``    ``POST /webhooks/{provider}/{org_id}``: verify, enqueue, answer 200; a refusal
                   is a 400 and a SYSTEM_EVENT WARNING, at most a few per org, provider and minute

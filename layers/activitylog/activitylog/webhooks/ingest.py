@@ -1,9 +1,7 @@
 """The ingest function: webhook messages from SQS to WEBHOOK entries, exactly once, losing none.
 
-The same queue carries the platform bus's activity events (job start, progress and
-completion, user actions, system events: ``activitylog.jobs.events``); each is recorded as it
-is read, creating its entry or moving its job run's entry along (``activitylog.jobs.ingest``),
-and fails, comes back and dead-letters like a webhook message.
+The queue carries webhook deliveries only: the platform bus's activity events have a queue and
+a consumer of their own (``activitylog.jobs.ingest``, functions/activity_events).
 
 Powertools' ``BatchProcessor`` reads each record of the batch (its message, from S3 when it was
 offloaded) and maps it to an entry; then the batch's entries are written together, per org
@@ -11,7 +9,7 @@ offloaded) and maps it to an entry; then the batch's entries are written togethe
 a redelivered, replayed or concurrent duplicate is stored once). What fails is reported in
 ``batchItemFailures``: only those messages come back. Each comes back after a backoff that
 doubles per receive (``INGEST_RETRY_SECONDS`` × 2^(receives-1), at most 15 minutes) instead of
-the queue's whole visibility timeout; after ``maxReceiveCount`` receives SQS moves it to the
+the queue's whole visibility timeout (``activitylog.backoff``); after ``maxReceiveCount`` receives SQS moves it to the
 dead-letter queue, whose depth and oldest message raise alarms, and ``activitylog redrive``
 (or SQS's own redrive) puts it back once the cause is fixed.
 
@@ -30,16 +28,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from activitylog.backoff import retry_delays
 from activitylog.details import DetailStore
-from activitylog.jobs.events import ActivityEvent, is_activity_event
-from activitylog.jobs.ingest import record_event
 from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import entry_document, redacted_request, source_event_id
 from activitylog.webhooks.providers import PROVIDERS
 from activitylog.webhooks.queue import OffloadedBodyMissing, WebhookQueue, body_of, identity_of, read_message
-
-MAX_RETRY_SECONDS = 900
 
 
 @dataclass
@@ -69,8 +64,7 @@ class Ingest:
 
     def prepare(self, record: SQSRecord) -> Optional[Pending]:
         """The record's entry (raises on a message that cannot be read: it is retried, then dead-lettered);
-        None for an activity event, recorded at once (its job run's entry may need an update, not a new item),
-        and for an offloaded delivery received again once its event is recorded."""
+        None for an offloaded delivery received again once its event is recorded."""
         from activitylog.inputs import NewEntry
 
         try:
@@ -84,9 +78,6 @@ class Ingest:
                 metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
                 return None
             raise
-        if is_activity_event(message):
-            record_event(self.service, ActivityEvent.parse(message))
-            return None
         provider = PROVIDERS[message["provider"]]
         if "request" in message:  # redacted by the receiver
             request, identity = message["request"], identity_of(message)
@@ -118,12 +109,8 @@ class Ingest:
         """Failed messages come back after a doubling delay, not the queue's whole visibility timeout."""
         if not failed or self.queue is None:
             return
-        delays = []
-        for record in failed:
-            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
-            delays.append((record["receiptHandle"], min(MAX_RETRY_SECONDS, self.retry_seconds * 2 ** max(0, receives - 1))))
         try:
-            self.queue.retry_later(delays)
+            self.queue.retry_later(retry_delays(failed, self.retry_seconds))
         except Exception:  # noqa: BLE001 - the queue's visibility timeout brings them back anyway
             logger.exception("could not set the retry delay of failed webhook messages")
 

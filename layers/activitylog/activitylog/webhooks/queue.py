@@ -12,7 +12,7 @@ SQS takes at most 256 KB a message: a larger one is stored first in the detail b
 written (the same message received again then finds its event recorded: a success); the
 bucket's lifecycle rule removes any left behind.
 
->>> queue = WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], DetailStore(os.environ["DETAIL_BUCKET"]))
+>>> queue = WebhookQueue(settings.webhook_queue_url, DetailStore(settings.detail_bucket))
 >>> queue.enqueue(message_for("stripe", "org_1", identity, received_at, redacted_request(headers, body, url)))
 >>> message, offloaded = read_message(record.body, detail_store)
 """
@@ -27,8 +27,9 @@ from functools import cached_property
 from typing import Optional
 
 from activitylog import details
+from activitylog.backoff import retry_later
 from activitylog.details import DetailStore
-from activitylog.webhooks.providers import Identity
+from activitylog.webhooks.providers.base import Identity
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's limit, and the queue's MaximumMessageSize in template.yaml
 OFFLOAD_PREFIX = "webhooks/"
@@ -81,12 +82,9 @@ class WebhookQueue:
             raise
         return offloaded
 
-
     def retry_later(self, delays: list[tuple[str, int]]) -> None:
         """Make received messages (by receipt handle) visible again after their delay (seconds), not the queue's timeout."""
-        entries = [{"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": delay} for n, (handle, delay) in enumerate(delays)]
-        for start in range(0, len(entries), 10):
-            self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
+        retry_later(self.client, self.queue_url, delays)
 
 
 class OffloadedBodyMissing(LookupError):

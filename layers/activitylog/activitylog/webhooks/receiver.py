@@ -35,7 +35,7 @@ from activitylog.observability import logger, metrics
 from activitylog.responses import responses
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import redacted_request
-from activitylog.webhooks.providers import PROVIDERS, Delivery, Provider, Rejected
+from activitylog.webhooks.providers import PROVIDERS, SIGNATURE_HEADERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
 from activitylog.webhooks.redaction import redact_headers, scrub_url
 from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
@@ -103,7 +103,7 @@ class Receiver:
             "metadata": {"webhook": {
                 "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
                 "source_ip": source_ip,
-                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers),
+                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers, SIGNATURE_HEADERS),
                             "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
             }},
         }
@@ -134,7 +134,7 @@ def routes(receiver: Callable[[], Receiver] = lambda: None) -> Router:  # type: 
     router = Router()
 
     @router.post("/webhooks/<provider>/<org_id>", summary="Receive a provider's webhook for an organization (no token: signed)",
-                 description="Stripe (Stripe-Signature), Square (x-square-hmacsha256-signature) or FedEx (fdx-signature), "
+                 description=f"{', '.join(f'{p.display} ({p.signature_header})' for p in PROVIDERS.values())}: "
                              "verified with the organization's secret, queued, and recorded once per provider event id.",
                  responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503))
     def receive_webhook(provider: str, org_id: str):

@@ -3,8 +3,9 @@
 The log is often the only copy of a payload, and it is read by a whole team: signatures,
 authorization headers, card numbers, CVCs and bank account numbers must not reach it.
 
-- headers: signatures (``Stripe-Signature``, Square's and FedEx's), ``Authorization``,
-  cookies and API keys are erased (Powertools data masking's ``erase``);
+- headers: signatures (any header named like one, and those the caller names: a delivery's
+  provider's, ``providers.SIGNATURE_HEADERS``), ``Authorization``, cookies and API keys are
+  erased (Powertools data masking's ``erase``);
 - body fields that only ever hold secrets (``cvc``, ``card_number``, ``account_number``,
   ``iban``, … in any nesting) are erased the same way, their names compared without case or
   separators (``Cvc``, ``AccountNumber``, ``card-number`` and ``CARD_NUMBER`` are all caught);
@@ -28,11 +29,11 @@ import json
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any
+from typing import Any, Collection
 
 SECRET_HEADERS = frozenset({
     "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "x-auth-token",
-    "x-amz-security-token", "stripe-signature", "x-square-hmacsha256-signature", "x-square-signature", "fdx-signature",
+    "x-amz-security-token",
 })
 # Any other header named like one that carries a secret (x-hub-signature-256, x-shopify-hmac-sha256, x-webhook-token, …).
 _SECRET_HEADER_NAME = re.compile(r"signature|hmac|secret|token|authorization|api[-_]?key|password|cookie", re.IGNORECASE)
@@ -85,11 +86,11 @@ def _erased(value: Any) -> Any:
     return _masker().erase(value if value is None or isinstance(value, (str, int, float)) else MASK)
 
 
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+def redact_headers(headers: dict[str, str], secret: Collection[str] = ()) -> dict[str, str]:
     """The headers with every secret-bearing one erased (kept by name: it shows the request was signed),
-    the others scrubbed like any text (a ``Referer`` with a token in its query)."""
-    return {name: _erased(value) if name.lower() in SECRET_HEADERS or _SECRET_HEADER_NAME.search(name) else scrub(value)
-            for name, value in headers.items()}
+    ``secret`` (lower-case names) too, the others scrubbed like any text (a ``Referer`` with a token in its query)."""
+    return {name: _erased(value) if name.lower() in SECRET_HEADERS or name.lower() in secret or _SECRET_HEADER_NAME.search(name)
+            else scrub(value) for name, value in headers.items()}
 
 
 def redact_body(body: bytes) -> Any:

@@ -1,0 +1,81 @@
+"""Square: ``x-square-hmacsha256-signature`` = base64(HMAC-SHA256(signature key, notification URL + raw body)).
+
+An event is named by its ``event_id``; what it is about is ``data.object.{data.type}``, its kind
+the first word(s) of the event type (``payment.updated`` → payment).
+
+>>> event = provider.sample_event("sq_1", "payment.updated")
+>>> provider.entity(event, provider.read(event))["label"]
+'42.00 USD'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from activitylog.entry import Status
+from activitylog.webhooks.providers.base import (Delivery, Identity, Provider, Rejected, describe, hmac_base64, iso,
+                                                 signature_matches, type_says_warning)
+
+# What an event is about, by the first word(s) of its type (the longest prefix wins).
+ENTITY_TYPES = {
+    "payment": "payment", "refund": "payment", "invoice": "payment",
+    "customer": "contact",
+    "catalog": "product", "inventory": "product",
+    "order.fulfillment": "fulfillment",
+}
+WARNING_OBJECT_STATUSES = ("failed", "declined")
+
+
+class Square(Provider):
+    name, display, signature_header = "square", "Square", "x-square-hmacsha256-signature"
+    sample_types = ("payment.updated", "inventory.count.updated", "customer.updated")
+    secret_headers = ("x-square-hmacsha256-signature", "x-square-signature")  # and the older SHA-1 one
+
+    def check(self, delivery: Delivery, secret: str) -> None:
+        expected = hmac_base64(secret, delivery.url.encode("utf-8", "replace") + delivery.body)  # no URL can make it raise
+        if not signature_matches(expected, delivery.headers[self.signature_header]):
+            raise Rejected("signature does not match", self.signature_header)
+
+    def read(self, event: dict) -> Identity:
+        return Identity(str(event["event_id"]), str(event["type"]), iso(event.get("created_at")))
+
+    def status(self, event: dict, identity: Identity) -> Status:
+        if type_says_warning(identity.event_type):
+            return Status.WARNING
+        status = str((_object(event) or {}).get("status", "")).lower()
+        return Status.WARNING if status in WARNING_OBJECT_STATUSES else Status.SUCCESS
+
+    def entity(self, event: dict, identity: Identity) -> Optional[dict]:
+        found = _object(event) or {}
+        kind = next((entity for prefix, entity in sorted(ENTITY_TYPES.items(), key=lambda item: -len(item[0]))
+                     if identity.event_type == prefix or identity.event_type.startswith(prefix + ".")), None)
+        object_id = (event.get("data") or {}).get("id") or found.get("id")
+        if not kind or not object_id:
+            return None
+        return {"type": kind, "id": str(object_id), "label": describe(kind, found)}
+
+    def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
+        return {self.signature_header: hmac_base64(secret, url.encode() + body)}
+
+    def sample_event(self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any) -> dict:
+        """``event_id``, ``created_at`` and ``data.object.{type}``."""
+        when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        kind = event_type.split(".", 1)[0]
+        object_id = f"sq_{hashlib.sha1(event_id.encode()).hexdigest()[:20]}"
+        obj = {"id": object_id} | ({"amount_money": {"amount": 4200, "currency": "USD"}, "status": "COMPLETED"} if kind == "payment" else {})
+        return {"merchant_id": "ML_DEMO_MERCHANT", "type": event_type, "event_id": event_id,
+                "created_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "data": {"type": kind, "id": object_id, "object": {kind: obj | fields}}}
+
+
+def _object(event: dict) -> Optional[dict]:
+    """The object the event carries: ``data.object.<data.type>`` (or the one object there)."""
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    objects = data.get("object") if isinstance(data.get("object"), dict) else {}
+    found = objects.get(data.get("type")) or next((v for v in objects.values() if isinstance(v, dict)), None)
+    return found if isinstance(found, dict) else None
+
+
+provider = Square()
