@@ -76,14 +76,12 @@ def local_table(shards: int | None = None, writers: int = 8, db_path: Path | Non
         import boto3
         from botocore.config import Config
 
-        from activitylog.config import settings
-        from activitylog.service import ActivityService
-        from activitylog.store import bind
+        from activitylog import wiring
 
         client = boto3.client("dynamodb", endpoint_url=ddb.endpoint,
                               config=Config(parameter_validation=False, max_pool_connections=writers + 4,
                                             retries={"max_attempts": 10, "mode": "standard"}))
         create_table(client, TABLE)
-        bind(TABLE)
-        yield Bench(ddb.endpoint, ddb.process.pid, client, ActivityService.from_environment(),
-                    settings().org(ORG).shards)
+        wiring.reset()
+        service = wiring.container().service  # binds the models to TABLE_NAME's table
+        yield Bench(ddb.endpoint, ddb.process.pid, client, service, service.config.org(ORG).shards)

@@ -172,12 +172,13 @@ def iso_ms(moment: datetime) -> str:
 
 def request_export(activity, filters: dict) -> str:
     """The export as POST /exports makes it: the threshold's rows read, then recorded and started."""
-    from activitylog.config import export_settings
-    from activitylog.exports.service import ExportService, LargeExport
+    from activitylog.config import Settings
+    from activitylog.exports.files import ExportFiles
+    from activitylog.exports.service import ExportRuns, ExportService, LargeExport
     from activitylog.service import Caller
 
-    export_settings.cache_clear()
-    exports = ExportService.from_environment(activity)
+    config = Settings.from_environ().exports
+    exports = ExportService(activity, config, ExportFiles(config.bucket), ExportRuns(config.state_machine))
     caller = Caller(ORG, "u_01", frozenset({"activity:read"}), name="Bench Reader", email="bench@example.com")
     answer = exports.request(caller, filters)
     assert isinstance(answer, LargeExport), "the export should be large enough to run in the background"

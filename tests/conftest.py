@@ -60,15 +60,13 @@ def activity_table(dynamodb_client):
 @pytest.fixture
 def idempotency_table(dynamodb_client, monkeypatch):
     """Powertools' idempotency table, as template.yaml declares it, named in IDEMPOTENCY_TABLE."""
-    from activitylog import config, idempotency
+    from activitylog import wiring
     from activitylog_local.template import create_table
 
     name = f"idempotency-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_client, name, logical_id="IdempotencyTable")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", name)
-    config.settings.cache_clear()
-    idempotency._persistence.cache_clear()
+    wiring.reset()
     yield name
-    config.settings.cache_clear()
-    idempotency._persistence.cache_clear()
+    wiring.reset()
     dynamodb_client.delete_table(TableName=name)

@@ -47,14 +47,13 @@ def aws(activity_table, monkeypatch):
         for name, value in {"TABLE_NAME": activity_table, "ARCHIVE_BUCKET": ARCHIVE, "DETAIL_BUCKET": DETAILS,
                             "RETENTION_CACHE_SECONDS": "0"}.items():
             monkeypatch.setenv(name, value)
-        from activitylog.config import settings
+        from activitylog import wiring
 
-        settings.cache_clear()
+        wiring.reset()
         handler = load_handler_module("ArchiveFunction").lambda_handler
-        handler.reset()
+        wiring.reset()
         yield s3
-        handler.reset()
-        settings.cache_clear()
+        wiring.reset()
 
 
 @pytest.fixture

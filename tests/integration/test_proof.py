@@ -140,8 +140,7 @@ def proof_answer(entry_id: str, scope: str = "activity:support") -> dict:
 @pytest.fixture
 def support_environment(world, monkeypatch, tmp_path):
     """The support function's environment as template.yaml gives it; the local stack's key folder stands in for KMS."""
-    from activitylog.api import common, support
-    from activitylog.config import settings
+    from activitylog import wiring
 
     kms = tmp_path / "kms"
     kms.mkdir()
@@ -150,10 +149,7 @@ def support_environment(world, monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
 
     def fresh():
-        settings.cache_clear()
-        common.reset()
-        support._public_keys.cache_clear()
-        support._archive.cache_clear()
+        wiring.reset()
 
     fresh()
     yield
