@@ -51,6 +51,10 @@ class _Worker:
         self._thread = threading.Thread(target=self._run_safely, name=self.name, daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the worker to end, without waiting for it (``stop`` waits)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:

@@ -220,6 +220,8 @@ class LocalStack:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        for worker in reversed(self.workers):  # every source told first, then each awaited
+            worker.request_stop()
         for worker in reversed(self.workers):
             worker.stop()
         self.workers = []

@@ -77,7 +77,7 @@ def _start(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
 def _stop(stack: RunningStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     try:
-        stack.process.wait(timeout=30)
+        stack.process.wait(timeout=60)  # a loaded 2-core machine takes a while to end every environment
     except subprocess.TimeoutExpired:
         stack.process.kill()
         stack.process.wait()
