@@ -530,7 +530,7 @@ def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idem
     import time
 
     from activitylog import idempotency
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     from .test_api import entry
 
@@ -557,7 +557,7 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
     the shortest API function's timeout, with a second to answer."""
     from activitylog import idempotency
     from activitylog.api.common import service
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     resources = load()["Resources"]
     default = load()["Globals"]["Function"]["Timeout"]
