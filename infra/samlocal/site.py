@@ -1,4 +1,4 @@
-"""The Activity Logs page, locally: the template's CloudFront distribution on the stack's own port.
+"""A distribution's page, locally: the template's CloudFront distribution on the stack's own port.
 
 In AWS, a ``AWS::CloudFront::Distribution`` serves the page from the bucket its default
 behaviour targets (filled after each deploy from the folder the bucket's ``SyncedFrom``

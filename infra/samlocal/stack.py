@@ -1,4 +1,4 @@
-"""The whole service on one machine, wired by template.yaml.
+"""A SAM template's stack on one machine, wired by the template itself.
 
 ``LocalStack`` starts DynamoDB Local, turns moto on in-process (DynamoDB passed
 through), creates every resource the template declares under a local name, registers
@@ -138,7 +138,7 @@ class LocalStack:
         self.dynamodb: Optional[DynamoDBLocal] = None
         self.runtime: Optional[LambdaRuntime] = None
         self.gateway: Optional[Gateway] = None
-        self.site: Optional[Site] = None  # the Activity Logs page, when the template has a distribution for it
+        self.site: Optional[Site] = None  # the page, when the template has a distribution for it
         self.server = None
         self.invoker: Optional[AsyncInvoker] = None
         self.scheduler: Optional[Scheduler] = None
