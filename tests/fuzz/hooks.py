@@ -2,8 +2,8 @@
 
 A webhook delivery the fuzzer makes up is refused at the signature check before its body is
 read, so alone it never reaches the code that parses a provider's event. Here each generated
-delivery to a known provider becomes one of four, chosen by a hash of the case (so the seed
-still decides everything):
+delivery to a known provider goes to one of the three (the generator tends to pick one) and
+becomes one of four, both chosen by a hash of the case (so the seed still decides everything):
 
 - unsigned (the generated headers only): a 400;
 - signed with another secret: a 400;
@@ -11,7 +11,8 @@ still decides everything):
   (its id, type and times replaced by whatever was generated): parsed, then recorded or a 4xx;
 - the same, the generated object inside the event's own object (Stripe's ``data.object``).
 
-The stack's URL, the org and its secrets come from the environment (``tests/fuzz/test_openapi.py``).
+The stack's URL, the org and its secrets come from the environment (``tests/fuzz/test_openapi.py``);
+each delivery signed with the org's secret and its answer's status go to the ``FUZZ_TALLY`` file.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def before_call(context, case, kwargs):
     if provider not in secrets:
         return  # an unknown provider, as generated: a 404
     org = os.environ["FUZZ_ORG"]
-    case.path_parameters = {**case.path_parameters, "org_id": org}
     generated = case.body
-    kind = int(hashlib.sha256(json.dumps([provider, generated], sort_keys=True, default=str).encode()).hexdigest(), 16) % 4
+    digest = int(hashlib.sha256(json.dumps([provider, generated], sort_keys=True, default=str).encode()).hexdigest(), 16)
+    kind = digest % 4
+    provider = sorted(secrets)[digest // 4 % len(secrets)]  # every provider, whichever one the generator favours
+    case.path_parameters = {**case.path_parameters, "provider": provider, "org_id": org}
     if kind == 0:
         return
     event = provider_event(provider, f"evt_fuzz_{hashlib.sha256(repr(generated).encode()).hexdigest()[:16]}", EVENT_TYPES[provider])
@@ -55,4 +58,15 @@ def before_call(context, case, kwargs):
     url = f"{os.environ['FUZZ_STACK_URL']}/webhooks/{provider}/{org}"
     body, headers = signed_delivery(provider, secret, event, url)
     case.body = body  # bytes: sent as they were signed
-    case.headers = {**(case.headers or {}), **headers}
+    case.headers = {**(case.headers or {}), **headers, **({SIGNED: provider} if kind != 1 else {})}
+
+
+SIGNED = "x-fuzz-signed-by-org"  # marks (for after_call) a delivery signed with the org's own secret
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    provider = (case.headers or {}).get(SIGNED)
+    if case.operation.path == WEBHOOK_PATH and provider:
+        with open(os.environ["FUZZ_TALLY"], "a") as tally:
+            tally.write(json.dumps({"provider": provider, "status": response.status_code}) + "\n")
