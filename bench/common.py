@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "infra"))  # activitylog_local: DynamoDB Local, template.yaml, the data generator
+sys.path[:0] = [str(ROOT / "infra"), str(ROOT)]  # samlocal and activitylog_local; tests.support.kit (events, signing)
 
 ORG = "org_bench"
 WCU_ORG = "org_bench_writes"
@@ -68,8 +68,8 @@ def local_table(shards: int | None = None, writers: int = 8, db_path: Path | Non
     os.environ.update(BENCH_ENV)
     if shards:
         os.environ["DEFAULT_SHARDS"] = str(shards)
-    from activitylog_local.dynamodb import DynamoDBLocal, local_aws_environment
-    from activitylog_local.template import create_table
+    from samlocal.dynamodb import DynamoDBLocal, local_aws_environment
+    from samlocal.template import create_table
 
     with DynamoDBLocal(db_path=db_path) as ddb:
         os.environ.update(local_aws_environment(ddb.endpoint))

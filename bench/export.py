@@ -135,7 +135,7 @@ class moto_server:
     """A moto server in a process of its own (S3 and Step Functions): its memory is not the worker's."""
 
     def __enter__(self) -> str:
-        from activitylog_local.dynamodb import free_port
+        from samlocal.dynamodb import free_port
 
         port = free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -186,7 +186,7 @@ def request_export(activity, filters: dict) -> str:
 
 
 def child(kind: str, *args: str, endpoint: str, aws_url: str) -> dict:
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     worker = load()["Resources"]["ExportWorkerFunction"]["Properties"]
     # The function's own settings that are plain values in template.yaml (its malloc settings among them).

@@ -19,8 +19,8 @@ from typing import Any, Optional
 
 import pytest
 
-from activitylog_local.auth import DevKey
-from activitylog_local.kit import HttpClient
+from samlocal.auth import DevKey
+from tests.support.kit import HttpClient
 from tests.local.conftest import wait_for  # noqa: F401 - the e2e tests poll the same way
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -524,7 +524,7 @@ class _Blackhole:
 def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idempotency_table, monkeypatch):
     import time
 
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     from .test_api import entry
 
@@ -549,7 +549,7 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
     """Two calls in a row that get no answer (the request's own, then Powertools removing its record) fit in
     the shortest API function's timeout, with a second to answer."""
     from activitylog.api.common import service
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     resources = load()["Resources"]
     default = load()["Globals"]["Function"]["Timeout"]

@@ -24,7 +24,7 @@ from activitylog.config import Settings
 from activitylog.details import DetailStore
 from activitylog.inputs import NewEntry
 from activitylog.service import ActivityService, Caller
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 from .api_events import load_handler_module
 from .streams import TableStream, stream_event

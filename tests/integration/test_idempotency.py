@@ -6,7 +6,7 @@ import pytest
 
 from activitylog import idempotency, wiring
 from activitylog.errors import Conflict
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 
 def run_once(*args, **options):
@@ -278,7 +278,7 @@ def test_key_markers_use_the_idempotency_tables_own_key_and_expiry():
     """The markers live beside Powertools' records: the table's one key attribute, and its TTL attribute,
     so DynamoDB removes a key's marker as it removes the key's record."""
     from activitylog import store
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     table = load()["Resources"]["IdempotencyTable"]["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == [store.KeyItem._hash_keyname]

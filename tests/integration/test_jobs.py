@@ -23,8 +23,8 @@ from activitylog.api import common
 from activitylog.jobs import client as client_module
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.sweeper import sweep
-from activitylog_local.kit import sqs_record
-from activitylog_local.template import load
+from tests.support.kit import sqs_record
+from samlocal.template import load
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 from .test_api import READER, WRITER, Api
@@ -205,7 +205,7 @@ def test_a_webhook_delivery_on_the_activity_queue_is_not_an_activity_event_and_f
     from activitylog.webhooks.mapping import redacted_request
     from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
-    from activitylog_local.kit import provider_event, signed_delivery
+    from tests.support.kit import provider_event, signed_delivery
 
     job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
     job.start()

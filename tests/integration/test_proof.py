@@ -22,14 +22,14 @@ import pytest
 
 from activitylog.archive import layout
 from activitylog.inputs import EntryUpdate, NewEntry
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 from .api_events import api_event, claims, handler_module
 from .test_digests import ARCHIVE, DIGESTS, WRITER, cli, other_signer, world  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "check_proof.py"
-OURS = ("activitylog", "activitylog_local", "tests", "functions")
+OURS = ("activitylog", "activitylog_local", "samlocal", "tests", "functions")
 
 
 def job_with_two_versions(world) -> str:

@@ -194,7 +194,7 @@ def lifecycle_expiry(s3, key: str) -> datetime:
     """When template.yaml's DetailBucket lifecycle rules remove the object: of the rules whose prefix and tags
     match it, the earliest expiration wins (S3's rule for conflicting rules), at the midnight UTC after
     creation + days (S3 rounds up to it)."""
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     rules = load()["Resources"]["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     head = s3.head_object(Bucket=DETAIL_BUCKET, Key=key)

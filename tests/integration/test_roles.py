@@ -21,8 +21,8 @@ from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.api import common
-from activitylog_local.kit import LambdaContext, provider_event, signed_delivery
-from activitylog_local.template import create_table
+from tests.support.kit import LambdaContext, provider_event, signed_delivery
+from samlocal.template import create_table
 
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event

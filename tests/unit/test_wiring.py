@@ -17,13 +17,13 @@ NOT_SETTINGS = ("POWERTOOLS_", "MALLOC_")
 
 
 def _functions() -> dict[str, dict]:
-    from activitylog_local.template import load, resources
+    from samlocal.template import load, resources
 
     return {name: resource["Properties"] for name, resource in resources(load(), "AWS::Serverless::Function").items()}
 
 
 def _variables(props: dict) -> set[str]:
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     shared = load()["Globals"]["Function"]["Environment"]["Variables"]
     return set(shared) | set((props.get("Environment") or {}).get("Variables") or {})

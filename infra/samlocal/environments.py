@@ -38,7 +38,7 @@ class ExecutionEnvironment:
     def __init__(self, variables: dict[str, str], config: dict[str, Any], cwd: Path) -> None:
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "activitylog_local.bootstrap", str(theirs.fileno())],
+            [sys.executable, "-m", "samlocal.bootstrap", str(theirs.fileno())],
             env=variables, cwd=cwd, pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )

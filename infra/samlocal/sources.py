@@ -31,11 +31,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from activitylog_local.intrinsics import ACCOUNT, REGION
-from activitylog_local.lambdas import FunctionError, LambdaRuntime
-from activitylog_local.schedules import next_fire
+from samlocal.intrinsics import ACCOUNT, REGION
+from samlocal.lambdas import FunctionError, LambdaRuntime
+from samlocal.schedules import next_fire
 
-log = logging.getLogger("activitylog_local.sources")
+log = logging.getLogger("samlocal.sources")
 
 
 class _Worker:
