@@ -32,6 +32,7 @@ from activitylog_local.kit import provider_event, signed_delivery
 
 from .test_core_faults import MOTO, faults, quick_backoff  # noqa: F401 - the fixture
 from .test_store import service_for
+from tests.support.events import sqs_record
 
 ORG, OTHER = "org_hooks", "org_elsewhere"
 SECRETS_PATH = "/test/webhooks"
@@ -89,13 +90,6 @@ class Webhooks:
     def queued(self) -> int:
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
-def sqs_record(message: dict) -> dict:
-    """An SQS event source record (the shape of Powertools' tests/events/sqsEvent.json)."""
-    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-            "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks", "awsRegion": "us-east-1"}
 
 
 @pytest.fixture
