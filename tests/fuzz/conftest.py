@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import api_stack  # noqa: F401 - the fixture, reused
-
-FUZZ_ORG = "org_fuzz"
+from tests.support.fuzz import FUZZ_ORG
 
 
 @pytest.fixture(scope="session")

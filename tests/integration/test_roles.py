@@ -27,7 +27,7 @@ from activitylog_local.template import create_table
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event
 from tests.support.events import eventbridge_event, sqs_record
-from .test_template import _all_actions, _granted, transformed, template  # noqa: F401 - the fixtures
+from tests.support.template import _all_actions, _granted
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 STACK = "roles-stack"

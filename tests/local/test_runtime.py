@@ -16,7 +16,7 @@ import pytest
 
 from activitylog_local.auth import DevKey
 from activitylog_local.kit import HttpClient
-from tests.local.conftest import wait_for
+from tests.support.stack import wait_for
 
 
 def seen(stack, kind: str) -> list[dict]:

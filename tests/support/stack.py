@@ -1,0 +1,88 @@
+"""The local stack as a subprocess (``activitylog serve``, what ``make dev`` runs) and polling, for the
+e2e, fuzz and chaos tiers; the session's stacks are the fixtures in tests/e2e/conftest.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from activitylog_local.auth import DevKey
+from activitylog_local.kit import HttpClient
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"  # the local runtime's fixture template
+DEMO_SEED = 300  # demo entries seeded at start; the five example rows are among them
+EXPORT_INLINE_ROWS = 50  # template.yaml's ExportInlineRows for the session's stack (deployed: 10,000)
+
+
+@dataclass
+class RunningStack:
+    url: str
+    data_dir: Path
+    issuer: str
+    audience: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def key(self) -> DevKey:
+        return DevKey.load_or_create(self.data_dir)
+
+    def token(self, org: str, user: str = "u_e2e", scopes=("read", "write"), name: Optional[str] = None, **kwargs) -> str:
+        return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, **kwargs)
+
+    def request(self, method: str, path: str, token: Optional[str] = None, body: Any = None, raw: Optional[bytes] = None,
+                headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
+        return HttpClient(self.url).request(method, path, body, headers, token=token, raw=raw)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(self.data_dir), *args],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def start_stack(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
+    log = tmp / "serve.log"
+    (tmp / "stack.json").unlink(missing_ok=True)  # a stack killed before (tests/e2e/test_durability.py) left its own
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(tmp), "serve", "--port", "0",
+             *(["--in-memory"] if in_memory else []), *serve_args],
+            stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    state = tmp / "stack.json"
+    deadline = time.monotonic() + 180
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"activitylog serve did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    info = json.loads(state.read_text())
+    return RunningStack(info["url"], tmp, info["issuer"], info["audience"], process, log)
+
+
+def stop_stack(stack: RunningStack) -> None:
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        stack.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        stack.process.wait()
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
+    """Poll ``condition`` until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
