@@ -39,7 +39,7 @@ from pathlib import Path
 
 from common import ROOT, local_table, log, percentile  # noqa: E402
 
-from activitylog_local.kit import HttpClient, provider_event, signed_delivery  # noqa: E402
+from tests.support.kit import HttpClient, provider_event, signed_delivery  # noqa: E402
 
 
 def _registered():

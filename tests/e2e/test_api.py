@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from activitylog.scopes import ROUTE_SCOPES
-from activitylog_local.auth import DevKey
+from samlocal.auth import DevKey
 from tests.support.entries import NOW, entry, iso
 
 pytestmark = pytest.mark.e2e

@@ -10,14 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from activitylog import store
-from activitylog.api import common
+from activitylog import store, wiring
 from activitylog.archive.signing import LocalSigner
-from activitylog.config import Settings, settings
+from activitylog.config import Settings
 from activitylog.details import DetailStore
 from activitylog.service import ActivityService
-from activitylog_local.template import load
-from tests.integration.api_events import load_handler_module
+from samlocal.template import load
 from tests.integration.streams import TableStream
 from tests.support.api import Api
 from tests.support.digests import ARCHIVE, DIGESTS, World
@@ -31,11 +29,9 @@ def api(activity_table, monkeypatch):
     """The API's functions, their lazily built service pointed at this test's table."""
     monkeypatch.setenv("TABLE_NAME", activity_table)
     monkeypatch.delenv("ORG_SETTINGS", raising=False)
-    settings.cache_clear()
-    common.reset()
+    wiring.reset()
     yield Api()
-    common.reset()
-    settings.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture
@@ -76,12 +72,10 @@ def world(activity_table, dynamodb_client, monkeypatch, tmp_path):
             "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
         for name, value in {"TABLE_NAME": activity_table, "ARCHIVE_BUCKET": ARCHIVE, "RETENTION_CACHE_SECONDS": "0"}.items():
             monkeypatch.setenv(name, value)
-        from activitylog.config import settings
+        from activitylog import wiring
 
-        settings.cache_clear()
-        load_handler_module("ArchiveFunction").lambda_handler.reset()
+        wiring.reset()
         service = ActivityService(Settings(table_name=activity_table, detail_bucket=None, cursor_secret="x", policy_seconds=0),
                                   store.EntryStore(DetailStore(None)))
         yield World(s3, service, TableStream(dynamodb_client, activity_table), LocalSigner(tmp_path / "key.pem", "test-key"))
-        load_handler_module("ArchiveFunction").lambda_handler.reset()
-        settings.cache_clear()
+        wiring.reset()

@@ -18,7 +18,7 @@ import pytest
 from activitylog import details
 from activitylog.errors import BadRequest
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 from tests.support.webhooks import ORG, READER
 

@@ -23,7 +23,7 @@ from activitylog.inputs import NewEntry
 from activitylog.query.filters import parse_list_request
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
 from activitylog.webhooks.receiver import REJECTIONS_PER_MINUTE
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 from tests.support.events import sqs_record
 from tests.support.faults import faults
@@ -309,7 +309,7 @@ def test_a_large_delivery_received_again_after_it_was_recorded_is_a_success_not_
 def test_an_events_marker_reaches_no_stream_consumer_and_is_no_entry(hooks, dynamodb_client, activity_table):
     from moto.events.models import EventPattern
 
-    from activitylog_local.template import load, resources
+    from samlocal.template import load, resources
 
     from .streams import TableStream
 

@@ -13,7 +13,7 @@ from tests.support.stack import FIXTURE_TEMPLATE
 @pytest.fixture(scope="module")
 def fixture_stack(dynamodb_local, tmp_path_factory):
     """The fixture template's whole stack on free ports; its at() tick fires 10 s after start."""
-    from activitylog_local.stack import LocalStack, StackOptions
+    from samlocal.stack import LocalStack, StackOptions
 
     tick = (datetime.now(timezone.utc) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S")
     options = StackOptions(

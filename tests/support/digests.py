@@ -12,7 +12,7 @@ from activitylog.archive.signing import LocalSigner
 from activitylog.archive.store import S3Objects, pack_lines, unpack_lines
 from activitylog.inputs import NewEntry
 from activitylog.service import Caller
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 from tests.integration.api_events import load_handler_module
 from tests.integration.streams import stream_event
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from activitylog_local.auth import DevKey
-from activitylog_local.kit import HttpClient
+from samlocal.auth import DevKey
+from tests.support.kit import HttpClient
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"  # the local runtime's fixture template
@@ -70,7 +70,7 @@ def start_stack(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningS
 def stop_stack(stack: RunningStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     try:
-        stack.process.wait(timeout=30)
+        stack.process.wait(timeout=60)  # a loaded 2-core machine takes a while to end every environment
     except subprocess.TimeoutExpired:
         stack.process.kill()
         stack.process.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from activitylog_local.template import ROOT
+from samlocal.template import ROOT
 
 def _packaged(template: dict) -> dict:
     """What `sam package` hands to the transform: local code folders replaced by S3 URIs."""

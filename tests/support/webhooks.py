@@ -14,7 +14,7 @@ from activitylog.webhooks.ingest import Ingest
 from activitylog.webhooks.queue import WebhookQueue
 from activitylog.webhooks.receiver import Receiver
 from activitylog.webhooks.secrets import SigningSecrets
-from activitylog_local.kit import signed_delivery
+from tests.support.kit import signed_delivery
 from tests.support.events import sqs_record
 from tests.support.store import service_for
 

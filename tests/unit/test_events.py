@@ -51,7 +51,7 @@ def test_the_builders_fill_in_the_samples():
 
 
 def test_the_runtimes_http_api_event_has_the_samples_fields():
-    from activitylog_local.kit import api_event
+    from tests.support.kit import api_event
 
     built = api_event("GET", "/activities", query={"status": ["FAILED", "WARNING"]},
                       claims=sample("apiGatewayProxyV2Event")["requestContext"]["authorizer"]["jwt"]["claims"])
@@ -65,7 +65,7 @@ def test_the_runtimes_http_api_event_has_the_samples_fields():
 
 
 def test_the_runtimes_sqs_record_has_the_samples_fields():
-    from activitylog_local.sources import sqs_record as runtime_sqs_record
+    from samlocal.sources import sqs_record as runtime_sqs_record
 
     message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "{}", "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
                "Attributes": {"ApproximateReceiveCount": "1"}}
