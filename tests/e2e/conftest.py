@@ -10,23 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.page import CHROMIUM, CHROMIUM_ARGS, WIDE, reader
-from tests.support.stack import DEMO_SEED, EXPORT_INLINE_ROWS, FIXTURE_TEMPLATE, start_stack, stop_stack
-
-
-@pytest.fixture(scope="session")
-def api_stack(tmp_path_factory):
-    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
-    entries are deleted within a second, as TTL does in AWS within days.
-
-    Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
-    """
-    # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
-    stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
-                   "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
-                   "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
-    yield stack
-    stop_stack(stack)
-    assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
+from tests.support.stack import FIXTURE_TEMPLATE, api_stack, start_stack, stop_stack  # noqa: F401 - api_stack: the fixture, shared with the fuzz tier
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Where pyproject.toml's package discovery looks: the Lambda layer and the dev tooling.
+# Where pyproject.toml's package discovery looks: the Lambda layer, and under infra/ the runner of SAM templates
+# (samlocal) and the product's dev tooling (activitylog_local).
 PACKAGE_ROOTS = [ROOT / "layers" / "activitylog", ROOT / "infra"]
 
 
@@ -37,7 +38,7 @@ def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
 
 def test_a_wheel_built_from_the_tree_installs_in_a_fresh_venv_and_imports_every_package(tmp_path):
     packages = packages_in_the_tree()
-    assert {"activitylog", "activitylog.jobs", "activitylog_local"} <= set(packages)
+    assert {"activitylog", "activitylog.jobs", "activitylog.webhooks.providers", "activitylog_local", "samlocal"} <= set(packages)
 
     # Built from a copy, so the build leaves no build/ or egg-info in the work tree.
     source = tmp_path / "source"

@@ -1,5 +1,6 @@
 """The local stack as a subprocess (``activitylog serve``, what ``make dev`` runs) and polling, for the
-e2e, fuzz and chaos tiers; the session's stacks are the fixtures in tests/e2e/conftest.py."""
+e2e, fuzz and chaos tiers. The session's stacks are the fixtures in tests/e2e/conftest.py; ``api_stack`` is here,
+as the fuzz tier runs against it too (its conftest and the e2e one both import it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+import pytest
 
 from samlocal.auth import DevKey
 from tests.support.kit import HttpClient
@@ -86,3 +89,19 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
+
+
+@pytest.fixture(scope="session")
+def api_stack(tmp_path_factory):
+    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
+    entries are deleted within a second, as TTL does in AWS within days.
+
+    Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
+    """
+    # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
+    stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
+                   "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
+                   "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
+    yield stack
+    stop_stack(stack)
+    assert stack.process.returncode == 0, stack.log.read_text()[-4000:]

@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
 
 
 def _imported(tree: ast.AST, package: list[str]) -> list[str]:
@@ -32,4 +33,16 @@ def test_no_test_module_imports_another_test_module_or_a_conftest():
             last = name.rsplit(".", 1)[-1]
             if last == "conftest" or (last.startswith("test_") and name.startswith("tests.")) or name.startswith("test_"):
                 offences.append(f"{path.relative_to(TESTS)} imports {name}")
+    assert not offences, "\n".join(offences)
+
+
+def test_no_module_imports_a_conftest():
+    """A conftest, a tier's helper (tests/chaos/harness.py) or a benchmark takes shared fixtures and helpers from
+    tests/support, never from a conftest (the fuzz tier once imported the e2e tier's stack fixture from it)."""
+    offences = []
+    for path in sorted([*TESTS.rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        package = list(path.parent.relative_to(ROOT).parts)
+        for name in _imported(ast.parse(path.read_text()), package):
+            if "conftest" in name.split("."):
+                offences.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not offences, "\n".join(offences)
