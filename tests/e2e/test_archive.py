@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.e2e.conftest import wait_for
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 

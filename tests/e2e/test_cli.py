@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from samlocal.template import load, resources
-from tests.e2e.conftest import wait_for
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 

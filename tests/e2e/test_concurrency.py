@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.test_api import NOW, entry, iso
+from tests.support.entries import NOW, entry, iso
 
 pytestmark = pytest.mark.e2e
 

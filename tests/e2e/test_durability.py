@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.kit import HttpClient, provider_event, signed_delivery
-from tests.e2e.conftest import _start, _stop, wait_for
+from tests.support.stack import start_stack as _start, stop_stack as _stop, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import wait_for
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from activitylog.exports.csvfile import COLUMNS
 from activitylog.signing import StaticKey
 from activitylog_local import generator
 from tests.support.kit import HttpClient
-from tests.local.conftest import wait_for
+from tests.support.stack import wait_for
 
 ORG, OTHER_ORG = "org_exports", "org_elsewhere"
 SEEDED = 80

@@ -26,7 +26,7 @@ from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import RunRequest
 from activitylog_local.client import HttpClient
 from activitylog_local.demo import demo_entries, seed
-from tests.e2e.conftest import wait_for
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -19,16 +19,13 @@ import pytest
 from activitylog_local.cli import ago
 from activitylog_local.client import HttpClient
 from activitylog_local.demo import demo_entries, seed
-from tests.e2e.conftest import EXPORT_INLINE_ROWS
+from tests.support.page import NARROW, WIDE, expect, reader, settled
+from tests.support.stack import EXPORT_INLINE_ROWS
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (.ci/run installs it); Playwright downloads no browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
-WIDE, NARROW = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 ORG = "org_e2e_page"
 DEMO_ROWS = [  # the product page's example rows, newest first: minutes before seeding, event, type, actor, status
     (2, "PROCESS_RELEASE_PAYMENTS · Spring 2026 Reds", "BACKGROUND_JOB", "system", "SUCCESS"),
@@ -40,61 +37,11 @@ DEMO_ROWS = [  # the product page's example rows, newest first: minutes before s
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "the browser tests need Debian's chromium: apt-get install chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def page_org(api_stack):
     """An org of its own, seeded through the API with the demo generator: about 160 entries over 3 days."""
     writer = HttpClient(api_stack.url, api_stack.token(ORG, "svc_e2e_seed", scopes=("read", "write")))
     seed(writer, demo_entries(datetime.now(timezone.utc), count=160, days=3))
     return ORG
-
-
-@pytest.fixture
-def open_page(browser, api_stack):
-    """open_page(path, token=None, org=..., viewport=WIDE): a new tab (new session); signed in through make dev's #token= link."""
-    contexts = []
-
-    def open_(path: str = "/", *, org: str = "org_demo", token: str | None = "reader", viewport: dict = WIDE):
-        context = browser.new_context(viewport=viewport)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.errors = errors
-        if token == "reader":
-            token = reader(api_stack, org)
-        page.goto(api_stack.url + path + (f"#token={token}" if token else ""))
-        return page
-
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.errors, f"the page raised: {page.errors}"
-        context.close()
-
-
-def reader(stack, org: str, **kwargs) -> str:
-    return stack.token(org, "u_17", scopes=["read"], name="Riley Park", **kwargs)
-
-
-def expect():
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
-def settled(page) -> None:
-    """The listing under way has answered (rows, the empty state or an error)."""
-    expect()(page.locator("#list-status")).to_have_text(re.compile(r"^(Showing|No entries)"))
 
 
 def listed(page, action) -> dict:

@@ -14,7 +14,7 @@ import pytest
 
 from activitylog_local.client import HttpClient
 from activitylog_local.demo import demo_entries, seed
-from tests.e2e.test_page import browser, expect, open_page, settled  # noqa: F401 - the page tier's fixtures
+from tests.support.page import expect, settled
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.kit import HttpClient
-from tests.e2e.conftest import ROOT, _start, _stop, wait_for
+from tests.support.stack import ROOT, start_stack as _start, stop_stack as _stop, wait_for
 from tests.providers import acme
 
 pytestmark = pytest.mark.e2e

@@ -1,16 +1,15 @@
 """The fuzz tier: schemathesis against the OpenAPI document the local stack serves.
 
-The stack is the e2e tier's own ``api_stack`` fixture (``activitylog serve`` as a
-subprocess, exactly what ``make dev`` runs).
+The stack is the e2e tier's ``api_stack`` fixture from tests/support/stack.py (``activitylog serve``
+as a subprocess, exactly what ``make dev`` runs).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import api_stack  # noqa: F401 - the fixture, reused
-
-FUZZ_ORG = "org_fuzz"
+from tests.support.stack import api_stack  # noqa: F401 - the fixture, the e2e tier's too
+from tests.support.fuzz import FUZZ_ORG
 
 
 @pytest.fixture(scope="session")

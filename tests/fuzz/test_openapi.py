@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.conftest import FUZZ_ORG
-from tests.local.conftest import wait_for
+from tests.support.fuzz import FUZZ_ORG
+from tests.support.stack import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -352,7 +352,7 @@ def test_the_archive_query_returns_the_entries_the_api_lists_for_the_same_window
     from activitylog.archive.store import S3Objects
     from activitylog.query.filters import parse_list_request
 
-    from .test_store import COMBINATIONS, NOW, page_through, random_documents, write_all
+    from tests.support.store import COMBINATIONS, NOW, page_through, random_documents, write_all
 
     # Given three days of entries, some jobs that then finished (so their latest version differs), archived
     written = write_all(service, WRITER, random_documents(160, seed=12))

@@ -13,7 +13,7 @@ import pytest
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import api_event, claims
-from .test_api import WRITER, Api, api, entry, job  # noqa: F401 - api is the fixture
+from tests.support.api import WRITER, Api, entry, job
 
 GOOD_ID = "01JDQ7Z9K3M5N7P9R1T3V5X7Z9"
 WRITE_ROUTES = [

@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import random
 import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
 from activitylog.api.errors import answer_of, status_of
@@ -34,10 +31,9 @@ from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.rules import new_entry
 from activitylog.service import ActivityService, Caller
 
-from .test_api import api  # noqa: F401 - the handler fixture
-from .test_store import CURSOR_SECRET, NOW, WRITER, random_documents, service_for
+from tests.support.faults import MOTO, answer as _answer, faults
+from tests.support.store import CURSOR_SECRET, NOW, WRITER, random_documents, service_for
 
-MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 
 
 def new_job(service: ActivityService, **overrides) -> str:
@@ -60,55 +56,6 @@ def bucket(activity_table):
 
 def objects(s3) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="details").get("Contents", []))
-
-
-# -- faults at the wire ---------------------------------------------------------------------
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_):
-        yield self.body
-
-
-def _answer(request, status: int, code: str, extra: dict | None = None) -> AWSResponse:
-    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code, **(extra or {})}).encode()
-    return AWSResponse(request.url, status, {"x-amzn-requestid": "fault", "content-type": "application/x-amz-json-1.0"}, _Raw(body))
-
-
-@contextmanager
-def faults(operation: str, plan: list[str]):
-    """Answer the next calls of ``operation`` by ``plan``: "lost" (runs, answer lost: 500),
-    or an error code DynamoDB gives (ThrottlingException, TransactionConflict, …)."""
-    events = store.table_connection().connection.client.meta.events
-    remaining = list(plan)
-    seen: list[str] = []
-
-    def handler(request, **_):
-        if not remaining:
-            return None
-        step = remaining.pop(0)
-        seen.append(step)
-        if step == "lost":
-            URLLib3Session().send(request)  # DynamoDB does the write; the caller never hears
-            return _answer(request, 500, "InternalServerError")
-        if step == "TransactionConflict":
-            reasons = [{"Code": "TransactionConflict", "Message": "conflict"}] * json.loads(request.body)["TransactItems"].__len__()
-            return _answer(request, 400, "TransactionCanceledException", {"CancellationReasons": reasons})
-        return _answer(request, 400, step)
-
-    events.register(f"before-send.dynamodb.{operation}", handler, unique_id=f"faults-{operation}")
-    try:
-        yield seen
-    finally:
-        events.unregister(f"before-send.dynamodb.{operation}", unique_id=f"faults-{operation}")
-
-
-@pytest.fixture
-def quick_backoff(monkeypatch):
-    monkeypatch.setattr(store.retries, "BACKOFF_BASE", 0.001)
 
 
 # -- 1. a losing update never touches the winner's detail -----------------------------------
@@ -381,7 +328,7 @@ def test_paging_while_jobs_finish_lists_every_entry_exactly_once(activity_table)
 
 def test_the_api_answers_a_batch_dynamodb_keeps_refusing_with_503_and_retry_after(api, quick_backoff):
     from .api_events import LambdaContext, api_event, handler_module
-    from .test_api import WRITER as API_WRITER, entry
+    from tests.support.api import WRITER as API_WRITER, entry
 
     assert api.ids() == []  # the handler's service (and its DynamoDB client) exist before the fault is set
     event = api_event("POST", "/activities/batch", body={"entries": [entry(), entry()]}, claims=API_WRITER)
@@ -418,7 +365,7 @@ def _call(method: str, path: str, body=None, key: str | None = None) -> tuple[in
 
 
 def _routes(job_id: str) -> list[tuple[str, str, object]]:
-    from .test_api import entry
+    from tests.support.api import entry
 
     return [("GET", "/activities", None), ("GET", f"/activities/{job_id}", None), ("POST", "/activities", entry()),
             ("POST", "/activities/batch", {"entries": [entry(), entry()]}), ("PATCH", f"/activities/{job_id}", {"status": "SUCCESS"})]
@@ -435,7 +382,7 @@ def _routes(job_id: str) -> list[tuple[str, str, object]]:
     ("GetItem", "ServiceUnavailable", "GET /activities/{id}"),
 ])
 def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothing_written(api, quick_backoff, operation, code, route):
-    from .test_api import job
+    from tests.support.api import job
 
     job_id = api.record(job()).body["id"]
     wiring.reset()
@@ -452,7 +399,7 @@ def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothi
 
 
 def test_the_idempotency_table_throttled_while_saving_its_record_is_a_503_and_nothing_is_written(api, idempotency_table):
-    from .test_api import entry
+    from tests.support.api import entry
 
     assert api.ids() == []
     stop = _refusing("PutItem", "ThrottlingException", wiring.container().idempotency.client)
@@ -477,7 +424,7 @@ def _free_port() -> int:
 def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idempotency_table, monkeypatch):
     import time
 
-    from .test_api import job
+    from tests.support.api import job
 
     job_id = api.record(job()).body["id"]
     # When DynamoDB's port refuses connections (the service stopped) for a new environment
@@ -528,7 +475,7 @@ def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idem
 
     from samlocal.template import load
 
-    from .test_api import entry
+    from tests.support.api import entry
 
     timeout = load()["Globals"]["Function"]["Timeout"]
     hole = _Blackhole()

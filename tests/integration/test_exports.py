@@ -26,7 +26,7 @@ from activitylog.scopes import ROUTE_SCOPES
 from activitylog.signing import StaticKey
 
 from .api_events import LambdaContext, api_event, claims, handler_module, load_handler_module
-from .test_api import OTHER_ORG_READER, READER, WRITER, Api, entry
+from tests.support.api import OTHER_ORG_READER, READER, WRITER, Api, entry
 
 REQUESTER = claims(org="org_acme", sub="u_17", scope="activity:read", name="Riley Park")
 REQUESTER["email"] = "riley@acme.example"

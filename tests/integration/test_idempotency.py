@@ -81,7 +81,7 @@ from activitylog.inputs import EntryUpdate, NewEntry  # noqa: E402
 from activitylog.service import Caller  # noqa: E402
 
 from .api_events import api_event, handler_module  # noqa: E402
-from .test_api import WRITER, api, entry, job  # noqa: E402,F401 - api: the handler fixture
+from tests.support.api import WRITER, entry, job  # noqa: E402
 
 LOCK_SECONDS = 4.0  # what the first attempt's invocation has left: its lock on the key expires with it
 
@@ -130,7 +130,7 @@ def completion(how: str):
     events = persistence.client.meta.events
 
     def refuse(request, **_):
-        from .test_core_faults import _answer
+        from tests.support.faults import answer as _answer
 
         return _answer(request, 400, "ValidationException")
 

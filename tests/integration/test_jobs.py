@@ -27,7 +27,7 @@ from tests.support.kit import sqs_record
 from samlocal.template import load
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
-from .test_api import READER, WRITER, Api
+from tests.support.api import READER, WRITER, Api
 
 RILEY = claims(org="org_acme", sub="u_17", scope="activity:read activity:retry", name="Riley Park")
 SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}

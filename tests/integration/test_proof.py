@@ -25,7 +25,7 @@ from activitylog.inputs import EntryUpdate, NewEntry
 from tests.support.kit import LambdaContext
 
 from .api_events import api_event, claims, handler_module
-from .test_digests import ARCHIVE, DIGESTS, WRITER, cli, other_signer, world  # noqa: F401 - the fixture
+from tests.support.digests import ARCHIVE, DIGESTS, WRITER, cli, other_signer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "check_proof.py"

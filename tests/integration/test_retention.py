@@ -15,7 +15,7 @@ from activitylog.errors import Conflict
 from activitylog.retention.restamp import Restamper
 
 from .api_events import claims
-from .test_api import READER, WRITER, api, entry, job  # noqa: F401 - api is the fixture
+from tests.support.api import READER, WRITER, entry, job
 
 ADMIN = claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
 OTHER_ADMIN = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")

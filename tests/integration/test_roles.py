@@ -26,8 +26,8 @@ from samlocal.template import create_table
 
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event
-from .test_template import _all_actions, _granted, transformed, template  # noqa: F401 - the fixtures
-from .test_webhooks import sqs_record
+from tests.support.events import eventbridge_event, sqs_record
+from tests.support.template import _all_actions, _granted
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 STACK = "roles-stack"
@@ -206,9 +206,7 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     run_id = new_id(datetime.now(timezone.utc))
     for detail_type, sequence, status in ((JOB_STARTED, 1, "IN_PROGRESS"), (JOB_FINISHED, 2, "SUCCESS")):
         sent = activity_event("org_roles", run_id, dict(entry, status=status), detail_type=detail_type, sequence=sequence)
-        sqs.send_message(QueueUrl=physical["ActivityEventsQueue"], MessageBody=json.dumps(
-            {"version": "0", "source": sent["Source"], "detail-type": sent["DetailType"], "time": sent["Time"].isoformat(),
-             "detail": json.loads(sent["Detail"])}))
+        sqs.send_message(QueueUrl=physical["ActivityEventsQueue"], MessageBody=json.dumps(eventbridge_event(sent)))
     messages = sqs.receive_message(QueueUrl=physical["ActivityEventsQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
     with running("ActivityEventsFunction", physical, template, monkeypatch, calls) as used["ActivityEventsFunction"]:
         answer = load_handler_module("ActivityEventsFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())

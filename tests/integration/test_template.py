@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import ast
 import json
-import copy
 import re
 import subprocess
 import sys
 from pathlib import Path
-from unittest.mock import MagicMock
 
 import pytest
 
@@ -24,6 +22,7 @@ from activitylog.scopes import ROUTE_SCOPES
 from samlocal.template import ROOT, TEMPLATE, load, resources
 
 from .api_events import load_handler_module
+from tests.support.template import _all_actions, _as_list, _granted, _mentions, _role_statements, _statements
 
 # The issue's API: every route, and the scopes API Gateway demands before the function runs
 # (None: public, no authorizer). The service checks the same table.
@@ -50,36 +49,6 @@ FUNCTION_OF = {
     ("GET", "/exports/{id}"): "ExportsFunction",
     ("GET", "/exports/{id}/download"): "ExportsFunction",
 }
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return copy.deepcopy(load())
-
-
-@pytest.fixture(scope="module")
-def transformed(template) -> dict:
-    """template.yaml as CloudFormation sees it after the SAM transform."""
-    from samtranslator.translator.transform import transform
-
-    managed_policies = MagicMock()  # stands in for the IAM client the ManagedPolicyLoader would call
-    managed_policies.load.return_value = {}
-    return transform(_packaged(template), {"AWS::Region": "us-east-1"}, managed_policies)
-
-
-def _packaged(template: dict) -> dict:
-    """What `sam package` hands to the transform: local code folders replaced by S3 URIs."""
-    packaged = copy.deepcopy(template)
-    for resource in packaged["Resources"].values():
-        props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
-                assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder of this repository"
-                props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
-        if isinstance(props.get("DefinitionUri"), str) and not props["DefinitionUri"].startswith("s3://"):
-            assert (ROOT / props["DefinitionUri"]).is_file(), f"DefinitionUri {props['DefinitionUri']} is not a file of this repository"
-            props["DefinitionUri"] = f"s3://artifacts-bucket/{props['DefinitionUri']}"
-    return packaged
 
 
 # -- lint and transform ------------------------------------------------------------------------
@@ -166,20 +135,6 @@ def test_every_function_handler_exists_where_template_points():
 # -- permissions -------------------------------------------------------------------------------
 
 
-def _statements(document: dict) -> list[dict]:
-    statements = document.get("Statement", [])
-    return statements if isinstance(statements, list) else [statements]
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def _mentions(resource, logical_id: str) -> bool:
-    text = repr(resource)
-    return f"'{logical_id}'" in text or f"${{{logical_id}." in text or f"${{{logical_id}}}" in text
-
-
 def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
     tables = set(resources(transformed, "AWS::DynamoDB::Table"))
     assert "ActivityTable" in tables
@@ -198,17 +153,6 @@ def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
                     assert not wildcards, f"{name} grants {wildcards} on a table: {statement}"
                     assert "NotAction" not in statement, (name, statement)
     assert checked, "no statement grants access to the table: the function could not read it"
-
-
-def _granted(transformed: dict, function: str, resource: str) -> set[str]:
-    role = transformed["Resources"][f"{function}Role"]["Properties"]
-    return {
-        action
-        for policy in role.get("Policies", [])
-        for statement in _statements(policy["PolicyDocument"])
-        if any(_mentions(r, resource) for r in _as_list(statement.get("Resource", [])))
-        for action in _as_list(statement["Action"])
-    }
 
 
 def test_each_function_holds_only_what_its_job_needs(transformed, template):
@@ -269,17 +213,6 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
     assert _all_actions(transformed, "WebhookFunction") >= {"ssm:GetParameter"}
     assert {"IdempotencyTable", "CursorSecret"}.isdisjoint(
         {r for f in ("WebhookFunction", "IngestFunction") for r in ("IdempotencyTable", "CursorSecret") if _granted(transformed, f, r)})
-
-
-def _role_statements(transformed: dict, function: str) -> list[dict]:
-    role = transformed["Resources"][f"{function}Role"]["Properties"]
-    return [statement for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])]
-
-
-def _all_actions(transformed: dict, function: str) -> set[str]:
-    role = transformed["Resources"][f"{function}Role"]["Properties"]
-    return {action for policy in role.get("Policies", []) for statement in _statements(policy["PolicyDocument"])
-            for action in _as_list(statement["Action"])}
 
 
 def test_webhook_secrets_are_read_only_under_the_stacks_webhook_path(transformed, template):

@@ -20,8 +20,7 @@ from activitylog.errors import BadRequest
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
 from tests.support.kit import provider_event, signed_delivery
 
-from .test_core_faults import MOTO  # noqa: F401 - the fixtures' configuration
-from .test_webhooks import ORG, READER, hooks  # noqa: F401 - the fixture
+from tests.support.webhooks import ORG, READER
 
 NOW = datetime.now(timezone.utc)
 SECRETS = ("4242424242424242", "4111 1111 1111 1111", "12/27", "hunter2", '"737"', "v1=")

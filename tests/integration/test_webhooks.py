@@ -16,95 +16,20 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from activitylog.api.views import detail_view
 from activitylog import store
-from activitylog.details import DetailStore
 from activitylog.errors import BadRequest, NotFound
 from activitylog.inputs import NewEntry
 from activitylog.query.filters import parse_list_request
-from activitylog.service import Caller
-from activitylog.webhooks.ingest import Ingest
-from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, WebhookQueue
-from activitylog.webhooks.receiver import REJECTIONS_PER_MINUTE, Receiver
-from activitylog.webhooks.secrets import SigningSecrets
+from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
+from activitylog.webhooks.receiver import REJECTIONS_PER_MINUTE
 from tests.support.kit import provider_event, signed_delivery
 
-from .test_core_faults import MOTO, faults, quick_backoff  # noqa: F401 - the fixture
-from .test_store import service_for
-
-ORG, OTHER = "org_hooks", "org_elsewhere"
-SECRETS_PATH = "/test/webhooks"
-READER = Caller(ORG, "u_1", frozenset({"activity:read"}))
-NOW = datetime.now(timezone.utc)
-
-
-class Webhooks:
-    """The receiver and the ingest over one table, one queue, one bucket and the SSM secrets."""
-
-    def __init__(self, table: str) -> None:
-        self.sqs = boto3.client("sqs", region_name="us-east-1")
-        self.queue_url = self.sqs.create_queue(QueueName="webhooks")["QueueUrl"]
-        self.s3 = boto3.client("s3", region_name="us-east-1")
-        self.s3.create_bucket(Bucket="details")
-        ssm = boto3.client("ssm", region_name="us-east-1")
-        for org, provider, secret in ((ORG, "stripe", "whsec_hooks"), (ORG, "square", "sq_key_hooks"), (ORG, "fedex", "fdx_hooks"),
-                                      (OTHER, "stripe", "whsec_elsewhere")):
-            ssm.put_parameter(Name=f"{SECRETS_PATH}/{org}/{provider}", Value=secret, Type="SecureString")
-        self.secrets = {(ORG, "stripe"): "whsec_hooks", (ORG, "square"): "sq_key_hooks", (ORG, "fedex"): "fdx_hooks",
-                        (OTHER, "stripe"): "whsec_elsewhere"}
-        self.service = service_for(table, 2, "details")
-        details = DetailStore("details")
-        queue = WebhookQueue(self.queue_url, details)
-        self.receiver = Receiver(self.service, SigningSecrets(SECRETS_PATH), queue)
-        self.ingest = Ingest(self.service, details, queue, retry_seconds=1)
-
-    def deliver(self, provider: str, event, org: str = ORG, secret: str | None = None, **kwargs) -> dict:
-        url = f"https://hooks.example.com/webhooks/{provider}/{org}"
-        body, headers = signed_delivery(provider, secret or self.secrets[(org, provider)], event, url, **kwargs)
-        return self.receiver.receive(provider, org, body, headers, url, "203.0.113.7")
-
-    def drain(self) -> list[dict]:
-        """Receive what is queued and run the ingest on it, as the SQS event source does; the answers."""
-        answers = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                                VisibilityTimeout=30).get("Messages", [])
-            if not messages:
-                return answers
-            answer = self.ingest.handle({"Records": [sqs_record(m) for m in messages]}, None)
-            failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            answers.append(answer)
-            if failed:
-                return answers
-
-    def entries(self, type_: str = "WEBHOOK", org: str = ORG) -> list[dict]:
-        reader = Caller(org, "u_1", frozenset({"activity:read"}))
-        query = {"type": type_, "from": (NOW - timedelta(days=3)).isoformat(), "limit": "200"}
-        return self.service.list(reader, parse_list_request(query)).items
-
-    def queued(self) -> int:
-        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
-def sqs_record(message: dict) -> dict:
-    """An SQS event source record (the shape of Powertools' tests/events/sqsEvent.json)."""
-    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-            "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks", "awsRegion": "us-east-1"}
-
-
-@pytest.fixture
-def hooks(activity_table, monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws(config=MOTO):
-        yield Webhooks(activity_table)
-
+from tests.support.events import sqs_record
+from tests.support.faults import faults
+from tests.support.store import service_for
+from tests.support.webhooks import NOW, ORG, OTHER, READER, SECRETS_PATH
 
 def test_a_verified_delivery_is_acknowledged_then_recorded_once_and_a_replay_changes_nothing(hooks):
     event = provider_event("stripe", "evt_once", "payment_intent.succeeded", NOW - timedelta(minutes=5))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
+from tests.support.stack import FIXTURE_TEMPLATE
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +29,3 @@ def fixture_stack(dynamodb_local, tmp_path_factory):
     )
     with LocalStack(options) as stack:
         yield stack
-
-
-def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
-    """Poll ``condition`` until it returns something truthy; fail with the last value."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")

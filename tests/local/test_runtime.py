@@ -16,7 +16,7 @@ import pytest
 
 from samlocal.auth import DevKey
 from tests.support.kit import HttpClient
-from tests.local.conftest import wait_for
+from tests.support.stack import wait_for
 
 
 def seen(stack, kind: str) -> list[dict]:

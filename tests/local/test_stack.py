@@ -15,7 +15,7 @@ import pytest
 
 from samlocal.dynamodb import SetupError
 from samlocal.stack import LocalStack, StackOptions
-from tests.local.conftest import FIXTURE_TEMPLATE, wait_for
+from tests.support.stack import FIXTURE_TEMPLATE, wait_for
 
 
 def test_data_secrets_and_objects_survive_a_restart(tmp_path, caplog):

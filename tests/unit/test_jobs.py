@@ -18,6 +18,8 @@ from activitylog.jobtypes import DEFAULT_TIMEOUT, job_type, timeout_of
 from activitylog.jobtypes import retry_state, retry_target
 from activitylog.rules import apply_update, mark_stalled, new_entry
 
+from tests.support.events import eventbridge_event
+
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
 
@@ -298,8 +300,7 @@ def test_a_huge_stack_trace_is_cut_to_fit_one_event(bus):
 def test_an_activity_event_is_parsed_from_its_eventbridge_envelope(bus):
     client(bus).system_event("cache_cleared", "Cache cleared")
     sent = bus.received[0]
-    envelope = {"version": "0", "source": sent["Source"], "detail-type": sent["DetailType"], "time": "2026-11-26T10:00:00Z",
-                "detail": json.loads(sent["Detail"])}
+    envelope = eventbridge_event(sent, time="2026-11-26T10:00:00Z")
     event = ActivityEvent.parse(envelope)
     assert (event.org, event.sequence, event.reported_at) == ("org_1", None, NOW)
     with pytest.raises(ValueError, match="detail.entry_id"):

@@ -1,0 +1,107 @@
+"""The local stack as a subprocess (``activitylog serve``, what ``make dev`` runs) and polling, for the
+e2e, fuzz and chaos tiers. The session's stacks are the fixtures in tests/e2e/conftest.py; ``api_stack`` is here,
+as the fuzz tier runs against it too (its conftest and the e2e one both import it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from samlocal.auth import DevKey
+from tests.support.kit import HttpClient
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"  # the local runtime's fixture template
+DEMO_SEED = 300  # demo entries seeded at start; the five example rows are among them
+EXPORT_INLINE_ROWS = 50  # template.yaml's ExportInlineRows for the session's stack (deployed: 10,000)
+
+
+@dataclass
+class RunningStack:
+    url: str
+    data_dir: Path
+    issuer: str
+    audience: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def key(self) -> DevKey:
+        return DevKey.load_or_create(self.data_dir)
+
+    def token(self, org: str, user: str = "u_e2e", scopes=("read", "write"), name: Optional[str] = None, **kwargs) -> str:
+        return self.key.mint(org=org, user=user, name=name, scopes=scopes, issuer=self.issuer, audience=self.audience, **kwargs)
+
+    def request(self, method: str, path: str, token: Optional[str] = None, body: Any = None, raw: Optional[bytes] = None,
+                headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
+        return HttpClient(self.url).request(method, path, body, headers, token=token, raw=raw)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(self.data_dir), *args],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def start_stack(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
+    log = tmp / "serve.log"
+    (tmp / "stack.json").unlink(missing_ok=True)  # a stack killed before (tests/e2e/test_durability.py) left its own
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(tmp), "serve", "--port", "0",
+             *(["--in-memory"] if in_memory else []), *serve_args],
+            stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    state = tmp / "stack.json"
+    deadline = time.monotonic() + 180
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"activitylog serve did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    info = json.loads(state.read_text())
+    return RunningStack(info["url"], tmp, info["issuer"], info["audience"], process, log)
+
+
+def stop_stack(stack: RunningStack) -> None:
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        stack.process.wait(timeout=60)  # a loaded 2-core machine takes a while to end every environment
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        stack.process.wait()
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
+    """Poll ``condition`` until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
+
+
+@pytest.fixture(scope="session")
+def api_stack(tmp_path_factory):
+    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
+    entries are deleted within a second, as TTL does in AWS within days.
+
+    Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
+    """
+    # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
+    stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
+                   "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
+                   "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
+    yield stack
+    stop_stack(stack)
+    assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
