@@ -6,16 +6,19 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class Bucket:
     def __init__(self, bucket: Optional[str]) -> None:
         self.bucket = bucket
-        self._client = None
+        self._client: Optional[S3Client] = None
 
     @property
-    def client(self):
+    def client(self) -> S3Client:
         if self._client is None:
             import boto3
             from botocore.config import Config

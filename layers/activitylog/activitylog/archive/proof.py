@@ -56,13 +56,13 @@ def build(archive: Objects, digests: Any, org: str, entry_id: str, public_keys: 
         tree = document.get("tree")
         if not tree or tree["size"] > size:
             continue
-        for offset, (record, leaf) in enumerate(zip(document["records"], leaves_of(document["records"]))):
+        for offset, (record, leaf) in enumerate(zip(document["records"], leaves_of(document["records"]), strict=True)):
             leaves[tree["first"] + offset] = leaf
             if record["id"] == entry_id:
                 places[(record["seq"], record["sha256"])] = tree["first"] + offset
     if any(leaf is None for leaf in leaves) or merkle.tree_root(leaves).hex() != checkpoint["root"]:  # type: ignore[arg-type]
         raise NoProof(f"the digests of org {org} do not add up to checkpoint {size}: run activitylog verify")
-    versions = []
+    versions: list[dict[str, Any]] = []
     for line in lines:
         index = places.get((line.sequence, line.sha256))
         if index is not None:

@@ -116,7 +116,7 @@ def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Op
     connection = connection or duckdb.connect()
     cursor = connection.execute(sql, parameters)
     names = [column[0] for column in cursor.description]
-    return [_row(dict(zip(names, values))) for values in cursor.fetchall()]
+    return [_row(dict(zip(names, values, strict=True))) for values in cursor.fetchall()]
 
 
 def _struct(columns: dict[str, str]) -> str:

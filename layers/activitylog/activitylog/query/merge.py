@@ -32,7 +32,7 @@ import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Optional, Protocol, Sequence, TypeVar, cast
 
 from activitylog import ids
 from activitylog.entry import Status
@@ -181,7 +181,8 @@ def merge_newest_first(
         if not due:
             return False
         sizes = [_first_size(r, limit) if r.queries == 0 else _refill_size(r, limit - out_count, out_count) for r in due]
-        lows = [r.floor for r in due]  # fixed before the round: a feeder reading now is not done yet
+        # Fixed before the round: a feeder reading now is not done yet. A reader not waiting has a floor.
+        lows = [cast(str, r.floor) for r in due]
         totals["rounds"] += 1
         if pool is None or len(due) == 1:
             for reader, low, size in zip(due, lows, sizes, strict=True):

@@ -13,8 +13,16 @@
 
 from activitylog import keys
 from activitylog.store.entries import EVENTS_PER_TRANSACTION, EntryStore, KeyUsed
-from activitylog.store.models import (LIST_COLUMNS, EntryItem, EventMarker, KeyItem, PolicyItem, bind, client_config,
-                                      table_connection)
+from activitylog.store.models import (
+    LIST_COLUMNS,
+    EntryItem,
+    EventMarker,
+    KeyItem,
+    PolicyItem,
+    bind,
+    client_config,
+    table_connection,
+)
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, unavailable
 
 __all__ = ["EVENTS_PER_TRANSACTION", "LIST_COLUMNS", "WRITE_ATTEMPTS", "EntryItem", "EntryStore", "EventMarker", "KeyItem",

@@ -202,7 +202,8 @@ def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str
     idempotency table."""
     import os
 
-    for model in (EntryItem, PolicyItem, EventMarker, KeyItem):
+    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, KeyItem)
+    for model in models:
         if model is KeyItem:
             if not keys_table:
                 continue
@@ -211,13 +212,14 @@ def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str
             model.Meta.table_name = table_name
         model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
         # pynamodb's "LEGACY" retries: botocore's standard mode with 1 + max_retry_attempts attempts in all
-        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT
-        model.Meta.read_timeout_seconds = READ_TIMEOUT
+        # pynamodb annotates these int; botocore's Config, which gets them, takes seconds as a float
+        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT  # type: ignore[assignment]
+        model.Meta.read_timeout_seconds = READ_TIMEOUT  # type: ignore[assignment]
         model.Meta.max_retry_attempts = ATTEMPTS - 1
         model._connection = None
     # Build the botocore client here, on one thread: pynamodb creates it lazily without a
     # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
-    table_connection().connection.client
+    table_connection().connection.client  # noqa: B018 - reading it builds it
 
 
 def table_connection(model: type[Model] = EntryItem) -> Any:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 import zlib
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from activitylog import keys
@@ -21,11 +23,16 @@ from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.storage import OrgStorage
 from activitylog.store.codec import epoch_ms, policy_of
 from activitylog.store.models import EntryItem, PolicyItem, table_connection
-from activitylog.store.retries import WRITE_ATTEMPTS, condition_failed, backoff
+from activitylog.store.retries import WRITE_ATTEMPTS, backoff, condition_failed
 
 
 class OrgMeta:
     """The meta items' reads and writes (mixed into ``EntryStore``, whose ``_to_item`` and ``_retrying`` they use)."""
+
+    if TYPE_CHECKING:  # EntryStore's, for the type checker
+        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
+        def _retrying(self, write: Callable[[], Any]) -> Any: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -86,7 +93,7 @@ class OrgMeta:
         False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
         org = where.org
         connection = table_connection().connection
-        done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
+        done: list[Action] = [EntryItem.opk.remove(), EntryItem.odl.remove()]
         if summary is None:
             connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
             return False

@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from activitylog.entry import KEY_PART, EntryType
-from activitylog.webhooks.providers import SIGNATURE_HEADERS, Identity, Provider
 from activitylog.redaction import scrub_text
+from activitylog.webhooks.providers import SIGNATURE_HEADERS, Identity, Provider
 
 _FUTURE_SLACK = timedelta(minutes=4)  # inside the API's 5 minutes for occurred_at
 
