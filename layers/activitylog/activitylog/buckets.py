@@ -1,7 +1,7 @@
 """One S3 bucket and its client, made when first used: boto3 stays off every path that never touches S3.
 
->>> class DetailStore(Bucket): ...
->>> DetailStore("activity-log-details").client.get_object(Bucket=..., Key=...)
+A store of objects subclasses ``Bucket`` (``details.DetailStore``, ``exports.files.ExportFiles``)
+and calls ``self.client``, boto3's S3 client, built on its first call.
 """
 
 from __future__ import annotations

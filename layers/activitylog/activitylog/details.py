@@ -63,10 +63,8 @@ class DetailStore(Bucket):
 
     Each object carries its entry's retention class as the tag ``detail-retention``: one
     lifecycle rule per class removes it a day after its entry can expire (counted, like the
-    entry's expiry, from about when it occurred: the object is written when the entry is).
-
-    >>> store = DetailStore("activity-log-details")
-    >>> store.put(detail_key(org, entry_id, 730), pack(detail), 730)
+    entry's expiry, from about when it occurred: the object is written when the entry is):
+    ``DetailStore(bucket).put(detail_key(org, entry_id, 730), pack(detail), 730)``.
     """
 
     def put(self, key: str, blob: bytes, retention_days: Optional[int] = None) -> None:

@@ -4,9 +4,14 @@ Pure functions on ``Entry`` (no I/O, no clock of their own), so the service deci
 "now" is and the rules are tested alone. ``NewEntry``/``EntryUpdate`` are only type
 hints here: pydantic stays off the dashboard's read path.
 
+>>> from activitylog.inputs import EntryUpdate, NewEntry
+>>> now = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+>>> document = {"type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "started", "event": "Import started",
+...             "actor": {"kind": "system", "id": "svc_importer", "name": "Importer"},
+...             "entity": {"type": "job", "id": "run_1", "label": "Contacts import"}}
 >>> entry = new_entry(NewEntry.model_validate(document), recorded_by="svc_importer", now=now, retention_days=730)
->>> apply_update(entry, EntryUpdate.model_validate({"status": "SUCCESS"}), now)
-True
+>>> apply_update(entry, EntryUpdate.model_validate({"status": "SUCCESS"}), now), entry.status.value
+(True, 'SUCCESS')
 """
 
 from __future__ import annotations

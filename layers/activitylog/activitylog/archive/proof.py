@@ -7,10 +7,9 @@ a bundle that differs from it by any byte (README "Checking a proof offline":
 newest checkpoint are not in it; the next digest adds them.
 
 An inclusion path needs every leaf of the tree: they are read from the org's digests (one
-object per digest run, read in parallel).
-
->>> bundle_bytes(build(archive, digests, "org_1", "01JD…", [public_key]))
-b'{"checkpoint":{…},"format":1,"id":"01JD…","org":"org_1","public_key":"MFkw…","versions":[…]}\\n'
+object per digest run, read in parallel). ``bundle_bytes(build(archive, digests, org, entry_id,
+trusted))`` is the bundle as served: its ``checkpoint``, ``format``, ``id``, ``org``, ``public_key``
+and ``versions`` (each archived line with its index and inclusion path), as canonical JSON.
 """
 
 from __future__ import annotations

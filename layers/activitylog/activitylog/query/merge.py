@@ -147,8 +147,6 @@ def merge_newest_first(
     ``keep`` drops items after they are read (entries past their retention that TTL has
     not removed yet); they count as read. ``Page.position`` is set only when at least
     one more item exists, or when the read budget ran out first.
-
-    >>> page = merge_newest_first(plan.branches, fetch, limit=50, low_id=low, high_id=high)
     """
     max_items_read = max_items_read or MAX_ITEMS_READ
     max_read_units = max_read_units or MAX_READ_UNITS

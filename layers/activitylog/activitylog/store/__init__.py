@@ -7,8 +7,7 @@
 - ``orgmeta``  the org's meta items: shard history, retention policy and its re-stamp, quotas
 - ``retries``  what "DynamoDB is busy" looks like, and the backoff between attempts
 
->>> store = EntryStore(DetailStore(settings.detail_bucket))
->>> store.put(service.storage("org_1"), entry)
+``EntryStore(DetailStore(settings.detail_bucket)).put(service.storage(org), entry)`` writes one.
 """
 
 from activitylog import keys

@@ -35,12 +35,8 @@ EVENTS_PER_TRANSACTION = 50
 class EntryStore(OrgMeta):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
-    Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package.
-
-    >>> store = EntryStore(DetailStore(settings.detail_bucket))
-    >>> where = service.storage("org_1")  # how the org is stored (``activitylog.storage.OrgStorage``)
-    >>> store.put(where, entry)
-    >>> store.get(where, entry.id).list_view()
+    Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
+    takes how the org is stored (``activitylog.storage.OrgStorage``): ``store.put(where, entry)``.
     """
 
     def __init__(self, detail_store: details.DetailStore) -> None:
@@ -405,8 +401,6 @@ class EntryStore(OrgMeta):
         The entries hold the list columns only (indexes project nothing else), and their
         detail too when ``detail`` is asked of a table branch (its items hold it); an index
         branch's entries get theirs from ``read_details``.
-
-        >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
         """
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
@@ -455,9 +449,6 @@ class EntryStore(OrgMeta):
 
         Images come as Lambda delivers them (binary values in base64). An offloaded detail
         replaced since (its object deleted) is read from the version the bucket still keeps.
-
-        >>> store.entry_from_image(record["dynamodb"]["NewImage"])
-        ('org_1', Entry(id='01JD…', ...))
         """
         if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
             return None

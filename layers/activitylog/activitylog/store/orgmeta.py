@@ -51,9 +51,6 @@ class OrgMeta:
     def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
         """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
         False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
-
-        >>> store.take_quota("org_1", "webhook-rejections:stripe#29411520", limit=5, expires_at=now + 86400)
-        True
         """
         connection = table_connection().connection
         try:
