@@ -64,7 +64,7 @@ def arguments() -> argparse.Namespace:
 
 def mapping() -> tuple[int, int]:
     """The archive's event source mapping in template.yaml: (BatchSize, MaximumBatchingWindowInSeconds)."""
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     changes = load()["Resources"]["ArchiveFunction"]["Properties"]["Events"]["Changes"]["Properties"]
     return int(changes["BatchSize"]), int(changes.get("MaximumBatchingWindowInSeconds", 0))

@@ -12,7 +12,7 @@ never tears the interpreter down, so neither does the measurement.
 import time
 
 # The test kit's context class is bench plumbing, not the function's own cold start: loaded before the clock starts.
-from activitylog_local.context import LambdaContext  # noqa: E402
+from samlocal.context import LambdaContext  # noqa: E402
 
 STARTED = time.perf_counter()
 

@@ -26,7 +26,7 @@ VARIANTS = ("handler", "floor")
 
 def query_function(template: dict | None = None) -> tuple[str, Path, str, dict]:
     """(logical id, code directory, handler, properties) of the function serving GET /activities."""
-    from activitylog_local.template import load, resources
+    from samlocal.template import load, resources
 
     template = template or load()
     for name, resource in resources(template, "AWS::Serverless::Function").items():
@@ -39,7 +39,7 @@ def query_function(template: dict | None = None) -> tuple[str, Path, str, dict]:
 
 
 def _once(endpoint: str, variant: str, code_dir: Path, handler: str) -> dict:
-    from activitylog_local.kit import api_event
+    from tests.support.kit import api_event
 
     # The test kit's event for the dashboard's first page, as API Gateway sends it after the authorizer.
     event = api_event("GET", "/activities", claims={"org_id": ORG, "sub": "u_01", "scope": "activity:read", "name": "Bench"})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "infra"))  # activitylog_local: DynamoDB Local, template.yaml, the data generator
+sys.path[:0] = [str(ROOT / "infra"), str(ROOT)]  # samlocal and activitylog_local; tests.support.kit (events, signing)
 
 ORG = "org_bench"
 WCU_ORG = "org_bench_writes"
@@ -68,22 +68,20 @@ def local_table(shards: int | None = None, writers: int = 8, db_path: Path | Non
     os.environ.update(BENCH_ENV)
     if shards:
         os.environ["DEFAULT_SHARDS"] = str(shards)
-    from activitylog_local.dynamodb import DynamoDBLocal, local_aws_environment
-    from activitylog_local.template import create_table
+    from samlocal.dynamodb import DynamoDBLocal, local_aws_environment
+    from samlocal.template import create_table
 
     with DynamoDBLocal(db_path=db_path) as ddb:
         os.environ.update(local_aws_environment(ddb.endpoint))
         import boto3
         from botocore.config import Config
 
-        from activitylog.config import settings
-        from activitylog.service import ActivityService
-        from activitylog.store import bind
+        from activitylog import wiring
 
         client = boto3.client("dynamodb", endpoint_url=ddb.endpoint,
                               config=Config(parameter_validation=False, max_pool_connections=writers + 4,
                                             retries={"max_attempts": 10, "mode": "standard"}))
         create_table(client, TABLE)
-        bind(TABLE)
-        yield Bench(ddb.endpoint, ddb.process.pid, client, ActivityService.from_environment(),
-                    settings().org(ORG).shards)
+        wiring.reset()
+        service = wiring.container().service  # binds the models to TABLE_NAME's table
+        yield Bench(ddb.endpoint, ddb.process.pid, client, service, service.config.org(ORG).shards)

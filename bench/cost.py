@@ -103,7 +103,7 @@ def levers(i: Inputs) -> list[tuple[str, str, Inputs]]:
 
 def template_settings() -> tuple[float, str, bool]:
     """(memory GB, architecture, PITR on) of the table and the functions, from template.yaml."""
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     template = load()
     function = template.get("Globals", {}).get("Function", {})

@@ -135,7 +135,7 @@ class moto_server:
     """A moto server in a process of its own (S3 and Step Functions): its memory is not the worker's."""
 
     def __enter__(self) -> str:
-        from activitylog_local.dynamodb import free_port
+        from samlocal.dynamodb import free_port
 
         port = free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -172,12 +172,13 @@ def iso_ms(moment: datetime) -> str:
 
 def request_export(activity, filters: dict) -> str:
     """The export as POST /exports makes it: the threshold's rows read, then recorded and started."""
-    from activitylog.config import export_settings
-    from activitylog.exports.service import ExportService, LargeExport
+    from activitylog.config import Settings
+    from activitylog.exports.files import ExportFiles
+    from activitylog.exports.service import ExportRuns, ExportService, LargeExport
     from activitylog.service import Caller
 
-    export_settings.cache_clear()
-    exports = ExportService.from_environment(activity)
+    config = Settings.from_environ().exports
+    exports = ExportService(activity, config, ExportFiles(config.bucket), ExportRuns(config.state_machine))
     caller = Caller(ORG, "u_01", frozenset({"activity:read"}), name="Bench Reader", email="bench@example.com")
     answer = exports.request(caller, filters)
     assert isinstance(answer, LargeExport), "the export should be large enough to run in the background"
@@ -185,7 +186,7 @@ def request_export(activity, filters: dict) -> str:
 
 
 def child(kind: str, *args: str, endpoint: str, aws_url: str) -> dict:
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     worker = load()["Resources"]["ExportWorkerFunction"]["Properties"]
     # The function's own settings that are plain values in template.yaml (its malloc settings among them).

@@ -24,7 +24,7 @@ import time
 
 
 def worker(export_id: str, org: str) -> dict:
-    from activitylog_local.context import LambdaContext
+    from samlocal.context import LambdaContext
 
     sys.path.insert(0, os.environ["BENCH_CODE_DIR"])
     module_name, function_name = os.environ["BENCH_HANDLER"].rsplit(".", 1)

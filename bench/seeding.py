@@ -30,11 +30,11 @@ def _service() -> Any:
     """Per process: the service whose entry construction and item serialization the seed uses."""
     if not _SERVICE:
         from activitylog.details import DetailStore
-        from activitylog.config import settings
+        from activitylog.config import Settings
         from activitylog.service import ActivityService
         from activitylog.store import EntryStore
 
-        _SERVICE["service"] = ActivityService(settings(), EntryStore(DetailStore(None)))
+        _SERVICE["service"] = ActivityService(Settings.from_environ(), EntryStore(DetailStore(None)))
     return _SERVICE["service"]
 
 

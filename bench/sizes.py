@@ -42,7 +42,7 @@ def item_bytes(item: dict) -> int:
 @lru_cache(maxsize=1)
 def _indexes() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
     """(name, key attributes, projected attributes or None for ALL) per GSI in template.yaml."""
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     props = load()["Resources"]["ActivityTable"]["Properties"]
     table_keys = tuple(k["AttributeName"] for k in props["KeySchema"])

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra"))
 
-from activitylog_local.dynamodb import DynamoDBLocal  # noqa: E402
+from samlocal.dynamodb import DynamoDBLocal  # noqa: E402
 
 
 def serve_until_ready(data_dir: Path) -> float:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from common import ROOT, local_table, log, percentile  # noqa: E402
 
-from activitylog_local.kit import HttpClient, provider_event, signed_delivery  # noqa: E402
+from tests.support.kit import HttpClient, provider_event, signed_delivery  # noqa: E402
 
 
 def _registered():
@@ -249,7 +249,7 @@ def ingest(args: argparse.Namespace, rng: random.Random) -> dict:
         log(f"2. ingest: {args.messages} queued deliveries per mode, SQS batches of 10, one process, DynamoDB Local")
         for mode, together in (("one write per entry", False), ("batch written together", True)):
             batches = queued_batches(rng, args.messages, now)
-            worker = Ingest(bench.service, bench.service.store.detail_store, batch_writes=together)
+            worker = Ingest(bench.service, bench.service.detail_store, batch_writes=together)
             handle(worker, batches[0])  # warm: imports, the first connection
             started = time.perf_counter()
             failed = sum(handle(worker, batch) for batch in batches[1:])

@@ -25,7 +25,7 @@ os.environ.setdefault("AWS_REGION", "us-east-1")
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """Amazon DynamoDB Local (the npm package's jar) on a free port, in memory."""
-    from activitylog_local.dynamodb import DynamoDBLocal
+    from samlocal.dynamodb import DynamoDBLocal
 
     with DynamoDBLocal() as ddb:
         previous = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
@@ -48,7 +48,7 @@ def dynamodb_client(dynamodb_local):
 def activity_table(dynamodb_client):
     """A new table, exactly as template.yaml declares it, bound to the store; dropped after."""
     from activitylog import store
-    from activitylog_local.template import create_table
+    from samlocal.template import create_table
 
     name = f"activity-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_client, name)
@@ -60,15 +60,13 @@ def activity_table(dynamodb_client):
 @pytest.fixture
 def idempotency_table(dynamodb_client, monkeypatch):
     """Powertools' idempotency table, as template.yaml declares it, named in IDEMPOTENCY_TABLE."""
-    from activitylog import config, idempotency
-    from activitylog_local.template import create_table
+    from activitylog import wiring
+    from samlocal.template import create_table
 
     name = f"idempotency-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_client, name, logical_id="IdempotencyTable")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", name)
-    config.settings.cache_clear()
-    idempotency._persistence.cache_clear()
+    wiring.reset()
     yield name
-    config.settings.cache_clear()
-    idempotency._persistence.cache_clear()
+    wiring.reset()
     dynamodb_client.delete_table(TableName=name)

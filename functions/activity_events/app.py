@@ -5,6 +5,6 @@ creates its entry or moves its job run's entry along; what fails is reported and
 (activitylog.jobs.ingest).
 """
 
-from activitylog.jobs.ingest import entrypoint
+from activitylog.wiring import SQS, container, entrypoint
 
-lambda_handler = entrypoint()
+lambda_handler = entrypoint(SQS, lambda event, context: container().activity_ingest.handle(event, context))

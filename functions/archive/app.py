@@ -9,7 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from activitylog.archive.writer import Archiver
-from activitylog.observability import job_entrypoint, logger, metrics
+from activitylog.observability import logger, metrics
+from activitylog.wiring import DYNAMODB_STREAM, container, entrypoint
 
 
 def archive(archiver: Archiver, event: DynamoDBStreamEvent) -> dict:
@@ -22,4 +23,4 @@ def archive(archiver: Archiver, event: DynamoDBStreamEvent) -> dict:
     return done.to_dict()
 
 
-lambda_handler = job_entrypoint(Archiver.from_environment, archive, DynamoDBStreamEvent)
+lambda_handler = entrypoint(DYNAMODB_STREAM, lambda event, context: archive(container().archiver, DynamoDBStreamEvent(event)))

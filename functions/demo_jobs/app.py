@@ -6,20 +6,18 @@ it is a retry. A stock sync reports progress and sends an outgoing webhook (to s
 chain); ``params.fail`` makes a run fail with that message, ``params.warn`` end WARNING.
 """
 
-from typing import Any
-
-from activitylog.jobs.client import ActivityClient
+from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.events import RunRequest
 from activitylog.jobtypes import SEND_WEBHOOK
 from activitylog.observability import logger
+from activitylog.wiring import EVENTBRIDGE, container, entrypoint
 
 WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context: Any) -> dict:
+def run(event: dict, publisher: Publisher) -> dict:
     request = RunRequest.from_event(event)
-    activity = ActivityClient(request.org_id, correlation_id=request.correlation_id)
+    activity = ActivityClient(request.org_id, correlation_id=request.correlation_id, publisher=publisher)
     if request.job == SEND_WEBHOOK:  # an outgoing webhook sent again
         target = request.entity or {"type": "integration", "id": "unknown", "label": "integration"}
         activity.webhook_sent(request.params.get("topic", "webhook"), target, url=request.params.get("url", "https://example.com/"),
@@ -31,6 +29,9 @@ def lambda_handler(event: dict, context: Any) -> dict:
     except Exception:  # the run is logged FAILED with its stack trace; asking again would run it again
         logger.exception("demo job failed", extra={"run_id": request.run_id})
     return {"run_id": request.run_id, "events_waiting": activity.flush()}
+
+
+lambda_handler = entrypoint(EVENTBRIDGE, lambda event, context: run(event, container().publisher))
 
 
 def _run(activity: ActivityClient, request: RunRequest) -> None:

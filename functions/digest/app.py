@@ -8,7 +8,8 @@ to the Object Lock bucket, and may ask KMS to sign; it reads no archived entry.
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.archive.digests import Digester
-from activitylog.observability import job_entrypoint, logger, metrics
+from activitylog.observability import logger, metrics
+from activitylog.wiring import SCHEDULE, container, entrypoint
 
 
 def digest(digester: Digester, event: dict) -> dict:
@@ -19,4 +20,4 @@ def digest(digester: Digester, event: dict) -> dict:
     return done
 
 
-lambda_handler = job_entrypoint(Digester.from_environment, digest)
+lambda_handler = entrypoint(SCHEDULE, lambda event, context: digest(container().digester, event or {}))

@@ -4,6 +4,7 @@ The machine invokes it with ``{"step": "begin" | "write" | "complete" | "fail", 
 and carries on with the state it returns: the position, the upload id and counters, never rows.
 """
 
-from activitylog.exports.worker import handle
+from activitylog.exports.worker import step
+from activitylog.wiring import STEP_FUNCTIONS, container, entrypoint
 
-lambda_handler = handle
+lambda_handler = entrypoint(STEP_FUNCTIONS, lambda event, context: step(container().exports, event, context))

@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from activitylog.api import common, exports
 from activitylog.api.writes import checked
 from activitylog.requestbody import loads
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver(json_body_deserializer=loads)
 app.include_router(exports.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app, prepare=checked)
+lambda_handler = entrypoint(HTTP_API, lambda event, context: app.resolve(checked(event), context))

@@ -4,6 +4,6 @@ Each batch's deliveries become WEBHOOK entries written together, every provider 
 what fails is reported and comes back (activitylog.webhooks.ingest).
 """
 
-from activitylog.webhooks.ingest import entrypoint
+from activitylog.wiring import SQS, container, entrypoint
 
-lambda_handler = entrypoint()
+lambda_handler = entrypoint(SQS, lambda event, context: container().ingest.handle(event, context))

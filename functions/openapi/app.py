@@ -4,12 +4,12 @@ It touches no data: its role has no permissions beyond its logs.
 """
 
 import json
-from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from activitylog.api import common
 from activitylog.api.document import openapi_document
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver()
 common.answer_errors(app)
@@ -21,5 +21,4 @@ def document() -> Response:
     return Response(200, "application/json", _document)
 
 
-def lambda_handler(event: dict, context: Any) -> dict:
-    return app.resolve(event, context)
+lambda_handler = entrypoint(HTTP_API, app.resolve)

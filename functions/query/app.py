@@ -7,9 +7,10 @@ bucket. No pydantic is imported on this path (the dashboard waits for its cold s
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, reads
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(reads.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app)
+lambda_handler = entrypoint(HTTP_API, app.resolve)

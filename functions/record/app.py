@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, writes
 from activitylog.requestbody import loads
+from activitylog.wiring import HTTP_API, entrypoint
 
 # Bodies are parsed once, strictly; each route turns Powertools' validation on.
 app = APIGatewayHttpResolver(json_body_deserializer=loads)
 app.include_router(writes.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app, prepare=writes.checked)
+lambda_handler = entrypoint(HTTP_API, lambda event, context: app.resolve(writes.checked(event), context))

@@ -7,8 +7,7 @@ reads and re-stamps entries and re-tags the org's archive objects; nothing else.
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from activitylog.observability import job_entrypoint
-from activitylog.retention.restamp import Restamper
+from activitylog.wiring import DYNAMODB_STREAM, container, entrypoint
 
-lambda_handler = job_entrypoint(Restamper.from_environment, lambda restamper, event: {"orgs": restamper.on_stream(event.records)},
-                                DynamoDBStreamEvent)
+lambda_handler = entrypoint(DYNAMODB_STREAM,
+                            lambda event, context: {"orgs": container().restamper.on_stream(DynamoDBStreamEvent(event).records)})

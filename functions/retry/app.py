@@ -8,9 +8,10 @@ bus and the idempotency records, nothing else (activitylog.jobs.retry).
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, retry
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(retry.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app)
+lambda_handler = entrypoint(HTTP_API, app.resolve)

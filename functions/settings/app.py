@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, settings, writes
 from activitylog.requestbody import loads
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver(json_body_deserializer=loads)
 app.include_router(settings.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app, prepare=writes.checked)
+lambda_handler = entrypoint(HTTP_API, lambda event, context: app.resolve(writes.checked(event), context))

@@ -7,9 +7,10 @@ archive objects of the entry's hour; for a proof, the org's digests and checkpoi
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, support
+from activitylog.wiring import HTTP_API, entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(support.routes())
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app)
+lambda_handler = entrypoint(HTTP_API, app.resolve)

@@ -6,19 +6,19 @@ One range query per partition of the open_jobs index, then a compare-and-set per
 (activitylog.webhooks.rejections). Run it now with ``activitylog run SweeperFunction``.
 """
 
-from typing import Any
-
-from activitylog.api.common import service
 from activitylog.jobs.sweeper import sweep
-from activitylog.observability import logger, metrics
+from activitylog.observability import metrics
+from activitylog.service import ActivityService
 from activitylog.webhooks.rejections import summarize
+from activitylog.wiring import SCHEDULE, container, entrypoint
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
-    result = sweep(service())
+def sweep_and_summarize(service: ActivityService) -> dict:
+    result = sweep(service)
     metrics.add_metric(name="JobsStalled", unit="Count", value=result["stalled"])
-    result["rejection_summaries"] = summarize(service(), service().clock())
+    result["rejection_summaries"] = summarize(service, service.clock())
     metrics.add_metric(name="WebhookRejectionSummaries", unit="Count", value=result["rejection_summaries"])
     return result
+
+
+lambda_handler = entrypoint(SCHEDULE, lambda event, context: sweep_and_summarize(container().service))

@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common
 from activitylog.webhooks import receiver
+from activitylog.wiring import HTTP_API, container, entrypoint
 
 app = APIGatewayHttpResolver()
-app.include_router(receiver.routes())
+app.include_router(receiver.routes(lambda: container().receiver))
 common.answer_errors(app)
 
-lambda_handler = common.entrypoint(app)
+lambda_handler = entrypoint(HTTP_API, app.resolve)

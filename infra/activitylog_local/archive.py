@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from activitylog_local.dynamodb import SetupError
-from activitylog_local.intrinsics import REGION
+from samlocal.dynamodb import SetupError
+from samlocal.intrinsics import REGION
 
 STACK_NAME = "activitylog-local"  # StackOptions.stack_name: bucket names are "{stack}-{logicalid}"
 

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from activitylog_local.dynamodb import ROOT, SetupError
+from samlocal.dynamodb import ROOT, SetupError
 
 DEFAULT_PORT = 3000
 DEFAULT_DATA = ROOT / ".local"
@@ -54,7 +54,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # noqa: BLE001 - one clear line for the known failures below
-        from activitylog_local.auth import AuthError  # noqa: F401
+        from samlocal.auth import AuthError  # noqa: F401
         from activitylog_local.client import StackNotRunning
         from activitylog_local.demo import SeedError
 
@@ -202,12 +202,12 @@ def _archive_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from activitylog_local.stack import LocalStack, StackOptions
-    from activitylog_local import template as template_module
+    from samlocal.stack import LocalStack, StackOptions
+    from samlocal import template as template_module
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
-        logging.getLogger("activitylog_local").setLevel(logging.INFO)
+        logging.getLogger("samlocal").setLevel(logging.INFO)
     _access_log()
     parameters = dict(item.split("=", 1) for item in args.parameter)
     options = StackOptions(
@@ -259,7 +259,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _access_log() -> None:
     """One plain line per HTTP request (method, path, status, ms), shown without --verbose."""
-    access = logging.getLogger("activitylog_local.access")
+    access = logging.getLogger("samlocal.access")
     if not access.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -376,7 +376,7 @@ def _dev_webhook_secrets(stack) -> Optional[str]:
 
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.demo import DEMO_ORG
-    from activitylog_local.intrinsics import REGION
+    from samlocal.intrinsics import REGION
 
     path = webhook_secrets_path(stack.describe()["functions"])
     if path is None:
@@ -468,8 +468,8 @@ def _state(args: argparse.Namespace) -> dict:
         state["url"] = args.url
     state.setdefault("url", f"http://127.0.0.1:{DEFAULT_PORT}")
     if "issuer" not in state:
-        from activitylog_local import template as template_module
-        from activitylog_local.intrinsics import Intrinsics
+        from samlocal import template as template_module
+        from samlocal.intrinsics import Intrinsics
 
         parameters = Intrinsics(template_module.load()).parameters
         state["issuer"] = parameters.get("JwtIssuer", "https://auth.local/")
@@ -478,7 +478,7 @@ def _state(args: argparse.Namespace) -> dict:
 
 
 def _client(args: argparse.Namespace, org: str, user: str, scopes) -> Any:
-    from activitylog_local.auth import DevKey
+    from samlocal.auth import DevKey
     from activitylog_local.client import HttpClient
 
     state = _state(args)
@@ -756,7 +756,7 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
     from activitylog.webhooks.receiver import ORG_ID
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.client import HttpClient
-    from activitylog_local.intrinsics import REGION
+    from samlocal.intrinsics import REGION
 
     if not ORG_ID.fullmatch(args.org):
         raise ValueError(f"--org {args.org!r}: {ORG_ID_CHARACTERS}")
@@ -792,7 +792,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from activitylog_local.auth import DevKey
+    from samlocal.auth import DevKey
 
     state = _state(args)
     ttl = _relative_seconds(args.ttl)

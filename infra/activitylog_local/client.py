@@ -9,7 +9,7 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
-    from activitylog_local.stack import LocalStack
+    from samlocal.stack import LocalStack
 
 
 class StackNotRunning(RuntimeError):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from activitylog_local.template import ROOT, load, resources
+from samlocal.template import ROOT, load, resources
 
 # Lambda's python3.12 runtime is Amazon Linux 2023, glibc 2.34: any manylinux wheel up to 2_34 runs.
 GLIBC = (2, 34)

@@ -48,7 +48,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 from tests.e2e.conftest import RunningStack, _start, _stop
 
 ORG, SECRET = "org_chaos", "whsec_chaos_ledger"
@@ -145,7 +145,7 @@ class Stack:
     def environments(self, functions: tuple[str, ...]) -> list[int]:
         """The execution environments' processes of ``functions`` (logical ids)."""
         names = {self.function_names[function].encode() for function in functions}
-        return [pid for pid in self._children() if b"activitylog_local.bootstrap" in _cmdline(pid)
+        return [pid for pid in self._children() if b"samlocal.bootstrap" in _cmdline(pid)
                 and _variable(pid, b"AWS_LAMBDA_FUNCTION_NAME") in names]
 
     @property

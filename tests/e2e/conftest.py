@@ -19,8 +19,8 @@ from typing import Any, Optional
 
 import pytest
 
-from activitylog_local.auth import DevKey
-from activitylog_local.kit import HttpClient
+from samlocal.auth import DevKey
+from tests.support.kit import HttpClient
 from tests.local.conftest import wait_for  # noqa: F401 - the e2e tests poll the same way
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def _start(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
 def _stop(stack: RunningStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     try:
-        stack.process.wait(timeout=30)
+        stack.process.wait(timeout=60)  # a loaded 2-core machine takes a while to end every environment
     except subprocess.TimeoutExpired:
         stack.process.kill()
         stack.process.wait()

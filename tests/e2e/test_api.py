@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from activitylog.scopes import ROUTE_SCOPES
-from activitylog_local.auth import DevKey
+from samlocal.auth import DevKey
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activitylog_local.template import load, resources
+from samlocal.template import load, resources
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activitylog_local.kit import HttpClient, provider_event, signed_delivery
+from tests.support.kit import HttpClient, provider_event, signed_delivery
 from tests.e2e.conftest import _start, _stop, wait_for
 
 pytestmark = pytest.mark.e2e

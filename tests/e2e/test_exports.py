@@ -26,7 +26,7 @@ from activitylog.exports import links
 from activitylog.exports.csvfile import COLUMNS
 from activitylog.signing import StaticKey
 from activitylog_local import generator
-from activitylog_local.kit import HttpClient
+from tests.support.kit import HttpClient
 from tests.local.conftest import wait_for
 
 ORG, OTHER_ORG = "org_exports", "org_elsewhere"
@@ -38,7 +38,7 @@ S3_MINIMUM_PART = 5 * 1024 * 1024
 @pytest.fixture(scope="module")
 def stack(dynamodb_local, tmp_path_factory):
     """template.yaml's stack: exports over 20 rows run in the background, in parts of 4 KiB, one part per step."""
-    from activitylog_local.stack import LocalStack, StackOptions
+    from samlocal.stack import LocalStack, StackOptions
 
     options = StackOptions(data_dir=tmp_path_factory.mktemp("exports"), port=0, in_memory=True,
                            dynamodb_endpoint=dynamodb_local.endpoint, stack_name=f"ex{uuid.uuid4().hex[:6]}",

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activitylog_local.kit import HttpClient
+from tests.support.kit import HttpClient
 from tests.e2e.conftest import ROOT, _start, _stop, wait_for
 from tests.providers import acme
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activitylog_local.kit import HttpClient, provider_event, signed_delivery
+from tests.support.kit import HttpClient, provider_event, signed_delivery
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,7 @@ import os
 
 import schemathesis
 
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 WEBHOOK_PATH = "/webhooks/{provider}/{org_id}"
 EVENT_TYPES = {"stripe": "payment_intent.succeeded", "square": "payment.updated", "fedex": "DL"}

@@ -1,6 +1,6 @@
 """API Gateway HTTP API events for the service's handlers, from the test kit.
 
-``api_event`` and ``LambdaContext`` are ``activitylog_local.kit``'s (the local gateway builds
+``api_event`` and ``LambdaContext`` are ``tests.support.kit``'s (the local gateway builds
 its events the same way); this module adds the claims a test token carries and finds a
 route's handler module through template.yaml.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from activitylog_local.kit import LambdaContext, api_event, function_for
+from tests.support.kit import LambdaContext, api_event, function_for
 
 __all__ = ["LambdaContext", "api_event", "claims", "handler_module", "load_handler_module"]
 
@@ -56,7 +56,7 @@ def load_handler_module(logical_id: Optional[str] = None):
     import importlib.util
     import sys
 
-    from activitylog_local.template import ROOT, load
+    from samlocal.template import ROOT, load
 
     props = load()["Resources"][logical_id or function_for("GET", "/activities")]["Properties"]
     module_name, _ = props["Handler"].rsplit(".", 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from activitylog_local.sources import Expirations, TimeToLive, lambda_record
+from samlocal.sources import Expirations, TimeToLive, lambda_record
 
 
 class TableStream:

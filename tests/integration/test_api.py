@@ -19,8 +19,7 @@ import time_machine
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from activitylog.api import common
-from activitylog.config import settings
+from activitylog import wiring
 from activitylog.scopes import ROUTE_SCOPES
 
 from .api_events import LambdaContext, api_event, claims, handler_module
@@ -82,11 +81,9 @@ def api(activity_table, monkeypatch):
     """The API's functions, their lazily built service pointed at this test's table."""
     monkeypatch.setenv("TABLE_NAME", activity_table)
     monkeypatch.delenv("ORG_SETTINGS", raising=False)
-    settings.cache_clear()
-    common.reset()
+    wiring.reset()
     yield Api()
-    common.reset()
-    settings.cache_clear()
+    wiring.reset()
 
 
 def entry(**overrides) -> dict:
@@ -532,7 +529,7 @@ def pages(api, token=READER, **query) -> list[list[str]]:
 def test_paging_with_the_cursor_has_no_duplicate_and_no_gap(api, monkeypatch, shards):
     # Given 9 entries written over one org's shards
     monkeypatch.setenv("DEFAULT_SHARDS", str(shards))
-    settings.cache_clear()
+    wiring.reset()
     written = seed(api, 9)
 
     # When the whole list and a filtered list are paged 2 at a time
@@ -641,10 +638,10 @@ def rotating_cursor_key(monkeypatch):
 
 def _new_container(api=None) -> None:
     """Forget every per-process cache, as a Lambda container started now would have none."""
-    settings.cache_clear()
+    wiring.reset()
     parameters.clear_caches()
     if api is not None:
-        common.reset()
+        wiring.reset()
 
 
 def test_a_cursor_keeps_paging_in_another_container_after_the_key_rotates(rotating_cursor_key, api):

@@ -26,7 +26,7 @@ from activitylog.config import Settings
 from activitylog.details import DetailStore
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.service import ActivityService, Caller
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 from .api_events import load_handler_module
 from .streams import TableStream, stream_event
@@ -48,14 +48,13 @@ def aws(activity_table, monkeypatch):
         for name, value in {"TABLE_NAME": activity_table, "ARCHIVE_BUCKET": ARCHIVE, "DETAIL_BUCKET": DETAILS,
                             "RETENTION_CACHE_SECONDS": "0"}.items():
             monkeypatch.setenv(name, value)
-        from activitylog.config import settings
+        from activitylog import wiring
 
-        settings.cache_clear()
+        wiring.reset()
         handler = load_handler_module("ArchiveFunction").lambda_handler
-        handler.reset()
+        wiring.reset()
         yield s3
-        handler.reset()
-        settings.cache_clear()
+        wiring.reset()
 
 
 @pytest.fixture
@@ -203,7 +202,7 @@ class _InProcess:
         self.fail_puts = fail_puts  # S3 puts that fail (once each) before the rest succeed
 
     def invoke(self, function: str, event: dict) -> dict:
-        from activitylog_local.lambdas import FunctionError
+        from samlocal.lambdas import FunctionError
 
         try:
             return archive(event)
@@ -213,13 +212,13 @@ class _InProcess:
     def find(self, name: str):
         from pathlib import Path
 
-        from activitylog_local.lambdas import FunctionSpec
+        from samlocal.lambdas import FunctionSpec
 
         return FunctionSpec(name, name, Path("."), "app.lambda_handler")
 
 
 def test_bisecting_around_a_failing_record_archives_every_other_version_once(aws, service, stream):
-    from activitylog_local.sources import Checkpoints, StreamSource
+    from samlocal.sources import Checkpoints, StreamSource
 
     for n in range(7):
         service.record(WRITER, document(event=f"n{n}"))
@@ -239,7 +238,7 @@ def test_bisecting_around_a_failing_record_archives_every_other_version_once(aws
 
 def test_a_half_written_batch_retried_in_halves_leaves_each_version_in_one_object(aws, service, stream, monkeypatch):
     from activitylog.archive.store import ArchiveStore
-    from activitylog_local.sources import Checkpoints, StreamSource
+    from samlocal.sources import Checkpoints, StreamSource
 
     # Entries of three hours: the batch makes three objects; the second write fails once.
     now = datetime.now(timezone.utc)

@@ -23,7 +23,7 @@ from moto import mock_aws
 
 from activitylog.api.errors import answer_of, status_of
 from activitylog.api.views import detail_view
-from activitylog import keys, store
+from activitylog import keys, store, wiring
 from activitylog.api import common
 from activitylog.query import merge
 from activitylog.details import DetailStore
@@ -438,7 +438,7 @@ def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothi
     from .test_api import job
 
     job_id = api.record(job()).body["id"]
-    common.reset()
+    wiring.reset()
     common.service()  # a new environment (its models bound), which has read nothing of the org yet
     method, path = route.split(" ")
     body = next(b for m, p, b in _routes(job_id) if m == method and p == path.replace("{id}", job_id))
@@ -452,12 +452,10 @@ def test_dynamodb_refusing_after_the_retries_is_a_503_with_retry_after_and_nothi
 
 
 def test_the_idempotency_table_throttled_while_saving_its_record_is_a_503_and_nothing_is_written(api, idempotency_table):
-    from activitylog import idempotency
-
     from .test_api import entry
 
     assert api.ids() == []
-    stop = _refusing("PutItem", "ThrottlingException", idempotency._persistence().client)
+    stop = _refusing("PutItem", "ThrottlingException", wiring.container().idempotency.client)
     try:
         status, answer, headers = _call("POST", "/activities", entry(), key="throttled-1")
     finally:
@@ -479,25 +477,22 @@ def _free_port() -> int:
 def test_dynamodb_unreachable_is_a_503_with_retry_after_on_every_route(api, idempotency_table, monkeypatch):
     import time
 
-    from activitylog import idempotency
-
     from .test_api import job
 
     job_id = api.record(job()).body["id"]
     # When DynamoDB's port refuses connections (the service stopped) for a new environment
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{_free_port()}")
-    common.reset()
-    idempotency._persistence.cache_clear()
-    for method, path, body in _routes(job_id) + [("POST", f"/activities/{job_id}/retry", None)]:
-        for key in (None, "down-1") if method in ("POST", "PATCH") and body is not None else (None,):
-            started = time.monotonic()
-            status, answer, headers = _call(method, path, body, key)
-            # Then every route answers 503 with Retry-After, well within the function's timeout
-            assert (status, headers.get("retry-after")) == (503, "1"), (method, path, key, status, answer)
-            assert time.monotonic() - started < 10
-    assert _call("POST", "/activities", {"type": "USER_ACTION"})[0] == 400  # bad input is still named, not a 503
-    monkeypatch.undo()
-    common.reset()
+    with monkeypatch.context() as stopped:  # the endpoint only: the fixtures' table names stay
+        stopped.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{_free_port()}")
+        wiring.reset()
+        for method, path, body in _routes(job_id) + [("POST", f"/activities/{job_id}/retry", None)]:
+            for key in (None, "down-1") if method in ("POST", "PATCH") and body is not None else (None,):
+                started = time.monotonic()
+                status, answer, headers = _call(method, path, body, key)
+                # Then every route answers 503 with Retry-After, well within the function's timeout
+                assert (status, headers.get("retry-after")) == (503, "1"), (method, path, key, status, answer)
+                assert time.monotonic() - started < 10
+        assert _call("POST", "/activities", {"type": "USER_ACTION"})[0] == 400  # bad input is still named, not a 503
+    wiring.reset()
     assert api.ids() == [job_id]
 
 
@@ -531,35 +526,32 @@ class _Blackhole:
 def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idempotency_table, monkeypatch):
     import time
 
-    from activitylog import idempotency
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     from .test_api import entry
 
     timeout = load()["Globals"]["Function"]["Timeout"]
     hole = _Blackhole()
     try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{hole.port}")
-        common.reset()
-        idempotency._persistence.cache_clear()
-        for method, path, body, key in (("POST", "/activities", entry(), "paused-1"), ("GET", "/activities", None, None)):
-            started = time.monotonic()
-            status, answer, headers = _call(method, path, body, key)
-            took = time.monotonic() - started
-            assert status == 503 and headers["retry-after"] == "1", answer
-            assert took < timeout - 2, f"{method} {path} took {took:.1f} s of the function's {timeout} s"
+        with monkeypatch.context() as paused:  # the endpoint only: the fixtures' table names stay
+            paused.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{hole.port}")
+            wiring.reset()
+            for method, path, body, key in (("POST", "/activities", entry(), "paused-1"), ("GET", "/activities", None, None)):
+                started = time.monotonic()
+                status, answer, headers = _call(method, path, body, key)
+                took = time.monotonic() - started
+                assert status == 503 and headers["retry-after"] == "1", answer
+                assert took < timeout - 2, f"{method} {path} took {took:.1f} s of the function's {timeout} s"
     finally:
         hole.close()
-        monkeypatch.undo()
-        common.reset()
+        wiring.reset()
 
 
 def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, idempotency_table):
     """Two calls in a row that get no answer (the request's own, then Powertools removing its record) fit in
     the shortest API function's timeout, with a second to answer."""
-    from activitylog import idempotency
     from activitylog.api.common import service
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     resources = load()["Resources"]
     default = load()["Globals"]["Function"]["Timeout"]
@@ -567,7 +559,7 @@ def test_every_dynamodb_client_gives_up_within_the_api_functions_timeout(api, id
                    for name in ("RecordFunction", "QueryFunction", "RetryFunction", "SettingsFunction", "SupportFunction"))
     service()  # binds the models
     clients = [store.table_connection().connection.client, store.table_connection(store.KeyItem).connection.client,
-               idempotency._persistence().client]
+               wiring.container().idempotency.client]
     for client in clients:
         config = client.meta.config
         attempts = config.retries["total_max_attempts"]

@@ -24,7 +24,7 @@ from activitylog.config import Settings
 from activitylog.details import DetailStore
 from activitylog.inputs import NewEntry
 from activitylog.service import ActivityService, Caller
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 from .api_events import load_handler_module
 from .streams import TableStream, stream_event
@@ -46,15 +46,13 @@ def world(activity_table, dynamodb_client, monkeypatch, tmp_path):
             "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
         for name, value in {"TABLE_NAME": activity_table, "ARCHIVE_BUCKET": ARCHIVE, "RETENTION_CACHE_SECONDS": "0"}.items():
             monkeypatch.setenv(name, value)
-        from activitylog.config import settings
+        from activitylog import wiring
 
-        settings.cache_clear()
-        load_handler_module("ArchiveFunction").lambda_handler.reset()
+        wiring.reset()
         service = ActivityService(Settings(table_name=activity_table, detail_bucket=None, cursor_secret="x", policy_seconds=0),
                                   store.EntryStore(DetailStore(None)))
         yield World(s3, service, TableStream(dynamodb_client, activity_table), LocalSigner(tmp_path / "key.pem", "test-key"))
-        load_handler_module("ArchiveFunction").lambda_handler.reset()
-        settings.cache_clear()
+        wiring.reset()
 
 
 def other_signer(tmp_path) -> LocalSigner:

@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from activitylog import wiring
 from activitylog.api import common
-from activitylog.config import export_settings, settings
-from activitylog.exports import links, worker
+from activitylog.exports import links
 from activitylog.exports.csvfile import COLUMNS
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.signing import StaticKey
@@ -94,10 +94,7 @@ def exports(activity_table, aws, monkeypatch):
 
 
 def _fresh() -> None:
-    settings.cache_clear()
-    export_settings.cache_clear()
-    common.reset()
-    worker.reset()
+    wiring.reset()
 
 
 def seed(api: Exports, documents: list[dict]) -> list[str]:
@@ -443,7 +440,7 @@ def test_a_complete_step_retried_after_its_upload_completed_accepts_the_whole_fi
     while not state["done"]:
         state = handler({"step": "write", "export": state}, LambdaContext(timeout=900))
     # And a Complete whose CompleteMultipartUpload lands in S3 but whose answer is lost (a timeout, a dropped connection)
-    client = worker.exports().files.client
+    client = wiring.container().exports.files.client
     lost = []
 
     def lose_the_answer(**_):

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from activitylog import idempotency, wiring
 from activitylog.errors import Conflict
-from activitylog.idempotency import run_once
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
+
+
+def run_once(*args, **options):
+    """``idempotency.run_once`` with this container's records (the functions pass ``container().idempotency``)."""
+    return idempotency.run_once(*args, persistence=lambda: wiring.container().idempotency, **options)
 
 
 def counting(result: dict):
@@ -109,7 +114,7 @@ def send(method: str, path: str, body, key: str) -> tuple[int, dict, dict]:
 def completion(how: str):
     """The first attempt's end after its operation ran: "refused" (DynamoDB refuses the record's completing
     UpdateItem) or "killed" (the environment ends before it)."""
-    persistence = idempotency._persistence()
+    persistence = wiring.container().idempotency
     if how == "killed":
         original = persistence.save_success
 
@@ -273,7 +278,7 @@ def test_key_markers_use_the_idempotency_tables_own_key_and_expiry():
     """The markers live beside Powertools' records: the table's one key attribute, and its TTL attribute,
     so DynamoDB removes a key's marker as it removes the key's record."""
     from activitylog import store
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     table = load()["Resources"]["IdempotencyTable"]["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == [store.KeyItem._hash_keyname]

@@ -18,14 +18,13 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
+from activitylog import wiring
 from activitylog.api import common
-from activitylog.config import settings
 from activitylog.jobs import client as client_module
 from activitylog.jobs.client import ActivityClient, Publisher
 from activitylog.jobs.sweeper import sweep
-from activitylog.jobs.ingest import activity_ingest
-from activitylog_local.kit import sqs_record
-from activitylog_local.template import load
+from tests.support.kit import sqs_record
+from samlocal.template import load
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 from .test_api import READER, WRITER, Api
@@ -90,16 +89,11 @@ def platform(activity_table, monkeypatch):
         monkeypatch.setenv("TABLE_NAME", activity_table)
         monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
         monkeypatch.delenv("ORG_SETTINGS", raising=False)
-        monkeypatch.setattr(client_module, "_default", None)  # the retry function's publisher, built in this container
-        settings.cache_clear()
-        common.reset()
         platform = Platform()
         monkeypatch.setenv("ACTIVITY_QUEUE_URL", platform.activity_queue[0])
-        activity_ingest.cache_clear()  # the activity events function's, built in this container
+        wiring.reset()  # the retry function's publisher and the activity events function's, built in this container
         yield platform
-        activity_ingest.cache_clear()
-        common.reset()
-        settings.cache_clear()
+        wiring.reset()
 
 
 @pytest.fixture
@@ -211,7 +205,7 @@ def test_a_webhook_delivery_on_the_activity_queue_is_not_an_activity_event_and_f
     from activitylog.webhooks.mapping import redacted_request
     from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.queue import message_for
-    from activitylog_local.kit import provider_event, signed_delivery
+    from tests.support.kit import provider_event, signed_delivery
 
     job = platform.client().job("SYNC_SQUARE_STOCK", entity=SQUARE)
     job.start()
@@ -371,7 +365,7 @@ def test_the_retried_entry_is_recorded_whenever_the_run_was_asked_for(platform, 
     monkeypatch.setattr(Publisher, "_client", lambda self: bus)
     status, answer = retry(original)
     assert status == 202, answer
-    monkeypatch.setattr(client_module, "_default", None)  # the environment ends, with whatever it buffered
+    wiring.reset()  # the environment ends, with whatever it buffered
 
     platform.deliver_all()
     action = detail(api, answer["id"])
@@ -461,11 +455,11 @@ def test_retrying_another_orgs_entry_is_a_404_and_needs_the_retry_scope(platform
 def test_when_the_bus_refuses_the_retry_is_a_503_and_nothing_is_recorded(platform, api, idempotency_table, monkeypatch):
     original = failed_sync(api)
     monkeypatch.setenv("ACTIVITY_BUS_NAME", "no-such-bus")
-    monkeypatch.setattr(client_module, "_default", None)
+    wiring.reset()
     status, answer = retry(original)
     assert status == 503 and "nothing was started" in answer["message"]
     monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
-    monkeypatch.setattr(client_module, "_default", None)
+    wiring.reset()
     assert retry(original)[0] == 202  # the failed attempt left no idempotency record behind
     assert len(platform.run_requests()) == 1
 

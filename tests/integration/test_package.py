@@ -17,7 +17,7 @@ import yaml
 from packaging import tags
 
 from activitylog_local.package import package
-from activitylog_local.template import ROOT, load, resources
+from samlocal.template import ROOT, load, resources
 
 # The runtime's glibc (Amazon Linux 2023 for python3.12) and what Lambda calls each architecture.
 LAMBDA_GLIBC_MINOR = 34

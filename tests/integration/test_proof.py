@@ -22,14 +22,14 @@ import pytest
 
 from activitylog.archive import layout
 from activitylog.inputs import EntryUpdate, NewEntry
-from activitylog_local.kit import LambdaContext
+from tests.support.kit import LambdaContext
 
 from .api_events import api_event, claims, handler_module
 from .test_digests import ARCHIVE, DIGESTS, WRITER, cli, other_signer, world  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "check_proof.py"
-OURS = ("activitylog", "activitylog_local", "tests", "functions")
+OURS = ("activitylog", "activitylog_local", "samlocal", "tests", "functions")
 
 
 def job_with_two_versions(world) -> str:
@@ -140,8 +140,7 @@ def proof_answer(entry_id: str, scope: str = "activity:support") -> dict:
 @pytest.fixture
 def support_environment(world, monkeypatch, tmp_path):
     """The support function's environment as template.yaml gives it; the local stack's key folder stands in for KMS."""
-    from activitylog.api import common, support
-    from activitylog.config import settings
+    from activitylog import wiring
 
     kms = tmp_path / "kms"
     kms.mkdir()
@@ -150,10 +149,7 @@ def support_environment(world, monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
 
     def fresh():
-        settings.cache_clear()
-        common.reset()
-        support._public_keys.cache_clear()
-        support._archive.cache_clear()
+        wiring.reset()
 
     fresh()
     yield

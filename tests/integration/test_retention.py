@@ -25,10 +25,9 @@ DAY = 86400
 @pytest.fixture
 def admin_api(api, monkeypatch):  # noqa: F811 - the imported fixture
     monkeypatch.setenv("RETENTION_CACHE_SECONDS", "0")  # the re-stamp starts at once; every read sees a change
-    from activitylog.config import settings
+    from activitylog import wiring
 
-    settings.cache_clear()
-    common.reset()
+    wiring.reset()
     return api
 
 
@@ -179,25 +178,23 @@ def with_details(admin_api, monkeypatch):
     import boto3
     from moto import mock_aws
 
-    from activitylog.config import settings
+    from activitylog import wiring
 
     with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=DETAIL_BUCKET)
         s3.put_bucket_versioning(Bucket=DETAIL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         monkeypatch.setenv("DETAIL_BUCKET", DETAIL_BUCKET)
-        settings.cache_clear()
-        common.reset()
+        wiring.reset()
         yield admin_api, s3
-    settings.cache_clear()
-    common.reset()
+    wiring.reset()
 
 
 def lifecycle_expiry(s3, key: str) -> datetime:
     """When template.yaml's DetailBucket lifecycle rules remove the object: of the rules whose prefix and tags
     match it, the earliest expiration wins (S3's rule for conflicting rules), at the midnight UTC after
     creation + days (S3 rounds up to it)."""
-    from activitylog_local.template import load
+    from samlocal.template import load
 
     rules = load()["Resources"]["DetailBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     head = s3.head_object(Bucket=DETAIL_BUCKET, Key=key)

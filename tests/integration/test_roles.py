@@ -19,10 +19,10 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from activitylog import wiring
 from activitylog.api import common
-from activitylog.config import settings
-from activitylog_local.kit import LambdaContext, provider_event, signed_delivery
-from activitylog_local.template import create_table
+from tests.support.kit import LambdaContext, provider_event, signed_delivery
+from samlocal.template import create_table
 
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event
@@ -115,16 +115,7 @@ def world(dynamodb_client, monkeypatch, tmp_path):
 
 
 def _fresh() -> None:
-    settings.cache_clear()
-    common.reset()
-    from activitylog import idempotency
-    from activitylog.jobs.ingest import activity_ingest
-    from activitylog.webhooks import ingest, receiver
-
-    activity_ingest.cache_clear()
-    idempotency._persistence.cache_clear()
-    receiver.receiver.cache_clear()
-    ingest.ingest.cache_clear()
+    wiring.reset()
 
 
 @contextmanager

@@ -131,7 +131,7 @@ COMBINATIONS = [
 @pytest.fixture(scope="module")
 def seeded(dynamodb_client):
     """The same 600 entries written into a 1-shard and a 4-shard org setup (separate tables)."""
-    from activitylog_local.template import create_table
+    from samlocal.template import create_table
 
     tables = {}
     for shards in (1, 4):

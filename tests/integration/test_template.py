@@ -21,7 +21,7 @@ import pytest
 
 from activitylog import store
 from activitylog.scopes import ROUTE_SCOPES
-from activitylog_local.template import ROOT, TEMPLATE, load, resources
+from samlocal.template import ROOT, TEMPLATE, load, resources
 
 from .api_events import load_handler_module
 
@@ -559,7 +559,7 @@ def test_every_retention_class_has_a_lifecycle_rule_expiring_its_details_after_i
 
 
 def test_the_table_is_created_with_the_templates_table_class(activity_table, template):
-    from activitylog_local.template import table_definition
+    from samlocal.template import table_definition
 
     # DynamoDB Local takes TableClass (the fixture's table was created with it) but does not report it back.
     assert table_definition(template)["TableClass"] == _table(template)["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
@@ -774,7 +774,7 @@ def test_only_the_distribution_reads_the_page_bucket(template):
 
 
 def test_the_local_stack_serves_the_folder_the_page_bucket_is_filled_from(template, transformed):
-    from activitylog_local.site import Site
+    from samlocal.site import Site
 
     site = Site.from_template(transformed, ROOT)
     folder = (ROOT / template["Resources"]["WebBucket"]["Metadata"]["SyncedFrom"]).resolve()

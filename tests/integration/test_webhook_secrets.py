@@ -18,7 +18,7 @@ import pytest
 from activitylog import details
 from activitylog.errors import BadRequest
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 from .test_core_faults import MOTO  # noqa: F401 - the fixtures' configuration
 from .test_webhooks import ORG, READER, hooks  # noqa: F401 - the fixture

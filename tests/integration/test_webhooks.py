@@ -29,7 +29,7 @@ from activitylog.webhooks.ingest import Ingest
 from activitylog.webhooks.queue import MAX_MESSAGE_BYTES, WebhookQueue
 from activitylog.webhooks.receiver import REJECTIONS_PER_MINUTE, Receiver
 from activitylog.webhooks.secrets import SigningSecrets
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 from .test_core_faults import MOTO, faults, quick_backoff  # noqa: F401 - the fixture
 from .test_store import service_for
@@ -385,7 +385,7 @@ def test_a_large_delivery_received_again_after_it_was_recorded_is_a_success_not_
 def test_an_events_marker_reaches_no_stream_consumer_and_is_no_entry(hooks, dynamodb_client, activity_table):
     from moto.events.models import EventPattern
 
-    from activitylog_local.template import load, resources
+    from samlocal.template import load, resources
 
     from .streams import TableStream
 

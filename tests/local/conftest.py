@@ -16,7 +16,7 @@ FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
 @pytest.fixture(scope="module")
 def fixture_stack(dynamodb_local, tmp_path_factory):
     """The fixture template's whole stack on free ports; its at() tick fires 10 s after start."""
-    from activitylog_local.stack import LocalStack, StackOptions
+    from samlocal.stack import LocalStack, StackOptions
 
     tick = (datetime.now(timezone.utc) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S")
     options = StackOptions(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from activitylog_local.kit import HttpClient
+from tests.support.kit import HttpClient
 
 
 def nap(stack, key: str, peers: int = 1, wait: float = 0, path: str = "/nap") -> dict:
@@ -100,14 +100,14 @@ def test_a_function_invokes_another_synchronously_from_its_environment(fixture_s
 
 
 def runtime_for(code_dir, source: str):
-    from activitylog_local.lambdas import FunctionSpec, LambdaRuntime
+    from samlocal.lambdas import FunctionSpec, LambdaRuntime
 
     (code_dir / "app.py").write_text(source)
     return LambdaRuntime([FunctionSpec("Plain", "plain", code_dir, "app.handler")])
 
 
 def test_a_failed_init_is_the_invocations_error_and_the_next_one_starts_afresh(tmp_path):
-    from activitylog_local.lambdas import FunctionError
+    from samlocal.lambdas import FunctionError
 
     runtime = runtime_for(tmp_path, "import no_such_module\n")
     try:
@@ -122,7 +122,7 @@ def test_a_failed_init_is_the_invocations_error_and_the_next_one_starts_afresh(t
 
 
 def test_an_environment_whose_process_exits_is_an_error_and_is_replaced(tmp_path):
-    from activitylog_local.lambdas import FunctionError
+    from samlocal.lambdas import FunctionError
 
     runtime = runtime_for(tmp_path, "import os\n\ndef handler(event, context):\n    if event.get('exit'):\n        os._exit(3)\n    return os.getpid()\n")
     try:

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from activitylog_local.kit import HttpClient
+from tests.support.kit import HttpClient
 
 EVENT = {"Entries": [{"Source": "evil.page", "DetailType": "Contact deleted", "Detail": json.dumps({"id": "c_1"})}]}
 FAULT = {"function": "EchoFunction", "error": "ThrottlingException", "times": 1}

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from activitylog_local import dynamodb
-from activitylog_local.auth import SCOPES, DevKey, JwtAuthorizer, AuthError, claims_as_strings, scope_names
+from samlocal import dynamodb
+from samlocal.auth import SCOPES, DevKey, JwtAuthorizer, AuthError, claims_as_strings, scope_names
 from activitylog_local.cli import ago, format_table, main
 from activitylog_local.demo import DEMO_ORG, TEAM, demo_entries
-from activitylog_local.dynamodb import SetupError
-from activitylog_local.gateway import Gateway, Route, routes_from_template
-from activitylog_local.intrinsics import Intrinsics, UnresolvedReference
-from activitylog_local.schedules import ScheduleError, next_fire
-from activitylog_local import template as template_module
+from samlocal.dynamodb import SetupError
+from samlocal.gateway import Gateway, Route, routes_from_template
+from samlocal.intrinsics import Intrinsics, UnresolvedReference
+from samlocal.schedules import ScheduleError, next_fire
+from samlocal import template as template_module
 
 UTC = timezone.utc
 FIXTURE = Path(__file__).parent / "fixtures" / "template.yaml"
@@ -38,6 +38,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "template.yaml"
     ("cron(0 9 ? * MON-FRI *)", datetime(2026, 11, 27, 10, 0, tzinfo=UTC), datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),  # Fri -> Mon
     ("cron(0 0 1 JAN ? *)", datetime(2026, 11, 26, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
     ("cron(0 0 1 1 ? 2026)", datetime(2026, 11, 26, tzinfo=UTC), None),
+    ("cron(0 3 L * ? *)", datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),  # AWS's L: last day
+    ("cron(0 10 ? * 6L *)", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # last Friday
     ("at(2026-11-26T10:00:05)", datetime(2026, 11, 26, 10, 0, tzinfo=UTC), datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC)),
     ("at(2026-11-26T10:00:05)", datetime(2026, 11, 26, 10, 1, tzinfo=UTC), None),
 ])
@@ -45,7 +47,7 @@ def test_next_fire(expression, after, expected):
     assert next_fire(expression, after) == expected
 
 
-@pytest.mark.parametrize("expression", ["every day", "cron(0 3 * * *)", "cron(0 3 1 * MON *)", "cron(0 3 L * ? *)", "cron(99 3 * * ? *)", "rate(0 minutes)"])
+@pytest.mark.parametrize("expression", ["every day", "cron(0 3 * * *)", "cron(0 3 1 * MON *)", "cron(0 3 32 * ? *)", "cron(99 3 * * ? *)", "rate(0 minutes)"])
 def test_bad_schedule_expressions_are_refused(expression):
     with pytest.raises(ScheduleError):
         next_fire(expression, datetime(2026, 11, 26, tzinfo=UTC))
@@ -294,13 +296,13 @@ def test_port_in_use_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("path", [template_module.TEMPLATE, FIXTURE], ids=["template.yaml", "fixture"])
 def test_the_local_stack_runs_every_resource_and_event_of_the_template(path):
-    from activitylog_local.stack import unsupported
+    from samlocal.stack import unsupported
 
-    assert unsupported(template_module.load(path)) == [], "add local support before using these (infra/activitylog_local/stack.py)"
+    assert unsupported(template_module.load(path)) == [], "add local support before using these (infra/samlocal/stack.py)"
 
 
 def test_unsupported_resources_and_events_are_named():
-    from activitylog_local.stack import unsupported
+    from samlocal.stack import unsupported
 
     template = {"Resources": {
         "Topic": {"Type": "AWS::SNS::Topic"},
@@ -320,7 +322,7 @@ class _ScriptedRuntime:
         self.poison, self.batches = poison, []
 
     def invoke(self, function: str, event: dict) -> dict:
-        from activitylog_local.lambdas import FunctionError
+        from samlocal.lambdas import FunctionError
 
         sequences = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
         self.batches.append(sequences)
@@ -329,7 +331,7 @@ class _ScriptedRuntime:
         return {}
 
     def find(self, name: str):
-        from activitylog_local.lambdas import FunctionSpec
+        from samlocal.lambdas import FunctionSpec
 
         return FunctionSpec(name, name, Path("."), "app.handler")
 
@@ -340,7 +342,7 @@ def _stream_records(count: int) -> list[dict]:
 
 
 def test_bisect_isolates_a_failing_record_in_the_middle_and_skips_it_after_its_retries():
-    from activitylog_local.sources import Checkpoints, StreamSource
+    from samlocal.sources import Checkpoints, StreamSource
 
     runtime, skipped = _ScriptedRuntime({f"{5:021d}"}), []
     source = StreamSource(runtime, "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "http://unused",
@@ -361,7 +363,7 @@ def test_bisect_isolates_a_failing_record_in_the_middle_and_skips_it_after_its_r
 
 
 def test_without_bisect_a_failing_batch_is_retried_whole_then_skipped_whole():
-    from activitylog_local.sources import Checkpoints, StreamSource
+    from samlocal.sources import Checkpoints, StreamSource
 
     runtime, skipped = _ScriptedRuntime({f"{2:021d}"}), []
     source = StreamSource(runtime, "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "http://unused",
@@ -377,7 +379,7 @@ def test_the_on_failure_record_is_what_powertools_parses_as_lambdas():
     from aws_lambda_powertools.utilities.parser import parse
     from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOnFailureDestinationModel
 
-    from activitylog_local.sources import Checkpoints, StreamSource
+    from samlocal.sources import Checkpoints, StreamSource
 
     skipped = []
     source = StreamSource(_ScriptedRuntime({f"{1:021d}"}), "Strict", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",

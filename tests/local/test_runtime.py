@@ -14,8 +14,8 @@ import time
 import boto3
 import pytest
 
-from activitylog_local.auth import DevKey
-from activitylog_local.kit import HttpClient
+from samlocal.auth import DevKey
+from tests.support.kit import HttpClient
 from tests.local.conftest import wait_for
 
 

@@ -13,8 +13,8 @@ import uuid
 import boto3
 import pytest
 
-from activitylog_local.dynamodb import SetupError
-from activitylog_local.stack import LocalStack, StackOptions
+from samlocal.dynamodb import SetupError
+from samlocal.stack import LocalStack, StackOptions
 from tests.local.conftest import FIXTURE_TEMPLATE, wait_for
 
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from activitylog_local.gateway import Gateway, Route
-from activitylog_local.lambdas import FunctionError, FunctionSpec, LambdaRuntime
+from samlocal.gateway import Gateway, Route
+from samlocal.lambdas import FunctionError, FunctionSpec, LambdaRuntime
 
 SLEEPER = """import os, time
 
@@ -95,7 +95,7 @@ def test_a_cold_starts_init_has_its_own_time_not_the_functions_timeout(tmp_path)
 
 def test_an_environment_killed_while_it_starts_is_the_invocations_runtime_error(tmp_path, monkeypatch):
     # The process is gone before the runtime hands it its configuration: Lambda's Runtime.ExitError, not a crash of the gateway.
-    from activitylog_local import environments
+    from samlocal import environments
 
     (tmp_path / "app.py").write_text(SLEEPER)
     runtime = LambdaRuntime([FunctionSpec("Sleeper", "sleeper", tmp_path, "app.handler", timeout=1)])

@@ -23,7 +23,7 @@ from activitylog.rules import new_entry
 from activitylog.webhooks.mapping import entry_document, redacted_request
 from activitylog.webhooks.providers import PROVIDERS
 from activitylog.redaction import redact_body, redact_document, redact_headers, scrub, scrub_text, scrub_url
-from activitylog_local.kit import provider_event
+from tests.support.kit import provider_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 

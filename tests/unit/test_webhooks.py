@@ -19,7 +19,7 @@ from activitylog.inputs import NewEntry
 from activitylog.webhooks.mapping import entry_document, redacted_request
 from activitylog.webhooks.providers import PROVIDERS, Delivery, Rejected
 from activitylog.redaction import redact_body, redact_headers, scrub_text
-from activitylog_local.kit import provider_event, signed_delivery
+from tests.support.kit import provider_event, signed_delivery
 
 URL = "https://hooks.example.com/webhooks/{provider}/org_acme"
 SECRET = "whsec_unit_test_secret"

@@ -14,9 +14,10 @@ Modules, one concern each:
 - ``details``   an entry's detail: compressed, offloaded to S3 when large
 - ``store``     all data access (pynamodb model, reads, writes), answering ``Entry`` objects
 - ``service``   the operations the handlers call, given settings, a store and a clock
-- ``config``    settings from the environment, read once per process by the handlers
+- ``config``    ``Settings``: every environment variable a function reads, one field each
+- ``wiring``    the container (settings parsed once, shared objects built once) and every function's entrypoint
 
->>> from activitylog.service import ActivityService
->>> service = ActivityService.from_environment()
+>>> from activitylog.wiring import container
+>>> service = container().service
 >>> service.list(caller, parse_list_request(event["queryStringParameters"])).to_dict()
 """

@@ -1,7 +1,8 @@
-"""Settings from the environment, parsed once per process (template.yaml sets them).
+"""Settings from the environment, parsed once per execution environment (template.yaml sets them).
 
-Only the handlers read the environment (``settings()``, cached per process as a Lambda
-container would); the service is given a ``Settings`` and builds what it needs from it.
+``Settings`` is the one model of the environment: one field per variable, and nothing else in
+the layer reads ``os.environ``. ``activitylog.wiring`` parses it once per container and builds
+the shared objects from it; a service is given a ``Settings`` and builds what it needs from it.
 
 >>> config = Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev")
 >>> config.org("org_1").retention_days
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Iterator, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from activitylog.signing import Key, StaticKey
 
@@ -41,21 +41,116 @@ class OrgSettings:
             raise ValueError(f"shards {self.shards} must be between 1 and 64")
 
 
+def _env(name: str, source: str = "template", parse: Callable[[str], Any] = str) -> dict:
+    """A field's environment variable: its name, who sets it, how its text becomes the value.
+
+    ``source``: "template" (template.yaml sets it for the functions that need it), "lambda"
+    (Lambda's runtime or Powertools' own variables), "local" (the local stack and tests only:
+    plain keys where AWS has secrets), "default" (a tunable the template leaves at its default).
+    """
+    return {"env": name, "source": source, "parse": parse}
+
+
+def _optional(text: str) -> Optional[str]:
+    return text or None
+
+
+def _true(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """CSV exports (``activitylog.exports``): where files go, which machine runs large ones, the limits.
+
+    A small export is answered by the API function itself, and API Gateway's HTTP API with a
+    Python function cannot stream: the whole answer is buffered, and Lambda refuses a
+    buffered answer over 6 MB. So "small" is bounded by rows *and* by the bytes of the
+    answer; past either, the export runs in the background and ends in an email.
+    """
+
+    bucket: Optional[str] = field(default=None, metadata=_env("EXPORT_BUCKET", parse=_optional))
+    # the ARN of the machine that runs large exports
+    state_machine: Optional[str] = field(default=None, metadata=_env("EXPORT_STATE_MACHINE", parse=_optional))
+    # at most this many rows are answered at once
+    inline_rows: int = field(default=10_000, metadata=_env("EXPORT_INLINE_ROWS", parse=int))
+    # of the answer as Lambda encodes it (its limit: 6 MB)
+    inline_bytes: int = field(default=5 * 1024 * 1024, metadata=_env("EXPORT_INLINE_BYTES", "default", int))
+    # reading longer than this, a small export goes to the background (the API answers within 29 s)
+    inline_seconds: int = field(default=20, metadata=_env("EXPORT_INLINE_SECONDS", "default", int))
+    # S3 multipart parts (S3 takes 5 MiB at least, but the last)
+    part_bytes: int = field(default=8 * 1024 * 1024, metadata=_env("EXPORT_PART_BYTES", parse=int))
+    # parts one worker invocation writes before it hands back
+    parts_per_step: int = field(default=64, metadata=_env("EXPORT_PARTS_PER_STEP", parse=int))
+    link_secret: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_SECRET", "local", _optional))  # plain key
+    link_secret_name: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_SECRET_NAME", parse=_optional))  # Secrets Manager
+    # the API's URL, for emailed links
+    link_base_url: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_BASE_URL", parse=lambda text: text.rstrip("/") or None))
+    link_days: int = field(default=7, metadata=_env("EXPORT_LINK_DAYS", "default", int))  # how long an emailed link works
+
+    def link_key(self) -> Key:
+        return make_key(self.link_secret, self.link_secret_name, "EXPORT_LINK_SECRET", "sign export download links")
+
+
 @dataclass(frozen=True)
 class Settings:
-    table_name: str
-    detail_bucket: Optional[str]  # large entry details (DETAIL_BUCKET, template.yaml's DetailBucket)
-    idempotency_table: Optional[str] = None
-    default_shards: int = 2
-    retention_days: int = 730
-    org_overrides: dict = field(default_factory=dict)
-    cursor_secret: Optional[str] = None  # plain key (local stack, tests)
-    cursor_secret_name: Optional[str] = None  # Secrets Manager name (AWS)
-    archive_days: int = DEFAULT_ARCHIVE_DAYS  # an org's archive retention until it sets its own
-    archive_bucket: Optional[str] = None  # ARCHIVE_BUCKET: every version of every entry (activitylog.archive)
-    digest_bucket: Optional[str] = None  # DIGEST_BUCKET: the signed hourly digests (Object Lock)
-    digest_signing_key: Optional[str] = None  # DIGEST_SIGNING_KEY: the KMS key (or local key) that signs them
-    policy_seconds: float = 30.0  # how long a container trusts what it read of an org's retention policy
+    """Every setting a function reads, one field per environment variable (``fields_by_variable``).
+
+    ``Settings.from_environ()`` parses them once per execution environment (``activitylog.wiring``);
+    an unset or empty variable leaves the field's default.
+    """
+
+    table_name: str = field(default="activity-log", metadata=_env("TABLE_NAME"))
+    # large entry details (template.yaml's DetailBucket)
+    detail_bucket: Optional[str] = field(default=None, metadata=_env("DETAIL_BUCKET", parse=_optional))
+    idempotency_table: Optional[str] = field(default=None, metadata=_env("IDEMPOTENCY_TABLE", parse=_optional))
+    default_shards: int = field(default=2, metadata=_env("DEFAULT_SHARDS", parse=int))
+    retention_days: int = field(default=730, metadata=_env("RETENTION_DAYS", parse=int))
+    org_overrides: dict = field(default_factory=dict, metadata=_env("ORG_SETTINGS", parse=json.loads))
+    cursor_secret: Optional[str] = field(default=None, metadata=_env("CURSOR_SECRET", "local", _optional))  # plain key
+    cursor_secret_name: Optional[str] = field(default=None, metadata=_env("CURSOR_SECRET_NAME", parse=_optional))  # Secrets Manager
+    # an org's archive retention until it sets its own
+    archive_days: int = field(default=DEFAULT_ARCHIVE_DAYS, metadata=_env("ARCHIVE_RETENTION_DAYS", parse=int))
+    # every version of every entry (activitylog.archive)
+    archive_bucket: Optional[str] = field(default=None, metadata=_env("ARCHIVE_BUCKET", parse=_optional))
+    digest_bucket: Optional[str] = field(default=None, metadata=_env("DIGEST_BUCKET", parse=_optional))  # the signed digests (Object Lock)
+    # the KMS key (or local key) that signs them
+    digest_signing_key: Optional[str] = field(default=None, metadata=_env("DIGEST_SIGNING_KEY", parse=_optional))
+    # how long a container trusts what it read of an org's retention policy
+    policy_seconds: float = field(default=30.0, metadata=_env("RETENTION_CACHE_SECONDS", parse=float))
+    webhook_queue_url: Optional[str] = field(default=None, metadata=_env("WEBHOOK_QUEUE_URL", parse=_optional))
+    # providers kept outside activitylog.webhooks.providers: comma-separated module paths
+    webhook_provider_modules: tuple[str, ...] = field(default=(), metadata=_env(
+        "WEBHOOK_PROVIDER_MODULES", parse=lambda text: tuple(filter(None, (path.strip() for path in text.split(","))))))
+    webhook_secrets_path: Optional[str] = field(default=None, metadata=_env("WEBHOOK_SECRETS_PATH", parse=_optional))
+    activity_queue_url: Optional[str] = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL", parse=_optional))
+    # a failed webhook message or activity event comes back after this, doubled per receive
+    ingest_retry_seconds: int = field(default=10, metadata=_env("INGEST_RETRY_SECONDS", parse=int))
+    # the platform bus the activity client publishes to (activitylog.jobs.events.BUS_VARIABLE)
+    activity_bus_name: Optional[str] = field(default=None, metadata=_env("ACTIVITY_BUS_NAME", parse=_optional))
+    exports: ExportSettings = field(default_factory=ExportSettings)
+    # Lambda's own: the function's name (the activity client's producer), the region, whether tracing is on
+    function_name: Optional[str] = field(default=None, metadata=_env("AWS_LAMBDA_FUNCTION_NAME", "lambda", _optional))
+    region: Optional[str] = field(default=None, metadata=_env("AWS_REGION", "lambda", _optional))
+    task_root: Optional[str] = field(default=None, metadata=_env("LAMBDA_TASK_ROOT", "lambda", _optional))
+    trace_disabled: bool = field(default=False, metadata=_env("POWERTOOLS_TRACE_DISABLED", "lambda", _true))
+    # the local stack's signing keys as files (activitylog.archive.signing), where AWS has KMS
+    local_kms_dir: Optional[str] = field(default=None, metadata=_env("ACTIVITYLOG_LOCAL_KMS_DIR", "local", _optional))
+
+    @classmethod
+    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        """The settings from ``environ`` (the process's environment by default): the one place it is read.
+
+        >>> Settings.from_environ({"TABLE_NAME": "t", "EXPORT_INLINE_ROWS": "5"}).exports.inline_rows
+        5
+        """
+        environ = os.environ if environ is None else environ
+        return _parsed(cls, environ)
+
+    @property
+    def tracing(self) -> bool:
+        """Whether X-Ray tracing is on: in Lambda (``Tracing: Active``), unless Powertools' switch turns it off."""
+        return bool(self.task_root) and not self.trace_disabled
 
     def org(self, org_id: str) -> OrgSettings:
         """An organization's write shards and default hot retention; big orgs get more shards.
@@ -69,24 +164,29 @@ class Settings:
         )
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The environment's settings, read once per process (``ActivityService.from_environment``)."""
-    return Settings(
-        table_name=os.environ.get("TABLE_NAME", "activity-log"),
-        detail_bucket=os.environ.get("DETAIL_BUCKET") or None,
-        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
-        default_shards=int(os.environ.get("DEFAULT_SHARDS", "2")),
-        retention_days=int(os.environ.get("RETENTION_DAYS", "730")),
-        org_overrides=json.loads(os.environ.get("ORG_SETTINGS") or "{}"),
-        cursor_secret=os.environ.get("CURSOR_SECRET") or None,
-        cursor_secret_name=os.environ.get("CURSOR_SECRET_NAME") or None,
-        archive_days=int(os.environ.get("ARCHIVE_RETENTION_DAYS", str(DEFAULT_ARCHIVE_DAYS))),
-        archive_bucket=os.environ.get("ARCHIVE_BUCKET") or None,
-        digest_bucket=os.environ.get("DIGEST_BUCKET") or None,
-        digest_signing_key=os.environ.get("DIGEST_SIGNING_KEY") or None,
-        policy_seconds=float(os.environ.get("RETENTION_CACHE_SECONDS", "30")),
-    )
+def _parsed(model: type, environ: Mapping[str, str]) -> Any:
+    values: dict[str, Any] = {}
+    for spec in fields(model):
+        if "env" not in spec.metadata:  # a section: its own fields from the same environment
+            values[spec.name] = _parsed(spec.default_factory, environ)  # type: ignore[misc]
+        elif environ.get(spec.metadata["env"]):
+            text = environ[spec.metadata["env"]]
+            try:
+                values[spec.name] = spec.metadata["parse"](text)
+            except ValueError as error:
+                raise ValueError(f"{spec.metadata['env']}={text!r}: {error}") from None
+    return model(**values)
+
+
+def fields_by_variable(model: type = Settings) -> dict[str, Any]:
+    """Each environment variable the settings read, with its field (sections included)."""
+    found: dict[str, Any] = {}
+    for spec in fields(model):
+        if "env" in spec.metadata:
+            found[spec.metadata["env"]] = spec
+        else:
+            found.update(fields_by_variable(spec.default_factory))  # type: ignore[arg-type]
+    return found
 
 
 CURSOR_KEY_MAX_AGE = 300  # seconds a container trusts its cached key before reading the secret again
@@ -107,55 +207,6 @@ def make_key(plain: Optional[str], secret_name: Optional[str], variable: str, pu
     if secret_name:
         return SecretsManagerKey(secret_name)
     raise RuntimeError(f"set {variable} or {variable}_NAME to {purpose}")
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """CSV exports (``activitylog.exports``): where files go, which machine runs large ones, the limits.
-
-    A small export is answered by the API function itself, and API Gateway's HTTP API with a
-    Python function cannot stream: the whole answer is buffered, and Lambda refuses a
-    buffered answer over 6 MB. So "small" is bounded by rows *and* by the bytes of the
-    answer; past either, the export runs in the background and ends in an email.
-    """
-
-    bucket: Optional[str] = None  # EXPORT_BUCKET
-    state_machine: Optional[str] = None  # EXPORT_STATE_MACHINE: the ARN of the machine that runs large exports
-    inline_rows: int = 10_000  # EXPORT_INLINE_ROWS: at most this many rows are answered at once
-    inline_bytes: int = 5 * 1024 * 1024  # EXPORT_INLINE_BYTES: of the answer as Lambda encodes it (its limit: 6 MB)
-    inline_seconds: int = 20  # EXPORT_INLINE_SECONDS: reading longer than this, a small export goes to the background (the API answers within 29 s)
-    part_bytes: int = 8 * 1024 * 1024  # EXPORT_PART_BYTES: S3 multipart parts (S3 takes 5 MiB at least, but the last)
-    parts_per_step: int = 64  # EXPORT_PARTS_PER_STEP: parts one worker invocation writes before it hands back
-    link_secret: Optional[str] = None  # EXPORT_LINK_SECRET: plain key (local stack, tests)
-    link_secret_name: Optional[str] = None  # EXPORT_LINK_SECRET_NAME: Secrets Manager name (AWS)
-    link_base_url: Optional[str] = None  # EXPORT_LINK_BASE_URL: the API's URL, for emailed links
-    link_days: int = 7  # EXPORT_LINK_DAYS: how long an emailed link works
-
-    def link_key(self) -> Key:
-        return make_key(self.link_secret, self.link_secret_name, "EXPORT_LINK_SECRET", "sign export download links")
-
-
-@lru_cache(maxsize=1)
-def export_settings() -> ExportSettings:
-    """The export settings from the environment, read once per process."""
-    defaults = ExportSettings()
-
-    def number(name: str, default: int) -> int:
-        return int(os.environ.get(name) or default)
-
-    return ExportSettings(
-        bucket=os.environ.get("EXPORT_BUCKET") or None,
-        state_machine=os.environ.get("EXPORT_STATE_MACHINE") or None,
-        inline_rows=number("EXPORT_INLINE_ROWS", defaults.inline_rows),
-        inline_bytes=number("EXPORT_INLINE_BYTES", defaults.inline_bytes),
-        inline_seconds=number("EXPORT_INLINE_SECONDS", defaults.inline_seconds),
-        part_bytes=number("EXPORT_PART_BYTES", defaults.part_bytes),
-        parts_per_step=number("EXPORT_PARTS_PER_STEP", defaults.parts_per_step),
-        link_secret=os.environ.get("EXPORT_LINK_SECRET") or None,
-        link_secret_name=os.environ.get("EXPORT_LINK_SECRET_NAME") or None,
-        link_base_url=(os.environ.get("EXPORT_LINK_BASE_URL") or "").rstrip("/") or None,
-        link_days=number("EXPORT_LINK_DAYS", defaults.link_days),
-    )
 
 
 class SecretsManagerKey:

@@ -14,7 +14,8 @@ sends the same request again. Two layers make that safe:
   position in the batch, written only if absent; an update is applied together with a
   marker of its key. A later attempt finds what the first wrote and adds nothing.
 
->>> run_once(org, "POST /activities", key, body, lambda_context, lambda: detail_view(service.record(...)))
+>>> run_once(org, "POST /activities", key, body, lambda_context, lambda: detail_view(service.record(...)),
+...          persistence=lambda: container().idempotency)
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Callable
 
 from activitylog import ids
-from activitylog.config import settings
 from activitylog.errors import BadRequest, Conflict, Unavailable
 
 KEY_WINDOW_SECONDS = 24 * 3600
@@ -63,19 +62,7 @@ class WriteKey:
         return ids.derived_id(occurred_at, f"{self.scope(org)}#{position}")
 
 
-@lru_cache(maxsize=1)
-def _persistence():
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    from activitylog.store import client_config
-
-    table = settings().idempotency_table
-    if not table:
-        raise RuntimeError("IDEMPOTENCY_TABLE is not set")
-    return DynamoDBPersistenceLayer(table_name=table, boto_config=client_config())
-
-
-def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, operation: Callable[[], dict],
+def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, operation: Callable[[], dict], *, persistence: Callable[[], Any],
              window_seconds: int = KEY_WINDOW_SECONDS, wait_seconds: float = 0.0) -> dict:
     """Run ``operation`` once per (org, route, key) within ``window_seconds``; a repeat gets the stored answer.
 
@@ -83,7 +70,8 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
     ``wait_seconds`` lets it wait for the first's answer (two presses of one button get the
     same answer). When Powertools' own table fails, the operation's outcome is still the
     answer: its result once it ran (the key decides any later attempt), its error if it
-    raised; if it never ran because the table did not answer, a 503 (nothing was written).
+    raised; if it never ran because the table did not answer, a 503 (nothing was written). ``persistence()``
+    answers Powertools' record of the keys (``container().idempotency``), asked for once a key is checked.
     """
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -106,7 +94,7 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
         config.register_lambda_context(lambda_context)
     outcome: dict[str, Any] = {}
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence(), config=config)
     def once(request: dict) -> dict:
         try:
             outcome["result"] = operation()

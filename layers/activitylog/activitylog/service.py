@@ -3,7 +3,7 @@
 Handlers call these with a ``Caller`` built from verified token claims only; the org
 never comes from a body or a query string.
 
->>> service = ActivityService.from_environment()
+>>> service = container().service  # activitylog.wiring
 >>> entry = service.record(caller, NewEntry.model_validate(body))
 """
 
@@ -16,8 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import ids
-from activitylog.config import Settings, make_cursor_key, settings
-from activitylog.details import DetailStore
+from activitylog.config import Settings, make_cursor_key
 from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
@@ -29,9 +28,10 @@ from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES, WRITE
 from activitylog.storage import OrgStorage
-from activitylog.store import EntryStore, backoff, bind
+from activitylog.store import EntryStore, backoff
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
+    from activitylog.details import DetailStore
     from activitylog.idempotency import WriteKey
     from activitylog.inputs import EntryUpdate, NewEntry
 
@@ -89,13 +89,6 @@ class ActivityService:
         # What a container last read of each org's meta items: (when, shards written, its own policy).
         self._org_meta: dict[str, tuple[float, int, Optional[RetentionPolicy]]] = {}
         self._quotas_spent: set[tuple[str, str]] = set()  # (org, quota window) this container found used up
-
-    @classmethod
-    def from_environment(cls) -> "ActivityService":
-        """The handlers' service: settings from the environment (read once per process), the table bound."""
-        config = settings()
-        bind(config.table_name, keys_table=config.idempotency_table)
-        return cls(config, EntryStore(DetailStore(config.detail_bucket)))
 
     @property
     def cursor_key(self) -> Key:

@@ -7,47 +7,41 @@ body or a query string.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.errors import answer_of
 from activitylog.errors import ActivityLogError, NotFound, Unauthorized, Unavailable
-from activitylog.observability import logger, metrics, traced
+from activitylog.observability import logger, metrics
 from activitylog.service import ActivityService, Caller
+from activitylog.wiring import container
 
 if TYPE_CHECKING:
     from activitylog.exports.service import ExportService
-
-_service: Optional[ActivityService] = None
-_exports: Optional["ExportService"] = None
+    from activitylog.jobs.client import Publisher
 
 
 def service() -> ActivityService:
-    """The service, built once per execution environment from its settings."""
-    global _service
-    if _service is None:
-        _service = ActivityService.from_environment()
-    return _service
+    """The service, built once per execution environment from its settings (``activitylog.wiring``)."""
+    return container().service
 
 
 def exports() -> "ExportService":
     """The export service, built once per execution environment over the same activity service."""
-    global _exports
-    if _exports is None:
-        from activitylog.exports.service import ExportService
-
-        _exports = ExportService.from_environment(service())
-    return _exports
+    return container().exports
 
 
-def reset() -> None:
-    """Forget the services (tests point the environment at another table)."""
-    global _service, _exports
-    _service = _exports = None
+def idempotency() -> Any:
+    """Powertools' idempotency records, for ``activitylog.idempotency.run_once``."""
+    return container().idempotency
+
+
+def publisher() -> "Publisher":
+    """The platform bus's publisher of this execution environment."""
+    return container().publisher
 
 
 def caller(event: Any) -> Caller:
@@ -108,22 +102,3 @@ def answer_validation_errors(router: Any, body_parameters: tuple[str, ...]) -> N
         field = ".".join(location) or "body"
         message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
         return error(400, {"message": f"{field}: {message}", "field": field})
-
-
-def entrypoint(app: ApiGatewayResolver, prepare: Optional[Callable[[dict], dict]] = None) -> Callable[[dict, Any], dict]:
-    """An API function's ``lambda_handler``: logs with the request's correlation id, traces,
-    flushes metrics, and resolves the event (after ``prepare``, which may refuse it)."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @traced
-    @metrics.log_metrics
-    def lambda_handler(event: dict, context: Any) -> dict:
-        if prepare is not None:
-            try:
-                event = prepare(event)
-            except ActivityLogError as refused:
-                answer = error(*answer_of(refused)[:2])
-                return {"statusCode": answer.status_code, "headers": {"Content-Type": "application/json"}, "body": answer.body}
-        return app.resolve(event, context)
-
-    return lambda_handler

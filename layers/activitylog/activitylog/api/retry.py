@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from activitylog.api.common import caller, service
+from activitylog.api.common import caller, idempotency, publisher, service
 from activitylog.observability import metrics
 from activitylog.responses import responses
 
@@ -25,10 +25,9 @@ def routes() -> Router:
                  responses=responses({202: ("The retry was asked for (or, pressed again shortly, the first retry)", "RetryAccepted")},
                                      400, 401, 403, 404, 409, 503))
     def retry_activity(id: str):  # noqa: A002 - the route's own name
-        from activitylog.jobs.client import default_publisher
         from activitylog.jobs.retry import retry
 
-        answer = retry(service(), caller(router.current_event), id, router.lambda_context, default_publisher())
+        answer = retry(service(), caller(router.current_event), id, router.lambda_context, publisher(), idempotency)
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         return Response(202, "application/json", json.dumps(answer))
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Optional
-
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
+from activitylog.wiring import container
 from activitylog.observability import metrics
 from activitylog.responses import responses
 
@@ -23,7 +21,7 @@ def routes() -> Router:
         from activitylog.api.views import detail_view
         from activitylog.support.lookup import SupportLookup
 
-        found = SupportLookup(service(), _archive(service().config.archive_bucket), detail_view).get(caller(router.current_event), id)
+        found = SupportLookup(service(), container().archive_or_none, detail_view).get(caller(router.current_event), id)
         metrics.add_metric(name="SupportLookups", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SupportLookupsFromArchive", unit=MetricUnit.Count, value=int(found["found_in"] == "archive"))
         return found
@@ -37,26 +35,9 @@ def routes() -> Router:
 
         from activitylog.support.lookup import proof
 
-        config = service().config
-        body = proof(caller(router.current_event), id, _archive(config.archive_bucket), _archive(config.digest_bucket),
-                     _public_keys(config.digest_signing_key))
+        wired = container()
+        body = proof(caller(router.current_event), id, wired.archive_or_none, wired.digest_archive_or_none, wired.public_keys)
         metrics.add_metric(name="SupportProofs", unit=MetricUnit.Count, value=1)
         return Response(status_code=200, content_type="application/json", body=body.decode())
 
     return router
-
-
-@lru_cache(maxsize=4)
-def _public_keys(key_id: Optional[str]) -> list[bytes]:
-    """The deployment's digest signing key (its public half: KMS GetPublicKey), once per environment."""
-    from activitylog.archive.signing import signer_for
-
-    return [signer_for(key_id).public_key()] if key_id else []
-
-
-@lru_cache(maxsize=4)
-def _archive(bucket: Optional[str]):
-    """The archive bucket's reader, one per environment (its S3 client is built once)."""
-    from activitylog.archive.store import ArchiveStore
-
-    return ArchiveStore(bucket) if bucket else None

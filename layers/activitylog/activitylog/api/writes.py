@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from activitylog.api.common import answer_validation_errors, caller, service
+from activitylog.api.common import answer_validation_errors, caller, idempotency, service
 from activitylog.api.views import detail_view
 from activitylog.idempotency import WriteKey, run_once
 from activitylog.inputs import EntryUpdate, NewEntry
@@ -53,7 +53,7 @@ def routes() -> Router:
         if key is None:
             return operation(None)
         write_key = WriteKey(route, key, body)
-        return run_once(who.org, route, key, body, router.lambda_context, lambda: operation(write_key))
+        return run_once(who.org, route, key, body, router.lambda_context, lambda: operation(write_key), persistence=idempotency)
 
     @router.post("/activities", summary="Record one entry", enable_validation=True,
                  responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},

@@ -15,6 +15,6 @@
 - ``signing``  the digest signature: KMS in AWS, a local key file in development
 
 >>> from activitylog.archive.writer import Archiver
->>> Archiver.from_environment().archive(stream_event.records).to_dict()
+>>> container().archiver.archive(stream_event.records).to_dict()
 {'versions': 1000, 'objects': 3, 'manifests': 1, 'skipped': 0}
 """

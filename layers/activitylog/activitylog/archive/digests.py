@@ -98,17 +98,6 @@ class Digester:
         self.digests = digests  # S3Objects of the digest bucket (Object Lock)
         self.signer, self.clock = signer, clock
 
-    @classmethod
-    def from_environment(cls) -> "Digester":
-        from activitylog.archive.signing import signer_for
-        from activitylog.archive.store import S3Objects
-        from activitylog.config import settings
-
-        config = settings()
-        if not (config.archive_bucket and config.digest_bucket and config.digest_signing_key):
-            raise RuntimeError("the digest job needs ARCHIVE_BUCKET, DIGEST_BUCKET and DIGEST_SIGNING_KEY")
-        return cls(S3Objects(config.archive_bucket), S3Objects(config.digest_bucket), signer_for(config.digest_signing_key))
-
     def cut_for(self, event: dict) -> datetime:
         """Where a run stops: an hour boundary at least ``SETTLE`` behind the schedule's time, or the
         event's own ``until`` (an operator's run), never in the future."""

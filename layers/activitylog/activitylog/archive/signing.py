@@ -6,7 +6,7 @@ machine the local stack stands in for KMS with a key file per key id under
 ``ACTIVITYLOG_LOCAL_KMS_DIR``, made on first use. Both sign the same way, so a signature is
 checked the same way: with the public key, offline.
 
->>> signer = signer_for(os.environ["DIGEST_SIGNING_KEY"])
+>>> signer = signer_for(settings.digest_signing_key, settings.local_kms_dir)
 >>> signature = signer.sign(hashlib.sha256(message).digest())
 >>> check(signer.public_key(), hashlib.sha256(message).digest(), signature)
 True
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"
 
@@ -98,9 +98,9 @@ def local_key_path(folder: Path, key_id: str) -> Path:
     return Path(folder) / (re.sub(r"[^A-Za-z0-9_.-]", "_", key_id) + ".pem")
 
 
-def signer_for(key_id: str) -> Signer:
-    """KMS, unless the local stack says where its local keys are."""
-    folder = os.environ.get(LOCAL_KMS_DIR)
+def signer_for(key_id: str, local_folder: Optional[str] = None) -> Signer:
+    """KMS, unless the local stack says where its local keys are (``LOCAL_KMS_DIR``, ``Settings.local_kms_dir``)."""
+    folder = local_folder
     if folder:
         return LocalSigner(local_key_path(Path(folder), key_id), key_id)
     return KmsSigner(key_id)

@@ -11,7 +11,7 @@ batch before a byte is stored: Lambda then splits the batch (BisectBatchOnFuncti
 that record is alone, and after its retries reports it to the on-failure queue. Because keys
 come from sequence numbers, every retry and every half rewrites the same objects.
 
->>> Archiver.from_environment().archive(DynamoDBStreamEvent(event).records).to_dict()
+>>> container().archiver.archive(DynamoDBStreamEvent(event).records).to_dict()
 {'versions': 812, 'expired': 3, 'removed': 0, 'skipped': 0, 'objects': 2, 'manifests': 1}
 """
 
@@ -54,15 +54,6 @@ class Archiver:
         self.bucket = archive
         self.archive_tag = archive_tag  # org -> the tag value of its archive retention class
         self.clock = clock
-
-    @classmethod
-    def from_environment(cls) -> "Archiver":
-        from activitylog.service import ActivityService
-
-        service = ActivityService.from_environment()
-        if not service.config.archive_bucket:
-            raise RuntimeError("ARCHIVE_BUCKET is not set: the archive function has nowhere to write")
-        return cls(service, ArchiveStore(service.config.archive_bucket), lambda org: service.retention(org).archive_tag())
 
     def archive(self, records: Iterable[Any]) -> Archived:
         """Write the batch's lines (Powertools ``DynamoDBRecord`` objects, in stream order)."""

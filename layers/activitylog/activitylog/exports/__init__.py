@@ -13,5 +13,5 @@ answer to ``POST /exports``; larger ones run in infra/statemachines/export.asl.j
 in an email with a link.
 
 >>> from activitylog.exports.service import ExportService
->>> ExportService.from_environment().request(caller, {"status": ["FAILED"]})
+>>> container().exports.request(caller, {"status": ["FAILED"]})
 """

@@ -17,7 +17,7 @@ export holds exactly the rows ``GET /activities`` pages through for the same fil
 list was when the export was asked for: entries recorded after that (``window.as_of``) are left
 out, however they are dated.
 
->>> exports = ExportService.from_environment()
+>>> exports = container().exports  # activitylog.wiring
 >>> answer = exports.request(caller, {"type": ["BACKGROUND_JOB"], "from": "2026-11-01T00:00:00Z"}, "https://api…")
 """
 
@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, Union
 
 from activitylog import ids
-from activitylog.config import ExportSettings, export_settings
+from activitylog.config import ExportSettings
 from activitylog.entry import Entry, Status
 from activitylog.errors import BadRequest, Conflict, Gone, NotFound, Unavailable
 from activitylog.exports import links
@@ -94,11 +94,6 @@ class ExportService:
         self.files = files
         self.runs = runs
         self._link_key = link_key
-
-    @classmethod
-    def from_environment(cls, activity: Optional[ActivityService] = None) -> "ExportService":
-        config = export_settings()
-        return cls(activity or ActivityService.from_environment(), config, ExportFiles(config.bucket), ExportRuns(config.state_machine))
 
     @property
     def link_key(self) -> Key:

@@ -1,42 +1,22 @@
 """The export worker's steps, as the state machine calls them (``functions/export_worker``).
 
->>> handle({"step": "begin", "export": {"export_id": "01J…", "org": "org_1", "notify": "a@b.example"}}, context)
+>>> step(container().exports, {"step": "begin", "export": {"export_id": "01J…", "org": "org_1", "notify": "a@b.example"}}, context)
 {'export_id': '01J…', 'org': 'org_1', 'notify': 'a@b.example', 'upload_id': '…', 'cursor': None, 'parts': 0, …}
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.exports.service import ExportService
-from activitylog.observability import logger, metrics, traced
-
-_exports: Optional[ExportService] = None
+from activitylog.observability import logger, metrics
 
 
-def exports() -> ExportService:
-    """The export service, built once per execution environment."""
-    global _exports
-    if _exports is None:
-        _exports = ExportService.from_environment()
-    return _exports
-
-
-def reset() -> None:
-    """Forget the service (tests point the environment at another table or bucket)."""
-    global _exports
-    _exports = None
-
-
-@logger.inject_lambda_context(clear_state=True)
-@traced
-@metrics.log_metrics
-def handle(event: dict, context: Any) -> dict:
+def step(service: ExportService, event: dict, context: Any) -> dict:
     step, state = event.get("step"), event.get("export") or {}
     logger.append_keys(export_id=state.get("export_id"), org_id=state.get("org"), step=step)
-    service = exports()
     if step == "begin":
         return service.begin(state)
     if step == "write":

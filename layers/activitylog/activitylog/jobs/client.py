@@ -23,7 +23,6 @@ else the run's own id), and so does everything recorded inside its ``with`` bloc
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import traceback
@@ -63,7 +62,7 @@ class Publisher:
 
     def __init__(self, bus: Optional[str] = None, events_client: Any = None, limit: int = BUFFER_LIMIT,
                  pause: float = PAUSE_SECONDS) -> None:
-        self.bus = bus or os.environ.get(events.BUS_VARIABLE)
+        self.bus = bus if bus is not None else _settings().activity_bus_name
         self._events = events_client
         self.limit = limit
         self.pause = pause
@@ -194,10 +193,19 @@ _default: Optional[Publisher] = None
 
 
 def default_publisher() -> Publisher:
+    """The process's publisher, for a platform Lambda using the client on its own (the log's functions
+    get theirs from ``activitylog.wiring``)."""
     global _default
     if _default is None:
         _default = Publisher()
     return _default
+
+
+def _settings() -> Any:
+    """The environment as ``activitylog.config.Settings`` reads it: the bus (``events.BUS_VARIABLE``), the producer."""
+    from activitylog.config import Settings
+
+    return Settings.from_environ()
 
 
 class ActivityClient:
@@ -214,7 +222,7 @@ class ActivityClient:
         self.correlation_id = correlation_id
         self.actor = actor or SYSTEM
         self.publisher = publisher or default_publisher()
-        self.producer = producer or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "activity-client"
+        self.producer = producer or _settings().function_name or "activity-client"
         self.clock = clock
 
     def chain(self, explicit: Optional[str] = None) -> Optional[str]:

@@ -24,17 +24,16 @@ and after the queue's ``maxReceiveCount`` it rests in the dead-letter queue.
 
 >>> record_event(service, ActivityEvent.parse(message))
 'created'
->>> ActivityIngest.from_environment().handle(event, context)
+>>> container().activity_ingest.handle(event, context)  # activitylog.wiring
 {'batchItemFailures': []}
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from typing import Any, Callable, Optional
+from functools import cached_property
+from typing import Any, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -81,10 +80,6 @@ class ActivityIngest:
     queue_url: Optional[str] = None  # where failed messages are told when to come back
     retry_seconds: int = 10
 
-    @classmethod
-    def from_environment(cls) -> "ActivityIngest":
-        return cls(ActivityService.from_environment(), os.environ["ACTIVITY_QUEUE_URL"], int(os.environ.get("INGEST_RETRY_SECONDS", "10")))
-
     @cached_property
     def sqs(self):
         import boto3
@@ -109,22 +104,3 @@ class ActivityIngest:
             retry_later(self.sqs, self.queue_url, retry_delays(failed, self.retry_seconds))
         except Exception:  # noqa: BLE001 - the queue's visibility timeout brings them back anyway
             logger.exception("could not set the retry delay of failed activity events")
-
-
-@lru_cache(maxsize=1)
-def activity_ingest() -> ActivityIngest:
-    """The consumer, built once per execution environment."""
-    return ActivityIngest.from_environment()
-
-
-def entrypoint() -> Callable[[dict, Any], dict]:
-    """The activity events function's ``lambda_handler``: logs, traces and metrics around ``ActivityIngest.handle``."""
-    from activitylog.observability import traced
-
-    @logger.inject_lambda_context(clear_state=True)
-    @traced
-    @metrics.log_metrics
-    def lambda_handler(event: dict, context: Any) -> dict:
-        return activity_ingest().handle(event, context)
-
-    return lambda_handler

@@ -14,7 +14,7 @@ team member within the window shares that run, and is recorded in their own name
 "Retried …" entry (``metadata.run_id`` the shared run), once per member (a second key, on the
 entry and the member).
 
->>> retry(service, caller, "01JDQ…", lambda_context, publisher)
+>>> retry(service, caller, "01JDQ…", lambda_context, publisher, persistence)
 {'id': '01JDR…', 'run_id': '01JDR…', 'retry_of': '01JDQ…', 'job': 'SYNC_SQUARE_STOCK', 'correlation_id': '01JDQ…'}
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from activitylog import ids
 from activitylog.entry import Entry
@@ -39,18 +39,19 @@ RETRY_WINDOW_SECONDS = 300  # a second press within it answers the first retry
 WAIT_FOR_FIRST_SECONDS = 10  # a press while the first is still being handled waits for its answer
 
 
-def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_context: Any, publisher: Publisher) -> dict:
+def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_context: Any, publisher: Publisher,
+          persistence: Callable[[], Any]) -> dict:
     caller.require(ROUTE_SCOPES[ROUTE])
     ids.check_entry_id(entry_id)
     shared = dict(run_once(caller.org, ROUTE, entry_id, None, lambda_context,
                            lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
-                           window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS))
+                           persistence=persistence, window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS))
     if shared.pop("pressed_by", None) == caller.subject:
         return shared  # this member's press started the run (now, or pressed again)
     member = hashlib.sha256(caller.subject.encode()).hexdigest()[:32]  # keeps the key short whatever the subject
     return run_once(caller.org, ROUTE, f"{entry_id}#{member}", None, lambda_context,
                     lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher),
-                    window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
+                    persistence=persistence, window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
 
 
 def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:

@@ -44,19 +44,6 @@ class Restamper:
     def __init__(self, service: "ActivityService", archive: Optional[ArchiveTags], sleep: Callable[[float], None] = time.sleep) -> None:
         self.service, self.archive, self.sleep = service, archive, sleep
 
-    @classmethod
-    def from_environment(cls) -> "Restamper":
-        """The retention function's: the service and the archive bucket of its settings."""
-        from activitylog.service import ActivityService
-
-        service = ActivityService.from_environment()
-        archive = None
-        if service.config.archive_bucket:
-            from activitylog.archive.store import ArchiveStore
-
-            archive = ArchiveStore(service.config.archive_bucket)
-        return cls(service, archive)
-
     def on_stream(self, records: Iterable[Any]) -> list[str]:
         """A step for each org whose policy item a batch of stream records changed; the orgs, in order."""
         orgs = sorted({keys.org_of(record.dynamodb.keys["pk"]) for record in records if record.event_name.name != "REMOVE"})

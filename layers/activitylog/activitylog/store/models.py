@@ -198,10 +198,8 @@ def client_config():
 
 
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
-    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB), and ``KeyItem`` at the
-    idempotency table."""
-    import os
-
+    """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, the region from the
+    settings), and ``KeyItem`` at the idempotency table."""
     models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, KeyItem)
     for model in models:
         if model is KeyItem:
@@ -210,7 +208,7 @@ def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str
             model.Meta.table_name = keys_table
         else:
             model.Meta.table_name = table_name
-        model.Meta.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        model.Meta.region = region  # None: botocore's own (AWS_DEFAULT_REGION, which Lambda sets beside AWS_REGION)
         # pynamodb's "LEGACY" retries: botocore's standard mode with 1 + max_retry_attempts attempts in all
         # pynamodb annotates these int; botocore's Config, which gets them, takes seconds as a float
         model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT  # type: ignore[assignment]

@@ -13,18 +13,16 @@ the queue's whole visibility timeout (``activitylog.backoff``); after ``maxRecei
 dead-letter queue, whose depth and oldest message raise alarms, and ``activitylog redrive``
 (or SQS's own redrive) puts it back once the cause is fixed.
 
->>> Ingest.from_environment().handle(event, context)
+>>> container().ingest.handle(event, context)  # activitylog.wiring
 {'batchItemFailures': [{'itemIdentifier': '…'}]}
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -56,13 +54,6 @@ class Ingest:
     queue: Optional[WebhookQueue] = None  # where failed messages are told when to come back
     retry_seconds: int = 10
     batch_writes: bool = True  # False: one write per entry (the benchmark's baseline)
-
-    @classmethod
-    def from_environment(cls) -> "Ingest":
-        service = ActivityService.from_environment()
-        detail_store = service.detail_store
-        return cls(service, detail_store, WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], detail_store),
-                   int(os.environ.get("INGEST_RETRY_SECONDS", "10")))
 
     def handle(self, event: dict, context: Any) -> dict:
         processor = _EntriesTogether(self)
@@ -150,22 +141,3 @@ class _EntriesTogether(BatchProcessor):
                     self.success_messages.remove(item.record)
                     self.failure_handler(SQSRecord(item.record), (type(error), error, error.__traceback__))
         return results
-
-
-@lru_cache(maxsize=1)
-def ingest() -> Ingest:
-    """The ingest, built once per execution environment."""
-    return Ingest.from_environment()
-
-
-def entrypoint() -> Callable[[dict, Any], dict]:
-    """The ingest function's ``lambda_handler``: logs, traces and metrics around ``Ingest.handle``."""
-    from activitylog.observability import traced
-
-    @logger.inject_lambda_context(clear_state=True)
-    @traced
-    @metrics.log_metrics
-    def lambda_handler(event: dict, context: Any) -> dict:
-        return ingest().handle(event, context)
-
-    return lambda_handler

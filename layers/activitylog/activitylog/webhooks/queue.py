@@ -12,7 +12,7 @@ SQS takes at most 256 KB a message: a larger one is stored first in the detail b
 written (the same message received again then finds its event recorded: a success); the
 bucket's lifecycle rule removes any left behind.
 
->>> queue = WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], DetailStore(os.environ["DETAIL_BUCKET"]))
+>>> queue = WebhookQueue(settings.webhook_queue_url, DetailStore(settings.detail_bucket))
 >>> queue.enqueue(message_for("stripe", "org_1", identity, received_at, redacted_request(headers, body, url)))
 >>> message, offloaded = read_message(record.body, detail_store)
 """

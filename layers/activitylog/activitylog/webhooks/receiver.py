@@ -13,7 +13,7 @@ is kept only for the signature check, named afterwards by its size and SHA-256.
   flood of forgeries cannot fill the table; the rest are counted and summarized (``rejections``)
 - SSM or SQS not answering: 503, and the provider delivers again later
 
->>> Receiver.from_environment().receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
+>>> container().receiver.receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
 {'received': True, 'event_id': 'evt_…'}
 """
 
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -53,12 +51,6 @@ class Receiver:
     secrets: SigningSecrets
     queue: WebhookQueue
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-
-    @classmethod
-    def from_environment(cls) -> "Receiver":
-        service = ActivityService.from_environment()
-        return cls(service, SigningSecrets(os.environ["WEBHOOK_SECRETS_PATH"]),
-                   WebhookQueue(os.environ["WEBHOOK_QUEUE_URL"], service.detail_store))
 
     def receive(self, provider_name: str, org: str, body: bytes, headers: dict[str, str], url: str, source_ip: str) -> dict:
         provider = PROVIDERS.get(provider_name)
@@ -127,12 +119,6 @@ class Receiver:
                            extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
 
 
-@lru_cache(maxsize=1)
-def receiver() -> Receiver:
-    """The receiver, built once per execution environment (``receiver.cache_clear()`` forgets it)."""
-    return Receiver.from_environment()
-
-
 def request_url(event: Any) -> str:
     """The URL the provider sent to, as it sees it (Square signs it): scheme and host from the request."""
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
@@ -142,8 +128,9 @@ def request_url(event: Any) -> str:
     return f"{scheme}://{host}{event.raw_path}{query}"
 
 
-def routes() -> Router:
-    """A router with the webhook route (a new one per resolver)."""
+def routes(receiver: Callable[[], Receiver] = lambda: None) -> Router:  # type: ignore[assignment,return-value]
+    """A router with the webhook route (a new one per resolver), answered by ``receiver()`` (the function's,
+    ``activitylog.wiring``; the OpenAPI document only lists the route)."""
     router = Router()
 
     @router.post("/webhooks/<provider>/<org_id>", summary="Receive a provider's webhook for an organization (no token: signed)",

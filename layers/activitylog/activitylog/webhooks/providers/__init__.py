@@ -15,8 +15,8 @@ paths, importable where the function runs) adds providers kept outside this pack
 from __future__ import annotations
 
 import importlib
-import os
 
+from activitylog.config import Settings
 from activitylog.webhooks.providers.base import Delivery, Identity, Provider, Rejected
 
 __all__ = ["PROVIDERS", "SIGNATURE_HEADERS", "Delivery", "Identity", "Provider", "Rejected", "registered"]
@@ -26,7 +26,6 @@ MODULES = (
     "activitylog.webhooks.providers.square",
     "activitylog.webhooks.providers.fedex",
 )
-EXTRA_MODULES = "WEBHOOK_PROVIDER_MODULES"
 
 
 def registered(modules: tuple[str, ...] | list[str]) -> dict[str, Provider]:
@@ -40,6 +39,6 @@ def registered(modules: tuple[str, ...] | list[str]) -> dict[str, Provider]:
     return providers
 
 
-PROVIDERS: dict[str, Provider] = registered([*MODULES, *filter(None, (m.strip() for m in os.environ.get(EXTRA_MODULES, "").split(",")))])
+PROVIDERS: dict[str, Provider] = registered([*MODULES, *Settings.from_environ().webhook_provider_modules])
 # Every provider's signature headers: erased from what an entry keeps of a delivery (``mapping.redacted_request``).
 SIGNATURE_HEADERS = frozenset(header for provider in PROVIDERS.values() for header in provider.secret_headers)

@@ -155,6 +155,18 @@ def type_says_warning(event_type: str) -> bool:
     return event_type.lower().endswith("payment_failed") or any(word in WARNING_WORDS for word in words)
 
 
+WARNING_OBJECT_STATUSES = ("failed", "declined")
+
+
+def status_by_type_or_object(event_type: str, found: Optional[dict]) -> Status:
+    """WARNING when the event type names a failure or the object it carries says ``failed`` or ``declined``
+    (Stripe's and Square's payments); SUCCESS otherwise."""
+    if type_says_warning(event_type):
+        return Status.WARNING
+    status = str((found or {}).get("status", "")).lower()
+    return Status.WARNING if status in WARNING_OBJECT_STATUSES else Status.SUCCESS
+
+
 def hmac_base64(key: str, message: bytes) -> str:
     """base64(HMAC-SHA256(key, message)): Square's and FedEx's signatures."""
     return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from activitylog.entry import Status
 from activitylog.webhooks.providers.base import (Delivery, Identity, Provider, Rejected, describe, hmac_base64, iso,
-                                                 signature_matches, type_says_warning)
+                                                 signature_matches, status_by_type_or_object)
 
 # What an event is about, by the first word(s) of its type (the longest prefix wins).
 ENTITY_TYPES = {
@@ -25,7 +25,6 @@ ENTITY_TYPES = {
     "catalog": "product", "inventory": "product",
     "order.fulfillment": "fulfillment",
 }
-WARNING_OBJECT_STATUSES = ("failed", "declined")
 
 
 class Square(Provider):
@@ -42,10 +41,7 @@ class Square(Provider):
         return Identity(str(event["event_id"]), str(event["type"]), iso(event.get("created_at")))
 
     def status(self, event: dict, identity: Identity) -> Status:
-        if type_says_warning(identity.event_type):
-            return Status.WARNING
-        status = str((_object(event) or {}).get("status", "")).lower()
-        return Status.WARNING if status in WARNING_OBJECT_STATUSES else Status.SUCCESS
+        return status_by_type_or_object(identity.event_type, _object(event))
 
     def entity(self, event: dict, identity: Identity) -> Optional[dict]:
         found = _object(event) or {}

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from activitylog.entry import Status
-from activitylog.webhooks.providers.base import Delivery, Identity, Provider, Rejected, describe, epoch, type_says_warning
+from activitylog.webhooks.providers.base import Delivery, Identity, Provider, Rejected, describe, epoch, status_by_type_or_object
 
 TOLERANCE_SECONDS = 300  # a signature older than this is refused (replays of a captured request)
 
@@ -28,7 +28,6 @@ ENTITY_TYPES = {
     "customer": "contact",
     "product": "product", "price": "product",
 }
-WARNING_OBJECT_STATUSES = ("failed", "declined")
 
 # Stripe's messages, as short reasons.
 _REASONS = (
@@ -61,10 +60,7 @@ class Stripe(Provider):
         return Identity(str(event["id"]), str(event["type"]), epoch(event.get("created")))
 
     def status(self, event: dict, identity: Identity) -> Status:
-        if type_says_warning(identity.event_type):
-            return Status.WARNING
-        status = str((_object(event) or {}).get("status", "")).lower()
-        return Status.WARNING if status in WARNING_OBJECT_STATUSES else Status.SUCCESS
+        return status_by_type_or_object(identity.event_type, _object(event))
 
     def entity(self, event: dict, identity: Identity) -> Optional[dict]:
         found = _object(event) or {}

@@ -7,7 +7,8 @@ parameters resolve to their ``Default`` (or an override).
 
 Hand-written because samtranslator's ``IntrinsicsResolver`` substitutes only the Ref, Sub and
 GetAtt values it is handed and leaves the rest (Join, If, Select, conditions, unknown names)
-silently in place; the local stack must resolve them all or say which it cannot.
+silently in place; the local stack must resolve them all or say which it cannot. moto's
+CloudFormation parser resolves them only while creating each resource in moto itself.
 
 >>> names = Intrinsics(template, parameters={"DefaultShards": "4"})
 >>> names.register("ActivityTable", ref="activitylog-local-ActivityTable")

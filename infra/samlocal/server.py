@@ -30,23 +30,40 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from activitylog_local.dynamodb import SetupError
-from activitylog_local.gateway import FUNCTION_URL_PREFIX, HttpResponse, json_response
-from activitylog_local.intrinsics import REGION
-from activitylog_local.lambdas import FunctionError
-from activitylog_local.outbox import local_twin
+from samlocal.dynamodb import SetupError
+from samlocal.gateway import FUNCTION_URL_PREFIX, HttpResponse, json_response
+from samlocal.intrinsics import REGION
+from samlocal.lambdas import FunctionError
+from samlocal.outbox import local_twin
 
-if TYPE_CHECKING:
-    from activitylog_local.stack import LocalStack
 
-log = logging.getLogger("activitylog_local.http")
-access = logging.getLogger("activitylog_local.access")  # one line per request: method, path, status, ms
+
+class LocalStack(Protocol):
+    """What the server asks of the stack it serves (``samlocal.stack.LocalStack``): the arrow runs stack -> server only."""
+
+    url: str
+    options: Any
+    gateway: Any
+    site: Any
+    outbox: Any
+    scheduler: Any
+    runtime: Any
+    faults: Any
+
+    def describe(self) -> dict: ...
+
+    def queue_url(self, name: str) -> str: ...
+
+    def redrive(self, name: Optional[str] = None) -> dict: ...
+
+log = logging.getLogger("samlocal.http")
+access = logging.getLogger("samlocal.access")  # one line per request: method, path, status, ms
 
 
 class _Quiet(WSGIRequestHandler):

@@ -1,4 +1,4 @@
-"""The whole service on one machine, wired by template.yaml.
+"""A SAM template's stack on one machine, wired by the template itself.
 
 ``LocalStack`` starts DynamoDB Local, turns moto on in-process (DynamoDB passed
 through), creates every resource the template declares under a local name, registers
@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import string
@@ -42,18 +43,19 @@ from typing import Any, Optional
 
 import yaml
 
-from activitylog_local import template as template_module
-from activitylog_local.auth import DevKey, JwtAuthorizer
-from activitylog_local.durable import DurableState
-from activitylog_local.faults import Faults
-from activitylog_local.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
-from activitylog_local.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
-from activitylog_local.intrinsics import ACCOUNT, REGION, Intrinsics
-from activitylog_local.endpoint import AwsEndpoint
-from activitylog_local.lambdas import DEFAULT_CONCURRENCY, FunctionSpec, LambdaRuntime, function_arn, streaming_body
-from activitylog_local.outbox import Outbox
-from activitylog_local.site import Site
-from activitylog_local.sources import (
+from samlocal import template as template_module
+from samlocal.auth import DevKey, JwtAuthorizer
+from samlocal.durable import DurableState
+from samlocal.faults import Faults
+from samlocal.dynamodb import ROOT, DynamoDBLocal, SetupError, local_aws_environment
+from samlocal.gateway import API_ID, FUNCTION_URL_PREFIX, Cors, Gateway, routes_from_template
+from samlocal.intrinsics import ACCOUNT, REGION, Intrinsics
+from samlocal.endpoint import AwsEndpoint
+from samlocal.lambdas import DEFAULT_CONCURRENCY, FunctionSpec, LambdaRuntime, function_arn, streaming_body
+from samlocal.outbox import Outbox
+from samlocal.server import serve
+from samlocal.site import Site
+from samlocal.sources import (
     AsyncInvoker,
     Checkpoints,
     QueueSource,
@@ -65,7 +67,7 @@ from activitylog_local.sources import (
     TimeToLive,
 )
 
-log = logging.getLogger("activitylog_local")
+log = logging.getLogger("samlocal")
 
 MOTO_CONFIG = {
     "core": {"passthrough": {"services": ["dynamodb"], "urls": [r"https?://(127\.0\.0\.1|localhost)(:\d+)?/.*"]}},
@@ -73,7 +75,7 @@ MOTO_CONFIG = {
 }
 # Local defaults a function's own environment can still override.
 LOCAL_FUNCTION_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
-LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"  # where signing keys (AWS::KMS::Key) are key files: activitylog.archive.signing
+LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"  # where signing keys (AWS::KMS::Key) are key files, one per key id
 
 
 # What the local stack creates or runs, and what has no local meaning (permissions, logs, alarms), as the
@@ -136,7 +138,7 @@ class LocalStack:
         self.dynamodb: Optional[DynamoDBLocal] = None
         self.runtime: Optional[LambdaRuntime] = None
         self.gateway: Optional[Gateway] = None
-        self.site: Optional[Site] = None  # the Activity Logs page, when the template has a distribution for it
+        self.site: Optional[Site] = None  # the page, when the template has a distribution for it
         self.server = None
         self.invoker: Optional[AsyncInvoker] = None
         self.scheduler: Optional[Scheduler] = None
@@ -189,8 +191,6 @@ class LocalStack:
         self.dynamodb = DynamoDBLocal(self.options.dynamodb_port, db_path)
         try:
             if self.options.serve_http:  # bound first: the template's URLs (ApiEndpoint, FunctionUrl) need the port
-                from activitylog_local.server import serve
-
                 self.server = serve(self, self.options.host, self.options.port)
             if self.options.dynamodb_endpoint:
                 self._own_dynamodb = False
@@ -220,6 +220,8 @@ class LocalStack:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        for worker in reversed(self.workers):  # every source told first, then each awaited
+            worker.request_stop()
         for worker in reversed(self.workers):
             worker.stop()
         self.workers = []
@@ -398,7 +400,7 @@ class LocalStack:
         return self.options.data_dir / "kms"
 
     def _create_key(self, logical_id: str, props: dict) -> None:
-        """A signing key as a local key file (``activitylog.archive.signing.LocalSigner``), kept in ``.local/kms``.
+        """A signing key as a PEM file (P-256, PKCS8) named after its key id in ``.local/kms``, where ``LOCAL_KMS_DIR`` points.
 
         An encryption key (the service key) has nothing to run here: nothing the local stack
         keeps is encrypted at rest, and its users reach it only through AWS services' own SSE.
@@ -410,10 +412,16 @@ class LocalStack:
             return
         if props.get("KeySpec") != "ECC_NIST_P256":
             raise SetupError(f"{logical_id}: the local stack signs with ECC_NIST_P256 keys only, not {props.get('KeySpec')}")
-        from activitylog.archive.signing import LocalSigner, local_key_path
-
         key_id = self.intrinsics.ref(logical_id)
-        LocalSigner(local_key_path(self.kms_dir, key_id), key_id).public_key()  # made now if missing
+        path = self.kms_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", key_id) + ".pem")
+        if not path.exists():  # kept across restarts: what it signed stays verifiable
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            os.chmod(path, 0o600)
 
     def _create_secret(self, logical_id: str, props: dict) -> None:
         import boto3

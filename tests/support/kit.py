@@ -1,4 +1,4 @@
-"""The test kit: one way to build events and contexts and to call the API, for tests, demo and bench.
+"""The test kit: one way to build events and contexts and to call the API, for every tier of tests and the bench.
 
 - ``api_event``       a payload-v2 event for a template route (the local gateway's own builder)
 - ``LambdaContext``   the handler's ``context`` (the local runtime's own)
@@ -23,11 +23,19 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import urlencode
 
-from activitylog_local.client import HttpClient, InProcessClient
-from activitylog_local.context import LambdaContext
-from activitylog_local.gateway import Route, payload_v2_event, routes_from_template
-from activitylog_local.sources import sqs_record
-from activitylog_local.template import TEMPLATE, load, transform
+import importlib
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+# The local runtime's own builders, imported on first use: a unit test takes the kit's webhook half
+# without loading the runtime.
+_FROM_RUNTIME = {"HttpClient": "activitylog_local.client", "InProcessClient": "activitylog_local.client",
+                 "LambdaContext": "samlocal.context", "sqs_record": "samlocal.sources", "payload_v2_event": "samlocal.gateway"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_RUNTIME:
+        return getattr(importlib.import_module(_FROM_RUNTIME[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event", "provider_event",
            "signed_delivery", "sqs_record"]
@@ -60,6 +68,8 @@ def api_event(
         authorizer = {"jwt": {"claims": dict(claims), "scopes": str(claims.get("scope", "")).split() or None}}
     all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
     target = f"{path}?{urlencode(pairs)}" if pairs else path
+    from samlocal.gateway import payload_v2_event
+
     return payload_v2_event(method, target, all_headers, data, route_key=route.route_key, path_parameters=path_parameters,
                             authorizer=authorizer, source_ip="203.0.113.7")
 
@@ -69,7 +79,7 @@ def function_for(method: str, path: str, template: Path = TEMPLATE) -> str:
     return _route(method, path, template)[0].function
 
 
-def _route(method: str, path: str, template: Path) -> tuple[Route, dict[str, str]]:
+def _route(method: str, path: str, template: Path) -> tuple[Any, dict[str, str]]:
     for route in _routes(str(template)):
         path_parameters = route.match(method.upper(), path)
         if path_parameters is not None:
@@ -78,7 +88,10 @@ def _route(method: str, path: str, template: Path) -> tuple[Route, dict[str, str
 
 
 @lru_cache(maxsize=4)
-def _routes(template: str) -> list[Route]:
+def _routes(template: str) -> list:
+    from samlocal.gateway import routes_from_template
+    from samlocal.template import load, transform
+
     return routes_from_template(transform(load(Path(template))), lambda value: value)[0]  # authorizers stay unresolved: routes only
 
 

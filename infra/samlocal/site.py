@@ -1,4 +1,4 @@
-"""The Activity Logs page, locally: the template's CloudFront distribution on the stack's own port.
+"""A distribution's page, locally: the template's CloudFront distribution on the stack's own port.
 
 In AWS, a ``AWS::CloudFront::Distribution`` serves the page from the bucket its default
 behaviour targets (filled after each deploy from the folder the bucket's ``SyncedFrom``
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote
 
-from activitylog_local.dynamodb import SetupError
-from activitylog_local.gateway import HttpResponse, json_response
-from activitylog_local.template import resources
+from samlocal.dynamodb import SetupError
+from samlocal.gateway import HttpResponse, json_response
+from samlocal.template import resources
 
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml"}
 # Hand-written: the headers CloudFront's Managed-SecurityHeadersPolicy adds (the template names it

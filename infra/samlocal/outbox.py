@@ -13,7 +13,7 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
-from activitylog_local.intrinsics import ACCOUNT, REGION
+from samlocal.intrinsics import ACCOUNT, REGION
 
 
 _TAIL = r"(?P<key>[^\s?\"'<>]+)(?:\?[^\s\"'<>]*)?"

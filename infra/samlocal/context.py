@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Optional
 
-from activitylog_local.intrinsics import ACCOUNT, REGION
+from samlocal.intrinsics import ACCOUNT, REGION
 
 
 class LambdaContext:

@@ -62,8 +62,8 @@ def transform(template: dict, parameters: Optional[dict[str, str]] = None) -> di
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    from activitylog_local.dynamodb import SetupError
-    from activitylog_local.intrinsics import REGION
+    from samlocal.dynamodb import SetupError
+    from samlocal.intrinsics import REGION
 
     packaged = copy.deepcopy(template)
     for resource in packaged.get("Resources", {}).values():

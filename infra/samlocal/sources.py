@@ -31,11 +31,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from activitylog_local.intrinsics import ACCOUNT, REGION
-from activitylog_local.lambdas import FunctionError, LambdaRuntime
-from activitylog_local.schedules import next_fire
+from samlocal.intrinsics import ACCOUNT, REGION
+from samlocal.lambdas import FunctionError, LambdaRuntime
+from samlocal.schedules import next_fire
 
-log = logging.getLogger("activitylog_local.sources")
+log = logging.getLogger("samlocal.sources")
 
 
 class _Worker:
@@ -50,6 +50,10 @@ class _Worker:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run_safely, name=self.name, daemon=True)
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the worker to end, without waiting for it (``stop`` waits)."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -31,9 +31,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from activitylog_local.intrinsics import ACCOUNT, REGION
+from samlocal.intrinsics import ACCOUNT, REGION
 
-log = logging.getLogger("activitylog_local.durable")
+log = logging.getLogger("samlocal.durable")
 
 COMPACT_AFTER = 20_000  # journal lines written since the last compaction, and more than 4x the live messages
 

@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import parse_qsl, unquote
 
-from activitylog_local.auth import AuthError, JwtAuthorizer, claims_as_strings
-from activitylog_local.intrinsics import ACCOUNT
-from activitylog_local.lambdas import FunctionError, LambdaRuntime
+from samlocal.auth import AuthError, JwtAuthorizer, claims_as_strings
+from samlocal.intrinsics import ACCOUNT
+from samlocal.lambdas import FunctionError, LambdaRuntime
 
-log = logging.getLogger("activitylog_local.gateway")
+log = logging.getLogger("samlocal.gateway")
 
 API_ID = "local"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024

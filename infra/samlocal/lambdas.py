@@ -24,10 +24,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from activitylog_local.environments import EnvironmentGone, EnvironmentPool, EnvironmentTimedOut, ExecutionEnvironment
-from activitylog_local.intrinsics import ACCOUNT, REGION
+from samlocal.environments import EnvironmentGone, EnvironmentPool, EnvironmentTimedOut, ExecutionEnvironment
+from samlocal.intrinsics import ACCOUNT, REGION
 
-log = logging.getLogger("activitylog_local.lambda")
+log = logging.getLogger("samlocal.lambda")
 
 
 # Variables a function still sees from the process: AWS settings (endpoint, credentials,

@@ -19,7 +19,7 @@ import re
 import threading
 from typing import Any, Callable, Optional
 
-log = logging.getLogger("activitylog_local.endpoint")
+log = logging.getLogger("samlocal.endpoint")
 
 INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 

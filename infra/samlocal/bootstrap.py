@@ -1,6 +1,6 @@
 """One Lambda execution environment: the process that runs a function's handler.
 
-The local runtime starts it as ``python -m activitylog_local.bootstrap FD`` with the
+The local runtime starts it as ``python -m samlocal.bootstrap FD`` with the
 function's own environment variables and its working folder at the CodeUri, as Lambda
 runs ``/var/task``. Over the connection on file descriptor FD it first receives the
 function's configuration, then one event at a time, and answers each with the handler's
@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
-from activitylog_local.context import LambdaContext
+from samlocal.context import LambdaContext
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")  # real local servers (DynamoDB Local): not forwarded
 
@@ -92,7 +92,7 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # logs reach the terminal line by line, as to CloudWatch
     forward_aws(config["aws_endpoint"])
     if config.get("faults"):
-        from activitylog_local.faults import install
+        from samlocal.faults import install
 
         install(config["faults"], config["name"])
     sys.path[:0] = [config["code_dir"], *config["layers"]]
