@@ -13,20 +13,20 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 from activitylog import ids
 from activitylog.config import Settings, make_cursor_key
 from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
-from activitylog.signing import Key
 from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
 from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES, WRITE
+from activitylog.signing import Key
 from activitylog.storage import OrgStorage
 from activitylog.store import EntryStore, backoff
 
@@ -282,8 +282,9 @@ class ActivityService:
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         where = self.storage(org)
         now = self.clock()
+        # A provider's event has its source and its time: webhooks.mapping sets both.
         entries = [new_entry(event, recorded_by, now, where.hot_days,
-                             entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
+                             entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))  # type: ignore[arg-type,union-attr]
                    for event in events]
         recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
@@ -422,11 +423,12 @@ class ActivityService:
         return entry
 
     def _visible(self, entry: Optional[Entry], org: str) -> Optional[Entry]:
-        """The entry, unless it is past its expiry or the org's current retention (TTL deletes lag by days)."""
+        """The entry, unless it is past its expiry (every stored entry has one) or the org's current retention
+        (TTL deletes lag by days)."""
         if entry is None:
             return None
         now = self.clock()
-        if entry.expires_at < now.timestamp() or entry.occurred_at < self._retention_start(org, now):
+        if cast(int, entry.expires_at) < now.timestamp() or entry.occurred_at < self._retention_start(org, now):
             return None
         return entry
 

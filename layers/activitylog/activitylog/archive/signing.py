@@ -17,7 +17,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"
 
@@ -58,9 +61,9 @@ class LocalSigner:
 
     def __init__(self, path: Path, key_id: str) -> None:
         self.path, self.key_id = path, key_id
-        self._key = None
+        self._key: Optional[EllipticCurvePrivateKey] = None
 
-    def _private(self):
+    def _private(self) -> EllipticCurvePrivateKey:
         if self._key is None:
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import ec
@@ -78,7 +81,10 @@ class LocalSigner:
                     pass
                 finally:
                     temporary.unlink()
-            self._key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):  # another kind cannot sign ECDSA either
+                raise TypeError(f"{self.path} holds a {type(key).__name__}, not a P-256 key")
+            self._key = key
         return self._key
 
     def sign(self, digest: bytes) -> bytes:
@@ -113,6 +119,8 @@ def check(public_key: bytes, digest: bytes, signature: bytes) -> bool:
     from cryptography.hazmat.primitives.asymmetric import ec, utils
 
     key = serialization.load_der_public_key(public_key)
+    if not isinstance(key, ec.EllipticCurvePublicKey):  # another kind cannot verify ECDSA either
+        raise TypeError(f"a {type(key).__name__} cannot check an ECDSA signature")
     try:
         key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     except InvalidSignature:

@@ -27,9 +27,9 @@ import threading
 import time
 import traceback
 from collections import deque
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from activitylog import ids
 from activitylog.jobs import events
@@ -158,7 +158,8 @@ class Publisher:
 
     def _next_batch(self, most: int) -> list[dict]:
         """The head of the buffer: up to ``most`` entries whose sizes total less than EventBridge's limit."""
-        batch, total = [], 0
+        batch: list[dict] = []
+        total = 0
         for entry in self.pending:
             size = events.entry_size(entry)
             if batch and (len(batch) == most or total + size >= events.MAX_EVENT_BYTES):
@@ -355,7 +356,7 @@ class JobRun:
         self.finished_at: Optional[datetime] = None
         self._final: Optional[str] = None  # WARNING once warn() was called
         self._sequence = 0
-        self._token = None
+        self._token: Optional[Token[Optional[str]]] = None
         self.started = False
 
     def __enter__(self) -> "JobRun":
@@ -363,7 +364,7 @@ class JobRun:
         self._token = _chain.set(self.correlation_id)
         return self
 
-    def __exit__(self, kind, error, trace) -> bool:
+    def __exit__(self, kind, error, trace) -> Literal[False]:
         if self._token is not None:
             _chain.reset(self._token)
             self._token = None

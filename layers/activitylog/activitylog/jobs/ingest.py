@@ -37,6 +37,7 @@ from typing import Any, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from activitylog.backoff import retry_delays, retry_later
@@ -86,7 +87,7 @@ class ActivityIngest:
 
         return boto3.client("sqs")
 
-    def handle(self, event: dict, context: Any) -> dict:
+    def handle(self, event: dict, context: Any) -> PartialItemFailureResponse:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         answer = process_partial_response(event=event, record_handler=self.record, processor=processor, context=context)
         failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}

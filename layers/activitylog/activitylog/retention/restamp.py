@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, cast
 
 from activitylog import ids, keys
 from activitylog.retention_policy import ARCHIVE, DONE, ENTRIES, RUNNING, Restamp, RetentionPolicy
@@ -66,7 +66,7 @@ class Restamper:
 
     def _wait_for_writers(self, policy: RetentionPolicy) -> None:
         """Until every container has re-read the policy: an entry written with the old period after the walk passed it would keep it."""
-        ready = policy.updated_at + timedelta(seconds=self.service.config.policy_seconds)
+        ready = cast(datetime, policy.updated_at) + timedelta(seconds=self.service.config.policy_seconds)  # a change has its time
         wait = (ready - self.service.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)
