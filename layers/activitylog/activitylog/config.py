@@ -194,7 +194,7 @@ CURSOR_KEY_MAX_AGE = 300  # seconds a container trusts its cached key before rea
 def make_cursor_key(config: Settings) -> Key:
     """The key that signs page cursors: ``CURSOR_SECRET`` locally, the rotating secret in AWS.
 
-    >>> cursor.encode(make_cursor_key(config), org, digest, last_id, window)
+    The service signs with it: ``cursor.encode(make_cursor_key(config), org, digest, last_id, window)``.
     """
     return make_key(config.cursor_secret, config.cursor_secret_name, "CURSOR_SECRET", "sign page cursors")
 
@@ -216,8 +216,7 @@ class SecretsManagerKey:
     seconds (Powertools parameters). A cursor that no cached value verifies makes it
     read both stages again once: another container may have seen a rotation first.
 
-    >>> key = SecretsManagerKey("arn:aws:secretsmanager:…:secret:CursorSecret-…")
-    >>> cursor.decode(key, token, org, digest)
+    ``SecretsManagerKey(secret_arn)`` is a ``Key`` like any other: ``cursor.decode(key, token, org, digest)``.
     """
 
     _STAGES = ("AWSCURRENT", "AWSPREVIOUS")

@@ -3,8 +3,8 @@
 Handlers call these with a ``Caller`` built from verified token claims only; the org
 never comes from a body or a query string.
 
->>> service = container().service  # activitylog.wiring
->>> entry = service.record(caller, NewEntry.model_validate(body))
+A function gets its service from ``container().service`` (``activitylog.wiring``), and calls, say,
+``service.record(caller, NewEntry.model_validate(body))``.
 """
 
 from __future__ import annotations
@@ -72,11 +72,8 @@ class ListResult:
 
 
 class ActivityService:
-    """The operations, given their settings, store and clock: nothing here reads the environment.
-
-    >>> service = ActivityService(Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev"),
-    ...                           EntryStore(DetailStore(None)), clock=lambda: now)
-    >>> service.list(caller, parse_list_request({"status": "FAILED"})).to_dict()
+    """The operations, given their settings, store and clock: nothing here reads the environment
+    (``ActivityService(Settings(...), EntryStore(DetailStore(bucket)))``, or the container's).
     """
 
     def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),

@@ -20,10 +20,8 @@ archived version altered, missing, inserted or duplicated; a head that went back
 manifest dated in the future, or older than the digest cadence and its grace and still in
 no digest. Versions named by a manifest written after the newest digest are ``pending``.
 
->>> Digester(archive, digest_bucket, signer_for(key_id)).run(until)
-{'cut': '2026-11-27T10:00:00Z', 'orgs': 3, 'versions': 1412}
->>> verify(archive, digest_bucket, "org_1", low, high, [public_key]).ok
-True
+The digest function runs ``Digester(archive, digests, signer).run(cut)``; ``activitylog verify`` runs
+``verify(archive, digests, org, low, high, public_keys)``, whose ``Report.ok`` is the verdict.
 """
 
 from __future__ import annotations

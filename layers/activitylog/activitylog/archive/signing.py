@@ -6,9 +6,11 @@ machine the local stack stands in for KMS with a key file per key id under
 ``ACTIVITYLOG_LOCAL_KMS_DIR``, made on first use. Both sign the same way, so a signature is
 checked the same way: with the public key, offline.
 
->>> signer = signer_for(settings.digest_signing_key, settings.local_kms_dir)
->>> signature = signer.sign(hashlib.sha256(message).digest())
->>> check(signer.public_key(), hashlib.sha256(message).digest(), signature)
+>>> import hashlib, tempfile
+>>> digest = hashlib.sha256(b"a digest document").digest()
+>>> with tempfile.TemporaryDirectory() as folder:  # a local key; in AWS, signer_for(key_id) is KMS's
+...     signer = signer_for("digest-key", folder)
+...     check(signer.public_key(), digest, signer.sign(digest))
 True
 """
 
@@ -105,7 +107,7 @@ def local_key_path(folder: Path, key_id: str) -> Path:
 
 
 def signer_for(key_id: str, local_folder: Optional[str] = None) -> Signer:
-    """KMS, unless the local stack says where its local keys are (``LOCAL_KMS_DIR``, ``Settings.local_kms_dir``)."""
+    """KMS, unless the local stack says where its local keys are (``Settings.local_kms_dir``, ``ACTIVITYLOG_LOCAL_KMS_DIR``)."""
     folder = local_folder
     if folder:
         return LocalSigner(local_key_path(Path(folder), key_id), key_id)

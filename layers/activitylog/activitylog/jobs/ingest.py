@@ -22,10 +22,8 @@ each carries the run's whole state, its entry id and a growing ``sequence``:
 A message that is not a valid event raises: the batch reports it failed, it comes back,
 and after the queue's ``maxReceiveCount`` it rests in the dead-letter queue.
 
->>> record_event(service, ActivityEvent.parse(message))
-'created'
->>> container().activity_ingest.handle(event, context)  # activitylog.wiring
-{'batchItemFailures': []}
+``record_event(service, ActivityEvent.parse(message))`` answers ``created``, ``updated``, ``repeated`` or ``late``;
+the function runs ``container().activity_ingest.handle(event, context)`` (``activitylog.wiring``) on each batch.
 """
 
 from __future__ import annotations

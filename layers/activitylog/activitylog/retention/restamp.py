@@ -13,8 +13,8 @@ item, which the stream hands over again, until the state is ``done``. A newer ch
 older loop's progress write fail, and that loop ends. It starts ``policy_seconds`` after the
 change, when every container writes new entries with the new period already.
 
->>> Restamper(service, archive).step("org_1")
-Restamp(state='running', phases=('entries',), cursor='{"phase": "entries", "shard": 1, ...}', entries=1000, ...)
+``Restamper(service, archive).step(org)`` does one chunk and answers the change's ``Restamp``: its state,
+its phases left, where it stopped (``cursor``) and the entries and archive objects updated so far.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ the queue's whole visibility timeout (``activitylog.backoff``); after ``maxRecei
 dead-letter queue, whose depth and oldest message raise alarms, and ``activitylog redrive``
 (or SQS's own redrive) puts it back once the cause is fixed.
 
->>> container().ingest.handle(event, context)  # activitylog.wiring
-{'batchItemFailures': [{'itemIdentifier': '…'}]}
+The function runs ``container().ingest.handle(event, context)`` (``activitylog.wiring``) on each batch; it
+answers the records that failed (``batchItemFailures``), which come back.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ is kept only for the signature check, named afterwards by its size and SHA-256.
   flood of forgeries cannot fill the table; the rest are counted and summarized (``rejections``)
 - SSM or SQS not answering: 503, and the provider delivers again later
 
->>> container().receiver.receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
-{'received': True, 'event_id': 'evt_…'}
+``container().receiver.receive(provider, org, body, headers, url, source_ip)`` answers
+``{'received': True, 'event_id': …}`` once the event is verified and queued.
 """
 
 from __future__ import annotations
