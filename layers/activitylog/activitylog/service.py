@@ -33,7 +33,7 @@ from activitylog.store import EntryStore, backoff
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.details import DetailStore
     from activitylog.idempotency import WriteKey
-    from activitylog.inputs import EntryUpdate, NewEntry
+    from activitylog.inputs import EntryUpdate, NewEntry, Source
 
 MAX_BATCH = 100
 QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
@@ -279,10 +279,7 @@ class ActivityService:
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         where = self.storage(org)
         now = self.clock()
-        # A provider's event has its source and its time: webhooks.mapping sets both.
-        entries = [new_entry(event, recorded_by, now, where.hot_days,
-                             entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))  # type: ignore[arg-type,union-attr]
-                   for event in events]
+        entries = [new_entry(event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event)) for event in events]
         recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
@@ -512,3 +509,9 @@ class ActivityService:
                 pass  # the entry that began the chain is gone (past retention)
         items = [members[key].list_view() for key in sorted(members)]
         return {"correlation_id": chain, "items": items, "complete": page.position is None}
+
+
+def _provider_event_id(event: NewEntry) -> str:
+    """The id of a provider event's entry (``ids.derived_id``): its source and its time, which webhooks.mapping sets."""
+    source, occurred_at = cast("Source", event.source), cast(datetime, event.occurred_at)
+    return ids.derived_id(occurred_at, f"{source.provider}:{source.event_id}")
