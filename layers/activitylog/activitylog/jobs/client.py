@@ -17,7 +17,7 @@ cannot be reached the events wait in a bounded buffer (logged, and counted in th
 ...     job.warn("12 items had no SKU")  # ends WARNING instead of SUCCESS
 >>> entry_id = activity.system_event("updated", "Setting changed · Tax collection", entity={"type": "setting", "id": "tax", "label": "Tax"},
 ...                                  before={"mode": "origin"}, after={"mode": "destination"})
->>> [(event["DetailType"], json.loads(event["Detail"])["entry"].get("status")) for event in sent]  # doctest: +NORMALIZE_WHITESPACE
+>>> [(event["DetailType"], json.loads(event["Detail"])["entry"].get("status")) for event in sent]
 [('ActivityRecorded', 'SUCCESS'), ('JobStarted', 'IN_PROGRESS'), ('JobProgressed', 'IN_PROGRESS'),
  ('ActivityRecorded', 'SUCCESS'), ('JobFinished', 'WARNING'), ('ActivityRecorded', 'SUCCESS')]
 
