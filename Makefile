@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: dev test install lint bench package clean
+.PHONY: dev test install check lint bench package clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -33,7 +33,14 @@ $(CHECKOV):
 
 install: $(STAMP)
 
-test: install $(CHECKOV)
+# The layer's lint, format and types, and its docstring examples: seconds, so they go before the suite.
+check: install
+	$(BIN)/ruff check layers/activitylog
+	$(BIN)/ruff format --check layers/activitylog
+	$(BIN)/mypy
+	$(BIN)/pytest -q --doctest-modules layers/activitylog/activitylog
+
+test: install $(CHECKOV) check
 	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
 	$(BIN)/pytest
 
@@ -57,4 +64,4 @@ package: install
 	$(BIN)/python -m activitylog_local.package --out build
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache build .artifacts
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache build .artifacts

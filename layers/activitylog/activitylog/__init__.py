@@ -17,7 +17,6 @@ Modules, one concern each:
 - ``config``    ``Settings``: every environment variable a function reads, one field each
 - ``wiring``    the container (settings parsed once, shared objects built once) and every function's entrypoint
 
->>> from activitylog.wiring import container
->>> service = container().service
->>> service.list(caller, parse_list_request(event["queryStringParameters"])).to_dict()
+A function asks its container for what it needs (``activitylog.wiring.container().service``) and calls
+an operation with the verified caller: ``service.list(caller, parse_list_request(parameters))``.
 """

@@ -1,21 +1,24 @@
 """One S3 bucket and its client, made when first used: boto3 stays off every path that never touches S3.
 
->>> class DetailStore(Bucket): ...
->>> DetailStore("activity-log-details").client.get_object(Bucket=..., Key=...)
+A store of objects subclasses ``Bucket`` (``details.DetailStore``, ``exports.files.ExportFiles``)
+and calls ``self.client``, boto3's S3 client, built on its first call.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class Bucket:
     def __init__(self, bucket: Optional[str]) -> None:
         self.bucket = bucket
-        self._client = None
+        self._client: Optional[S3Client] = None
 
     @property
-    def client(self):
+    def client(self) -> S3Client:
         if self._client is None:
             import boto3
             from botocore.config import Config

@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional, cast
 
 from activitylog.signing import Key, StaticKey
-
 
 # The hot retention periods an org may choose (how long entries stay in the table). Large entry
 # details in S3 sit under a prefix per period, and template.yaml's DetailBucket has one lifecycle
@@ -168,7 +167,7 @@ def _parsed(model: type, environ: Mapping[str, str]) -> Any:
     values: dict[str, Any] = {}
     for spec in fields(model):
         if "env" not in spec.metadata:  # a section: its own fields from the same environment
-            values[spec.name] = _parsed(spec.default_factory, environ)  # type: ignore[misc]
+            values[spec.name] = _parsed(cast(type, spec.default_factory), environ)  # the section's class
         elif environ.get(spec.metadata["env"]):
             text = environ[spec.metadata["env"]]
             try:
@@ -195,7 +194,7 @@ CURSOR_KEY_MAX_AGE = 300  # seconds a container trusts its cached key before rea
 def make_cursor_key(config: Settings) -> Key:
     """The key that signs page cursors: ``CURSOR_SECRET`` locally, the rotating secret in AWS.
 
-    >>> cursor.encode(make_cursor_key(config), org, digest, last_id, window)
+    The service signs with it: ``cursor.encode(make_cursor_key(config), org, digest, last_id, window)``.
     """
     return make_key(config.cursor_secret, config.cursor_secret_name, "CURSOR_SECRET", "sign page cursors")
 
@@ -217,8 +216,7 @@ class SecretsManagerKey:
     seconds (Powertools parameters). A cursor that no cached value verifies makes it
     read both stages again once: another container may have seen a rotation first.
 
-    >>> key = SecretsManagerKey("arn:aws:secretsmanager:…:secret:CursorSecret-…")
-    >>> cursor.decode(key, token, org, digest)
+    ``SecretsManagerKey(secret_arn)`` is a ``Key`` like any other: ``cursor.decode(key, token, org, digest)``.
     """
 
     _STAGES = ("AWSCURRENT", "AWSPREVIOUS")
@@ -231,11 +229,11 @@ class SecretsManagerKey:
         self._providers = {stage: SecretsProvider() for stage in self._STAGES}
 
     def signing_key(self) -> bytes:
-        return self._read("AWSCURRENT")
+        return cast(bytes, self._read("AWSCURRENT"))  # not missing_ok: bytes, or it raised
 
     def verifying_keys(self) -> Iterator[bytes]:
         for refresh in (False, True):
-            yield self._read("AWSCURRENT", refresh)
+            yield cast(bytes, self._read("AWSCURRENT", refresh))
             previous = self._read("AWSPREVIOUS", refresh, missing_ok=True)
             if previous is not None:
                 yield previous

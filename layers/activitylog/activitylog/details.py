@@ -12,7 +12,7 @@ import json
 import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import Any, Optional
 
 from activitylog.buckets import Bucket
 
@@ -63,23 +63,28 @@ class DetailStore(Bucket):
 
     Each object carries its entry's retention class as the tag ``detail-retention``: one
     lifecycle rule per class removes it a day after its entry can expire (counted, like the
-    entry's expiry, from about when it occurred: the object is written when the entry is).
-
-    >>> store = DetailStore("activity-log-details")
-    >>> store.put(detail_key(org, entry_id, 730), pack(detail), 730)
+    entry's expiry, from about when it occurred: the object is written when the entry is):
+    ``DetailStore(bucket).put(detail_key(org, entry_id, 730), pack(detail), 730)``.
     """
 
     def put(self, key: str, blob: bytes, retention_days: Optional[int] = None) -> None:
         """Store a blob; an entry's detail (``retention_days`` given) tagged with its class."""
         if not self.bucket:
             raise RuntimeError("DETAIL_BUCKET is not set: cannot store a detail larger than one item")
-        tagging = {"Tagging": f"{DETAIL_TAG}={detail_tag(retention_days)}"} if retention_days else {}
+        tagging: dict[str, Any] = {"Tagging": f"{DETAIL_TAG}={detail_tag(retention_days)}"} if retention_days else {}
         self.client.put_object(Bucket=self.bucket, Key=key, Body=blob, ContentType="application/zlib", **tagging)
+
+    @property
+    def _name(self) -> str:
+        """The bucket, for reaching a detail stored already (only a function with the bucket has one to reach)."""
+        if not self.bucket:
+            raise RuntimeError("DETAIL_BUCKET is not set: cannot reach a detail stored in S3")
+        return self.bucket
 
     def retag(self, key: str, retention_days: int) -> bool:
         """Move a detail to another retention class (its entry's expiry moved); False if it is gone."""
         try:
-            self.client.put_object_tagging(Bucket=self.bucket, Key=key,
+            self.client.put_object_tagging(Bucket=self._name, Key=key,
                                            Tagging={"TagSet": [{"Key": DETAIL_TAG, "Value": detail_tag(retention_days)}]})
         except self.client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "MethodNotAllowed"):
@@ -94,15 +99,15 @@ class DetailStore(Bucket):
         day (the archive reads the detail of a version an update has replaced since).
         """
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return self.client.get_object(Bucket=self._name, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             if not any_version:
                 return None
-        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
+        versions = self.client.list_object_versions(Bucket=self._name, Prefix=key).get("Versions", [])
         kept = sorted((v for v in versions if v["Key"] == key), key=lambda v: v["LastModified"], reverse=True)
         if not kept:
             return None
-        return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=kept[0]["VersionId"])["Body"].read()
+        return self.client.get_object(Bucket=self._name, Key=key, VersionId=kept[0]["VersionId"])["Body"].read()
 
     def get_many(self, keys: list[str], any_version: bool = False) -> dict[str, Optional[bytes]]:
         """Each object by its key (``get``), read ``PARALLEL_READS`` at a time: a page of offloaded

@@ -14,8 +14,8 @@ sends the same request again. Two layers make that safe:
   position in the batch, written only if absent; an update is applied together with a
   marker of its key. A later attempt finds what the first wrote and adds nothing.
 
->>> run_once(org, "POST /activities", key, body, lambda_context, lambda: detail_view(service.record(...)),
-...          persistence=lambda: container().idempotency)
+A route wraps its write in ``run_once(org, route, key, body, lambda_context, operation,
+persistence=lambda: container().idempotency)``.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ STILL_RUNNING_RETRY_AFTER = 2  # seconds: a first attempt that died holds its lo
 class WriteKey:
     """A write's ``Idempotency-Key``, scoped to its route, with the body it came with.
 
-    >>> key = WriteKey("POST /activities", "k-1", body)
-    >>> key.entry_id("org_1", 0, occurred_at) == key.entry_id("org_1", 0, occurred_at)
+    >>> key = WriteKey("POST /activities", "k-1", {"action": "updated"})
+    >>> from datetime import timezone
+    >>> occurred_at = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+    >>> key.entry_id("org_1", 0, occurred_at) == key.entry_id("org_1", 0, occurred_at) != key.entry_id("org_1", 1, occurred_at)
     True
     """
 

@@ -10,8 +10,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from activitylog.diff import is_pointer
 from activitylog.entry import KEY_PART, ActorKind, EntityType, EntryType, Status

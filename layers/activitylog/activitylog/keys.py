@@ -168,7 +168,7 @@ def item_keys(
     """
     if shard is None:
         shard = shard_of(entry_id, shards)
-    keys = {
+    keys: dict[str, Any] = {
         "pk": table_pk(org, shard),
         "sk": entry_id,
         "ssk": status_sk(status, entry_id),

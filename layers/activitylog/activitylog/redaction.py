@@ -123,8 +123,8 @@ def redact_document(document: Any) -> Any:
                     copy[name] = None
                     stack.append((item, copy, name))
         elif isinstance(value, list):
-            parent[slot] = copy = [None] * len(value)
-            stack.extend((item, copy, index) for index, item in enumerate(value))
+            parent[slot] = items = [None] * len(value)
+            stack.extend((item, items, index) for index, item in enumerate(value))
         else:
             parent[slot] = scrub(value)
     return holder["root"]
@@ -157,6 +157,7 @@ def scrub_url(url: str) -> str:
 
 def _without_credentials(url: str) -> str:
     parts = _URL.match(url)
+    assert parts is not None  # every group is optional or matches the empty text: it always matches
     scheme, userinfo, rest = parts["scheme"] or "", parts["userinfo"], parts["rest"]
     if userinfo and scheme:
         userinfo = f"{MASK}@"
@@ -230,8 +231,8 @@ def _cut_run(run: re.Match) -> str:
 
     candidates = [c for found in by_first.values() for c in found]
     candidates = [c for c in candidates if not any(o != c and c[0] <= o[0] and o[1] <= c[1] for o in near(c[0], c[1]))]
-    shaped = {c for c in candidates if c[2]}
-    candidates = [c for c in candidates if c[2] or not any(o in shaped for o in near(c[0], c[1]))]
+    shaped_ones = {c for c in candidates if c[2]}
+    candidates = [c for c in candidates if c[2] or not any(o in shaped_ones for o in near(c[0], c[1]))]
     stretches: list[list[int]] = []
     for first, last, _ in sorted(candidates):
         if stretches and first <= stretches[-1][1]:

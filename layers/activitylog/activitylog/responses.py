@@ -8,9 +8,12 @@ every answer against these schemas.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from activitylog.entry import ActorKind, EntityType, EntryType, Status
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 REF = "#/components/schemas/"
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -210,13 +213,13 @@ REFUSALS: dict[int, str] = {
 }
 
 
-def responses(ok: dict[int, tuple[str, str]], *refusals: int) -> dict[int, dict]:
+def responses(ok: dict[int, tuple[str, str]], *refusals: int) -> dict[int, OpenAPIResponse]:
     """An operation's ``responses``: ``ok`` maps each success status to (description, schema name).
 
     >>> sorted(responses({200: ("One entry", "EntryDetail")}, 400, 404))
     [200, 400, 404]
     """
-    answers: dict[int, dict] = {
+    answers: dict[int, OpenAPIResponse] = {
         status: {"description": text, "content": {"application/json": {"schema": {"$ref": REF + name}}}}
         for status, (text, name) in ok.items()
     }

@@ -4,9 +4,14 @@ Pure functions on ``Entry`` (no I/O, no clock of their own), so the service deci
 "now" is and the rules are tested alone. ``NewEntry``/``EntryUpdate`` are only type
 hints here: pydantic stays off the dashboard's read path.
 
+>>> from activitylog.inputs import EntryUpdate, NewEntry
+>>> now = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+>>> document = {"type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "started", "event": "Import started",
+...             "actor": {"kind": "system", "id": "svc_importer", "name": "Importer"},
+...             "entity": {"type": "job", "id": "run_1", "label": "Contacts import"}}
 >>> entry = new_entry(NewEntry.model_validate(document), recorded_by="svc_importer", now=now, retention_days=730)
->>> apply_update(entry, EntryUpdate.model_validate({"status": "SUCCESS"}), now)
-True
+>>> apply_update(entry, EntryUpdate.model_validate({"status": "SUCCESS"}), now), entry.status.value
+(True, 'SUCCESS')
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from activitylog.errors import BadRequest, Conflict
 from activitylog.jobtypes import timeout_of
 
 if TYPE_CHECKING:
-    from activitylog.inputs import EntryUpdate, NewEntry
+    from activitylog.inputs import EntryUpdate, NewEntry, OutgoingWebhook
 
 
 def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None) -> Entry:
@@ -38,7 +43,7 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
     if occurred < now - timedelta(days=retention_days):
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
-    metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new)}
+    metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new, new.webhook)}
     event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
     error = new.error.model_dump(exclude_none=True) if new.error else None
     if new.webhook is not None:  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
@@ -70,15 +75,14 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
     return entry
 
 
-def outgoing_webhook(new: NewEntry) -> dict:
-    """What an entry keeps of a delivery the platform made (``metadata.webhook``), redacted.
+def outgoing_webhook(new: NewEntry, webhook: OutgoingWebhook) -> dict:
+    """What an entry keeps of ``new``'s delivery ``webhook`` (its ``metadata.webhook``), redacted.
 
     It is a WEBHOOK entry, and its status is what the answer says: SUCCESS for a 2xx; for
     anything else, or no answer, WARNING (it will be retried) or FAILED (given up).
     """
     from activitylog.redaction import redact_document, redact_headers, scrub_url
 
-    webhook = new.webhook
     if new.type is not EntryType.WEBHOOK:
         raise BadRequest(f"webhook: only a WEBHOOK entry records a webhook delivery, not {new.type.value}", "webhook")
     if "webhook" in new.metadata:

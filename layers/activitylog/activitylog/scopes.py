@@ -5,7 +5,10 @@ compares them), so the gateway and the code never disagree on who may do what.
 
 >>> sorted(ROUTE_SCOPES["GET /activities"])
 ['activity:read', 'activity:support']
->>> caller.require(ROUTE_SCOPES["POST /activities"])  # Forbidden (403, field "scope") without activity:write
+>>> from activitylog.service import Caller
+>>> Caller("org_1", "u_1", frozenset({"activity:read"})).require(ROUTE_SCOPES["POST /activities"])
+Traceback (most recent call last):
+activitylog.errors.Forbidden: this token needs one of the scopes: activity:write
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Handlers call these with a ``Caller`` built from verified token claims only; the org
 never comes from a body or a query string.
 
->>> service = container().service  # activitylog.wiring
->>> entry = service.record(caller, NewEntry.model_validate(body))
+A function gets its service from ``container().service`` (``activitylog.wiring``), and calls, say,
+``service.record(caller, NewEntry.model_validate(body))``.
 """
 
 from __future__ import annotations
@@ -13,27 +13,27 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 from activitylog import ids
 from activitylog.config import Settings, make_cursor_key
 from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
-from activitylog.signing import Key
 from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
 from activitylog.query.planner import plan_query
 from activitylog.retention_policy import RetentionPolicy
 from activitylog.rules import apply_update, new_entry, stall_deadline
 from activitylog.scopes import ROUTE_SCOPES, WRITE
+from activitylog.signing import Key
 from activitylog.storage import OrgStorage
 from activitylog.store import EntryStore, backoff
 
 if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when they run
     from activitylog.details import DetailStore
     from activitylog.idempotency import WriteKey
-    from activitylog.inputs import EntryUpdate, NewEntry
+    from activitylog.inputs import EntryUpdate, NewEntry, Source
 
 MAX_BATCH = 100
 QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
@@ -72,11 +72,8 @@ class ListResult:
 
 
 class ActivityService:
-    """The operations, given their settings, store and clock: nothing here reads the environment.
-
-    >>> service = ActivityService(Settings(table_name="activity-log", detail_bucket=None, cursor_secret="dev"),
-    ...                           EntryStore(DetailStore(None)), clock=lambda: now)
-    >>> service.list(caller, parse_list_request({"status": "FAILED"})).to_dict()
+    """The operations, given their settings, store and clock: nothing here reads the environment
+    (``ActivityService(Settings(...), EntryStore(DetailStore(bucket)))``, or the container's).
     """
 
     def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -282,9 +279,7 @@ class ActivityService:
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         where = self.storage(org)
         now = self.clock()
-        entries = [new_entry(event, recorded_by, now, where.hot_days,
-                             entry_id=ids.derived_id(event.occurred_at, f"{event.source.provider}:{event.source.event_id}"))
-                   for event in events]
+        entries = [new_entry(event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event)) for event in events]
         recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
@@ -422,11 +417,12 @@ class ActivityService:
         return entry
 
     def _visible(self, entry: Optional[Entry], org: str) -> Optional[Entry]:
-        """The entry, unless it is past its expiry or the org's current retention (TTL deletes lag by days)."""
+        """The entry, unless it is past its expiry (every stored entry has one) or the org's current retention
+        (TTL deletes lag by days)."""
         if entry is None:
             return None
         now = self.clock()
-        if entry.expires_at < now.timestamp() or entry.occurred_at < self._retention_start(org, now):
+        if cast(int, entry.expires_at) < now.timestamp() or entry.occurred_at < self._retention_start(org, now):
             return None
         return entry
 
@@ -513,3 +509,9 @@ class ActivityService:
                 pass  # the entry that began the chain is gone (past retention)
         items = [members[key].list_view() for key in sorted(members)]
         return {"correlation_id": chain, "items": items, "complete": page.position is None}
+
+
+def _provider_event_id(event: NewEntry) -> str:
+    """The id of a provider event's entry (``ids.derived_id``): its source and its time, which webhooks.mapping sets."""
+    source, occurred_at = cast("Source", event.source), cast(datetime, event.occurred_at)
+    return ids.derived_id(occurred_at, f"{source.provider}:{source.event_id}")

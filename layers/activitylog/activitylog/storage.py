@@ -5,8 +5,10 @@ lowering the count must hide nothing), and its retention: hot days (each entry's
 prefix of an offloaded detail) and archive days. ``ActivityService.storage`` builds it from
 the deployment's settings and the org's meta items (its shard history, its own policy).
 
->>> where = OrgStorage("org_1", write_shards=2, read_shards=8, hot_days=730, archive_days=2555)
->>> store.put(where, entry)
+>>> OrgStorage("org_1", write_shards=2, read_shards=8, hot_days=730, archive_days=2555)
+OrgStorage(org='org_1', write_shards=2, read_shards=8, hot_days=730, archive_days=2555)
+
+The store takes it with every call: ``store.put(where, entry)``.
 """
 
 from __future__ import annotations

@@ -214,7 +214,9 @@ def entrypoint(source: Source, handle: Callable[[Any, Any], Any]) -> Callable[[d
     ``source``'s correlation id), tracing where it is on, metrics flushed, and, for the HTTP API, a domain
     error raised before routing answered as HTTP.
 
-    >>> lambda_handler = entrypoint(HTTP_API, app.resolve)
+    >>> from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    >>> app = APIGatewayHttpResolver()
+    >>> lambda_handler = entrypoint(HTTP_API, app.resolve)  # functions/query/app.py, with its routes
     """
     measured = metrics.log_metrics(_answering_errors(handle) if source is HTTP_API else handle)
 

@@ -12,7 +12,9 @@ route's code exists once however the functions are cut:
 - ``common``   the caller from verified claims, the service, errors as ``{message, field}``
 - ``document`` the OpenAPI document of them all
 
->>> app = APIGatewayHttpResolver()
->>> app.include_router(reads.router)
+>>> from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+>>> from activitylog.api import common, reads
+>>> app = APIGatewayHttpResolver()  # functions/query/app.py
+>>> app.include_router(reads.routes())
 >>> common.answer_errors(app)
 """

@@ -6,8 +6,18 @@
 
 from __future__ import annotations
 
-from activitylog.errors import (ActivityLogError, BadRequest, Conflict, Forbidden, Gone, NotFound, PayloadTooLarge,
-                                Unauthorized, Unavailable, UnsupportedMediaType)
+from activitylog.errors import (
+    ActivityLogError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+)
 
 STATUS: dict[type[ActivityLogError], int] = {
     BadRequest: 400,

@@ -10,7 +10,7 @@ carries no bearer token): the link's signed token is checked instead.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Optional, Union, cast
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -24,6 +24,10 @@ from activitylog.exports.service import SmallExport
 from activitylog.observability import metrics
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import responses
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 Values = Optional[Union[list[str], str]]
 
@@ -48,13 +52,13 @@ class ExportRequest(BaseModel):
     filters: ExportFilters = Field(default_factory=ExportFilters, description="the dashboard's current filter set")
 
 
-def _csv_answer() -> dict:
+def _csv_answer() -> OpenAPIResponse:
     return {"description": "At most EXPORT_INLINE_ROWS rows (and EXPORT_INLINE_BYTES bytes): the CSV itself",
             "content": {"text/csv": {"schema": {"type": "string"}}},
             "headers": {"X-Export-Id": {"description": "the export's id (its activity entry)", "schema": {"type": "string"}}}}
 
 
-def _redirect() -> dict:
+def _redirect() -> OpenAPIResponse:
     return {"description": "To a presigned URL of the file, valid for 5 minutes",
             "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}}}
 
@@ -78,7 +82,7 @@ def routes() -> Router:
     @router.get("/exports/<id>", summary="An export's progress: rows so far, size, and the download link when ready",
                 responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410, 503))
     def export_status(id: str):  # noqa: A002 - the route's own name
-        event = router.current_event
+        event = cast("APIGatewayProxyEventV2", router.current_event)  # the HTTP API's resolver
         base = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
         return exports().status(caller(event), id, base)
 

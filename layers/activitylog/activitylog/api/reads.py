@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
 from activitylog.api.views import detail_view
-from activitylog.query.filters import parse_list_request
 from activitylog.observability import metrics
+from activitylog.query.filters import parse_list_request
 from activitylog.responses import responses
 
 

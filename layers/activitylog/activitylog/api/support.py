@@ -6,9 +6,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
-from activitylog.wiring import container
 from activitylog.observability import metrics
 from activitylog.responses import responses
+from activitylog.wiring import container
 
 
 def routes() -> Router:

@@ -3,7 +3,10 @@
 The entry stays a plain record; how it is shown (and the job register's verdict on Retry)
 is decided here, at the top of the layer.
 
->>> detail_view(service.get(caller, entry_id))["retry"]
+>>> from activitylog.entry import EntryType, Status
+>>> run = Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType.BACKGROUND_JOB, Status.FAILED, {"kind": "system", "id": "sync"},
+...             "failed", "Stock sync failed", {"type": "job", "id": "run_1"}, metadata={"job": "SYNC_SQUARE_STOCK"})
+>>> detail_view(run)["retry"]
 {'allowed': True}
 """
 

@@ -14,7 +14,5 @@
 - ``proof``    one entry's proof bundle, checked offline by ``docs/check_proof.py``
 - ``signing``  the digest signature: KMS in AWS, a local key file in development
 
->>> from activitylog.archive.writer import Archiver
->>> container().archiver.archive(stream_event.records).to_dict()
-{'versions': 1000, 'objects': 3, 'manifests': 1, 'skipped': 0}
+The archive function runs ``container().archiver.archive(records)`` on each batch of the table's stream.
 """

@@ -20,10 +20,8 @@ archived version altered, missing, inserted or duplicated; a head that went back
 manifest dated in the future, or older than the digest cadence and its grace and still in
 no digest. Versions named by a manifest written after the newest digest are ``pending``.
 
->>> Digester(archive, digest_bucket, signer_for(key_id)).run(until)
-{'cut': '2026-11-27T10:00:00Z', 'orgs': 3, 'versions': 1412}
->>> verify(archive, digest_bucket, "org_1", low, high, [public_key]).ok
-True
+The digest function runs ``Digester(archive, digests, signer).run(cut)``; ``activitylog verify`` runs
+``verify(archive, digests, org, low, high, public_keys)``, whose ``Report.ok`` is the verdict.
 """
 
 from __future__ import annotations
@@ -360,7 +358,7 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
     for key in listed:
         if listing.bodies(key) > 1:
             report.add("digest", f"digest {key} was rewritten: it has {listing.bodies(key)} versions (a digest is written once)", key=key)
-    link = _check_head(digests, listing, org, listed, public_keys, report)
+    link: Any = _check_head(digests, listing, org, listed, public_keys, report)  # then each digest's JSON "previous"
     if link is None:
         return expected, walked
     on_chain: set[str] = set()
@@ -459,7 +457,7 @@ def _check_checkpoints(digests: Any, listing: _Listing, org: str, public_keys: l
     previous: Optional[dict] = None
     keys = listing.keys(layout.checkpoint_prefix(org))
     with ThreadPoolExecutor(max_workers=min(16, len(keys) or 1)) as pool:  # one small object per digest run
-        bodies = dict(zip(keys, pool.map(lambda key: listing.body(digests, key), keys)))
+        bodies = dict(zip(keys, pool.map(lambda key: listing.body(digests, key), keys), strict=True))
     for key in keys:
         if listing.bodies(key) > 1:
             report.add("checkpoint", f"checkpoint {key} was rewritten: it has {listing.bodies(key)} versions", key=key)
@@ -507,7 +505,7 @@ def _check_trees(digests: Any, org: str, chain: list[tuple[str, bytes, dict]], c
             report.add("checkpoint", f"checkpoint {layout.checkpoint_key(org, tree['size'])} does not sign digest {key}",
                        key=layout.checkpoint_key(org, tree["size"]))
             continue
-        before = checkpoints.get(tree["first"]) if tree["first"] else {"tree_size": 0, "frontier": []}
+        before: Optional[dict[str, Any]] = checkpoints.get(tree["first"]) if tree["first"] else {"tree_size": 0, "frontier": []}
         if before is None:
             report.add("checkpoint", f"digest {key}: no checkpoint of the tree it grew (size {tree['first']})", key=key)
             continue

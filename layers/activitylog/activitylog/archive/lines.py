@@ -10,9 +10,14 @@ same record always makes the same bytes: a redelivered batch rewrites identical 
 a digest's SHA-256 of a line can be checked years later. Free-form fields (``changes``,
 ``metadata``, ``error``, ``source``) are JSON text, so Athena's table keeps one column type.
 
->>> line = version_line("org_1", entry, sequence="000000000000000000042", change=INSERT, changed_at=now)
->>> line.sha256
-'9f2c…'
+>>> from activitylog.entry import EntryType, Status
+>>> entry = Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType.USER_ACTION, Status.SUCCESS, {"kind": "user", "id": "u_1"},
+...               "updated", "Contact updated", {"type": "contact", "id": "c_1", "label": "Alex"})
+>>> line = version_line("org_1", entry, sequence="000000000000000000042", change=INSERT, changed_at=None)
+>>> line.text[:56]
+'{"action":"updated","actor":{"id":"u_1","kind":"user"},"'
+>>> line.sha256 == version_line("org_1", entry, "000000000000000000042", INSERT, None).sha256
+True
 """
 
 from __future__ import annotations

@@ -3,10 +3,8 @@ and when it left the hot store.
 
 The id is the entry's time, so its versions can only be in the objects of one hour of one day
 (``layout.hour_prefix``): a look-up lists that prefix and reads those objects, in parallel.
-
->>> found = find(ArchiveStore(bucket), "org_1", "01JD…")
->>> found.view["status"], found.expired_at
-('SUCCESS', '2028-11-27T10:00:00.000Z')
+``find(ArchiveStore(bucket), org, entry_id)`` answers the newest version's view, how many
+versions there are, and when the entry expired or was removed (None while it has not).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def subtree_sizes(size: int) -> list[int]:
 
 def append(frontier: list[bytes], size: int, leaves: list[bytes]) -> list[bytes]:
     """The frontier of the tree of ``size`` leaves with ``leaves`` (leaf hashes) appended."""
-    stack = list(zip(subtree_sizes(size), frontier))
+    stack = list(zip(subtree_sizes(size), frontier, strict=False))
     for leaf in leaves:
         stack.append((1, leaf))
         while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
@@ -76,7 +76,7 @@ def tree_root(leaves: list[bytes]) -> bytes:
 
 def _ranges(size: int, frontier: list[bytes]) -> dict[tuple[int, int], bytes]:
     known, start = {}, 0
-    for width, hash_ in zip(subtree_sizes(size), frontier):
+    for width, hash_ in zip(subtree_sizes(size), frontier, strict=False):
         known[(start, start + width)] = hash_
         start += width
     return known

@@ -7,10 +7,9 @@ a bundle that differs from it by any byte (README "Checking a proof offline":
 newest checkpoint are not in it; the next digest adds them.
 
 An inclusion path needs every leaf of the tree: they are read from the org's digests (one
-object per digest run, read in parallel).
-
->>> bundle_bytes(build(archive, digests, "org_1", "01JD…", [public_key]))
-b'{"checkpoint":{…},"format":1,"id":"01JD…","org":"org_1","public_key":"MFkw…","versions":[…]}\\n'
+object per digest run, read in parallel). ``bundle_bytes(build(archive, digests, org, entry_id,
+trusted))`` is the bundle as served: its ``checkpoint``, ``format``, ``id``, ``org``, ``public_key``
+and ``versions`` (each archived line with its index and inclusion path), as canonical JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from activitylog.archive import layout, merkle
 from activitylog.archive.digests import leaves_of, signature_holds
@@ -56,18 +55,19 @@ def build(archive: Objects, digests: Any, org: str, entry_id: str, public_keys: 
         tree = document.get("tree")
         if not tree or tree["size"] > size:
             continue
-        for offset, (record, leaf) in enumerate(zip(document["records"], leaves_of(document["records"]))):
+        for offset, (record, leaf) in enumerate(zip(document["records"], leaves_of(document["records"]), strict=True)):
             leaves[tree["first"] + offset] = leaf
             if record["id"] == entry_id:
                 places[(record["seq"], record["sha256"])] = tree["first"] + offset
-    if any(leaf is None for leaf in leaves) or merkle.tree_root(leaves).hex() != checkpoint["root"]:  # type: ignore[arg-type]
+    complete = cast(list[bytes], leaves)  # used once no leaf is None: the check just below
+    if any(leaf is None for leaf in leaves) or merkle.tree_root(complete).hex() != checkpoint["root"]:
         raise NoProof(f"the digests of org {org} do not add up to checkpoint {size}: run activitylog verify")
-    versions = []
+    versions: list[dict[str, Any]] = []
     for line in lines:
         index = places.get((line.sequence, line.sha256))
         if index is not None:
             versions.append({"line": line.text, "index": index,
-                             "path": [node.hex() for node in merkle.inclusion_proof(index, leaves)]})  # type: ignore[arg-type]
+                             "path": [node.hex() for node in merkle.inclusion_proof(index, complete)]})
     if not versions:
         raise NoProof(f"entry {entry_id} is archived after the newest checkpoint: the next digest covers it")
     versions.sort(key=lambda version: version["index"])

@@ -8,11 +8,8 @@ files of the org and the days asked for. Each entry answers with its latest arch
 
 This is the support and compliance tool for entries the dashboard no longer shows; in AWS the
 same question goes to Athena (template.yaml's ``ArchiveTable``, README "Querying the archive").
-
->>> rows = query(Path(".local/s3/activitylog-local-archivebucket"), "org_demo", parse_list_request({"type": "WEBHOOK",
-...              "from": "2026-11-01T00:00:00Z", "to": "2026-11-08T00:00:00Z"}).filter, now)
->>> rows[0]["event"], rows[0]["expired_at"]
-('payment_intent.succeeded', None)
+``query(folder, org, parse_list_request(params).filter, now)`` answers one row per entry (its
+newest version), newest first, with when it expired or was removed.
 """
 
 from __future__ import annotations
@@ -116,7 +113,7 @@ def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Op
     connection = connection or duckdb.connect()
     cursor = connection.execute(sql, parameters)
     names = [column[0] for column in cursor.description]
-    return [_row(dict(zip(names, values))) for values in cursor.fetchall()]
+    return [_row(dict(zip(names, values, strict=True))) for values in cursor.fetchall()]
 
 
 def _struct(columns: dict[str, str]) -> str:

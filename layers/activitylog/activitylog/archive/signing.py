@@ -6,9 +6,11 @@ machine the local stack stands in for KMS with a key file per key id under
 ``ACTIVITYLOG_LOCAL_KMS_DIR``, made on first use. Both sign the same way, so a signature is
 checked the same way: with the public key, offline.
 
->>> signer = signer_for(settings.digest_signing_key, settings.local_kms_dir)
->>> signature = signer.sign(hashlib.sha256(message).digest())
->>> check(signer.public_key(), hashlib.sha256(message).digest(), signature)
+>>> import hashlib, tempfile
+>>> digest = hashlib.sha256(b"a digest document").digest()
+>>> with tempfile.TemporaryDirectory() as folder:  # a local key; in AWS, signer_for(key_id) is KMS's
+...     signer = signer_for("digest-key", folder)
+...     check(signer.public_key(), digest, signer.sign(digest))
 True
 """
 
@@ -17,7 +19,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 LOCAL_KMS_DIR = "ACTIVITYLOG_LOCAL_KMS_DIR"
 
@@ -58,9 +63,9 @@ class LocalSigner:
 
     def __init__(self, path: Path, key_id: str) -> None:
         self.path, self.key_id = path, key_id
-        self._key = None
+        self._key: Optional[EllipticCurvePrivateKey] = None
 
-    def _private(self):
+    def _private(self) -> EllipticCurvePrivateKey:
         if self._key is None:
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import ec
@@ -78,7 +83,10 @@ class LocalSigner:
                     pass
                 finally:
                     temporary.unlink()
-            self._key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):  # another kind cannot sign ECDSA either
+                raise TypeError(f"{self.path} holds a {type(key).__name__}, not a P-256 key")
+            self._key = key
         return self._key
 
     def sign(self, digest: bytes) -> bytes:
@@ -99,7 +107,7 @@ def local_key_path(folder: Path, key_id: str) -> Path:
 
 
 def signer_for(key_id: str, local_folder: Optional[str] = None) -> Signer:
-    """KMS, unless the local stack says where its local keys are (``LOCAL_KMS_DIR``, ``Settings.local_kms_dir``)."""
+    """KMS, unless the local stack says where its local keys are (``Settings.local_kms_dir``, ``ACTIVITYLOG_LOCAL_KMS_DIR``)."""
     folder = local_folder
     if folder:
         return LocalSigner(local_key_path(Path(folder), key_id), key_id)
@@ -113,6 +121,8 @@ def check(public_key: bytes, digest: bytes, signature: bytes) -> bool:
     from cryptography.hazmat.primitives.asymmetric import ec, utils
 
     key = serialization.load_der_public_key(public_key)
+    if not isinstance(key, ec.EllipticCurvePublicKey):  # another kind cannot verify ECDSA either
+        raise TypeError(f"a {type(key).__name__} cannot check an ECDSA signature")
     try:
         key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     except InvalidSignature:

@@ -4,10 +4,9 @@
 command-line tools all read through that shape (a local folder can stand in for it:
 ``activitylog_local.archive.FolderObjects``). Data objects are gzip JSON lines.
 
->>> archive = ArchiveStore("activity-log-archive")
->>> archive.put(layout.data_key(org, entry_id, seq), pack_lines(lines), tag="2555d")
->>> unpack_lines(archive.get(key))[0].entry_id
-'01JD…'
+>>> line = Line.parse('{"id":"01JDQ7Z9K3M5N7P9R1T3V5X7Z9","org":"org_1","seq":"42","change":"INSERT"}')
+>>> unpack_lines(pack_lines([line]))[0].entry_id, pack_lines([line]) == pack_lines([line])
+('01JDQ7Z9K3M5N7P9R1T3V5X7Z9', True)
 """
 
 from __future__ import annotations

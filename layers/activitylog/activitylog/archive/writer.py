@@ -11,8 +11,8 @@ batch before a byte is stored: Lambda then splits the batch (BisectBatchOnFuncti
 that record is alone, and after its retries reports it to the on-failure queue. Because keys
 come from sequence numbers, every retry and every half rewrites the same objects.
 
->>> container().archiver.archive(DynamoDBStreamEvent(event).records).to_dict()
-{'versions': 812, 'expired': 3, 'removed': 0, 'skipped': 0, 'objects': 2, 'manifests': 1}
+``container().archiver.archive(DynamoDBStreamEvent(event).records)`` answers what it wrote: ``Archived``'s
+counts of versions, expired and removed lines, skipped records, objects and manifests.
 """
 
 from __future__ import annotations

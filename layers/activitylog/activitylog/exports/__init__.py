@@ -12,6 +12,5 @@ Small exports (at most ``EXPORT_INLINE_ROWS`` rows and ``EXPORT_INLINE_BYTES`` b
 answer to ``POST /exports``; larger ones run in infra/statemachines/export.asl.json and end
 in an email with a link.
 
->>> from activitylog.exports.service import ExportService
->>> container().exports.request(caller, {"status": ["FAILED"]})
+``POST /exports`` calls ``container().exports.request(caller, filters)`` (``service.ExportService``).
 """

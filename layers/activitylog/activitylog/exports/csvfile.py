@@ -5,10 +5,13 @@ break (``csv.QUOTE_MINIMAL``). A spreadsheet runs a cell that starts with ``=``,
 ``@``, a tab or a carriage return as a formula (OWASP "CSV injection"); such a cell gets a
 leading ``'``, which spreadsheets show as text and never evaluate.
 
+>>> from activitylog.entry import Entry, EntryType, Status
+>>> entry = Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType.USER_ACTION, Status.SUCCESS,
+...               {"kind": "user", "id": "u_1", "name": "=Riley"}, "updated", "Contact updated", None)
 >>> writer = CsvWriter(header=True)
 >>> writer.write(entry)
 >>> writer.take()
-b'id,time,type,status,...\\r\\n01J...,2026-11-26T10:00:00.000Z,USER_ACTION,SUCCESS,...\\r\\n'
+b"id,time,type,status,...\\r\\n01JDQ7Z9K3M5N7P9R1T3V5X7Z9,2024-11-27T16:41:19.715Z,USER_ACTION,SUCCESS,user,u_1,'=Riley,...\\r\\n"
 """
 
 from __future__ import annotations
@@ -57,9 +60,7 @@ class CsvWriter:
     Encoded as they are written (not kept as text: ``io.StringIO`` holds four bytes a
     character), so a part of N bytes costs about N bytes, and twice that while it is taken.
 
-    >>> writer = CsvWriter(header=True)
-    >>> writer.write(entry)
-    >>> writer.take()  # the header and the row, as bytes; the writer starts over
+    ``take()`` answers what was written since the last take (the header first), and starts over.
     """
 
     def __init__(self, header: bool = False) -> None:

@@ -3,11 +3,8 @@
 Parts are numbered from 1 and uploaded whole (S3 takes at least 5 MiB in every part but the
 last); a retried part overwrites itself, so a retried worker step is harmless. The upload
 is completed from S3's own list of parts, so the Step Functions state never carries their
-ETags (10,000 of them would pass its 256 KB limit).
-
->>> files = ExportFiles("activity-log-exports")
->>> upload_id = files.start(key, "activity-log.csv")
->>> files.put_part(key, upload_id, 1, data)
+ETags (10,000 of them would pass its 256 KB limit): ``upload_id = files.start(key, filename)``,
+then ``files.put_part(key, upload_id, number, data)`` for each part.
 """
 
 from __future__ import annotations

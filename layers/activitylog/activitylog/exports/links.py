@@ -6,8 +6,9 @@ naming the org, the requester and the expiry. The download route believes the or
 requester only from a token whose signature holds; any other token, or one for another
 export, is a 404, and an expired one a 410 saying so.
 
->>> token = mint(key, export_id, org="org_1", requester="u_17", seconds=7 * 86400)
->>> verify(key, token, export_id).org
+>>> from activitylog.signing import StaticKey
+>>> token = mint(StaticKey(b"k"), "01JDQ7Z9K3M5N7P9R1T3V5X7Z9", org="org_1", requester="u_17", seconds=7 * 86400)
+>>> verify(StaticKey(b"k"), token, "01JDQ7Z9K3M5N7P9R1T3V5X7Z9").org
 'org_1'
 """
 

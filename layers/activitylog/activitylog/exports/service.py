@@ -17,8 +17,8 @@ export holds exactly the rows ``GET /activities`` pages through for the same fil
 list was when the export was asked for: entries recorded after that (``window.as_of``) are left
 out, however they are dated.
 
->>> exports = container().exports  # activitylog.wiring
->>> answer = exports.request(caller, {"type": ["BACKGROUND_JOB"], "from": "2026-11-01T00:00:00Z"}, "https://api…")
+The routes call ``container().exports`` (``activitylog.wiring``): ``request(caller, filters)``
+answers a ``SmallExport`` (the CSV itself) or a ``LargeExport`` (running in the background).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The export worker's steps, as the state machine calls them (``functions/export_worker``).
 
->>> step(container().exports, {"step": "begin", "export": {"export_id": "01J…", "org": "org_1", "notify": "a@b.example"}}, context)
-{'export_id': '01J…', 'org': 'org_1', 'notify': 'a@b.example', 'upload_id': '…', 'cursor': None, 'parts': 0, …}
+``step(container().exports, {"step": "begin", "export": state}, context)`` answers the export's next state:
+the same fields, its upload, cursor and part count moved on.
 """
 
 from __future__ import annotations

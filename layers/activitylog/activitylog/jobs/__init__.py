@@ -8,7 +8,6 @@ The register of job types (label, retryable, timeout) is the core's: ``activityl
 - ``sweeper``   IN_PROGRESS jobs past their stall deadline become WARNING "stalled"
 - ``retry``     POST /activities/{id}/retry: a FAILED or WARNING run of a retryable type runs again
 
->>> activity = ActivityClient(org="org_demo")
->>> with activity.job("SYNC_SQUARE_STOCK", entity=square, params={"location_ids": ["L1"]}) as job:
-...     job.progress(processed=120, total=500)
+A job reports its run through the client: ``with ActivityClient(org=org).job("SYNC_SQUARE_STOCK",
+entity=square) as job: job.progress(processed=120, total=500)`` (``client``'s docstring has more).
 """

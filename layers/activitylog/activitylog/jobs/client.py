@@ -6,13 +6,20 @@ producer never waits on the log's table, and never fails because of it: when the
 cannot be reached the events wait in a bounded buffer (logged, and counted in the
 ``ActivityEventsBuffered`` metric) and go out, in order, with the next call or ``flush()``.
 
->>> activity = ActivityClient(org="org_demo", correlation_id=request_id)
->>> activity.record(type="USER_ACTION", actor=riley, action="started", event="Stock sync started · Square", entity=square)
+>>> sent = []  # what goes to the bus (here captured; in a Lambda the process's publisher sends it to EventBridge)
+>>> activity = ActivityClient(org="org_demo", correlation_id="req_1", publisher=_Capture(sent))
+>>> riley = {"kind": "user", "id": "u_riley", "name": "Riley"}
+>>> square, woo = {"type": "integration", "id": "square", "label": "Square"}, {"type": "integration", "id": "woo", "label": "Woo"}
+>>> entry_id = activity.record(type="USER_ACTION", actor=riley, action="started", event="Stock sync started · Square", entity=square)
 >>> with activity.job("SYNC_SQUARE_STOCK", entity=square, params={"location_ids": ["L1"]}) as job:
 ...     job.progress(processed=120, total=500)
-...     activity.webhook_sent("inventory.updated", woo, url="https://…", response_status=200)  # in the job's chain
+...     sent_id = activity.webhook_sent("inventory.updated", woo, url="https://woo.example/hooks", response_status=200)  # in the job's chain
 ...     job.warn("12 items had no SKU")  # ends WARNING instead of SUCCESS
->>> activity.system_event("updated", "Setting changed · Tax collection", entity=tax, before={"mode": "origin"}, after={"mode": "destination"})
+>>> entry_id = activity.system_event("updated", "Setting changed · Tax collection", entity={"type": "setting", "id": "tax", "label": "Tax"},
+...                                  before={"mode": "origin"}, after={"mode": "destination"})
+>>> [(event["DetailType"], json.loads(event["Detail"])["entry"].get("status")) for event in sent]
+[('ActivityRecorded', 'SUCCESS'), ('JobStarted', 'IN_PROGRESS'), ('JobProgressed', 'IN_PROGRESS'),
+ ('ActivityRecorded', 'SUCCESS'), ('JobFinished', 'WARNING'), ('ActivityRecorded', 'SUCCESS')]
 
 An exception inside ``job(...)`` records the run FAILED with the error's message and stack
 trace, then propagates. Every entry of a job carries its ``correlation_id`` (the caller's,
@@ -27,9 +34,9 @@ import threading
 import time
 import traceback
 from collections import deque
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from activitylog import ids
 from activitylog.jobs import events
@@ -158,7 +165,8 @@ class Publisher:
 
     def _next_batch(self, most: int) -> list[dict]:
         """The head of the buffer: up to ``most`` entries whose sizes total less than EventBridge's limit."""
-        batch, total = [], 0
+        batch: list[dict] = []
+        total = 0
         for entry in self.pending:
             size = events.entry_size(entry)
             if batch and (len(batch) == most or total + size >= events.MAX_EVENT_BYTES):
@@ -355,7 +363,7 @@ class JobRun:
         self.finished_at: Optional[datetime] = None
         self._final: Optional[str] = None  # WARNING once warn() was called
         self._sequence = 0
-        self._token = None
+        self._token: Optional[Token[Optional[str]]] = None
         self.started = False
 
     def __enter__(self) -> "JobRun":
@@ -363,7 +371,7 @@ class JobRun:
         self._token = _chain.set(self.correlation_id)
         return self
 
-    def __exit__(self, kind, error, trace) -> bool:
+    def __exit__(self, kind, error, trace) -> Literal[False]:
         if self._token is not None:
             _chain.reset(self._token)
             self._token = None

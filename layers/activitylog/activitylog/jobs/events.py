@@ -31,8 +31,10 @@ ActivityEventsRule sends RetryRequested to the activity events queue too, so the
 run is the bus accepting its audit entry (two events could part: the run asked for, its
 "Retried" entry left in a buffer that ends with the function's environment).
 
->>> entries = [activity_event("org_1", entry_id, document, sequence=3, detail_type=JOB_PROGRESSED, at=now)]
->>> events_client.put_events(Entries=[with_bus(e, bus) for e in entries])
+>>> event = activity_event("org_1", "01JDQ7Z9K3M5N7P9R1T3V5X7Z9", {"status": "IN_PROGRESS"}, sequence=3,
+...                        detail_type=JOB_PROGRESSED)
+>>> event["Source"], event["DetailType"], json.loads(event["Detail"])["sequence"]
+('activitylog.client', 'JobProgressed', 3)
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def entry_size(entry: dict) -> int:
     ``Time`` 14 bytes, ``Source``, ``DetailType``, ``Detail`` and each of ``Resources`` their UTF-8
     bytes. A request's entries must total less than ``MAX_EVENT_BYTES``, or it is refused whole.
 
-    >>> entry_size({"Source": "s", "DetailType": "d", "Detail": "{}", "Time": now})
+    >>> entry_size({"Source": "s", "DetailType": "d", "Detail": "{}", "Time": datetime.now(timezone.utc)})
     18
     """
     size = 14 if entry.get("Time") is not None else 0

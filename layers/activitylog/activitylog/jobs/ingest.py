@@ -22,10 +22,8 @@ each carries the run's whole state, its entry id and a growing ``sequence``:
 A message that is not a valid event raises: the batch reports it failed, it comes back,
 and after the queue's ``maxReceiveCount`` it rests in the dead-letter queue.
 
->>> record_event(service, ActivityEvent.parse(message))
-'created'
->>> container().activity_ingest.handle(event, context)  # activitylog.wiring
-{'batchItemFailures': []}
+``record_event(service, ActivityEvent.parse(message))`` answers ``created``, ``updated``, ``repeated`` or ``late``;
+the function runs ``container().activity_ingest.handle(event, context)`` (``activitylog.wiring``) on each batch.
 """
 
 from __future__ import annotations
@@ -37,6 +35,7 @@ from typing import Any, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from activitylog.backoff import retry_delays, retry_later
@@ -86,7 +85,7 @@ class ActivityIngest:
 
         return boto3.client("sqs")
 
-    def handle(self, event: dict, context: Any) -> dict:
+    def handle(self, event: dict, context: Any) -> PartialItemFailureResponse:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         answer = process_partial_response(event=event, record_handler=self.record, processor=processor, context=context)
         failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}

@@ -14,8 +14,8 @@ team member within the window shares that run, and is recorded in their own name
 "Retried …" entry (``metadata.run_id`` the shared run), once per member (a second key, on the
 entry and the member).
 
->>> retry(service, caller, "01JDQ…", lambda_context, publisher, persistence)
-{'id': '01JDR…', 'run_id': '01JDR…', 'retry_of': '01JDQ…', 'job': 'SYNC_SQUARE_STOCK', 'correlation_id': '01JDQ…'}
+``retry(service, caller, entry_id, lambda_context, publisher, persistence)`` answers the new run: its ``id``,
+``run_id``, ``retry_of`` (the entry retried), ``job`` and ``correlation_id``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ finding them is one range query per partition, never a scan. Each is marked by
 version and status: a job that reports or finishes at that very moment wins, and the
 sweeper decides again on what it wrote.
 
->>> sweep(container().service)  # activitylog.wiring
-{'due': 1, 'stalled': 1}
+``sweep(container().service)`` answers how many jobs were ``due`` and how many it marked ``stalled``.
 """
 
 from __future__ import annotations

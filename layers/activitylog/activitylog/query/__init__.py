@@ -5,10 +5,13 @@
 - ``merge``    the lazy newest-first merge of those branches, within a read budget
 - ``cursor``   opaque, signed page cursors holding the merge's position
 
->>> from activitylog.query import merge_newest_first, parse_list_request, plan_query
+>>> from activitylog.query import parse_list_request, plan_query
 >>> request = parse_list_request({"type": "BACKGROUND_JOB", "status": "FAILED"})
 >>> plan = plan_query("org_1", shards=2, types=request.filter.types, statuses=request.filter.statuses)
->>> page = merge_newest_first(plan.branches, fetch, request.limit)  # fetch: the store's one Query
+>>> plan.index, [branch.hash_key for branch in plan.branches]
+('by_type', ['org_1#0#BACKGROUND_JOB', 'org_1#1#BACKGROUND_JOB'])
+
+``merge_newest_first(plan.branches, fetch, request.limit)`` then reads them, ``fetch`` being the store's one Query.
 """
 
 from activitylog.query.cursor import Key, Position, StaticKey

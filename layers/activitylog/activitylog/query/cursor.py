@@ -11,8 +11,10 @@ another filter set, or edited by hand is refused with a 400 naming ``cursor``.
 The key is a ``Key`` (``activitylog.signing``): it signs with one value and verifies with
 any it still trusts, so a rotated secret does not break paging (``config.make_cursor_key()``).
 
->>> token = encode(StaticKey(b"k"), org="org_1", filter_digest=f.digest(), position=last_id, window=(lo, hi))
->>> decode(StaticKey(b"k"), token, org="org_1", filter_digest=f.digest()).position
+>>> window = ("01JD0000000000000000000000", "01JDZZZZZZZZZZZZZZZZZZZZZZ")
+>>> token = encode(StaticKey(b"k"), org="org_1", filter_digest="d1", position="01JDQ7Z9K3M5N7P9R1T3V5X7Z9", window=window)
+>>> decode(StaticKey(b"k"), token, org="org_1", filter_digest="d1").position
+'01JDQ7Z9K3M5N7P9R1T3V5X7Z9'
 """
 
 from __future__ import annotations

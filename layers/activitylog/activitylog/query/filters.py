@@ -82,8 +82,8 @@ class ListRequest:
 def parse_list_request(params: Mapping[str, Optional[str]]) -> ListRequest:
     """Turn query-string parameters into a ``ListRequest``.
 
-    >>> parse_list_request({"type": "BACKGROUND_JOB", "status": "FAILED,WARNING"}).filter.statuses
-    frozenset({<Status.FAILED: 'FAILED'>, <Status.WARNING: 'WARNING'>})
+    >>> sorted(parse_list_request({"type": "BACKGROUND_JOB", "status": "FAILED,WARNING"}).filter.statuses)
+    [<Status.FAILED: 'FAILED'>, <Status.WARNING: 'WARNING'>]
     """
     unknown = sorted(set(params) - KNOWN_PARAMS)
     if unknown:

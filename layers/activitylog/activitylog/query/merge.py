@@ -32,7 +32,7 @@ import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Optional, Protocol, Sequence, TypeVar, cast
 
 from activitylog import ids
 from activitylog.entry import Status
@@ -147,8 +147,6 @@ def merge_newest_first(
     ``keep`` drops items after they are read (entries past their retention that TTL has
     not removed yet); they count as read. ``Page.position`` is set only when at least
     one more item exists, or when the read budget ran out first.
-
-    >>> page = merge_newest_first(plan.branches, fetch, limit=50, low_id=low, high_id=high)
     """
     max_items_read = max_items_read or MAX_ITEMS_READ
     max_read_units = max_read_units or MAX_READ_UNITS
@@ -181,7 +179,8 @@ def merge_newest_first(
         if not due:
             return False
         sizes = [_first_size(r, limit) if r.queries == 0 else _refill_size(r, limit - out_count, out_count) for r in due]
-        lows = [r.floor for r in due]  # fixed before the round: a feeder reading now is not done yet
+        # Fixed before the round: a feeder reading now is not done yet. A reader not waiting has a floor.
+        lows = [cast(str, r.floor) for r in due]
         totals["rounds"] += 1
         if pool is None or len(due) == 1:
             for reader, low, size in zip(due, lows, sizes, strict=True):

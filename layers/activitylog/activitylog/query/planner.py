@@ -103,7 +103,7 @@ def plan_query(
             residual_entity_type=entity_type,
             residual_entity_id=entity_id,
         )
-    if entity_id:
+    if entity_type and entity_id:  # an id comes with its type (parse_list_request refuses one alone)
         return Plan(
             per_status(BY_RECORD, [record_pk(org, entity_type, entity_id)]),
             residual_types=types,

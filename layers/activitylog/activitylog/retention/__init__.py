@@ -8,7 +8,5 @@ core's: ``activitylog.retention_policy``, read by the store and the service belo
 - ``restamp``   the background job that applies a change to what exists already: every
                 entry's expiry, every archive object's retention tag
 
->>> from activitylog.retention.settings import RetentionSettings
->>> RetentionSettings(service).change(admin, RetentionChange(hot_days=365))
-RetentionPolicy(hot_days=365, archive_days=2555, version=1, ...)
+``RetentionSettings(service).change(admin, RetentionChange(hot_days=365))`` is the PUT.
 """

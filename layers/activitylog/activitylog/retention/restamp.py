@@ -13,16 +13,16 @@ item, which the stream hands over again, until the state is ``done``. A newer ch
 older loop's progress write fail, and that loop ends. It starts ``policy_seconds`` after the
 change, when every container writes new entries with the new period already.
 
->>> Restamper(service, archive).step("org_1")
-Restamp(state='running', phases=('entries',), cursor='{"phase": "entries", "shard": 1, ...}', entries=1000, ...)
+``Restamper(service, archive).step(org)`` does one chunk and answers the change's ``Restamp``: its state,
+its phases left, where it stopped (``cursor``) and the entries and archive objects updated so far.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, cast
 
 from activitylog import ids, keys
 from activitylog.retention_policy import ARCHIVE, DONE, ENTRIES, RUNNING, Restamp, RetentionPolicy
@@ -66,7 +66,7 @@ class Restamper:
 
     def _wait_for_writers(self, policy: RetentionPolicy) -> None:
         """Until every container has re-read the policy: an entry written with the old period after the walk passed it would keep it."""
-        ready = policy.updated_at + timedelta(seconds=self.service.config.policy_seconds)
+        ready = cast(datetime, policy.updated_at) + timedelta(seconds=self.service.config.policy_seconds)  # a change has its time
         wait = (ready - self.service.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)

@@ -6,9 +6,8 @@ happen, and no change happens unlogged. New entries get the new expiry at once (
 container re-reads the policy within ``policy_seconds``); entries and archive objects that
 exist already are brought in line by the ``restamp`` job, whose progress ``GET`` shows.
 
->>> settings = RetentionSettings(service)
->>> settings.change(admin, RetentionChange(hot_days=365)).to_dict()["existing"]
-{'state': 'pending', 'entries_updated': 0, 'archive_objects_updated': 0}
+A change answers, under ``existing``, the restamp's progress: ``{'state': 'pending',
+'entries_updated': 0, 'archive_objects_updated': 0}`` at first.
 """
 
 from __future__ import annotations

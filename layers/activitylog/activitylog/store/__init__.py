@@ -7,14 +7,21 @@
 - ``orgmeta``  the org's meta items: shard history, retention policy and its re-stamp, quotas
 - ``retries``  what "DynamoDB is busy" looks like, and the backoff between attempts
 
->>> store = EntryStore(DetailStore(settings.detail_bucket))
->>> store.put(service.storage("org_1"), entry)
+``EntryStore(DetailStore(settings.detail_bucket)).put(service.storage(org), entry)`` writes one.
 """
 
 from activitylog import keys
 from activitylog.store.entries import EVENTS_PER_TRANSACTION, EntryStore, KeyUsed
-from activitylog.store.models import (LIST_COLUMNS, EntryItem, EventMarker, KeyItem, PolicyItem, bind, client_config,
-                                      table_connection)
+from activitylog.store.models import (
+    LIST_COLUMNS,
+    EntryItem,
+    EventMarker,
+    KeyItem,
+    PolicyItem,
+    bind,
+    client_config,
+    table_connection,
+)
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, unavailable
 
 __all__ = ["EVENTS_PER_TRANSACTION", "LIST_COLUMNS", "WRITE_ATTEMPTS", "EntryItem", "EntryStore", "EventMarker", "KeyItem",

@@ -5,7 +5,7 @@ a stream image's binary values, the retention policy's item.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.store.models import EntryItem, PolicyItem
@@ -20,6 +20,9 @@ class WireItem:
     Reads build no pynamodb object: its per-attribute deserialization cost an export twice the
     CPU of the Query itself (bench/export.py). The names and types come from the model.
     """
+
+    if TYPE_CHECKING:  # its attributes are the model's, set from the answer
+        def __getattr__(self, name: str) -> Any: ...
 
     _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
     __slots__ = tuple(_ATTRIBUTES)

@@ -10,9 +10,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from activitylog import details, keys
@@ -24,7 +26,7 @@ from activitylog.storage import OrgStorage
 from activitylog.store.codec import DETAIL_FIELDS, WireItem, epoch_ms, from_base64, from_epoch_ms
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
-from activitylog.store.retries import WRITE_ATTEMPTS, busy, condition_failed, backoff
+from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
 
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
@@ -33,12 +35,8 @@ EVENTS_PER_TRANSACTION = 50
 class EntryStore(OrgMeta):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
-    Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package.
-
-    >>> store = EntryStore(DetailStore(settings.detail_bucket))
-    >>> where = service.storage("org_1")  # how the org is stored (``activitylog.storage.OrgStorage``)
-    >>> store.put(where, entry)
-    >>> store.get(where, entry.id).list_view()
+    Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
+    takes how the org is stored (``activitylog.storage.OrgStorage``): ``store.put(where, entry)``.
     """
 
     def __init__(self, detail_store: details.DetailStore) -> None:
@@ -94,7 +92,7 @@ class EntryStore(OrgMeta):
                 return stored
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
-                existing = {entry.id for entry, reason in zip(pending, reasons) if reason and reason.code == "ConditionalCheckFailed"}
+                existing = {entry.id for entry, reason in zip(pending, reasons, strict=False) if reason and reason.code == "ConditionalCheckFailed"}
                 if not existing:
                     raise
                 stored |= existing
@@ -120,7 +118,8 @@ class EntryStore(OrgMeta):
         recorded: dict[str, str] = {}
         by_event: dict[tuple[str, str], Entry] = {}
         for entry in entries:  # one event twice in a batch: one entry, one write
-            event = (entry.source["provider"], entry.source["event_id"])
+            source = cast(dict, entry.source)  # a provider event's entry has one
+            event = (source["provider"], source["event_id"])
             if event in by_event:
                 recorded[entry.id] = by_event[event].id
             else:
@@ -158,11 +157,13 @@ class EntryStore(OrgMeta):
     def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
-        items, uploaded = [], []
+        items: list[tuple[Model, Optional[Condition], Optional[str]]] = []
+        uploaded: list[str] = []
         for entry in entries:
             item, keys_ = self._to_item(where, entry)
             if with_markers:
-                pk, sk = keys.event_marker_keys(where.org, entry.source["provider"], entry.source["event_id"])
+                source = cast(dict, entry.source)  # markers are written for provider events, which have one
+                pk, sk = keys.event_marker_keys(where.org, source["provider"], source["event_id"])
                 items.append((EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at), EventMarker.pk.does_not_exist(), "ALL_OLD"))
             items.append((item, None, None))
             uploaded += keys_
@@ -209,7 +210,7 @@ class EntryStore(OrgMeta):
             raise
         except TransactWriteError as error:
             reasons = [reason.code if reason else None for reason in error.cancellation_reasons or []]
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
+            if key is not None and reasons[1:2] == ["ConditionalCheckFailed"]:  # only a keyed write is a transaction
                 raise KeyUsed(key[0]) from None
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
@@ -228,8 +229,8 @@ class EntryStore(OrgMeta):
         for _ in range(3):  # a marker past its expiry may be taken over, or vanish (TTL) between the two calls
             item = KeyItem(marker, expiration=expires_at, started=epoch_ms(now), body=body_hash)
             try:
-                self._retrying(lambda: item.save(condition=_key_free()))
-                return from_epoch_ms(item.started)  # to the millisecond, as a later attempt reads it
+                self._retrying(lambda: item.save(condition=_key_free()))  # noqa: B023 - run in this iteration
+                return cast(datetime, from_epoch_ms(item.started))  # to the millisecond, as a later attempt reads it
             except PutError as error:
                 if not condition_failed(error):
                     raise
@@ -239,7 +240,7 @@ class EntryStore(OrgMeta):
                 continue
             if stored.body != body_hash:
                 raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key")
-            return from_epoch_ms(stored.started)
+            return cast(datetime, from_epoch_ms(stored.started))  # every marker is written with its start
         raise Unavailable("the idempotency records keep changing; nothing was written, retry after a second", "idempotency-key")
 
     def key_used(self, marker: str) -> bool:
@@ -400,8 +401,6 @@ class EntryStore(OrgMeta):
         The entries hold the list columns only (indexes project nothing else), and their
         detail too when ``detail`` is asked of a table branch (its items hold it); an index
         branch's entries get theirs from ``read_details``.
-
-        >>> store.fetch(plan.branches[0], low_id, high_id, limit=10, plan=plan).items[0].list_view()
         """
         low, high = branch.range_bounds(low_id, high_id)
         sort_key = EntryItem.sk if branch.index is None else EntryItem.ssk
@@ -439,7 +438,7 @@ class EntryStore(OrgMeta):
         """
         for start in range(0, len(entries), 100):
             chunk = {entry.id: entry for entry in entries[start:start + 100]}
-            wanted = [(keys.table_pk(org, entry.shard), entry.id) for entry in chunk.values()]
+            wanted = [(keys.table_pk(org, cast(int, entry.shard)), entry.id) for entry in chunk.values()]  # read: shard known
             found = EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"])
             self._fill_details([(chunk[item.sk], item) for item in found])
 
@@ -450,9 +449,6 @@ class EntryStore(OrgMeta):
 
         Images come as Lambda delivers them (binary values in base64). An offloaded detail
         replaced since (its object deleted) is read from the version the bucket still keeps.
-
-        >>> store.entry_from_image(record["dynamodb"]["NewImage"])
-        ('org_1', Entry(id='01JD…', ...))
         """
         if image.get("sk", {}).get("S") in keys.META_ITEMS or "ty" not in image:
             return None
@@ -496,7 +492,7 @@ class EntryStore(OrgMeta):
         item.detail_ref = key
         return item, [key]
 
-    def _to_entry(self, item: EntryItem, detail: bool = False, any_version: bool = False) -> Entry:
+    def _to_entry(self, item: EntryItem | WireItem, detail: bool = False, any_version: bool = False) -> Entry:
         entity = None
         if item.entity_type:
             entity = {"type": item.entity_type, "id": item.entity_id, "label": item.entity_label or ""}
@@ -521,7 +517,7 @@ class EntryStore(OrgMeta):
         for entry, item in pairs:
             self._fill_detail(entry, item, offloaded=offloaded)
 
-    def _fill_detail(self, entry: Entry, item: EntryItem, any_version: bool = False,
+    def _fill_detail(self, entry: Entry, item: EntryItem | WireItem, any_version: bool = False,
                      offloaded: Optional[dict[str, Optional[bytes]]] = None) -> None:
         if item.detail_ref:
             blob = offloaded[item.detail_ref] if offloaded is not None else self.detail_store.get(item.detail_ref, any_version)
@@ -548,7 +544,7 @@ def _key_free():
 
 def _residual_condition(plan: Plan):
     """What no key covers, as a FilterExpression (reads are still counted by the merge)."""
-    conditions = []
+    conditions: list[Condition] = []
     if plan.residual_types:
         conditions.append(EntryItem.type.is_in(*sorted(t.value for t in plan.residual_types)))
     if plan.residual_user:

@@ -200,7 +200,8 @@ def client_config():
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
     """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, the region from the
     settings), and ``KeyItem`` at the idempotency table."""
-    for model in (EntryItem, PolicyItem, EventMarker, KeyItem):
+    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, KeyItem)
+    for model in models:
         if model is KeyItem:
             if not keys_table:
                 continue
@@ -209,13 +210,14 @@ def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str
             model.Meta.table_name = table_name
         model.Meta.region = region  # None: botocore's own (AWS_DEFAULT_REGION, which Lambda sets beside AWS_REGION)
         # pynamodb's "LEGACY" retries: botocore's standard mode with 1 + max_retry_attempts attempts in all
-        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT
-        model.Meta.read_timeout_seconds = READ_TIMEOUT
+        # pynamodb annotates these int; botocore's Config, which gets them, takes seconds as a float
+        model.Meta.connect_timeout_seconds = CONNECT_TIMEOUT  # type: ignore[assignment]
+        model.Meta.read_timeout_seconds = READ_TIMEOUT  # type: ignore[assignment]
         model.Meta.max_retry_attempts = ATTEMPTS - 1
         model._connection = None
     # Build the botocore client here, on one thread: pynamodb creates it lazily without a
     # lock, so the merge's parallel first reads would each build their own (~70 ms apiece).
-    table_connection().connection.client
+    table_connection().connection.client  # noqa: B018 - reading it builds it
 
 
 def table_connection(model: type[Model] = EntryItem) -> Any:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 import zlib
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from activitylog import keys
@@ -21,11 +23,16 @@ from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.storage import OrgStorage
 from activitylog.store.codec import epoch_ms, policy_of
 from activitylog.store.models import EntryItem, PolicyItem, table_connection
-from activitylog.store.retries import WRITE_ATTEMPTS, condition_failed, backoff
+from activitylog.store.retries import WRITE_ATTEMPTS, backoff, condition_failed
 
 
 class OrgMeta:
     """The meta items' reads and writes (mixed into ``EntryStore``, whose ``_to_item`` and ``_retrying`` they use)."""
+
+    if TYPE_CHECKING:  # EntryStore's, for the type checker
+        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
+        def _retrying(self, write: Callable[[], Any]) -> Any: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -44,9 +51,6 @@ class OrgMeta:
     def take_quota(self, org: str, name: str, limit: int, expires_at: int) -> bool:
         """Count one use of an org's quota ``name`` (a meta item, gone by TTL after ``expires_at``);
         False, and nothing counted, once ``limit`` uses are counted. A conditional update: exact under concurrency.
-
-        >>> store.take_quota("org_1", "webhook-rejections:stripe#29411520", limit=5, expires_at=now + 86400)
-        True
         """
         connection = table_connection().connection
         try:
@@ -86,7 +90,7 @@ class OrgMeta:
         False when it was closed already (the summary's id is derived: a second sweep finds it and writes nothing)."""
         org = where.org
         connection = table_connection().connection
-        done = [EntryItem.opk.remove(), EntryItem.odl.remove()]
+        done: list[Action] = [EntryItem.opk.remove(), EntryItem.odl.remove()]
         if summary is None:
             connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
             return False

@@ -22,7 +22,7 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
 
 
-def unavailable(error: BaseException) -> bool:
+def unavailable(error: BaseException | None) -> bool:
     """Whether ``error`` means DynamoDB did not serve the request after the clients' retries: throttling, a 5xx,
     a refused, dropped or timed-out connection. The request may be sent again (a 503 with Retry-After); a
     validation error, a missing table or a bug is not that.
@@ -46,12 +46,12 @@ def unavailable(error: BaseException) -> bool:
     return False
 
 
-def busy(error: Exception) -> bool:
+def busy(error: BaseException) -> bool:
     if getattr(error, "cause_response_code", None) in RETRYABLE:
         return True
     reasons = getattr(error, "cancellation_reasons", None) or []
     return any(reason and reason.code in RETRYABLE for reason in reasons)
 
 
-def condition_failed(error: Exception) -> bool:
+def condition_failed(error: BaseException) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -3,6 +3,6 @@
 - ``lookup``  the hot table first (every entry still there, past its retention or not), then
               the archive (entries TTL has removed), with where it was found and when it left
 
->>> SupportLookup(service, ArchiveStore(bucket), detail_view).get(support_caller, "01JD…")["found_in"]
-'archive'
+``SupportLookup(service, ArchiveStore(bucket), detail_view).get(support_caller, entry_id)`` answers
+the entry's detail with ``found_in`` (``hot`` or ``archive``).
 """

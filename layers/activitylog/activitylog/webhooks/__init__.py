@@ -17,6 +17,6 @@ What an entry keeps of a request (without signatures, card numbers, CVCs or bank
 numbers) is the core's ``activitylog.redaction``: outgoing deliveries are redacted by it too.
 - ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
 
->>> app.include_router(receiver.routes())        # functions/webhooks/app.py
->>> ingest.handle(event, context)                 # functions/ingest/app.py
+The webhook function serves ``receiver.routes()`` (functions/webhooks/app.py); the ingest function
+consumes the queue with ``ingest`` (functions/ingest/app.py).
 """

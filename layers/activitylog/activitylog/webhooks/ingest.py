@@ -13,8 +13,8 @@ the queue's whole visibility timeout (``activitylog.backoff``); after ``maxRecei
 dead-letter queue, whose depth and oldest message raise alarms, and ``activitylog redrive``
 (or SQS's own redrive) puts it back once the cause is fixed.
 
->>> container().ingest.handle(event, context)  # activitylog.wiring
-{'batchItemFailures': [{'itemIdentifier': '…'}]}
+The function runs ``container().ingest.handle(event, context)`` (``activitylog.wiring``) on each batch; it
+answers the records that failed (``batchItemFailures``), which come back.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from activitylog.backoff import retry_delays
@@ -55,7 +56,7 @@ class Ingest:
     retry_seconds: int = 10
     batch_writes: bool = True  # False: one write per entry (the benchmark's baseline)
 
-    def handle(self, event: dict, context: Any) -> dict:
+    def handle(self, event: dict, context: Any) -> PartialItemFailureResponse:
         processor = _EntriesTogether(self)
         answer = process_partial_response(event=event, record_handler=self.prepare, processor=processor, context=context)
         failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
@@ -138,6 +139,6 @@ class _EntriesTogether(BatchProcessor):
                 logger.warning("writing %d webhook entries for %s failed: %s", len(items), org, error)
                 metrics.add_metric(name="WebhookWritesFailed", unit=MetricUnit.Count, value=len(items))
                 for item in items:
-                    self.success_messages.remove(item.record)
+                    self.success_messages.remove(item.record)  # type: ignore[arg-type]  # Powertools keeps the raw records
                     self.failure_handler(SQSRecord(item.record), (type(error), error, error.__traceback__))
         return results

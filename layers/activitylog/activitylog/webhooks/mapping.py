@@ -14,8 +14,13 @@ What is the same for every provider is here; what differs is the provider's (``p
 - source ``{provider, event_id}``; metadata ``webhook``: the request, redacted (``redaction``), and
   ``signature_verified`` with the raw body's size and SHA-256 (the raw body itself is kept nowhere)
 
->>> document = entry_document(PROVIDERS["stripe"], event, identity, request, received_at)
->>> NewEntry.model_validate(document)
+>>> from datetime import timezone
+>>> from activitylog.webhooks.providers import PROVIDERS
+>>> stripe, received_at = PROVIDERS["stripe"], datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+>>> event = stripe.sample_event("evt_1", "payment_intent.payment_failed", occurred_at=received_at)
+>>> document = entry_document(stripe, event, stripe.read(event), {}, received_at)  # a NewEntry's document
+>>> document["status"], document["event"], document["entity"]["type"], document["source"]
+('WARNING', 'payment_intent.payment_failed', 'payment', {'provider': 'stripe', 'event_id': 'evt_1'})
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from activitylog.entry import KEY_PART, EntryType
-from activitylog.webhooks.providers import SIGNATURE_HEADERS, Identity, Provider
 from activitylog.redaction import scrub_text
+from activitylog.webhooks.providers import SIGNATURE_HEADERS, Identity, Provider
 
 _FUTURE_SLACK = timedelta(minutes=4)  # inside the API's 5 minutes for occurred_at
 

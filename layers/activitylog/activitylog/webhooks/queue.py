@@ -12,9 +12,8 @@ SQS takes at most 256 KB a message: a larger one is stored first in the detail b
 written (the same message received again then finds its event recorded: a success); the
 bucket's lifecycle rule removes any left behind.
 
->>> queue = WebhookQueue(settings.webhook_queue_url, DetailStore(settings.detail_bucket))
->>> queue.enqueue(message_for("stripe", "org_1", identity, received_at, redacted_request(headers, body, url)))
->>> message, offloaded = read_message(record.body, detail_store)
+The receiver sends ``WebhookQueue(url, DetailStore(bucket)).enqueue(message_for(provider, org, identity,
+received_at, request))``; the ingest reads each back with ``read_message(record.body, detail_store)``.
 """
 
 from __future__ import annotations

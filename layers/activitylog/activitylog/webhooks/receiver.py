@@ -13,8 +13,8 @@ is kept only for the signature check, named afterwards by its size and SHA-256.
   flood of forgeries cannot fill the table; the rest are counted and summarized (``rejections``)
 - SSM or SQS not answering: 503, and the provider delivers again later
 
->>> container().receiver.receive("stripe", "org_acme", body, headers, url, "203.0.113.7")
-{'received': True, 'event_id': 'evt_…'}
+``container().receiver.receive(provider, org, body, headers, url, source_ip)`` answers
+``{'received': True, 'event_id': …}`` once the event is verified and queued.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,14 +32,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from activitylog import entry
 from activitylog.errors import BadRequest, NotFound, PayloadTooLarge
 from activitylog.observability import logger, metrics
+from activitylog.redaction import redact_headers, scrub_url
 from activitylog.responses import responses
 from activitylog.service import ActivityService
 from activitylog.webhooks.mapping import redacted_request
 from activitylog.webhooks.providers import PROVIDERS, SIGNATURE_HEADERS, Delivery, Provider, Rejected
 from activitylog.webhooks.queue import WebhookQueue, message_for
-from activitylog.redaction import redact_headers, scrub_url
 from activitylog.webhooks.rejections import REJECTIONS_PER_MINUTE, quota
 from activitylog.webhooks.secrets import SigningSecrets
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any provider's events; below Lambda's 6 MB payload
 ORG_ID = re.compile(entry.ORG_ID)  # the API's own org ids (one path segment)
@@ -138,7 +141,7 @@ def routes(receiver: Callable[[], Receiver] = lambda: None) -> Router:  # type: 
                              "verified with the organization's secret, queued, and recorded once per provider event id.",
                  responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503))
     def receive_webhook(provider: str, org_id: str):
-        event = router.current_event
+        event = cast("APIGatewayProxyEventV2", router.current_event)  # the HTTP API's resolver
         body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
         headers = {name.lower(): value for name, value in (event.headers or {}).items()}
         return receiver().receive(provider, org_id, body, headers, request_url(event), event.request_context.http.source_ip)

@@ -6,9 +6,11 @@ record is counted in its window's item; once the minute is over, the sweeper's s
 (``summarize``) records one SYSTEM_EVENT WARNING with the count ("37 more rejected deliveries
 from Stripe in the last minute"), once per provider and minute.
 
->>> service.record_within_quota(org, warning, "webhooks:stripe", quota=quota("stripe"), limit=REJECTIONS_PER_MINUTE)
->>> summarize(service, now)  # functions/sweeper
-1
+>>> quota("stripe")
+'webhook-rejections:stripe'
+
+The receiver records a warning with ``service.record_within_quota(org, warning, recorded_by,
+quota=quota(provider), limit=REJECTIONS_PER_MINUTE)``; the sweeper calls ``summarize(service, now)``.
 """
 
 from __future__ import annotations

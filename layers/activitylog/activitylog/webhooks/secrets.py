@@ -11,9 +11,7 @@ exist for ``MISSING_SECONDS``, so a flood at an unknown org does not become a fl
 reads. A signature the cached secret does not verify makes it read the parameter again, at
 most once per ``REFRESH_SECONDS``: a rotated secret is used at once, not minutes later.
 
->>> secrets = SigningSecrets("/activitylog/webhooks")
->>> secrets.get("org_acme", "stripe")
-'whsec_…'
+``SigningSecrets("/activitylog/webhooks").get("org_acme", "stripe")`` answers that org's Stripe secret.
 """
 
 from __future__ import annotations

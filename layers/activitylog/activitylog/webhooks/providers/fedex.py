@@ -16,8 +16,16 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from activitylog.entry import Status
-from activitylog.webhooks.providers.base import (Delivery, Identity, Provider, Rejected, hmac_base64, iso, signature_matches,
-                                                 type_says_warning)
+from activitylog.webhooks.providers.base import (
+    Delivery,
+    Identity,
+    Provider,
+    Rejected,
+    hmac_base64,
+    iso,
+    signature_matches,
+    type_says_warning,
+)
 
 EXCEPTIONS = ("DE", "SE", "DX")  # delivery exception, shipment exception, delivery exception (derived)
 

@@ -15,8 +15,17 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from activitylog.entry import Status
-from activitylog.webhooks.providers.base import (Delivery, Identity, Provider, Rejected, describe, hmac_base64, iso,
-                                                 signature_matches, status_by_type_or_object)
+from activitylog.webhooks.providers.base import (
+    Delivery,
+    Identity,
+    Provider,
+    Rejected,
+    describe,
+    hmac_base64,
+    iso,
+    signature_matches,
+    status_by_type_or_object,
+)
 
 # What an event is about, by the first word(s) of its type (the longest prefix wins).
 ENTITY_TYPES = {
@@ -68,8 +77,8 @@ class Square(Provider):
 
 def _object(event: dict) -> Optional[dict]:
     """The object the event carries: ``data.object.<data.type>`` (or the one object there)."""
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    objects = data.get("object") if isinstance(data.get("object"), dict) else {}
+    data = event["data"] if isinstance(event.get("data"), dict) else {}
+    objects = data["object"] if isinstance(data.get("object"), dict) else {}
     found = objects.get(data.get("type")) or next((v for v in objects.values() if isinstance(v, dict)), None)
     return found if isinstance(found, dict) else None
 

@@ -17,7 +17,15 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from activitylog.entry import Status
-from activitylog.webhooks.providers.base import Delivery, Identity, Provider, Rejected, describe, epoch, status_by_type_or_object
+from activitylog.webhooks.providers.base import (
+    Delivery,
+    Identity,
+    Provider,
+    Rejected,
+    describe,
+    epoch,
+    status_by_type_or_object,
+)
 
 TOLERANCE_SECONDS = 300  # a signature older than this is refused (replays of a captured request)
 
@@ -79,7 +87,7 @@ class Stripe(Provider):
         """An ``event`` with ``data.object`` (a payment intent unless the type says otherwise)."""
         when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         kind = event_type.rsplit(".", 1)[0]
-        obj = {"id": f"{_ID_PREFIX.get(kind, 'obj')}_{hashlib.sha1(event_id.encode()).hexdigest()[:14]}", "object": kind}
+        obj: dict[str, Any] = {"id": f"{_ID_PREFIX.get(kind, 'obj')}_{hashlib.sha1(event_id.encode()).hexdigest()[:14]}", "object": kind}
         if kind in ("payment_intent", "charge", "refund"):
             obj |= {"amount": 4200, "currency": "usd", "status": "requires_payment_method" if "failed" in event_type else "succeeded"}
         return {"id": event_id, "object": "event", "api_version": "2024-06-20", "created": int(when.timestamp()), "livemode": False,
@@ -92,7 +100,7 @@ class Stripe(Provider):
 
 def _object(event: dict) -> Optional[dict]:
     """The object the event carries: ``data.object``."""
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data = event["data"] if isinstance(event.get("data"), dict) else {}
     found = data.get("object")
     return found if isinstance(found, dict) else None
 
