@@ -24,6 +24,8 @@ def retry_delays(records: list[dict], base: int) -> list[tuple[str, int]]:
 
 def retry_later(client, queue_url: str, delays: list[tuple[str, int]]) -> None:
     """Make received messages (by receipt handle) visible again after their delay (seconds)."""
-    entries = [{"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": delay} for n, (handle, delay) in enumerate(delays)]
+    entries = [
+        {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": delay} for n, (handle, delay) in enumerate(delays)
+    ]
     for start in range(0, len(entries), 10):
-        client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries[start:start + 10])
+        client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries[start : start + 10])

@@ -81,11 +81,19 @@ class ExportSettings:
     part_bytes: int = field(default=8 * 1024 * 1024, metadata=_env("EXPORT_PART_BYTES", parse=int))
     # parts one worker invocation writes before it hands back
     parts_per_step: int = field(default=64, metadata=_env("EXPORT_PARTS_PER_STEP", parse=int))
-    link_secret: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_SECRET", "local", _optional))  # plain key
-    link_secret_name: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_SECRET_NAME", parse=_optional))  # Secrets Manager
+    link_secret: Optional[str] = field(
+        default=None, metadata=_env("EXPORT_LINK_SECRET", "local", _optional)
+    )  # plain key
+    link_secret_name: Optional[str] = field(
+        default=None, metadata=_env("EXPORT_LINK_SECRET_NAME", parse=_optional)
+    )  # Secrets Manager
     # the API's URL, for emailed links
-    link_base_url: Optional[str] = field(default=None, metadata=_env("EXPORT_LINK_BASE_URL", parse=lambda text: text.rstrip("/") or None))
-    link_days: int = field(default=7, metadata=_env("EXPORT_LINK_DAYS", "default", int))  # how long an emailed link works
+    link_base_url: Optional[str] = field(
+        default=None, metadata=_env("EXPORT_LINK_BASE_URL", parse=lambda text: text.rstrip("/") or None)
+    )
+    link_days: int = field(
+        default=7, metadata=_env("EXPORT_LINK_DAYS", "default", int)
+    )  # how long an emailed link works
 
     def link_key(self) -> Key:
         return make_key(self.link_secret, self.link_secret_name, "EXPORT_LINK_SECRET", "sign export download links")
@@ -107,20 +115,29 @@ class Settings:
     retention_days: int = field(default=730, metadata=_env("RETENTION_DAYS", parse=int))
     org_overrides: dict = field(default_factory=dict, metadata=_env("ORG_SETTINGS", parse=json.loads))
     cursor_secret: Optional[str] = field(default=None, metadata=_env("CURSOR_SECRET", "local", _optional))  # plain key
-    cursor_secret_name: Optional[str] = field(default=None, metadata=_env("CURSOR_SECRET_NAME", parse=_optional))  # Secrets Manager
+    cursor_secret_name: Optional[str] = field(
+        default=None, metadata=_env("CURSOR_SECRET_NAME", parse=_optional)
+    )  # Secrets Manager
     # an org's archive retention until it sets its own
     archive_days: int = field(default=DEFAULT_ARCHIVE_DAYS, metadata=_env("ARCHIVE_RETENTION_DAYS", parse=int))
     # every version of every entry (activitylog.archive)
     archive_bucket: Optional[str] = field(default=None, metadata=_env("ARCHIVE_BUCKET", parse=_optional))
-    digest_bucket: Optional[str] = field(default=None, metadata=_env("DIGEST_BUCKET", parse=_optional))  # the signed digests (Object Lock)
+    digest_bucket: Optional[str] = field(
+        default=None, metadata=_env("DIGEST_BUCKET", parse=_optional)
+    )  # the signed digests (Object Lock)
     # the KMS key (or local key) that signs them
     digest_signing_key: Optional[str] = field(default=None, metadata=_env("DIGEST_SIGNING_KEY", parse=_optional))
     # how long a container trusts what it read of an org's retention policy
     policy_seconds: float = field(default=30.0, metadata=_env("RETENTION_CACHE_SECONDS", parse=float))
     webhook_queue_url: Optional[str] = field(default=None, metadata=_env("WEBHOOK_QUEUE_URL", parse=_optional))
     # providers kept outside activitylog.webhooks.providers: comma-separated module paths
-    webhook_provider_modules: tuple[str, ...] = field(default=(), metadata=_env(
-        "WEBHOOK_PROVIDER_MODULES", parse=lambda text: tuple(filter(None, (path.strip() for path in text.split(","))))))
+    webhook_provider_modules: tuple[str, ...] = field(
+        default=(),
+        metadata=_env(
+            "WEBHOOK_PROVIDER_MODULES",
+            parse=lambda text: tuple(filter(None, (path.strip() for path in text.split(",")))),
+        ),
+    )
     webhook_secrets_path: Optional[str] = field(default=None, metadata=_env("WEBHOOK_SECRETS_PATH", parse=_optional))
     activity_queue_url: Optional[str] = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL", parse=_optional))
     # a failed webhook message or activity event comes back after this, doubled per receive

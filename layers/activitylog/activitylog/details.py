@@ -84,8 +84,11 @@ class DetailStore(Bucket):
     def retag(self, key: str, retention_days: int) -> bool:
         """Move a detail to another retention class (its entry's expiry moved); False if it is gone."""
         try:
-            self.client.put_object_tagging(Bucket=self._name, Key=key,
-                                           Tagging={"TagSet": [{"Key": DETAIL_TAG, "Value": detail_tag(retention_days)}]})
+            self.client.put_object_tagging(
+                Bucket=self._name,
+                Key=key,
+                Tagging={"TagSet": [{"Key": DETAIL_TAG, "Value": detail_tag(retention_days)}]},
+            )
         except self.client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "MethodNotAllowed"):
                 return False  # replaced meanwhile (its successor has the new class already) or expired
@@ -125,7 +128,9 @@ class DetailStore(Bucket):
         if not keys or not self.bucket:
             return
         try:
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
         except Exception:  # noqa: BLE001 - cleanup must never turn a write's answer into an error
             from activitylog.observability import logger
 

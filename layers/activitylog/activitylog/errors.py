@@ -59,6 +59,5 @@ class Unavailable(ActivityLogError):
     """DynamoDB kept refusing or did not answer (throttling, a 5xx, a refused or timed-out connection) after
     our retries, or another service a route needs did not; nothing was written."""
 
-
     def __init__(self, message: str, field: str | None = None, retry_after: int = 1) -> None:
         super().__init__(message, field, retry_after)

@@ -64,8 +64,18 @@ class WriteKey:
         return ids.derived_id(occurred_at, f"{self.scope(org)}#{position}")
 
 
-def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, operation: Callable[[], dict], *, persistence: Callable[[], Any],
-             window_seconds: int = KEY_WINDOW_SECONDS, wait_seconds: float = 0.0) -> dict:
+def run_once(
+    org: str,
+    route: str,
+    key: str,
+    body: Any,
+    lambda_context: Any,
+    operation: Callable[[], dict],
+    *,
+    persistence: Callable[[], Any],
+    window_seconds: int = KEY_WINDOW_SECONDS,
+    wait_seconds: float = 0.0,
+) -> dict:
     """Run ``operation`` once per (org, route, key) within ``window_seconds``; a repeat gets the stored answer.
 
     A repeat arriving while the first still runs is a 409 with ``Retry-After``, unless
@@ -113,9 +123,12 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
             raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key") from None
         except IdempotencyAlreadyInProgressError:
             if time.monotonic() >= deadline:
-                raise Conflict("a request with this Idempotency-Key is still running (or ended without an answer); "
-                               "send the same request again after Retry-After seconds", "idempotency-key",
-                               retry_after=STILL_RUNNING_RETRY_AFTER) from None
+                raise Conflict(
+                    "a request with this Idempotency-Key is still running (or ended without an answer); "
+                    "send the same request again after Retry-After seconds",
+                    "idempotency-key",
+                    retry_after=STILL_RUNNING_RETRY_AFTER,
+                ) from None
             time.sleep(0.2)
         except IdempotencyPersistenceLayerError as failure:
             if "result" in outcome:
@@ -123,6 +136,8 @@ def run_once(org: str, route: str, key: str, body: Any, lambda_context: Any, ope
             if "error" in outcome:
                 raise outcome["error"] from None
             if unavailable(failure):
-                raise Unavailable("the idempotency records did not answer; nothing was written, retry after a second",
-                                  "idempotency-key") from None
+                raise Unavailable(
+                    "the idempotency records did not answer; nothing was written, retry after a second",
+                    "idempotency-key",
+                ) from None
             raise

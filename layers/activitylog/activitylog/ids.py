@@ -94,7 +94,9 @@ def _time_part(moment: datetime) -> str:
 
 
 _VALUES = {char: index for index, char in enumerate(_ALPHABET)}
-_LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) * 1000  # decodable whatever the float rounding
+_LATEST_MS = (
+    int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) * 1000
+)  # decodable whatever the float rounding
 
 
 def _decode(text: str) -> int:

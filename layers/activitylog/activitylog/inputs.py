@@ -99,12 +99,20 @@ class OutgoingWebhook(_Strict):
     (signatures, authorization, URL credentials, card numbers, CVCs, bank account numbers).
     """
 
-    direction: Literal["outgoing"] = Field(description="the platform calling out (incoming webhooks arrive at /webhooks/…)")
-    url: str = Field(min_length=1, max_length=2048, description="the target URL (http or https); kept without user info or token-like parameters")
+    direction: Literal["outgoing"] = Field(
+        description="the platform calling out (incoming webhooks arrive at /webhooks/…)"
+    )
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="the target URL (http or https); kept without user info or token-like parameters",
+    )
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
     request_headers: Headers = Field(default_factory=dict)
     request_body: Body = Field(default=None, description="what was sent: JSON or text" + _DEPTH_NOTE)
-    response: Optional[WebhookResponse] = Field(default=None, description="none: no answer (a timeout, a refused connection)")
+    response: Optional[WebhookResponse] = Field(
+        default=None, description="none: no answer (a timeout, a refused connection)"
+    )
     duration_ms: int = Field(ge=0, le=86_400_000, description="from sending to the answer (or to giving up)")
     attempt: Optional[int] = Field(default=None, ge=1, le=1000, description="which try this was, counting from 1")
 
@@ -126,15 +134,19 @@ class NewEntry(_Strict):
     action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the verb: created, updated, synced, …")
     event: str = Field(min_length=1, max_length=300, description="the one-line label shown in the table")
     entity: Optional[Entity] = None
-    occurred_at: Optional[datetime] = Field(default=None, description="ISO 8601 with a timezone, 1970 or later; defaults to now")
+    occurred_at: Optional[datetime] = Field(
+        default=None, description="ISO 8601 with a timezone, 1970 or later; defaults to now"
+    )
     finished_at: Optional[datetime] = Field(
-        default=None, description="for an entry recorded already finished: when it finished (ISO 8601); defaults to occurred_at"
+        default=None,
+        description="for an entry recorded already finished: when it finished (ISO 8601); defaults to occurred_at",
     )
     before: Optional[Document] = Field(default=None, description="the record before an update" + _DEPTH_NOTE)
     after: Optional[Document] = Field(default=None, description="the record after an update" + _DEPTH_NOTE)
     changes: Annotated[Optional[dict[str, dict[str, Any]]], AfterValidator(_shallow)] = Field(
         default=None,
-        description="a ready-made diff {/json/pointer: {before, after}} as diff.changes makes it; or send before/after" + _DEPTH_NOTE,
+        description="a ready-made diff {/json/pointer: {before, after}} as diff.changes makes it; or send before/after"
+        + _DEPTH_NOTE,
     )
     metadata: Document = Field(default_factory=dict, description="free-form details" + _DEPTH_NOTE)
     error: Optional[ErrorDetail] = None
@@ -142,7 +154,9 @@ class NewEntry(_Strict):
     retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     source: Optional[Source] = None
     webhook: Optional[OutgoingWebhook] = Field(
-        default=None, description="for a WEBHOOK entry of the platform calling out: the delivery, kept in metadata.webhook")
+        default=None,
+        description="for a WEBHOOK entry of the platform calling out: the delivery, kept in metadata.webhook",
+    )
 
     @field_validator("occurred_at", "finished_at")
     @classmethod
@@ -158,7 +172,9 @@ class NewEntry(_Strict):
             if not is_pointer(name):
                 raise ValueError(f"key '{name}' is not a JSON Pointer to a field, e.g. /address/city (RFC 6901)")
             if not change or set(change) - {"before", "after"}:
-                raise ValueError(f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)")
+                raise ValueError(
+                    f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)"
+                )
         return value
 
 
@@ -183,15 +199,20 @@ class EntryUpdate(_Strict):
 
     status: Optional[Status] = None
     event: Optional[str] = Field(default=None, min_length=1, max_length=300)
-    metadata: Optional[Document] = Field(default=None, description="merged key by key: later values win, null removes a key" + _DEPTH_NOTE)
+    metadata: Optional[Document] = Field(
+        default=None, description="merged key by key: later values win, null removes a key" + _DEPTH_NOTE
+    )
     error: Optional[ErrorDetail] = None
     sequence: Optional[int] = Field(
-        default=None, ge=0, le=2**53,
+        default=None,
+        ge=0,
+        le=2**53,
         description="the writer's own order of its reports (a counter or epoch ms): an update older than one applied already changes no event or metadata",
     )
 
     finished_at: Optional[datetime] = Field(
-        default=None, description="with a final status: when the job finished (ISO 8601); defaults to when the update arrives"
+        default=None,
+        description="with a final status: when the job finished (ISO 8601); defaults to when the update arrives",
     )
 
     @field_validator("finished_at")
@@ -217,8 +238,12 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
 class RetentionChange(_Strict):
     """``PUT /settings/retention``: the periods to change (at least one); the classes are checked by the policy."""
 
-    hot_days: Optional[int] = Field(default=None, description="days entries stay hot (listed, in the table): 90, 365, 730, 1095, 1825 or 2555")
-    archive_days: Optional[int] = Field(default=None, description="days the archive keeps each version: 365, 730, 1095, 1825, 2555 or 3650")
+    hot_days: Optional[int] = Field(
+        default=None, description="days entries stay hot (listed, in the table): 90, 365, 730, 1095, 1825 or 2555"
+    )
+    archive_days: Optional[int] = Field(
+        default=None, description="days the archive keeps each version: 365, 730, 1095, 1825, 2555 or 3650"
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "RetentionChange":

@@ -39,27 +39,53 @@ class JobType:
         return None if self.retryable else f"{self.name} {self.refusal}"
 
 
-JOB_TYPES: dict[str, JobType] = {job.name: job for job in (
-    JobType("PROCESS_RELEASE_PAYMENTS", "Release payments", retryable=True, timeout=timedelta(minutes=30),
-            verb="processed_payments"),
-    JobType("SYNC_SQUARE_STOCK", "Square stock sync", retryable=True, verb="synced"),
-    JobType("SYNC_WOO_ORDERS", "WooCommerce order sync", retryable=True, verb="synced"),
-    JobType("GENERATE_FULFILLMENT_BATCH", "Fulfillment batch", retryable=True, verb="generated"),
-    JobType("NIGHTLY_CONTACT_DEDUPE", "Contact de-duplication", retryable=True, timeout=timedelta(minutes=60),
-            verb="deduplicated"),
-    JobType("SEND_CLUB_REMINDERS", "Club reminder emails", retryable=False, verb="sent",
-            refusal="sends emails to members: a retry could send them twice; re-send it from the release page"),
-    JobType("IMPORT_CONTACTS", "Contact import", retryable=False, timeout=timedelta(minutes=60), verb="imported"),
-    JobType("INITIAL_SQUARE_IMPORT", "Initial Square import", retryable=False, timeout=timedelta(minutes=60), verb="imported"),
-    JobType(SEND_WEBHOOK, "Outgoing webhook delivery", retryable=True, timeout=timedelta(minutes=2), verb="sent"),
-)}
+JOB_TYPES: dict[str, JobType] = {
+    job.name: job
+    for job in (
+        JobType(
+            "PROCESS_RELEASE_PAYMENTS",
+            "Release payments",
+            retryable=True,
+            timeout=timedelta(minutes=30),
+            verb="processed_payments",
+        ),
+        JobType("SYNC_SQUARE_STOCK", "Square stock sync", retryable=True, verb="synced"),
+        JobType("SYNC_WOO_ORDERS", "WooCommerce order sync", retryable=True, verb="synced"),
+        JobType("GENERATE_FULFILLMENT_BATCH", "Fulfillment batch", retryable=True, verb="generated"),
+        JobType(
+            "NIGHTLY_CONTACT_DEDUPE",
+            "Contact de-duplication",
+            retryable=True,
+            timeout=timedelta(minutes=60),
+            verb="deduplicated",
+        ),
+        JobType(
+            "SEND_CLUB_REMINDERS",
+            "Club reminder emails",
+            retryable=False,
+            verb="sent",
+            refusal="sends emails to members: a retry could send them twice; re-send it from the release page",
+        ),
+        JobType("IMPORT_CONTACTS", "Contact import", retryable=False, timeout=timedelta(minutes=60), verb="imported"),
+        JobType(
+            "INITIAL_SQUARE_IMPORT",
+            "Initial Square import",
+            retryable=False,
+            timeout=timedelta(minutes=60),
+            verb="imported",
+        ),
+        JobType(SEND_WEBHOOK, "Outgoing webhook delivery", retryable=True, timeout=timedelta(minutes=2), verb="sent"),
+    )
+}
 
 
 def job_type(name: Optional[str]) -> JobType:
     """The registered type, or an unregistered one: default timeout, not retryable."""
     if name in JOB_TYPES:
         return JOB_TYPES[name]
-    return JobType(str(name), str(name), retryable=False, refusal="is not a registered job type: the log cannot retry it")
+    return JobType(
+        str(name), str(name), retryable=False, refusal="is not a registered job type: the log cannot retry it"
+    )
 
 
 def job_name(metadata: dict[str, Any]) -> Optional[str]:
@@ -94,7 +120,9 @@ def retry_target(entry: Entry) -> tuple[str, dict]:
     else:
         raise Conflict("only a background job or an outgoing webhook can be retried", "id")
     if name is None:
-        raise Conflict("this job's entry does not name its job type (metadata.job): it cannot be retried from here", "id")
+        raise Conflict(
+            "this job's entry does not name its job type (metadata.job): it cannot be retried from here", "id"
+        )
     refusal = job_type(name).retry_refusal
     if refusal:
         raise Conflict(refusal, "id")
@@ -108,7 +136,12 @@ def _delivery(metadata: dict[str, Any]) -> Optional[dict]:
     webhook = metadata.get("webhook")
     if isinstance(webhook, dict) and webhook.get("direction") == "outgoing":
         request = webhook.get("request") or {}
-        sent = {"topic": metadata.get("topic"), "url": webhook.get("url"), "method": webhook.get("method"), "body": request.get("body")}
+        sent = {
+            "topic": metadata.get("topic"),
+            "url": webhook.get("url"),
+            "method": webhook.get("method"),
+            "body": request.get("body"),
+        }
         return {key: value for key, value in sent.items() if value is not None}
     return metadata.get("request")  # an entry recorded before the webhook shape: {topic, url}
 

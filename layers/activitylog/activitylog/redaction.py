@@ -31,20 +31,59 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, Collection
 
-SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "x-auth-token",
-    "x-amz-security-token",
-})
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-amz-security-token",
+    }
+)
 # Any other header named like one that carries a secret (x-hub-signature-256, x-shopify-hmac-sha256, x-webhook-token, …).
-_SECRET_HEADER_NAME = re.compile(r"signature|hmac|secret|token|authorization|api[-_]?key|password|cookie", re.IGNORECASE)
+_SECRET_HEADER_NAME = re.compile(
+    r"signature|hmac|secret|token|authorization|api[-_]?key|password|cookie", re.IGNORECASE
+)
 SECRET_FIELDS = (
-    "cvc", "cvv", "cvc2", "cvv2", "cvn", "security_code", "card_verification", "card_number", "pan", "account_number",
-    "bank_account_number", "iban", "password", "secret", "client_secret",  # a payment intent's: confirms it from a browser
-    "pin", "pin_block", "track_data", "track1", "track2",  # what a card's chip or stripe holds besides its number
+    "cvc",
+    "cvv",
+    "cvc2",
+    "cvv2",
+    "cvn",
+    "security_code",
+    "card_verification",
+    "card_number",
+    "pan",
+    "account_number",
+    "bank_account_number",
+    "iban",
+    "password",
+    "secret",
+    "client_secret",  # a payment intent's: confirms it from a browser
+    "pin",
+    "pin_block",
+    "track_data",
+    "track1",
+    "track2",  # what a card's chip or stripe holds besides its number
     # An expiry written as one value beside a card is cardholder data; Stripe's and Square's separate exp_month and
     # exp_year are kept: they sit beside the last four on every card object, and with the number cut name nothing.
-    "expiry", "expiry_date", "exp_date", "expiration_date", "card_expiry", "card_expiration",
-    "access_token", "refresh_token", "id_token", "auth_token", "api_key", "private_key", "secret_key", "authorization",
+    "expiry",
+    "expiry_date",
+    "exp_date",
+    "expiration_date",
+    "card_expiry",
+    "card_expiration",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth_token",
+    "api_key",
+    "private_key",
+    "secret_key",
+    "authorization",
 )
 # URL parameters that carry a credential: exactly these names, or any name holding one of the words.
 SECRET_PARAMS = frozenset({"key", "sig", "auth", "pass", "pwd", "codeverifier"})  # compared as plain names
@@ -89,8 +128,12 @@ def _erased(value: Any) -> Any:
 def redact_headers(headers: dict[str, str], secret: Collection[str] = ()) -> dict[str, str]:
     """The headers with every secret-bearing one erased (kept by name: it shows the request was signed),
     ``secret`` (lower-case names) too, the others scrubbed like any text (a ``Referer`` with a token in its query)."""
-    return {name: _erased(value) if name.lower() in SECRET_HEADERS or name.lower() in secret or _SECRET_HEADER_NAME.search(name)
-            else scrub(value) for name, value in headers.items()}
+    return {
+        name: _erased(value)
+        if name.lower() in SECRET_HEADERS or name.lower() in secret or _SECRET_HEADER_NAME.search(name)
+        else scrub(value)
+        for name, value in headers.items()
+    }
 
 
 def redact_body(body: bytes) -> Any:
@@ -134,7 +177,7 @@ def scrub(value: Any) -> Any:
     """``value`` with card numbers cut and URL credentials erased in its strings (keys too) and in JSON numbers."""
     if isinstance(value, str):
         return scrub_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 10 ** 12 <= abs(value) < 10 ** 19:
+    if isinstance(value, int) and not isinstance(value, bool) and 10**12 <= abs(value) < 10**19:
         text = str(value)
         cut = _cut_cards(text)
         return cut if cut != text else value
@@ -221,13 +264,15 @@ def _cut_run(run: re.Match) -> str:
             if len(number) > 19:
                 break
             if len(number) >= 13 and _luhn(number):
-                shaped = first == last or tuple(map(len, digits[first:last + 1])) in CARD_GROUPINGS
+                shaped = first == last or tuple(map(len, digits[first : last + 1])) in CARD_GROUPINGS
                 by_first.setdefault(first, []).append((first, last, shaped))
     if not by_first:
         return text
 
     def near(first: int, last: int) -> list[tuple[int, int, bool]]:  # the candidates overlapping groups first..last
-        return [o for f in range(max(0, first - 19 // MIN_GROUP), last + 1) for o in by_first.get(f, ()) if o[1] >= first]
+        return [
+            o for f in range(max(0, first - 19 // MIN_GROUP), last + 1) for o in by_first.get(f, ()) if o[1] >= first
+        ]
 
     candidates = [c for found in by_first.values() for c in found]
     candidates = [c for c in candidates if not any(o != c and c[0] <= o[0] and o[1] <= c[1] for o in near(c[0], c[1]))]
@@ -241,8 +286,8 @@ def _cut_run(run: re.Match) -> str:
             stretches.append([first, last])
     out, at = [], 0
     for first, last in stretches:
-        number = "".join(digits[first:last + 1])
-        out += [text[at:groups[first][0]], "*" * (len(number) - 4), number[-4:]]
+        number = "".join(digits[first : last + 1])
+        out += [text[at : groups[first][0]], "*" * (len(number) - 4), number[-4:]]
         at = groups[last][1]
     out.append(text[at:])
     return "".join(out)

@@ -58,7 +58,9 @@ def loads(text: str) -> dict:
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_int=_integer, parse_float=_finite)
     except json.JSONDecodeError as error:
-        raise BadRequest(f"body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", "body") from None
+        raise BadRequest(
+            f"body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", "body"
+        ) from None
     except RecursionError:
         raise BadRequest(f"body nests deeper than {MAX_DEPTH} levels", "body") from None
     if not isinstance(value, dict):
@@ -77,8 +79,10 @@ def deeper_than(value: Any, limit: int) -> Optional[list]:
         node, depth, path = stack.pop()
         if isinstance(node, str):
             if _LONE_SURROGATE.search(node):
-                raise BadRequest(f"{_dotted(path) or 'body'} holds a lone surrogate (\\ud800-\\udfff), which is not text",
-                                 _dotted(path) or "body")
+                raise BadRequest(
+                    f"{_dotted(path) or 'body'} holds a lone surrogate (\\ud800-\\udfff), which is not text",
+                    _dotted(path) or "body",
+                )
             continue
         if not isinstance(node, (dict, list)):
             continue
@@ -87,8 +91,10 @@ def deeper_than(value: Any, limit: int) -> Optional[list]:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, child in items:
             if isinstance(key, str) and _LONE_SURROGATE.search(key):
-                raise BadRequest(f"a key of {_dotted(path) or 'body'} holds a lone surrogate, which is not text",
-                                 _dotted(path) or "body")
+                raise BadRequest(
+                    f"a key of {_dotted(path) or 'body'} holds a lone surrogate, which is not text",
+                    _dotted(path) or "body",
+                )
             stack.append((child, depth + 1, path + [key]))
     return None
 
@@ -96,7 +102,9 @@ def deeper_than(value: Any, limit: int) -> Optional[list]:
 def _check_media_type(content_type: Optional[str]) -> None:
     media_type, *parameters = (content_type or "").split(";")
     if media_type.strip().lower() != "application/json":
-        raise UnsupportedMediaType(f"Content-Type must be application/json, not {content_type or 'missing'!r}", "content-type")
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {content_type or 'missing'!r}", "content-type"
+        )
     for parameter in parameters:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):

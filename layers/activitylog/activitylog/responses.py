@@ -27,14 +27,22 @@ _LIST_COLUMNS: dict[str, Any] = {
     "actor": {
         "type": "object",
         "required": ["kind", "id", "name"],
-        "properties": {"kind": {"enum": [m.value for m in ActorKind]}, "id": {"type": "string"}, "name": {"type": "string"}},
+        "properties": {
+            "kind": {"enum": [m.value for m in ActorKind]},
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+        },
     },
     "action": {"type": "string"},
     "event": {"type": "string"},
     "entity": {
         "type": ["object", "null"],
         "required": ["type", "id"],
-        "properties": {"type": {"enum": [m.value for m in EntityType]}, "id": {"type": "string"}, "label": {"type": "string"}},
+        "properties": {
+            "type": {"enum": [m.value for m in EntityType]},
+            "id": {"type": "string"},
+            "label": {"type": "string"},
+        },
     },
 }
 
@@ -58,8 +66,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "EntryDetail": {
         "type": "object",
-        "required": [*_LIST_COLUMNS, "recorded_at", "changes", "metadata", "error", "correlation_id", "retry_of",
-                     "source", "recorded_by", "expires_at"],
+        "required": [
+            *_LIST_COLUMNS,
+            "recorded_at",
+            "changes",
+            "metadata",
+            "error",
+            "correlation_id",
+            "retry_of",
+            "source",
+            "recorded_by",
+            "expires_at",
+        ],
         "properties": {
             **_LIST_COLUMNS,
             "recorded_at": {"type": ["string", "null"], "format": "date-time"},
@@ -76,7 +94,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "required": ["allowed"],
                 "properties": {"allowed": {"type": "boolean"}, "reason": {"type": "string"}},
                 "description": "for a FAILED or WARNING job or outgoing webhook, whether POST …/retry may run it again, "
-                               "and if not, why (null for any other entry)",
+                "and if not, why (null for any other entry)",
             },
         },
     },
@@ -84,16 +102,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["correlation_id", "items", "complete"],
         "properties": {
-            "correlation_id": {"type": "string", "description": "the chain: the entries' correlation_id (or the id of the entry that began it)"},
+            "correlation_id": {
+                "type": "string",
+                "description": "the chain: the entries' correlation_id (or the id of the entry that began it)",
+            },
             "items": {"type": "array", "items": {"$ref": REF + "ListItem"}, "description": "oldest first"},
-            "complete": {"type": "boolean", "description": "false past 500 entries: page on with GET /activities?correlation_id=…"},
+            "complete": {
+                "type": "boolean",
+                "description": "false past 500 entries: page on with GET /activities?correlation_id=…",
+            },
         },
     },
     "RetryAccepted": {
         "type": "object",
         "required": ["id", "run_id", "retry_of", "job", "correlation_id"],
         "properties": {
-            "id": {"type": "string", "description": "the caller's USER_ACTION entry \"Retried …\" (recorded within seconds)"},
+            "id": {
+                "type": "string",
+                "description": 'the caller\'s USER_ACTION entry "Retried …" (recorded within seconds)',
+            },
             "run_id": {"type": "string", "description": "the new run's entry id: it appears once the job starts"},
             "retry_of": {"type": "string", "description": "the entry retried"},
             "job": {"type": "string", "description": "the job type run again"},
@@ -105,10 +132,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": [*_LIST_COLUMNS, "found_in", "versions", "expired_at", "removed_at"],
         "properties": {
             **_LIST_COLUMNS,
-            "found_in": {"enum": ["hot", "archive"], "description": "the table (listed, or past retention but not yet removed) or the S3 archive"},
+            "found_in": {
+                "enum": ["hot", "archive"],
+                "description": "the table (listed, or past retention but not yet removed) or the S3 archive",
+            },
             "versions": {"type": ["integer", "null"], "description": "versions the archive holds (archive only)"},
-            "expired_at": {"type": ["string", "null"], "format": "date-time", "description": "when TTL removed it from the table"},
-            "removed_at": {"type": ["string", "null"], "format": "date-time", "description": "when someone deleted it from the table"},
+            "expired_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "when TTL removed it from the table",
+            },
+            "removed_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "when someone deleted it from the table",
+            },
         },
     },
     "ProofBundle": {
@@ -119,11 +157,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "format": {"const": 1},
             "org": {"type": "string"},
             "id": {"type": "string"},
-            "versions": {"type": "array", "items": {"type": "object", "required": ["line", "index", "path"], "properties": {
-                "line": {"type": "string", "description": "the archived version, byte for byte"},
-                "index": {"type": "integer", "description": "its leaf in the org's Merkle tree"},
-                "path": {"type": "array", "items": {"type": "string"}, "description": "RFC 9162 inclusion path, hex"}}}},
-            "checkpoint": {"type": "object", "description": "the newest signed checkpoint: tree_size, root, time, signature"},
+            "versions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["line", "index", "path"],
+                    "properties": {
+                        "line": {"type": "string", "description": "the archived version, byte for byte"},
+                        "index": {"type": "integer", "description": "its leaf in the org's Merkle tree"},
+                        "path": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "RFC 9162 inclusion path, hex",
+                        },
+                    },
+                },
+            },
+            "checkpoint": {
+                "type": "object",
+                "description": "the newest signed checkpoint: tree_size, root, time, signature",
+            },
             "public_key": {"type": "string", "description": "the signing key, DER SubjectPublicKeyInfo in base64"},
         },
     },
@@ -152,7 +205,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["received", "event_id"],
         "properties": {
             "received": {"const": True},
-            "event_id": {"type": "string", "description": "the provider's event id; recorded once however often it arrives"},
+            "event_id": {
+                "type": "string",
+                "description": "the provider's event id; recorded once however often it arrives",
+            },
         },
     },
     "BatchResult": {
@@ -187,13 +243,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "bytes": {"type": "integer", "minimum": 0, "description": "bytes written so far"},
             "parts": {"type": ["integer", "null"], "description": "S3 multipart parts written so far"},
             "sha256": {**_NULLABLE_STRING, "description": "of the whole file, once complete"},
-            "delivery": {"enum": ["inline", "email", None], "description": "inline: answered at once; email: the link is mailed"},
+            "delivery": {
+                "enum": ["inline", "email", None],
+                "description": "inline: answered at once; email: the link is mailed",
+            },
             "filters": {"type": "object", "description": "the filter set as given"},
             "window": {**_NULLABLE_OBJECT, "description": "the date range the filters resolved to when asked"},
             "requested_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "error": {**_NULLABLE_STRING, "description": "why it failed"},
-            "download_url": {**_NULLABLE_STRING, "description": "once SUCCESS (email delivery): a link valid for an hour"},
+            "download_url": {
+                **_NULLABLE_STRING,
+                "description": "once SUCCESS (email delivery): a link valid for an hour",
+            },
         },
     },
 }
@@ -203,13 +265,17 @@ REFUSALS: dict[int, str] = {
     401: "No valid token (the authorizer), or a token without org_id and sub",
     403: "The token lacks the route's scope",
     404: "No such entry (or export) in the caller's organization, no such route, or no webhook of that provider set up for the organization",
-    409: ("An Idempotency-Key reused with another body or still running (that one with Retry-After: send the same request "
-          "again then), a finished job changed, a policy changed meanwhile, or an entry that cannot be retried"),
+    409: (
+        "An Idempotency-Key reused with another body or still running (that one with Retry-After: send the same request "
+        "again then), a finished job changed, a policy changed meanwhile, or an entry that cannot be retried"
+    ),
     413: "The body is over the route's limit in bytes",
     410: "The download link expired",
     415: "Content-Type is not application/json (UTF-8)",
-    503: ("DynamoDB kept throttling or did not answer (or a webhook's secret or queue, or for a retry the event bus, did not "
-          "answer) and nothing was written; retry after Retry-After seconds"),
+    503: (
+        "DynamoDB kept throttling or did not answer (or a webhook's secret or queue, or for a retry the event bus, did not "
+        "answer) and nothing was written; retry after Retry-After seconds"
+    ),
 }
 
 
@@ -224,10 +290,20 @@ def responses(ok: dict[int, tuple[str, str]], *refusals: int) -> dict[int, OpenA
         for status, (text, name) in ok.items()
     }
     for status in refusals:
-        answers[status] = {"description": REFUSALS[status], "content": {"application/json": {"schema": {"$ref": REF + "Error"}}}}
+        answers[status] = {
+            "description": REFUSALS[status],
+            "content": {"application/json": {"schema": {"$ref": REF + "Error"}}},
+        }
         if status == 503:
-            answers[status]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+            answers[status]["headers"] = {
+                "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+            }
         elif status == 409:
-            answers[status]["headers"] = {"Retry-After": {"description": "an Idempotency-Key still running only: seconds to wait "
-                                                          "before sending the same request again", "schema": {"type": "integer"}}}
+            answers[status]["headers"] = {
+                "Retry-After": {
+                    "description": "an Idempotency-Key still running only: seconds to wait "
+                    "before sending the same request again",
+                    "schema": {"type": "integer"},
+                }
+            }
     return answers

@@ -57,13 +57,25 @@ class RetentionPolicy:
         """The value of the ``archive-retention`` tag on the archive objects written under this policy."""
         return archive_tag(self.archive_days)
 
-    def changed(self, hot_days: Optional[int], archive_days: Optional[int], now: datetime, by: str) -> "RetentionPolicy":
+    def changed(
+        self, hot_days: Optional[int], archive_days: Optional[int], now: datetime, by: str
+    ) -> "RetentionPolicy":
         """This policy with the given values; the phases of existing data the change must revisit."""
         hot = self.hot_days if hot_days is None else hot_days
         archive = self.archive_days if archive_days is None else archive_days
-        phases = tuple(phase for phase, moved in ((ENTRIES, hot != self.hot_days), (ARCHIVE, archive != self.archive_days)) if moved)
-        return replace(self, hot_days=hot, archive_days=archive, updated_at=now, updated_by=by,
-                       restamp=Restamp(state=PENDING if phases else DONE, phases=phases))
+        phases = tuple(
+            phase
+            for phase, moved in ((ENTRIES, hot != self.hot_days), (ARCHIVE, archive != self.archive_days))
+            if moved
+        )
+        return replace(
+            self,
+            hot_days=hot,
+            archive_days=archive,
+            updated_at=now,
+            updated_by=by,
+            restamp=Restamp(state=PENDING if phases else DONE, phases=phases),
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -91,10 +103,15 @@ def check(hot_days: int, archive_days: int) -> None:
     if hot_days not in RETENTION_CLASSES:
         raise BadRequest(f"hot_days {hot_days} is not one of: {', '.join(map(str, RETENTION_CLASSES))}", "hot_days")
     if archive_days not in ARCHIVE_CLASSES:
-        raise BadRequest(f"archive_days {archive_days} is not one of: {', '.join(map(str, ARCHIVE_CLASSES))}", "archive_days")
+        raise BadRequest(
+            f"archive_days {archive_days} is not one of: {', '.join(map(str, ARCHIVE_CLASSES))}", "archive_days"
+        )
     if archive_days < hot_days:
-        raise BadRequest(f"archive_days ({archive_days}) must be at least hot_days ({hot_days}): "
-                         "the archive is what remains once entries leave the hot store", "archive_days")
+        raise BadRequest(
+            f"archive_days ({archive_days}) must be at least hot_days ({hot_days}): "
+            "the archive is what remains once entries leave the hot store",
+            "archive_days",
+        )
 
 
 def _iso(moment: datetime) -> str:

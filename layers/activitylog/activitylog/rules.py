@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry, OutgoingWebhook
 
 
-def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None) -> Entry:
+def new_entry(
+    new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None
+) -> Entry:
     """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
 
     An ``occurred_at`` older than the org's retention is a 400 (it would expire at once);
@@ -46,7 +48,9 @@ def new_entry(new: NewEntry, recorded_by: str, now: datetime, retention_days: in
     metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new, new.webhook)}
     event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
     error = new.error.model_dump(exclude_none=True) if new.error else None
-    if new.webhook is not None:  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
+    if (
+        new.webhook is not None
+    ):  # a delivery's labels and error quote what it sent (a URL, a card number): scrubbed like it
         from activitylog.redaction import scrub, scrub_text
 
         event, error = scrub_text(event), scrub(error)
@@ -93,7 +97,9 @@ def outgoing_webhook(new: NewEntry, webhook: OutgoingWebhook) -> dict:
             raise BadRequest(f"status: a {answered} answer is SUCCESS, not {new.status.value}", "status")
     elif new.status not in (Status.WARNING, Status.FAILED):
         answer = f"a {answered} answer" if answered else "no answer"
-        raise BadRequest(f"status: {answer} is WARNING (it will be retried) or FAILED (given up), not {new.status.value}", "status")
+        raise BadRequest(
+            f"status: {answer} is WARNING (it will be retried) or FAILED (given up), not {new.status.value}", "status"
+        )
     kept = {
         "direction": "outgoing",
         "url": scrub_url(webhook.url),
@@ -104,8 +110,11 @@ def outgoing_webhook(new: NewEntry, webhook: OutgoingWebhook) -> dict:
         "duration_ms": webhook.duration_ms,
     }
     if webhook.response:
-        kept["response"] = {"status_code": answered, "headers": redact_headers(webhook.response.headers),
-                            "body": redact_document(webhook.response.body)}
+        kept["response"] = {
+            "status_code": answered,
+            "headers": redact_headers(webhook.response.headers),
+            "body": redact_document(webhook.response.body),
+        }
     if webhook.attempt is not None:
         kept["attempt"] = webhook.attempt
     return kept
@@ -128,7 +137,9 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
     stale = update.sequence is not None and entry.sequence is not None and update.sequence < entry.sequence
     if update.status is not None and update.status != entry.status:
         if entry.status.terminal:
-            raise Conflict(f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status")
+            raise Conflict(
+                f"entry {entry.id} is {entry.status.value} already; a finished entry does not change", "status"
+            )
         entry.status = update.status
     if update.error is not None:
         entry.error = update.error.model_dump(exclude_none=True)
@@ -174,10 +185,15 @@ def mark_stalled(entry: Entry, now: datetime) -> bool:
         return False
     timeout = timeout_of(entry.metadata)
     entry.status = Status.WARNING
-    entry.error = {"message": f"stalled: no progress reported for {_span(timeout)} (the job's timeout); "
-                              "it may have crashed. Its last progress is kept.", "type": "JobStalled"}
-    entry.metadata = {**entry.metadata, "stalled": {"deadline": entry.stalls_at.isoformat(),
-                                                    "timeout_seconds": int(timeout.total_seconds())}}
+    entry.error = {
+        "message": f"stalled: no progress reported for {_span(timeout)} (the job's timeout); "
+        "it may have crashed. Its last progress is kept.",
+        "type": "JobStalled",
+    }
+    entry.metadata = {
+        **entry.metadata,
+        "stalled": {"deadline": entry.stalls_at.isoformat(), "timeout_seconds": int(timeout.total_seconds())},
+    }
     entry.finished_at = now
     entry.stalls_at = None
     return True
@@ -213,7 +229,9 @@ def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
             merged[key] = merge_metadata(old, value, where)
         else:
             if old is not None and _json_kind(old) != _json_kind(value):
-                raise BadRequest(f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where)
+                raise BadRequest(
+                    f"{where} is a {_json_kind(old)}; an update may not make it a {_json_kind(value)}", where
+                )
             merged[key] = value
     return merged
 

@@ -76,8 +76,13 @@ class ActivityService:
     (``ActivityService(Settings(...), EntryStore(DetailStore(bucket)))``, or the container's).
     """
 
-    def __init__(self, config: Settings, store: EntryStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 cursor_key: Optional[Key] = None) -> None:
+    def __init__(
+        self,
+        config: Settings,
+        store: EntryStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        cursor_key: Optional[Key] = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -102,8 +107,13 @@ class ActivityService:
         this; nothing else works any of it out."""
         policy = self.retention(org, fresh)
         shards = self.config.org(org).shards
-        return OrgStorage(org, write_shards=shards, read_shards=max(shards, self._meta(org)[1]),
-                          hot_days=policy.hot_days, archive_days=policy.archive_days)
+        return OrgStorage(
+            org,
+            write_shards=shards,
+            read_shards=max(shards, self._meta(org)[1]),
+            hot_days=policy.hot_days,
+            archive_days=policy.archive_days,
+        )
 
     def _recorded(self, where: OrgStorage) -> OrgStorage:
         """``where``, its write shards recorded in the org's history before its first write here."""
@@ -192,7 +202,9 @@ class ActivityService:
 
     # -- writes -------------------------------------------------------------------------
 
-    def record(self, caller: Caller, new: NewEntry, entity_is_entry: bool = False, key: Optional[WriteKey] = None) -> Entry:
+    def record(
+        self, caller: Caller, new: NewEntry, entity_is_entry: bool = False, key: Optional[WriteKey] = None
+    ) -> Entry:
         """Record one entry. ``entity_is_entry``: the entry is the very record it is about (an
         export's job entry), so its entity id becomes its own id, the one its owner is given.
 
@@ -250,10 +262,19 @@ class ActivityService:
                 entry = new_entry(new, caller.subject, now if key else self.clock(), where.hot_days, entry_id=entry_id)
             except ValidationError as error:
                 field, message = validation_message(error)
-                results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message})
+                results.append(
+                    {"index": index, "status": "rejected", "field": f"entries.{index}.{field}", "reason": message}
+                )
                 continue
             except BadRequest as error:
-                results.append({"index": index, "status": "rejected", "field": f"entries.{index}.{error.field}", "reason": error.message})
+                results.append(
+                    {
+                        "index": index,
+                        "status": "rejected",
+                        "field": f"entries.{index}.{error.field}",
+                        "reason": error.message,
+                    }
+                )
                 continue
             accepted.append(entry)
             results.append({"index": index, "status": "accepted", "id": entry.id})
@@ -279,7 +300,9 @@ class ActivityService:
         Caller(org, recorded_by, frozenset())  # the org leads every key: refuse one that could reach another's
         where = self.storage(org)
         now = self.clock()
-        entries = [new_entry(event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event)) for event in events]
+        entries = [
+            new_entry(event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event)) for event in events
+        ]
         recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
 
@@ -288,8 +311,9 @@ class ActivityService:
         Caller(org, "webhooks", frozenset())
         return self.store.event_recorded(org, provider, event_id)
 
-    def record_within_quota(self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int,
-                            window_seconds: int = 60) -> Optional[Entry]:
+    def record_within_quota(
+        self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int, window_seconds: int = 60
+    ) -> Optional[Entry]:
         """Record ``new`` for an internal service, unless the org's ``quota`` already counts ``limit``
         entries in this window (None then): what outsiders can trigger must not fill the table.
 
@@ -305,11 +329,14 @@ class ActivityService:
             if len(self._quotas_spent) > 10_000:
                 self._quotas_spent.clear()
             self._quotas_spent.add((org, name))  # known spent: no conditional write that must fail
-        self.store.count_over_quota(org, name, due_at=(window + 1) * window_seconds + QUOTA_GRACE_SECONDS, expires_at=expires_at)
+        self.store.count_over_quota(
+            org, name, due_at=(window + 1) * window_seconds + QUOTA_GRACE_SECONDS, expires_at=expires_at
+        )
         return None
 
-    def close_quotas(self, now: datetime, summary: "Callable[[str, int, datetime], Optional[tuple[NewEntry, str]]]",
-                     limit: int = 500) -> int:
+    def close_quotas(
+        self, now: datetime, summary: "Callable[[str, int, datetime], Optional[tuple[NewEntry, str]]]", limit: int = 500
+    ) -> int:
         """Record one summary entry per quota window that is over and did not record everything:
         ``summary(quota, uses not recorded, the window's last millisecond)`` answers the entry and who records it
         (None: nothing to record). Each summary's id derives from its window: written once, however
@@ -327,7 +354,9 @@ class ActivityService:
             entry = None
             if described:
                 new, recorded_by = described
-                entry = new_entry(new, recorded_by, now, self.storage(org).hot_days, entry_id=ids.derived_id(end, f"quota:{name}"))
+                entry = new_entry(
+                    new, recorded_by, now, self.storage(org).hot_days, entry_id=ids.derived_id(end, f"quota:{name}")
+                )
             written += self.store.close_quota(self._recorded(self.storage(org)), name, entry)
         return written
 
@@ -337,8 +366,15 @@ class ActivityService:
         caller.require(ROUTE_SCOPES["PATCH /activities/{id}"])
         return self.amend(caller.org, entry_id, update, key=key)
 
-    def amend(self, org: str, entry_id: str, update: EntryUpdate, reported_at: Optional[datetime] = None,
-              attempts: int = 8, key: Optional[WriteKey] = None) -> Entry:
+    def amend(
+        self,
+        org: str,
+        entry_id: str,
+        update: EntryUpdate,
+        reported_at: Optional[datetime] = None,
+        attempts: int = 8,
+        key: Optional[WriteKey] = None,
+    ) -> Entry:
         """Apply a job's report to its entry, for a caller already allowed to (``update``, the ingest).
 
         Each attempt decides on a consistent read and saves with a compare-and-set of
@@ -370,7 +406,9 @@ class ActivityService:
                 raise
             if not changed:
                 if marker:
-                    self.store.mark_key(*marker)  # applied too: sent again after later updates, it must not be applied then
+                    self.store.mark_key(
+                        *marker
+                    )  # applied too: sent again after later updates, it must not be applied then
                 return entry  # a retry, or a report older than what the entry shows already
             try:
                 if self.store.replace(where, entry, expected_status=current, key=marker):
@@ -380,8 +418,15 @@ class ActivityService:
             backoff(attempt)
         raise Unavailable(f"entry {entry_id} is being updated by others; nothing was changed, retry shortly", "id")
 
-    def record_once(self, org: str, new: NewEntry, recorded_by: str, entry_id: str, sequence: Optional[int] = None,
-                    reported_at: Optional[datetime] = None) -> Optional[Entry]:
+    def record_once(
+        self,
+        org: str,
+        new: NewEntry,
+        recorded_by: str,
+        entry_id: str,
+        sequence: Optional[int] = None,
+        reported_at: Optional[datetime] = None,
+    ) -> Optional[Entry]:
         """Record an entry under the id its producer minted; None if that id is stored already.
 
         The write is conditional on the id's absence, so a redelivered or reordered report of
@@ -452,8 +497,16 @@ class ActivityService:
             next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
         return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
 
-    def read_page(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, limit: int,
-                  now: Optional[datetime] = None, detail: bool = False) -> Page:
+    def read_page(
+        self,
+        org: str,
+        wanted: ActivityFilter,
+        low_id: str,
+        high_id: str,
+        limit: int,
+        now: Optional[datetime] = None,
+        detail: bool = False,
+    ) -> Page:
         """The newest ``limit`` entries of ``org`` with ids in [low_id, high_id] matching ``wanted``.
 
         The list's page, and an export's: the same plan and merge, so both answer the same
@@ -480,12 +533,12 @@ class ActivityService:
         def fetch(branch, low, high, size):
             return self.store.fetch(branch, low, high, size, plan, detail=detail)
 
-        page = merge_newest_first(plan.branches, fetch, limit, read_low, high_id,
-                                  keep=lambda entry: entry.expires_at >= now_seconds)
+        page = merge_newest_first(
+            plan.branches, fetch, limit, read_low, high_id, keep=lambda entry: entry.expires_at >= now_seconds
+        )
         if detail and plan.index is not None:
             self.store.read_details(org, page.items)
         return page
-
 
     def related(self, caller: Caller, entry_id: str) -> dict:
         """The whole chain an entry belongs to, oldest first: the user action, the jobs it started,
@@ -499,7 +552,9 @@ class ActivityService:
         caller.require(ROUTE_SCOPES["GET /activities/{id}/related"])
         entry = self.find(caller.org, entry_id)
         chain = entry.correlation_id or entry.id
-        page = self.read_page(caller.org, ActivityFilter(correlation_id=chain), ids.LOWEST_ID, ids.HIGHEST_ID, MAX_CHAIN)
+        page = self.read_page(
+            caller.org, ActivityFilter(correlation_id=chain), ids.LOWEST_ID, ids.HIGHEST_ID, MAX_CHAIN
+        )
         members = {member.id: member for member in page.items}
         members.setdefault(entry.id, entry)
         if ids.is_entry_id(chain) and chain not in members:

@@ -102,8 +102,11 @@ class Container:
         from activitylog.webhooks.receiver import Receiver
         from activitylog.webhooks.secrets import SigningSecrets
 
-        return Receiver(self.service, SigningSecrets(_required(self.settings.webhook_secrets_path, "WEBHOOK_SECRETS_PATH")),
-                        WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), self.service.detail_store))
+        return Receiver(
+            self.service,
+            SigningSecrets(_required(self.settings.webhook_secrets_path, "WEBHOOK_SECRETS_PATH")),
+            WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), self.service.detail_store),
+        )
 
     @cached_property
     def ingest(self) -> "Ingest":
@@ -111,15 +114,22 @@ class Container:
         from activitylog.webhooks.queue import WebhookQueue
 
         details = self.service.detail_store
-        return Ingest(self.service, details, WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), details),
-                      self.settings.ingest_retry_seconds)
+        return Ingest(
+            self.service,
+            details,
+            WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), details),
+            self.settings.ingest_retry_seconds,
+        )
 
     @cached_property
     def activity_ingest(self) -> "ActivityIngest":
         from activitylog.jobs.ingest import ActivityIngest
 
-        return ActivityIngest(self.service, _required(self.settings.activity_queue_url, "ACTIVITY_QUEUE_URL"),
-                              self.settings.ingest_retry_seconds)
+        return ActivityIngest(
+            self.service,
+            _required(self.settings.activity_queue_url, "ACTIVITY_QUEUE_URL"),
+            self.settings.ingest_retry_seconds,
+        )
 
     @cached_property
     def archiver(self) -> "Archiver":
@@ -147,7 +157,9 @@ class Container:
         """The digest signing key (KMS, or the local stack's key files)."""
         from activitylog.archive.signing import signer_for
 
-        return signer_for(_required(self.settings.digest_signing_key, "DIGEST_SIGNING_KEY"), self.settings.local_kms_dir)
+        return signer_for(
+            _required(self.settings.digest_signing_key, "DIGEST_SIGNING_KEY"), self.settings.local_kms_dir
+        )
 
     @property
     def archive_or_none(self) -> Any:
@@ -167,8 +179,11 @@ class Container:
         from activitylog.archive.digests import Digester
         from activitylog.archive.store import S3Objects
 
-        return Digester(S3Objects(_required(self.settings.archive_bucket, "ARCHIVE_BUCKET")),
-                        S3Objects(_required(self.settings.digest_bucket, "DIGEST_BUCKET")), self.signer)
+        return Digester(
+            S3Objects(_required(self.settings.archive_bucket, "ARCHIVE_BUCKET")),
+            S3Objects(_required(self.settings.digest_bucket, "DIGEST_BUCKET")),
+            self.signer,
+        )
 
     @cached_property
     def restamper(self) -> "Restamper":
@@ -241,6 +256,10 @@ def _answering_errors(handle: Callable[[Any, Any], Any]) -> Callable[[Any, Any],
 
             status, body, headers = answer_of(refused)
             metrics.add_metric(name="RequestsRefused", unit="Count", value=1)
-            return {"statusCode": status, "headers": {"Content-Type": "application/json", **headers}, "body": json.dumps(body)}
+            return {
+                "statusCode": status,
+                "headers": {"Content-Type": "application/json", **headers},
+                "body": json.dumps(body),
+            }
 
     return answered

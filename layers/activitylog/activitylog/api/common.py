@@ -54,8 +54,9 @@ def caller(event: Any) -> Caller:
     scopes = set(str(claims.get("scope") or claims.get("scp") or "").split())
     scopes.update((authorizer.jwt_scopes or []) if authorizer else [])
     logger.append_keys(org_id=str(org), caller=str(subject))
-    return Caller(org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"),
-                  email=claims.get("email"))
+    return Caller(
+        org=str(org), subject=str(subject), scopes=frozenset(scopes), name=claims.get("name"), email=claims.get("email")
+    )
 
 
 def error(status: int, body: dict, headers: Optional[dict] = None) -> Response:
@@ -80,7 +81,9 @@ def answer_errors(app: ApiGatewayResolver) -> None:
         if not unavailable(failure):
             raise failure
         logger.warning("DynamoDB did not serve the request: answered 503", extra={"error": str(failure)})
-        return domain_error(Unavailable("the log's database did not answer; nothing was written, retry after Retry-After seconds"))
+        return domain_error(
+            Unavailable("the log's database did not answer; nothing was written, retry after Retry-After seconds")
+        )
 
     @app.not_found
     def no_route(_failure: Exception) -> Response:

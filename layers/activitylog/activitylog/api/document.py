@@ -29,8 +29,14 @@ def openapi_document() -> dict:
     app.include_router(receiver.routes())
     app.include_router(exports.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
-    document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, security=[{"jwt": []}],
-                                                      security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")}))
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=TITLE,
+            version=VERSION,
+            security=[{"jwt": []}],
+            security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
+        )
+    )
     document.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     # GET /activities reads its parameters itself (no pydantic on the read path); they are
     # documented from the same table that parses them.
@@ -45,8 +51,11 @@ def openapi_document() -> dict:
     ]
     # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
-    webhook["requestBody"] = {"required": True, "description": "the provider's event, exactly as it signed it",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}
+    webhook["requestBody"] = {
+        "required": True,
+        "description": "the provider's event, exactly as it signed it",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
     for parameter in webhook.get("parameters", []):
         if parameter["name"] == "provider":
             parameter["schema"] = {"enum": sorted(PROVIDERS)}

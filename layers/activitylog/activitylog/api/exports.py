@@ -53,41 +53,81 @@ class ExportRequest(BaseModel):
 
 
 def _csv_answer() -> OpenAPIResponse:
-    return {"description": "At most EXPORT_INLINE_ROWS rows (and EXPORT_INLINE_BYTES bytes): the CSV itself",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "headers": {"X-Export-Id": {"description": "the export's id (its activity entry)", "schema": {"type": "string"}}}}
+    return {
+        "description": "At most EXPORT_INLINE_ROWS rows (and EXPORT_INLINE_BYTES bytes): the CSV itself",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": {
+            "X-Export-Id": {"description": "the export's id (its activity entry)", "schema": {"type": "string"}}
+        },
+    }
 
 
 def _redirect() -> OpenAPIResponse:
-    return {"description": "To a presigned URL of the file, valid for 5 minutes",
-            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}}}
+    return {
+        "description": "To a presigned URL of the file, valid for 5 minutes",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    }
 
 
 def routes() -> Router:
     """A router with the export routes (a new one per resolver: a router serves one app)."""
     router = Router()
 
-    @router.post("/exports", summary="Export the entries a filter set selects, as CSV", enable_validation=True,
-                 responses={**responses({202: ("Larger: running in the background; the link is emailed", "Export")},
-                                        400, 401, 403, 413, 415, 503), 200: _csv_answer()})
+    @router.post(
+        "/exports",
+        summary="Export the entries a filter set selects, as CSV",
+        enable_validation=True,
+        responses={
+            **responses(
+                {202: ("Larger: running in the background; the link is emailed", "Export")},
+                400,
+                401,
+                403,
+                413,
+                415,
+                503,
+            ),
+            200: _csv_answer(),
+        },
+    )
     def request_export(request: Annotated[ExportRequest, Body()]):
-        answer = exports().request(caller(router.current_event), request.filters.model_dump(by_alias=True, exclude_none=True))
+        answer = exports().request(
+            caller(router.current_event), request.filters.model_dump(by_alias=True, exclude_none=True)
+        )
         metrics.add_metric(name="ExportsRequested", unit=MetricUnit.Count, value=1)
         if isinstance(answer, SmallExport):
-            return Response(200, "text/csv; charset=utf-8", answer.body.decode("utf-8"), headers={
-                "Content-Disposition": f'attachment; filename="{answer.filename}"', "X-Export-Id": answer.export.id})
-        return Response(202, "application/json", json.dumps(answer.export.view()),
-                        headers={"Location": f"/exports/{answer.export.id}"})
+            return Response(
+                200,
+                "text/csv; charset=utf-8",
+                answer.body.decode("utf-8"),
+                headers={
+                    "Content-Disposition": f'attachment; filename="{answer.filename}"',
+                    "X-Export-Id": answer.export.id,
+                },
+            )
+        return Response(
+            202,
+            "application/json",
+            json.dumps(answer.export.view()),
+            headers={"Location": f"/exports/{answer.export.id}"},
+        )
 
-    @router.get("/exports/<id>", summary="An export's progress: rows so far, size, and the download link when ready",
-                responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410, 503))
+    @router.get(
+        "/exports/<id>",
+        summary="An export's progress: rows so far, size, and the download link when ready",
+        responses=responses({200: ("The export", "Export")}, 400, 401, 403, 404, 410, 503),
+    )
     def export_status(id: str):  # noqa: A002 - the route's own name
         event = cast("APIGatewayProxyEventV2", router.current_event)  # the HTTP API's resolver
         base = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
         return exports().status(caller(event), id, base)
 
-    @router.get("/exports/<id>/download", summary="Download an export's file (the emailed link)", enable_validation=True,
-                responses={**responses({}, 400, 404, 410, 503), 302: _redirect()})
+    @router.get(
+        "/exports/<id>/download",
+        summary="Download an export's file (the emailed link)",
+        enable_validation=True,
+        responses={**responses({}, 400, 404, 410, 503), 302: _redirect()},
+    )
     def download_export(id: str, token: Annotated[Optional[str], Query(description="the link's signed token")] = None):  # noqa: A002
         url = exports().download(id, token)
         metrics.add_metric(name="ExportsDownloaded", unit=MetricUnit.Count, value=1)
@@ -95,4 +135,3 @@ def routes() -> Router:
 
     answer_validation_errors(router, body_parameters=("request",))
     return router
-

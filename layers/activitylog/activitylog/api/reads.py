@@ -20,8 +20,11 @@ def routes() -> Router:
     """A router with the read routes (a new one per resolver: a router serves one app)."""
     router = Router()
 
-    @router.get("/activities", summary="List entries, newest first, filtered by any combination of axes",
-                responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403, 503))
+    @router.get(
+        "/activities",
+        summary="List entries, newest first, filtered by any combination of axes",
+        responses=responses({200: ("One page, newest first", "ListPage")}, 400, 401, 403, 503),
+    )
     def list_activities():
         # The raw parameters, so unknown ones are refused by name rather than ignored.
         request = parse_list_request(router.current_event.query_string_parameters or {})
@@ -30,16 +33,21 @@ def routes() -> Router:
         metrics.add_metric(name="EntriesListed", unit=MetricUnit.Count, value=len(result.items))
         return result.to_dict()
 
-    @router.get("/activities/<id>", summary="One whole entry: actor, entity, changes, metadata, error",
-                responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404, 503))
+    @router.get(
+        "/activities/<id>",
+        summary="One whole entry: actor, entity, changes, metadata, error",
+        responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404, 503),
+    )
     def get_activity(id: str):  # noqa: A002 - the route's own name
         entry = service().get(caller(router.current_event), id)
         metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
         return detail_view(entry)
 
-    @router.get("/activities/<id>/related",
-                summary="The chain an entry belongs to, oldest first: the user action, its jobs, their webhooks and retries",
-                responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404, 503))
+    @router.get(
+        "/activities/<id>/related",
+        summary="The chain an entry belongs to, oldest first: the user action, its jobs, their webhooks and retries",
+        responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404, 503),
+    )
     def related_activities(id: str):  # noqa: A002 - the route's own name
         return service().related(caller(router.current_event), id)
 

@@ -21,9 +21,19 @@ from activitylog.responses import responses
 def routes() -> Router:
     router = Router()
 
-    @router.post("/activities/<id>/retry", summary="Run a failed job (or outgoing webhook) again, linked to the original",
-                 responses=responses({202: ("The retry was asked for (or, pressed again shortly, the first retry)", "RetryAccepted")},
-                                     400, 401, 403, 404, 409, 503))
+    @router.post(
+        "/activities/<id>/retry",
+        summary="Run a failed job (or outgoing webhook) again, linked to the original",
+        responses=responses(
+            {202: ("The retry was asked for (or, pressed again shortly, the first retry)", "RetryAccepted")},
+            400,
+            401,
+            403,
+            404,
+            409,
+            503,
+        ),
+    )
     def retry_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.jobs.retry import retry
 

@@ -17,14 +17,20 @@ def routes() -> Router:
     """A router with the settings routes (a new one per resolver: a router serves one app)."""
     router = Router()
 
-    @router.get("/settings/retention", summary="The organization's retention policy, and how far its last change has been applied",
-                responses=responses({200: ("The policy", "RetentionPolicy")}, 401, 403, 503))
+    @router.get(
+        "/settings/retention",
+        summary="The organization's retention policy, and how far its last change has been applied",
+        responses=responses({200: ("The policy", "RetentionPolicy")}, 401, 403, 503),
+    )
     def get_retention():
         return RetentionSettings(service()).get(caller(router.current_event)).to_dict()
 
-    @router.put("/settings/retention", summary="Change how long entries stay hot and archived (recorded as a SYSTEM_EVENT)",
-                enable_validation=True,
-                responses=responses({200: ("The policy as changed", "RetentionPolicy")}, 400, 401, 403, 409, 413, 415, 503))
+    @router.put(
+        "/settings/retention",
+        summary="Change how long entries stay hot and archived (recorded as a SYSTEM_EVENT)",
+        enable_validation=True,
+        responses=responses({200: ("The policy as changed", "RetentionPolicy")}, 400, 401, 403, 409, 413, 415, 503),
+    )
     def put_retention(change: Annotated[RetentionChange, Body()]):
         return RetentionSettings(service()).change(caller(router.current_event), change).to_dict()
 

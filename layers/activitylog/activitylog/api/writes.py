@@ -39,52 +39,95 @@ class BatchRequest(BaseModel):
 
 
 def _idempotency_key() -> Header:
-    return Header(alias="Idempotency-Key", description="send the same key (and body) when retrying: the write happens once; "
-                  "a 409 saying it is still running: send the same request again after Retry-After seconds")
+    return Header(
+        alias="Idempotency-Key",
+        description="send the same key (and body) when retrying: the write happens once; "
+        "a 409 saying it is still running: send the same request again after Retry-After seconds",
+    )
 
 
 def routes() -> Router:
     """A router with the write routes (a new one per resolver: a router serves one app)."""
     router = Router()
 
-    def once(who: Caller, route: str, key: Optional[str], body: Any, operation: Callable[[Optional[WriteKey]], dict]) -> dict:
+    def once(
+        who: Caller, route: str, key: Optional[str], body: Any, operation: Callable[[Optional[WriteKey]], dict]
+    ) -> dict:
         """Run a write once per Idempotency-Key; without a key, just run it. The operation is given the
         key too: it decides the write itself, should Powertools' record of it be lost."""
         if key is None:
             return operation(None)
         write_key = WriteKey(route, key, body)
-        return run_once(who.org, route, key, body, router.lambda_context, lambda: operation(write_key), persistence=idempotency)
+        return run_once(
+            who.org, route, key, body, router.lambda_context, lambda: operation(write_key), persistence=idempotency
+        )
 
-    @router.post("/activities", summary="Record one entry", enable_validation=True,
-                 responses=responses({201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")},
-                                     *REFUSALS))
+    @router.post(
+        "/activities",
+        summary="Record one entry",
+        enable_validation=True,
+        responses=responses(
+            {201: ("Recorded (or, for a retried Idempotency-Key, recorded before)", "EntryDetail")}, *REFUSALS
+        ),
+    )
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
         who = caller(router.current_event)
-        recorded = once(who, "POST /activities", key, entry.model_dump(mode="json"),
-                        lambda write_key: detail_view(service().record(who, entry, key=write_key)))
+        recorded = once(
+            who,
+            "POST /activities",
+            key,
+            entry.model_dump(mode="json"),
+            lambda write_key: detail_view(service().record(who, entry, key=write_key)),
+        )
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
         return Response(201, "application/json", json.dumps(recorded))
 
-    @router.post("/activities/batch", summary="Record up to 100 entries; invalid ones are reported, valid ones written together",
-                 enable_validation=True,
-                 responses=responses({200: ("Every entry recorded", "BatchResult"),
-                                      207: ("Some entries rejected (see results); the valid ones recorded", "BatchResult")},
-                                     *REFUSALS))
-    def record_activities(batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
+    @router.post(
+        "/activities/batch",
+        summary="Record up to 100 entries; invalid ones are reported, valid ones written together",
+        enable_validation=True,
+        responses=responses(
+            {
+                200: ("Every entry recorded", "BatchResult"),
+                207: ("Some entries rejected (see results); the valid ones recorded", "BatchResult"),
+            },
+            *REFUSALS,
+        ),
+    )
+    def record_activities(
+        batch: Annotated[BatchRequest, Body()], key: Annotated[Optional[str], _idempotency_key()] = None
+    ):
         who = caller(router.current_event)
-        result = once(who, "POST /activities/batch", key, batch.entries,
-                      lambda write_key: service().record_batch(who, batch.entries, key=write_key))
+        result = once(
+            who,
+            "POST /activities/batch",
+            key,
+            batch.entries,
+            lambda write_key: service().record_batch(who, batch.entries, key=write_key),
+        )
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
         return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
 
-    @router.patch("/activities/<id>", summary="Job progress and completion", enable_validation=True,
-                  responses=responses({200: ("The entry as updated", "EntryDetail")}, *REFUSALS, 404))
-    def update_activity(id: str, update: Annotated[EntryUpdate, Body()],  # noqa: A002
-                        key: Annotated[Optional[str], _idempotency_key()] = None):
+    @router.patch(
+        "/activities/<id>",
+        summary="Job progress and completion",
+        enable_validation=True,
+        responses=responses({200: ("The entry as updated", "EntryDetail")}, *REFUSALS, 404),
+    )
+    def update_activity(
+        id: str,
+        update: Annotated[EntryUpdate, Body()],  # noqa: A002
+        key: Annotated[Optional[str], _idempotency_key()] = None,
+    ):
         who = caller(router.current_event)
         # The key is scoped to this entry: the same key on another entry is another update.
-        updated = once(who, f"PATCH /activities/{id}", key, update.model_dump(mode="json"),
-                       lambda write_key: detail_view(service().update(who, id, update, key=write_key)))
+        updated = once(
+            who,
+            f"PATCH /activities/{id}",
+            key,
+            update.model_dump(mode="json"),
+            lambda write_key: detail_view(service().update(who, id, update, key=write_key)),
+        )
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 

@@ -44,7 +44,9 @@ from activitylog.archive.store import Objects, unpack_lines
 FORMAT = 2  # 2: digests place their versions in the org's Merkle tree; checkpoints beside them
 CHECKPOINT_FORMAT = 1
 CUT_STATE = "digest-state/cut.json"  # in the archive bucket: where the last run stopped (a hint; heads decide)
-SETTLE = timedelta(minutes=5)  # a manifest is listed this long after its key's time: no archive write is still on its way
+SETTLE = timedelta(
+    minutes=5
+)  # a manifest is listed this long after its key's time: no archive write is still on its way
 CLOCK_SLACK = timedelta(hours=1)  # versions are archived after their entry occurred (ids may be 5 min in the future)
 CADENCE = timedelta(hours=1)  # the digest runs hourly (template.yaml's schedule), at ten past
 GRACE = timedelta(hours=1)  # one missed run, then an undigested manifest is a finding
@@ -91,7 +93,13 @@ def leaves_of(records: list[dict]) -> list[bytes]:
 
 
 class Digester:
-    def __init__(self, archive: Any, digests: Any, signer: Any, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        archive: Any,
+        digests: Any,
+        signer: Any,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self.archive = archive  # S3Objects of the archive bucket (manifests, the cut state)
         self.digests = digests  # S3Objects of the digest bucket (Object Lock)
         self.signer, self.clock = signer, clock
@@ -135,11 +143,17 @@ class Digester:
         size, frontier = self._tree(org, head)
         grown = merkle.append(frontier, size, leaves_of(records))
         document = {
-            "format": FORMAT, "org": org,
-            "from": head["digest"]["until"] if head else None, "until": _iso(cut),
+            "format": FORMAT,
+            "org": org,
+            "from": head["digest"]["until"] if head else None,
+            "until": _iso(cut),
             "sequence": head["sequence"] + 1 if head else 1,
-            "count": len(records), "first_id": entry_ids[0], "last_id": entry_ids[-1],
-            "records": [{"id": r["id"], "seq": r["seq"], "change": r["change"], "sha256": r["sha256"]} for r in records],
+            "count": len(records),
+            "first_id": entry_ids[0],
+            "last_id": entry_ids[-1],
+            "records": [
+                {"id": r["id"], "seq": r["seq"], "change": r["change"], "sha256": r["sha256"]} for r in records
+            ],
             "manifests": keys,
             "previous": {"key": head["digest"]["key"], "sha256": head["digest"]["sha256"]} if head else None,
             "tree": {"first": size, "size": size + len(records), "root": merkle.root(grown).hex()},
@@ -175,10 +189,18 @@ class Digester:
         leaves = leaves_of(records)
         frontier = merkle.append([], 0, leaves)
         if not self._exists(layout.checkpoint_key(org, len(leaves))):
-            checkpoint = {"format": CHECKPOINT_FORMAT, "org": org, "tree_size": len(leaves), "root": merkle.root(frontier).hex(),
-                          "time": head["digest"]["until"], "digest": {"key": head["digest"]["key"], "sha256": head["digest"]["sha256"]},
-                          "frontier": [node.hex() for node in frontier], "previous": None, "consistency": [],
-                          "signing_key": self.signer.key_id}
+            checkpoint = {
+                "format": CHECKPOINT_FORMAT,
+                "org": org,
+                "tree_size": len(leaves),
+                "root": merkle.root(frontier).hex(),
+                "time": head["digest"]["until"],
+                "digest": {"key": head["digest"]["key"], "sha256": head["digest"]["sha256"]},
+                "frontier": [node.hex() for node in frontier],
+                "previous": None,
+                "consistency": [],
+                "signing_key": self.signer.key_id,
+            }
             self.digests.put(layout.checkpoint_key(org, len(leaves)), sign(checkpoint, self.signer))
         return len(leaves), frontier
 
@@ -197,9 +219,14 @@ class Digester:
         leaves = leaves_of(document["records"])
         grown = merkle.append(frontier, size, leaves)
         checkpoint = {
-            "format": CHECKPOINT_FORMAT, "org": org, "tree_size": size + len(leaves), "root": merkle.root(grown).hex(),
-            "time": document["until"], "digest": {"key": key, "sha256": hashlib.sha256(body).hexdigest()},
-            "frontier": [node.hex() for node in grown], "previous": previous,
+            "format": CHECKPOINT_FORMAT,
+            "org": org,
+            "tree_size": size + len(leaves),
+            "root": merkle.root(grown).hex(),
+            "time": document["until"],
+            "digest": {"key": key, "sha256": hashlib.sha256(body).hexdigest()},
+            "frontier": [node.hex() for node in grown],
+            "previous": previous,
             "consistency": [node.hex() for node in merkle.consistency_proof(size, frontier, leaves)],
             "signing_key": self.signer.key_id,
         }
@@ -207,7 +234,11 @@ class Digester:
 
     def _head(self, org: str) -> Optional[dict]:
         """The org's head, moved on first to a digest a crashed run wrote after it but before moving it."""
-        head = json.loads(self.digests.get(layout.head_key(org)) or b"null") if self._exists(layout.head_key(org)) else None
+        head = (
+            json.loads(self.digests.get(layout.head_key(org)) or b"null")
+            if self._exists(layout.head_key(org))
+            else None
+        )
         newest = max(self.digests.keys(layout.digest_prefix(org)), default=None)
         if newest and (head is None or newest > head["digest"]["key"]):
             body = self.digests.get(newest)
@@ -224,9 +255,13 @@ class Digester:
         return key in self.digests.keys(key)
 
     def _move_head(self, org: str, sequence: int, key: str, body: bytes, until: str) -> None:
-        head = {"format": FORMAT, "org": org, "sequence": sequence,
-                "digest": {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "until": until},
-                "signing_key": self.signer.key_id}
+        head = {
+            "format": FORMAT,
+            "org": org,
+            "sequence": sequence,
+            "digest": {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "until": until},
+            "signing_key": self.signer.key_id,
+        }
         self.digests.put(layout.head_key(org), sign(head, self.signer))
 
 
@@ -242,8 +277,17 @@ class Finding:
     key: Optional[str] = None
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in {"kind": self.kind, "message": self.message, "id": self.entry_id, "seq": self.sequence,
-                                  "key": self.key}.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "kind": self.kind,
+                "message": self.message,
+                "id": self.entry_id,
+                "seq": self.sequence,
+                "key": self.key,
+            }.items()
+            if v is not None
+        }
 
 
 @dataclass
@@ -269,8 +313,14 @@ class Report:
         self.findings.append(Finding(kind, message, **where))
 
     def to_dict(self) -> dict:
-        return {"org": self.org, "ok": self.ok, "digests": self.digests, "checkpoints": self.checkpoints,
-                "versions": self.versions, "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "org": self.org,
+            "ok": self.ok,
+            "digests": self.digests,
+            "checkpoints": self.checkpoints,
+            "versions": self.versions,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 class _Listing:
@@ -288,8 +338,11 @@ class _Listing:
 
     def keys(self, prefix: str) -> list[str]:
         """Keys that ever held a body under ``prefix``, hidden ones too, in order."""
-        return sorted(key for key, versions in self.by_key.items()
-                      if key.startswith(prefix) and any(not v["deleted"] for v in versions))
+        return sorted(
+            key
+            for key, versions in self.by_key.items()
+            if key.startswith(prefix) and any(not v["deleted"] for v in versions)
+        )
 
     def hidden(self, key: str) -> bool:
         return any(v["deleted"] and v["latest"] for v in self.by_key.get(key, []))
@@ -305,8 +358,15 @@ class _Listing:
         return digests.get_version(key, kept[0]["version"]) if kept else None
 
 
-def verify(archive: Objects, digests: Any, org: str, low: datetime, high: datetime, public_keys: list[bytes],
-           now: Optional[datetime] = None) -> Report:
+def verify(
+    archive: Objects,
+    digests: Any,
+    org: str,
+    low: datetime,
+    high: datetime,
+    public_keys: list[bytes],
+    now: Optional[datetime] = None,
+) -> Report:
     """Check the archived versions of the org's entries that occurred in [low, high] against the
     signed digests and checkpoints, trusting only ``public_keys`` (DER SubjectPublicKeyInfo)."""
     now = now or datetime.now(timezone.utc)
@@ -322,34 +382,65 @@ def verify(archive: Objects, digests: Any, org: str, low: datetime, high: dateti
     report.versions = len(archived)
     for (entry_id, sequence), hashes in sorted(wanted.items()):
         if len(hashes) > 1:
-            report.add("digest", f"digests disagree on version {sequence} of entry {entry_id}", entry_id=entry_id, sequence=sequence)
+            report.add(
+                "digest",
+                f"digests disagree on version {sequence} of entry {entry_id}",
+                entry_id=entry_id,
+                sequence=sequence,
+            )
         found = archived.get((entry_id, sequence), [])
         if not found:
-            report.add("missing", f"entry {entry_id}: version {sequence} is in a signed digest but not in the archive",
-                       entry_id=entry_id, sequence=sequence)
+            report.add(
+                "missing",
+                f"entry {entry_id}: version {sequence} is in a signed digest but not in the archive",
+                entry_id=entry_id,
+                sequence=sequence,
+            )
             continue
         for key, sha256 in found:
             if sha256 not in hashes:
-                report.add("altered", f"entry {entry_id}: version {sequence} in {key} is not what was archived "
-                                      f"(its SHA-256 differs from the signed digest's)", entry_id=entry_id, sequence=sequence, key=key)
+                report.add(
+                    "altered",
+                    f"entry {entry_id}: version {sequence} in {key} is not what was archived "
+                    f"(its SHA-256 differs from the signed digest's)",
+                    entry_id=entry_id,
+                    sequence=sequence,
+                    key=key,
+                )
         if len(found) > 1:
-            report.add("duplicated", f"entry {entry_id}: version {sequence} is archived {len(found)} times "
-                                     f"({', '.join(k for k, _ in found)})", entry_id=entry_id, sequence=sequence)
+            report.add(
+                "duplicated",
+                f"entry {entry_id}: version {sequence} is archived {len(found)} times "
+                f"({', '.join(k for k, _ in found)})",
+                entry_id=entry_id,
+                sequence=sequence,
+            )
     for (entry_id, sequence), found in sorted(archived.items()):
         if (entry_id, sequence) in wanted:
             continue
         for key, sha256 in found:
             if (entry_id, sequence, sha256) in report.pending:
-                report.add("pending", f"entry {entry_id}: version {sequence} is archived after the newest digest",
-                           entry_id=entry_id, sequence=sequence, key=key)
+                report.add(
+                    "pending",
+                    f"entry {entry_id}: version {sequence} is archived after the newest digest",
+                    entry_id=entry_id,
+                    sequence=sequence,
+                    key=key,
+                )
             else:
-                report.add("inserted", f"entry {entry_id}: version {sequence} in {key} is in no signed digest",
-                           entry_id=entry_id, sequence=sequence, key=key)
+                report.add(
+                    "inserted",
+                    f"entry {entry_id}: version {sequence} in {key} is in no signed digest",
+                    entry_id=entry_id,
+                    sequence=sequence,
+                    key=key,
+                )
     return report
 
 
-def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public_keys: list[bytes],
-                report: Report) -> tuple[dict, list[tuple[str, bytes, dict]]]:
+def _walk_chain(
+    digests: Any, listing: _Listing, org: str, low: datetime, public_keys: list[bytes], report: Report
+) -> tuple[dict, list[tuple[str, bytes, dict]]]:
     """(id, seq) -> the SHA-256s the digests from the newest back past ``low`` record, and the digests
     walked ((key, body, document), newest first); chain and head problems into ``report``."""
     expected: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -357,7 +448,11 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
     listed = listing.keys(layout.digest_prefix(org))
     for key in listed:
         if listing.bodies(key) > 1:
-            report.add("digest", f"digest {key} was rewritten: it has {listing.bodies(key)} versions (a digest is written once)", key=key)
+            report.add(
+                "digest",
+                f"digest {key} was rewritten: it has {listing.bodies(key)} versions (a digest is written once)",
+                key=key,
+            )
     link: Any = _check_head(digests, listing, org, listed, public_keys, report)  # then each digest's JSON "previous"
     if link is None:
         return expected, walked
@@ -369,9 +464,15 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
             break
         body = digests.get(link["key"])
         if body is None:
-            report.add("chain", f"digest {link['key']} is missing: the chain is broken there "
-                                f"(the versions it covered are in no signed digest now)", key=link["key"])
-            older = [key for key in listed if key < link["key"] and not listing.hidden(key)]  # go on from the next one there
+            report.add(
+                "chain",
+                f"digest {link['key']} is missing: the chain is broken there "
+                f"(the versions it covered are in no signed digest now)",
+                key=link["key"],
+            )
+            older = [
+                key for key in listed if key < link["key"] and not listing.hidden(key)
+            ]  # go on from the next one there
             link, sequence = ({"key": older[-1], "sha256": None}, None) if older else (None, None)
             continue
         on_chain.add(link["key"])
@@ -384,15 +485,25 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
         walked.append((link["key"], body, document))
         report.digests += 1
         if link["sha256"] is not None and hashlib.sha256(body).hexdigest() != link["sha256"]:
-            report.add("digest", f"digest {link['key']} is not the one its successor chained (altered)", key=link["key"])
+            report.add(
+                "digest", f"digest {link['key']} is not the one its successor chained (altered)", key=link["key"]
+            )
         trusted = signature_holds(document, public_keys)
         if trusted and report.covered_until is None:
             report.covered_until = _parse(document["until"])
         if not trusted:
-            report.add("digest", f"digest {link['key']}: its signature does not hold under a pinned key "
-                                 f"(it names key {document.get('signing_key')!r})", key=link["key"])
-        if (sequence is not None and document.get("sequence") != sequence) or document.get("count") != len(document.get("records", [])):
-            report.add("digest", f"digest {link['key']}: its sequence or count is not what the chain says", key=link["key"])
+            report.add(
+                "digest",
+                f"digest {link['key']}: its signature does not hold under a pinned key "
+                f"(it names key {document.get('signing_key')!r})",
+                key=link["key"],
+            )
+        if (sequence is not None and document.get("sequence") != sequence) or document.get("count") != len(
+            document.get("records", [])
+        ):
+            report.add(
+                "digest", f"digest {link['key']}: its sequence or count is not what the chain says", key=link["key"]
+            )
         try:
             for record in document.get("records", []):
                 expected[(record["id"], record["seq"])].add(record["sha256"])
@@ -403,7 +514,9 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
         if trusted and document.get("from") and _parse(document["from"]) < low - CLOCK_SLACK:
             previous = document.get("previous")
             if previous and digests.get(previous["key"]) is None:
-                report.add("chain", f"digest {previous['key']} is missing: the chain is broken there", key=previous["key"])
+                report.add(
+                    "chain", f"digest {previous['key']} is missing: the chain is broken there", key=previous["key"]
+                )
             break
         link = document.get("previous")
         sequence = document["sequence"] - 1 if isinstance(document.get("sequence"), int) else None
@@ -418,8 +531,9 @@ def _walk_chain(digests: Any, listing: _Listing, org: str, low: datetime, public
     return expected, walked
 
 
-def _check_head(digests: Any, listing: _Listing, org: str, listed: list[str], public_keys: list[bytes],
-                report: Report) -> Optional[dict]:
+def _check_head(
+    digests: Any, listing: _Listing, org: str, listed: list[str], public_keys: list[bytes], report: Report
+) -> Optional[dict]:
     """Where the walk starts: the newest digest ever written (hidden ones too), whatever the head says.
 
     The head's versions are never read: a head put back once or a thousand times is seen from
@@ -435,8 +549,12 @@ def _check_head(digests: Any, listing: _Listing, org: str, listed: list[str], pu
         report.add("head", "the chain head's signature does not hold under a pinned key", key=key)
     named = str((head.get("digest") or {}).get("key", ""))
     if newest and newest > named:
-        report.add("head", f"the chain head went back from {newest} to {named} (digest {head.get('sequence')}): "
-                           f"the newest digests and their versions were cut off", key=newest)
+        report.add(
+            "head",
+            f"the chain head went back from {newest} to {named} (digest {head.get('sequence')}): "
+            f"the newest digests and their versions were cut off",
+            key=newest,
+        )
         return {"key": newest, "sha256": None}
     return {"key": named, "sha256": head["digest"].get("sha256"), "sequence": head.get("sequence")}
 
@@ -450,7 +568,9 @@ def _document(body: Optional[bytes]) -> Optional[dict]:
     return document if isinstance(document, dict) else None
 
 
-def _check_checkpoints(digests: Any, listing: _Listing, org: str, public_keys: list[bytes], report: Report) -> dict[int, dict]:
+def _check_checkpoints(
+    digests: Any, listing: _Listing, org: str, public_keys: list[bytes], report: Report
+) -> dict[int, dict]:
     """Every checkpoint of the org, oldest first: signed by a pinned key, its root its frontier's,
     and consistent with the one before (RFC 9162 consistency proof). Size -> document."""
     found: dict[int, dict] = {}
@@ -462,7 +582,9 @@ def _check_checkpoints(digests: Any, listing: _Listing, org: str, public_keys: l
         if listing.bodies(key) > 1:
             report.add("checkpoint", f"checkpoint {key} was rewritten: it has {listing.bodies(key)} versions", key=key)
         if listing.hidden(key):
-            report.add("checkpoint", f"checkpoint {key} was deleted (a delete marker hides it; the tree was cut back)", key=key)
+            report.add(
+                "checkpoint", f"checkpoint {key} was deleted (a delete marker hides it; the tree was cut back)", key=key
+            )
         try:
             document = json.loads(bodies[key] or b"null")
             size, root = document["tree_size"], bytes.fromhex(document["root"])
@@ -473,24 +595,38 @@ def _check_checkpoints(digests: Any, listing: _Listing, org: str, public_keys: l
             continue
         report.checkpoints += 1
         if not signature_holds(document, public_keys):
-            report.add("checkpoint", f"checkpoint {key}: its signature does not hold under a pinned key "
-                                     f"(it names key {document.get('signing_key')!r})", key=key)
+            report.add(
+                "checkpoint",
+                f"checkpoint {key}: its signature does not hold under a pinned key "
+                f"(it names key {document.get('signing_key')!r})",
+                key=key,
+            )
         if size != layout.checkpoint_size(key) or merkle.root(frontier) != root:
             report.add("checkpoint", f"checkpoint {key}: its size or root is not its tree's", key=key)
         said = document.get("previous")
         had = {"tree_size": previous["tree_size"], "root": previous["root"]} if previous else None
         if said != had:
-            report.add("checkpoint", f"checkpoint {key} does not follow checkpoint "
-                                     f"{had['tree_size'] if had else 'none'}: the history forked or was cut", key=key)
+            report.add(
+                "checkpoint",
+                f"checkpoint {key} does not follow checkpoint "
+                f"{had['tree_size'] if had else 'none'}: the history forked or was cut",
+                key=key,
+            )
         elif had and not merkle.consistency_holds(had["tree_size"], size, bytes.fromhex(had["root"]), root, proof):
-            report.add("checkpoint", f"checkpoint {key}: the tree of {size} does not extend the tree of "
-                                     f"{had['tree_size']} (its consistency proof fails): the history was rewritten", key=key)
+            report.add(
+                "checkpoint",
+                f"checkpoint {key}: the tree of {size} does not extend the tree of "
+                f"{had['tree_size']} (its consistency proof fails): the history was rewritten",
+                key=key,
+            )
         found[size] = document
         previous = document
     return found
 
 
-def _check_trees(digests: Any, org: str, chain: list[tuple[str, bytes, dict]], checkpoints: dict[int, dict], report: Report) -> None:
+def _check_trees(
+    digests: Any, org: str, chain: list[tuple[str, bytes, dict]], checkpoints: dict[int, dict], report: Report
+) -> None:
     """Each digest walked is in the tree its checkpoint signed: its versions are the leaves the
     checkpoint before it grew into this one."""
     for key, body, document in chain:
@@ -501,18 +637,32 @@ def _check_trees(digests: Any, org: str, chain: list[tuple[str, bytes, dict]], c
         if after is None:
             report.add("checkpoint", f"digest {key}: no checkpoint of its tree (size {tree.get('size')})", key=key)
             continue
-        if after.get("digest") != {"key": key, "sha256": hashlib.sha256(body).hexdigest()} or after["root"] != tree.get("root"):
-            report.add("checkpoint", f"checkpoint {layout.checkpoint_key(org, tree['size'])} does not sign digest {key}",
-                       key=layout.checkpoint_key(org, tree["size"]))
+        if after.get("digest") != {"key": key, "sha256": hashlib.sha256(body).hexdigest()} or after["root"] != tree.get(
+            "root"
+        ):
+            report.add(
+                "checkpoint",
+                f"checkpoint {layout.checkpoint_key(org, tree['size'])} does not sign digest {key}",
+                key=layout.checkpoint_key(org, tree["size"]),
+            )
             continue
-        before: Optional[dict[str, Any]] = checkpoints.get(tree["first"]) if tree["first"] else {"tree_size": 0, "frontier": []}
+        before: Optional[dict[str, Any]] = (
+            checkpoints.get(tree["first"]) if tree["first"] else {"tree_size": 0, "frontier": []}
+        )
         if before is None:
             report.add("checkpoint", f"digest {key}: no checkpoint of the tree it grew (size {tree['first']})", key=key)
             continue
-        grown = merkle.append([bytes.fromhex(n) for n in before["frontier"]], before["tree_size"], leaves_of(document.get("records", [])))
-        if merkle.root(grown).hex() != after["root"] or tree["size"] - tree["first"] != len(document.get("records", [])):
-            report.add("checkpoint", f"digest {key}: its versions do not grow checkpoint {tree['first']} into "
-                                     f"checkpoint {tree['size']}", key=key)
+        grown = merkle.append(
+            [bytes.fromhex(n) for n in before["frontier"]], before["tree_size"], leaves_of(document.get("records", []))
+        )
+        if merkle.root(grown).hex() != after["root"] or tree["size"] - tree["first"] != len(
+            document.get("records", [])
+        ):
+            report.add(
+                "checkpoint",
+                f"digest {key}: its versions do not grow checkpoint {tree['first']} into checkpoint {tree['size']}",
+                key=key,
+            )
 
 
 def _check_manifests(archive: Objects, org: str, now: datetime, report: Report) -> None:
@@ -527,11 +677,19 @@ def _check_manifests(archive: Objects, org: str, now: datetime, report: Report) 
         if not lines:
             continue
         if written > now + MANIFEST_SKEW:
-            report.add("manifest", f"manifest {key} is dated in the future ({_iso(written)}): forged; "
-                                   f"its {len(lines)} versions are not pending", key=key)
+            report.add(
+                "manifest",
+                f"manifest {key} is dated in the future ({_iso(written)}): forged; "
+                f"its {len(lines)} versions are not pending",
+                key=key,
+            )
         elif written < now - CADENCE - SETTLE - GRACE:
-            report.add("manifest", f"manifest {key} was written {_iso(written)} and is still in no digest "
-                                   f"(the digests stopped, or it was forged): its {len(lines)} versions are not pending", key=key)
+            report.add(
+                "manifest",
+                f"manifest {key} was written {_iso(written)} and is still in no digest "
+                f"(the digests stopped, or it was forged): its {len(lines)} versions are not pending",
+                key=key,
+            )
         else:
             report.pending |= {(r["id"], r["seq"], r["sha256"]) for r in lines}
 

@@ -69,7 +69,7 @@ def manifest_key(written: datetime, first_sequence: str) -> str:
 
 
 def manifest_time(key: str) -> datetime:
-    stamp = key[len(MANIFEST_PREFIX):].split("_", 1)[0]
+    stamp = key[len(MANIFEST_PREFIX) :].split("_", 1)[0]
     return datetime.strptime(stamp, MANIFEST_TIME).replace(tzinfo=timezone.utc)
 
 

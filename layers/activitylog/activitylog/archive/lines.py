@@ -35,9 +35,31 @@ INSERT, MODIFY, EXPIRE, REMOVE = "INSERT", "MODIFY", "EXPIRE", "REMOVE"
 
 # The columns of a line, in the order template.yaml's Glue table declares them (a test compares).
 COLUMNS = (
-    "org", "id", "seq", "change", "changed_at", "version", "occurred_at", "type", "status", "actor", "action",
-    "event", "entity", "recorded_at", "recorded_by", "finished_at", "sequence", "expires_at", "changes",
-    "metadata", "error", "source", "correlation_id", "retry_of", "detail_unavailable",
+    "org",
+    "id",
+    "seq",
+    "change",
+    "changed_at",
+    "version",
+    "occurred_at",
+    "type",
+    "status",
+    "actor",
+    "action",
+    "event",
+    "entity",
+    "recorded_at",
+    "recorded_by",
+    "finished_at",
+    "sequence",
+    "expires_at",
+    "changes",
+    "metadata",
+    "error",
+    "source",
+    "correlation_id",
+    "retry_of",
+    "detail_unavailable",
 )
 
 
@@ -102,9 +124,26 @@ def canonical(document: dict) -> str:
 
 def detail_view(document: dict) -> dict:
     """A line as the API's detail panel answers an entry (``api.views.detail_view``'s fields)."""
-    view = {key: document[key] for key in ("id", "occurred_at", "type", "status", "actor", "action", "event", "entity",
-                                            "recorded_at", "finished_at", "sequence", "correlation_id", "retry_of",
-                                            "recorded_by", "expires_at")}
+    view = {
+        key: document[key]
+        for key in (
+            "id",
+            "occurred_at",
+            "type",
+            "status",
+            "actor",
+            "action",
+            "event",
+            "entity",
+            "recorded_at",
+            "finished_at",
+            "sequence",
+            "correlation_id",
+            "retry_of",
+            "recorded_by",
+            "expires_at",
+        )
+    }
     for key in ("changes", "metadata", "error", "source"):
         view[key] = json.loads(document[key]) if document[key] is not None else None
     if document.get("detail_unavailable"):

@@ -31,8 +31,13 @@ def versions_of(objects: Objects, org: str, entry_id: str) -> list[Line]:
     keys = list(objects.keys(layout.hour_prefix(org, entry_id)))
     with ThreadPoolExecutor(max_workers=min(8, len(keys) or 1)) as pool:
         bodies = list(pool.map(objects.get, keys))
-    found = {line.sequence: line for body in bodies if body for line in unpack_lines(body)
-             if line.entry_id == entry_id and line.org == org}
+    found = {
+        line.sequence: line
+        for body in bodies
+        if body
+        for line in unpack_lines(body)
+        if line.entry_id == entry_id and line.org == org
+    }
     return [found[sequence] for sequence in sorted(found, key=int)]
 
 

@@ -66,13 +66,24 @@ def build(archive: Objects, digests: Any, org: str, entry_id: str, public_keys: 
     for line in lines:
         index = places.get((line.sequence, line.sha256))
         if index is not None:
-            versions.append({"line": line.text, "index": index,
-                             "path": [node.hex() for node in merkle.inclusion_proof(index, complete)]})
+            versions.append(
+                {
+                    "line": line.text,
+                    "index": index,
+                    "path": [node.hex() for node in merkle.inclusion_proof(index, complete)],
+                }
+            )
     if not versions:
         raise NoProof(f"entry {entry_id} is archived after the newest checkpoint: the next digest covers it")
     versions.sort(key=lambda version: version["index"])
-    return {"format": FORMAT, "org": org, "id": entry_id, "versions": versions, "checkpoint": checkpoint,
-            "public_key": base64.b64encode(signer).decode()}
+    return {
+        "format": FORMAT,
+        "org": org,
+        "id": entry_id,
+        "versions": versions,
+        "checkpoint": checkpoint,
+        "public_key": base64.b64encode(signer).decode(),
+    }
 
 
 def bundle_bytes(bundle: dict) -> bytes:

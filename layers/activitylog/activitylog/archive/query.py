@@ -28,9 +28,17 @@ from activitylog.query.filters import ActivityFilter
 
 # The JSON columns a query reads (``lines.COLUMNS``; ``org`` and ``date`` come from the path).
 _COLUMNS = {
-    "id": "VARCHAR", "seq": "VARCHAR", "change": "VARCHAR", "changed_at": "VARCHAR", "occurred_at": "VARCHAR",
-    "type": "VARCHAR", "status": "VARCHAR", "actor": "STRUCT(kind VARCHAR, id VARCHAR, name VARCHAR)",
-    "action": "VARCHAR", "event": "VARCHAR", "entity": "STRUCT(type VARCHAR, id VARCHAR, label VARCHAR)",
+    "id": "VARCHAR",
+    "seq": "VARCHAR",
+    "change": "VARCHAR",
+    "changed_at": "VARCHAR",
+    "occurred_at": "VARCHAR",
+    "type": "VARCHAR",
+    "status": "VARCHAR",
+    "actor": "STRUCT(kind VARCHAR, id VARCHAR, name VARCHAR)",
+    "action": "VARCHAR",
+    "event": "VARCHAR",
+    "entity": "STRUCT(type VARCHAR, id VARCHAR, label VARCHAR)",
 }
 
 
@@ -43,8 +51,9 @@ def days(low: datetime, high: datetime) -> list[str]:
     return found
 
 
-def mirror(objects: Objects, org: str, low: datetime, high: datetime, into: Path,
-           keep: Optional[Callable[[Line], bool]] = None) -> int:
+def mirror(
+    objects: Objects, org: str, low: datetime, high: datetime, into: Path, keep: Optional[Callable[[Line], bool]] = None
+) -> int:
     """Copy the org's partitions of the window's days from ``objects`` into the folder ``into``, only the
     lines ``keep`` accepts (all by default); how many objects."""
     keys = [key for day in days(low, high) for key in objects.keys(layout.date_prefix(org, day))]
@@ -63,8 +72,9 @@ def mirror(objects: Objects, org: str, low: datetime, high: datetime, into: Path
     return len(keys)
 
 
-def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Optional[int] = None,
-          connection=None) -> list[dict]:
+def query(
+    root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Optional[int] = None, connection=None
+) -> list[dict]:
     """The entries of ``org`` in ``root``'s archive matching ``wanted`` (window and the five axes), newest first.
 
     Each row holds the list columns of the entry's latest archived version, plus ``versions``,
@@ -76,7 +86,10 @@ def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Op
     files = str(Path(root) / layout.ARCHIVE_PREFIX / "*" / "*" / "*.jsonl.gz")
     if not list((Path(root) / layout.ARCHIVE_PREFIX).glob("*/*/*.jsonl.gz")):
         return []
-    where, parameters = [], [files, layout.org_part(org), low.date(), high.date(), ids.lower_bound(low), ids.upper_bound(high)]
+    where, parameters = (
+        [],
+        [files, layout.org_part(org), low.date(), high.date(), ids.lower_bound(low), ids.upper_bound(high)],
+    )
     if wanted.types:
         where.append(f"type IN ({', '.join('?' for _ in wanted.types)})")
         parameters += sorted(t.value for t in wanted.types)
@@ -107,8 +120,8 @@ def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Op
             FROM versions
         )
         SELECT id, occurred_at, type, status, actor, action, event, entity, versions, expired_at, removed_at
-        FROM latest WHERE newest = 1 {''.join(f' AND {clause}' for clause in where)}
-        ORDER BY id DESC {f'LIMIT {int(limit)}' if limit else ''}
+        FROM latest WHERE newest = 1 {"".join(f" AND {clause}" for clause in where)}
+        ORDER BY id DESC {f"LIMIT {int(limit)}" if limit else ""}
     """
     connection = connection or duckdb.connect()
     cursor = connection.execute(sql, parameters)
@@ -117,7 +130,11 @@ def query(root: Path, org: str, wanted: ActivityFilter, now: datetime, limit: Op
 
 
 def _struct(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(kind)}" for name, kind in columns.items()).replace('"', "'") + "}"
+    return (
+        "{"
+        + ", ".join(f"{json.dumps(name)}: {json.dumps(kind)}" for name, kind in columns.items()).replace('"', "'")
+        + "}"
+    )
 
 
 def _row(row: dict) -> dict:

@@ -51,8 +51,9 @@ class KmsSigner:
         return self._client
 
     def sign(self, digest: bytes) -> bytes:
-        return self.client.sign(KeyId=self.key_id, Message=digest, MessageType="DIGEST",
-                                SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+        return self.client.sign(
+            KeyId=self.key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+        )["Signature"]
 
     def public_key(self) -> bytes:
         return self.client.get_public_key(KeyId=self.key_id)["PublicKey"]
@@ -73,7 +74,8 @@ class LocalSigner:
             if not self.path.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
                 temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
                 temporary.write_bytes(pem)
                 os.chmod(temporary, 0o600)
@@ -98,8 +100,11 @@ class LocalSigner:
     def public_key(self) -> bytes:
         from cryptography.hazmat.primitives import serialization
 
-        return self._private().public_key().public_bytes(serialization.Encoding.DER,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+        return (
+            self._private()
+            .public_key()
+            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
 
 
 def local_key_path(folder: Path, key_id: str) -> Path:

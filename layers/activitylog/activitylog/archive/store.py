@@ -49,8 +49,9 @@ class S3Objects:
             from botocore.config import Config
 
             # Bounded: a stuck request fails the invocation (and the batch is retried) long before its timeout.
-            self._client = boto3.client("s3", config=Config(connect_timeout=5, read_timeout=20,
-                                                            retries={"max_attempts": 4, "mode": "standard"}))
+            self._client = boto3.client(
+                "s3", config=Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 4, "mode": "standard"})
+            )
         return self._client
 
     def keys(self, prefix: str, start_after: Optional[str] = None) -> Iterator[str]:
@@ -76,9 +77,19 @@ class S3Objects:
         ``{"key", "version", "deleted", "latest"}``."""
         for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
             for version in page.get("Versions", []):
-                yield {"key": version["Key"], "version": version["VersionId"], "deleted": False, "latest": version["IsLatest"]}
+                yield {
+                    "key": version["Key"],
+                    "version": version["VersionId"],
+                    "deleted": False,
+                    "latest": version["IsLatest"],
+                }
             for marker in page.get("DeleteMarkers", []):
-                yield {"key": marker["Key"], "version": marker["VersionId"], "deleted": True, "latest": marker["IsLatest"]}
+                yield {
+                    "key": marker["Key"],
+                    "version": marker["VersionId"],
+                    "deleted": True,
+                    "latest": marker["IsLatest"],
+                }
 
     def get_version(self, key: str, version: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version)["Body"].read()
@@ -95,7 +106,9 @@ class ArchiveStore(S3Objects):
         (how many, the last key when more may follow)."""
         done, last = 0, None
         for key in self.keys(layout.org_prefix(org), start_after=after_key):
-            self.client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": ARCHIVE_TAG, "Value": tag}]})
+            self.client.put_object_tagging(
+                Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": ARCHIVE_TAG, "Value": tag}]}
+            )
             done, last = done + 1, key
             if done >= limit:
                 return done, last

@@ -48,8 +48,13 @@ class Archived:
 
 
 class Archiver:
-    def __init__(self, entries: Any, archive: ArchiveStore, archive_tag: Callable[[str], str],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        entries: Any,
+        archive: ArchiveStore,
+        archive_tag: Callable[[str], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self.entries = entries  # the service (or its store): images into entries
         self.bucket = archive
         self.archive_tag = archive_tag  # org -> the tag value of its archive retention class
@@ -86,7 +91,9 @@ class Archiver:
         try:
             found = self.entries.entry_from_image(image)
         except Exception as error:  # noqa: BLE001 - any unreadable image stops the batch, by name
-            raise UnreadableRecord(f"stream record {stream.sequence_number}: {type(error).__name__}: {error}") from error
+            raise UnreadableRecord(
+                f"stream record {stream.sequence_number}: {type(error).__name__}: {error}"
+            ) from error
         if found is None:
             return None
         org, entry = found
@@ -95,8 +102,13 @@ class Archiver:
         else:
             change = record.event_name.name
         changed = stream.approximate_creation_date_time
-        return version_line(org, entry, stream.sequence_number, change,
-                            datetime.fromtimestamp(changed, timezone.utc) if changed is not None else None)
+        return version_line(
+            org,
+            entry,
+            stream.sequence_number,
+            change,
+            datetime.fromtimestamp(changed, timezone.utc) if changed is not None else None,
+        )
 
 
 def objects_of(lines: list[Line]) -> dict[str, list[Line]]:
@@ -108,5 +120,18 @@ def objects_of(lines: list[Line]) -> dict[str, list[Line]]:
 
 
 def _manifest(placed: list[tuple[str, Line]]) -> bytes:
-    return canonical({"lines": [{"org": line.org, "key": key, "id": line.entry_id, "seq": line.sequence, "change": line.change,
-                                 "sha256": line.sha256} for key, line in placed]}).encode()
+    return canonical(
+        {
+            "lines": [
+                {
+                    "org": line.org,
+                    "key": key,
+                    "id": line.entry_id,
+                    "seq": line.sequence,
+                    "change": line.change,
+                    "sha256": line.sha256,
+                }
+                for key, line in placed
+            ]
+        }
+    ).encode()

@@ -23,8 +23,23 @@ from typing import Optional
 
 from activitylog.entry import Entry, iso_time
 
-COLUMNS = ("id", "time", "type", "status", "actor_kind", "actor_id", "actor_name", "action", "event",
-           "entity_type", "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id")
+COLUMNS = (
+    "id",
+    "time",
+    "type",
+    "status",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "action",
+    "event",
+    "entity_type",
+    "entity_id",
+    "entity_label",
+    "changed_fields",
+    "error_message",
+    "correlation_id",
+)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -41,13 +56,25 @@ def row(entry: Entry) -> list[str]:
     """
     actor, entity = entry.actor, entry.entity or {}
     cells = (
-        entry.id, iso_time(entry.occurred_at), entry.type.value, entry.status.value,
-        actor["kind"], actor["id"], actor["name"], entry.action, entry.event,
-        entity.get("type") or "", entity.get("id") or "", entity.get("label") or "",
+        entry.id,
+        iso_time(entry.occurred_at),
+        entry.type.value,
+        entry.status.value,
+        actor["kind"],
+        actor["id"],
+        actor["name"],
+        entry.action,
+        entry.event,
+        entity.get("type") or "",
+        entity.get("id") or "",
+        entity.get("label") or "",
         json.dumps(list(entry.changes), ensure_ascii=False) if entry.changes else "",
-        _error_message(entry.error), entry.correlation_id or "",
+        _error_message(entry.error),
+        entry.correlation_id or "",
     )
-    return ["'" + cell if cell.startswith(FORMULA_STARTS) else cell for cell in cells]  # neutralise(), inlined: per cell, per row
+    return [
+        "'" + cell if cell.startswith(FORMULA_STARTS) else cell for cell in cells
+    ]  # neutralise(), inlined: per cell, per row
 
 
 def _error_message(error: Optional[dict]) -> str:

@@ -33,8 +33,9 @@ class ExportFiles(Bucket):
 
     def start(self, key: str, filename: str) -> str:
         """A new multipart upload; the object downloads as ``filename``."""
-        answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE,
-                                                     ContentDisposition=_attachment(filename))
+        answer = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE, ContentDisposition=_attachment(filename)
+        )
         return answer["UploadId"]
 
     def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> None:
@@ -50,9 +51,13 @@ class ExportFiles(Bucket):
         """
         try:
             listed = []
-            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+            for page in self.client.get_paginator("list_parts").paginate(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            ):
                 listed += [{"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in page.get("Parts", [])]
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed})
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
             return len(listed)
         except self.client.exceptions.NoSuchUpload:
             pass
@@ -62,8 +67,10 @@ class ExportFiles(Bucket):
             stored = {}
         if stored.get("ETag", "").strip('"').endswith(f"-{parts}") and stored.get("ContentLength") == size:
             return parts
-        raise RuntimeError(f"upload {upload_id} is gone and {key} is not its file ({parts} parts, {size} bytes): "
-                           f"S3 holds {stored.get('ContentLength', 'no object')} bytes, ETag {stored.get('ETag')}")
+        raise RuntimeError(
+            f"upload {upload_id} is gone and {key} is not its file ({parts} parts, {size} bytes): "
+            f"S3 holds {stored.get('ContentLength', 'no object')} bytes, ETag {stored.get('ETag')}"
+        )
 
     def abort(self, key: str, upload_id: str) -> None:
         """Drop an unfinished upload's parts (an upload already gone is fine)."""
@@ -90,8 +97,12 @@ class ExportFiles(Bucket):
         """A GET URL for the file, valid ``seconds`` (signed with this function's own credentials)."""
         return self.client.generate_presigned_url(
             "get_object",
-            Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": _attachment(filename),
-                    "ResponseContentType": CONTENT_TYPE},
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": _attachment(filename),
+                "ResponseContentType": CONTENT_TYPE,
+            },
             ExpiresIn=seconds,
         )
 

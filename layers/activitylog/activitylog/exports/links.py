@@ -40,7 +40,9 @@ class Link:
 
 def mint(key: Key, export_id: str, org: str, requester: str, seconds: int, now: Optional[float] = None) -> str:
     expires = int(time.time() if now is None else now) + seconds
-    return seal(key, (PURPOSE, export_id), {_WIRE["org"]: org, _WIRE["requester"]: requester, _WIRE["expires"]: expires})
+    return seal(
+        key, (PURPOSE, export_id), {_WIRE["org"]: org, _WIRE["requester"]: requester, _WIRE["expires"]: expires}
+    )
 
 
 def verify(key: Key, token: Optional[str], export_id: str, now: Optional[float] = None) -> Link:
@@ -51,6 +53,9 @@ def verify(key: Key, token: Optional[str], export_id: str, now: Optional[float] 
     except (ValueError, KeyError, TypeError):
         raise NotFound(f"no export {export_id} for this link", "token") from None
     if (time.time() if now is None else now) > link.expires:
-        raise Gone(f"this link expired at {link.expires_at.isoformat(timespec='seconds')}; "
-                   "open the export from the Activity Logs page for a fresh one", "token")
+        raise Gone(
+            f"this link expired at {link.expires_at.isoformat(timespec='seconds')}; "
+            "open the export from the Activity Logs page for a fresh one",
+            "token",
+        )
     return link

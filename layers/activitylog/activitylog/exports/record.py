@@ -43,8 +43,10 @@ def parse_filters(filters: Optional[Mapping[str, Any]]) -> tuple[ActivityFilter,
         if value is None or value == []:
             continue
         if not all(isinstance(part, str) for part in values) or (len(values) > 1 and key not in ("type", "status")):
-            raise BadRequest(f"filters.{key} must be a string{' or a list of strings' if key in ('type', 'status') else ''}",
-                             f"filters.{key}")
+            raise BadRequest(
+                f"filters.{key} must be a string{' or a list of strings' if key in ('type', 'status') else ''}",
+                f"filters.{key}",
+            )
         params[key] = ",".join(values)
     try:
         wanted = parse_list_request(params).filter
@@ -60,15 +62,28 @@ def filter_document(wanted: ActivityFilter) -> dict:
         document["type"] = [t.value for t in ALL_TYPES if t in wanted.types]
     if wanted.statuses:
         document["status"] = [s.value for s in ALL_STATUSES if s in wanted.statuses]
-    for key, value in (("user", wanted.user), ("entity_type", wanted.entity_type), ("entity_id", wanted.entity_id),
-                       ("from", wanted.date_from), ("to", wanted.date_to)):
+    for key, value in (
+        ("user", wanted.user),
+        ("entity_type", wanted.entity_type),
+        ("entity_id", wanted.entity_id),
+        ("from", wanted.date_from),
+        ("to", wanted.date_to),
+    ):
         if value is not None:
             document[key] = value.isoformat() if isinstance(value, datetime) else value
     return document
 
 
-def new_export(requester: Mapping[str, Optional[str]], filters: dict, low: datetime, high: datetime, asked: datetime,
-               status: Status, delivery: str, progress: Optional[dict] = None) -> dict:
+def new_export(
+    requester: Mapping[str, Optional[str]],
+    filters: dict,
+    low: datetime,
+    high: datetime,
+    asked: datetime,
+    status: Status,
+    delivery: str,
+    progress: Optional[dict] = None,
+) -> dict:
     """The entry document that records an export (``NewEntry``); its entity id becomes the entry's own id."""
     document: dict[str, Any] = {
         "type": EntryType.BACKGROUND_JOB.value,
@@ -104,7 +119,11 @@ class Export:
     def of(cls, entry: Entry) -> Optional["Export"]:
         """The export an entry records, or None if it records something else."""
         entity = entry.entity or {}
-        if entity.get("type") != EntityType.EXPORT.value or entity.get("id") != entry.id or entry.metadata.get("job") != JOB:
+        if (
+            entity.get("type") != EntityType.EXPORT.value
+            or entity.get("id") != entry.id
+            or entry.metadata.get("job") != JOB
+        ):
             return None
         return cls(entry)
 
@@ -124,7 +143,9 @@ class Export:
     def id_range(self) -> tuple[str, str]:
         """The ids of the export's window (entries recorded after ``as_of`` are left out as they are read)."""
         window = self.entry.metadata["window"]
-        return ids.lower_bound(datetime.fromisoformat(window["from"])), ids.upper_bound(datetime.fromisoformat(window["to"]))
+        return ids.lower_bound(datetime.fromisoformat(window["from"])), ids.upper_bound(
+            datetime.fromisoformat(window["to"])
+        )
 
     @property
     def as_of(self) -> datetime:

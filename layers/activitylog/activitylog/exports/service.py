@@ -83,12 +83,20 @@ class ExportRuns:
         import boto3
 
         # Named by the export: a retried start of the same export is the same execution.
-        boto3.client("stepfunctions").start_execution(stateMachineArn=self.state_machine, name=export_id, input=json.dumps(state))
+        boto3.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine, name=export_id, input=json.dumps(state)
+        )
 
 
 class ExportService:
-    def __init__(self, activity: ActivityService, config: ExportSettings, files: ExportFiles, runs: ExportRuns,
-                 link_key: Optional[Key] = None) -> None:
+    def __init__(
+        self,
+        activity: ActivityService,
+        config: ExportSettings,
+        files: ExportFiles,
+        runs: ExportRuns,
+        link_key: Optional[Key] = None,
+    ) -> None:
         self.activity = activity
         self.config = config
         self.files = files
@@ -115,22 +123,31 @@ class ExportService:
         if inline is not None:
             body, rows = inline
             progress = {"rows": rows, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(), "parts": 0}
-            export = self._record(caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress))
+            export = self._record(
+                caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress)
+            )
             return SmallExport(body, export, export.filename(caller.org))
         if not caller.email:
-            raise BadRequest(f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes, "
-                             f"or takes more than {self.config.inline_seconds} s to read), so it runs in the background and "
-                             "emails its link: the token carries no email claim", "email")
+            raise BadRequest(
+                f"this export holds more than {self.config.inline_rows:,} rows (or {self.config.inline_bytes:,} bytes, "
+                f"or takes more than {self.config.inline_seconds} s to read), so it runs in the background and "
+                "emails its link: the token carries no email claim",
+                "email",
+            )
         export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email"))
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
         except Exception as error:  # noqa: BLE001 - the export must not stay IN_PROGRESS with nothing running it
             logger.exception("could not start the export's state machine", extra={"export_id": export.id})
             self._finish(caller.org, export.id, Status.FAILED, {}, 1, f"the export could not be started: {error}")
-            raise Unavailable("the export could not be started; nothing is running, try again shortly", "filters") from None
+            raise Unavailable(
+                "the export could not be started; nothing is running, try again shortly", "filters"
+            ) from None
         return LargeExport(export)
 
-    def _inline(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime) -> Optional[tuple[bytes, int]]:
+    def _inline(
+        self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, now: datetime
+    ) -> Optional[tuple[bytes, int]]:
         """The whole CSV and its rows if the set fits the threshold, else None; reads at most the threshold plus one row.
 
         Also None once reading has taken ``inline_seconds``: the background path has no 29 s limit.
@@ -140,7 +157,9 @@ class ExportService:
         high = high_id
         deadline = time.monotonic() + self.config.inline_seconds
         while True:
-            page = self.activity.read_page(org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True)
+            page = self.activity.read_page(
+                org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True
+            )
             items = as_of(page.items, now)
             if rows + len(items) > limit:
                 return None
@@ -168,8 +187,11 @@ class ExportService:
         if export.entry.status is Status.SUCCESS and export.entry.metadata.get("delivery") == "email":
             expires = export.file_expires_at(self.config.link_days)
             if self.activity.clock() >= expires:  # the bucket's rule removes it: a link would lead nowhere
-                raise Gone(f"export {export_id}'s file expired at {expires.isoformat(timespec='seconds')} (files are kept "
-                           f"{self.config.link_days} days); export again from the Activity Logs page", "id")
+                raise Gone(
+                    f"export {export_id}'s file expired at {expires.isoformat(timespec='seconds')} (files are kept "
+                    f"{self.config.link_days} days); export again from the Activity Logs page",
+                    "id",
+                )
             url = self._link(base_url, export, caller.org, STATUS_LINK_SECONDS)
         return export.view(url)
 
@@ -202,7 +224,9 @@ class ExportService:
             started = time.monotonic()
             data = writer.take()
             self.files.put_part(key, state["upload_id"], counters["parts"] + 1, data)
-            counters.update(parts=counters["parts"] + 1, rows=counters["rows"] + part_rows, bytes=counters["bytes"] + len(data))
+            counters.update(
+                parts=counters["parts"] + 1, rows=counters["rows"] + part_rows, bytes=counters["bytes"] + len(data)
+            )
             self._progress(org, export.id, counters)
             part_rows, written_now = 0, written_now + 1
             slowest = max(slowest, time.monotonic() - started)
@@ -214,8 +238,16 @@ class ExportService:
             part_rows += 1
             if writer.size >= self.part_size(counters["bytes"]):
                 put_part()
-                if written_now >= self.config.parts_per_step or remaining_seconds() < PART_TIME_MARGIN * slowest + STEP_SPARE_SECONDS:
-                    return {**state, **counters, "cursor": entry.id, "done": False}  # the next part starts below this row
+                if (
+                    written_now >= self.config.parts_per_step
+                    or remaining_seconds() < PART_TIME_MARGIN * slowest + STEP_SPARE_SECONDS
+                ):
+                    return {
+                        **state,
+                        **counters,
+                        "cursor": entry.id,
+                        "done": False,
+                    }  # the next part starts below this row
         if writer.size or counters["parts"] == 0:  # the last part (S3 takes a short one last), or the header alone
             put_part()
         return {**state, **counters, "cursor": None, "done": True}
@@ -263,6 +295,7 @@ class ExportService:
 
         The next page is read while this one is written (one page ahead, so memory stays two pages).
         """
+
         def read(high: str):
             return self.activity.read_page(org, wanted, low_id, high, PAGE_ROWS, now=now, detail=True)
 
@@ -304,8 +337,9 @@ class ExportService:
         update = EntryUpdate.model_validate({"metadata": counters, "sequence": counters["parts"]})
         self.activity.update(self._exporter(org), export_id, update)
 
-    def _finish(self, org: str, export_id: str, status: Status, metadata: dict, sequence: int,
-                error: Optional[str] = None) -> None:
+    def _finish(
+        self, org: str, export_id: str, status: Status, metadata: dict, sequence: int, error: Optional[str] = None
+    ) -> None:
         from activitylog.inputs import EntryUpdate
 
         document: dict[str, Any] = {"status": status.value, "sequence": sequence}

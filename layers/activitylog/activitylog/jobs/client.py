@@ -67,8 +67,13 @@ class Publisher:
     out with its next invocation.
     """
 
-    def __init__(self, bus: Optional[str] = None, events_client: Any = None, limit: int = BUFFER_LIMIT,
-                 pause: float = PAUSE_SECONDS) -> None:
+    def __init__(
+        self,
+        bus: Optional[str] = None,
+        events_client: Any = None,
+        limit: int = BUFFER_LIMIT,
+        pause: float = PAUSE_SECONDS,
+    ) -> None:
         self.bus = bus if bus is not None else _settings().activity_bus_name
         self._events = events_client
         self.limit = limit
@@ -138,8 +143,10 @@ class Publisher:
                     one_by_one = max(0, one_by_one - 1)
                     _reject(batch[0], str(error))
                     continue
-                logger.warning("activity events buffered: the bus is unavailable",
-                               extra={"bus": self.bus, "buffered": len(self.pending), "error": str(error)})
+                logger.warning(
+                    "activity events buffered: the bus is unavailable",
+                    extra={"bus": self.bus, "buffered": len(self.pending), "error": str(error)},
+                )
                 _count("ActivityEventsBuffered", len(self.pending))
                 self._paused_until = time.monotonic() + self.pause
                 return
@@ -155,9 +162,16 @@ class Publisher:
                 self.pending.popleft()
             if retry:  # back to the front, in order: they go first next time
                 self.pending.extendleft(reversed(retry))
-                logger.warning("activity events buffered: the bus refused some for now",
-                               extra={"bus": self.bus, "refused": len(retry),
-                                      "error": next(r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode") in TRANSIENT_CODES)})
+                logger.warning(
+                    "activity events buffered: the bus refused some for now",
+                    extra={
+                        "bus": self.bus,
+                        "refused": len(retry),
+                        "error": next(
+                            r.get("ErrorCode") for r in answer["Entries"] if r.get("ErrorCode") in TRANSIENT_CODES
+                        ),
+                    },
+                )
                 _count("ActivityEventsBuffered", len(self.pending))
                 self._paused_until = time.monotonic() + self.pause
                 return
@@ -181,8 +195,10 @@ class Publisher:
             from botocore.config import Config
 
             # A producer waits at most a few seconds on an unreachable bus, then buffers.
-            self._events = boto3.client("events", config=Config(connect_timeout=1, read_timeout=3,
-                                                                  retries={"max_attempts": 2, "mode": "standard"}))
+            self._events = boto3.client(
+                "events",
+                config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}),
+            )
         return self._events
 
 
@@ -223,9 +239,16 @@ class ActivityClient:
     this client joins that chain. ``actor`` is who entries are by unless a call says otherwise.
     """
 
-    def __init__(self, org: str, *, correlation_id: Optional[str] = None, actor: Optional[dict] = None,
-                 publisher: Optional[Publisher] = None, producer: Optional[str] = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        org: str,
+        *,
+        correlation_id: Optional[str] = None,
+        actor: Optional[dict] = None,
+        publisher: Optional[Publisher] = None,
+        producer: Optional[str] = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self.org = org
         self.correlation_id = correlation_id
         self.actor = actor or SYSTEM
@@ -239,20 +262,47 @@ class ActivityClient:
 
     # -- entries that happen at once ---------------------------------------------------------
 
-    def record(self, *, type: str, action: str, event: str, status: str = "SUCCESS", actor: Optional[dict] = None,  # noqa: A002
-               entity: Optional[dict] = None, before: Optional[dict] = None, after: Optional[dict] = None,
-               metadata: Optional[dict] = None, error: Optional[dict] = None, correlation_id: Optional[str] = None,
-               retry_of: Optional[str] = None, source: Optional[dict] = None, webhook: Optional[dict] = None,
-               entry_id: Optional[str] = None) -> str:
+    def record(
+        self,
+        *,
+        type: str,
+        action: str,
+        event: str,
+        status: str = "SUCCESS",
+        actor: Optional[dict] = None,  # noqa: A002
+        entity: Optional[dict] = None,
+        before: Optional[dict] = None,
+        after: Optional[dict] = None,
+        metadata: Optional[dict] = None,
+        error: Optional[dict] = None,
+        correlation_id: Optional[str] = None,
+        retry_of: Optional[str] = None,
+        source: Optional[dict] = None,
+        webhook: Optional[dict] = None,
+        entry_id: Optional[str] = None,
+    ) -> str:
         """Record one entry (a user action, a system event, a webhook); answers its id (``entry_id`` if given)."""
         now = ids.occurred_at(entry_id) if entry_id else self.clock()  # an entry's time is its id's
         entry_id = entry_id or ids.new_id(now)
-        document = _without_none({
-            "type": type, "status": status, "actor": actor or self.actor, "action": action, "event": event,
-            "entity": entity, "occurred_at": _iso(now), "before": before, "after": after, "metadata": metadata,
-            "error": error, "correlation_id": self.chain(correlation_id), "retry_of": retry_of, "source": source,
-            "webhook": webhook,
-        })
+        document = _without_none(
+            {
+                "type": type,
+                "status": status,
+                "actor": actor or self.actor,
+                "action": action,
+                "event": event,
+                "entity": entity,
+                "occurred_at": _iso(now),
+                "before": before,
+                "after": after,
+                "metadata": metadata,
+                "error": error,
+                "correlation_id": self.chain(correlation_id),
+                "retry_of": retry_of,
+                "source": source,
+                "webhook": webhook,
+            }
+        )
         self._send(entry_id, document, events.ACTIVITY_RECORDED, None, now)
         return entry_id
 
@@ -260,23 +310,61 @@ class ActivityClient:
         """What ``record(entry_id=…, **fields)`` would send, for an event that carries the entry itself (a
         retry's run request: ``events.RunRequest.record``); fitted to one event and validated, or raises."""
         drafted: list[dict] = []
-        recorder = ActivityClient(self.org, correlation_id=self.correlation_id, actor=self.actor, producer=self.producer,
-                                  publisher=_Capture(drafted), clock=self.clock)
+        recorder = ActivityClient(
+            self.org,
+            correlation_id=self.correlation_id,
+            actor=self.actor,
+            producer=self.producer,
+            publisher=_Capture(drafted),
+            clock=self.clock,
+        )
         recorder.record(entry_id=entry_id, **fields)
         if not drafted:
             raise ValueError(f"entry {entry_id} is not a valid entry (logged)")
         return {"entry_id": entry_id, "entry": json.loads(drafted[0]["Detail"])["entry"], "producer": self.producer}
 
-    def system_event(self, action: str, event: str, *, entity: Optional[dict] = None, before: Optional[dict] = None,
-                     after: Optional[dict] = None, metadata: Optional[dict] = None, status: str = "SUCCESS") -> str:
+    def system_event(
+        self,
+        action: str,
+        event: str,
+        *,
+        entity: Optional[dict] = None,
+        before: Optional[dict] = None,
+        after: Optional[dict] = None,
+        metadata: Optional[dict] = None,
+        status: str = "SUCCESS",
+    ) -> str:
         """A SYSTEM_EVENT by the platform: a migration, a configuration change (``before``/``after``), a cache clear."""
-        return self.record(type="SYSTEM_EVENT", action=action, event=event, status=status, actor=SYSTEM, entity=entity,
-                           before=before, after=after, metadata=metadata)
+        return self.record(
+            type="SYSTEM_EVENT",
+            action=action,
+            event=event,
+            status=status,
+            actor=SYSTEM,
+            entity=entity,
+            before=before,
+            after=after,
+            metadata=metadata,
+        )
 
-    def webhook_sent(self, topic: str, target: dict, *, url: str, body: Any = None, method: str = "POST",
-                     response_status: Optional[int] = None, response_body: Any = None, duration_ms: int = 0,
-                     attempt: Optional[int] = None, gave_up: bool = True, error: Optional[str] = None,
-                     retry_of: Optional[str] = None, correlation_id: Optional[str] = None, entry_id: Optional[str] = None) -> str:
+    def webhook_sent(
+        self,
+        topic: str,
+        target: dict,
+        *,
+        url: str,
+        body: Any = None,
+        method: str = "POST",
+        response_status: Optional[int] = None,
+        response_body: Any = None,
+        duration_ms: int = 0,
+        attempt: Optional[int] = None,
+        gave_up: bool = True,
+        error: Optional[str] = None,
+        retry_of: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        entry_id: Optional[str] = None,
+    ) -> str:
         """An outgoing webhook (platform → ``target``, an integration entity), in the ``webhook`` shape of
         ``POST /activities`` (kept redacted in ``metadata.webhook``): SUCCESS on a 2xx answer; otherwise
         FAILED, or WARNING when it will be retried (``gave_up=False``). A failed one can be retried from
@@ -287,32 +375,79 @@ class ActivityClient:
         ok = response_status is not None and 200 <= response_status < 300
         target = {**target, "label": scrub_text(str(target.get("label") or ""))} if target.get("label") else target
         label = target.get("label") or target.get("id")
-        webhook = {"direction": "outgoing", "url": scrub_url(url), "method": method, "request_headers": {"content-type": "application/json"},
-                   "request_body": redact_document(body if body is not None else {"topic": topic}), "duration_ms": max(0, int(duration_ms)),
-                   "response": {"status_code": response_status, "body": redact_document(response_body)} if response_status is not None else None}
+        webhook = {
+            "direction": "outgoing",
+            "url": scrub_url(url),
+            "method": method,
+            "request_headers": {"content-type": "application/json"},
+            "request_body": redact_document(body if body is not None else {"topic": topic}),
+            "duration_ms": max(0, int(duration_ms)),
+            "response": {"status_code": response_status, "body": redact_document(response_body)}
+            if response_status is not None
+            else None,
+        }
         if attempt is not None:
             webhook["attempt"] = attempt
-        said = scrub_text(error) if error else f"{label} answered {response_status}" if response_status else f"{label} did not answer"
+        said = (
+            scrub_text(error)
+            if error
+            else f"{label} answered {response_status}"
+            if response_status
+            else f"{label} did not answer"
+        )
         failure = None if ok else {"message": said, "type": "WebhookDeliveryError"}
-        return self.record(type="WEBHOOK", status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING", actor=SYSTEM,
-                           action="sent", event=f"Webhook sent · {topic} → {label}", entity=target, metadata={"topic": topic},
-                           webhook=webhook, error=failure, retry_of=retry_of, correlation_id=correlation_id, entry_id=entry_id)
+        return self.record(
+            type="WEBHOOK",
+            status="SUCCESS" if ok else "FAILED" if gave_up else "WARNING",
+            actor=SYSTEM,
+            action="sent",
+            event=f"Webhook sent · {topic} → {label}",
+            entity=target,
+            metadata={"topic": topic},
+            webhook=webhook,
+            error=failure,
+            retry_of=retry_of,
+            correlation_id=correlation_id,
+            entry_id=entry_id,
+        )
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def job(self, name: str, *, entity: Optional[dict] = None, params: Optional[dict] = None,
-            retryable: Optional[bool] = None, label: Optional[str] = None, actor: Optional[dict] = None,
-            action: Optional[str] = None, retry_of: Optional[str] = None, run_id: Optional[str] = None,
-            correlation_id: Optional[str] = None, timeout: Optional[timedelta] = None) -> "JobRun":
+    def job(
+        self,
+        name: str,
+        *,
+        entity: Optional[dict] = None,
+        params: Optional[dict] = None,
+        retryable: Optional[bool] = None,
+        label: Optional[str] = None,
+        actor: Optional[dict] = None,
+        action: Optional[str] = None,
+        retry_of: Optional[str] = None,
+        run_id: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        timeout: Optional[timedelta] = None,
+    ) -> "JobRun":
         """One run of job ``name``, as a context manager (see the module's docstring).
 
         ``retryable`` may only narrow its type's (``activitylog.jobtypes``): a run can say it must not be
         retried, never make a type retryable. ``run_id`` is an id minted for it already (a
         retry's); ``timeout`` overrides its type's stall timeout.
         """
-        return JobRun(self, name, entity=entity, params=params or {}, retryable=retryable, label=label,
-                      actor=actor, action=action, retry_of=retry_of, run_id=run_id, correlation_id=correlation_id,
-                      timeout=timeout)
+        return JobRun(
+            self,
+            name,
+            entity=entity,
+            params=params or {},
+            retryable=retryable,
+            label=label,
+            actor=actor,
+            action=action,
+            retry_of=retry_of,
+            run_id=run_id,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
 
     def flush(self) -> int:
         """Send what is buffered now; answers how many events still wait for the bus."""
@@ -325,11 +460,24 @@ class ActivityClient:
 
             NewEntry.model_validate(document)  # a bad document is the producer's bug: say so here, not in a DLQ
         except Exception as error:  # noqa: BLE001 - never into the caller
-            logger.error("activity entry not sent: it is not a valid entry", extra={"entry_id": entry_id, "error": str(error)})
+            logger.error(
+                "activity entry not sent: it is not a valid entry", extra={"entry_id": entry_id, "error": str(error)}
+            )
             _count("ActivityEventsRejected", 1)
             return
-        self.publisher.publish([events.activity_event(self.org, entry_id, document, detail_type=detail_type,
-                                                      sequence=sequence, producer=self.producer, at=at)])
+        self.publisher.publish(
+            [
+                events.activity_event(
+                    self.org,
+                    entry_id,
+                    document,
+                    detail_type=detail_type,
+                    sequence=sequence,
+                    producer=self.producer,
+                    at=at,
+                )
+            ]
+        )
 
 
 class JobRun:
@@ -338,10 +486,22 @@ class JobRun:
     ``job.id`` is the entry's id from the start, so every report addresses the one entry.
     """
 
-    def __init__(self, client: ActivityClient, name: str, *, entity: Optional[dict], params: dict,
-                 retryable: Optional[bool], label: Optional[str], actor: Optional[dict], action: Optional[str],
-                 retry_of: Optional[str], run_id: Optional[str], correlation_id: Optional[str],
-                 timeout: Optional[timedelta]) -> None:
+    def __init__(
+        self,
+        client: ActivityClient,
+        name: str,
+        *,
+        entity: Optional[dict],
+        params: dict,
+        retryable: Optional[bool],
+        label: Optional[str],
+        actor: Optional[dict],
+        action: Optional[str],
+        retry_of: Optional[str],
+        run_id: Optional[str],
+        correlation_id: Optional[str],
+        timeout: Optional[timedelta],
+    ) -> None:
         kind = job_type(name)
         if retryable and not kind.retryable:
             logger.warning("a run cannot make its job type retryable (the register decides)", extra={"job": name})
@@ -356,7 +516,11 @@ class JobRun:
         self.actor = actor or client.actor
         self.action = action or kind.verb
         self.retry_of = retry_of
-        self.metadata: dict[str, Any] = {"job": name, "params": params, "retryable": kind.retryable and retryable is not False}
+        self.metadata: dict[str, Any] = {
+            "job": name,
+            "params": params,
+            "retryable": kind.retryable and retryable is not False,
+        }
         if timeout is not None:
             self.metadata["timeout_seconds"] = max(1, int(timeout.total_seconds()))
         self.error: Optional[dict] = None
@@ -406,8 +570,11 @@ class JobRun:
         """Finish FAILED with the error's message and (for an exception) its stack trace."""
         if isinstance(error, BaseException):
             stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            self.error = {"message": (str(error) or type(error).__name__)[:MAX_MESSAGE], "type": type(error).__name__,
-                          "stack": _cut(stack)}
+            self.error = {
+                "message": (str(error) or type(error).__name__)[:MAX_MESSAGE],
+                "type": type(error).__name__,
+                "stack": _cut(stack),
+            }
         else:
             self.error = {"message": str(error)[:MAX_MESSAGE]}
         self.metadata.update(details)
@@ -427,14 +594,29 @@ class JobRun:
     def _report(self, detail_type: str) -> None:
         # Time-based, never repeating: another process continuing the run still orders after us.
         self._sequence = max(self._sequence + 1, time.time_ns() // 1000)
-        document = _without_none({
-            "type": "BACKGROUND_JOB", "status": self.status, "actor": self.actor, "action": self.action, "event": self.event,
-            "entity": self.entity, "occurred_at": _iso(self.started_at), "metadata": self.metadata, "error": self.error,
-            "correlation_id": self.correlation_id, "retry_of": self.retry_of,
-            "finished_at": _iso(self.finished_at) if self.finished_at else None,
-        })
-        self.client._send(self.id, json.loads(json.dumps(document, default=str)), detail_type, self._sequence,
-                          self.finished_at or self.client.clock())
+        document = _without_none(
+            {
+                "type": "BACKGROUND_JOB",
+                "status": self.status,
+                "actor": self.actor,
+                "action": self.action,
+                "event": self.event,
+                "entity": self.entity,
+                "occurred_at": _iso(self.started_at),
+                "metadata": self.metadata,
+                "error": self.error,
+                "correlation_id": self.correlation_id,
+                "retry_of": self.retry_of,
+                "finished_at": _iso(self.finished_at) if self.finished_at else None,
+            }
+        )
+        self.client._send(
+            self.id,
+            json.loads(json.dumps(document, default=str)),
+            detail_type,
+            self._sequence,
+            self.finished_at or self.client.clock(),
+        )
 
 
 def _iso(moment: datetime) -> str:
@@ -449,11 +631,12 @@ def _cut(text: str, limit: int = MAX_STACK) -> str:
     if len(text) <= limit:
         return text
     head = limit // 8
-    return f"{text[:head]}\n… ({len(text) - limit} characters cut) …\n{text[-(limit - head):]}"
+    return f"{text[:head]}\n… ({len(text) - limit} characters cut) …\n{text[-(limit - head) :]}"
 
 
 def _fitted(document: dict) -> dict:
     """The document, made to fit one EventBridge event: first the stack trace, then the metadata, give way."""
+
     def size(doc: dict) -> int:
         return len(json.dumps(doc, default=str).encode())
 
@@ -474,8 +657,11 @@ def _too_large(entry: dict) -> bool:
     size = events.entry_size(entry)
     if size < events.MAX_EVENT_BYTES:
         return False
-    _reject(entry, f"the event is {size:,} bytes; EventBridge takes less than {events.MAX_EVENT_BYTES:,} in one request "
-                   "(only a job's stack trace and metadata are cut to fit: keep before/after, webhook bodies and labels smaller)")
+    _reject(
+        entry,
+        f"the event is {size:,} bytes; EventBridge takes less than {events.MAX_EVENT_BYTES:,} in one request "
+        "(only a job's stack trace and metadata are cut to fit: keep before/after, webhook bodies and labels smaller)",
+    )
     return True
 
 
@@ -485,8 +671,10 @@ def _refused_whole(error: Exception) -> bool:
 
     if isinstance(error, ParamValidationError):
         return True
-    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in ("ValidationException",
-                                                                                              "SerializationException")
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in (
+        "ValidationException",
+        "SerializationException",
+    )
 
 
 def _reject(entry: dict, reason: str) -> None:
@@ -496,8 +684,10 @@ def _reject(entry: dict, reason: str) -> None:
         entry_id = json.loads(entry.get("Detail") or "{}").get("entry_id")
     except (ValueError, AttributeError):
         pass
-    logger.error("activity event refused: it is not sent, and not kept", extra={"entry_id": entry_id, "reason": reason,
-                                                                               "detail_type": entry.get("DetailType")})
+    logger.error(
+        "activity event refused: it is not sent, and not kept",
+        extra={"entry_id": entry_id, "reason": reason, "detail_type": entry.get("DetailType")},
+    )
     _count("ActivityEventsRejected", 1)
 
 

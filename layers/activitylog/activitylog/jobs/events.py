@@ -55,16 +55,28 @@ BUS_VARIABLE = "ACTIVITY_BUS_NAME"  # the platform bus, in every publisher's env
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's limit for one PutEvents request: its entries' sizes total less than this
 
 
-def activity_event(org: str, entry_id: str, entry: dict, *, detail_type: str = ACTIVITY_RECORDED,
-                   sequence: Optional[int] = None, producer: Optional[str] = None, at: Optional[datetime] = None) -> dict:
+def activity_event(
+    org: str,
+    entry_id: str,
+    entry: dict,
+    *,
+    detail_type: str = ACTIVITY_RECORDED,
+    sequence: Optional[int] = None,
+    producer: Optional[str] = None,
+    at: Optional[datetime] = None,
+) -> dict:
     """One PutEvents entry (without its bus) recording ``entry`` under ``entry_id``."""
     detail: dict[str, Any] = {"org_id": org, "entry_id": entry_id, "entry": entry}
     if sequence is not None:
         detail["sequence"] = sequence
     if producer:
         detail["producer"] = producer
-    return {"Source": ACTIVITY_SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail, separators=(",", ":")),
-            "Time": at or datetime.now(timezone.utc)}
+    return {
+        "Source": ACTIVITY_SOURCE,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":")),
+        "Time": at or datetime.now(timezone.utc),
+    }
 
 
 @dataclass
@@ -82,9 +94,13 @@ class ActivityEvent:
     def parse(cls, event: dict) -> "ActivityEvent":
         """Raises ``ValueError`` naming what is missing: such a message can never be recorded."""
         source, kind = event.get("source"), event.get("detail-type")
-        if not ((source == ACTIVITY_SOURCE and kind in ACTIVITY_DETAIL_TYPES)
-                or (source == RUN_SOURCE and kind in RECORDING_RUN_REQUESTS)):
-            raise ValueError(f"not an activity event: source {event.get('source')!r}, detail-type {event.get('detail-type')!r}")
+        if not (
+            (source == ACTIVITY_SOURCE and kind in ACTIVITY_DETAIL_TYPES)
+            or (source == RUN_SOURCE and kind in RECORDING_RUN_REQUESTS)
+        ):
+            raise ValueError(
+                f"not an activity event: source {event.get('source')!r}, detail-type {event.get('detail-type')!r}"
+            )
         detail = event.get("detail")
         if not isinstance(detail, dict):
             raise ValueError("detail: must be an object")
@@ -103,16 +119,23 @@ class ActivityEvent:
         reported_at = None
         if event.get("time"):
             reported_at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
-        return cls(detail["org_id"], detail["entry_id"], detail["entry"], sequence, reported_at,
-                   str(detail.get("producer") or event.get("source")))
+        return cls(
+            detail["org_id"],
+            detail["entry_id"],
+            detail["entry"],
+            sequence,
+            reported_at,
+            str(detail.get("producer") or event.get("source")),
+        )
 
 
 def is_activity_event(document: Any) -> bool:
     """Whether an SQS body is an EventBridge event to record (what the activity events queue carries)."""
     if not isinstance(document, dict) or "detail-type" not in document:
         return False
-    return (document.get("source") == ACTIVITY_SOURCE
-            or (document.get("source") == RUN_SOURCE and document["detail-type"] in RECORDING_RUN_REQUESTS))
+    return document.get("source") == ACTIVITY_SOURCE or (
+        document.get("source") == RUN_SOURCE and document["detail-type"] in RECORDING_RUN_REQUESTS
+    )
 
 
 @dataclass
@@ -135,7 +158,11 @@ class RunRequest:
 
     def event(self) -> dict:
         """The PutEvents entry (without its bus)."""
-        return {"Source": RUN_SOURCE, "DetailType": self.detail_type, "Detail": json.dumps(asdict(self), separators=(",", ":"))}
+        return {
+            "Source": RUN_SOURCE,
+            "DetailType": self.detail_type,
+            "Detail": json.dumps(asdict(self), separators=(",", ":")),
+        }
 
     @classmethod
     def from_event(cls, event: dict) -> "RunRequest":

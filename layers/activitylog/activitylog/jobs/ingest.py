@@ -57,18 +57,22 @@ def record_event(service: ActivityService, event: ActivityEvent) -> str:
         return "repeated"  # an entry recorded whole, delivered again
     update = EntryUpdate(
         status=new.status if new.status.terminal else None,  # progress never names a status: it cannot undo a finish
-        event=new.event, metadata=new.metadata, error=new.error, sequence=event.sequence,
+        event=new.event,
+        metadata=new.metadata,
+        error=new.error,
+        sequence=event.sequence,
         finished_at=new.finished_at if new.status.terminal else None,
     )
     try:
         service.amend(event.org, event.entry_id, update, event.reported_at)
     except Conflict as refused:
-        logger.warning("a job report arrived after its entry finished: dropped",
-                       extra={"entry_id": event.entry_id, "sequence": event.sequence, "reason": refused.message})
+        logger.warning(
+            "a job report arrived after its entry finished: dropped",
+            extra={"entry_id": event.entry_id, "sequence": event.sequence, "reason": refused.message},
+        )
         metrics.add_metric(name="LateJobReports", unit=MetricUnit.Count, value=1)
         return "late"
     return "updated"
-
 
 
 @dataclass

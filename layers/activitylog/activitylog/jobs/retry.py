@@ -39,19 +39,43 @@ RETRY_WINDOW_SECONDS = 300  # a second press within it answers the first retry
 WAIT_FOR_FIRST_SECONDS = 10  # a press while the first is still being handled waits for its answer
 
 
-def retry(service: ActivityService, caller: Caller, entry_id: str, lambda_context: Any, publisher: Publisher,
-          persistence: Callable[[], Any]) -> dict:
+def retry(
+    service: ActivityService,
+    caller: Caller,
+    entry_id: str,
+    lambda_context: Any,
+    publisher: Publisher,
+    persistence: Callable[[], Any],
+) -> dict:
     caller.require(ROUTE_SCOPES[ROUTE])
     ids.check_entry_id(entry_id)
-    shared = dict(run_once(caller.org, ROUTE, entry_id, None, lambda_context,
-                           lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
-                           persistence=persistence, window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS))
+    shared = dict(
+        run_once(
+            caller.org,
+            ROUTE,
+            entry_id,
+            None,
+            lambda_context,
+            lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
+            persistence=persistence,
+            window_seconds=RETRY_WINDOW_SECONDS,
+            wait_seconds=WAIT_FOR_FIRST_SECONDS,
+        )
+    )
     if shared.pop("pressed_by", None) == caller.subject:
         return shared  # this member's press started the run (now, or pressed again)
     member = hashlib.sha256(caller.subject.encode()).hexdigest()[:32]  # keeps the key short whatever the subject
-    return run_once(caller.org, ROUTE, f"{entry_id}#{member}", None, lambda_context,
-                    lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher),
-                    persistence=persistence, window_seconds=RETRY_WINDOW_SECONDS, wait_seconds=WAIT_FOR_FIRST_SECONDS)
+    return run_once(
+        caller.org,
+        ROUTE,
+        f"{entry_id}#{member}",
+        None,
+        lambda_context,
+        lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher),
+        persistence=persistence,
+        window_seconds=RETRY_WINDOW_SECONDS,
+        wait_seconds=WAIT_FOR_FIRST_SECONDS,
+    )
 
 
 def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:
@@ -62,18 +86,42 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
     action_id = ids.new_id(pressed)  # the click comes first in the chain's time order, then the run
     run_id = ids.new_id(pressed + timedelta(milliseconds=1))
     activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
-    record = activity.draft(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
-                            correlation_id=chain, retry_of=original.id, metadata={"job_type": name, "run_id": run_id},
-                            entry_id=action_id)
-    request = RunRequest(org_id=caller.org, job=name, run_id=run_id, params=params, entity=original.entity,
-                         correlation_id=chain, retry_of=original.id, requested_by=user, record=record)
+    record = activity.draft(
+        type="USER_ACTION",
+        action="retried",
+        event=f"Retried {original.event}"[:300],
+        entity=original.entity,
+        correlation_id=chain,
+        retry_of=original.id,
+        metadata={"job_type": name, "run_id": run_id},
+        entry_id=action_id,
+    )
+    request = RunRequest(
+        org_id=caller.org,
+        job=name,
+        run_id=run_id,
+        params=params,
+        entity=original.entity,
+        correlation_id=chain,
+        retry_of=original.id,
+        requested_by=user,
+        record=record,
+    )
     try:  # one event: the run and the caller's "Retried" entry are taken, or neither is
         publisher.send([request.event()])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing started
-        raise Unavailable(f"the event bus did not take the retry ({error}); nothing was started, try again", "id") from None
+        raise Unavailable(
+            f"the event bus did not take the retry ({error}); nothing was started, try again", "id"
+        ) from None
     # ``pressed_by`` stays in the stored answer (not in the one given): whose press started the run
-    return {"id": action_id, "run_id": run_id, "retry_of": original.id, "job": name, "correlation_id": chain,
-            "pressed_by": caller.subject}
+    return {
+        "id": action_id,
+        "run_id": run_id,
+        "retry_of": original.id,
+        "job": name,
+        "correlation_id": chain,
+        "pressed_by": caller.subject,
+    }
 
 
 def _join(service: ActivityService, caller: Caller, original: Entry, shared: dict, publisher: Publisher) -> dict:
@@ -81,13 +129,20 @@ def _join(service: ActivityService, caller: Caller, original: Entry, shared: dic
     user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
     action_id = ids.new_id(service.clock())
     activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
-    record = activity.draft(type="USER_ACTION", action="retried", event=f"Retried {original.event}"[:300], entity=original.entity,
-                            correlation_id=shared["correlation_id"], retry_of=original.id,
-                            metadata={"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]},
-                            entry_id=action_id)
+    record = activity.draft(
+        type="USER_ACTION",
+        action="retried",
+        event=f"Retried {original.event}"[:300],
+        entity=original.entity,
+        correlation_id=shared["correlation_id"],
+        retry_of=original.id,
+        metadata={"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]},
+        entry_id=action_id,
+    )
     try:
         publisher.send([activity_event(caller.org, action_id, record["entry"], producer=record["producer"])])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing recorded
-        raise Unavailable(f"the event bus did not take the retry ({error}); nothing was recorded, try again", "id") from None
+        raise Unavailable(
+            f"the event bus did not take the retry ({error}); nothing was recorded, try again", "id"
+        ) from None
     return {**shared, "id": action_id}
-

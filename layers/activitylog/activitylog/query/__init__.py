@@ -20,9 +20,19 @@ from activitylog.query.merge import MAX_QUERY_LIMIT, Fetch, Fetched, Page, merge
 from activitylog.query.planner import Branch, Plan, plan_query
 
 __all__ = [
-    "PARAMETERS", "MAX_QUERY_LIMIT",
-    "ActivityFilter", "ListRequest", "parse_list_request",
-    "Branch", "Plan", "plan_query",
-    "Fetch", "Fetched", "Page", "merge_newest_first",
-    "Key", "Position", "StaticKey",
+    "PARAMETERS",
+    "MAX_QUERY_LIMIT",
+    "ActivityFilter",
+    "ListRequest",
+    "parse_list_request",
+    "Branch",
+    "Plan",
+    "plan_query",
+    "Fetch",
+    "Fetched",
+    "Page",
+    "merge_newest_first",
+    "Key",
+    "Position",
+    "StaticKey",
 ]

@@ -43,7 +43,9 @@ class Position:
     high_id: str  # the window's inclusive upper id bound (first page)
 
 
-def encode(key: Key, org: str, filter_digest: str, position: str, window: tuple[str, str], now: Optional[float] = None) -> str:
+def encode(
+    key: Key, org: str, filter_digest: str, position: str, window: tuple[str, str], now: Optional[float] = None
+) -> str:
     issued = int(time.time() if now is None else now)
     fields = {"version": _VERSION, "position": position, "window": list(window), "issued": issued}
     return seal(key, (org, filter_digest), {_WIRE[name]: value for name, value in fields.items()})
@@ -53,7 +55,11 @@ def decode(key: Key, token: str, org: str, filter_digest: str, now: Optional[flo
     try:
         data = unseal(key, token, (org, filter_digest))
         position, (low, high), issued = data[_WIRE["position"]], data[_WIRE["window"]], data[_WIRE["issued"]]
-        if data.get(_WIRE["version"]) != _VERSION or not all(is_entry_id(x) for x in (position, low, high)) or not isinstance(issued, int):
+        if (
+            data.get(_WIRE["version"]) != _VERSION
+            or not all(is_entry_id(x) for x in (position, low, high))
+            or not isinstance(issued, int)
+        ):
             raise ValueError("content")
     except (ValueError, KeyError, TypeError):
         raise BadRequest("cursor is invalid, or belongs to another filter set or organization", "cursor") from None

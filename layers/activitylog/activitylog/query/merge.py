@@ -170,15 +170,16 @@ def merge_newest_first(
             reader.high = ids.before(reader.covered)
 
     def spent() -> bool:
-        return (sum(r.scanned for r in readers) >= max_items_read
-                or sum(r.capacity for r in readers) >= max_read_units)
+        return sum(r.scanned for r in readers) >= max_items_read or sum(r.capacity for r in readers) >= max_read_units
 
     def read_round(pool: Optional[ThreadPoolExecutor], out_count: int) -> bool:
         """Read every drained branch that may read now, in parallel; False if none could."""
         due = [r for r in readers if r.needs_read and not r.waiting]
         if not due:
             return False
-        sizes = [_first_size(r, limit) if r.queries == 0 else _refill_size(r, limit - out_count, out_count) for r in due]
+        sizes = [
+            _first_size(r, limit) if r.queries == 0 else _refill_size(r, limit - out_count, out_count) for r in due
+        ]
         # Fixed before the round: a feeder reading now is not done yet. A reader not waiting has a floor.
         lows = [cast(str, r.floor) for r in due]
         totals["rounds"] += 1

@@ -41,12 +41,16 @@ class Restamper:
     PAGE = 500  # entries read per query
     BUDGET_SECONDS = 20.0  # work per step; the function's timeout is well above it
 
-    def __init__(self, service: "ActivityService", archive: Optional[ArchiveTags], sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, service: "ActivityService", archive: Optional[ArchiveTags], sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.service, self.archive, self.sleep = service, archive, sleep
 
     def on_stream(self, records: Iterable[Any]) -> list[str]:
         """A step for each org whose policy item a batch of stream records changed; the orgs, in order."""
-        orgs = sorted({keys.org_of(record.dynamodb.keys["pk"]) for record in records if record.event_name.name != "REMOVE"})
+        orgs = sorted(
+            {keys.org_of(record.dynamodb.keys["pk"]) for record in records if record.event_name.name != "REMOVE"}
+        )
         for org in orgs:
             self.step(org)
         return orgs
@@ -61,12 +65,16 @@ class Restamper:
         if not self.service.restamp_progress(org, policy.version, restamp):
             from activitylog.observability import logger
 
-            logger.info("retention change superseded; its re-stamp stops", extra={"org_id": org, "version": policy.version})
+            logger.info(
+                "retention change superseded; its re-stamp stops", extra={"org_id": org, "version": policy.version}
+            )
         return restamp
 
     def _wait_for_writers(self, policy: RetentionPolicy) -> None:
         """Until every container has re-read the policy: an entry written with the old period after the walk passed it would keep it."""
-        ready = cast(datetime, policy.updated_at) + timedelta(seconds=self.service.config.policy_seconds)  # a change has its time
+        ready = cast(datetime, policy.updated_at) + timedelta(
+            seconds=self.service.config.policy_seconds
+        )  # a change has its time
         wait = (ready - self.service.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)
@@ -86,11 +94,13 @@ class Restamper:
             if time.monotonic() >= deadline:
                 break
         state = RUNNING if cursor["phase"] else DONE
-        return Restamp(state, done.phases, json.dumps(cursor, sort_keys=True) if cursor["phase"] else None, entries, objects)
+        return Restamp(
+            state, done.phases, json.dumps(cursor, sort_keys=True) if cursor["phase"] else None, entries, objects
+        )
 
     @staticmethod
     def _next_phase(phases: tuple[str, ...], phase: str) -> Optional[str]:
-        following = phases[phases.index(phase) + 1:]
+        following = phases[phases.index(phase) + 1 :]
         return following[0] if following else None
 
     def _entries(self, org: str, policy: RetentionPolicy, cursor: dict) -> int:

@@ -49,7 +49,9 @@ class RetentionSettings:
                 backoff(attempt)  # another admin's change landed first: decide again on theirs
                 continue
             return written
-        raise Conflict("the retention policy keeps changing under this request; nothing was changed, retry", "retention")
+        raise Conflict(
+            "the retention policy keeps changing under this request; nothing was changed, retry", "retention"
+        )
 
     @staticmethod
     def _system_event(caller: "Caller", before: RetentionPolicy, after: RetentionPolicy):
@@ -57,19 +59,26 @@ class RetentionSettings:
 
         from activitylog.inputs import NewEntry
 
-        moved = [f"{name} {before.values()[key]} → {after.values()[key]} days"
-                 for name, key in (("hot", "hot_days"), ("archive", "archive_days")) if before.values()[key] != after.values()[key]]
+        moved = [
+            f"{name} {before.values()[key]} → {after.values()[key]} days"
+            for name, key in (("hot", "hot_days"), ("archive", "archive_days"))
+            if before.values()[key] != after.values()[key]
+        ]
         try:
-            return NewEntry.model_validate({
-                "type": "SYSTEM_EVENT",
-                "status": "SUCCESS",
-                "action": "updated",
-                "actor": {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject},
-                "event": "Retention policy changed · " + " · ".join(moved),
-                "entity": {"type": "setting", "id": "retention", "label": "Retention policy"},
-                "before": before.values(),
-                "after": after.values(),
-            })
+            return NewEntry.model_validate(
+                {
+                    "type": "SYSTEM_EVENT",
+                    "status": "SUCCESS",
+                    "action": "updated",
+                    "actor": {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject},
+                    "event": "Retention policy changed · " + " · ".join(moved),
+                    "entity": {"type": "setting", "id": "retention", "label": "Retention policy"},
+                    "before": before.values(),
+                    "after": after.values(),
+                }
+            )
         except ValidationError:
-            raise BadRequest("the token's sub cannot name the actor of the change (1-128 letters, digits or _.:@+=/-)",
-                             "authorization") from None
+            raise BadRequest(
+                "the token's sub cannot name the actor of the change (1-128 letters, digits or _.:@+=/-)",
+                "authorization",
+            ) from None

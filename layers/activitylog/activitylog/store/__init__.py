@@ -24,5 +24,20 @@ from activitylog.store.models import (
 )
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, unavailable
 
-__all__ = ["EVENTS_PER_TRANSACTION", "LIST_COLUMNS", "WRITE_ATTEMPTS", "EntryItem", "EntryStore", "EventMarker", "KeyItem",
-           "KeyUsed", "PolicyItem", "backoff", "bind", "client_config", "keys", "table_connection", "unavailable"]
+__all__ = [
+    "EVENTS_PER_TRANSACTION",
+    "LIST_COLUMNS",
+    "WRITE_ATTEMPTS",
+    "EntryItem",
+    "EntryStore",
+    "EventMarker",
+    "KeyItem",
+    "KeyUsed",
+    "PolicyItem",
+    "backoff",
+    "bind",
+    "client_config",
+    "keys",
+    "table_connection",
+    "unavailable",
+]

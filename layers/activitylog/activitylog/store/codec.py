@@ -22,9 +22,12 @@ class WireItem:
     """
 
     if TYPE_CHECKING:  # its attributes are the model's, set from the answer
+
         def __getattr__(self, name: str) -> Any: ...
 
-    _ATTRIBUTES = {name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()}
+    _ATTRIBUTES = {
+        name: (attribute.attr_name, attribute.attr_type) for name, attribute in EntryItem.get_attributes().items()
+    }
     __slots__ = tuple(_ATTRIBUTES)
 
     def __init__(self, raw: dict) -> None:
@@ -39,11 +42,18 @@ class WireItem:
 
 def policy_of(item: PolicyItem) -> RetentionPolicy:
     return RetentionPolicy(
-        hot_days=int(item.hot_days), archive_days=int(item.archive_days), version=int(item.version or 0),
-        updated_at=from_epoch_ms(item.updated_at), updated_by=item.updated_by,
-        restamp=Restamp(state=item.restamp_state, phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
-                        cursor=item.restamp_cursor, entries=int(item.restamp_entries or 0),
-                        archive_objects=int(item.restamp_objects or 0)),
+        hot_days=int(item.hot_days),
+        archive_days=int(item.archive_days),
+        version=int(item.version or 0),
+        updated_at=from_epoch_ms(item.updated_at),
+        updated_by=item.updated_by,
+        restamp=Restamp(
+            state=item.restamp_state,
+            phases=tuple(filter(None, (item.restamp_phases or "").split(","))),
+            cursor=item.restamp_cursor,
+            entries=int(item.restamp_entries or 0),
+            archive_objects=int(item.restamp_objects or 0),
+        ),
     )
 
 

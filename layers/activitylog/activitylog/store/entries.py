@@ -92,7 +92,11 @@ class EntryStore(OrgMeta):
                 return stored
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
-                existing = {entry.id for entry, reason in zip(pending, reasons, strict=False) if reason and reason.code == "ConditionalCheckFailed"}
+                existing = {
+                    entry.id
+                    for entry, reason in zip(pending, reasons, strict=False)
+                    if reason and reason.code == "ConditionalCheckFailed"
+                }
                 if not existing:
                     raise
                 stored |= existing
@@ -136,7 +140,7 @@ class EntryStore(OrgMeta):
                 reasons = error.cancellation_reasons or []
                 found = {}
                 for index, entry in enumerate(chunk):
-                    marker, item = (reasons[2 * index: 2 * index + 2] + [None, None])[:2]
+                    marker, item = (reasons[2 * index : 2 * index + 2] + [None, None])[:2]
                     if marker and marker.code == "ConditionalCheckFailed":  # the event is recorded: under which id
                         found[entry.id] = (marker.raw_item or {}).get("eid", {}).get("S", entry.id)
                     elif item and item.code == "ConditionalCheckFailed":  # recorded before events had markers
@@ -164,7 +168,13 @@ class EntryStore(OrgMeta):
             if with_markers:
                 source = cast(dict, entry.source)  # markers are written for provider events, which have one
                 pk, sk = keys.event_marker_keys(where.org, source["provider"], source["event_id"])
-                items.append((EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at), EventMarker.pk.does_not_exist(), "ALL_OLD"))
+                items.append(
+                    (
+                        EventMarker(pk, sk, entry_id=entry.id, expires_at=entry.expires_at),
+                        EventMarker.pk.does_not_exist(),
+                        "ALL_OLD",
+                    )
+                )
             items.append((item, None, None))
             uploaded += keys_
 
@@ -176,7 +186,9 @@ class EntryStore(OrgMeta):
         with self._removed_on_failure(uploaded):
             self._retrying(write)
 
-    def replace(self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None) -> bool:
+    def replace(
+        self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None
+    ) -> bool:
         """Save a changed entry if nobody changed it meanwhile; False when they did.
 
         The version attribute and the expected status make it a compare-and-set: a late
@@ -192,6 +204,7 @@ class EntryStore(OrgMeta):
         item.version = entry.version
         condition = EntryItem.status == expected_status.value
         if key is None:
+
             def write() -> None:
                 item.save(condition=condition)
         else:
@@ -201,6 +214,7 @@ class EntryStore(OrgMeta):
                 with TransactWrite(connection=table_connection().connection) as transaction:
                     transaction.save(item, condition=condition)
                     transaction.save(marker, condition=_key_free())
+
         try:
             with self._removed_on_failure(uploaded):
                 self._retrying(write)
@@ -241,7 +255,9 @@ class EntryStore(OrgMeta):
             if stored.body != body_hash:
                 raise Conflict("this Idempotency-Key was used with a different body", "idempotency-key")
             return cast(datetime, from_epoch_ms(stored.started))  # every marker is written with its start
-        raise Unavailable("the idempotency records keep changing; nothing was written, retry after a second", "idempotency-key")
+        raise Unavailable(
+            "the idempotency records keep changing; nothing was written, retry after a second", "idempotency-key"
+        )
 
     def key_used(self, marker: str) -> bool:
         """Whether an update's key marker is there (and not past its expiry): the update was applied."""
@@ -289,15 +305,21 @@ class EntryStore(OrgMeta):
         mine.pop("ver", None), theirs.pop("ver", None)
         return mine == theirs
 
-    def expiries(self, org: str, shard: int, after_id: Optional[str], limit: int
-                 ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
+    def expiries(
+        self, org: str, shard: int, after_id: Optional[str], limit: int
+    ) -> tuple[list[tuple[str, int, Optional[str]]], Optional[str]]:
         """One page of a shard's entries, oldest first, after ``after_id``: (id, expires_at, the key of its
         offloaded detail or None) each, and the last id read when more may follow."""
         condition = EntryItem.sk > after_id if after_id else None
         answer = table_connection().query(
-            keys.table_pk(org, shard), range_key_condition=condition, limit=limit, attributes_to_get=["sk", "exp", "bref"],
+            keys.table_pk(org, shard),
+            range_key_condition=condition,
+            limit=limit,
+            attributes_to_get=["sk", "exp", "bref"],
         )
-        found = [(raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])]
+        found = [
+            (raw["sk"]["S"], int(raw["exp"]["N"]), raw.get("bref", {}).get("S")) for raw in answer.get("Items", [])
+        ]
         last = answer.get("LastEvaluatedKey")
         return found, (last["sk"]["S"] if last else None)
 
@@ -310,7 +332,9 @@ class EntryStore(OrgMeta):
         connection = table_connection().connection
         try:
             connection.update_item(
-                EntryItem.Meta.table_name, keys.table_pk(org, shard), entry_id,
+                EntryItem.Meta.table_name,
+                keys.table_pk(org, shard),
+                entry_id,
                 actions=[EntryItem.expires_at.set(expires_at), EntryItem.version.add(1)],
                 condition=EntryItem.pk.exists() & (EntryItem.expires_at != expires_at),
             )
@@ -367,7 +391,7 @@ class EntryStore(OrgMeta):
 
     def quotas_due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """Quota windows that counted uses past their limit and are over, as ``(org, name)``: their summary is due."""
-        return [(org, sk[len(keys.quota_sk("")):]) for org, _, sk in self._due(now, limit, quotas=True)]
+        return [(org, sk[len(keys.quota_sk("")) :]) for org, _, sk in self._due(now, limit, quotas=True)]
 
     def _due(self, now: datetime, limit: int, quotas: bool) -> list[tuple[str, str, str]]:
         """``(org, the last part of pk, sk)`` of the ``open_jobs`` items due by ``now``: jobs, or quota windows."""
@@ -376,8 +400,13 @@ class EntryStore(OrgMeta):
         for partition in range(keys.OPEN_JOB_PARTITIONS):
             start = None
             while len(due) < limit:
-                answer = connection.query(keys.open_job_pk(partition), range_key_condition=EntryItem.odl <= int(now.timestamp()),
-                                          index_name=keys.OPEN_JOBS, limit=limit - len(due), exclusive_start_key=start)
+                answer = connection.query(
+                    keys.open_job_pk(partition),
+                    range_key_condition=EntryItem.odl <= int(now.timestamp()),
+                    index_name=keys.OPEN_JOBS,
+                    limit=limit - len(due),
+                    exclusive_start_key=start,
+                )
                 for raw in answer.get("Items", []):
                     org, last = raw["pk"]["S"].rsplit(keys.SEP, 1)
                     if raw["sk"]["S"].startswith(keys.quota_sk("")) == quotas:
@@ -394,8 +423,9 @@ class EntryStore(OrgMeta):
         except DoesNotExist:
             return None
 
-    def fetch(self, branch: Branch, low_id: str, high_id: str, limit: int,
-              plan: Optional[Plan] = None, detail: bool = False) -> Fetched[Entry]:
+    def fetch(
+        self, branch: Branch, low_id: str, high_id: str, limit: int, plan: Optional[Plan] = None, detail: bool = False
+    ) -> Fetched[Entry]:
         """One Query of one branch, newest first, ids within [low_id, high_id], minus the plan's residual.
 
         The entries hold the list columns only (indexes project nothing else), and their
@@ -437,8 +467,10 @@ class EntryStore(OrgMeta):
         An entry whose item is gone meanwhile (TTL) keeps an empty detail.
         """
         for start in range(0, len(entries), 100):
-            chunk = {entry.id: entry for entry in entries[start:start + 100]}
-            wanted = [(keys.table_pk(org, cast(int, entry.shard)), entry.id) for entry in chunk.values()]  # read: shard known
+            chunk = {entry.id: entry for entry in entries[start : start + 100]}
+            wanted = [
+                (keys.table_pk(org, cast(int, entry.shard)), entry.id) for entry in chunk.values()
+            ]  # read: shard known
             found = EntryItem.batch_get(wanted, attributes_to_get=["pk", "sk", "bd", "bref", "ra", "fa"])
             self._fill_details([(chunk[item.sk], item) for item in found])
 
@@ -465,9 +497,18 @@ class EntryStore(OrgMeta):
         entity = entry.entity or {}
         item = EntryItem(
             **keys.item_keys(
-                org, entry.id, shards, entry.type, entry.status, ActorKind(entry.actor["kind"]),
-                entry.actor["id"], entity.get("type"), entity.get("id"), shard=entry.shard,
-                correlation_id=entry.correlation_id, stalls_at=entry.stalls_at,
+                org,
+                entry.id,
+                shards,
+                entry.type,
+                entry.status,
+                ActorKind(entry.actor["kind"]),
+                entry.actor["id"],
+                entity.get("type"),
+                entity.get("id"),
+                shard=entry.shard,
+                correlation_id=entry.correlation_id,
+                stalls_at=entry.stalls_at,
             ),
             type=entry.type.value,
             status=entry.status.value,
@@ -517,10 +558,19 @@ class EntryStore(OrgMeta):
         for entry, item in pairs:
             self._fill_detail(entry, item, offloaded=offloaded)
 
-    def _fill_detail(self, entry: Entry, item: EntryItem | WireItem, any_version: bool = False,
-                     offloaded: Optional[dict[str, Optional[bytes]]] = None) -> None:
+    def _fill_detail(
+        self,
+        entry: Entry,
+        item: EntryItem | WireItem,
+        any_version: bool = False,
+        offloaded: Optional[dict[str, Optional[bytes]]] = None,
+    ) -> None:
         if item.detail_ref:
-            blob = offloaded[item.detail_ref] if offloaded is not None else self.detail_store.get(item.detail_ref, any_version)
+            blob = (
+                offloaded[item.detail_ref]
+                if offloaded is not None
+                else self.detail_store.get(item.detail_ref, any_version)
+            )
         else:
             blob = item.detail
         if blob is None:
@@ -557,4 +607,3 @@ def _residual_condition(plan: Plan):
     for part in conditions:
         condition = part if condition is None else condition & part
     return condition
-

@@ -193,8 +193,11 @@ def client_config():
     """The botocore Config of every DynamoDB client (pynamodb's models', Powertools' idempotency records)."""
     from botocore.config import Config
 
-    return Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                  retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+    )
 
 
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:

@@ -30,6 +30,7 @@ class OrgMeta:
     """The meta items' reads and writes (mixed into ``EntryStore``, whose ``_to_item`` and ``_retrying`` they use)."""
 
     if TYPE_CHECKING:  # EntryStore's, for the type checker
+
         def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
@@ -40,7 +41,9 @@ class OrgMeta:
         connection = table_connection().connection
         try:
             connection.update_item(
-                EntryItem.Meta.table_name, keys.meta_pk(org), keys.SHARDS_META,
+                EntryItem.Meta.table_name,
+                keys.meta_pk(org),
+                keys.SHARDS_META,
                 actions=[EntryItem.shards_written.set(shards)],
                 condition=EntryItem.shards_written.does_not_exist() | (EntryItem.shards_written < shards),
             )
@@ -55,7 +58,9 @@ class OrgMeta:
         connection = table_connection().connection
         try:
             connection.update_item(
-                EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
+                EntryItem.Meta.table_name,
+                keys.meta_pk(org),
+                keys.quota_sk(name),
                 actions=[EntryItem.quota_used.add(1), EntryItem.expires_at.set(expires_at)],
                 condition=EntryItem.quota_used.does_not_exist() | (EntryItem.quota_used < limit),
             )
@@ -71,16 +76,23 @@ class OrgMeta:
         connection = table_connection().connection
         partition = keys.open_job_pk(zlib.crc32(f"{org}{keys.SEP}{name}".encode()) % keys.OPEN_JOB_PARTITIONS)
         connection.update_item(
-            EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name),
-            actions=[EntryItem.quota_over.add(1), EntryItem.expires_at.set(expires_at),
-                     EntryItem.opk.set(EntryItem.opk | partition), EntryItem.odl.set(EntryItem.odl | due_at)],
+            EntryItem.Meta.table_name,
+            keys.meta_pk(org),
+            keys.quota_sk(name),
+            actions=[
+                EntryItem.quota_over.add(1),
+                EntryItem.expires_at.set(expires_at),
+                EntryItem.opk.set(EntryItem.opk | partition),
+                EntryItem.odl.set(EntryItem.odl | due_at),
+            ],
         )
 
     def quota_window(self, org: str, name: str) -> Optional[tuple[int, int, Optional[int]]]:
         """``(uses counted, uses past the limit, when its summary is due)`` of quota window ``name``, read consistently."""
         try:
-            item = EntryItem.get(keys.meta_pk(org), keys.quota_sk(name), consistent_read=True,
-                                 attributes_to_get=["qn", "qo", "odl"])
+            item = EntryItem.get(
+                keys.meta_pk(org), keys.quota_sk(name), consistent_read=True, attributes_to_get=["qn", "qo", "odl"]
+            )
         except DoesNotExist:
             return None
         return int(item.quota_used or 0), int(item.quota_over or 0), int(item.odl) if item.odl else None
@@ -106,7 +118,9 @@ class OrgMeta:
             with self._removed_on_failure(uploaded):
                 self._retrying(write)
         except TransactWriteError as error:
-            if not any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
+            if not any(
+                reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
+            ):
                 raise
             connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
             return False
@@ -121,8 +135,12 @@ class OrgMeta:
         shards, policy = 0, None
         # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
         client, table = table_connection().connection.client, EntryItem.Meta.table_name
-        wanted = {table: {"Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
-                          "ConsistentRead": consistent}}
+        wanted = {
+            table: {
+                "Keys": [{"pk": {"S": keys.meta_pk(org)}, "sk": {"S": name}} for name in keys.META_ITEMS],
+                "ConsistentRead": consistent,
+            }
+        }
         found: list[dict] = []
         for attempt in range(WRITE_ATTEMPTS):
             answer = client.batch_get_item(RequestItems=wanted)
@@ -148,14 +166,22 @@ class OrgMeta:
         """
         org = where.org
         item = PolicyItem(
-            keys.meta_pk(org), keys.RETENTION_META,
-            hot_days=policy.hot_days, archive_days=policy.archive_days, updated_at=epoch_ms(policy.updated_at),
-            updated_by=policy.updated_by, restamp_state=policy.restamp.state,
-            restamp_phases=",".join(policy.restamp.phases) or None, restamp_entries=0, restamp_objects=0,
+            keys.meta_pk(org),
+            keys.RETENTION_META,
+            hot_days=policy.hot_days,
+            archive_days=policy.archive_days,
+            updated_at=epoch_ms(policy.updated_at),
+            updated_by=policy.updated_by,
+            restamp_state=policy.restamp.state,
+            restamp_phases=",".join(policy.restamp.phases) or None,
+            restamp_entries=0,
+            restamp_objects=0,
         )
         if policy.version:
             item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
-        entry_item, uploaded = self._to_item(replace(where, hot_days=policy.hot_days), entry)  # recorded under the new policy
+        entry_item, uploaded = self._to_item(
+            replace(where, hot_days=policy.hot_days), entry
+        )  # recorded under the new policy
         token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
 
         def write() -> None:
@@ -175,12 +201,22 @@ class OrgMeta:
     def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
         """Record how far a change has been applied; False when a newer change has replaced it."""
         connection = table_connection().connection
-        actions = [PolicyItem.restamp_state.set(restamp.state), PolicyItem.restamp_entries.set(restamp.entries),
-                   PolicyItem.restamp_objects.set(restamp.archive_objects)]
-        actions.append(PolicyItem.restamp_cursor.set(restamp.cursor) if restamp.cursor else PolicyItem.restamp_cursor.remove())
+        actions = [
+            PolicyItem.restamp_state.set(restamp.state),
+            PolicyItem.restamp_entries.set(restamp.entries),
+            PolicyItem.restamp_objects.set(restamp.archive_objects),
+        ]
+        actions.append(
+            PolicyItem.restamp_cursor.set(restamp.cursor) if restamp.cursor else PolicyItem.restamp_cursor.remove()
+        )
         try:
-            connection.update_item(PolicyItem.Meta.table_name, keys.meta_pk(org), keys.RETENTION_META,
-                                   actions=actions, condition=PolicyItem.version == version)
+            connection.update_item(
+                PolicyItem.Meta.table_name,
+                keys.meta_pk(org),
+                keys.RETENTION_META,
+                actions=actions,
+                condition=PolicyItem.version == version,
+            )
         except UpdateError as error:
             if condition_failed(error):
                 return False

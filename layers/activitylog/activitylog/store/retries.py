@@ -7,11 +7,20 @@ import time
 
 # Error codes that mean "DynamoDB is busy, try again": throttling, and a transaction that
 # met another one on the same item. Codes inside a cancelled transaction's reasons too.
-RETRYABLE = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "TransactionConflictException", "TransactionInProgressException", "InternalServerError",
-    "ServiceUnavailable", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
-})
+RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)
 WRITE_ATTEMPTS = 5
 BACKOFF_BASE = 0.05  # seconds; full jitter, doubling per attempt
 BACKOFF_CAP = 1.0
@@ -19,7 +28,7 @@ BACKOFF_CAP = 1.0
 
 def backoff(attempt: int) -> None:
     """Sleep a random time below an exponential cap ("full jitter"), so racing writers spread out."""
-    time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
+    time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
 
 
 def unavailable(error: BaseException | None) -> bool:
@@ -38,7 +47,10 @@ def unavailable(error: BaseException | None) -> bool:
             return True
         if isinstance(error, ClientError):
             answer = error.response
-            if answer.get("Error", {}).get("Code") in RETRYABLE or answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            if (
+                answer.get("Error", {}).get("Code") in RETRYABLE
+                or answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            ):
                 return True
         if busy(error):
             return True

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 class SupportLookup:
     """``view`` shows a hot entry as the detail panel does (``api.views.detail_view``): the API decides views."""
 
-    def __init__(self, service: "ActivityService", archive: Optional["Objects"], view: Callable[["Entry"], dict]) -> None:
+    def __init__(
+        self, service: "ActivityService", archive: Optional["Objects"], view: Callable[["Entry"], dict]
+    ) -> None:
         self.service, self.archive, self.view = service, archive, view
 
     def get(self, caller: "Caller", entry_id: str) -> dict:
@@ -39,12 +41,22 @@ class SupportLookup:
         archived = lookup.find(self.archive, caller.org, entry_id) if self.archive is not None else None
         if archived is None:
             raise NotFound(f"no entry {entry_id} in the hot store or the archive", "id")
-        return {**archived.view, "found_in": "archive", "versions": archived.versions,
-                "expired_at": archived.expired_at, "removed_at": archived.removed_at}
+        return {
+            **archived.view,
+            "found_in": "archive",
+            "versions": archived.versions,
+            "expired_at": archived.expired_at,
+            "removed_at": archived.removed_at,
+        }
 
 
-def proof(caller: "Caller", entry_id: str, archive: Optional["Objects"], digests: Optional["Objects"],
-          public_keys: list[bytes]) -> bytes:
+def proof(
+    caller: "Caller",
+    entry_id: str,
+    archive: Optional["Objects"],
+    digests: Optional["Objects"],
+    public_keys: list[bytes],
+) -> bytes:
     """``GET /support/activities/{id}/proof``: the entry's proof bundle (``activitylog.archive.proof``), as bytes."""
     from activitylog.archive.proof import NoProof, build, bundle_bytes
 

@@ -58,7 +58,9 @@ class Ingest:
 
     def handle(self, event: dict, context: Any) -> PartialItemFailureResponse:
         processor = _EntriesTogether(self)
-        answer = process_partial_response(event=event, record_handler=self.prepare, processor=processor, context=context)
+        answer = process_partial_response(
+            event=event, record_handler=self.prepare, processor=processor, context=context
+        )
         failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
         self._back_off([r for r in event.get("Records", []) if r["messageId"] in failed])
         return answer
@@ -74,8 +76,9 @@ class Ingest:
             # Its body is deleted once its entry is written: a message received again after that (its
             # deletion failed, the function stopped after the write, a redrive) is a recorded event.
             pointer = missing.message
-            if pointer.get("event_id") and self.service.event_recorded(pointer["org"], pointer["provider"],
-                                                                       source_event_id(pointer["event_id"])):
+            if pointer.get("event_id") and self.service.event_recorded(
+                pointer["org"], pointer["provider"], source_event_id(pointer["event_id"])
+            ):
                 metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
                 return None
             raise

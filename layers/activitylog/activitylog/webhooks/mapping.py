@@ -51,17 +51,19 @@ def entry_document(provider: Provider, event: dict, identity: Identity, request:
         "entity": _entity_of(provider.entity(event, identity)),
         "occurred_at": occurred.isoformat(),
         "source": {"provider": provider.name, "event_id": source_event_id(identity.event_id)},
-        "metadata": {"webhook": {
-            "direction": "incoming",
-            "provider": provider.name,
-            "event_id": identity.event_id,
-            "event_type": identity.event_type,
-            "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None,
-            "received_at": received_at.isoformat(),
-            # The receiver checked the signature on the raw bytes (request.body_sha256) before it queued this redacted copy.
-            "signature_verified": True,
-            "request": request,
-        }},
+        "metadata": {
+            "webhook": {
+                "direction": "incoming",
+                "provider": provider.name,
+                "event_id": identity.event_id,
+                "event_type": identity.event_type,
+                "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None,
+                "received_at": received_at.isoformat(),
+                # The receiver checked the signature on the raw bytes (request.body_sha256) before it queued this redacted copy.
+                "signature_verified": True,
+                "request": request,
+            }
+        },
     }
 
 
@@ -93,6 +95,11 @@ def redacted_request(delivery_headers: dict[str, str], body: bytes, url: str, me
     and SHA-256 (the bytes the signature was verified on, which nothing keeps)."""
     from activitylog.redaction import redact_body, redact_headers, scrub_url
 
-    return {"method": method, "url": scrub_url(url), "headers": redact_headers(delivery_headers, SIGNATURE_HEADERS),
-            "body": redact_body(body),
-            "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}
+    return {
+        "method": method,
+        "url": scrub_url(url),
+        "headers": redact_headers(delivery_headers, SIGNATURE_HEADERS),
+        "body": redact_body(body),
+        "body_bytes": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+    }

@@ -36,9 +36,15 @@ OFFLOAD_PREFIX = "webhooks/"
 
 def message_for(provider: str, org: str, identity: Identity, received_at: str, request: dict) -> dict:
     """The message of a verified delivery; ``request`` is redacted already (``mapping.redacted_request``)."""
-    return {"provider": provider, "org": org, "event_id": identity.event_id, "event_type": identity.event_type,
-            "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None, "received_at": received_at,
-            "request": request}
+    return {
+        "provider": provider,
+        "org": org,
+        "event_id": identity.event_id,
+        "event_type": identity.event_type,
+        "occurred_at": identity.occurred_at.isoformat() if identity.occurred_at else None,
+        "received_at": received_at,
+        "request": request,
+    }
 
 
 def identity_of(message: dict) -> Identity:
@@ -71,8 +77,10 @@ class WebhookQueue:
         if len(body.encode()) > MAX_MESSAGE_BYTES:
             offloaded = f"{OFFLOAD_PREFIX}{message['org']}/{message['provider']}/{uuid.uuid4().hex}.json.z"
             self.detail_store.put(offloaded, details.pack(message))
-            body = json.dumps({key: message[key] for key in ("provider", "org", "event_id", "event_type", "received_at")}
-                              | {"offloaded": offloaded})
+            body = json.dumps(
+                {key: message[key] for key in ("provider", "org", "event_id", "event_type", "received_at")}
+                | {"offloaded": offloaded}
+            )
         try:
             self.client.send_message(QueueUrl=self.queue_url, MessageBody=body)
         except Exception:

@@ -55,7 +55,9 @@ class Receiver:
     queue: WebhookQueue
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
-    def receive(self, provider_name: str, org: str, body: bytes, headers: dict[str, str], url: str, source_ip: str) -> dict:
+    def receive(
+        self, provider_name: str, org: str, body: bytes, headers: dict[str, str], url: str, source_ip: str
+    ) -> dict:
         provider = PROVIDERS.get(provider_name)
         if provider is None:
             raise NotFound(f"no webhook provider {provider_name!r}: one of {', '.join(PROVIDERS)}", "provider")
@@ -89,7 +91,11 @@ class Receiver:
             provider.verify(delivery, secret)
         except Rejected as rejected:
             # The secret may have been rotated since this container read it: read it again (rate-limited).
-            fresh = self.secrets.get(delivery.org, provider.name, refresh=True) if rejected.reason == "signature does not match" else None
+            fresh = (
+                self.secrets.get(delivery.org, provider.name, refresh=True)
+                if rejected.reason == "signature does not match"
+                else None
+            )
             if fresh is None or fresh == secret:
                 raise
             provider.verify(delivery, fresh)
@@ -99,27 +105,48 @@ class Receiver:
         from activitylog.inputs import NewEntry
 
         document = {
-            "type": "SYSTEM_EVENT", "status": "WARNING", "action": "webhook_rejected",
+            "type": "SYSTEM_EVENT",
+            "status": "WARNING",
+            "action": "webhook_rejected",
             "actor": {"kind": "system", "id": "system", "name": "system"},
             "event": f"Webhook rejected · {provider.display}: {rejected.reason}"[:300],
             "entity": {"type": "integration", "id": provider.name, "label": provider.display},
-            "metadata": {"webhook": {
-                "direction": "incoming", "provider": provider.name, "reason": rejected.reason, "field": rejected.field,
-                "source_ip": source_ip,
-                "request": {"method": "POST", "url": scrub_url(delivery.url), "headers": redact_headers(delivery.headers, SIGNATURE_HEADERS),
-                            "body_bytes": len(delivery.body), "body_sha256": hashlib.sha256(delivery.body).hexdigest()},
-            }},
+            "metadata": {
+                "webhook": {
+                    "direction": "incoming",
+                    "provider": provider.name,
+                    "reason": rejected.reason,
+                    "field": rejected.field,
+                    "source_ip": source_ip,
+                    "request": {
+                        "method": "POST",
+                        "url": scrub_url(delivery.url),
+                        "headers": redact_headers(delivery.headers, SIGNATURE_HEADERS),
+                        "body_bytes": len(delivery.body),
+                        "body_sha256": hashlib.sha256(delivery.body).hexdigest(),
+                    },
+                }
+            },
         }
         try:
-            recorded = self.service.record_within_quota(delivery.org, NewEntry.model_validate(document), f"webhooks:{provider.name}",
-                                                        quota=quota(provider.name), limit=REJECTIONS_PER_MINUTE)
+            recorded = self.service.record_within_quota(
+                delivery.org,
+                NewEntry.model_validate(document),
+                f"webhooks:{provider.name}",
+                quota=quota(provider.name),
+                limit=REJECTIONS_PER_MINUTE,
+            )
         except Exception:  # noqa: BLE001 - the answer is the 400 either way; say why the entry is missing
-            logger.exception("could not record a webhook rejection", extra={"org_id": delivery.org, "provider": provider.name})
+            logger.exception(
+                "could not record a webhook rejection", extra={"org_id": delivery.org, "provider": provider.name}
+            )
             return
         if recorded is None:
             metrics.add_metric(name="WebhookRejectionsNotRecorded", unit=MetricUnit.Count, value=1)
-            logger.warning("webhook rejection not recorded (counted for the minute's summary): the provider's per-minute quota is used up",
-                           extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason})
+            logger.warning(
+                "webhook rejection not recorded (counted for the minute's summary): the provider's per-minute quota is used up",
+                extra={"org_id": delivery.org, "provider": provider.name, "reason": rejected.reason},
+            )
 
 
 def request_url(event: Any) -> str:
@@ -136,14 +163,19 @@ def routes(receiver: Callable[[], Receiver] = lambda: None) -> Router:  # type: 
     ``activitylog.wiring``; the OpenAPI document only lists the route)."""
     router = Router()
 
-    @router.post("/webhooks/<provider>/<org_id>", summary="Receive a provider's webhook for an organization (no token: signed)",
-                 description=f"{', '.join(f'{p.display} ({p.signature_header})' for p in PROVIDERS.values())}: "
-                             "verified with the organization's secret, queued, and recorded once per provider event id.",
-                 responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503))
+    @router.post(
+        "/webhooks/<provider>/<org_id>",
+        summary="Receive a provider's webhook for an organization (no token: signed)",
+        description=f"{', '.join(f'{p.display} ({p.signature_header})' for p in PROVIDERS.values())}: "
+        "verified with the organization's secret, queued, and recorded once per provider event id.",
+        responses=responses({200: ("Verified and queued", "WebhookReceived")}, 400, 404, 413, 503),
+    )
     def receive_webhook(provider: str, org_id: str):
         event = cast("APIGatewayProxyEventV2", router.current_event)  # the HTTP API's resolver
         body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
         headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-        return receiver().receive(provider, org_id, body, headers, request_url(event), event.request_context.http.source_ip)
+        return receiver().receive(
+            provider, org_id, body, headers, request_url(event), event.request_context.http.source_ip
+        )
 
     return router

@@ -42,13 +42,22 @@ def summary(name: str, unrecorded: int, end: datetime) -> Optional[tuple["NewEnt
     if kind != QUOTA or provider is None:
         return None
     document = {
-        "type": "SYSTEM_EVENT", "status": "WARNING", "action": "webhook_rejections_not_recorded",
+        "type": "SYSTEM_EVENT",
+        "status": "WARNING",
+        "action": "webhook_rejections_not_recorded",
         "actor": {"kind": "system", "id": "system", "name": "system"},
         "event": f"{unrecorded} more rejected deliveries from {provider.display} in the last minute",
         "entity": {"type": "integration", "id": provider.name, "label": provider.display},
         "occurred_at": end.isoformat(),
-        "metadata": {"webhook": {"direction": "incoming", "provider": provider.name, "rejections_not_recorded": unrecorded,
-                                 "recorded_per_minute": REJECTIONS_PER_MINUTE, "minute_ending": end.isoformat()}},
+        "metadata": {
+            "webhook": {
+                "direction": "incoming",
+                "provider": provider.name,
+                "rejections_not_recorded": unrecorded,
+                "recorded_per_minute": REJECTIONS_PER_MINUTE,
+                "minute_ending": end.isoformat(),
+            }
+        },
     }
     return NewEntry.model_validate(document), f"webhooks:{provider.name}"
 

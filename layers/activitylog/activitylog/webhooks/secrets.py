@@ -42,8 +42,10 @@ def parameter_name(path: str, org: str, provider: str) -> str:
     """
     if _SSM_PLAIN.fullmatch(org):
         return f"{path.rstrip('/')}/{org}/{provider}"
-    escaped = "".join(chr(byte) if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in ".-") else f"_{byte:02X}"
-                      for byte in org.encode())
+    escaped = "".join(
+        chr(byte) if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in ".-") else f"_{byte:02X}"
+        for byte in org.encode()
+    )
     return f"{path.rstrip('/')}/encoded/{escaped}/{provider}"
 
 
@@ -78,7 +80,8 @@ class SigningSecrets:
             if "ParameterNotFound" in str(error):
                 self._missing[name] = now
                 return None
-            raise Unavailable("the webhook's signing secret could not be read; nothing was recorded, retry shortly",
-                              "org_id") from None
+            raise Unavailable(
+                "the webhook's signing secret could not be read; nothing was recorded, retry shortly", "org_id"
+            ) from None
         self._missing.pop(name, None)
         return str(value)

@@ -140,7 +140,9 @@ class Provider:
         """The signature header(s) the provider sends with ``body`` delivered to ``url``."""
         raise NotImplementedError
 
-    def sample_event(self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any) -> dict:
+    def sample_event(
+        self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any
+    ) -> dict:
         """An event as the provider sends it; ``fields`` go into the object it carries."""
         raise NotImplementedError
 

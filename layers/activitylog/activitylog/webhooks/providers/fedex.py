@@ -51,7 +51,11 @@ class FedEx(Provider):
         if type_says_warning(identity.event_type):
             return Status.WARNING
         latest = _scan(event).get("latestStatusDetail") or {}
-        codes = {identity.event_type.upper(), str(latest.get("code", "")).upper(), str(latest.get("derivedCode", "")).upper()}
+        codes = {
+            identity.event_type.upper(),
+            str(latest.get("code", "")).upper(),
+            str(latest.get("derivedCode", "")).upper(),
+        }
         described = f"{latest.get('description', '')} {latest.get('statusByLocale', '')}".lower()
         return Status.WARNING if codes & set(EXCEPTIONS) or "exception" in described else Status.SUCCESS
 
@@ -70,16 +74,32 @@ class FedEx(Provider):
     def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
         return {self.signature_header: hmac_base64(secret, body)}
 
-    def sample_event(self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any) -> dict:
+    def sample_event(
+        self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any
+    ) -> dict:
         """A tracking push in the Track API's shape, ``event_type`` its status code. FedEx names no event:
         each ``event_id`` gets its own tracking number unless one is given (``tracking_number``)."""
         when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        number = fields.pop("tracking_number", str(7940_0000_0000 + int(hashlib.sha1(event_id.encode()).hexdigest()[:8], 16) % 10**8))
-        description = fields.pop("description", {"DL": "Delivered", "DE": "Delivery exception", "IT": "In transit"}.get(event_type, event_type))
-        return {"trackingNumber": number, "eventCreateTime": when.isoformat().replace("+00:00", "Z"),
-                "trackResults": [{"trackingNumberInfo": {"trackingNumber": number},
-                                  "latestStatusDetail": {"code": event_type, "derivedCode": event_type, "description": description},
-                                  "scanEvents": [{"date": when.isoformat(), "eventType": event_type, "eventDescription": description}]}]} | fields
+        number = fields.pop(
+            "tracking_number", str(7940_0000_0000 + int(hashlib.sha1(event_id.encode()).hexdigest()[:8], 16) % 10**8)
+        )
+        description = fields.pop(
+            "description",
+            {"DL": "Delivered", "DE": "Delivery exception", "IT": "In transit"}.get(event_type, event_type),
+        )
+        return {
+            "trackingNumber": number,
+            "eventCreateTime": when.isoformat().replace("+00:00", "Z"),
+            "trackResults": [
+                {
+                    "trackingNumberInfo": {"trackingNumber": number},
+                    "latestStatusDetail": {"code": event_type, "derivedCode": event_type, "description": description},
+                    "scanEvents": [
+                        {"date": when.isoformat(), "eventType": event_type, "eventDescription": description}
+                    ],
+                }
+            ],
+        } | fields
 
 
 def _scan(event: dict) -> dict:

@@ -29,9 +29,12 @@ from activitylog.webhooks.providers.base import (
 
 # What an event is about, by the first word(s) of its type (the longest prefix wins).
 ENTITY_TYPES = {
-    "payment": "payment", "refund": "payment", "invoice": "payment",
+    "payment": "payment",
+    "refund": "payment",
+    "invoice": "payment",
     "customer": "contact",
-    "catalog": "product", "inventory": "product",
+    "catalog": "product",
+    "inventory": "product",
     "order.fulfillment": "fulfillment",
 }
 
@@ -42,7 +45,9 @@ class Square(Provider):
     secret_headers = ("x-square-hmacsha256-signature", "x-square-signature")  # and the older SHA-1 one
 
     def check(self, delivery: Delivery, secret: str) -> None:
-        expected = hmac_base64(secret, delivery.url.encode("utf-8", "replace") + delivery.body)  # no URL can make it raise
+        expected = hmac_base64(
+            secret, delivery.url.encode("utf-8", "replace") + delivery.body
+        )  # no URL can make it raise
         if not signature_matches(expected, delivery.headers[self.signature_header]):
             raise Rejected("signature does not match", self.signature_header)
 
@@ -54,8 +59,14 @@ class Square(Provider):
 
     def entity(self, event: dict, identity: Identity) -> Optional[dict]:
         found = _object(event) or {}
-        kind = next((entity for prefix, entity in sorted(ENTITY_TYPES.items(), key=lambda item: -len(item[0]))
-                     if identity.event_type == prefix or identity.event_type.startswith(prefix + ".")), None)
+        kind = next(
+            (
+                entity
+                for prefix, entity in sorted(ENTITY_TYPES.items(), key=lambda item: -len(item[0]))
+                if identity.event_type == prefix or identity.event_type.startswith(prefix + ".")
+            ),
+            None,
+        )
         object_id = (event.get("data") or {}).get("id") or found.get("id")
         if not kind or not object_id:
             return None
@@ -64,15 +75,23 @@ class Square(Provider):
     def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
         return {self.signature_header: hmac_base64(secret, url.encode() + body)}
 
-    def sample_event(self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any) -> dict:
+    def sample_event(
+        self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any
+    ) -> dict:
         """``event_id``, ``created_at`` and ``data.object.{type}``."""
         when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         kind = event_type.split(".", 1)[0]
         object_id = f"sq_{hashlib.sha1(event_id.encode()).hexdigest()[:20]}"
-        obj = {"id": object_id} | ({"amount_money": {"amount": 4200, "currency": "USD"}, "status": "COMPLETED"} if kind == "payment" else {})
-        return {"merchant_id": "ML_DEMO_MERCHANT", "type": event_type, "event_id": event_id,
-                "created_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "data": {"type": kind, "id": object_id, "object": {kind: obj | fields}}}
+        obj = {"id": object_id} | (
+            {"amount_money": {"amount": 4200, "currency": "USD"}, "status": "COMPLETED"} if kind == "payment" else {}
+        )
+        return {
+            "merchant_id": "ML_DEMO_MERCHANT",
+            "type": event_type,
+            "event_id": event_id,
+            "created_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "data": {"type": kind, "id": object_id, "object": {kind: obj | fields}},
+        }
 
 
 def _object(event: dict) -> Optional[dict]:

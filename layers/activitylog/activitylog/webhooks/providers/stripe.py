@@ -31,10 +31,16 @@ TOLERANCE_SECONDS = 300  # a signature older than this is refused (replays of a 
 
 # What an event is about, by the object it carries (``data.object.object``).
 ENTITY_TYPES = {
-    "payment_intent": "payment", "charge": "payment", "refund": "payment", "invoice": "payment",
-    "dispute": "payment", "checkout.session": "payment", "payout": "payment",
+    "payment_intent": "payment",
+    "charge": "payment",
+    "refund": "payment",
+    "invoice": "payment",
+    "dispute": "payment",
+    "checkout.session": "payment",
+    "payout": "payment",
     "customer": "contact",
-    "product": "product", "price": "product",
+    "product": "product",
+    "price": "product",
 }
 
 # Stripe's messages, as short reasons.
@@ -44,7 +50,14 @@ _REASONS = (
     ("No signatures found matching", "signature does not match"),
     ("Timestamp outside the tolerance zone", f"signature timestamp older than {TOLERANCE_SECONDS} s"),
 )
-_ID_PREFIX = {"payment_intent": "pi", "charge": "ch", "refund": "re", "customer": "cus", "invoice": "in", "product": "prod"}
+_ID_PREFIX = {
+    "payment_intent": "pi",
+    "charge": "ch",
+    "refund": "re",
+    "customer": "cus",
+    "invoice": "in",
+    "product": "prod",
+}
 
 
 class Stripe(Provider):
@@ -55,8 +68,9 @@ class Stripe(Provider):
         import stripe  # ~100 ms of import: only where a Stripe webhook arrives
 
         try:
-            stripe.Webhook.construct_event(delivery.body, delivery.headers["stripe-signature"], secret,
-                                           tolerance=TOLERANCE_SECONDS)
+            stripe.Webhook.construct_event(
+                delivery.body, delivery.headers["stripe-signature"], secret, tolerance=TOLERANCE_SECONDS
+            )
         except stripe.SignatureVerificationError as error:
             message = str(error)
             reason = next((short for text, short in _REASONS if text in message), "signature does not match")
@@ -81,18 +95,39 @@ class Stripe(Provider):
     def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
         import stripe
 
-        return {"stripe-signature": stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)}
+        return {
+            "stripe-signature": stripe.WebhookSignature.generate_signature_header(
+                body.decode(), secret, timestamp=timestamp
+            )
+        }
 
-    def sample_event(self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any) -> dict:
+    def sample_event(
+        self, event_id: str, event_type: str, occurred_at: Optional[datetime] = None, **fields: Any
+    ) -> dict:
         """An ``event`` with ``data.object`` (a payment intent unless the type says otherwise)."""
         when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         kind = event_type.rsplit(".", 1)[0]
-        obj: dict[str, Any] = {"id": f"{_ID_PREFIX.get(kind, 'obj')}_{hashlib.sha1(event_id.encode()).hexdigest()[:14]}", "object": kind}
+        obj: dict[str, Any] = {
+            "id": f"{_ID_PREFIX.get(kind, 'obj')}_{hashlib.sha1(event_id.encode()).hexdigest()[:14]}",
+            "object": kind,
+        }
         if kind in ("payment_intent", "charge", "refund"):
-            obj |= {"amount": 4200, "currency": "usd", "status": "requires_payment_method" if "failed" in event_type else "succeeded"}
-        return {"id": event_id, "object": "event", "api_version": "2024-06-20", "created": int(when.timestamp()), "livemode": False,
-                "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": event_type,
-                "data": {"object": obj | fields}}
+            obj |= {
+                "amount": 4200,
+                "currency": "usd",
+                "status": "requires_payment_method" if "failed" in event_type else "succeeded",
+            }
+        return {
+            "id": event_id,
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(when.timestamp()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+            "data": {"object": obj | fields},
+        }
 
     def new_secret(self) -> str:
         return "whsec_" + secrets.token_hex(32)
