@@ -22,6 +22,21 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
 
 
+def _one_botocore_loader() -> None:
+    """Each new botocore session makes a loader that lists and parses the service models again: store.bind per
+    test made that half the integration tier's time. Sessions share one loader here, as the clients of one
+    session share theirs in botocore. A Lambda container binds once, so the service keeps botocore's behaviour."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+
+_one_botocore_loader()
+
+
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """Amazon DynamoDB Local (the npm package's jar) on a free port, in memory."""
