@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.page import CHROMIUM, CHROMIUM_ARGS, WIDE, reader
-from tests.support.stack import FIXTURE_TEMPLATE, api_stack, start_stack, stop_stack  # noqa: F401 - api_stack: the fixture, shared with the fuzz tier
+from tests.support.stack import FIXTURE_TEMPLATE, api_stack, start_stack, stop_stack  # noqa: F401 - api_stack: the fixture (the fuzz tier starts its own)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the e2e tier ends, not kept through the fuzz tier
 def sources_stack(tmp_path_factory):
     """The fixture template's stack: a scheduled function, an SQS consumer with a DLQ, and more."""
     stack = start_stack(tmp_path_factory.mktemp("sources-stack"), "--template", str(FIXTURE_TEMPLATE), "--no-seed", "--poll-seconds", "0.1")

@@ -1,6 +1,6 @@
 """The local stack as a subprocess (``activitylog serve``, what ``make dev`` runs) and polling, for the
-e2e, fuzz and chaos tiers. The session's stacks are the fixtures in tests/e2e/conftest.py; ``api_stack`` is here,
-as the fuzz tier runs against it too (its conftest and the e2e one both import it)."""
+e2e, fuzz and chaos tiers. ``api_stack`` is here because the e2e and fuzz tiers each start one (their conftests
+import it); the e2e tier's other stack is in tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
 
 
-@pytest.fixture(scope="session")
+# One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
+@pytest.fixture(scope="package")
 def api_stack(tmp_path_factory):
     """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
     entries are deleted within a second, as TTL does in AWS within days.
