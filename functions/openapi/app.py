@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from activitylog.api import common
 from activitylog.api.document import openapi_document
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver()
 common.answer_errors(app)

@@ -7,7 +7,8 @@ bucket. No pydantic is imported on this path (the dashboard waits for its cold s
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, reads
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(reads.routes())

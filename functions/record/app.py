@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, writes
 from activitylog.requestbody import loads
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 # Bodies are parsed once, strictly; each route turns Powertools' validation on.
 app = APIGatewayHttpResolver(json_body_deserializer=loads)

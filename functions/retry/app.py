@@ -8,7 +8,8 @@ bus and the idempotency records, nothing else (activitylog.jobs.retry).
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, retry
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(retry.routes())

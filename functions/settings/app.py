@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, settings, writes
 from activitylog.requestbody import loads
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver(json_body_deserializer=loads)
 app.include_router(settings.routes())

@@ -7,7 +7,8 @@ archive objects of the entry's hour; for a proof, the org's digests and checkpoi
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, support
-from activitylog.wiring import HTTP_API, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(support.routes())

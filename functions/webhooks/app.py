@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common
 from activitylog.webhooks import receiver
-from activitylog.wiring import HTTP_API, container, entrypoint
+from activitylog.api.source import HTTP_API
+from activitylog.wiring import container, entrypoint
 
 app = APIGatewayHttpResolver()
 app.include_router(receiver.routes(lambda: container().receiver))

@@ -106,8 +106,9 @@ def test_only_the_settings_model_reads_the_environment():
 
 def test_every_function_in_the_template_is_made_by_the_one_entrypoint_for_its_event_source():
     from activitylog import wiring
+    from activitylog.api.source import HTTP_API
 
-    by_event = {"HttpApi": wiring.HTTP_API, "SQS": wiring.SQS, "DynamoDB": wiring.DYNAMODB_STREAM,
+    by_event = {"HttpApi": HTTP_API, "SQS": wiring.SQS, "DynamoDB": wiring.DYNAMODB_STREAM,
                 "Schedule": wiring.SCHEDULE, "EventBridgeRule": wiring.EVENTBRIDGE}
     functions = _functions()
     assert len(functions) >= 15
@@ -128,10 +129,11 @@ def test_every_function_in_the_template_is_made_by_the_one_entrypoint_for_its_ev
 ])
 def test_each_event_source_logs_with_its_correlation_id(source, event, correlation_id):
     from activitylog import wiring
+    from activitylog.api import source as api_source
     from activitylog.observability import logger
 
     seen = []
-    handler = wiring.entrypoint(getattr(wiring, source), lambda event, context: seen.append(logger.get_correlation_id()) or {})
+    handler = wiring.entrypoint(getattr(wiring, source, None) or getattr(api_source, source), lambda event, context: seen.append(logger.get_correlation_id()) or {})
     handler(event, Context())
     assert seen == [correlation_id]
 
@@ -154,12 +156,13 @@ def test_the_openapi_function_logs_with_the_requests_correlation_id_and_answers_
 
 def test_a_refusal_before_routing_is_answered_by_the_apis_error_mapping():
     from activitylog import wiring
+    from activitylog.api.source import HTTP_API
     from activitylog.errors import PayloadTooLarge, Unavailable
 
     def refusing(failure):
         def handle(event, context):
             raise failure
-        return wiring.entrypoint(wiring.HTTP_API, handle)
+        return wiring.entrypoint(HTTP_API, handle)
 
     too_large = refusing(PayloadTooLarge("body is 9 bytes; the limit is 8", "body"))({"requestContext": {"requestId": "r"}}, Context())
     assert (too_large["statusCode"], json.loads(too_large["body"])) == (413, {"message": "body is 9 bytes; the limit is 8", "field": "body"})

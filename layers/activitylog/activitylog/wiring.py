@@ -8,23 +8,21 @@ for it; ``reset()`` forgets them (tests point the environment elsewhere, as a ne
 
 ``entrypoint`` adds what every function has: Powertools' Logger with the invocation's context
 and the correlation id of its event source, its Metrics flushed at the end, the Tracer where
-tracing is on, and, for the HTTP API, a domain error raised before routing answered as HTTP
-(``activitylog.api.errors``).
+tracing is on, and what the source puts around the handler (the HTTP API, ``activitylog.api.source``,
+answers a domain error raised before routing as HTTP).
 
 >>> lambda_handler = entrypoint(SQS, lambda event, context: container().ingest.handle(event, context))
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from aws_lambda_powertools.logging import correlation_paths
 
 from activitylog.config import Settings
-from activitylog.errors import ActivityLogError
 from activitylog.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -39,15 +37,20 @@ if TYPE_CHECKING:
     from activitylog.webhooks.receiver import Receiver
 
 
+Handler = Callable[[Any, Any], Any]  # handle(event, context)
+
+
 @dataclass(frozen=True)
 class Source:
     """What invokes a function, and where its event carries the id that correlates its logs (JMESPath)."""
 
     name: str
     correlation_id_path: str
+    # What the source's caller needs around every handler (the HTTP API's: refusals answered as HTTP).
+    around: Optional[Callable[[Handler], Handler]] = field(default=None, compare=False)
 
 
-HTTP_API = Source("API Gateway HTTP API", correlation_paths.API_GATEWAY_HTTP)  # the request's id
+# The API's functions use activitylog.api.source.HTTP_API (the request's id), which the API layer defines.
 SQS = Source("SQS", "Records[0].messageId")  # a batch's first message
 DYNAMODB_STREAM = Source("DynamoDB stream", "Records[0].eventID")  # a batch's first change
 EVENTBRIDGE = Source("EventBridge", correlation_paths.EVENT_BRIDGE)  # the event's id
@@ -226,14 +229,11 @@ def reset() -> None:
 
 def entrypoint(source: Source, handle: Callable[[Any, Any], Any]) -> Callable[[dict, Any], Any]:
     """A function's ``lambda_handler``: ``handle(event, context)`` with logging (the invocation's context and
-    ``source``'s correlation id), tracing where it is on, metrics flushed, and, for the HTTP API, a domain
-    error raised before routing answered as HTTP.
+    ``source``'s correlation id), tracing where it is on, metrics flushed, and what ``source`` puts around it.
 
-    >>> from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    >>> app = APIGatewayHttpResolver()
-    >>> lambda_handler = entrypoint(HTTP_API, app.resolve)  # functions/query/app.py, with its routes
+    >>> lambda_handler = entrypoint(SCHEDULE, lambda event, context: {})  # functions/sweeper/app.py, with its sweep
     """
-    measured = metrics.log_metrics(_answering_errors(handle) if source is HTTP_API else handle)
+    measured = metrics.log_metrics(source.around(handle) if source.around else handle)
 
     @logger.inject_lambda_context(correlation_id_path=source.correlation_id_path, clear_state=True)
     def lambda_handler(event: dict, context: Any) -> Any:
@@ -243,23 +243,3 @@ def entrypoint(source: Source, handle: Callable[[Any, Any], Any]) -> Callable[[d
 
     lambda_handler.source = source  # type: ignore[attr-defined]  # which entrypoint made it (tests read it)
     return lambda_handler
-
-
-def _answering_errors(handle: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """A refusal raised outside the resolver (a body checked before routing) as the HTTP answer the API maps it to."""
-
-    def answered(event: dict, context: Any) -> Any:
-        try:
-            return handle(event, context)
-        except ActivityLogError as refused:
-            from activitylog.api.errors import answer_of
-
-            status, body, headers = answer_of(refused)
-            metrics.add_metric(name="RequestsRefused", unit="Count", value=1)
-            return {
-                "statusCode": status,
-                "headers": {"Content-Type": "application/json", **headers},
-                "body": json.dumps(body),
-            }
-
-    return answered
