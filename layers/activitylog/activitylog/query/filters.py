@@ -24,10 +24,11 @@ _KEY_PART = re.compile(KEY_PART)
 # The query parameters of GET /activities: parsed below, and documented in the OpenAPI
 # document from this same table.
 PARAMETERS: dict[str, str] = {
-    "type": "USER_ACTION, BACKGROUND_JOB, WEBHOOK, SYSTEM_EVENT; repeat or comma-separate for several",
-    "status": "SUCCESS, IN_PROGRESS, WARNING, FAILED; repeat or comma-separate for several",
+    # The vocabularies from their enums: a new type, status or entity type shows here without an edit.
+    "type": f"{', '.join(t.value for t in EntryType)}; repeat or comma-separate for several",
+    "status": f"{', '.join(s.value for s in Status)}; repeat or comma-separate for several",
     "user": "a team member's id: only their actions",
-    "entity_type": "contact, release, product, fulfillment, payment, setting, integration, team_member, job, export",
+    "entity_type": ", ".join(e.value for e in EntityType),
     "entity_id": "one record's history (needs entity_type)",
     "correlation_id": "one chain: the user action, the jobs it started, their webhooks and retries",
     "from": "ISO 8601 start; default 24 hours before `to`",
