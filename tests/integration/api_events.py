@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from tests.support.kit import LambdaContext, api_event, function_for
+from tests.support.kit import LambdaContext, api_event, function_for, load_handler_module
 
 __all__ = ["LambdaContext", "api_event", "claims", "handler_module", "load_handler_module"]
 
@@ -44,27 +44,3 @@ def claims(
 def handler_module(method: str, path: str):
     """The handler module of the template function that serves ``method path``."""
     return load_handler_module(function_for(method, path))
-
-
-def load_handler_module(logical_id: Optional[str] = None):
-    """The handler module of a template.yaml function (by default the one serving ``GET /activities``),
-    found by its CodeUri and Handler.
-
-    Loaded under a unique module name (``functions_<dir>_<module>``) so handlers of several
-    functions, all called ``app``, never shadow each other in ``sys.modules``.
-    """
-    import importlib.util
-    import sys
-
-    from samlocal.template import ROOT, load
-
-    props = load()["Resources"][logical_id or function_for("GET", "/activities")]["Properties"]
-    module_name, _ = props["Handler"].rsplit(".", 1)
-    code_dir = ROOT / props["CodeUri"]
-    unique = f"functions_{code_dir.name}_{module_name}"
-    if unique not in sys.modules:
-        spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
-    return sys.modules[unique]

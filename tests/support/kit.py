@@ -37,7 +37,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(_FROM_RUNTIME[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "payload_v2_event", "provider_event",
+__all__ = ["HttpClient", "InProcessClient", "LambdaContext", "api_event", "function_for", "load_handler_module", "payload_v2_event", "provider_event",
            "signed_delivery", "sqs_record"]
 
 QueryValue = Union[str, int, Sequence[Union[str, int]]]
@@ -77,6 +77,30 @@ def api_event(
 def function_for(method: str, path: str, template: Path = TEMPLATE) -> str:
     """The logical id of the template function that serves ``method path``."""
     return _route(method, path, template)[0].function
+
+
+def load_handler_module(logical_id: Optional[str] = None):
+    """The handler module of a template.yaml function (by default the one serving ``GET /activities``),
+    found by its CodeUri and Handler.
+
+    Loaded under a unique module name (``functions_<dir>_<module>``) so handlers of several
+    functions, all called ``app``, never shadow each other in ``sys.modules``.
+    """
+    import importlib.util
+    import sys
+
+    from samlocal.template import ROOT, load
+
+    props = load()["Resources"][logical_id or function_for("GET", "/activities")]["Properties"]
+    module_name, _ = props["Handler"].rsplit(".", 1)
+    code_dir = ROOT / props["CodeUri"]
+    unique = f"functions_{code_dir.name}_{module_name}"
+    if unique not in sys.modules:
+        spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+    return sys.modules[unique]
 
 
 def _route(method: str, path: str, template: Path) -> tuple[Any, dict[str, str]]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,15 +28,9 @@ def _variables(props: dict) -> set[str]:
 
 
 def _handler(logical_id: str, props: dict):
-    module_name, attribute = props["Handler"].rsplit(".", 1)
-    code_dir = ROOT / props["CodeUri"]
-    unique = f"wiring_{code_dir.name}_{module_name}"
-    if unique not in sys.modules:
-        spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
-    return getattr(sys.modules[unique], attribute)
+    from tests.support.kit import load_handler_module
+
+    return getattr(load_handler_module(logical_id), props["Handler"].rsplit(".", 1)[1])
 
 
 class Context:
