@@ -81,21 +81,11 @@ def retry(
 def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:
     name, params = retry_target(original)
     chain = original.correlation_id or original.id
-    user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
+    user = _presser(caller)
     pressed = service.clock()
     action_id = ids.new_id(pressed)  # the click comes first in the chain's time order, then the run
     run_id = ids.new_id(pressed + timedelta(milliseconds=1))
-    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
-    record = activity.draft(
-        type="USER_ACTION",
-        action="retried",
-        event=f"Retried {original.event}"[:300],
-        entity=original.entity,
-        correlation_id=chain,
-        retry_of=original.id,
-        metadata={"job_type": name, "run_id": run_id},
-        entry_id=action_id,
-    )
+    record = _retried(caller, original, publisher, action_id, chain, {"job_type": name, "run_id": run_id})
     request = RunRequest(
         org_id=caller.org,
         job=name,
@@ -126,19 +116,9 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
 
 def _join(service: ActivityService, caller: Caller, original: Entry, shared: dict, publisher: Publisher) -> dict:
     """Another member's press while the run ``shared`` answers is fresh: no second run, their own "Retried …" entry."""
-    user = {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
     action_id = ids.new_id(service.clock())
-    activity = ActivityClient(caller.org, actor=user, publisher=publisher, producer="retry")
-    record = activity.draft(
-        type="USER_ACTION",
-        action="retried",
-        event=f"Retried {original.event}"[:300],
-        entity=original.entity,
-        correlation_id=shared["correlation_id"],
-        retry_of=original.id,
-        metadata={"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]},
-        entry_id=action_id,
-    )
+    joined = {"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]}
+    record = _retried(caller, original, publisher, action_id, shared["correlation_id"], joined)
     try:
         publisher.send([activity_event(caller.org, action_id, record["entry"], producer=record["producer"])])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing recorded
@@ -146,3 +126,23 @@ def _join(service: ActivityService, caller: Caller, original: Entry, shared: dic
             f"the event bus did not take the retry ({error}); nothing was recorded, try again", "id"
         ) from None
     return {**shared, "id": action_id}
+
+
+def _presser(caller: Caller) -> dict:
+    """The member who pressed Retry, as an entry's actor."""
+    return {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
+
+
+def _retried(caller: Caller, original: Entry, publisher: Publisher, action_id: str, chain: str, metadata: dict) -> dict:
+    """The caller's "Retried …" entry in ``chain``, drafted for the bus (a new run's, or a press joining one)."""
+    activity = ActivityClient(caller.org, actor=_presser(caller), publisher=publisher, producer="retry")
+    return activity.draft(
+        type="USER_ACTION",
+        action="retried",
+        event=f"Retried {original.event}"[:300],
+        entity=original.entity,
+        correlation_id=chain,
+        retry_of=original.id,
+        metadata=metadata,
+        entry_id=action_id,
+    )
