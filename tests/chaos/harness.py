@@ -31,6 +31,7 @@ The operations, mixed:
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -493,7 +494,8 @@ def _send(url: str, method: str, path: str, data: Optional[bytes], headers: dict
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
-    except (OSError, urllib.error.URLError, ValueError):  # refused, reset, timed out: no answer
+    except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException):
+        # refused, reset, timed out, or cut mid-answer by a kill (IncompleteRead): no answer, so retry
         return None, {}, b""
 
 
