@@ -20,6 +20,10 @@ Run by hand, never by ``make test``. Issue 20's engine decision, measured in one
    day), over one month in the warm part (a page over the whole window would read every object
    of two years), against the warm tier over that same month.
 
+5. **Package** (``--sizes``, which asks PyPI through pip): duckdb's and pyarrow's wheels for the
+   template's runtime and architecture, installed as ``make package`` installs the layer's, against
+   the layer's own requirements and Lambda's 250 MB unzipped limit (function and layers together).
+
 Files are on local disk (a temporary folder), read with DuckDB's local file system: no S3, no
 network. The last line is one JSON object of the named figures.
 
@@ -64,6 +68,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="repetitions of each combination (latency samples)")
     parser.add_argument("--pool", type=int, default=3000, help="distinct generated entries the seed reuses")
     parser.add_argument("--seed", type=int, default=20261205)
+    parser.add_argument("--sizes", action="store_true",
+                        help="also install the engines' wheels for Lambda's platform (pip, as make package does) and size them")
     parser.add_argument("--compact", nargs=2, metavar=("ROOT", "ORG"), help=argparse.SUPPRESS)  # the child process
     return parser.parse_args()
 
@@ -262,6 +268,35 @@ def baseline_page(root: Path, org: str, params: dict, now: datetime) -> dict:
     return {"ms": (time.perf_counter() - started) * 1000, "bytes": rchar() - read_before, "ids": [row["id"] for row in rows]}
 
 
+def package_sizes() -> dict:
+    """MB unzipped (and zipped) of the layer's requirements and of each engine, for Lambda's platform."""
+    import shutil
+
+    from activitylog_local.package import platform_tags, runtime_of
+    from samlocal.template import ROOT, load
+
+    runtime, architecture = runtime_of(load())
+    version = runtime.removeprefix("python")
+    flags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", version, "--abi", "cp" + version.replace(".", ""),
+             "--abi", "abi3", "--abi", "none", *[f for tag in platform_tags(architecture) for f in ("--platform", tag)]]
+    sizes = {"runtime": runtime, "architecture": architecture}
+    with tempfile.TemporaryDirectory(prefix="warm-sizes-") as folder:
+        for name, wanted in (("layer", ["-r", str(ROOT / "layers" / "activitylog" / "requirements.txt")]),
+                             ("duckdb", ["duckdb"]), ("pyarrow", ["pyarrow"])):
+            target = Path(folder) / name
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+                            "--no-warn-conflicts", "--target", str(target), *flags, *wanted], check=True)
+            unzipped = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            archive = shutil.make_archive(str(target), "zip", target)
+            sizes[name] = {"unzipped_mb": round(unzipped / 2**20, 1), "zipped_mb": round(os.path.getsize(archive) / 2**20, 1)}
+            log(f"  {name:<8} {sizes[name]['unzipped_mb']:>7.1f} MB unzipped, {sizes[name]['zipped_mb']:>6.1f} MB zipped")
+    for engine in ("duckdb", "pyarrow"):
+        total = sizes["layer"]["unzipped_mb"] + sizes[engine]["unzipped_mb"]
+        sizes[f"layer_with_{engine}_unzipped_mb"] = round(total, 1)
+        log(f"  layer + {engine}: {total:.1f} MB of Lambda's 250 MB unzipped")
+    return sizes
+
+
 def main() -> None:
     args = arguments()
     if args.compact:
@@ -344,6 +379,10 @@ def main() -> None:
                               "warm_ms": round(warm["latencies"][0], 1), "warm_kb": round(warm["pages"][0]["bytes"] / 1024, 1)}
             b = baseline[name]
             log(f"  {name:<52}{b['raw_ms']:>9.0f}{b['raw_kb']:>9.0f}{b['warm_ms']:>9.1f}{b['warm_kb']:>9.0f}{'yes' if same else 'NO':>6}")
+
+    if args.sizes:
+        log("\n5. package: wheels for Lambda's platform (pip --platform, as make package installs the layer)")
+        figures["package"] = package_sizes()
 
     big_latencies = [pages[n][BIG][k] for n in pages for k in ("p95_ms",)]
     figures.update({

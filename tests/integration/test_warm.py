@@ -127,7 +127,8 @@ def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorte
 
 def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, tmp_path):
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
-    Archive(bucket).write_hours([entry(start + timedelta(minutes=n * 2), n) for n in range(4 * 2048)])
+    made = [entry(start + timedelta(minutes=n * 2), n, correlation_id=f"run_{n}") for n in range(4 * 2048)]
+    Archive(bucket).write_hours(made)
     (file,) = compact.compact(bucket, ORG, row_group_rows=2048)  # DuckDB's smallest row group: one vector
     path = tmp_path / "one.parquet"
     path.write_bytes(bucket.get(file.key) or b"")
@@ -141,6 +142,20 @@ def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, tmp_path):
     assert {row[4] for row in stats} == {"ZSTD"}
     ids = [(row[2], row[3]) for row in sorted(stats) if row[1] == "id"]
     assert all(high < next_low for (_, high), (next_low, _) in zip(ids, ids[1:]))  # sorted: groups don't overlap
+    # An equality on a value of one group only (a job run's correlation id, unique per entry here) skips the others
+    # by their bloom filters, as it does on a user or an entity id.
+    for column, value in (("correlation_id", made[5000].correlation_id), ("entity_id", "c_3"), ("actor_id", "u_2")):
+        probe = duckdb.connect().execute(
+            "SELECT row_group_id, bloom_filter_excludes FROM parquet_bloom_probe(?, ?, ?) ORDER BY 1",
+            [str(path), column, value],
+        ).fetchall()
+        assert probe == [(0, False), (1, False), (2, False), (3, False)] if column != "correlation_id" else probe == [
+            (0, True), (1, True), (2, False), (3, True)
+        ], column
+        absent = duckdb.connect().execute(
+            "SELECT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe(?, ?, ?)", [str(path), column, "nobody"]
+        ).fetchone()
+        assert absent == (True,), column
 
 
 def test_a_page_reads_newest_first_across_files_and_leaves_removed_entries_out(bucket, tmp_path):

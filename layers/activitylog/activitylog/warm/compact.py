@@ -4,7 +4,8 @@ Each calendar month of the entries' occurred time (every version of an entry sit
 occurred day, ``archive.layout``) becomes one Parquet file, zstd, rows sorted by id, in row
 groups of ``ROW_GROUP_ROWS``: id is time, so a page's window and cursor skip row groups by
 their id min/max, and the flat filter columns (type, status, actor, entity, correlation id)
-carry their own statistics. The org's files are listed by its manifest, written last:
+carry their min/max and a bloom filter each (``DICTIONARY_SIZE_LIMIT``). The org's files are
+listed by its manifest, written last:
 
 ==================================================  ==========================================
 key                                                 what
@@ -38,7 +39,10 @@ from activitylog.archive import layout
 from activitylog.archive.store import Objects
 
 WARM_PREFIX = "warm/"
-ROW_GROUP_ROWS = 2048  # rows per row group: a page of 50 reads one or two of them when the filter is dense
+ROW_GROUP_ROWS = 2048  # rows per row group (DuckDB's smallest): a page of a dense filter reads one or two
+# Large enough that every string column of a row group is dictionary-encoded, which is when DuckDB writes
+# its bloom filter: an equality on a user, entity id or correlation id then skips the groups without it.
+DICTIONARY_SIZE_LIMIT = 1_000_000
 
 # The archive line's columns as DuckDB reads them (``lines.COLUMNS``, org from the path).
 LINE_COLUMNS = {
@@ -140,7 +144,8 @@ def write_parquet(
     target = str(out).replace("'", "''")  # COPY's target cannot be a parameter
     connection.execute(
         f"COPY ({_LATEST.format(columns=columns)}) TO '{target}' "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_rows)})",
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_rows)}, "
+        f"DICTIONARY_SIZE_LIMIT {DICTIONARY_SIZE_LIMIT})",
         [files],
     )
     row = connection.execute("SELECT count(*), min(id), max(id) FROM read_parquet(?)", [str(out)]).fetchone()
