@@ -4,7 +4,7 @@ Each calendar month of the entries' occurred time (every version of an entry sit
 occurred day, ``archive.layout``) becomes one Parquet file, zstd, rows sorted by id, in row
 groups of ``ROW_GROUP_ROWS``: id is time, so a page's window and cursor skip row groups by
 their id min/max, and the flat filter columns (type, status, actor, entity, correlation id)
-carry their min/max and a bloom filter each (``DICTIONARY_SIZE_LIMIT``). The org's files are
+carry their min/max and a bloom filter each (``DICTIONARY_PER_ROW_GROUP``). The org's files are
 listed by its manifest, written last:
 
 ==================================================  ==========================================
@@ -40,9 +40,11 @@ from activitylog.archive.store import Objects
 
 WARM_PREFIX = "warm/"
 ROW_GROUP_ROWS = 2048  # rows per row group (DuckDB's smallest): a page of a dense filter reads one or two
-# Large enough that every string column of a row group is dictionary-encoded, which is when DuckDB writes
-# its bloom filter: an equality on a user, entity id or correlation id then skips the groups without it.
-DICTIONARY_SIZE_LIMIT = 1_000_000
+# Distinct values a column chunk's dictionary may hold (DuckDB's DICTIONARY_SIZE_LIMIT): room for every row of
+# a row group, so every column is dictionary-encoded, which is when DuckDB writes its bloom filter, and an
+# equality on a user, entity id or correlation id skips the groups without it. Memory grows with it
+# (bench/warm.py: 1,000,000 took compaction from ~0.1 to ~1.4 GB; twice the rows costs nothing measurable).
+DICTIONARY_PER_ROW_GROUP = 2
 
 # The archive line's columns as DuckDB reads them (``lines.COLUMNS``, org from the path).
 LINE_COLUMNS = {
@@ -131,7 +133,10 @@ def warm_key(org: str, period: str, body: bytes) -> str:
 
 
 def write_parquet(
-    files: list[str], out: Path, row_group_rows: int = ROW_GROUP_ROWS, connection: Any = None
+    files: list[str],
+    out: Path,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    connection: Any = None,
 ) -> tuple[int, str, str]:
     """The latest version of every entry in ``files`` (gzip JSON lines) as one Parquet file at ``out``;
     (rows, lowest id, highest id)."""
@@ -145,7 +150,7 @@ def write_parquet(
     connection.execute(
         f"COPY ({_LATEST.format(columns=columns)}) TO '{target}' "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_rows)}, "
-        f"DICTIONARY_SIZE_LIMIT {DICTIONARY_SIZE_LIMIT})",
+        f"DICTIONARY_SIZE_LIMIT {int(row_group_rows) * DICTIONARY_PER_ROW_GROUP})",
         [files],
     )
     row = connection.execute("SELECT count(*), min(id), max(id) FROM read_parquet(?)", [str(out)]).fetchone()
