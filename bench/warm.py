@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -162,7 +161,14 @@ def compact_child(root: str, org: str, row_group: Optional[int]) -> None:
     files = compact.compact(Folder(Path(root)), org, **({"row_group_rows": row_group} if row_group else {}))
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "files": len(files), "rows": sum(f.rows for f in files),
-                      "bytes": sum(f.size for f in files), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "bytes": sum(f.size for f in files), "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux keeps it across execve, so a child started
+    by a big parent reports the parent's size."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def compact_org(root: Path, org: str, row_group: Optional[int]) -> dict:
