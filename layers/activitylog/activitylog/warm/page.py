@@ -1,9 +1,9 @@
 """A page of the warm tier: the entries of an org's Parquet files matching a filter, newest first.
 
-The files are read newest month first, each with the window (and the cursor's last id) as an
-id range and every filter axis as a plain predicate, so DuckDB skips the row groups whose id,
-type, status, actor, entity or correlation id statistics cannot match; the page stops at the
-first file that fills it. Removed entries are not listed (their rows stay for support).
+The files are read newest month first, and in each its row groups newest first (one, then two,
+four…), with the window (and the cursor's last id) as an id range and every filter axis as a
+plain predicate, so DuckDB skips the row groups whose id, type, status, actor, entity or
+correlation id statistics or bloom filters cannot match; the page stops as soon as it is full. Removed entries are not listed (their rows stay for support).
 """
 
 from __future__ import annotations
@@ -77,13 +77,32 @@ def newest_first(
         if meta.max_id < low_id or meta.min_id > high_id:
             continue
         read += 1
-        sql = (
-            f"SELECT {LISTED} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
-            f"{''.join(f' AND {clause}' for clause in where)} ORDER BY id DESC LIMIT {int(limit - len(rows))}"
-        )
-        cursor = connection.execute(sql, [location, low_id, high_id, *parameters])
-        names = [column[0] for column in cursor.description]
-        rows += [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        # Newest row group first, then the next two, four…: DuckDB's top-N reads the id column of every
+        # row group in the range it is given, so a wide range costs bytes that grow with the file.
+        groups = [g for g in row_groups(connection, location) if g[1] >= low_id and g[0] <= high_id]
+        taken, width = 0, 1
+        while taken < len(groups) and len(rows) < limit:
+            span = groups[taken : taken + width]
+            lowest, highest = max(low_id, span[-1][0]), min(high_id, span[0][1])
+            sql = (
+                f"SELECT {LISTED} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
+                f"{''.join(f' AND {clause}' for clause in where)} ORDER BY id DESC LIMIT {int(limit - len(rows))}"
+            )
+            cursor = connection.execute(sql, [location, lowest, highest, *parameters])
+            names = [column[0] for column in cursor.description]
+            rows += [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+            taken, width = taken + width, width * 2
         if len(rows) >= limit:
             break
     return WarmPage(rows, read, rows[-1]["id"] if len(rows) >= limit else None)
+
+
+def row_groups(connection: Any, location: str) -> list[tuple[str, str]]:
+    """(lowest id, highest id) of each row group of a file, newest first, from its footer. The file is
+    sorted by id, so the groups' ranges do not overlap."""
+    found = connection.execute(
+        "SELECT stats_min_value, stats_max_value FROM parquet_metadata(?) WHERE path_in_schema = 'id' "
+        "ORDER BY row_group_id DESC",
+        [location],
+    ).fetchall()
+    return [(low, high) for low, high in found]
