@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Protocol
 
@@ -110,6 +110,7 @@ class WarmFile:
     min_id: str
     max_id: str
     size: int
+    groups: list[list[str]] = field(default_factory=list)  # each row group's [lowest id, highest id], newest first
 
 
 def months(days: Iterable[str]) -> dict[str, list[str]]:
@@ -167,6 +168,8 @@ def compact(
     objects: Bucket, org: str, row_group_rows: int = ROW_GROUP_ROWS, workdir: Optional[Path] = None
 ) -> list[WarmFile]:
     """Compact the org's whole archive into one file per month, then switch its manifest to them; the files."""
+    import duckdb
+
     made: list[WarmFile] = []
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         for period, days in months(archived_days(objects, org)).items():
@@ -186,7 +189,8 @@ def compact(
             key = warm_key(org, period, body)
             if objects.get(key) is None:  # the same content was written before: nothing to do
                 objects.put(key, body, content_type="application/vnd.apache.parquet")
-            made.append(WarmFile(key, period, rows, low, high, len(body)))
+            groups = [list(group) for group in row_groups(duckdb.connect(), str(out))]
+            made.append(WarmFile(key, period, rows, low, high, len(body), groups))
     made.sort(key=lambda file: file.period, reverse=True)
     manifest = {"org": org, "files": [asdict(file) for file in made]}
     objects.put(manifest_key(org), json.dumps(manifest, sort_keys=True, indent=1).encode())
@@ -197,3 +201,14 @@ def current(objects: Objects, org: str) -> list[WarmFile]:
     """The files the org's manifest lists (newest month first); none before the first compaction."""
     body = objects.get(manifest_key(org))
     return [WarmFile(**file) for file in json.loads(body)["files"]] if body else []
+
+
+def row_groups(connection: Any, location: str) -> list[tuple[str, str]]:
+    """(lowest id, highest id) of each row group of a file, newest first, from its footer. The file is
+    sorted by id, so the groups' ranges do not overlap."""
+    found = connection.execute(
+        "SELECT stats_min_value, stats_max_value FROM parquet_metadata(?) WHERE path_in_schema = 'id' "
+        "ORDER BY row_group_id DESC",
+        [location],
+    ).fetchall()
+    return [(low, high) for low, high in found]

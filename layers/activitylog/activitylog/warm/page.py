@@ -1,7 +1,6 @@
 """A page of the warm tier: the entries of an org's Parquet files matching a filter, newest first.
 
-The files are read newest month first, and in each its row groups newest first (one, then two,
-four…), with the window (and the cursor's last id) as an id range and every filter axis as a
+The files are read newest month first, and in each its newest row group, then the rest, with the window (and the cursor's last id) as an id range and every filter axis as a
 plain predicate, so DuckDB skips the row groups whose id, type, status, actor, entity or
 correlation id statistics or bloom filters cannot match; the page stops as soon as it is full. Removed entries are not listed (their rows stay for support).
 """
@@ -14,7 +13,7 @@ from typing import Any, Optional
 
 from activitylog import ids
 from activitylog.query.filters import ActivityFilter
-from activitylog.warm.compact import WarmFile
+from activitylog.warm.compact import WarmFile, row_groups
 
 LISTED = (
     "id, occurred_at, type, status, actor_kind, actor_id, actor_name, action, event, "
@@ -77,12 +76,15 @@ def newest_first(
         if meta.max_id < low_id or meta.min_id > high_id:
             continue
         read += 1
-        # Newest row group first, then the next two, four…: DuckDB's top-N reads the id column of every
-        # row group in the range it is given, so a wide range costs bytes that grow with the file.
-        groups = [g for g in row_groups(connection, location) if g[1] >= low_id and g[0] <= high_id]
-        taken, width = 0, 1
-        while taken < len(groups) and len(rows) < limit:
-            span = groups[taken : taken + width]
+        # The newest row group first, then the rest of the file at once: DuckDB's top-N reads the id column
+        # of every row group in the range it is given (bytes growing with the file), and each query reads
+        # the footer again (so no more than two). The manifest holds the groups' ranges (no footer read here).
+        ranges = meta.groups or row_groups(connection, location)
+        groups = [g for g in ranges if g[1] >= low_id and g[0] <= high_id]
+        spans = [groups[:1], groups[1:]]
+        for span in spans:
+            if not span or len(rows) >= limit:
+                continue
             lowest, highest = max(low_id, span[-1][0]), min(high_id, span[0][1])
             sql = (
                 f"SELECT {LISTED} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
@@ -91,18 +93,6 @@ def newest_first(
             cursor = connection.execute(sql, [location, lowest, highest, *parameters])
             names = [column[0] for column in cursor.description]
             rows += [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-            taken, width = taken + width, width * 2
         if len(rows) >= limit:
             break
     return WarmPage(rows, read, rows[-1]["id"] if len(rows) >= limit else None)
-
-
-def row_groups(connection: Any, location: str) -> list[tuple[str, str]]:
-    """(lowest id, highest id) of each row group of a file, newest first, from its footer. The file is
-    sorted by id, so the groups' ranges do not overlap."""
-    found = connection.execute(
-        "SELECT stats_min_value, stats_max_value FROM parquet_metadata(?) WHERE path_in_schema = 'id' "
-        "ORDER BY row_group_id DESC",
-        [location],
-    ).fetchall()
-    return [(low, high) for low, high in found]
