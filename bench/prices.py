@@ -13,6 +13,11 @@ Checked 2026-11-27 against these pages (the stored copies the team's search tool
 - DynamoDB point-in-time recovery: $0.20 per GB-month of table data (on-demand page,
   "Continuous backups"; not in the stored excerpt: verify). Streams read by Lambda: free.
 - S3 Standard: $0.023 per GB-month, $0.005 per 1,000 PUTs (https://aws.amazon.com/s3/pricing).
+  LIST is billed as a PUT ("PUT, COPY, POST, LIST requests"), HEAD as a GET ("GET, SELECT, and all
+  other requests"): the request classes as AWS's price list names them (seen in aws-samples'
+  sample-cfm-tips-mcp, services/s3_pricing.py). GET: $0.0004 per 1,000 on the same S3 pricing page;
+  the stored copies render that table as template tokens, so the figure is not in any excerpt the
+  search tool served (2026-12-05): verify it there.
 - Lambda arm64: $0.20 per million requests, $0.0000133334 per GB-second, first tier
   (https://cloudchipr.com/blog/aws-lambda-pricing; https://aws.amazon.com/lambda/pricing/).
 - API Gateway HTTP API: $1.00 per million requests, first 300 million a month
@@ -30,7 +35,8 @@ DYNAMODB = {
 }
 PITR_GB_MONTH = 0.20
 S3_STANDARD_GB_MONTH = 0.023
-S3_PUT = 0.005 / 1000
+S3_PUT = 0.005 / 1000  # and LIST
+S3_GET = 0.0004 / 1000  # and HEAD
 LAMBDA_REQUEST = 0.20e-6
 LAMBDA_GB_SECOND = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 HTTP_API_REQUEST = 1.00e-6

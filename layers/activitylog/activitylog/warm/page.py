@@ -1,0 +1,98 @@
+"""A page of the warm tier: the entries of an org's Parquet files matching a filter, newest first.
+
+The files are read newest month first, and in each its newest row group, then the rest, with the window (and the cursor's last id) as an id range and every filter axis as a
+plain predicate, so DuckDB skips the row groups whose id, type, status, actor, entity or
+correlation id statistics or bloom filters cannot match; the page stops as soon as it is full. Removed entries are not listed (their rows stay for support).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+from activitylog import ids
+from activitylog.query.filters import ActivityFilter
+from activitylog.warm.compact import WarmFile, row_groups
+
+LISTED = (
+    "id, occurred_at, type, status, actor_kind, actor_id, actor_name, action, event, "
+    "entity_type, entity_id, entity_label, correlation_id"
+)
+
+
+@dataclass
+class WarmPage:
+    rows: list[dict]
+    files_read: int
+    last_id: Optional[str] = None  # where the next page starts (exclusive); None: nothing older
+
+
+def predicates(wanted: ActivityFilter) -> tuple[list[str], list[Any]]:
+    """The filter's five axes and correlation id as SQL over the flat columns, with their parameters."""
+    where: list[str] = []
+    parameters: list[Any] = []
+    if wanted.types:
+        where.append(f"type IN ({', '.join('?' for _ in wanted.types)})")
+        parameters += sorted(t.value for t in wanted.types)
+    if wanted.statuses:
+        where.append(f"status IN ({', '.join('?' for _ in wanted.statuses)})")
+        parameters += sorted(s.value for s in wanted.statuses)
+    for column, value in (
+        ("actor_id", wanted.user),
+        ("entity_type", wanted.entity_type),
+        ("entity_id", wanted.entity_id),
+        ("correlation_id", wanted.correlation_id),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            parameters.append(value)
+    if wanted.user:
+        where.append("actor_kind = 'user'")
+    return where, parameters
+
+
+def newest_first(
+    files: list[tuple[str, WarmFile]],
+    wanted: ActivityFilter,
+    now: datetime,
+    limit: int,
+    before: Optional[str] = None,
+    connection: Any = None,
+) -> WarmPage:
+    """Up to ``limit`` entries older than ``before`` (an id; None: from the window's end) from ``files``
+    (where each is read from, and what the manifest says of it)."""
+    import duckdb
+
+    connection = connection or duckdb.connect()
+    low, high = wanted.window(now)
+    low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
+    if before is not None:
+        high_id = min(high_id, ids.before(before))
+    where, parameters = predicates(wanted)
+    rows: list[dict] = []
+    read = 0
+    for location, meta in sorted(files, key=lambda pair: pair[1].max_id, reverse=True):
+        if meta.max_id < low_id or meta.min_id > high_id:
+            continue
+        read += 1
+        # The newest row group first, then the rest of the file at once: DuckDB's top-N reads the id column
+        # of every row group in the range it is given (bytes growing with the file), and each query reads
+        # the footer again (so no more than two). The manifest holds the groups' ranges (no footer read here).
+        ranges = meta.groups or row_groups(connection, location)
+        groups = [g for g in ranges if g[1] >= low_id and g[0] <= high_id]
+        spans = [groups[:1], groups[1:]]
+        for span in spans:
+            if not span or len(rows) >= limit:
+                continue
+            lowest, highest = max(low_id, span[-1][0]), min(high_id, span[0][1])
+            sql = (
+                f"SELECT {LISTED} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
+                f"{''.join(f' AND {clause}' for clause in where)} ORDER BY id DESC LIMIT {int(limit - len(rows))}"
+            )
+            cursor = connection.execute(sql, [location, lowest, highest, *parameters])
+            names = [column[0] for column in cursor.description]
+            rows += [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        if len(rows) >= limit:
+            break
+    return WarmPage(rows, read, rows[-1]["id"] if len(rows) >= limit else None)

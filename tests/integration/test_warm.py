@@ -1,0 +1,302 @@
+"""The warm tier's compaction against S3 (moto): the archive's versions as one Parquet file per org and
+month, each entry at its latest version; a rerun writes the same files; a crash leaves the old ones answering."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import duckdb
+import pytest
+from moto import mock_aws
+
+from activitylog.archive import layout
+from activitylog.archive.lines import EXPIRE, INSERT, MODIFY, REMOVE, version_line
+from activitylog.archive.store import ArchiveStore
+from activitylog.entry import Entry, EntryType, Status
+from activitylog.ids import new_id
+from activitylog.query.filters import parse_list_request
+from activitylog.warm import compact
+from activitylog.warm.page import newest_first
+
+BUCKET = "archive-bucket"
+ORG = "org/warm"  # a slash: keys percent-encode it
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def bucket(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        yield ArchiveStore(BUCKET, boto3.client("s3", region_name="us-east-1"))
+
+
+class Archive:
+    """Versions written as the archive writer writes them (``put_lines`` at ``layout.data_key``)."""
+
+    def __init__(self, bucket: ArchiveStore) -> None:
+        self.bucket, self.seq = bucket, 0
+
+    def write(self, entry: Entry, change: str = INSERT, org: str = ORG) -> None:
+        self.seq += 1
+        line = version_line(org, entry, f"{self.seq:021d}", change, entry.occurred_at + timedelta(minutes=1))
+        self.bucket.put_lines(layout.data_key(org, entry.id, line.sequence), [line], "2555d")
+
+
+    def write_hours(self, entries: list[Entry]) -> None:
+        """Many entries, one object per hour (as a busy batch window makes them)."""
+        by_hour: dict[str, list] = {}
+        for made in entries:
+            self.seq += 1
+            line = version_line(ORG, made, f"{self.seq:021d}", INSERT, made.occurred_at)
+            by_hour.setdefault(layout.hour_prefix(ORG, made.id), []).append(line)
+        for prefix, lines in by_hour.items():
+            self.bucket.put_lines(f"{prefix}{lines[0].sequence}.jsonl.gz", lines, "2555d")
+
+
+def entry(moment: datetime, n: int, **fields) -> Entry:
+    values = {
+        "type": EntryType.USER_ACTION if n % 2 else EntryType.WEBHOOK,
+        "status": Status.SUCCESS,
+        "actor": {"kind": "user", "id": f"u_{n % 3}", "name": "Ana"},
+        "action": "updated",
+        "event": "Contact updated",
+        "entity": {"type": "contact", "id": f"c_{n % 5}", "label": "Alex"},
+        "correlation_id": f"run_{n % 4}",
+    }
+    return Entry(new_id(moment), **(values | fields))
+
+
+def seed(archive: Archive, months: int = 3, per_month: int = 40) -> list[Entry]:
+    """``per_month`` entries in each of the ``months`` months before NOW, oldest first."""
+    entries = []
+    for month in range(months, 0, -1):
+        start = NOW - timedelta(days=30 * month)
+        for n in range(per_month):
+            made = entry(start + timedelta(hours=n * 7 + 1), n)
+            archive.write(made)
+            entries.append(made)
+    return entries
+
+
+def rows(bucket: ArchiveStore, tmp_path: Path, org: str = ORG) -> list[dict]:
+    """Every row of the files the org's manifest lists, in file order."""
+    found = []
+    for number, file in enumerate(compact.current(bucket, org)):
+        path = tmp_path / f"read-{number}.parquet"
+        path.write_bytes(bucket.get(file.key) or b"")
+        cursor = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [str(path)])
+        names = [column[0] for column in cursor.description]
+        found += [dict(zip(names, values)) for values in cursor.fetchall()]
+    return found
+
+
+def warm_keys(bucket: ArchiveStore) -> list[str]:
+    return sorted(bucket.keys(compact.WARM_PREFIX))
+
+
+def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorted_by_id(bucket, tmp_path):
+    archive = Archive(bucket)
+    entries = seed(archive)
+    done, expired, removed = entries[3], entries[50], entries[90]
+    archive.write(Entry(**(vars(done) | {"status": Status.FAILED, "version": 2})), MODIFY)
+    archive.write(expired, EXPIRE)
+    archive.write(removed, REMOVE)
+    archive.write(entry(NOW - timedelta(days=40), 1), org="org_other")  # another org's entry stays out
+
+    files = compact.compact(bucket, ORG, row_group_rows=16)
+
+    periods = sorted({e.occurred_at.strftime("%Y-%m") for e in entries}, reverse=True)
+    assert [f.period for f in files] == periods  # newest month first, one file each
+    assert all(f.key.startswith("warm/org=org%2Fwarm/") for f in files)
+    assert [f.key for f in compact.current(bucket, ORG)] == [f.key for f in files]
+    found = rows(bucket, tmp_path)
+    assert sorted(r["id"] for r in found) == sorted(e.id for e in entries)  # every entry once, nothing else
+    for file in files:  # each file sorted by id, its range as the manifest says
+        mine = [r["id"] for r in found if file.min_id <= r["id"] <= file.max_id]
+        assert mine == sorted(mine) and len(mine) == file.rows
+    by_id = {r["id"]: r for r in found}
+    assert (by_id[done.id]["status"], by_id[done.id]["version"], by_id[done.id]["versions"]) == ("FAILED", 2, 2)
+    assert by_id[expired.id]["expired_at"] is not None and by_id[expired.id]["removed_at"] is None
+    assert by_id[removed.id]["removed_at"] is not None
+    assert (by_id[done.id]["actor_id"], by_id[done.id]["entity_type"], by_id[done.id]["correlation_id"]) == ("u_0", "contact", "run_3")
+
+
+def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, tmp_path):
+    start = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    made = [entry(start + timedelta(minutes=n * 2), n, correlation_id=f"run_{n}") for n in range(4 * 2048)]
+    Archive(bucket).write_hours(made)
+    (file,) = compact.compact(bucket, ORG, row_group_rows=2048)  # DuckDB's smallest row group: one vector
+    path = tmp_path / "one.parquet"
+    path.write_bytes(bucket.get(file.key) or b"")
+    stats = duckdb.connect().execute(
+        "SELECT row_group_id, path_in_schema, stats_min_value, stats_max_value, compression FROM parquet_metadata(?)",
+        [str(path)],
+    ).fetchall()
+    assert len({row[0] for row in stats}) == 4
+    columns = {row[1] for row in stats if row[2] is not None and row[3] is not None}
+    assert {"id", "type", "status", "actor_id", "entity_type", "entity_id", "correlation_id"} <= columns
+    assert {row[4] for row in stats} == {"ZSTD"}
+    ids = [(row[2], row[3]) for row in sorted(stats) if row[1] == "id"]
+    assert all(high < next_low for (_, high), (next_low, _) in zip(ids, ids[1:]))  # sorted: groups don't overlap
+    # An equality on a value of one group only (a job run's correlation id, unique per entry here) skips the others
+    # by their bloom filters, as it does on a user or an entity id.
+    for column, value in (("correlation_id", made[5000].correlation_id), ("entity_id", "c_3"), ("actor_id", "u_2")):
+        probe = duckdb.connect().execute(
+            "SELECT row_group_id, bloom_filter_excludes FROM parquet_bloom_probe(?, ?, ?) ORDER BY 1",
+            [str(path), column, value],
+        ).fetchall()
+        assert probe == [(0, False), (1, False), (2, False), (3, False)] if column != "correlation_id" else probe == [
+            (0, True), (1, True), (2, False), (3, True)
+        ], column
+        absent = duckdb.connect().execute(
+            "SELECT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe(?, ?, ?)", [str(path), column, "nobody"]
+        ).fetchone()
+        assert absent == (True,), column
+
+
+def test_a_page_reads_newest_first_across_files_and_leaves_removed_entries_out(bucket, tmp_path):
+    archive = Archive(bucket)
+    entries = seed(archive)
+    archive.write(entries[-1], REMOVE)
+    files = compact.compact(bucket, ORG, row_group_rows=16)
+    local = []
+    for number, file in enumerate(files):
+        path = tmp_path / f"{number}.parquet"
+        path.write_bytes(bucket.get(file.key) or b"")
+        local.append((str(path), file))
+    wanted = parse_list_request({"type": "USER_ACTION", "user": "u_1", "from": (NOW - timedelta(days=100)).isoformat()}).filter
+    expected = sorted(
+        (e.id for e in entries[:-1] if e.type is EntryType.USER_ACTION and e.actor["id"] == "u_1"), reverse=True
+    )
+    paged, before = [], None
+    while True:
+        page = newest_first(local, wanted, NOW, 7, before)
+        paged += [row["id"] for row in page.rows]
+        if page.last_id is None:
+            break
+        before = page.last_id
+    assert paged == expected and len(expected) > 14  # several pages, across the months' files
+
+
+def test_a_page_walks_a_files_row_groups_newest_first_without_gap_or_duplicate(bucket, tmp_path):
+    start = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    made = [entry(start + timedelta(minutes=n * 2), n) for n in range(4 * 2048 + 100)]  # five row groups
+    Archive(bucket).write_hours(made)
+    (file,) = compact.compact(bucket, ORG)
+    path = tmp_path / "one.parquet"
+    path.write_bytes(bucket.get(file.key) or b"")
+    for params, size in (({}, 50), ({"user": "u_1", "type": "USER_ACTION"}, 700), ({"entity_type": "contact", "entity_id": "c_2"}, 333)):
+        wanted = parse_list_request(params | {"from": start.isoformat(), "to": NOW.isoformat()}).filter
+        expected = sorted((e.id for e in made if all(_matches(e, k, v) for k, v in params.items())), reverse=True)
+        paged, before = [], None
+        while True:
+            page = newest_first([(str(path), file)], wanted, NOW, size, before)
+            assert len(page.rows) <= size
+            paged += [row["id"] for row in page.rows]
+            if page.last_id is None:
+                break
+            before = page.last_id
+        assert paged == expected, params
+
+
+def test_a_dense_page_reads_the_newest_row_group_not_the_whole_file(bucket, tmp_path):
+    start = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    made = [entry(start + timedelta(minutes=n), n, correlation_id=f"run_{n}") for n in range(16 * 2048)]
+    Archive(bucket).write_hours(made)
+    (file,) = compact.compact(bucket, ORG)
+    path = tmp_path / "big.parquet"
+    path.write_bytes(bucket.get(file.key) or b"")
+    wanted = parse_list_request({"from": start.isoformat(), "to": NOW.isoformat()}).filter
+    connection = duckdb.connect()
+    connection.execute("SET enable_external_file_cache = false")
+    newest_first([(str(path), file)], wanted, NOW, 50, connection=connection)  # DuckDB's own first-use reads
+    read = _read_bytes()
+    page = newest_first([(str(path), file)], wanted, NOW, 50, connection=connection)
+    read = _read_bytes() - read
+    assert [row["id"] for row in page.rows] == sorted((e.id for e in made), reverse=True)[:50]
+    # One of 16 row groups, the footer and the bloom filters: about a quarter (the whole range read ~65%).
+    assert read < file.size / 3, f"{read:,} of {file.size:,} bytes"
+
+
+def _read_bytes() -> int:
+    """What this process has asked the kernel to read (every thread): what range reads would fetch."""
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+def _matches(made: Entry, key: str, value: str) -> bool:
+    entity = made.entity or {}
+    return {"user": made.actor["id"], "type": made.type.value, "entity_type": entity.get("type"), "entity_id": entity.get("id")}[key] == value
+
+
+def test_a_rerun_over_the_same_archive_writes_the_same_files_and_manifest(bucket):
+    seed(Archive(bucket))
+    first = compact.compact(bucket, ORG)
+    keys, manifest = warm_keys(bucket), bucket.get(compact.manifest_key(ORG))
+
+    again = compact.compact(bucket, ORG)
+
+    assert again == first
+    assert warm_keys(bucket) == keys  # nothing new: the same content hashed to the same keys
+    assert bucket.get(compact.manifest_key(ORG)) == manifest
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingBucket:
+    """The bucket, until the compaction's ``puts``-th write, which never happens (the function dies)."""
+
+    def __init__(self, bucket: ArchiveStore, puts: int) -> None:
+        self.bucket, self.left = bucket, puts
+
+    def keys(self, prefix, start_after=None):
+        return self.bucket.keys(prefix, start_after)
+
+    def get(self, key):
+        return self.bucket.get(key)
+
+    def put(self, key, body, content_type="application/json", tag=None):
+        if self.left == 0:
+            raise Crash(key)
+        self.left -= 1
+        self.bucket.put(key, body, content_type, tag)
+
+
+def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, tmp_path):
+    archive = Archive(bucket)
+    entries = seed(archive)
+    compact.compact(bucket, ORG)
+    before = rows(bucket, tmp_path)
+    old_manifest = bucket.get(compact.manifest_key(ORG))
+    changed = entries[0]  # the oldest month changes, and a new month arrives
+    archive.write(Entry(**(vars(changed) | {"status": Status.FAILED, "version": 2})), MODIFY)
+    late = entry(NOW - timedelta(days=2), 7)
+    archive.write(late)
+
+    with pytest.raises(Crash):  # dies after writing one new file of the four months
+        compact.compact(CrashingBucket(bucket, puts=1), ORG)
+
+    assert bucket.get(compact.manifest_key(ORG)) == old_manifest
+    assert rows(bucket, tmp_path) == before  # the old files still answer, unchanged
+    assert late.id not in {r["id"] for r in before}
+
+    finished = compact.compact(bucket, ORG)
+    assert finished == compact.current(bucket, ORG)
+    after = {r["id"]: r for r in rows(bucket, tmp_path)}
+    assert set(after) == {e.id for e in entries} | {late.id}
+    assert after[changed.id]["status"] == "FAILED"
+    # The same result as one clean compaction of the same archive into another org's keys.
+    for file in bucket.keys(layout.org_prefix(ORG)):
+        body = bucket.get(file) or b""
+        bucket.put(file.replace(layout.org_prefix(ORG), layout.org_prefix("org_copy"), 1), body)
+    clean = compact.compact(bucket, "org_copy")
+    assert [(f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in clean] == [
+        (f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in finished
+    ]
+    assert json.loads(bucket.get(compact.manifest_key(ORG)) or b"{}")["org"] == ORG
