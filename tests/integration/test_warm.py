@@ -354,6 +354,8 @@ def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(buck
         for n in range(40):
             entries.append(entry(NOW - timedelta(days=30 * month, hours=-n * 7 - 1), n, actor={"kind": "user", "id": f"u_{n % 2}"}))
             archive.write(entries[-1])
+    entries.append(entry(NOW - timedelta(days=20), 1, entity=None, actor={"kind": "system", "id": "sweeper"}))
+    archive.write(entries[-1])  # no entity, no user: nothing of it in those axes' summaries
     files = compact.compact(bucket, ORG, row_group_rows=16)
     local = _local(bucket, tmp_path, files)
     window = {"from": (NOW - timedelta(days=100)).isoformat()}

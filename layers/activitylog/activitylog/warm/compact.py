@@ -211,7 +211,8 @@ def write_parquet(
         rows, low, high = (int(found[0]), found[1], found[2]) if found else (0, "", "")
         values = connection.execute(_SUMMARY, [low, high]).fetchone() or ()
         axes = ("types", "statuses", "entity_types", "users", "user_types")
-        made.append((out, rows, low, high, summarize({a: list(v or []) for a, v in zip(axes, values, strict=True)})))
+        present = {axis: [v for v in found or [] if v is not None] for axis, found in zip(axes, values, strict=True)}
+        made.append((out, rows, low, high, summarize(present)))  # list() keeps NULLs: an entry with no entity
     connection.execute("DROP TABLE latest")
     return made
 
