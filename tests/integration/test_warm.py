@@ -281,7 +281,7 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
     late = entry(NOW - timedelta(days=2), 7)
     archive.write(late)
 
-    with pytest.raises(Crash):  # dies after writing one new file of the four months
+    with pytest.raises(Crash):  # dies after writing the new file (its four months merged), before the manifest
         compact.compact(CrashingBucket(bucket, puts=1), ORG)
 
     assert bucket.get(compact.manifest_key(ORG)) == old_manifest
