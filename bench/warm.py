@@ -8,8 +8,9 @@ Run by hand, never by ``make test``. Issue 20's engine decision, measured in one
    keeps them (``archive/org=/date=/HH-seq.jsonl.gz``), one object per org and hour: fewer and
    bigger objects than the stream writer makes (one per batch), so the baseline is favoured.
 2. **Compaction** (``activitylog.warm.compact``, in a child process for its peak memory): the
-   org's archive into one Parquet file per month (zstd, sorted by id, ``--row-group`` rows per
-   row group). Entries per second, peak RSS, files, bytes.
+   org's archive into Parquet files of at most ``compact.FILE_ROWS`` rows (a small org's months
+   merged, a big org's month cut by id; zstd, sorted by id, ``--row-group`` rows per row group).
+   Entries per second, peak RSS, files, bytes.
 3. **Pages**: bench/query.py's filter combinations (its subjects picked from this seed), each
    over the warm part of the two years (``--hot-days`` ago back to ``--days`` ago): ``--pages``
    pages of 50 newest first through ``activitylog.warm.page``, ``--repeats`` times; p50/p95 ms,
@@ -173,7 +174,7 @@ def peak_rss_mb() -> float:
 
 def compact_org(root: Path, org: str, row_group: Optional[int]) -> dict:
     command = [sys.executable, __file__, "--compact", str(root), org] + (["--row-group", str(row_group)] if row_group else [])
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)  # its errors show
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -98,7 +98,8 @@ def warm_keys(bucket: ArchiveStore) -> list[str]:
     return sorted(bucket.keys(compact.WARM_PREFIX))
 
 
-def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorted_by_id(bucket, tmp_path):
+def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorted_by_id(bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 50)  # a month (41 versions) fills a file: no two share one
     archive = Archive(bucket)
     entries = seed(archive)
     done, expired, removed = entries[3], entries[50], entries[90]
@@ -203,7 +204,8 @@ def test_a_page_walks_a_files_row_groups_newest_first_without_gap_or_duplicate(b
         assert paged == expected, params
 
 
-def test_a_dense_page_reads_the_newest_row_group_not_the_whole_file(bucket, tmp_path):
+def test_a_dense_page_reads_the_newest_row_group_not_the_whole_file(bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 16 * 2048)  # one file of 16 row groups
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     made = [entry(start + timedelta(minutes=n), n, correlation_id=f"run_{n}") for n in range(16 * 2048)]
     Archive(bucket).write_hours(made)
@@ -279,7 +281,7 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
     late = entry(NOW - timedelta(days=2), 7)
     archive.write(late)
 
-    with pytest.raises(Crash):  # dies after writing one new file of the four months
+    with pytest.raises(Crash):  # dies after writing the new file (its four months merged), before the manifest
         compact.compact(CrashingBucket(bucket, puts=1), ORG)
 
     assert bucket.get(compact.manifest_key(ORG)) == old_manifest
@@ -300,3 +302,70 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
         (f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in finished
     ]
     assert json.loads(bucket.get(compact.manifest_key(ORG)) or b"{}")["org"] == ORG
+
+
+def _local(bucket: ArchiveStore, tmp_path: Path, files: list) -> list[tuple[str, compact.WarmFile]]:
+    local = []
+    for number, file in enumerate(files):
+        path = tmp_path / f"local-{number}.parquet"
+        path.write_bytes(bucket.get(file.key) or b"")
+        local.append((str(path), file))
+    return local
+
+
+def test_a_big_period_is_split_into_files_of_bounded_rows_by_id_range(bucket, tmp_path, monkeypatch):
+    # A page opens one file's footer, which grows with the file's row groups: a big org's month must not make one
+    # file of every row group, or bytes per page grow with the org.
+    monkeypatch.setattr(compact, "FILE_ROWS", 32, raising=False)
+    entries = seed(Archive(bucket), months=3, per_month=70)
+    files = compact.compact(bucket, ORG, row_group_rows=16)
+    assert all(f.rows <= 32 for f in files), [f.rows for f in files]  # so row groups per file <= 32 / group rows
+    assert len(files) >= 9  # 70 rows a month: three files each
+    ranges = sorted((f.min_id, f.max_id) for f in files)
+    assert all(high < next_low for (_, high), (next_low, _) in zip(ranges, ranges[1:]))  # id ranges don't overlap
+    assert [f.max_id for f in files] == sorted((f.max_id for f in files), reverse=True)  # the manifest: newest first
+    found = rows(bucket, tmp_path)
+    assert sorted(r["id"] for r in found) == sorted(e.id for e in entries)
+    wanted = parse_list_request({"from": (NOW - timedelta(days=100)).isoformat()}).filter
+    paged, before = [], None
+    while True:
+        page = newest_first(_local(bucket, tmp_path, files), wanted, NOW, 25, before)
+        paged += [row["id"] for row in page.rows]
+        if page.last_id is None:
+            break
+        before = page.last_id
+    assert paged == sorted((e.id for e in entries), reverse=True)
+    assert compact.compact(bucket, ORG, row_group_rows=16) == files  # deterministic
+
+
+def test_a_small_org_merges_its_periods_into_few_files(bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 100, raising=False)
+    entries = seed(Archive(bucket), months=5, per_month=40)  # 200 rows: months paired up to 100 rows, not five files
+    files = compact.compact(bucket, ORG, row_group_rows=16)
+    assert [(f.period, f.rows) for f in files] == [("2026-11", 40), ("2026-09_2026-10", 80), ("2026-07_2026-08", 80)]
+    assert sorted(r["id"] for r in rows(bucket, tmp_path)) == sorted(e.id for e in entries)
+    keys = warm_keys(bucket)
+    assert compact.compact(bucket, ORG, row_group_rows=16) == files and warm_keys(bucket) == keys  # the same files
+
+
+def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(bucket, tmp_path):
+    archive, entries = Archive(bucket), []
+    for month in range(3, 0, -1):  # u_1 only does USER_ACTIONs and u_0 only WEBHOOKs, every month
+        for n in range(40):
+            entries.append(entry(NOW - timedelta(days=30 * month, hours=-n * 7 - 1), n, actor={"kind": "user", "id": f"u_{n % 2}"}))
+            archive.write(entries[-1])
+    entries.append(entry(NOW - timedelta(days=20), 1, entity=None, actor={"kind": "system", "id": "sweeper"}))
+    archive.write(entries[-1])  # no entity, no user: nothing of it in those axes' summaries
+    files = compact.compact(bucket, ORG, row_group_rows=16)
+    local = _local(bucket, tmp_path, files)
+    window = {"from": (NOW - timedelta(days=100)).isoformat()}
+    # Nobody by that name, a pair that never occurs though both its user and its type do, an absent entity type.
+    for params in ({"user": "u_nobody"}, {"user": "u_1", "type": "WEBHOOK"}, {"entity_type": "payment"}, {"status": "FAILED"}):
+        page = newest_first(local, parse_list_request(params | window).filter, NOW, 50)
+        assert (page.rows, page.files_read) == ([], 0), params
+    # A filter that matches still opens the files that hold its entries, and finds them all.
+    page = newest_first(local, parse_list_request({"user": "u_1", "type": "USER_ACTION"} | window).filter, NOW, 500)
+    assert page.files_read == len(files)
+    assert [r["id"] for r in page.rows] == sorted(
+        (e.id for e in entries if e.actor["id"] == "u_1" and e.type is EntryType.USER_ACTION), reverse=True
+    )

@@ -3,6 +3,9 @@
 The files are read newest month first, and in each its newest row group, then the rest, with the window (and the cursor's last id) as an id range and every filter axis as a
 plain predicate, so DuckDB skips the row groups whose id, type, status, actor, entity or
 correlation id statistics or bloom filters cannot match; the page stops as soon as it is full. Removed entries are not listed (their rows stay for support).
+A file whose manifest summary lacks the filter's user, type, status, entity type or user x type
+pair is skipped without being opened (``may_match``), so a filter that matches nothing reads
+nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +55,25 @@ def predicates(wanted: ActivityFilter) -> tuple[list[str], list[Any]]:
     return where, parameters
 
 
+def may_match(meta: WarmFile, wanted: ActivityFilter) -> bool:
+    """False when the file's summary shows it holds no entry the filter wants (an unknown axis: True)."""
+
+    def absent(axis: str, values: list[str]) -> bool:
+        known = meta.summary.get(axis)
+        return known is not None and not set(values) & set(known)
+
+    types = [t.value for t in wanted.types]
+    if types and absent("types", types):
+        return False
+    if wanted.statuses and absent("statuses", [s.value for s in wanted.statuses]):
+        return False
+    if wanted.entity_type and absent("entity_types", [wanted.entity_type]):
+        return False
+    if wanted.user and absent("users", [wanted.user]):
+        return False
+    return not (wanted.user and types and absent("user_types", [f"{t} {wanted.user}" for t in types]))
+
+
 def newest_first(
     files: list[tuple[str, WarmFile]],
     wanted: ActivityFilter,
@@ -73,7 +95,7 @@ def newest_first(
     rows: list[dict] = []
     read = 0
     for location, meta in sorted(files, key=lambda pair: pair[1].max_id, reverse=True):
-        if meta.max_id < low_id or meta.min_id > high_id:
+        if meta.max_id < low_id or meta.min_id > high_id or not may_match(meta, wanted):
             continue
         read += 1
         # The newest row group first, then the rest of the file at once: DuckDB's top-N reads the id column
