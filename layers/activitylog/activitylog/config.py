@@ -122,6 +122,10 @@ class Settings:
     archive_days: int = field(default=DEFAULT_ARCHIVE_DAYS, metadata=_env("ARCHIVE_RETENTION_DAYS", parse=int))
     # every version of every entry (activitylog.archive)
     archive_bucket: Optional[str] = field(default=None, metadata=_env("ARCHIVE_BUCKET", parse=_optional))
+    # the warm tier: Parquet files compacted from the archive (activitylog.warm), rebuilt from it at will
+    warm_bucket: Optional[str] = field(default=None, metadata=_env("WARM_BUCKET", parse=_optional))
+    # the operator's storage decision: how many days the table holds an entry before it is read from the warm tier
+    hot_table_days: int = field(default=30, metadata=_env("HOT_TABLE_DAYS", parse=int))
     digest_bucket: Optional[str] = field(
         default=None, metadata=_env("DIGEST_BUCKET", parse=_optional)
     )  # the signed digests (Object Lock)
