@@ -14,24 +14,43 @@ from moto import mock_aws
 
 from activitylog.archive import layout
 from activitylog.archive.lines import EXPIRE, INSERT, MODIFY, REMOVE, version_line
-from activitylog.archive.store import ArchiveStore
+from activitylog.archive.store import ArchiveStore, S3Objects
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.ids import new_id
 from activitylog.query.filters import parse_list_request
 from activitylog.warm import compact
 from activitylog.warm.page import newest_first
 
-BUCKET = "archive-bucket"
+BUCKET, WARM = "archive-bucket", "warm-bucket"
 ORG = "org/warm"  # a slash: keys percent-encode it
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+THROUGH = NOW.date()  # every seeded day
 
 
 @pytest.fixture
-def bucket(monkeypatch):
+def aws(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        yield ArchiveStore(BUCKET, boto3.client("s3", region_name="us-east-1"))
+        yield boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def bucket(aws):
+    """The archive bucket (read)."""
+    aws.create_bucket(Bucket=BUCKET)
+    return ArchiveStore(BUCKET, aws)
+
+
+@pytest.fixture
+def warm(aws):
+    """The warm bucket (written): derived data, in a bucket of its own."""
+    aws.create_bucket(Bucket=WARM)
+    return S3Objects(WARM, aws)
+
+
+def full(archive, warm, org: str = ORG, **options) -> list[compact.WarmFile]:
+    """A first compaction of every seeded day: the files, newest first."""
+    return compact.compact(archive, warm, org, THROUGH, **options).files
 
 
 class Archive:
@@ -82,24 +101,24 @@ def seed(archive: Archive, months: int = 3, per_month: int = 40) -> list[Entry]:
     return entries
 
 
-def rows(bucket: ArchiveStore, tmp_path: Path, org: str = ORG) -> list[dict]:
+def rows(store: S3Objects, tmp_path: Path, org: str = ORG) -> list[dict]:
     """Every row of the files the org's manifest lists, in file order."""
     found = []
-    for number, file in enumerate(compact.current(bucket, org)):
+    for number, file in enumerate(compact.current(store, org)):
         path = tmp_path / f"read-{number}.parquet"
-        path.write_bytes(bucket.get(file.key) or b"")
+        path.write_bytes(store.get(file.key) or b"")
         cursor = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [str(path)])
         names = [column[0] for column in cursor.description]
         found += [dict(zip(names, values)) for values in cursor.fetchall()]
     return found
 
 
-def warm_keys(bucket: ArchiveStore) -> list[str]:
-    return sorted(bucket.keys(compact.WARM_PREFIX))
+def warm_keys(warm: S3Objects) -> list[str]:
+    return sorted(warm.keys(compact.WARM_PREFIX))
 
 
-def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorted_by_id(bucket, tmp_path, monkeypatch):
-    monkeypatch.setattr(compact, "FILE_ROWS", 50)  # a month (41 versions) fills a file: no two share one
+def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorted_by_id(bucket, warm, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 40)  # a month's 40 entries fill a file: no two share one
     archive = Archive(bucket)
     entries = seed(archive)
     done, expired, removed = entries[3], entries[50], entries[90]
@@ -108,13 +127,13 @@ def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorte
     archive.write(removed, REMOVE)
     archive.write(entry(NOW - timedelta(days=40), 1), org="org_other")  # another org's entry stays out
 
-    files = compact.compact(bucket, ORG, row_group_rows=16)
+    files = full(bucket, warm, ORG, row_group_rows=16)
 
     periods = sorted({e.occurred_at.strftime("%Y-%m") for e in entries}, reverse=True)
     assert [f.period for f in files] == periods  # newest month first, one file each
     assert all(f.key.startswith("warm/org=org%2Fwarm/") for f in files)
-    assert [f.key for f in compact.current(bucket, ORG)] == [f.key for f in files]
-    found = rows(bucket, tmp_path)
+    assert [f.key for f in compact.current(warm, ORG)] == [f.key for f in files]
+    found = rows(warm, tmp_path)
     assert sorted(r["id"] for r in found) == sorted(e.id for e in entries)  # every entry once, nothing else
     for file in files:  # each file sorted by id, its range as the manifest says
         mine = [r["id"] for r in found if file.min_id <= r["id"] <= file.max_id]
@@ -126,13 +145,13 @@ def test_each_entry_is_one_row_at_its_latest_version_in_one_file_per_month_sorte
     assert (by_id[done.id]["actor_id"], by_id[done.id]["entity_type"], by_id[done.id]["correlation_id"]) == ("u_0", "contact", "run_3")
 
 
-def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, tmp_path):
+def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, warm, tmp_path):
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     made = [entry(start + timedelta(minutes=n * 2), n, correlation_id=f"run_{n}") for n in range(4 * 2048)]
     Archive(bucket).write_hours(made)
-    (file,) = compact.compact(bucket, ORG, row_group_rows=2048)  # DuckDB's smallest row group: one vector
+    (file,) = full(bucket, warm, ORG, row_group_rows=2048)  # DuckDB's smallest row group: one vector
     path = tmp_path / "one.parquet"
-    path.write_bytes(bucket.get(file.key) or b"")
+    path.write_bytes(warm.get(file.key) or b"")
     stats = duckdb.connect().execute(
         "SELECT row_group_id, path_in_schema, stats_min_value, stats_max_value, compression FROM parquet_metadata(?)",
         [str(path)],
@@ -159,15 +178,15 @@ def test_row_groups_carry_the_statistics_a_page_skips_by(bucket, tmp_path):
         assert absent == (True,), column
 
 
-def test_a_page_reads_newest_first_across_files_and_leaves_removed_entries_out(bucket, tmp_path):
+def test_a_page_reads_newest_first_across_files_and_leaves_removed_entries_out(bucket, warm, tmp_path):
     archive = Archive(bucket)
     entries = seed(archive)
     archive.write(entries[-1], REMOVE)
-    files = compact.compact(bucket, ORG, row_group_rows=16)
+    files = full(bucket, warm, ORG, row_group_rows=16)
     local = []
     for number, file in enumerate(files):
         path = tmp_path / f"{number}.parquet"
-        path.write_bytes(bucket.get(file.key) or b"")
+        path.write_bytes(warm.get(file.key) or b"")
         local.append((str(path), file))
     wanted = parse_list_request({"type": "USER_ACTION", "user": "u_1", "from": (NOW - timedelta(days=100)).isoformat()}).filter
     expected = sorted(
@@ -183,13 +202,13 @@ def test_a_page_reads_newest_first_across_files_and_leaves_removed_entries_out(b
     assert paged == expected and len(expected) > 14  # several pages, across the months' files
 
 
-def test_a_page_walks_a_files_row_groups_newest_first_without_gap_or_duplicate(bucket, tmp_path):
+def test_a_page_walks_a_files_row_groups_newest_first_without_gap_or_duplicate(bucket, warm, tmp_path):
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     made = [entry(start + timedelta(minutes=n * 2), n) for n in range(4 * 2048 + 100)]  # five row groups
     Archive(bucket).write_hours(made)
-    (file,) = compact.compact(bucket, ORG)
+    (file,) = full(bucket, warm)
     path = tmp_path / "one.parquet"
-    path.write_bytes(bucket.get(file.key) or b"")
+    path.write_bytes(warm.get(file.key) or b"")
     for params, size in (({}, 50), ({"user": "u_1", "type": "USER_ACTION"}, 700), ({"entity_type": "contact", "entity_id": "c_2"}, 333)):
         wanted = parse_list_request(params | {"from": start.isoformat(), "to": NOW.isoformat()}).filter
         expected = sorted((e.id for e in made if all(_matches(e, k, v) for k, v in params.items())), reverse=True)
@@ -204,14 +223,14 @@ def test_a_page_walks_a_files_row_groups_newest_first_without_gap_or_duplicate(b
         assert paged == expected, params
 
 
-def test_a_dense_page_reads_the_newest_row_group_not_the_whole_file(bucket, tmp_path, monkeypatch):
+def test_a_dense_page_reads_the_newest_row_group_not_the_whole_file(bucket, warm, tmp_path, monkeypatch):
     monkeypatch.setattr(compact, "FILE_ROWS", 16 * 2048)  # one file of 16 row groups
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     made = [entry(start + timedelta(minutes=n), n, correlation_id=f"run_{n}") for n in range(16 * 2048)]
     Archive(bucket).write_hours(made)
-    (file,) = compact.compact(bucket, ORG)
+    (file,) = full(bucket, warm)
     path = tmp_path / "big.parquet"
-    path.write_bytes(bucket.get(file.key) or b"")
+    path.write_bytes(warm.get(file.key) or b"")
     wanted = parse_list_request({"from": start.isoformat(), "to": NOW.isoformat()}).filter
     connection = duckdb.connect()
     connection.execute("SET enable_external_file_cache = false")
@@ -235,16 +254,16 @@ def _matches(made: Entry, key: str, value: str) -> bool:
     return {"user": made.actor["id"], "type": made.type.value, "entity_type": entity.get("type"), "entity_id": entity.get("id")}[key] == value
 
 
-def test_a_rerun_over_the_same_archive_writes_the_same_files_and_manifest(bucket):
+def test_a_rerun_over_the_same_archive_writes_the_same_files_and_manifest(bucket, warm):
     seed(Archive(bucket))
-    first = compact.compact(bucket, ORG)
-    keys, manifest = warm_keys(bucket), bucket.get(compact.manifest_key(ORG))
+    first = full(bucket, warm)
+    keys, manifest = warm_keys(warm), warm.get(compact.manifest_key(ORG))
 
-    again = compact.compact(bucket, ORG)
+    again = full(bucket, warm)
 
     assert again == first
-    assert warm_keys(bucket) == keys  # nothing new: the same content hashed to the same keys
-    assert bucket.get(compact.manifest_key(ORG)) == manifest
+    assert warm_keys(warm) == keys  # nothing new: the same content hashed to the same keys
+    assert warm.get(compact.manifest_key(ORG)) == manifest
 
 
 class Crash(Exception):
@@ -270,12 +289,12 @@ class CrashingBucket:
         self.bucket.put(key, body, content_type, tag)
 
 
-def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, tmp_path):
+def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, warm, tmp_path):
     archive = Archive(bucket)
     entries = seed(archive)
-    compact.compact(bucket, ORG)
-    before = rows(bucket, tmp_path)
-    old_manifest = bucket.get(compact.manifest_key(ORG))
+    full(bucket, warm)
+    before = rows(warm, tmp_path)
+    old_manifest = warm.get(compact.manifest_key(ORG))
     changed = entries[0]  # the oldest month changes, and a new month arrives
     archive.write(Entry(**(vars(changed) | {"status": Status.FAILED, "version": 2})), MODIFY)
     late = entry(NOW - timedelta(days=2), 7)
@@ -284,13 +303,13 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
     with pytest.raises(Crash):  # dies after writing the new file (its four months merged), before the manifest
         compact.compact(CrashingBucket(bucket, puts=1), ORG)
 
-    assert bucket.get(compact.manifest_key(ORG)) == old_manifest
-    assert rows(bucket, tmp_path) == before  # the old files still answer, unchanged
+    assert warm.get(compact.manifest_key(ORG)) == old_manifest
+    assert rows(warm, tmp_path) == before  # the old files still answer, unchanged
     assert late.id not in {r["id"] for r in before}
 
-    finished = compact.compact(bucket, ORG)
-    assert finished == compact.current(bucket, ORG)
-    after = {r["id"]: r for r in rows(bucket, tmp_path)}
+    finished = full(bucket, warm)
+    assert finished == compact.current(warm, ORG)
+    after = {r["id"]: r for r in rows(warm, tmp_path)}
     assert set(after) == {e.id for e in entries} | {late.id}
     assert after[changed.id]["status"] == "FAILED"
     # The same result as one clean compaction of the same archive into another org's keys.
@@ -301,54 +320,54 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
     assert [(f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in clean] == [
         (f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in finished
     ]
-    assert json.loads(bucket.get(compact.manifest_key(ORG)) or b"{}")["org"] == ORG
+    assert json.loads(warm.get(compact.manifest_key(ORG)) or b"{}")["org"] == ORG
 
 
-def _local(bucket: ArchiveStore, tmp_path: Path, files: list) -> list[tuple[str, compact.WarmFile]]:
+def _local(warm: S3Objects, tmp_path: Path, files: list) -> list[tuple[str, compact.WarmFile]]:
     local = []
     for number, file in enumerate(files):
         path = tmp_path / f"local-{number}.parquet"
-        path.write_bytes(bucket.get(file.key) or b"")
+        path.write_bytes(warm.get(file.key) or b"")
         local.append((str(path), file))
     return local
 
 
-def test_a_big_period_is_split_into_files_of_bounded_rows_by_id_range(bucket, tmp_path, monkeypatch):
+def test_a_big_period_is_split_into_files_of_bounded_rows_by_id_range(bucket, warm, tmp_path, monkeypatch):
     # A page opens one file's footer, which grows with the file's row groups: a big org's month must not make one
     # file of every row group, or bytes per page grow with the org.
     monkeypatch.setattr(compact, "FILE_ROWS", 32, raising=False)
     entries = seed(Archive(bucket), months=3, per_month=70)
-    files = compact.compact(bucket, ORG, row_group_rows=16)
+    files = full(bucket, warm, ORG, row_group_rows=16)
     assert all(f.rows <= 32 for f in files), [f.rows for f in files]  # so row groups per file <= 32 / group rows
-    assert len(files) >= 9  # 70 rows a month: three files each
+    assert [f.rows for f in files] == [18] + [32] * 6  # 210 rows: full files, the newest one not full
     ranges = sorted((f.min_id, f.max_id) for f in files)
     assert all(high < next_low for (_, high), (next_low, _) in zip(ranges, ranges[1:]))  # id ranges don't overlap
     assert [f.max_id for f in files] == sorted((f.max_id for f in files), reverse=True)  # the manifest: newest first
-    found = rows(bucket, tmp_path)
+    found = rows(warm, tmp_path)
     assert sorted(r["id"] for r in found) == sorted(e.id for e in entries)
     wanted = parse_list_request({"from": (NOW - timedelta(days=100)).isoformat()}).filter
     paged, before = [], None
     while True:
-        page = newest_first(_local(bucket, tmp_path, files), wanted, NOW, 25, before)
+        page = newest_first(_local(warm, tmp_path, files), wanted, NOW, 25, before)
         paged += [row["id"] for row in page.rows]
         if page.last_id is None:
             break
         before = page.last_id
     assert paged == sorted((e.id for e in entries), reverse=True)
-    assert compact.compact(bucket, ORG, row_group_rows=16) == files  # deterministic
+    assert full(bucket, warm, ORG, row_group_rows=16) == files  # deterministic
 
 
-def test_a_small_org_merges_its_periods_into_few_files(bucket, tmp_path, monkeypatch):
+def test_a_small_org_merges_its_periods_into_few_files(bucket, warm, tmp_path, monkeypatch):
     monkeypatch.setattr(compact, "FILE_ROWS", 100, raising=False)
-    entries = seed(Archive(bucket), months=5, per_month=40)  # 200 rows: months paired up to 100 rows, not five files
-    files = compact.compact(bucket, ORG, row_group_rows=16)
-    assert [(f.period, f.rows) for f in files] == [("2026-11", 40), ("2026-09_2026-10", 80), ("2026-07_2026-08", 80)]
-    assert sorted(r["id"] for r in rows(bucket, tmp_path)) == sorted(e.id for e in entries)
-    keys = warm_keys(bucket)
-    assert compact.compact(bucket, ORG, row_group_rows=16) == files and warm_keys(bucket) == keys  # the same files
+    entries = seed(Archive(bucket), months=5, per_month=40)  # 200 rows: two full files, not five
+    files = full(bucket, warm, ORG, row_group_rows=16)
+    assert [(f.period, f.rows) for f in files] == [("2026-09_2026-11", 100), ("2026-07_2026-09", 100)]
+    assert sorted(r["id"] for r in rows(warm, tmp_path)) == sorted(e.id for e in entries)
+    keys = warm_keys(warm)
+    assert full(bucket, warm, ORG, row_group_rows=16) == files and warm_keys(warm) == keys  # the same files
 
 
-def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(bucket, tmp_path):
+def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(bucket, warm, tmp_path):
     archive, entries = Archive(bucket), []
     for month in range(3, 0, -1):  # u_1 only does USER_ACTIONs and u_0 only WEBHOOKs, every month
         for n in range(40):
@@ -356,8 +375,8 @@ def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(buck
             archive.write(entries[-1])
     entries.append(entry(NOW - timedelta(days=20), 1, entity=None, actor={"kind": "system", "id": "sweeper"}))
     archive.write(entries[-1])  # no entity, no user: nothing of it in those axes' summaries
-    files = compact.compact(bucket, ORG, row_group_rows=16)
-    local = _local(bucket, tmp_path, files)
+    files = full(bucket, warm, ORG, row_group_rows=16)
+    local = _local(warm, tmp_path, files)
     window = {"from": (NOW - timedelta(days=100)).isoformat()}
     # Nobody by that name, a pair that never occurs though both its user and its type do, an absent entity type.
     for params in ({"user": "u_nobody"}, {"user": "u_1", "type": "WEBHOOK"}, {"entity_type": "payment"}, {"status": "FAILED"}):

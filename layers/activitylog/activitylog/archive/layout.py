@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Optional
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from activitylog.ids import occurred_at
 
@@ -47,6 +47,15 @@ def org_part(org: str) -> str:
 def org_prefix(org: str) -> str:
     """Every archived version of the org."""
     return f"{ARCHIVE_PREFIX}org={org_part(org)}/"
+
+
+def org_of(prefix: str) -> str:
+    """The org of an ``archive/org=…/`` prefix (as a listing by "/" gives it).
+
+    >>> org_of("archive/org=org%2F1/")
+    'org/1'
+    """
+    return unquote(prefix[len(ARCHIVE_PREFIX) :].removeprefix("org=").rstrip("/"))
 
 
 def date_prefix(org: str, day: str) -> str:

@@ -62,6 +62,12 @@ class S3Objects:
             for item in page.get("Contents", []):
                 yield item["Key"]
 
+    def prefixes(self, prefix: str) -> Iterator[str]:
+        """The "folders" right under ``prefix`` (a listing with a "/" delimiter: no object is listed)."""
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                yield common["Prefix"]
+
     def get(self, key: str) -> Optional[bytes]:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -1,10 +1,13 @@
 """Compaction: an org's archived versions as Parquet files, one row per entry at its latest version.
 
-Every version of an entry sits under its occurred day (``archive.layout``). The org's months are
-taken oldest first and gathered into batches of at most ``FILE_ROWS`` versions (a small org's
-months share a file, so it does not make many tiny ones); a batch becomes files of at most
-``FILE_ROWS`` rows each, cut by id (a big org's month becomes several files, so the footer a page
-opens holds a bounded number of row groups whatever the org's size). Files are zstd, rows sorted
+Every version of an entry sits under its occurred day (``archive.layout``). Compaction is incremental:
+the org's manifest says through which day its files hold every entry (``through``), and a run takes
+the archive's days after it, up to the day it is given (``compactable_through``: entries older than
+the table's ``HOT_TABLE_DAYS`` no longer change), oldest first. Their rows are cut by id into files of
+``FILE_ROWS`` rows; what is left under ``FILE_ROWS`` joins the next days, and the newest file already
+listed, when not full, is read back and joins the new rows, so a small org keeps filling one file
+instead of adding a tiny one a day, and a big org's files stay bounded (the footer a page opens holds
+at most ``FILE_ROWS / ROW_GROUP_ROWS`` row groups whatever the org's size). Files are zstd, rows sorted
 by id, in row groups of ``ROW_GROUP_ROWS``: id is time, so a page's window and cursor skip row
 groups by their id min/max, and the flat filter columns (type, status, actor, entity,
 correlation id) carry their min/max and a bloom filter each (``DICTIONARY_PER_ROW_GROUP``).
@@ -15,23 +18,24 @@ that cannot match without opening it:
 ==================================================  ==========================================
 key                                                 what
 ==================================================  ==========================================
-``warm/org={org}/{period}/{sha256[:32]}.parquet``   rows of the org's month(s) ``period``
+``warm/org={org}/{period}/{sha256[:32]}.parquet``   rows of the month(s) ``period`` its ids span
 ``warm/org={org}/manifest.json``                    the files readers use, newest first
 ==================================================  ==========================================
 
-A file's key is its content's hash, and the same archive always makes the same bytes (one
-thread, rows in id order, batches cut by the archive's own line counts), so a rerun over the
-same input writes the same keys and the same manifest. Readers follow the manifest only: a
+A file's key is its content's hash, and the same input (the same manifest, archive and ``through``)
+always makes the same bytes (one thread, rows in id order, batches cut by the archive's own line
+counts), so a rerun writes the same keys and the same manifest; a rerun with a ``through`` already
+reached writes nothing. Readers follow the manifest only: a
 compaction that stops half-way has written new files nobody lists yet, and the previous
 manifest and its files still answer. Old files are not deleted here (a reader may hold the
-previous manifest; collecting them is left to later).
+previous manifest; collecting them, and the not-full files a later run replaced, is left to later).
 
->>> months(["2026-01-31", "2025-12-01", "2026-01-02"])
-{'2025-12': ['2025-12-01'], '2026-01': ['2026-01-02', '2026-01-31']}
->>> list(batches([("2026-01", 40), ("2026-02", 50), ("2026-03", 20), ("2026-04", 300), ("2026-05", 5)], 100))
-[['2026-01', '2026-02'], ['2026-03'], ['2026-04'], ['2026-05']]
+>>> list(batches([("2026-01-01", 40), ("2026-01-02", 50), ("2026-01-03", 20), ("2026-01-04", 300), ("2026-01-05", 5)], 100))
+[['2026-01-01', '2026-01-02'], ['2026-01-03'], ['2026-01-04'], ['2026-01-05']]
 >>> summarize({"users": ["u_1", "u_2"], "types": ["JOB"]}, most=1)
 {'types': ['JOB'], 'users': None}
+>>> compactable_through(datetime(2026, 12, 5, 3), hot_table_days=30)
+datetime.date(2026, 11, 3)
 >>> warm_key("org/1", "2026-01", bytes(3))[:40]
 'warm/org=org%2F1/2026-01/709e80c88487a24'
 """
@@ -44,11 +48,13 @@ import json
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from activitylog.archive import layout
 from activitylog.archive.store import Objects
+from activitylog.ids import occurred_at
 
 WARM_PREFIX = "warm/"
 ROW_GROUP_ROWS = 2048  # rows per row group (DuckDB's smallest): a page of a dense filter reads one or two
@@ -59,6 +65,7 @@ ROW_GROUP_ROWS = 2048  # rows per row group (DuckDB's smallest): a page of a den
 DICTIONARY_PER_ROW_GROUP = 2
 
 FILE_ROWS = 8 * ROW_GROUP_ROWS  # rows per file at most: a page opens a footer of at most 8 row groups
+ORG_SECONDS = 120  # the job starts no org with less time than this left (a day of a big org takes seconds)
 SUMMARY_VALUES = 256  # distinct values a file's summary lists per axis; more: unknown (the file is opened)
 
 # The archive line's columns as DuckDB reads them (``lines.COLUMNS``, org from the path).
@@ -117,6 +124,10 @@ class Bucket(Objects, Protocol):
     def put(self, key: str, body: bytes, content_type: str = ..., tag: Optional[str] = None) -> None: ...
 
 
+class Listing(Objects, Protocol):
+    def prefixes(self, prefix: str) -> Iterator[str]: ...
+
+
 @dataclass(frozen=True)
 class WarmFile:
     key: str
@@ -131,12 +142,13 @@ class WarmFile:
     summary: dict[str, Optional[list[str]]] = field(default_factory=dict)
 
 
-def months(days: Iterable[str]) -> dict[str, list[str]]:
-    """The ``date=`` partitions (YYYY-MM-DD) grouped by month, both in order."""
-    grouped: dict[str, list[str]] = {}
-    for day in sorted(days):
-        grouped.setdefault(day[:7], []).append(day)
-    return grouped
+@dataclass(frozen=True)
+class Manifest:
+    """What an org's warm files hold: every entry that occurred on ``through`` or before (its latest version),
+    none after; None before the first compaction."""
+
+    through: Optional[date]
+    files: list[WarmFile]
 
 
 def org_prefix(org: str) -> str:
@@ -152,9 +164,9 @@ def warm_key(org: str, period: str, body: bytes) -> str:
 
 
 def batches(counts: Iterable[tuple[str, int]], most: int) -> Iterator[list[str]]:
-    """Consecutive periods (oldest first, each with its count of versions) gathered while their total stays within
-    ``most``; a period over ``most`` alone is a batch of its own (its files are cut by id). Lazy: a batch is
-    handed out once the next period is known not to fit, so no more than a batch and a period are held."""
+    """Consecutive days (oldest first, each with its count of versions) gathered while their total stays within
+    ``most``; a day over ``most`` alone is a batch of its own (its files are cut by id). Lazy: a batch is
+    handed out once the next day is known not to fit, so no more than a batch and a day are held."""
     batch: list[str] = []
     total = 0
     for period, count in counts:
@@ -186,9 +198,11 @@ def write_parquet(
     row_group_rows: int = ROW_GROUP_ROWS,
     file_rows: Optional[int] = None,
     connection: Any = None,
+    carry: Optional[Path] = None,
 ) -> list[tuple[Path, int, str, str, dict[str, Optional[list[str]]]]]:
-    """The latest version of every entry in ``files`` (gzip JSON lines) as Parquet files in ``folder`` of at most
-    ``file_rows`` rows each, in id order; each as (path, rows, lowest id, highest id, summary)."""
+    """The latest version of every entry in ``files`` (gzip JSON lines), with the rows of ``carry`` (a file this
+    module wrote, of other entries), as Parquet files in ``folder`` of at most ``file_rows`` rows each, in id
+    order; each as (path, rows, lowest id, highest id, summary)."""
     import duckdb
 
     file_rows = file_rows or FILE_ROWS
@@ -197,6 +211,8 @@ def write_parquet(
     connection.execute("SET threads = 1")
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in LINE_COLUMNS.items()) + "}"
     connection.execute(f"CREATE OR REPLACE TEMP TABLE latest AS {_LATEST.format(columns=columns)}", [files])
+    if carry is not None:
+        connection.execute("INSERT INTO latest BY NAME SELECT * FROM read_parquet(?)", [str(carry)])
     row = connection.execute("SELECT count(*) FROM latest").fetchone()
     made = []
     for number, offset in enumerate(range(0, int(row[0]) if row else 0, file_rows)):
@@ -223,6 +239,17 @@ def archived_days(objects: Objects, org: str) -> list[str]:
     return sorted({key[start : start + 10] for key in objects.keys(layout.org_prefix(org))})
 
 
+def archived_orgs(archive: Listing) -> list[str]:
+    """Every org with an archive: the ``archive/org=…/`` prefixes, one listing with a delimiter (no object read)."""
+    return sorted(layout.org_of(prefix) for prefix in archive.prefixes(layout.ARCHIVE_PREFIX))
+
+
+def compactable_through(now: datetime, hot_table_days: int) -> date:
+    """The last day compaction takes: its entries are older than ``hot_table_days`` (frozen: no job update, no
+    retention re-stamp changes them any more), and one more day lets the archive writer land their last versions."""
+    return (now - timedelta(days=hot_table_days + 2)).date()
+
+
 def fetch(objects: Objects, org: str, days: list[str], folder: Path) -> tuple[list[str], int]:
     """The days' archive objects copied under ``folder``; (their paths, the versions they hold)."""
     raw, versions = [], 0
@@ -238,49 +265,114 @@ def fetch(objects: Objects, org: str, days: list[str], folder: Path) -> tuple[li
     return raw, versions
 
 
+def period_of(low: str, high: str) -> str:
+    """A file's period from its id range: its month, or its first and last month (``2026-01_2026-03``)."""
+    first, last = (occurred_at(entry_id).strftime("%Y-%m") for entry_id in (low, high))
+    return first if first == last else f"{first}_{last}"
+
+
 def compact(
-    objects: Bucket, org: str, row_group_rows: int = ROW_GROUP_ROWS, workdir: Optional[Path] = None
-) -> list[WarmFile]:
-    """Compact the org's whole archive into files of at most ``FILE_ROWS`` rows, then switch its manifest to them;
-    the files, newest first."""
+    archive: Objects,
+    warm: Bucket,
+    org: str,
+    through: date,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    workdir: Optional[Path] = None,
+) -> Manifest:
+    """Add the org's archived days after its manifest's ``through``, up to ``through``, to its warm files, then
+    switch its manifest to them (the new manifest; the old one, untouched, when it already reaches ``through``).
+
+    Days are taken oldest first and gathered while their versions fit ``FILE_ROWS``; each batch becomes files of
+    ``FILE_ROWS`` rows, cut by id, and what is left under ``FILE_ROWS`` is carried into the next batch rather than
+    written. The newest file already listed, when not full, is the first carry (read back from ``warm``): a
+    small org's days keep filling one file instead of adding a tiny one each run. An entry's versions all sit
+    under its occurred day, so a day taken once is never taken again, and the carry never holds an entry the
+    new days do.
+    """
     import duckdb
 
+    old = read_manifest(warm, org)
+    if old.through is not None and through <= old.through:
+        return old  # nothing new: no write, the manifest stays byte for byte
+    kept = list(old.files) if old.through is not None else []  # a manifest without ``through``: start over
+    days = [day for day in archived_days(archive, org) if (old.through is None or day > old.through.isoformat())
+            and day <= through.isoformat()]
     made: list[WarmFile] = []
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
+        work = Path(folder)
+        carry: Optional[Path] = None
+        if kept and kept[0].rows < FILE_ROWS and days:  # the newest file is not full: the new rows join it
+            tail = kept.pop(0)
+            carry = work / "carry-0.parquet"
+            carry.write_bytes(warm.get(tail.key) or b"")
         fetched: dict[str, list[str]] = {}
 
         def counted() -> Iterator[tuple[str, int]]:
-            for period, days in months(archived_days(objects, org)).items():
-                fetched[period], versions = fetch(objects, org, days, Path(folder) / "raw" / period)
-                yield period, versions
+            for day in days:
+                fetched[day], versions = fetch(archive, org, [day], work / "raw" / day)
+                yield day, versions
 
-        # Batches by the archive's version counts (an entry's versions share its month): deterministic, and at
-        # most FILE_ROWS entries unless one month alone holds more.
-        for periods in batches(counted(), FILE_ROWS):
-            name = periods[0] if len(periods) == 1 else f"{periods[0]}_{periods[-1]}"
-            out = Path(folder) / "out" / name
+        for number, batch in enumerate(batches(counted(), FILE_ROWS)):
+            out = work / "out" / str(number)
             out.mkdir(parents=True)
-            raw = sorted(path for period in periods for path in fetched.pop(period))
-            for path, rows, low, high, summary in write_parquet(raw, out, row_group_rows):
+            raw = sorted(path for day in batch for path in fetched.pop(day))
+            written = write_parquet(raw, out, row_group_rows, carry=carry)
+            # Not full, and more days follow (batches() has fetched the next one): the last file joins them.
+            if written and written[-1][1] < FILE_ROWS and fetched:
+                carry = work / f"carry-{number + 1}.parquet"
+                shutil.move(str(written.pop()[0]), carry)
+            else:
+                carry = None
+            for path, rows, low, high, summary in written:
                 body = path.read_bytes()
-                key = warm_key(org, name, body)
-                if objects.get(key) is None:  # the same content was written before: nothing to do
-                    objects.put(key, body, content_type="application/vnd.apache.parquet")
+                period = period_of(low, high)
+                key = warm_key(org, period, body)
+                warm.put(key, body, content_type="application/vnd.apache.parquet")  # the same bytes: the same key
                 groups = [list(group) for group in row_groups(duckdb.connect(), str(path))]
-                made.append(WarmFile(key, name, rows, low, high, len(body), groups, summary))
-            for period in periods:  # the batch is written: its raw copies go (disk follows a batch, not the org)
-                shutil.rmtree(Path(folder) / "raw" / period, ignore_errors=True)
+                made.append(WarmFile(key, period, rows, low, high, len(body), groups, summary))
+            for day in batch:  # the batch is written: its raw copies go (disk follows a batch, not the org)
+                shutil.rmtree(work / "raw" / day, ignore_errors=True)
             shutil.rmtree(out)
-    made.sort(key=lambda file: file.max_id, reverse=True)
-    manifest = {"org": org, "files": [asdict(file) for file in made]}
-    objects.put(manifest_key(org), json.dumps(manifest, sort_keys=True, indent=1).encode())
-    return made
+    files = sorted(made + kept, key=lambda file: file.max_id, reverse=True)
+    manifest = Manifest(through, files)
+    body = {"org": org, "through": through.isoformat(), "files": [asdict(file) for file in files]}
+    warm.put(manifest_key(org), json.dumps(body, sort_keys=True, indent=1).encode())  # last: readers switch here
+    return manifest
+
+
+def compact_orgs(
+    archive: Listing, warm: Bucket, through: date, time_left: Optional[Callable[[], float]] = None
+) -> dict[str, int]:
+    """Compact every org with an archive through ``through`` (the scheduled job). ``time_left`` (seconds): an
+    org is not started with less than ``ORG_SECONDS`` left, and the next run goes on from the manifests.
+    What was done: orgs compacted, entries added, files written, orgs left for the next run."""
+    done = {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0}
+    for org in archived_orgs(archive):
+        if time_left is not None and time_left() < ORG_SECONDS:
+            done["orgs_left"] += 1
+            continue
+        before = read_manifest(warm, org)
+        after = compact(archive, warm, org, through)
+        old_keys = {file.key for file in before.files}
+        done["orgs"] += after is not before
+        done["entries"] += sum(f.rows for f in after.files) - sum(f.rows for f in before.files if before.through)
+        done["files"] += sum(1 for file in after.files if file.key not in old_keys)
+    return done
+
+
+def read_manifest(objects: Objects, org: str) -> Manifest:
+    """The org's manifest: how far its files reach, and the files (newest first); empty before its first compaction."""
+    body = objects.get(manifest_key(org))
+    if not body:
+        return Manifest(None, [])
+    found = json.loads(body)
+    through = found.get("through")
+    return Manifest(date.fromisoformat(through) if through else None, [WarmFile(**file) for file in found["files"]])
 
 
 def current(objects: Objects, org: str) -> list[WarmFile]:
     """The files the org's manifest lists (newest first); none before the first compaction."""
-    body = objects.get(manifest_key(org))
-    return [WarmFile(**file) for file in json.loads(body)["files"]] if body else []
+    return read_manifest(objects, org).files
 
 
 def row_groups(connection: Any, location: str) -> list[tuple[str, str]]:
