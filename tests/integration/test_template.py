@@ -759,6 +759,7 @@ WATCHED_METRICS = {
     "ActivityEventsDropped": "activity-client",  # a producer's buffer overflowed: an event never reached the log
     "ActivityEventsRejected": "activity-client",  # a producer drafted an invalid entry: it was never sent
     "LateJobReports": "activity-log",  # a job report arrived after its entry finished, and was dropped
+    "OrgsLeftForNextRun": "activity-log",  # the daily compaction ran out of time: the warm tier falls behind
 }
 UNWATCHED_METRICS = {
     # counts of work done, for dashboards
@@ -769,6 +770,7 @@ UNWATCHED_METRICS = {
     "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
     "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",
     "ExpiredEntries": "work done", "ArchiveObjects": "work done",
+    "OrgsCompacted": "work done", "EntriesCompacted": "work done", "WarmFilesWritten": "work done",
     "ActivityEventsBuffered": "the bus away for a while: kept and sent later; a loss is ActivityEventsDropped",
     # watched by an alarm on where the failure ends up
     "ExportsFailed": "ExportFailuresAlarm watches the export state machine's failed executions",

@@ -149,6 +149,13 @@ class Container:
         return ArchiveStore(_required(self.settings.archive_bucket, "ARCHIVE_BUCKET"))
 
     @cached_property
+    def warm(self) -> Any:
+        """The warm bucket (``activitylog.warm``): the archive compacted into Parquet files."""
+        from activitylog.archive.store import S3Objects
+
+        return S3Objects(_required(self.settings.warm_bucket, "WARM_BUCKET"))
+
+    @cached_property
     def digest_archive(self) -> Any:
         """The digest bucket read as an archive (the support function's proofs)."""
         from activitylog.archive.store import ArchiveStore
