@@ -254,73 +254,164 @@ def _matches(made: Entry, key: str, value: str) -> bool:
     return {"user": made.actor["id"], "type": made.type.value, "entity_type": entity.get("type"), "entity_id": entity.get("id")}[key] == value
 
 
-def test_a_rerun_over_the_same_archive_writes_the_same_files_and_manifest(bucket, warm):
+def test_a_rerun_over_the_same_archive_writes_the_same_files_and_manifest(bucket, warm, aws):
     seed(Archive(bucket))
     first = full(bucket, warm)
     keys, manifest = warm_keys(warm), warm.get(compact.manifest_key(ORG))
+    # The same archive into a fresh warm bucket: the same bytes, so the same keys and manifest.
+    aws.create_bucket(Bucket="warm-again")
+    again = S3Objects("warm-again", aws)
+    assert full(bucket, again) == first
+    assert warm_keys(again) == keys and again.get(compact.manifest_key(ORG)) == manifest
 
-    again = full(bucket, warm)
 
-    assert again == first
-    assert warm_keys(warm) == keys  # nothing new: the same content hashed to the same keys
-    assert warm.get(compact.manifest_key(ORG)) == manifest
+def month_of_days(archive: Archive, days: int = 30, per_day: int = 5, start: datetime = NOW - timedelta(days=60)) -> list[Entry]:
+    """``per_day`` entries on each of ``days`` days from ``start``, a few of them with a second version."""
+    entries = []
+    for day in range(days):
+        for n in range(per_day):
+            made = entry(start + timedelta(days=day, hours=2 * n + 1), day * per_day + n)
+            archive.write(made)
+            if n == 0:  # a job finished: its latest version is the one that counts
+                archive.write(Entry(**(vars(made) | {"status": Status.FAILED, "version": 2})), MODIFY)
+            entries.append(made)
+    return entries
+
+
+class Counting:
+    """The warm bucket, counting its writes."""
+
+    def __init__(self, store: S3Objects) -> None:
+        self.store, self.puts = store, []
+
+    def keys(self, prefix, start_after=None):
+        return self.store.keys(prefix, start_after)
+
+    def get(self, key):
+        return self.store.get(key)
+
+    def put(self, key, body, content_type="application/json", tag=None):
+        self.puts.append(key)
+        self.store.put(key, body, content_type, tag)
+
+
+def test_compacting_day_by_day_fills_few_files_with_the_rows_of_a_full_compaction(bucket, warm, aws, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 64)
+    archive = Archive(bucket)
+    start = NOW - timedelta(days=60)
+    entries = month_of_days(archive, start=start)  # 150 entries over 30 days, a small org
+    first_day = start.date()
+    for day in range(-2, 32):  # from before its first archived day to after its last, one run a day
+        through = first_day + timedelta(days=day)
+        manifest = compact.compact(bucket, warm, ORG, through, row_group_rows=16)
+        assert manifest.through == through and compact.read_manifest(warm, ORG) == manifest  # through advances
+        wanted = sorted(e.id for e in entries if e.occurred_at.date() <= through)
+        assert sorted(r["id"] for r in rows(warm, tmp_path)) == wanted, through
+        assert len(manifest.files) <= len(wanted) // 64 + 1  # full files and one filling: not a file a day
+        assert all(f.rows == 64 for f in manifest.files[1:])
+    assert [f.rows for f in manifest.files] == [22, 64, 64]
+    # The same rows, every column, as one compaction of the whole month.
+    aws.create_bucket(Bucket="warm-full")
+    whole = S3Objects("warm-full", aws)
+    compact.compact(bucket, whole, ORG, through, row_group_rows=16)
+    assert sorted(rows(warm, tmp_path), key=lambda r: r["id"]) == sorted(rows(whole, tmp_path), key=lambda r: r["id"])
+    assert next(r for r in rows(warm, tmp_path) if r["id"] == entries[0].id)["status"] == "FAILED"
+
+
+def test_a_rerun_with_the_same_through_writes_nothing_and_leaves_the_manifest_byte_identical(bucket, warm, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 64)
+    start = NOW - timedelta(days=60)
+    month_of_days(Archive(bucket), start=start)
+    through = start.date() + timedelta(days=20)
+    done = compact.compact(bucket, warm, ORG, through, row_group_rows=16)
+    keys, manifest = warm_keys(warm), warm.get(compact.manifest_key(ORG))
+    for again in (through, through - timedelta(days=3)):  # the same day, or one already reached
+        counted = Counting(warm)
+        assert compact.compact(bucket, counted, ORG, again, row_group_rows=16) == done
+        assert counted.puts == [] and warm_keys(warm) == keys
+        assert warm.get(compact.manifest_key(ORG)) == manifest
 
 
 class Crash(Exception):
     pass
 
 
-class CrashingBucket:
-    """The bucket, until the compaction's ``puts``-th write, which never happens (the function dies)."""
+class CrashingBucket(Counting):
+    """The warm bucket, until the compaction's ``puts``-th write, which never happens (the function dies)."""
 
-    def __init__(self, bucket: ArchiveStore, puts: int) -> None:
-        self.bucket, self.left = bucket, puts
-
-    def keys(self, prefix, start_after=None):
-        return self.bucket.keys(prefix, start_after)
-
-    def get(self, key):
-        return self.bucket.get(key)
+    def __init__(self, store: S3Objects, puts: int) -> None:
+        super().__init__(store)
+        self.left = puts
 
     def put(self, key, body, content_type="application/json", tag=None):
         if self.left == 0:
             raise Crash(key)
         self.left -= 1
-        self.bucket.put(key, body, content_type, tag)
+        super().put(key, body, content_type, tag)
 
 
-def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, warm, tmp_path):
-    archive = Archive(bucket)
-    entries = seed(archive)
-    full(bucket, warm)
-    before = rows(warm, tmp_path)
+def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, warm, aws, tmp_path, monkeypatch):
+    monkeypatch.setattr(compact, "FILE_ROWS", 16)
+    start = NOW - timedelta(days=60)
+    entries = month_of_days(Archive(bucket), start=start)
+    first, second = start.date() + timedelta(days=14), start.date() + timedelta(days=29)
+    compact.compact(bucket, warm, ORG, first, row_group_rows=16)
     old_manifest = warm.get(compact.manifest_key(ORG))
-    changed = entries[0]  # the oldest month changes, and a new month arrives
-    archive.write(Entry(**(vars(changed) | {"status": Status.FAILED, "version": 2})), MODIFY)
-    late = entry(NOW - timedelta(days=2), 7)
-    archive.write(late)
+    wanted = parse_list_request({"from": (NOW - timedelta(days=100)).isoformat(), "to": NOW.isoformat()}).filter
 
-    with pytest.raises(Crash):  # dies after writing the new file (its four months merged), before the manifest
-        compact.compact(CrashingBucket(bucket, puts=1), ORG)
+    def page() -> list[str]:
+        return [row["id"] for row in newest_first(_local(warm, tmp_path, compact.current(warm, ORG)), wanted, NOW, 50).rows]
 
+    before = page()
+    assert before == sorted((e.id for e in entries if e.occurred_at.date() <= first), reverse=True)[:50]
+
+    crashing = CrashingBucket(warm, puts=3)  # dies after three of the new files, before the manifest
+    with pytest.raises(Crash):
+        compact.compact(bucket, crashing, ORG, second, row_group_rows=16)
+    assert len(crashing.puts) == 3 and all(key.endswith(".parquet") for key in crashing.puts)
     assert warm.get(compact.manifest_key(ORG)) == old_manifest
-    assert rows(warm, tmp_path) == before  # the old files still answer, unchanged
-    assert late.id not in {r["id"] for r in before}
+    assert page() == before  # the old manifest and its files answer exactly as before
 
-    finished = full(bucket, warm)
-    assert finished == compact.current(warm, ORG)
-    after = {r["id"]: r for r in rows(warm, tmp_path)}
-    assert set(after) == {e.id for e in entries} | {late.id}
-    assert after[changed.id]["status"] == "FAILED"
-    # The same result as one clean compaction of the same archive into another org's keys.
-    for file in bucket.keys(layout.org_prefix(ORG)):
-        body = bucket.get(file) or b""
-        bucket.put(file.replace(layout.org_prefix(ORG), layout.org_prefix("org_copy"), 1), body)
-    clean = compact.compact(bucket, "org_copy")
-    assert [(f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in clean] == [
-        (f.period, f.rows, f.min_id, f.max_id, f.size, f.key.rsplit("/", 1)[1]) for f in finished
-    ]
-    assert json.loads(warm.get(compact.manifest_key(ORG)) or b"{}")["org"] == ORG
+    finished = compact.compact(bucket, warm, ORG, second, row_group_rows=16)
+    # The same manifest, byte for byte, as the same two runs never interrupted.
+    aws.create_bucket(Bucket="warm-clean")
+    clean = S3Objects("warm-clean", aws)
+    compact.compact(bucket, clean, ORG, first, row_group_rows=16)
+    assert compact.compact(bucket, clean, ORG, second, row_group_rows=16) == finished
+    assert clean.get(compact.manifest_key(ORG)) == warm.get(compact.manifest_key(ORG))
+    assert page() == sorted((e.id for e in entries), reverse=True)[:50]
+
+
+def test_the_compact_function_compacts_every_archived_org_through_compactable_through(bucket, warm, monkeypatch):
+    from activitylog import wiring
+    from tests.support.kit import LambdaContext, load_handler_module
+
+    now = datetime.now(timezone.utc)
+    archive, made = Archive(bucket), {}
+    for org in ("org_a", "org/b"):
+        for days in (40, 35, 31, 3):  # HOT_TABLE_DAYS 30: only the first two are older than 30 + 2 days
+            made.setdefault(org, []).append(entry(now - timedelta(days=days), days))
+            archive.write(made[org][-1], org=org)
+    monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
+    monkeypatch.setenv("WARM_BUCKET", WARM)
+    monkeypatch.setenv("HOT_TABLE_DAYS", "30")
+    wiring.reset()
+    try:
+        handler = load_handler_module("CompactFunction").lambda_handler
+        short = handler({}, LambdaContext(timeout=60))  # under ORG_SECONDS left: no org is started
+        done = handler({}, LambdaContext(timeout=900))
+        again = handler({}, LambdaContext(timeout=900))
+    finally:
+        wiring.reset()
+    through = compact.compactable_through(now, 30)
+    assert short == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 2, "through": through.isoformat()}
+    assert done == {"orgs": 2, "entries": 4, "files": 2, "orgs_left": 0, "through": through.isoformat()}
+    assert again == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0, "through": through.isoformat()}
+    for org, entries in made.items():
+        manifest = compact.read_manifest(warm, org)
+        assert manifest.through == through
+        (file,) = manifest.files
+        assert (file.min_id, file.max_id, file.rows) == (entries[0].id, entries[1].id, 2), org
 
 
 def _local(warm: S3Objects, tmp_path: Path, files: list) -> list[tuple[str, compact.WarmFile]]:

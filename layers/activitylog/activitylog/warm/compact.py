@@ -354,7 +354,7 @@ def compact_orgs(
         before = read_manifest(warm, org)
         after = compact(archive, warm, org, through)
         old_keys = {file.key for file in before.files}
-        done["orgs"] += after is not before
+        done["orgs"] += after != before
         done["entries"] += sum(f.rows for f in after.files) - sum(f.rows for f in before.files if before.through)
         done["files"] += sum(1 for file in after.files if file.key not in old_keys)
     return done
