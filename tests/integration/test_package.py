@@ -80,3 +80,23 @@ def test_the_packaged_template_points_every_function_and_layer_at_a_built_zip(pa
 def test_the_packaged_template_lints_clean(packaged):
     lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(packaged)], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+LAMBDA_UNZIPPED_BYTES = 250 * 1024 * 1024  # a function and its layers together, unzipped (Lambda's limit)
+
+
+def unzipped(archive: Path) -> int:
+    with zipfile.ZipFile(archive) as bundle:
+        return sum(info.file_size for info in bundle.infolist())
+
+
+def test_the_layer_carries_duckdb_and_every_function_with_its_layers_fits_lambdas_unzipped_limit(packaged):
+    # The compaction job (and the warm tier's reader) run DuckDB in Lambda: the layer brings it, for Lambda's platform.
+    built = yaml.safe_load(packaged.read_text())
+    layers = {name: packaged.parent / layer["Properties"]["ContentUri"]
+              for name, layer in resources(built, "AWS::Serverless::LayerVersion").items()}
+    assert any(name.startswith("python/duckdb/") for layer in layers.values() for name in zipfile.ZipFile(layer).namelist())
+    layer_bytes = sum(unzipped(layer) for layer in layers.values())
+    for name, function in resources(built, "AWS::Serverless::Function").items():
+        total = unzipped(packaged.parent / function["Properties"]["CodeUri"]) + layer_bytes
+        assert total < LAMBDA_UNZIPPED_BYTES, f"{name}: {total / 2**20:.0f} MB unzipped with its layers"
