@@ -102,3 +102,36 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     (altered,) = [line for line in failed.stdout.splitlines() if line.strip().startswith("ALTERED")]
     assert entry_id in altered and key in altered
     assert failed.stdout.rstrip().endswith("FAILED: 1 problems")
+
+
+def test_the_compact_function_is_scheduled_and_runs_on_demand_into_the_warm_bucket(api_stack):
+    from activitylog.archive import layout
+    from activitylog.archive.lines import INSERT, version_line
+    from activitylog.archive.store import ArchiveStore
+    from activitylog.entry import Entry, EntryType, Status
+    from activitylog.ids import new_id
+    from activitylog.warm import compact
+
+    org = "org_e2e_warm"
+    state = json.loads((api_stack.data_dir / "stack.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=state["aws_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    assert "WarmBucket" in state["buckets"], state["buckets"]
+    _, stack = api_stack.request("GET", "/_local/stack")
+    assert [s for s in stack["schedules"] if s["function"] == "CompactFunction"], stack["schedules"]
+    # Versions as the archive writer lays them: 40 and 35 days old (left the table: HotTableDays 30), and 3 days old.
+    archive, now, made = ArchiveStore(state["buckets"]["ArchiveBucket"], s3), datetime.now(timezone.utc), []
+    for number, days in enumerate((40, 35, 3)):
+        moment = now - timedelta(days=days)
+        made.append(Entry(new_id(moment), EntryType.USER_ACTION, Status.SUCCESS, {"kind": "user", "id": "u_1", "name": "Ana"},
+                          "updated", "Contact updated", {"type": "contact", "id": "c_1", "label": "Alex"}))
+        line = version_line(org, made[-1], f"{900 + number:021d}", INSERT, moment)
+        archive.put_lines(layout.data_key(org, made[-1].id, line.sequence), [line], "2555d")
+
+    ran = api_stack.cli("run", "CompactFunction")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["result"]["through"] == compact.compactable_through(now, 30).isoformat(), ran.stdout
+    manifest = json.loads(s3.get_object(Bucket=state["buckets"]["WarmBucket"], Key=compact.manifest_key(org))["Body"].read())
+    (file,) = manifest["files"]
+    assert (manifest["through"], file["min_id"], file["max_id"], file["rows"]) == (
+        compact.compactable_through(now, 30).isoformat(), made[0].id, made[1].id, 2)

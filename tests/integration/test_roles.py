@@ -77,7 +77,8 @@ def world(dynamodb_client, monkeypatch, tmp_path):
     with mock_aws(config=MOTO):
         suffix = uuid.uuid4().hex[:8]
         names = {f"activity-{suffix}": "ActivityTable", f"idempotency-{suffix}": "IdempotencyTable",
-                 f"archive-{suffix}": "ArchiveBucket", f"details-{suffix}": "DetailBucket", f"digests-{suffix}": "DigestBucket"}
+                 f"archive-{suffix}": "ArchiveBucket", f"details-{suffix}": "DetailBucket", f"digests-{suffix}": "DigestBucket",
+                 f"warm-{suffix}": "WarmBucket"}
         physical = {logical: name for name, logical in names.items()}
         create_table(dynamodb_client, physical["ActivityTable"])
         create_table(dynamodb_client, physical["IdempotencyTable"], logical_id="IdempotencyTable")
@@ -86,6 +87,7 @@ def world(dynamodb_client, monkeypatch, tmp_path):
             s3.create_bucket(Bucket=physical[logical])
             s3.put_bucket_versioning(Bucket=physical[logical], VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket=physical["DigestBucket"], ObjectLockEnabledForBucket=True)
+        s3.create_bucket(Bucket=physical["WarmBucket"])
         key = boto3.client("kms", region_name="us-east-1").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         names[key] = "DigestSigningKey"
         physical["DigestSigningKey"] = key
@@ -179,6 +181,19 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
         load_handler_module("RetentionFunction").lambda_handler(stream_event(policy_records), LambdaContext())
     with running("ArchiveFunction", physical, template, monkeypatch, calls) as used["ArchiveFunction"]:
         load_handler_module("ArchiveFunction").lambda_handler(stream_event(entries), LambdaContext())
+    from activitylog.archive import layout
+    from activitylog.archive.lines import INSERT, version_line
+    from activitylog.archive.store import ArchiveStore
+    from activitylog.entry import Entry, EntryType, Status
+    from activitylog.ids import new_id
+
+    old = Entry(new_id(datetime.now(timezone.utc) - timedelta(days=60)), EntryType.SYSTEM_EVENT, Status.SUCCESS,
+                {"kind": "system", "id": "system", "name": "system"}, "synced", "SYNC", None)
+    line = version_line("org_roles", old, "1".zfill(21), INSERT, datetime.now(timezone.utc))
+    ArchiveStore(physical["ArchiveBucket"]).put_lines(layout.data_key("org_roles", old.id, line.sequence), [line], "2555d")
+    with running("CompactFunction", physical, template, monkeypatch, calls) as used["CompactFunction"]:
+        done = load_handler_module("CompactFunction").lambda_handler({}, LambdaContext(timeout=900))
+        assert done["files"] == 1, done  # the 60-day-old entry: listed, read, written to the warm bucket
     with running("DigestFunction", physical, template, monkeypatch, calls) as used["DigestFunction"]:
         until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
         load_handler_module("DigestFunction").lambda_handler({"until": until}, LambdaContext())
