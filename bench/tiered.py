@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -91,7 +91,7 @@ def compact_child(root: str, org: str) -> None:
 
     bucket = CountedBucket(Path(root))
     started = time.perf_counter()
-    files = compact.compact(bucket, org)
+    files = compact.compact(bucket, bucket, org, datetime.now(timezone.utc).date()).files  # a first, full compaction
     print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "files": len(files),
                       "rows": sum(f.rows for f in files), "bytes": sum(f.size for f in files),
                       "gets": bucket.gets, "lists": bucket.lists, "puts": bucket.puts}))

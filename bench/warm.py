@@ -7,10 +7,12 @@ Run by hand, never by ``make test``. Issue 20's engine decision, measured in one
    (a job's completion). Their versions are laid out as gzip JSON lines exactly as the archive
    keeps them (``archive/org=/date=/HH-seq.jsonl.gz``), one object per org and hour: fewer and
    bigger objects than the stream writer makes (one per batch), so the baseline is favoured.
-2. **Compaction** (``activitylog.warm.compact``, in a child process for its peak memory): the
-   org's archive into Parquet files of at most ``compact.FILE_ROWS`` rows (a small org's months
-   merged, a big org's month cut by id; zstd, sorted by id, ``--row-group`` rows per row group).
-   Entries per second, peak RSS, files, bytes.
+2. **Compaction** (``activitylog.warm.compact``, each run in a child process for its peak memory):
+   the first, full compaction of every archived day but the last (files of ``compact.FILE_ROWS``
+   rows, zstd, sorted by id, ``--row-group`` rows per row group), then the daily job's run: the
+   last day as an increment into that manifest (its newest file, not full, read back and filled).
+   Entries per second, seconds, peak RSS, files; the baseline beside the increment is what the
+   job cost before it was incremental: the whole archive compacted again (the full run's time).
 3. **Pages**: bench/query.py's filter combinations (its subjects picked from this seed), each
    over the warm part of the two years (``--hot-days`` ago back to ``--days`` ago): ``--pages``
    pages of 50 newest first through ``activitylog.warm.page``, ``--repeats`` times; p50/p95 ms,
@@ -70,7 +72,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261205)
     parser.add_argument("--sizes", action="store_true",
                         help="also install the engines' wheels for Lambda's platform (pip, as make package does) and size them")
-    parser.add_argument("--compact", nargs=2, metavar=("ROOT", "ORG"), help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--compaction-only", action="store_true", help="stop after the compaction figures (no pages)")
+    parser.add_argument("--compact", nargs=3, metavar=("ROOT", "ORG", "THROUGH"), help=argparse.SUPPRESS)  # the child
     return parser.parse_args()
 
 
@@ -154,14 +157,23 @@ def seed(rng: random.Random, pool: list, org: str, count: int, start: datetime, 
 # --- 2. compaction -----------------------------------------------------------------------------------------
 
 
-def compact_child(root: str, org: str, row_group: Optional[int]) -> None:
-    """In the child: compact one org, print its figures as JSON."""
+def compact_child(root: str, org: str, through: str, row_group: Optional[int]) -> None:
+    """In the child: compact one org through ``through`` (the folder is both the archive and the warm bucket),
+    print its figures as JSON."""
+    from datetime import date
+
     from activitylog.warm import compact
 
+    folder = Folder(Path(root))
+    before = compact.read_manifest(folder, org)
     started = time.perf_counter()
-    files = compact.compact(Folder(Path(root)), org, **({"row_group_rows": row_group} if row_group else {}))
+    files = compact.compact(folder, folder, org, date.fromisoformat(through),
+                            **({"row_group_rows": row_group} if row_group else {})).files
     seconds = time.perf_counter() - started
+    old = {f.key for f in before.files}
     print(json.dumps({"seconds": seconds, "files": len(files), "rows": sum(f.rows for f in files),
+                      "new_rows": sum(f.rows for f in files) - sum(f.rows for f in before.files),
+                      "files_written": sum(1 for f in files if f.key not in old),
                       "bytes": sum(f.size for f in files), "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -172,8 +184,8 @@ def peak_rss_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-def compact_org(root: Path, org: str, row_group: Optional[int]) -> dict:
-    command = [sys.executable, __file__, "--compact", str(root), org] + (["--row-group", str(row_group)] if row_group else [])
+def compact_org(root: Path, org: str, through: str, row_group: Optional[int]) -> dict:
+    command = [sys.executable, __file__, "--compact", str(root), org, through] + (["--row-group", str(row_group)] if row_group else [])
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)  # its errors show
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -329,17 +341,45 @@ def main() -> None:
                 f"laid out in {time.perf_counter() - laid:.0f} s")
             figures.setdefault("raw", {})[org] = {"objects": objects[org], "bytes": raw_bytes}
 
-        log(f"\n2. compaction (activitylog.warm.compact, one child process per org, row groups of "
-            f"{args.row_group or 'the default'} rows)")
+        log(f"\n2. compaction (activitylog.warm.compact, one child process per run, row groups of "
+            f"{args.row_group or 'the default'} rows): the first, full one through the day before the last archived "
+            f"day, then the job's daily increment (the last day)")
         compaction = {}
         for org, count in ((BIG, args.entries), (SMALL, args.small)):
-            result = compaction[org] = compact_org(root, org, args.row_group)
-            result["entries_per_s"] = result["rows"] / result["seconds"]
-            assert result["rows"] == count, f"{org}: compacted {result['rows']} rows of {count} entries"
-            log(f"  {org}: {result['rows']:,} entries → {result['files']} files, {result['bytes'] / 1e6:.1f} MB, "
-                f"{result['seconds']:.1f} s = {result['entries_per_s']:,.0f} entries/s, peak RSS {result['peak_rss_mb']:.0f} MB")
-        figures["compaction"] = {org: {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
-                                 for org, r in compaction.items()}
+            from activitylog.warm.compact import archived_days
+
+            today = archived_days(Folder(root), org)[-1]  # partial: it is still going on
+            day = (datetime.fromisoformat(today) - timedelta(days=1)).date().isoformat()  # the increment: a whole day
+            full = compact_org(root, org, (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat(), args.row_group)
+            full["entries_per_s"] = full["rows"] / full["seconds"]
+            increment = compact_org(root, org, day, args.row_group)
+            increment["entries_per_s"] = increment["new_rows"] / increment["seconds"]
+            rest = compact_org(root, org, today, args.row_group)  # today's few, so the pages below see every entry
+            assert rest["rows"] == count, f"{org}: compacted {rest['rows']} rows of {count} entries"
+            # The baseline: before it was incremental, the daily job compacted the whole archive again.
+            increment["baseline_full_recompaction_s"] = full["seconds"] * count / max(full["rows"], 1)
+            increment["speedup"] = increment["baseline_full_recompaction_s"] / increment["seconds"]
+            compaction[org] = {"full": full, "increment": increment}
+            log(f"  {org} full:      {full['rows']:,} entries → {full['files']} files, {full['bytes'] / 1e6:.1f} MB, "
+                f"{full['seconds']:.1f} s = {full['entries_per_s']:,.0f} entries/s, peak RSS {full['peak_rss_mb']:.0f} MB")
+            log(f"  {org} increment: {increment['new_rows']:,} entries of {day} → {increment['files_written']} files written "
+                f"({increment['files']} listed), {increment['seconds']:.2f} s = {increment['entries_per_s']:,.0f} entries/s, "
+                f"peak RSS {increment['peak_rss_mb']:.0f} MB; baseline (the whole archive again) "
+                f"{increment['baseline_full_recompaction_s']:.1f} s: {increment['speedup']:,.0f}× faster")
+        figures["compaction"] = {org: {run: {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+                                       for run, r in runs.items()} for org, runs in compaction.items()}
+        figures.update({
+            "full_entries_per_s": round(compaction[BIG]["full"]["entries_per_s"]),
+            "full_peak_rss_mb": round(compaction[BIG]["full"]["peak_rss_mb"]),
+            "increment_seconds": round(compaction[BIG]["increment"]["seconds"], 2),
+            "increment_entries": compaction[BIG]["increment"]["new_rows"],
+            "increment_peak_rss_mb": round(compaction[BIG]["increment"]["peak_rss_mb"]),
+            "increment_baseline_seconds": round(compaction[BIG]["increment"]["baseline_full_recompaction_s"], 1),
+        })
+        if args.compaction_only:
+            figures["seconds"] = round(time.perf_counter() - began)
+            print(json.dumps(figures, separators=(",", ":"), ensure_ascii=False), flush=True)
+            return
 
         users = tallies[BIG]["user"].most_common()
         heavy, week_user = users[0][0], users[len(users) // 2][0]

@@ -64,7 +64,9 @@ class S3Objects:
 
     def prefixes(self, prefix: str) -> Iterator[str]:
         """The "folders" right under ``prefix`` (a listing with a "/" delimiter: no object is listed)."""
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        ):
             for common in page.get("CommonPrefixes", []):
                 yield common["Prefix"]
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -233,10 +234,21 @@ def write_parquet(
     return made
 
 
-def archived_days(objects: Objects, org: str) -> list[str]:
-    """The org's ``date=`` partitions in the archive."""
+def archived_days(
+    objects: Objects, org: str, after: Optional[date] = None, through: Optional[date] = None
+) -> list[str]:
+    """The org's ``date=`` partitions in the archive, after ``after`` and through ``through`` when given: the listing
+    starts after the one and stops past the other (keys come in order), so a daily run lists about a day."""
     start = len(layout.org_prefix(org)) + len("date=")
-    return sorted({key[start : start + 10] for key in objects.keys(layout.org_prefix(org))})
+    begin = f"{layout.date_prefix(org, after.isoformat())}~" if after else None  # "~" sorts after every key of the day
+    days: list[str] = []
+    for key in objects.keys(layout.org_prefix(org), start_after=begin):
+        day = key[start : start + 10]
+        if through and day > through.isoformat():
+            break
+        if not days or days[-1] != day:
+            days.append(day)
+    return days
 
 
 def archived_orgs(archive: Listing) -> list[str]:
@@ -251,14 +263,15 @@ def compactable_through(now: datetime, hot_table_days: int) -> date:
 
 
 def fetch(objects: Objects, org: str, days: list[str], folder: Path) -> tuple[list[str], int]:
-    """The days' archive objects copied under ``folder``; (their paths, the versions they hold)."""
+    """The days' archive objects copied into ``folder`` (flat: one file each, no folder per key to remove);
+    (their paths, the versions they hold)."""
     raw, versions = [], 0
+    folder.mkdir(parents=True, exist_ok=True)
     for day in days:
         for key in objects.keys(layout.date_prefix(org, day)):
             body = objects.get(key)
             if body is not None:
-                path = folder / key
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{day}_{key.rsplit('/', 1)[1]}"
                 path.write_bytes(body)
                 raw.append(str(path))
                 versions += gzip.decompress(body).count(b"\n")
@@ -295,8 +308,7 @@ def compact(
     if old.through is not None and through <= old.through:
         return old  # nothing new: no write, the manifest stays byte for byte
     kept = list(old.files) if old.through is not None else []  # a manifest without ``through``: start over
-    days = [day for day in archived_days(archive, org) if (old.through is None or day > old.through.isoformat())
-            and day <= through.isoformat()]
+    days = archived_days(archive, org, after=old.through, through=through)
     made: list[WarmFile] = []
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         work = Path(folder)
@@ -309,12 +321,13 @@ def compact(
 
         def counted() -> Iterator[tuple[str, int]]:
             for day in days:
-                fetched[day], versions = fetch(archive, org, [day], work / "raw" / day)
+                fetched[day], versions = fetch(archive, org, [day], work / "raw")
                 yield day, versions
 
         for number, batch in enumerate(batches(counted(), FILE_ROWS)):
             out = work / "out" / str(number)
             out.mkdir(parents=True)
+            # The days in order, a day's hours in order.
             raw = sorted(path for day in batch for path in fetched.pop(day))
             written = write_parquet(raw, out, row_group_rows, carry=carry)
             # Not full, and more days follow (batches() has fetched the next one): the last file joins them.
@@ -330,13 +343,13 @@ def compact(
                 warm.put(key, body, content_type="application/vnd.apache.parquet")  # the same bytes: the same key
                 groups = [list(group) for group in row_groups(duckdb.connect(), str(path))]
                 made.append(WarmFile(key, period, rows, low, high, len(body), groups, summary))
-            for day in batch:  # the batch is written: its raw copies go (disk follows a batch, not the org)
-                shutil.rmtree(work / "raw" / day, ignore_errors=True)
+            for copy in raw:  # the batch is written: its raw copies go (disk follows a batch, not the org)
+                os.unlink(copy)
             shutil.rmtree(out)
     files = sorted(made + kept, key=lambda file: file.max_id, reverse=True)
     manifest = Manifest(through, files)
-    body = {"org": org, "through": through.isoformat(), "files": [asdict(file) for file in files]}
-    warm.put(manifest_key(org), json.dumps(body, sort_keys=True, indent=1).encode())  # last: readers switch here
+    listed = {"org": org, "through": through.isoformat(), "files": [asdict(file) for file in files]}
+    warm.put(manifest_key(org), json.dumps(listed, sort_keys=True, indent=1).encode())  # last: readers switch here
     return manifest
 
 
