@@ -86,7 +86,22 @@ class Folder:
         self.root, self.objects = root, FolderObjects(root)
 
     def keys(self, prefix: str, start_after: Optional[str] = None):
-        return self.objects.keys(prefix, start_after)
+        """In key order, skipping the folders wholly at or before ``start_after`` (as S3's StartAfter does not
+        read them: a daily run lists a day, not the org's two years)."""
+
+        def walk(folder: Path, key: str):
+            for child in sorted(folder.iterdir(), key=lambda path: path.name):
+                name = f"{key}{child.name}"
+                if child.is_dir():
+                    below = name + "/"
+                    if start_after and below < start_after and not start_after.startswith(below):
+                        continue  # every key under it sorts before start_after
+                    if below.startswith(prefix) or prefix.startswith(below):
+                        yield from walk(child, below)
+                elif name.startswith(prefix) and (start_after is None or name > start_after):
+                    yield name
+
+        return walk(self.root, "") if self.root.exists() else iter(())
 
     def get(self, key: str) -> Optional[bytes]:
         return self.objects.get(key)

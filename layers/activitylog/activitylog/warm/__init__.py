@@ -1,5 +1,5 @@
-"""The warm tier (issue 20, first slice): the archive compacted into columnar files, read a page at a time.
+"""The warm tier (issue 20): the archive compacted into columnar files, read a page at a time.
 
-Not wired into the API, the template or the local stack yet: ``compact`` and ``page`` are the
-groundwork ``bench/warm.py`` measures and the integration tests exercise.
+``compact`` turns each org's archived days older than ``HOT_TABLE_DAYS`` into Parquet files in the
+warm bucket (``CompactFunction``, daily); ``page`` reads a page from them.
 """
