@@ -404,9 +404,9 @@ def test_the_compact_function_compacts_every_archived_org_through_compactable_th
     finally:
         wiring.reset()
     through = compact.compactable_through(now, 30)
-    assert short == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 2, "through": through.isoformat()}
-    assert done == {"orgs": 2, "entries": 4, "files": 2, "orgs_left": 0, "through": through.isoformat()}
-    assert again == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0, "through": through.isoformat()}
+    assert short == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 2, "failed": [], "through": through.isoformat()}
+    assert done == {"orgs": 2, "entries": 4, "files": 2, "orgs_left": 0, "failed": [], "through": through.isoformat()}
+    assert again == {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0, "failed": [], "through": through.isoformat()}
     for org, entries in made.items():
         manifest = compact.read_manifest(warm, org)
         assert manifest.through == through
@@ -479,3 +479,25 @@ def test_a_page_skips_files_whose_summary_cannot_match_without_opening_them(buck
     assert [r["id"] for r in page.rows] == sorted(
         (e.id for e in entries if e.actor["id"] == "u_1" and e.type is EntryType.USER_ACTION), reverse=True
     )
+
+
+def test_an_org_whose_compaction_fails_holds_no_other_back_and_the_run_fails(bucket, warm, monkeypatch):
+    from activitylog import wiring
+    from tests.support.kit import LambdaContext, load_handler_module
+
+    now = datetime.now(timezone.utc)
+    archive = Archive(bucket)
+    for org in ("org_a", "org_b", "org_c"):
+        archive.write(entry(now - timedelta(days=40), 1), org=org)
+    broken = layout.data_key("org_b", new_id(now - timedelta(days=40)), "9" * 21)
+    bucket.put(broken, b"not gzip")  # an object nobody can read
+    monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
+    monkeypatch.setenv("WARM_BUCKET", WARM)
+    wiring.reset()
+    try:
+        with pytest.raises(RuntimeError, match="compaction failed for 1 orgs: org_b"):
+            load_handler_module("CompactFunction").lambda_handler({}, LambdaContext(timeout=900))
+    finally:
+        wiring.reset()
+    assert [len(compact.current(warm, org)) for org in ("org_a", "org_b", "org_c")] == [1, 0, 1]
+    assert compact.read_manifest(warm, "org_b").through is None

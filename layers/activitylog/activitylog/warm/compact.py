@@ -355,17 +355,25 @@ def compact(
 
 def compact_orgs(
     archive: Listing, warm: Bucket, through: date, time_left: Optional[Callable[[], float]] = None
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Compact every org with an archive through ``through`` (the scheduled job). ``time_left`` (seconds): an
     org is not started with less than ``ORG_SECONDS`` left, and the next run goes on from the manifests.
-    What was done: orgs compacted, entries added, files written, orgs left for the next run."""
-    done = {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0}
+    What was done: orgs compacted, entries added, files written, orgs left for the next run, and the orgs that
+    failed (logged; the others go on: one org's bad object must not hold every org after it back)."""
+    from activitylog.observability import logger
+
+    done: dict[str, Any] = {"orgs": 0, "entries": 0, "files": 0, "orgs_left": 0, "failed": []}
     for org in archived_orgs(archive):
         if time_left is not None and time_left() < ORG_SECONDS:
             done["orgs_left"] += 1
             continue
         before = read_manifest(warm, org)
-        after = compact(archive, warm, org, through)
+        try:
+            after = compact(archive, warm, org, through)
+        except Exception:
+            logger.exception("compaction failed: the org's manifest is as it was", extra={"org": org})
+            done["failed"].append(org)
+            continue
         old_keys = {file.key for file in before.files}
         done["orgs"] += after != before
         done["entries"] += sum(f.rows for f in after.files) - sum(f.rows for f in before.files if before.through)
