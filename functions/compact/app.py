@@ -20,7 +20,7 @@ def compact(wired: Container, event: dict, context: object) -> dict:
     if event.get("through"):
         through = min(through, date.fromisoformat(event["through"]))
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    done = compact_orgs(wired.archive, wired.warm, through, (lambda: remaining() / 1000) if remaining else None)
+    done = compact_orgs(wired.archive, wired.warm_bucket, through, (lambda: remaining() / 1000) if remaining else None)
     metrics.add_metric(name="OrgsCompacted", unit=MetricUnit.Count, value=done["orgs"])
     metrics.add_metric(name="EntriesCompacted", unit=MetricUnit.Count, value=done["entries"])
     metrics.add_metric(name="WarmFilesWritten", unit=MetricUnit.Count, value=done["files"])

@@ -49,9 +49,10 @@ class RetentionPolicy:
     def __post_init__(self) -> None:
         check(self.hot_days, self.archive_days)
 
-    def expires_at(self, occurred_at: datetime) -> int:
-        """An entry's TTL (epoch seconds): when it occurred plus the hot retention."""
-        return int(occurred_at.timestamp()) + self.hot_days * 86400
+    def expires_at(self, occurred_at: datetime, table_days: Optional[int] = None) -> int:
+        """An entry's TTL (epoch seconds): when it occurred plus the hot retention, or the table's days where a
+        warm tier holds the rest (``table_expiry_days``)."""
+        return int(occurred_at.timestamp()) + table_expiry_days(self.hot_days, table_days) * 86400
 
     def archive_tag(self) -> str:
         """The value of the ``archive-retention`` tag on the archive objects written under this policy."""
@@ -92,6 +93,18 @@ class RetentionPolicy:
 
 
 ARCHIVE_TAG = "archive-retention"
+
+# How long past the table's days an entry stays in it: compaction (2 days past) may be this late without a gap.
+TABLE_GRACE_DAYS = 7
+
+
+def table_expiry_days(retention_days: int, table_days: Optional[int]) -> int:
+    """How long the table keeps an entry: the org's retention, or less where the warm tier holds the rest.
+
+    >>> table_expiry_days(730, None), table_expiry_days(730, 30), table_expiry_days(90, 90)
+    (730, 37, 90)
+    """
+    return retention_days if table_days is None else min(retention_days, table_days + TABLE_GRACE_DAYS)
 
 
 def archive_tag(days: int) -> str:

@@ -25,13 +25,19 @@ from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
 from activitylog.jobtypes import timeout_of
+from activitylog.retention_policy import table_expiry_days
 
 if TYPE_CHECKING:
     from activitylog.inputs import EntryUpdate, NewEntry, OutgoingWebhook
 
 
 def new_entry(
-    new: NewEntry, recorded_by: str, now: datetime, retention_days: int, entry_id: Optional[str] = None
+    new: NewEntry,
+    recorded_by: str,
+    now: datetime,
+    retention_days: int,
+    entry_id: Optional[str] = None,
+    table_days: Optional[int] = None,
 ) -> Entry:
     """The entry a writer's document records: a fresh id from when it occurred, its changes, its expiry.
 
@@ -44,6 +50,13 @@ def new_entry(
     occurred = new.occurred_at or now
     if occurred < now - timedelta(days=retention_days):
         raise BadRequest(f"occurred_at is older than the organization's {retention_days}-day retention", "occurred_at")
+    if table_days is not None and occurred < now - timedelta(days=table_days):
+        # Older entries are compacted into the warm tier, which never changes (``storage.OrgStorage.table_days``).
+        raise BadRequest(
+            f"occurred_at is more than {table_days} days ago: entries are recorded within "
+            f"{table_days} days of when they occurred",
+            "occurred_at",
+        )
     changes = new.changes if new.changes is not None else diff_changes(new.before, new.after)
     metadata = new.metadata if new.webhook is None else {**new.metadata, "webhook": outgoing_webhook(new, new.webhook)}
     event, entity = new.event, new.entity.model_dump(mode="json") if new.entity else None
@@ -66,7 +79,7 @@ def new_entry(
         entity=entity,
         recorded_at=now,
         finished_at=_finish_time(new.finished_at, occurred) if new.status.terminal else None,
-        expires_at=int(occurred.timestamp()) + retention_days * 86400,
+        expires_at=int(occurred.timestamp()) + table_expiry_days(retention_days, table_days) * 86400,
         changes=changes,
         metadata=metadata,
         error=error,
@@ -160,6 +173,11 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
     return changed
 
 
+# How long after it occurred a job may stay IN_PROGRESS: the sweeper calls it stalled then at the latest, so no job
+# is still running when its entry leaves the table (template.yaml's HotTableDays is at least this plus a day).
+LONGEST_RUN = timedelta(days=6)
+
+
 def stall_deadline(entry: Entry, reported_at: datetime) -> Optional[datetime]:
     """When an IN_PROGRESS job that reported at ``reported_at`` stalls if nothing follows: plus its timeout.
 
@@ -172,7 +190,7 @@ def stall_deadline(entry: Entry, reported_at: datetime) -> Optional[datetime]:
     timeout = timeout_of(entry.metadata)
     step = min(60, max(1, int(timeout.total_seconds()) // 15))
     deadline = math.ceil((reported_at + timeout).timestamp() / step) * step
-    return datetime.fromtimestamp(deadline, timezone.utc)
+    return min(datetime.fromtimestamp(deadline, timezone.utc), entry.occurred_at + LONGEST_RUN)
 
 
 def mark_stalled(entry: Entry, now: datetime) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pydantic stays off the read path; writes import it when the
     from activitylog.details import DetailStore
     from activitylog.idempotency import WriteKey
     from activitylog.inputs import EntryUpdate, NewEntry, Source
+    from activitylog.warm.tier import WarmTier
 
 MAX_BATCH = 100
 QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
@@ -82,9 +83,11 @@ class ActivityService:
         store: EntryStore,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         cursor_key: Optional[Key] = None,
+        warm: Optional[WarmTier] = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.warm = warm  # entries older than the table's (``warm.tier``); None: the table holds the whole retention
         self.clock = clock
         self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
@@ -113,6 +116,7 @@ class ActivityService:
             read_shards=max(shards, self._meta(org)[1]),
             hot_days=policy.hot_days,
             archive_days=policy.archive_days,
+            table_days=self.config.hot_table_days if self.warm is not None else None,
         )
 
     def _recorded(self, where: OrgStorage) -> OrgStorage:
@@ -215,7 +219,7 @@ class ActivityService:
         where = self.storage(caller.org)
         now = self._keyed_now(caller.org, key)
         entry_id = key.entry_id(caller.org, 0, new.occurred_at or now) if key else None
-        entry = new_entry(new, caller.subject, now, where.hot_days, entry_id=entry_id)
+        entry = new_entry(new, caller.subject, now, where.hot_days, entry_id=entry_id, table_days=where.table_days)
         if entity_is_entry and entry.entity:
             entry.entity["id"] = entry.id
         if key is None:
@@ -259,7 +263,14 @@ class ActivityService:
             try:
                 new = NewEntry.model_validate(document)
                 entry_id = key.entry_id(caller.org, index, new.occurred_at or now) if key else None
-                entry = new_entry(new, caller.subject, now if key else self.clock(), where.hot_days, entry_id=entry_id)
+                entry = new_entry(
+                    new,
+                    caller.subject,
+                    now if key else self.clock(),
+                    where.hot_days,
+                    entry_id=entry_id,
+                    table_days=where.table_days,
+                )
             except ValidationError as error:
                 field, message = validation_message(error)
                 results.append(
@@ -301,7 +312,10 @@ class ActivityService:
         where = self.storage(org)
         now = self.clock()
         entries = [
-            new_entry(event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event)) for event in events
+            new_entry(
+                event, recorded_by, now, where.hot_days, entry_id=_provider_event_id(event), table_days=where.table_days
+            )
+            for event in events
         ]
         recorded = self.store.put_provider_events(self._recorded(where), entries) if entries else {}
         return [(recorded.get(entry.id, entry.id), entry.id not in recorded) for entry in entries]
@@ -354,9 +368,9 @@ class ActivityService:
             entry = None
             if described:
                 new, recorded_by = described
-                entry = new_entry(
-                    new, recorded_by, now, self.storage(org).hot_days, entry_id=ids.derived_id(end, f"quota:{name}")
-                )
+                where = self.storage(org)
+                entry_id = ids.derived_id(end, f"quota:{name}")
+                entry = new_entry(new, recorded_by, now, where.hot_days, entry_id=entry_id, table_days=where.table_days)
             written += self.store.close_quota(self._recorded(self.storage(org)), name, entry)
         return written
 
@@ -387,6 +401,14 @@ class ActivityService:
 
         ids.check_entry_id(entry_id)
         where = self.storage(org)
+        if where.table_days is not None and ids.can_exist(entry_id):
+            frozen = self.clock() - timedelta(days=where.table_days)
+            if ids.occurred_at(entry_id) < frozen:  # decided by the id alone: it says nothing of whether it exists
+                raise Conflict(
+                    f"entry {entry_id} occurred more than {where.table_days} days ago: entries that old are "
+                    "compacted into the warm tier and can no longer change",
+                    "id",
+                )
         marker = None
         if key is not None:
             from activitylog.idempotency import KEY_WINDOW_SECONDS
@@ -436,7 +458,7 @@ class ActivityService:
         ids.check_entry_id(entry_id, "entry_id")
         where = self.storage(org)
         now = self.clock()
-        entry = new_entry(new, recorded_by, now, where.hot_days, entry_id=entry_id)
+        entry = new_entry(new, recorded_by, now, where.hot_days, entry_id=entry_id, table_days=where.table_days)
         entry.sequence = sequence
         if reported_at:
             entry.stalls_at = stall_deadline(entry, min(reported_at, now))
@@ -455,7 +477,12 @@ class ActivityService:
     def find(self, org: str, entry_id: str) -> Entry:
         """One whole entry of ``org``, for a caller its route has let in already; another org's id is a 404."""
         ids.check_entry_id(entry_id)
-        entry = self._visible(self.store.get(self.storage(org), entry_id), org)
+        if self.warm is not None and ids.can_exist(entry_id) and entry_id < self.warm.boundary(org):
+            entry = self.warm.get(org, entry_id)
+            if entry is not None and entry.occurred_at < self._retention_start(org, self.clock()):
+                entry = None
+        else:
+            entry = self._visible(self.store.get(self.storage(org), entry_id), org)
         if entry is None:
             # Another org's id answers exactly like a missing one.
             raise NotFound(f"no entry {entry_id}", "id")
@@ -518,6 +545,29 @@ class ActivityService:
         read_low = max(low_id, ids.lower_bound(self._retention_start(org, now)))
         if read_low > high_id:
             return Page([], None, 0, 0.0, 0)
+        # The table answers ids at or above the boundary, the warm tier those below it (``warm.tier``).
+        boundary = self.warm.boundary(org) if self.warm is not None else ids.LOWEST_ID
+        page = Page([], None, 0, 0.0, 0)
+        if high_id >= boundary:
+            page = self._read_table(org, wanted, max(read_low, boundary), high_id, limit, now, detail)
+            if page.position is not None or read_low >= boundary:
+                return page
+        assert self.warm is not None
+        wanted_more = limit - len(page.items)
+        if wanted_more == 0:  # full from the table: the next page starts in the warm tier
+            return replace(page, position=page.items[-1].id)
+        older = self.warm.page(org, wanted, read_low, min(high_id, ids.before(boundary)), wanted_more, detail)
+        return replace(
+            page,
+            items=page.items + older.items,
+            position=older.position,
+            scanned=page.scanned + older.scanned,
+            queries=page.queries + older.queries,
+        )
+
+    def _read_table(
+        self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, limit: int, now: datetime, detail: bool
+    ) -> Page:
         plan = plan_query(
             org,
             self.storage(org).read_shards,
@@ -534,7 +584,7 @@ class ActivityService:
             return self.store.fetch(branch, low, high, size, plan, detail=detail)
 
         page = merge_newest_first(
-            plan.branches, fetch, limit, read_low, high_id, keep=lambda entry: entry.expires_at >= now_seconds
+            plan.branches, fetch, limit, low_id, high_id, keep=lambda entry: entry.expires_at >= now_seconds
         )
         if detail and plan.index is not None:
             self.store.read_details(org, page.items)

@@ -6,7 +6,7 @@ prefix of an offloaded detail) and archive days. ``ActivityService.storage`` bui
 the deployment's settings and the org's meta items (its shard history, its own policy).
 
 >>> OrgStorage("org_1", write_shards=2, read_shards=8, hot_days=730, archive_days=2555)
-OrgStorage(org='org_1', write_shards=2, read_shards=8, hot_days=730, archive_days=2555)
+OrgStorage(org='org_1', write_shards=2, read_shards=8, hot_days=730, archive_days=2555, table_days=None)
 
 The store takes it with every call: ``store.put(where, entry)``.
 """
@@ -14,6 +14,7 @@ The store takes it with every call: ``store.put(where, entry)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,6 @@ class OrgStorage:
     read_shards: int  # every shard it has ever written to (at least ``write_shards``)
     hot_days: int  # how long entries stay in the table (and listed)
     archive_days: int  # how long the S3 archive keeps each version
+    # where a warm tier holds older entries: the days an entry can be recorded and change (the table keeps it a
+    # grace longer, ``rules.table_expiry_days``); None: the table holds the whole retention
+    table_days: Optional[int] = None

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
+    from activitylog.warm.tier import WarmTier
     from activitylog.webhooks.ingest import Ingest
     from activitylog.webhooks.receiver import Receiver
 
@@ -71,7 +72,17 @@ class Container:
         from activitylog.store import EntryStore, bind
 
         bind(self.settings.table_name, region=self.settings.region, keys_table=self.settings.idempotency_table)
-        return ActivityService(self.settings, EntryStore(DetailStore(self.settings.detail_bucket)))
+        return ActivityService(self.settings, EntryStore(DetailStore(self.settings.detail_bucket)), warm=self.warm)
+
+    @cached_property
+    def warm(self) -> Optional["WarmTier"]:
+        """The warm tier, where the template sets a warm bucket and the table's days; None: the table holds all."""
+        if not (self.settings.warm_bucket and self.settings.hot_table_days):
+            return None
+        from activitylog.archive.store import S3Objects
+        from activitylog.warm.tier import WarmTier
+
+        return WarmTier(S3Objects(self.settings.warm_bucket))
 
     @cached_property
     def exports(self) -> "ExportService":
@@ -149,8 +160,8 @@ class Container:
         return ArchiveStore(_required(self.settings.archive_bucket, "ARCHIVE_BUCKET"))
 
     @cached_property
-    def warm(self) -> Any:
-        """The warm bucket (``activitylog.warm``): the archive compacted into Parquet files."""
+    def warm_bucket(self) -> Any:
+        """The warm bucket as objects (``activitylog.warm.compact`` writes it; ``warm`` above reads it)."""
         from activitylog.archive.store import S3Objects
 
         return S3Objects(_required(self.settings.warm_bucket, "WARM_BUCKET"))

@@ -110,7 +110,7 @@ class Restamper:
         page, last = service.expiries(org, shard, cursor.get("after"), self.PAGE)
         changed = 0
         for entry_id, expires_at, detail_ref in page:
-            wanted = policy.expires_at(ids.occurred_at(entry_id))
+            wanted = policy.expires_at(ids.occurred_at(entry_id), service.storage(org).table_days)
             if expires_at == wanted:
                 continue
             if detail_ref:

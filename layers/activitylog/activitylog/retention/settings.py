@@ -42,7 +42,9 @@ class RetentionSettings:
             updated = current.changed(change.hot_days, change.archive_days, now, caller.subject)
             if updated.values() == current.values():
                 return current
-            entry = new_entry(self._system_event(caller, current, updated), caller.subject, now, updated.hot_days)
+            table_days = self.service.storage(caller.org).table_days
+            event = self._system_event(caller, current, updated)
+            entry = new_entry(event, caller.subject, now, updated.hot_days, table_days=table_days)
             try:
                 written = self.service.change_retention(caller.org, updated, entry)
             except Conflict:

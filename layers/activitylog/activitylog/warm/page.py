@@ -82,15 +82,29 @@ def newest_first(
     before: Optional[str] = None,
     connection: Any = None,
 ) -> WarmPage:
-    """Up to ``limit`` entries older than ``before`` (an id; None: from the window's end) from ``files``
-    (where each is read from, and what the manifest says of it)."""
+    """Up to ``limit`` entries of the filter's window older than ``before`` (an id; None: from the window's end)."""
+    low, high = wanted.window(now)
+    high_id = ids.upper_bound(high)
+    if before is not None:
+        high_id = min(high_id, ids.before(before))
+    return read_range(files, wanted, ids.lower_bound(low), high_id, limit, connection)
+
+
+def read_range(
+    files: list[tuple[str, WarmFile]],
+    wanted: ActivityFilter,
+    low_id: str,
+    high_id: str,
+    limit: int,
+    connection: Any = None,
+    all_columns: bool = False,
+) -> WarmPage:
+    """Up to ``limit`` entries with ids in [low_id, high_id] from ``files`` (where each is read from, and what
+    the manifest says of it), newest first; ``all_columns``: every column (an export's, the detail's)."""
     import duckdb
 
     connection = connection or duckdb.connect()
-    low, high = wanted.window(now)
-    low_id, high_id = ids.lower_bound(low), ids.upper_bound(high)
-    if before is not None:
-        high_id = min(high_id, ids.before(before))
+    columns = "*" if all_columns else LISTED
     where, parameters = predicates(wanted)
     rows: list[dict] = []
     read = 0
@@ -109,7 +123,7 @@ def newest_first(
                 continue
             lowest, highest = max(low_id, span[-1][0]), min(high_id, span[0][1])
             sql = (
-                f"SELECT {LISTED} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
+                f"SELECT {columns} FROM read_parquet(?) WHERE id BETWEEN ? AND ? AND removed_at IS NULL"
                 f"{''.join(f' AND {clause}' for clause in where)} ORDER BY id DESC LIMIT {int(limit - len(rows))}"
             )
             cursor = connection.execute(sql, [location, lowest, highest, *parameters])
