@@ -357,8 +357,8 @@ def main() -> None:
             figures.setdefault("raw", {})[org] = {"objects": objects[org], "bytes": raw_bytes}
 
         log(f"\n2. compaction (activitylog.warm.compact, one child process per run, row groups of "
-            f"{args.row_group or 'the default'} rows): the first, full one through the day before the last archived "
-            f"day, then the job's daily increment (the last day)")
+            f"{args.row_group or 'the default'} rows): the first, full one through two days before the last archived "
+            f"day (today, partial), then the day before it as the job's daily increment")
         compaction = {}
         for org, count in ((BIG, args.entries), (SMALL, args.small)):
             from activitylog.warm.compact import archived_days
