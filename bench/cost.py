@@ -276,8 +276,8 @@ def report_tiered(i: Inputs, w: Warm, headline_days: int) -> dict:
     log(f"== Assumed: {i.warm_page_share:.0%} of dashboard pages reach the warm tier; each entry's month compacted "
         f"{i.compactions_per_entry:g}×; the raw archive keeps every version 2 years as before")
     daily = sum(v for k, v in warm_lines(replace(i, compactions_per_entry=RETENTION_DAYS), w).items() if k.startswith("Compaction"))
-    log(f"   (compaction as built re-reads the org's whole archive on every run: run daily, each entry is compacted "
-        f"~{RETENTION_DAYS}× and compaction would cost ${daily:.2f}; the 1× assumes it compacts only the months that changed)")
+    log(f"   (compaction is incremental: each archived day is read once; recompacting the whole archive daily would "
+        f"compact each entry ~{RETENTION_DAYS}× and cost ${daily:.2f})")
     log(f"  {'per million entries, listed 2 years':<46}" + "".join(f"{c[:11] + ' ' + str(d) + ' d':>18}" for d in (730, *HOT_DAYS)
                                                                    for c in prices.DYNAMODB))
     designs = {730: i} | {d: hot(i, d, w) for d in HOT_DAYS}
