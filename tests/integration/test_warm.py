@@ -3,7 +3,6 @@ month, each entry at its latest version; a rerun writes the same files; a crash 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
