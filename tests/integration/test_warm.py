@@ -1,5 +1,7 @@
-"""The warm tier's compaction against S3 (moto): the archive's versions as one Parquet file per org and
-month, each entry at its latest version; a rerun writes the same files; a crash leaves the old ones answering."""
+"""The warm tier's compaction against S3 (moto, the archive bucket read and the warm bucket written): the
+archive's versions as Parquet files of bounded rows, each entry at its latest version; compaction day by day
+fills few files with a full compaction's rows; a rerun writes nothing; a crash leaves the old ones answering;
+the CompactFunction compacts every archived org through ``compactable_through``."""
 
 from __future__ import annotations
 
