@@ -36,12 +36,6 @@ class FolderObjects:
             if key.startswith(prefix) and (start_after is None or key > start_after):
                 yield key
 
-    def prefixes(self, prefix: str) -> Iterator[str]:
-        """The folders right under ``prefix`` (S3's listing with a "/" delimiter)."""
-        base = self.root / prefix
-        if base.is_dir():
-            yield from sorted(f"{prefix}{path.name}/" for path in base.iterdir() if path.is_dir())
-
     def get(self, key: str) -> Optional[bytes]:
         path = self.root / key
         return path.read_bytes() if path.is_file() else None
