@@ -19,7 +19,7 @@ then only the row groups whose statistics can match (``warm.page``).
 >>> boundary(None)
 '00000000000000000000000000'
 >>> boundary(date(2026, 1, 31))
-'01KGAAA6000000000000000000'
+'01KGB7ZK000000000000000000'
 """
 
 from __future__ import annotations
@@ -84,8 +84,14 @@ class S3Ranges(AbstractFileSystem):
         key = self._strip_protocol(path)
         return {"name": key, "size": self.sizes[key], "type": "file"}
 
+    def modified(self, path: str) -> datetime:
+        return _NEVER_CHANGED  # a file's key is its content's hash: it never changes
+
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         return _Handle(self, self._strip_protocol(path))
+
+
+_NEVER_CHANGED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class _Handle:
@@ -133,6 +139,9 @@ class WarmTier:
         self.objects = objects  # archive.store.S3Objects of the warm bucket
         self.clock = clock
         self._manifests: dict[str, tuple[float, Manifest]] = {}
+        self._connection: Any = None
+        self._files: Any = None
+        self._lock = threading.Lock()
 
     def manifest(self, org: str) -> Manifest:
         now = self.clock()
@@ -150,9 +159,12 @@ class WarmTier:
         more may follow (the last id returned)."""
         files = self.manifest(org).files
         connection = self._connect(files)
-        found = read_range(
-            [(f"warm://{f.key}", f) for f in files], wanted, low_id, high_id, limit + 1, connection, all_columns=detail
-        )
+        try:
+            found = read_range(
+                [(f"warm://{f.key}", f) for f in files], wanted, low_id, high_id, limit + 1, connection, detail
+            )
+        finally:
+            connection.close()
         items = [entry_of(row) for row in found.rows[:limit]]
         more = len(found.rows) > limit
         return Page(items, items[-1].id if more else None, len(found.rows), 0.0, found.files_read)
@@ -162,13 +174,18 @@ class WarmTier:
         return page.items[0] if page.items else None
 
     def _connect(self, files: list[WarmFile]) -> Any:
-        import duckdb
+        """A cursor of the container's one DuckDB connection: its file system and Parquet footers outlive a page
+        (a file's key is its content's hash, so a footer read once stays true)."""
+        with self._lock:
+            if self._connection is None:
+                import duckdb
 
-        connection = duckdb.connect()
-        connection.register_filesystem(
-            S3Ranges(self.objects.client, self.objects.bucket, {f.key: f.size for f in files})
-        )
-        return connection
+                self._connection = duckdb.connect()
+                self._connection.execute("SET parquet_metadata_cache = true")
+                self._files = S3Ranges(self.objects.client, self.objects.bucket, {})
+                self._connection.register_filesystem(self._files)
+            self._files.sizes.update({f.key: f.size for f in files})
+            return self._connection.cursor()  # one per page: a connection's cursors may run in parallel threads
 
 
 def entry_of(row: dict) -> Entry:
