@@ -20,7 +20,7 @@ from activitylog import store
 from activitylog.archive.store import S3Objects
 from activitylog.config import Settings
 from activitylog.details import DetailStore
-from activitylog.errors import BadRequest, Conflict
+from activitylog.errors import BadRequest, Conflict, NotFound
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.query.filters import parse_list_request
 from activitylog.service import ActivityService
@@ -215,6 +215,8 @@ def test_an_entry_older_than_the_tables_days_cannot_be_recorded_or_change(world)
         service.update(WRITER, old.id, EntryUpdate(status="SUCCESS"))
     assert refused.value.field == "id" and "can no longer change" in str(refused.value)
     assert service.get(WRITER, old.id).status.value == "IN_PROGRESS"  # nothing changed
+    with pytest.raises(NotFound):  # an old id of no entry is a 404, as any missing id
+        service.update(WRITER, "01ARZ3NDEKTSV4RRFFQ69G5FAV", EntryUpdate(status="SUCCESS"))
     late = job | {"occurred_at": (NOW - timedelta(days=HOT_DAYS, hours=1)).isoformat()}
     with pytest.raises(BadRequest) as refused_write:
         service.record(WRITER, NewEntry.model_validate(late))

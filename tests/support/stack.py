@@ -91,6 +91,8 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
 
 
+HOT_TABLE_DAYS = 90
+
 # One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
 @pytest.fixture(scope="package")
 def api_stack(tmp_path_factory):
@@ -102,6 +104,8 @@ def api_stack(tmp_path_factory):
     # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
     stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
                    "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
+                   # The table holds 90 days (tests record entries up to 90 days old; older ones are the warm tier's).
+                   "--parameter", f"HotTableDays={HOT_TABLE_DAYS}",
                    "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2")
     yield stack
     stop_stack(stack)

@@ -403,7 +403,8 @@ class ActivityService:
         where = self.storage(org)
         if where.table_days is not None and ids.can_exist(entry_id):
             frozen = self.clock() - timedelta(days=where.table_days)
-            if ids.occurred_at(entry_id) < frozen:  # decided by the id alone: it says nothing of whether it exists
+            if ids.occurred_at(entry_id) < frozen:
+                self.find(org, entry_id)  # a 404 if there is no such entry (in either tier, within retention)
                 raise Conflict(
                     f"entry {entry_id} occurred more than {where.table_days} days ago: entries that old are "
                     "compacted into the warm tier and can no longer change",
@@ -547,7 +548,7 @@ class ActivityService:
             return Page([], None, 0, 0.0, 0)
         # The table answers ids at or above the boundary, the warm tier those below it (``warm.tier``).
         boundary = self.warm.boundary(org) if self.warm is not None else ids.LOWEST_ID
-        page = Page([], None, 0, 0.0, 0)
+        page: Page = Page([], None, 0, 0.0, 0)
         if high_id >= boundary:
             page = self._read_table(org, wanted, max(read_low, boundary), high_id, limit, now, detail)
             if page.position is not None or read_low >= boundary:
