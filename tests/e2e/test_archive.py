@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.stack import wait_for
+from tests.support.stack import HOT_TABLE_DAYS, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -119,9 +119,9 @@ def test_the_compact_function_is_scheduled_and_runs_on_demand_into_the_warm_buck
     assert "WarmBucket" in state["buckets"], state["buckets"]
     _, stack = api_stack.request("GET", "/_local/stack")
     assert [s for s in stack["schedules"] if s["function"] == "CompactFunction"], stack["schedules"]
-    # Versions as the archive writer lays them: 40 and 35 days old (left the table: HotTableDays 30), and 3 days old.
+    # Versions as the archive writer lays them: two that left the table (HotTableDays + 10 and + 5 days old), one 3 days old.
     archive, now, made = ArchiveStore(state["buckets"]["ArchiveBucket"], s3), datetime.now(timezone.utc), []
-    for number, days in enumerate((40, 35, 3)):
+    for number, days in enumerate((HOT_TABLE_DAYS + 10, HOT_TABLE_DAYS + 5, 3)):
         moment = now - timedelta(days=days)
         made.append(Entry(new_id(moment), EntryType.USER_ACTION, Status.SUCCESS, {"kind": "user", "id": "u_1", "name": "Ana"},
                           "updated", "Contact updated", {"type": "contact", "id": "c_1", "label": "Alex"}))
@@ -130,8 +130,8 @@ def test_the_compact_function_is_scheduled_and_runs_on_demand_into_the_warm_buck
 
     ran = api_stack.cli("run", "CompactFunction")
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout)["result"]["through"] == compact.compactable_through(now, 30).isoformat(), ran.stdout
+    assert json.loads(ran.stdout)["result"]["through"] == compact.compactable_through(now, HOT_TABLE_DAYS).isoformat(), ran.stdout
     manifest = json.loads(s3.get_object(Bucket=state["buckets"]["WarmBucket"], Key=compact.manifest_key(org))["Body"].read())
     (file,) = manifest["files"]
     assert (manifest["through"], file["min_id"], file["max_id"], file["rows"]) == (
-        compact.compactable_through(now, 30).isoformat(), made[0].id, made[1].id, 2)
+        compact.compactable_through(now, HOT_TABLE_DAYS).isoformat(), made[0].id, made[1].id, 2)
