@@ -296,3 +296,28 @@ def test_the_archive_query_command_reads_compacted_days_from_the_warm_files(s3, 
     assert (
         min(key.split("/date=")[1][:10] for key in read if key.startswith(layout.ARCHIVE_PREFIX)) == AROUND["from"][:10]
     )
+
+
+def test_athenas_warm_table_declares_the_compacted_files_columns_and_finds_them_where_compaction_puts_them(
+    s3, seeded, tmp_path
+):
+    import duckdb
+
+    from samlocal.template import load
+
+    table = load()["Resources"]["WarmTable"]["Properties"]["TableInput"]
+    path = tmp_path / "one.parquet"
+    path.write_bytes(S3Objects(WARM, s3).get(seeded[0].key) or b"")
+    described = duckdb.connect().execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    kinds = {"VARCHAR": "string", "BIGINT": "bigint", "BOOLEAN": "boolean"}
+    declared = [(column["Name"], column["Type"]) for column in table["StorageDescriptor"]["Columns"]]
+    assert declared == [(name, kinds[kind]) for name, kind, *_ in described]
+    # org and period projected into the location give the folder of each file the manifest lists, not the manifest
+    location = table["Parameters"]["storage.location.template"]["Fn::Sub"]
+    folders = set()
+    for file in seeded:
+        folder = location.replace("${!org}", layout.org_part(ORG)).replace("${!period}", file.period)
+        url = f"s3://${{WarmBucket}}/{file.key}"
+        assert url.startswith(folder) and "/" not in url[len(folder) :]
+        folders.add(folder)
+    assert not any(f"s3://${{WarmBucket}}/{compact.manifest_key(ORG)}".startswith(folder) for folder in folders)
