@@ -7,7 +7,7 @@ files of the org and the days asked for. Each entry answers with its latest arch
 (an entry that expired answers with its last content, and when it expired), newest first.
 
 This is the support and compliance tool for entries the dashboard no longer shows; in AWS the
-same question goes to Athena (template.yaml's ``ArchiveTable``, README "Querying the archive").
+same question goes to Athena (template.yaml's ``ArchiveTable`` and ``WarmTable``, README "Querying the archive").
 ``query(folder, org, parse_list_request(params).filter, now)`` answers one row per entry (its
 newest version), newest first, with when it expired or was removed.
 
@@ -18,6 +18,8 @@ window and whose summary may match the filter; DuckDB then reads only the row gr
 id and filter statistics can match) and the raw archive only for the days after it
 (``raw_window``). The rows are the same: a warm row is what this query computes from the raw
 versions (latest version, ``versions``, ``expired_at``, ``removed_at``), as compaction saw them.
+The warm files are derived data (no digest signs them): ``activitylog archive query --raw`` reads
+every day from the raw archive, each version checked against its signed digest.
 """
 
 from __future__ import annotations
