@@ -292,9 +292,11 @@ def compact_org(root: Path, org: str, through) -> tuple[float, int]:
 def warm_week(root: Path, org: str, wanted, now: datetime, connection) -> tuple[list[dict], int, int]:
     """Support's query as ``activitylog archive query`` runs it over the warm tier: the manifest, the files that
     meet the window, the query; (rows, files opened, their bytes)."""
-    from activitylog.archive.query import Warm, query, read_manifest, warm_files
+    from activitylog.archive.query import Warm, query, warm_files
+    from activitylog.warm.compact import read_manifest
 
-    through, files = read_manifest(Folder(root), org)
+    manifest = read_manifest(Folder(root), org)
+    through, files = manifest.through, manifest.files
     needed = warm_files(files, through, wanted, now)
     warm = Warm(through, [(str(root / file.key), file) for file in needed])
     return query(root, org, wanted, now, connection=connection, warm=warm), len(needed), sum(f.size for f in needed)

@@ -37,7 +37,7 @@ from activitylog.archive import layout
 from activitylog.archive.lines import Line
 from activitylog.archive.store import Objects, pack_lines, unpack_lines
 from activitylog.query.filters import ActivityFilter
-from activitylog.warm.compact import WarmFile, manifest_key
+from activitylog.warm.compact import WarmFile, boundary, manifest_key, read_manifest
 
 # The JSON columns a query reads (``lines.COLUMNS``; ``org`` and ``date`` come from the path).
 _COLUMNS = {
@@ -94,21 +94,6 @@ class Warm:
     files: list[tuple[str, WarmFile]]
 
 
-def read_manifest(objects: Objects, org: str) -> tuple[Optional[date], list[WarmFile]]:
-    """The org's warm manifest: (the last day its files cover, the files); (None, []) before a compaction
-    that says how far it got. Stands in for ``warm.compact.read_manifest`` until that lands."""
-    body = objects.get(manifest_key(org))
-    manifest = json.loads(body) if body else {}
-    if not manifest.get("through"):
-        return None, []
-    return date.fromisoformat(manifest["through"]), [WarmFile(**file) for file in manifest.get("files", [])]
-
-
-def first_raw_id(through: date) -> str:
-    """The lowest id the warm tier does not hold: the first of the day after ``through``."""
-    return ids.lower_bound(datetime.combine(through + timedelta(days=1), time(), timezone.utc))
-
-
 def raw_window(through: Optional[date], low: datetime, high: datetime) -> Optional[tuple[datetime, datetime]]:
     """The part of the window the raw archive answers (after ``through``); None when the warm tier holds it all."""
     if through is None:
@@ -123,13 +108,14 @@ def warm_files(files: list[WarmFile], through: date, wanted: ActivityFilter, now
     from activitylog.warm.page import may_match
 
     low, high = wanted.window(now)
-    low_id, high_id = ids.lower_bound(low), min(ids.upper_bound(high), ids.before(first_raw_id(through)))
+    low_id, high_id = ids.lower_bound(low), min(ids.upper_bound(high), ids.before(boundary(through)))
     return [file for file in files if file.max_id >= low_id and file.min_id <= high_id and may_match(file, wanted)]
 
 
 def mirror_warm(objects: Objects, org: str, wanted: ActivityFilter, now: datetime, into: Path) -> Optional[Warm]:
     """Copy the org's warm files a query of ``wanted`` needs into the folder ``into``; None before compaction."""
-    through, files = read_manifest(objects, org)
+    manifest = read_manifest(objects, org)
+    through, files = manifest.through, manifest.files
     if through is None:
         return None
     needed = warm_files(files, through, wanted, now)
@@ -215,7 +201,7 @@ def query(
         parameters += [
             [location for location, _ in warm.files],
             ids.lower_bound(low),
-            min(ids.upper_bound(high), ids.before(first_raw_id(warm.through))),
+            min(ids.upper_bound(high), ids.before(boundary(warm.through))),
             *values,
         ]
     if not parts:
