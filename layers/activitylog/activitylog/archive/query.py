@@ -38,6 +38,7 @@ from activitylog.archive.lines import Line
 from activitylog.archive.store import Objects, pack_lines, unpack_lines
 from activitylog.query.filters import ActivityFilter
 from activitylog.warm.compact import WarmFile, boundary, manifest_key, read_manifest
+from activitylog.warm.page import may_match, predicates
 
 # The JSON columns a query reads (``lines.COLUMNS``; ``org`` and ``date`` come from the path).
 _COLUMNS = {
@@ -105,7 +106,6 @@ def raw_window(through: Optional[date], low: datetime, high: datetime) -> Option
 def warm_files(files: list[WarmFile], through: date, wanted: ActivityFilter, now: datetime) -> list[WarmFile]:
     """The files a query of ``wanted`` must open: their ids meet the window's part up to ``through``, and their
     summary does not rule the filter out."""
-    from activitylog.warm.page import may_match
 
     low, high = wanted.window(now)
     low_id, high_id = ids.lower_bound(low), min(ids.upper_bound(high), ids.before(boundary(through)))
@@ -156,7 +156,7 @@ def query(
     raw = raw_window(warm.through if warm else None, low, high)
     if raw is not None and list((Path(root) / layout.ARCHIVE_PREFIX).glob("*/*/*.jsonl.gz")):
         files = str(Path(root) / layout.ARCHIVE_PREFIX / "*" / "*" / "*.jsonl.gz")
-        where, values = _where(
+        where, values = predicates(
             wanted,
             {
                 "actor_kind": "actor.kind",
@@ -192,7 +192,7 @@ def query(
         ]
     if warm is not None and warm.files:
         # Flat columns, filtered inside read_parquet: DuckDB skips the row groups whose statistics rule them out.
-        where, values = _where(wanted, {})
+        where, values = predicates(wanted, {})
         parts.append(f"""
             SELECT id, occurred_at, type, status, actor_kind, actor_id, actor_name, action, event,
                    entity_type, entity_id, entity_label, versions, expired_at, removed_at
@@ -252,32 +252,6 @@ def query(
     finally:
         if paused:
             gc.enable()
-
-
-def _where(wanted: ActivityFilter, columns: dict[str, str]) -> tuple[list[str], list[Any]]:
-    """The filter's five axes as SQL; ``columns`` names where the flat ones are (the raw lines nest them)."""
-
-    def column(name: str) -> str:
-        return columns.get(name, name)
-
-    where: list[str] = []
-    parameters: list[Any] = []
-    if wanted.types:
-        where.append(f"type IN ({', '.join('?' for _ in wanted.types)})")
-        parameters += sorted(t.value for t in wanted.types)
-    if wanted.statuses:
-        where.append(f"status IN ({', '.join('?' for _ in wanted.statuses)})")
-        parameters += sorted(s.value for s in wanted.statuses)
-    if wanted.user:
-        where.append(f"{column('actor_kind')} = 'user' AND {column('actor_id')} = ?")
-        parameters.append(wanted.user)
-    if wanted.entity_type:
-        where.append(f"{column('entity_type')} = ?")
-        parameters.append(wanted.entity_type)
-    if wanted.entity_id:
-        where.append(f"{column('entity_id')} = ?")
-        parameters.append(wanted.entity_id)
-    return where, parameters
 
 
 def _struct(columns: dict[str, str]) -> str:
