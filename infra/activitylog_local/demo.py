@@ -135,7 +135,6 @@ class _Maker:
         self.mailchimp_connected = True
         self.team_roles = {member_id: ("owner" if member_id == TEAM[0][0] else "staff") for member_id, _ in TEAM}
         self.seasonal = {member_id: False for member_id, _ in SEASONAL}  # on the team now?
-        self.square_run: Optional[tuple[datetime, str]] = None  # the last finished Square stock sync: (when, chain)
 
     def number(self) -> int:
         self.counter += self.rng.randint(1, 9)
@@ -240,6 +239,13 @@ class _Maker:
     def pending_releases(self) -> list[str]:
         return [r for r, status in self.releases.items() if status == "PENDING"]
 
+    def synced(self, when: datetime, source: str, product_id: Optional[str] = None, run: Optional[str] = None) -> DemoEntry:
+        """A product synced from Square or WooCommerce; ``run``: the sync job run that did it (their chain, Related)."""
+        product_id = product_id or self.rng.choice(sorted(self.products))
+        label = dict(PRODUCTS)[product_id]
+        return self.entry(when, "BACKGROUND_JOB", self.status(0.03, 0.04), SYSTEM, "synced", f"Product synced from {source} · {label}",
+                          _product(product_id), metadata={"source": source.lower(), "fields": ["price", "stock"]}, correlation_id=run)
+
     def product(self, when: datetime) -> DemoEntry:
         kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
         unborn = [(p, label) for p, label in PRODUCTS if p not in self.products]
@@ -251,12 +257,7 @@ class _Maker:
         product_id = self.rng.choice(sorted(self.products))
         label, state = dict(PRODUCTS)[product_id], self.products[product_id]
         if kind == "synced":
-            source = self.rng.choice(["Square", "WooCommerce"])
-            status = self.status(0.03, 0.04)
-            run = self.square_run if source == "Square" and self.square_run and when - self.square_run[0] < timedelta(hours=24) else None
-            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}", _product(product_id),
-                              metadata={"source": source.lower(), "fields": ["price", "stock"]},
-                              correlation_id=run[1] if run else None)  # the Square sync run that did it: its chain
+            return self.synced(when, self.rng.choice(["Square", "WooCommerce"]), product_id)
         who = _user(self.member(when))
         if kind == "stock_adjusted":
             before = state["stock"]
@@ -387,10 +388,7 @@ class _Maker:
         failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
         finished = _iso(min(when + timedelta(milliseconds=done["duration_ms"]), self.now))
         if not live and not running:
-            chain = None
-            if name == "SYNC_SQUARE_STOCK":  # the products it syncs share its chain (Related, in the panel)
-                chain = f"run_sync_square_stock_{when:%Y%m%d%H%M}"
-                self.square_run = (when, chain)
+            chain = square_chain(when) if name == "SYNC_SQUARE_STOCK" else None  # shared with the products it synced
             demo = self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure,
                               correlation_id=chain)
             demo.document["finished_at"] = finished
@@ -405,6 +403,11 @@ class _Maker:
             final["error"] = failure
         demo.updates.append(final)
         return demo
+
+
+def square_chain(run: datetime) -> str:
+    """The correlation id of a Square stock sync run started at ``run``."""
+    return f"run_sync_square_stock_{run:%Y%m%d%H%M}"
 
 
 def _release(release_id: str) -> dict:
@@ -472,6 +475,10 @@ def _plan(make: _Maker, start: datetime, end: datetime, count: int, example_runs
             near_example = any(job == name and abs(moment - when) < timedelta(hours=every / 2) for job, when in example_runs)
             if moment > start and not near_example and (keep >= 1 or rng.random() < keep):
                 planned.append((moment, _scheduled_run(make, name, moment, make.now)))
+                if name == "SYNC_SQUARE_STOCK" and moment < make.now - timedelta(days=2):  # a finished run: what it synced
+                    for minutes in (1, 2):
+                        synced = moment + timedelta(minutes=minutes, seconds=17)
+                        planned.append((synced, lambda at=synced, run=moment: make.synced(at, "Square", run=square_chain(run))))
             moment += timedelta(hours=every, minutes=rng.randint(-2, 2))
     makers: list[tuple[Callable[[datetime], DemoEntry], int]] = [
         (make.contact, 30), (make.release, 6), (make.product, 12), (make.fulfillment, 16),
