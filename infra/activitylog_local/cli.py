@@ -524,8 +524,14 @@ def _client(args: argparse.Namespace, org: str, user: str, scopes) -> Any:
 def cmd_seed(args: argparse.Namespace) -> int:
     from activitylog_local.demo import demo_entries, seed
 
+    from activitylog_local.client import HttpClient
+
     client = _client(args, args.org, "svc_demo_seed", ("read", "write"))
-    entries = demo_entries(datetime.now(timezone.utc), args.count, args.days)
+    # The API refuses entries older than the table's days (HotTableDays): stay a day inside them.
+    _, stack = HttpClient(_state(args)["url"]).request("GET", "/_local/stack")
+    hot = {f["environment"].get("HOT_TABLE_DAYS") for f in stack["functions"].values()} - {None}
+    days = min([args.days] + [int(value) - 1 for value in hot])
+    entries = demo_entries(datetime.now(timezone.utc), args.count, days)
     result = seed(client, entries, _progress_bar("seed"))
     print(f"{args.org}: {result['entries']} entries recorded, {result['updates']} job updates applied")
     return 0
