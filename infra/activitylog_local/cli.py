@@ -31,7 +31,7 @@ import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from samlocal.dynamodb import ROOT, SetupError
 
@@ -334,8 +334,9 @@ def _seed_if_empty(stack, args: argparse.Namespace) -> Optional[str]:
     print(f"seeding {DEMO_ORG}: {len(entries) - len(older)} demo entries through the API (the last {hot_table_days - 1} days at most), "
           f"{len(older)} older ones into the warm tier (function logs: {log}) …", file=sys.stderr)
     with _stdout_to(log):  # the functions' JSON logs and metrics would bury the progress bar
-        archived = _seed_history(stack, archive, older, now, hot_table_days) if older else None
+        compacted = _seed_history(stack, archive, older, now, hot_table_days) if older else None
         result = seed(client, entries[len(older):], _progress_bar("seed"))
+        archived = compacted() if compacted else None
     return f"seeded {result['entries']} entries, {result['updates']} job updates" + (
         f"; {archived['entries']} older entries archived and compacted into the warm tier" if archived else "")
 
@@ -354,15 +355,25 @@ def _iso_ms(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_days: int) -> dict:
+def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_days: int) -> Callable[[], dict]:
     """The demo's older entries into the archive bucket as the ArchiveFunction writes them, signed by the
-    DigestFunction (as its hourly runs would have) and compacted by the CompactFunction, as on any day."""
+    DigestFunction (as its hourly runs would have), then compacted by the CompactFunction, as on any day.
+
+    The digest runs before anything else is recorded (a manifest the stream writes meanwhile could fall before
+    its cut and be missed); compaction runs beside the API's seeding (it reads only days older than it records):
+    the answer waits for it."""
     from activitylog_local.demo import DEMO_ORG, archive_history
 
     archived = archive_history(archive, DEMO_ORG, older, now, hot_table_days)
     stack.scheduler.run_now("DigestFunction", {"until": _iso_ms(datetime.now(timezone.utc))})
-    stack.scheduler.run_now("CompactFunction")
-    return archived
+    compaction = threading.Thread(target=stack.scheduler.run_now, args=("CompactFunction",), name="demo-compaction")
+    compaction.start()
+
+    def done() -> dict:
+        compaction.join()
+        return archived
+
+    return done
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, Protocol
@@ -626,13 +627,13 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
     expiries.sort(key=lambda pair: pair[0])
     lines = inserts + [version_line(org, entry, f"{len(inserts) + n + 1:021d}", EXPIRE, when)
                        for n, (when, entry) in enumerate(expiries)]
-    placed = []
     tag = archive_tag(retention_days)
     # One object per hour for both (production writes an entry's expiry years later, into an object of its own):
     # half the objects to write and to compact, the same lines for verify, the digests and compaction.
-    for key, together in objects_of(lines).items():
-        archive.put_lines(key, together, tag)
-        placed += [(key, line) for line in together]
+    grouped = objects_of(lines)
+    with ThreadPoolExecutor(8) as pool:  # hundreds of small objects: their round trips overlap
+        list(pool.map(lambda key: archive.put_lines(key, grouped[key], tag), grouped))
+    placed = [(key, line) for key, together in grouped.items() for line in together]
     if placed:
         archive.put(layout.manifest_key(now, lines[0].sequence), _manifest(placed))
     return {"entries": len(inserts), "expired": len(expiries), "objects": len({key for key, _ in placed})}
