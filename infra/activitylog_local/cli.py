@@ -31,7 +31,7 @@ import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from samlocal.dynamodb import ROOT, SetupError
 
@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--in-memory", action="store_true", help="DynamoDB Local in memory: nothing kept after Ctrl-C")
     serve.add_argument("--no-seed", action="store_true", help="do not seed the demo organization")
     serve.add_argument("--seed-count", type=int, default=3000)
-    serve.add_argument("--seed-days", type=int, default=30)
+    serve.add_argument("--seed-days", type=int, default=30, help="through the API; at most HotTableDays - 1")
+    serve.add_argument("--seed-history", type=int, default=None, help="older entries over two years, in the warm tier (1500)")
     serve.add_argument("--template", type=Path, default=None, help="another SAM template (tests use small fixtures)")
     serve.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="override a template parameter")
     serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
@@ -314,23 +315,68 @@ def _interrupt(*_: Any) -> None:
 
 
 def _seed_if_empty(stack, args: argparse.Namespace) -> Optional[str]:
+    from activitylog.archive import layout
     from activitylog_local.client import InProcessClient
-    from activitylog_local.demo import DEMO_ORG, demo_entries, seed
+    from activitylog_local.demo import DEMO_ORG, HISTORY_COUNT, HISTORY_DAYS, demo_entries, history_cut, seed
 
-    client = InProcessClient(stack, stack.token(DEMO_ORG, "svc_demo_seed", scopes=("read", "write")))
-    since = (datetime.now(timezone.utc) - timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with _stdout_to(args.data_dir / "seed.log"):
-        status, answer = client.request("GET", f"/activities?from={since}&limit=1")
-    if status != 200:
-        print(f"activitylog: not seeding: GET /activities answered {status}: {answer}", file=sys.stderr)
-        return None
-    if answer.get("items"):
+    # Asked of the archive, not the API: a GET would have the query function hold "no warm files" for a minute
+    # (warm.tier.MANIFEST_SECONDS), hiding the history compacted below. Whatever the API records is archived.
+    archive = _archive(stack)
+    if next(iter(archive.keys(layout.org_prefix(DEMO_ORG))), None) is not None:
         return "has data already (kept)"
+    client = InProcessClient(stack, stack.token(DEMO_ORG, "svc_demo_seed", scopes=("read", "write")))
     log = args.data_dir / "seed.log"
-    print(f"seeding {DEMO_ORG} with {args.seed_count} demo entries over {args.seed_days} days (function logs: {log}) …", file=sys.stderr)
+    now = datetime.now(timezone.utc)
+    # The API records entries within HotTableDays; older history is archived and compacted as production holds it.
+    hot_table_days = int(stack.intrinsics.parameters.get("HotTableDays", 30))
+    days = min(args.seed_days, hot_table_days - 1)
+    warm_end, hot_start = history_cut(now, hot_table_days)
+    entries = demo_entries(now, args.seed_count, days, history_count=HISTORY_COUNT if args.seed_history is None else args.seed_history,
+                           history_from=now - timedelta(days=HISTORY_DAYS), skip=(warm_end, hot_start))
+    older = [e for e in entries if e.occurred_at < _iso_ms(warm_end)]
+    print(f"seeding {DEMO_ORG}: {len(entries) - len(older)} demo entries through the API (the last {hot_table_days - 1} days at most), "
+          f"{len(older)} older ones into the warm tier (function logs: {log}) …", file=sys.stderr)
     with _stdout_to(log):  # the functions' JSON logs and metrics would bury the progress bar
-        result = seed(client, demo_entries(datetime.now(timezone.utc), args.seed_count, args.seed_days), _progress_bar("seed"))
-    return f"seeded {result['entries']} entries, {result['updates']} job updates"
+        compacted = _seed_history(stack, archive, older, now, hot_table_days) if older else None
+        result = seed(client, entries[len(older):], _progress_bar("seed"))
+        archived = compacted() if compacted else None
+    return f"seeded {result['entries']} entries, {result['updates']} job updates" + (
+        f"; {archived['entries']} older entries archived and compacted into the warm tier" if archived else "")
+
+
+def _archive(stack) -> Any:
+    import boto3
+
+    from activitylog.archive.store import ArchiveStore
+
+    s3 = boto3.client("s3", endpoint_url=stack.aws.url, region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    return ArchiveStore(stack.buckets["ArchiveBucket"], s3)
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_days: int) -> Callable[[], dict]:
+    """The demo's older entries into the archive bucket as the ArchiveFunction writes them, signed by the
+    DigestFunction (as its hourly runs would have), then compacted by the CompactFunction, as on any day.
+
+    The digest runs before anything else is recorded (a manifest the stream writes meanwhile could fall before
+    its cut and be missed); compaction runs beside the API's seeding (it reads only days older than it records):
+    the answer waits for it."""
+    from activitylog_local.demo import DEMO_ORG, archive_history
+
+    archived = archive_history(archive, DEMO_ORG, older, now, hot_table_days)
+    stack.scheduler.run_now("DigestFunction", {"until": _iso_ms(datetime.now(timezone.utc))})
+    compaction = threading.Thread(target=stack.scheduler.run_now, args=("CompactFunction",), name="demo-compaction")
+    compaction.start()
+
+    def done() -> dict:
+        compaction.join()
+        return archived
+
+    return done
 
 
 @contextmanager
@@ -492,8 +538,14 @@ def _client(args: argparse.Namespace, org: str, user: str, scopes) -> Any:
 def cmd_seed(args: argparse.Namespace) -> int:
     from activitylog_local.demo import demo_entries, seed
 
+    from activitylog_local.client import HttpClient
+
     client = _client(args, args.org, "svc_demo_seed", ("read", "write"))
-    entries = demo_entries(datetime.now(timezone.utc), args.count, args.days)
+    # The API refuses entries older than the table's days (HotTableDays): stay a day inside them.
+    _, stack = HttpClient(_state(args)["url"]).request("GET", "/_local/stack")
+    hot = {f["environment"].get("HOT_TABLE_DAYS") for f in stack["functions"].values()} - {None}
+    days = min([args.days] + [int(value) - 1 for value in hot])
+    entries = demo_entries(datetime.now(timezone.utc), args.count, days)
     result = seed(client, entries, _progress_bar("seed"))
     print(f"{args.org}: {result['entries']} entries recorded, {result['updates']} job updates applied")
     return 0

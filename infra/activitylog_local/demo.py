@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, Protocol
@@ -239,6 +240,13 @@ class _Maker:
     def pending_releases(self) -> list[str]:
         return [r for r, status in self.releases.items() if status == "PENDING"]
 
+    def synced(self, when: datetime, source: str, product_id: Optional[str] = None, run: Optional[str] = None) -> DemoEntry:
+        """A product synced from Square or WooCommerce; ``run``: the sync job run that did it (their chain, Related)."""
+        product_id = product_id or self.rng.choice(sorted(self.products))
+        label = dict(PRODUCTS)[product_id]
+        return self.entry(when, "BACKGROUND_JOB", self.status(0.03, 0.04), SYSTEM, "synced", f"Product synced from {source} · {label}",
+                          _product(product_id), metadata={"source": source.lower(), "fields": ["price", "stock"]}, correlation_id=run)
+
     def product(self, when: datetime) -> DemoEntry:
         kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
         unborn = [(p, label) for p, label in PRODUCTS if p not in self.products]
@@ -250,10 +258,7 @@ class _Maker:
         product_id = self.rng.choice(sorted(self.products))
         label, state = dict(PRODUCTS)[product_id], self.products[product_id]
         if kind == "synced":
-            source = self.rng.choice(["Square", "WooCommerce"])
-            status = self.status(0.03, 0.04)
-            return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}", _product(product_id),
-                              metadata={"source": source.lower(), "fields": ["price", "stock"]})
+            return self.synced(when, self.rng.choice(["Square", "WooCommerce"]), product_id)
         who = _user(self.member(when))
         if kind == "stock_adjusted":
             before = state["stock"]
@@ -384,7 +389,9 @@ class _Maker:
         failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
         finished = _iso(min(when + timedelta(milliseconds=done["duration_ms"]), self.now))
         if not live and not running:
-            demo = self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure)
+            chain = square_chain(when) if name == "SYNC_SQUARE_STOCK" else None  # shared with the products it synced
+            demo = self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure,
+                              correlation_id=chain)
             demo.document["finished_at"] = finished
             return demo
         demo = self.entry(when, "BACKGROUND_JOB", "IN_PROGRESS", SYSTEM, action, event, entity,
@@ -397,6 +404,11 @@ class _Maker:
             final["error"] = failure
         demo.updates.append(final)
         return demo
+
+
+def square_chain(run: datetime) -> str:
+    """The correlation id of a Square stock sync run started at ``run``."""
+    return f"run_sync_square_stock_{run:%Y%m%d%H%M}"
 
 
 def _release(release_id: str) -> dict:
@@ -423,41 +435,63 @@ JOBS = [  # (name, every hours, at hour, entity maker)
 JOB_MAX_MS = 240_000  # runs of one job never overlap: the most frequent runs every 3 h
 
 
-def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2026) -> list[DemoEntry]:
-    """The five example rows plus about ``count`` entries over ``days``, oldest first."""
+def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2026, history_count: int = 0,
+                 history_from: Optional[datetime] = None, skip: Optional[tuple[datetime, datetime]] = None) -> list[DemoEntry]:
+    """The five example rows plus about ``count`` entries over ``days``, oldest first; with ``history_count``,
+    about that many more from ``history_from`` to ``days`` ago (the org's older history, none inside ``skip``).
+    One org made in time order: the history's records are the ones the recent weeks go on with."""
     rng = random.Random(seed)
     make = _Maker(rng, now)
     examples = _example_rows(make, now)
     start = now - timedelta(days=days)
     # Every entry is made at its moment, oldest first, from the org's state then.
     planned: list[tuple[datetime, Callable[[], DemoEntry]]] = []
-    # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them);
-    # a small seed keeps a sample of runs so jobs stay about a quarter of the entries.
+    if history_count and history_from is not None:
+        older = _plan(make, history_from, start, history_count, [])
+        planned += [(when, made) for when, made in older if skip is None or not skip[0] <= when < skip[1]]
+    # Scheduled jobs on their schedules, newest few minutes excluded (the example rows own them).
     example_runs = [(e.document["event"].split(" · ")[0], _parse(e.occurred_at)) for e in examples if e.document["type"] == "BACKGROUND_JOB"]
-    runs = sum(days * 24 // every for _, every, _ in JOBS)
+    joined = now - timedelta(days=2, hours=2)  # Casey Nguyen is on the team before their first action
+    recent = [(joined, lambda: make.team(joined, NEW_HIRE))]
+    planned += _plan(make, start, now, count, example_runs, made=len(examples) + len(recent)) + recent
+    planned.sort(key=lambda item: item[0])
+    entries = [make_entry() for _, make_entry in planned] + examples
+    entries.sort(key=lambda e: e.occurred_at)
+    return entries
+
+
+def _plan(make: _Maker, start: datetime, end: datetime, count: int, example_runs: list[tuple[str, datetime]],
+          made: int = 0) -> list[tuple[datetime, Callable[[], DemoEntry]]]:
+    """About ``count`` entries between ``start`` and ``end`` (the last minutes excluded), ``made`` of them planned
+    elsewhere, each made when its turn comes: scheduled job runs (a sample, so jobs stay about a quarter of the
+    entries) and every category."""
+    rng = make.rng
+    planned: list[tuple[datetime, Callable[[], DemoEntry]]] = []
+    days = (end - start) / timedelta(days=1)
+    runs = sum(int(days * 24) // every for _, every, _ in JOBS)
     keep = min(1.0, count * 0.25 / max(1, runs))
     for name, every, at in JOBS:
         moment = start.replace(hour=at, minute=0, second=0, microsecond=0) + timedelta(minutes=rng.randint(0, 3))
-        while moment < now - timedelta(minutes=20):
-            near_example = any(job == name and abs(moment - when) < timedelta(hours=every / 2) for job, when in example_runs)
+        while moment < end - timedelta(minutes=20):
+            # An example row is its job's newest run (the page's tests open "the newest failed SYNC_SQUARE_STOCK").
+            near_example = any(job == name and moment > when - timedelta(hours=every / 2) for job, when in example_runs)
             if moment > start and not near_example and (keep >= 1 or rng.random() < keep):
-                planned.append((moment, _scheduled_run(make, name, moment, now)))
+                planned.append((moment, _scheduled_run(make, name, moment, make.now)))
+                if name == "SYNC_SQUARE_STOCK" and moment < make.now - timedelta(days=2):  # a finished run: what it synced
+                    for minutes in (1, 2):
+                        synced = moment + timedelta(minutes=minutes, seconds=17)
+                        planned.append((synced, lambda at=synced, run=moment: make.synced(at, "Square", run=square_chain(run))))
             moment += timedelta(hours=every, minutes=rng.randint(-2, 2))
     makers: list[tuple[Callable[[datetime], DemoEntry], int]] = [
         (make.contact, 30), (make.release, 6), (make.product, 12), (make.fulfillment, 16),
         (make.payment, 18), (make.setting, 4), (make.outgoing, 4), (make.system, 2),
     ]
     functions, weights = zip(*makers)
-    joined = now - timedelta(days=2, hours=2)  # Casey Nguyen is on the team before their first action
-    planned.append((joined, lambda: make.team(joined, NEW_HIRE)))
-    for index in range(max(0, count - len(examples) - len(planned))):
-        when = busy_moment(rng, start, now - timedelta(minutes=1))
+    for index in range(max(0, count - made - len(planned))):
+        when = busy_moment(rng, start, end - timedelta(minutes=1))
         maker = functions[index] if index < len(functions) else rng.choices(functions, weights=weights)[0]  # every category
         planned.append((when, lambda maker=maker, when=when: maker(when)))
-    planned.sort(key=lambda item: item[0])
-    entries = [make_entry() for _, make_entry in planned] + examples
-    entries.sort(key=lambda e: e.occurred_at)
-    return entries
+    return planned
 
 
 def _scheduled_run(make: _Maker, name: str, moment: datetime, now: datetime) -> Callable[[], DemoEntry]:
@@ -546,3 +580,61 @@ def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[
     if progress:
         progress(total, total)
     return {"entries": len(entries), "updates": total - len(entries)}
+
+
+# --- the older history, as production holds it ----------------------------------------------
+
+HISTORY_COUNT = 1500  # entries over the two years before the table's days (the warm tier's part)
+HISTORY_DAYS = 729  # within the default two-year retention: all of it listed
+
+
+def history_cut(now: datetime, hot_table_days: int) -> tuple[datetime, datetime]:
+    """(end of the warm tier's part, start of what the API may record): entries up to the end of the day
+    compaction reaches are archived as if they left the table long ago; entries from HotTableDays - 1 days
+    ago on are recorded through the API; none between (where production would hold entries in both)."""
+    from activitylog.warm.compact import compactable_through
+
+    through = compactable_through(now, hot_table_days)
+    warm_end = datetime(through.year, through.month, through.day, tzinfo=timezone.utc) + timedelta(days=1)
+    return warm_end, now - timedelta(days=hot_table_days - 1)
+
+
+def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datetime, hot_table_days: int,
+                    retention_days: int = 730, writer: str = "svc_demo_seed") -> dict:
+    """Write ``entries`` into the archive bucket as the ArchiveFunction would have over the years: each
+    entry's INSERT (as the API would have stored it, recorded a moment after it occurred), and its EXPIRE
+    once the table's Time to Live removed it, in hourly objects tagged with the org's archive retention,
+    then one manifest naming every line (what the DigestFunction signs). Ids derive from each entry's
+    place, so the same entries give the same objects. ``archive``: an ``ArchiveStore``."""
+    from activitylog import ids
+    from activitylog.archive import layout
+    from activitylog.archive.lines import EXPIRE, INSERT, version_line
+    from activitylog.archive.writer import _manifest, objects_of
+    from activitylog.inputs import NewEntry
+    from activitylog.retention_policy import archive_tag
+    from activitylog.rules import new_entry
+
+    inserts, expiries = [], []
+    for number, demo in enumerate(entries):
+        new = NewEntry.model_validate(demo.document)
+        recorded = new.occurred_at + timedelta(milliseconds=300 + number % 700)
+        entry = new_entry(new, writer, recorded, retention_days, table_days=hot_table_days,
+                          entry_id=ids.derived_id(new.occurred_at, f"{org}/demo-history/{number}"))
+        entry.stalls_at = None
+        inserts.append(version_line(org, entry, f"{len(inserts) + 1:021d}", INSERT, recorded))
+        expired = datetime.fromtimestamp(entry.expires_at, timezone.utc) + timedelta(hours=3)  # TTL deletes within hours
+        if expired < now:
+            expiries.append((expired, entry))
+    expiries.sort(key=lambda pair: pair[0])
+    lines = inserts + [version_line(org, entry, f"{len(inserts) + n + 1:021d}", EXPIRE, when)
+                       for n, (when, entry) in enumerate(expiries)]
+    tag = archive_tag(retention_days)
+    # One object per hour for both (production writes an entry's expiry years later, into an object of its own):
+    # half the objects to write and to compact, the same lines for verify, the digests and compaction.
+    grouped = objects_of(lines)
+    with ThreadPoolExecutor(8) as pool:  # hundreds of small objects: their round trips overlap
+        list(pool.map(lambda key: archive.put_lines(key, grouped[key], tag), grouped))
+    placed = [(key, line) for key, together in grouped.items() for line in together]
+    if placed:
+        archive.put(layout.manifest_key(now, lines[0].sequence), _manifest(placed))
+    return {"entries": len(inserts), "expired": len(expiries), "objects": len({key for key, _ in placed})}

@@ -481,3 +481,63 @@ def test_export_csv_shows_why_a_large_export_cannot_start(open_page, page_org):
     page.get_by_role("button", name="Export CSV").click()
     expect()(page.locator("#export-status")).to_contain_text("Export failed: this export holds more than 50 rows")
     assert "failed" in page.locator("#export-status").get_attribute("class")
+
+
+# --- across the tiers' boundary ------------------------------------------------------------------
+
+
+def test_a_range_across_the_warm_boundary_pages_to_the_apis_rows_and_a_warm_entry_opens_with_its_chain(open_page, api_stack):
+    """The demo org's history: the table holds HotTableDays (90 here), older entries are the warm tier's."""
+    from activitylog.warm.compact import compactable_through
+    from tests.support.stack import HOT_TABLE_DAYS
+
+    now = datetime.now(timezone.utc)
+    low, high = (now - timedelta(days=300)).isoformat(timespec="seconds"), (now - timedelta(days=60)).isoformat(timespec="seconds")
+    low, high = low.replace("+00:00", "Z"), high.replace("+00:00", "Z")
+    page = open_page(f"/?range=custom&from={quote(low)}&to={quote(high)}")
+    pages = []
+    page.on("response", lambda r: pages.append(r) if urlsplit(r.url).path == "/activities" else None)
+    settled(page)
+    for _ in range(20):  # about 150 entries: three or four pages
+        if "Showing all" in page.locator("#list-status").inner_text():
+            break
+        count = len(row_ids(page))
+        page.mouse.wheel(0, 30000)
+        expect()(page.locator("#rows tr")).not_to_have_count(count)
+        settled(page)
+    shown = row_ids(page)
+    assert len(pages) >= 3 and all("cursor" in parse_qs(urlsplit(r.url).query) for r in pages[1:])
+    asked = parse_qs(urlsplit(pages[0].url).query)
+    assert (asked["from"][0][:19], asked["to"][0][:19]) == (low[:19], high[:19])
+
+    everything, cursor = [], None  # the API itself, page after page, for the same window
+    while True:
+        query = f"/activities?from={quote(low)}&to={quote(high)}&limit=200" + (f"&cursor={cursor}" if cursor else "")
+        status, answer = api_stack.request("GET", query, reader(api_stack, "org_demo"))
+        assert status == 200, answer
+        everything += answer["items"]
+        cursor = answer.get("next_cursor")
+        if not cursor:
+            break
+    assert shown == [item["id"] for item in everything] == sorted(shown, reverse=True) and len(set(shown)) == len(shown)
+    first_hot = (compactable_through(now, HOT_TABLE_DAYS) + timedelta(days=1)).isoformat()
+    warm = [item for item in everything if item["occurred_at"][:10] < first_hot]
+    hot = [item for item in everything if item["occurred_at"][:10] >= first_hot]
+    assert len(warm) > 50 and hot, (len(warm), len(hot))
+
+    # A warm entry in a chain (a Square stock sync and the products it synced) opens with its Related chain.
+    def chain_of(item: dict) -> list[dict]:
+        status, answer = api_stack.request("GET", f"/activities/{item['id']}/related", reader(api_stack, "org_demo"))
+        assert status == 200, answer
+        return answer["items"]
+
+    runs = [item for item in warm if item["event"] == "SYNC_SQUARE_STOCK" or item["event"].startswith("Product synced from Square")]
+    chained, chain = next((item, chain) for item in runs if len(chain := chain_of(item)) > 1)
+    page.locator(f"#rows tr[data-id='{chained['id']}']").scroll_into_view_if_needed()
+    page.locator(f"#rows tr[data-id='{chained['id']}']").click()
+    expect()(page.locator("#detail-title")).to_have_text(re.compile(re.escape(chained["event"].split(" · ")[0])))
+    related = page.get_by_role("heading", name="Related")
+    expect()(related).to_be_visible()
+    expect()(page.locator("ol.related li")).to_have_count(len(chain))
+    expect()(page.locator("ol.related [aria-current=true]")).to_contain_text("(this entry)")
+    assert url_params(page)["entry"] == chained["id"]

@@ -20,10 +20,29 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 ENDINGS = {"deleted", "removed"}  # nothing happens to the record after these
 
 
-@pytest.fixture(scope="module", params=[(3000, 30, 2026), (300, 30, 7), (800, 10, 11)], ids=["make-dev", "e2e", "short"])
+@pytest.fixture(scope="module", params=[(3000, 30, 2026, 0), (300, 30, 7, 0), (800, 10, 11, 0), (300, 29, 7, 1500)],
+                ids=["make-dev", "e2e", "short", "two-years"])
 def entries(request) -> list[DemoEntry]:
-    count, days, seed = request.param
-    return demo_entries(NOW, count=count, days=days, seed=seed)
+    count, days, seed, history = request.param
+    # two-years: make dev's, HotTableDays 30: the history up to what compaction reaches, none in the days between.
+    return demo_entries(NOW, count=count, days=days, seed=seed, history_count=history, history_from=NOW - timedelta(days=729),
+                        skip=(NOW - timedelta(days=31), NOW - timedelta(days=29)))
+
+
+def test_the_history_spans_two_years_before_the_recent_weeks_and_skips_the_days_between():
+    recent = demo_entries(NOW, count=300, days=29, seed=7)
+    both = demo_entries(NOW, count=300, days=29, seed=7, history_count=1500, history_from=NOW - timedelta(days=729),
+                        skip=(NOW - timedelta(days=31), NOW - timedelta(days=29)))
+    older = [e for e in both if _at(e) < NOW - timedelta(days=29)]
+    assert 1300 < len(older) < 1700 and len(both) - len(older) == len(recent) == 300
+    assert min(_at(e) for e in older) < NOW - timedelta(days=700)
+    assert not [e for e in older if NOW - timedelta(days=31) <= _at(e)]
+    assert {e.document["type"] for e in older} == {"USER_ACTION", "BACKGROUND_JOB", "WEBHOOK", "SYSTEM_EVENT"}
+    assert not [e for e in older if e.updates or e.document["status"] == "IN_PROGRESS"]  # long finished
+    chains = [e.document["correlation_id"] for e in older if e.document.get("correlation_id")]
+    assert any(chains.count(chain) > 1 for chain in chains)  # a sync run and the products it synced: Related
+    assert both == demo_entries(NOW, count=300, days=29, seed=7, history_count=1500, history_from=NOW - timedelta(days=729),
+                                skip=(NOW - timedelta(days=31), NOW - timedelta(days=29)))
 
 
 def _at(entry: DemoEntry) -> datetime:

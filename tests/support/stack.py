@@ -22,6 +22,7 @@ from tests.support.kit import HttpClient
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TEMPLATE = ROOT / "tests" / "local" / "fixtures" / "template.yaml"  # the local runtime's fixture template
 DEMO_SEED = 300  # demo entries seeded at start; the five example rows are among them
+DEMO_HISTORY = 400  # older demo entries over two years: archived, then compacted into the warm tier (make dev: 1500)
 EXPORT_INLINE_ROWS = 50  # template.yaml's ExportInlineRows for the session's stack (deployed: 10,000)
 
 
@@ -96,13 +97,15 @@ HOT_TABLE_DAYS = 90
 # One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
 @pytest.fixture(scope="package")
 def api_stack(tmp_path_factory):
-    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days); expired
+    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days through the API,
+    DEMO_HISTORY older ones in the warm tier and, between HotTableDays and 30 days ago, in the table); expired
     entries are deleted within a second, as TTL does in AWS within days.
 
     Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
     """
     # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
     stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
+                   "--seed-history", str(DEMO_HISTORY),
                    "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
                    # The table holds 90 days (tests record entries up to 90 days old; older ones are the warm tier's).
                    "--parameter", f"HotTableDays={HOT_TABLE_DAYS}",
