@@ -126,7 +126,7 @@ def warm_pages(root: Path, now: datetime, hot_days: int, days: int, tallies: dic
             for name, params in combinations(start, boundary, users[0][0], users[len(users) // 2][0], record, correlation):
                 for page in page_through(client, BUCKET, ORG, params, now, pages, 1)["pages"]:
                     measured.append({"combination": name, "ms": page["ms"], "requests": page["requests"],
-                                     "bytes": page["bytes"], "rows": page["rows"]})
+                                     "bytes": page["bytes"] + page["manifest_bytes"], "rows": page["rows"]})
         finally:
             del os.environ["AWS_ENDPOINT_URL"]
     return measured
