@@ -30,7 +30,7 @@ the reader's. moto answers a GET in about a millisecond on this machine; S3 take
 byte, so S3's own latency is not in these times (the request counts say what it would add). The last line
 is one JSON object of the named figures.
 
-    .venv/bin/python bench/warm_api.py                                        # 1,000,000 and 200,000: ~12 min
+    .venv/bin/python bench/warm_api.py                                        # 1,000,000 and 200,000: 9-15 min on 2 shared cores
     .venv/bin/python bench/warm_api.py --entries 20000 --small 5000 --repeats 1   # a quick check
 """
 
