@@ -56,18 +56,21 @@ class Sources:
     folder: Optional[Path]  # the archive bucket's folder, when it is one (DuckDB reads it as is)
     where: str  # for messages
     kms_dir: Optional[Path]  # the local signing keys (None in AWS: KMS)
+    warm: Any = None  # Objects of the warm bucket (compacted Parquet files), when there is one
 
 
-def sources(data_dir: Path, archive_bucket: Optional[str] = None, digest_bucket: Optional[str] = None) -> Sources:
-    """Where the archive and the digests are: AWS buckets if named, else the local stack's."""
+def sources(data_dir: Path, archive_bucket: Optional[str] = None, digest_bucket: Optional[str] = None,
+            warm_bucket: Optional[str] = None) -> Sources:
+    """Where the archive, the digests and the warm files are: AWS buckets if named, else the local stack's."""
     if archive_bucket:
         from activitylog.archive.store import S3Objects
 
         return Sources(S3Objects(archive_bucket), S3Objects(digest_bucket) if digest_bucket else None, None,
-                       f"s3://{archive_bucket}", None)
+                       f"s3://{archive_bucket}", None, S3Objects(warm_bucket) if warm_bucket else None)
     state_file = data_dir / "stack.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     buckets = state.get("buckets") or {"ArchiveBucket": f"{STACK_NAME}-archivebucket", "DigestBucket": f"{STACK_NAME}-digestbucket"}
+    warm = buckets.get("WarmBucket", f"{STACK_NAME}-warmbucket")
     kms_dir = data_dir / "kms"
     if state.get("aws_endpoint") and _alive(state.get("pid")):
         import boto3
@@ -77,11 +80,13 @@ def sources(data_dir: Path, archive_bucket: Optional[str] = None, digest_bucket:
         client = boto3.client("s3", endpoint_url=state["aws_endpoint"], region_name=REGION,
                               aws_access_key_id="local", aws_secret_access_key="local")
         return Sources(S3Objects(buckets["ArchiveBucket"], client), S3Objects(buckets["DigestBucket"], client), None,
-                       f"the running stack's s3://{buckets['ArchiveBucket']}", kms_dir)
+                       f"the running stack's s3://{buckets['ArchiveBucket']}", kms_dir,
+                       S3Objects(warm, client) if "WarmBucket" in buckets else None)
     folder = data_dir / "s3" / buckets["ArchiveBucket"]
     if not folder.exists():
         raise SetupError(f"no archive at {folder}: start the stack (make dev) or name a bucket with --archive-bucket")
-    return Sources(FolderObjects(folder), FolderObjects(data_dir / "s3" / buckets["DigestBucket"]), folder, str(folder), kms_dir)
+    return Sources(FolderObjects(folder), FolderObjects(data_dir / "s3" / buckets["DigestBucket"]), folder, str(folder), kms_dir,
+                   FolderObjects(data_dir / "s3" / warm))
 
 
 def pinned_keys(found: Sources, public_key_files: list[Path], signing_keys: list[str]) -> list[bytes]:

@@ -140,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     archive_query.add_argument("--pending", action="store_true",
                                help="also versions no signed digest covers yet (by default only what a digest signed)")
     archive_query.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
+    archive_query.add_argument("--warm-bucket", help="the warm bucket in AWS (with --archive-bucket): compacted days are read from it")
+    archive_query.add_argument("--raw", action="store_true",
+                               help="read every day from the raw archive, each version checked against its signed digest (slower)")
     _pin_arguments(archive_query)
     archive_query.set_defaults(handler=cmd_archive_query)
 
@@ -645,7 +648,7 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
     import tempfile
 
     from activitylog.archive.digests import verify
-    from activitylog.archive.query import mirror, query
+    from activitylog.archive.query import mirror, mirror_warm, query, raw_window
     from activitylog.errors import BadRequest
     from activitylog.query.filters import parse_list_request
     from activitylog_local.archive import pinned_keys, sources
@@ -662,18 +665,25 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
     except BadRequest as error:
         raise ValueError(f"{error.field}: {error.message}") from None
     now = datetime.now(timezone.utc)
-    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket)
+    found = sources(args.data_dir, args.archive_bucket, args.digest_bucket, args.warm_bucket)
     if found.digests is None:
         raise ValueError("--archive-bucket needs --digest-bucket")
     low, high = wanted.window(now)
-    # Only versions a digest signed by a pinned key covers (and, if asked, the pending ones): a line
-    # forged into the archive is never an answer.
-    report = verify(found.archive, found.digests, args.org, low, high, pinned_keys(found, args.public_key, args.signing_key))
-    trusted = report.signed | (report.pending if args.pending else set())
+    keys = pinned_keys(found, args.public_key, args.signing_key)
     with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
         root = Path(scratch)
-        mirror(found.archive, args.org, low, high, root, keep=lambda line: (line.entry_id, line.sequence, line.sha256) in trusted)
-        rows = query(root, args.org, wanted, now, args.limit)
+        # The days compaction covers come from the warm files (each entry's latest version); the raw archive
+        # is read only after them.
+        warm = mirror_warm(found.warm, args.org, wanted, now, root / "warm-files") if found.warm and not args.raw else None
+        raw = raw_window(warm.through if warm else None, low, high)
+        report = None
+        if raw is not None:
+            # Only versions a digest signed by a pinned key covers (and, if asked, the pending ones): a line
+            # forged into the archive is never an answer.
+            report = verify(found.archive, found.digests, args.org, *raw, keys)
+            trusted = report.signed | (report.pending if args.pending else set())
+            mirror(found.archive, args.org, *raw, root, keep=lambda line: (line.entry_id, line.sequence, line.sha256) in trusted)
+        rows = query(root, args.org, wanted, now, args.limit, warm=warm)
     if args.json:
         for row in rows:
             print(_json(row))
@@ -684,7 +694,9 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
             row["event"] = f"{row['event']} [{'expired' if row['expired_at'] else 'deleted'} {gone[:10]}]"
     print(format_table(rows), end="")
     print(f"{len(rows)} entries in {found.where}"
-          + (f" ({len(report.pending)} versions wait for the next digest: --pending shows them)" if report.pending and not args.pending else ""))
+          + (f" (up to {warm.through} from the warm files)" if warm else "")
+          + (f" ({len(report.pending)} versions wait for the next digest: --pending shows them)"
+             if report and report.pending and not args.pending else ""))
     return 0
 
 

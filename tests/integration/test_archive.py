@@ -336,6 +336,32 @@ def test_support_finds_an_entry_that_expired_from_the_hot_store_in_the_archive(a
     assert support(started.id, scope="activity:read")[0] == 403
 
 
+def test_support_finds_an_entry_whose_day_was_compacted_and_that_left_the_table_in_the_raw_archive(aws, service, stream):
+    from activitylog.archive.store import S3Objects
+    from activitylog.warm import compact
+    from tests.support.warm import compact_through
+
+    # Given a job recorded 40 days ago, finished, expired from the table and archived, and its day compacted
+    started = service.record(WRITER, document(type="BACKGROUND_JOB", status="IN_PROGRESS",
+                                              occurred_at=(datetime.now(timezone.utc) - timedelta(days=40)).isoformat()))
+    service.update(WRITER, started.id, EntryUpdate.model_validate({"status": "SUCCESS"}))
+    stored = service.stored("org_a", started.id)
+    service.store.set_expiry("org_a", stored.shard, started.id, int(datetime.now(timezone.utc).timestamp()) - 1)
+    assert stream.expire() == 1
+    archive(stream_event(stream.records()))
+    aws.create_bucket(Bucket="test-warm")
+    day = started.occurred_at.date()
+    files = compact_through(S3Objects(ARCHIVE, aws), S3Objects("test-warm", aws), "org_a", day)
+    assert [(f.min_id, f.max_id) for f in files] == [(started.id, started.id)]
+    assert compact.current(S3Objects("test-warm", aws), "org_a") == files
+
+    # When support looks it up, Then the raw archive (every version stays there) answers it
+    status, found = support(started.id)
+    assert status == 200, found
+    assert (found["found_in"], found["status"], found["versions"]) == ("archive", "SUCCESS", 4)  # insert, update, re-stamp, expiry
+    assert found["expired_at"] is not None and found["removed_at"] is None
+
+
 def test_support_finds_a_hot_entry_in_the_table_and_says_so(aws, service):
     entry = service.record(WRITER, document())
     status, found = support(entry.id)

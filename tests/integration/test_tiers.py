@@ -152,7 +152,7 @@ def test_every_filter_pages_across_the_boundary_exactly_as_a_read_of_everything(
     compact_through(world, compact.compactable_through(NOW, HOT_DAYS))
     assert sweep(world) > 200  # the table kept only its last weeks: what is older is read from the warm tier
     boundary = service.warm.boundary(WRITER.org)
-    assert tier.boundary(compact.compactable_through(NOW, HOT_DAYS)) == boundary
+    assert compact.boundary(compact.compactable_through(NOW, HOT_DAYS)) == boundary
     assert sum(e["id"] < boundary for e in history) > 250 and sum(e["id"] >= boundary for e in history) > 140
     for window in (TWO_YEARS, ACROSS):
         for filters in FILTERS:

@@ -7,7 +7,7 @@
 - ``writer``   the stream consumer: a batch of stream records becomes a few gzip JSON-lines
                objects, keyed by stream sequence numbers, and one manifest
 - ``lookup``   one entry by id from the archive (support), the latest version and its expiry
-- ``query``    the archive with DuckDB, filtered like ``GET /activities``
+- ``query``    the archive with DuckDB, filtered like ``GET /activities`` (compacted days from the warm files)
 - ``digests``  tamper evidence: hourly signed digests chained per org, signed Merkle checkpoints,
                and their verification against pinned keys
 - ``merkle``   the RFC 9162 tree per org: leaves, frontier, roots, inclusion and consistency proofs

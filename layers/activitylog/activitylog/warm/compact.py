@@ -49,10 +49,11 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
+from activitylog import ids
 from activitylog.archive import layout
 from activitylog.archive.store import Objects
 from activitylog.ids import occurred_at
@@ -150,6 +151,22 @@ class Manifest:
 
     through: Optional[date]
     files: list[WarmFile]
+
+    @property
+    def boundary(self) -> str:
+        """The lowest id the warm tier does not hold (``boundary``): readers read the table from it."""
+        return boundary(self.through)
+
+
+def boundary(through: Optional[date]) -> str:
+    """The first id after ``through``'s day (00:00 UTC the day after); every id when nothing is compacted yet.
+
+    >>> boundary(None), boundary(date(2026, 1, 31))
+    ('00000000000000000000000000', '01KGB7ZK000000000000000000')
+    """
+    if through is None:
+        return ids.LOWEST_ID
+    return ids.lower_bound(datetime.combine(through + timedelta(days=1), datetime.min.time(), timezone.utc))
 
 
 def org_prefix(org: str) -> str:

@@ -31,8 +31,13 @@ class WarmPage:
     last_id: Optional[str] = None  # where the next page starts (exclusive); None: nothing older
 
 
-def predicates(wanted: ActivityFilter) -> tuple[list[str], list[Any]]:
-    """The filter's five axes and correlation id as SQL over the flat columns, with their parameters."""
+def predicates(wanted: ActivityFilter, columns: Optional[dict[str, str]] = None) -> tuple[list[str], list[Any]]:
+    """The filter's five axes and correlation id as SQL, with their parameters: over the warm files' flat columns,
+    or where ``columns`` says each is (the raw archive's lines nest actor and entity: ``actor.id``)."""
+
+    def column(name: str) -> str:
+        return (columns or {}).get(name, name)
+
     where: list[str] = []
     parameters: list[Any] = []
     if wanted.types:
@@ -41,17 +46,17 @@ def predicates(wanted: ActivityFilter) -> tuple[list[str], list[Any]]:
     if wanted.statuses:
         where.append(f"status IN ({', '.join('?' for _ in wanted.statuses)})")
         parameters += sorted(s.value for s in wanted.statuses)
-    for column, value in (
+    for name, value in (
         ("actor_id", wanted.user),
         ("entity_type", wanted.entity_type),
         ("entity_id", wanted.entity_id),
         ("correlation_id", wanted.correlation_id),
     ):
         if value:
-            where.append(f"{column} = ?")
+            where.append(f"{column(name)} = ?")
             parameters.append(value)
     if wanted.user:
-        where.append("actor_kind = 'user'")
+        where.append(f"{column('actor_kind')} = 'user'")
     return where, parameters
 
 

@@ -7,88 +7,67 @@ sees each entry exactly once whatever moves while a user pages:
 
 - compaction writes an entry's files before the manifest names them, and the manifest's
   ``through`` only grows, so every id below the boundary is in the files it lists;
-- the table keeps an entry ``hot_table_days`` + ``retention_policy.TABLE_GRACE_DAYS`` after it occurred, while
-  compaction takes it ``hot_table_days`` + 2 days after: every id at or above the boundary
-  is still in the table (compaction late by more than the grace would leave a gap: its
-  alarm is the CompactFunction's error metric);
+- the table keeps an entry ``hot_table_days`` + ``retention_policy.TABLE_GRACE_DAYS`` (7) after it
+  occurred, while compaction takes it ``hot_table_days`` + 2 days after: every id at or above the
+  boundary is still in the table (compaction late by more than 5 days would leave a gap: its
+  ``CompactionBehindAlarm`` and error alarm fire first);
 - a cursor holds an id, and the next page starts below it in whichever tier holds it then.
 
-A file is read in place through S3 range requests (``S3Ranges``): DuckDB reads its footer,
+A file is read in place through S3 range requests (``s3_ranges``): DuckDB reads its footer,
 then only the row groups whose statistics can match (``warm.page``).
-
->>> boundary(None)
-'00000000000000000000000000'
->>> boundary(date(2026, 1, 31))
-'01KGB7ZK000000000000000000'
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from datetime import time as clock_time
-from typing import Any, Callable, Optional
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
-
-from activitylog import ids
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.query.filters import ActivityFilter
 from activitylog.query.merge import Page
-from activitylog.warm.compact import WarmFile, manifest_key
-from activitylog.warm.page import read_range
+
+if TYPE_CHECKING:
+    from activitylog.warm.compact import Manifest, WarmFile
 
 MANIFEST_SECONDS = 60.0  # how long a container trusts what it read of an org's manifest
 
 
-@dataclass(frozen=True)
-class Manifest:
-    through: Optional[date]  # every entry that occurred on this day or before is in ``files``
-    files: list[WarmFile] = field(default_factory=list)
+def s3_ranges(client: Any, bucket: str, sizes: dict[str, int]) -> Any:
+    """An fsspec file system over S3 range GETs of the warm bucket, for DuckDB (``register_filesystem``): only
+    what DuckDB asks of a Parquet file, its size (from the manifest, no HEAD) and reads at offsets. Built on
+    first use: fsspec costs a cold start ~35 ms that a function never reading the warm tier should not pay."""
+    return _s3_ranges_class()(client, bucket, sizes)
 
 
-def boundary(through: Optional[date]) -> str:
-    """The lowest id the table answers for: the first instant the warm tier does not cover."""
-    if through is None:
-        return ids.LOWEST_ID
-    return ids.lower_bound(datetime.combine(through + timedelta(days=1), clock_time(), timezone.utc))
+@functools.cache
+def _s3_ranges_class() -> type:
+    from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
 
+    class S3Ranges(AbstractFileSystem):
+        protocol = "warm"
+        cachable = False  # fsspec caches instances by arguments: each container keeps its own
 
-def parse_manifest(body: Optional[bytes]) -> Manifest:
-    if not body:
-        return Manifest(None)
-    document = json.loads(body)
-    through = document.get("through")
-    return Manifest(date.fromisoformat(through) if through else None, [WarmFile(**f) for f in document["files"]])
+        def __init__(self, client: Any, bucket: str, sizes: dict[str, int]) -> None:
+            super().__init__()
+            self.client, self.bucket, self.sizes = client, bucket, sizes
+            self.requests = self.bytes = 0
+            self.lock = threading.Lock()
 
+        def info(self, path: str, **kwargs: Any) -> dict:
+            key = self._strip_protocol(path)
+            return {"name": key, "size": self.sizes[key], "type": "file"}
 
-class S3Ranges(AbstractFileSystem):
-    """An fsspec file system over S3 range GETs of the warm bucket, for DuckDB (``register_filesystem``).
+        def modified(self, path: str) -> datetime:
+            return _NEVER_CHANGED  # a file's key is its content's hash: it never changes
 
-    Only what DuckDB asks of a Parquet file: its size (from the manifest, no HEAD) and reads at offsets.
-    """
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+            return _Handle(self, self._strip_protocol(path))
 
-    protocol = "warm"
-    cachable = False  # fsspec caches instances by arguments: each page gets its own counters
-
-    def __init__(self, client: Any, bucket: str, sizes: dict[str, int]) -> None:
-        super().__init__()
-        self.client, self.bucket, self.sizes = client, bucket, sizes
-        self.requests = self.bytes = 0
-        self.lock = threading.Lock()
-
-    def info(self, path: str, **kwargs: Any) -> dict:
-        key = self._strip_protocol(path)
-        return {"name": key, "size": self.sizes[key], "type": "file"}
-
-    def modified(self, path: str) -> datetime:
-        return _NEVER_CHANGED  # a file's key is its content's hash: it never changes
-
-    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        return _Handle(self, self._strip_protocol(path))
+    return S3Ranges
 
 
 _NEVER_CHANGED = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -147,16 +126,20 @@ class WarmTier:
         now = self.clock()
         seen = self._manifests.get(org)
         if seen is None or now - seen[0] > MANIFEST_SECONDS:
-            seen = (now, parse_manifest(self.objects.get(manifest_key(org))))
+            from activitylog.warm.compact import read_manifest
+
+            seen = (now, read_manifest(self.objects, org))
             self._manifests[org] = seen
         return seen[1]
 
     def boundary(self, org: str) -> str:
-        return boundary(self.manifest(org).through)
+        return self.manifest(org).boundary
 
     def page(self, org: str, wanted: ActivityFilter, low_id: str, high_id: str, limit: int, detail: bool) -> Page:
         """The newest ``limit`` entries with ids in [low_id, high_id] matching ``wanted``; ``position`` set when
         more may follow (the last id returned)."""
+        from activitylog.warm.page import read_range
+
         files = self.manifest(org).files
         connection = self._connect(files)
         try:
@@ -182,7 +165,7 @@ class WarmTier:
 
                 self._connection = duckdb.connect()
                 self._connection.execute("SET parquet_metadata_cache = true")
-                self._files = S3Ranges(self.objects.client, self.objects.bucket, {})
+                self._files = s3_ranges(self.objects.client, self.objects.bucket, {})
                 self._connection.register_filesystem(self._files)
             self._files.sizes.update({f.key: f.size for f in files})
             return self._connection.cursor()  # one per page: a connection's cursors may run in parallel threads
