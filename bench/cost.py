@@ -272,7 +272,7 @@ def report_tiered(i: Inputs, w: Warm, headline_days: int) -> dict:
         f"peak {w.peak_rss_mb:.0f} MB (Lambda {w.lambda_memory_mb} MB), per million entries {w.gets * per_million:,.0f} GET, "
         f"{w.lists * per_million:,.0f} LIST, {w.puts * per_million:,.0f} PUT and {w.seconds * per_million:,.0f} s; a warm page "
         f"{w.page_requests:.1f} S3 requests and {w.page_bytes / 1024:,.0f} KB (mean of {w.pages}; max {w.page_requests_max:.0f} "
-        f"and {w.page_bytes_max / 2**20:.1f} MB), {w.page_ms:.0f} ms on local disk")
+        f"and {w.page_bytes_max / 2**20:.1f} MB), {w.page_ms:.0f} ms (WarmTier.page over S3 on moto)")
     log(f"== Assumed: {i.warm_page_share:.0%} of dashboard pages reach the warm tier; each entry's month compacted "
         f"{i.compactions_per_entry:g}×; the raw archive keeps every version 2 years as before")
     daily = sum(v for k, v in warm_lines(replace(i, compactions_per_entry=RETENTION_DAYS), w).items() if k.startswith("Compaction"))
@@ -327,7 +327,7 @@ def report_tiered(i: Inputs, w: Warm, headline_days: int) -> dict:
             "compaction_entries_per_s": round(w.entries / w.seconds), "compaction_peak_rss_mb": round(w.peak_rss_mb, 1),
             "warm_page": {"s3_requests_mean": round(w.page_requests, 1), "s3_requests_max": w.page_requests_max,
                           "kb_mean": round(w.page_bytes / 1024, 1), "kb_max": round(w.page_bytes_max / 1024, 1),
-                          "ms_mean_local_disk": round(w.page_ms, 1), "pages": w.pages},
+                          "ms_mean_moto_s3": round(w.page_ms, 1), "pages": w.pages},
             "warm_sample_entries": w.entries}
 
 

@@ -3,12 +3,11 @@ S3 requests and compute, and the S3 requests and bytes of a warm page.
 
 A sample org (``--warm-entries`` over two years) is laid out as the archive keeps it by bench/warm.py's
 seed, compacted by ``activitylog.warm.compact`` in a child process (its own time and peak memory, every
-GET, LIST and PUT it makes counted), then bench/warm.py's filter combinations are paged over the part
-older than the hot tier through ``activitylog.warm.page`` with DuckDB reading the files through a
-counting fsspec file system: each file DuckDB opens counts as a HEAD and each read it makes as one
-ranged GET (what its httpfs does against S3, one request per read), plus the manifest's GET.
-Local disk stands in for S3: the times have no S3 latency in them.
-"""
+GET, LIST and PUT it makes counted; local disk, no S3 latency), then its files are put in a bucket on a
+moto server and bench/warm.py's filter combinations are paged over the part older than the hot tier as
+the API reads them (bench/warm_api.py's ``page_through``: ``WarmTier.page``, a fresh container's first page
+then the following ones): every request its S3 client sends is counted (the manifest's GET, one ranged GET
+per read DuckDB makes through ``S3Ranges``; no HEAD, a file's size is in the manifest)."""
 
 from __future__ import annotations
 
@@ -23,11 +22,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 from common import PAGE, log
 
 ORG = "org_cost_warm"
+BUCKET = "activitylog-cost-warm"
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,11 @@ class Warm:
     gets: int  # compaction's S3 GETs (the raw objects and the check for an existing file)
     lists: int  # its LIST requests (1,000 keys each)
     puts: int  # its PUTs (the files and the manifest)
-    page_requests: float  # S3 requests per warm page, mean over the combinations (HEAD + ranged GETs + manifest)
+    page_requests: float  # S3 requests per warm page, mean over the combinations (manifest + ranged GETs)
     page_requests_max: float
     page_bytes: float  # bytes read per warm page, mean
     page_bytes_max: float
-    page_ms: float  # DuckDB's time per page on local disk, mean
+    page_ms: float  # WarmTier.page's time over the moto server, mean
     pages: int  # pages measured
 
     @property
@@ -97,91 +97,38 @@ def compact_child(root: str, org: str) -> None:
                       "gets": bucket.gets, "lists": bucket.lists, "puts": bucket.puts}))
 
 
-def counting_filesystem() -> Any:
-    """An fsspec local file system whose opens and reads are counted (DuckDB reads through it). Reads are
-    positional per thread: DuckDB's threads share a handle and seek then read, which would race."""
-    import os
-    import threading
-
-    from fsspec.implementations.local import LocalFileSystem
-
-    class Handle:
-        def __init__(self, fs: Any, path: str) -> None:
-            self.fs, self.fd, self.local = fs, os.open(path, os.O_RDONLY), threading.local()
-            self.size = os.fstat(self.fd).st_size
-
-        def seek(self, offset: int, whence: int = 0) -> int:
-            base = {0: 0, 1: getattr(self.local, "at", 0), 2: self.size}[whence]
-            self.local.at = base + offset
-            return self.local.at
-
-        def tell(self) -> int:
-            return getattr(self.local, "at", 0)
-
-        def read(self, size: int = -1) -> bytes:
-            at = self.tell()
-            data = os.pread(self.fd, self.size - at if size is None or size < 0 else size, at)
-            self.local.at = at + len(data)
-            with self.fs.lock:
-                self.fs.reads += 1
-                self.fs.bytes += len(data)
-            return data
-
-        def close(self) -> None:
-            os.close(self.fd)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            self.close()
-
-    class Counted(LocalFileSystem):
-        protocol = "counted"
-        cachable = False  # fsspec caches instances: each page gets its own counters
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.opens = self.reads = self.bytes = 0
-            self.lock = threading.Lock()
-
-        def _open(self, path, mode="rb", **kwargs):
-            with self.lock:
-                self.opens += 1
-            return Handle(self, self._strip_protocol(path))
-
-    return Counted()
-
-
 def warm_pages(root: Path, now: datetime, hot_days: int, days: int, tallies: dict, pages: int) -> list[dict]:
-    """``pages`` pages of each of bench/warm.py's combinations over the warm part: S3 requests, bytes, ms."""
-    from warm import Folder, combinations, connect
+    """``pages`` pages of each of bench/warm.py's combinations over the warm part, read as the API reads them
+    (bench/warm_api.py: ``WarmTier.page`` over S3 on a moto server, a fresh container's first page then the
+    following ones): S3 requests (the manifest's GET and the range GETs), bytes, ms."""
+    import os
+
+    from export import moto_server
+    from warm import combinations
+    from warm_api import page_through, s3_client
 
     from activitylog import ids
-    from activitylog.query.filters import parse_list_request
-    from activitylog.warm import compact
-    from activitylog.warm.page import newest_first
 
     start, boundary = now - timedelta(days=days), now - timedelta(days=hot_days)
     users = tallies["user"].most_common()
     record = tallies["record"].most_common(1)[0][0]
     runs = [e[7] for e in tallies["entries"] if e[7] and e[0] < ids.lower_bound(boundary)]
     correlation = statistics.mode(runs)
-    files = [(f"counted://{root / file.key}", file) for file in compact.current(Folder(root), ORG)]
     measured = []
-    for name, params in combinations(start, boundary, users[0][0], users[len(users) // 2][0], record, correlation):
-        wanted = parse_list_request(params).filter
-        connection, counted, before = connect(), counting_filesystem(), None
-        connection.register_filesystem(counted)
-        for _ in range(pages):
-            opens, reads, read, started = counted.opens, counted.reads, counted.bytes, time.perf_counter()
-            page = newest_first(files, wanted, now, PAGE, before, connection)
-            measured.append({"combination": name, "ms": (time.perf_counter() - started) * 1000,
-                             "requests": 1 + counted.opens - opens + counted.reads - reads,  # 1: the manifest
-                             "bytes": counted.bytes - read, "rows": len(page.rows)})
-            before = page.last_id
-            if before is None:
-                break
+    with moto_server() as url:
+        os.environ["AWS_ENDPOINT_URL"] = url
+        try:
+            client = s3_client()
+            client.create_bucket(Bucket=BUCKET)
+            for path in (root / "warm").rglob("*"):
+                if path.is_file():  # the compacted files and the manifest, as the job PUT them
+                    client.put_object(Bucket=BUCKET, Key=str(path.relative_to(root)), Body=path.read_bytes())
+            for name, params in combinations(start, boundary, users[0][0], users[len(users) // 2][0], record, correlation):
+                for page in page_through(client, BUCKET, ORG, params, now, pages, 1)["pages"]:
+                    measured.append({"combination": name, "ms": page["ms"], "requests": page["requests"],
+                                     "bytes": page["bytes"] + page["manifest_bytes"], "rows": page["rows"]})
+        finally:
+            del os.environ["AWS_ENDPOINT_URL"]
     return measured
 
 
@@ -207,7 +154,7 @@ def measure(entries: int, hot_days: int, days: int, pages: int, seed: int, now: 
         f"combinations older than {hot_days} days: {statistics.fmean(m['requests'] for m in measured):.1f} S3 requests and "
         f"{statistics.fmean(m['bytes'] for m in measured) / 1024:,.0f} KB per page (mean; max "
         f"{max(m['requests'] for m in measured)} and {max(m['bytes'] for m in measured) / 1024:,.0f} KB), "
-        f"{statistics.fmean(m['ms'] for m in measured):.0f} ms per page on local disk; {len(full)} of them returned rows")
+        f"{statistics.fmean(m['ms'] for m in measured):.0f} ms per page (WarmTier.page over moto); {len(full)} of them returned rows")
     return Warm(
         entries=entries, raw_objects=objects, raw_bytes=raw_bytes, parquet_bytes=c["bytes"], files=c["files"],
         seconds=c["seconds"], peak_rss_mb=c["peak_rss_mb"], gets=c["gets"], lists=c["lists"], puts=c["puts"],
