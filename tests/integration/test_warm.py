@@ -366,10 +366,10 @@ def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rer
     before = page()
     assert before == sorted((e.id for e in entries if e.occurred_at.date() <= first), reverse=True)[:50]
 
-    crashing = CrashingBucket(warm, puts=3)  # dies after three of the new files, before the manifest
+    crashing = CrashingBucket(warm, puts=3)  # dies after three new objects (files and their filters), before the manifest
     with pytest.raises(Crash):
         compact.compact(bucket, crashing, ORG, second, row_group_rows=16)
-    assert len(crashing.puts) == 3 and all(key.endswith(".parquet") for key in crashing.puts)
+    assert len(crashing.puts) == 3 and all(key.endswith((".parquet", ".correlations")) for key in crashing.puts)
     assert warm.get(compact.manifest_key(ORG)) == old_manifest
     assert page() == before  # the old manifest and its files answer exactly as before
 
@@ -502,3 +502,30 @@ def test_an_org_whose_compaction_fails_holds_no_other_back_and_the_run_fails(buc
         wiring.reset()
     assert [len(compact.current(warm, org)) for org in ("org_a", "org_b", "org_c")] == [1, 0, 1]
     assert compact.read_manifest(warm, "org_b").through is None
+
+
+def test_a_chains_page_opens_only_the_files_whose_correlation_filter_holds_it(bucket, warm, monkeypatch):
+    from activitylog.ids import LOWEST_ID, upper_bound
+    from activitylog.query.filters import ActivityFilter
+    from activitylog.warm import bloom, tier
+
+    monkeypatch.setattr(compact, "FILE_ROWS", 40)  # a file a month
+    archive = Archive(bucket)
+    entries = seed(archive)  # three months; each run_n chain has entries in every month
+    chain = [entry(NOW - timedelta(days=45, hours=n), n, correlation_id="req_once") for n in range(3)]
+    for made in chain:
+        archive.write(made)
+    files = full(bucket, warm)
+    assert len(files) >= 3 and all(f.correlations for f in files)
+    holding = [f for f in files if bloom.may_hold(warm.get(compact.correlations_key(f.key)) or b"", "req_once")]
+    assert len(holding) == 1  # the month the chain ran in (Bloom filters: no false positive among these few ids)
+
+    reader = tier.WarmTier(warm)
+    opened: list[str] = []
+    real = reader._connect
+    monkeypatch.setattr(reader, "_connect", lambda chosen: (opened.extend(f.key for f in chosen), real(chosen))[1])
+    page = reader.page(ORG, ActivityFilter(correlation_id="req_once"), LOWEST_ID, upper_bound(NOW), 50, detail=False)
+    assert [e.id for e in page.items] == sorted((m.id for m in chain), reverse=True)
+    assert opened == [holding[0].key]  # the other months' files were never opened
+    everywhere = reader.page(ORG, ActivityFilter(correlation_id="run_1"), LOWEST_ID, upper_bound(NOW), 200, detail=False)
+    assert [e.id for e in everywhere.items] == sorted((e.id for e in entries if e.correlation_id == "run_1"), reverse=True)

@@ -57,6 +57,7 @@ from activitylog import ids
 from activitylog.archive import layout
 from activitylog.archive.store import Objects
 from activitylog.ids import occurred_at
+from activitylog.warm import bloom
 
 WARM_PREFIX = "warm/"
 ROW_GROUP_ROWS = 2048  # rows per row group (DuckDB's smallest): a page of a dense filter reads one or two
@@ -142,6 +143,13 @@ class WarmFile:
     # The values present, per axis (types, statuses, entity_types, users, user_types: "TYPE user"); an axis
     # missing or None is unknown (too many values, or a manifest written before summaries).
     summary: dict[str, Optional[list[str]]] = field(default_factory=dict)
+    # a Bloom filter of its correlation ids sits beside it (``correlations_key``); False in older manifests
+    correlations: bool = False
+
+
+def correlations_key(file_key: str) -> str:
+    """Where a file's correlation ids' Bloom filter is (``warm.bloom``): beside it, named after it."""
+    return file_key.removesuffix(".parquet") + ".correlations"
 
 
 @dataclass(frozen=True)
@@ -358,8 +366,13 @@ def compact(
                 period = period_of(low, high)
                 key = warm_key(org, period, body)
                 warm.put(key, body, content_type="application/vnd.apache.parquet")  # the same bytes: the same key
-                groups = [list(group) for group in row_groups(duckdb.connect(), str(path))]
-                made.append(WarmFile(key, period, rows, low, high, len(body), groups, summary))
+                reader = duckdb.connect()
+                chains = reader.execute(
+                    "SELECT DISTINCT correlation_id FROM read_parquet(?) WHERE correlation_id IS NOT NULL", [str(path)]
+                ).fetchall()
+                warm.put(correlations_key(key), bloom.make(chain for (chain,) in chains), "application/octet-stream")
+                groups = [list(group) for group in row_groups(reader, str(path))]
+                made.append(WarmFile(key, period, rows, low, high, len(body), groups, summary, correlations=True))
             for copy in raw:  # the batch is written: its raw copies go (disk follows a batch, not the org)
                 os.unlink(copy)
             shutil.rmtree(out)

@@ -118,6 +118,7 @@ class WarmTier:
         self.objects = objects  # archive.store.S3Objects of the warm bucket
         self.clock = clock
         self._manifests: dict[str, tuple[float, Manifest]] = {}
+        self._blooms: dict[str, bytes] = {}  # a file's correlation ids' filter, by the file's key (never changes)
         self._connection: Any = None
         self._files: Any = None
         self._lock = threading.Lock()
@@ -140,7 +141,9 @@ class WarmTier:
         more may follow (the last id returned)."""
         from activitylog.warm.page import read_range
 
-        files = self.manifest(org).files
+        files = [f for f in self.manifest(org).files if f.max_id >= low_id and f.min_id <= high_id]
+        if wanted.correlation_id:
+            files = self._holding(files, wanted.correlation_id)
         connection = self._connect(files)
         try:
             found = read_range(
@@ -155,6 +158,21 @@ class WarmTier:
     def get(self, org: str, entry_id: str) -> Optional[Entry]:
         page = self.page(org, ActivityFilter(), entry_id, entry_id, 1, detail=True)
         return page.items[0] if page.items else None
+
+    def _holding(self, files: list[WarmFile], chain: str) -> list[WarmFile]:
+        """The files whose correlation ids' Bloom filter may hold ``chain`` (each filter read once per container, in
+        parallel: a chain's page over two years looks at every file's)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from activitylog.warm import bloom
+        from activitylog.warm.compact import correlations_key
+
+        missing = [f.key for f in files if f.correlations and f.key not in self._blooms]
+        if missing:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                found = pool.map(lambda key: self.objects.get(correlations_key(key)), missing)
+                self._blooms.update({key: made for key, made in zip(missing, found, strict=True) if made is not None})
+        return [f for f in files if f.key not in self._blooms or bloom.may_hold(self._blooms[f.key], chain)]
 
     def _connect(self, files: list[WarmFile]) -> Any:
         """A cursor of the container's one DuckDB connection: its file system and Parquet footers outlive a page
