@@ -529,3 +529,56 @@ def test_a_chains_page_opens_only_the_files_whose_correlation_filter_holds_it(bu
     assert opened == [holding[0].key]  # the other months' files were never opened
     everywhere = reader.page(ORG, ActivityFilter(correlation_id="run_1"), LOWEST_ID, upper_bound(NOW), 200, detail=False)
     assert [e.id for e in everywhere.items] == sorted((e.id for e in entries if e.correlation_id == "run_1"), reverse=True)
+
+
+def test_a_compaction_process_killed_with_sigkill_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, tmp_path, monkeypatch):
+    """As a Lambda that runs out of time or memory dies: no exception, no cleanup, the process gone between two writes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.warm import FolderBucket
+
+    monkeypatch.setattr(compact, "FILE_ROWS", 16)
+    start = NOW - timedelta(days=60)
+    entries = month_of_days(Archive(bucket), start=start)
+    first, second = start.date() + timedelta(days=14), start.date() + timedelta(days=29)
+    archive_root, warm_root, clean_root = tmp_path / "archive", tmp_path / "warm", tmp_path / "clean"
+    archive = FolderBucket(archive_root)
+    for key in bucket.keys("archive/"):  # the archive as files, for the process to read too
+        archive.put(key, bucket.get(key) or b"")
+    warm = FolderBucket(warm_root)
+    compact.compact(archive, warm, ORG, first, row_group_rows=16)
+    old_manifest = warm.get(compact.manifest_key(ORG))
+    wanted = parse_list_request({"from": (NOW - timedelta(days=100)).isoformat(), "to": NOW.isoformat()}).filter
+
+    def page() -> list[str]:
+        files = [(str(warm_root / f.key), f) for f in compact.current(warm, ORG)]
+        return [row["id"] for row in newest_first(files, wanted, NOW, 50).rows]
+
+    before, written_before = page(), len(list(warm.keys("warm/")))
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from datetime import date; from pathlib import Path\n"
+        "from activitylog.warm import compact; from tests.support.warm import FolderBucket\n"
+        "compact.FILE_ROWS = 16\n"
+        "compact.compact(FolderBucket(Path(sys.argv[1])), FolderBucket(Path(sys.argv[2]), pause=0.5), sys.argv[3],"
+        " date.fromisoformat(sys.argv[4]), row_group_rows=16)\n"
+    ), str(archive_root), str(warm_root), ORG, second.isoformat()], cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    deadline = time.monotonic() + 120
+    while len(list(warm.keys("warm/"))) < written_before + 2:  # some new files and filters, not all
+        assert child.poll() is None and time.monotonic() < deadline, "the compaction ended before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=30) == -signal.SIGKILL
+    assert warm.get(compact.manifest_key(ORG)) == old_manifest  # never switched
+    assert page() == before  # the old manifest and its files answer exactly as before
+
+    finished = compact.compact(archive, warm, ORG, second, row_group_rows=16)
+    clean = FolderBucket(clean_root)
+    compact.compact(archive, clean, ORG, first, row_group_rows=16)
+    assert compact.compact(archive, clean, ORG, second, row_group_rows=16) == finished
+    assert clean.get(compact.manifest_key(ORG)) == warm.get(compact.manifest_key(ORG))  # byte for byte
+    assert page() == sorted((e.id for e in entries), reverse=True)[:50]

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from activitylog.warm import compact
@@ -32,3 +35,28 @@ class Reads:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.objects, name)
+
+
+class FolderBucket:
+    """A bucket kept as files, one per key (as ``activitylog_local.archive.FolderObjects`` reads a stopped stack's),
+    that also takes writes: each lands whole (written aside, then renamed), then waits ``pause`` seconds, so a
+    process writing it can be killed between two writes."""
+
+    def __init__(self, root: Path, pause: float = 0.0) -> None:
+        from activitylog_local.archive import FolderObjects
+
+        self.root, self.pause, self.folder = root, pause, FolderObjects(root)
+
+    def keys(self, prefix: str, start_after: Optional[str] = None) -> Iterator[str]:
+        return (key for key in self.folder.keys(prefix, start_after) if not key.endswith(".part"))
+
+    def get(self, key: str) -> Optional[bytes]:
+        return self.folder.get(key)
+
+    def put(self, key: str, body: bytes, content_type: str = "", tag: Optional[str] = None) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(path.name + ".part")
+        aside.write_bytes(body)
+        os.replace(aside, path)
+        time.sleep(self.pause)
