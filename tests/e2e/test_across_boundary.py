@@ -151,11 +151,11 @@ def test_a_background_export_over_a_crossing_window_holds_the_lists_rows(api_sta
 
 
 def test_seed_keeps_within_the_tables_days_when_asked_for_more(api_stack):
-    seeded = api_stack.cli("seed", "--org", "org_e2e_seed", "--count", "60", "--days", str(HOT_TABLE_DAYS + 30))
+    seeded = api_stack.cli("seed", "--org", "org_e2e_seed_cap", "--count", "60", "--days", str(HOT_TABLE_DAYS + 30))
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-    assert "org_e2e_seed: 60 entries recorded" in seeded.stdout
+    assert "org_e2e_seed_cap: 60 entries recorded" in seeded.stdout
     status, page = api_stack.request("GET", f"/activities?from={iso(datetime.now(timezone.utc) - timedelta(days=729))}&limit=200",
-                                     reader(api_stack, "org_e2e_seed"))
+                                     reader(api_stack, "org_e2e_seed_cap"))
     assert status == 200 and len(page["items"]) == 60, page
     oldest = datetime.fromisoformat(page["items"][-1]["occurred_at"].replace("Z", "+00:00"))
     assert datetime.now(timezone.utc) - oldest < timedelta(days=HOT_TABLE_DAYS - 1), oldest
