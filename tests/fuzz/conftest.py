@@ -1,15 +1,21 @@
 """The fuzz tier: schemathesis against the OpenAPI document the local stack serves.
 
-The stack is an ``api_stack`` of its own (tests/support/stack.py: ``activitylog serve`` as a subprocess,
-exactly what ``make dev`` runs), so nothing the e2e tier left in flight reaches the fuzz tier's counts.
+The stack is one of its own (tests/support/stack.py's ``running_api_stack``: ``activitylog serve`` as a
+subprocess, exactly what ``make dev`` runs), so nothing the e2e tier left in flight reaches the fuzz tier's
+counts; unseeded, as the fuzz organization is its own (the demo's seed is the e2e tier's).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import api_stack  # noqa: F401 - the fixture: a stack of the fuzz tier's own
 from tests.support.fuzz import FUZZ_ORG
+from tests.support.stack import running_api_stack
+
+
+@pytest.fixture(scope="package")
+def api_stack(tmp_path_factory):
+    yield from running_api_stack(tmp_path_factory.mktemp("api-stack"), seeded=False)
 
 
 @pytest.fixture(scope="package")

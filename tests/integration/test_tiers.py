@@ -147,12 +147,36 @@ def sweep(world) -> int:
 
 
 def test_every_filter_pages_across_the_boundary_exactly_as_a_read_of_everything(world, history):
+    """One history, two phases: paging while compaction moves the boundary under the pages, then every filter."""
     service = tiered(world)
     sample = {e["id"]: e["entry"] for e in history[::15]}  # as recorded
-    compact_through(world, compact.compactable_through(NOW, HOT_DAYS))
+    last = compact.compactable_through(NOW, HOT_DAYS)
+
+    # While compaction advances and TTL sweeps between two pages: no gap, no duplicate.
+    start = last - timedelta(days=4)
+    compact_through(world, start)
     assert sweep(world) > 200  # the table kept only its last weeks: what is older is read from the warm tier
+    for filters in ({"type": "USER_ACTION"}, {"status": "WARNING,FAILED"}):
+        params = filters | ACROSS
+        moved, stop = {"through": start, "runs": 0}, start + timedelta(days=2)
+
+        def compaction_and_ttl_run() -> None:  # between two pages: the boundary moves a day, TTL sweeps
+            if moved["through"] < stop:
+                moved["through"] += timedelta(days=1)
+                compact_through(world, moved["through"])
+                sweep(world)
+                moved["runs"] += 1
+
+        before = service.warm.boundary(WRITER.org)
+        assert page_through(service, params, limit=2, between=compaction_and_ttl_run) == oracle(history, params)
+        assert moved["runs"] > 0 and service.warm.boundary(WRITER.org) > before  # it did move under the pages
+        start = moved["through"]
+
+    # Compacted up to compactable_through and swept: every filter, over two years and around the boundary.
+    compact_through(world, last)
+    sweep(world)
     boundary = service.warm.boundary(WRITER.org)
-    assert compact.boundary(compact.compactable_through(NOW, HOT_DAYS)) == boundary
+    assert compact.boundary(last) == boundary
     assert sum(e["id"] < boundary for e in history) > 250 and sum(e["id"] >= boundary for e in history) > 140
     for window in (TWO_YEARS, ACROSS):
         for filters in FILTERS:
@@ -176,29 +200,6 @@ def test_every_filter_pages_across_the_boundary_exactly_as_a_read_of_everything(
     chain = service.related(WRITER, chained)
     assert [item["id"] for item in chain["items"]] == sorted(
         e["id"] for e in history if e["correlation_id"] == sample[chained].correlation_id)
-
-
-def test_paging_while_compaction_advances_and_ttl_sweeps_gives_no_gap_and_no_duplicate(world, history):
-    service = tiered(world)
-    last = compact.compactable_through(NOW, HOT_DAYS)
-    start = last - timedelta(days=4)
-    compact_through(world, start)
-    sweep(world)
-    for filters in ({"type": "USER_ACTION"}, {"status": "WARNING,FAILED"}):
-        params = filters | ACROSS
-        moved, stop = {"through": start, "runs": 0}, start + timedelta(days=2)
-
-        def compaction_and_ttl_run() -> None:  # between two pages: the boundary moves a day, TTL sweeps
-            if moved["through"] < stop:
-                moved["through"] += timedelta(days=1)
-                compact_through(world, moved["through"])
-                sweep(world)
-                moved["runs"] += 1
-
-        before = service.warm.boundary(WRITER.org)
-        assert page_through(service, params, limit=2, between=compaction_and_ttl_run) == oracle(history, params)
-        assert moved["runs"] > 0 and service.warm.boundary(WRITER.org) > before  # it did move under the pages
-        start = moved["through"]
 
 
 def test_an_entry_older_than_the_tables_days_cannot_be_recorded_or_change(world):

@@ -333,56 +333,6 @@ def test_a_rerun_with_the_same_through_writes_nothing_and_leaves_the_manifest_by
         assert warm.get(compact.manifest_key(ORG)) == manifest
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashingBucket(Counting):
-    """The warm bucket, until the compaction's ``puts``-th write, which never happens (the function dies)."""
-
-    def __init__(self, store: S3Objects, puts: int) -> None:
-        super().__init__(store)
-        self.left = puts
-
-    def put(self, key, body, content_type="application/json", tag=None):
-        if self.left == 0:
-            raise Crash(key)
-        self.left -= 1
-        super().put(key, body, content_type, tag)
-
-
-def test_a_compaction_killed_half_way_leaves_the_old_files_answering_and_the_rerun_finishes_it(bucket, warm, aws, tmp_path, monkeypatch):
-    monkeypatch.setattr(compact, "FILE_ROWS", 16)
-    start = NOW - timedelta(days=60)
-    entries = month_of_days(Archive(bucket), start=start)
-    first, second = start.date() + timedelta(days=14), start.date() + timedelta(days=29)
-    compact.compact(bucket, warm, ORG, first, row_group_rows=16)
-    old_manifest = warm.get(compact.manifest_key(ORG))
-    wanted = parse_list_request({"from": (NOW - timedelta(days=100)).isoformat(), "to": NOW.isoformat()}).filter
-
-    def page() -> list[str]:
-        return [row["id"] for row in newest_first(_local(warm, tmp_path, compact.current(warm, ORG)), wanted, NOW, 50).rows]
-
-    before = page()
-    assert before == sorted((e.id for e in entries if e.occurred_at.date() <= first), reverse=True)[:50]
-
-    crashing = CrashingBucket(warm, puts=3)  # dies after three new objects (files and their filters), before the manifest
-    with pytest.raises(Crash):
-        compact.compact(bucket, crashing, ORG, second, row_group_rows=16)
-    assert len(crashing.puts) == 3 and all(key.endswith((".parquet", ".correlations")) for key in crashing.puts)
-    assert warm.get(compact.manifest_key(ORG)) == old_manifest
-    assert page() == before  # the old manifest and its files answer exactly as before
-
-    finished = compact.compact(bucket, warm, ORG, second, row_group_rows=16)
-    # The same manifest, byte for byte, as the same two runs never interrupted.
-    aws.create_bucket(Bucket="warm-clean")
-    clean = S3Objects("warm-clean", aws)
-    compact.compact(bucket, clean, ORG, first, row_group_rows=16)
-    assert compact.compact(bucket, clean, ORG, second, row_group_rows=16) == finished
-    assert clean.get(compact.manifest_key(ORG)) == warm.get(compact.manifest_key(ORG))
-    assert page() == sorted((e.id for e in entries), reverse=True)[:50]
-
-
 def test_the_compact_function_compacts_every_archived_org_through_compactable_through(bucket, warm, monkeypatch):
     from activitylog import wiring
     from tests.support.kit import LambdaContext, load_handler_module

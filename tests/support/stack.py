@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -94,18 +94,16 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
 
 HOT_TABLE_DAYS = 90
 
-# One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
-@pytest.fixture(scope="package")
-def api_stack(tmp_path_factory):
-    """template.yaml's stack with the demo organization seeded (DEMO_SEED entries over 30 days through the API,
-    DEMO_HISTORY older ones in the warm tier and, between HotTableDays and 30 days ago, in the table); expired
+def running_api_stack(tmp: Path, seeded: bool = True) -> Iterator[RunningStack]:
+    """template.yaml's stack; ``seeded``: the demo organization seeded (DEMO_SEED entries over 30 days through the
+    API, DEMO_HISTORY older ones in the warm tier and, between HotTableDays and 30 days ago, in the table); expired
     entries are deleted within a second, as TTL does in AWS within days.
 
     Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
     """
+    seed = ["--seed-count", str(DEMO_SEED), "--seed-days", "30", "--seed-history", str(DEMO_HISTORY)] if seeded else ["--no-seed"]
     # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
-    stack = start_stack(tmp_path_factory.mktemp("api-stack"), "--seed-count", str(DEMO_SEED), "--seed-days", "30",
-                   "--seed-history", str(DEMO_HISTORY),
+    stack = start_stack(tmp, *seed,
                    "--parameter", "WebhookRetrySeconds=1", "--parameter", f"ExportInlineRows={EXPORT_INLINE_ROWS}",
                    # The table holds 90 days (tests record entries up to 90 days old; older ones are the warm tier's).
                    "--parameter", f"HotTableDays={HOT_TABLE_DAYS}",
@@ -113,3 +111,10 @@ def api_stack(tmp_path_factory):
     yield stack
     stop_stack(stack)
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
+
+
+# One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
+@pytest.fixture(scope="package")
+def api_stack(tmp_path_factory):
+    """The seeded stack (``running_api_stack``)."""
+    yield from running_api_stack(tmp_path_factory.mktemp("api-stack"))
