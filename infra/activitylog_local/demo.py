@@ -609,7 +609,7 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
     from activitylog import ids
     from activitylog.archive import layout
     from activitylog.archive.lines import EXPIRE, INSERT, version_line
-    from activitylog.archive.writer import _manifest, objects_of
+    from activitylog.archive.writer import manifest_body, objects_of
     from activitylog.inputs import NewEntry
     from activitylog.retention_policy import archive_tag
     from activitylog.rules import new_entry
@@ -636,5 +636,5 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
         list(pool.map(lambda key: archive.put_lines(key, grouped[key], tag), grouped))
     placed = [(key, line) for key, together in grouped.items() for line in together]
     if placed:
-        archive.put(layout.manifest_key(now, lines[0].sequence), _manifest(placed))
+        archive.put(layout.manifest_key(now, lines[0].sequence), manifest_body(placed))
     return {"entries": len(inserts), "expired": len(expiries), "objects": len({key for key, _ in placed})}

@@ -19,11 +19,11 @@ from moto import mock_aws
 from activitylog import ids
 from activitylog.archive import layout
 from activitylog.archive.digests import Digester
-from activitylog.archive.lines import EXPIRE, INSERT, MODIFY, REMOVE, canonical, version_line
+from activitylog.archive.lines import EXPIRE, INSERT, MODIFY, REMOVE, version_line
 from activitylog.archive.query import mirror, mirror_warm, query, raw_window
 from activitylog.archive.signing import LocalSigner
 from activitylog.archive.store import ArchiveStore, S3Objects
-from activitylog.archive.writer import objects_of
+from activitylog.archive.writer import manifest_body, objects_of
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.query.filters import parse_list_request
 from activitylog.warm import compact
@@ -92,20 +92,8 @@ class Archive:
         placed = []
         for key, group in objects_of(lines).items():
             self.bucket.put_lines(key, group, "2555d")
-            placed += [
-                {
-                    "org": line.org,
-                    "key": key,
-                    "id": line.entry_id,
-                    "seq": line.sequence,
-                    "change": line.change,
-                    "sha256": line.sha256,
-                }
-                for line in group
-            ]
-        self.bucket.put(
-            layout.manifest_key(datetime.now(timezone.utc), lines[0].sequence), canonical({"lines": placed}).encode()
-        )
+            placed += [(key, line) for line in group]
+        self.bucket.put(layout.manifest_key(datetime.now(timezone.utc), lines[0].sequence), manifest_body(placed))
 
     def sign(self) -> None:
         Digester(self.bucket, self.digests, self.signer).run(datetime.now(timezone.utc) + timedelta(seconds=1))

@@ -79,7 +79,7 @@ class Archiver:
             placed += [(key, line) for line in group]
             done.objects += 1
         if placed:  # last: a manifest only names objects that exist
-            self.bucket.put(layout.manifest_key(self.clock(), lines[0].sequence), _manifest(placed))
+            self.bucket.put(layout.manifest_key(self.clock(), lines[0].sequence), manifest_body(placed))
             done.manifests += 1
         return done
 
@@ -119,7 +119,8 @@ def objects_of(lines: list[Line]) -> dict[str, list[Line]]:
     return {layout.data_key(org, group[0].entry_id, group[0].sequence): group for (org, _), group in groups.items()}
 
 
-def _manifest(placed: list[tuple[str, Line]]) -> bytes:
+def manifest_body(placed: list[tuple[str, Line]]) -> bytes:
+    """A batch's manifest: each line it placed, under its object's key (the digest job reads these)."""
     return canonical(
         {
             "lines": [
