@@ -8,6 +8,7 @@ shows the new run, linked to the original, and lists the chain, each entry a lin
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -62,6 +63,30 @@ def test_retry_on_a_failed_job_shows_the_new_run_linked_to_the_original_and_the_
     chain.nth(0).get_by_role("link").click()  # back to the original, from its chain
     expect()(panel.locator(".facts code").first).to_have_text(original)
     expect()(panel.locator(".badge").first).to_have_text("FAILED")
+
+
+def test_an_open_chain_shows_an_entry_recorded_after_the_panel_opened(open_page, api_stack, retry_org):
+    """The chain is read again while it moves: an entry of the chain recorded while the panel is open
+    (a retried run's webhook, seconds after the run) joins the list without reopening the entry."""
+    writer = HttpClient(api_stack.url, api_stack.token(ORG, "svc_e2e_seed", scopes=("read", "write")))
+    chain = f"chain_{uuid.uuid4().hex[:12]}"
+
+    def record(event: str) -> str:
+        status, body = writer.request("POST", "/activities", {
+            "type": "SYSTEM_EVENT", "status": "SUCCESS", "actor": {"kind": "system", "id": "system", "name": "system"},
+            "action": "noted", "event": event, "correlation_id": chain,
+            "entity": {"type": "setting", "id": "platform", "label": "Platform"}})
+        assert status == 201, body
+        return body["id"]
+
+    record("Chain begins")
+    opened = record("Chain goes on")
+    page = open_page(f"/?entry={opened}", org=retry_org, token=riley(api_stack))
+    items = page.get_by_role("dialog").get_by_role("region", name="Related").get_by_role("listitem")
+    expect()(items).to_have_count(2)
+    record("Chain ends, after the panel opened")
+    expect()(items).to_have_count(3, timeout=15_000)
+    expect()(items.nth(2)).to_contain_text("Chain ends, after the panel opened")
 
 
 def test_a_job_retry_cannot_run_says_where_to_re_run_it_and_a_success_has_no_retry(open_page, api_stack, retry_org):

@@ -66,17 +66,39 @@ panelSections.push({
 });
 
 // The chain, oldest first; the open entry is marked, every other one opens in the panel.
+// A chain still moving (a run in progress, or its newest entry minutes old) is read again until
+// it settles: a retried run's webhook is recorded after the panel has opened on the run.
+const CHAIN_SETTLES_MS = 2 * 60_000;
+const CHAIN_REFRESH_MS = [2_000, 10_000];  // the first wait, and the longest as it backs off
+
+function stillMoving(items) {
+  const newest = Math.max(...items.map((item) => Date.parse(item.occurred_at)));
+  return items.some((item) => item.status === 'IN_PROGRESS') || Date.now() - newest < CHAIN_SETTLES_MS;
+}
+
 panelSections.push({
   render(entry, context) {
     const list = el('ol', { className: 'related' });
+    const hint = el('p', { className: 'hint', hidden: true }, 'The chain is longer: filter the table by its correlation id for the rest.');
     const section = el('section', { 'aria-labelledby': 'related-title', hidden: true },
-      el('h3', { id: 'related-title' }, 'Related'), list);
-    context.api.related(entry.id).then(({ items, complete }) => {
-      if (items.length < 2) return;  // alone in its chain: nothing to show
-      list.replaceChildren(...items.map((item) => el('li', {}, link(item, item.id === entry.id, context))));
-      if (!complete) list.after(el('p', { className: 'hint' }, 'The chain is longer: filter the table by its correlation id for the rest.'));
-      section.hidden = false;
+      el('h3', { id: 'related-title' }, 'Related'), list, hint);
+    let shown = '';
+    const show = ({ items, complete }) => {
+      const now = items.map((item) => `${item.id}:${item.status}`).join();
+      if (items.length >= 2 && now !== shown) {  // alone in its chain: nothing to show; unchanged: keep focus
+        shown = now;
+        list.replaceChildren(...items.map((item) => el('li', {}, link(item, item.id === entry.id, context))));
+        hint.hidden = complete;
+        section.hidden = false;
+      }
+      return stillMoving(items);  // the open entry is always among them
+    };
+    const read = (wait) => context.api.related(entry.id).then((chain) => {
+      // Read again only while the panel still shows this entry (a closed or moved-on panel drops the section).
+      const again = () => { if (section.isConnected) read(Math.min(wait * 1.5, CHAIN_REFRESH_MS[1])); };
+      if (show(chain)) setTimeout(again, wait);
     }).catch(() => {});  // the chain is extra: the entry itself is shown already
+    read(CHAIN_REFRESH_MS[0]);
     return section;
   },
 });
