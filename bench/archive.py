@@ -292,7 +292,7 @@ def compact_org(root: Path, org: str, through) -> tuple[float, int]:
 def warm_week(root: Path, org: str, wanted, now: datetime, connection) -> tuple[list[dict], int, int]:
     """Support's query as ``activitylog archive query`` runs it over the warm tier: the manifest, the files that
     meet the window, the query; (rows, files opened, their bytes)."""
-    from activitylog.archive.query import Warm, query, warm_files
+    from activitylog.support.archive_query import Warm, query, warm_files
     from activitylog.warm.compact import read_manifest
 
     manifest = read_manifest(Folder(root), org)
@@ -320,7 +320,7 @@ def main() -> None:
     from moto import mock_aws
 
     from activitylog import ids
-    from activitylog.archive.query import query
+    from activitylog.support.archive_query import query
     from activitylog.query.filters import parse_list_request
 
     rng = random.Random(args.seed)

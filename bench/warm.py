@@ -293,7 +293,7 @@ def expected_ids(entries: list[tuple], params: dict, now: datetime, count: int) 
 
 
 def baseline_page(root: Path, org: str, params: dict, now: datetime) -> dict:
-    from activitylog.archive.query import query
+    from activitylog.support.archive_query import query
     from activitylog.query.filters import parse_list_request
 
     wanted = parse_list_request(params).filter

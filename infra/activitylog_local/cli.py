@@ -700,7 +700,7 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
     import tempfile
 
     from activitylog.archive.digests import verify
-    from activitylog.archive.query import mirror, mirror_warm, query, raw_window
+    from activitylog.support.archive_query import mirror, mirror_warm, query, raw_window
     from activitylog.errors import BadRequest
     from activitylog.query.filters import parse_list_request
     from activitylog_local.archive import pinned_keys, sources

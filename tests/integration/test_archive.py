@@ -374,7 +374,7 @@ def test_support_finds_a_hot_entry_in_the_table_and_says_so(aws, service):
 
 
 def test_the_archive_query_returns_the_entries_the_api_lists_for_the_same_window_and_filters(aws, service, stream, tmp_path):
-    from activitylog.archive.query import mirror, query
+    from activitylog.support.archive_query import mirror, query
     from activitylog.archive.store import S3Objects
     from activitylog.query.filters import parse_list_request
 

@@ -20,7 +20,7 @@ from activitylog import ids
 from activitylog.archive import layout
 from activitylog.archive.digests import Digester
 from activitylog.archive.lines import EXPIRE, INSERT, MODIFY, REMOVE, version_line
-from activitylog.archive.query import mirror, mirror_warm, query, raw_window
+from activitylog.support.archive_query import mirror, mirror_warm, query, raw_window
 from activitylog.archive.signing import LocalSigner
 from activitylog.archive.store import ArchiveStore, S3Objects
 from activitylog.archive.writer import manifest_body, objects_of

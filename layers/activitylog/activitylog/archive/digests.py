@@ -37,8 +37,8 @@ from typing import Any, Callable, Iterable, Optional
 
 from activitylog import ids
 from activitylog.archive import layout, merkle
+from activitylog.archive.layout import days
 from activitylog.archive.lines import canonical
-from activitylog.archive.query import days
 from activitylog.archive.store import Objects, unpack_lines
 
 FORMAT = 2  # 2: digests place their versions in the org's Merkle tree; checkpoints beside them

@@ -25,7 +25,7 @@ key                                                             what
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 from urllib.parse import quote, unquote
 
@@ -112,3 +112,12 @@ def checkpoint_key(org: str, tree_size: int) -> str:
 
 def checkpoint_size(key: str) -> int:
     return int(key.rsplit("/", 1)[1].split(".", 1)[0])
+
+
+def days(low: datetime, high: datetime) -> list[str]:
+    """The ``date=`` partitions a window touches (UTC days)."""
+    found, day = [], low.date()
+    while day <= high.date():
+        found.append(day.isoformat())
+        day += timedelta(days=1)
+    return found

@@ -2,6 +2,8 @@
 
 - ``lookup``  the hot table first (every entry still there, past its retention or not), then
               the archive (entries TTL has removed), with where it was found and when it left
+- ``archive_query``  an org's entries in the archive with DuckDB, filtered like ``GET /activities``
+              (``activitylog archive query``): above both the archive and the warm tier it reads
 
 ``SupportLookup(service, ArchiveStore(bucket), detail_view).get(support_caller, entry_id)`` answers
 the entry's detail with ``found_in`` (``hot`` or ``archive``).

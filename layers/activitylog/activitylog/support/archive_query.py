@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional
 
 from activitylog import ids
 from activitylog.archive import layout
+from activitylog.archive.layout import days
 from activitylog.archive.lines import Line
 from activitylog.archive.store import Objects, pack_lines, unpack_lines
 from activitylog.query.filters import ActivityFilter
@@ -54,15 +55,6 @@ _COLUMNS = {
     "event": "VARCHAR",
     "entity": "STRUCT(type VARCHAR, id VARCHAR, label VARCHAR)",
 }
-
-
-def days(low: datetime, high: datetime) -> list[str]:
-    """The ``date=`` partitions a window touches (UTC days)."""
-    found, day = [], low.date()
-    while day <= high.date():
-        found.append(day.isoformat())
-        day += timedelta(days=1)
-    return found
 
 
 def mirror(
