@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import string
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -559,7 +560,7 @@ def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[
     ids: list[Optional[str]] = []
     for start in range(0, len(entries), BATCH):
         chunk = entries[start:start + BATCH]
-        status, answer = client.request("POST", "/activities/batch", {"entries": [e.document for e in chunk]})
+        status, answer = _request(client, "POST", "/activities/batch", {"entries": [e.document for e in chunk]})
         if status not in (200, 207):
             raise SeedError(f"POST /activities/batch answered {status}: {answer}")
         for result in answer["results"]:
@@ -571,7 +572,7 @@ def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[
             progress(done, total)
     for entry, entry_id in zip(entries, ids, strict=True):
         for update in entry.updates:
-            status, answer = client.request("PATCH", f"/activities/{entry_id}", update)
+            status, answer = _request(client, "PATCH", f"/activities/{entry_id}", update)
             if status != 200:
                 raise SeedError(f"PATCH /activities/{entry_id} answered {status}: {answer}")
             done += 1
@@ -580,6 +581,20 @@ def seed(client: Client, entries: list[DemoEntry], progress: Optional[Callable[[
     if progress:
         progress(total, total)
     return {"entries": len(entries), "updates": total - len(entries)}
+
+
+RETRY_WAITS = (1.0, 2.0, 4.0, 8.0)  # seconds before each new try of a 503
+
+
+def _request(client: Client, method: str, path: str, body: dict) -> tuple[int, Any]:
+    """One request, tried again after a 503: the API answers it when the table did not answer in time
+    (a loaded machine), having written nothing, so the same request is safe to send again."""
+    for wait in (*RETRY_WAITS, None):
+        status, answer = client.request(method, path, body)
+        if status != 503 or wait is None:
+            return status, answer
+        time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 # --- the older history, as production holds it ----------------------------------------------

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activitylog_local.demo import DemoEntry, demo_entries
+from activitylog_local import demo
+from activitylog_local.demo import DemoEntry, demo_entries, seed
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 ENDINGS = {"deleted", "removed"}  # nothing happens to the record after these
@@ -180,3 +181,33 @@ def test_the_benchmarks_distribution_comes_from_the_same_generator():
     assert 0.01 < status["FAILED"] / 4000 < 0.03
     assert 0.48 < kinds["USER_ACTION"] / 4000 < 0.56 and 0.19 < kinds["WEBHOOK"] / 4000 < 0.25
     assert all(NOW - timedelta(days=30) < datetime.fromisoformat(d["occurred_at"]) < NOW for d in documents)
+
+
+def test_seeding_sends_a_request_the_api_answered_503_again_and_gives_up_on_other_errors(monkeypatch):
+    """A 503 (the table did not answer in time; nothing written) is sent again, as make dev on a loaded
+    machine needs; a 400 is the demo's own mistake and stops the seeding."""
+    monkeypatch.setattr(demo, "RETRY_WAITS", (0.0, 0.0))
+    sent: list[tuple[str, str]] = []
+
+    class Flaky:
+        def __init__(self, answers):
+            self.answers = list(answers)
+
+        def request(self, method, path, body=None):
+            sent.append((method, path))
+            status = self.answers.pop(0) if self.answers else 200
+            if status != 200:
+                return status, {"message": "the log's database did not answer"}
+            if path == "/activities/batch":
+                return 200, {"results": [{"status": "accepted", "id": f"id_{n}"} for n, _ in enumerate(body["entries"])]}
+            return 200, {}
+
+    entries = [DemoEntry(document={"event": f"e{n}"}, updates=[{"status": "SUCCESS"}] if n == 0 else [])
+               for n in range(3)]
+    assert seed(Flaky([503, 503, 200, 503]), entries) == {"entries": 3, "updates": 1}
+    assert sent == [("POST", "/activities/batch")] * 3 + [("PATCH", "/activities/id_0")] * 2
+
+    with pytest.raises(demo.SeedError, match="answered 503"):
+        seed(Flaky([503, 503, 503]), entries)  # still 503 after every wait: said, not hidden
+    with pytest.raises(demo.SeedError, match="answered 400"):
+        seed(Flaky([400]), entries)
