@@ -94,6 +94,16 @@ def meta_pk(org: str) -> str:
     return f"{org}{SEP}meta"
 
 
+# The org's directory of team members (user actors) the log has seen: one meta item each, under
+# ``meta_pk`` beside the shard history (so the roles that read meta items read these too, and one
+# Query lists them). Not entries: no ``ty``, so no index, archive or stream consumer takes them.
+ACTOR_PREFIX = f"actor{SEP}"
+
+
+def actor_sk(actor_id: str) -> str:
+    return f"{ACTOR_PREFIX}{actor_id}"
+
+
 def org_of(pk: str) -> str:
     """The org of any item's partition key (``{org}#{shard}``, ``{org}#meta``, ``{org}#events{n}``): orgs hold no ``#``."""
     return pk.rsplit(SEP, 1)[0]
