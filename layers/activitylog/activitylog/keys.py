@@ -46,6 +46,9 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
   that it does not exist: one entry per (org, provider, event id) whatever the entry's time and
   the org's shard count (``event_marker_keys``).
 
+- The org's **members directory** (``{org}#meta`` / ``actor#{id}``, no index keys): one item per team
+  member the log has seen, what ``GET /members`` searches by name (``activitylog.store.actors``).
+
 Which partitions a filter set reads is the planner's choice (``activitylog.query.planner``).
 """
 
