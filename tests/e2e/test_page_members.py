@@ -6,6 +6,7 @@ Each page runs in a time zone far from UTC, so a "Today" computed in UTC (or as 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -54,13 +55,18 @@ def listed(page, action) -> dict:
     return {"items": answer.value.json()["items"], "query": query_of(answer.value.url)}
 
 
+def first_listing(page) -> None:
+    """The first page of a fresh tab has answered: its functions may start cold on a busy machine."""
+    expect()(page.locator("#list-status")).to_have_text(re.compile(r"^(Showing|No entries)"), timeout=30_000)
+
+
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def test_a_member_found_by_name_on_a_fresh_filtered_link_an_unmatched_name_is_said_and_today_is_the_local_day(zoned_page):
     page = zoned_page("/?status=FAILED,WARNING")
-    settled(page)
+    first_listing(page)
     box = page.get_by_role("combobox", name="User")
     listings: list[str] = []
     page.on("request", lambda request: listings.append(request.url) if urlsplit(request.url).path == "/activities" else None)
@@ -82,10 +88,10 @@ def test_a_member_found_by_name_on_a_fresh_filtered_link_an_unmatched_name_is_sa
     expect()(box).to_have_value(CASEY[1])
 
     # A name that matches nobody is said, and never applied as if it were an id
-    box.fill("Zed Nobody")
+    box.fill("Zed")  # a word an id could be: applied before as user=Zed
     before = len(listings)
     box.press("Enter")
-    expect()(page.get_by_role("status").filter(has_text="No team member matches “Zed Nobody”")).to_be_visible()
+    expect()(page.get_by_role("status").filter(has_text="No team member matches “Zed”")).to_be_visible()
     page.wait_for_timeout(300)  # a listing, if one were asked, would have left by now
     assert len(listings) == before and query_of(page.url)["user"] == CASEY[0]
     page.keyboard.press("Tab")  # leaving the box shows the filter as it is
@@ -109,6 +115,7 @@ def test_a_member_found_by_name_on_a_fresh_filtered_link_an_unmatched_name_is_sa
 def test_a_link_to_a_members_entries_names_them_before_any_row_does_and_lists_only_theirs(zoned_page):
     # Casey records no webhooks: no row can tell the page their name, the server does
     page = zoned_page(f"/?user={CASEY[0]}&type=WEBHOOK&range=7d")
+    first_listing(page)
     expect()(page.get_by_text("No entries match these filters")).to_be_visible()
     expect()(page.get_by_role("combobox", name="User")).to_have_value(CASEY[1])
 
