@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from tests.support.page import WIDE, expect, reader, settled
 
 pytestmark = pytest.mark.e2e
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 ZONE = "Pacific/Kiritimati"  # UTC+14: its day and UTC's differ for most of every day
 CASEY = ("u_64", "Casey Nguyen")  # the demo's new hire (infra/activitylog_local/demo.py)
 
@@ -77,6 +79,7 @@ def test_a_member_found_by_name_on_a_fresh_filtered_link_an_unmatched_name_is_sa
         box.press_sequentially("C")
     assert asked.value.status == 200 and {"id": CASEY[0], "name": CASEY[1]} in asked.value.json()["items"]
     expect()(page.get_by_role("option", name=CASEY[1])).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "members-suggested-1280.png")
 
     # Typing the name and pressing Enter applies the member's id, and the box shows their name
     box.press_sequentially("asey")
@@ -92,6 +95,7 @@ def test_a_member_found_by_name_on_a_fresh_filtered_link_an_unmatched_name_is_sa
     before = len(listings)
     box.press("Enter")
     expect()(page.get_by_role("status").filter(has_text="No team member matches “Zed”")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "members-unmatched-1280.png")
     page.wait_for_timeout(300)  # a listing, if one were asked, would have left by now
     assert len(listings) == before and query_of(page.url)["user"] == CASEY[0]
     page.keyboard.press("Tab")  # leaving the box shows the filter as it is
