@@ -50,6 +50,11 @@ export function createApi(getToken) {
       if (cursor) params.set('cursor', cursor);
       return get(`/activities?${params}`, signal);
     },
+    /** The org's team members whose name or id holds `search` (all when empty): [{id, name}], exact id first. */
+    async members(search, signal) {
+      const params = new URLSearchParams({ q: search, limit: '20' });
+      return (await get(`/members?${params}`, signal)).items || [];
+    },
     /** One whole entry: changes, metadata, error. */
     entry(id, signal) {
       return get(`/activities/${encodeURIComponent(id)}`, signal);

@@ -34,7 +34,7 @@ const detail = createDetail({
   closeButton: $('detail-close'), context,
   onClose: () => { openEntry = ''; table.mark(''); history.replaceState(null, '', writeUrl(filters)); },
 });
-const members = createMemberSearch($('user'), $('user-options'), (user) => {
+const members = createMemberSearch($('user'), $('user-options'), $('user-message'), api, (user) => {
   if (user !== filters.user) applyFilters({ ...filters, user });
 });
 // Scrolling near the end of the table loads the next page (the button does the same by hand).

@@ -1,8 +1,11 @@
 // The filter set as the URL holds it, so a copied link reproduces the view, and as the API
 // reads it (GET /activities: type, status, user, entity_type, entity_id, from, to).
 
-/** Date range presets: hours back from now. "all" and "custom" are the other choices. */
+/** Date range presets: hours back from now. "today", "yesterday", "all" and "custom" are the other choices. */
 export const RANGES = { '24h': 24, '7d': 24 * 7, '30d': 24 * 30 };
+// Calendar days in the reader's own time zone (as the CLI's `--from today` is the terminal's):
+// how many days back the day starts, and whether it ends at the next midnight (else now).
+const DAYS = { today: [0, false], yesterday: [1, true] };
 export const DEFAULT_RANGE = '24h';
 // "All time": the API never lists entries past the org's retention, so the epoch is the whole history.
 const BEGINNING = '1970-01-01T00:00:00.000Z';
@@ -16,7 +19,7 @@ export function readUrl(search) {
   const params = new URLSearchParams(search);
   const many = (name) => (params.get(name) || '').split(',').map((value) => value.trim()).filter(Boolean);
   let range = params.get('range') || DEFAULT_RANGE;
-  if (!(range in RANGES) && range !== 'all' && range !== 'custom') range = DEFAULT_RANGE;
+  if (!(range in RANGES) && !(range in DAYS) && range !== 'all' && range !== 'custom') range = DEFAULT_RANGE;
   return {
     filters: {
       types: many('type'),
@@ -49,6 +52,11 @@ export function apiQuery(filters, now = new Date()) {
   const params = axes(filters);
   if (filters.range in RANGES) {
     params.set('from', new Date(now.getTime() - RANGES[filters.range] * 3600 * 1000).toISOString());
+  } else if (filters.range in DAYS) {
+    const [back, whole] = DAYS[filters.range];
+    const start = localMidnight(now, back);
+    params.set('from', start.toISOString());
+    if (whole) params.set('to', new Date(localMidnight(now, back - 1).getTime() - 1).toISOString());
   } else if (filters.range === 'all') {
     params.set('from', BEGINNING);
   } else {
@@ -82,4 +90,9 @@ export function fromLocalInput(value) {
   if (!value) return '';
   const moment = new Date(value);
   return Number.isNaN(moment.getTime()) ? '' : moment.toISOString();
+}
+
+/** The reader's local midnight `back` days before `now`'s day (a DST day is 23 or 25 hours: the calendar decides). */
+export function localMidnight(now, back = 0) {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - back);
 }

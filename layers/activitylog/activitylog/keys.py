@@ -46,6 +46,9 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
   that it does not exist: one entry per (org, provider, event id) whatever the entry's time and
   the org's shard count (``event_marker_keys``).
 
+- The org's **members directory** (``{org}#meta`` / ``actor#{id}``, no index keys): one item per team
+  member the log has seen, what ``GET /members`` searches by name (``activitylog.store.actors``).
+
 Which partitions a filter set reads is the planner's choice (``activitylog.query.planner``).
 """
 
@@ -92,6 +95,16 @@ META_ITEMS = (SHARDS_META, RETENTION_META)
 
 def meta_pk(org: str) -> str:
     return f"{org}{SEP}meta"
+
+
+# The org's directory of team members (user actors) the log has seen: one meta item each, under
+# ``meta_pk`` beside the shard history (so the roles that read meta items read these too, and one
+# Query lists them). Not entries: no ``ty``, so no index, archive or stream consumer takes them.
+ACTOR_PREFIX = f"actor{SEP}"
+
+
+def actor_sk(actor_id: str) -> str:
+    return f"{ACTOR_PREFIX}{actor_id}"
 
 
 def org_of(pk: str) -> str:

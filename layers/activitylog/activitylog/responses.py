@@ -113,6 +113,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "MemberList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {
+                        "id": {"type": "string", "description": "the member's id: the list's `user` filter"},
+                        "name": {"type": "string", "description": "as their latest entry named them"},
+                    },
+                },
+            },
+        },
+    },
     "RetryAccepted": {
         "type": "object",
         "required": ["id", "run_id", "retry_of", "job", "correlation_id"],

@@ -22,6 +22,8 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     # A writer may read back one entry by id: its own POST and PATCH already answer with the whole entry.
     "GET /activities/{id}": frozenset({READ, SUPPORT, WRITE}),
     "GET /activities/{id}/related": frozenset({READ, SUPPORT}),
+    # The team members the org's log has seen, by name: the User filter's suggestions (what the list shows).
+    "GET /members": frozenset({READ, SUPPORT}),
     "POST /activities/{id}/retry": frozenset({RETRY}),
     "POST /activities": frozenset({WRITE}),
     "POST /activities/batch": frozenset({WRITE}),

@@ -40,6 +40,7 @@ MAX_BATCH = 100
 QUOTA_GRACE_SECONDS = 30  # a quota window's summary waits this long past its end (clocks of other writers)
 MAX_CHAIN = 500  # entries /related answers at most; the list's correlation_id filter pages past it
 _ORG_ID = re.compile(ORG_ID)
+Members = list[dict[str, str]]  # GET /members' items: {"id", "name"} each
 
 
 @dataclass(frozen=True)
@@ -590,6 +591,11 @@ class ActivityService:
         if detail and plan.index is not None:
             self.store.read_details(org, page.items)
         return page
+
+    def members(self, caller: Caller, search: str, limit: int) -> Members:
+        """The caller's org's team members (user actors its log has seen) whose name or id holds ``search``."""
+        caller.require(ROUTE_SCOPES["GET /members"])
+        return self.store.members(caller.org, search, limit)
 
     def related(self, caller: Caller, entry_id: str) -> dict:
         """The whole chain an entry belongs to, oldest first: the user action, the jobs it started,

@@ -1,4 +1,5 @@
-"""GET /activities, GET /activities/{id} and its chain (/related): the dashboard's hot path, with no pydantic.
+"""GET /activities, GET /activities/{id} and its chain (/related), GET /members: the dashboard's hot path, with no
+pydantic.
 
 They parse their own parameters (``activitylog.query.filters``), so a reader's cold start
 does not pay for validation models.
@@ -12,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from activitylog.api.common import caller, service
 from activitylog.api.views import detail_view
 from activitylog.observability import metrics
-from activitylog.query.filters import parse_list_request
+from activitylog.query.filters import parse_list_request, parse_member_search
 from activitylog.responses import responses
 
 
@@ -50,5 +51,16 @@ def routes() -> Router:
     )
     def related_activities(id: str):  # noqa: A002 - the route's own name
         return service().related(caller(router.current_event), id)
+
+    @router.get(
+        "/members",
+        summary="The org's team members its log has seen, found by part of their name or id (the User filter)",
+        responses=responses(
+            {200: ("The members found, exact id first, then by name", "MemberList")}, 400, 401, 403, 503
+        ),
+    )
+    def list_members():
+        search, limit = parse_member_search(router.current_event.query_string_parameters or {})
+        return {"items": service().members(caller(router.current_event), search, limit)}
 
     return router

@@ -153,13 +153,36 @@ def _parse_time(raw: Optional[str], name: str) -> Optional[datetime]:
         raise BadRequest(f"{name} must be between years 1 and 9999 in UTC", name) from None
 
 
-def _limit(raw: Optional[str]) -> int:
+def _limit(raw: Optional[str], default: int = DEFAULT_LIMIT, most: int = MAX_LIMIT) -> int:
     if raw is None:
-        return DEFAULT_LIMIT
+        return default
     # Plain ASCII digits only: int() would also read " 5", "1_0" and other scripts' digits.
     if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("limit must be a whole number", "limit")
     value = int(raw)
-    if not 1 <= value <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", "limit")
+    if not 1 <= value <= most:
+        raise BadRequest(f"limit must be between 1 and {most}", "limit")
     return value
+
+
+# GET /members: the User filter's search of the team members the log has seen.
+MEMBERS_LIMIT, MEMBERS_MAX, SEARCH_MAX = 20, 50, 100
+MEMBER_PARAMETERS: dict[str, str] = {
+    "q": f"part of a team member's name or id, any case (at most {SEARCH_MAX} characters); all when left out",
+    "limit": f"members answered, 1-{MEMBERS_MAX}, default {MEMBERS_LIMIT}",
+}
+
+
+def parse_member_search(params: Mapping[str, Optional[str]]) -> tuple[str, int]:
+    """``(search, limit)`` of GET /members.
+
+    >>> parse_member_search({"q": " Cas "})
+    ('Cas', 20)
+    """
+    unknown = sorted(set(params) - set(MEMBER_PARAMETERS))
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}", unknown[0])
+    search = (params.get("q") or "").strip()
+    if len(search) > SEARCH_MAX:
+        raise BadRequest(f"q must be at most {SEARCH_MAX} characters", "q")
+    return search, _limit(params.get("limit"), MEMBERS_LIMIT, MEMBERS_MAX)

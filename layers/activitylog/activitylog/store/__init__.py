@@ -5,6 +5,7 @@
 - ``codec``    an item <-> an entry (and a Query's raw answer read like an item)
 - ``entries``  ``EntryStore``: entries' writes and reads
 - ``orgmeta``  the org's meta items: shard history, retention policy and its re-stamp, quotas
+- ``actors``   the org's directory of team members the log has seen (the User filter's search)
 - ``retries``  what "DynamoDB is busy" looks like, and the backoff between attempts
 
 ``EntryStore(DetailStore(settings.detail_bucket)).put(service.storage(org), entry)`` writes one.

@@ -23,6 +23,7 @@ from activitylog.errors import Conflict, Unavailable
 from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.storage import OrgStorage
+from activitylog.store.actors import ActorDirectory
 from activitylog.store.codec import DETAIL_FIELDS, WireItem, epoch_ms, from_base64, from_epoch_ms
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
@@ -32,7 +33,7 @@ from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_f
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta):
+class EntryStore(OrgMeta, ActorDirectory):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
@@ -41,6 +42,7 @@ class EntryStore(OrgMeta):
 
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
+        self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -57,9 +59,10 @@ class EntryStore(OrgMeta):
             except PutError as error:
                 if not condition_failed(error):
                     raise
-                if self._stored_equals(item):
-                    return  # committed by our own earlier attempt, detail object and all
-                raise Conflict(f"entry {entry.id} exists already", "id") from None
+                if not self._stored_equals(item):
+                    raise Conflict(f"entry {entry.id} exists already", "id") from None
+                # else committed by our own earlier attempt, detail object and all
+        self.note_actors(where.org, [entry])
 
     def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -185,6 +188,7 @@ class EntryStore(OrgMeta):
 
         with self._removed_on_failure(uploaded):
             self._retrying(write)
+        self.note_actors(where.org, entries)
 
     def replace(
         self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None

@@ -10,7 +10,7 @@ import uuid
 import zlib
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -34,6 +34,7 @@ class OrgMeta:
         def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
+        def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -196,6 +197,7 @@ class OrgMeta:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
             raise
+        self.note_actors(org, [entry])
         return policy_of(item)
 
     def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:
