@@ -470,6 +470,7 @@ class _Blackhole:
             connection.close()
 
 
+@pytest.mark.alone  # the 503 must come before a timeout of seconds
 def test_dynamodb_not_answering_is_a_503_before_the_function_times_out(api, idempotency_table, monkeypatch):
     import time
 

@@ -17,6 +17,8 @@ import pytest
 from samlocal.gateway import Gateway, Route
 from samlocal.lambdas import FunctionError, FunctionSpec, LambdaRuntime
 
+pytestmark = pytest.mark.alone  # timeouts of a few seconds: measured with nothing running beside them
+
 SLEEPER = """import os, time
 
 def handler(event, context):
