@@ -94,6 +94,18 @@ def test_the_row_and_the_detail_follow_the_latest_retry_from_running_to_its_end(
     assert row(service, original)["retried"]["status"] == "FAILED"
 
 
+def test_a_retry_run_the_sweeper_calls_stalled_shows_on_the_original(activity_table):
+    from activitylog.jobs.sweeper import sweep
+
+    service = service_for(activity_table, 1)
+    original = service.record(WRITER, NewEntry.model_validate(FAILED_SYNC)).id
+    run = start_run(service, original, 1)
+    assert sweep(service, NOW + timedelta(hours=1))["stalled"] == 1  # no report for longer than its timeout
+    assert row(service, original)["retried"] == {"run_id": run, "status": "WARNING",
+                                                  "finished_at": row(service, original)["retried"]["finished_at"]}
+    assert row(service, original)["retried"]["finished_at"] is not None
+
+
 def test_the_original_saved_while_its_retry_finishes_keeps_both_writes(activity_table):
     """A deterministic interleaving: a writer reads the original, the retry finishes, the writer saves."""
     service = service_for(activity_table, 1)

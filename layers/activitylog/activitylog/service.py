@@ -150,8 +150,14 @@ class ActivityService:
         return self.store.get_at(org, shard, entry_id)
 
     def save(self, org: str, entry: Entry, expected_status: Any) -> bool:
-        """Save a changed entry (it stays under its own shard) if nobody changed it meanwhile; False when they did."""
-        return self.store.replace(self.storage(org), entry, expected_status=expected_status)
+        """Save a changed entry (it stays under its own shard) if nobody changed it meanwhile; False when they did.
+        A retry run it moves to another status (the sweeper's "stalled") tells the entry it retried."""
+        where = self.storage(org)
+        if not self.store.replace(where, entry, expected_status=expected_status):
+            return False
+        if entry.status is not expected_status:
+            self._note_retry(where, entry)
+        return True
 
     def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         """IN_PROGRESS jobs past their stall deadline, as ``(org, shard, id)``."""
