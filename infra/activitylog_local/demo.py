@@ -245,8 +245,14 @@ class _Maker:
         """A product synced from Square or WooCommerce; ``run``: the sync job run that did it (their chain, Related)."""
         product_id = product_id or self.rng.choice(sorted(self.products))
         label = dict(PRODUCTS)[product_id]
-        return self.entry(when, "BACKGROUND_JOB", self.status(0.03, 0.04), SYSTEM, "synced", f"Product synced from {source} · {label}",
-                          _product(product_id), metadata={"source": source.lower(), "fields": ["price", "stock"]}, correlation_id=run)
+        status = self.status(0.03, 0.04)
+        metadata: dict[str, Any] = {"source": source.lower(), "fields": ["price", "stock"]}
+        if status == "WARNING":
+            metadata["warnings"] = [f"{label}: price synced; stock left as it was ({source} has no count for it at L_WAREHOUSE)"]
+        error = {"message": f"{source} answered 409 VERSION_MISMATCH for {label}: it changed during the sync; the next sync "
+                            "takes the new version", "type": "ApiException"} if status == "FAILED" else None
+        return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}",
+                          _product(product_id), metadata=metadata, error=error, correlation_id=run)
 
     def product(self, when: datetime) -> DemoEntry:
         kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
@@ -279,9 +285,13 @@ class _Maker:
         kind = self.rng.choices(["status_changed", "shipment_created", "swap_applied", "tracking"], weights=[4, 3, 1, 4])[0]
         if kind == "tracking":
             status = self.rng.choice(["in_transit", "out_for_delivery", "delivered", "exception"])
+            metadata: dict[str, Any] = {"request": {"trackingNumber": f"7945{number}", "status": status}}
+            if status == "exception":
+                metadata["warnings"] = [f"FedEx reports a delivery exception for 7945{number}: recipient not available; "
+                                        "delivery will be attempted again next business day"]
             return self.entry(when, "WEBHOOK", "WARNING" if status == "exception" else "SUCCESS", FEDEX, "received",
                               f"FedEx tracking · {status}", entity, source={"provider": "fedex", "event_id": f"trk_{number}_{status}"},
-                              metadata={"request": {"trackingNumber": f"7945{number}", "status": status}})
+                              metadata=metadata)
         who = self.member(when)
         if kind == "status_changed":
             before, after = self.rng.choice([("PENDING", "PACKED"), ("PACKED", "SHIPPED"), ("SHIPPED", "DELIVERED")])
@@ -305,7 +315,7 @@ class _Maker:
             return self.entry(when, "WEBHOOK", "WARNING" if failed else "SUCCESS", STRIPE, "received", event, entity,
                               source={"provider": "stripe", "event_id": "evt_" + "".join(self.rng.choices(string.ascii_letters + string.digits, k=24))},
                               metadata={"request": {"type": event, "data": {"object": {"amount": amount, "currency": "usd"}}},
-                                        "response": {"status": 200}})
+                                        "response": {"status": 200}, **({"warnings": [CARD_DECLINED]} if failed else {})})
         if roll < 0.8:
             status = self.status(0.06, 0.0)
             return self.entry(when, "USER_ACTION", status, _user(self.member(when)), "charged", f"Charge attempted · Order #{number}", entity,
@@ -360,7 +370,8 @@ class _Maker:
                    "duration_ms": self.rng.randint(40, 2500), "attempt": 1 if status == "SUCCESS" else self.rng.randint(1, 5)}
         return self.entry(when, "WEBHOOK", status, SYSTEM, "sent", f"Webhook sent · {topic} → {label}",
                           {"type": "integration", "id": integration_id, "label": label}, webhook=webhook,
-                          metadata={"retry": "in 5 min"} if status == "WARNING" else None,
+                          metadata={"retry": "in 5 min", "warnings": [f"{label} answered 429 Too Many Requests; sent again in 5 min"]}
+                          if status == "WARNING" else None,
                           error={"message": f"{label} answered {code}", "type": "HTTPError"} if status == "FAILED" else None)
 
     def system(self, when: datetime) -> DemoEntry:
@@ -387,6 +398,7 @@ class _Maker:
                                 "duration_ms": duration_ms or self.rng.randint(4000, JOB_MAX_MS)}
         if status == "WARNING":
             done["skipped"] = total - done["processed"]
+            done["warnings"] = [f"{done['skipped']} of {total} {JOB_RECORDS.get(name, 'records')} skipped: {JOB_SKIPS.get(name, 'they failed validation')}"]
         failure = (error or {"message": "upstream timed out after 30 s", "type": "TimeoutError"}) if status == "FAILED" else None
         finished = _iso(min(when + timedelta(milliseconds=done["duration_ms"]), self.now))
         if not live and not running:
@@ -420,6 +432,16 @@ def _product(product_id: str) -> dict:
     return {"type": "product", "id": product_id, "label": dict(PRODUCTS)[product_id]}
 
 
+CARD_DECLINED = "Card declined (card_declined): the member's bank refused the charge; Stripe tries it again in 24 h"
+# What a job's WARNING says it skipped, and why.
+JOB_RECORDS = {"PROCESS_RELEASE_PAYMENTS": "payments", "SYNC_SQUARE_STOCK": "items", "SYNC_WOO_ORDERS": "orders",
+               "GENERATE_FULFILLMENT_BATCH": "shipments", "SEND_CLUB_REMINDERS": "reminders", "NIGHTLY_CONTACT_DEDUPE": "contacts"}
+JOB_SKIPS = {"PROCESS_RELEASE_PAYMENTS": "the card on file expires before the ship date",
+             "SYNC_SQUARE_STOCK": "no SKU matches a product here",
+             "SYNC_WOO_ORDERS": "the order was refunded in WooCommerce during the sync",
+             "GENERATE_FULFILLMENT_BATCH": "the shipping address failed FedEx validation",
+             "SEND_CLUB_REMINDERS": "the member unsubscribed from club emails",
+             "NIGHTLY_CONTACT_DEDUPE": "two or more contacts match with different club tiers; left for a person to merge"}
 # What each job is run with (metadata.params): what Retry runs again.
 JOB_PARAMS = {"SYNC_SQUARE_STOCK": {"location_ids": ["L_TASTING_ROOM", "L_WAREHOUSE"]},
               "SYNC_WOO_ORDERS": {"since": "last_sync"}, "NIGHTLY_CONTACT_DEDUPE": {"match_on": ["email", "phone"]}}
@@ -454,11 +476,35 @@ def demo_entries(now: datetime, count: int = 3000, days: int = 30, seed: int = 2
     example_runs = [(e.document["event"].split(" · ")[0], _parse(e.occurred_at)) for e in examples if e.document["type"] == "BACKGROUND_JOB"]
     joined = now - timedelta(days=2, hours=2)  # Casey Nguyen is on the team before their first action
     recent = [(joined, lambda: make.team(joined, NEW_HIRE))]
-    planned += _plan(make, start, now, count, example_runs, made=len(examples) + len(recent)) + recent
+    one_time = _one_time_syncs(now)
+    planned += _plan(make, start, now, count, example_runs, made=len(examples) + len(recent) + len(one_time)) + recent
     planned.sort(key=lambda item: item[0])
-    entries = [make_entry() for _, make_entry in planned] + examples
+    entries = [make_entry() for _, make_entry in planned] + examples + one_time
     entries.sort(key=lambda e: e.occurred_at)
     return entries
+
+
+def _one_time_syncs(now: datetime) -> list[DemoEntry]:
+    """Two one-time syncs that failed today: they cannot be retried from the log, only re-triggered from their
+    integration page (the product page's "Investigating failures"). Made apart from the random draws, so
+    the rest of the demo is as it was."""
+    def failed(when: datetime, name: str, entity: dict, total: int, processed: int, error: dict) -> DemoEntry:
+        document = {"type": "BACKGROUND_JOB", "status": "FAILED", "actor": SYSTEM, "action": job_type(name).verb,
+                    "event": name, "entity": entity, "occurred_at": _iso(when),
+                    "finished_at": _iso(when + timedelta(minutes=4, seconds=12)),
+                    "metadata": {"job": name, "params": {}, "total": total, "processed": processed, "duration_ms": 252_000},
+                    "error": error}
+        return DemoEntry(document)
+
+    return [
+        failed(now - timedelta(hours=5, minutes=12), "INITIAL_SQUARE_IMPORT", {"type": "integration", "id": "int_square", "label": "Square"},
+               1840, 612, {"message": "Square API returned 403 INSUFFICIENT_SCOPES: the connection lacks INVENTORY_READ; "
+                                      "reconnect Square with inventory access, then start the import again",
+                           "type": "ApiException"}),
+        failed(now - timedelta(hours=7, minutes=40), "IMPORT_CONTACTS", {"type": "integration", "id": "int_mailchimp", "label": "Mailchimp"},
+               2400, 0, {"message": "the uploaded file has no email column (found: name, phone, club_tier); "
+                                    "map a column to email and import it again", "type": "ImportError"}),
+    ]
 
 
 def _plan(make: _Maker, start: datetime, end: datetime, count: int, example_runs: list[tuple[str, datetime]],
@@ -538,7 +584,7 @@ def _example_rows(make: _Maker, now: datetime) -> list[DemoEntry]:
                    source={"provider": "stripe", "event_id": "evt_3QkDemoFailed0000002"},
                    metadata={"request": {"type": "payment_intent.payment_failed",
                                          "data": {"object": {"id": "pi_3QkDemo02", "amount": 21000, "last_payment_error": {"code": "card_declined"}}}},
-                             "response": {"status": 200}, "retry": "scheduled in 24 h"}),
+                             "response": {"status": 200}, "retry": "scheduled in 24 h", "warnings": [CARD_DECLINED]}),
         make.job(now - timedelta(hours=3), "SYNC_SQUARE_STOCK", {"type": "integration", "id": "int_square", "label": "Square"}, 286,
                  status="FAILED", error={"message": "Square API returned 401 UNAUTHORIZED: the access token has expired",
                                          "type": "ApiException", "stack": SQUARE_STACK}),

@@ -166,6 +166,11 @@ def test_the_demo_square_failure_retried_end_to_end_links_the_new_run_to_it(api_
         ("BACKGROUND_JOB", "synced"), ("USER_ACTION", "retried"), ("BACKGROUND_JOB", "synced"), ("WEBHOOK", "sent")]
     assert [item["id"] for item in chain][:3] == [original["id"], answer["id"], answer["run_id"]]
     assert chain[1]["actor"]["name"] == "Riley Park"
+    # the original says what became of it, in its detail and in its row of the list
+    retried = entry_when(api_stack, original["id"], lambda e: (e.get("retried") or {}).get("status") == "SUCCESS", org=demo_org)
+    assert retried["retried"]["run_id"] == answer["run_id"] and retried["retried"]["finished_at"] == run["finished_at"]
+    status, page = api_stack.request("GET", "/activities?type=BACKGROUND_JOB&status=FAILED", token)
+    assert next(item for item in page["items"] if item["id"] == original["id"])["retried"] == retried["retried"]
 
 
 def failed_job(api_stack, job: str) -> str:

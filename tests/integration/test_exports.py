@@ -144,7 +144,8 @@ def matches_the_list(api: Exports, rows: list[dict], items: list[dict]) -> None:
             (entity.get("type", ""), entity.get("id", ""), entity.get("label", ""))
         detail = api.get(item["id"]).body
         assert row["changed_fields"] == (json.dumps(list(detail["changes"])) if detail["changes"] else "")
-        assert row["error_message"] == ((detail["error"] or {}).get("message") or "")
+        # a FAILED or WARNING entry's reason (its warnings too), any other's error message
+        assert row["error_message"] == ((detail["reason"] or {}).get("message") or (detail["error"] or {}).get("message") or "")
         assert row["correlation_id"] == (detail["correlation_id"] or "")
 
 

@@ -149,12 +149,35 @@ def test_job_runs_start_progress_and_complete_in_order_and_never_overlap(entries
             assert statuses in ([], [statuses[-1]]) and "IN_PROGRESS" not in statuses  # one completion, last
             if statuses:
                 assert "status" in entry.updates[-1]
-    assert len(runs) == 6
+    assert len(runs) == 8  # the six scheduled jobs, and the two one-time syncs that failed today
     for name, started in runs.items():
         started.sort(key=lambda e: e.occurred_at)
         for run, following in zip(started, started[1:]):
             took = (run.updates[-1] if run.updates else run.document)["metadata"].get("duration_ms", 0)
             assert _at(run) + timedelta(milliseconds=took) < _at(following), (name, run.occurred_at, following.occurred_at)
+
+
+def test_every_failure_and_warning_says_why_and_both_one_time_syncs_fail_today(entries):
+    """The product page's "Investigating failures", walkable on the demo: each FAILED or WARNING entry names its
+    reason (an error's message, or its warnings), and a failed one-time sync sends the reader to its integration."""
+    from activitylog.entry import Entry, EntryType, Status
+
+    for entry in entries:
+        document = entry.document
+        final = {**document, **{k: v for update in entry.updates for k, v in update.items() if k != "metadata"}}
+        metadata = {**document.get("metadata", {}), **{k: v for u in entry.updates for k, v in u.get("metadata", {}).items()}}
+        shown = Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType(final["type"]), Status(final["status"]), {}, "", final["event"],
+                      None, metadata=metadata, error=final.get("error"))
+        if shown.status in (Status.FAILED, Status.WARNING):
+            assert shown.reason["recorded"], document
+    one_time = {e.document["metadata"]["job"]: e.document for e in entries
+                if e.document.get("metadata", {}).get("job") in ("INITIAL_SQUARE_IMPORT", "IMPORT_CONTACTS")}
+    assert set(one_time) == {"INITIAL_SQUARE_IMPORT", "IMPORT_CONTACTS"}
+    assert all(d["status"] == "FAILED" and _at_doc(d) > NOW - timedelta(hours=8) for d in one_time.values())
+
+
+def _at_doc(document: dict) -> datetime:
+    return datetime.fromisoformat(document["occurred_at"].replace("Z", "+00:00"))
 
 
 def test_the_example_rows_continue_their_records_histories(entries):

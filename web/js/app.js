@@ -28,7 +28,7 @@ const context = {
   openEntry: (id) => showEntry(id, null),
   failed: (error) => fail(error, null),
 };
-const table = createTable($('rows'), (id, row) => showEntry(id, row));
+const table = createTable($('rows'), (id, row) => showEntry(id, row), (id) => writeUrl(filters, id));
 const detail = createDetail({
   panel: $('detail'), title: $('detail-title'), actionsBar: $('detail-actions'), body: $('detail-body'),
   closeButton: $('detail-close'), context,

@@ -58,7 +58,7 @@ export function createDetail({ panel, title, actionsBar, body, closeButton, cont
       facts(entry, context),
       entry.detail_unavailable ? el('p', { className: 'notice', role: 'note' }, entry.detail_unavailable) : null,
       changes(entry.changes),
-      failure(entry.error),
+      failure(entry),
       metadata(entry.metadata),
       ...panelSections.map((section) => section.render(entry, context)),
     ].filter(Boolean));
@@ -127,11 +127,20 @@ function changes(changed) {
       }))));
 }
 
-function failure(error) {
-  if (!error) return null;
+/** Why a FAILED or WARNING entry is so: its error (with the stack trace), its warnings, or plainly that it names none. */
+function failure(entry) {
+  const { error, reason } = entry;
+  if (!error && !reason) return null;
+  if (!error) {
+    const heading = reason.recorded ? (entry.status === 'WARNING' ? 'Warning' : 'Reason') : 'Reason';
+    return el('section', { 'aria-labelledby': 'error-title' },
+      el('h3', { id: 'error-title' }, heading),
+      el('p', { className: reason.recorded ? 'error-message' : 'error-message none' },
+        reason.recorded ? reason.message : 'No reason was recorded for this entry.'));
+  }
   return el('section', { 'aria-labelledby': 'error-title' },
     el('h3', { id: 'error-title' }, 'Error'),
-    el('p', { className: 'error-message' }, error.type ? `${error.type}: ${error.message}` : error.message),
+    el('p', { className: 'error-message' }, error.type ? `${error.type}: ${error.message}` : error.message || 'No message was recorded.'),
     error.stack ? el('pre', { className: 'stack', tabIndex: 0, 'aria-label': 'Stack trace' }, error.stack) : null);
 }
 

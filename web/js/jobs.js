@@ -5,6 +5,7 @@ import { ApiError } from './api.js';
 import { entryLink } from './detail.js';
 import { panelActions, panelSections } from './extensions.js';
 import { badge, el, timeElement } from './format.js';
+import { retriedAlready, retryOutcome } from './retries.js';
 import * as session from './session.js';
 
 const RUN_APPEARS_MS = 30_000;  // the new run is logged through the event bus: it shows within seconds
@@ -19,26 +20,51 @@ function mayRetry() {
 panelActions.push({
   label: 'Retry',
   appliesTo: (entry) => entry.retry?.allowed === true && mayRetry(),
-  async run(entry, { api, button, openEntry }) {
-    const note = el('p', { className: 'notice action-note', role: 'status' });
+  async run(entry, context) {
+    const { button } = context;
     button.parentElement.querySelector('.action-note')?.remove();
-    button.after(note);
-    button.disabled = true;
-    button.textContent = 'Retrying…';
-    try {
-      const answer = await api.retry(entry.id);
-      note.textContent = `Retry started: waiting for the new run (${answer.run_id})…`;
-      await appears(api, answer.run_id);
-      openEntry(answer.run_id);
-    } catch (error) {
-      button.disabled = false;
-      button.textContent = 'Retry';
-      note.setAttribute('role', 'alert');
-      note.textContent = error.status === 403 ? `Not retried: your sign-in may not retry jobs (it needs ${RETRY_SCOPE}).`
-        : `Not retried: ${error.message || error}`;
+    if (retriedAlready(entry)) {
+      confirmAgain(entry, context);  // its retry is running or succeeded: a press must not run it a third time
+      return;
     }
+    await retryNow(entry, context);
   },
 });
+
+/** Ask before running again a job whose retry is running or succeeded; only "Run again" retries. */
+function confirmAgain(entry, context) {
+  const { button } = context;
+  if (button.parentElement.querySelector('.confirm-retry')) return;
+  const again = el('button', { type: 'button' }, 'Run again');
+  const cancel = el('button', { type: 'button' }, 'Cancel');
+  const question = el('div', { className: 'notice confirm-retry', role: 'group', 'aria-label': 'Run this job again?' },
+    el('p', {}, `${retryOutcome(entry)}. Run this job again anyway?`), again, cancel);
+  const done = () => { question.remove(); button.disabled = false; };
+  again.addEventListener('click', () => { done(); retryNow(entry, context); });
+  cancel.addEventListener('click', () => { done(); button.focus(); });
+  button.disabled = true;
+  button.after(question);
+  cancel.focus();
+}
+
+async function retryNow(entry, { api, button, openEntry }) {
+  const note = el('p', { className: 'notice action-note', role: 'status' });
+  button.after(note);
+  button.disabled = true;
+  button.textContent = 'Retrying…';
+  try {
+    const answer = await api.retry(entry.id);
+    note.textContent = `Retry started: waiting for the new run (${answer.run_id})…`;
+    await appears(api, answer.run_id);
+    openEntry(answer.run_id);
+  } catch (error) {
+    button.disabled = false;
+    button.textContent = 'Retry';
+    note.setAttribute('role', 'alert');
+    note.textContent = error.status === 403 ? `Not retried: your sign-in may not retry jobs (it needs ${RETRY_SCOPE}).`
+      : `Not retried: ${error.message || error}`;
+  }
+}
 
 /** Wait until the new run's entry can be read (404 until its first event is recorded). */
 async function appears(api, id) {
@@ -54,6 +80,15 @@ async function appears(api, id) {
     await new Promise((resolve) => { setTimeout(resolve, 500); });
   }
 }
+
+// A retried failure says what became of its latest retry, with a link to that run.
+panelSections.push({
+  render(entry, context) {
+    const outcome = retryOutcome(entry);
+    if (!outcome) return null;
+    return el('p', { className: 'retried', role: 'note' }, entryLink(entry.retried.run_id, context, outcome));
+  },
+});
 
 // A failed job that cannot be retried from here says where to re-run it (or who may retry it).
 panelSections.push({

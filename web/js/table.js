@@ -1,7 +1,8 @@
 // The entries table: Time | Type | Actor | Event | Status, newest first, one focusable row per entry.
 import { badge, el, timeElement } from './format.js';
+import { retryOutcome } from './retries.js';
 
-export function createTable(tbody, onOpen) {
+export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
   function row(item) {
     const actor = item.actor || {};
     return el('tr', { tabIndex: 0, dataset: { id: item.id } },
@@ -9,10 +10,24 @@ export function createTable(tbody, onOpen) {
       el('td', { className: 'type' }, item.type),
       el('td', { className: 'actor' }, actor.name || actor.id || ''),
       el('td', { className: 'event' }, item.event),
-      el('td', { className: 'status' }, badge(item.status)));
+      el('td', { className: 'status' }, badge(item.status), retried(item)));
+  }
+
+  /** A retried failure's outcome, a link to its latest run. */
+  function retried(item) {
+    const outcome = retryOutcome(item);
+    if (!outcome) return null;
+    return el('a', { className: 'retried', href: entryUrl(item.retried.run_id), dataset: { run: item.retried.run_id } }, outcome);
   }
 
   tbody.addEventListener('click', (event) => {
+    const run = event.target.closest('a[data-run]');
+    if (run) {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;  // new tab: the plain link
+      event.preventDefault();
+      onOpen(run.dataset.run, run.closest('tr'));
+      return;
+    }
     const tr = event.target.closest('tr[data-id]');
     if (tr) onOpen(tr.dataset.id, tr);
   });
@@ -20,7 +35,7 @@ export function createTable(tbody, onOpen) {
   // Arrow keys move between rows, Home/End jump, Enter or Space opens the entry.
   tbody.addEventListener('keydown', (event) => {
     const tr = event.target.closest('tr[data-id]');
-    if (!tr) return;
+    if (!tr || (event.key === 'Enter' && event.target.closest('a[data-run]'))) return;  // Enter on the run's link follows it
     const rows = [...tbody.rows];
     const moves = { ArrowDown: tr.nextElementSibling, ArrowUp: tr.previousElementSibling, Home: rows[0], End: rows.at(-1) };
     if (event.key in moves) {

@@ -86,6 +86,8 @@ class Entry:
     shard: Optional[int] = None  # the write shard it is stored under, once read back
     detail_ref: Optional[str] = None  # the S3 key of its detail, when offloaded
     detail_missing: bool = False  # the offloaded detail object could not be found
+    # a FAILED or WARNING entry that was retried: its latest retry run, ``{run_id, status, finished_at}`` (list column)
+    retried: Optional[dict] = None
 
     @property
     def occurred_at(self) -> datetime:
@@ -96,7 +98,7 @@ class Entry:
     def list_view(self) -> dict:
         """The columns of the Activity Logs table: the entry's own fields only (the list and the chain
         answer them). The detail panel, which asks the job register about Retry, is ``api.views``'."""
-        return {
+        view = {
             "id": self.id,
             "occurred_at": iso_time(self.occurred_at),
             "type": self.type.value,
@@ -106,8 +108,33 @@ class Entry:
             "event": self.event,
             "entity": self.entity,
         }
+        if self.retried:  # only on a retried entry: the rows of every other answer stay as they were
+            view["retried"] = self.retried
+        return view
+
+    @property
+    def reason(self) -> Optional[dict]:
+        """Why a FAILED or WARNING entry is so: ``{message, recorded}``, from ``error.message`` or, for a
+        warning, its ``metadata.warnings`` (the job client's ``warn``) or ``metadata.warning``; an entry that
+        names none says so plainly (``recorded`` false). None for any other status.
+
+        >>> Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType.BACKGROUND_JOB, Status.WARNING, {}, "synced", "Sync", None,
+        ...       metadata={"warnings": ["3 items had no SKU"]}).reason
+        {'message': '3 items had no SKU', 'recorded': True}
+        """
+        if self.status not in (Status.FAILED, Status.WARNING):
+            return None
+        message = (self.error or {}).get("message")
+        if not message and self.status is Status.WARNING:
+            warnings = (self.metadata or {}).get("warnings")
+            texts = [str(w) for w in warnings if w] if isinstance(warnings, list) else []
+            message = "; ".join(texts) or (self.metadata or {}).get("warning")
+        if isinstance(message, str) and message.strip():
+            return {"message": message, "recorded": True}
+        return {"message": NO_REASON, "recorded": False}
 
 
+NO_REASON = "no reason was recorded"
 DETAIL_UNAVAILABLE = "this entry's detail (changes, metadata, error) could not be read; support has been alerted"
 
 

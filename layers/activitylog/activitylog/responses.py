@@ -46,6 +46,20 @@ _LIST_COLUMNS: dict[str, Any] = {
     },
 }
 
+# Not among the required list columns: only a retried entry's row carries it.
+_RETRIED = {
+    "retried": {
+        "type": "object",
+        "required": ["run_id", "status", "finished_at"],
+        "properties": {
+            "run_id": {"type": "string", "description": "the latest retry run's entry id"},
+            "status": {"enum": [member.value for member in Status]},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+        "description": "a retried FAILED or WARNING entry: what became of its latest retry run",
+    }
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -55,7 +69,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "field": {"type": "string", "description": "the parameter, header or body field at fault"},
         },
     },
-    "ListItem": {"type": "object", "required": list(_LIST_COLUMNS), "properties": _LIST_COLUMNS},
+    "ListItem": {"type": "object", "required": list(_LIST_COLUMNS), "properties": {**_LIST_COLUMNS, **_RETRIED}},
     "ListPage": {
         "type": "object",
         "required": ["items", "next_cursor"],
@@ -80,6 +94,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         ],
         "properties": {
             **_LIST_COLUMNS,
+            **_RETRIED,
+            "reason": {
+                "type": ["object", "null"],
+                "required": ["message", "recorded"],
+                "properties": {"message": {"type": "string"}, "recorded": {"type": "boolean"}},
+                "description": "a FAILED or WARNING entry: why (its error's message, or its warnings), or "
+                '"no reason was recorded" with recorded false; null for any other status',
+            },
             "recorded_at": {"type": ["string", "null"], "format": "date-time"},
             "changes": _NULLABLE_OBJECT,
             "metadata": _NULLABLE_OBJECT,

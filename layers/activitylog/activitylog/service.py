@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 from activitylog import ids
 from activitylog.config import Settings, make_cursor_key
-from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry
+from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry, EntryType
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from activitylog.query import cursor
 from activitylog.query.filters import ActivityFilter, ListRequest
@@ -151,8 +151,14 @@ class ActivityService:
         return self.store.get_at(org, shard, entry_id)
 
     def save(self, org: str, entry: Entry, expected_status: Any) -> bool:
-        """Save a changed entry (it stays under its own shard) if nobody changed it meanwhile; False when they did."""
-        return self.store.replace(self.storage(org), entry, expected_status=expected_status)
+        """Save a changed entry (it stays under its own shard) if nobody changed it meanwhile; False when they did.
+        A retry run it moves to another status (the sweeper's "stalled") tells the entry it retried."""
+        where = self.storage(org)
+        if not self.store.replace(where, entry, expected_status=expected_status):
+            return False
+        if entry.status is not expected_status:
+            self._note_retry(where, entry)
+        return True
 
     def open_jobs_due(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         """IN_PROGRESS jobs past their stall deadline, as ``(org, shard, id)``."""
@@ -226,7 +232,8 @@ class ActivityService:
         if key is None:
             self.store.put(self._recorded(where), entry)
         elif self.store.put_new(self._recorded(where), [entry]):
-            return self.store.get(where, entry.id, consistent=True) or entry
+            entry = self.store.get(where, entry.id, consistent=True) or entry  # an earlier attempt's
+        self._note_retry(where, entry)
         return entry
 
     def _keyed_now(self, org: str, key: Optional[WriteKey]) -> datetime:
@@ -294,6 +301,8 @@ class ActivityService:
             self.store.put_all(self._recorded(where), accepted)
         elif accepted:
             self.store.put_new(self._recorded(where), accepted)
+        for entry in accepted:
+            self._note_retry(where, entry)
         return {
             "accepted": len(accepted),
             "rejected": len(documents) - len(accepted),
@@ -433,9 +442,13 @@ class ActivityService:
                     self.store.mark_key(
                         *marker
                     )  # applied too: sent again after later updates, it must not be applied then
+                if entry.status.terminal:  # a final report sent again: its original may not have heard of it
+                    self._note_retry(where, entry)
                 return entry  # a retry, or a report older than what the entry shows already
             try:
                 if self.store.replace(where, entry, expected_status=current, key=marker):
+                    if entry.status is not current:
+                        self._note_retry(where, entry)
                     return entry
             except KeyUsed:
                 return self._visible(self.store.get(where, entry_id, consistent=True), org) or entry
@@ -468,7 +481,23 @@ class ActivityService:
             self.store.put(self._recorded(where), entry)
         except Conflict:
             return None
+        self._note_retry(where, entry)
         return entry
+
+    def _note_retry(self, where: OrgStorage, run: Entry) -> None:
+        """A retry run that started or finished: its state goes on the entry it retried (``Entry.retried``), so the
+        list shows what became of a failure without reading its chain. Written by whatever records the run (the
+        ingest's reports, ``PATCH``), after the run's own write: a report sent again writes it again, never twice.
+
+        An original older than ``HotTableDays`` is frozen in the warm tier (``amend``): it is left as it is, and
+        the run is recorded all the same.
+        """
+        if not run.retry_of or run.type is EntryType.USER_ACTION or not ids.can_exist(run.retry_of):
+            return  # not a run (the caller's "Retried …" carries ``retry_of`` too)
+        if where.table_days is not None:
+            if ids.occurred_at(run.retry_of) < self.clock() - timedelta(days=where.table_days):
+                return
+        self.store.note_retry(where, run.retry_of, run.id, run.status, run.finished_at)
 
     # -- reads --------------------------------------------------------------------------
 

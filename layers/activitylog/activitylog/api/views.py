@@ -17,7 +17,8 @@ from activitylog.jobtypes import retry_state
 
 
 def detail_view(entry: Entry) -> dict:
-    """Everything the detail panel shows: before/after diff, metadata, error, and Retry's state.
+    """Everything the detail panel shows: before/after diff, metadata, error, why a failure or warning is so
+    (``reason``), what became of its retries (``retried``, a list column) and Retry's state.
 
     An offloaded detail that cannot be found leaves the list columns and says so,
     rather than failing the whole answer.
@@ -38,4 +39,5 @@ def detail_view(entry: Entry) -> dict:
         "recorded_by": entry.recorded_by,
         "expires_at": entry.expires_at,
         "retry": retry_state(entry),
+        "reason": entry.reason,
     }

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Optional
 
 from activitylog.entry import Entry, iso_time
 
@@ -69,7 +68,7 @@ def row(entry: Entry) -> list[str]:
         entity.get("id") or "",
         entity.get("label") or "",
         json.dumps(list(entry.changes), ensure_ascii=False) if entry.changes else "",
-        _error_message(entry.error),
+        _error_message(entry),
         entry.correlation_id or "",
     )
     return [
@@ -77,8 +76,12 @@ def row(entry: Entry) -> list[str]:
     ]  # neutralise(), inlined: per cell, per row
 
 
-def _error_message(error: Optional[dict]) -> str:
-    return str(error.get("message") or "") if error else ""
+def _error_message(entry: Entry) -> str:
+    """Why a FAILED or WARNING entry is so (``Entry.reason``: its warnings too); any other's error message, if any."""
+    reason = entry.reason
+    if reason is not None:
+        return reason["message"]
+    return str(entry.error.get("message") or "") if entry.error else ""
 
 
 class CsvWriter:

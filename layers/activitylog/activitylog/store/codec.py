@@ -40,6 +40,29 @@ class WireItem:
             setattr(self, name, value)
 
 
+def retried_value(run_id: str, status: str, finished_at: Optional[datetime]) -> str:
+    """A retry run's state as the ``rr`` attribute of the entry it retried: a later run, or the same run
+    finished, compares greater, so a write conditional on ``rr < value`` never moves the outcome back.
+
+    >>> retried_value("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", "IN_PROGRESS", None) < retried_value("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", "FAILED", None)
+    True
+    """
+    return f"{run_id}#{0 if status == 'IN_PROGRESS' else 1}#{status}#{epoch_ms(finished_at) or ''}"
+
+
+def retried_of(value: Optional[str]) -> Optional[dict]:
+    """``Entry.retried`` from the ``rr`` attribute."""
+    if not value:
+        return None
+    run_id, _, status, finished = value.split("#")
+    finished_at = from_epoch_ms(int(finished)) if finished else None
+    return {
+        "run_id": run_id,
+        "status": status,
+        "finished_at": finished_at.isoformat(timespec="milliseconds").replace("+00:00", "Z") if finished_at else None,
+    }
+
+
 def policy_of(item: PolicyItem) -> RetentionPolicy:
     return RetentionPolicy(
         hot_days=int(item.hot_days),

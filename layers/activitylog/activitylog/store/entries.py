@@ -24,7 +24,15 @@ from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.storage import OrgStorage
 from activitylog.store.actors import ActorDirectory
-from activitylog.store.codec import DETAIL_FIELDS, WireItem, epoch_ms, from_base64, from_epoch_ms
+from activitylog.store.codec import (
+    DETAIL_FIELDS,
+    WireItem,
+    epoch_ms,
+    from_base64,
+    from_epoch_ms,
+    retried_of,
+    retried_value,
+)
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
@@ -239,6 +247,51 @@ class EntryStore(OrgMeta, ActorDirectory):
         entry.detail_ref = item.detail_ref
         return True
 
+    def note_retry(
+        self, where: OrgStorage, original_id: str, run_id: str, status: Status, finished_at: Optional[datetime]
+    ) -> bool:
+        """Write a retry run's state on the entry it retried (its ``rr`` list column, in every index it is in):
+        False when that entry is gone, or holds this state or a later one already.
+
+        One UpdateItem of that attribute alone, conditional on the stored state being older (``codec.retried_value``
+        orders them), so reports arriving in any order or twice never move it back. It adds to the version,
+        so a compare-and-set save of the entry decided on what it read before (``replace``) loses and decides
+        again: neither write is lost.
+        """
+        shard = self._shard_holding(where, original_id)
+        if shard is None:
+            return False
+        value = retried_value(run_id, status.value, finished_at)
+        connection = table_connection().connection
+
+        def write() -> None:
+            connection.update_item(
+                EntryItem.Meta.table_name,
+                keys.table_pk(where.org, shard),
+                original_id,
+                actions=[EntryItem.retried.set(value), EntryItem.version.add(1)],
+                condition=EntryItem.pk.exists() & (EntryItem.retried.does_not_exist() | (EntryItem.retried < value)),
+            )
+
+        try:
+            self._retrying(write)
+        except UpdateError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
+    def _shard_holding(self, where: OrgStorage, entry_id: str) -> Optional[int]:
+        """The shard an entry is stored under: the only one for an org that never had more (no read), else looked up."""
+        if where.read_shards == 1:
+            return 0
+        first = keys.shard_of(entry_id, where.read_shards)
+        shards = [first] + [s for s in range(where.read_shards) if s != first]
+        found = list(
+            EntryItem.batch_get([(keys.table_pk(where.org, s), entry_id) for s in shards], attributes_to_get=["pk"])
+        )
+        return keys.shard_number(found[0].pk) if found else None
+
     # -- what an Idempotency-Key decided (``activitylog.idempotency.WriteKey``) -----------------
 
     def claim_key(self, marker: str, body_hash: str, now: datetime, expires_at: int) -> datetime:
@@ -292,7 +345,7 @@ class EntryStore(OrgMeta, ActorDirectory):
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 return write()
-            except (PutError, TransactWriteError) as error:
+            except (PutError, TransactWriteError, UpdateError) as error:
                 if not busy(error):
                     raise
                 if attempt == WRITE_ATTEMPTS - 1:
@@ -527,6 +580,7 @@ class EntryStore(OrgMeta, ActorDirectory):
             expires_at=entry.expires_at,
             recorded_at=epoch_ms(entry.recorded_at),
             finished_at=epoch_ms(entry.finished_at),
+            retried=_retried_attribute(entry.retried),
         )
         blob = details.pack({name: getattr(entry, name) for name in DETAIL_FIELDS})
         if len(blob) <= details.OFFLOAD_BYTES:
@@ -550,6 +604,7 @@ class EntryStore(OrgMeta, ActorDirectory):
             event=item.event,
             entity=entity,
             expires_at=int(item.expires_at),
+            retried=retried_of(item.retried),
         )
         if detail:
             self._fill_detail(entry, item, any_version)
@@ -585,6 +640,14 @@ class EntryStore(OrgMeta, ActorDirectory):
         entry.finished_at = from_epoch_ms(item.finished_at)
         entry.stalls_at = datetime.fromtimestamp(item.odl, timezone.utc) if item.odl else None
         entry.detail_ref = item.detail_ref
+
+
+def _retried_attribute(retried: Optional[dict]) -> Optional[str]:
+    if not retried:
+        return None
+    finished = retried.get("finished_at")
+    finished_at = datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else None
+    return retried_value(retried["run_id"], retried["status"], finished_at)
 
 
 class KeyUsed(Exception):

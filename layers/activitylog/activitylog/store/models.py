@@ -17,7 +17,7 @@ from activitylog import keys
 
 # The projected list columns (their DynamoDB names). template.yaml declares the indexes;
 # pynamodb needs them here too to plan queries, and a test keeps the two identical.
-LIST_COLUMNS = ["ty", "st", "ak", "ai", "an", "ac", "ev", "et", "ei", "el", "exp"]
+LIST_COLUMNS = ["ty", "st", "ak", "ai", "an", "ac", "ev", "et", "ei", "el", "exp", "rr"]
 
 
 def _index(name: str, hash_attr: str) -> type:
@@ -52,7 +52,7 @@ class EntryItem(Model):
     ai     actor_id      el     entity_label      ver    version
     an     actor_name    exp    expires_at (TTL)  shw    shards_written (meta item)
     ac     action        ra     recorded_at       qn     quota_used (meta item)
-                                                  qo     quota_over (meta item)
+    rr     retried                                qo     quota_over (meta item)
     =====  ============  =====  ================  =====  ==========================
 
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
@@ -86,6 +86,9 @@ class EntryItem(Model):
     entity_id = UnicodeAttribute(attr_name="ei", null=True)
     entity_label = UnicodeAttribute(attr_name="el", null=True)
     expires_at = NumberAttribute(attr_name="exp")  # TTL, epoch seconds
+    # A retried entry's latest retry run, "{run id}#{0 running, 1 finished}#{status}#{finished, epoch ms}": compared
+    # as a string, a newer run (ULIDs sort by time) or the same run finished is greater (``codec.retried_value``).
+    retried = UnicodeAttribute(attr_name="rr", null=True)
     # Table only.
     recorded_at = NumberAttribute(attr_name="ra", null=True)  # epoch ms
     finished_at = NumberAttribute(attr_name="fa", null=True)  # epoch ms: when it reached a final status
