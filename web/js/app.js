@@ -7,6 +7,7 @@ import { el, refreshTimes } from './format.js';
 import { createMemberSearch } from './members.js';
 import { createMultiSelect } from './multiselect.js';
 import * as session from './session.js';
+import { createLive } from './live.js';
 import { createTable } from './table.js';
 import './jobs.js';  // Retry and the related chain, in the detail panel
 
@@ -33,6 +34,12 @@ const detail = createDetail({
   panel: $('detail'), title: $('detail-title'), actionsBar: $('detail-actions'), body: $('detail-body'),
   closeButton: $('detail-close'), context,
   onClose: () => { openEntry = ''; table.mark(''); history.replaceState(null, '', writeUrl(filters)); },
+});
+// New entries and running jobs, polled while the tab is shown (live.js).
+const live = createLive({
+  api, table, bar: $('new-entries'), complete: () => list.done,
+  onInsert: (items) => { list.count += items.length; members.remember(items); showListState(); },
+  onError: (error) => fail(error, null),
 });
 const members = createMemberSearch($('user'), $('user-options'), (user) => {
   if (user !== filters.user) applyFilters({ ...filters, user });
@@ -72,6 +79,7 @@ async function start() {
 }
 
 function showSignIn(message) {
+  live.stop();
   list.controller?.abort();
   list.generation += 1;
   detail.close();
@@ -85,6 +93,7 @@ function showSignIn(message) {
 // --- the listing --------------------------------------------------------------------------------
 
 function reload() {
+  live.stop();
   list.controller?.abort();
   list.controller = new AbortController();
   list.generation += 1;
@@ -101,8 +110,10 @@ async function loadMore() {
   list.loading = true;
   showListState();
   try {
+    const first = !list.cursor;
     const page = await api.list(list.query, list.cursor, list.controller.signal);
     if (generation !== list.generation) return;
+    if (first) live.follow(list.query);
     table.append(page.items);
     members.remember(page.items);
     if (filters.entityId) showRecord(page.items);
