@@ -1,0 +1,106 @@
+"""Live entries on the Activity Logs page, and `activitylog tail` beside it, in Debian's Chromium.
+
+Given the page open on a filtered view (polling every few hundred ms: ``ACTIVITY_LOG_LIVE``, set
+before the page's scripts run) and ``activitylog tail`` with the same filter, when entries are
+recorded through the API, then the matching ones appear at the top (behind a "new entries" bar
+while the reader is scrolled down), a running job's row shows its progress and then SUCCESS, the
+entry of another type appears in neither, and the tail prints the same entries in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.support.page import WIDE, expect, reader, settled
+from tests.support.stack import ROOT
+
+pytestmark = pytest.mark.e2e
+
+ORG = "org_e2e_live"
+QUICK = "globalThis.ACTIVITY_LOG_LIVE = { intervalMs: 250, idleMaxMs: 500, errorMaxMs: 2000 };"
+SYSTEM = {"kind": "system", "id": "system", "name": "system"}
+
+
+def record(api_stack, writer: str, **fields) -> str:
+    status, answer = api_stack.request("POST", "/activities", writer, body={
+        "type": "BACKGROUND_JOB", "status": "SUCCESS", "actor": SYSTEM, "action": "synced", **fields})
+    assert status == 201, answer
+    return answer["id"]
+
+
+@pytest.fixture
+def tail(api_stack):
+    """`activitylog tail --type BACKGROUND_JOB --json` running; its entries' ids as it prints them."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(api_stack.data_dir), "tail", "--org", ORG,
+         "--type", "BACKGROUND_JOB", "--json", "--interval", "0.25"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    printed: list[str] = []
+    reading = threading.Thread(target=lambda: printed.extend(json.loads(line)["id"] for line in process.stdout), daemon=True)
+    reading.start()
+    yield printed
+    process.terminate()
+    process.wait(timeout=10)
+    reading.join(timeout=5)
+
+
+def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, api_stack, tail):
+    writer = api_stack.token(ORG, "svc_e2e_live", scopes=("read", "write"))
+    status, answer = api_stack.request("POST", "/activities/batch", writer, body={"entries": [
+        {"type": "BACKGROUND_JOB", "status": "SUCCESS", "actor": SYSTEM, "action": "synced", "event": f"Earlier sync {n}"}
+        for n in range(40)]})
+    assert status == 200, answer
+    context = browser.new_context(viewport=WIDE)
+    context.add_init_script(QUICK)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{api_stack.url}/?type=BACKGROUND_JOB#token={reader(api_stack, ORG)}")
+    rows = page.locator("#rows tr[data-id]")
+    expect()(rows).to_have_count(40, timeout=20_000)  # the first page, on a busy machine
+    settled(page)
+
+    # At the top: a matching entry goes in at once; one of another type does not.
+    job = record(api_stack, writer, status="IN_PROGRESS", action="started", event="Import started · live 1")
+    other = record(api_stack, writer, type="USER_ACTION", actor={"kind": "user", "id": "u_17", "name": "Riley Park"},
+                   action="updated", event="Contact updated · live")
+    expect()(rows.first).to_have_attribute("data-id", job, timeout=10_000)
+    expect()(page.locator("#list-status")).to_contain_text("41 entries")
+
+    # The running job on screen: its progress, then its end.
+    patched = api_stack.request("PATCH", f"/activities/{job}", writer, body={"metadata": {"processed": 268, "total": 286}})
+    assert patched[0] == 200, patched
+    expect()(rows.first.locator("td.status")).to_have_text(re.compile(r"IN_PROGRESS\s*268 / 286"), timeout=10_000)
+    patched = api_stack.request("PATCH", f"/activities/{job}", writer, body={"status": "SUCCESS"})
+    assert patched[0] == 200, patched
+    expect()(rows.first.locator("td.status")).to_have_text("SUCCESS", timeout=10_000)
+
+    # Scrolled down: the next one waits behind the bar, and clicking it shows it.
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    second = record(api_stack, writer, event="Stock synced · live 2")
+    bar = page.get_by_role("button", name="1 new entry · show")
+    expect()(bar).to_be_visible(timeout=10_000)
+    assert rows.first.get_attribute("data-id") == job  # not moved under the reader
+    bar.click()
+    expect()(rows.first).to_have_attribute("data-id", second)
+    expect()(bar).to_be_hidden()
+    assert page.evaluate("document.getElementById('rows').rows[0].getBoundingClientRect().top >= 0")
+    assert page.locator(f'#rows tr[data-id="{other}"]').count() == 0
+
+    # The tail, with the same filter, printed the same new entries, in the same order (oldest first there).
+    deadline = time.monotonic() + 15
+    while second not in tail and time.monotonic() < deadline:
+        time.sleep(0.2)
+    recorded = {job, other, second}
+    assert [entry_id for entry_id in tail if entry_id in recorded] == [job, second]
+    shown = [row_id for row_id in rows.evaluate_all("rows => rows.map((row) => row.dataset.id)") if row_id in recorded]
+    assert shown == [second, job]
+    assert not errors, errors
+    context.close()
