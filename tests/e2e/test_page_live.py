@@ -3,8 +3,9 @@
 Given the page open on a filtered view (polling every few hundred ms: ``ACTIVITY_LOG_LIVE``, set
 before the page's scripts run) and ``activitylog tail`` with the same filter, when entries are
 recorded through the API, then the matching ones appear at the top (behind a "new entries" bar
-while the reader is scrolled down), a running job's row shows its progress and then SUCCESS, the
-entry of another type appears in neither, and the tail prints the same entries in the same order.
+while the reader is scrolled down), a running job's row shows its progress and then SUCCESS, a
+hidden tab asks nothing until it is shown again, the entry of another type appears in neither, and
+the tail prints the same entries in the same order.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ pytestmark = pytest.mark.e2e
 
 ORG = "org_e2e_live"
 QUICK = "globalThis.ACTIVITY_LOG_LIVE = { intervalMs: 250, idleMaxMs: 500, errorMaxMs: 2000 };"
+# What the browser does when the tab is switched away from and back (headless Chromium never hides a tab).
+VISIBILITY = ("Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '%s' });"
+              " document.dispatchEvent(new Event('visibilitychange'));")
 SYSTEM = {"kind": "system", "id": "system", "name": "system"}
 
 
@@ -94,13 +98,24 @@ def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, ap
     assert page.evaluate("document.getElementById('rows').rows[0].getBoundingClientRect().top >= 0")
     assert page.locator(f'#rows tr[data-id="{other}"]').count() == 0
 
+    # A hidden tab asks nothing; shown again, it looks at once.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/activities" in request.url else None)
+    page.evaluate(VISIBILITY % "hidden")
+    asked.clear()  # a poll under way when the tab was hidden
+    third = record(api_stack, writer, event="Orders imported · live 3")
+    time.sleep(1.5)  # six polls' worth at the test's pace
+    assert asked == [] and rows.first.get_attribute("data-id") == second
+    page.evaluate(VISIBILITY % "visible")
+    expect()(rows.first).to_have_attribute("data-id", third, timeout=2_000)
+
     # The tail, with the same filter, printed the same new entries, in the same order (oldest first there).
     deadline = time.monotonic() + 15
-    while second not in tail and time.monotonic() < deadline:
+    while third not in tail and time.monotonic() < deadline:
         time.sleep(0.2)
-    recorded = {job, other, second}
-    assert [entry_id for entry_id in tail if entry_id in recorded] == [job, second]
+    recorded = {job, other, second, third}
+    assert [entry_id for entry_id in tail if entry_id in recorded] == [job, second, third]
     shown = [row_id for row_id in rows.evaluate_all("rows => rows.map((row) => row.dataset.id)") if row_id in recorded]
-    assert shown == [second, job]
+    assert shown == [third, second, job]
     assert not errors, errors
     context.close()
