@@ -25,7 +25,18 @@ from tests.support.stack import ROOT
 pytestmark = pytest.mark.e2e
 
 ORG = "org_e2e_live"
-QUICK = "globalThis.ACTIVITY_LOG_LIVE = { intervalMs: 250, idleMaxMs: 500, errorMaxMs: 2000 };"
+QUICK = """
+globalThis.ACTIVITY_LOG_LIVE = { intervalMs: 250, idleMaxMs: 2000, errorMaxMs: 2000 };
+// Every request to /activities, when it left and when its answer was read (the page's own clock).
+window.calls = [];
+const send = window.fetch.bind(window);
+window.fetch = async (url, options) => {
+  if (!String(url).startsWith('/activities')) return send(url, options);
+  const call = { url: String(url), start: performance.now(), end: null };
+  window.calls.push(call);
+  try { return await send(url, options); } finally { call.end = performance.now(); }
+};
+"""
 # What the browser does when the tab is switched away from and back (headless Chromium never hides a tab).
 VISIBILITY = ("Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '%s' });"
               " document.dispatchEvent(new Event('visibilitychange'));")
@@ -37,6 +48,14 @@ def record(api_stack, writer: str, **fields) -> str:
         "type": "BACKGROUND_JOB", "status": "SUCCESS", "actor": SYSTEM, "action": "synced", **fields})
     assert status == 201, answer
     return answer["id"]
+
+
+def until(page, condition: str, seconds: float = 30) -> None:
+    """Wait for a condition on the page (wait_for_function evaluates a string, which the page's CSP refuses)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(condition):
+        assert time.monotonic() < deadline, f"not within {seconds} s: {condition}"
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture
@@ -71,6 +90,12 @@ def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, ap
     expect()(rows).to_have_count(40, timeout=20_000)  # the first page, on a busy machine
     settled(page)
 
+    # Nothing new: each poll waits longer than the last (x1.5 from 250 ms, up to 2 s).
+    until(page, "window.calls.filter((call) => call.end !== null).length >= 6")
+    calls = page.evaluate("window.calls.slice()")
+    waits = [after["start"] - before["end"] for before, after in zip(calls, calls[1:], strict=False)]
+    assert len(waits) >= 4 and waits[3] > 2 * waits[0], waits  # from one poll's answer to the next poll
+
     # At the top: a matching entry goes in at once; one of another type does not.
     job = record(api_stack, writer, status="IN_PROGRESS", action="started", event="Import started · live 1")
     other = record(api_stack, writer, type="USER_ACTION", actor={"kind": "user", "id": "u_17", "name": "Riley Park"},
@@ -99,13 +124,12 @@ def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, ap
     assert page.locator(f'#rows tr[data-id="{other}"]').count() == 0
 
     # A hidden tab asks nothing; shown again, it looks at once.
-    asked: list[str] = []
-    page.on("request", lambda request: asked.append(request.url) if "/activities" in request.url else None)
     page.evaluate(VISIBILITY % "hidden")
-    asked.clear()  # a poll under way when the tab was hidden
+    until(page, "window.calls.every((call) => call.end !== null)")  # a poll under way when it was hidden
+    asked = page.evaluate("window.calls.length")
     third = record(api_stack, writer, event="Orders imported · live 3")
-    time.sleep(1.5)  # six polls' worth at the test's pace
-    assert asked == [] and rows.first.get_attribute("data-id") == second
+    page.wait_for_timeout(2_500)  # past the test's longest wait between polls
+    assert page.evaluate("window.calls.length") == asked and rows.first.get_attribute("data-id") == second
     page.evaluate(VISIBILITY % "visible")
     expect()(rows.first).to_have_attribute("data-id", third, timeout=2_000)
 
