@@ -4,10 +4,10 @@ import { createDetail } from './detail.js';
 import { toolbarActions } from './extensions.js';
 import { apiQuery, emptyFilters, fromLocalInput, readUrl, toLocalInput, writeUrl } from './filters.js';
 import { el, refreshTimes } from './format.js';
+import { createLive } from './live.js';
 import { createMemberSearch } from './members.js';
 import { createMultiSelect } from './multiselect.js';
 import * as session from './session.js';
-import { createLive } from './live.js';
 import { createTable } from './table.js';
 import './jobs.js';  // Retry and the related chain, in the detail panel
 
