@@ -107,6 +107,7 @@ def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, ap
     patched = api_stack.request("PATCH", f"/activities/{job}", writer, body={"metadata": {"processed": 268, "total": 286}})
     assert patched[0] == 200, patched
     expect()(rows.first.locator("td.status")).to_have_text(re.compile(r"IN_PROGRESS\s*268 / 286"), timeout=10_000)
+    page.screenshot(path=ROOT / ".artifacts" / "screenshots" / "live-progress-1280.png")
     patched = api_stack.request("PATCH", f"/activities/{job}", writer, body={"status": "SUCCESS"})
     assert patched[0] == 200, patched
     expect()(rows.first.locator("td.status")).to_have_text("SUCCESS", timeout=10_000)
@@ -117,6 +118,7 @@ def test_new_entries_appear_live_a_running_job_moves_and_tail_agrees(browser, ap
     bar = page.get_by_role("button", name="1 new entry · show")
     expect()(bar).to_be_visible(timeout=10_000)
     assert rows.first.get_attribute("data-id") == job  # not moved under the reader
+    page.screenshot(path=ROOT / ".artifacts" / "screenshots" / "live-bar-1280.png")
     bar.click()
     expect()(rows.first).to_have_attribute("data-id", second)
     expect()(bar).to_be_hidden()
