@@ -3,7 +3,7 @@
     activitylog serve [--port 3000] [--in-memory] [--no-seed]   the whole stack (``make dev``)
     activitylog seed [--org ORG] [--count N] [--days D]          demo entries, with a progress bar
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all] [--id ID] [--related ID]
-    activitylog tail [--org ORG]                                 follow new entries
+    activitylog tail [--org ORG] [--type T] [--status S] [--user U] [--entity E] [--json]   follow new entries, as the page does
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
     activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
     activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
@@ -114,8 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--url", default=None)
     query.set_defaults(handler=cmd_query)
 
-    tail = commands.add_parser("tail", help="follow new entries as they are recorded")
+    tail = commands.add_parser("tail", help="follow new entries as they are recorded (the page's live filters and order)")
     tail.add_argument("--org", default="org_demo")
+    tail.add_argument("--type", action="append", default=[], help="as query's --type")
+    tail.add_argument("--status", action="append", default=[], help="as query's --status")
+    tail.add_argument("--user", help="a team member's id, e.g. u_17")
+    tail.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
+    tail.add_argument("--entity-id", help="one record's history (with --entity)")
+    tail.add_argument("--json", action="store_true", help="one JSON object per entry")
     tail.add_argument("--interval", type=float, default=2.0)
     tail.add_argument("--url", default=None)
     tail.set_defaults(handler=cmd_tail)
@@ -626,17 +632,28 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+# How far before the newest entry seen a poll starts: an id is minted when its entry occurs, and one
+# minted a moment before a newer entry can be written after it. The page's live.js (GRACE_MS) uses the same.
+TAIL_GRACE = timedelta(seconds=30)
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
+    """Entries matching the filters, oldest first, as they are recorded: each poll lists those from the
+    newest seen less ``TAIL_GRACE`` (GET /activities, the filters as ``query`` sends them) and prints the unseen."""
+    from activitylog import ids
+
     client = _client(args, args.org, "u_cli", ("read",))
+    args.limit, args.date_from, args.date_to = 200, None, None
     seen: set[str] = set()
-    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)  # what a newly started tail shows first
     header = True
     print(f"following {args.org} (Ctrl-C to stop) …", file=sys.stderr)
     while True:
-        date_from = (since - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        date_from = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        seen = {entry_id for entry_id in seen if entry_id >= ids.lower_bound(since)}  # older ones cannot come again
         items, cursor = [], None
         while True:
-            status, answer = client.request("GET", _list_path(argparse.Namespace(limit=200), cursor, date_from))
+            status, answer = client.request("GET", _list_path(args, cursor, date_from))
             if status != 200:
                 print(f"activitylog: the API answered {status}: {json.dumps(answer)}", file=sys.stderr)
                 return 1
@@ -646,10 +663,13 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 break
         new = [item for item in reversed(items) if item["id"] not in seen]
         if new:
-            print(format_table(new, header=header), end="", flush=True)
+            if args.json:
+                print("\n".join(_json(item) for item in new), flush=True)
+            else:
+                print(format_table(new, header=header), end="", flush=True)
             header = False
             seen.update(item["id"] for item in new)
-            since = max(since, max(_parse(item["occurred_at"]) for item in new))
+            since = max(since, ids.occurred_at(max(seen)) - TAIL_GRACE)
         time.sleep(args.interval)
 
 

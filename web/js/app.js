@@ -4,6 +4,7 @@ import { createDetail } from './detail.js';
 import { toolbarActions } from './extensions.js';
 import { apiQuery, emptyFilters, fromLocalInput, readUrl, toLocalInput, writeUrl } from './filters.js';
 import { el, refreshTimes } from './format.js';
+import { createLive } from './live.js';
 import { createMemberSearch } from './members.js';
 import { createMultiSelect } from './multiselect.js';
 import * as session from './session.js';
@@ -36,6 +37,12 @@ const detail = createDetail({
 });
 const members = createMemberSearch($('user'), $('user-options'), $('user-message'), api, (user) => {
   if (user !== filters.user) applyFilters({ ...filters, user });
+});
+// New entries and running jobs, polled while the tab is shown (live.js).
+const live = createLive({
+  api, table, bar: $('new-entries'), complete: () => list.done,
+  onInsert: (items) => { list.count += items.length; members.remember(items); showListState(); },
+  onError: (error) => fail(error, null),
 });
 // Scrolling near the end of the table loads the next page (the button does the same by hand).
 const nearEnd = new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) loadMore(); }, { rootMargin: '200px' });
@@ -72,6 +79,7 @@ async function start() {
 }
 
 function showSignIn(message) {
+  live.stop();
   list.controller?.abort();
   list.generation += 1;
   detail.close();
@@ -85,6 +93,7 @@ function showSignIn(message) {
 // --- the listing --------------------------------------------------------------------------------
 
 function reload() {
+  live.stop();
   list.controller?.abort();
   list.controller = new AbortController();
   list.generation += 1;
@@ -101,8 +110,10 @@ async function loadMore() {
   list.loading = true;
   showListState();
   try {
+    const first = !list.cursor;
     const page = await api.list(list.query, list.cursor, list.controller.signal);
     if (generation !== list.generation) return;
+    if (first) live.follow(list.query);
     table.append(page.items);
     members.remember(page.items);
     if (filters.entityId) showRecord(page.items);

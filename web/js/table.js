@@ -5,12 +5,12 @@ import { retryOutcome } from './retries.js';
 export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
   function row(item) {
     const actor = item.actor || {};
-    return el('tr', { tabIndex: 0, dataset: { id: item.id } },
+    return el('tr', { tabIndex: 0, dataset: { id: item.id, status: item.status } },
       el('td', { className: 'time' }, timeElement(item.occurred_at)),
       el('td', { className: 'type' }, item.type),
       el('td', { className: 'actor' }, actor.name || actor.id || ''),
       el('td', { className: 'event' }, item.event),
-      el('td', { className: 'status' }, badge(item.status), retried(item)));
+      el('td', { className: 'status' }, ...statusCell(item), retried(item)));
   }
 
   /** A retried failure's outcome, a link to its latest run. */
@@ -19,6 +19,8 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
     if (!outcome) return null;
     return el('a', { className: 'retried', href: entryUrl(item.retried.run_id), dataset: { run: item.retried.run_id } }, outcome);
   }
+
+  const rows = () => tbody.querySelectorAll('tr[data-id]');
 
   tbody.addEventListener('click', (event) => {
     const run = event.target.closest('a[data-run]');
@@ -50,7 +52,30 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
   return {
     clear() { tbody.replaceChildren(); },
     append(items) { tbody.append(...items.map(row)); },
-    row(id) { return [...tbody.rows].find((tr) => tr.dataset.id === id) || null; },
+    /** Live entries (newest first), each at its place by id: one a little older than the top goes below it. */
+    insert(items) {
+      for (const item of items) {
+        const after = [...rows()].find((tr) => tr.dataset.id < item.id);
+        tbody.insertBefore(row(item), after || null);
+      }
+    },
+    /** A newer reading of a shown entry (a list item or the whole entry): its status and progress. True if it changed. */
+    update(item) {
+      const tr = this.row(item.id);
+      const cell = tr?.querySelector('td.status');
+      if (!cell) return false;
+      const event = tr.querySelector('td.event');
+      const before = tr.textContent;
+      cell.replaceChildren(...statusCell(item, cell.querySelector('.progress')?.textContent), retried(item));
+      if (item.event) event.textContent = item.event;  // a job's event may say how far it is
+      tr.dataset.status = item.status;
+      return tr.textContent !== before;
+    },
+    row(id) { return [...rows()].find((tr) => tr.dataset.id === id) || null; },
+    firstRow() { return rows()[0] || null; },
+    firstId() { return rows()[0]?.dataset.id || ''; },
+    lastId() { return [...rows()].at(-1)?.dataset.id || ''; },
+    running() { return [...tbody.querySelectorAll('tr[data-status="IN_PROGRESS"]')]; },
     /** Mark the row whose entry the detail panel shows. */
     mark(id) {
       for (const tr of tbody.rows) {
@@ -59,4 +84,13 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
       }
     },
   };
+}
+
+/** The status badge, and a running job's progress ("268 / 286") when its metadata says (only the whole entry has it). */
+function statusCell(item, shownProgress = '') {
+  const { processed, total } = item.metadata || {};
+  let progress = shownProgress;
+  if (item.status !== 'IN_PROGRESS') progress = '';
+  else if (Number.isFinite(processed)) progress = Number.isFinite(total) ? `${processed} / ${total}` : String(processed);
+  return [badge(item.status), progress && el('span', { className: 'progress' }, progress)];
 }
