@@ -1,11 +1,14 @@
 // The entries table: Time | Type | Actor | Event | Status, newest first, one focusable row per entry.
-import { badge, el, timeElement } from './format.js';
+import { badge, dayKey, dayLabel, el, timeElement } from './format.js';
 
 export function createTable(tbody, onOpen) {
-  function row(item) {
+  // The first row of each local day carries the day's name ("Today", "Mon 30 Nov"): a separator in the list.
+  function row(item, previousDay) {
     const actor = item.actor || {};
-    return el('tr', { tabIndex: 0, dataset: { id: item.id } },
-      el('td', { className: 'time' }, timeElement(item.occurred_at)),
+    const day = dayKey(item.occurred_at);
+    return el('tr', { tabIndex: 0, dataset: { id: item.id, day }, className: day === previousDay ? '' : 'day-start' },
+      el('td', { className: 'time' }, day === previousDay ? null : el('span', { className: 'day-label' }, dayLabel(item.occurred_at)),
+        timeElement(item.occurred_at)),
       el('td', { className: 'type' }, item.type),
       el('td', { className: 'actor' }, actor.name || actor.id || ''),
       el('td', { className: 'event' }, item.event),
@@ -34,7 +37,14 @@ export function createTable(tbody, onOpen) {
 
   return {
     clear() { tbody.replaceChildren(); },
-    append(items) { tbody.append(...items.map(row)); },
+    append(items) {
+      let previousDay = tbody.lastElementChild?.dataset.day;
+      tbody.append(...items.map((item) => {
+        const tr = row(item, previousDay);
+        previousDay = tr.dataset.day;
+        return tr;
+      }));
+    },
     row(id) { return [...tbody.rows].find((tr) => tr.dataset.id === id) || null; },
     /** Mark the row whose entry the detail panel shows. */
     mark(id) {
