@@ -30,6 +30,9 @@ def examples(api_stack) -> dict[str, str]:
     """Entry ids of the demo org for the panel's three views: a failure with its stack, a change, a webhook."""
     client = HttpClient(api_stack.url, reader(api_stack, "org_demo"))
 
+    def chained(entry: dict) -> bool:
+        return len(client.request("GET", f"/activities/{entry['id']}/related")[1]["items"]) >= 2
+
     def first(query: str, wanted) -> str:
         _, page = client.request("GET", f"/activities?from=1970-01-01T00:00:00Z&{query}")
         for item in page["items"]:
@@ -42,6 +45,7 @@ def examples(api_stack) -> dict[str, str]:
         "failure": first("type=BACKGROUND_JOB&status=FAILED", lambda e: (e.get("error") or {}).get("stack")),
         "diff": first("type=USER_ACTION", lambda e: e.get("changes")),
         "webhook": first("type=WEBHOOK&status=WARNING", lambda e: True),
+        "chain": first("type=BACKGROUND_JOB&status=SUCCESS", chained),
     }
 
 
@@ -86,7 +90,7 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
     try:
         # The list, a filter chosen on each menu: the toolbar keeps one row at 1280 px
         page.goto(f"{api_stack.url}/?type=BACKGROUND_JOB,WEBHOOK&status=FAILED,WARNING&range=30d#token={reader(api_stack, 'org_demo')}")
-        settled(page)
+        expect()(page.locator("#list-status")).to_have_text(re.compile("^Showing"), timeout=30_000)  # the first load reads the vocabulary too
         expect()(page.locator("#rows tr").first).to_be_visible()
         toolbar = [page.locator(s).bounding_box() for s in
                    ("#type-button", "#status-button", "#user", "#entity", "#range", "#reset", "#toolbar-actions button")]
@@ -125,11 +129,14 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
             assert [page.locator(s).bounding_box()["width"] for s in ("#type-button", "#status-button", "#user", "#entity",
                                                                       "#range", "#reset", "#toolbar-actions button")] == before
 
-        # The detail panel: a failure (its stack wrapped, the last line in view), a change, a webhook
+        # The detail panel: a failure (its stack wrapped, the last line in view), a change, a webhook, a chain
         for name, entry in examples.items():
             go(f"?range=all&entry={entry}")
             title = page.locator("#detail-title")
             expect()(title).not_to_have_text(re.compile("^(Loading|No such|The entry could not)"))
+            related = page.get_by_role("region", name="Related")
+            if name == "chain":  # the chain is read after the entry: every box below is measured with it in
+                expect()(related).to_be_visible()
             panel = box(page, "#detail")
             assert panel["x"] >= 0 and panel["x"] + panel["width"] <= width
             no_sideways_scroll(page, "#detail-body")
@@ -147,12 +154,37 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
                 assert last <= box(page, "#detail .stack")["x"] + box(page, "#detail .stack")["width"], "the stack's last line is cut"
                 # The JSON view of the whole entry, with Copy
                 expect()(page.get_by_role("button", name="Copy JSON")).to_be_visible()
+            if name == "chain":  # the chain as a timeline: each step its time, what (a link), who and status, inside the panel
+                steps = related.get_by_role("listitem")
+                for step in steps.all():
+                    assert step.locator("time").count() == 1 and step.locator(".badge").count() == 1, step.inner_text()
+                    inside = step.locator(".badge").bounding_box()
+                    assert inside["x"] + inside["width"] <= panel["x"] + panel["width"], "a status badge spills out of the panel"
+            if name == "webhook":  # the whole entry as JSON, opened: wrapped inside the panel
+                page.get_by_text("The whole entry").click()
+                expect()(page.get_by_label("The entry as JSON")).to_contain_text(f'"id": "{entry}"')
+                no_sideways_scroll(page, "#detail .json-text")
             view(f"detail-{name}")
+            if name == "chain":
+                related.scroll_into_view_if_needed()
+                page.screenshot(path=SCREENSHOTS / f"polish-detail-related-{width}.png")
             page.locator("#detail-close").click()
 
-        # The empty state, and the error state: From after To says what to change, with no "Try again"
+        # The loading skeleton while the first page is on its way (held here), then the empty state
+        held, listing = [], re.compile(r"/activities\?")
+
+        def hold(route):
+            held.append(route)
+        page.route(listing, hold)
         go("?user=nobody_at_all")
+        expect()(page.locator("#skeleton")).to_be_visible()
+        expect()(page.locator("#rows tr")).to_have_count(0)
+        page.screenshot(path=SCREENSHOTS / f"polish-loading-{width}.png")
+        for route in held:
+            route.continue_()
+        page.unroute(listing, hold)
         settled(page)
+        expect()(page.locator("#skeleton")).to_be_hidden()
         expect()(page.locator("#empty")).to_be_visible()
         view("empty")
         go("?range=custom&from=2026-12-02T00:00:00.000Z&to=2026-12-01T00:00:00.000Z")
