@@ -357,12 +357,20 @@ def test_loading_empty_and_error_states_are_shown(open_page, page_org):
     expect()(page.get_by_text("No entries match these filters")).to_be_visible()
     assert page.locator("#entries").is_hidden()
 
-    # The API's refusal is shown with the field it names.
+    # From after To is said at once in the range's words: no request, and no "Try again" that could not help.
     page.get_by_label("Date range").select_option("custom")
     page.get_by_label("From", exact=True).fill("2026-03-02T10:00")
     page.get_by_label("To", exact=True).fill("2026-03-01T10:00")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if urlsplit(request.url).path == "/activities" else None)
     page.get_by_role("button", name="Apply").click()
-    expect()(page.get_by_role("alert").filter(has_text="from must not be after to (from)")).to_be_visible()
+    expect()(page.get_by_role("alert").filter(has_text="From is after To: choose a From earlier than the To")).to_be_visible()
+    assert page.get_by_role("button", name="Try again").is_hidden() and asked == []
+
+    # The API's refusal is shown with the field it names (and no "Try again": it would answer the same).
+    page.goto(page.url.split("?")[0] + "?range=custom&from=not-a-date")
+    expect()(page.get_by_role("alert").filter(has_text=re.compile(r"ISO 8601.*\(from\)"))).to_be_visible()
+    assert page.get_by_role("button", name="Try again").is_hidden()
 
     # Loading, then a failure answered by the service, then trying again.
     held = []

@@ -179,6 +179,8 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
         go("?user=nobody_at_all")
         expect()(page.locator("#skeleton")).to_be_visible()
         expect()(page.locator("#rows tr")).to_have_count(0)
+        assert page.locator("#more").is_hidden()  # the skeleton sits right under the table's header, nothing between
+        assert box(page, "#skeleton")["y"] - (box(page, "#entries")["y"] + box(page, "#entries")["height"]) < 24
         page.screenshot(path=SCREENSHOTS / f"polish-loading-{width}.png")
         for route in held:
             route.continue_()

@@ -138,7 +138,7 @@ function showListState() {
   $('entries').hidden = empty || (!$('problem').hidden && list.count === 0);
   $('skeleton').hidden = !(list.loading && list.count === 0);
   $('empty').hidden = !empty;
-  $('more').hidden = list.done || !$('problem').hidden;
+  $('more').hidden = list.done || !$('problem').hidden || (list.loading && list.count === 0);  // the skeleton says it
   $('more').disabled = list.loading;
   const shown = `${list.count} ${list.count === 1 ? 'entry' : 'entries'}`;
   const failed = !$('problem').hidden;
