@@ -146,6 +146,17 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
                     assert seen["x"] + seen["width"] <= panel["x"] + panel["width"] + 0.5, f"{name}: spills out of the panel"
             facts = page.locator("#detail .facts").inner_text()
             assert "system (system)" not in facts and "took 0 s" not in facts, facts
+            # An ISO instant is never broken mid-token: one line box each
+            for lines in page.locator("#detail .facts .iso").evaluate_all("es => es.map(e => e.getClientRects().length)"):
+                assert lines == 1, "an ISO timestamp wraps"
+            # One style for links and buttons: the entity link is the action buttons' colour (it was browser blue)
+            colours = page.evaluate("""() => [document.querySelector('#detail .entity-link'), document.querySelector('#detail .copy')]
+                .map(e => e && getComputedStyle(e).color)""")
+            assert colours[0] and colours[0] == colours[1], colours
+            # An action's note says nothing until it has something to say: no empty amber bar (Retry pending)
+            assert page.evaluate("""() => { const note = document.createElement('p'); note.className = 'notice action-note';
+                document.getElementById('detail-actions').append(note); const height = note.getBoundingClientRect().height;
+                note.remove(); return height; }""") == 0
             if name == "failure":
                 stack = page.get_by_label("Stack trace")
                 no_sideways_scroll(page, "#detail .stack")
