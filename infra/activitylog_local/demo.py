@@ -194,11 +194,11 @@ class _Maker:
         if kind == "tags_removed" and contact.tags:
             tag = self.rng.choice(sorted(contact.tags))
             contact.tags.discard(tag)
-            return self.entry(when, "USER_ACTION", "SUCCESS", who, kind, f"Tag {tag} removed from · {name}", contact.entity, metadata={"tags": [tag]})
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, kind, f"Tag {tag} removed · {name}", contact.entity, metadata={"tags": [tag]})
         if kind in ("tags_added", "tags_removed") and len(contact.tags) < len(tag_choices):
             tag = self.rng.choice([t for t in tag_choices if t not in contact.tags])
             contact.tags.add(tag)
-            return self.entry(when, "USER_ACTION", "SUCCESS", who, "tags_added", f"Tag {tag} added to · {name}", contact.entity, metadata={"tags": [tag]})
+            return self.entry(when, "USER_ACTION", "SUCCESS", who, "tags_added", f"Tag {tag} added · {name}", contact.entity, metadata={"tags": [tag]})
         before = contact.record()
         contact.tier = self.rng.choice([t for t in TIERS if t != contact.tier])
         if self.rng.random() < 0.4:

@@ -7,10 +7,12 @@ open (``.local/outbox/*.eml``) and a list at ``GET /_local/outbox``.
 from __future__ import annotations
 
 import email.utils
+import html
 import json
 import re
 import threading
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 from samlocal.intrinsics import ACCOUNT, REGION
@@ -21,6 +23,9 @@ S3_LINKS = [
     re.compile(r"https://(?P<bucket>[a-z0-9][a-z0-9.-]+?)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/" + _TAIL),  # virtual host
     re.compile(r"https://s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/(?P<bucket>[a-z0-9][a-z0-9.-]+)/" + _TAIL),  # path style
 ]
+
+
+URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def local_twin(url: str, base_url: str = "") -> "str | None":
@@ -55,8 +60,8 @@ class Outbox:
             return self.list(base_url)
 
     def list(self, base_url: str = "") -> list[dict]:
-        """Newest first. S3 links in a message (an export's download link) get a local twin
-        under ``/_local/s3/`` so they open on this machine."""
+        """Newest first, each with its links decoded (``links_in``); an S3 link gets a local twin
+        under ``/_local/s3/`` so it opens on this machine."""
         if not self.folder.exists():
             return []
         import email
@@ -65,13 +70,37 @@ class Outbox:
         items = []
         for path in sorted(self.folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
             parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-            text = " ".join(part.get_content() for part in parsed.walk()
-                            if part.get_content_maintype() == "text" and not part.is_multipart())
-            links = [{"url": match.group(0), "local": local_twin(match.group(0), base_url)}
-                     for pattern in S3_LINKS for match in pattern.finditer(text)]
+            links = [{"url": url, "local": local_twin(url, base_url)} for url in links_in(parsed)]
             items.append({"file": path.name, "path": str(path), "from": parsed.get("From"), "to": parsed.get("To"),
                           "subject": parsed.get("Subject"), "date": parsed.get("Date"), "links": links})
         return items
+
+
+def links_in(message) -> list[str]:
+    """Every http(s) link of a message, once, in order: its parts decoded (quoted-printable, base64), an HTML
+    part's hrefs unescaped (``&amp;``), so a link copied from the list opens as sent."""
+    found: dict[str, None] = {}
+    for part in message.walk():
+        if part.get_content_maintype() != "text" or part.is_multipart():
+            continue
+        content = part.get_content()
+        if part.get_content_subtype() == "html":
+            hrefs = _Hrefs()
+            hrefs.feed(content)
+            urls = hrefs.urls + URL.findall(html.unescape(re.sub(r"<[^>]+>", " ", content)))
+        else:
+            urls = URL.findall(content)
+        found.update((url.rstrip(".,;)"), None) for url in urls)
+    return list(found)
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.urls += [value for name, value in attrs if name == "href" and value and URL.match(value)]
 
 
 def _safe(text: str) -> str:

@@ -174,6 +174,7 @@ def test_the_emailed_link_downloads_from_the_local_server_a_csv_of_the_lists_row
     assert message["subject"] == f"Your activity log export is ready ({SEEDED} rows)"
     link = next(word for word in mail_text(message).split() if "/download?token=" in word)
     assert link.startswith(f"{stack.url}/exports/{export_id}/download?token=")
+    assert link in [listed["url"] for listed in message["links"]]  # /_local/outbox lists it decoded, ready to open
 
     # The link redirects (no bearer token: the link's own) to the file, served by the local server
     target = urlparse(link)

@@ -9,6 +9,7 @@ one left the record, and each job's runs start, progress and complete in order.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -234,3 +235,9 @@ def test_seeding_sends_a_request_the_api_answered_503_again_and_gives_up_on_othe
         seed(Flaky([503, 503, 503]), entries)  # still 503 after every wait: said, not hidden
     with pytest.raises(demo.SeedError, match="answered 400"):
         seed(Flaky([400]), entries)
+
+
+def test_event_labels_read_as_a_phrase_then_its_subject(entries):
+    """"Tag vip removed · Reese Haddad", never a dangling "removed from · Reese Haddad"."""
+    dangling = {e.document["event"] for e in entries if re.search(r"\b(from|to|of|by|for|on|in|into|with) · ", e.document["event"])}
+    assert dangling == set()

@@ -438,3 +438,29 @@ def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, caps
     # A bad filter is the API's own 400, in one line.
     assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--status", "DONE"]) == 1
     assert capsys.readouterr().err.startswith("activitylog: status: status 'DONE' is not one of")
+
+
+# --- the outbox: an email's links, decoded ------------------------------------------------------
+
+
+def test_the_outbox_lists_an_emails_links_decoded_from_quoted_printable_and_html(tmp_path):
+    """A long line makes the .eml quoted-printable (``token=3DeyJ…``): the listed link is the decoded one, an HTML
+    part's href is unescaped (``&amp;``), each link once, and an S3 link keeps its local twin."""
+    from email.message import EmailMessage
+
+    from samlocal.outbox import Outbox
+
+    export = "https://api.example.test/exports/01JX/download?token=eyJ" + "a" * 120 + "&part=1"
+    s3 = "https://files-bucket.s3.amazonaws.com/exports/01JX.csv?X-Amz-Signature=abc"
+    mail = EmailMessage()
+    mail["Subject"], mail["From"], mail["To"] = "Your export", "exports@example.test", "u_01@example.test"
+    mail.set_content(f"Download it here:\n{export}\n\nOr the file: {s3}\n", cte="quoted-printable")
+    mail.add_alternative(f'<p><a href="{export.replace("&", "&amp;")}">Download</a></p>', subtype="html", cte="quoted-printable")
+    (tmp_path / "one.eml").write_bytes(bytes(mail))
+    assert b"token=3DeyJ" in (tmp_path / "one.eml").read_bytes()  # the file is encoded, as SES's are
+
+    (message,) = Outbox(tmp_path).list("http://127.0.0.1:3000")
+    assert message["links"] == [
+        {"url": export, "local": None},
+        {"url": s3, "local": "http://127.0.0.1:3000/_local/s3/files-bucket/exports/01JX.csv"},
+    ]

@@ -3,7 +3,7 @@ import { ApiError, SignedOut, createApi, vocabulary } from './api.js';
 import { createDetail } from './detail.js';
 import { toolbarActions } from './extensions.js';
 import { apiQuery, emptyFilters, fromLocalInput, readUrl, toLocalInput, writeUrl } from './filters.js';
-import { el, refreshTimes } from './format.js';
+import { el, entityLabel, refreshTimes } from './format.js';
 import { createLive } from './live.js';
 import { createMemberSearch } from './members.js';
 import { createMultiSelect } from './multiselect.js';
@@ -84,6 +84,7 @@ function showSignIn(message) {
   list.generation += 1;
   detail.close();
   $('app').hidden = true;
+  $('skeleton').hidden = true;
   $('who').hidden = true;
   $('signin').hidden = false;
   $('signin-message').textContent = message;
@@ -100,6 +101,13 @@ function reload() {
   Object.assign(list, { query: apiQuery(filters), cursor: null, done: false, loading: false, count: 0 });
   table.clear();
   hideProblem();
+  const from = list.query.get('from');
+  const to = list.query.get('to');
+  if (from && to && Date.parse(from) >= Date.parse(to)) {  // said here, in the range's words: the API's 400 could not help
+    list.done = true;
+    fail(new ApiError(400, 'From is after To: choose a From earlier than the To, or another date range.'), null);
+    return;
+  }
   showListState();
   loadMore();
 }
@@ -138,9 +146,10 @@ async function loadMore() {
 function showListState() {
   const empty = list.done && list.count === 0 && $('problem').hidden;
   $('entries').setAttribute('aria-busy', String(list.loading));
-  $('entries').hidden = empty;
+  $('entries').hidden = empty || (!$('problem').hidden && list.count === 0);
+  $('skeleton').hidden = !(list.loading && list.count === 0);
   $('empty').hidden = !empty;
-  $('more').hidden = list.done || !$('problem').hidden;
+  $('more').hidden = list.done || !$('problem').hidden || (list.loading && list.count === 0);  // the skeleton says it
   $('more').disabled = list.loading;
   const shown = `${list.count} ${list.count === 1 ? 'entry' : 'entries'}`;
   const failed = !$('problem').hidden;
@@ -159,6 +168,8 @@ function fail(error, retry) {
   const message = error instanceof ApiError ? error.message : `Something went wrong: ${error.message}`;
   $('problem-text').textContent = error.field ? `${message} (${error.field})` : message;
   $('problem').hidden = false;
+  // A refused filter (4xx) comes out the same however often it is tried: no "Try again" then.
+  $('problem-retry').hidden = error.status >= 400 && error.status < 500 && error.status !== 429;
   $('problem-retry').onclick = retry || (() => location.reload());
   showListState();
 }
@@ -196,7 +207,7 @@ function buildFilterControls() {
       presets: [['FAILED + WARNING', ['FAILED', 'WARNING']]],
       onChange: (statuses) => applyFilters({ ...filters, statuses }), onOpen: closeOthers('statuses') }),
   };
-  $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type }, type)));
+  $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type }, entityLabel(type))));
   $('toolbar-actions').replaceChildren(...toolbarActions.map((action) => {
     const button = el('button', { type: 'button' }, action.label);
     button.addEventListener('click', () => action.run(list.query, { ...context, button }));
@@ -218,13 +229,13 @@ function showFilters() {
     $('to').value = toLocalInput(filters.to);
   }
   $('record-filter').hidden = !filters.entityId;
-  $('record-label').textContent = filters.entityId ? `History of ${filters.entityType} ${filters.entityId}` : '';
+  $('record-label').textContent = filters.entityId ? `History of ${entityLabel(filters.entityType)} ${filters.entityId}` : '';
 }
 
 /** Name the record whose history is shown, once an entry of it has been read. */
 function showRecord(items) {
   const entity = items.map((item) => item.entity).find((e) => e && e.type === filters.entityType && e.id === filters.entityId);
-  if (entity?.label) $('record-label').textContent = `History of ${entity.label} (${entity.type} ${entity.id})`;
+  if (entity?.label) $('record-label').textContent = `History of ${entity.label} (${entityLabel(entity.type)} ${entity.id})`;
 }
 
 function wire() {

@@ -2,7 +2,7 @@
 // then what extensions.js registers: actions in the panel's action bar, sections after these.
 import { ApiError } from './api.js';
 import { panelActions, panelSections } from './extensions.js';
-import { badge, duration, el, exact, timeElement } from './format.js';
+import { actorText, badge, duration, el, entityLabel, exactElement, timeElement } from './format.js';
 
 export function createDetail({ panel, title, actionsBar, body, closeButton, context, onClose }) {
   let controller = null;
@@ -60,6 +60,7 @@ export function createDetail({ panel, title, actionsBar, body, closeButton, cont
       changes(entry.changes),
       failure(entry),
       metadata(entry.metadata),
+      wholeEntry(entry),
       ...panelSections.map((section) => section.render(entry, context)),
     ].filter(Boolean));
   }
@@ -68,16 +69,16 @@ export function createDetail({ panel, title, actionsBar, body, closeButton, cont
 }
 
 function facts(entry, context) {
-  const actor = entry.actor || {};
   const rows = [
     ['Status', el('span', {}, badge(entry.status))],
-    ['When', el('span', {}, timeElement(entry.occurred_at), ' · ', exact(entry.occurred_at))],
+    ['When', el('span', {}, timeElement(entry.occurred_at), ' · ', exactElement(entry.occurred_at))],
     ['Type', entry.type],
-    ['Actor', `${actor.name || actor.id} (${actor.kind}${actor.id && actor.id !== actor.name ? `, ${actor.id}` : ''})`],
+    ['Actor', actorText(entry.actor)],
     ['Action', entry.action],
     ['Entity', entry.entity ? entityLink(entry.entity, context) : 'none'],
   ];
-  if (entry.finished_at) rows.push(['Finished', `${exact(entry.finished_at)} · took ${duration(entry.occurred_at, entry.finished_at)}`]);
+  const took = entry.finished_at ? duration(entry.occurred_at, entry.finished_at) : '';
+  if (took && took !== '0 s') rows.push(['Finished', exactElement(entry.finished_at, ` · took ${took}`)]);  // an instant entry has no "took 0 s"
   rows.push(['Entry ID', el('code', {}, entry.id)]);
   if (entry.correlation_id) rows.push(['Correlation', el('code', {}, entry.correlation_id)]);
   if (entry.retry_of) rows.push(['Retry of', entryLink(entry.retry_of, context)]);
@@ -94,7 +95,7 @@ function entityLink(entity, context) {
     event.preventDefault();
     context.navigate(link.getAttribute('href'));
   });
-  return el('span', {}, link, ` (${entity.type} ${entity.id})`);
+  return el('span', {}, link, ` (${entityLabel(entity.type)} ${entity.id})`);
 }
 
 /** A link to another entry (its id, or ``label``) that opens it in this panel. */
@@ -149,6 +150,25 @@ function metadata(document) {
   return el('section', { 'aria-labelledby': 'metadata-title' },
     el('h3', { id: 'metadata-title' }, 'Metadata'),
     el('div', { className: 'json' }, jsonTree(document, 'metadata', 0)));
+}
+
+/** The whole entry as the API answered it, folded, with Copy (for a ticket or a colleague). */
+function wholeEntry(entry) {
+  const text = JSON.stringify(entry, null, 2);
+  const copy = el('button', { type: 'button', className: 'copy' }, 'Copy JSON');
+  const said = el('span', { className: 'hint', role: 'status' });
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      said.textContent = 'Copied.';
+    } catch {
+      said.textContent = 'The browser refused the clipboard: select the text and copy it.';
+    }
+  });
+  return el('section', { 'aria-labelledby': 'json-title' },
+    el('div', { className: 'section-head' }, el('h3', { id: 'json-title' }, 'JSON'), copy, said),
+    el('details', { className: 'whole' }, el('summary', {}, 'The whole entry'),
+      el('pre', { className: 'json-text', tabIndex: 0, 'aria-label': 'The entry as JSON' }, text)));
 }
 
 /** Pretty JSON whose objects and arrays fold (<details>), open two levels deep. */

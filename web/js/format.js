@@ -68,3 +68,38 @@ export function el(tag, properties = {}, ...children) {
   }
   return element;
 }
+
+/** An entity type as people say it: "team_member" -> "Team member" (the API's value stays in the URL). */
+export function entityLabel(type) {
+  const words = String(type || '').replaceAll('_', ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Who acted: "Riley Park (user, u_17)", "Stripe (integration)", "system" (never "system (system)"). */
+export function actorText(actor = {}) {
+  const name = actor.name || actor.id || 'unknown';
+  const more = [actor.kind && actor.kind !== name ? actor.kind : null, actor.id && actor.id !== name ? actor.id : null];
+  return more.some(Boolean) ? `${name} (${more.filter(Boolean).join(', ')})` : name;
+}
+
+/** The exact moment (then ``after``), its UTC instant on a line of its own, kept whole (never broken mid-token). */
+export function exactElement(iso, after = '') {
+  return el('span', {}, `${exactFormat.format(new Date(iso))}${after}`, el('span', { className: 'iso' }, iso));
+}
+
+/** "Today", "Yesterday", else "Mon 30 Nov" (the year too when not this year): the list's day separators. */
+export function dayLabel(iso, now = new Date()) {
+  const day = new Date(iso);
+  const start = (moment) => new Date(moment.getFullYear(), moment.getMonth(), moment.getDate()).getTime();
+  const days = Math.round((start(now) - start(day)) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return day.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short',
+    ...(day.getFullYear() === now.getFullYear() ? {} : { year: 'numeric' }) });
+}
+
+/** The local day of an instant, as a key ("2026-12-05"): a new key starts a new day in the list. */
+export function dayKey(iso) {
+  const day = new Date(iso);
+  return `${day.getFullYear()}-${day.getMonth() + 1}-${day.getDate()}`;
+}

@@ -122,7 +122,7 @@ panelSections.push({
       const now = items.map((item) => `${item.id}:${item.status}`).join();
       if (items.length >= 2 && now !== shown) {  // alone in its chain: nothing to show; unchanged: keep focus
         shown = now;
-        list.replaceChildren(...items.map((item) => el('li', {}, link(item, item.id === entry.id, context))));
+        list.replaceChildren(...items.map((item) => el('li', { className: item.id === entry.id ? 'current' : '' }, ...link(item, item.id === entry.id, context))));
         hint.hidden = complete;
         section.hidden = false;
       }
@@ -138,8 +138,12 @@ panelSections.push({
   },
 });
 
+// One step of the chain's timeline: when, what (the link), who, and its status badge.
 function link(item, current, context) {
-  const label = [timeElement(item.occurred_at), ` · ${item.type} · ${item.event} `, badge(item.status)];
-  if (current) return el('span', { 'aria-current': 'true' }, ...label, ' (this entry)');
-  return entryLink(item.id, context, ...label);
+  const label = `${item.type} · ${item.event}`;
+  const what = current ? el('span', { className: 'step-event', 'aria-current': 'true' }, label, ' (this entry)')
+    : entryLink(item.id, context, label);
+  const who = item.actor?.name || item.actor?.id;
+  return [el('span', { className: 'step-time' }, timeElement(item.occurred_at)), what, ' ',
+    who ? el('span', { className: 'step-who' }, `by ${who} `) : '', badge(item.status)];
 }

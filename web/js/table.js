@@ -1,11 +1,11 @@
 // The entries table: Time | Type | Actor | Event | Status, newest first, one focusable row per entry.
-import { badge, el, timeElement } from './format.js';
+import { badge, dayKey, dayLabel, el, timeElement } from './format.js';
 import { retryOutcome } from './retries.js';
 
 export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
   function row(item) {
     const actor = item.actor || {};
-    return el('tr', { tabIndex: 0, dataset: { id: item.id, status: item.status } },
+    return el('tr', { tabIndex: 0, dataset: { id: item.id, status: item.status, day: dayKey(item.occurred_at) } },
       el('td', { className: 'time' }, timeElement(item.occurred_at)),
       el('td', { className: 'type' }, item.type),
       el('td', { className: 'actor' }, actor.name || actor.id || ''),
@@ -21,6 +21,21 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
   }
 
   const rows = () => tbody.querySelectorAll('tr[data-id]');
+
+  // The first row of each local day carries the day's name ("Today", "Mon 30 Nov"): a separator in the list,
+  // set again after rows are added at either end (a live entry can start a new day at the top).
+  function separateDays() {
+    let previousDay;
+    for (const tr of rows()) {
+      const starts = tr.dataset.day !== previousDay;
+      const time = tr.querySelector('td.time');
+      const label = time.querySelector('.day-label');
+      tr.classList.toggle('day-start', starts);
+      if (starts && !label) time.prepend(el('span', { className: 'day-label' }, dayLabel(time.querySelector('time').dateTime)));
+      if (!starts && label) label.remove();
+      previousDay = tr.dataset.day;
+    }
+  }
 
   tbody.addEventListener('click', (event) => {
     const run = event.target.closest('a[data-run]');
@@ -51,13 +66,14 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
 
   return {
     clear() { tbody.replaceChildren(); },
-    append(items) { tbody.append(...items.map(row)); },
+    append(items) { tbody.append(...items.map(row)); separateDays(); },
     /** Live entries (newest first), each at its place by id: one a little older than the top goes below it. */
     insert(items) {
       for (const item of items) {
         const after = [...rows()].find((tr) => tr.dataset.id < item.id);
         tbody.insertBefore(row(item), after || null);
       }
+      separateDays();
     },
     /** A newer reading of a shown entry (a list item or the whole entry): its status and progress. True if it changed. */
     update(item) {
