@@ -319,18 +319,10 @@ class Gateway:
         return HttpResponse(status, headers, data)
 
 
-def payload_v2_event(
-    method: str,
-    target: str,
-    headers: Union[Mapping[str, str], list[tuple[str, str]]] = (),
-    body: Union[bytes, str, None] = None,
-    *,
-    route_key: str = "$default",
-    path_parameters: Optional[dict[str, str]] = None,
-    authorizer: Optional[dict] = None,
-    source_ip: str = "127.0.0.1",
-    api_id: str = API_ID,
-) -> dict:
+def payload_v2_event(method: str, target: str, headers: Union[Mapping[str, str], list[tuple[str, str]]] = (),
+                     body: Union[bytes, str, None] = None, *, route_key: str = "$default",
+                     path_parameters: Optional[dict[str, str]] = None, authorizer: Optional[dict] = None,
+                     source_ip: str = "127.0.0.1", api_id: str = API_ID) -> dict:
     """The payload-format-2.0 event API Gateway sends for one request (``target``: raw path and query).
 
     >>> event = payload_v2_event("GET", "/activities?status=FAILED&status=WARNING", {"host": "localhost"})

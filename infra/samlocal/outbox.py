@@ -12,20 +12,16 @@ import json
 import re
 import threading
 from email.message import EmailMessage
-from html.parser import HTMLParser
 from pathlib import Path
 
 from samlocal.intrinsics import ACCOUNT, REGION
-
 
 _TAIL = r"(?P<key>[^\s?\"'<>]+)(?:\?[^\s\"'<>]*)?"
 S3_LINKS = [
     re.compile(r"https://(?P<bucket>[a-z0-9][a-z0-9.-]+?)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/" + _TAIL),  # virtual host
     re.compile(r"https://s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/(?P<bucket>[a-z0-9][a-z0-9.-]+)/" + _TAIL),  # path style
 ]
-
-
-URL = re.compile(r"https?://[^\s\"'<>]+")
+URL = re.compile(r"https?://[^\s\"'<>]+")  # any link, up to a space, a quote or a tag
 
 
 def local_twin(url: str, base_url: str = "") -> "str | None":
@@ -78,29 +74,13 @@ class Outbox:
 
 def links_in(message) -> list[str]:
     """Every http(s) link of a message, once, in order: its parts decoded (quoted-printable, base64), an HTML
-    part's hrefs unescaped (``&amp;``), so a link copied from the list opens as sent."""
+    part unescaped (an href's ``&amp;`` is ``&``), so a link copied from the list opens as sent."""
     found: dict[str, None] = {}
     for part in message.walk():
-        if part.get_content_maintype() != "text" or part.is_multipart():
-            continue
-        content = part.get_content()
-        if part.get_content_subtype() == "html":
-            hrefs = _Hrefs()
-            hrefs.feed(content)
-            urls = hrefs.urls + URL.findall(html.unescape(re.sub(r"<[^>]+>", " ", content)))
-        else:
-            urls = URL.findall(content)
-        found.update((url.rstrip(".,;)"), None) for url in urls)
+        if part.get_content_maintype() == "text" and not part.is_multipart():
+            text = (html.unescape if part.get_content_subtype() == "html" else str)(part.get_content())
+            found.update((url.rstrip(".,;)"), None) for url in URL.findall(text))
     return list(found)
-
-
-class _Hrefs(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        self.urls += [value for name, value in attrs if name == "href" and value and URL.match(value)]
 
 
 def _safe(text: str) -> str:
