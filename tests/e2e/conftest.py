@@ -34,11 +34,12 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, api_stack):
-    """open_page(path, token=None, org=..., viewport=WIDE): a new tab (new session); signed in through make dev's #token= link."""
+    """open_page(path, token=None, org=..., viewport=WIDE, **context): a new tab (new session) signed in through
+    make dev's #token= link; ``context``: more of Playwright's new_context options (timezone_id, …)."""
     contexts = []
 
-    def open_(path: str = "/", *, org: str = "org_demo", token: str | None = "reader", viewport: dict = WIDE):
-        context = browser.new_context(viewport=viewport)
+    def open_(path: str = "/", *, org: str = "org_demo", token: str | None = "reader", viewport: dict = WIDE, **options):
+        context = browser.new_context(viewport=viewport, **options)
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []

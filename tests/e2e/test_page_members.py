@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.page import WIDE, expect, reader, settled
+from tests.support.page import expect, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -24,24 +24,9 @@ CASEY = ("u_64", "Casey Nguyen")  # the demo's new hire (infra/activitylog_local
 
 
 @pytest.fixture
-def zoned_page(browser, api_stack):
+def zoned_page(open_page):
     """zoned_page(path): a new tab in ZONE, signed in as a reader of the demo org."""
-    contexts = []
-
-    def open_(path: str):
-        context = browser.new_context(viewport=WIDE, timezone_id=ZONE)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.goto(f"{api_stack.url}{path}#token={reader(api_stack, 'org_demo')}")
-        return page
-
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.errors, f"the page raised: {page.errors}"
-        context.close()
+    return lambda path: open_page(path, timezone_id=ZONE)
 
 
 def query_of(url: str) -> dict[str, str]:
