@@ -112,7 +112,7 @@ def assert_rows_are_the_entries(api_stack, rows: list[dict], items: list[dict]) 
         status, detail = api_stack.request("GET", f"/activities/{item['id']}", reader(api_stack, ORG))
         assert status == 200, detail
         assert row["changed_fields"] == (json.dumps(list(detail["changes"]), ensure_ascii=False) if detail["changes"] else "")
-        assert row["error_message"] == ((detail["error"] or {}).get("message") or "")
+        assert row["error_message"] == ((detail["reason"] or {}).get("message") or (detail["error"] or {}).get("message") or "")
         assert row["correlation_id"] == (detail["correlation_id"] or "")
     assert any(r["changed_fields"] for r in rows if r["id"] in {i["id"] for i in warm})
 

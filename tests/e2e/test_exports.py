@@ -195,7 +195,7 @@ def test_the_emailed_link_downloads_from_the_local_server_a_csv_of_the_lists_row
     for row in rows[:10]:
         status, detail = call(stack, "GET", f"/activities/{row['id']}")
         assert row["changed_fields"] == (json.dumps(list(detail["changes"]), ensure_ascii=False) if detail["changes"] else "")
-        assert row["error_message"] == ((detail["error"] or {}).get("message") or "")
+        assert row["error_message"] == ((detail["reason"] or {}).get("message") or (detail["error"] or {}).get("message") or "")
         assert row["correlation_id"] == (detail["correlation_id"] or "")
 
 

@@ -82,7 +82,7 @@ export function createTable(tbody, onOpen, entryUrl = (id) => `?entry=${id}`) {
       if (!cell) return false;
       const event = tr.querySelector('td.event');
       const before = tr.textContent;
-      cell.replaceChildren(...statusCell(item, cell.querySelector('.progress')?.textContent), retried(item));
+      cell.replaceChildren(...[...statusCell(item, cell.querySelector('.progress')?.textContent), retried(item)].filter(Boolean));
       if (item.event) event.textContent = item.event;  // a job's event may say how far it is
       tr.dataset.status = item.status;
       return tr.textContent !== before;
