@@ -1,4 +1,4 @@
-"""The query function: GET /activities, GET /activities/{id} (and /related) and GET /members (template.yaml routes them here).
+"""The query function: GET /activities, GET /activities/{id} (and /related) GET /members and GET /catalog (template.yaml routes them here).
 
 It only reads: its role allows Query and GetItem on the table and GetObject on the detail
 bucket. No pydantic is imported on this path (the dashboard waits for its cold start).

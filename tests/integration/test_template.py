@@ -40,6 +40,7 @@ FUNCTION_OF = {
     ("GET", "/activities/{id}"): "QueryFunction",
     ("GET", "/activities/{id}/related"): "QueryFunction",
     ("GET", "/members"): "QueryFunction",
+    ("GET", "/catalog"): "QueryFunction",
     ("POST", "/activities/{id}/retry"): "RetryFunction",
     ("POST", "/activities"): "RecordFunction",
     ("POST", "/activities/batch"): "RecordFunction",
@@ -782,6 +783,7 @@ UNWATCHED_METRICS = {
     "WebhookRejectionsNotRecorded": "the rejection quota at work",
     "WebhookRejectionSummaries": "the quota's summary entries, in the org's own log (\"37 more rejected deliveries …\")",
     "JobsStalled": "a customer's job, marked WARNING in their log by the sweeper",
+    "CatalogMissed": "the catalogue not updated (entries written): those uses go with the name's next write",
     "ActorDirectoryMissed": "the members directory not updated (entries written): it catches up on the member's next entry",
 }
 METRIC_NAMES = re.compile(r'(?:add_metric\(\s*name=|single_metric\(\s*name=|_count\(\s*)"([A-Za-z]+)"|\(\s*"([A-Z][A-Za-z]+)",\s*done\.')

@@ -48,6 +48,8 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
 
 - The org's **members directory** (``{org}#meta`` / ``actor#{id}``, no index keys): one item per team
   member the log has seen, what ``GET /members`` searches by name (``activitylog.store.actors``).
+- The org's **catalogue** (``{org}#meta`` / ``catalog#action#{type}#{action}``, ``catalog#event#{event}``, no
+  index keys): a count and last seen per name, what ``GET /catalog`` answers (``activitylog.store.catalog``).
 
 Which partitions a filter set reads is the planner's choice (``activitylog.query.planner``).
 """
@@ -105,6 +107,16 @@ ACTOR_PREFIX = f"actor{SEP}"
 
 def actor_sk(actor_id: str) -> str:
     return f"{ACTOR_PREFIX}{actor_id}"
+
+
+# The org's catalogue (``GET /catalog``): a count and last seen per (type, action) and per webhook event, one meta
+# item each beside the members (``activitylog.store.catalog``); an event may hold ``#``: it is the key's last part.
+CATALOG_PREFIX = f"catalog{SEP}"
+CATALOG_ACTION, CATALOG_EVENT = "action", "event"
+
+
+def catalog_sk(kind: str, *names: str) -> str:
+    return CATALOG_PREFIX + SEP.join((kind, *names))
 
 
 def org_of(pk: str) -> str:

@@ -152,6 +152,68 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "Catalog": {
+        "type": "object",
+        "required": ["types", "statuses", "entity_types", "actions", "events", "job_types"],
+        "properties": {
+            **{
+                name: {"type": "array", "description": what, "items": {"$ref": "#/components/schemas/Labelled"}}
+                for name, what in (
+                    ("types", "the list's `type` filter"),
+                    ("statuses", "the list's `status` filter"),
+                    ("entity_types", "the list's `entity_type` filter"),
+                )
+            },
+            "actions": {
+                "type": "array",
+                "description": "each (type, action) the org's log has seen, most used first",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "action", "count", "last_seen"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "action": {"type": "string"},
+                        "count": {"type": "integer", "description": "entries recorded with it (may lag a minute)"},
+                        "last_seen": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "its latest entry's time",
+                        },
+                    },
+                },
+            },
+            "events": {
+                "type": "array",
+                "description": "each webhook event the org's log has seen, most used first",
+                "items": {
+                    "type": "object",
+                    "required": ["event", "count", "last_seen"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "last_seen": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+            "job_types": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "label", "retryable"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "label": {"type": "string"},
+                        "retryable": {"type": "boolean", "description": "whether Retry can run a failed one again"},
+                    },
+                },
+            },
+        },
+    },
+    "Labelled": {
+        "type": "object",
+        "required": ["value", "label"],
+        "properties": {"value": {"type": "string"}, "label": {"type": "string"}},
+    },
     "RetryAccepted": {
         "type": "object",
         "required": ["id", "run_id", "retry_of", "job", "correlation_id"],

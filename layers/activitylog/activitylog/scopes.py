@@ -24,6 +24,8 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /activities/{id}/related": frozenset({READ, SUPPORT}),
     # The team members the org's log has seen, by name: the User filter's suggestions (what the list shows).
     "GET /members": frozenset({READ, SUPPORT}),
+    # The org's vocabulary (types, statuses, actions and events seen, job types): what the list's filters offer.
+    "GET /catalog": frozenset({READ, SUPPORT}),
     "POST /activities/{id}/retry": frozenset({RETRY}),
     "POST /activities": frozenset({WRITE}),
     "POST /activities/batch": frozenset({WRITE}),

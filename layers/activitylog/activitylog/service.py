@@ -626,6 +626,34 @@ class ActivityService:
         caller.require(ROUTE_SCOPES["GET /members"])
         return self.store.members(caller.org, search, limit)
 
+    def catalog(self, caller: Caller, only: Optional[EntryType] = None) -> dict:
+        """The caller's org's vocabulary: the types, statuses and entity types (each with its label), the actions
+        and webhook events its log has seen (count, last seen; ``only`` one type's), and the job types with
+        whether the log can retry them. The counts are the org's catalogue items: one Query, no scan."""
+        caller.require(ROUTE_SCOPES["GET /catalog"])
+        from activitylog.entry import EntityType, Status, iso_time
+        from activitylog.jobtypes import JOB_TYPES
+        from activitylog.store.codec import from_epoch_ms
+
+        def labelled(values: Any) -> list[dict]:
+            return [{"value": v.value, "label": v.value.replace("_", " ").capitalize()} for v in values]
+
+        counts = self.store.catalog_counts(caller.org)
+        for items in counts.values():
+            for item in items:
+                item["last_seen"] = iso_time(cast(datetime, from_epoch_ms(item.pop("last_seen_ms"))))
+        events_shown = only in (None, EntryType.WEBHOOK)
+        return {
+            "types": labelled(EntryType),
+            "statuses": labelled(Status),
+            "entity_types": labelled(EntityType),
+            "actions": [item for item in counts["actions"] if only is None or item["type"] == only.value],
+            "events": counts["events"] if events_shown else [],
+            "job_types": [
+                {"name": job.name, "label": job.label, "retryable": job.retryable} for job in JOB_TYPES.values()
+            ],
+        }
+
     def related(self, caller: Caller, entry_id: str) -> dict:
         """The whole chain an entry belongs to, oldest first: the user action, the jobs it started,
         the webhooks they sent and the retries, whatever the entry's place in it.

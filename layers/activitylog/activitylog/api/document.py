@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from activitylog.api import exports, reads, retry, settings, support, writes
 from activitylog.entry import ORG_ID
-from activitylog.query.filters import MEMBER_PARAMETERS, PARAMETERS
+from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.webhooks import receiver
@@ -52,6 +52,10 @@ def openapi_document() -> dict:
     document["paths"]["/members"]["get"]["parameters"] = [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in MEMBER_PARAMETERS.items()
+    ]
+    document["paths"]["/catalog"]["get"]["parameters"] = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+        for name, text in CATALOG_PARAMETERS.items()
     ]
     # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]

@@ -1,4 +1,4 @@
-"""GET /activities, GET /activities/{id} and its chain (/related), GET /members: the dashboard's hot path, with no
+"""GET /activities, GET /activities/{id} and its chain (/related), GET /members, GET /catalog: the dashboard's hot path, with no
 pydantic.
 
 They parse their own parameters (``activitylog.query.filters``), so a reader's cold start
@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from activitylog.api.common import caller, service
 from activitylog.api.views import detail_view
 from activitylog.observability import metrics
-from activitylog.query.filters import parse_list_request, parse_member_search
+from activitylog.query.filters import parse_catalog_request, parse_list_request, parse_member_search
 from activitylog.responses import responses
 
 
@@ -62,5 +62,16 @@ def routes() -> Router:
     def list_members():
         search, limit = parse_member_search(router.current_event.query_string_parameters or {})
         return {"items": service().members(caller(router.current_event), search, limit)}
+
+    @router.get(
+        "/catalog",
+        summary="The org's vocabulary: types, statuses, entity types, the actions and webhook events seen, job types",
+        responses=responses(
+            {200: ("The org's vocabulary, each action and event with its count", "Catalog")}, 400, 401, 403, 503
+        ),
+    )
+    def catalog():
+        only = parse_catalog_request(router.current_event.query_string_parameters or {})
+        return service().catalog(caller(router.current_event), only)
 
     return router

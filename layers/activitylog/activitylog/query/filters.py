@@ -186,3 +186,27 @@ def parse_member_search(params: Mapping[str, Optional[str]]) -> tuple[str, int]:
     if len(search) > SEARCH_MAX:
         raise BadRequest(f"q must be at most {SEARCH_MAX} characters", "q")
     return search, _limit(params.get("limit"), MEMBERS_LIMIT, MEMBERS_MAX)
+
+
+# GET /catalog: the org's vocabulary, all of it or one type's actions and events.
+CATALOG_PARAMETERS: dict[str, str] = {
+    "type": f"only this type's actions and events: one of {', '.join(t.value for t in EntryType)}; all when left out",
+}
+
+
+def parse_catalog_request(params: Mapping[str, Optional[str]]) -> Optional[EntryType]:
+    """The one type GET /catalog is narrowed to, or None.
+
+    >>> parse_catalog_request({"type": "WEBHOOK"})
+    <EntryType.WEBHOOK: 'WEBHOOK'>
+    """
+    unknown = sorted(set(params) - set(CATALOG_PARAMETERS))
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}", unknown[0])
+    raw = params.get("type")
+    if raw is None:
+        return None
+    try:
+        return EntryType(raw)
+    except ValueError:
+        raise BadRequest(f"type must be one of {', '.join(t.value for t in EntryType)}", "type") from None

@@ -24,6 +24,7 @@ from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.storage import OrgStorage
 from activitylog.store.actors import ActorDirectory
+from activitylog.store.catalog import Catalog
 from activitylog.store.codec import (
     DETAIL_FIELDS,
     WireItem,
@@ -41,7 +42,7 @@ from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_f
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta, ActorDirectory):
+class EntryStore(OrgMeta, ActorDirectory, Catalog):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
@@ -51,6 +52,7 @@ class EntryStore(OrgMeta, ActorDirectory):
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
+        self._tally = {}  # the names this container counted and when it last wrote each (``Catalog``)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -71,6 +73,7 @@ class EntryStore(OrgMeta, ActorDirectory):
                     raise Conflict(f"entry {entry.id} exists already", "id") from None
                 # else committed by our own earlier attempt, detail object and all
         self.note_actors(where.org, [entry])
+        self.note_catalog(where.org, [entry])
 
     def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -197,6 +200,7 @@ class EntryStore(OrgMeta, ActorDirectory):
         with self._removed_on_failure(uploaded):
             self._retrying(write)
         self.note_actors(where.org, entries)
+        self.note_catalog(where.org, entries)
 
     def replace(
         self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None
