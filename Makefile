@@ -42,8 +42,8 @@ check: install
 
 test: install $(CHECKOV) check
 	@test -x /usr/bin/chromium || { echo "Debian's chromium is required for the page's browser tests: apt-get install chromium (.ci/run installs it)"; exit 1; }
-	@# Both cores, a test file (or an e2e group: tests/conftest.py) at a time; what measures time or load after, alone.
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not chaos and not alone"
+	@# Both cores, a test file at a time per worker; what measures time or load after, alone.
+	$(BIN)/pytest -n 2 --dist loadfile -m "not chaos and not alone"
 	$(BIN)/pytest -m "chaos or alone"
 
 dev: install

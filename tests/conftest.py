@@ -86,14 +86,3 @@ def idempotency_table(dynamodb_client, monkeypatch):
     wiring.reset()
     dynamodb_client.delete_table(TableName=name)
 
-
-def pytest_collection_modifyitems(items):
-    """make test's workers (``-n 2 --dist loadgroup``) take a test file at a time, so its module fixtures are built
-    once, and the e2e tier in two groups, the page's browser tests and the rest: the tier's stacks are package
-    fixtures, started once per group instead of again each time a worker comes back to the tier."""
-    for item in items:
-        path = item.path.relative_to(item.config.rootpath).as_posix()
-        group = path
-        if path.startswith("tests/e2e/"):
-            group = "e2e-page" if item.path.name.startswith("test_page") else "e2e"
-        item.add_marker(pytest.mark.xdist_group(group))

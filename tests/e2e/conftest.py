@@ -13,7 +13,7 @@ from tests.support.page import CHROMIUM, CHROMIUM_ARGS, WIDE, reader
 from tests.support.stack import FIXTURE_TEMPLATE, api_stack, start_stack, stop_stack  # noqa: F401 - api_stack: the fixture (the fuzz tier starts its own)
 
 
-@pytest.fixture(scope="package")  # stopped when the e2e tier ends, not kept through the fuzz tier
+@pytest.fixture(scope="session")  # once per worker, as api_stack (tests/support/stack.py)
 def sources_stack(tmp_path_factory):
     """The fixture template's stack: a scheduled function, an SQS consumer with a DLQ, and more."""
     stack = start_stack(tmp_path_factory.mktemp("sources-stack"), "--template", str(FIXTURE_TEMPLATE), "--no-seed", "--poll-seconds", "0.1")

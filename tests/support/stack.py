@@ -113,8 +113,9 @@ def running_api_stack(tmp: Path, seeded: bool = True) -> Iterator[RunningStack]:
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
 
 
-# One per tier that imports it, stopped when that tier ends (a stack idling through later tiers slows them).
-@pytest.fixture(scope="package")
+# One per test session (per worker under make test's -n 2): a package fixture was started again each time a
+# worker came back to the e2e tier after another tier's file.
+@pytest.fixture(scope="session")
 def api_stack(tmp_path_factory):
     """The seeded stack (``running_api_stack``)."""
     yield from running_api_stack(tmp_path_factory.mktemp("api-stack"))
