@@ -49,7 +49,7 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     # Expired: gone from the API, then removed from the table by TTL and archived as such.
     wait_for(lambda: api_stack.request("GET", f"/activities/{entry_id}", writer)[0] == 404, timeout=60)
     found = wait_for(lambda: (lambda s, b: b if s == 200 and b.get("expired_at") else None)(
-        *api_stack.request("GET", f"/support/activities/{entry_id}", support)), timeout=60)
+        *api_stack.request("GET", f"/support/activities/{entry_id}?reason=ticket%204312", support)), timeout=60)
     assert (found["found_in"], found["status"], found["versions"]) == ("archive", "FAILED", 3)
     assert found["error"] == {"message": "Square answered 503"} and found["metadata"] == {"processed": 12}
     assert api_stack.request("GET", f"/support/activities/{entry_id}", writer)[0] == 403
