@@ -43,8 +43,8 @@ from activitylog.observability import logger
 from activitylog.query.filters import ActivityFilter
 from activitylog.scopes import READ, ROUTE_SCOPES, SUPPORT, WRITE
 from activitylog.service import ActivityService, Caller
-from activitylog.support.access import reason_of
 from activitylog.signing import Key
+from activitylog.support.access import reason_of
 
 PAGE_ROWS = 1000  # entries per merged read
 STATUS_LINK_SECONDS = 3600  # a link GET /exports/{id} hands to its (authenticated) requester
