@@ -142,7 +142,9 @@ class ExportService:
                 "emails its link: the token carries no email claim",
                 "email",
             )
-        export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email", reason=reason))
+        export = self._record(
+            caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email", reason=reason)
+        )
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
         except Exception as error:  # noqa: BLE001 - the export must not stay IN_PROGRESS with nothing running it
