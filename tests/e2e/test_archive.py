@@ -84,7 +84,7 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     script = Path(__file__).resolve().parents[2] / "docs" / "check_proof.py"
     checked = subprocess.run([sys.executable, "-I", str(script), str(bundle)], capture_output=True, text=True, cwd="/", timeout=60)
     assert checked.returncode == 0 and checked.stdout.startswith(f"OK: 3 versions of entry {entry_id}"), checked.stdout + checked.stderr
-    status, served = api_stack.request("GET", f"/support/activities/{entry_id}/proof", support)
+    status, served = api_stack.request("GET", f"/support/activities/{entry_id}/proof?reason=ticket%204312", support)
     assert status == 200 and served == json.loads(bundle.read_bytes()), served
 
     # One archived line edited by hand: verify fails and names the record.

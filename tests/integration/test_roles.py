@@ -228,7 +228,7 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
         assert answer["batchItemFailures"] == [], answer
     with running("SupportFunction", physical, template, monkeypatch, calls) as used["SupportFunction"]:
         call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support", query={"reason": "ticket 1"})
-        event = api_event("GET", f"/support/activities/{started['id']}/proof",
+        event = api_event("GET", f"/support/activities/{started['id']}/proof", query={"reason": "ticket 1"},
                           claims=claims(org="org_roles", sub="u_admin", scope="activity:support"))
         answer = load_handler_module("SupportFunction").lambda_handler(event, LambdaContext())
         assert answer["statusCode"] in (200, 409), answer  # 409: moto's KMS signs a DIGEST as a raw message, so no key holds

@@ -55,15 +55,16 @@ def openapi_document() -> dict:
         for name, text in MEMBER_PARAMETERS.items()
     ]
     # Support's read takes the reason it is recorded with (activitylog.support.access), read from the raw query.
-    document["paths"]["/support/activities/{id}"]["get"].setdefault("parameters", []).append(
-        {
-            "name": "reason",
-            "in": "query",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": REASON_CHARACTERS},
-            "description": "why support reads this entry (a ticket, a case): recorded with the read in the org's log",
-        }
-    )
+    for path in ("/support/activities/{id}", "/support/activities/{id}/proof"):
+        document["paths"][path]["get"].setdefault("parameters", []).append(
+            {
+                "name": "reason",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": REASON_CHARACTERS},
+                "description": "why support reads this entry (a ticket, a case): recorded with the read in the org's log",
+            }
+        )
     # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
     webhook["requestBody"] = {

@@ -38,7 +38,7 @@ def routes() -> Router:
     @router.get(
         "/support/activities/<id>/proof",
         summary="One entry's proof: its archived versions, their Merkle inclusion paths, the signed checkpoint "
-        "and the public key, checkable offline (README 'Checking a proof offline')",
+        "and the public key, checkable offline (README 'Checking a proof offline'); recorded in the org's log first",
         responses=responses({200: ("The proof bundle, canonical JSON", "ProofBundle")}, 400, 401, 403, 404, 409, 503),
     )
     def support_activity_proof(id: str):  # noqa: A002 - the route's own name
@@ -46,9 +46,15 @@ def routes() -> Router:
 
         from activitylog.support.lookup import proof
 
-        wired = container()
+        wired, event = container(), router.current_event
         body = proof(
-            caller(router.current_event), id, wired.archive_or_none, wired.digest_archive_or_none, wired.public_keys
+            service(),
+            caller(event),
+            id,
+            event.query_string_parameters,
+            wired.archive_or_none,
+            wired.digest_archive_or_none,
+            wired.public_keys,
         )
         metrics.add_metric(name="SupportProofs", unit=MetricUnit.Count, value=1)
         return Response(status_code=200, content_type="application/json", body=body.decode())

@@ -47,8 +47,16 @@ def reason_of(parameters: Optional[Mapping[str, str]]) -> str:
     return reason
 
 
-def record_read(service: "ActivityService", caller: "Caller", entry_id: str, reason: str, found_in: str) -> str:
-    """Record in ``caller.org``'s log that ``caller`` (support) read ``entry_id`` for ``reason``; the record's id.
+READS = {  # what support read, as the record's event says it, by route
+    "GET /support/activities/{id}": "Support viewed entry",
+    "GET /support/activities/{id}/proof": "Support fetched the proof of entry",
+}
+
+
+def record_read(
+    service: "ActivityService", caller: "Caller", route: str, entry_id: str, reason: str, **metadata: str
+) -> str:
+    """Record in ``caller.org``'s log that ``caller`` (support) read ``entry_id`` by ``route`` for ``reason``; its id.
 
     Raises what the write raises (``Unavailable`` after the store's retries): the read must then not be answered.
     """
@@ -58,7 +66,7 @@ def record_read(service: "ActivityService", caller: "Caller", entry_id: str, rea
 
     now = service.clock()
     minute = datetime.fromtimestamp(int(now.timestamp()) // RETRY_WINDOW_SECONDS * RETRY_WINDOW_SECONDS, timezone.utc)
-    record_id = ids.derived_id(minute, f"support-read#{caller.org}#{caller.subject}#{entry_id}#{reason}")
+    record_id = ids.derived_id(minute, f"support-read#{caller.org}#{route}#{caller.subject}#{entry_id}#{reason}")
     try:
         new = NewEntry.model_validate(
             {
@@ -66,9 +74,9 @@ def record_read(service: "ActivityService", caller: "Caller", entry_id: str, rea
                 "status": "SUCCESS",
                 "action": "viewed",
                 "actor": {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject},
-                "event": f"Support viewed entry {entry_id} · reason: {reason}",
+                "event": f"{READS[route]} {entry_id} · reason: {reason}",
                 "entity": {"type": "entry", "id": entry_id, "label": f"Entry {entry_id}"},
-                "metadata": {"reason": reason, "found_in": found_in, "route": "GET /support/activities/{id}"},
+                "metadata": {"reason": reason, "route": route, **metadata},
                 "occurred_at": minute.isoformat(),
             }
         )

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from activitylog.service import ActivityService, Caller
 
 
+ROUTE, PROOF_ROUTE = "GET /support/activities/{id}", "GET /support/activities/{id}/proof"
+
+
 class SupportLookup:
     """``view`` shows a hot entry as the detail panel does (``api.views.detail_view``): the API decides views."""
 
@@ -36,11 +39,11 @@ class SupportLookup:
 
     def get(self, caller: "Caller", entry_id: str, parameters: Optional[Mapping[str, str]]) -> dict:
         """The entry, once its read is recorded in the org's log; ``parameters`` (the query) give the ``reason``."""
-        caller.require(ROUTE_SCOPES["GET /support/activities/{id}"])
+        caller.require(ROUTE_SCOPES[ROUTE])
         ids.check_entry_id(entry_id)
         reason = reason_of(parameters)
         found = self._find(caller, entry_id)
-        record_read(self.service, caller, entry_id, reason, found["found_in"])
+        record_read(self.service, caller, ROUTE, entry_id, reason, found_in=found["found_in"])
         return found
 
     def _find(self, caller: "Caller", entry_id: str) -> dict:
@@ -62,17 +65,35 @@ class SupportLookup:
 
 
 def proof(
+    service: "ActivityService",
+    caller: "Caller",
+    entry_id: str,
+    parameters: Optional[Mapping[str, str]],
+    archive: Optional["Objects"],
+    digests: Optional["Objects"],
+    public_keys: list[bytes],
+) -> bytes:
+    """``GET /support/activities/{id}/proof``: the entry's proof bundle (``activitylog.archive.proof``), as bytes.
+
+    It holds the entry's archived versions: recorded in the org's log, with the ``reason``, before it is answered.
+    """
+    caller.require(ROUTE_SCOPES[PROOF_ROUTE])
+    ids.check_entry_id(entry_id)
+    reason = reason_of(parameters)
+    bundle = _proof(caller, entry_id, archive, digests, public_keys)
+    record_read(service, caller, PROOF_ROUTE, entry_id, reason)
+    return bundle
+
+
+def _proof(
     caller: "Caller",
     entry_id: str,
     archive: Optional["Objects"],
     digests: Optional["Objects"],
     public_keys: list[bytes],
 ) -> bytes:
-    """``GET /support/activities/{id}/proof``: the entry's proof bundle (``activitylog.archive.proof``), as bytes."""
     from activitylog.archive.proof import NoProof, build, bundle_bytes
 
-    caller.require(ROUTE_SCOPES["GET /support/activities/{id}/proof"])
-    ids.check_entry_id(entry_id)
     try:
         ids.occurred_at(entry_id)
     except (ValueError, OverflowError):  # a well-formed id past year 9999: nothing was ever archived under it
