@@ -53,6 +53,11 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     assert (found["found_in"], found["status"], found["versions"]) == ("archive", "FAILED", 3)
     assert found["error"] == {"message": "Square answered 503"} and found["metadata"] == {"processed": 12}
     assert api_stack.request("GET", f"/support/activities/{entry_id}", writer)[0] == 403
+    # The org sees that support read it, and why, in its own log (the page's request); without a reason, no read.
+    status, listed = api_stack.request("GET", "/activities?type=SYSTEM_EVENT", api_stack.token(ORG, "u_reader", scopes=("read",)))
+    assert status == 200 and any(i["event"] == f"Support viewed entry {entry_id} · reason: ticket 4312"
+                                 and i["actor"]["id"] == "u_support" for i in listed["items"]), listed
+    assert api_stack.request("GET", f"/support/activities/{entry_id}", support)[1]["field"] == "reason"
 
     # The hourly digest, run now (again until it has the expiry, whose manifest is written just after its
     # line): the archive query answers only what a digest signed.

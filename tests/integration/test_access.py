@@ -18,6 +18,17 @@ from tests.support.faults import faults
 
 from .api_events import LambdaContext, api_event, claims, handler_module
 
+@pytest.fixture(autouse=True)
+def one_minute(api):
+    """The functions' clock held at one moment: a retry "moments later" never crosses into the next minute by chance."""
+    from datetime import datetime, timezone
+
+    from activitylog.api import common
+
+    moment = datetime.now(timezone.utc)
+    common.service().clock = lambda: moment
+
+
 SUPPORT = claims(org="org_acme", sub="u_support_7", scope="activity:support", name="Dana (support)")
 
 
@@ -79,3 +90,15 @@ def test_a_support_read_whose_record_cannot_be_written_is_a_503_and_shows_nothin
     assert access_records(api) == []
     # Once DynamoDB takes writes again, the same request is recorded and answered
     assert support_read(read)[0] == 200 and len(access_records(api)) == 1
+
+
+def test_the_same_read_sent_at_once_from_four_threads_is_answered_four_times_and_recorded_once(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    read = api.record(entry()).body["id"]
+    support_read(read)  # the handler's models are bound before the threads share them
+    records_before = len(access_records(api))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: support_read(read, "ticket 9000"), range(4)))
+    assert [status for status, _ in answers] == [200] * 4, answers
+    assert len(access_records(api)) == records_before + 1
