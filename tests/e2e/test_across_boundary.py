@@ -71,7 +71,7 @@ def test_the_demo_org_holds_two_years_the_older_part_compacted_into_the_warm_tie
     # Support finds a warm entry in the archive, expired from the table long ago, with its detail.
     support = api_stack.token(ORG, "u_support", scopes=("support",))
     entry = next(i for i in reversed(warm) if i["type"] == "USER_ACTION")  # the oldest: its expiry is long past
-    status, found = api_stack.request("GET", f"/support/activities/{entry['id']}", support)
+    status, found = api_stack.request("GET", f"/support/activities/{entry['id']}?reason=ticket%204312", support)
     assert status == 200 and found["found_in"] == "archive" and found["expired_at"], found
     status, detail = api_stack.request("GET", f"/activities/{entry['id']}", reader(api_stack, ORG))
     assert status == 200 and detail["event"] == entry["event"] == found["event"], detail

@@ -49,10 +49,15 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     # Expired: gone from the API, then removed from the table by TTL and archived as such.
     wait_for(lambda: api_stack.request("GET", f"/activities/{entry_id}", writer)[0] == 404, timeout=60)
     found = wait_for(lambda: (lambda s, b: b if s == 200 and b.get("expired_at") else None)(
-        *api_stack.request("GET", f"/support/activities/{entry_id}", support)), timeout=60)
+        *api_stack.request("GET", f"/support/activities/{entry_id}?reason=ticket%204312", support)), timeout=60)
     assert (found["found_in"], found["status"], found["versions"]) == ("archive", "FAILED", 3)
     assert found["error"] == {"message": "Square answered 503"} and found["metadata"] == {"processed": 12}
     assert api_stack.request("GET", f"/support/activities/{entry_id}", writer)[0] == 403
+    # The org sees that support read it, and why, in its own log (the page's request); without a reason, no read.
+    status, listed = api_stack.request("GET", "/activities?type=SYSTEM_EVENT", api_stack.token(ORG, "u_reader", scopes=("read",)))
+    assert status == 200 and any(i["event"] == f"Support viewed entry {entry_id} · reason: ticket 4312"
+                                 and i["actor"]["id"] == "u_support" for i in listed["items"]), listed
+    assert api_stack.request("GET", f"/support/activities/{entry_id}", support)[1]["field"] == "reason"
 
     # The hourly digest, run now (again until it has the expiry, whose manifest is written just after its
     # line): the archive query answers only what a digest signed.
@@ -84,7 +89,7 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     script = Path(__file__).resolve().parents[2] / "docs" / "check_proof.py"
     checked = subprocess.run([sys.executable, "-I", str(script), str(bundle)], capture_output=True, text=True, cwd="/", timeout=60)
     assert checked.returncode == 0 and checked.stdout.startswith(f"OK: 3 versions of entry {entry_id}"), checked.stdout + checked.stderr
-    status, served = api_stack.request("GET", f"/support/activities/{entry_id}/proof", support)
+    status, served = api_stack.request("GET", f"/support/activities/{entry_id}/proof?reason=ticket%204312", support)
     assert status == 200 and served == json.loads(bundle.read_bytes()), served
 
     # One archived line edited by hand: verify fails and names the record.

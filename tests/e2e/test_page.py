@@ -196,9 +196,9 @@ def test_each_filter_changes_the_rows_and_the_url_to_what_the_api_answers(open_p
     # Entity type: the vocabulary's list, read from the API's own document.
     options = page.get_by_label("Entity").locator("option")
     assert options.evaluate_all("os => os.map(o => o.value)") == ["", "contact", "release", "product", "fulfillment", "payment",
-                                                                  "setting", "integration", "team_member", "job", "export"]
+                                                                  "setting", "integration", "team_member", "job", "export", "entry"]
     assert options.all_inner_texts() == ["All entities", "Contact", "Release", "Product", "Fulfillment", "Payment", "Setting",
-                                         "Integration", "Team member", "Job", "Export"]  # shown by their labels
+                                         "Integration", "Team member", "Job", "Export", "Entry"]  # shown by their labels
     answer = listed(page, lambda: page.get_by_label("Entity").select_option("product"))
     check(answer, {"entity_type": "product", "range": "7d"}, lambda i: i["entity"]["type"] == "product")
 

@@ -300,7 +300,8 @@ def test_a_change_of_archive_retention_retags_the_objects_archived_before_it(aws
 def support(entry_id: str, org: str = "org_a", scope: str = "activity:support") -> tuple[int, dict]:
     from .api_events import api_event, claims, handler_module
 
-    event = api_event("GET", f"/support/activities/{entry_id}", claims=claims(org=org, sub="u_support", scope=scope))
+    event = api_event("GET", f"/support/activities/{entry_id}", query={"reason": "ticket 4312"},
+                      claims=claims(org=org, sub="u_support", scope=scope))
     answer = handler_module("GET", f"/support/activities/{entry_id}").lambda_handler(event, LambdaContext())
     return answer["statusCode"], json.loads(answer["body"])
 

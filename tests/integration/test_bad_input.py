@@ -293,6 +293,7 @@ def test_every_id_route_answers_an_edge_id_no_entry_has_with_404(api, idempotenc
     token = claims(org="org_acme", sub="u_17", scope=" ".join(sorted(ROUTE_SCOPES[f"{method} {path}"])))
     body = {"PATCH": {"metadata": {"processed": 5}}, "POST": {}}.get(method)
 
-    reply = api.call(method, path.replace("{id}", entry_id), body=body, token=token)
+    query = {"reason": "ticket 4312"} if path.startswith("/support/") else None  # support's reads say why
+    reply = api.call(method, path.replace("{id}", entry_id), body=body, token=token, query=query)
 
     assert reply.status == 404 and reply.field == "id", reply

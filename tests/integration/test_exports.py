@@ -285,7 +285,8 @@ def test_each_export_route_answers_a_one_scope_token_as_the_scope_table_says(exp
     token = claims(org="org_acme", sub="u_17", scope=scope)
     method, path = route.split(" ", 1)
 
-    answer = exports.raw(method, path.replace("{id}", export_id), body={"filters": WINDOW} if method == "POST" else None, token=token)
+    answer = exports.raw(method, path.replace("{id}", export_id), body={"filters": WINDOW} if method == "POST" else None, token=token,
+                         query={"reason": "ticket 4312"} if scope == "activity:support" else None)  # support's reads say why
 
     if scope in ROUTE_SCOPES[route]:
         assert answer["statusCode"] == 200, answer
@@ -605,3 +606,32 @@ def test_the_status_of_an_export_whose_file_has_expired_is_a_410_saying_so(expor
     assert gone["statusCode"] == 410, gone
     body = json.loads(gone["body"])
     assert body["field"] == "id" and "expired" in body["message"] and "export again" in body["message"]
+
+
+# -- access transparency: support's exports (issue 22, item 3) ---------------------------------------------
+
+
+SUPPORT = claims(org="org_acme", sub="u_support_7", scope="activity:support", name="Dana (support)")
+
+
+def test_a_support_export_needs_a_reason_and_is_recorded_with_it_its_filters_and_row_count(exports):
+    seed(exports, mixed(3))
+    filters = {**WINDOW, "type": ["BACKGROUND_JOB"]}
+
+    # Without a reason: a 400 naming it, no file and no export recorded
+    refused = exports.raw("POST", "/exports", body={"filters": filters}, token=SUPPORT)
+    assert (refused["statusCode"], json.loads(refused["body"])["field"]) == (400, "reason"), refused
+    for reason in ("  ", "x" * 201):
+        refused = exports.raw("POST", "/exports", body={"filters": filters}, query={"reason": reason}, token=SUPPORT)
+        assert (refused["statusCode"], json.loads(refused["body"])["field"]) == (400, "reason"), refused
+    assert [i for i in exports.listed(type="BACKGROUND_JOB") if i["event"] == "EXPORT_ACTIVITY_LOG"] == []
+
+    # With one: the file, and the org's log shows who exported what, how many rows, and why
+    answer = exports.raw("POST", "/exports", body={"filters": filters}, query={"reason": "ticket 4312"}, token=SUPPORT)
+    assert answer["statusCode"] == 200, answer
+    rows = len(list(csv.reader(io.StringIO(answer["body"])))) - 1
+    recorded = exports.get(answer["headers"]["x-export-id"]).body
+    assert recorded["actor"]["id"] == "u_support_7" and recorded["status"] == "SUCCESS"
+    assert recorded["metadata"]["reason"] == "ticket 4312" and recorded["metadata"]["rows"] == rows > 0
+    assert recorded["metadata"]["filters"]["type"] == ["BACKGROUND_JOB"]
+    assert recorded["entity"]["label"] == "CSV export by support · reason: ticket 4312"

@@ -132,8 +132,9 @@ def test_the_readme_shows_the_script_verbatim():
     assert imports == {"base64", "hashlib", "json", "re", "sys", "cryptography"}
 
 
-def proof_answer(entry_id: str, scope: str = "activity:support") -> dict:
-    event = api_event("GET", f"/support/activities/{entry_id}/proof", claims=claims(org="org_a", sub="u_support", scope=scope))
+def proof_answer(entry_id: str, scope: str = "activity:support", reason: str | None = "ticket 4312") -> dict:
+    event = api_event("GET", f"/support/activities/{entry_id}/proof", query={"reason": reason} if reason is not None else None,
+                      claims=claims(org="org_a", sub="u_support", scope=scope))
     return handler_module("GET", f"/support/activities/{entry_id}/proof").lambda_handler(event, LambdaContext())
 
 
@@ -174,3 +175,24 @@ def test_get_support_proof_answers_the_same_bundle_to_support_only(world, proved
     answer = proof_answer(pending)
     assert answer["statusCode"] == 409 and "next digest" in json.loads(answer["body"])["message"]
     assert layout.checkpoint_prefix("org_a") == "checkpoints/org=org_a/"
+
+
+def test_a_support_proof_needs_a_reason_and_is_recorded_in_the_orgs_log_before_it_is_answered(world, proved, support_environment):
+    from activitylog.query.filters import parse_list_request
+    from activitylog.service import Caller
+
+    entry_id, _ = proved
+    reader = Caller("org_a", "u_reader", frozenset({"activity:read"}))
+
+    def records() -> list:
+        listed = world.service.list(reader, parse_list_request({"type": "SYSTEM_EVENT"})).items
+        return [e for e in listed if (e.get("entity") or {}).get("type") == "entry"]
+
+    refused = proof_answer(entry_id, reason=None)
+    assert (refused["statusCode"], json.loads(refused["body"])["field"]) == (400, "reason"), refused
+    assert records() == []
+
+    assert proof_answer(entry_id, reason="ticket 4312")["statusCode"] == 200
+    (record,) = records()
+    assert record["event"] == f"Support fetched the proof of entry {entry_id} · reason: ticket 4312"
+    assert record["actor"]["id"] == "u_support" and record["entity"]["id"] == entry_id

@@ -145,8 +145,8 @@ def running(function: str, physical: dict, template_doc: dict, monkeypatch, call
     outcome.extend(calls.seen[before:])
 
 
-def call(function: str, method: str, path: str, scope: str, body=None, headers=None):
-    event = api_event(method, path, body=body, headers=headers, claims=claims(org="org_roles", sub="u_admin", scope=scope))
+def call(function: str, method: str, path: str, scope: str, body=None, headers=None, query=None):
+    event = api_event(method, path, body=body, headers=headers, query=query, claims=claims(org="org_roles", sub="u_admin", scope=scope))
     answer = load_handler_module(function).lambda_handler(event, LambdaContext())
     assert answer["statusCode"] < 300, answer
     return json.loads(answer["body"])
@@ -227,8 +227,8 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
         answer = load_handler_module("ActivityEventsFunction").lambda_handler({"Records": [sqs_record(m) for m in messages]}, LambdaContext())
         assert answer["batchItemFailures"] == [], answer
     with running("SupportFunction", physical, template, monkeypatch, calls) as used["SupportFunction"]:
-        call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support")
-        event = api_event("GET", f"/support/activities/{started['id']}/proof",
+        call("SupportFunction", "GET", f"/support/activities/{started['id']}", "activity:support", query={"reason": "ticket 1"})
+        event = api_event("GET", f"/support/activities/{started['id']}/proof", query={"reason": "ticket 1"},
                           claims=claims(org="org_roles", sub="u_admin", scope="activity:support"))
         answer = load_handler_module("SupportFunction").lambda_handler(event, LambdaContext())
         assert answer["statusCode"] in (200, 409), answer  # 409: moto's KMS signs a DIGEST as a raw message, so no key holds

@@ -601,8 +601,9 @@ def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
     assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()
-    # Support reads the table and the archive, and writes nothing anywhere.
-    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    # Support reads the table and the archive, and writes nothing anywhere but each read's record in the org's log.
+    assert _granted(transformed, "SupportFunction", "ActivityTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem",
+                                                                         "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "SupportFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:GetObject"}
 
 

@@ -57,6 +57,7 @@ class EntityType(str, Enum):
     TEAM_MEMBER = "team_member"
     JOB = "job"
     EXPORT = "export"
+    ENTRY = "entry"  # an entry of the log itself: what support read (activitylog.support.access)
 
 
 @dataclass

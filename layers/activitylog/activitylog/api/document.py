@@ -12,6 +12,7 @@ from activitylog.entry import ORG_ID
 from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
+from activitylog.support.access import REASON_CHARACTERS
 from activitylog.webhooks import receiver
 from activitylog.webhooks.providers import PROVIDERS
 
@@ -57,6 +58,17 @@ def openapi_document() -> dict:
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in CATALOG_PARAMETERS.items()
     ]
+    # Support's read takes the reason it is recorded with (activitylog.support.access), read from the raw query.
+    for path in ("/support/activities/{id}", "/support/activities/{id}/proof"):
+        document["paths"][path]["get"].setdefault("parameters", []).append(
+            {
+                "name": "reason",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": REASON_CHARACTERS},
+                "description": "why support reads this entry (a ticket, a case): recorded with the read in the org's log",
+            }
+        )
     # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]
     webhook["requestBody"] = {

@@ -24,6 +24,7 @@ from activitylog.exports.service import SmallExport
 from activitylog.observability import metrics
 from activitylog.query.filters import PARAMETERS
 from activitylog.responses import responses
+from activitylog.support.access import REASON_CHARACTERS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -90,9 +91,21 @@ def routes() -> Router:
             200: _csv_answer(),
         },
     )
-    def request_export(request: Annotated[ExportRequest, Body()]):
+    def request_export(
+        request: Annotated[ExportRequest, Body()],
+        reason: Annotated[
+            Optional[str],
+            Query(
+                description="support's reason (a ticket, a case), required of a token with activity:support: "
+                "recorded with the export in the org's log",
+                max_length=REASON_CHARACTERS,
+            ),
+        ] = None,
+    ):
         answer = exports().request(
-            caller(router.current_event), request.filters.model_dump(by_alias=True, exclude_none=True)
+            caller(router.current_event),
+            request.filters.model_dump(by_alias=True, exclude_none=True),
+            {"reason": reason} if reason is not None else None,
         )
         metrics.add_metric(name="ExportsRequested", unit=MetricUnit.Count, value=1)
         if isinstance(answer, SmallExport):

@@ -17,14 +17,18 @@ def routes() -> Router:
 
     @router.get(
         "/support/activities/<id>",
-        summary="One entry by id, from the hot table or, once expired, the archive",
+        summary="One entry by id, from the hot table or, once expired, the archive; the read is first recorded in "
+        "the org's log with its reason (a 503, showing nothing, if it cannot be)",
         responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503),
     )
     def support_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.api.views import detail_view
         from activitylog.support.lookup import SupportLookup
 
-        found = SupportLookup(service(), container().archive_or_none, detail_view).get(caller(router.current_event), id)
+        event = router.current_event
+        found = SupportLookup(service(), container().archive_or_none, detail_view).get(
+            caller(event), id, event.query_string_parameters
+        )
         metrics.add_metric(name="SupportLookups", unit=MetricUnit.Count, value=1)
         metrics.add_metric(
             name="SupportLookupsFromArchive", unit=MetricUnit.Count, value=int(found["found_in"] == "archive")
@@ -34,7 +38,7 @@ def routes() -> Router:
     @router.get(
         "/support/activities/<id>/proof",
         summary="One entry's proof: its archived versions, their Merkle inclusion paths, the signed checkpoint "
-        "and the public key, checkable offline (README 'Checking a proof offline')",
+        "and the public key, checkable offline (README 'Checking a proof offline'); recorded in the org's log first",
         responses=responses({200: ("The proof bundle, canonical JSON", "ProofBundle")}, 400, 401, 403, 404, 409, 503),
     )
     def support_activity_proof(id: str):  # noqa: A002 - the route's own name
@@ -42,9 +46,15 @@ def routes() -> Router:
 
         from activitylog.support.lookup import proof
 
-        wired = container()
+        wired, event = container(), router.current_event
         body = proof(
-            caller(router.current_event), id, wired.archive_or_none, wired.digest_archive_or_none, wired.public_keys
+            service(),
+            caller(event),
+            id,
+            event.query_string_parameters,
+            wired.archive_or_none,
+            wired.digest_archive_or_none,
+            wired.public_keys,
         )
         metrics.add_metric(name="SupportProofs", unit=MetricUnit.Count, value=1)
         return Response(status_code=200, content_type="application/json", body=body.decode())

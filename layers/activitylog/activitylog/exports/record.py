@@ -83,15 +83,22 @@ def new_export(
     status: Status,
     delivery: str,
     progress: Optional[dict] = None,
+    reason: Optional[str] = None,
 ) -> dict:
-    """The entry document that records an export (``NewEntry``); its entity id becomes the entry's own id."""
+    """The entry document that records an export (``NewEntry``); its entity id becomes the entry's own id.
+
+    ``reason``: support's, for an export by support (``activitylog.support.access``): shown in the entity's label
+    and kept in the metadata, so the org sees why its log was exported.
+    """
+    label = f"CSV export by support · reason: {reason}" if reason else "CSV export"
+    label = label if len(label) <= 200 else label[:199] + "…"  # an entity label's limit; the metadata has it whole
     document: dict[str, Any] = {
         "type": EntryType.BACKGROUND_JOB.value,
         "status": status.value,
         "actor": {"kind": "user", "id": requester["id"], "name": requester.get("name") or requester["id"]},
         "action": "exported",
         "event": JOB,
-        "entity": {"type": EntityType.EXPORT.value, "id": "new", "label": "CSV export"},
+        "entity": {"type": EntityType.EXPORT.value, "id": "new", "label": label},
         "metadata": {
             "job": JOB,
             "format": "csv",
@@ -106,6 +113,8 @@ def new_export(
             **(progress or {}),
         },
     }
+    if reason:
+        document["metadata"]["reason"] = reason
     return document
 
 

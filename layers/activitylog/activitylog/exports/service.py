@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from activitylog import ids
 from activitylog.config import ExportSettings
@@ -41,9 +41,10 @@ from activitylog.exports.files import ExportFiles, export_key
 from activitylog.exports.record import EXPORTER, Export, new_export, parse_filters
 from activitylog.observability import logger
 from activitylog.query.filters import ActivityFilter
-from activitylog.scopes import READ, ROUTE_SCOPES, WRITE
+from activitylog.scopes import READ, ROUTE_SCOPES, SUPPORT, WRITE
 from activitylog.service import ActivityService, Caller
 from activitylog.signing import Key
+from activitylog.support.access import reason_of
 
 PAGE_ROWS = 1000  # entries per merged read
 STATUS_LINK_SECONDS = 3600  # a link GET /exports/{id} hands to its (authenticated) requester
@@ -111,9 +112,16 @@ class ExportService:
 
     # -- the API ------------------------------------------------------------------------
 
-    def request(self, caller: Caller, filters: Optional[dict]) -> Union[SmallExport, LargeExport]:
-        """An export of the entries ``filters`` select (``GET /activities``' keys and defaults)."""
+    def request(
+        self, caller: Caller, filters: Optional[dict], parameters: Optional[Mapping[str, str]] = None
+    ) -> Union[SmallExport, LargeExport]:
+        """An export of the entries ``filters`` select (``GET /activities``' keys and defaults).
+
+        A token with ``activity:support`` is support staff: ``parameters`` (the query) must give a ``reason``,
+        recorded with the export (``activitylog.support.access``).
+        """
         caller.require(ROUTE_SCOPES["POST /exports"])
+        reason = reason_of(parameters) if SUPPORT in caller.scopes else None
         wanted, document = parse_filters(filters)
         now = self.activity.clock()
         # The list's own window (an explicit future `to` too); what is recorded after now is left out.
@@ -124,7 +132,7 @@ class ExportService:
             body, rows = inline
             progress = {"rows": rows, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(), "parts": 0}
             export = self._record(
-                caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress)
+                caller.org, new_export(requester, document, low, high, now, Status.SUCCESS, "inline", progress, reason)
             )
             return SmallExport(body, export, export.filename(caller.org))
         if not caller.email:
@@ -134,7 +142,9 @@ class ExportService:
                 "emails its link: the token carries no email claim",
                 "email",
             )
-        export = self._record(caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email"))
+        export = self._record(
+            caller.org, new_export(requester, document, low, high, now, Status.IN_PROGRESS, "email", reason=reason)
+        )
         try:
             self.runs.start(export.id, {"export_id": export.id, "org": caller.org, "notify": caller.email})
         except Exception as error:  # noqa: BLE001 - the export must not stay IN_PROGRESS with nothing running it
