@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from activitylog import keys
 from activitylog.entry import ActorKind, Entry
-from activitylog.store.models import EntryItem, table_connection
+from activitylog.store.models import EntryItem, meta_items, table_connection
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff
 
 # How many members one container remembers across all orgs before it starts over (a few MB at most).
@@ -66,26 +66,14 @@ class ActorDirectory:
 
         One Query of the org's directory (eventually consistent, ~60 bytes a member: a few hundred in one page).
         """
-        client, table = table_connection().connection.client, EntryItem.Meta.table_name
         folded = search.casefold()
         found = []
-        query = {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": keys.meta_pk(org)}, ":prefix": {"S": keys.ACTOR_PREFIX}},
-            "ProjectionExpression": "sk, an",
-        }
-        while True:
-            answer = client.query(**query)
-            for raw in answer.get("Items", []):
-                member, name = raw["sk"]["S"][len(keys.ACTOR_PREFIX) :], raw["an"]["S"]
-                folded_name = name.casefold()
-                if folded in folded_name or folded in member.casefold():
-                    starts = any(word.startswith(folded) for word in folded_name.split())
-                    found.append(((member.casefold() != folded, not starts, folded_name, member), member, name))
-            if not answer.get("LastEvaluatedKey"):
-                break
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an"):
+            member, name = raw["sk"]["S"][len(keys.ACTOR_PREFIX) :], raw["an"]["S"]
+            folded_name = name.casefold()
+            if folded in folded_name or folded in member.casefold():
+                starts = any(word.startswith(folded) for word in folded_name.split())
+                found.append(((member.casefold() != folded, not starts, folded_name, member), member, name))
         found.sort()
         return [{"id": member, "name": name} for _, member, name in found[:limit]]
 

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from activitylog import keys
 from activitylog.entry import Entry, EntryType
-from activitylog.store.models import EntryItem, table_connection
+from activitylog.store.models import EntryItem, meta_items, table_connection
 
 # How many names one container keeps a tally of across all orgs before it starts over.
 KNOWN_LIMIT = 50_000
@@ -77,27 +77,15 @@ class Catalog:
     def catalog_counts(self, org: str) -> dict[str, list[dict]]:
         """The org's counted names: ``{"actions": [{type, action, count, last_seen_ms}], "events": [{event, ...}]}``,
         each by count (most first), then name. One Query of the org's catalogue items (~80 bytes each)."""
-        client, table = table_connection().connection.client, EntryItem.Meta.table_name
         found: dict[str, list[dict]] = {"actions": [], "events": []}
-        query = {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": keys.meta_pk(org)}, ":prefix": {"S": keys.CATALOG_PREFIX}},
-            "ProjectionExpression": "sk, cc, cls",
-        }
-        while True:
-            answer = client.query(**query)
-            for raw in answer.get("Items", []):
-                kind, rest = raw["sk"]["S"][len(keys.CATALOG_PREFIX) :].split(keys.SEP, 1)
-                counts = {"count": int(raw["cc"]["N"]), "last_seen_ms": int(raw["cls"]["N"])}
-                if kind == keys.CATALOG_ACTION:
-                    type_, action = rest.split(keys.SEP, 1)
-                    found["actions"].append({"type": type_, "action": action, **counts})
-                elif kind == keys.CATALOG_EVENT:
-                    found["events"].append({"event": rest, **counts})
-            if not answer.get("LastEvaluatedKey"):
-                break
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for raw in meta_items(org, keys.CATALOG_PREFIX, "sk, cc, cls"):
+            kind, rest = raw["sk"]["S"][len(keys.CATALOG_PREFIX) :].split(keys.SEP, 1)
+            counts = {"count": int(raw["cc"]["N"]), "last_seen_ms": int(raw["cls"]["N"])}
+            if kind == keys.CATALOG_ACTION:
+                type_, action = rest.split(keys.SEP, 1)
+                found["actions"].append({"type": type_, "action": action, **counts})
+            elif kind == keys.CATALOG_EVENT:
+                found["events"].append({"event": rest, **counts})
         for items in found.values():
             items.sort(key=lambda item: (-item["count"], item.get("action") or item.get("event"), item.get("type", "")))
         return found

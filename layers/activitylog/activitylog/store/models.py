@@ -7,7 +7,7 @@ write unit). Key values come from ``keys``.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
@@ -235,3 +235,21 @@ def table_connection(model: type[Model] = EntryItem) -> Any:
     pynamodb offers no public accessor of a model's connection: this is its one private call.
     """
     return model._get_connection()
+
+
+def meta_items(org: str, prefix: str, projection: str) -> Iterator[dict]:
+    """The org's meta items whose sort key starts with ``prefix`` (raw, ``projection``'s attributes), every page of
+    one Query: what the members directory and the catalogue read."""
+    query = {
+        "TableName": EntryItem.Meta.table_name,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": keys.meta_pk(org)}, ":prefix": {"S": prefix}},
+        "ProjectionExpression": projection,
+    }
+    client = table_connection().connection.client
+    while True:
+        answer = client.query(**query)
+        yield from answer.get("Items", [])
+        if not answer.get("LastEvaluatedKey"):
+            return
+        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
