@@ -151,6 +151,7 @@ class RunRequest:
     retry_of: Optional[str] = None
     requested_by: Optional[dict] = None  # the actor who asked: a team member for a retry
     record: Optional[dict] = None  # a retry's "Retried …" entry: {entry_id, entry, producer} (the ingest records it)
+    traceparent: Optional[str] = None  # W3C: the trace the run joins (its handler's ActivityClient(traceparent=…))
 
     @property
     def detail_type(self) -> str:

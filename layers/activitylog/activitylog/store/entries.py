@@ -566,6 +566,7 @@ class EntryStore(OrgMeta, ActorDirectory):
                 shard=entry.shard,
                 correlation_id=entry.correlation_id,
                 stalls_at=entry.stalls_at,
+                trace_id=entry.trace_id,
             ),
             type=entry.type.value,
             status=entry.status.value,
