@@ -323,14 +323,14 @@ def _table(template: dict) -> dict:
     return template["Resources"]["ActivityTable"]["Properties"]
 
 
-def test_table_has_ttl_stream_and_the_six_indexes(template):
+def test_table_has_ttl_stream_and_the_seven_indexes(template):
     table = _table(template)
 
     assert table["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == INDEXES
-    assert len(table["GlobalSecondaryIndexes"]) == 6
+    assert len(table["GlobalSecondaryIndexes"]) == 7  # by_trace: the seventh (keys.py says why not by_correlation)
 
 
 def test_ttl_attribute_is_the_models_expiry(template):

@@ -162,8 +162,15 @@ class RunRequest:
         return {
             "Source": RUN_SOURCE,
             "DetailType": self.detail_type,
-            "Detail": json.dumps(asdict(self), separators=(",", ":")),
+            "Detail": json.dumps(self.detail(), separators=(",", ":")),
         }
+
+    def detail(self) -> dict:
+        """The event's detail: an untraced run's has no ``traceparent`` key (its detail is as it always was)."""
+        detail = asdict(self)
+        if self.traceparent is None:
+            del detail["traceparent"]
+        return detail
 
     @classmethod
     def from_event(cls, event: dict) -> "RunRequest":
