@@ -67,3 +67,10 @@ def test_the_list_finds_a_trace_by_its_index_and_another_org_never_sees_it(api):
     assert api.ids(trace_id=TRACE, type="BACKGROUND_JOB") == []
     assert len(api.ids(token=OTHER_ORG_READER, trace_id=TRACE)) == 1  # its own entry only
     assert api.ids(trace_id="1" * 32) == []
+
+
+def test_the_openapi_document_declares_trace_id_and_the_entrys_trace_fields(api):
+    document = api.call("GET", "/openapi.json", token=None).body
+    (declared,) = [p for p in document["paths"]["/activities"]["get"]["parameters"] if p["name"] == "trace_id"]
+    assert declared["schema"] == {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+    assert {"trace_id", "span_id"} <= set(document["components"]["schemas"]["EntryDetail"]["properties"])
