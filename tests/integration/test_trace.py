@@ -4,8 +4,9 @@ tested with the platform bus in test_jobs.py."""
 
 from __future__ import annotations
 
-from .api_events import api_event, claims
 from tests.support.api import OTHER_ORG_READER, WRITER, Api, entry, job
+
+from .api_events import api_event, claims
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
