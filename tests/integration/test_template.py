@@ -27,7 +27,7 @@ from tests.support.template import _all_actions, _as_list, _granted, _mentions, 
 # The API: every route, and the scopes API Gateway demands before the function runs
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
-INDEXES = {"by_type", "by_user", "by_entity", "by_record", "by_correlation", "open_jobs"}
+INDEXES = {"by_type", "by_user", "by_entity", "by_record", "by_correlation", "by_trace", "open_jobs"}
 # The list indexes project the list columns; the sweeper's open_jobs only its keys.
 LIST_INDEXES = INDEXES - {"open_jobs"}
 # One function per job: reads, writes, settings, and the public document.
@@ -324,14 +324,14 @@ def _table(template: dict) -> dict:
     return template["Resources"]["ActivityTable"]["Properties"]
 
 
-def test_table_has_ttl_stream_and_the_six_indexes(template):
+def test_table_has_ttl_stream_and_the_seven_indexes(template):
     table = _table(template)
 
     assert table["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == INDEXES
-    assert len(table["GlobalSecondaryIndexes"]) == 6
+    assert len(table["GlobalSecondaryIndexes"]) == 7  # by_trace: the seventh (keys.py says why not by_correlation)
 
 
 def test_ttl_attribute_is_the_models_expiry(template):

@@ -570,6 +570,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog):
                 shard=entry.shard,
                 correlation_id=entry.correlation_id,
                 stalls_at=entry.stalls_at,
+                trace_id=entry.trace_id,
             ),
             type=entry.type.value,
             status=entry.status.value,
