@@ -144,8 +144,6 @@ class WarmTier:
         files = [f for f in self.manifest(org).files if f.max_id >= low_id and f.min_id <= high_id]
         if wanted.correlation_id:
             files = self._holding(files, wanted.correlation_id)
-        if wanted.trace_id:  # the warm files keep no trace column: a trace is searched in the table's weeks
-            files = []
         connection = self._connect(files)
         try:
             found = read_range(
@@ -211,6 +209,8 @@ def entry_of(row: dict) -> Entry:
         metadata=_json(row.get("metadata")) or {},
         error=_json(row.get("error")),
         correlation_id=row.get("correlation_id"),
+        trace_id=row.get("trace_id"),
+        span_id=row.get("span_id"),
         retry_of=row.get("retry_of"),
         source=_json(row.get("source")),
         recorded_by=row.get("recorded_by"),
