@@ -593,11 +593,12 @@ def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_ala
 
 
 def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
-    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem"}
+    # in the table, it reads the orgs' policies and counts their catalogues: meta items only, never an entry
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
     assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
     for statement in _role_statements(transformed, "ArchiveFunction"):
-        if statement.get("Sid") == "ReadOrgPolicy":
+        if statement.get("Sid") in ("ReadOrgPolicy", "CountCatalogue"):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
     assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()

@@ -52,7 +52,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog):
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
-        self._tally = {}  # the names this container counted and when it last wrote each (``Catalog``)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -73,7 +72,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog):
                     raise Conflict(f"entry {entry.id} exists already", "id") from None
                 # else committed by our own earlier attempt, detail object and all
         self.note_actors(where.org, [entry])
-        self.note_catalog(where.org, [entry])
 
     def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -200,7 +198,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog):
         with self._removed_on_failure(uploaded):
             self._retrying(write)
         self.note_actors(where.org, entries)
-        self.note_catalog(where.org, entries)
 
     def replace(
         self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None
