@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from cloudevents.core.formats.json import JSONFormat
@@ -255,3 +256,15 @@ def test_the_sample_entry_renders_in_every_format():
     for fmt in FORMATS:
         assert render(sample, fmt, org="org_1")
     assert schema_problems(render(sample, "ocsf", org="org_1")) == []
+
+
+def test_the_readme_shows_what_render_sends():
+    """README "Streams: formats": its OCSF event and its CloudEvent's attributes are this entry's, rendered."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text().split("## Streams: formats", 1)[1].split("\n## ", 1)[0]
+    native, ocsf, cloudevent = (json.loads(block.split("\n```", 1)[0]) for block in readme.split("```json\n")[1:4])
+    entry = document(id=ids.derived_id(WHEN, "readme"), event="Contact updated · Alex Chen",
+                     entity={"type": "contact", "id": "c_1", "label": "Alex Chen"}, recorded_by="svc_dashboard",
+                     changes={"/email": {"before": "alex@old.example", "after": "alex@new.example"}})
+    assert native["event_id"] == event_id(entry) and native["id"] == entry["id"]
+    assert ocsf == render(entry, "ocsf", org="org_demo")
+    assert {**cloudevent, "data": None} == {**render(entry, "cloudevents", org="org_demo"), "data": None}
