@@ -78,8 +78,6 @@ def target(
     parts = _split(url, field)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
-        raise RefusedAddress(f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field)
     addresses = _resolved(host, port, field, resolve)
     for address in addresses:
         why = _why_not(address, allow_loopback)
@@ -88,6 +86,8 @@ def target(
             raise RefusedAddress(f"{field} {named} {why}: a stream sends only to public addresses", field)
     if parts.scheme == "http" and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
         raise RefusedAddress(f"{field} must use https", field)
+    if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
+        raise RefusedAddress(f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -152,10 +152,10 @@ def _why_not(address: str, allow_loopback: bool) -> str | None:
         return "a link-local address (the metadata endpoint's range)"
     if ip.is_multicast:
         return "a multicast address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:  # 100.64.0.0/10 (carrier-grade NAT) and the other ranges IANA marks not global
         return "a shared or non-global address"
     return None
