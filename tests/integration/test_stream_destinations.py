@@ -249,6 +249,17 @@ def test_splunk_hec_requests_stay_within_1_mb_and_keep_the_order():
     assert [e["event"] for r in receiver.requests for e in hec_events(r.body)] == events
 
 
+def test_an_event_over_hecs_request_limit_is_not_sent_and_the_outcome_names_it():
+    events = [*entries(1), *entries(1, size=1_000_000, start=1), *entries(1, start=2)]
+    with Receiver(HEC_OK) as receiver:
+        outcome = destination("splunk", {"url": receiver.url()}, HEC_TOKEN, allow_loopback=True).send(events)
+    assert (outcome.ok, outcome.sent, outcome.undeliverable) == (False, 2, (events[1]["event_id"],))
+    assert [e["event"]["event_id"] for r in receiver.requests for e in hec_events(r.body)] == [
+        events[0]["event_id"],
+        events[2]["event_id"],
+    ]
+
+
 def test_splunk_hec_refusing_the_data_is_a_failed_outcome_with_its_text():
     with Receiver((400, '{"text":"Incorrect index","code":7,"invalid-event-number":0}')) as receiver:
         outcome = destination("splunk", {"url": receiver.url(), "index": "nope"}, HEC_TOKEN, allow_loopback=True).send(
@@ -428,6 +439,60 @@ def test_s3_the_same_batch_again_overwrites_its_object(customer_bucket):
     assert stream.send(entries(2)).ok and stream.send(entries(2)).ok
     keys = [o["Key"] for o in customer.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [f"activitylog/dt=2026-11-26/{entries(1)[0]['event_id']}.ndjson.gz"]
+
+
+@pytest.mark.parametrize("granted_prefix, ok", [("activitylog", True), ("elsewhere", False)])
+def test_s3_the_role_policy_the_customer_is_given_is_enough_and_moto_enforces_it(granted_prefix, ok, monkeypatch):
+    """With moto checking IAM: our service's user may only assume roles; the customer's role has exactly
+    ``bucket_role_policy``. A role granted another prefix is refused with S3's 403."""
+    from moto import settings as moto_settings
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_user(UserName="activitylog-delivery")
+        iam.put_user_policy(
+            UserName="activitylog-delivery",
+            PolicyName="assume",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="activitylog-delivery")["AccessKey"]
+        admin = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/admin", RoleSessionName="setup"
+        )["Credentials"]
+        customer = boto3.Session(
+            aws_access_key_id=admin["AccessKeyId"],
+            aws_secret_access_key=admin["SecretAccessKey"],
+            aws_session_token=admin["SessionToken"],
+            region_name="us-east-1",
+        )
+        principal = "arn:aws:iam::123456789012:user/activitylog-delivery"
+        customer.client("iam").create_role(
+            RoleName="activitylog-stream",
+            AssumeRolePolicyDocument=json.dumps(dest.bucket_trust_policy(principal, EXTERNAL_ID)),
+        )
+        customer.client("iam").put_role_policy(
+            RoleName="activitylog-stream",
+            PolicyName="activitylog-stream",
+            PolicyDocument=json.dumps(dest.bucket_role_policy(BUCKET, granted_prefix)),
+        )
+        customer.client("s3").create_bucket(Bucket=BUCKET)
+
+        monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # from here on, IAM decides
+        service = boto3.Session(
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="us-east-1"
+        )
+        config = {"bucket": BUCKET, "role_arn": ROLE_ARN, "external_id": EXTERNAL_ID}
+        outcome = destination("s3", config, None, session=service).send(entries(2))
+
+    if ok:
+        assert outcome.ok and outcome.sent == 2
+    else:
+        assert (outcome.ok, outcome.status, outcome.sent) == (False, 403, 0) and "AccessDenied" in outcome.detail
 
 
 def test_s3_a_missing_bucket_is_a_failed_outcome_with_the_error(customer_bucket):

@@ -200,3 +200,11 @@ def test_the_target_keeps_the_host_for_tls_and_the_host_header():
     )
     assert checked.host_header == "hooks.example.com:8443"
     assert target("https://hooks.example.com", resolve=PUBLIC).host_header == "hooks.example.com"
+
+
+def test_an_internationalised_name_is_looked_up_and_sent_as_idna():
+    resolve = resolver({"xn--bcher-kva.example": ["93.184.215.14"]})
+    checked = target("https://bücher.example/in", resolve=resolve)
+    assert (checked.host, checked.host_header, resolve.asked) == ("xn--bcher-kva.example",) * 2 + (
+        ["xn--bcher-kva.example"],
+    )

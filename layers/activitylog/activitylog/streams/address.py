@@ -76,7 +76,7 @@ def target(
 ) -> Target:
     """``check_url``'s work, answered as what a connection needs (the destinations module connects with it)."""
     parts = _split(url, field)
-    host = parts.hostname or ""
+    host = _ascii_host(parts.hostname or "", field)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = _resolved(host, port, field, resolve)
     for address in addresses:
@@ -112,6 +112,16 @@ def _split(url: str, field: str) -> SplitResult:
     if not parts.hostname:
         raise RefusedAddress(f"{field} has no host", field)
     return parts
+
+
+def _ascii_host(host: str, field: str) -> str:
+    """An internationalised name as DNS and the Host header carry it (IDNA), so the name checked is the name sent."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise RefusedAddress(f"{field} has a host name that is not valid", field) from None
 
 
 def _resolved(host: str, port: int, field: str, resolve: Resolve) -> list[str]:

@@ -433,6 +433,38 @@ class BucketDestination(Destination):
         return Outcome(True, status, f"s3://{self.settings['bucket']}/{key}", sent=len(events))
 
 
+def bucket_role_policy(bucket: str, prefix: str) -> dict:
+    """The permissions the customer's role needs: write objects under the stream's prefix (with the ACL header
+    that hands them to the bucket's owner), and nothing else: no read, no list, no delete."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ActivityLogStreamWrites",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectAcl"],
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*",
+            }
+        ],
+    }
+
+
+def bucket_trust_policy(principal: str, external_id: str) -> dict:
+    """Who may assume the customer's role: our delivery function's role (``principal``, an ARN), and only with
+    the external id we gave this customer (it stops another customer naming this role in their stream)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
 # --- the settings of each kind --------------------------------------------------------------------------------
 
 
