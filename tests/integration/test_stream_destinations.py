@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import socket
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -531,3 +533,33 @@ def test_an_unknown_kind_names_the_field():
     with pytest.raises(BadRequest) as refused:
         check_config("ftp", {})
     assert refused.value.field == "destination.kind"
+
+
+# --- the README's section says what the code does ------------------------------------------------------------
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The ``language`` code blocks of the README's "Streams: setting up a destination" section."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Streams: setting up a destination", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+
+
+def test_the_readme_receiver_code_verifies_a_delivery():
+    (code,) = readme_blocks("python")
+    scope: dict = {}
+    exec(code.replace('"whsec_..."', repr(SECRET)), scope)  # noqa: S102 - the README's own example, run as written
+    with Receiver((204, b"")) as receiver:
+        destination("https", {"url": receiver.url("/in")}, SECRET, allow_loopback=True).send(entries(2))
+    (request,) = receiver.requests
+    assert scope["received"](request.body, request.headers) == entries(2)
+    with pytest.raises(scope["WebhookVerificationError"]):
+        scope["received"](request.body.replace(b"updated", b"deleted"), request.headers)
+
+
+def test_the_readme_policies_are_the_ones_the_code_gives():
+    trust, permissions = (json.loads(block) for block in readme_blocks("json"))
+    statement = trust["Statement"][0]
+    principal, external_id = statement["Principal"]["AWS"], statement["Condition"]["StringEquals"]["sts:ExternalId"]
+    assert trust == dest.bucket_trust_policy(principal, external_id)
+    assert permissions == dest.bucket_role_policy("acme-audit-logs", "activitylog")
