@@ -215,10 +215,23 @@ def test_tls_is_checked_against_the_urls_host_while_connecting_to_the_checked_ad
     assert len(receiver.requests) == 1
 
 
-def test_a_signing_secret_that_is_not_standard_webhooks_base64_is_refused_without_echoing_it():
+@pytest.mark.parametrize(
+    "kind, secret",
+    [
+        ("https", "whsec_not*base64!"),
+        ("https", "whsec_" + base64.b64encode(b"short").decode()),  # Standard Webhooks asks 24 to 64 bytes
+        ("https", base64.b64encode(b"s" * 32).decode()),  # no whsec_ prefix
+        ("https", None),
+        ("splunk", "token-with\nnewline"),  # http.client would refuse it with the value in the error
+        ("splunk", ""),
+        ("datadog", "key with spaces"),
+    ],
+)
+def test_a_secret_the_kind_cannot_use_is_refused_without_echoing_it(kind, secret):
     with pytest.raises(BadRequest) as refused:
-        destination("https", {"url": "https://127.0.0.1:8443/"}, "whsec_not*base64!", allow_loopback=True)
-    assert refused.value.field == "secret" and "not*base64" not in refused.value.message
+        destination(kind, {"url": "https://127.0.0.1:8443/"}, secret, allow_loopback=True)
+    assert refused.value.field == "secret"
+    assert not secret or secret.removeprefix("whsec_") not in refused.value.message
 
 
 # --- Splunk HEC ----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ it checked (``activitylog.streams.address``); redirects are not followed (a 3xx 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -107,16 +108,29 @@ def destination(
     settings = check_config(kind, config, allow_loopback=allow_loopback, resolve=resolve)
     if kind == "s3":
         return BucketDestination(settings, session=session)
+    check_secret(kind, secret)
+    http_kind = {"https": WebhookDestination, "splunk": SplunkDestination, "datadog": DatadogDestination}[kind]
+    return http_kind(settings, secret or "", allow_loopback=allow_loopback, resolve=resolve)
+
+
+def check_secret(kind: str, secret: str | None) -> None:
+    """BadRequest (field ``secret``, never echoing the value) for a secret the kind cannot use: https takes a
+    Standard Webhooks secret, ``whsec_`` + base64 of 24 to 64 random bytes; splunk and datadog a token that can
+    travel in a header (printable ASCII, no spaces: a newline in it would be refused by http.client with the
+    value in the error, and so in a log); s3 none (the customer's role is assumed instead)."""
+    if kind == "s3":
+        return
     if not secret:
         raise BadRequest(f"the {kind} destination needs its secret", "secret")
-    made: Destination
     if kind == "https":
-        made = WebhookDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    elif kind == "splunk":
-        made = SplunkDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    else:
-        made = DatadogDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    return made
+        try:
+            raw = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:  # binascii.Error
+            raw = b""
+        if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
+            raise BadRequest("the signing secret must be whsec_ and the base64 of 24 to 64 bytes", "secret")
+    elif not re.fullmatch(r"[\x21-\x7e]{8,512}", secret):
+        raise BadRequest(f"the {kind} secret must be 8 to 512 printable characters without spaces", "secret")
 
 
 class Destination:
@@ -211,10 +225,7 @@ class WebhookDestination(_HttpDestination):
     kind = "https"
 
     def __init__(self, settings: dict, secret: str, *, allow_loopback: bool, resolve: Resolve) -> None:
-        try:
-            self._webhook = Webhook(secret)
-        except Exception:  # binascii.Error, EmptyWebhookSecretError: never echo the value
-            raise BadRequest("the signing secret must be whsec_ and base64", "secret") from None
+        self._webhook = Webhook(secret)
         super().__init__(settings["url"], secret, allow_loopback=allow_loopback, resolve=resolve)
 
     def send(self, events: list[dict]) -> Outcome:
