@@ -134,6 +134,22 @@ def test_a_500_answer_is_a_failed_outcome_with_what_the_receiver_said():
     assert outcome.detail.startswith("upstream SIEM is down") and len(outcome.detail) == dest.DETAIL_CHARS
 
 
+def test_a_receiver_answering_megabytes_is_read_no_further_than_the_detail():
+    import tracemalloc
+
+    huge = b"x" * 30_000_000
+    with Receiver(lambda request: (500, huge) if len(receiver.requests) == 1 else (200, "ok")) as receiver:
+        stream = destination("https", {"url": receiver.url("/in")}, SECRET, allow_loopback=True)
+        tracemalloc.start()
+        outcome = stream.send(entries(1))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        after = stream.send(entries(1))  # the connection left half-read was closed, not reused
+    assert (outcome.status, outcome.detail) == (500, "x" * dest.DETAIL_CHARS)
+    assert peak < 3_000_000, f"{peak:,} bytes held while reading the answer"
+    assert (after.ok, after.status, after.detail) == (True, 200, "ok")
+
+
 def test_a_refused_connection_has_no_status():
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -301,10 +317,12 @@ def test_datadog_gets_a_json_array_of_logs_with_its_api_key():
     assert outcome == Outcome(True, 202, "{}", sent=2)
     (request,) = receiver.requests
     assert request.path == "/api/v2/logs" and request.header("DD-API-KEY") == DD_KEY
-    assert request.json() == [
+    logs = request.json()
+    assert [{**log, "message": json.loads(log["message"])} for log in logs] == [
         {"ddsource": "activitylog", "service": "billing", "message": event, "ddtags": "env:prod,team:sec"}
         for event in entries(2)
     ]
+    assert all(isinstance(log["message"], str) for log in logs)  # the intake's message is text: the event as JSON
 
 
 def test_datadog_arrays_hold_at_most_1000_logs():
@@ -315,7 +333,7 @@ def test_datadog_arrays_hold_at_most_1000_logs():
         )
     assert outcome.ok and outcome.sent == 2_500
     assert [len(r.json()) for r in receiver.requests] == [1_000, 1_000, 500]
-    assert [log["message"] for r in receiver.requests for log in r.json()] == events
+    assert [json.loads(log["message"]) for r in receiver.requests for log in r.json()] == events
 
 
 def test_datadog_requests_stay_within_5_mb():
@@ -339,23 +357,17 @@ def test_a_log_over_1_mb_is_not_sent_to_datadog_and_the_outcome_names_it():
     assert (outcome.ok, outcome.status, outcome.sent) == (False, 202, 2)
     assert outcome.undeliverable == (events[1]["event_id"],)
     assert events[1]["event_id"] in outcome.detail and "1 MB per log" in outcome.detail
-    assert [log["message"]["event_id"] for log in receiver.requests[0].json()] == [
+    assert [json.loads(log["message"])["event_id"] for log in receiver.requests[0].json()] == [
         events[0]["event_id"],
         events[2]["event_id"],
     ]
 
 
 def test_datadog_failing_part_way_says_how_many_were_accepted():
-    with Receiver(
-        lambda request: (
-            DD_OK
-            if len(request.json()) and request.json()[0]["message"]["event_id"].startswith("01JDQ7Z9K3M5N7P9R1T3V50000")
-            else (500, "no")
-        )
-    ) as receiver:
-        outcome = destination("datadog", {"url": receiver.url("/api/v2/logs")}, DD_KEY, allow_loopback=True).send(
-            entries(1_500)
-        )
+    answers = iter([DD_OK, (500, "no")])  # the first array accepted, the second refused
+    with Receiver(lambda request: next(answers)) as receiver:
+        url = receiver.url("/api/v2/logs")
+        outcome = destination("datadog", {"url": url}, DD_KEY, allow_loopback=True).send(entries(1_500))
     assert (outcome.ok, outcome.status, outcome.sent) == (False, 500, 1_000)
     assert len(receiver.requests) == 2
 

@@ -34,6 +34,7 @@ KINDS = ("https", "s3", "splunk", "datadog")
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 DETAIL_CHARS = 500
+ANSWER_BYTES = 4 * DETAIL_CHARS  # what is read of a receiver's answer: enough for 500 characters of UTF-8
 USER_AGENT = "activitylog-streams/1"
 
 # Datadog's logs intake (https://docs.datadoghq.com/api/latest/logs/#send-logs): 5 MB per request uncompressed,
@@ -181,7 +182,7 @@ class _HttpDestination(Destination):
                     retries=False,
                     redirect=False,
                     timeout=TIMEOUT,
-                    preload_content=True,
+                    preload_content=False,
                 )
             except urllib3.exceptions.NewConnectionError as exc:
                 # Nothing was sent to this address: the next address of the same name may answer.
@@ -189,7 +190,7 @@ class _HttpDestination(Destination):
                 continue
             except urllib3.exceptions.HTTPError as exc:
                 return None, self._scrub(f"{address}: {_reason(exc)}")
-            return response.status, self._scrub(response.data[: DETAIL_CHARS * 4].decode("utf-8", "replace"))
+            return response.status, self._scrub(_answer(response))
         return None, self._scrub("could not connect: " + "; ".join(errors))
 
     def _pool(self, checked: Target, address: str) -> urllib3.HTTPConnectionPool:
@@ -211,6 +212,21 @@ class _HttpDestination(Destination):
     def _scrub(self, text: str) -> str:
         """A receiver may echo what it got: the secret never reaches an outcome (and so no log or table)."""
         return text.replace(self._secret, "[secret]")[:DETAIL_CHARS]
+
+
+def _answer(response: urllib3.BaseHTTPResponse) -> str:
+    """The start of what the receiver said: no more is read (a receiver could answer gigabytes), and a
+    connection with more to read is closed rather than reused."""
+    try:
+        data = response.read(ANSWER_BYTES + 1)
+    except urllib3.exceptions.HTTPError as exc:
+        response.close()
+        return f"(the answer could not be read: {_reason(exc)})"
+    if len(data) > ANSWER_BYTES:
+        response.close()
+    else:
+        response.release_conn()
+    return data[:ANSWER_BYTES].decode("utf-8", "replace")
 
 
 def _reason(exc: Exception) -> str:
@@ -299,7 +315,9 @@ class DatadogDestination(_HttpDestination):
         self.settings = settings
 
     def _log(self, event: dict) -> bytes:
-        log: dict[str, Any] = {"ddsource": "activitylog", "service": self.settings["service"], "message": event}
+        # The message is the event as JSON text (the intake's message is a string): Datadog parses it into attributes.
+        message = _json(event).decode()
+        log: dict[str, Any] = {"ddsource": "activitylog", "service": self.settings["service"], "message": message}
         if self.settings.get("tags"):
             log["ddtags"] = self.settings["tags"]
         return _json(log)
@@ -393,7 +411,7 @@ class BucketDestination(Destination):
         import boto3
 
         session = self._session or boto3.session.Session()
-        sts = session.client("sts")
+        sts = session.client("sts", config=AWS_CONFIG)
         credentials = sts.assume_role(
             RoleArn=self.settings["role_arn"],
             RoleSessionName="activitylog-stream",
@@ -403,6 +421,7 @@ class BucketDestination(Destination):
         self._expires = credentials["Expiration"]
         self._client = session.client(
             "s3",
+            config=AWS_CONFIG,
             region_name=self.settings.get("region") or None,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
@@ -442,6 +461,16 @@ class BucketDestination(Destination):
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS])
         status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
         return Outcome(True, status, f"s3://{self.settings['bucket']}/{key}", sent=len(events))
+
+
+def _aws_config() -> Any:
+    from botocore.config import Config
+
+    # The stream's timeouts; one retry of botocore's own at most: the delivery queue does the retrying.
+    return Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
+
+
+AWS_CONFIG = _aws_config()
 
 
 def bucket_role_policy(bucket: str, prefix: str) -> dict:
