@@ -61,7 +61,7 @@ def loopback_only(monkeypatch):
     class LoopbackOnly(socket.socket):
         def connect(self, address):
             connected.append(address)
-            assert address[0] in ("127.0.0.1", "::1"), f"a connection to {address}"
+            assert address[0].startswith("127.") or address[0] == "::1", f"a connection to {address}"
             return super().connect(address)
 
     def literal_only(host, *args, **kwargs):
@@ -148,6 +148,24 @@ def test_a_receiver_answering_megabytes_is_read_no_further_than_the_detail():
     assert (outcome.status, outcome.detail) == (500, "x" * dest.DETAIL_CHARS)
     assert peak < 3_000_000, f"{peak:,} bytes held while reading the answer"
     assert (after.ok, after.status, after.detail) == (True, 200, "ok")
+
+
+def test_a_name_with_several_addresses_is_tried_address_by_address(loopback_only):
+    """Nothing listens on 127.0.0.2: the next checked address (never a new look-up) takes the delivery."""
+    asked = []
+
+    def two_addresses(host, port, **kwargs):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in ("127.0.0.2", "127.0.0.1")]
+
+    with Receiver((200, "ok")) as receiver:
+        url = receiver.url("/in", host=HOST)
+        outcome = destination("https", {"url": url}, SECRET, allow_loopback=True, resolve=two_addresses).send(
+            entries(1)
+        )
+    assert outcome == Outcome(True, 200, "ok", sent=1) and len(receiver.requests) == 1
+    assert [address[0] for address in loopback_only] == ["127.0.0.2", "127.0.0.1"]
+    assert asked == [HOST, HOST]  # saved, then checked once before the send
 
 
 def test_a_refused_connection_has_no_status():
