@@ -249,6 +249,15 @@ def test_tls_is_checked_against_the_urls_host_while_connecting_to_the_checked_ad
     assert len(receiver.requests) == 1
 
 
+def test_a_standard_webhooks_secret_may_come_without_its_base64_padding():
+    unpadded = SECRET.rstrip("=")
+    assert unpadded != SECRET
+    with Receiver((204, b"")) as receiver:
+        assert destination("https", {"url": receiver.url("/in")}, unpadded, allow_loopback=True).send(entries(1)).ok
+    (request,) = receiver.requests
+    assert Webhook(SECRET).verify(request.body, request.headers) == entries(1)
+
+
 @pytest.mark.parametrize(
     "kind, secret",
     [

@@ -125,7 +125,8 @@ def check_secret(kind: str, secret: str | None) -> None:
         raise BadRequest(f"the {kind} destination needs its secret", "secret")
     if kind == "https":
         try:
-            raw = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            encoded = secret.removeprefix("whsec_")
+            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)  # padding is optional
         except ValueError:  # binascii.Error
             raw = b""
         if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
