@@ -123,7 +123,7 @@ def test_an_https_delivery_verifies_with_the_standard_webhooks_library_and_goes_
     with pytest.raises(Exception, match="No matching signature"):
         Webhook(base64.b64encode(b"o" * 32).decode()).verify(first.body, first.headers)
     # Checked when made and before each send; connected to the address checked, never a look-up of the name.
-    assert resolve.asked == [HOST, HOST, HOST]
+    assert resolve.asked == [HOST, HOST]  # before each send (making the destination looks nothing up)
     assert {address[0] for address in loopback_only} == {"127.0.0.1"}
 
 
@@ -165,7 +165,7 @@ def test_a_name_with_several_addresses_is_tried_address_by_address(loopback_only
         )
     assert outcome == Outcome(True, 200, "ok", sent=1) and len(receiver.requests) == 1
     assert [address[0] for address in loopback_only] == ["127.0.0.2", "127.0.0.1"]
-    assert asked == [HOST, HOST]  # saved, then checked once before the send
+    assert asked == [HOST]  # checked once, before the send
 
 
 def test_a_refused_connection_has_no_status():
@@ -208,9 +208,8 @@ def test_a_name_that_resolves_elsewhere_at_send_time_is_refused_before_connectin
     """DNS rebinding: the name passed the check when the stream was saved, then answers the metadata endpoint."""
     resolve = resolving("127.0.0.1", "127.0.0.1", "169.254.169.254")  # saved, first send, second send
     with Receiver() as receiver:
-        stream = destination(
-            "https", {"url": receiver.url("/in", host=HOST)}, SECRET, allow_loopback=True, resolve=resolve
-        )
+        saved = check_config("https", {"url": receiver.url("/in", host=HOST)}, allow_loopback=True, resolve=resolve)
+        stream = destination("https", saved, SECRET, allow_loopback=True, resolve=resolve)
         assert stream.send(entries(1)).ok
         outcome = stream.send(entries(1, start=1))
     assert (outcome.ok, outcome.status, outcome.sent) == (False, None, 0)
@@ -222,8 +221,24 @@ def test_the_https_url_is_refused_at_save_without_the_local_flag():
     with pytest.raises(BadRequest) as refused:
         check_config("https", {"url": "http://127.0.0.1:8080/in"}, resolve=LOCAL)
     assert refused.value.field == "destination.url" and "loopback" in refused.value.message
-    with pytest.raises(BadRequest, match="169.254.169.254"):
-        destination("https", {"url": f"https://{HOST}/in"}, SECRET, resolve=resolving("169.254.169.254"))
+    with pytest.raises(BadRequest) as refused:
+        check_config("https", {"url": f"https://{HOST}/in"}, resolve=resolving("169.254.169.254"))
+    assert refused.value.field == "destination.url" and "resolves to 169.254.169.254" in refused.value.message
+
+
+def test_a_destination_is_made_without_a_look_up_and_refuses_at_send_what_it_cannot_reach(loopback_only):
+    """At delivery a name that turned private is a failed outcome, not an exception; an address in the URL is
+    refused at once (no look-up needed); so is a URL that is no https."""
+    metadata = resolving("169.254.169.254")
+    stream = destination("https", {"url": f"https://{HOST}/in"}, SECRET, resolve=metadata)
+    assert metadata.asked == []
+    outcome = stream.send(entries(1))
+    assert (outcome.ok, outcome.status, outcome.sent) == (False, None, 0) and "169.254.169.254" in outcome.detail
+    assert metadata.asked == [HOST] and loopback_only == []
+    for url, said in (("https://169.254.169.254/in", "link-local"), (f"http://{HOST}/in", "must use https")):
+        with pytest.raises(BadRequest, match=said):
+            destination("https", {"url": url}, SECRET, resolve=metadata)
+    assert metadata.asked == [HOST]
 
 
 def test_tls_is_checked_against_the_urls_host_while_connecting_to_the_checked_address(tmp_path, monkeypatch):

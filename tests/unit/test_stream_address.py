@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from activitylog.errors import BadRequest
-from activitylog.streams.address import RefusedAddress, check_url, target
+from activitylog.streams.address import RefusedAddress, check_form, check_url, target
 
 
 def resolver(table: dict[str, list[str]]):
@@ -208,3 +208,18 @@ def test_an_internationalised_name_is_looked_up_and_sent_as_idna():
     assert (checked.host, checked.host_header, resolve.asked) == ("xn--bcher-kva.example",) * 2 + (
         ["xn--bcher-kva.example"],
     )
+
+
+def test_the_form_check_decides_what_it_can_without_a_look_up():
+    """destination() checks only this when it is made: a name's addresses are checked before each send."""
+    check_form("https://hooks.example.com:8443/in")
+    check_form("http://receiver.test:8080/in", allow_loopback=True)  # the send refuses it unless it is loopback
+    for url, said in (
+        ("http://hooks.example.com/", "must use https"),
+        ("https://hooks.example.com:25/", "port 25"),
+        ("https://u:p@hooks.example.com/", "user name or password"),
+        ("https://10.0.0.1/", "a private address"),
+        ("https://[::ffff:169.254.169.254]/", "link-local"),
+    ):
+        with pytest.raises(RefusedAddress, match=said):
+            check_form(url)

@@ -94,6 +94,36 @@ def target(
     return Target(parts.scheme, host, port, path, tuple(addresses))
 
 
+def check_form(url: str, *, field: str = "destination.url", allow_loopback: bool = False) -> None:
+    """What can be decided without a look-up: the scheme, no user name or password, the port, and an address
+    written in the URL. A name's addresses are ``check_url``'s, at save and before each send.
+
+    >>> check_form("https://hooks.example.com:8443/in")
+    >>> check_form("https://169.254.169.254/")
+    Traceback (most recent call last):
+    ...
+    activitylog.streams.address.RefusedAddress: destination.url is a link-local address ...
+    """
+    parts = _split(url, field)
+    host = _ascii_host(parts.hostname or "", field)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if parts.scheme == "http" and not allow_loopback:
+            raise RefusedAddress(f"{field} must use https", field) from None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
+            raise RefusedAddress(
+                f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field
+            ) from None
+        return
+    target(url, field=field, allow_loopback=allow_loopback, resolve=_no_lookup)  # an address: decided here
+
+
+def _no_lookup(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+    raise AssertionError(f"no look-up of {host} here")  # target() never looks an address up
+
+
 def _split(url: str, field: str) -> SplitResult:
     if not isinstance(url, str) or not url.strip():
         raise RefusedAddress(f"{field} is required: an https:// URL", field)

@@ -28,7 +28,7 @@ import urllib3
 from standardwebhooks import Webhook
 
 from activitylog.errors import BadRequest
-from activitylog.streams.address import Resolve, Target, check_url, target
+from activitylog.streams.address import Resolve, Target, check_form, check_url, target
 
 KINDS = ("https", "s3", "splunk", "datadog")
 
@@ -81,6 +81,11 @@ def check_config(
     ``sourcetype``, ``source``. datadog: ``site`` (one of ``DATADOG_SITES``) or ``url`` (an intake of the same
     API, e.g. an Observability Pipelines worker), ``service``, ``tags``. s3: ``bucket``, ``role_arn``,
     ``external_id``, ``prefix``, ``region``."""
+    return _settings(kind, config, allow_loopback, resolve)
+
+
+def _settings(kind: str, config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
+    """``check_config``'s work; with ``resolve`` None the URL's form only (its addresses are checked at send)."""
     if kind not in KINDS:
         raise BadRequest(f"destination.kind must be one of {', '.join(KINDS)}", "destination.kind")
     if not isinstance(config, dict):
@@ -106,7 +111,9 @@ def destination(
 ) -> Destination:
     """`secret`: the signing secret (https, `whsec_...`), the HEC token (splunk), the API key (datadog); None for s3.
     `session`: a boto3 Session for s3 (tests: moto)."""
-    settings = check_config(kind, config, allow_loopback=allow_loopback, resolve=resolve)
+    # The URL's addresses are not looked up here but before each send, whose outcome then says why it was
+    # refused: a name that turned private since the stream was saved is a failed delivery, not an exception.
+    settings = _settings(kind, config, allow_loopback, None)
     if kind == "s3":
         return BucketDestination(settings, session=session)
     check_secret(kind, secret)
@@ -512,7 +519,7 @@ def bucket_trust_policy(principal: str, external_id: str) -> dict:
 @dataclass(frozen=True)
 class _Check:
     fields: tuple[str, ...]
-    check: Callable[[dict, bool, Resolve], dict]
+    check: Callable[[dict, bool, Resolve | None], dict]
 
 
 def _text(config: dict, name: str, *, required: bool = False, default: str = "", pattern: str = r".{1,256}") -> str:
@@ -526,17 +533,20 @@ def _text(config: dict, name: str, *, required: bool = False, default: str = "",
     return value
 
 
-def _url(config: dict, allow_loopback: bool, resolve: Resolve) -> str:
+def _url(config: dict, allow_loopback: bool, resolve: Resolve | None, field: str = "destination.url") -> str:
     url = config.get("url")
-    check_url(url, allow_loopback=allow_loopback, resolve=resolve)  # type: ignore[arg-type]
+    if resolve is None:
+        check_form(url, field=field, allow_loopback=allow_loopback)  # type: ignore[arg-type]
+    else:
+        check_url(url, field=field, allow_loopback=allow_loopback, resolve=resolve)  # type: ignore[arg-type]
     return str(url).strip()
 
 
-def _check_https(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_https(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     return {"url": _url(config, allow_loopback, resolve)}
 
 
-def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     url = _url(config, allow_loopback, resolve).rstrip("/")
     if not url.endswith(SPLUNK_PATH):
         url += SPLUNK_PATH
@@ -550,7 +560,7 @@ def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
     return settings
 
 
-def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     if config.get("url") and config.get("site"):
         raise BadRequest("destination.site and destination.url: give one", "destination.url")
     if config.get("url"):
@@ -560,8 +570,7 @@ def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict
         site = _text(config, "site", default="datadoghq.com", pattern=r"[a-z0-9.\-]{1,64}")
         if site not in DATADOG_SITES:
             raise BadRequest(f"destination.site must be one of {', '.join(DATADOG_SITES)}", "destination.site")
-        url = f"https://http-intake.logs.{site}/api/v2/logs"
-        check_url(url, field="destination.site", resolve=resolve)
+        url = _url({"url": f"https://http-intake.logs.{site}/api/v2/logs"}, False, resolve, "destination.site")
     settings: dict[str, Any] = {"url": url} if site is None else {"site": site, "url": url}
     settings["service"] = _text(config, "service", default="activitylog", pattern=r"[A-Za-z0-9_.:\-/]{1,100}")
     if config.get("tags"):
@@ -569,7 +578,7 @@ def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict
     return settings
 
 
-def _check_s3(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_s3(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     # S3's bucket naming rules (no dots: a dotted name breaks TLS on virtual-hosted addresses).
     bucket = _text(config, "bucket", required=True, pattern=r"(?!xn--)(?!sthree-)[a-z0-9][a-z0-9\-]{1,61}[a-z0-9]")
     role_arn = _text(config, "role_arn", required=True, pattern=r"arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}")
