@@ -84,7 +84,7 @@ def entries(n: int, size: int = 0, start: int = 0) -> list[dict]:
             "id": f"01JDQ7Z9K3M5N7P9R1T3V5{i:04d}",
             "type": "USER_ACTION",
             "action": "updated",
-            "created_at": "2026-11-26T12:00:00.000Z",
+            "occurred_at": "2026-11-26T12:00:00.000Z",
             "metadata": {"pad": "x" * size},
         }
         for i in range(start, start + n)
@@ -493,11 +493,40 @@ def test_s3_puts_one_gzip_ndjson_object_per_batch_under_its_date_through_the_cus
     assert outcome == Outcome(True, 200, f"s3://{BUCKET}/{key}", sent=3)
     body = customer.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert [json.loads(line) for line in gzip.decompress(body).decode().splitlines()] == events
-    assert [(p["Key"], p["ACL"]) for p in put] == [
-        (key, "bucket-owner-full-control")
-    ]  # the customer owns what we write
+    # The customer owns what we write; the object is the .gz file itself (no Content-Encoding for a client to undo).
+    assert [(p["Key"], p["ACL"], p["ContentType"]) for p in put] == [
+        (key, "bucket-owner-full-control", "application/gzip")
+    ]
     assumed = sts_backends[CUSTOMER_ACCOUNT]["aws"].assumed_roles[-1]
     assert (assumed.role_arn, assumed.external_id) == (ROLE_ARN, EXTERNAL_ID)
+
+
+# One entry as each format renders it (activitylog.streams.formats): the id and the time sit in different places.
+ENTRY_ID, EVENT_ID, WHEN = (
+    "01JDQ7Z9K3M5N7P9R1T3V5X7Z9",
+    "01JDQ7Z9K3M5N7P9R1T3V5X7Z9.c585e9d600598577",
+    "2026-11-25T23:59:59.500Z",
+)
+RENDERED = {
+    "native": {"id": ENTRY_ID, "event_id": EVENT_ID, "occurred_at": WHEN, "metadata": {"uid": "not-this"}},
+    "ocsf": {"class_uid": 6003, "time": 1795651199500, "metadata": {"uid": EVENT_ID, "version": "1.5.0"}},
+    "cloudevents": {"specversion": "1.0", "id": EVENT_ID, "time": WHEN, "data": {"id": ENTRY_ID}},
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERED))
+def test_each_format_gives_the_bucket_key_and_hecs_time(fmt, customer_bucket):
+    session, customer = customer_bucket
+    stream = destination(
+        "s3", {"bucket": BUCKET, "role_arn": ROLE_ARN, "external_id": EXTERNAL_ID}, None, session=session
+    )
+    assert stream.send([RENDERED[fmt]]).ok
+    assert [o["Key"] for o in customer.list_objects_v2(Bucket=BUCKET)["Contents"]] == [
+        f"activitylog/dt=2026-11-25/{EVENT_ID}.ndjson.gz"
+    ]
+    with Receiver(HEC_OK) as receiver:
+        assert destination("splunk", {"url": receiver.url()}, HEC_TOKEN, allow_loopback=True).send([RENDERED[fmt]]).ok
+    assert hec_events(receiver.requests[0].body)[0]["time"] == 1795651199.5
 
 
 def test_s3_the_same_batch_again_overwrites_its_object(customer_bucket):

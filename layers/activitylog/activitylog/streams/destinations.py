@@ -454,8 +454,7 @@ class BucketDestination(Destination):
                 Bucket=self.settings["bucket"],
                 Key=key,
                 Body=body,
-                ContentType="application/x-ndjson",
-                ContentEncoding="gzip",
+                ContentType="application/gzip",  # the object is the .gz file: no Content-Encoding to undo it
                 ACL="bucket-owner-full-control",
             )
         except ClientError as exc:
@@ -621,9 +620,9 @@ def event_id_of(event: dict) -> str:
 
 
 def _event_time(event: dict) -> datetime | None:
-    """When the entry happened, whichever format: native ``created_at``, CloudEvents ``time`` (RFC 3339),
-    OCSF ``time`` (epoch milliseconds)."""
-    value = event.get("created_at") or event.get("time")
+    """When the entry happened, whichever format: native ``occurred_at`` (the entry document's), CloudEvents
+    ``time`` (RFC 3339), OCSF ``time`` (epoch milliseconds)."""
+    value = event.get("occurred_at") or event.get("created_at") or event.get("time")
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000, UTC)
