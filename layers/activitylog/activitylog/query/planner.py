@@ -98,17 +98,14 @@ def plan_query(
     def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
         return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
 
-    if trace_id:  # one trace is as small as one chain (parse_list_request refuses both at once)
-        return Plan(
-            per_status(BY_TRACE, [trace_pk(org, trace_id)]),
-            residual_types=types,
-            residual_user=user,
-            residual_entity_type=entity_type,
-            residual_entity_id=entity_id,
-        )
+    # one trace is as small as one chain (parse_list_request refuses both at once): its index, the rest residual
+    chain = (BY_TRACE, trace_pk(org, trace_id)) if trace_id else None
     if correlation_id:
+        chain = (BY_CORRELATION, correlation_pk(org, correlation_id))
+    if chain:
+        index, key = chain
         return Plan(
-            per_status(BY_CORRELATION, [correlation_pk(org, correlation_id)]),
+            per_status(index, [key]),
             residual_types=types,
             residual_user=user,
             residual_entity_type=entity_type,
