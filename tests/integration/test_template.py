@@ -158,10 +158,13 @@ def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
 
 
 def test_each_function_holds_only_what_its_job_needs(transformed, template):
-    # Entries are an audit trail: nothing removes one; a reader never holds a write.
+    # Entries are an audit trail: nothing removes one; a reader writes only support's reads' records (one statement).
     reads = _granted(transformed, "QueryFunction", "ActivityTable")
     writes = _granted(transformed, "RecordFunction", "ActivityTable")
-    assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    reader_writes = [st for st in _role_statements(transformed, "QueryFunction")
+                     if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(_as_list(st["Action"]))]
+    assert [st.get("Sid") for st in reader_writes] == ["RecordSupportReads"], reader_writes
     assert writes == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "QueryFunction", "DetailBucket") == {"s3:GetObject"}
     assert _granted(transformed, "QueryFunction", "IdempotencyTable") == set()
