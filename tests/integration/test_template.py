@@ -34,6 +34,7 @@ LIST_INDEXES = INDEXES - {"open_jobs"}
 FUNCTION_OF = {
     ("GET", "/support/activities/{id}"): "SupportFunction",
     ("GET", "/support/activities/{id}/proof"): "SupportFunction",
+    ("POST", "/support/archive-queries"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
@@ -772,7 +773,7 @@ UNWATCHED_METRICS = {
     # counts of work done, for dashboards
     "EntriesWritten": "work done", "EntriesUpdated": "work done", "EntriesListed": "work done", "EntriesRead": "work done",
     "ReadAmplification": "a cost figure (bench/ measures it)", "SupportLookups": "work done",
-    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
+    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "SupportArchiveQueries": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
     "ExportRowsWritten": "work done", "JobsRetried": "work done", "WebhooksAccepted": "work done",
     "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
     "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",

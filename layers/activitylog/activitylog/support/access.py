@@ -130,6 +130,22 @@ def record_members(service: "ActivityService", caller: "Caller", search: str, re
 ARCHIVE_QUERY = "POST /support/archive-queries"
 
 
+def record_archive_query(
+    service: "ActivityService", caller: "Caller", filters: Optional[Mapping[str, object]], reason: Optional[str]
+) -> dict:
+    """``POST /support/archive-queries``: record in the token's org that support queries its archive with
+    ``filters`` (the list's keys and window) for ``reason``, before the query runs (``activitylog archive query``,
+    which reads the buckets itself and refuses to unless this answered). ``{id, org_id}``: the record, and the org
+    it was written in, which the command checks is the org it queries."""
+    from activitylog.exports.record import parse_filters
+    from activitylog.scopes import ROUTE_SCOPES
+
+    caller.require(ROUTE_SCOPES[ARCHIVE_QUERY])
+    checked = reason_of({"reason": reason} if reason is not None else None)
+    wanted, _ = parse_filters(filters)
+    return {"id": record_list(service, caller, ARCHIVE_QUERY, wanted, checked), "org_id": caller.org}
+
+
 def filter_document(wanted: "ActivityFilter") -> dict:
     """The filter set as the caller wrote it, its keys the list's parameters (only those given)."""
     document: dict = {}
