@@ -75,3 +75,18 @@ def test_a_record_that_cannot_be_written_is_a_503(api, quick_backoff):
         status, answer = ask({"filters": WINDOW, "reason": "ticket 4312"})
     assert seen and status == 503, answer
     assert archive_records(api) == []
+
+
+@pytest.mark.parametrize("content_type, body, status, field", [
+    ("multipart/form-data", b'{"filters": {}, "reason": "ticket 4312"}', 415, "content-type"),
+    ("application/json", b"\xff\xfe\xfa", 400, "body"),
+    ("application/json", b"[]", 400, "body"),
+])
+def test_a_body_that_is_not_a_json_object_in_utf8_is_a_4xx_naming_it(api, content_type, body, status, field):
+    # Found by the fuzz tier (tests/fuzz/test_openapi.py): both were a 500
+    event = api_event("POST", "/support/archive-queries", claims=SUPPORT)
+    event["headers"]["content-type"] = content_type
+    event["body"], event["isBase64Encoded"] = __import__("base64").b64encode(body).decode(), True
+    answer = handler_module("POST", "/support/archive-queries").lambda_handler(event, LambdaContext())
+    assert (answer["statusCode"], json.loads(answer["body"]).get("field")) == (status, field), answer
+    assert archive_records(api) == []
