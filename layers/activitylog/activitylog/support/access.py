@@ -95,9 +95,7 @@ def record_read(
     )
 
 
-def record_list(
-    service: "ActivityService", caller: "Caller", route: str, wanted: "ActivityFilter", reason: str
-) -> str:
+def record_list(service: "ActivityService", caller: "Caller", route: str, wanted: "ActivityFilter", reason: str) -> str:
     """Record that support listed ``caller.org``'s entries matching ``wanted`` (``GET /activities``, or the archive
     query): the filter in the event and in the metadata. Paging the same filter records it once a minute."""
     what = "Support queried the archive" if route == ARCHIVE_QUERY else "Support listed entries"
