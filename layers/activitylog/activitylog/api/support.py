@@ -82,7 +82,9 @@ def routes() -> Router:
         summary="Record in the token's org that support queries its archive (window, filters, reason), before the "
         "query runs: `activitylog archive query` reads the buckets only once this answered",
         enable_validation=True,
-        responses=responses({201: ("The record, and the org it is in", "ArchiveQueryRecord")}, 400, 401, 403, 415, 503),
+        responses=responses(
+            {201: ("The record, and the org it is in", "ArchiveQueryRecord")}, 400, 401, 403, 413, 415, 503
+        ),
     )
     def archive_query(request: Annotated[ArchiveQuery, Body()]):
         import json
