@@ -157,3 +157,16 @@ def test_the_openapi_document_names_reason_on_the_ordinary_reads():
         (reason,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "reason"]
         assert reason["in"] == "query" and not reason["required"] and "activity:support" in reason["description"]
     assert json.dumps(paths["/catalog"]).count('"reason"') == 0
+
+
+def test_the_same_list_asked_at_once_from_four_threads_is_answered_four_times_and_recorded_once(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.record(entry())
+    query = {"type": "USER_ACTION", "reason": "ticket 9000"}
+    assert api.call("GET", "/activities", query={"reason": "warm-up"}, token=SUPPORT).status == 200  # models bound first
+    before = len(support_records(api))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.call("GET", "/activities", query=query, token=SUPPORT).status, range(4)))
+    assert answers == [200] * 4
+    assert len(support_records(api)) == before + 1
