@@ -86,3 +86,20 @@ def idempotency_table(dynamodb_client, monkeypatch):
     wiring.reset()
     dynamodb_client.delete_table(TableName=name)
 
+
+
+@pytest.fixture
+def support_reads(monkeypatch):
+    """``activitylog archive query`` and ``prove`` record the read in the org's log through the API before they read a
+    bucket (README "Access transparency"). Tiers that run no API take the record here, as (method, path, body) in
+    the org the command names: they test what the command reads; tests/e2e/test_access_cli.py what it records."""
+    from activitylog_local import cli
+
+    seen: list[tuple] = []
+
+    def record(args, method, path, body=None):
+        seen.append((method, path, body))
+        return {"id": "recorded", "org_id": args.org}
+
+    monkeypatch.setattr(cli, "_record_support_read", record)
+    return seen

@@ -5,9 +5,9 @@
     activitylog query [--type T] [--status S] [--user U] [--entity E] [--from today|7d] [--all] [--id ID] [--related ID]
     activitylog tail [--org ORG] [--type T] [--status S] [--user U] [--entity E] [--json]   follow new entries, as the page does
     activitylog run <function> [--event JSON]                    invoke a function now (--event unless scheduled)
-    activitylog archive query --org ORG --from 7d [--type T] …   the S3 archive with DuckDB, expired entries too
+    activitylog archive query --org ORG --from 7d --reason R [--type T] …   the S3 archive with DuckDB, expired entries too
     activitylog verify --org ORG --from 7d [--to …]              check the archive against its signed digests
-    activitylog prove ID --org ORG [--out FILE]                  one entry's proof bundle, checkable offline
+    activitylog prove ID --org ORG --reason R [--out FILE]       one entry's proof bundle, checkable offline
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin|retry]
     activitylog secrets set --org ORG --provider NAME --value SECRET    a webhook signing secret (stripe, square, fedex, …)
     activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
@@ -152,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     archive_query.add_argument("--raw", action="store_true",
                                help="read every day from the raw archive, each version checked against its signed digest (slower)")
     _pin_arguments(archive_query)
+    _support_arguments(archive_query)
     archive_query.set_defaults(handler=cmd_archive_query)
 
     verify = commands.add_parser("verify", help="check the archive against its signed digests: altered, inserted, missing records, chain breaks")
@@ -168,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     prove.add_argument("--digest-bucket", help="the digest bucket in AWS (with --archive-bucket)")
     prove.add_argument("--out", type=Path, help="write the bundle here (default: standard output)")
     _pin_arguments(prove)
+    _support_arguments(prove)
     prove.set_defaults(handler=cmd_prove)
 
     secrets = commands.add_parser("secrets", help="webhook signing secrets in the running stack's SSM Parameter Store")
@@ -200,6 +202,15 @@ def _pin_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a digest signing key to trust (KMS key id or ARN; repeat for each key it replaced)")
     parser.add_argument("--public-key", action="append", default=[], type=Path,
                         help="a digest signing public key to trust (PEM file; repeat); default on this machine: .local/kms/*.pem")
+
+
+def _support_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a command that reads an org's entries needs to record the read in that org's log first."""
+    parser.add_argument("--reason", required=True,
+                        help="why you read this org's entries (a ticket, a case): recorded in its log before anything is read")
+    parser.add_argument("--api", help="the API's URL, to record the read (AWS; with --token); default: the running local stack")
+    parser.add_argument("--token", help="a support token (activity:support) of --org, with --api; locally one is minted")
+    parser.add_argument("--support-user", default="u_support", help="the support user a locally minted token names (default u_support)")
 
 
 def _archive_arguments(parser: argparse.ArgumentParser) -> None:
@@ -718,6 +729,27 @@ def _window(args: argparse.Namespace) -> dict:
     return window
 
 
+def _record_support_read(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    """Record this read in ``--org``'s log through the API (README "Access transparency") and its answer; a
+    ValueError, and nothing read, unless the API recorded it in that very org."""
+    from activitylog_local.client import HttpClient
+
+    if args.api or args.token:
+        if not (args.api and args.token):
+            raise ValueError("--api and --token go together: the API's URL and a support token of --org")
+        client = HttpClient(args.api, args.token)
+    else:  # the running local stack, with a support token minted from its dev key
+        client = _client(args, args.org, args.support_user, ["support"])
+    status, answer = client.request(method, path, body)
+    if status not in (200, 201):
+        said = answer.get("message") if isinstance(answer, dict) else answer
+        raise ValueError(f"the read could not be recorded in {args.org}'s log ({status}: {said}): nothing was read")
+    recorded_in = answer.get("org_id", answer.get("org")) if isinstance(answer, dict) else None
+    if recorded_in != args.org:
+        raise ValueError(f"the token's org is {recorded_in}, not --org {args.org}: nothing was read")
+    return answer
+
+
 def cmd_archive_query(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -742,6 +774,8 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
     found = sources(args.data_dir, args.archive_bucket, args.digest_bucket, args.warm_bucket)
     if found.digests is None:
         raise ValueError("--archive-bucket needs --digest-bucket")
+    # Recorded in the org's log first: the query reads its entries with credentials the service never sees.
+    _record_support_read(args, "POST", "/support/archive-queries", {"filters": params, "reason": args.reason})
     low, high = wanted.window(now)
     keys = pinned_keys(found, args.public_key, args.signing_key)
     with tempfile.TemporaryDirectory(prefix="activitylog-archive-") as scratch:
@@ -804,6 +838,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
     from activitylog.archive.proof import NoProof, build, bundle_bytes
     from activitylog.ids import check_entry_id
     from activitylog_local.archive import pinned_keys, sources
@@ -818,6 +854,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if found.digests is None:
         raise ValueError("--archive-bucket needs --digest-bucket")
     keys = pinned_keys(found, args.public_key, args.signing_key)
+    # The bundle holds the entry's versions: the API's proof route records the read in the org's log first.
+    _record_support_read(args, "GET", f"/support/activities/{args.id}/proof?{urlencode({'reason': args.reason})}")
     try:
         bundle = build(found.archive, found.digests, args.org, args.id, keys)
     except NoProof as error:

@@ -66,14 +66,14 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
     def digested():
         ran = api_stack.cli("run", "DigestFunction", "--event", json.dumps({"until": iso(datetime.now(timezone.utc))}))
         assert ran.returncode == 0, ran.stderr
-        rows = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--json").stdout.splitlines()]
+        rows = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--reason", "ticket 4312", "--json").stdout.splitlines()]
         return rows if rows and rows[0]["expired_at"] else None
 
     wait_for(digested, timeout=60)
-    queried = api_stack.cli("archive", "query", "--org", ORG, *window, "--type", "BACKGROUND_JOB", "--status", "FAILED")
+    queried = api_stack.cli("archive", "query", "--org", ORG, *window, "--reason", "ticket 4312", "--type", "BACKGROUND_JOB", "--status", "FAILED")
     assert queried.returncode == 0, queried.stderr
     assert entry_id in queried.stdout and "[expired" in queried.stdout and "1 entries in the running stack's" in queried.stdout
-    as_json = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--json").stdout.splitlines()]
+    as_json = [json.loads(line) for line in api_stack.cli("archive", "query", "--org", ORG, *window, "--reason", "ticket 4312", "--json").stdout.splitlines()]
     assert [row["id"] for row in as_json] == [entry_id] and as_json[0]["expired_at"] == found["expired_at"]
 
     # verify passes.
@@ -84,8 +84,11 @@ def test_an_entry_created_updated_and_expired_is_found_and_verified_then_an_edit
 
     # Its proof, from the command line and from the API, passes the README's offline script.
     bundle = api_stack.data_dir / "proof.json"
-    proved = api_stack.cli("prove", entry_id, "--org", ORG, "--out", str(bundle))
+    proved = api_stack.cli("prove", entry_id, "--org", ORG, "--out", str(bundle), "--reason", "ticket 4313")
     assert proved.returncode == 0, proved.stdout + proved.stderr
+    # The command recorded the read in the org's log first (through the API's proof route), with its reason
+    status, listed = api_stack.request("GET", "/activities?type=SYSTEM_EVENT", api_stack.token(ORG, "u_reader", scopes=("read",)))
+    assert any(i["event"] == f"Support fetched the proof of entry {entry_id} · reason: ticket 4313" for i in listed["items"]), listed
     script = Path(__file__).resolve().parents[2] / "docs" / "check_proof.py"
     checked = subprocess.run([sys.executable, "-I", str(script), str(bundle)], capture_output=True, text=True, cwd="/", timeout=60)
     assert checked.returncode == 0 and checked.stdout.startswith(f"OK: 3 versions of entry {entry_id}"), checked.stdout + checked.stderr

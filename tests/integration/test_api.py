@@ -300,10 +300,13 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     token = claims(org="org_acme", sub="u_17", scope=scope)
     method, path = route.split(" ", 1)
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
-            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365}}.get(route)
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365},
+            "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"}}.get(route)
 
     # When it calls the route
-    query = {"reason": "ticket 4312"} if route.startswith("GET /support/") else None  # support's reads say why
+    # support's reads say why (a reason any other token sends is not asked for, and ignored)
+    recorded_reads = ("GET /activities", "GET /activities/{id}", "GET /activities/{id}/related", "GET /members")
+    query = {"reason": "ticket 4312"} if route.startswith("GET /support/") or route in recorded_reads else None
     reply = api.call(method, path.replace("{id}", job_id), body=body, token=token, query=query)
 
     # Then the service lets it through exactly when the table (and so API Gateway) does

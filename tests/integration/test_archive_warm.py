@@ -250,7 +250,8 @@ def dump(s3, bucket: str, folder: Path) -> None:
             path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
 
 
-def test_the_archive_query_command_reads_compacted_days_from_the_warm_files(s3, seeded, tmp_path, monkeypatch, capsys):
+def test_the_archive_query_command_reads_compacted_days_from_the_warm_files(s3, seeded, tmp_path, monkeypatch, capsys,
+                                                                           support_reads):
     from activitylog_local import archive as local_archive
     from activitylog_local.cli import main
 
@@ -265,7 +266,8 @@ def test_the_archive_query_command_reads_compacted_days_from_the_warm_files(s3, 
 
     def answered(*more: str) -> list[dict]:
         read.clear()
-        code = main(["--data-dir", str(tmp_path), "archive", "query", "--org", ORG, *window, "--json", *more])
+        code = main(["--data-dir", str(tmp_path), "archive", "query", "--org", ORG, *window, "--json", *more,
+                     "--reason", "ticket 4312"])
         assert code == 0
         return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 

@@ -217,7 +217,7 @@ def test_a_digest_and_head_signed_by_another_key_are_named_not_trusted(world, tm
     assert code == 1 and "no pinned signing key" in out, out
 
 
-def test_a_forged_version_named_by_a_manifest_dated_in_the_future_is_named_and_never_answered(world):
+def test_a_forged_version_named_by_a_manifest_dated_in_the_future_is_named_and_never_answered(world, support_reads):
     ids = world.record(2)
     world.hour(ids)
     key, lines = world.object_of(ids[0])
@@ -236,7 +236,7 @@ def test_a_forged_version_named_by_a_manifest_dated_in_the_future_is_named_and_n
     # archive query answers what a digest signed, never the forged version, even asked for pending ones.
     pin = ("--public-key", str(world.signer.path))
     for more in ((), ("--pending",)):
-        code, out = cli("archive", "query", *window(*pin, *more), "--json")
+        code, out = cli("archive", "query", *window(*pin, *more), "--json", "--reason", "ticket 4312")
         assert code == 0, out
         rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert sorted(row["id"] for row in rows) == sorted(ids) and "Contact deleted" not in out

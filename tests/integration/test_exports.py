@@ -635,3 +635,13 @@ def test_a_support_export_needs_a_reason_and_is_recorded_with_it_its_filters_and
     assert recorded["metadata"]["reason"] == "ticket 4312" and recorded["metadata"]["rows"] == rows > 0
     assert recorded["metadata"]["filters"]["type"] == ["BACKGROUND_JOB"]
     assert recorded["entity"]["label"] == "CSV export by support · reason: ticket 4312"
+
+
+def test_an_export_by_a_token_that_holds_the_orgs_read_scope_is_never_asked_why(exports):
+    # The org's own reader, even one whose token also carries activity:support, exports as the list reads: no reason
+    seed(exports, mixed(2))
+    token = claims(org="org_acme", sub="u_18", scope="activity:read activity:support", name="Ana Ruiz")
+    answer = exports.raw("POST", "/exports", body={"filters": WINDOW}, token=token)
+    assert answer["statusCode"] == 200, answer
+    recorded = exports.get(answer["headers"]["x-export-id"]).body
+    assert "reason" not in recorded["metadata"] and recorded["entity"]["label"] == "CSV export"

@@ -41,7 +41,7 @@ def job_with_two_versions(world) -> str:
 
 
 @pytest.fixture
-def proved(world, tmp_path):
+def proved(world, tmp_path, support_reads):
     """An entry with two archived versions among others, digested over two runs; its bundle from the CLI."""
     world.hour(world.record(3, hours_ago=2))
     entry_id = job_with_two_versions(world)
@@ -49,8 +49,9 @@ def proved(world, tmp_path):
     world.hour([])
     bundle = tmp_path / "bundle.json"
     code, out = cli("prove", entry_id, "--org", "org_a", "--archive-bucket", ARCHIVE, "--digest-bucket", DIGESTS,
-                    "--public-key", str(world.signer.path), "--out", str(bundle))
+                    "--public-key", str(world.signer.path), "--out", str(bundle), "--reason", "ticket 4312")
     assert code == 0, out
+    assert support_reads == [("GET", f"/support/activities/{entry_id}/proof?reason=ticket+4312", None)]  # first
     return entry_id, bundle
 
 

@@ -34,6 +34,7 @@ LIST_INDEXES = INDEXES - {"open_jobs"}
 FUNCTION_OF = {
     ("GET", "/support/activities/{id}"): "SupportFunction",
     ("GET", "/support/activities/{id}/proof"): "SupportFunction",
+    ("POST", "/support/archive-queries"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("GET", "/activities"): "QueryFunction",
@@ -158,10 +159,13 @@ def test_no_policy_grants_a_wildcard_action_on_a_table(transformed):
 
 
 def test_each_function_holds_only_what_its_job_needs(transformed, template):
-    # Entries are an audit trail: nothing removes one; a reader never holds a write.
+    # Entries are an audit trail: nothing removes one; a reader writes only support's reads' records (one statement).
     reads = _granted(transformed, "QueryFunction", "ActivityTable")
     writes = _granted(transformed, "RecordFunction", "ActivityTable")
-    assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert reads == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    reader_writes = [st for st in _role_statements(transformed, "QueryFunction")
+                     if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(_as_list(st["Action"]))]
+    assert [st.get("Sid") for st in reader_writes] == ["RecordSupportReads"], reader_writes
     assert writes == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "QueryFunction", "DetailBucket") == {"s3:GetObject"}
     assert _granted(transformed, "QueryFunction", "IdempotencyTable") == set()
@@ -769,7 +773,7 @@ UNWATCHED_METRICS = {
     # counts of work done, for dashboards
     "EntriesWritten": "work done", "EntriesUpdated": "work done", "EntriesListed": "work done", "EntriesRead": "work done",
     "ReadAmplification": "a cost figure (bench/ measures it)", "SupportLookups": "work done",
-    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
+    "SupportLookupsFromArchive": "work done", "SupportProofs": "work done", "SupportArchiveQueries": "work done", "ExportsRequested": "work done", "ExportsDownloaded": "work done",
     "ExportRowsWritten": "work done", "JobsRetried": "work done", "WebhooksAccepted": "work done",
     "WebhookBodiesOffloaded": "work done", "WebhookEntriesWritten": "work done", "WebhookDuplicates": "redeliveries, expected",
     "DigestsWritten": "work done", "VersionsDigested": "work done", "ArchivedVersions": "work done",

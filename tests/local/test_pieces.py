@@ -396,7 +396,7 @@ def test_the_on_failure_record_is_what_powertools_parses_as_lambdas():
 # --- the archive commands on a stopped stack's folder ------------------------------------------------------------
 
 
-def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, capsys):
+def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, capsys, monkeypatch):
     from activitylog import ids
     from activitylog.archive import layout
     from activitylog.archive.lines import INSERT, version_line
@@ -417,26 +417,36 @@ def test_archive_query_and_verify_read_a_stopped_stacks_s3_folder(tmp_path, caps
 
     LocalSigner(tmp_path / "kms" / "local-key.pem", "local-key").public_key()  # the stack's signing key, made on first use
     window = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
+    reason = ["--reason", "ticket 4312"]
+    # A stopped stack cannot record the read in the org's log: the query refuses and reads nothing.
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, *reason, "--json",
+                 "--api", "http://127.0.0.1:9", "--token", "t"]) == 1
+    refused = capsys.readouterr()
+    assert refused.out == "" and "no local stack answers at http://127.0.0.1:9" in refused.err, refused
+    # Recorded from here on as the API records it (tests/conftest.py's support_reads): what it reads is this test's.
+    from activitylog_local import cli
+
+    monkeypatch.setattr(cli, "_record_support_read", lambda args, *_: {"id": "recorded", "org_id": args.org})
     # No digest signed them (and no manifest names them): the archive query answers none, even --pending.
     for more in ([], ["--pending"]):
-        assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json", *more]) == 0
+        assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, *reason, "--json", *more]) == 0
         assert capsys.readouterr().out == ""
     manifest = folder / layout.manifest_key(datetime.now(UTC), lines[0].sequence)
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"lines": [{"org": "org_a", "key": str(path.relative_to(folder)), "id": line.entry_id,
                                                "seq": line.sequence, "change": line.change, "sha256": line.sha256} for line in lines]}))
-    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--json", "--pending"]) == 0
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, *reason, "--json", "--pending"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["id"] for row in rows] == [e.id for e in reversed(entries)]
     manifest.unlink()
-    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_b", *window]) == 0
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_b", *window, *reason]) == 0
     assert capsys.readouterr().out.rstrip().endswith(f"0 entries in {folder}")
     # Nothing digested them: verify names each as in no signed digest, and fails.
     assert main(["--data-dir", str(tmp_path), "verify", "--org", "org_a", *window]) == 1
     report = capsys.readouterr().out
     assert report.count("INSERTED") == 3 and all(e.id in report for e in entries) and "FAILED: 3 problems" in report
     # A bad filter is the API's own 400, in one line.
-    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, "--status", "DONE"]) == 1
+    assert main(["--data-dir", str(tmp_path), "archive", "query", "--org", "org_a", *window, *reason, "--status", "DONE"]) == 1
     assert capsys.readouterr().err.startswith("activitylog: status: status 'DONE' is not one of")
 
 

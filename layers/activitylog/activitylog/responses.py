@@ -252,6 +252,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ArchiveQueryRecord": {
+        "type": "object",
+        "required": ["id", "org_id"],
+        "properties": {
+            "id": {"type": "string", "description": "the SYSTEM_EVENT that records the query in the org's log"},
+            "org_id": {"type": "string", "description": "the org it is recorded in (the token's): the org to query"},
+        },
+    },
     "ProofBundle": {
         "type": "object",
         "description": "canonical JSON and one newline, checked byte for byte by the README's offline script (docs/check_proof.py)",

@@ -35,6 +35,8 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /support/activities/{id}": frozenset({SUPPORT}),
     # ... and the proof of its archived versions, for a third party to check offline.
     "GET /support/activities/{id}/proof": frozenset({SUPPORT}),
+    # ... and record, before querying the archive with DuckDB (``activitylog archive query``), what it asks and why.
+    "POST /support/archive-queries": frozenset({SUPPORT}),
     # An org's admins set how long its entries stay hot and archived.
     "GET /settings/retention": frozenset({ADMIN}),
     "PUT /settings/retention": frozenset({ADMIN}),

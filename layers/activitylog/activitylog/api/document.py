@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from activitylog.api import exports, reads, retry, settings, support, writes
 from activitylog.entry import ORG_ID
-from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS
+from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS, REASON
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.support.access import REASON_CHARACTERS
@@ -76,6 +76,11 @@ def openapi_document() -> dict:
                 "schema": {"type": "string", "minLength": 1, "maxLength": REASON_CHARACTERS},
                 "description": "why support reads this entry (a ticket, a case): recorded with the read in the org's log",
             }
+        )
+    # The ordinary reads of one entry take it too: required of a support-only token (GET /activities has it above).
+    for path in ("/activities/{id}", "/activities/{id}/related"):
+        document["paths"][path]["get"].setdefault("parameters", []).append(
+            {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"}, "description": REASON}
         )
     # The webhook route reads its body as raw bytes (it has no authorizer: the provider signs).
     webhook = document["paths"]["/webhooks/{provider}/{org_id}"]["post"]

@@ -96,8 +96,8 @@ def routes() -> Router:
         reason: Annotated[
             Optional[str],
             Query(
-                description="support's reason (a ticket, a case), required of a token with activity:support: "
-                "recorded with the export in the org's log",
+                description="support's reason (a ticket, a case), required of a token with activity:support and "
+                "without activity:read: recorded with the export in the org's log",
                 max_length=REASON_CHARACTERS,
             ),
         ] = None,

@@ -15,6 +15,7 @@ from activitylog.api.views import detail_view
 from activitylog.observability import metrics
 from activitylog.query.filters import parse_catalog_request, parse_list_request, parse_member_search
 from activitylog.responses import responses
+from activitylog.support import access
 
 
 def routes() -> Router:
@@ -28,8 +29,12 @@ def routes() -> Router:
     )
     def list_activities():
         # The raw parameters, so unknown ones are refused by name rather than ignored.
-        request = parse_list_request(router.current_event.query_string_parameters or {})
-        result = service().list(caller(router.current_event), request)
+        parameters, who = router.current_event.query_string_parameters or {}, caller(router.current_event)
+        request = parse_list_request(parameters)
+        reason = access.support_reason(who, parameters)  # support says why; the org's own readers are not asked
+        result = service().list(who, request)
+        if reason:  # recorded before it is answered (paging the same filter: once a minute)
+            access.record_list(service(), who, "GET /activities", request.filter, reason)
         metrics.add_metric(name="ReadAmplification", unit=MetricUnit.Count, value=result.page.read_amplification)
         metrics.add_metric(name="EntriesListed", unit=MetricUnit.Count, value=len(result.items))
         return result.to_dict()
@@ -40,7 +45,11 @@ def routes() -> Router:
         responses=responses({200: ("The entry", "EntryDetail")}, 400, 401, 403, 404, 503),
     )
     def get_activity(id: str):  # noqa: A002 - the route's own name
-        entry = service().get(caller(router.current_event), id)
+        who = caller(router.current_event)
+        reason = access.support_reason(who, router.current_event.query_string_parameters)
+        entry = service().get(who, id)
+        if reason:
+            access.record_read(service(), who, "GET /activities/{id}", id, reason)
         metrics.add_metric(name="EntriesRead", unit=MetricUnit.Count, value=1)
         return detail_view(entry)
 
@@ -50,7 +59,12 @@ def routes() -> Router:
         responses=responses({200: ("The chain", "RelatedChain")}, 400, 401, 403, 404, 503),
     )
     def related_activities(id: str):  # noqa: A002 - the route's own name
-        return service().related(caller(router.current_event), id)
+        who = caller(router.current_event)
+        reason = access.support_reason(who, router.current_event.query_string_parameters)
+        chain = service().related(who, id)
+        if reason:
+            access.record_read(service(), who, "GET /activities/{id}/related", id, reason)
+        return chain
 
     @router.get(
         "/members",
@@ -60,8 +74,13 @@ def routes() -> Router:
         ),
     )
     def list_members():
-        search, limit = parse_member_search(router.current_event.query_string_parameters or {})
-        return {"items": service().members(caller(router.current_event), search, limit)}
+        parameters, who = router.current_event.query_string_parameters or {}, caller(router.current_event)
+        search, limit = parse_member_search(parameters)
+        reason = access.support_reason(who, parameters)
+        members = service().members(who, search, limit)
+        if reason:  # the org's people by name: a read of its data like the list's
+            access.record_members(service(), who, search, reason)
+        return {"items": members}
 
     @router.get(
         "/catalog",

@@ -41,10 +41,10 @@ from activitylog.exports.files import ExportFiles, export_key
 from activitylog.exports.record import EXPORTER, Export, new_export, parse_filters
 from activitylog.observability import logger
 from activitylog.query.filters import ActivityFilter
-from activitylog.scopes import READ, ROUTE_SCOPES, SUPPORT, WRITE
+from activitylog.scopes import READ, ROUTE_SCOPES, WRITE
 from activitylog.service import ActivityService, Caller
 from activitylog.signing import Key
-from activitylog.support.access import reason_of
+from activitylog.support.access import support_reason
 
 PAGE_ROWS = 1000  # entries per merged read
 STATUS_LINK_SECONDS = 3600  # a link GET /exports/{id} hands to its (authenticated) requester
@@ -117,11 +117,11 @@ class ExportService:
     ) -> Union[SmallExport, LargeExport]:
         """An export of the entries ``filters`` select (``GET /activities``' keys and defaults).
 
-        A token with ``activity:support`` is support staff: ``parameters`` (the query) must give a ``reason``,
-        recorded with the export (``activitylog.support.access``).
+        A token with ``activity:support`` and without ``activity:read`` is support staff: ``parameters`` (the
+        query) must give a ``reason``, recorded with the export (``activitylog.support.access``).
         """
         caller.require(ROUTE_SCOPES["POST /exports"])
-        reason = reason_of(parameters) if SUPPORT in caller.scopes else None
+        reason = support_reason(caller, parameters)
         wanted, document = parse_filters(filters)
         now = self.activity.clock()
         # The list's own window (an explicit future `to` too); what is recorded after now is left out.

@@ -22,6 +22,11 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 DEFAULT_WINDOW = timedelta(hours=24)
 _KEY_PART = re.compile(KEY_PART)
+# Not a filter (no cursor binds it): why support reads, recorded in the org's log (activitylog.support.access).
+REASON = (
+    "why support reads (a ticket, a case), 1-200 characters: required of a token with activity:support and "
+    "without activity:read, and recorded with the read in the org's log; the org's own readers leave it out"
+)
 # The query parameters of GET /activities: parsed below, and documented in the OpenAPI
 # document from this same table.
 PARAMETERS: dict[str, str] = {
@@ -37,6 +42,7 @@ PARAMETERS: dict[str, str] = {
     "to": "ISO 8601 end; default now",
     "limit": f"entries per page, 1-{MAX_LIMIT}, default {DEFAULT_LIMIT}",
     "cursor": "next_cursor of the previous page (opaque, signed, bound to this filter set)",
+    "reason": REASON,
 }
 KNOWN_PARAMS = set(PARAMETERS)
 
@@ -187,6 +193,7 @@ MEMBERS_LIMIT, MEMBERS_MAX, SEARCH_MAX = 20, 50, 100
 MEMBER_PARAMETERS: dict[str, str] = {
     "q": f"part of a team member's name or id, any case (at most {SEARCH_MAX} characters); all when left out",
     "limit": f"members answered, 1-{MEMBERS_MAX}, default {MEMBERS_LIMIT}",
+    "reason": REASON,
 }
 
 
