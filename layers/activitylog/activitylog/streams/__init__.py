@@ -1,0 +1,1 @@
+"""Streams: an org's log sent to its own SIEM or bucket."""
