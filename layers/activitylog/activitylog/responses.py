@@ -307,7 +307,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string"},
-            "destination": {"type": "object", "required": ["kind"], "description": "kind (https, s3, splunk, datadog) and its settings; never its secret"},
+            "destination": {
+                "type": "object",
+                "required": ["kind"],
+                "description": "kind (https, s3, splunk, datadog) and its settings; never its secret",
+            },
             "filter": {"type": "object", "description": "the list's filter keys, each a list of values"},
             "format": {"enum": ["native", "ocsf", "cloudevents"]},
             "status": {"enum": ["ACTIVE", "PAUSED"]},
@@ -331,12 +335,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "StreamList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"$ref": REF + "Stream"}}}},
-    "StreamDeleted": {"type": "object", "required": ["id", "deleted"], "properties": {"id": {"type": "string"}, "deleted": {"const": True}}},
+    "StreamList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": REF + "Stream"}}},
+    },
+    "StreamDeleted": {
+        "type": "object",
+        "required": ["id", "deleted"],
+        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+    },
     "StreamTest": {
         "type": "object",
         "required": ["ok", "status", "detail"],
-        "properties": {"ok": {"type": "boolean"}, "status": {"type": ["integer", "null"]}, "detail": {"type": "string"}},
+        "properties": {
+            "ok": {"type": "boolean"},
+            "status": {"type": ["integer", "null"]},
+            "detail": {"type": "string"},
+        },
     },
     "WebhookReceived": {
         "type": "object",

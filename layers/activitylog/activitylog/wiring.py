@@ -243,8 +243,13 @@ class Container:
     def delivery(self) -> "Delivery":
         from activitylog.streams.delivery import Delivery, Mailer
 
-        return Delivery(self.service, self.stream_secrets, self.doorbell, Mailer(self.settings.stream_mail_from),
-                        allow_loopback=self.settings.streams_allow_loopback)
+        return Delivery(
+            self.service,
+            self.stream_secrets,
+            self.doorbell,
+            Mailer(self.settings.stream_mail_from),
+            allow_loopback=self.settings.streams_allow_loopback,
+        )
 
     @cached_property
     def tracer(self) -> Optional[Any]:

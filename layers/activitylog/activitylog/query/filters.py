@@ -222,7 +222,7 @@ def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, 
     Validated as ``parse_list_request`` validates the list's query string; a bad value names ``filter.<key>``.
 
     >>> parse_stream_filter({"type": ["WEBHOOK"], "status": "FAILED,WARNING"})[0]
-    {'type': ['WEBHOOK'], 'status': ['FAILED', 'WARNING']}
+    {'type': ['WEBHOOK'], 'status': ['WARNING', 'FAILED']}
     """
     if document is None:
         document = {}
@@ -231,7 +231,9 @@ def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, 
     params: dict[str, Optional[str]] = {}
     for key, value in document.items():
         if key not in STREAM_FILTER_KEYS:
-            raise BadRequest(f"{field}.{key} is not a stream filter key: one of {', '.join(STREAM_FILTER_KEYS)}", f"{field}.{key}")
+            raise BadRequest(
+                f"{field}.{key} is not a stream filter key: one of {', '.join(STREAM_FILTER_KEYS)}", f"{field}.{key}"
+            )
         values = value if isinstance(value, list) else [value]
         if not values or not all(isinstance(v, str) and v for v in values):
             raise BadRequest(f"{field}.{key} must be a non-empty string or list of strings", f"{field}.{key}")

@@ -99,7 +99,9 @@ class StreamStore:
         if stream.get("version"):
             item.version = stream["version"]
         entry_item, uploaded = self._to_item(where, entry) if entry else (None, [])
-        token = hashlib.sha256(f"stream {org} {stream['id']} {stream.get('version')} {deleted}".encode()).hexdigest()[:36]
+        token = hashlib.sha256(f"stream {org} {stream['id']} {stream.get('version')} {deleted}".encode()).hexdigest()[
+            :36
+        ]
 
         def write() -> None:
             with TransactWrite(connection=table_connection().connection, client_request_token=token) as transaction:
@@ -161,8 +163,14 @@ class StreamStore:
             else:
                 sets.append(f"#a{index} = :v{index}")
                 values[f":v{index}"] = {"N": str(value)} if isinstance(value, int) else {"S": json.dumps(value)}
-        expression = " ".join(part for part in (
-            ("SET " + ", ".join(sets)) if sets else "", ("REMOVE " + ", ".join(removes)) if removes else "") if part)
+        expression = " ".join(
+            part
+            for part in (
+                ("SET " + ", ".join(sets)) if sets else "",
+                ("REMOVE " + ", ".join(removes)) if removes else "",
+            )
+            if part
+        )
         if not expression:
             return
         request: dict[str, Any] = {
@@ -181,12 +189,16 @@ class StreamStore:
         """Entries (API documents) waiting for the stream; an entry's newer version replaces the older one."""
         client, table = table_connection().connection.client, EntryItem.Meta.table_name
         requests = [
-            {"PutRequest": {"Item": {
-                "pk": {"S": waiting_pk(org, stream_id)},
-                "sk": {"S": document["id"]},
-                "doc": {"S": json.dumps(document, separators=(",", ":"))},
-                "exp": {"N": str(expires_at)},
-            }}}
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": waiting_pk(org, stream_id)},
+                        "sk": {"S": document["id"]},
+                        "doc": {"S": json.dumps(document, separators=(",", ":"))},
+                        "exp": {"N": str(expires_at)},
+                    }
+                }
+            }
             for document in {document["id"]: document for document in documents}.values()
         ]
         _batch_write(client, table, requests)

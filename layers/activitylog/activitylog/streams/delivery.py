@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from activitylog import ids
 from activitylog.entry import iso_time
-from activitylog.query.filters import parse_stream_filter, matches
+from activitylog.query.filters import matches, parse_stream_filter
 from activitylog.store.streams import WAITING_PAGE
 from activitylog.streams.settings import ACTIVE, PAUSED
 
@@ -85,7 +85,9 @@ class Doorbell:
 class Fanout:
     """Each entry version of a stream batch to the waiting items of the streams that want it, then their doorbells."""
 
-    def __init__(self, service: "ActivityService", doorbell: Doorbell, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, service: "ActivityService", doorbell: Doorbell, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.service, self.doorbell, self.clock = service, doorbell, clock
         self._streams: dict[str, tuple[float, list[dict]]] = {}
 
@@ -156,7 +158,11 @@ class Delivery:
         if stream is None or stream["status"] != ACTIVE:
             return {"delivered": 0, "skipped": "deleted" if stream is None else "paused"}
         if message.get("backfill"):
-            self._backfill_step(org, stream, message["backfill"])
+            if not self._backfill_step(org, stream, message["backfill"]):
+                return {"delivered": 0, "backfill": "running"}
+        elif (store.stream_state(org, stream_id)["backfill"] or {}).get("state") == "running":
+            # Older entries are still being gathered: sending the newer ones now would break id order.
+            return {"delivered": 0, "backfill": "running"}
         return self._deliver(org, stream)
 
     def _deliver(self, org: str, stream: dict) -> dict:
@@ -166,8 +172,9 @@ class Delivery:
         secret = self.secrets.get(org, stream_id) if stream.get("has_secret") else None
         kind = stream["destination"]["kind"]
         config = {name: value for name, value in stream["destination"].items() if name != "kind"}
-        target = destinations.destination(kind, config, secret, allow_loopback=self.allow_loopback,
-                                          resolve=self.resolve, session=self.session)
+        target = destinations.destination(
+            kind, config, secret, allow_loopback=self.allow_loopback, resolve=self.resolve, session=self.session
+        )
         delivered = 0
         while True:
             waiting = store.waiting(org, stream_id, WAITING_PAGE)
@@ -181,7 +188,9 @@ class Delivery:
             store.remove_waiting(org, stream_id, [entry_id for entry_id, _ in waiting])
             delivered += len(waiting)
             store.set_stream_state(
-                org, stream_id, failing_since=None,
+                org,
+                stream_id,
+                failing_since=None,
                 last_delivery={"at": iso_time(now), "events": len(waiting), "status": outcome.status},
             )
         return {"delivered": delivered}
@@ -207,42 +216,66 @@ class Delivery:
         what = f"{error['status'] or 'no answer'}: {error['detail']}"[:300]
         paused = {**stream, "status": PAUSED, "paused_reason": f"24 h of failed deliveries: {what}"}
         event = f"Stream “{stream['name']}” paused after 24 h of failed deliveries: {what}"
-        document = NewEntry.model_validate({
-            "type": "SYSTEM_EVENT",
-            "status": "WARNING",
-            "action": "paused",
-            "actor": {"kind": "system", "id": "streams", "name": "Streams"},
-            "event": event[:500],
-            "entity": {"type": "integration", "id": f"stream:{stream['id']}", "label": stream["name"]},
-            "before": public(stream),
-            "after": public(paused),
-            "metadata": {"warning": event},
-        })
-        entry = new_entry(document, "streams", self.now(), self.service.retention(org).hot_days,
-                          table_days=self.service.storage(org).table_days)
+        document = NewEntry.model_validate(
+            {
+                "type": "SYSTEM_EVENT",
+                "status": "WARNING",
+                "action": "paused",
+                "actor": {"kind": "system", "id": "streams", "name": "Streams"},
+                "event": event[:500],
+                "entity": {"type": "integration", "id": f"stream:{stream['id']}", "label": stream["name"]},
+                "before": public(stream),
+                "after": public(paused),
+                "metadata": {"warning": event},
+            }
+        )
+        entry = new_entry(
+            document,
+            "streams",
+            self.service.clock(),
+            self.service.retention(org).hot_days,
+            table_days=self.service.storage(org).table_days,
+        )
         self.service.store.save_stream(self.service.storage(org), paused, entry)
         if stream.get("notify_email"):
-            self.mailer.send(stream["notify_email"], f"Activity log stream “{stream['name']}” paused",
-                             f"{event}\n\nFix the destination, then resume the stream: "
-                             f"POST /settings/streams/{stream['id']}/resume. What waited is delivered in order.")
+            self.mailer.send(
+                stream["notify_email"],
+                f"Activity log stream “{stream['name']}” paused",
+                f"{event}\n\nFix the destination, then resume the stream: "
+                f"POST /settings/streams/{stream['id']}/resume. What waited is delivered in order.",
+            )
 
-    def _backfill_step(self, org: str, stream: dict, backfill: dict) -> None:
-        """One page of the window's entries (the list's own query, newest first) into the waiting items."""
+    def _backfill_step(self, org: str, stream: dict, backfill: dict) -> bool:
+        """One page of the window's entries (the list's own query, newest first) into the waiting items; True
+        when the window is done (what waits is then delivered, in id order, old and new together)."""
         store = self.service.store
         wanted = parse_stream_filter(stream["filter"])[1]
         since, until = datetime.fromisoformat(backfill["since"]), datetime.fromisoformat(backfill["until"])
         high = ids.before(backfill["cursor"]) if backfill.get("cursor") else ids.upper_bound(until)
         page = self.service.read_page(org, wanted, ids.lower_bound(since), high, BACKFILL_PAGE, detail=True)
         if page.items:
-            store.add_waiting(org, stream["id"], [entry_document(entry) for entry in page.items],
-                              int(time.time()) + WAITING_DAYS * 86400)
+            store.add_waiting(
+                org,
+                stream["id"],
+                [entry_document(entry) for entry in page.items],
+                int(time.time()) + WAITING_DAYS * 86400,
+            )
         state = store.stream_state(org, stream["id"])["backfill"] or {}
         done = page.position is None
-        store.set_stream_state(org, stream["id"], backfill={
-            **state, "state": "done" if done else "running", "entries": int(state.get("entries", 0)) + len(page.items)})
+        store.set_stream_state(
+            org,
+            stream["id"],
+            backfill={
+                **state,
+                "state": "done" if done else "running",
+                "entries": int(state.get("entries", 0)) + len(page.items),
+            },
+        )
         if not done:
-            self.doorbell.ring(org, stream["id"], f"backfill:{page.position}",
-                               backfill={**backfill, "cursor": page.position})
+            self.doorbell.ring(
+                org, stream["id"], f"backfill:{page.position}", backfill={**backfill, "cursor": page.position}
+            )
+        return done
 
 
 class Paused(Exception):
@@ -269,12 +302,13 @@ class Mailer:
         )
 
 
-def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: Optional[str]) -> dict:
+def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: Optional[str]) -> Any:
     """The FIFO batch: each doorbell rung; a failed one comes back after its backoff (ChangeMessageVisibility)
     and the rest of its lane waits behind it (Powertools' FIFO processor, other lanes carry on)."""
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
-    def record(message: Any) -> None:
+    def record(record: Any) -> None:
+        message = record
         receives = int(message.attributes.approximate_receive_count or 1)
         try:
             delivery.ring(json.loads(message.body), receives)
@@ -283,9 +317,12 @@ def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: O
         except Failed:
             if queue_url:
                 delivery.doorbell.client.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message.receipt_handle,
-                    VisibilityTimeout=backoff_seconds(receives))
+                    QueueUrl=queue_url,
+                    ReceiptHandle=message.receipt_handle,
+                    VisibilityTimeout=backoff_seconds(receives),
+                )
             raise
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False  # one failing lane is the whole batch, often: report, not raise
     return process_partial_response(event=event, record_handler=record, processor=processor, context=context)

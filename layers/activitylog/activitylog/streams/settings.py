@@ -138,16 +138,24 @@ class StreamSettings:
         updated = {**current, **self._checked(body)}
         secret = body.get("secret")
         if "secret" in body or "destination" in body:
-            _check_secret(updated["destination"]["kind"], secret if "secret" in body else (
-                "kept" if current.get("has_secret") else None))
+            _check_secret(
+                updated["destination"]["kind"],
+                secret if "secret" in body else ("kept" if current.get("has_secret") else None),
+            )
         previous = None
         if secret is not None:
             previous = self.secrets.get(caller.org, stream_id, fresh=True) if current.get("has_secret") else None
             self.secrets.put(caller.org, stream_id, secret)
             updated["has_secret"] = True
         try:
-            saved = self._save(caller, current, updated, "updated", f"Stream “{updated['name']}” changed",
-                               secret_changed=secret is not None)
+            saved = self._save(
+                caller,
+                current,
+                updated,
+                "updated",
+                f"Stream “{updated['name']}” changed",
+                secret_changed=secret is not None,
+            )
         except Exception:
             if secret is not None:  # the settings were not changed: neither is the secret
                 if previous is None:
@@ -171,7 +179,9 @@ class StreamSettings:
         if current["status"] == PAUSED:
             return self._view(caller.org, current)
         updated = {**current, "status": PAUSED, "paused_reason": f"paused by {caller.name or caller.subject}"}
-        return self._view(caller.org, self._save(caller, current, updated, "paused", f"Stream “{current['name']}” paused"))
+        return self._view(
+            caller.org, self._save(caller, current, updated, "paused", f"Stream “{current['name']}” paused")
+        )
 
     def resume(self, caller: "Caller", stream_id: str) -> dict:
         """Deliver again: what waited goes first, in order; the 24 hours of retries start afresh."""
@@ -193,7 +203,9 @@ class StreamSettings:
         stream = self._stream(caller.org, stream_id)
         secret = self.secrets.get(caller.org, stream_id, fresh=True) if stream.get("has_secret") else None
         kind, config = _split(stream["destination"])
-        target = destinations.destination(kind, config, secret, allow_loopback=self.allow_loopback, resolve=self.resolve)
+        target = destinations.destination(
+            kind, config, secret, allow_loopback=self.allow_loopback, resolve=self.resolve
+        )
         outcome = target.send([formats.render(formats.sample_entry(caller.org), stream["format"])])
         return {"ok": outcome.ok, "status": outcome.status, "detail": outcome.detail}
 
@@ -201,11 +213,14 @@ class StreamSettings:
         caller.require(_SCOPE)
         stream = self._stream(caller.org, stream_id)
         body = _object(body, {"days"})
-        if "days" not in body:
+        if body.get("days") is None:
             raise BadRequest("days is required", "days")
         days = self._backfill_days(caller.org, body["days"], "days")
+        assert days is not None  # "days" is in the body: a None is refused as not a whole number
         now = self.service.clock()
-        self._record(caller, stream, "backfill requested", f"Stream “{stream['name']}” backfill of {days} days requested")
+        self._record(
+            caller, stream, "backfill_requested", f"Stream “{stream['name']}” backfill of {days} days requested"
+        )
         self._start_backfill(caller.org, stream, days, now)
         return self._view(caller.org, stream)
 
@@ -246,12 +261,24 @@ class StreamSettings:
     def _start_backfill(self, org: str, stream: dict, days: int, now: datetime) -> None:
         since = iso_time(now - timedelta(days=days))
         self.service.store.set_stream_state(
-            org, stream["id"], backfill={"since": since, "until": iso_time(now), "state": "running", "entries": 0})
-        self.doorbell.ring(org, stream["id"], f"backfill:{int(now.timestamp() * 1000)}",
-                           backfill={"since": since, "until": iso_time(now), "cursor": None})
+            org, stream["id"], backfill={"since": since, "until": iso_time(now), "state": "running", "entries": 0}
+        )
+        self.doorbell.ring(
+            org,
+            stream["id"],
+            f"backfill:{int(now.timestamp() * 1000)}",
+            backfill={"since": since, "until": iso_time(now), "cursor": None},
+        )
 
-    def _save(self, caller: "Caller", before: Optional[dict], after: Optional[dict], action: str, event: str,
-              secret_changed: bool = False) -> dict:
+    def _save(
+        self,
+        caller: "Caller",
+        before: Optional[dict],
+        after: Optional[dict],
+        action: str,
+        event: str,
+        secret_changed: bool = False,
+    ) -> dict:
         entry = self._entry(caller, before, after, action, event, secret_changed)
         where = self.service.storage(caller.org)
         stream = after if after is not None else before
@@ -262,8 +289,15 @@ class StreamSettings:
         entry = self._entry(caller, stream, stream, action, event, False)
         self.service.store.put(self.service.storage(caller.org), entry)
 
-    def _entry(self, caller: "Caller", before: Optional[dict], after: Optional[dict], action: str, event: str,
-               secret_changed: bool):
+    def _entry(
+        self,
+        caller: "Caller",
+        before: Optional[dict],
+        after: Optional[dict],
+        action: str,
+        event: str,
+        secret_changed: bool,
+    ):
         from pydantic import ValidationError
 
         from activitylog.inputs import NewEntry
@@ -274,23 +308,33 @@ class StreamSettings:
         if shown_after is not None and secret_changed:
             shown_after["secret"] = "changed"
         try:
-            document = NewEntry.model_validate({
-                "type": "SYSTEM_EVENT",
-                "status": "SUCCESS",
-                "action": action,
-                "actor": {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject},
-                "event": event,
-                "entity": {"type": "integration", "id": f"stream:{stream['id']}", "label": stream["name"]},
-                "before": public(before) if before is not None else None,
-                "after": shown_after,
-            })
-        except ValidationError:
-            raise BadRequest(
-                "the token's sub cannot name the actor of the change (1-128 letters, digits or _.:@+=/-)", "authorization"
-            ) from None
+            document = NewEntry.model_validate(
+                {
+                    "type": "SYSTEM_EVENT",
+                    "status": "SUCCESS",
+                    "action": action,
+                    "actor": {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject},
+                    "event": event,
+                    "entity": {"type": "integration", "id": f"stream:{stream['id']}", "label": stream["name"]},
+                    "before": public(before) if before is not None else None,
+                    "after": shown_after,
+                }
+            )
+        except ValidationError as error:
+            if any(problem.get("loc", ("",))[0] == "actor" for problem in error.errors()):
+                raise BadRequest(
+                    "the token's sub cannot name the actor of the change (1-128 letters, digits or _.:@+=/-)",
+                    "authorization",
+                ) from None
+            raise
         policy = self.service.retention(caller.org)
-        return new_entry(document, caller.subject, self.service.clock(), policy.hot_days,
-                         table_days=self.service.storage(caller.org).table_days)
+        return new_entry(
+            document,
+            caller.subject,
+            self.service.clock(),
+            policy.hot_days,
+            table_days=self.service.storage(caller.org).table_days,
+        )
 
 
 def _object(body: Any, allowed: set[str]) -> dict:
@@ -329,5 +373,3 @@ def _from_ms(ms: int) -> datetime:
     moment = from_epoch_ms(ms)
     assert moment is not None
     return moment
-
-
