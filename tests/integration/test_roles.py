@@ -35,6 +35,8 @@ STREAM_SECRETS = "secret:activitylog/streams/*"
 # Operations whose IAM action has another name; a transaction needs each of its parts' actions.
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject",
               "DeleteObjects": "DeleteObject"}
+SQS_ACTIONS = {"ChangeMessageVisibilityBatch": "ChangeMessageVisibility", "SendMessageBatch": "SendMessage",
+               "DeleteMessageBatch": "DeleteMessage"}
 TRANSACT_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -71,7 +73,8 @@ class Calls:
         elif service == "sesv2":
             self.seen.append(("ses", f"ses:{operation}"))  # granted on the sender's identity
         elif service == "sqs":
-            self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{operation}"))
+            action = SQS_ACTIONS.get(operation, operation)  # IAM authorizes a batch call by its single action
+            self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{action}"))
         elif service == "ssm":
             self.seen.append(("ssm", f"ssm:{operation}"))  # granted on a parameter path, not a resource of the template
         else:
@@ -107,6 +110,7 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         physical["StreamDeliveries"] = boto3.client("sqs", region_name="us-east-1").create_queue(
             QueueName=lanes, Attributes={"FifoQueue": "true"})["QueueUrl"]
         names[lanes] = "StreamDeliveries"
+        physical["ServiceKey"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]

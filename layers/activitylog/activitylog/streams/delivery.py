@@ -111,6 +111,8 @@ class Fanout:
             if found is None:
                 continue
             org, entry = found
+            if entry.type.value == "SYSTEM_EVENT" and str((entry.entity or {}).get("id", "")).startswith("stream:"):
+                self._streams.pop(org, None)  # a stream of this org changed: read its streams again now, not in 30 s
             streams = self.streams(org)
             if not streams:
                 continue
@@ -303,26 +305,33 @@ class Mailer:
 
 
 def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: Optional[str]) -> Any:
-    """The FIFO batch: each doorbell rung; a failed one comes back after its backoff (ChangeMessageVisibility)
-    and the rest of its lane waits behind it (Powertools' FIFO processor, other lanes carry on)."""
+    """The FIFO batch: each doorbell rung. A failed one, and those behind it in its lane (Powertools' FIFO processor
+    fails them unprocessed; other lanes carry on), come back after the failure's backoff (ChangeMessageVisibility),
+    not after the queue's whole visibility timeout."""
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
     def record(record: Any) -> None:
-        message = record
-        receives = int(message.attributes.approximate_receive_count or 1)
         try:
-            delivery.ring(json.loads(message.body), receives)
+            delivery.ring(json.loads(record.body), int(record.attributes.approximate_receive_count or 1))
         except Paused:
             return
-        except Failed:
-            if queue_url:
-                delivery.doorbell.client.change_message_visibility(
-                    QueueUrl=queue_url,
-                    ReceiptHandle=message.receipt_handle,
-                    VisibilityTimeout=backoff_seconds(receives),
-                )
-            raise
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     processor.raise_on_entire_batch_failure = False  # one failing lane is the whole batch, often: report, not raise
-    return process_partial_response(event=event, record_handler=record, processor=processor, context=context)
+    answer = process_partial_response(event=event, record_handler=record, processor=processor, context=context)
+    failed = {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
+    lanes: dict[str, int] = {}  # a lane's backoff: its first failed doorbell's
+    for raw in event.get("Records", []):
+        if raw["messageId"] in failed:
+            attributes = raw.get("attributes") or {}
+            lanes.setdefault(attributes.get("MessageGroupId", ""), int(attributes.get("ApproximateReceiveCount", 1)))
+    if queue_url and failed:
+        delays = []
+        for raw in event["Records"]:
+            if raw["messageId"] in failed:
+                group = (raw.get("attributes") or {}).get("MessageGroupId", "")
+                delays.append((raw["receiptHandle"], backoff_seconds(lanes[group])))
+        from activitylog.backoff import retry_later
+
+        retry_later(delivery.doorbell.client, queue_url, delays)
+    return answer
