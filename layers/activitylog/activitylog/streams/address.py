@@ -76,10 +76,8 @@ def target(
 ) -> Target:
     """``check_url``'s work, answered as what a connection needs (the destinations module connects with it)."""
     parts = _split(url, field)
-    host = parts.hostname or ""
+    host = _ascii_host(parts.hostname or "", field)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
-        raise RefusedAddress(f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field)
     addresses = _resolved(host, port, field, resolve)
     for address in addresses:
         why = _why_not(address, allow_loopback)
@@ -88,10 +86,42 @@ def target(
             raise RefusedAddress(f"{field} {named} {why}: a stream sends only to public addresses", field)
     if parts.scheme == "http" and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
         raise RefusedAddress(f"{field} must use https", field)
+    if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
+        raise RefusedAddress(f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     return Target(parts.scheme, host, port, path, tuple(addresses))
+
+
+def check_form(url: str, *, field: str = "destination.url", allow_loopback: bool = False) -> None:
+    """What can be decided without a look-up: the scheme, no user name or password, the port, and an address
+    written in the URL. A name's addresses are ``check_url``'s, at save and before each send.
+
+    >>> check_form("https://hooks.example.com:8443/in")
+    >>> check_form("https://169.254.169.254/")
+    Traceback (most recent call last):
+    ...
+    activitylog.streams.address.RefusedAddress: destination.url is a link-local address ...
+    """
+    parts = _split(url, field)
+    host = _ascii_host(parts.hostname or "", field)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if parts.scheme == "http" and not allow_loopback:
+            raise RefusedAddress(f"{field} must use https", field) from None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if port != HTTPS_PORT and port < LOWEST_OTHER_PORT:
+            raise RefusedAddress(
+                f"{field} uses port {port}: a stream sends to port 443 or a port from 1024 up", field
+            ) from None
+        return
+    target(url, field=field, allow_loopback=allow_loopback, resolve=_no_lookup)  # an address: decided here
+
+
+def _no_lookup(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+    raise AssertionError(f"no look-up of {host} here")  # target() never looks an address up
 
 
 def _split(url: str, field: str) -> SplitResult:
@@ -112,6 +142,16 @@ def _split(url: str, field: str) -> SplitResult:
     if not parts.hostname:
         raise RefusedAddress(f"{field} has no host", field)
     return parts
+
+
+def _ascii_host(host: str, field: str) -> str:
+    """An internationalised name as DNS and the Host header carry it (IDNA), so the name checked is the name sent."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise RefusedAddress(f"{field} has a host name that is not valid", field) from None
 
 
 def _resolved(host: str, port: int, field: str, resolve: Resolve) -> list[str]:
@@ -152,10 +192,10 @@ def _why_not(address: str, allow_loopback: bool) -> str | None:
         return "a link-local address (the metadata endpoint's range)"
     if ip.is_multicast:
         return "a multicast address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:  # 100.64.0.0/10 (carrier-grade NAT) and the other ranges IANA marks not global
         return "a shared or non-global address"
     return None

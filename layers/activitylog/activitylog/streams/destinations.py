@@ -13,6 +13,7 @@ it checked (``activitylog.streams.address``); redirects are not followed (a 3xx 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -27,12 +28,13 @@ import urllib3
 from standardwebhooks import Webhook
 
 from activitylog.errors import BadRequest
-from activitylog.streams.address import Resolve, Target, check_url, target
+from activitylog.streams.address import Resolve, Target, check_form, check_url, target
 
 KINDS = ("https", "s3", "splunk", "datadog")
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 DETAIL_CHARS = 500
+ANSWER_BYTES = 4 * DETAIL_CHARS  # what is read of a receiver's answer: enough for 500 characters of UTF-8
 USER_AGENT = "activitylog-streams/1"
 
 # Datadog's logs intake (https://docs.datadoghq.com/api/latest/logs/#send-logs): 5 MB per request uncompressed,
@@ -79,6 +81,11 @@ def check_config(
     ``sourcetype``, ``source``. datadog: ``site`` (one of ``DATADOG_SITES``) or ``url`` (an intake of the same
     API, e.g. an Observability Pipelines worker), ``service``, ``tags``. s3: ``bucket``, ``role_arn``,
     ``external_id``, ``prefix``, ``region``."""
+    return _settings(kind, config, allow_loopback, resolve)
+
+
+def _settings(kind: str, config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
+    """``check_config``'s work; with ``resolve`` None the URL's form only (its addresses are checked at send)."""
     if kind not in KINDS:
         raise BadRequest(f"destination.kind must be one of {', '.join(KINDS)}", "destination.kind")
     if not isinstance(config, dict):
@@ -104,19 +111,35 @@ def destination(
 ) -> Destination:
     """`secret`: the signing secret (https, `whsec_...`), the HEC token (splunk), the API key (datadog); None for s3.
     `session`: a boto3 Session for s3 (tests: moto)."""
-    settings = check_config(kind, config, allow_loopback=allow_loopback, resolve=resolve)
+    # The URL's addresses are not looked up here but before each send, whose outcome then says why it was
+    # refused: a name that turned private since the stream was saved is a failed delivery, not an exception.
+    settings = _settings(kind, config, allow_loopback, None)
     if kind == "s3":
         return BucketDestination(settings, session=session)
+    check_secret(kind, secret)
+    http_kind = {"https": WebhookDestination, "splunk": SplunkDestination, "datadog": DatadogDestination}[kind]
+    return http_kind(settings, secret or "", allow_loopback=allow_loopback, resolve=resolve)
+
+
+def check_secret(kind: str, secret: str | None) -> None:
+    """BadRequest (field ``secret``, never echoing the value) for a secret the kind cannot use: https takes a
+    Standard Webhooks secret, ``whsec_`` + base64 of 24 to 64 random bytes; splunk and datadog a token that can
+    travel in a header (printable ASCII, no spaces: a newline in it would be refused by http.client with the
+    value in the error, and so in a log); s3 none (the customer's role is assumed instead)."""
+    if kind == "s3":
+        return
     if not secret:
         raise BadRequest(f"the {kind} destination needs its secret", "secret")
-    made: Destination
     if kind == "https":
-        made = WebhookDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    elif kind == "splunk":
-        made = SplunkDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    else:
-        made = DatadogDestination(settings, secret, allow_loopback=allow_loopback, resolve=resolve)
-    return made
+        try:
+            encoded = secret.removeprefix("whsec_")
+            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)  # padding is optional
+        except ValueError:  # binascii.Error
+            raw = b""
+        if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
+            raise BadRequest("the signing secret must be whsec_ and the base64 of 24 to 64 bytes", "secret")
+    elif not re.fullmatch(r"[\x21-\x7e]{8,512}", secret):
+        raise BadRequest(f"the {kind} secret must be 8 to 512 printable characters without spaces", "secret")
 
 
 class Destination:
@@ -167,7 +190,7 @@ class _HttpDestination(Destination):
                     retries=False,
                     redirect=False,
                     timeout=TIMEOUT,
-                    preload_content=True,
+                    preload_content=False,
                 )
             except urllib3.exceptions.NewConnectionError as exc:
                 # Nothing was sent to this address: the next address of the same name may answer.
@@ -175,7 +198,7 @@ class _HttpDestination(Destination):
                 continue
             except urllib3.exceptions.HTTPError as exc:
                 return None, self._scrub(f"{address}: {_reason(exc)}")
-            return response.status, self._scrub(response.data[: DETAIL_CHARS * 4].decode("utf-8", "replace"))
+            return response.status, self._scrub(_answer(response))
         return None, self._scrub("could not connect: " + "; ".join(errors))
 
     def _pool(self, checked: Target, address: str) -> urllib3.HTTPConnectionPool:
@@ -199,6 +222,21 @@ class _HttpDestination(Destination):
         return text.replace(self._secret, "[secret]")[:DETAIL_CHARS]
 
 
+def _answer(response: urllib3.BaseHTTPResponse) -> str:
+    """The start of what the receiver said: no more is read (a receiver could answer gigabytes), and a
+    connection with more to read is closed rather than reused."""
+    try:
+        data = response.read(ANSWER_BYTES + 1)
+    except urllib3.exceptions.HTTPError as exc:
+        response.close()
+        return f"(the answer could not be read: {_reason(exc)})"
+    if len(data) > ANSWER_BYTES:
+        response.close()
+    else:
+        response.release_conn()
+    return data[:ANSWER_BYTES].decode("utf-8", "replace")
+
+
 def _reason(exc: Exception) -> str:
     reason = getattr(exc, "reason", None) or exc
     return f"{type(exc).__name__}: {reason}"
@@ -211,10 +249,7 @@ class WebhookDestination(_HttpDestination):
     kind = "https"
 
     def __init__(self, settings: dict, secret: str, *, allow_loopback: bool, resolve: Resolve) -> None:
-        try:
-            self._webhook = Webhook(secret)
-        except Exception:  # binascii.Error, EmptyWebhookSecretError: never echo the value
-            raise BadRequest("the signing secret must be whsec_ and base64", "secret") from None
+        self._webhook = Webhook(secret)
         super().__init__(settings["url"], secret, allow_loopback=allow_loopback, resolve=resolve)
 
     def send(self, events: list[dict]) -> Outcome:
@@ -288,7 +323,9 @@ class DatadogDestination(_HttpDestination):
         self.settings = settings
 
     def _log(self, event: dict) -> bytes:
-        log: dict[str, Any] = {"ddsource": "activitylog", "service": self.settings["service"], "message": event}
+        # The message is the event as JSON text (the intake's message is a string): Datadog parses it into attributes.
+        message = _json(event).decode()
+        log: dict[str, Any] = {"ddsource": "activitylog", "service": self.settings["service"], "message": message}
         if self.settings.get("tags"):
             log["ddtags"] = self.settings["tags"]
         return _json(log)
@@ -382,7 +419,7 @@ class BucketDestination(Destination):
         import boto3
 
         session = self._session or boto3.session.Session()
-        sts = session.client("sts")
+        sts = session.client("sts", config=AWS_CONFIG)
         credentials = sts.assume_role(
             RoleArn=self.settings["role_arn"],
             RoleSessionName="activitylog-stream",
@@ -392,6 +429,7 @@ class BucketDestination(Destination):
         self._expires = credentials["Expiration"]
         self._client = session.client(
             "s3",
+            config=AWS_CONFIG,
             region_name=self.settings.get("region") or None,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
@@ -416,8 +454,7 @@ class BucketDestination(Destination):
                 Bucket=self.settings["bucket"],
                 Key=key,
                 Body=body,
-                ContentType="application/x-ndjson",
-                ContentEncoding="gzip",
+                ContentType="application/gzip",  # the object is the .gz file: no Content-Encoding to undo it
                 ACL="bucket-owner-full-control",
             )
         except ClientError as exc:
@@ -433,13 +470,55 @@ class BucketDestination(Destination):
         return Outcome(True, status, f"s3://{self.settings['bucket']}/{key}", sent=len(events))
 
 
+def _aws_config() -> Any:
+    from botocore.config import Config
+
+    # The stream's timeouts; one retry of botocore's own at most: the delivery queue does the retrying.
+    return Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
+
+
+AWS_CONFIG = _aws_config()
+
+
+def bucket_role_policy(bucket: str, prefix: str) -> dict:
+    """The permissions the customer's role needs: write objects under the stream's prefix (with the ACL header
+    that hands them to the bucket's owner), and nothing else: no read, no list, no delete."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ActivityLogStreamWrites",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectAcl"],
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*",
+            }
+        ],
+    }
+
+
+def bucket_trust_policy(principal: str, external_id: str) -> dict:
+    """Who may assume the customer's role: our delivery function's role (``principal``, an ARN), and only with
+    the external id we gave this customer (it stops another customer naming this role in their stream)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
 # --- the settings of each kind --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Check:
     fields: tuple[str, ...]
-    check: Callable[[dict, bool, Resolve], dict]
+    check: Callable[[dict, bool, Resolve | None], dict]
 
 
 def _text(config: dict, name: str, *, required: bool = False, default: str = "", pattern: str = r".{1,256}") -> str:
@@ -453,17 +532,20 @@ def _text(config: dict, name: str, *, required: bool = False, default: str = "",
     return value
 
 
-def _url(config: dict, allow_loopback: bool, resolve: Resolve) -> str:
+def _url(config: dict, allow_loopback: bool, resolve: Resolve | None, field: str = "destination.url") -> str:
     url = config.get("url")
-    check_url(url, allow_loopback=allow_loopback, resolve=resolve)  # type: ignore[arg-type]
+    if resolve is None:
+        check_form(url, field=field, allow_loopback=allow_loopback)  # type: ignore[arg-type]
+    else:
+        check_url(url, field=field, allow_loopback=allow_loopback, resolve=resolve)  # type: ignore[arg-type]
     return str(url).strip()
 
 
-def _check_https(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_https(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     return {"url": _url(config, allow_loopback, resolve)}
 
 
-def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     url = _url(config, allow_loopback, resolve).rstrip("/")
     if not url.endswith(SPLUNK_PATH):
         url += SPLUNK_PATH
@@ -477,7 +559,7 @@ def _check_splunk(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
     return settings
 
 
-def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     if config.get("url") and config.get("site"):
         raise BadRequest("destination.site and destination.url: give one", "destination.url")
     if config.get("url"):
@@ -487,8 +569,7 @@ def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict
         site = _text(config, "site", default="datadoghq.com", pattern=r"[a-z0-9.\-]{1,64}")
         if site not in DATADOG_SITES:
             raise BadRequest(f"destination.site must be one of {', '.join(DATADOG_SITES)}", "destination.site")
-        url = f"https://http-intake.logs.{site}/api/v2/logs"
-        check_url(url, field="destination.site", resolve=resolve)
+        url = _url({"url": f"https://http-intake.logs.{site}/api/v2/logs"}, False, resolve, "destination.site")
     settings: dict[str, Any] = {"url": url} if site is None else {"site": site, "url": url}
     settings["service"] = _text(config, "service", default="activitylog", pattern=r"[A-Za-z0-9_.:\-/]{1,100}")
     if config.get("tags"):
@@ -496,7 +577,7 @@ def _check_datadog(config: dict, allow_loopback: bool, resolve: Resolve) -> dict
     return settings
 
 
-def _check_s3(config: dict, allow_loopback: bool, resolve: Resolve) -> dict:
+def _check_s3(config: dict, allow_loopback: bool, resolve: Resolve | None) -> dict:
     # S3's bucket naming rules (no dots: a dotted name breaks TLS on virtual-hosted addresses).
     bucket = _text(config, "bucket", required=True, pattern=r"(?!xn--)(?!sthree-)[a-z0-9][a-z0-9\-]{1,61}[a-z0-9]")
     role_arn = _text(config, "role_arn", required=True, pattern=r"arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}")
@@ -539,9 +620,9 @@ def event_id_of(event: dict) -> str:
 
 
 def _event_time(event: dict) -> datetime | None:
-    """When the entry happened, whichever format: native ``created_at``, CloudEvents ``time`` (RFC 3339),
-    OCSF ``time`` (epoch milliseconds)."""
-    value = event.get("created_at") or event.get("time")
+    """When the entry happened, whichever format: native ``occurred_at`` (the entry document's), CloudEvents
+    ``time`` (RFC 3339), OCSF ``time`` (epoch milliseconds)."""
+    value = event.get("occurred_at") or event.get("created_at") or event.get("time")
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000, UTC)
