@@ -361,3 +361,16 @@ def test_backfill_on_demand_sends_the_window_again_and_is_recorded(world, receiv
         world.ring_all(world.delivery())
     assert [e["id"] for e in receiver.events] == sorted(recorded)  # each once: a waiting entry is keyed by its id
     assert any(e["action"] == "backfill_requested" for e in _system_events(world))
+
+
+@pytest.mark.parametrize("fmt", ["ocsf", "cloudevents"])
+def test_a_stream_delivers_in_its_format_with_the_org_named(world, receiver, fmt):
+    world.create(receiver.url, filter={"type": ["USER_ACTION"]}, format=fmt)
+    recorded = world.api.record(entry()).body["id"]
+    world.fan_out()
+    assert world.ring_all(world.delivery()) == [{"delivered": 1}]
+    (event,) = receiver.events
+    if fmt == "cloudevents":
+        assert event["specversion"] == "1.0" and "org_acme" in event["source"] and recorded in json.dumps(event)
+    else:
+        assert event["metadata"]["tenant_uid"] == "org_acme" and recorded in json.dumps(event)

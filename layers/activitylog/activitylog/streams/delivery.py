@@ -182,7 +182,7 @@ class Delivery:
             waiting = store.waiting(org, stream_id, WAITING_PAGE)
             if not waiting:
                 break
-            events = [formats.render(document, stream["format"]) for _, document in waiting]
+            events = [formats.render(document, stream["format"], org=org) for _, document in waiting]
             outcome = target.send(events)
             now = self.now()
             if not outcome.ok:

@@ -206,7 +206,7 @@ class StreamSettings:
         target = destinations.destination(
             kind, config, secret, allow_loopback=self.allow_loopback, resolve=self.resolve
         )
-        outcome = target.send([formats.render(formats.sample_entry(caller.org), stream["format"])])
+        outcome = target.send([formats.render(formats.sample_entry(caller.org), stream["format"], org=caller.org)])
         return {"ok": outcome.ok, "status": outcome.status, "detail": outcome.detail}
 
     def backfill(self, caller: "Caller", stream_id: str, body: Any) -> dict:
