@@ -14,6 +14,10 @@ from activitylog.api.common import caller
 from activitylog.responses import responses
 from activitylog.wiring import container
 
+# What any route with a body may answer besides its own: the body is checked before routing (400, 413, 415), a
+# change made meanwhile is a 409, DynamoDB not answering a 503.
+_WRITES = (400, 401, 403, 409, 413, 415, 503)
+
 
 def _body(router: Router) -> Any:
     return router.current_event.json_body if router.current_event.body else {}
@@ -29,7 +33,7 @@ def routes() -> Router:
     @router.post(
         "/settings/streams",
         summary="Create a stream (recorded as a SYSTEM_EVENT)",
-        responses=responses({201: ("The stream", "Stream")}, 400, 401, 403, 409, 413, 415, 503),
+        responses=responses({201: ("The stream", "Stream")}, *_WRITES),
     )
     def create():
         return settings().create(caller(router.current_event), _body(router)), 201
@@ -53,7 +57,7 @@ def routes() -> Router:
     @router.patch(
         "/settings/streams/<id>",
         summary="Change a stream's name, filter, format, destination or secret",
-        responses=responses({200: ("The stream as changed", "Stream")}, 400, 401, 403, 404, 409, 413, 415, 503),
+        responses=responses({200: ("The stream as changed", "Stream")}, *_WRITES, 404),
     )
     def change_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().change(caller(router.current_event), id, _body(router))
@@ -61,7 +65,7 @@ def routes() -> Router:
     @router.delete(
         "/settings/streams/<id>",
         summary="Delete a stream (its waiting entries are dropped)",
-        responses=responses({200: ("Deleted", "StreamDeleted")}, 401, 403, 404, 409, 503),
+        responses=responses({200: ("Deleted", "StreamDeleted")}, *_WRITES, 404),
     )
     def delete_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().delete(caller(router.current_event), id)
@@ -69,7 +73,7 @@ def routes() -> Router:
     @router.post(
         "/settings/streams/<id>/pause",
         summary="Stop delivering; entries keep waiting (30 days)",
-        responses=responses({200: ("The stream", "Stream")}, 401, 403, 404, 409, 503),
+        responses=responses({200: ("The stream", "Stream")}, *_WRITES, 404),
     )
     def pause_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().pause(caller(router.current_event), id)
@@ -77,7 +81,7 @@ def routes() -> Router:
     @router.post(
         "/settings/streams/<id>/resume",
         summary="Deliver again, what waited first, in order",
-        responses=responses({200: ("The stream", "Stream")}, 401, 403, 404, 409, 503),
+        responses=responses({200: ("The stream", "Stream")}, *_WRITES, 404),
     )
     def resume_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().resume(caller(router.current_event), id)
@@ -85,7 +89,7 @@ def routes() -> Router:
     @router.post(
         "/settings/streams/<id>/test",
         summary="Send a sample entry now; answers what the endpoint said",
-        responses=responses({200: ("What the destination answered", "StreamTest")}, 401, 403, 404, 503),
+        responses=responses({200: ("What the destination answered", "StreamTest")}, *_WRITES, 404),
     )
     def test_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().test(caller(router.current_event), id)
@@ -93,7 +97,7 @@ def routes() -> Router:
     @router.post(
         "/settings/streams/<id>/backfill",
         summary="Send the last N days' entries again, in the stream's filter",
-        responses=responses({202: ("The stream, its backfill started", "Stream")}, 400, 401, 403, 404, 413, 415, 503),
+        responses=responses({202: ("The stream, its backfill started", "Stream")}, *_WRITES, 404),
     )
     def backfill_stream(id: str):  # noqa: A002 - the path parameter's name
         return settings().backfill(caller(router.current_event), id, _body(router)), 202
