@@ -92,6 +92,10 @@ def world(api, activity_table, dynamodb_client, monkeypatch):
         url = sqs.create_queue(QueueName="streams.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
         boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="streams@acme.example")
         monkeypatch.setenv("STREAM_QUEUE_URL", url)
+        s3 = boto3.client("s3", region_name="us-east-1")  # large entries' details
+        s3.create_bucket(Bucket="stream-details")
+        s3.put_bucket_versioning(Bucket="stream-details", VersioningConfiguration={"Status": "Enabled"})
+        monkeypatch.setenv("DETAIL_BUCKET", "stream-details")
         monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")
         wiring.reset()
         wiring.container().stream_settings.resolve = _public
@@ -374,3 +378,34 @@ def test_a_stream_delivers_in_its_format_with_the_org_named(world, receiver, fmt
         assert event["specversion"] == "1.0" and "org_acme" in event["source"] and recorded in json.dumps(event)
     else:
         assert event["metadata"]["tenant_uid"] == "org_acme" and recorded in json.dumps(event)
+
+
+def test_a_delivery_near_its_deadline_hands_the_rest_to_the_lanes_next_doorbell_in_order(world, receiver, monkeypatch):
+    import activitylog.streams.delivery as delivery_module
+
+    world.create(receiver.url, filter={"type": ["USER_ACTION"]})
+    recorded = [world.api.record(entry(event=f"n {n}")).body["id"] for n in range(5)]
+    world.fan_out()
+    monkeypatch.setattr(delivery_module, "WAITING_PAGE", 2)
+    delivery = world.delivery()
+    (doorbell,) = world.doorbells()
+    assert delivery.ring(doorbell, deadline=0.0) == {"delivered": 2, "more": True}  # past its deadline after a page
+    assert world.ring_all(delivery) == [{"delivered": 3}]
+    assert [e["id"] for e in receiver.events] == sorted(recorded)
+
+
+def test_a_large_entry_waits_by_its_id_and_is_read_whole_when_sent(world, receiver, monkeypatch):
+    import os
+
+    from activitylog.store import streams as stored
+
+    world.create(receiver.url, filter={"type": ["USER_ACTION"]})
+    big = world.api.record(entry(metadata={"blob": os.urandom(200_000).hex()})).body["id"]  # 400 kB of hex: ~200 kB zlib'd
+    small = world.api.record(entry()).body["id"]
+    monkeypatch.setattr(stored, "WAITING_DOC_BYTES", 100_000)
+    world.fan_out()
+    assert [document is None for _, document in wiring.container().service.store.waiting("org_acme", world.call(
+        "GET", "/settings/streams").body["items"][0]["id"], 10)] == [True, False]
+    assert world.ring_all(world.delivery()) == [{"delivered": 2}]
+    assert [e["id"] for e in receiver.events] == [big, small]
+    assert len(receiver.events[0]["metadata"]["blob"]) == 400_000

@@ -7,7 +7,9 @@ a stream's settings         ``{org}#meta`` / ``stream#{id}``  ``doc`` (JSON: nam
                                                              status, ...) and ``ver`` (each change)
 its delivery state          ``{org}#meta`` /                 ``ld`` last delivery, ``le`` last error (JSON),
                             ``streamstate#{id}``             ``fs`` failing since (epoch ms), ``bf`` backfill (JSON)
-an entry waiting for it     ``{org}#stream#{id}`` / entry id  ``doc`` (the entry document, JSON), ``exp`` (TTL)
+an entry waiting for it     ``{org}#stream#{id}`` / entry id  ``doc`` (the entry document, zlib'd JSON; none when
+                                                             over ``WAITING_DOC_BYTES``: read from the entry when sent),
+                                                             ``exp`` (TTL)
 ==========================  ===============================  =====================================================
 
 None of them has ``ty``: no index, the archive or the streams' own fan-out takes them. Waiting items sort by entry
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
@@ -35,6 +38,7 @@ from activitylog.store.retries import WRITE_ATTEMPTS, backoff
 STREAM_PREFIX = f"stream{keys.SEP}"
 STATE_PREFIX = f"streamstate{keys.SEP}"
 WAITING_PAGE = 500  # waiting entries one delivery reads at most
+WAITING_DOC_BYTES = 300 * 1024  # a compressed document past this (an entry takes 1 MB) is not copied: its id is
 
 
 def stream_sk(stream_id: str) -> str:
@@ -188,23 +192,19 @@ class StreamStore:
     def add_waiting(self, org: str, stream_id: str, documents: list[dict], expires_at: int) -> None:
         """Entries (API documents) waiting for the stream; an entry's newer version replaces the older one."""
         client, table = table_connection().connection.client, EntryItem.Meta.table_name
-        requests = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": {"S": waiting_pk(org, stream_id)},
-                        "sk": {"S": document["id"]},
-                        "doc": {"S": json.dumps(document, separators=(",", ":"))},
-                        "exp": {"N": str(expires_at)},
-                    }
-                }
-            }
-            for document in {document["id"]: document for document in documents}.values()
-        ]
+        requests = []
+        for document in {document["id"]: document for document in documents}.values():
+            item = {"pk": {"S": waiting_pk(org, stream_id)}, "sk": {"S": document["id"]}, "exp": {"N": str(expires_at)}}
+            packed = zlib.compress(json.dumps(document, separators=(",", ":")).encode())
+            if len(packed) <= WAITING_DOC_BYTES:
+                item["doc"] = {"B": packed}
+            requests.append({"PutRequest": {"Item": item}})
         _batch_write(client, table, requests)
 
-    def waiting(self, org: str, stream_id: str, limit: int, after: Optional[str] = None) -> list[tuple[str, dict]]:
-        """Up to ``limit`` waiting entries, oldest id first: ``(id, document)``."""
+    def waiting(
+        self, org: str, stream_id: str, limit: int, after: Optional[str] = None
+    ) -> list[tuple[str, Optional[dict]]]:
+        """Up to ``limit`` waiting entries, oldest id first: ``(id, document)``; None: too large to copy, read the entry."""
         query: dict[str, Any] = {
             "TableName": EntryItem.Meta.table_name,
             "KeyConditionExpression": "pk = :pk",
@@ -215,7 +215,9 @@ class StreamStore:
         if after:
             query["ExclusiveStartKey"] = {"pk": {"S": waiting_pk(org, stream_id)}, "sk": {"S": after}}
         items = table_connection().connection.client.query(**query).get("Items", [])
-        return [(raw["sk"]["S"], json.loads(raw["doc"]["S"])) for raw in items]
+        return [
+            (raw["sk"]["S"], json.loads(zlib.decompress(raw["doc"]["B"])) if "doc" in raw else None) for raw in items
+        ]
 
     def oldest_waiting(self, org: str, stream_id: str) -> Optional[str]:
         """The id of the oldest waiting entry (the stream's lag is its age), or None."""

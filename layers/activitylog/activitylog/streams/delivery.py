@@ -39,6 +39,7 @@ SETTINGS_SECONDS = 30.0  # how long a fan-out container trusts what it read of a
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)  # then hourly
 PAUSE_AFTER = timedelta(hours=24)
 BACKFILL_PAGE = 200  # entries one backfill step reads (the list's page at most)
+SPARE_SECONDS = 30  # a delivery stops starting pages this long before the function's timeout (a send: 15 s at most)
 
 
 def backoff_seconds(receives: int) -> int:
@@ -152,8 +153,11 @@ class Delivery:
         self.allow_loopback, self.resolve, self.session = allow_loopback, resolve, session
         self.now = now or service.clock
 
-    def ring(self, message: dict, receives: int = 1) -> dict:
-        """Handle a doorbell's body; raises ``Failed`` (after recording it) when the lane must wait and retry."""
+    def ring(self, message: dict, receives: int = 1, deadline: Optional[float] = None) -> dict:
+        """Handle a doorbell's body; raises ``Failed`` (after recording it) when the lane must wait and retry.
+
+        ``deadline`` (``time.monotonic()``): past it, no new page is sent; the lane's next doorbell carries on.
+        """
         org, stream_id = message["org"], message["stream"]
         store = self.service.store
         stream = store.stream(org, stream_id)
@@ -165,9 +169,9 @@ class Delivery:
         elif (store.stream_state(org, stream_id)["backfill"] or {}).get("state") == "running":
             # Older entries are still being gathered: sending the newer ones now would break id order.
             return {"delivered": 0, "backfill": "running"}
-        return self._deliver(org, stream)
+        return self._deliver(org, stream, deadline)
 
-    def _deliver(self, org: str, stream: dict) -> dict:
+    def _deliver(self, org: str, stream: dict, deadline: Optional[float] = None) -> dict:
         from activitylog.streams import destinations, formats
 
         store, stream_id = self.service.store, stream["id"]
@@ -182,7 +186,8 @@ class Delivery:
             waiting = store.waiting(org, stream_id, WAITING_PAGE)
             if not waiting:
                 break
-            events = [formats.render(document, stream["format"], org=org) for _, document in waiting]
+            documents = [document or self._document(org, entry_id) for entry_id, document in waiting]
+            events = [formats.render(document, stream["format"], org=org) for document in documents if document]
             outcome = target.send(events)
             now = self.now()
             if not outcome.ok:
@@ -195,7 +200,15 @@ class Delivery:
                 failing_since=None,
                 last_delivery={"at": iso_time(now), "events": len(waiting), "status": outcome.status},
             )
+            if deadline is not None and time.monotonic() > deadline:  # the function's time is running out
+                self.doorbell.ring(org, stream_id, f"more:{waiting[-1][0]}")
+                return {"delivered": delivered, "more": True}
         return {"delivered": delivered}
+
+    def _document(self, org: str, entry_id: str) -> Optional[dict]:
+        """An entry too large to copy into its waiting item, as it is now (None: gone by its retention)."""
+        entry = self.service.stored(org, entry_id)
+        return entry_document(entry) if entry is not None else None
 
     def _failed(self, org: str, stream: dict, outcome: Any, now: datetime) -> None:
         store, stream_id = self.service.store, stream["id"]
@@ -310,9 +323,14 @@ def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: O
     not after the queue's whole visibility timeout."""
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
+    # A lane stops sending with time to spare: a delivery cut off by the timeout would come back only after the
+    # queue's visibility timeout, having sent a page it did not record.
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 60.0
+    deadline = time.monotonic() + max(1.0, remaining - SPARE_SECONDS)
+
     def record(record: Any) -> None:
         try:
-            delivery.ring(json.loads(record.body), int(record.attributes.approximate_receive_count or 1))
+            delivery.ring(json.loads(record.body), int(record.attributes.approximate_receive_count or 1), deadline)
         except Paused:
             return
 
