@@ -409,3 +409,20 @@ def test_a_large_entry_waits_by_its_id_and_is_read_whole_when_sent(world, receiv
     assert world.ring_all(world.delivery()) == [{"delivered": 2}]
     assert [e["id"] for e in receiver.events] == [big, small]
     assert len(receiver.events[0]["metadata"]["blob"]) == 400_000
+
+
+def test_a_change_that_loses_a_race_writes_neither_the_stream_its_entry_nor_its_secret(world, receiver, monkeypatch):
+    created = world.create(receiver.url)
+    path = f"/settings/streams/{created['id']}"
+    settings = wiring.container().stream_settings
+    stale = settings._stream("org_acme", created["id"])  # what the slower request read, before the other change
+    assert world.call("PATCH", path, {"name": "first"}).status == 200
+    monkeypatch.setattr(settings, "_stream", lambda org, stream_id: stale)  # it decides on what it read
+    reply = world.call("PATCH", path, {"name": "second", "secret": SECRET + "new"})
+    assert (reply.status, reply.field) == (409, "id"), reply
+    monkeypatch.undo()
+    assert world.call("GET", path).body["name"] == "first"
+    assert [e["action"] for e in _system_events(world)] == ["updated", "created"]
+    secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+        SecretId=f"activitylog/streams/org_acme/{created['id']}")["SecretString"]
+    assert secret == SECRET  # put back: the change did not happen

@@ -103,9 +103,10 @@ class StreamStore:
         if stream.get("version"):
             item.version = stream["version"]
         entry_item, uploaded = self._to_item(where, entry) if entry else (None, [])
-        token = hashlib.sha256(f"stream {org} {stream['id']} {stream.get('version')} {deleted}".encode()).hexdigest()[
-            :36
-        ]
+        # One token per change (its entry's id): a retry of the same write is the same transaction; another
+        # change made from the same version is another one (it then fails its version condition, not the token's).
+        change = entry.id if entry else f"{stream.get('version')} {deleted}"
+        token = hashlib.sha256(f"stream {org} {stream['id']} {change}".encode()).hexdigest()[:36]
 
         def write() -> None:
             with TransactWrite(connection=table_connection().connection, client_request_token=token) as transaction:
