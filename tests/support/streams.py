@@ -1,41 +1,34 @@
-"""A stream's receiver for the tests: a real HTTP server on 127.0.0.1 that verifies each request's Standard Webhooks
-signature with the library (``standardwebhooks``), as a customer's endpoint would."""
+"""A stream's receiver for the pipeline's tests: ``tests.support.receiver``'s HTTP server on 127.0.0.1, verifying each
+request's Standard Webhooks signature with the library (``standardwebhooks``), as a customer's endpoint would, and
+keeping the events it accepted in the order they arrived."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.support.receiver import Receiver as HttpReceiver
+from tests.support.receiver import Received
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 class Receiver:
-    """A real HTTP receiver on 127.0.0.1: verifies each request's Standard Webhooks signature, answers ``status``."""
+    """Answers ``status`` (200: after verifying the signature, keeping the events); ``url``, ``events``, ``requests``."""
 
     def __init__(self, secret: str = SECRET) -> None:
         from standardwebhooks.webhooks import Webhook
 
-        self.webhook, self.events, self.status, self.requests = Webhook(secret), [], 200, 0
-        receiver = self
+        self.webhook, self.events, self.status = Webhook(secret), [], 200
+        self.http = HttpReceiver(self._answer).__enter__()
+        self.url = self.http.url("/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests += 1
-                if receiver.status == 200:
-                    payload = receiver.webhook.verify(body, {k.lower(): v for k, v in self.headers.items()})
-                    receiver.events.extend(payload)
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(b"ok" if receiver.status == 200 else b"down for maintenance")
+    def _answer(self, request: Received) -> tuple[int, bytes]:
+        if self.status != 200:
+            return self.status, b"down for maintenance"
+        self.events.extend(self.webhook.verify(request.body, {k.lower(): v for k, v in request.headers.items()}))
+        return 200, b"ok"
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    @property
+    def requests(self) -> int:
+        return len(self.http.requests)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.__exit__(None, None, None)
