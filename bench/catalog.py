@@ -1,20 +1,13 @@
-"""What the catalogue (GET /catalog's counts) costs the writes: capacity units per 1,000 entries written through
-``EntryStore.put``, with the catalogue and without it (the baseline), in one run.
+"""What the catalogue (GET /catalog's counts) costs: capacity units per 1,000 entries, in one run, for the entries'
+writes alone (the baseline: the catalogue is off the write path) and for the archive function's counting of
+them from the table's stream, at several batch sizes (one update per name per batch).
 
-Entries come from the shared generator (its actions and webhook events). Every request of the store's client
-asks for ``ReturnConsumedCapacity=TOTAL``; a request naming a ``catalog#`` item is the catalogue's. The
-entries are dated ``--rate`` a second apart on a simulated clock (the tally's interval reads it), each run on
-a fresh table. Write units are DynamoDB Local's for the entries; for the catalogue, one per request (its
-items are far below 1 KB, and AWS bills a write its condition refused, which Local reports as 0).
-
-- ``baseline``: the catalogue switched off (``note_catalog`` does nothing): what the log cost before;
-- ``every_write``: no interval: each entry adds to its names' counts at once (the batched-ADD design);
-- ``interval``: the design shipped: one container writes each name at most once per ``CATALOG_INTERVAL``;
-- ``cold``: as ``interval``, a new container every ``--per-container`` entries (Lambda recycling its
-  environments): each new container writes each name it meets once, at once.
-
-Also reported: the uses still in the containers' tallies at the end (what the counts lag by, and what a
-container Lambda retires would take with it). Ends with one JSON line of the figures.
+Entries come from the shared generator (its actions and webhook events), written through ``EntryStore.put`` on
+a fresh table; their archive lines are then counted batch by batch by ``Catalog.count_catalog``, as the archive
+function does. Every request of the store's client asks for ``ReturnConsumedCapacity=TOTAL``; a request naming a
+``catalog#`` item is the catalogue's. AWS bills a write its condition refused too (the last seen was later
+already: the second update of that name adds the uses alone): a unit per request is reported beside Local's.
+The counts are checked to equal the entries' uses. Ends with one JSON line of the figures.
 """
 
 from __future__ import annotations
@@ -28,24 +21,23 @@ from datetime import datetime, timezone
 from typing import Any
 
 from common import RETENTION_DAYS, WCU_ORG, local_table, log
-from internals import catalogue_clock, catalogue_tally_left, store_client
+from internals import store_client
 from seeding import build_entry
 
+from activitylog.archive.lines import INSERT, version_line
 from activitylog.config import DEFAULT_ARCHIVE_DAYS
 from activitylog.details import DetailStore
 from activitylog.storage import OrgStorage
 from activitylog.store import EntryStore
-from activitylog.store.catalog import CATALOG_INTERVAL
+from activitylog.store.catalog import uses_of
 
 OPERATIONS = ("PutItem", "BatchGetItem", "TransactWriteItems", "UpdateItem")
-MODES = ("baseline", "every_write", "interval", "cold")
+BATCHES = (10, 100, 1000)  # records per stream batch: a quiet org's, a busy one's, the archive's largest
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entries", type=int, default=1000, help="entries written per run")
-    parser.add_argument("--rate", type=float, default=10.0, help="entries a second on the simulated clock")
-    parser.add_argument("--per-container", type=int, default=100, help="entries a container writes before a new one (cold run)")
+    parser.add_argument("--entries", type=int, default=1000, help="entries written")
     parser.add_argument("--seed", type=int, default=20261205)
     return parser.parse_args()
 
@@ -83,63 +75,53 @@ class Capacity:
             self._client.meta.events.unregister(f"after-call.dynamodb.{operation}", self._answer)
 
 
-def write_all(entries: list[Any], mode: str, args: argparse.Namespace) -> tuple[Capacity, float, int, int]:
-    """Write the entries in ``mode`` on a fresh table: (capacity, seconds, uses counted in AWS, uses left in tallies)."""
-    clock = [0.0]
-    with catalogue_clock(clock, 0.0 if mode == "every_write" else CATALOG_INTERVAL), local_table(shards=1):
-        where = OrgStorage(WCU_ORG, 1, 1, RETENTION_DAYS, DEFAULT_ARCHIVE_DAYS)
-        stores = [EntryStore(DetailStore(None))]
-        started = time.perf_counter()
-        with Capacity() as capacity:
-            for index, entry in enumerate(entries):
-                clock[0] = index / args.rate
-                if mode == "cold" and index and index % args.per_container == 0:
-                    stores.append(EntryStore(DetailStore(None)))  # a new execution environment: nothing tallied
-                if mode == "baseline":
-                    stores[-1].note_catalog = lambda org, written: None  # type: ignore[method-assign]
-                stores[-1].put(where, entry)
-        seconds = time.perf_counter() - started
-        stored = sum(a["count"] for a in stores[0].catalog_counts(WCU_ORG)["actions"])
-        return capacity, seconds, stored, sum(catalogue_tally_left(s) for s in stores)
-
-
 def main() -> None:
     args = arguments()
     rng = random.Random(args.seed)
     now = datetime.now(timezone.utc)
-    with local_table(shards=1):  # build_entry reads the service's settings
+    per_thousand = 1000 / args.entries
+    with local_table(shards=1):
         entries = [build_entry(rng, now, WCU_ORG) for _ in range(args.entries)]
-    actions = {(e.type.value, e.action) for e in entries}
-    events = {e.event for e in entries if e.type.value == "WEBHOOK"}
-    log(f"{len(entries)} entries: {len(actions)} (type, action) names, {len(events)} webhook events, "
-        f"{args.rate:g}/s on the simulated clock ({len(entries) / args.rate:.0f} s)")
-    per_thousand = 1000 / len(entries)
-    figures: dict[str, Any] = {"entries": len(entries), "actions": len(actions), "events": len(events),
-                               "rate_per_s": args.rate, "interval_s": CATALOG_INTERVAL}
-    for mode in MODES:
-        capacity, seconds, stored, left = write_all(entries, mode, args)
-        entry_wcu = sum(u for what, u in capacity.units.items() if what.startswith("entries"))
-        catalogue_wcu = capacity.units["catalogue UpdateItem"]
-        log(f"\n== {mode}: {seconds:.1f} s; action uses counted {stored}, left in tallies {left}")
-        for what in sorted(capacity.units):
-            log(f"  {what:28} {capacity.requests[what]:6} requests  {capacity.units[what]:9.1f} units")
-        figures[mode] = {
-            "entry_wcu_per_1000": round(entry_wcu * per_thousand, 1),
-            "catalogue_wcu_per_1000": round(catalogue_wcu * per_thousand, 1),
-            "catalogue_writes": capacity.requests["catalogue UpdateItem"],
-            # DynamoDB bills a write refused by its condition (last seen later already) too: a unit per request
-            "catalogue_wcu_per_1000_in_aws": round(capacity.requests["catalogue UpdateItem"] * per_thousand, 1),
-            "action_uses_counted": stored,
-            "uses_left_in_tallies": left,
-        }
-    base = figures["baseline"]["entry_wcu_per_1000"]
-    for mode in MODES[1:]:
-        total = figures[mode]["entry_wcu_per_1000"] + figures[mode]["catalogue_wcu_per_1000_in_aws"]
-        figures[mode]["write_units_increase_pct"] = round(100 * (total - base) / base, 2)
-    added = {mode: figures[mode]["catalogue_wcu_per_1000_in_aws"] for mode in MODES[1:]}
-    log(f"\nwrite units per 1,000 entries (AWS: a unit per catalogue request): baseline {base}; the catalogue adds "
-        f"{added['every_write']} at every write, {added['interval']} with the interval (one container), "
-        f"{added['cold']} (a new container every {args.per_container} entries)")
+        actions = {(e.type.value, e.action) for e in entries}
+        events = {e.event for e in entries if e.type.value == "WEBHOOK"}
+        log(f"{len(entries)} entries: {len(actions)} (type, action) names, {len(events)} webhook events")
+        where = OrgStorage(WCU_ORG, 1, 1, RETENTION_DAYS, DEFAULT_ARCHIVE_DAYS)
+        store = EntryStore(DetailStore(None))
+        with Capacity() as written:
+            for entry in entries:
+                store.put(where, entry)
+        base = sum(u for what, u in written.units.items() if what.startswith("entries"))
+        assert not any(what.startswith("catalogue") for what in written.units), "a write named the catalogue"
+        figures: dict[str, Any] = {"entries": len(entries), "names": len(actions) + len(events),
+                                   "baseline_entry_wcu_per_1000": round(base * per_thousand, 1),
+                                   "write_path_catalogue_wcu_per_1000": 0.0}
+        lines = [json.loads(version_line(WCU_ORG, e, f"{n:021d}", INSERT, None).text) for n, e in enumerate(entries)]
+        expected = len(entries) + len([e for e in entries if e.type.value == "WEBHOOK"])
+        for size in BATCHES:
+            org = f"{WCU_ORG}-b{size}"  # each batch size counts into an org of its own
+            for line in lines:
+                line["org"] = org
+            started = time.perf_counter()
+            with Capacity() as counting:
+                for first in range(0, len(lines), size):
+                    batch = lines[first:first + size]
+                    store.count_catalog(uses_of(batch), f"{size}-{first}")
+            seconds = time.perf_counter() - started
+            counted = store.catalog_counts(org)
+            total = sum(a["count"] for a in counted["actions"]) + sum(e["count"] for e in counted["events"])
+            assert total == expected, (total, expected)
+            units, requests = counting.units["catalogue UpdateItem"], counting.requests["catalogue UpdateItem"]
+            log(f"batches of {size:5}: {requests:5} updates, {units:7.1f} units (Local), {seconds:.2f} s; "
+                f"uses counted {total} of {expected}")
+            figures[f"batch_{size}"] = {
+                "catalogue_wcu_per_1000": round(units * per_thousand, 1),
+                "catalogue_wcu_per_1000_in_aws": round(requests * per_thousand, 1),
+                "increase_pct_in_aws": round(100 * requests / base, 2),
+                "uses_counted": total,
+            }
+    log(f"\nwrite units per 1,000 entries: entries {figures['baseline_entry_wcu_per_1000']} (the write path, "
+        f"unchanged); the archive function's counting adds " + ", ".join(
+            f"{figures[f'batch_{size}']['catalogue_wcu_per_1000_in_aws']} in batches of {size}" for size in BATCHES))
     print(json.dumps({"bench": "catalog", **figures}), flush=True)
 
 

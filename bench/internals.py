@@ -7,8 +7,7 @@ The seed writes 200,000 entries with BatchWriteItem, so it builds each entry the
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from activitylog import rules
 from activitylog.entry import Entry
@@ -43,24 +42,3 @@ def connection() -> Any:
 def store_client() -> Any:
     """The botocore client under the store, to hook ReturnConsumedCapacity onto its own calls."""
     return table_connection().connection.client
-
-
-@contextmanager
-def catalogue_clock(clock: list[float], interval: float) -> Iterator[float]:
-    """The catalogue's tally read ``clock[0]`` as its monotonic time, and ``interval`` as its interval, meanwhile:
-    answers the interval the layer ships with."""
-    from activitylog.store import catalog
-
-    real_clock, shipped = catalog.time.monotonic, catalog.Catalog.catalog_interval
-    catalog.time.monotonic = lambda: clock[0]  # type: ignore[assignment]
-    catalog.Catalog.catalog_interval = interval
-    try:
-        yield shipped
-    finally:
-        catalog.time.monotonic = real_clock  # type: ignore[assignment]
-        catalog.Catalog.catalog_interval = shipped
-
-
-def catalogue_tally_left(store: EntryStore) -> int:
-    """The uses a container counted and has not written yet (what it would take with it when retired)."""
-    return sum(pending for _, pending, _ in store._tally.values())

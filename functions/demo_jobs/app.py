@@ -17,7 +17,8 @@ WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
 
 def run(event: dict, publisher: Publisher) -> dict:
     request = RunRequest.from_event(event)
-    activity = ActivityClient(request.org_id, correlation_id=request.correlation_id, publisher=publisher)
+    activity = ActivityClient(request.org_id, correlation_id=request.correlation_id, traceparent=request.traceparent,
+                              publisher=publisher)
     if request.job == SEND_WEBHOOK:  # an outgoing webhook sent again
         target = request.entity or {"type": "integration", "id": "unknown", "label": "integration"}
         activity.webhook_sent(request.params.get("topic", "webhook"), target, url=request.params.get("url", "https://example.com/"),

@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--entity", dest="entity_type", help="entity type: contact, release, product, …")
     query.add_argument("--entity-id", help="one record's history (with --entity)")
     query.add_argument("--correlation-id", help="one chain: a user action, its jobs, their webhooks and retries")
+    query.add_argument("--trace-id", help="one W3C trace (32 lowercase hex): the entries written under it")
     query.add_argument("--from", dest="date_from", help="today, yesterday, 30m, 24h, 7d or ISO 8601 (default: the API's last 24 h)")
     query.add_argument("--to", dest="date_to", help="like --from (or now)")
     query.add_argument("--limit", type=int, default=50, help="page size")
@@ -596,6 +597,7 @@ def _list_path(args: argparse.Namespace, cursor: Optional[str] = None, date_from
     for name, value in (("user", getattr(args, "user", None)), ("entity_type", getattr(args, "entity_type", None)),
                         ("entity_id", getattr(args, "entity_id", None)),
                         ("correlation_id", getattr(args, "correlation_id", None)),
+                        ("trace_id", getattr(args, "trace_id", None)),
                         ("from", date_from or _relative_or_iso(getattr(args, "date_from", None))),
                         ("to", _relative_or_iso(getattr(args, "date_to", None))),
                         ("limit", str(getattr(args, "limit", 200))), ("cursor", cursor)):
@@ -969,6 +971,8 @@ def format_detail(entry: dict, now: Optional[datetime] = None) -> str:
         lines += ["    " + line for line in (error.get("stack") or "").rstrip().splitlines()]
     if entry.get("retry_of"):
         lines.append(f"  Retry of  {entry['retry_of']}")
+    if entry.get("trace_id"):
+        lines.append(f"  Trace     {entry['trace_id']}" + (f"  span {entry['span_id']}" if entry.get("span_id") else ""))
     if entry.get("correlation_id"):
         lines.append(f"  Chain     {entry['correlation_id']}  (all of it: activitylog query --related {entry['id']})")
     if (entry.get("retry") or {}).get("reason"):

@@ -14,6 +14,7 @@ entries are stored exactly like real ones.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 import time
@@ -252,7 +253,7 @@ class _Maker:
         error = {"message": f"{source} answered 409 VERSION_MISMATCH for {label}: it changed during the sync; the next sync "
                             "takes the new version", "type": "ApiException"} if status == "FAILED" else None
         return self.entry(when, "BACKGROUND_JOB", status, SYSTEM, "synced", f"Product synced from {source} · {label}",
-                          _product(product_id), metadata=metadata, error=error, correlation_id=run)
+                          _product(product_id), metadata=metadata, error=error, correlation_id=run, **chain_trace(run))
 
     def product(self, when: datetime) -> DemoEntry:
         kind = self.rng.choices(["created", "updated", "stock_adjusted", "synced"], weights=[1, 3, 4, 4])[0]
@@ -404,7 +405,7 @@ class _Maker:
         if not live and not running:
             chain = square_chain(when) if name == "SYNC_SQUARE_STOCK" else None  # shared with the products it synced
             demo = self.entry(when, "BACKGROUND_JOB", status, SYSTEM, action, event, entity, metadata=done, error=failure,
-                              correlation_id=chain)
+                              correlation_id=chain, **chain_trace(chain))
             demo.document["finished_at"] = finished
             return demo
         demo = self.entry(when, "BACKGROUND_JOB", "IN_PROGRESS", SYSTEM, action, event, entity,
@@ -422,6 +423,15 @@ class _Maker:
 def square_chain(run: datetime) -> str:
     """The correlation id of a Square stock sync run started at ``run``."""
     return f"run_sync_square_stock_{run:%Y%m%d%H%M}"
+
+
+def chain_trace(chain: Optional[str]) -> dict:
+    """The W3C trace a chain's entries were written under (the Square sync's request started it): derived from the chain,
+    so the demo stays the same for a seed."""
+    if not chain:
+        return {}
+    digest = hashlib.sha256(chain.encode()).hexdigest()
+    return {"trace_id": digest[:32], "span_id": digest[32:48]}
 
 
 def _release(release_id: str) -> dict:

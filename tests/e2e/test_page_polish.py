@@ -146,6 +146,8 @@ def test_every_view_is_clean_under_axe_and_laid_out_at_both_widths(browser, api_
                     assert seen["x"] + seen["width"] <= panel["x"] + panel["width"] + 0.5, f"{name}: spills out of the panel"
             facts = page.locator("#detail .facts").inner_text()
             assert "system (system)" not in facts and "took 0 s" not in facts, facts
+            if name == "chain":  # the demo's Square sync chain was written under a W3C trace: one fact row shows it
+                assert re.search(r"Trace\s+[0-9a-f]{32} · span [0-9a-f]{16}", facts), facts
             # An ISO instant is never broken mid-token: one line box each
             for lines in page.locator("#detail .facts .iso").evaluate_all("es => es.map(e => e.getClientRects().length)"):
                 assert lines == 1, "an ISO timestamp wraps"

@@ -1,30 +1,33 @@
 """The org's vocabulary (GET /catalog): types, statuses and entity types with labels, the actions and webhook
 events its log has seen with a count and when last seen, and the job types with whether they can be retried
-(issue 22, item 2). The counts are kept on write in the org's meta partition, at most one write per name per
-container per interval: never a scan.
+(issue 22, item 2). The counts are added by the archive function from the table's stream, one update per name
+per batch, in the org's meta partition: never a scan, and no use lost.
 
-The table is DynamoDB Local's; the API's functions are fed API Gateway events (tests/support/api.py).
+The table is DynamoDB Local's and its real stream; S3 is moto's; the API's functions are fed API Gateway
+events (tests/support/api.py), the archive function stream batches (tests/integration/streams.py).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from activitylog import store
-from activitylog.config import Settings
-from activitylog.details import DetailStore
+from activitylog import wiring
 from activitylog.entry import iso_time
-from activitylog.service import ActivityService, Caller
 from activitylog.store import catalog
 from tests.support.api import OTHER_ORG_READER, OTHER_ORG_WRITER, READER, WRITER, entry, job
+from tests.support.kit import LambdaContext
+
+from .api_events import load_handler_module
+from .streams import TableStream, stream_event
 
 STRIPE = {"kind": "external", "id": "stripe", "name": "Stripe"}
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+ARCHIVE = "test-archive"
 
 
 def webhook(event: str, **overrides) -> dict:
@@ -42,30 +45,34 @@ def read_catalog(api, token=READER, **query) -> dict:
     return reply.body
 
 
+class Archive:
+    """The archive function over the table's stream: ``run()`` hands it what was written since its last run."""
+
+    def __init__(self, stream: TableStream) -> None:
+        self.stream, self.after = stream, None
+
+    def pending(self) -> dict:
+        event = stream_event(self.stream.records(), self.after)
+        if event["Records"]:
+            self.after = event["Records"][-1]["dynamodb"]["SequenceNumber"]
+        return event
+
+    def run(self, event: dict | None = None) -> dict:
+        return load_handler_module("ArchiveFunction").lambda_handler(event or self.pending(), LambdaContext())
+
+
 @pytest.fixture
-def every_write(monkeypatch):
-    """Each container writes a name's count with every entry (no interval): what the counters hold is then exact."""
-    monkeypatch.setattr(catalog.Catalog, "catalog_interval", 0.0)
+def archive(api, dynamodb_client, activity_table, monkeypatch):
+    """moto S3 with the archive bucket (DynamoDB passed through to DynamoDB Local), and the archive function."""
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=ARCHIVE)
+        monkeypatch.setenv("ARCHIVE_BUCKET", ARCHIVE)
+        wiring.reset()
+        yield Archive(TableStream(dynamodb_client, activity_table))
+        wiring.reset()
 
 
-@contextmanager
-def catalogue_requests():
-    """Every DynamoDB request of the store's client that names a catalogue item (``catalog#…``): (operation, params)."""
-    events = store.table_connection().connection.client.meta.events
-    seen: list[tuple[str, dict]] = []
-
-    def record(params, model, **_):
-        if "catalog#" in json.dumps(params, default=str):
-            seen.append((model.name, params))
-
-    events.register("provide-client-params.dynamodb", record, unique_id="catalogue-requests")
-    try:
-        yield seen
-    finally:
-        events.unregister("provide-client-params.dynamodb", unique_id="catalogue-requests")
-
-
-def test_the_catalogue_answers_the_vocabulary_and_each_action_and_webhook_event_with_its_count_and_last_seen(api, every_write):
+def test_the_catalogue_answers_the_vocabulary_and_each_action_and_webhook_event_with_its_count_and_last_seen(api, archive):
     # Given three contact updates, a job, two Stripe events of one kind and one of another
     for minutes_ago in (30, 10, 20):
         assert api.record(entry(occurred_at=at(minutes_ago))).status == 201
@@ -73,6 +80,7 @@ def test_the_catalogue_answers_the_vocabulary_and_each_action_and_webhook_event_
     for event, minutes_ago in (("invoice.paid", 3), ("invoice.paid", 4), ("charge.refunded", 2)):
         assert api.record(webhook(event, occurred_at=at(minutes_ago))).status == 201
 
+    archive.run()
     answer = read_catalog(api)
 
     # The fixed vocabulary, each value with the label the page shows
@@ -101,10 +109,12 @@ def test_the_catalogue_answers_the_vocabulary_and_each_action_and_webhook_event_
     assert [a["action"] for a in users["actions"]] == ["updated"] and users["events"] == []
 
 
-def test_another_orgs_vocabulary_never_shows(api, every_write):
+def test_another_orgs_vocabulary_never_shows(api, archive):
     api.record(entry(action="archived"), token=WRITER)
     api.record(entry(action="merged"), token=OTHER_ORG_WRITER)
     api.record(webhook("customer.deleted"), token=OTHER_ORG_WRITER)
+
+    archive.run()
 
     assert [(a["action"], a["count"]) for a in read_catalog(api, token=READER)["actions"]] == [("archived", 1)]
     assert read_catalog(api, token=READER)["events"] == []
@@ -113,90 +123,78 @@ def test_another_orgs_vocabulary_never_shows(api, every_write):
     assert [e["event"] for e in other["events"]] == ["customer.deleted"]
 
 
-def test_a_name_is_written_at_most_once_per_container_per_interval_with_what_it_counted_meanwhile(api, monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(catalog.time, "monotonic", lambda: clock[0])
-    api.list()  # the container is built
+def test_every_use_is_counted_when_a_name_comes_in_a_burst_and_never_again(api, archive):
+    # Five uses of one action in a second, through one container, then nothing more of it: the old tally wrote the
+    # first at once and kept the other four until the name came again, which it never did
+    for minutes_ago in range(5):
+        assert api.record(entry(action="merged", occurred_at=at(minutes_ago + 1))).status == 201
+    reply = api.call("POST", "/activities/batch", body={"entries": [entry(action="merged", occurred_at=at(9))] * 2},
+                     token=WRITER)
+    assert reply.status == 200, reply
 
-    # A name new to the container is written at once: the catalogue shows it as soon as it is recorded
-    with catalogue_requests() as first:
-        api.record(entry(occurred_at=at(9)))
-    assert [operation for operation, _ in first] == ["UpdateItem"]
-    # More of it within the interval, alone and in a batch: no request, counted in the container
-    with catalogue_requests() as within:
-        api.record(entry(occurred_at=at(8)))
-        reply = api.call("POST", "/activities/batch", body={"entries": [entry(occurred_at=at(7)), entry(occurred_at=at(6))]},
-                         token=WRITER)
-        assert reply.status == 200, reply
-    assert within == []
-    assert [(a["count"], a["last_seen"]) for a in read_catalog(api)["actions"]] == [(1, at(9))]
+    archive.run()
 
-    # Once the interval is up, the next one writes all it counted: one request
-    clock[0] += catalog.CATALOG_INTERVAL
-    with catalogue_requests() as after:
-        api.record(entry(occurred_at=at(5)))
-    assert [operation for operation, _ in after] == ["UpdateItem"]
-    assert [(a["count"], a["last_seen"]) for a in read_catalog(api)["actions"]] == [(5, at(5))]
+    assert [(a["action"], a["count"], a["last_seen"]) for a in read_catalog(api)["actions"]] == [("merged", 7, at(1))]
 
 
-def test_concurrent_writers_leave_exact_counts_and_the_latest_last_seen(activity_table, every_write):
-    # Given eight containers (each its own tally), each recording six entries of two actions and a webhook event at once,
-    # dated so that each container's latest entries are not the ones it writes last
-    from activitylog.inputs import NewEntry
+def test_a_batch_lambda_delivers_again_after_it_failed_half_way_adds_each_use_once(api, archive, monkeypatch):
+    for minutes_ago, action in ((3, "archived"), (2, "merged"), (1, "exported")):
+        api.record(entry(action=action, occurred_at=at(minutes_ago)))
+    api.record(webhook("invoice.paid", occurred_at=at(4)))
+    event = archive.pending()
+    real_add, calls = catalog._add, [0]
 
-    services = [
-        ActivityService(Settings(table_name=activity_table, detail_bucket=None, cursor_secret="x", policy_seconds=0),
-                        store.EntryStore(DetailStore(None)))
-        for _ in range(8)
-    ]
-    writer = Caller("org_acme", "svc_contacts", frozenset({"activity:write"}))
-    start = threading.Barrier(len(services))
+    def fails_after_two(*arguments):
+        calls[0] += 1
+        if calls[0] > 2:
+            raise RuntimeError("DynamoDB is unreachable")
+        real_add(*arguments)
+
+    monkeypatch.setattr(catalog, "_add", fails_after_two)
+    with pytest.raises(RuntimeError):
+        archive.run(event)  # two names counted, then the batch fails: Lambda sends it again
+    monkeypatch.setattr(catalog, "_add", real_add)
+    archive.run(event)
+    archive.run(event)  # and once more, as after a timeout that came after the writes
+
+    answer = read_catalog(api)
+    assert sorted((a["action"], a["count"]) for a in answer["actions"]) == [
+        ("archived", 1), ("exported", 1), ("merged", 1), ("received", 1)]
+    assert answer["events"] == [{"event": "invoice.paid", "count": 1, "last_seen": at(4)}]
+
+
+def test_concurrent_batches_leave_exact_counts_and_the_latest_last_seen(api, archive):
+    # Given 24 uses of an action and a webhook event, dated so that the latest are not in the last batch
+    for number in range(24):
+        api.record(entry(action="updated", occurred_at=at(10 + number)))
+        api.record(webhook("invoice.paid", occurred_at=at(11 + number)))
+    records = archive.pending()["Records"]
+    # When eight batches (as eight shards' pollers would send them) are counted at once
+    batches = [stream_event(records[n::8]) for n in range(8)]
+    start = threading.Barrier(len(batches))
     errors: list[BaseException] = []
 
-    def write(number: int, service: ActivityService) -> None:
+    def count(event: dict) -> None:
         try:
             start.wait()
-            for index in range(3):
-                minutes_ago = 10 * (index + 1) + number  # writer 0's first entries are the latest of all
-                service.record(writer, NewEntry.model_validate(entry(action="updated", occurred_at=at(minutes_ago))))
-                service.record(writer, NewEntry.model_validate(webhook("invoice.paid", occurred_at=at(minutes_ago + 1))))
+            archive.run(event)
         except BaseException as error:  # noqa: BLE001 - the test reports it
             errors.append(error)
 
-    threads = [threading.Thread(target=write, args=(n, s)) for n, s in enumerate(services)]
+    threads = [threading.Thread(target=count, args=(batch,)) for batch in batches]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    # Then every use is counted once, and last seen is the latest entry's time whoever wrote last
+    # Then every use is counted once, and last seen is the latest entry's time whichever batch came last
     assert errors == []
-    reader = Caller("org_acme", "u_17", frozenset({"activity:read"}))
-    answer = services[3].catalog(reader)
+    answer = read_catalog(api)
     assert {(a["type"], a["action"]): (a["count"], a["last_seen"]) for a in answer["actions"]} == {
         ("USER_ACTION", "updated"): (24, at(10)),
         ("WEBHOOK", "received"): (24, at(11)),
     }
     assert answer["events"] == [{"event": "invoice.paid", "count": 24, "last_seen": at(11)}]
-
-
-def test_a_catalogue_write_that_fails_never_refuses_the_entry_and_its_uses_go_with_the_next(api, every_write, monkeypatch):
-    real_add = catalog._add
-    failing = [True]
-
-    def add(org, name, uses, latest):
-        if failing[0]:
-            raise RuntimeError("DynamoDB is unreachable")
-        real_add(org, name, uses, latest)
-
-    monkeypatch.setattr(catalog, "_add", add)
-    reply = api.record(entry(occurred_at=at(3)))
-    assert reply.status == 201 and api.get(reply.body["id"]).status == 200
-    assert read_catalog(api)["actions"] == []
-
-    failing[0] = False
-    api.record(entry(occurred_at=at(4)))
-    assert [(a["count"], a["last_seen"]) for a in read_catalog(api)["actions"]] == [(2, at(3))]
 
 
 def test_bad_input_is_a_400_naming_the_parameter(api):

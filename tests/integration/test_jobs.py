@@ -553,3 +553,62 @@ def test_a_request_the_bus_refuses_as_a_whole_is_split_and_only_the_bad_event_is
     platform.deliver_all()
     assert [detail(api, ids_[0])["event"], detail(api, ids_[2])["event"]] == ["Before", "After"]
     assert api.get(ids_[1], token=READER).status == 404
+
+
+# -- W3C trace correlation: passed on to the runs and webhooks a traced write starts ---------------------
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN = "00f067aa0ba902b7"
+PARENT = f"00-{TRACE}-{SPAN}-01"
+
+
+def test_a_retry_and_the_job_it_runs_and_that_jobs_webhook_keep_the_trace(platform, api, idempotency_table):
+    original = failed_sync(api)
+    reply = api.call("POST", f"/activities/{original}/retry", token=RILEY,
+                     raw=api_event("POST", f"/activities/{original}/retry", claims=RILEY,
+                                   headers={"traceparent": PARENT}))
+    assert reply.status == 202, reply
+    (request,) = platform.run_requests()
+    assert request["detail"]["traceparent"] == PARENT
+
+    # The job handler runs it through the activity client: the run and the webhook it sends keep the trace.
+    load_handler_module("DemoJobsFunction").run(request, Publisher(platform.bus, platform.events))
+    platform.deliver_all()
+    traced = {item["type"]: item for item in api.list(trace_id=TRACE).body["items"]}
+    assert set(traced) == {"USER_ACTION", "BACKGROUND_JOB", "WEBHOOK"}, traced  # "Retried …", the run, its webhook
+    assert traced["BACKGROUND_JOB"]["id"] == reply.body["run_id"]
+    run = api.get(reply.body["run_id"]).body
+    assert (run["trace_id"], run["span_id"], run["status"]) == (TRACE, SPAN, "SUCCESS")
+
+
+def test_a_retry_without_a_traceparent_runs_under_the_original_entrys_trace(platform, api, idempotency_table):
+    recorded = api.call("POST", "/activities", token=WRITER, raw=api_event("POST", "/activities", body=failed_body(), claims=WRITER, headers={"traceparent": PARENT}))
+    assert recorded.status == 201, recorded
+    event = api_event("POST", f"/activities/{recorded.body['id']}/retry", claims=RILEY)
+    response = load_handler_module("RetryFunction").lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 202, response
+    (request,) = platform.run_requests()
+    assert request["detail"]["traceparent"].split("-")[1] == TRACE
+
+
+def test_the_activity_clients_trace_reaches_a_jobs_entries_and_its_webhooks(platform, api):
+    activity = platform.client(correlation_id="req_9", traceparent=PARENT)
+    with activity.job("SYNC_SQUARE_STOCK", entity={"type": "integration", "id": "int_square", "label": "Square"}) as run:
+        run.progress(processed=1, total=2)
+        # another client inside the job's block (no trace of its own) joins the job's trace
+        hook = platform.client().webhook_sent("inventory.updated", {"type": "integration", "id": "int_woo", "label": "Woo"},
+                                              url="https://hooks.example.com/woo", response_status=200)
+    untraced = platform.client(traceparent="00-bad-01").system_event("cache_cleared", "Cache cleared")
+    platform.deliver_all()
+    assert api.ids(trace_id=TRACE) == [hook, run.id]
+    assert api.get(run.id).body["status"] == "SUCCESS" and api.get(hook).body["span_id"] == SPAN
+    assert api.get(untraced).body["trace_id"] is None
+
+
+def failed_body() -> dict:  # failed_sync's body, sent with a traceparent
+    return {
+        "type": "BACKGROUND_JOB", "status": "FAILED", "actor": {"kind": "system", "id": "system", "name": "system"},
+        "action": "synced", "event": "SYNC_SQUARE_STOCK", "entity": {"type": "integration", "id": "int_square", "label": "Square"},
+        "metadata": {"job": "SYNC_SQUARE_STOCK", "params": {"location_ids": ["L1"]}},
+        "error": {"message": "Square API returned 401 UNAUTHORIZED", "type": "ApiException"},
+    }

@@ -14,7 +14,7 @@ from moto import mock_aws
 from activitylog import wiring
 from activitylog.query.filters import matches, parse_list_request, parse_stream_filter
 from activitylog.streams.delivery import Delivery, Fanout, Mailer, backoff_seconds
-from tests.integration.api_events import claims
+from tests.integration.api_events import api_event, claims
 from tests.integration.streams import TableStream
 from tests.support.api import READER, WRITER, entry, job
 from tests.support.faults import MOTO
@@ -228,8 +228,11 @@ FILTERS = [
     {"entity_type": ["contact"]},
     {"entity_type": ["contact"], "entity_id": ["c_1"]},
     {"type": ["USER_ACTION", "BACKGROUND_JOB"], "status": ["SUCCESS"]},
+    {"trace_id": ["4bf92f3577b34da6a3ce929d0e0e4736"]},
+    {"trace_id": ["4bf92f3577b34da6a3ce929d0e0e4736"], "status": ["FAILED"]},
     {},
 ]
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_a_stream_filter_matches_exactly_what_the_list_answers(world):
@@ -242,6 +245,10 @@ def test_a_stream_filter_matches_exactly_what_the_list_answers(world):
     ]
     for body in bodies:
         assert world.api.record(body).status == 201
+    for body in (entry(), entry(status="FAILED", error={"message": "traced"})):  # written under one W3C trace
+        reply = world.api.call("POST", "/activities", raw=api_event("POST", "/activities", body=body, claims=WRITER,
+                                                                    headers={"traceparent": TRACEPARENT}))
+        assert reply.status == 201 and reply.body["trace_id"] == TRACEPARENT.split("-")[1], reply
     every = {e["id"]: e for e in world.api.list(limit=200).body["items"]}
     stored = {entry_id: wiring.container().service.stored("org_acme", entry_id) for entry_id in every}
     for saved in FILTERS:

@@ -27,7 +27,7 @@ from tests.support.template import _all_actions, _as_list, _granted, _mentions, 
 # The issue's API: every route, and the scopes API Gateway demands before the function runs
 # (None: public, no authorizer). The service checks the same table.
 EXPECTED_ROUTES = {tuple(route.split(" ", 1)): scopes or None for route, scopes in ROUTE_SCOPES.items()}
-INDEXES = {"by_type", "by_user", "by_entity", "by_record", "by_correlation", "open_jobs"}
+INDEXES = {"by_type", "by_user", "by_entity", "by_record", "by_correlation", "by_trace", "open_jobs"}
 # The list indexes project the list columns; the sweeper's open_jobs only its keys.
 LIST_INDEXES = INDEXES - {"open_jobs"}
 # One function per job: reads, writes, settings, and the public document.
@@ -330,14 +330,14 @@ def _table(template: dict) -> dict:
     return template["Resources"]["ActivityTable"]["Properties"]
 
 
-def test_table_has_ttl_stream_and_the_six_indexes(template):
+def test_table_has_ttl_stream_and_the_seven_indexes(template):
     table = _table(template)
 
     assert table["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == INDEXES
-    assert len(table["GlobalSecondaryIndexes"]) == 6
+    assert len(table["GlobalSecondaryIndexes"]) == 7  # by_trace: the seventh (keys.py says why not by_correlation)
 
 
 def test_ttl_attribute_is_the_models_expiry(template):
@@ -599,11 +599,12 @@ def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_ala
 
 
 def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
-    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem"}
+    # in the table, it reads the orgs' policies and counts their catalogues: meta items only, never an entry
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
     assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
     for statement in _role_statements(transformed, "ArchiveFunction"):
-        if statement.get("Sid") == "ReadOrgPolicy":
+        if statement.get("Sid") in ("ReadOrgPolicy", "CountCatalogue"):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
     assert _granted(transformed, "RetentionFunction", "ArchiveBucket") == {"s3:ListBucket", "s3:PutObjectTagging"}
     assert _granted(transformed, "QueryFunction", "ArchiveBucket") == set()

@@ -532,3 +532,31 @@ def test_a_compaction_process_killed_with_sigkill_leaves_the_old_files_answering
     assert compact.compact(archive, clean, ORG, second, row_group_rows=16) == finished
     assert clean.get(compact.manifest_key(ORG)) == warm.get(compact.manifest_key(ORG))  # byte for byte
     assert page() == sorted((e.id for e in entries), reverse=True)[:50]
+
+
+def test_a_trace_is_found_in_the_warm_months_and_lines_archived_before_traces_read_as_untraced(bucket, warm):
+    import json
+
+    from activitylog.ids import LOWEST_ID, upper_bound
+    from activitylog.query.filters import ActivityFilter
+    from activitylog.warm import tier
+
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    archive = Archive(bucket)
+    traced = [entry(NOW - timedelta(days=50, hours=n), n, trace_id=trace, span_id=span) for n in range(2)]
+    for made in traced:
+        archive.write(made)
+    # a line as the archive wrote it before traces were kept: no trace keys at all
+    old = entry(NOW - timedelta(days=49), 7)
+    archive.seq += 1
+    line = version_line(ORG, old, f"{archive.seq:021d}", INSERT, old.occurred_at)
+    document = json.loads(line.text)
+    document.pop("trace_id", None), document.pop("span_id", None)
+    bucket.put_lines(layout.data_key(ORG, old.id, line.sequence), [type(line).parse(json.dumps(document))], "2555d")
+    full(bucket, warm)
+
+    reader = tier.WarmTier(warm)
+    page = reader.page(ORG, ActivityFilter(trace_id=trace), LOWEST_ID, upper_bound(NOW), 50, detail=False)
+    assert [e.id for e in page.items] == sorted((m.id for m in traced), reverse=True)
+    assert reader.get(ORG, traced[0].id).span_id == span
+    assert reader.get(ORG, old.id).trace_id is None

@@ -180,3 +180,12 @@ def test_the_chain_reads_oldest_first_and_says_when_it_is_cut():
     text = format_chain({"correlation_id": "req_42", "items": items, "complete": True}, now=NOW)
     assert text.index("step 1") < text.index("step 2") and text.endswith("2 entries in chain req_42\n")
     assert "the first 500" in format_chain({"correlation_id": "req_42", "items": items, "complete": False}, now=NOW)
+
+
+def test_query_asks_for_one_trace_and_the_detail_shows_the_entrys_trace():
+    from activitylog_local.cli import _list_path, _parser
+
+    args = _parser().parse_args(["query", "--trace-id", "4bf92f3577b34da6a3ce929d0e0e4736"])
+    assert "trace_id=4bf92f3577b34da6a3ce929d0e0e4736" in _list_path(args)
+    text = format_detail(_entry(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7"), now=NOW)
+    assert "  Trace     4bf92f3577b34da6a3ce929d0e0e4736  span 00f067aa0ba902b7\n" in text

@@ -44,8 +44,15 @@ def parsed(data: bytes) -> list[list[str]]:
 def test_the_header_is_the_issues_columns_in_order():
     assert parsed(CsvWriter(header=True).take()) == [[
         "id", "time", "type", "status", "actor_kind", "actor_id", "actor_name", "action", "event", "entity_type",
-        "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id"]]
-    assert len(COLUMNS) == 15
+        "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id", "trace_id", "span_id"]]
+    assert len(COLUMNS) == 17  # the issue's 15, then issue 22's trace ids
+
+
+def test_a_traced_entry_exports_its_trace_and_an_untraced_one_empty_cells():
+    traced = dict(zip(COLUMNS, row(entry(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7")), strict=True))
+    assert (traced["trace_id"], traced["span_id"]) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+    plain = dict(zip(COLUMNS, row(entry()), strict=True))
+    assert (plain["trace_id"], plain["span_id"]) == ("", "")
 
 
 def test_a_row_holds_every_column_with_the_time_in_iso_8601_utc():

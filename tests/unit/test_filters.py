@@ -59,3 +59,18 @@ def test_bad_parameters_are_refused_naming_the_parameter(params, field):
         parse_list_request(params)
     assert caught.value.field == field
     assert field in caught.value.message
+
+
+def test_trace_id_is_a_w3c_trace_id_bound_into_the_cursor_and_not_combined_with_a_chain():
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traced = parse_list_request({"trace_id": trace}).filter
+    assert traced.trace_id == trace
+    assert traced.digest() != parse_list_request({}).filter.digest()
+    assert parse_list_request({}).filter.digest() == parse_list_request({"trace_id": ""}).filter.digest()
+    for bad in ("0" * 32, trace.upper(), trace[:-1], "req_1"):
+        with pytest.raises(BadRequest) as refused:
+            parse_list_request({"trace_id": bad})
+        assert refused.value.field == "trace_id"
+    with pytest.raises(BadRequest) as both:
+        parse_list_request({"trace_id": trace, "correlation_id": "req_1"})
+    assert both.value.field == "trace_id"

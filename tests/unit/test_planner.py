@@ -48,3 +48,10 @@ def test_a_chain_drives_and_every_other_axis_is_residual():
     assert (plan.residual_types, plan.residual_user, plan.residual_entity_type, plan.residual_entity_id) == (
         frozenset({EntryType.WEBHOOK}), "u_1", "integration", "int_woo")
     assert [b.status for b in plan_query("o", 2, correlation_id="c", statuses=[Status.FAILED]).branches] == [Status.FAILED]
+
+
+def test_a_trace_drives_from_its_own_index_and_every_other_axis_is_residual():
+    plan = plan_query("o", 2, types=[EntryType.WEBHOOK], user="u_1", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    assert plan.index == keys.BY_TRACE and {b.hash_key for b in plan.branches} == {"o#4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert len(plan.branches) == 4  # one per status, not per shard: one trace is small
+    assert (plan.residual_types, plan.residual_user) == (frozenset({EntryType.WEBHOOK}), "u_1")

@@ -251,6 +251,14 @@ def test_an_entry_without_an_entity_has_no_subject():
     assert "subject" not in event and event["type"] == "com.activitylog.entry.system_event"
 
 
+def test_a_traced_entry_carries_its_trace_as_the_cloudevents_tracing_extension():
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    event = render(document(trace_id=trace, span_id=span), "cloudevents", org="org_1")
+    assert event["traceparent"] == f"00-{trace}-{span}-00"
+    assert from_dict(event)["traceparent"] == event["traceparent"]  # the SDK reads it as an extension attribute
+    assert "traceparent" not in render(document(), "cloudevents", org="org_1")
+
+
 def test_the_sample_entry_renders_in_every_format():
     sample = sample_entry("org_1")
     for fmt in FORMATS:

@@ -81,6 +81,8 @@ function facts(entry, context) {
   if (took && took !== '0 s') rows.push(['Finished', exactElement(entry.finished_at, ` · took ${took}`)]);  // an instant entry has no "took 0 s"
   rows.push(['Entry ID', el('code', {}, entry.id)]);
   if (entry.correlation_id) rows.push(['Correlation', el('code', {}, entry.correlation_id)]);
+  // W3C trace of the write (match it with the platform's traces); the span id where one was sent
+  if (entry.trace_id) rows.push(['Trace', el('span', {}, el('code', {}, entry.trace_id), entry.span_id ? ` · span ${entry.span_id}` : '')]);
   if (entry.retry_of) rows.push(['Retry of', entryLink(entry.retry_of, context)]);
   if (entry.source) rows.push(['Source', `${entry.source.provider} · ${entry.source.event_id}`]);
   if (entry.recorded_by) rows.push(['Recorded by', entry.recorded_by]);

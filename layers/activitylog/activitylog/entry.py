@@ -77,6 +77,9 @@ class Entry:
     metadata: dict = field(default_factory=dict)
     error: Optional[dict] = None
     correlation_id: Optional[str] = None
+    # W3C Trace Context ids of the write's traceparent (lowercase hex): matches the entry with the platform's traces
+    trace_id: Optional[str] = None
+    span_id: Optional[str] = None
     retry_of: Optional[str] = None
     source: Optional[dict] = None
     recorded_by: Optional[str] = None

@@ -24,6 +24,7 @@ from pydantic import (
 from activitylog.diff import is_pointer
 from activitylog.entry import KEY_PART, ActorKind, EntityType, EntryType, Status
 from activitylog.requestbody import deeper_than
+from activitylog.tracecontext import SPAN_ID, TRACE_ID
 
 MAX_DEPTH = 16  # nesting levels of before, after, metadata and changes (the object itself is level 1)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # an entry id (a ULID) cannot encode an earlier time
@@ -151,12 +152,27 @@ class NewEntry(_Strict):
     metadata: Document = Field(default_factory=dict, description="free-form details" + _DEPTH_NOTE)
     error: Optional[ErrorDetail] = None
     correlation_id: Optional[str] = Field(default=None, pattern=KEY_PART)
+    trace_id: Optional[str] = Field(
+        default=None,
+        pattern=TRACE_ID,
+        description="W3C trace id: 32 lowercase hex, not all zeros; default: the traceparent header's",
+    )
+    span_id: Optional[str] = Field(
+        default=None,
+        pattern=SPAN_ID,
+        description="W3C parent (span) id: 16 lowercase hex, not all zeros; default: the traceparent header's",
+    )
     retry_of: Optional[str] = Field(default=None, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
     source: Optional[Source] = None
     webhook: Optional[OutgoingWebhook] = Field(
         default=None,
         description="for a WEBHOOK entry of the platform calling out: the delivery, kept in metadata.webhook",
     )
+
+    @field_validator("trace_id", "span_id")
+    @classmethod
+    def _trace(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        return traced(value, info)
 
     @field_validator("occurred_at", "finished_at")
     @classmethod
@@ -176,6 +192,17 @@ class NewEntry(_Strict):
                     f"changes.{name} must hold 'before', 'after' or both (a field absent on one side has no key there)"
                 )
         return value
+
+
+def traced(value: Optional[str], info: ValidationInfo) -> Optional[str]:
+    """A W3C trace or parent id as the spec allows it (not all zeros); a span id only with its trace."""
+    if value is None:
+        return value
+    if value.strip("0") == "":
+        raise ValueError("must not be all zeros (W3C Trace Context: an invalid id)")
+    if info.field_name == "span_id" and info.data.get("trace_id") is None:
+        raise ValueError("needs trace_id: a span id names a span of one trace")
+    return value
 
 
 def utc_and_not_future(value: Optional[datetime]) -> Optional[datetime]:
@@ -214,6 +241,17 @@ class EntryUpdate(_Strict):
         default=None,
         description="with a final status: when the job finished (ISO 8601); defaults to when the update arrives",
     )
+    trace_id: Optional[str] = Field(
+        default=None,
+        pattern=TRACE_ID,
+        description="W3C trace id (default: the traceparent header's): kept if the entry has no trace yet",
+    )
+    span_id: Optional[str] = Field(default=None, pattern=SPAN_ID, description="W3C parent id, with trace_id")
+
+    @field_validator("trace_id", "span_id")
+    @classmethod
+    def _trace(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        return traced(value, info)
 
     @field_validator("finished_at")
     @classmethod

@@ -13,6 +13,7 @@ by_entity       ``epk`` ``{org}#{shard}#{entity_type}``    ``ssk``              
 by_record       ``rpk`` ``{org}#{entity_type}#{entity_id}`` ``ssk``                one record's history
 by_correlation  ``cpk`` ``{org}#{correlation_id}``         ``ssk``                 one chain (``/related``,
                                                                                    ``?correlation_id=``)
+by_trace        ``trpk`` ``{org}#{trace_id}``              ``ssk``                 one W3C trace (``?trace_id=``)
 open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)        jobs past their deadline
                                                            the stall deadline      (the sweeper; keys only)
 ==============  =========================================  ======================  ===========================
@@ -31,6 +32,12 @@ open_jobs       ``opk`` ``open#{n}``                       ``odl`` (number)     
 - ``by_correlation`` is sparse: only entries with a ``correlation_id`` (a user action, the
   jobs it started, their webhooks and retries) pay its write unit. One chain is small and
   never busy, so it is not sharded.
+- ``by_trace`` is sparse like ``by_correlation``: only entries written with a W3C trace (a
+  ``traceparent``) pay its write unit. It is its own index, not ``by_correlation``'s: an entry
+  has one chain and one trace and they differ (a chain outlives a request's trace: a retry
+  an hour later joins the chain under a new trace), and an index item has one partition key.
+  A marker item per trace instead (as provider events have) would turn each plain put into a
+  transaction, which costs twice the write units. ``bench/trace_index.py`` measures the price.
 - ``open_jobs`` holds only IN_PROGRESS jobs: ``odl`` is when the job stalls (its last
   progress plus its timeout, epoch seconds), so the sweeper's "stalled now" is one range
   query per partition, never a scan. A progress report moves the deadline (the index item
@@ -70,6 +77,7 @@ BY_USER = "by_user"
 BY_ENTITY = "by_entity"
 BY_RECORD = "by_record"
 BY_CORRELATION = "by_correlation"
+BY_TRACE = "by_trace"
 OPEN_JOBS = "open_jobs"
 OPEN_JOB_PARTITIONS = 4
 
@@ -163,6 +171,10 @@ def correlation_pk(org: str, correlation_id: str) -> str:
     return f"{org}{SEP}{correlation_id}"
 
 
+def trace_pk(org: str, trace_id: str) -> str:
+    return f"{org}{SEP}{trace_id}"
+
+
 def open_job_pk(partition: int) -> str:
     return f"open{SEP}{partition}"
 
@@ -184,6 +196,7 @@ def item_keys(
     shard: Optional[int] = None,
     correlation_id: Optional[str] = None,
     stalls_at: Optional[datetime] = None,
+    trace_id: Optional[str] = None,
 ) -> dict[str, Any]:
     """Every key attribute of one entry's item: the table's and each index's it belongs to.
 
@@ -207,6 +220,8 @@ def item_keys(
             keys["rpk"] = record_pk(org, entity_type, entity_id)
     if correlation_id:
         keys["cpk"] = correlation_pk(org, correlation_id)
+    if trace_id:
+        keys["trpk"] = trace_pk(org, trace_id)
     if status is Status.IN_PROGRESS and stalls_at is not None:
         keys["opk"] = open_job_pk(zlib.crc32(entry_id.encode()) % OPEN_JOB_PARTITIONS)
         keys["odl"] = math.ceil(stalls_at.timestamp())

@@ -107,6 +107,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "metadata": _NULLABLE_OBJECT,
             "error": _NULLABLE_OBJECT,
             "correlation_id": _NULLABLE_STRING,
+            "trace_id": {"type": ["string", "null"], "description": "W3C trace id of the write's traceparent"},
+            "span_id": {"type": ["string", "null"], "description": "W3C parent id of the write's traceparent"},
             "retry_of": _NULLABLE_STRING,
             "source": _NULLABLE_OBJECT,
             "recorded_by": _NULLABLE_STRING,

@@ -84,6 +84,8 @@ def new_entry(
         metadata=metadata,
         error=error,
         correlation_id=new.correlation_id,
+        trace_id=new.trace_id,
+        span_id=new.span_id if new.trace_id else None,
         retry_of=new.retry_of,
         source=new.source.model_dump() if new.source else None,
         recorded_by=recorded_by,
@@ -163,7 +165,11 @@ def apply_update(entry: Entry, update: EntryUpdate, now: datetime) -> bool:
             entry.metadata = merge_metadata(entry.metadata, update.metadata)
         if update.sequence is not None:
             entry.sequence = update.sequence
-    changed = (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
+    # A job's report under a trace gives an untraced entry that trace; the trace that began it stays.
+    traced = bool(update.trace_id and not entry.trace_id and not before[0].terminal)
+    if traced:
+        entry.trace_id, entry.span_id = update.trace_id, update.span_id
+    changed = traced or (entry.status, entry.event, entry.error, entry.metadata, entry.sequence) != before
     if changed and before[0].terminal:
         raise Conflict(f"entry {entry.id} is {before[0].value} already; a finished entry does not change", "status")
     if changed and entry.status.terminal and not before[0].terminal:

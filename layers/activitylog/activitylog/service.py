@@ -608,6 +608,7 @@ class ActivityService:
             entity_type=wanted.entity_type,
             entity_id=wanted.entity_id,
             correlation_id=wanted.correlation_id,
+            trace_id=wanted.trace_id,
         )
         now_seconds = now.timestamp()
 

@@ -153,7 +153,7 @@ class Container:
         from activitylog.archive.writer import Archiver
 
         service = self.service
-        return Archiver(service, self.archive, lambda org: service.retention(org).archive_tag())
+        return Archiver(service, self.archive, lambda org: service.retention(org).archive_tag(), service.store)
 
     @cached_property
     def archive(self) -> Any:

@@ -13,6 +13,7 @@ from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PAR
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.support.access import REASON_CHARACTERS
+from activitylog.tracecontext import TRACE_ID
 from activitylog.webhooks import receiver
 from activitylog.webhooks.providers import PROVIDERS
 
@@ -47,8 +48,15 @@ def openapi_document() -> dict:
         for method, operation in operations.items():
             if ROUTE_SCOPES.get(f"{method.upper()} {path}") == frozenset():
                 operation["security"] = []
+    patterns = {"trace_id": TRACE_ID}  # the rest are checked by the parser, which says what it takes
     document["paths"]["/activities"]["get"]["parameters"] = [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", **({"pattern": patterns[name]} if name in patterns else {})},
+            "description": text,
+        }
         for name, text in PARAMETERS.items()
     ]
     document["paths"]["/members"]["get"]["parameters"] = [

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from activitylog.api.common import caller, idempotency, publisher, service
 from activitylog.observability import metrics
 from activitylog.responses import responses
+from activitylog.tracecontext import header_value
 
 
 def routes() -> Router:
@@ -37,7 +38,9 @@ def routes() -> Router:
     def retry_activity(id: str):  # noqa: A002 - the route's own name
         from activitylog.jobs.retry import retry
 
-        answer = retry(service(), caller(router.current_event), id, router.lambda_context, publisher(), idempotency)
+        event = router.current_event
+        traceparent = header_value(event.headers)
+        answer = retry(service(), caller(event), id, router.lambda_context, publisher(), idempotency, traceparent)
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         return Response(202, "application/json", json.dumps(answer))
 

@@ -34,6 +34,8 @@ def detail_view(entry: Entry) -> dict:
         "metadata": entry.metadata,
         "error": entry.error,
         "correlation_id": entry.correlation_id,
+        "trace_id": entry.trace_id,
+        "span_id": entry.span_id,
         "retry_of": entry.retry_of,
         "source": entry.source,
         "recorded_by": entry.recorded_by,

@@ -10,7 +10,7 @@ the key decides the entry ids and the update's marker beneath it).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -26,6 +26,7 @@ from activitylog.observability import metrics
 from activitylog.requestbody import body_text
 from activitylog.responses import responses
 from activitylog.service import Caller
+from activitylog.tracecontext import from_headers
 
 MAX_BODY_BYTES = 1024 * 1024  # one entry
 MAX_BATCH_BODY_BYTES = 5 * 1024 * 1024  # a batch of 100; below Lambda's 6 MB payload limit
@@ -72,12 +73,14 @@ def routes() -> Router:
     )
     def record_activity(entry: Annotated[NewEntry, Body()], key: Annotated[Optional[str], _idempotency_key()] = None):
         who = caller(router.current_event)
+        body = entry.model_dump(mode="json")  # what the key's hash covers: a retry under a new span is the same write
+        traced = _traced(entry, router.current_event.headers)
         recorded = once(
             who,
             "POST /activities",
             key,
-            entry.model_dump(mode="json"),
-            lambda write_key: detail_view(service().record(who, entry, key=write_key)),
+            body,
+            lambda write_key: detail_view(service().record(who, traced, key=write_key)),
         )
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
         return Response(201, "application/json", json.dumps(recorded))
@@ -103,7 +106,9 @@ def routes() -> Router:
             "POST /activities/batch",
             key,
             batch.entries,
-            lambda write_key: service().record_batch(who, batch.entries, key=write_key),
+            lambda write_key: service().record_batch(
+                who, _traced_documents(batch.entries, router.current_event.headers), key=write_key
+            ),
         )
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=result["accepted"])
         return Response(200 if not result["rejected"] else 207, "application/json", json.dumps(result))
@@ -126,13 +131,40 @@ def routes() -> Router:
             f"PATCH /activities/{id}",
             key,
             update.model_dump(mode="json"),
-            lambda write_key: detail_view(service().update(who, id, update, key=write_key)),
+            lambda write_key: detail_view(
+                service().update(who, id, _traced(update, router.current_event.headers), key=write_key)
+            ),
         )
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 
     answer_validation_errors(router, body_parameters=("entry", "batch", "update"))
     return router
+
+
+Traced = TypeVar("Traced", NewEntry, EntryUpdate)
+
+
+def _traced(body: Traced, headers: Any) -> Traced:
+    """The write with the ``traceparent`` header's trace, unless its body names one (an invalid header: none)."""
+    trace = from_headers(headers)
+    if trace is None or body.trace_id is not None:
+        return body
+    return body.model_copy(update={"trace_id": trace[0], "span_id": trace[1]})
+
+
+def _traced_documents(documents: list[dict[str, Any]], headers: Any) -> list[dict[str, Any]]:
+    """A batch's entries, each given the header's trace unless it names one (a document that is no object is
+    left for the batch to reject)."""
+    trace = from_headers(headers)
+    if trace is None:
+        return documents
+    return [
+        {**document, "trace_id": trace[0], "span_id": trace[1]}
+        if isinstance(document, dict) and "trace_id" not in document and "span_id" not in document
+        else document
+        for document in documents
+    ]
 
 
 def checked(event: dict) -> dict:

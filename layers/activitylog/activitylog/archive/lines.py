@@ -60,6 +60,8 @@ COLUMNS = (
     "correlation_id",
     "retry_of",
     "detail_unavailable",
+    "trace_id",
+    "span_id",
 )
 
 
@@ -114,6 +116,8 @@ def version_line(org: str, entry: Entry, sequence: str, change: str, changed_at:
         "correlation_id": entry.correlation_id,
         "retry_of": entry.retry_of,
         "detail_unavailable": entry.detail_missing,
+        "trace_id": entry.trace_id,
+        "span_id": entry.span_id,
     }
     return Line(org, entry.id, sequence, change, canonical(document))
 
@@ -144,6 +148,9 @@ def detail_view(document: dict) -> dict:
             "expires_at",
         )
     }
+    for key in ("trace_id", "span_id"):  # lines archived before traces were kept have neither
+        if document.get(key):
+            view[key] = document[key]
     for key in ("changes", "metadata", "error", "source"):
         view[key] = json.loads(document[key]) if document[key] is not None else None
     if document.get("detail_unavailable"):

@@ -11,6 +11,9 @@ batch before a byte is stored: Lambda then splits the batch (BisectBatchOnFuncti
 that record is alone, and after its retries reports it to the on-failure queue. Because keys
 come from sequence numbers, every retry and every half rewrites the same objects.
 
+Last, the batch's new entries are counted in their orgs' catalogues (``store.catalog``): the archive reads
+every entry anyway, and a count added twice by a retried batch is refused by its batch mark.
+
 ``container().archiver.archive(DynamoDBStreamEvent(event).records)`` answers what it wrote: ``Archived``'s
 counts of versions, expired and removed lines, skipped records, objects and manifests.
 """
@@ -25,6 +28,7 @@ from typing import Any, Callable, Iterable, Optional
 from activitylog.archive import layout
 from activitylog.archive.lines import EXPIRE, REMOVE, Line, canonical, version_line
 from activitylog.archive.store import ArchiveStore
+from activitylog.store.catalog import uses_of
 
 # What DynamoDB Streams puts in a record of a deletion by Time to Live.
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
@@ -42,6 +46,7 @@ class Archived:
     skipped: int = 0  # records of items that are not entries
     objects: int = 0
     manifests: int = 0
+    catalogued: int = 0  # catalogue names whose counts were added to
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,11 +58,13 @@ class Archiver:
         entries: Any,
         archive: ArchiveStore,
         archive_tag: Callable[[str], str],
+        catalog: Any = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self.entries = entries  # the service (or its store): images into entries
         self.bucket = archive
         self.archive_tag = archive_tag  # org -> the tag value of its archive retention class
+        self.catalog = catalog  # the store's ``Catalog``: the new entries' uses counted (None: not counted)
         self.clock = clock
 
     def archive(self, records: Iterable[Any]) -> Archived:
@@ -81,6 +88,9 @@ class Archiver:
         if placed:  # last: a manifest only names objects that exist
             self.bucket.put(layout.manifest_key(self.clock(), lines[0].sequence), manifest_body(placed))
             done.manifests += 1
+        if self.catalog is not None and lines:
+            batch = f"{lines[0].sequence}-{lines[-1].sequence}-{len(lines)}"
+            done.catalogued = self.catalog.count_catalog(uses_of(line.document for line in lines), batch)
         return done
 
     def line(self, record: Any) -> Optional[Line]:

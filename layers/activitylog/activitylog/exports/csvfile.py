@@ -38,6 +38,8 @@ COLUMNS = (
     "changed_fields",
     "error_message",
     "correlation_id",
+    "trace_id",  # W3C Trace Context ids (lowercase hex), last: readers by position keep their columns
+    "span_id",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -70,6 +72,8 @@ def row(entry: Entry) -> list[str]:
         json.dumps(list(entry.changes), ensure_ascii=False) if entry.changes else "",
         _error_message(entry),
         entry.correlation_id or "",
+        entry.trace_id or "",
+        entry.span_id or "",
     )
     return [
         "'" + cell if cell.startswith(FORMULA_STARTS) else cell for cell in cells

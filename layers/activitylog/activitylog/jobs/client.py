@@ -42,6 +42,7 @@ from activitylog import ids
 from activitylog.jobs import events
 from activitylog.jobtypes import job_type
 from activitylog.observability import logger
+from activitylog.tracecontext import parse_traceparent
 
 SYSTEM = {"kind": "system", "id": "system", "name": "system"}
 BUFFER_LIMIT = 1000  # events kept while the bus is away; past it the oldest are dropped (and counted)
@@ -54,6 +55,8 @@ TRANSIENT_CODES = frozenset({"InternalFailure", "InternalException", "Throttling
 
 # The chain the code running now belongs to: set inside a job's ``with`` block.
 _chain: ContextVar[Optional[str]] = ContextVar("activitylog_chain", default=None)
+# Its W3C trace (trace id, parent id), likewise: what a job's entries and the webhooks it sends carry.
+_trace: ContextVar[Optional[tuple[str, str]]] = ContextVar("activitylog_trace", default=None)
 
 
 class Publisher:
@@ -236,7 +239,9 @@ class ActivityClient:
     """Records an org's activity through the platform bus (see the module's docstring).
 
     ``correlation_id`` is the caller's (a dashboard request's id): everything recorded through
-    this client joins that chain. ``actor`` is who entries are by unless a call says otherwise.
+    this client joins that chain. ``traceparent`` is the caller's W3C trace context (its request's
+    header): every entry recorded through it, and by the jobs it runs, keeps that trace (an invalid
+    one is ignored). ``actor`` is who entries are by unless a call says otherwise.
     """
 
     def __init__(
@@ -244,6 +249,7 @@ class ActivityClient:
         org: str,
         *,
         correlation_id: Optional[str] = None,
+        traceparent: Optional[str] = None,
         actor: Optional[dict] = None,
         publisher: Optional[Publisher] = None,
         producer: Optional[str] = None,
@@ -251,6 +257,8 @@ class ActivityClient:
     ) -> None:
         self.org = org
         self.correlation_id = correlation_id
+        self.traceparent = traceparent
+        self.trace = parse_traceparent(traceparent)
         self.actor = actor or SYSTEM
         self.publisher = publisher or default_publisher()
         self.producer = producer or _settings().function_name or "activity-client"
@@ -259,6 +267,11 @@ class ActivityClient:
     def chain(self, explicit: Optional[str] = None) -> Optional[str]:
         """The correlation id a new entry carries: given, else the running job's, else the client's."""
         return explicit or _chain.get() or self.correlation_id
+
+    def traced(self) -> dict:
+        """The trace fields a new entry carries: the running job's, else the client's (none without one)."""
+        trace = _trace.get() or self.trace
+        return {"trace_id": trace[0], "span_id": trace[1]} if trace else {}
 
     # -- entries that happen at once ---------------------------------------------------------
 
@@ -301,6 +314,7 @@ class ActivityClient:
                 "retry_of": retry_of,
                 "source": source,
                 "webhook": webhook,
+                **self.traced(),
             }
         )
         self._send(entry_id, document, events.ACTIVITY_RECORDED, None, now)
@@ -313,6 +327,7 @@ class ActivityClient:
         recorder = ActivityClient(
             self.org,
             correlation_id=self.correlation_id,
+            traceparent=self.traceparent,
             actor=self.actor,
             producer=self.producer,
             publisher=_Capture(drafted),
@@ -510,6 +525,7 @@ class JobRun:
         self.started_at = ids.occurred_at(run_id) if run_id else client.clock()  # an entry's time is its id's
         self.id = run_id or ids.new_id(self.started_at)
         self.correlation_id = client.chain(correlation_id) or self.id  # a run nobody started begins its own chain
+        self.trace = client.traced()  # the caller's trace, kept by every report of the run
         self.status = "IN_PROGRESS"
         self.event = f"{name} · {label}" if label else name
         self.entity = entity or {"type": "job", "id": name.lower(), "label": name}
@@ -528,17 +544,23 @@ class JobRun:
         self._final: Optional[str] = None  # WARNING once warn() was called
         self._sequence = 0
         self._token: Optional[Token[Optional[str]]] = None
+        self._trace_token: Optional[Token[Optional[tuple[str, str]]]] = None
         self.started = False
 
     def __enter__(self) -> "JobRun":
         self.start()
         self._token = _chain.set(self.correlation_id)
+        if self.trace:
+            self._trace_token = _trace.set((self.trace["trace_id"], self.trace["span_id"]))
         return self
 
     def __exit__(self, kind, error, trace) -> Literal[False]:
         if self._token is not None:
             _chain.reset(self._token)
             self._token = None
+        if self._trace_token is not None:
+            _trace.reset(self._trace_token)
+            self._trace_token = None
         if not self.finished_at:
             if error is not None:
                 self.fail(error)
@@ -608,6 +630,7 @@ class JobRun:
                 "correlation_id": self.correlation_id,
                 "retry_of": self.retry_of,
                 "finished_at": _iso(self.finished_at) if self.finished_at else None,
+                **self.trace,
             }
         )
         self.client._send(

@@ -151,6 +151,7 @@ class RunRequest:
     retry_of: Optional[str] = None
     requested_by: Optional[dict] = None  # the actor who asked: a team member for a retry
     record: Optional[dict] = None  # a retry's "Retried …" entry: {entry_id, entry, producer} (the ingest records it)
+    traceparent: Optional[str] = None  # W3C: the trace the run joins (its handler's ActivityClient(traceparent=…))
 
     @property
     def detail_type(self) -> str:
@@ -161,8 +162,15 @@ class RunRequest:
         return {
             "Source": RUN_SOURCE,
             "DetailType": self.detail_type,
-            "Detail": json.dumps(asdict(self), separators=(",", ":")),
+            "Detail": json.dumps(self.detail(), separators=(",", ":")),
         }
+
+    def detail(self) -> dict:
+        """The event's detail: an untraced run's has no ``traceparent`` key (its detail is as it always was)."""
+        detail = asdict(self)
+        if self.traceparent is None:
+            del detail["traceparent"]
+        return detail
 
     @classmethod
     def from_event(cls, event: dict) -> "RunRequest":

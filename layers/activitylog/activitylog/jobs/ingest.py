@@ -62,6 +62,8 @@ def record_event(service: ActivityService, event: ActivityEvent) -> str:
         error=new.error,
         sequence=event.sequence,
         finished_at=new.finished_at if new.status.terminal else None,
+        trace_id=new.trace_id,
+        span_id=new.span_id,
     )
     try:
         service.amend(event.org, event.entry_id, update, event.reported_at)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from activitylog import ids
+from activitylog import ids, tracecontext
 from activitylog.entry import Entry
 from activitylog.errors import Unavailable
 from activitylog.idempotency import run_once
@@ -33,6 +33,7 @@ from activitylog.jobs.events import RunRequest, activity_event
 from activitylog.jobtypes import retry_target
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.service import ActivityService, Caller
+from activitylog.tracecontext import parse_traceparent
 
 ROUTE = "POST /activities/{id}/retry"
 RETRY_WINDOW_SECONDS = 300  # a second press within it answers the first retry
@@ -46,7 +47,10 @@ def retry(
     lambda_context: Any,
     publisher: Publisher,
     persistence: Callable[[], Any],
+    traceparent: Optional[str] = None,
 ) -> dict:
+    """``traceparent``: the request's W3C trace context; the run and its entries join that trace (an
+    invalid or absent one: the original entry's trace, so the retry is found with what it retries)."""
     caller.require(ROUTE_SCOPES[ROUTE])
     ids.check_entry_id(entry_id)
     shared = dict(
@@ -56,7 +60,7 @@ def retry(
             entry_id,
             None,
             lambda_context,
-            lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher),
+            lambda: _run_again(service, caller, service.find(caller.org, entry_id), publisher, traceparent),
             persistence=persistence,
             window_seconds=RETRY_WINDOW_SECONDS,
             wait_seconds=WAIT_FOR_FIRST_SECONDS,
@@ -71,21 +75,31 @@ def retry(
         f"{entry_id}#{member}",
         None,
         lambda_context,
-        lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher),
+        lambda: _join(service, caller, service.find(caller.org, entry_id), shared, publisher, traceparent),
         persistence=persistence,
         window_seconds=RETRY_WINDOW_SECONDS,
         wait_seconds=WAIT_FOR_FIRST_SECONDS,
     )
 
 
-def _run_again(service: ActivityService, caller: Caller, original: Entry, publisher: Publisher) -> dict:
+def _trace_of(original: Entry, traceparent: Optional[str]) -> Optional[str]:
+    """The trace a retry runs under: the request's, else the original entry's."""
+    if parse_traceparent(traceparent):
+        return traceparent
+    return tracecontext.traceparent(original.trace_id, original.span_id or "") if original.trace_id else None
+
+
+def _run_again(
+    service: ActivityService, caller: Caller, original: Entry, publisher: Publisher, traceparent: Optional[str]
+) -> dict:
     name, params = retry_target(original)
+    trace = _trace_of(original, traceparent)
     chain = original.correlation_id or original.id
     user = _presser(caller)
     pressed = service.clock()
     action_id = ids.new_id(pressed)  # the click comes first in the chain's time order, then the run
     run_id = ids.new_id(pressed + timedelta(milliseconds=1))
-    record = _retried(caller, original, publisher, action_id, chain, {"job_type": name, "run_id": run_id})
+    record = _retried(caller, original, publisher, action_id, chain, {"job_type": name, "run_id": run_id}, trace)
     request = RunRequest(
         org_id=caller.org,
         job=name,
@@ -96,6 +110,7 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
         retry_of=original.id,
         requested_by=user,
         record=record,
+        traceparent=trace,
     )
     try:  # one event: the run and the caller's "Retried" entry are taken, or neither is
         publisher.send([request.event()])
@@ -114,11 +129,20 @@ def _run_again(service: ActivityService, caller: Caller, original: Entry, publis
     }
 
 
-def _join(service: ActivityService, caller: Caller, original: Entry, shared: dict, publisher: Publisher) -> dict:
+def _join(
+    service: ActivityService,
+    caller: Caller,
+    original: Entry,
+    shared: dict,
+    publisher: Publisher,
+    traceparent: Optional[str],
+) -> dict:
     """Another member's press while the run ``shared`` answers is fresh: no second run, their own "Retried …" entry."""
     action_id = ids.new_id(service.clock())
     joined = {"job_type": shared["job"], "run_id": shared["run_id"], "run_retried_by": shared["id"]}
-    record = _retried(caller, original, publisher, action_id, shared["correlation_id"], joined)
+    record = _retried(
+        caller, original, publisher, action_id, shared["correlation_id"], joined, _trace_of(original, traceparent)
+    )
     try:
         publisher.send([activity_event(caller.org, action_id, record["entry"], producer=record["producer"])])
     except Exception as error:  # noqa: BLE001 - any refusal of the bus: nothing recorded
@@ -133,9 +157,20 @@ def _presser(caller: Caller) -> dict:
     return {"kind": "user", "id": caller.subject, "name": caller.name or caller.subject}
 
 
-def _retried(caller: Caller, original: Entry, publisher: Publisher, action_id: str, chain: str, metadata: dict) -> dict:
-    """The caller's "Retried …" entry in ``chain``, drafted for the bus (a new run's, or a press joining one)."""
-    activity = ActivityClient(caller.org, actor=_presser(caller), publisher=publisher, producer="retry")
+def _retried(
+    caller: Caller,
+    original: Entry,
+    publisher: Publisher,
+    action_id: str,
+    chain: str,
+    metadata: dict,
+    traceparent: Optional[str],
+) -> dict:
+    """The caller's "Retried …" entry in ``chain`` (and the retry's trace), drafted for the bus (a new run's, or a
+    press joining one)."""
+    activity = ActivityClient(
+        caller.org, actor=_presser(caller), publisher=publisher, producer="retry", traceparent=traceparent
+    )
     return activity.draft(
         type="USER_ACTION",
         action="retried",

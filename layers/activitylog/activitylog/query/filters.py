@@ -16,6 +16,7 @@ from typing import Mapping, Optional
 
 from activitylog.entry import KEY_PART, EntityType, Entry, EntryType, Status
 from activitylog.errors import BadRequest
+from activitylog.tracecontext import TRACE_ID, valid_id
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -31,6 +32,7 @@ PARAMETERS: dict[str, str] = {
     "entity_type": ", ".join(e.value for e in EntityType),
     "entity_id": "one record's history (needs entity_type)",
     "correlation_id": "one chain: the user action, the jobs it started, their webhooks and retries",
+    "trace_id": "one W3C trace (32 lowercase hex): the entries written under it, and the jobs and webhooks they started",
     "from": "ISO 8601 start; default 24 hours before `to`",
     "to": "ISO 8601 end; default now",
     "limit": f"entries per page, 1-{MAX_LIMIT}, default {DEFAULT_LIMIT}",
@@ -47,6 +49,7 @@ class ActivityFilter:
     entity_type: Optional[str] = None
     entity_id: Optional[str] = None
     correlation_id: Optional[str] = None
+    trace_id: Optional[str] = None
     date_from: Optional[datetime] = None  # None: as the caller left it (default window)
     date_to: Optional[datetime] = None
 
@@ -70,6 +73,8 @@ class ActivityFilter:
         }
         if self.correlation_id:  # only when set: cursors of the other filter sets keep their digest
             canonical["correlation_id"] = self.correlation_id
+        if self.trace_id:
+            canonical["trace_id"] = self.trace_id
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -99,6 +104,9 @@ def parse_list_request(params: Mapping[str, Optional[str]]) -> ListRequest:
     entity_id = _key_part(params.get("entity_id"), "entity_id")
     if entity_id and not entity_type:
         raise BadRequest("entity_id needs entity_type (ids are unique within an entity type)", "entity_id")
+    if params.get("trace_id") and params.get("correlation_id"):
+        # neither index holds the other's key: one of them drives, and its results would be unfiltered by the other
+        raise BadRequest("send trace_id or correlation_id, not both", "trace_id")
     filter_ = ActivityFilter(
         types=frozenset(_many(params.get("type"), EntryType, "type")),
         statuses=frozenset(_many(params.get("status"), Status, "status")),
@@ -106,10 +114,19 @@ def parse_list_request(params: Mapping[str, Optional[str]]) -> ListRequest:
         entity_type=entity_type.value if entity_type else None,
         entity_id=entity_id,
         correlation_id=_key_part(params.get("correlation_id"), "correlation_id"),
+        trace_id=_trace_id(params.get("trace_id")),
         date_from=date_from,
         date_to=date_to,
     )
     return ListRequest(filter_, _limit(params.get("limit")), params.get("cursor") or None)
+
+
+def _trace_id(raw: Optional[str]) -> Optional[str]:
+    if raw is None or raw == "":
+        return None
+    if not valid_id(raw, TRACE_ID):
+        raise BadRequest("trace_id must be a W3C trace id: 32 lowercase hex digits, not all zeros", "trace_id")
+    return raw
 
 
 def _many(raw: Optional[str], enum, name: str) -> list:
@@ -213,7 +230,7 @@ def parse_catalog_request(params: Mapping[str, Optional[str]]) -> Optional[Entry
 
 
 # A stream's filter (activitylog.streams): the list's own axes, minus the page and the window (a stream runs on).
-STREAM_FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "correlation_id")
+STREAM_FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "correlation_id", "trace_id")
 
 
 def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, ActivityFilter]:
@@ -249,7 +266,7 @@ def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, 
         saved["type"] = [t.value for t in EntryType if t in wanted.types]
     if wanted.statuses:
         saved["status"] = [s.value for s in Status if s in wanted.statuses]
-    for key in ("user", "entity_type", "entity_id", "correlation_id"):
+    for key in ("user", "entity_type", "entity_id", "correlation_id", "trace_id"):
         if getattr(wanted, key):
             saved[key] = [getattr(wanted, key)]
     return saved, wanted
@@ -275,5 +292,7 @@ def matches(wanted: ActivityFilter, entry: Entry) -> bool:
     if wanted.entity_id and entity.get("id") != wanted.entity_id:
         return False
     if wanted.correlation_id and entry.correlation_id != wanted.correlation_id:
+        return False
+    if wanted.trace_id and entry.trace_id != wanted.trace_id:
         return False
     return True

@@ -18,6 +18,7 @@ from activitylog.keys import (
     BY_CORRELATION,
     BY_ENTITY,
     BY_RECORD,
+    BY_TRACE,
     BY_TYPE,
     BY_USER,
     correlation_pk,
@@ -25,6 +26,7 @@ from activitylog.keys import (
     record_pk,
     status_sk,
     table_pk,
+    trace_pk,
     type_pk,
     user_pk,
 )
@@ -79,10 +81,11 @@ def plan_query(
     entity_type: Optional[str] = None,
     entity_id: Optional[str] = None,
     correlation_id: Optional[str] = None,
+    trace_id: Optional[str] = None,
 ) -> Plan:
     """Pick the index and the exact-key branches for a filter set.
 
-    The most selective axis drives: one chain, then one record, then one user, then an
+    The most selective axis drives: one trace, one chain, then one record, then one user, then an
     entity type, then type × status; no filter reads the table. Status is always a key condition.
     What no key covers (a type with a user or an entity, a user with an entity type) is
     left as a residual filter on few items.
@@ -95,9 +98,14 @@ def plan_query(
     def per_status(index: str, hash_keys: Iterable[str]) -> tuple[Branch, ...]:
         return tuple(Branch(index, key, status) for key in hash_keys for status in statuses)
 
+    # one trace is as small as one chain (parse_list_request refuses both at once): its index, the rest residual
+    chain = (BY_TRACE, trace_pk(org, trace_id)) if trace_id else None
     if correlation_id:
+        chain = (BY_CORRELATION, correlation_pk(org, correlation_id))
+    if chain:
+        index, key = chain
         return Plan(
-            per_status(BY_CORRELATION, [correlation_pk(org, correlation_id)]),
+            per_status(index, [key]),
             residual_types=types,
             residual_user=user,
             residual_entity_type=entity_type,

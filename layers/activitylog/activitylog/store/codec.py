@@ -11,7 +11,18 @@ from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.store.models import EntryItem, PolicyItem
 
 # The detail blob's fields; everything else is a list column or a key.
-DETAIL_FIELDS = ("changes", "metadata", "error", "correlation_id", "retry_of", "source", "recorded_by", "sequence")
+DETAIL_FIELDS = (
+    "changes",
+    "metadata",
+    "error",
+    "correlation_id",
+    "retry_of",
+    "source",
+    "recorded_by",
+    "sequence",
+    "trace_id",
+    "span_id",
+)
 
 
 class WireItem:

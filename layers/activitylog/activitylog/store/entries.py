@@ -53,7 +53,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
-        self._tally = {}  # the names this container counted and when it last wrote each (``Catalog``)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -74,7 +73,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
                     raise Conflict(f"entry {entry.id} exists already", "id") from None
                 # else committed by our own earlier attempt, detail object and all
         self.note_actors(where.org, [entry])
-        self.note_catalog(where.org, [entry])
 
     def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -201,7 +199,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
         with self._removed_on_failure(uploaded):
             self._retrying(write)
         self.note_actors(where.org, entries)
-        self.note_catalog(where.org, entries)
 
     def replace(
         self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None
@@ -571,6 +568,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
                 shard=entry.shard,
                 correlation_id=entry.correlation_id,
                 stalls_at=entry.stalls_at,
+                trace_id=entry.trace_id,
             ),
             type=entry.type.value,
             status=entry.status.value,

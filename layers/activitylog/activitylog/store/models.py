@@ -58,7 +58,7 @@ class EntryItem(Model):
     ``bd``/``bref`` keep the detail's old name (body) on disk, so stored items read as they are.
 
     The key attributes (``pk``, ``sk``, ``ssk``, ``tpk``, ``upk``, ``epk``, ``rpk``, ``cpk``,
-    ``opk``, ``odl``) are explained in ``activitylog.keys``.
+    ``trpk``, ``opk``, ``odl``) are explained in ``activitylog.keys``.
     """
 
     class Meta:
@@ -72,6 +72,7 @@ class EntryItem(Model):
     epk = UnicodeAttribute(null=True)
     rpk = UnicodeAttribute(null=True)
     cpk = UnicodeAttribute(null=True)  # {org}#{correlation_id}
+    trpk = UnicodeAttribute(null=True)  # {org}#{trace_id}
     opk = UnicodeAttribute(null=True)  # open#{n}: IN_PROGRESS jobs only
     odl = NumberAttribute(null=True)  # epoch s: when an IN_PROGRESS job stalls without progress
     # List columns, projected into every index.
@@ -106,6 +107,7 @@ class EntryItem(Model):
     by_entity = _index(keys.BY_ENTITY, "epk")()
     by_record = _index(keys.BY_RECORD, "rpk")()
     by_correlation = _index(keys.BY_CORRELATION, "cpk")()
+    by_trace = _index(keys.BY_TRACE, "trpk")()
     open_jobs = _OpenJobs()
 
     @property

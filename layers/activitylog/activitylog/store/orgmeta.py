@@ -35,7 +35,6 @@ class OrgMeta:
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
         def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
-        def note_catalog(self, org: str, entries: Iterable[Entry]) -> None: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -199,7 +198,6 @@ class OrgMeta:
                 raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
             raise
         self.note_actors(org, [entry])
-        self.note_catalog(org, [entry])
         return policy_of(item)
 
     def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:

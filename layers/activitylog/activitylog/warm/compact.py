@@ -97,6 +97,8 @@ LINE_COLUMNS = {
     "correlation_id": "VARCHAR",
     "retry_of": "VARCHAR",
     "detail_unavailable": "BOOLEAN",
+    "trace_id": "VARCHAR",
+    "span_id": "VARCHAR",
 }
 
 # One row per entry: its newest version, flat (a filter column is a plain column, for its statistics),
@@ -118,7 +120,7 @@ _LATEST = """
            actor.kind AS actor_kind, actor.id AS actor_id, actor.name AS actor_name, action, event,
            entity.type AS entity_type, entity.id AS entity_id, entity.label AS entity_label,
            recorded_at, recorded_by, finished_at, sequence, expires_at, changes, metadata, error, source,
-           correlation_id, retry_of, detail_unavailable, versions, expired_at, removed_at
+           correlation_id, retry_of, detail_unavailable, trace_id, span_id, versions, expired_at, removed_at
     FROM latest WHERE newest = 1 ORDER BY id
 """
 

@@ -20,7 +20,7 @@ from activitylog.warm.compact import WarmFile, row_groups
 
 LISTED = (
     "id, occurred_at, type, status, actor_kind, actor_id, actor_name, action, event, "
-    "entity_type, entity_id, entity_label, correlation_id"
+    "entity_type, entity_id, entity_label, correlation_id, trace_id"
 )
 
 
@@ -32,7 +32,7 @@ class WarmPage:
 
 
 def predicates(wanted: ActivityFilter, columns: Optional[dict[str, str]] = None) -> tuple[list[str], list[Any]]:
-    """The filter's five axes and correlation id as SQL, with their parameters: over the warm files' flat columns,
+    """The filter's five axes, correlation id and trace id as SQL, with their parameters: over the warm files' flat columns,
     or where ``columns`` says each is (the raw archive's lines nest actor and entity: ``actor.id``)."""
 
     def column(name: str) -> str:
@@ -51,6 +51,7 @@ def predicates(wanted: ActivityFilter, columns: Optional[dict[str, str]] = None)
         ("entity_type", wanted.entity_type),
         ("entity_id", wanted.entity_id),
         ("correlation_id", wanted.correlation_id),
+        ("trace_id", wanted.trace_id),
     ):
         if value:
             where.append(f"{column(name)} = ?")

@@ -209,6 +209,8 @@ def entry_of(row: dict) -> Entry:
         metadata=_json(row.get("metadata")) or {},
         error=_json(row.get("error")),
         correlation_id=row.get("correlation_id"),
+        trace_id=row.get("trace_id"),
+        span_id=row.get("span_id"),
         retry_of=row.get("retry_of"),
         source=_json(row.get("source")),
         recorded_by=row.get("recorded_by"),
