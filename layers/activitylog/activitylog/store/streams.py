@@ -62,7 +62,6 @@ class StreamStore:
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
         def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
-        def note_catalog(self, org: str, entries: Iterable[Entry]) -> None: ...
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -125,8 +124,7 @@ class StreamStore:
                 raise Conflict("the stream was changed meanwhile; read it again", "id") from None
             raise
         if entry is not None:
-            self.note_actors(org, [entry])
-            self.note_catalog(org, [entry])
+            self.note_actors(org, [entry])  # (the catalogue counts entries from the table's stream)
         if deleted:
             self._forget_stream(org, stream["id"])
         return {**document, "version": item.version}
