@@ -433,3 +433,15 @@ def test_a_change_that_loses_a_race_writes_neither_the_stream_its_entry_nor_its_
     secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
         SecretId=f"activitylog/streams/org_acme/{created['id']}")["SecretString"]
     assert secret == SECRET  # put back: the change did not happen
+
+
+def test_a_backfill_whose_doorbell_was_lost_stops_holding_the_lane_after_15_minutes(world, receiver):
+    created = world.create(receiver.url, filter={"type": ["USER_ACTION"]}, backfill_days=1)
+    world.doorbells()  # the backfill's doorbell, lost
+    recorded = world.api.record(entry()).body["id"]
+    world.fan_out()
+    delivery = world.delivery()
+    assert world.ring_all(delivery) == [{"delivered": 0, "backfill": "running"}]
+    world.clock += timedelta(minutes=16)
+    assert delivery.ring({"org": "org_acme", "stream": created["id"]}) == {"delivered": 1}
+    assert [e["id"] for e in receiver.events] == [recorded]

@@ -39,6 +39,7 @@ SETTINGS_SECONDS = 30.0  # how long a fan-out container trusts what it read of a
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)  # then hourly
 PAUSE_AFTER = timedelta(hours=24)
 BACKFILL_PAGE = 200  # entries one backfill step reads (the list's page at most)
+BACKFILL_STALE = timedelta(minutes=15)  # a backfill with no step for this long no longer holds its lane
 SPARE_SECONDS = 30  # a delivery stops starting pages this long before the function's timeout (a send: 15 s at most)
 
 
@@ -166,7 +167,7 @@ class Delivery:
         if message.get("backfill"):
             if not self._backfill_step(org, stream, message["backfill"]):
                 return {"delivered": 0, "backfill": "running"}
-        elif (store.stream_state(org, stream_id)["backfill"] or {}).get("state") == "running":
+        elif _gathering(store.stream_state(org, stream_id)["backfill"], self.now()):
             # Older entries are still being gathered: sending the newer ones now would break id order.
             return {"delivered": 0, "backfill": "running"}
         return self._deliver(org, stream, deadline)
@@ -284,6 +285,7 @@ class Delivery:
                 **state,
                 "state": "done" if done else "running",
                 "entries": int(state.get("entries", 0)) + len(page.items),
+                "at": iso_time(self.now()),  # its last step: a backfill whose doorbell was lost stops holding the lane
             },
         )
         if not done:
@@ -291,6 +293,14 @@ class Delivery:
                 org, stream["id"], f"backfill:{page.position}", backfill={**backfill, "cursor": page.position}
             )
         return done
+
+
+def _gathering(backfill: Optional[dict], now: datetime) -> bool:
+    """A backfill still running: started or stepped within ``BACKFILL_STALE`` (its doorbell may have been lost)."""
+    if not backfill or backfill.get("state") != "running":
+        return False
+    last = backfill.get("at") or backfill.get("until")
+    return last is None or now - datetime.fromisoformat(last) < BACKFILL_STALE
 
 
 class Paused(Exception):
