@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--poll-seconds", type=float, default=0.5, help="how often queue and stream sources poll")
     serve.add_argument("--ttl-sweep-seconds", type=float, default=30.0,
                        help="how often expired entries are deleted, as DynamoDB's Time to Live does within days (default 30)")
+    serve.add_argument("--allow-loopback-streams", action="store_true",
+                       help="streams may deliver to http://127.0.0.1 receivers (tests, demos); refused otherwise, and always in AWS")
     serve.add_argument("--verbose", action="store_true", help="log every request and event source")
     serve.set_defaults(handler=cmd_serve)
 
@@ -250,6 +252,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if running and not args.in_memory:
         raise SetupError(f"another `activitylog serve` (pid {running}) is using {args.data_dir}: stop it first, "
                          "or use --in-memory or another --data-dir")
+    if args.allow_loopback_streams:  # the functions' own setting (activitylog.config: STREAMS_ALLOW_LOOPBACK), never the template's
+        from samlocal import stack as stack_module
+
+        stack_module.LOCAL_FUNCTION_ENVIRONMENT["STREAMS_ALLOW_LOOPBACK"] = "1"
     started = time.monotonic()
     stack = LocalStack(options)
     # Ctrl-C and `kill` stop it the same clean way (a shell's `&` would otherwise ignore SIGINT).

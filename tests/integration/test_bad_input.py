@@ -263,6 +263,15 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/exports", "post"): {"200", "202", "400", "401", "403", "413", "415", "503"},
         ("/exports/{id}", "get"): {"200", "400", "401", "403", "404", "410", "503"},
         ("/exports/{id}/download", "get"): {"302", "400", "404", "410", "503"},  # no authorizer: no 401 or 403
+        ("/settings/streams", "get"): {"200", "401", "403", "503"},
+        ("/settings/streams", "post"): {"201"} | writes,
+        ("/settings/streams/{id}", "get"): {"200", "401", "403", "404", "503"},
+        ("/settings/streams/{id}", "patch"): {"200", "404"} | writes,
+        ("/settings/streams/{id}", "delete"): {"200", "404"} | writes,
+        ("/settings/streams/{id}/pause", "post"): {"200", "404"} | writes,
+        ("/settings/streams/{id}/resume", "post"): {"200", "404"} | writes,
+        ("/settings/streams/{id}/test", "post"): {"200", "404"} | writes,
+        ("/settings/streams/{id}/backfill", "post"): {"202", "404"} | writes,
     }
 
     listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}

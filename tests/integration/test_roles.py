@@ -27,13 +27,16 @@ from samlocal.template import create_table
 from .api_events import api_event, claims, load_handler_module
 from .streams import TableStream, stream_event
 from tests.support.events import eventbridge_event, sqs_record
-from tests.support.template import _all_actions, _granted
+from tests.support.template import _all_actions, _as_list, _granted, _role_statements
 
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 STACK = "roles-stack"
+STREAM_SECRETS = "secret:activitylog/streams/*"
 # Operations whose IAM action has another name; a transaction needs each of its parts' actions.
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject",
               "DeleteObjects": "DeleteObject"}
+SQS_ACTIONS = {"ChangeMessageVisibilityBatch": "ChangeMessageVisibility", "SendMessageBatch": "SendMessage",
+               "DeleteMessageBatch": "DeleteMessage"}
 TRANSACT_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -63,9 +66,15 @@ class Calls:
         elif service == "kms":
             self.seen.append(("DigestSigningKey", f"kms:{operation}"))
         elif service == "secretsmanager":
-            self.seen.append((self.names[params["SecretId"]], f"secretsmanager:{operation}"))
+            name = params.get("SecretId") or params["Name"]
+            # a stream's secret: granted on the streams' names (activitylog/streams/*), not a resource of the template
+            resource = STREAM_SECRETS if name.startswith("activitylog/streams/") else self.names[name]
+            self.seen.append((resource, f"secretsmanager:{operation}"))
+        elif service == "sesv2":
+            self.seen.append(("ses", f"ses:{operation}"))  # granted on the sender's identity
         elif service == "sqs":
-            self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{operation}"))
+            action = SQS_ACTIONS.get(operation, operation)  # IAM authorizes a batch call by its single action
+            self.seen.append((self.names[params["QueueUrl"].rsplit("/", 1)[-1]], f"sqs:{action}"))
         elif service == "ssm":
             self.seen.append(("ssm", f"ssm:{operation}"))  # granted on a parameter path, not a resource of the template
         else:
@@ -97,6 +106,11 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         activity = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=f"activity-events-{suffix}")["QueueUrl"]
         names[f"activity-events-{suffix}"] = "ActivityEventsQueue"
         physical["ActivityEventsQueue"] = activity
+        lanes = f"stream-deliveries-{suffix}.fifo"
+        physical["StreamDeliveries"] = boto3.client("sqs", region_name="us-east-1").create_queue(
+            QueueName=lanes, Attributes={"FifoQueue": "true"})["QueueUrl"]
+        names[lanes] = "StreamDeliveries"
+        physical["ServiceKey"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]
@@ -232,9 +246,64 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
                           claims=claims(org="org_roles", sub="u_admin", scope="activity:support"))
         answer = load_handler_module("SupportFunction").lambda_handler(event, LambdaContext())
         assert answer["statusCode"] in (200, 409), answer  # 409: moto's KMS signs a DIGEST as a raw message, so no key holds
+    # Streams: an admin's settings (the secret to Secrets Manager), the fan-out from the table's stream, a delivery to
+    # a real receiver on 127.0.0.1, a failing one held back (ChangeMessageVisibility), then paused with its email.
+    from activitylog.streams import delivery as delivery_module
+    from tests.support.streams import SECRET, Receiver
+
+    receiver = Receiver()
+    try:
+        monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")
+        with running("SettingsFunction", physical, template, monkeypatch, calls) as used["StreamSettings"]:
+            monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")  # the local stack's flag: a receiver on 127.0.0.1
+            created = call("SettingsFunction", "POST", "/settings/streams", "activity:admin",
+                           {"name": "SIEM", "destination": {"kind": "https", "url": receiver.url}, "secret": SECRET,
+                            "notify_email": "admin@roles.example"})
+            path = f"/settings/streams/{created['id']}"
+            call("SettingsFunction", "GET", "/settings/streams", "activity:admin")
+            call("SettingsFunction", "PATCH", path, "activity:admin", {"secret": SECRET, "name": "SIEM 2"})
+            assert call("SettingsFunction", "POST", path + "/test", "activity:admin")["ok"]
+            call("SettingsFunction", "POST", path + "/pause", "activity:admin")
+            call("SettingsFunction", "POST", path + "/resume", "activity:admin")
+            call("SettingsFunction", "POST", path + "/backfill", "activity:admin", {"days": 1})
+        fresh = [r for r in stream.records() if r not in records]
+        with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as used["StreamFanoutFunction"]:
+            load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(fresh), LambdaContext())
+        for failing in (False, True):
+            receiver.status = 500 if failing else 200
+            if failing:  # something new to send
+                with running("RecordFunction", physical, template, monkeypatch, calls):
+                    call("RecordFunction", "POST", "/activities", "activity:write", dict(entry, metadata={}))
+                newer = [r for r in stream.records() if r not in records + fresh]
+                with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as more:
+                    load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(newer), LambdaContext())
+                used["StreamFanoutFunction"] += more
+            messages = sqs.receive_message(QueueUrl=physical["StreamDeliveries"], MaxNumberOfMessages=10,
+                                           AttributeNames=["All"]).get("Messages", [])
+            assert messages, failing
+            with running("StreamDeliveryFunction", physical, template, monkeypatch, calls) as seen:
+                monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")
+                monkeypatch.setattr(delivery_module, "PAUSE_AFTER", timedelta(0) if failing else timedelta(hours=24))
+                answer = load_handler_module("StreamDeliveryFunction").lambda_handler(
+                    {"Records": [sqs_record(m) for m in messages]}, LambdaContext())
+                if not failing:
+                    assert answer["batchItemFailures"] == [], answer
+            for message in messages:  # Lambda's poller deletes what succeeded: the lane opens again
+                if not failing:
+                    sqs.delete_message(QueueUrl=physical["StreamDeliveries"], ReceiptHandle=message["ReceiptHandle"])
+            used.setdefault("StreamDeliveryFunction", []).extend(seen)
+        assert receiver.events
+    finally:
+        receiver.close()
+    assert any(action == "ses:SendEmail" for _, action in used["StreamDeliveryFunction"])  # the pause's email
+    used["SettingsFunction"] += used.pop("StreamSettings")
 
     for function, seen in used.items():
         assert seen, f"{function} made no AWS call: the scenario did not exercise it"
         for resource, action in sorted(set(seen)):
-            granted = _all_actions(transformed, function) if resource == "ssm" else _granted(transformed, function, resource)
+            if resource == STREAM_SECRETS:
+                assert action in {a for st in _role_statements(transformed, function) if STREAM_SECRETS in repr(st.get("Resource"))
+                                  for a in _as_list(st["Action"])}, f"{function} calls {action} on a stream's secret"
+                continue
+            granted = _all_actions(transformed, function) if resource in ("ssm", "ses") else _granted(transformed, function, resource)
             assert action in granted, f"{function} calls {action} on {resource}, which its role does not grant"

@@ -37,6 +37,7 @@ FUNCTION_OF = {
     ("POST", "/support/archive-queries"): "SupportFunction",
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
+    **{tuple(route.split(" ", 1)): "SettingsFunction" for route in ROUTE_SCOPES if "/settings/streams" in route},
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
     ("GET", "/activities/{id}/related"): "QueryFunction",
@@ -195,10 +196,15 @@ def test_each_function_holds_only_what_its_job_needs(transformed, template):
     (allow,) = _statements(template["Resources"]["ActivityEventsQueuePolicy"]["Properties"]["PolicyDocument"])
     assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ActivityEventsRule", "Arn"]}}}
-    # Settings: reads only the org's meta items, writes the policy with its entry; removes nothing.
-    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    # Settings: reads only the org's meta items, writes the policy (or a stream) with its entry; removes only a
+    # stream's meta items and waiting entries, never an entry.
+    assert _granted(transformed, "SettingsFunction", "ActivityTable") == {
+        "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     (meta_read,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadOrgMeta"]
     assert meta_read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta"]}}
+    (streams,) = [st for st in _role_statements(transformed, "SettingsFunction") if st.get("Sid") == "ReadAndDeleteStreams"]
+    assert streams["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#meta", "*#stream#*"]}}
     # The re-stamp reads ids and expiries and updates them; it never puts or deletes an entry.
     assert _granted(transformed, "RetentionFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 
@@ -820,3 +826,30 @@ def test_an_alarm_notifies_the_first_time_a_watched_metric_counts(template, metr
     assert alarm["Dimensions"] == [{"Name": "service", "Value": WATCHED_METRICS[metric]}]
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
     assert alarm["TreatMissingData"] == "notBreaching" and "AlarmTopicArn" in json.dumps(alarm["AlarmActions"])
+
+
+def test_streams_have_their_own_lanes_secrets_and_alarms(transformed, template):
+    resources = template["Resources"]
+    lanes = resources["StreamDeliveries"]["Properties"]
+    # One FIFO queue, a message group per stream: each destination an ordered lane of its own.
+    assert lanes["FifoQueue"] is True and lanes["KmsMasterKeyId"] == {"Ref": "ServiceKey"}
+    assert lanes["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["StreamDeliveriesDeadLetters", "Arn"]}
+    assert resources["StreamDeliveriesDeadLetters"]["Properties"]["FifoQueue"] is True
+    for name in ("StreamFanoutFunction", "StreamDeliveryFunction"):
+        assert resources[name]["Properties"]["ReservedConcurrentExecutions"] > 0, name
+    doorbells = resources["StreamDeliveryFunction"]["Properties"]["Events"]["Doorbells"]["Properties"]
+    assert doorbells["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    changes = resources["StreamFanoutFunction"]["Properties"]["Events"]["Changes"]["Properties"]
+    assert changes["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamFanoutFailures", "Arn"]}
+    assert all('"ty"' in f["Pattern"] and "INSERT" in f["Pattern"] for f in changes["FilterCriteria"]["Filters"])
+    alarmed = {repr(r["Properties"].get("Dimensions")) for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for watched in ("StreamDeliveriesDeadLetters", "StreamFanoutFailures", "StreamFanoutFunction"):
+        assert any(watched in dimensions for dimensions in alarmed), watched
+    # The secrets: exactly the streams' names, read by delivery, written by settings; nobody else.
+    names = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:activitylog/streams/*"}
+    for function, actions in (("SettingsFunction", {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+                                                    "secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"}),
+                              ("StreamDeliveryFunction", {"secretsmanager:GetSecretValue"})):
+        (statement,) = [st for st in _role_statements(transformed, function) if st.get("Sid") == "StreamSecrets"]
+        assert set(_as_list(statement["Action"])) == actions and statement["Resource"] == names, function
+    assert not any("secretsmanager:" in action for action in _all_actions(transformed, "StreamFanoutFunction"))

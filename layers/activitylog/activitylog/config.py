@@ -148,6 +148,13 @@ class Settings:
     ingest_retry_seconds: int = field(default=10, metadata=_env("INGEST_RETRY_SECONDS", parse=int))
     # the platform bus the activity client publishes to (activitylog.jobs.events.BUS_VARIABLE)
     activity_bus_name: Optional[str] = field(default=None, metadata=_env("ACTIVITY_BUS_NAME", parse=_optional))
+    # Streams (activitylog.streams): the queue of their doorbells (FIFO, a message group per stream), who mails
+    # an admin when a stream pauses, and whether http://127.0.0.1 receivers are admitted (the local stack's flag only)
+    stream_queue_url: Optional[str] = field(default=None, metadata=_env("STREAM_QUEUE_URL", parse=_optional))
+    stream_mail_from: Optional[str] = field(default=None, metadata=_env("STREAM_MAIL_FROM", parse=_optional))
+    streams_allow_loopback: bool = field(default=False, metadata=_env("STREAMS_ALLOW_LOOPBACK", "local", _true))
+    # the service key the streams' secrets are encrypted under (Secrets Manager)
+    stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
     exports: ExportSettings = field(default_factory=ExportSettings)
     # Lambda's own: the function's name (the activity client's producer), the region, whether tracing is on
     function_name: Optional[str] = field(default=None, metadata=_env("AWS_LAMBDA_FUNCTION_NAME", "lambda", _optional))

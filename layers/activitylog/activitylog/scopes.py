@@ -40,6 +40,16 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     # An org's admins set how long its entries stay hot and archived.
     "GET /settings/retention": frozenset({ADMIN}),
     "PUT /settings/retention": frozenset({ADMIN}),
+    # ... and its streams to their own SIEM or bucket (activitylog.streams).
+    "POST /settings/streams": frozenset({ADMIN}),
+    "GET /settings/streams": frozenset({ADMIN}),
+    "GET /settings/streams/{id}": frozenset({ADMIN}),
+    "PATCH /settings/streams/{id}": frozenset({ADMIN}),
+    "DELETE /settings/streams/{id}": frozenset({ADMIN}),
+    "POST /settings/streams/{id}/pause": frozenset({ADMIN}),
+    "POST /settings/streams/{id}/resume": frozenset({ADMIN}),
+    "POST /settings/streams/{id}/test": frozenset({ADMIN}),
+    "POST /settings/streams/{id}/backfill": frozenset({ADMIN}),
     "POST /webhooks/{provider}/{org_id}": frozenset(),  # no authorizer: the provider's signature, checked by the function
     # An export is the list a reader may already page through, in one file: the list's scopes.
     "POST /exports": frozenset({READ, SUPPORT}),

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
+    from activitylog.streams.delivery import Delivery, Doorbell, Fanout
+    from activitylog.streams.secrets import StreamSecrets
+    from activitylog.streams.settings import StreamSettings
     from activitylog.warm.tier import WarmTier
     from activitylog.webhooks.ingest import Ingest
     from activitylog.webhooks.receiver import Receiver
@@ -211,6 +214,42 @@ class Container:
         from activitylog.retention.restamp import Restamper
 
         return Restamper(self.service, self.archive if self.settings.archive_bucket else None)
+
+    @cached_property
+    def stream_secrets(self) -> "StreamSecrets":
+        from activitylog.streams.secrets import StreamSecrets
+
+        return StreamSecrets(kms_key=self.settings.stream_secrets_key)
+
+    @cached_property
+    def doorbell(self) -> "Doorbell":
+        from activitylog.streams.delivery import Doorbell
+
+        return Doorbell(self.settings.stream_queue_url)
+
+    @cached_property
+    def stream_settings(self) -> "StreamSettings":
+        from activitylog.streams.settings import StreamSettings
+
+        return StreamSettings(self.service, self.stream_secrets, self.doorbell, self.settings.streams_allow_loopback)
+
+    @cached_property
+    def fanout(self) -> "Fanout":
+        from activitylog.streams.delivery import Fanout
+
+        return Fanout(self.service, self.doorbell)
+
+    @cached_property
+    def delivery(self) -> "Delivery":
+        from activitylog.streams.delivery import Delivery, Mailer
+
+        return Delivery(
+            self.service,
+            self.stream_secrets,
+            self.doorbell,
+            Mailer(self.settings.stream_mail_from),
+            allow_loopback=self.settings.streams_allow_loopback,
+        )
 
     @cached_property
     def tracer(self) -> Optional[Any]:

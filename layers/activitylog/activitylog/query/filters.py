@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Optional
 
-from activitylog.entry import KEY_PART, EntityType, EntryType, Status
+from activitylog.entry import KEY_PART, EntityType, Entry, EntryType, Status
 from activitylog.errors import BadRequest
 from activitylog.tracecontext import TRACE_ID, valid_id
 
@@ -234,3 +234,72 @@ def parse_catalog_request(params: Mapping[str, Optional[str]]) -> Optional[Entry
         return EntryType(raw)
     except ValueError:
         raise BadRequest(f"type must be one of {', '.join(t.value for t in EntryType)}", "type") from None
+
+
+# A stream's filter (activitylog.streams): the list's own axes, minus the page and the window (a stream runs on).
+STREAM_FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "correlation_id", "trace_id")
+
+
+def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, ActivityFilter]:
+    """A stream's filter as saved (each key's values as a list, in the list's spelling) and as the list reads it.
+
+    Validated as ``parse_list_request`` validates the list's query string; a bad value names ``filter.<key>``.
+
+    >>> parse_stream_filter({"type": ["WEBHOOK"], "status": "FAILED,WARNING"})[0]
+    {'type': ['WEBHOOK'], 'status': ['WARNING', 'FAILED']}
+    """
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise BadRequest(f"{field} must be an object of the list's filter keys", field)
+    params: dict[str, Optional[str]] = {}
+    for key, value in document.items():
+        if key not in STREAM_FILTER_KEYS:
+            raise BadRequest(
+                f"{field}.{key} is not a stream filter key: one of {', '.join(STREAM_FILTER_KEYS)}", f"{field}.{key}"
+            )
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise BadRequest(f"{field}.{key} must be a non-empty string or list of strings", f"{field}.{key}")
+        if key not in ("type", "status") and len(values) != 1:
+            raise BadRequest(f"{field}.{key} takes one value", f"{field}.{key}")
+        params[key] = ",".join(values)
+    try:
+        wanted = parse_list_request(params).filter
+    except BadRequest as error:
+        raise BadRequest(f"{field}.{error.message}", f"{field}.{error.field}") from None
+    saved: dict = {}
+    if wanted.types:
+        saved["type"] = [t.value for t in EntryType if t in wanted.types]
+    if wanted.statuses:
+        saved["status"] = [s.value for s in Status if s in wanted.statuses]
+    for key in ("user", "entity_type", "entity_id", "correlation_id", "trace_id"):
+        if getattr(wanted, key):
+            saved[key] = [getattr(wanted, key)]
+    return saved, wanted
+
+
+def matches(wanted: ActivityFilter, entry: Entry) -> bool:
+    """Whether the list, given ``wanted``, would answer ``entry`` (its axes; the date window is the caller's).
+
+    The planner's indexes decide the list's answers: ``user`` is a user actor's id (``by_user`` holds only
+    user actors), ``entity_id`` one record of ``entity_type``.
+    """
+    from activitylog.entry import ActorKind
+
+    if wanted.types and entry.type not in wanted.types:
+        return False
+    if wanted.statuses and entry.status not in wanted.statuses:
+        return False
+    if wanted.user and not (entry.actor.get("kind") == ActorKind.USER.value and entry.actor.get("id") == wanted.user):
+        return False
+    entity = entry.entity or {}
+    if wanted.entity_type and entity.get("type") != wanted.entity_type:
+        return False
+    if wanted.entity_id and entity.get("id") != wanted.entity_id:
+        return False
+    if wanted.correlation_id and entry.correlation_id != wanted.correlation_id:
+        return False
+    if wanted.trace_id and entry.trace_id != wanted.trace_id:
+        return False
+    return True

@@ -7,6 +7,7 @@
 - ``orgmeta``  the org's meta items: shard history, retention policy and its re-stamp, quotas
 - ``actors``   the org's directory of team members the log has seen (the User filter's search)
 - ``catalog``  the org's catalogue: each action and webhook event seen, its count and last seen (GET /catalog)
+- ``streams``  the org's streams: their settings, delivery state and waiting entries (activitylog.streams)
 - ``retries``  what "DynamoDB is busy" looks like, and the backoff between attempts
 
 ``EntryStore(DetailStore(settings.detail_bucket)).put(service.storage(org), entry)`` writes one.

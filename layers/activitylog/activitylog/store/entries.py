@@ -37,12 +37,13 @@ from activitylog.store.codec import (
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
+from activitylog.store.streams import StreamStore
 
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta, ActorDirectory, Catalog):
+class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call

@@ -167,6 +167,18 @@ class EventMarker(Model):
     expires_at = NumberAttribute(attr_name="exp")
 
 
+class StreamItem(Model):
+    """A stream's settings (a meta item, ``activitylog.store.streams``): one JSON document and a version, so a change is a compare-and-set."""
+
+    class Meta:
+        table_name = "activity-log"  # set by ``bind``
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    doc = UnicodeAttribute()
+    version = VersionAttribute(attr_name="ver")
+
+
 class KeyItem(Model):
     """What an ``Idempotency-Key`` decided (``activitylog.idempotency.WriteKey``), in the idempotency table beside
     Powertools' records (its key ``id``, its TTL attribute ``expiration``); ids start ``key#``.
@@ -208,7 +220,7 @@ def client_config():
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
     """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, the region from the
     settings), and ``KeyItem`` at the idempotency table."""
-    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, KeyItem)
+    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, StreamItem, KeyItem)
     for model in models:
         if model is KeyItem:
             if not keys_table:
