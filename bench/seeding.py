@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog_local import generator
 from common import DAYS, ORG, RETENTION_DAYS, TABLE, log
 from sizes import stored_bytes

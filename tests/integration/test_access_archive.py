@@ -44,7 +44,9 @@ def test_a_query_of_the_archive_is_recorded_in_the_tokens_org_with_its_window_fi
                                "from=2026-01-01T00:00:00Z to=2026-01-08T00:00:00Z · reason: ticket 4312")
     assert record["actor"] == {"kind": "user", "id": "u_support_7", "name": "Dana (support)"}
     assert record["metadata"]["reason"] == "ticket 4312"
-    assert record["metadata"]["filter"] == {"type": ["BACKGROUND_JOB"], "status": ["FAILED"], **WINDOW}
+    # the filter recorded as an export records its filters (ISO 8601 with the offset)
+    assert record["metadata"]["filter"] == {"type": ["BACKGROUND_JOB"], "status": ["FAILED"],
+                                            **{end: when.replace("Z", "+00:00") for end, when in WINDOW.items()}}
     # The same query asked again within the minute (a retry) is the same record
     assert ask({"filters": {**WINDOW, "type": ["BACKGROUND_JOB"], "status": "FAILED"}, "reason": "ticket 4312"})[1] == answer
     assert len(archive_records(api)) == 1

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog import store
 from activitylog.archive import layout
 from activitylog.archive.lines import Line

@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from activitylog.api.errors import answer_of, status_of
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog import keys, store, wiring
 from activitylog.api import common
 from activitylog.query import merge

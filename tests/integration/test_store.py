@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from activitylog.api.errors import status_of
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog import details, store
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.errors import Conflict

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog import store
 from activitylog.errors import BadRequest, NotFound
 from activitylog.inputs import NewEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from activitylog.api import views
+from activitylog import views
 from activitylog import ids
 from activitylog.archive import layout
 from activitylog.archive.lines import COLUMNS, INSERT, Line, detail_view, version_line

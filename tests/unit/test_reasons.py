@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.exports.csvfile import COLUMNS, row
 

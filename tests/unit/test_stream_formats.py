@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from activitylog import ids
-from activitylog.api.views import detail_view
+from activitylog.views import detail_view
 from activitylog.entry import EntityType, Entry, EntryType, Status
 from activitylog.errors import BadRequest
 from activitylog.streams.formats import (

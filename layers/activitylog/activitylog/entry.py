@@ -101,7 +101,7 @@ class Entry:
 
     def list_view(self) -> dict:
         """The columns of the Activity Logs table: the entry's own fields only (the list and the chain
-        answer them). The detail panel, which asks the job register about Retry, is ``api.views``'."""
+        answer them). The detail panel, which asks the job register about Retry, is ``views``'."""
         view = {
             "id": self.id,
             "occurred_at": iso_time(self.occurred_at),

@@ -1,7 +1,7 @@
 """What the API answers, as JSON Schema for its OpenAPI document: every status a route really
 gives, with its body. Plain dicts (no pydantic), so the read routes can declare them too.
 
-The bodies are ``Entry.list_view``, ``api.views.detail_view``, ``ListResult.to_dict``, the batch result
+The bodies are ``Entry.list_view``, ``views.detail_view``, ``ListResult.to_dict``, the batch result
 of ``ActivityService.record_batch`` and ``ActivityLogError.to_dict``; the fuzz tier checks
 every answer against these schemas.
 """

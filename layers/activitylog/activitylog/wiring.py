@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
-    from activitylog.streams.delivery import Delivery, Doorbell, Fanout
+    from activitylog.streams.delivery import Delivery, Fanout
+    from activitylog.streams.doorbell import Doorbell
     from activitylog.streams.secrets import StreamSecrets
     from activitylog.streams.settings import StreamSettings
     from activitylog.warm.tier import WarmTier
@@ -223,7 +224,7 @@ class Container:
 
     @cached_property
     def doorbell(self) -> "Doorbell":
-        from activitylog.streams.delivery import Doorbell
+        from activitylog.streams.doorbell import Doorbell
 
         return Doorbell(self.settings.stream_queue_url)
 

@@ -11,11 +11,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from activitylog.api.common import caller, service
-from activitylog.api.views import detail_view
 from activitylog.observability import metrics
 from activitylog.query.filters import parse_catalog_request, parse_list_request, parse_member_search
 from activitylog.responses import responses
 from activitylog.support import access
+from activitylog.views import detail_view
 
 
 def routes() -> Router:

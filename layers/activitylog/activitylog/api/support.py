@@ -42,8 +42,8 @@ def routes() -> Router:
         responses=responses({200: ("The entry and where it was found", "SupportEntry")}, 400, 401, 403, 404, 503),
     )
     def support_activity(id: str):  # noqa: A002 - the route's own name
-        from activitylog.api.views import detail_view
         from activitylog.support.lookup import SupportLookup
+        from activitylog.views import detail_view
 
         event = router.current_event
         found = SupportLookup(service(), container().archive_or_none, detail_view).get(

@@ -19,7 +19,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from activitylog.api.common import answer_validation_errors, caller, idempotency, service
-from activitylog.api.views import detail_view
 from activitylog.idempotency import WriteKey, run_once
 from activitylog.inputs import EntryUpdate, NewEntry
 from activitylog.observability import metrics
@@ -27,6 +26,7 @@ from activitylog.requestbody import body_text
 from activitylog.responses import responses
 from activitylog.service import Caller
 from activitylog.tracecontext import from_headers
+from activitylog.views import detail_view
 
 MAX_BODY_BYTES = 1024 * 1024  # one entry
 MAX_BATCH_BODY_BYTES = 5 * 1024 * 1024  # a batch of 100; below Lambda's 6 MB payload limit

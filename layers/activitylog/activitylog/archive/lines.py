@@ -127,7 +127,7 @@ def canonical(document: dict) -> str:
 
 
 def detail_view(document: dict) -> dict:
-    """A line as the API's detail panel answers an entry (``api.views.detail_view``'s fields)."""
+    """A line as the API's detail panel answers an entry (``views.detail_view``'s fields)."""
     view = {
         key: document[key]
         for key in (

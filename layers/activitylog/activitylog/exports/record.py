@@ -20,58 +20,18 @@ from typing import Any, Mapping, Optional
 
 from activitylog import ids
 from activitylog.entry import EntityType, Entry, EntryType, Status, iso_time
-from activitylog.errors import BadRequest
-from activitylog.query.filters import ActivityFilter, parse_list_request
-from activitylog.query.planner import ALL_STATUSES, ALL_TYPES
+from activitylog.query.filters import AXES, ActivityFilter, filter_document, parse_filter_document
 
 JOB = "EXPORT_ACTIVITY_LOG"
 EXPORTER = "svc_exports"  # recorded_by of an export's entry: the export service, writing for the requester
-FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "from", "to")
+FILTER_KEYS = (*AXES, "from", "to")
 
 
 def parse_filters(filters: Optional[Mapping[str, Any]]) -> tuple[ActivityFilter, dict]:
-    """A body's filters, read by ``GET /activities``' own parser: the filter and its canonical document.
-
-    Keys and values are the list's (type and status as lists; a comma-separated string works
-    too); a bad one is a 400 naming ``filters.<key>``.
-    """
-    params: dict[str, str] = {}
-    for key, value in (filters or {}).items():
-        if key not in FILTER_KEYS:
-            raise BadRequest(f"unknown filter {key!r}: use {', '.join(FILTER_KEYS)}", f"filters.{key}")
-        values = value if isinstance(value, list) else [value]
-        if value is None or value == []:
-            continue
-        if not all(isinstance(part, str) for part in values) or (len(values) > 1 and key not in ("type", "status")):
-            raise BadRequest(
-                f"filters.{key} must be a string{' or a list of strings' if key in ('type', 'status') else ''}",
-                f"filters.{key}",
-            )
-        params[key] = ",".join(values)
-    try:
-        wanted = parse_list_request(params).filter
-    except BadRequest as error:
-        raise BadRequest(error.message, f"filters.{error.field}") from None
+    """A body's filters, read by ``GET /activities``' own parser: the filter and its canonical document
+    (a bad key or value is a 400 naming ``filters.<key>``)."""
+    wanted = parse_filter_document(filters, "filters", FILTER_KEYS)
     return wanted, filter_document(wanted)
-
-
-def filter_document(wanted: ActivityFilter) -> dict:
-    """The filter set as the export records it (and ``parse_filters`` reads back)."""
-    document: dict[str, Any] = {}
-    if wanted.types:
-        document["type"] = [t.value for t in ALL_TYPES if t in wanted.types]
-    if wanted.statuses:
-        document["status"] = [s.value for s in ALL_STATUSES if s in wanted.statuses]
-    for key, value in (
-        ("user", wanted.user),
-        ("entity_type", wanted.entity_type),
-        ("entity_id", wanted.entity_id),
-        ("from", wanted.date_from),
-        ("to", wanted.date_to),
-    ):
-        if value is not None:
-            document[key] = value.isoformat() if isinstance(value, datetime) else value
-    return document
 
 
 def new_export(

@@ -236,17 +236,18 @@ def parse_catalog_request(params: Mapping[str, Optional[str]]) -> Optional[Entry
         raise BadRequest(f"type must be one of {', '.join(t.value for t in EntryType)}", "type") from None
 
 
+# The filter axes a body names as the list's query string does (an export's, a stream's, support's archive query).
+AXES = ("type", "status", "user", "entity_type", "entity_id")
 # A stream's filter (activitylog.streams): the list's own axes, minus the page and the window (a stream runs on).
-STREAM_FILTER_KEYS = ("type", "status", "user", "entity_type", "entity_id", "correlation_id", "trace_id")
+STREAM_FILTER_KEYS = (*AXES, "correlation_id", "trace_id")
 
 
-def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, ActivityFilter]:
-    """A stream's filter as saved (each key's values as a list, in the list's spelling) and as the list reads it.
+def parse_filter_document(document: object, field: str, keys: tuple[str, ...]) -> ActivityFilter:
+    """A body's filter (``{key: value}``, ``keys`` only; type and status a list or comma-separated), read by
+    ``GET /activities``' own parser; a bad one is a 400 naming ``{field}.<key>``.
 
-    Validated as ``parse_list_request`` validates the list's query string; a bad value names ``filter.<key>``.
-
-    >>> parse_stream_filter({"type": ["WEBHOOK"], "status": "FAILED,WARNING"})[0]
-    {'type': ['WEBHOOK'], 'status': ['WARNING', 'FAILED']}
+    >>> sorted(parse_filter_document({"status": ["FAILED"], "type": "WEBHOOK"}, "filters", AXES).statuses)
+    [<Status.FAILED: 'FAILED'>]
     """
     if document is None:
         document = {}
@@ -254,28 +255,53 @@ def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, 
         raise BadRequest(f"{field} must be an object of the list's filter keys", field)
     params: dict[str, Optional[str]] = {}
     for key, value in document.items():
-        if key not in STREAM_FILTER_KEYS:
-            raise BadRequest(
-                f"{field}.{key} is not a stream filter key: one of {', '.join(STREAM_FILTER_KEYS)}", f"{field}.{key}"
-            )
+        if key not in keys:
+            raise BadRequest(f"unknown filter {key!r}: use {', '.join(keys)}", f"{field}.{key}")
         values = value if isinstance(value, list) else [value]
-        if not values or not all(isinstance(v, str) and v for v in values):
-            raise BadRequest(f"{field}.{key} must be a non-empty string or list of strings", f"{field}.{key}")
-        if key not in ("type", "status") and len(values) != 1:
-            raise BadRequest(f"{field}.{key} takes one value", f"{field}.{key}")
+        if value is None or value == []:
+            continue
+        if not all(isinstance(part, str) for part in values) or (len(values) > 1 and key not in ("type", "status")):
+            raise BadRequest(
+                f"{field}.{key} must be a string{' or a list of strings' if key in ('type', 'status') else ''}",
+                f"{field}.{key}",
+            )
         params[key] = ",".join(values)
     try:
-        wanted = parse_list_request(params).filter
+        return parse_list_request(params).filter
     except BadRequest as error:
-        raise BadRequest(f"{field}.{error.message}", f"{field}.{error.field}") from None
-    saved: dict = {}
+        raise BadRequest(error.message, f"{field}.{error.field}") from None
+
+
+def filter_document(wanted: ActivityFilter) -> dict:
+    """The filter as it is recorded (an export's, support's read) and read back by ``parse_filter_document``: only
+    what was given, type and status as lists in the register's order, the window's ends in ISO 8601."""
+    document: dict = {}
     if wanted.types:
-        saved["type"] = [t.value for t in EntryType if t in wanted.types]
+        document["type"] = [t.value for t in EntryType if t in wanted.types]
     if wanted.statuses:
-        saved["status"] = [s.value for s in Status if s in wanted.statuses]
-    for key in ("user", "entity_type", "entity_id", "correlation_id", "trace_id"):
-        if getattr(wanted, key):
-            saved[key] = [getattr(wanted, key)]
+        document["status"] = [s.value for s in Status if s in wanted.statuses]
+    for key, value in (
+        ("user", wanted.user),
+        ("entity_type", wanted.entity_type),
+        ("entity_id", wanted.entity_id),
+        ("correlation_id", wanted.correlation_id),
+        ("trace_id", wanted.trace_id),
+        ("from", wanted.date_from),
+        ("to", wanted.date_to),
+    ):
+        if value is not None:
+            document[key] = value.isoformat() if isinstance(value, datetime) else value
+    return document
+
+
+def parse_stream_filter(document: object, field: str = "filter") -> tuple[dict, ActivityFilter]:
+    """A stream's filter as saved (each key's values as a list, in the list's spelling) and as the list reads it.
+
+    >>> parse_stream_filter({"type": ["WEBHOOK"], "status": "FAILED,WARNING"})[0]
+    {'type': ['WEBHOOK'], 'status': ['WARNING', 'FAILED']}
+    """
+    wanted = parse_filter_document(document, field, STREAM_FILTER_KEYS)
+    saved = {key: value if isinstance(value, list) else [value] for key, value in filter_document(wanted).items()}
     return saved, wanted
 
 

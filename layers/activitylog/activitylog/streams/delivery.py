@@ -27,7 +27,9 @@ from activitylog import ids
 from activitylog.entry import iso_time
 from activitylog.query.filters import matches, parse_stream_filter
 from activitylog.store.streams import WAITING_PAGE
+from activitylog.streams.doorbell import Doorbell
 from activitylog.streams.settings import ACTIVE, PAUSED
+from activitylog.views import detail_view
 
 if TYPE_CHECKING:
     from activitylog.entry import Entry
@@ -50,38 +52,7 @@ def backoff_seconds(receives: int) -> int:
 
 def entry_document(entry: "Entry") -> dict:
     """The entry as ``GET /activities/{id}`` answers it: what a stream's formats render."""
-    from activitylog.api.views import detail_view
-
     return detail_view(entry)
-
-
-class Doorbell:
-    """The FIFO queue's messages: "stream X has work" (or a backfill step), one lane per stream."""
-
-    def __init__(self, queue_url: Optional[str], client: Any = None) -> None:
-        self.queue_url, self._client = queue_url, client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
-
-    def ring(self, org: str, stream_id: str, dedupe: str, backfill: Optional[dict] = None) -> None:
-        """``dedupe`` coalesces doorbells within SQS's 5-minute window (a fan-out batch's last sequence number)."""
-        if not self.queue_url:
-            raise RuntimeError("STREAM_QUEUE_URL is not set")
-        body: dict[str, Any] = {"org": org, "stream": stream_id}
-        if backfill is not None:
-            body["backfill"] = backfill
-        self.client.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=json.dumps(body),
-            MessageGroupId=f"{org}:{stream_id}",
-            MessageDeduplicationId=f"{stream_id}:{dedupe}"[:128],
-        )
 
 
 class Fanout:

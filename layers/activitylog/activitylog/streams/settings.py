@@ -22,7 +22,7 @@ from activitylog.scopes import ADMIN
 
 if TYPE_CHECKING:
     from activitylog.service import ActivityService, Caller
-    from activitylog.streams.delivery import Doorbell
+    from activitylog.streams.doorbell import Doorbell
     from activitylog.streams.secrets import StreamSecrets
 
 ACTIVE, PAUSED = "ACTIVE", "PAUSED"

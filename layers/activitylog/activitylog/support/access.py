@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 
 from activitylog import ids
 from activitylog.errors import BadRequest
+from activitylog.query.filters import AXES, filter_document, parse_filter_document
 from activitylog.scopes import READ, SUPPORT
 
 if TYPE_CHECKING:
@@ -135,34 +136,12 @@ def record_archive_query(
     ``filters`` (the list's keys and window) for ``reason``, before the query runs (``activitylog archive query``,
     which reads the buckets itself and refuses to unless this answered). ``{id, org_id}``: the record, and the org
     it was written in, which the command checks is the org it queries."""
-    from activitylog.exports.record import parse_filters
     from activitylog.scopes import ROUTE_SCOPES
 
     caller.require(ROUTE_SCOPES[ARCHIVE_QUERY])
     checked = reason_of({"reason": reason} if reason is not None else None)
-    wanted, _ = parse_filters(filters)
+    wanted = parse_filter_document(filters, "filters", (*AXES, "from", "to"))
     return {"id": record_list(service, caller, ARCHIVE_QUERY, wanted, checked), "org_id": caller.org}
-
-
-def filter_document(wanted: "ActivityFilter") -> dict:
-    """The filter set as the caller wrote it, its keys the list's parameters (only those given)."""
-    document: dict = {}
-    if wanted.types:
-        document["type"] = sorted(t.value for t in wanted.types)
-    if wanted.statuses:
-        document["status"] = sorted(s.value for s in wanted.statuses)
-    for key, value in (
-        ("user", wanted.user),
-        ("entity_type", wanted.entity_type),
-        ("entity_id", wanted.entity_id),
-        ("correlation_id", wanted.correlation_id),
-        ("trace_id", wanted.trace_id),
-        ("from", wanted.date_from),
-        ("to", wanted.date_to),
-    ):
-        if value is not None:
-            document[key] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
-    return document
 
 
 def describe(document: dict) -> str:
@@ -173,7 +152,10 @@ def describe(document: dict) -> str:
     >>> describe({})
     'no filter (the last 24 hours)'
     """
-    parts = [f"{key}={','.join(value) if isinstance(value, list) else value}" for key, value in document.items()]
+    parts = [
+        f"{key}={','.join(value) if isinstance(value, list) else str(value).replace('+00:00', 'Z')}"
+        for key, value in document.items()
+    ]
     if not parts:
         return "no filter (the last 24 hours)"
     return " ".join(parts)

@@ -30,7 +30,7 @@ ROUTE, PROOF_ROUTE = "GET /support/activities/{id}", "GET /support/activities/{i
 
 
 class SupportLookup:
-    """``view`` shows a hot entry as the detail panel does (``api.views.detail_view``): the API decides views."""
+    """``view`` shows a hot entry as the detail panel does (``views.detail_view``): the API decides views."""
 
     def __init__(
         self, service: "ActivityService", archive: Optional["Objects"], view: Callable[["Entry"], dict]

@@ -1,7 +1,7 @@
 """What the API shows of an entry: the detail panel, with whether Retry is offered.
 
-The entry stays a plain record; how it is shown (and the job register's verdict on Retry)
-is decided here, at the top of the layer.
+The entry stays a plain record; how it is shown (and the job register's verdict on Retry) is decided
+here, once, for every reader of an entry: the API, support's look-ups and the streams.
 
 >>> from activitylog.entry import EntryType, Status
 >>> run = Entry("01JDQ7Z9K3M5N7P9R1T3V5X7Z9", EntryType.BACKGROUND_JOB, Status.FAILED, {"kind": "system", "id": "sync"},
