@@ -7,7 +7,7 @@ the action (a verb), and a webhook's event (the provider's event name); any othe
 one-line label with names in it, so it is not a vocabulary.
 
 The counts are kept off the write path, by the archive function, from the table's stream (which it reads
-anyway: a third reader of a shard would be throttled): each batch adds its entries' uses in one update per
+anyway: a reader of its own would add to the stream's readers, which AWS advises to keep to two a shard): each batch adds its entries' uses in one update per
 name, so a count lags by the archive's batching window and loses nothing. Counting in the writing
 containers did (a tally flushed at most once a minute per name was lost with the container when the name
 did not recur). A batch Lambda retries as it was adds nothing twice: each item remembers the last batch
