@@ -418,7 +418,8 @@ def exported_rows(data: bytes) -> list[dict]:
 
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     assert rows and list(rows[0]) == ["id", "time", "type", "status", "actor_kind", "actor_id", "actor_name", "action", "event",
-                                      "entity_type", "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id"]
+                                      "entity_type", "entity_id", "entity_label", "changed_fields", "error_message", "correlation_id",
+                                      "trace_id", "span_id"]
     return rows
 
 
