@@ -142,6 +142,19 @@ def test_a_stream_is_created_read_changed_and_deleted_each_change_a_system_event
     assert update["changes"]["/name"] == {"before": "SIEM", "after": "Splunk SIEM"}
 
 
+def test_a_bucket_streams_external_id_is_the_services_own_per_org_never_one_the_admin_chooses(world):
+    # An org that could choose the external id could name another org's role with that org's id (the confused deputy)
+    bucket = {"kind": "s3", "bucket": "customer-siem", "role_arn": "arn:aws:iam::210987654321:role/activitylog-stream"}
+    chosen = world.call("POST", "/settings/streams", {"name": "Bucket", "destination": {**bucket, "external_id": "activitylog-org_other"}})
+    assert (chosen.status, chosen.field) == (400, "destination.external_id"), chosen
+
+    created = world.call("POST", "/settings/streams", {"name": "Bucket", "destination": bucket})
+    assert created.status == 201, created
+    assert created.body["destination"]["external_id"] == "activitylog-org_acme"  # shown, for the role's trust policy
+    changed = world.call("PATCH", f"/settings/streams/{created.body['id']}", {"destination": {**bucket, "external_id": "x-y"}})
+    assert (changed.status, changed.field) == (400, "destination.external_id"), changed
+
+
 def test_the_secret_is_in_secrets_manager_under_the_service_key_name_and_never_in_the_table(world, receiver, dynamodb_client):
     created = world.create(receiver.url)
     stored = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(

@@ -114,7 +114,7 @@ class StreamSettings:
             "filter": {},
             "format": "native",
         }
-        stream.update(self._checked(body))
+        stream.update(self._checked(body, caller.org))
         backfill_days = self._backfill_days(caller.org, body.get("backfill_days"))
         secret = body.get("secret")
         _check_secret(stream["destination"]["kind"], secret)
@@ -135,7 +135,7 @@ class StreamSettings:
         caller.require(_SCOPE)
         current = self._stream(caller.org, stream_id)
         body = _object(body, CHANGEABLE)
-        updated = {**current, **self._checked(body)}
+        updated = {**current, **self._checked(body, caller.org)}
         secret = body.get("secret")
         if "secret" in body or "destination" in body:
             _check_secret(
@@ -226,7 +226,7 @@ class StreamSettings:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _checked(self, body: dict) -> dict:
+    def _checked(self, body: dict, org: str) -> dict:
         from activitylog.streams import destinations, formats
 
         checked: dict[str, Any] = {}
@@ -240,6 +240,16 @@ class StreamSettings:
             if not isinstance(destination, dict) or destination.get("kind") not in destinations.KINDS:
                 raise BadRequest(f"destination.kind must be one of {', '.join(destinations.KINDS)}", "destination.kind")
             kind, config = _split(destination)
+            if kind == "s3":
+                # The external id is ours, one per org: an org that could choose it could name another org's role
+                # with that org's id and have us write into its bucket (the confused deputy it exists to stop).
+                if "external_id" in config:
+                    raise BadRequest(
+                        f"destination.external_id is the service's, not chosen: {external_id(org)} for this org, "
+                        "to put in the role's trust policy",
+                        "destination.external_id",
+                    )
+                config = {**config, "external_id": external_id(org)}
             config = destinations.check_config(kind, config, allow_loopback=self.allow_loopback, resolve=self.resolve)
             checked["destination"] = {"kind": kind, **config}
         if "filter" in body:
@@ -373,3 +383,8 @@ def _from_ms(ms: int) -> datetime:
     moment = from_epoch_ms(ms)
     assert moment is not None
     return moment
+
+
+def external_id(org: str) -> str:
+    """The external id an org's bucket role must trust (``sts:ExternalId``): the org's own, never one it chose."""
+    return f"activitylog-{org}"
