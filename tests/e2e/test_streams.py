@@ -169,3 +169,57 @@ def test_an_ssrf_url_is_refused_at_save_on_a_stack_started_without_the_flag(api_
         "name": "x", "destination": {"kind": "https", "url": url}, "secret": SECRET})
     assert (status, answer.get("field")) == (400, "destination.url"), answer
     assert api_stack.request("GET", "/settings/streams", token)[1]["items"] == []
+
+
+def test_splunk_datadog_and_a_customers_bucket_each_get_their_documented_request_through_the_stack(stack):
+    """The other three kinds, from the delivery function in its environment: HEC's events with `Authorization:
+    Splunk …` (here in OCSF), Datadog's log array with `DD-API-KEY`, and gzip NDJSON in the customer's bucket (moto's)
+    through the role assumed with the org's external id."""
+    import gzip
+    import json
+
+    from tests.support.receiver import Receiver as HttpReceiver
+
+    org = "org_kinds"
+    state = json.loads((stack.data_dir / "stack.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=state["aws_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    s3.create_bucket(Bucket="customer-siem")
+    with HttpReceiver((200, b'{"text":"Success","code":0}')) as hec, HttpReceiver((202, b"{}")) as intake:
+        kinds = [
+            ({"kind": "splunk", "url": hec.url(""), "index": "main", "sourcetype": "activitylog"}, "hec-token-0123456789", "ocsf"),
+            ({"kind": "datadog", "url": intake.url("/api/v2/logs"), "service": "activitylog"}, "dd-api-key-0123456789", "native"),
+            ({"kind": "s3", "bucket": "customer-siem", "role_arn": "arn:aws:iam::123456789012:role/activitylog-stream",
+              "prefix": "activity"}, None, "cloudevents"),
+        ]
+        for destination, secret, fmt in kinds:
+            body = {"name": destination["kind"], "destination": destination, "filter": {"type": ["USER_ACTION"]}, "format": fmt,
+                    **({"secret": secret} if secret else {})}
+            status, made = stack.request("POST", "/settings/streams", admin(stack, org), body)
+            assert status == 201, made
+        written = record(stack, 3, org=org, label="kinds")
+
+        def hec_events():
+            found = []
+            for request in hec.requests:
+                assert request.path == "/services/collector/event" and request.header("Authorization") == "Splunk hec-token-0123456789"
+                text, decoder = request.body.decode(), json.JSONDecoder()
+                while text.strip():
+                    event, end = decoder.raw_decode(text.strip())
+                    found.append(event)
+                    text = text.strip()[end:]
+            return found if len(found) >= 3 else None
+
+        events = wait_for(hec_events, timeout=30)
+        assert [(e["index"], e["sourcetype"], e["event"]["class_uid"]) for e in events] == [("main", "activitylog", 6003)] * 3
+        assert [e["event"]["metadata"]["uid"].split(".")[0] for e in events] == written  # id order
+
+        logs = wait_for(lambda: [log for r in intake.requests for log in r.json()] or None, timeout=30)
+        assert all(r.header("DD-API-KEY") == "dd-api-key-0123456789" for r in intake.requests)
+        assert [json.loads(log["message"])["id"] for log in logs] == written and logs[0]["service"] == "activitylog"
+
+    listed = wait_for(lambda: s3.list_objects_v2(Bucket="customer-siem", Prefix="activity/dt=").get("Contents"), timeout=30)
+    lines = [json.loads(line) for o in listed
+             for line in gzip.decompress(s3.get_object(Bucket="customer-siem", Key=o["Key"])["Body"].read()).splitlines()]
+    assert [(event["specversion"], event["data"]["id"]) for event in lines] == [("1.0", entry_id) for entry_id in written]
+    assert listed[0]["Key"].startswith(f"activity/dt={datetime.now(timezone.utc):%Y-%m-%d}/")
