@@ -163,3 +163,34 @@ def test_square_events_are_listed_and_compared_against_what_is_recorded(recovery
     with pytest.raises(BadRequest) as refused:
         recover.run(ADMIN, "square", _window(29 * 24) | {"preview": True})
     assert refused.value.field == "from" and "28 days" in str(refused.value)
+
+
+def test_the_route_previews_records_and_refuses_through_the_recovery_function(recovery, monkeypatch):
+    from activitylog import wiring
+    from tests.support.api import Api
+    from tests.integration.api_events import claims
+
+    hooks, api, _ = recovery
+    monkeypatch.setenv("TABLE_NAME", hooks.service.config.table_name)
+    monkeypatch.setenv("PROVIDER_KEYS_PATH", KEYS_PATH)
+    monkeypatch.setenv("PROVIDER_API_BASES", f'{{"stripe": "{api.base}"}}')
+    wiring.reset()
+    try:
+        _stripe(api, STRIPE_KEY, "evt_route", 1, delivered=False)
+        admin = claims(org=ORG, sub="u_admin", scope="activity:admin", name="Ada Admin")
+        http = Api()
+        preview = http.call("POST", "/webhooks/stripe/recoveries", body=_window(2) | {"preview": True}, token=admin)
+        assert preview.status == 200 and (preview.body["available"], preview.body["missing"]) == (1, 1)
+        recorded = http.call("POST", "/webhooks/stripe/recoveries", body=_window(2), token=admin)
+        assert recorded.status == 200 and recorded.body["recorded"] == 1 and recorded.body["id"]
+        assert len(hooks.entries()) == 1
+        reader = claims(org=ORG, scope="activity:read activity:write")
+        assert http.call("POST", "/webhooks/stripe/recoveries", body=_window(2), token=reader).status == 403
+        too_old = http.call("POST", "/webhooks/stripe/recoveries", body=_window(31 * 24), token=admin)
+        assert (too_old.status, too_old.field) == (400, "from")
+        fedex = http.call("POST", "/webhooks/fedex/recoveries", body=_window(2), token=admin)
+        assert (fedex.status, fedex.field) == (400, "provider") and "7 days" in fedex.body["message"]
+        broken = http.call("POST", "/webhooks/stripe/recoveries", raw=None, body="{", token=admin)
+        assert (broken.status, broken.field) == (400, "body")
+    finally:
+        wiring.reset()
