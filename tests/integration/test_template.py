@@ -236,7 +236,9 @@ def test_the_providers_api_keys_are_read_only_by_the_recovery_function_which_rea
     assert ssm_resources("RecoveryFunction") == [keys]
     assert keys not in ssm_resources("WebhookFunction")
     variables = template["Resources"]["RecoveryFunction"]["Properties"]["Environment"]["Variables"]
-    assert variables == {"PROVIDER_KEYS_PATH": {"Fn::Sub": "/${AWS::StackName}/provider-keys"}}
+    assert variables == {"PROVIDER_KEYS_PATH": {"Fn::Sub": "/${AWS::StackName}/provider-keys"},
+                         "PROVIDER_API_BASES": {"Ref": "ProviderApiBases"}}
+    assert template["Parameters"]["ProviderApiBases"]["Default"] == ""  # in AWS: the providers' own APIs
     # It writes entries with their markers and reads markers; it neither lists entries nor removes any.
     assert _granted(transformed, "RecoveryFunction", "ActivityTable") == {
         "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}

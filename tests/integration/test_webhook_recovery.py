@@ -194,3 +194,17 @@ def test_the_route_previews_records_and_refuses_through_the_recovery_function(re
         assert (broken.status, broken.field) == (400, "body")
     finally:
         wiring.reset()
+
+
+def test_a_window_holding_more_events_than_one_request_records_in_time_is_refused_before_anything_is_written(recovery, monkeypatch):
+    from activitylog.webhooks import recovery as module
+
+    hooks, api, recover = recovery
+    monkeypatch.setattr(module, "MAX_EVENTS", 5)
+    for n in range(6):
+        _stripe(api, STRIPE_KEY, f"evt_many_{n}", 1 + n / 10, delivered=False)
+    with pytest.raises(BadRequest) as refused:
+        recover.run(ADMIN, "stripe", _window(2))
+    assert refused.value.field == "from" and "split it" in str(refused.value)
+    assert hooks.entries() == [] and hooks.entries("SYSTEM_EVENT") == []
+    assert recover.run(ADMIN, "stripe", _window(1.25))["recorded"] == 3  # a shorter window
