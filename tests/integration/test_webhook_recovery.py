@@ -167,8 +167,8 @@ def test_square_events_are_listed_and_compared_against_what_is_recorded(recovery
 
 def test_the_route_previews_records_and_refuses_through_the_recovery_function(recovery, monkeypatch):
     from activitylog import wiring
-    from tests.support.api import Api
     from tests.integration.api_events import claims
+    from tests.support.api import Api
 
     hooks, api, _ = recovery
     monkeypatch.setenv("TABLE_NAME", hooks.service.config.table_name)
@@ -208,3 +208,23 @@ def test_a_window_holding_more_events_than_one_request_records_in_time_is_refuse
     assert refused.value.field == "from" and "split it" in str(refused.value)
     assert hooks.entries() == [] and hooks.entries("SYSTEM_EVENT") == []
     assert recover.run(ADMIN, "stripe", _window(1.25))["recorded"] == 3  # a shorter window
+
+
+def test_an_event_delivered_between_the_recoverys_check_and_its_write_is_still_one_entry(recovery, monkeypatch):
+    # A deterministic interleaving: the provider's own retry delivers the event right after the recovery
+    # found it missing and before it writes it; the marker decides, whoever comes second changes nothing.
+    hooks, api, recover = recovery
+    event = _stripe(api, STRIPE_KEY, "evt_race", 1, delivered=False)
+    checked = hooks.service.events_recorded
+
+    def then_delivered(*args, **kwargs):
+        found = checked(*args, **kwargs)
+        hooks.deliver("stripe", event)
+        hooks.drain()
+        return found
+
+    monkeypatch.setattr(hooks.service, "events_recorded", then_delivered)
+    answer = recover.run(ADMIN, "stripe", _window(2))
+    assert (answer["missing"], answer["recorded"]) == (1, 0)
+    (entry,) = hooks.entries()
+    assert hooks.service.get(ADMIN_READER, entry["id"]).metadata["webhook"]["signature_verified"] is True  # the delivery's

@@ -20,7 +20,9 @@ def routes() -> Router:
         description="Body {from, to, preview}. Stripe: its events whose delivery failed, 30 days back; Square: its "
         "events, 28 days back, compared with the log; FedEx: not available (its own queue re-sends them for 7 days). "
         "Each event is recorded once however often it is recovered or delivered.",
-        responses=responses({200: ("The window's counts, and what was recorded", "WebhookRecovery")}, 400, 401, 403, 404, 503),
+        responses=responses(
+            {200: ("The window's counts, and what was recorded", "WebhookRecovery")}, 400, 401, 403, 404, 503
+        ),
     )
     def recover_webhooks(provider: str):
         event = router.current_event

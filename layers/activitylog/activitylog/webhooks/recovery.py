@@ -67,7 +67,8 @@ class Recovery:
             raise NotFound(f"no webhook provider {provider_name!r}: one of {', '.join(PROVIDERS)}", "provider")
         if provider.recovery_days is None:
             raise BadRequest(
-                provider.recovery_elsewhere or f"not available for {provider.display}: it has no API listing missed events",
+                provider.recovery_elsewhere
+                or f"not available for {provider.display}: it has no API listing missed events",
                 "provider",
             )
         now = self.clock()
@@ -84,7 +85,9 @@ class Recovery:
         recorded_before = self.service.events_recorded(
             caller.org, provider.name, [source_event_id(identity.event_id) for _, identity in listed]
         )
-        missing = [(event, identity) for event, identity in listed if source_event_id(identity.event_id) not in recorded_before]
+        missing = [
+            (event, identity) for event, identity in listed if source_event_id(identity.event_id) not in recorded_before
+        ]
         answer: dict[str, Any] = {
             "provider": provider.name,
             "from": start.isoformat(),
@@ -166,9 +169,7 @@ class Recovery:
         )
 
 
-def parse_window(
-    body: Any, days: int, now: datetime, display: str = "the provider"
-) -> tuple[datetime, datetime, bool]:
+def parse_window(body: Any, days: int, now: datetime, display: str = "the provider") -> tuple[datetime, datetime, bool]:
     """``(from, to, preview)`` of a request body; ``BadRequest`` naming the field for anything wrong."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object: {from, to, preview}", "body")

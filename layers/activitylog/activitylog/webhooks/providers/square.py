@@ -93,7 +93,11 @@ class Square(Provider):
         }
         cursor: Optional[str] = None
         while True:
-            page = self._search(api_key, api_base or self.api_base, {"limit": 100, "query": query} | ({"cursor": cursor} if cursor else {}))
+            page = self._search(
+                api_key,
+                api_base or self.api_base,
+                {"limit": 100, "query": query} | ({"cursor": cursor} if cursor else {}),
+            )
             yield from page.get("events") or []
             cursor = page.get("cursor")
             if not cursor:

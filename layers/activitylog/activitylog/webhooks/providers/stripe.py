@@ -120,7 +120,9 @@ class Stripe(Provider):
             for event in client.v1.events.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
                 yield event.to_dict()
         except (stripe.AuthenticationError, stripe.PermissionError, stripe.InvalidRequestError) as error:
-            raise Rejected(f"Stripe refused the organization's API key: {error.user_message or error}", "provider") from None
+            raise Rejected(
+                f"Stripe refused the organization's API key: {error.user_message or error}", "provider"
+            ) from None
         except stripe.StripeError as error:
             raise ConnectionError(f"Stripe did not answer: {error.user_message or error}") from None
 
