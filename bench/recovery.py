@@ -39,7 +39,7 @@ def main() -> None:
 
     from activitylog.service import Caller
     from activitylog.webhooks.recovery import MAX_EVENTS, Recovery
-    from activitylog.webhooks.secrets import SigningSecrets
+    from activitylog.webhooks.secrets import ProviderKeys
     from tests.support.faults import MOTO
     from tests.support.kit import provider_event
     from tests.support.provider_api import ProviderApi
@@ -55,7 +55,7 @@ def main() -> None:
         ]
         for event in events:
             api.add("rk_test_bench", "stripe", event, delivered=False)
-        recovery = Recovery(bench.service, SigningSecrets("/bench/keys"), {"stripe": api.base})
+        recovery = Recovery(bench.service, ProviderKeys("/bench/keys"), {"stripe": api.base})
 
         from activitylog.webhooks.providers import PROVIDERS
 

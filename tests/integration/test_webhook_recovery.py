@@ -17,7 +17,7 @@ import pytest
 from activitylog.errors import BadRequest, Forbidden, NotFound
 from activitylog.service import Caller
 from activitylog.webhooks.recovery import Recovery
-from activitylog.webhooks.secrets import SigningSecrets
+from activitylog.webhooks.secrets import ProviderKeys
 from tests.support.kit import provider_event
 from tests.support.provider_api import ProviderApi
 from tests.support.webhooks import NOW, ORG, OTHER
@@ -34,7 +34,7 @@ def recovery(hooks):
     for org, provider, key in ((ORG, "stripe", STRIPE_KEY), (OTHER, "stripe", OTHER_STRIPE_KEY), (ORG, "square", SQUARE_TOKEN)):
         ssm.put_parameter(Name=f"{KEYS_PATH}/{org}/{provider}", Value=key, Type="SecureString")
     with ProviderApi() as api:
-        yield hooks, api, Recovery(hooks.service, SigningSecrets(KEYS_PATH), {"stripe": api.base, "square": api.base})
+        yield hooks, api, Recovery(hooks.service, ProviderKeys(KEYS_PATH), {"stripe": api.base, "square": api.base})
 
 
 def _window(hours_from: float, hours_to: float = 0) -> dict:
@@ -144,6 +144,7 @@ def test_only_an_admin_recovers_and_an_org_without_a_key_is_told_how_to_set_one(
     with pytest.raises(BadRequest) as refused:  # Stripe answers 401: the key was rolled or lacks the events permission
         recover.run(Caller("org_revoked", "u_a", frozenset({"activity:admin"})), "stripe", _window(2))
     assert refused.value.field == "provider" and "Stripe refused" in str(refused.value)
+    assert "rk_test" not in str(refused.value) and "oked" not in str(refused.value)  # not even Stripe's masked quote of it
 
 
 def test_square_events_are_listed_and_compared_against_what_is_recorded(recovery):

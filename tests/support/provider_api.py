@@ -115,7 +115,8 @@ class ProviderApi:
                     return self._answer(404, _stripe_error("invalid_request_error", "Unrecognized request URL"))
                 key = self._key()
                 if not any(k == key for k, provider in api.accounts if provider == "stripe"):
-                    return self._answer(401, _stripe_error("invalid_request_error", "Invalid API Key provided"))
+                    # Stripe quotes the key it refused, masked: "Invalid API Key provided: rk_test_****1234"
+                    return self._answer(401, _stripe_error("invalid_request_error", f"Invalid API Key provided: {key[:8]}****{key[-4:]}"))
                 self._answer(*api.stripe_list_events(key, query))
 
             def do_POST(self) -> None:

@@ -127,9 +127,9 @@ class Container:
     def recovery(self) -> "Recovery":
         """Missed webhooks from the providers' own APIs, with the orgs' keys for them (PROVIDER_KEYS_PATH)."""
         from activitylog.webhooks.recovery import Recovery
-        from activitylog.webhooks.secrets import SigningSecrets
+        from activitylog.webhooks.secrets import ProviderKeys
 
-        keys = SigningSecrets(_required(self.settings.provider_keys_path, "PROVIDER_KEYS_PATH"))
+        keys = ProviderKeys(_required(self.settings.provider_keys_path, "PROVIDER_KEYS_PATH"))
         return Recovery(self.service, keys, dict(self.settings.provider_api_bases))
 
     @cached_property

@@ -45,7 +45,7 @@ from activitylog.webhooks.providers import PROVIDERS, Identity, Provider, Reject
 
 if TYPE_CHECKING:
     from activitylog.service import ActivityService, Caller
-    from activitylog.webhooks.secrets import SigningSecrets
+    from activitylog.webhooks.secrets import ProviderKeys
 
 ROUTE = "POST /webhooks/{provider}/recoveries"
 MAX_EVENTS = 2_000  # listed and recorded well within the API's 29 s (bench/recovery.py: ~6.5 s per 1,000 locally)
@@ -56,7 +56,7 @@ BODY_FIELDS = ("from", "to", "preview")
 @dataclass
 class Recovery:
     service: "ActivityService"
-    keys: "SigningSecrets"  # the orgs' API keys per provider (PROVIDER_KEYS_PATH), never in the table or logs
+    keys: "ProviderKeys"  # the orgs' API keys per provider (PROVIDER_KEYS_PATH), never in the table or logs
     api_bases: dict[str, str] = field(default_factory=dict)  # provider -> its API's address (tests: the fake)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 

@@ -17,6 +17,7 @@ access to events.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timezone
 from typing import Any, Iterator, Optional
@@ -120,11 +121,9 @@ class Stripe(Provider):
             for event in client.v1.events.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
                 yield event.to_dict()
         except (stripe.AuthenticationError, stripe.PermissionError, stripe.InvalidRequestError) as error:
-            raise Rejected(
-                f"Stripe refused the organization's API key: {error.user_message or error}", "provider"
-            ) from None
+            raise Rejected(f"Stripe refused the organization's API key: {_unkeyed(error)}", "provider") from None
         except stripe.StripeError as error:
-            raise ConnectionError(f"Stripe did not answer: {error.user_message or error}") from None
+            raise ConnectionError(f"Stripe did not answer: {_unkeyed(error)}") from None
 
     def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
         import stripe
@@ -165,6 +164,16 @@ class Stripe(Provider):
 
     def new_secret(self) -> str:
         return "whsec_" + secrets.token_hex(32)
+
+
+def _unkeyed(error: Exception) -> str:
+    """Stripe's message without the key it may quote (``Invalid API Key provided: rk_live_****1234``).
+
+    >>> _unkeyed(ValueError("Invalid API Key provided: rk_live_****abcd"))
+    'Invalid API Key provided: *****'
+    """
+    message = str(getattr(error, "user_message", None) or error)
+    return re.sub(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9*]+", "*****", message)[:300]
 
 
 def _object(event: dict) -> Optional[dict]:
