@@ -152,6 +152,7 @@ def test_square_events_are_listed_and_compared_against_what_is_recorded(recovery
     events = [provider_event("square", f"sq_{n}", "payment.updated", NOW - timedelta(minutes=30 + n)) for n in range(130)]
     for event in events:
         api.add(SQUARE_TOKEN, "square", event, delivered=False)
+    api.add(SQUARE_TOKEN, "square", provider_event("square", "sq_before", "payment.updated", NOW - timedelta(hours=5)), delivered=False)
     hooks.deliver("square", events[3])
     hooks.drain()
     preview = recover.run(ADMIN, "square", _window(4) | {"preview": True})
