@@ -10,6 +10,7 @@
     activitylog prove ID --org ORG --reason R [--out FILE]       one entry's proof bundle, checkable offline
     activitylog token --org ORG --user USER [--name N] [--scope read|write|support|admin|retry]
     activitylog secrets set --org ORG --provider NAME --value SECRET    a webhook signing secret (stripe, square, fedex, …)
+    activitylog secrets set --org ORG --provider NAME --api-key --value KEY   the org's key for the provider's API (missed webhooks)
     activitylog redrive [--queue Q]                              dead-lettered messages back to their queue
 
 Every command but ``serve`` and ``token`` talks to a running ``serve`` over HTTP, with a
@@ -180,6 +181,9 @@ def _parser() -> argparse.ArgumentParser:
     set_secret.add_argument("--org", required=True)
     set_secret.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
     set_secret.add_argument("--value", required=True, help="what the provider's dashboard shows (Stripe's whsec_…, Square's signature key, FedEx's security token)")
+    set_secret.add_argument("--api-key", action="store_true",
+                            help="the org's key for the provider's API instead (Stripe: a restricted key reading events; Square: "
+                                 "an access token), read only by the recovery function")
     set_secret.add_argument("--url", default=None)
     set_secret.set_defaults(handler=cmd_secrets_set)
 
@@ -894,6 +898,8 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
         raise ValueError("--value is empty")
     url = _state(args)["url"]
     _, stack = HttpClient(url).request("GET", "/_local/stack")
+    if args.api_key:
+        return _set_api_key(args, url, stack)
     path = webhook_secrets_path(stack["functions"])
     if path is None:
         raise ValueError("the running stack's template has no webhook function (no WEBHOOK_SECRETS_PATH)")
@@ -902,6 +908,29 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
                        aws_secret_access_key="local")
     ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
     print(f"{args.provider} signing secret for {args.org} set ({name}); its deliveries: POST {url}/webhooks/{args.provider}/{args.org}")
+    return 0
+
+
+def _set_api_key(args: argparse.Namespace, url: str, stack: dict) -> int:
+    """The org's key for the provider's API, where the recovery function reads it (its PROVIDER_KEYS_PATH)."""
+    import boto3
+
+    from activitylog.webhooks.providers import PROVIDERS
+    from activitylog.webhooks.secrets import parameter_name
+    from samlocal.intrinsics import REGION
+
+    provider = PROVIDERS[args.provider]
+    if provider.recovery_days is None:
+        raise ValueError(f"--api-key: {provider.recovery_elsewhere or provider.display + ' has no API listing missed events'}")
+    path = next((f["environment"]["PROVIDER_KEYS_PATH"] for f in stack["functions"].values()
+                 if "PROVIDER_KEYS_PATH" in f["environment"]), None)
+    if path is None:
+        raise ValueError("the running stack's template has no recovery function (no PROVIDER_KEYS_PATH)")
+    name = parameter_name(path, args.org, args.provider)
+    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
+    print(f"{provider.display} API key for {args.org} set ({name}); recover missed events: POST {url}/webhooks/{args.provider}/recoveries")
     return 0
 
 

@@ -29,6 +29,7 @@ def api(activity_table, monkeypatch):
     """The API's functions, their lazily built service pointed at this test's table."""
     monkeypatch.setenv("TABLE_NAME", activity_table)
     monkeypatch.delenv("ORG_SETTINGS", raising=False)
+    monkeypatch.setenv("PROVIDER_KEYS_PATH", "/test/provider-keys")  # the recovery route's (read only where a test needs it)
     wiring.reset()
     yield Api()
     wiring.reset()

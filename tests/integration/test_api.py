@@ -301,24 +301,29 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     method, path = route.split(" ", 1)
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
             "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365},
-            "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"}}.get(route)
+            "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"},
+            "POST /webhooks/{provider}/recoveries": {"from": "2026-01-01T00:00:00Z", "preview": True}}.get(route)
 
     # When it calls the route
     # support's reads say why (a reason any other token sends is not asked for, and ignored)
     recorded_reads = ("GET /activities", "GET /activities/{id}", "GET /activities/{id}/related", "GET /members")
     query = {"reason": "ticket 4312"} if route.startswith("GET /support/") or route in recorded_reads else None
-    reply = api.call(method, path.replace("{id}", job_id), body=body, token=token, query=query)
+    # (A recovery from FedEx is refused by what FedEx allows, before any key is read: tests/integration/test_webhook_recovery.py)
+    path = path.replace("{id}", job_id).replace("{provider}", "fedex")
+    reply = api.call(method, path, body=body, token=token, query=query)
 
     # Then the service lets it through exactly when the table (and so API Gateway) does
     if scope in ROUTE_SCOPES[route]:
         # (A proof is of archived versions: this running job is in no archive. tests/integration/test_proof.py)
         # (A job's id names no stream, and a stream needs a body: let through, refused past the scope check.
         # tests/integration/test_streams.py)
-        if route.endswith("/proof") or "/settings/streams/{id}" in route:
-            expected: tuple = (404,)
+        if route.endswith("/recoveries"):
+            assert (reply.status, reply.field) == (400, "provider"), reply
+        elif route.endswith("/proof") or "/settings/streams/{id}" in route:
+            assert reply.status == 404 and reply.field != "scope", reply
         else:
             expected = (400,) if route == "POST /settings/streams" else (200, 201)
-        assert reply.status in expected and reply.field != "scope", reply
+            assert reply.status in expected and reply.field != "scope", reply
     else:
         assert (reply.status, reply.field) == (403, "scope"), reply
 

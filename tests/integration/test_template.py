@@ -49,6 +49,7 @@ FUNCTION_OF = {
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
     ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
+    ("POST", "/webhooks/{provider}/recoveries"): "RecoveryFunction",
     ("POST", "/exports"): "ExportsFunction",
     ("GET", "/exports/{id}"): "ExportsFunction",
     ("GET", "/exports/{id}/download"): "ExportsFunction",
@@ -233,6 +234,25 @@ def test_webhook_secrets_are_read_only_under_the_stacks_webhook_path(transformed
     assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/webhooks/*"}
     variables = template["Resources"]["WebhookFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["WEBHOOK_SECRETS_PATH"] == {"Fn::Sub": "/${AWS::StackName}/webhooks"}
+
+
+def test_the_providers_api_keys_are_read_only_by_the_recovery_function_which_reads_no_signing_secret(transformed, template):
+    def ssm_resources(function: str) -> list:
+        role = transformed["Resources"][f"{function}Role"]["Properties"]
+        return [s["Resource"] for p in role["Policies"] for s in _statements(p["PolicyDocument"])
+                if any(a.startswith("ssm:") for a in _as_list(s["Action"]))]
+
+    keys = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/provider-keys/*"}
+    assert ssm_resources("RecoveryFunction") == [keys]
+    assert keys not in ssm_resources("WebhookFunction")
+    variables = template["Resources"]["RecoveryFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables == {"PROVIDER_KEYS_PATH": {"Fn::Sub": "/${AWS::StackName}/provider-keys"},
+                         "PROVIDER_API_BASES": {"Ref": "ProviderApiBases"}}
+    assert template["Parameters"]["ProviderApiBases"]["Default"] == ""  # in AWS: the providers' own APIs
+    # It writes entries with their markers and reads markers; it neither lists entries nor removes any.
+    assert _granted(transformed, "RecoveryFunction", "ActivityTable") == {
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert _granted(transformed, "RecoveryFunction", "WebhookQueue") == set()
 
 
 def test_the_webhook_queue_has_a_dlq_and_alarms_on_its_depth_and_the_oldest_message(template):

@@ -143,6 +143,13 @@ class Settings:
         ),
     )
     webhook_secrets_path: Optional[str] = field(default=None, metadata=_env("WEBHOOK_SECRETS_PATH", parse=_optional))
+    # the orgs' keys for the providers' own APIs (missed webhooks): SecureStrings {path}/{org}/{provider}
+    provider_keys_path: Optional[str] = field(default=None, metadata=_env("PROVIDER_KEYS_PATH", parse=_optional))
+    # provider -> its API's address, JSON (template parameter ProviderApiBases): tests point one at a fake; empty in AWS
+    provider_api_bases: dict = field(
+        default_factory=dict,
+        metadata=_env("PROVIDER_API_BASES", parse=lambda text: json.loads(text) if text.strip() else {}),
+    )
     activity_queue_url: Optional[str] = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL", parse=_optional))
     # a failed webhook message or activity event comes back after this, doubled per receive
     ingest_retry_seconds: int = field(default=10, metadata=_env("INGEST_RETRY_SECONDS", parse=int))

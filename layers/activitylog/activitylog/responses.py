@@ -364,6 +364,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "detail": {"type": "string"},
         },
     },
+    "WebhookRecovery": {
+        "type": "object",
+        "required": ["provider", "from", "to", "preview", "available", "missing", "already_recorded"],
+        "properties": {
+            "provider": {"type": "string"},
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            "preview": {"type": "boolean", "description": "true: counted only, nothing recorded"},
+            "available": {"type": "integer", "minimum": 0, "description": "the provider's events of the window"},
+            "missing": {"type": "integer", "minimum": 0, "description": "of them, those the log does not hold"},
+            "already_recorded": {"type": "integer", "minimum": 0},
+            "recorded": {"type": "integer", "minimum": 0, "description": "recorded now (not in a preview)"},
+            "id": {"type": "string", "description": "the recovery's own SYSTEM_EVENT entry (not in a preview)"},
+        },
+    },
     "WebhookReceived": {
         "type": "object",
         "required": ["received", "event_id"],

@@ -335,6 +335,11 @@ class ActivityService:
         Caller(org, "webhooks", frozenset())
         return self.store.event_recorded(org, provider, event_id)
 
+    def events_recorded(self, org: str, provider: str, event_ids: list[str]) -> dict[str, str]:
+        """Which of ``provider``'s events ``event_ids`` ``org`` has recorded: event id -> its entry's id."""
+        Caller(org, "webhooks", frozenset())
+        return self.store.events_recorded(org, provider, event_ids) if event_ids else {}
+
     def record_within_quota(
         self, org: str, new: NewEntry, recorded_by: str, quota: str, limit: int, window_seconds: int = 60
     ) -> Optional[Entry]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from activitylog.warm.tier import WarmTier
     from activitylog.webhooks.ingest import Ingest
     from activitylog.webhooks.receiver import Receiver
+    from activitylog.webhooks.recovery import Recovery
 
 
 Handler = Callable[[Any, Any], Any]  # handle(event, context)
@@ -125,6 +126,15 @@ class Container:
             SigningSecrets(_required(self.settings.webhook_secrets_path, "WEBHOOK_SECRETS_PATH")),
             WebhookQueue(_required(self.settings.webhook_queue_url, "WEBHOOK_QUEUE_URL"), self.service.detail_store),
         )
+
+    @cached_property
+    def recovery(self) -> "Recovery":
+        """Missed webhooks from the providers' own APIs, with the orgs' keys for them (PROVIDER_KEYS_PATH)."""
+        from activitylog.webhooks.recovery import Recovery
+        from activitylog.webhooks.secrets import ProviderKeys
+
+        keys = ProviderKeys(_required(self.settings.provider_keys_path, "PROVIDER_KEYS_PATH"))
+        return Recovery(self.service, keys, dict(self.settings.provider_api_bases))
 
     @cached_property
     def ingest(self) -> "Ingest":

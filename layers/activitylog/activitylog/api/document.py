@@ -7,7 +7,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import exports, reads, retry, settings, streams, support, writes
+from activitylog.api import exports, reads, recoveries, retry, settings, streams, support, writes
 from activitylog.entry import ORG_ID
 from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS, REASON
 from activitylog.responses import SCHEMAS
@@ -30,6 +30,7 @@ def openapi_document() -> dict:
     app.include_router(streams.routes())
     app.include_router(support.routes())
     app.include_router(receiver.routes())
+    app.include_router(recoveries.routes())
     app.include_router(exports.routes())
     # Every documented route is behind the JWT authorizer (a 401 without a valid token).
     document = json.loads(
@@ -95,4 +96,25 @@ def openapi_document() -> dict:
             parameter["schema"] = {"enum": sorted(PROVIDERS)}
         if parameter["name"] == "org_id":  # the org ids the API's tokens may carry (activitylog.entry.ORG_ID)
             parameter["schema"] = {"type": "string", "pattern": f"^{ORG_ID}$"}
+    recovery = document["paths"]["/webhooks/{provider}/recoveries"]["post"]
+    recovery["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["from"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "from": {"type": "string", "format": "date-time"},
+                        "to": {"type": "string", "format": "date-time", "description": "default: now"},
+                        "preview": {"type": "boolean", "default": False},
+                    },
+                }
+            }
+        },
+    }
+    for parameter in recovery.get("parameters", []):
+        if parameter["name"] == "provider":
+            parameter["schema"] = {"enum": sorted(PROVIDERS)}
     return document

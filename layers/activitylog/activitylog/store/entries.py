@@ -171,6 +171,15 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
         except DoesNotExist:
             return None
 
+    def events_recorded(self, org: str, provider: str, event_ids: list[str]) -> dict[str, str]:
+        """Of ``provider``'s events ``event_ids``, those recorded: event id -> the id of the entry that records it
+        (consistent reads of their markers, 100 a request)."""
+        by_key = {keys.event_marker_keys(org, provider, event_id): event_id for event_id in event_ids}
+        found: dict[str, str] = {}
+        for marker in EventMarker.batch_get(list(by_key), consistent_read=True):
+            found[by_key[(marker.pk, marker.sk)]] = marker.entry_id
+        return found
+
     def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""

@@ -12,6 +12,10 @@ reads. A signature the cached secret does not verify makes it read the parameter
 most once per ``REFRESH_SECONDS``: a rotated secret is used at once, not minutes later.
 
 ``SigningSecrets("/activitylog/webhooks").get("org_acme", "stripe")`` answers that org's Stripe secret.
+
+An org's key for a provider's own API (``ProviderKeys``: Stripe's restricted key, Square's access
+token, for recovering missed webhooks, ``recovery``) is kept the same way under its own path,
+``{PROVIDER_KEYS_PATH}/{org}/{provider}``, which only the recovery function may read.
 """
 
 from __future__ import annotations
@@ -85,3 +89,7 @@ class SigningSecrets:
             ) from None
         self._missing.pop(name, None)
         return str(value)
+
+
+# The orgs' keys for the providers' own APIs: the same SecureStrings and caching, under PROVIDER_KEYS_PATH.
+ProviderKeys = SigningSecrets

@@ -9,6 +9,8 @@ A provider module defines one ``Provider`` subclass and an instance of it named 
 - ``status``, ``entity``, ``event_label``, ``action_word``: what the WEBHOOK entry shows (``mapping``)
 - ``sign``, ``sample_event`` and ``new_secret``: how the provider signs a delivery, what its events
   and secrets look like, so tests, the benchmark and the demo send what the provider sends
+- optionally, missed events (``recovery``): ``recovery_days`` and ``missed_events``, the events its own
+  API still lists for the org's account; or ``recovery_elsewhere``, what to do where it has no such API
 
 Every check refuses with ``Rejected`` and a short reason the 400 answers with.
 
@@ -31,7 +33,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from activitylog.entry import Status
 
@@ -133,6 +135,20 @@ class Provider:
     def action_word(self, event: dict, identity: Identity) -> str:
         """The verb: the event type's last word (``payment_intent.payment_failed`` → ``payment_failed``)."""
         return identity.event_type.rsplit(".", 1)[-1]
+
+    # --- missed events (``recovery``): what the provider's own API still lists ---------------------
+
+    recovery_days: Optional[int] = None  # how far back its API lists events; None: it has no such API
+    recovery_elsewhere: str = ""  # where there is none: where its missed events wait instead
+    api_base: str = ""  # its API's address (tests and the local stack point it at a fake)
+
+    def missed_events(
+        self, api_key: str, start: datetime, end: datetime, api_base: Optional[str] = None
+    ) -> Iterator[dict]:
+        """The events of the org's account created between ``start`` and ``end`` (inclusive) that may not
+        have reached us, as its webhooks carry them; ``Rejected`` naming ``provider`` when the provider
+        refuses the key, ``ConnectionError`` when it does not answer."""
+        raise NotImplementedError
 
     # --- what tests, the benchmark and the demo send ---------------------------------------------
 

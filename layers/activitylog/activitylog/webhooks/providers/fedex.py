@@ -4,6 +4,12 @@ A push follows the Track API's response (``trackResults[0]``). FedEx documents n
 push is named by what it reports, this tracking number's status at this scan time, as written
 (the same push delivered again names the same event). It is always about a shipment.
 
+Missed events: FedEx has no API that lists them. Its own retry does the recovery: a push not answered
+200 or 202 is retried 3 times over 15 minutes, 5 minutes apart, then kept in the project's missed
+events queue for 7 days, which re-sends them to the destination URL when the retry process is started
+on the Advanced Integrated Visibility webhook project (FedEx Developer Portal, "Monitoring Failures
+and Retry Mechanism"). They come in through the webhook URL, recorded once like any delivery.
+
 >>> event = provider.sample_event("fx_1", "DE", tracking_number="612345678901")
 >>> provider.status(event, provider.read(event)).value, provider.event_label(event, provider.read(event))
 ('WARNING', 'DE · Delivery exception')
@@ -33,6 +39,11 @@ EXCEPTIONS = ("DE", "SE", "DX")  # delivery exception, shipment exception, deliv
 class FedEx(Provider):
     name, display, signature_header = "fedex", "FedEx", "fdx-signature"
     sample_types = ("IT", "DL", "DE", "PU")
+    recovery_elsewhere = (
+        "not available for FedEx: it has no API listing missed events. Its missed events wait 7 days in FedEx's "
+        "own queue (after 3 retries over 15 minutes); re-send them there: start the retry process on your "
+        "Advanced Integrated Visibility webhook project in the FedEx Developer Portal"
+    )
 
     def check(self, delivery: Delivery, secret: str) -> None:
         if not signature_matches(hmac_base64(secret, delivery.body), delivery.headers[self.signature_header]):

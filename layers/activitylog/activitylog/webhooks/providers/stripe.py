@@ -4,6 +4,11 @@
 match (Stripe sends one per secret while a secret is being rolled). An event is named by its
 ``id``; what it is about is ``data.object`` (its ``object`` says which kind).
 
+Missed events: Stripe's List Events (``GET /v1/events``, Stripe's library) with ``delivery_success=false``
+(the events whose delivery is pending or failed) and ``created[gte]``/``created[lte]``, 100 a page,
+paged by ``starting_after``; Stripe keeps events 30 days. The org's key: a restricted key with read
+access to events.
+
 >>> event = provider.sample_event("evt_1", "payment_intent.succeeded", amount=4200)
 >>> provider.entity(event, provider.read(event))["label"]
 '42.00 USD'
@@ -12,9 +17,10 @@ match (Stripe sends one per secret while a secret is being rolled). An event is 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from activitylog.entry import Status
 from activitylog.webhooks.providers.base import (
@@ -92,6 +98,33 @@ class Stripe(Provider):
             return None
         return {"type": kind, "id": str(object_id), "label": describe(kind, found)}
 
+    recovery_days = 30  # "Retrieves the details of an event if it was created in the last 30 days"
+    api_base = "https://api.stripe.com"
+
+    def missed_events(
+        self, api_key: str, start: datetime, end: datetime, api_base: Optional[str] = None
+    ) -> Iterator[dict]:
+        import stripe
+
+        client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base or self.api_base},
+            max_network_retries=2,  # Stripe's library retries a 429, a 5xx and a lost connection, idempotently
+            http_client=stripe.RequestsClient(timeout=10),
+        )
+        params = {
+            "delivery_success": False,
+            "created": {"gte": int(start.timestamp()), "lte": int(end.timestamp())},
+            "limit": 100,
+        }
+        try:
+            for event in client.v1.events.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
+                yield event.to_dict()
+        except (stripe.AuthenticationError, stripe.PermissionError, stripe.InvalidRequestError) as error:
+            raise Rejected(f"Stripe refused the organization's API key: {_unkeyed(error)}", "provider") from None
+        except stripe.StripeError as error:
+            raise ConnectionError(f"Stripe did not answer: {_unkeyed(error)}") from None
+
     def sign(self, secret: str, body: bytes, url: str, timestamp: Optional[int] = None) -> dict[str, str]:
         import stripe
 
@@ -131,6 +164,16 @@ class Stripe(Provider):
 
     def new_secret(self) -> str:
         return "whsec_" + secrets.token_hex(32)
+
+
+def _unkeyed(error: Exception) -> str:
+    """Stripe's message without the key it may quote (``Invalid API Key provided: rk_live_****1234``).
+
+    >>> _unkeyed(ValueError("Invalid API Key provided: rk_live_****abcd"))
+    'Invalid API Key provided: *****'
+    """
+    message = str(getattr(error, "user_message", None) or error)
+    return re.sub(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9*]+", "*****", message)[:300]
 
 
 def _object(event: dict) -> Optional[dict]:
