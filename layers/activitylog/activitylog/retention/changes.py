@@ -69,11 +69,8 @@ def handle(restamper: "Restamper", event: dict, context: Any) -> Any:
 
     def record_handler(record: Any) -> None:
         change = json.loads(record.body)
-        if (
-            keys.org_of(change["dynamodb"]["Keys"]["pk"]["S"]) in stepped
-        ):  # a step reads the latest policy: once a batch
-            return
-        stepped.update(restamper.on_stream([DynamoDBRecord(change)]))
+        if keys.org_of(change["dynamodb"]["Keys"]["pk"]["S"]) not in stepped:  # a step reads the latest policy
+            stepped.update(restamper.on_stream([DynamoDBRecord(change)]))
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

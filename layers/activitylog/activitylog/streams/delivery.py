@@ -1,11 +1,11 @@
 """Streams' delivery: the table's stream fanned out to each matching stream, then each stream delivered in its lane.
 
-- **Fan-out** (``Fanout``, the table's DynamoDB stream): the orgs' policy changes to the re-stamp's FIFO queue
-  (``activitylog.retention.changes``: the fan-out is the stream's second reader, beside the archive); each new entry version is written as a *waiting* item
-  of every ACTIVE or PAUSED stream of its org whose filter the list would answer it for (``query.filters.matches``),
-  then one *doorbell* per stream with new work goes to ``StreamDeliveries``, an SQS FIFO queue whose message group
-  is the stream: every destination is an ordered lane of its own, so a failing or slow one is held back without
-  holding the others (Lambda scales by active message groups).
+- **Fan-out** (``Fanout``, the table's DynamoDB stream, whose second reader it is beside the archive): the orgs'
+  policy changes go to the re-stamp's FIFO queue (``activitylog.retention.changes``); each new entry version is
+  written as a *waiting* item of every ACTIVE or PAUSED stream of its org whose filter the list would answer it
+  for (``query.filters.matches``), then one *doorbell* per stream with new work goes to ``StreamDeliveries``, an SQS
+  FIFO queue whose message group is the stream: every destination is an ordered lane of its own, so a failing or
+  slow one is held back without holding the others (Lambda scales by active message groups).
 - **Delivery** (``Delivery``, the FIFO queue): a doorbell's stream gets its waiting entries in id order (pages of
   500), rendered in its format and sent; the delivered ones are removed and the state records the delivery.
   A failure keeps them waiting: the doorbell comes back after a backoff (10 s, 30 s, 1 min, 5 min, 15 min, 30 min,
