@@ -1,13 +1,12 @@
 """The retention function: applies an org's retention change to what existed before it.
 
-Fed by the table's stream, filtered (template.yaml's FilterCriteria) to the orgs' policy
-items: each change, and each chunk's progress written back, brings the next chunk. Its role
-reads and re-stamps entries and re-tags the org's archive objects; nothing else.
+Fed by the ``RetentionChanges`` FIFO queue (a message group per org), to which the streams' fan-out hands each write
+of an org's policy item, the stream record unchanged: each change, and each chunk's progress written back, brings
+the next chunk (activitylog/retention/changes.py). Its role reads and re-stamps entries and re-tags the org's
+archive objects; nothing else (it does not read the table's stream).
 """
 
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from activitylog.retention.changes import handle
+from activitylog.wiring import SQS, container, entrypoint
 
-from activitylog.wiring import DYNAMODB_STREAM, container, entrypoint
-
-lambda_handler = entrypoint(DYNAMODB_STREAM,
-                            lambda event, context: {"orgs": container().restamper.on_stream(DynamoDBStreamEvent(event).records)})
+lambda_handler = entrypoint(SQS, lambda event, context: handle(container().restamper, event, context))

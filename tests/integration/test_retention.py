@@ -4,6 +4,7 @@ SYSTEM_EVENT, the expiry of new entries, and the re-stamp of existing ones, on D
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta, timezone
 
@@ -234,3 +235,151 @@ def test_an_offloaded_detail_follows_its_entrys_expiry_when_the_policy_changes(w
         removed = lifecycle_expiry(s3, stored.detail_ref)
         late = now - ids.occurred_at(e["id"])
         assert expires <= removed <= expires + late + timedelta(days=2), (e["id"], expires, removed)
+
+
+# -- the re-stamp's loop through the fan-out and the RetentionChanges FIFO queue ------------------------
+# The table's stream has two readers (the archive and the streams' fan-out): the fan-out hands each policy change,
+# as the stream record it is, to a FIFO queue whose message group is the org; the retention function reads that.
+
+class Lanes:
+    """The fan-out and the retention function as Lambda runs them, on the table's real stream and moto's FIFO queue."""
+
+    def __init__(self, stream, queue_url: str) -> None:
+        import boto3
+
+        self.stream, self.queue_url, self.seen = stream, queue_url, None
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+
+    def new_records(self) -> list:
+        records = [r for r in self.stream.records() if self.seen is None or int(r["dynamodb"]["SequenceNumber"]) > int(self.seen)]
+        if records:
+            self.seen = records[-1]["dynamodb"]["SequenceNumber"]
+        return records
+
+    def fan_out(self) -> dict:
+        from tests.integration.streams import stream_event
+        from tests.support.kit import LambdaContext, load_handler_module
+
+        return load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(self.new_records()), LambdaContext())
+
+    def received(self) -> list[dict]:
+        return self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+
+    def retain(self, messages: list[dict]) -> dict:
+        """The retention function on one batch; Lambda's poller deletes what it did not report failed."""
+        from tests.support.events import sqs_record
+        from tests.support.kit import LambdaContext, load_handler_module
+
+        arn = "arn:aws:sqs:us-east-1:123456789012:" + self.queue_url.rsplit("/", 1)[-1]
+        answer = load_handler_module("RetentionFunction").lambda_handler(
+            {"Records": [sqs_record(m, arn) for m in messages]}, LambdaContext())
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return answer
+
+
+@pytest.fixture
+def lanes(admin_api, activity_table, dynamodb_client, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from activitylog import wiring
+    from tests.integration.streams import TableStream
+    from tests.support.faults import MOTO
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(config=MOTO):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="retention-changes.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        monkeypatch.setenv("RETENTION_QUEUE_URL", url)
+        monkeypatch.setenv("STREAM_QUEUE_URL", sqs.create_queue(QueueName="streams.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"])
+        monkeypatch.delenv("ARCHIVE_BUCKET", raising=False)
+        wiring.reset()
+        yield Lanes(TableStream(dynamodb_client, activity_table), url)
+        wiring.reset()
+
+
+def test_the_fanout_hands_a_policy_change_unchanged_to_the_orgs_fifo_lane(admin_api, lanes):
+    admin_api.record(entry())
+    assert change(admin_api, {"hot_days": 365}).status == 200
+    records = lanes.stream.records()
+    (policy_record,) = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] == "retention"]
+
+    lanes.fan_out()
+
+    (message,) = lanes.received()
+    assert json.loads(message["Body"]) == policy_record  # the Lambda stream record, as the stream gave it
+    assert message["Attributes"]["MessageGroupId"] == "org_acme#meta"  # one lane an org: its changes in order
+    assert message["Attributes"]["MessageDeduplicationId"] == policy_record["dynamodb"]["SequenceNumber"]
+
+
+def test_a_failed_send_fails_the_fanout_batch_and_its_retry_loses_nothing(admin_api, lanes, monkeypatch):
+    from activitylog import wiring
+
+    assert change(admin_api, {"hot_days": 365}).status == 200
+    batch = lanes.new_records()
+    from tests.integration.streams import stream_event
+    from tests.support.kit import LambdaContext, load_handler_module
+
+    handler = load_handler_module("StreamFanoutFunction").lambda_handler
+    monkeypatch.setenv("RETENTION_QUEUE_URL", lanes.queue_url.replace("retention-changes", "gone"))  # SQS refuses the send
+    wiring.reset()
+    with pytest.raises(Exception, match="NonExistentQueue|QueueDoesNotExist|does not exist"):
+        handler(stream_event(batch), LambdaContext())  # a function error: Lambda retries the batch
+    assert lanes.received() == []
+
+    monkeypatch.setenv("RETENTION_QUEUE_URL", lanes.queue_url)
+    wiring.reset()
+    handler(stream_event(batch), LambdaContext())  # the retry
+    (message,) = lanes.received()
+    assert json.loads(message["Body"])["dynamodb"]["Keys"]["sk"]["S"] == "retention"
+
+
+def test_each_chunks_progress_brings_the_next_through_the_fanout_and_the_queue_until_done(admin_api, lanes, monkeypatch):
+    now = datetime.now(timezone.utc)
+    written = [admin_api.record(entry(occurred_at=(now - timedelta(days=days)).isoformat())).body for days in (1, 100, 300, 500, 600)]
+    monkeypatch.setattr(Restamper, "PAGE", 2)
+    monkeypatch.setattr(Restamper, "BUDGET_SECONDS", 0)  # one page per step: the loop must carry it to the end
+    assert change(admin_api, {"hot_days": 1095}).status == 200
+
+    rounds = 0
+    while rounds < 20:
+        lanes.fan_out()  # the stream's new records: entries for the streams, the policy item's writes for the re-stamp
+        messages = lanes.received()
+        if not messages:
+            break
+        assert lanes.retain(messages) == {"batchItemFailures": []}
+        rounds += 1
+    assert 3 <= rounds < 20, rounds  # a chunk a round, each brought by the previous one's progress write
+    assert policy(admin_api).body["existing"] == {"state": "done", "entries_updated": len(written), "archive_objects_updated": 0}
+    service = common.service()
+    for e in written:
+        assert service.stored("org_acme", e["id"]).expires_at == int(ids.occurred_at(e["id"]).timestamp()) + 1095 * DAY
+
+
+def test_an_org_whose_restamp_fails_comes_back_alone_and_the_others_go_on(admin_api, lanes, monkeypatch):
+    globex = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")
+    admin_api.record(entry())
+    admin_api.record(entry(), token=claims(org="org_globex", sub="svc_jobs", scope="activity:write"))
+    for token in (ADMIN, globex):
+        assert change(admin_api, {"hot_days": 365}, token).status == 200
+    lanes.fan_out()
+    messages = lanes.received()
+    assert sorted(m["Attributes"]["MessageGroupId"] for m in messages) == ["org_acme#meta", "org_globex#meta"]
+    stepped, original = [], Restamper.step
+
+    def step(self, org):
+        stepped.append(org)
+        if org == "org_acme":
+            raise RuntimeError("DynamoDB throttled")
+        return original(self, org)
+
+    monkeypatch.setattr(Restamper, "step", step)
+    answer = lanes.retain(messages)
+    acme = [m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == "org_acme#meta"]
+    assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == sorted(acme)
+    assert sorted(stepped) == ["org_acme", "org_globex"]
+    assert policy(admin_api, globex).body["existing"]["state"] == "done"
+    assert policy(admin_api).body["existing"]["state"] != "done"

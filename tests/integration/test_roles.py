@@ -110,6 +110,10 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         physical["StreamDeliveries"] = boto3.client("sqs", region_name="us-east-1").create_queue(
             QueueName=lanes, Attributes={"FifoQueue": "true"})["QueueUrl"]
         names[lanes] = "StreamDeliveries"
+        changes = f"retention-changes-{suffix}.fifo"
+        physical["RetentionChanges"] = boto3.client("sqs", region_name="us-east-1").create_queue(
+            QueueName=changes, Attributes={"FifoQueue": "true"})["QueueUrl"]
+        names[changes] = "RetentionChanges"
         physical["ServiceKey"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
@@ -191,8 +195,15 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     records = stream.records()  # read by the test, as Lambda would: not the functions' calls
     policy_records = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] == "retention"]
     entries = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] not in ("shards", "retention")]
+    # The policy changes reach the re-stamp through the fan-out (the stream's reader) and the RetentionChanges queue.
+    with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as used["StreamFanoutFunction"]:
+        load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(policy_records), LambdaContext())
+    changes = boto3.client("sqs", region_name="us-east-1").receive_message(
+        QueueUrl=physical["RetentionChanges"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert len(changes) == len(policy_records)
     with running("RetentionFunction", physical, template, monkeypatch, calls) as used["RetentionFunction"]:
-        load_handler_module("RetentionFunction").lambda_handler(stream_event(policy_records), LambdaContext())
+        answer = load_handler_module("RetentionFunction").lambda_handler({"Records": [sqs_record(m) for m in changes]}, LambdaContext())
+        assert answer["batchItemFailures"] == [], answer
     with running("ArchiveFunction", physical, template, monkeypatch, calls) as used["ArchiveFunction"]:
         load_handler_module("ArchiveFunction").lambda_handler(stream_event(entries), LambdaContext())
     from activitylog.archive import layout
@@ -267,8 +278,9 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
             call("SettingsFunction", "POST", path + "/resume", "activity:admin")
             call("SettingsFunction", "POST", path + "/backfill", "activity:admin", {"days": 1})
         fresh = [r for r in stream.records() if r not in records]
-        with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as used["StreamFanoutFunction"]:
+        with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as fanned:
             load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(fresh), LambdaContext())
+        used["StreamFanoutFunction"] += fanned
         for failing in (False, True):
             receiver.status = 500 if failing else 200
             if failing:  # something new to send

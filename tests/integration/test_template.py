@@ -861,7 +861,11 @@ def test_streams_have_their_own_lanes_secrets_and_alarms(transformed, template):
     assert doorbells["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     changes = resources["StreamFanoutFunction"]["Properties"]["Events"]["Changes"]["Properties"]
     assert changes["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamFanoutFailures", "Arn"]}
-    assert all('"ty"' in f["Pattern"] and "INSERT" in f["Pattern"] for f in changes["FilterCriteria"]["Filters"])
+    # entries' new versions; besides them only the orgs' policy items, for the re-stamp (test_exactly_two_functions_...)
+    entries = [f for f in changes["FilterCriteria"]["Filters"] if '"ty"' in f["Pattern"]]
+    assert entries and all("INSERT" in f["Pattern"] for f in entries)
+    assert [json.loads(f["Pattern"])["dynamodb"] for f in changes["FilterCriteria"]["Filters"] if f not in entries] == [
+        {"Keys": {"sk": {"S": ["retention"]}}}]
     alarmed = {repr(r["Properties"].get("Dimensions")) for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     for watched in ("StreamDeliveriesDeadLetters", "StreamFanoutFailures", "StreamFanoutFunction"):
         assert any(watched in dimensions for dimensions in alarmed), watched
@@ -873,3 +877,40 @@ def test_streams_have_their_own_lanes_secrets_and_alarms(transformed, template):
         (statement,) = [st for st in _role_statements(transformed, function) if st.get("Sid") == "StreamSecrets"]
         assert set(_as_list(statement["Action"])) == actions and statement["Resource"] == names, function
     assert not any("secretsmanager:" in action for action in _all_actions(transformed, "StreamFanoutFunction"))
+
+
+def test_exactly_two_functions_read_the_tables_stream_and_the_fanout_hands_policy_changes_to_retention(transformed, template):
+    # DynamoDB Streams advises at most two readers a shard: the archive and the fan-out. The orgs' policy changes
+    # reach the re-stamp through the fan-out and a FIFO queue (one lane an org), not as a third reader.
+    resources = template["Resources"]
+    readers = sorted(name for name, function in resources.items() if function["Type"] == "AWS::Serverless::Function"
+                     for event in function["Properties"].get("Events", {}).values()
+                     if event["Type"] == "DynamoDB" and event["Properties"]["Stream"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]})
+    assert readers == ["ArchiveFunction", "StreamFanoutFunction"]
+    stream_mappings = sorted(name for name, r in transformed["Resources"].items() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                             and r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]})
+    assert stream_mappings == ["ArchiveFunctionChanges", "StreamFanoutFunctionChanges"]
+    # The fan-out takes the policy items as well (the retention function's former pattern) and may only send them on.
+    changes = resources["StreamFanoutFunction"]["Properties"]["Events"]["Changes"]["Properties"]
+    patterns = [json.loads(f["Pattern"]) for f in changes["FilterCriteria"]["Filters"]]
+    assert {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["retention"]}}}} in patterns
+    assert resources["StreamFanoutFunction"]["Properties"]["Environment"]["Variables"]["RETENTION_QUEUE_URL"] == {"Ref": "RetentionChanges"}
+    assert _granted(transformed, "StreamFanoutFunction", "RetentionChanges") == {"sqs:SendMessage"}
+    assert not any(a.startswith("sqs:") and a != "sqs:SendMessage" for a in _all_actions(transformed, "StreamFanoutFunction"))
+    # A FIFO queue under the service key, a FIFO dead-letter queue with an alarm; the re-stamp reads it, not the stream.
+    queue = resources["RetentionChanges"]["Properties"]
+    assert queue["FifoQueue"] is True and queue["KmsMasterKeyId"] == {"Ref": "ServiceKey"}
+    assert queue["VisibilityTimeout"] >= 6 * resources["RetentionFunction"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RetentionChangesDeadLetters", "Arn"]}
+    dead = resources["RetentionChangesDeadLetters"]["Properties"]
+    assert dead["FifoQueue"] is True and dead["KmsMasterKeyId"] == {"Ref": "ServiceKey"}
+    assert any(r["Type"] == "AWS::CloudWatch::Alarm" and "RetentionChangesDeadLetters" in repr(r["Properties"].get("Dimensions"))
+               for r in resources.values())
+    (event,) = resources["RetentionFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": ["RetentionChanges", "Arn"]}
+    assert event["Properties"]["BatchSize"] == 10 and event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    retention_role = transformed["Resources"]["RetentionFunctionRole"]["Properties"]
+    assert not any("DynamoDB" in repr(arn) for arn in retention_role.get("ManagedPolicyArns", []))  # no stream read rights
+    assert not any(a.startswith("dynamodb:") and "Stream" in a or a == "dynamodb:GetRecords"
+                   for a in _all_actions(transformed, "RetentionFunction"))
+    assert "RetentionFailures" not in resources  # the FIFO dead-letter queue took its place

@@ -160,6 +160,8 @@ class Settings:
     stream_queue_url: Optional[str] = field(default=None, metadata=_env("STREAM_QUEUE_URL", parse=_optional))
     stream_mail_from: Optional[str] = field(default=None, metadata=_env("STREAM_MAIL_FROM", parse=_optional))
     streams_allow_loopback: bool = field(default=False, metadata=_env("STREAMS_ALLOW_LOOPBACK", "local", _true))
+    # the orgs' policy changes, handed by the streams' fan-out to the re-stamp (FIFO, a message group per org)
+    retention_queue_url: Optional[str] = field(default=None, metadata=_env("RETENTION_QUEUE_URL", parse=_optional))
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
     exports: ExportSettings = field(default_factory=ExportSettings)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from activitylog.exports.service import ExportService
     from activitylog.jobs.client import Publisher
     from activitylog.jobs.ingest import ActivityIngest
+    from activitylog.retention.changes import RetentionChanges
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
     from activitylog.streams.delivery import Delivery, Fanout
@@ -248,7 +249,13 @@ class Container:
     def fanout(self) -> "Fanout":
         from activitylog.streams.delivery import Fanout
 
-        return Fanout(self.service, self.doorbell)
+        return Fanout(self.service, self.doorbell, retention_changes=self.retention_changes)
+
+    @cached_property
+    def retention_changes(self) -> "RetentionChanges":
+        from activitylog.retention.changes import RetentionChanges
+
+        return RetentionChanges(self.settings.retention_queue_url)
 
     @cached_property
     def delivery(self) -> "Delivery":

@@ -7,6 +7,9 @@ core's: ``activitylog.retention_policy``, read by the store and the service belo
                 SYSTEM_EVENT entry that records it (before and after), in one transaction
 - ``restamp``   the background job that applies a change to what exists already: every
                 entry's expiry, every archive object's retention tag
+- ``changes``   how a change reaches it: the streams' fan-out hands the policy item's stream
+                records to the ``RetentionChanges`` FIFO queue (a lane per org), which the
+                retention function reads
 
 ``RetentionSettings(service).change(admin, RetentionChange(hot_days=365))`` is the PUT.
 """

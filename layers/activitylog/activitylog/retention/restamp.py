@@ -8,8 +8,9 @@ days: every archive object of the org gets the new class's tag, which its lifecy
 from the object's creation.
 
 It runs as a loop on the table's stream: a change writes the policy item, the stream hands
-that to ``step``, which does one bounded chunk and writes its progress back onto the policy
-item, which the stream hands over again, until the state is ``done``. A newer change makes the
+that to ``step`` (through the streams' fan-out and the ``RetentionChanges`` FIFO queue:
+``activitylog.retention.changes``), which does one bounded chunk and writes its progress back
+onto the policy item, which comes back the same way, until the state is ``done``. A newer change makes the
 older loop's progress write fail, and that loop ends. It starts ``policy_seconds`` after the
 change, when every container writes new entries with the new period already.
 

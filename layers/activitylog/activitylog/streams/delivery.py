@@ -1,10 +1,11 @@
 """Streams' delivery: the table's stream fanned out to each matching stream, then each stream delivered in its lane.
 
-- **Fan-out** (``Fanout``, the table's DynamoDB stream): each new entry version is written as a *waiting* item
-  of every ACTIVE or PAUSED stream of its org whose filter the list would answer it for (``query.filters.matches``),
-  then one *doorbell* per stream with new work goes to ``StreamDeliveries``, an SQS FIFO queue whose message group
-  is the stream: every destination is an ordered lane of its own, so a failing or slow one is held back without
-  holding the others (Lambda scales by active message groups).
+- **Fan-out** (``Fanout``, the table's DynamoDB stream, whose second reader it is beside the archive): the orgs'
+  policy changes go to the re-stamp's FIFO queue (``activitylog.retention.changes``); each new entry version is
+  written as a *waiting* item of every ACTIVE or PAUSED stream of its org whose filter the list would answer it
+  for (``query.filters.matches``), then one *doorbell* per stream with new work goes to ``StreamDeliveries``, an SQS
+  FIFO queue whose message group is the stream: every destination is an ordered lane of its own, so a failing or
+  slow one is held back without holding the others (Lambda scales by active message groups).
 - **Delivery** (``Delivery``, the FIFO queue): a doorbell's stream gets its waiting entries in id order (pages of
   500), rendered in its format and sent; the delivered ones are removed and the state records the delivery.
   A failure keeps them waiting: the doorbell comes back after a backoff (10 s, 30 s, 1 min, 5 min, 15 min, 30 min,
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from activitylog import ids
 from activitylog.entry import iso_time
 from activitylog.query.filters import matches, parse_stream_filter
+from activitylog.retention.changes import is_policy_change
 from activitylog.store.streams import WAITING_PAGE
 from activitylog.streams.doorbell import Doorbell
 from activitylog.streams.settings import ACTIVE, PAUSED
@@ -33,6 +35,7 @@ from activitylog.views import detail_view
 
 if TYPE_CHECKING:
     from activitylog.entry import Entry
+    from activitylog.retention.changes import RetentionChanges
     from activitylog.service import ActivityService
     from activitylog.streams.secrets import StreamSecrets
 
@@ -59,9 +62,14 @@ class Fanout:
     """Each entry version of a stream batch to the waiting items of the streams that want it, then their doorbells."""
 
     def __init__(
-        self, service: "ActivityService", doorbell: Doorbell, clock: Callable[[], float] = time.monotonic
+        self,
+        service: "ActivityService",
+        doorbell: Doorbell,
+        clock: Callable[[], float] = time.monotonic,
+        retention_changes: Optional["RetentionChanges"] = None,
     ) -> None:
         self.service, self.doorbell, self.clock = service, doorbell, clock
+        self.retention_changes = retention_changes
         self._streams: dict[str, tuple[float, list[dict]]] = {}
 
     def streams(self, org: str) -> list[dict]:
@@ -74,7 +82,16 @@ class Fanout:
         return cached[1]
 
     def handle(self, records: list[dict]) -> dict:
-        """Records as Lambda hands them (``Records``); answers how many waiting items and doorbells it wrote."""
+        """Records as Lambda hands them (``Records``); answers how many waiting items and doorbells it wrote.
+
+        The orgs' policy changes go first to the re-stamp's queue (``activitylog.retention.changes``): a failed send
+        fails the batch, which Lambda retries, so none is lost.
+        """
+        changes = [record for record in records if is_policy_change(record)]
+        if changes:
+            if self.retention_changes is None:
+                raise RuntimeError("the fan-out has no RetentionChanges queue to hand policy changes to")
+            self.retention_changes.forward(changes)
         wanted: dict[tuple[str, str], tuple[str, list[dict]]] = {}  # (org, stream) -> (status, documents)
         last_sequence = ""
         for record in records:
