@@ -1,5 +1,5 @@
-// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports* and
-// /openapi.json to it in AWS; locally the same server answers them.
+// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports*,
+// /members and /catalog to it in AWS; locally the same server answers them.
 
 /** The token was refused (401): missing, expired, or not signed for this service. */
 export class SignedOut extends Error {}
@@ -77,24 +77,17 @@ export function createApi(getToken) {
     related(id, signal) {
       return get(`/activities/${encodeURIComponent(id)}/related`, signal);
     },
+    /**
+     * The vocabulary the filters offer, from the org's catalogue (GET /catalog): types, statuses and entity
+     * types, each {value, label}, as the service names them; the page keeps no copy.
+     */
+    async catalog() {
+      const answer = await (await send('GET', '/catalog')).json();
+      return { types: answer.types, statuses: answer.statuses, entityTypes: answer.entity_types };
+    },
     /** Run a failed job again: {id (the "Retried …" entry), run_id (the new run's entry), retry_of, job}. */
     async retry(id) {
       return (await send('POST', `/activities/${encodeURIComponent(id)}/retry`)).json();
     },
-  };
-}
-
-/**
- * The vocabulary the filters offer (types, statuses, entity types), read from the API's own
- * OpenAPI document, which is generated from the service's enums: the page never keeps a copy.
- */
-export async function vocabulary() {
-  const response = await fetch('/openapi.json', { headers: { Accept: 'application/json' } });
-  if (!response.ok) throw new ApiError(response.status, `The API's document answered ${response.status}.`);
-  const columns = (await response.json()).components.schemas.ListItem.properties;
-  return {
-    types: columns.type.enum,
-    statuses: columns.status.enum,
-    entityTypes: columns.entity.properties.type.enum,
   };
 }

@@ -1,5 +1,5 @@
 // The Activity Logs page: sign-in, the filters (kept in the URL), the table with its cursor, the detail panel.
-import { ApiError, SignedOut, createApi, vocabulary } from './api.js';
+import { ApiError, SignedOut, createApi } from './api.js';
 import { createDetail } from './detail.js';
 import { toolbarActions } from './extensions.js';
 import { apiQuery, emptyFilters, fromLocalInput, readUrl, toLocalInput, writeUrl } from './filters.js';
@@ -66,7 +66,7 @@ async function start() {
   $('who').hidden = false;
   if (!vocab) {
     try {
-      vocab = await vocabulary();
+      vocab = await api.catalog();
     } catch (error) {
       fail(error, () => start());
       return;
@@ -201,13 +201,13 @@ function applyFilters(next) {
 function buildFilterControls() {
   const closeOthers = (open) => () => Object.values(multiSelects).filter((menu) => menu !== multiSelects[open]).forEach((menu) => menu.close());
   multiSelects = {
-    types: createMultiSelect($('type-filter'), { label: 'Type', name: 'type', values: vocab.types,
+    types: createMultiSelect($('type-filter'), { label: 'Type', name: 'type', values: vocab.types.map((type) => type.value),
       onChange: (types) => applyFilters({ ...filters, types }), onOpen: closeOthers('types') }),
-    statuses: createMultiSelect($('status-filter'), { label: 'Status', name: 'status', values: vocab.statuses,
+    statuses: createMultiSelect($('status-filter'), { label: 'Status', name: 'status', values: vocab.statuses.map((status) => status.value),
       presets: [['FAILED + WARNING', ['FAILED', 'WARNING']]],
       onChange: (statuses) => applyFilters({ ...filters, statuses }), onOpen: closeOthers('statuses') }),
   };
-  $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type }, entityLabel(type))));
+  $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type.value }, type.label)));
   $('toolbar-actions').replaceChildren(...toolbarActions.map((action) => {
     const button = el('button', { type: 'button' }, action.label);
     button.addEventListener('click', () => action.run(list.query, { ...context, button }));
