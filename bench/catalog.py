@@ -16,12 +16,11 @@ import argparse
 import json
 import random
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from common import RETENTION_DAYS, WCU_ORG, local_table, log
-from internals import store_client
+from internals import Capacity
 from seeding import build_entry
 
 from activitylog.archive.lines import INSERT, version_line
@@ -42,39 +41,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-class Capacity:
-    """Consumed capacity of the store's client, per operation, and whether each request named the catalogue."""
-
-    def __init__(self) -> None:
-        self.units: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self._client = store_client()
-        self._pending: list[bool] = []
-
-    def _ask(self, params: dict, **_: Any) -> None:
-        params["ReturnConsumedCapacity"] = "TOTAL"
-        self._pending.append("catalog#" in json.dumps(params, default=str))
-
-    def _answer(self, parsed: dict, model: Any, **_: Any) -> None:
-        counted = self._pending.pop(0) if self._pending else False
-        consumed = parsed.get("ConsumedCapacity") or []
-        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
-        what = f"{'catalogue' if counted else 'entries'} {model.name}"
-        self.units[what] += units
-        self.requests[what] += 1
-
-    def __enter__(self) -> "Capacity":
-        for operation in OPERATIONS:
-            self._client.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._ask)
-            self._client.meta.events.register(f"after-call.dynamodb.{operation}", self._answer)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        for operation in OPERATIONS:
-            self._client.meta.events.unregister(f"before-parameter-build.dynamodb.{operation}", self._ask)
-            self._client.meta.events.unregister(f"after-call.dynamodb.{operation}", self._answer)
-
-
 def main() -> None:
     args = arguments()
     rng = random.Random(args.seed)
@@ -87,7 +53,7 @@ def main() -> None:
         log(f"{len(entries)} entries: {len(actions)} (type, action) names, {len(events)} webhook events")
         where = OrgStorage(WCU_ORG, 1, 1, RETENTION_DAYS, DEFAULT_ARCHIVE_DAYS)
         store = EntryStore(DetailStore(None))
-        with Capacity() as written:
+        with Capacity("catalog#", "catalogue", OPERATIONS) as written:
             for entry in entries:
                 store.put(where, entry)
         base = sum(u for what, u in written.units.items() if what.startswith("entries"))
@@ -102,7 +68,7 @@ def main() -> None:
             for line in lines:
                 line["org"] = org
             started = time.perf_counter()
-            with Capacity() as counting:
+            with Capacity("catalog#", "catalogue", OPERATIONS) as counting:
                 for first in range(0, len(lines), size):
                     batch = lines[first:first + size]
                     store.count_catalog(uses_of(batch), f"{size}-{first}")

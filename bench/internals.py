@@ -7,6 +7,8 @@ The seed writes 200,000 entries with BatchWriteItem, so it builds each entry the
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from typing import Any
 
 from activitylog import rules
@@ -42,3 +44,38 @@ def connection() -> Any:
 def store_client() -> Any:
     """The botocore client under the store, to hook ReturnConsumedCapacity onto its own calls."""
     return table_connection().connection.client
+
+
+class Capacity:
+    """Consumed capacity of the store's client, per operation, over ``operations``; a request whose parameters name
+    ``marker`` (a key prefix: ``catalog#``, ``actor#``) is counted as ``label``'s, any other as the entries'."""
+
+    def __init__(self, marker: str, label: str, operations: tuple[str, ...]) -> None:
+        self.marker, self.label, self.operations = marker, label, operations
+        self.units: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self._client = store_client()
+        self._pending: list[bool] = []
+
+    def _ask(self, params: dict, **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+        self._pending.append(self.marker in json.dumps(params, default=str))
+
+    def _answer(self, parsed: dict, model: Any, **_: Any) -> None:
+        marked = self._pending.pop(0) if self._pending else False
+        consumed = parsed.get("ConsumedCapacity") or []
+        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
+        what = f"{self.label if marked else 'entries'} {model.name}"
+        self.units[what] += units
+        self.requests[what] += 1
+
+    def __enter__(self) -> "Capacity":
+        for operation in self.operations:
+            self._client.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._ask)
+            self._client.meta.events.register(f"after-call.dynamodb.{operation}", self._answer)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for operation in self.operations:
+            self._client.meta.events.unregister(f"before-parameter-build.dynamodb.{operation}", self._ask)
+            self._client.meta.events.unregister(f"after-call.dynamodb.{operation}", self._answer)

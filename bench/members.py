@@ -21,12 +21,11 @@ import argparse
 import json
 import random
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from common import RETENTION_DAYS, WCU_ORG, local_table, log
-from internals import store_client
+from internals import Capacity
 from seeding import build_entry
 
 from activitylog.config import DEFAULT_ARCHIVE_DAYS
@@ -45,39 +44,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-class Capacity:
-    """Consumed capacity of the store's client, per operation, and whether each request named the directory."""
-
-    def __init__(self) -> None:
-        self.units: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self._client = store_client()
-        self._pending: list[bool] = []
-
-    def _ask(self, params: dict, **_: Any) -> None:
-        params["ReturnConsumedCapacity"] = "TOTAL"
-        self._pending.append("actor#" in json.dumps(params, default=str))
-
-    def _answer(self, parsed: dict, model: Any, **_: Any) -> None:
-        directory = self._pending.pop(0) if self._pending else False
-        consumed = parsed.get("ConsumedCapacity") or []
-        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
-        what = f"{'directory' if directory else 'entries'} {model.name}"
-        self.units[what] += units
-        self.requests[what] += 1
-
-    def __enter__(self) -> "Capacity":
-        for operation in OPERATIONS:
-            self._client.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._ask)
-            self._client.meta.events.register(f"after-call.dynamodb.{operation}", self._answer)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        for operation in OPERATIONS:
-            self._client.meta.events.unregister(f"before-parameter-build.dynamodb.{operation}", self._ask)
-            self._client.meta.events.unregister(f"after-call.dynamodb.{operation}", self._answer)
-
-
 def write_all(entries: list[Any], mode: str, per_container: int) -> tuple[Capacity, float]:
     """Write the entries in ``mode`` on a fresh table: (the capacity they consumed, seconds)."""
     with local_table(shards=1):
@@ -86,7 +52,7 @@ def write_all(entries: list[Any], mode: str, per_container: int) -> tuple[Capaci
         if mode == "steady":  # the directory holds the org's members already (they have acted before)
             EntryStore(DetailStore(None)).note_actors(WCU_ORG, entries)
         started = time.perf_counter()
-        with Capacity() as capacity:
+        with Capacity("actor#", "directory", OPERATIONS) as capacity:
             for index, entry in enumerate(entries):
                 if mode in ("cold", "steady") and index % per_container == 0:
                     store = EntryStore(DetailStore(None))  # a new execution environment: nothing known

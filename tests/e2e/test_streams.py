@@ -214,12 +214,20 @@ def test_splunk_datadog_and_a_customers_bucket_each_get_their_documented_request
         assert [(e["index"], e["sourcetype"], e["event"]["class_uid"]) for e in events] == [("main", "activitylog", 6003)] * 3
         assert [e["event"]["metadata"]["uid"].split(".")[0] for e in events] == written  # id order
 
-        logs = wait_for(lambda: [log for r in intake.requests for log in r.json()] or None, timeout=30)
+        def datadog_logs():  # a delivery may come in more than one request: wait for all three
+            found = [log for r in intake.requests for log in r.json()]
+            return found if len(found) >= 3 else None
+
+        logs = wait_for(datadog_logs, timeout=30)
         assert all(r.header("DD-API-KEY") == "dd-api-key-0123456789" for r in intake.requests)
         assert [json.loads(log["message"])["id"] for log in logs] == written and logs[0]["service"] == "activitylog"
 
-    listed = wait_for(lambda: s3.list_objects_v2(Bucket="customer-siem", Prefix="activity/dt=").get("Contents"), timeout=30)
-    lines = [json.loads(line) for o in listed
-             for line in gzip.decompress(s3.get_object(Bucket="customer-siem", Key=o["Key"])["Body"].read()).splitlines()]
+    def bucket_lines():  # one object per delivery: wait for all three events
+        listed = s3.list_objects_v2(Bucket="customer-siem", Prefix="activity/dt=").get("Contents") or []
+        found = [json.loads(line) for o in sorted(listed, key=lambda o: o["Key"])
+                 for line in gzip.decompress(s3.get_object(Bucket="customer-siem", Key=o["Key"])["Body"].read()).splitlines()]
+        return (listed, found) if len(found) >= 3 else None
+
+    listed, lines = wait_for(bucket_lines, timeout=30)
     assert [(event["specversion"], event["data"]["id"]) for event in lines] == [("1.0", entry_id) for entry_id in written]
     assert listed[0]["Key"].startswith(f"activity/dt={datetime.now(timezone.utc):%Y-%m-%d}/")

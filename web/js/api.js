@@ -1,5 +1,5 @@
-// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports* and
-// /openapi.json to it in AWS; locally the same server answers them.
+// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports*,
+// /members and /catalog to it in AWS; locally the same server answers them.
 
 /** The token was refused (401): missing, expired, or not signed for this service. */
 export class SignedOut extends Error {}

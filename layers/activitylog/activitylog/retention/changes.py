@@ -14,9 +14,10 @@ policy, so an org steps once a batch; an org whose step fails has its messages r
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from activitylog import keys
+from activitylog.fifo import FifoQueue
 
 if TYPE_CHECKING:
     from activitylog.retention.restamp import Restamper
@@ -30,33 +31,17 @@ def is_policy_change(record: dict) -> bool:
     )
 
 
-class RetentionChanges:
+class RetentionChanges(FifoQueue):
     """The ``RetentionChanges`` FIFO queue, written by the fan-out."""
 
-    def __init__(self, queue_url: Optional[str], client: Any = None) -> None:
-        self.queue_url, self._client = queue_url, client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
+    setting = "RETENTION_QUEUE_URL"
 
     def forward(self, records: list[dict]) -> int:
         """Each record, unchanged, in its org's lane. Raises when a send fails: the fan-out's batch fails and Lambda
         retries it (a record sent before the failure is deduplicated by its sequence number)."""
-        if records and not self.queue_url:
-            raise RuntimeError("RETENTION_QUEUE_URL is not set")
         for record in records:
             stream = record["dynamodb"]
-            self.client.send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=json.dumps(record),
-                MessageGroupId=stream["Keys"]["pk"]["S"],
-                MessageDeduplicationId=stream["SequenceNumber"],
-            )
+            self.send(json.dumps(record), stream["Keys"]["pk"]["S"], stream["SequenceNumber"])
         return len(records)
 
 
