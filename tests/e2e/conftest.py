@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.page import CHROMIUM, CHROMIUM_ARGS, WIDE, reader
-from tests.support.stack import FIXTURE_TEMPLATE, api_stack, start_stack, stop_stack  # noqa: F401 - api_stack: the fixture (the fuzz tier starts its own)
+from tests.support.stack import FIXTURE_TEMPLATE, api_stack, provider_api, start_stack, stop_stack  # noqa: F401 - the fixtures (the fuzz tier starts its own stack)
 
 
 @pytest.fixture(scope="session")  # once per worker, as api_stack (tests/support/stack.py)

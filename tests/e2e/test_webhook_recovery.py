@@ -1,7 +1,7 @@
 """Missed Stripe webhooks recovered through ``activitylog serve`` over HTTP, from a local fake of Stripe's API.
 
-Given a stack whose template parameter ``ProviderApiBases`` points Stripe at the fake (a real HTTP server on
-127.0.0.1, tests/support/provider_api.py) and an org whose signing secret and API key are set with
+Given the session's stack, whose template parameter ``ProviderApiBases`` points Stripe at the fake (a real HTTP
+server on 127.0.0.1, tests/support/provider_api.py, the session's ``provider_api``) and an org whose signing secret and API key are set with
 ``activitylog secrets set`` (``--api-key``), when one event was delivered and two others failed, then an admin's
 preview counts them, the recovery records the two (the gateway routes ``/webhooks/stripe/recoveries`` to the
 recovery function, not to the webhook URL of an org named "recoveries"), and recording again changes nothing.
@@ -16,25 +16,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.kit import HttpClient, provider_event, signed_delivery
-from tests.support.provider_api import ProviderApi
-from tests.support.stack import start_stack, stop_stack, wait_for
+from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def fake_and_stack(tmp_path_factory):
-    with ProviderApi() as api:
-        stack = start_stack(tmp_path_factory.mktemp("recovery-stack"), "--no-seed", "--poll-seconds", "0.2",
-                            "--parameter", "ProviderApiBases=" + json.dumps({"stripe": api.base}))
-        try:
-            yield api, stack
-        finally:
-            stop_stack(stack)
-
-
-def test_an_admin_previews_then_records_missed_stripe_events_once(fake_and_stack):
-    api, stack = fake_and_stack
+def test_an_admin_previews_then_records_missed_stripe_events_once(provider_api, api_stack):
+    api, stack = provider_api, api_stack
     org, secret, key = f"org_rec_{uuid.uuid4().hex[:8]}", "whsec_e2e_" + uuid.uuid4().hex, "rk_test_" + uuid.uuid4().hex
     for extra, value in (((), secret), (("--api-key",), key)):
         made = stack.cli("secrets", "set", "--org", org, "--provider", "stripe", *extra, "--value", value)
