@@ -1,4 +1,4 @@
-"""The recovery function: POST /webhooks/{provider}/recoveries, for an org's admins (activity:admin).
+"""The recovery function: POST /recoveries/{provider}, for an org's admins (activity:admin).
 
 Lists the provider's events of a window with the org's key for its API (a SecureString under
 PROVIDER_KEYS_PATH), and records those the log misses as their deliveries would have been, each

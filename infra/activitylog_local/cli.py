@@ -930,7 +930,7 @@ def _set_api_key(args: argparse.Namespace, url: str, stack: dict) -> int:
     ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
                        aws_secret_access_key="local")
     ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
-    print(f"{provider.display} API key for {args.org} set ({name}); recover missed events: POST {url}/webhooks/{args.provider}/recoveries")
+    print(f"{provider.display} API key for {args.org} set ({name}); recover missed events: POST {url}/recoveries/{args.provider}")
     return 0
 
 

@@ -302,7 +302,7 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
             "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365},
             "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"},
-            "POST /webhooks/{provider}/recoveries": {"from": "2026-01-01T00:00:00Z", "preview": True}}.get(route)
+            "POST /recoveries/{provider}": {"from": "2026-01-01T00:00:00Z", "preview": True}}.get(route)
 
     # When it calls the route
     # support's reads say why (a reason any other token sends is not asked for, and ignored)
@@ -317,7 +317,7 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
         # (A proof is of archived versions: this running job is in no archive. tests/integration/test_proof.py)
         # (A job's id names no stream, and a stream needs a body: let through, refused past the scope check.
         # tests/integration/test_streams.py)
-        if route.endswith("/recoveries"):
+        if route.startswith("POST /recoveries/"):
             assert (reply.status, reply.field) == (400, "provider"), reply
         elif route.endswith("/proof") or "/settings/streams/{id}" in route:
             assert reply.status == 404 and reply.field != "scope", reply

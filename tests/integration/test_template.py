@@ -49,7 +49,7 @@ FUNCTION_OF = {
     ("PATCH", "/activities/{id}"): "RecordFunction",
     ("GET", "/openapi.json"): "OpenApiFunction",
     ("POST", "/webhooks/{provider}/{org_id}"): "WebhookFunction",
-    ("POST", "/webhooks/{provider}/recoveries"): "RecoveryFunction",
+    ("POST", "/recoveries/{provider}"): "RecoveryFunction",
     ("POST", "/exports"): "ExportsFunction",
     ("GET", "/exports/{id}"): "ExportsFunction",
     ("GET", "/exports/{id}/download"): "ExportsFunction",
@@ -98,6 +98,19 @@ def test_sam_transform_yields_one_route_per_api_path_with_its_scopes(transformed
             (requirement,) = operation["security"]
             assert set(requirement) == {"JwtAuthorizer"}, route
             assert set(requirement["JwtAuthorizer"]) == set(scopes), route
+
+
+def test_no_route_shadows_the_webhook_url_of_any_org():
+    # API Gateway prefers a literal segment to a variable one: a route /recoveries/{provider}
+    # took the webhook URL of an org whose id is "recoveries" (a valid org id), and its deliveries with it.
+    from activitylog.entry import ORG_ID
+
+    webhook = ("POST", "/webhooks/{provider}/{org_id}")
+    for method, path in EXPECTED_ROUTES:
+        segments = path.strip("/").split("/")
+        if (method, path) == webhook or method != "POST" or len(segments) != 3 or segments[0] != "webhooks":
+            continue
+        assert not re.fullmatch(ORG_ID, segments[2]), f"{method} {path} answers the webhook URL of the org {segments[2]!r}"
 
 
 def test_sam_transform_yields_the_functions_with_the_layer_and_the_table(transformed, template):

@@ -181,18 +181,18 @@ def test_the_route_previews_records_and_refuses_through_the_recovery_function(re
         _stripe(api, STRIPE_KEY, "evt_route", 1, delivered=False)
         admin = claims(org=ORG, sub="u_admin", scope="activity:admin", name="Ada Admin")
         http = Api()
-        preview = http.call("POST", "/webhooks/stripe/recoveries", body=_window(2) | {"preview": True}, token=admin)
+        preview = http.call("POST", "/recoveries/stripe", body=_window(2) | {"preview": True}, token=admin)
         assert preview.status == 200 and (preview.body["available"], preview.body["missing"]) == (1, 1)
-        recorded = http.call("POST", "/webhooks/stripe/recoveries", body=_window(2), token=admin)
+        recorded = http.call("POST", "/recoveries/stripe", body=_window(2), token=admin)
         assert recorded.status == 200 and recorded.body["recorded"] == 1 and recorded.body["id"]
         assert len(hooks.entries()) == 1
         reader = claims(org=ORG, scope="activity:read activity:write")
-        assert http.call("POST", "/webhooks/stripe/recoveries", body=_window(2), token=reader).status == 403
-        too_old = http.call("POST", "/webhooks/stripe/recoveries", body=_window(31 * 24), token=admin)
+        assert http.call("POST", "/recoveries/stripe", body=_window(2), token=reader).status == 403
+        too_old = http.call("POST", "/recoveries/stripe", body=_window(31 * 24), token=admin)
         assert (too_old.status, too_old.field) == (400, "from")
-        fedex = http.call("POST", "/webhooks/fedex/recoveries", body=_window(2), token=admin)
+        fedex = http.call("POST", "/recoveries/fedex", body=_window(2), token=admin)
         assert (fedex.status, fedex.field) == (400, "provider") and "7 days" in fedex.body["message"]
-        broken = http.call("POST", "/webhooks/stripe/recoveries", raw=None, body="{", token=admin)
+        broken = http.call("POST", "/recoveries/stripe", raw=None, body="{", token=admin)
         assert (broken.status, broken.field) == (400, "body")
     finally:
         wiring.reset()

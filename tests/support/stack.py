@@ -94,13 +94,14 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
 
 HOT_TABLE_DAYS = 90
 
-def running_api_stack(tmp: Path, seeded: bool = True, provider_api_base: str = "") -> Iterator[RunningStack]:
+def running_api_stack(tmp: Path, seeded: bool = True, provider_api_base: str = "", *serve_args: str) -> Iterator[RunningStack]:
     """template.yaml's stack; ``seeded``: the demo organization seeded (DEMO_SEED entries over 30 days through the
     API, DEMO_HISTORY older ones in the warm tier and, between HotTableDays and 30 days ago, in the table); expired
     entries are deleted within a second, as TTL does in AWS within days.
 
     Exports of more than EXPORT_INLINE_ROWS rows run in the background (the page's Export CSV shows both kinds).
-    ``provider_api_base``: where the recovery of missed webhooks reaches Stripe's and Square's APIs (a local fake).
+    ``provider_api_base``: where the recovery of missed webhooks reaches Stripe's and Square's APIs (a local fake);
+    ``serve_args``: more of ``activitylog serve``'s flags.
     """
     seed = ["--seed-count", str(DEMO_SEED), "--seed-days", "30", "--seed-history", str(DEMO_HISTORY)] if seeded else ["--no-seed"]
     # Failed webhook writes come back after 1 s, 2 s, 4 s … (not 10 s, …): the DLQ is reached in seconds.
@@ -110,7 +111,7 @@ def running_api_stack(tmp: Path, seeded: bool = True, provider_api_base: str = "
                    "--parameter", f"HotTableDays={HOT_TABLE_DAYS}",
                    "--ttl-sweep-seconds", "1", "--poll-seconds", "0.2",
                    *(["--parameter", "ProviderApiBases=" + json.dumps(dict.fromkeys(("stripe", "square"), provider_api_base))]
-                     if provider_api_base else []))
+                     if provider_api_base else []), *serve_args)
     yield stack
     stop_stack(stack)
     assert stack.process.returncode == 0, stack.log.read_text()[-4000:]
@@ -129,5 +130,6 @@ def provider_api():
 
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory, provider_api):
-    """The seeded stack (``running_api_stack``), its missed-webhook recovery pointed at ``provider_api``."""
-    yield from running_api_stack(tmp_path_factory.mktemp("api-stack"), provider_api_base=provider_api.base)
+    """The seeded stack (``running_api_stack``), its missed-webhook recovery pointed at ``provider_api``; streams may
+    deliver to receivers on 127.0.0.1 (tests/e2e/test_streams.py), private and metadata addresses still refused."""
+    yield from running_api_stack(tmp_path_factory.mktemp("api-stack"), True, provider_api.base, "--allow-loopback-streams")

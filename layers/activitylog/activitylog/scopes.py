@@ -52,7 +52,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /settings/streams/{id}/backfill": frozenset({ADMIN}),
     "POST /webhooks/{provider}/{org_id}": frozenset(),  # no authorizer: the provider's signature, checked by the function
     # An org's admins pull the provider events its log missed (a webhook outage) from the provider's own API.
-    "POST /webhooks/{provider}/recoveries": frozenset({ADMIN}),
+    "POST /recoveries/{provider}": frozenset({ADMIN}),
     # An export is the list a reader may already page through, in one file: the list's scopes.
     "POST /exports": frozenset({READ, SUPPORT}),
     "GET /exports/{id}": frozenset({READ, SUPPORT}),

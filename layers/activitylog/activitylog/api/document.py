@@ -96,7 +96,7 @@ def openapi_document() -> dict:
             parameter["schema"] = {"enum": sorted(PROVIDERS)}
         if parameter["name"] == "org_id":  # the org ids the API's tokens may carry (activitylog.entry.ORG_ID)
             parameter["schema"] = {"type": "string", "pattern": f"^{ORG_ID}$"}
-    recovery = document["paths"]["/webhooks/{provider}/recoveries"]["post"]
+    recovery = document["paths"]["/recoveries/{provider}"]["post"]
     recovery["requestBody"] = {
         "required": True,
         "content": {

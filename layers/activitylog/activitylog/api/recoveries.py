@@ -1,4 +1,4 @@
-"""POST /webhooks/{provider}/recoveries: an org's admins recover the provider events its log missed
+"""POST /recoveries/{provider}: an org's admins recover the provider events its log missed
 (``activitylog.webhooks.recovery``): a preview, then the missing ones recorded."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def routes() -> Router:
     router = Router()
 
     @router.post(
-        "/webhooks/<provider>/recoveries",
+        "/recoveries/<provider>",
         summary="Recover a provider's events the log missed in a window (preview, then record)",
         description="Body {from, to, preview}. Stripe: its events whose delivery failed, 30 days back; Square: its "
         "events, 28 days back, compared with the log; FedEx: not available (its own queue re-sends them for 7 days). "

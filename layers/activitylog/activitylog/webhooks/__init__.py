@@ -16,7 +16,7 @@ The path, one module per step:
 What an entry keeps of a request (without signatures, card numbers, CVCs or bank account
 numbers) is the core's ``activitylog.redaction``: outgoing deliveries are redacted by it too.
 - ``mapping``     a provider event as a WEBHOOK entry: actor, event, entity, status, occurred_at
-- ``recovery``    ``POST /webhooks/{provider}/recoveries``: the events a provider's own API still lists for a
+- ``recovery``    ``POST /recoveries/{provider}``: the events a provider's own API still lists for a
                   window that the log misses (a webhook outage), recorded as their deliveries would have been
 
 The webhook function serves ``receiver.routes()`` (functions/webhooks/app.py); the ingest function

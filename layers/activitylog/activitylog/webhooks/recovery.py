@@ -1,4 +1,4 @@
-"""POST /webhooks/{provider}/recoveries: the events a provider holds for the org that are not in its log.
+"""POST /recoveries/{provider}: the events a provider holds for the org that are not in its log.
 
 When our webhook URL was down (or a deploy refused deliveries), the provider's own API still lists the
 events. An admin (``activity:admin``) names a provider and a window ``{from, to}``:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from activitylog.service import ActivityService, Caller
     from activitylog.webhooks.secrets import ProviderKeys
 
-ROUTE = "POST /webhooks/{provider}/recoveries"
+ROUTE = "POST /recoveries/{provider}"
 MAX_EVENTS = 2_000  # listed and recorded well within the API's 29 s (bench/recovery.py: ~6.5 s per 1,000 locally)
 FUTURE_SLACK = timedelta(minutes=5)
 BODY_FIELDS = ("from", "to", "preview")
