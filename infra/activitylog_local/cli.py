@@ -884,13 +884,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
-    import boto3
-
     from activitylog.entry import ORG_ID_CHARACTERS
     from activitylog.webhooks.receiver import ORG_ID
     from activitylog.webhooks.secrets import parameter_name
     from activitylog_local.client import HttpClient
-    from samlocal.intrinsics import REGION
 
     if not ORG_ID.fullmatch(args.org):
         raise ValueError(f"--org {args.org!r}: {ORG_ID_CHARACTERS}")
@@ -903,21 +900,27 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
     path = webhook_secrets_path(stack["functions"])
     if path is None:
         raise ValueError("the running stack's template has no webhook function (no WEBHOOK_SECRETS_PATH)")
-    name = parameter_name(path, args.org, args.provider)
-    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
-                       aws_secret_access_key="local")
-    ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
+    name = _put_secure_string(stack, parameter_name(path, args.org, args.provider), args.value)
     print(f"{args.provider} signing secret for {args.org} set ({name}); its deliveries: POST {url}/webhooks/{args.provider}/{args.org}")
     return 0
 
 
-def _set_api_key(args: argparse.Namespace, url: str, stack: dict) -> int:
-    """The org's key for the provider's API, where the recovery function reads it (its PROVIDER_KEYS_PATH)."""
+def _put_secure_string(stack: dict, name: str, value: str) -> str:
+    """A SecureString in the running stack's SSM (moto), as an operator puts one in AWS; its name."""
     import boto3
 
+    from samlocal.intrinsics import REGION
+
+    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+    return name
+
+
+def _set_api_key(args: argparse.Namespace, url: str, stack: dict) -> int:
+    """The org's key for the provider's API, where the recovery function reads it (its PROVIDER_KEYS_PATH)."""
     from activitylog.webhooks.providers import PROVIDERS
     from activitylog.webhooks.secrets import parameter_name
-    from samlocal.intrinsics import REGION
 
     provider = PROVIDERS[args.provider]
     if provider.recovery_days is None:
@@ -926,10 +929,7 @@ def _set_api_key(args: argparse.Namespace, url: str, stack: dict) -> int:
                  if "PROVIDER_KEYS_PATH" in f["environment"]), None)
     if path is None:
         raise ValueError("the running stack's template has no recovery function (no PROVIDER_KEYS_PATH)")
-    name = parameter_name(path, args.org, args.provider)
-    ssm = boto3.client("ssm", endpoint_url=stack["aws_endpoint"], region_name=REGION, aws_access_key_id="local",
-                       aws_secret_access_key="local")
-    ssm.put_parameter(Name=name, Value=args.value, Type="SecureString", Overwrite=True)
+    name = _put_secure_string(stack, parameter_name(path, args.org, args.provider), args.value)
     print(f"{provider.display} API key for {args.org} set ({name}); recover missed events: POST {url}/recoveries/{args.provider}")
     return 0
 
