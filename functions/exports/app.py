@@ -8,9 +8,9 @@ state machine (infra/statemachines/export.asl.json). Bodies are checked strictly
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, exports
-from activitylog.api.source import HTTP_API
 from activitylog.api.writes import checked
 from activitylog.requestbody import loads
+from activitylog.api.source import HTTP_API
 from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver(json_body_deserializer=loads)

@@ -7,8 +7,8 @@ before Powertools sees it (``writes.checked``): every refusal is a 4xx naming th
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common, writes
-from activitylog.api.source import HTTP_API
 from activitylog.requestbody import loads
+from activitylog.api.source import HTTP_API
 from activitylog.wiring import entrypoint
 
 # Bodies are parsed once, strictly; each route turns Powertools' validation on.

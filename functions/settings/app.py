@@ -8,8 +8,8 @@ Its role reads and writes the org's meta items and records the change's SYSTEM_E
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import alerts, common, settings, streams, writes
-from activitylog.api.source import HTTP_API
 from activitylog.requestbody import loads
+from activitylog.api.source import HTTP_API
 from activitylog.wiring import entrypoint
 
 app = APIGatewayHttpResolver(json_body_deserializer=loads)

@@ -8,8 +8,8 @@ signing secrets, sends to the queue and records refusals, nothing else.
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from activitylog.api import common
-from activitylog.api.source import HTTP_API
 from activitylog.webhooks import receiver
+from activitylog.api.source import HTTP_API
 from activitylog.wiring import container, entrypoint
 
 app = APIGatewayHttpResolver()
