@@ -160,7 +160,7 @@ def main() -> None:
             time.sleep(2)
             first = time.time()
             burst = []
-            for n in range(args.burst):
+            for _ in range(args.burst):
                 burst.append(record("job_burst"))
                 time.sleep(10 / args.burst)
             wait_for(lambda: told.of(burst_alert), timeout=120, interval=0.5)
@@ -174,7 +174,7 @@ def main() -> None:
             if args.rate_check:
                 log("rate: a second burst 20 s after the first was told …")
                 time.sleep(20)
-                for n in range(3):
+                for _ in range(3):
                     record("job_burst")
                 wait_for(lambda: len(told.of(burst_alert)) >= 2, timeout=420, interval=1)
                 notes = told.of(burst_alert)

@@ -143,6 +143,8 @@ class AlertSettings:
                 else:
                     self.secrets.put(caller.org, alert_id, previous)
             raise
+        if kind == "email" and current.get("has_secret"):
+            self.secrets.delete(caller.org, alert_id)  # an email alert signs nothing: its old secret goes
         view = self._view(caller.org, saved)
         if secret is not None and "secret" not in body:
             view["signing_secret"] = secret

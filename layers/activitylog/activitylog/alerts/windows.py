@@ -269,6 +269,7 @@ def _ms_of(span: timedelta) -> int:
 def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
+
 def handle_messages(notifier: Notifier, event: dict, context: Any) -> Any:
     """The queue's batch: each message handled; a failed one (its send refused) is reported and comes back."""
     import json

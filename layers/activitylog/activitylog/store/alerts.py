@@ -139,8 +139,11 @@ class AlertStore:
         over the ``sent`` read (a notification sent meanwhile moves the next window: None, read again). ``room``:
         ids the window can still keep; the rest are counted in ``more``. Answers the window as it is now."""
         kept, extra = entry_ids[: max(room, 0)], len(entry_ids) - max(room, 0)
-        sets = ["#due = if_not_exists(#due, :due)", "opened = if_not_exists(opened, :opened)",
-                "armer = if_not_exists(armer, :armer)"]
+        sets = [
+            "#due = if_not_exists(#due, :due)",
+            "opened = if_not_exists(opened, :opened)",
+            "armer = if_not_exists(armer, :armer)",
+        ]
         adds = ["n :one"]
         values: dict[str, Any] = {
             ":due": {"N": str(due)},
