@@ -344,3 +344,52 @@ def test_an_email_alert_needs_an_email_claim_on_the_token(world):
                        token=MEMBER)
     assert (reply.status, reply.field) == (400, "destination"), reply
     assert "email" in reply.body["message"]
+
+
+# -- interleavings (deterministic: one step run inside the other's read-then-write) -------------------
+
+
+def test_an_entry_noted_between_the_windows_read_and_its_claim_is_told_with_it_not_lost(world, receiver):
+    world.create(receiver.url)
+    world.failed_jobs(2)
+    world.fan_out()
+    messages = world.messages()
+    world.now += timedelta(seconds=30)
+    store = wiring.container().service.store
+    claim, late = store.claim_alert_window, []
+
+    def claim_after_a_fan_out(*args, **kwargs):
+        if not late:  # the notifier has read the window: a fan-out adds to it before the claim is written
+            late.extend(world.failed_jobs(1))
+            world.fan_out()
+        return claim(*args, **kwargs)
+
+    store.claim_alert_window = claim_after_a_fan_out
+    assert world.notify(messages) == [{"sent": True, "count": 3}]  # the claim over the stale read failed, then took all
+    assert receiver.documents[0]["count"] == 3
+
+
+def test_a_window_claimed_between_a_fan_outs_read_and_its_update_moves_the_next_window_by_the_rate(world, receiver):
+    alert = world.create(receiver.url)
+    world.failed_jobs(2)
+    world.fan_out()
+    messages = world.messages()
+    world.now += timedelta(seconds=30)
+    told = world.now
+    store = wiring.container().service.store
+    note, claimed = store.note_alert_matches, []
+
+    def note_after_a_claim(*args, **kwargs):
+        if not claimed:  # the fan-out has read the window: the notifier claims and tells it before the update
+            claimed.extend(world.notify(messages))
+        return note(*args, **kwargs)
+
+    store.note_alert_matches = note_after_a_claim
+    world.failed_jobs(1)
+    world.fan_out()
+    assert claimed == [{"sent": True, "count": 2}]
+    # The update over the stale read failed; read again, the new entry opened a window 5 minutes after the send.
+    due = _ms(told + timedelta(minutes=5))
+    assert world.asked[-1] == ({"org": "org_acme", "alert": alert["id"], "due": due}, 300)
+    world.now = told + timedelta(minutes=5)
+    assert world.notify() == [{"sent": True, "count": 1}]
