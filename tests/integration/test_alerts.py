@@ -19,9 +19,9 @@ from activitylog import wiring
 from activitylog.alerts.windows import AlertQueue, Undelivered
 from tests.integration.api_events import claims
 from tests.integration.streams import TableStream
+from tests.support.alerts import AlertReceiver
 from tests.support.api import READER, entry, job
 from tests.support.faults import MOTO
-from tests.support.receiver import Receiver as HttpReceiver
 from tests.support.streams import SECRET
 
 OWNER = {**READER, "email": "riley@acme.example"}  # u_17, activity:read
@@ -34,28 +34,6 @@ PAGE = "https://logs.acme.example/"
 
 def _public(host: str, port: int = 443, *args, **kwargs):
     return [(2, 1, 6, "", ("93.184.216.34", port))]
-
-
-class AlertReceiver:
-    """An alert's URL: verifies each request's signature (``standardwebhooks``) and keeps its JSON document."""
-
-    def __init__(self) -> None:
-        from standardwebhooks.webhooks import Webhook
-
-        self.webhook, self.documents, self.ids, self.status = Webhook(SECRET), [], [], 200
-        self.http = HttpReceiver(self._answer).__enter__()
-        self.url = self.http.url("/slack")
-
-    def _answer(self, request):
-        if self.status != 200:
-            return self.status, b"no_service"
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.documents.append(self.webhook.verify(request.body, headers))
-        self.ids.append(headers["webhook-id"])
-        return 200, b"ok"
-
-    def close(self) -> None:
-        self.http.__exit__(None, None, None)
 
 
 class World:

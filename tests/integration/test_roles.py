@@ -316,7 +316,7 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     used["SettingsFunction"] += used.pop("StreamSettings")
     # Alerts: a member's alert (its signing secret made), the fan-out opening its window, the alerts function telling it.
     from activitylog.alerts import windows as windows_module
-    from tests.integration.test_alerts import AlertReceiver
+    from tests.support.alerts import AlertReceiver
 
     monkeypatch.setattr(windows_module, "GATHER", timedelta(0))  # due at once: SQS's delay is not this test's
     receiver = AlertReceiver()
