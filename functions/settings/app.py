@@ -2,7 +2,8 @@
 for its members.
 
 Its role reads and writes the org's meta items and records the change's SYSTEM_EVENT entry
-(PutItem in one transaction with the policy or the stream), and the streams' secrets; it touches nothing else.
+(PutItem in one transaction with the policy, the stream or the alert), and the streams' and alerts' secrets; it touches
+nothing else.
 """
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
