@@ -273,6 +273,13 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/settings/streams/{id}/resume", "post"): {"200", "404"} | writes,
         ("/settings/streams/{id}/test", "post"): {"200", "404"} | writes,
         ("/settings/streams/{id}/backfill", "post"): {"202", "404"} | writes,
+        ("/alerts", "get"): {"200", "401", "403", "503"},
+        ("/alerts", "post"): {"201"} | writes,
+        ("/alerts/{id}", "get"): {"200", "401", "403", "404", "503"},
+        ("/alerts/{id}", "patch"): {"200", "404"} | writes,
+        ("/alerts/{id}", "delete"): {"200", "404"} | writes,
+        ("/alerts/{id}/pause", "post"): {"200", "404"} | writes,
+        ("/alerts/{id}/resume", "post"): {"200", "404"} | writes,
     }
 
     listed = {(path, method): set(operation["responses"]) for path, item in document["paths"].items() for method, operation in item.items()}

@@ -32,6 +32,7 @@ from tests.support.template import _all_actions, _as_list, _granted, _role_state
 MOTO = {"core": {"passthrough": {"services": ["dynamodb"]}}}
 STACK = "roles-stack"
 STREAM_SECRETS = "secret:activitylog/streams/*"
+ALERT_SECRETS = "secret:activitylog/alerts/*"
 # Operations whose IAM action has another name; a transaction needs each of its parts' actions.
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject",
               "DeleteObjects": "DeleteObject"}
@@ -68,7 +69,8 @@ class Calls:
         elif service == "secretsmanager":
             name = params.get("SecretId") or params["Name"]
             # a stream's secret: granted on the streams' names (activitylog/streams/*), not a resource of the template
-            resource = STREAM_SECRETS if name.startswith("activitylog/streams/") else self.names[name]
+            resource = STREAM_SECRETS if name.startswith("activitylog/streams/") else self.names.get(name)
+            resource = ALERT_SECRETS if name.startswith("activitylog/alerts/") else resource or self.names[name]
             self.seen.append((resource, f"secretsmanager:{operation}"))
         elif service == "sesv2":
             self.seen.append(("ses", f"ses:{operation}"))  # granted on the sender's identity
@@ -114,6 +116,9 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         physical["RetentionChanges"] = boto3.client("sqs", region_name="us-east-1").create_queue(
             QueueName=changes, Attributes={"FifoQueue": "true"})["QueueUrl"]
         names[changes] = "RetentionChanges"
+        windows = f"alert-windows-{suffix}"
+        physical["AlertWindows"] = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=windows)["QueueUrl"]
+        names[windows] = "AlertWindows"
         physical["ServiceKey"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
@@ -309,6 +314,38 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
         receiver.close()
     assert any(action == "ses:SendEmail" for _, action in used["StreamDeliveryFunction"])  # the pause's email
     used["SettingsFunction"] += used.pop("StreamSettings")
+    # Alerts: a member's alert (its signing secret made), the fan-out opening its window, the alerts function telling it.
+    from activitylog.alerts import windows as windows_module
+    from tests.support.alerts import AlertReceiver
+
+    monkeypatch.setattr(windows_module, "GATHER", timedelta(0))  # due at once: SQS's delay is not this test's
+    receiver = AlertReceiver()
+    try:
+        with running("SettingsFunction", physical, template, monkeypatch, calls) as alert_settings:
+            monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")
+            created = call("SettingsFunction", "POST", "/alerts", "activity:read",
+                           {"name": "Failures", "filter": {"status": ["FAILED"]},
+                            "destination": {"kind": "https", "url": receiver.url}, "secret": SECRET})
+            call("SettingsFunction", "GET", "/alerts", "activity:read")
+            call("SettingsFunction", "PATCH", f"/alerts/{created['id']}", "activity:read", {"name": "Failures 2"})
+        used["SettingsFunction"] += alert_settings
+        with running("RecordFunction", physical, template, monkeypatch, calls):
+            call("RecordFunction", "POST", "/activities", "activity:write", dict(entry, status="FAILED", metadata={}))
+        seen_before = records + fresh
+        newest = [r for r in stream.records() if r not in seen_before]
+        with running("StreamFanoutFunction", physical, template, monkeypatch, calls) as more:
+            load_handler_module("StreamFanoutFunction").lambda_handler(stream_event(newest), LambdaContext())
+        used["StreamFanoutFunction"] += more
+        messages = sqs.receive_message(QueueUrl=physical["AlertWindows"], MaxNumberOfMessages=10).get("Messages", [])
+        assert messages
+        with running("AlertsFunction", physical, template, monkeypatch, calls) as used["AlertsFunction"]:
+            monkeypatch.setenv("STREAMS_ALLOW_LOOPBACK", "1")
+            answer = load_handler_module("AlertsFunction").lambda_handler(
+                {"Records": [sqs_record(m) for m in messages]}, LambdaContext())
+            assert answer["batchItemFailures"] == [], answer
+        assert receiver.documents
+    finally:
+        receiver.close()
 
     for function, seen in used.items():
         assert seen, f"{function} made no AWS call: the scenario did not exercise it"
@@ -316,6 +353,10 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
             if resource == STREAM_SECRETS:
                 assert action in {a for st in _role_statements(transformed, function) if STREAM_SECRETS in repr(st.get("Resource"))
                                   for a in _as_list(st["Action"])}, f"{function} calls {action} on a stream's secret"
+                continue
+            if resource == ALERT_SECRETS:
+                assert action in {a for st in _role_statements(transformed, function) if ALERT_SECRETS in repr(st.get("Resource"))
+                                  for a in _as_list(st["Action"])}, f"{function} calls {action} on an alert's secret"
                 continue
             granted = _all_actions(transformed, function) if resource in ("ssm", "ses") else _granted(transformed, function, resource)
             assert action in granted, f"{function} calls {action} on {resource}, which its role does not grant"

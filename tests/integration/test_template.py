@@ -38,6 +38,7 @@ FUNCTION_OF = {
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     **{tuple(route.split(" ", 1)): "SettingsFunction" for route in ROUTE_SCOPES if "/settings/streams" in route},
+    **{tuple(route.split(" ", 1)): "SettingsFunction" for route in ROUTE_SCOPES if " /alerts" in route},
     ("GET", "/activities"): "QueryFunction",
     ("GET", "/activities/{id}"): "QueryFunction",
     ("GET", "/activities/{id}/related"): "QueryFunction",

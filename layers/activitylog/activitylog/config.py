@@ -164,6 +164,9 @@ class Settings:
     retention_queue_url: Optional[str] = field(default=None, metadata=_env("RETENTION_QUEUE_URL", parse=_optional))
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
+    # Alerts (activitylog.alerts): the queue of their windows' delayed messages, and the page their links open
+    alert_queue_url: Optional[str] = field(default=None, metadata=_env("ALERT_QUEUE_URL", parse=_optional))
+    alert_page_url: Optional[str] = field(default=None, metadata=_env("ALERT_PAGE_URL", parse=_optional))
     exports: ExportSettings = field(default_factory=ExportSettings)
     # Lambda's own: the function's name (the activity client's producer), the region, whether tracing is on
     function_name: Optional[str] = field(default=None, metadata=_env("AWS_LAMBDA_FUNCTION_NAME", "lambda", _optional))

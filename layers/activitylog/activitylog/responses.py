@@ -364,6 +364,45 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "detail": {"type": "string"},
         },
     },
+    "Alert": {
+        "type": "object",
+        "required": ["id", "name", "filter", "destination", "status", "secret", "owner", "created_at", "state"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "filter": {"type": "object", "description": "the list's filter keys, each a list of values"},
+            "destination": {
+                "type": "object",
+                "required": ["kind"],
+                "description": "kind email (to: the owner's address) or https (url); never its secret",
+            },
+            "status": {"enum": ["ACTIVE", "PAUSED"]},
+            "secret": {"enum": ["set", "none"]},
+            "signing_secret": {"type": "string", "description": "on create only, when the service made it"},
+            "owner": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "paused_reason": _NULLABLE_STRING,
+            "state": {
+                "type": "object",
+                "required": ["pending", "due_at", "last_notified_at"],
+                "properties": {
+                    "pending": {"type": "integer", "minimum": 0, "description": "new entries waiting to be told"},
+                    "due_at": {"type": ["string", "null"], "format": "date-time"},
+                    "last_notified_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        },
+    },
+    "AlertList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": REF + "Alert"}}},
+    },
+    "AlertDeleted": {
+        "type": "object",
+        "required": ["id", "deleted"],
+        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+    },
     "WebhookRecovery": {
         "type": "object",
         "required": ["provider", "from", "to", "preview", "available", "missing", "already_recorded"],

@@ -50,6 +50,14 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /settings/streams/{id}/resume": frozenset({ADMIN}),
     "POST /settings/streams/{id}/test": frozenset({ADMIN}),
     "POST /settings/streams/{id}/backfill": frozenset({ADMIN}),
+    # Any reader saves filters as alerts and keeps their own; an admin sees, pauses and deletes everyone's.
+    "POST /alerts": frozenset({READ, ADMIN}),
+    "GET /alerts": frozenset({READ, ADMIN}),
+    "GET /alerts/{id}": frozenset({READ, ADMIN}),
+    "PATCH /alerts/{id}": frozenset({READ, ADMIN}),
+    "DELETE /alerts/{id}": frozenset({READ, ADMIN}),
+    "POST /alerts/{id}/pause": frozenset({READ, ADMIN}),
+    "POST /alerts/{id}/resume": frozenset({READ, ADMIN}),
     "POST /webhooks/{provider}/{org_id}": frozenset(),  # no authorizer: the provider's signature, checked by the function
     # An org's admins pull the provider events its log missed (a webhook outage) from the provider's own API.
     "POST /recoveries/{provider}": frozenset({ADMIN}),

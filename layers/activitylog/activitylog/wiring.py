@@ -26,6 +26,8 @@ from activitylog.config import Settings
 from activitylog.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from activitylog.alerts.settings import AlertSettings
+    from activitylog.alerts.windows import AlertQueue, AlertWindows, Notifier
     from activitylog.archive.digests import Digester
     from activitylog.archive.writer import Archiver
     from activitylog.exports.service import ExportService
@@ -249,7 +251,48 @@ class Container:
     def fanout(self) -> "Fanout":
         from activitylog.streams.delivery import Fanout
 
-        return Fanout(self.service, self.doorbell, retention_changes=self.retention_changes)
+        return Fanout(self.service, self.doorbell, retention_changes=self.retention_changes, alerts=self.alert_windows)
+
+    @cached_property
+    def alert_queue(self) -> "AlertQueue":
+        from activitylog.alerts.windows import AlertQueue
+
+        return AlertQueue(self.settings.alert_queue_url)
+
+    @cached_property
+    def alert_secrets(self) -> "StreamSecrets":
+        from activitylog.streams.secrets import StreamSecrets
+
+        return StreamSecrets(kms_key=self.settings.stream_secrets_key, prefix="activitylog/alerts")
+
+    @cached_property
+    def alert_windows(self) -> Optional["AlertWindows"]:
+        """The fan-out's alerts, where the template gives it their queue (None: no alerts here)."""
+        if not self.settings.alert_queue_url:
+            return None
+        from activitylog.alerts.windows import AlertWindows
+
+        return AlertWindows(self.service, self.alert_queue)
+
+    @cached_property
+    def alert_settings(self) -> "AlertSettings":
+        from activitylog.alerts.settings import AlertSettings
+
+        return AlertSettings(self.service, self.alert_secrets, self.settings.streams_allow_loopback)
+
+    @cached_property
+    def notifier(self) -> "Notifier":
+        from activitylog.alerts.windows import Notifier
+        from activitylog.streams.delivery import Mailer
+
+        return Notifier(
+            self.service,
+            self.alert_secrets,
+            self.alert_queue,
+            Mailer(self.settings.stream_mail_from),
+            self.settings.alert_page_url,
+            allow_loopback=self.settings.streams_allow_loopback,
+        )
 
     @cached_property
     def retention_changes(self) -> "RetentionChanges":

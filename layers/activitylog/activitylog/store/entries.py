@@ -24,6 +24,7 @@ from activitylog.query.merge import Fetched
 from activitylog.query.planner import Branch, Plan
 from activitylog.storage import OrgStorage
 from activitylog.store.actors import ActorDirectory
+from activitylog.store.alerts import AlertStore
 from activitylog.store.catalog import Catalog
 from activitylog.store.codec import (
     DETAIL_FIELDS,
@@ -43,7 +44,7 @@ from activitylog.store.streams import StreamStore
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore):
+class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call

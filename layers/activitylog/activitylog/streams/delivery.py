@@ -12,6 +12,8 @@
   then hourly), holding the lane in order; after 24 hours of failures the stream is PAUSED, a SYSTEM_EVENT WARNING
   is recorded and its admins are emailed. A paused stream's doorbells are consumed without sending; ``resume``
   rings again. At least once: a receiver dedupes on each event's stable id (``formats.event_id``).
+- **Alerts** ride in the fan-out too (``activitylog.alerts.windows``): each entry new to an org's alert goes into
+  its window, whose first entry sends the delayed message that tells it.
 - **Backfill**: a doorbell carrying ``backfill`` pages through the org's entries in the window with the stream's
   filter (the list's own query), writes them as waiting items and rings for the next page itself.
 """
@@ -34,6 +36,7 @@ from activitylog.streams.settings import ACTIVE, PAUSED
 from activitylog.views import detail_view
 
 if TYPE_CHECKING:
+    from activitylog.alerts.windows import AlertWindows
     from activitylog.entry import Entry
     from activitylog.retention.changes import RetentionChanges
     from activitylog.service import ActivityService
@@ -67,9 +70,10 @@ class Fanout:
         doorbell: Doorbell,
         clock: Callable[[], float] = time.monotonic,
         retention_changes: Optional["RetentionChanges"] = None,
+        alerts: Optional["AlertWindows"] = None,
     ) -> None:
         self.service, self.doorbell, self.clock = service, doorbell, clock
-        self.retention_changes = retention_changes
+        self.retention_changes, self.alerts = retention_changes, alerts
         self._streams: dict[str, tuple[float, list[dict]]] = {}
 
     def streams(self, org: str) -> list[dict]:
@@ -93,6 +97,7 @@ class Fanout:
                 raise RuntimeError("the fan-out has no RetentionChanges queue to hand policy changes to")
             self.retention_changes.forward(changes)
         wanted: dict[tuple[str, str], tuple[str, list[dict]]] = {}  # (org, stream) -> (status, documents)
+        noted: dict[tuple[str, str], list[str]] = {}  # (org, alert) -> ids of the entries new to it
         last_sequence = ""
         for record in records:
             last_sequence = record.get("dynamodb", {}).get("SequenceNumber", last_sequence)
@@ -101,8 +106,17 @@ class Fanout:
             if found is None:
                 continue
             org, entry = found
-            if entry.type.value == "SYSTEM_EVENT" and str((entry.entity or {}).get("id", "")).startswith("stream:"):
+            changed = str((entry.entity or {}).get("id", "")) if entry.type.value == "SYSTEM_EVENT" else ""
+            if changed.startswith("stream:"):
                 self._streams.pop(org, None)  # a stream of this org changed: read its streams again now, not in 30 s
+            if self.alerts is not None:
+                if changed.startswith("alert:"):
+                    self.alerts.forget(org)
+                if self.alerts.alerts(org):
+                    old = record["dynamodb"].get("OldImage")
+                    before = self.service.store.entry_from_image(old) if old else None
+                    for alert_id in self.alerts.new_matches(org, entry, before[1] if before else None):
+                        noted.setdefault((org, alert_id), []).append(entry.id)
             streams = self.streams(org)
             if not streams:
                 continue
@@ -117,7 +131,13 @@ class Fanout:
             if status == ACTIVE:  # a paused stream's entries wait for its resume, which rings
                 self.doorbell.ring(org, stream_id, f"fanout:{last_sequence}")
                 rung += 1
-        return {"waiting": sum(len(documents) for _, documents in wanted.values()), "doorbells": rung}
+        answer = {"waiting": sum(len(documents) for _, documents in wanted.values()), "doorbells": rung}
+        for (org, alert_id), entry_ids in noted.items():
+            assert self.alerts is not None
+            self.alerts.note(org, alert_id, entry_ids)
+        if noted:
+            answer["alerts"] = len(noted)
+        return answer
 
 
 class Failed(Exception):

@@ -257,7 +257,14 @@ class WebhookDestination(_HttpDestination):
             return Outcome(True, None, "nothing to send")
         body = _json(events)
         # The same batch sent again has the same id, so a receiver can drop the repeat; each event has its own.
-        message_id = "msg_" + hashlib.sha256(body).hexdigest()[:32]
+        return self._signed(body, "msg_" + hashlib.sha256(body).hexdigest()[:32], len(events))
+
+    def send_document(self, document: dict, message_id: str) -> Outcome:
+        """One JSON document (an alert's Slack-compatible ``{"text": ...}``), signed as ``send`` signs;
+        ``message_id`` is the receiver's key to drop a repeat."""
+        return self._signed(_json(document), message_id, 1)
+
+    def _signed(self, body: bytes, message_id: str, events: int) -> Outcome:
         now = datetime.now(UTC)
         headers = {
             "Content-Type": "application/json",
@@ -267,7 +274,7 @@ class WebhookDestination(_HttpDestination):
         }
         status, detail = self._post(body, headers)
         ok = status is not None and 200 <= status < 300
-        return Outcome(ok, status, detail, sent=len(events) if ok else 0)
+        return Outcome(ok, status, detail, sent=events if ok else 0)
 
 
 class SplunkDestination(_HttpDestination):

@@ -13,13 +13,17 @@ from typing import Any, Optional
 PREFIX = "activitylog/streams"
 
 
-def secret_name(org: str, stream_id: str) -> str:
-    return f"{PREFIX}/{org}/{stream_id}"
+def secret_name(org: str, stream_id: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}/{org}/{stream_id}"
 
 
 class StreamSecrets:
-    def __init__(self, client: Any = None, kms_key: Optional[str] = None, max_age: float = 60.0) -> None:
-        self._client, self.kms_key, self.max_age = client, kms_key, max_age
+    """``prefix``: whose secrets (an alert's signing secret is kept the same way, under ``activitylog/alerts``)."""
+
+    def __init__(
+        self, client: Any = None, kms_key: Optional[str] = None, max_age: float = 60.0, prefix: str = PREFIX
+    ) -> None:
+        self._client, self.kms_key, self.max_age, self.prefix = client, kms_key, max_age, prefix
         self._cache: dict[str, tuple[float, str]] = {}
 
     @property
@@ -31,7 +35,7 @@ class StreamSecrets:
         return self._client
 
     def put(self, org: str, stream_id: str, secret: str) -> None:
-        name = secret_name(org, stream_id)
+        name = secret_name(org, stream_id, self.prefix)
         try:
             self.client.put_secret_value(SecretId=name, SecretString=secret)
         except self.client.exceptions.ResourceNotFoundException:
@@ -42,7 +46,7 @@ class StreamSecrets:
         self._cache[name] = (time.monotonic(), secret)
 
     def get(self, org: str, stream_id: str, fresh: bool = False) -> str:
-        name = secret_name(org, stream_id)
+        name = secret_name(org, stream_id, self.prefix)
         cached = self._cache.get(name)
         if cached and not fresh and time.monotonic() - cached[0] < self.max_age:
             return cached[1]
@@ -51,7 +55,7 @@ class StreamSecrets:
         return value
 
     def delete(self, org: str, stream_id: str) -> None:
-        name = secret_name(org, stream_id)
+        name = secret_name(org, stream_id, self.prefix)
         self._cache.pop(name, None)
         try:
             self.client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)

@@ -1,0 +1,1 @@
+"""Alerts: an org member's saved filter, told by email or an HTTPS webhook when new entries match it."""
