@@ -13,7 +13,8 @@ from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.query.filters import matches, parse_list_request, parse_stream_filter
-from activitylog.streams.delivery import Delivery, Fanout, Mailer, backoff_seconds
+from activitylog.mail import Mailer
+from activitylog.streams.delivery import Delivery, Fanout, backoff_seconds
 from tests.integration.api_events import api_event, claims
 from tests.integration.streams import TableStream
 from tests.support.api import READER, WRITER, entry, job

@@ -283,7 +283,7 @@ class Container:
     @cached_property
     def notifier(self) -> "Notifier":
         from activitylog.alerts.windows import Notifier
-        from activitylog.streams.delivery import Mailer
+        from activitylog.mail import Mailer
 
         return Notifier(
             self.service,
@@ -302,7 +302,8 @@ class Container:
 
     @cached_property
     def delivery(self) -> "Delivery":
-        from activitylog.streams.delivery import Delivery, Mailer
+        from activitylog.mail import Mailer
+        from activitylog.streams.delivery import Delivery
 
         return Delivery(
             self.service,

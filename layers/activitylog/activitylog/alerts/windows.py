@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import urlencode
 
 from activitylog.entry import iso_time
+from activitylog.mail import Mailer
 from activitylog.query.filters import matches, parse_stream_filter
 from activitylog.store.alerts import WINDOW_IDS
 
 if TYPE_CHECKING:
     from activitylog.entry import Entry
     from activitylog.service import ActivityService
-    from activitylog.streams.delivery import Mailer
     from activitylog.streams.secrets import StreamSecrets
 
 GATHER = timedelta(seconds=30)  # a window's first entry waits this long for the rest of its burst
@@ -147,7 +147,7 @@ class Notifier:
         service: "ActivityService",
         secrets: "StreamSecrets",
         queue: AlertQueue,
-        mailer: "Mailer",
+        mailer: Mailer,
         page_url: Optional[str],
         allow_loopback: bool = False,
         resolve: Optional[Callable[..., Any]] = None,

@@ -24,10 +24,11 @@ import json
 import socket
 import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from activitylog import ids
 from activitylog.entry import iso_time
+from activitylog.mail import Mailer
 from activitylog.query.filters import matches, parse_stream_filter
 from activitylog.retention.changes import is_policy_change
 from activitylog.store.streams import WAITING_PAGE
@@ -36,7 +37,6 @@ from activitylog.streams.settings import ACTIVE, PAUSED
 from activitylog.views import detail_view
 
 if TYPE_CHECKING:
-    from activitylog.alerts.windows import AlertWindows
     from activitylog.entry import Entry
     from activitylog.retention.changes import RetentionChanges
     from activitylog.service import ActivityService
@@ -61,6 +61,19 @@ def entry_document(entry: "Entry") -> dict:
     return detail_view(entry)
 
 
+class EntryWatchers(Protocol):
+    """What else rides in the fan-out: the org's alerts (activitylog.alerts.windows.AlertWindows, which sits above the
+    streams, whose sending it uses; so the fan-out names only what it calls)."""
+
+    def alerts(self, org: str) -> list[dict]: ...
+
+    def forget(self, org: str) -> None: ...
+
+    def new_matches(self, org: str, entry: "Entry", before: Optional["Entry"]) -> list[str]: ...
+
+    def note(self, org: str, alert_id: str, entry_ids: list[str]) -> None: ...
+
+
 class Fanout:
     """Each entry version of a stream batch to the waiting items of the streams that want it, then their doorbells."""
 
@@ -70,7 +83,7 @@ class Fanout:
         doorbell: Doorbell,
         clock: Callable[[], float] = time.monotonic,
         retention_changes: Optional["RetentionChanges"] = None,
-        alerts: Optional["AlertWindows"] = None,
+        alerts: Optional[EntryWatchers] = None,
     ) -> None:
         self.service, self.doorbell, self.clock = service, doorbell, clock
         self.retention_changes, self.alerts = retention_changes, alerts
@@ -152,7 +165,7 @@ class Delivery:
         service: "ActivityService",
         secrets: "StreamSecrets",
         doorbell: Doorbell,
-        mailer: "Mailer",
+        mailer: Mailer,
         allow_loopback: bool = False,
         resolve: Callable[..., Any] = socket.getaddrinfo,
         now: Optional[Callable[[], datetime]] = None,
@@ -313,26 +326,6 @@ def _gathering(backfill: Optional[dict], now: datetime) -> bool:
 
 class Paused(Exception):
     """The stream was paused just now: its doorbell is consumed."""
-
-
-class Mailer:
-    """Emails through SES (the local stack's outbox shows them)."""
-
-    def __init__(self, sender: Optional[str], client: Any = None) -> None:
-        self.sender, self._client = sender, client
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        if not self.sender:
-            return
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sesv2")
-        self._client.send_email(
-            FromEmailAddress=self.sender,
-            Destination={"ToAddresses": [to]},
-            Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}},
-        )
 
 
 def handle_doorbells(delivery: Delivery, event: dict, context: Any, queue_url: Optional[str]) -> Any:
