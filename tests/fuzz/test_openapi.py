@@ -23,7 +23,7 @@ from tests.support.stack import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 SEED = 20261127  # fixed: a failure here reproduces with the same command
-MAX_EXAMPLES = 25  # per operation and phase; sized so the tier stays under 3 minutes on 2 cores
+MAX_EXAMPLES = 15  # per operation and phase; sized so the tier stays under 3 minutes on 2 cores as operations are added (35 with the streams and alerts)
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 
 
@@ -73,7 +73,7 @@ def test_support_and_settings_answer_each_scope_as_documented(api_stack, webhook
     # A token holding only one route's scope (or neither): the route answers it, or 403s, as its document says.
     token = api_stack.token(FUZZ_ORG, user="u_fuzz_scopes", scopes=scopes)
     report = schemathesis(api_stack, token, tmp_path, webhook_secrets, "--include-path-regex", "^/(support|settings)/",
-                          max_examples=10)
+                          max_examples=5)  # a scope's 403 or its pass shows on the first request of each operation
     assert "GET /support/activities/{id}" in report and "PUT /settings/retention" in report
 
 
