@@ -165,6 +165,10 @@ class Settings:
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
     exports: ExportSettings = field(default_factory=ExportSettings)
+    # the ARN of the machine that runs bulk retries (activitylog.jobs.bulk)
+    bulk_retry_state_machine: Optional[str] = field(
+        default=None, metadata=_env("BULK_RETRY_STATE_MACHINE", parse=_optional)
+    )
     # Lambda's own: the function's name (the activity client's producer), the region, whether tracing is on
     function_name: Optional[str] = field(default=None, metadata=_env("AWS_LAMBDA_FUNCTION_NAME", "lambda", _optional))
     region: Optional[str] = field(default=None, metadata=_env("AWS_REGION", "lambda", _optional))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from activitylog.archive.digests import Digester
     from activitylog.archive.writer import Archiver
     from activitylog.exports.service import ExportService
+    from activitylog.jobs.bulk import BulkRetries
     from activitylog.jobs.client import Publisher
     from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.changes import RetentionChanges
@@ -63,6 +64,7 @@ DYNAMODB_STREAM = Source("DynamoDB stream", "Records[0].eventID")  # a batch's f
 EVENTBRIDGE = Source("EventBridge", correlation_paths.EVENT_BRIDGE)  # the event's id
 SCHEDULE = Source("schedule", correlation_paths.EVENT_BRIDGE)  # a scheduled event's id (none for an operator's run)
 STEP_FUNCTIONS = Source("Step Functions", "export.export_id")  # the export every step of the machine carries
+BULK_RETRY_STEPS = Source("Step Functions", "bulk.bulk_id")  # the bulk retry every step of its machine carries
 
 
 class Container:
@@ -97,6 +99,17 @@ class Container:
 
         config = self.settings.exports
         return ExportService(self.service, config, ExportFiles(config.bucket), ExportRuns(config.state_machine))
+
+    @cached_property
+    def bulk_retries(self) -> "BulkRetries":
+        from activitylog.jobs.bulk import IDEMPOTENCY_WINDOW, BulkRetries, BulkRetryRuns
+        from activitylog.store.bulk import BulkRetryProgress
+
+        service = self.service  # binds the models, the progress's table among them
+        runs = BulkRetryRuns(self.settings.bulk_retry_state_machine)
+        return BulkRetries(
+            service, BulkRetryProgress(IDEMPOTENCY_WINDOW), runs, lambda: self.publisher, lambda: self.idempotency
+        )
 
     @cached_property
     def idempotency(self) -> Any:
