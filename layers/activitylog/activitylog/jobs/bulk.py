@@ -218,7 +218,9 @@ class BulkRetries:
         high = high_id if not state.get("position") else ids.before(state["position"])
         page = self.service.read_page(org, wanted, low_id, high, PAGE_ENTRIES, as_of)
         items = [item.id for item in _as_of(page.items, as_of) if item.id != bulk_id]
-        return {**state, "items": items, "position": page.position, "done": page.position is None}
+        requester = (entry.metadata or {}).get("requester") or {}
+        # the requester rides along to each item: one read fewer per original
+        return {**state, "items": items, "position": page.position, "done": page.position is None, "requester": requester}
 
     def retry_one(self, state: dict, lambda_context: Any = None) -> dict:
         """Retry one original for the bulk retry, exactly once; its outcome (``started``, ``skipped``, ``failed``)."""
@@ -230,8 +232,7 @@ class BulkRetries:
             if claim.get("cancelled"):
                 return self.progress.settle(org, bulk_id, original, SKIPPED, CANCELLED_REASON, None)
             # claimed by an attempt that died before its outcome: carry on (the retry itself is idempotent)
-        entry = self._bulk(org, bulk_id)
-        requester = (entry.metadata or {}).get("requester") or {}
+        requester = state.get("requester") or (self._bulk(org, bulk_id).metadata or {}).get("requester") or {}
         try:
             original_entry = self.service.find(org, original)
         except NotFound:
