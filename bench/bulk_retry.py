@@ -75,13 +75,13 @@ def main() -> None:
 
     with local_table() as bench, mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}},
                                                    "stepfunctions": {"execute_state_machine": True}}):
-        from samlocal.template import create_table
+        from tests.support.kit import LambdaContext, api_event, load_handler_module
 
         from activitylog import wiring
         from activitylog.idempotency import WriteKey
         from activitylog.scopes import WRITE
         from activitylog.service import Caller
-        from tests.support.kit import LambdaContext, api_event, load_handler_module
+        from samlocal.template import create_table
 
         create_table(bench.client, "idempotency-bench", logical_id="IdempotencyTable")
         events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")

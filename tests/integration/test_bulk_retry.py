@@ -18,10 +18,10 @@ import pytest
 
 from activitylog.jobs import bulk as bulk_module
 from activitylog.jobs.bulk import CANCELLED_REASON, ELSEWHERE_REASON
+from tests.support.api import READER, WRITER
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 from .test_jobs import RILEY, SQUARE, api, platform  # noqa: F401 - fixtures
-from tests.support.api import READER, WRITER
 
 FAILED_JOBS = {"type": "BACKGROUND_JOB", "status": "FAILED"}
 

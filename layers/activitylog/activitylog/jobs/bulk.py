@@ -132,7 +132,9 @@ class BulkRetries:
         if unknown:
             raise BadRequest(f"unknown field {sorted(unknown)[0]!r}: use filters, name, confirm", sorted(unknown)[0])
         if "filters" not in body or not body["filters"]:
-            raise BadRequest("filters is required and must not be empty: a bulk retry never selects everything", "filters")
+            raise BadRequest(
+                "filters is required and must not be empty: a bulk retry never selects everything", "filters"
+            )
         confirm = body.get("confirm", False)
         if not isinstance(confirm, bool):
             raise BadRequest("confirm must be true or false", "confirm")
@@ -157,7 +159,9 @@ class BulkRetries:
         except Exception as error:  # noqa: BLE001 - it must not stay RUNNING with nothing running it
             self.progress.finish(caller.org, entry.id, FAILED)
             self._close(caller.org, entry.id, Status.FAILED, f"the bulk retry could not be started: {error}")
-            raise Unavailable("the bulk retry could not be started; nothing was retried, try again", "confirm") from None
+            raise Unavailable(
+                "the bulk retry could not be started; nothing was retried, try again", "confirm"
+            ) from None
         return 202, self.view(caller.org, self.service.find(caller.org, entry.id))
 
     def status(self, caller: Caller, bulk_id: str) -> dict:
@@ -220,7 +224,13 @@ class BulkRetries:
         items = [item.id for item in _as_of(page.items, as_of) if item.id != bulk_id]
         requester = (entry.metadata or {}).get("requester") or {}
         # the requester rides along to each item: one read fewer per original
-        return {**state, "items": items, "position": page.position, "done": page.position is None, "requester": requester}
+        return {
+            **state,
+            "items": items,
+            "position": page.position,
+            "done": page.position is None,
+            "requester": requester,
+        }
 
     def retry_one(self, state: dict, lambda_context: Any = None) -> dict:
         """Retry one original for the bulk retry, exactly once; its outcome (``started``, ``skipped``, ``failed``)."""
@@ -286,7 +296,7 @@ class BulkRetries:
     # -- helpers --------------------------------------------------------------------------
 
     def _preview(self, org: str, wanted: ActivityFilter, now: datetime) -> dict:
-        matched, retryable, skipped = 0, 0, {}
+        matched, retryable, skipped = 0, 0, dict[str, int]()
         for entry in self._matching(org, wanted, now):
             matched += 1
             refused = refusal(entry)

@@ -104,7 +104,10 @@ class BulkRetryProgress:
             return None
         except ClientError as error:
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
-            if error.response["Error"]["Code"] != "TransactionCanceledException" or "ConditionalCheckFailed" not in reasons:
+            if (
+                error.response["Error"]["Code"] != "TransactionCanceledException"
+                or "ConditionalCheckFailed" not in reasons
+            ):
                 raise
             if reasons[0] == "ConditionalCheckFailed":
                 return self._claim(org, bulk_id, original) or {}
@@ -191,4 +194,3 @@ class BulkRetryProgress:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return False
-

@@ -211,7 +211,7 @@ class BulkRetryItem(Model):
     matched = NumberAttribute(null=True)
     started = NumberAttribute(null=True)
     failed = NumberAttribute(null=True)
-    skipped = MapAttribute(null=True)  # reason -> count
+    skipped: MapAttribute = MapAttribute(null=True)  # reason -> count
     outcome = UnicodeAttribute(null=True)  # a claim's: started, skipped or failed
     reason = UnicodeAttribute(null=True)  # a claim's: why it was skipped or failed
     run_id = UnicodeAttribute(null=True)  # a claim's: the run it started (or shares)
