@@ -4,7 +4,7 @@ The machine invokes it with ``{"step": "page" | "retry" | "finish" | "fail", "bu
 answers the next ids, ``retry`` retries one original as its Retry button would (activitylog.jobs.bulk).
 """
 
-from activitylog.wiring import BULK_RETRY_STEPS, container, entrypoint
+from activitylog.wiring import STEP_FUNCTIONS, container, entrypoint
 
 STEPS = {
     "page": lambda bulk, state, context: bulk.page(state),
@@ -18,4 +18,4 @@ def handle(event: dict, context: object) -> dict:
     return STEPS[event["step"]](container().bulk_retries, event["bulk"], context)
 
 
-lambda_handler = entrypoint(BULK_RETRY_STEPS, handle)
+lambda_handler = entrypoint(STEP_FUNCTIONS, handle)

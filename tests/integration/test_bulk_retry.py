@@ -15,26 +15,46 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from moto import mock_aws
 
+from activitylog import wiring
 from activitylog.jobs import bulk as bulk_module
 from activitylog.jobs.bulk import CANCELLED_REASON, ELSEWHERE_REASON
-from tests.support.api import READER, WRITER
+from tests.support.api import READER, WRITER, Api
+from tests.support.platform import MOTO, Platform
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
-from .test_jobs import RILEY, SQUARE, api, platform  # noqa: F401 - fixtures
 
 FAILED_JOBS = {"type": "BACKGROUND_JOB", "status": "FAILED"}
+RILEY = claims(org="org_acme", sub="u_17", scope="activity:read activity:retry", name="Riley Park")
+SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
 
 
 @pytest.fixture
-def machine(platform, monkeypatch):  # noqa: F811
+def platform(activity_table, monkeypatch):
+    with mock_aws(config=MOTO):
+        monkeypatch.setenv("TABLE_NAME", activity_table)
+        monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
+        monkeypatch.delenv("ORG_SETTINGS", raising=False)
+        platform = Platform()
+        monkeypatch.setenv("ACTIVITY_QUEUE_URL", platform.activity_queue[0])
+        wiring.reset()
+        yield platform
+        wiring.reset()
+
+
+@pytest.fixture
+def api(platform):
+    return Api()
+
+
+@pytest.fixture
+def machine(platform, monkeypatch):
     """A state machine that does nothing itself: the test runs its steps (``run``)."""
     arn = boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
         name="bulk-retry", definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}),
         roleArn="arn:aws:iam::123456789012:role/bulk-retry")["stateMachineArn"]
     monkeypatch.setenv("BULK_RETRY_STATE_MACHINE", arn)
-    from activitylog import wiring
-
     wiring.reset()
     return arn
 
@@ -68,7 +88,7 @@ def run(bulk_id: str, workers: int = 4, between_pages=None) -> list[dict]:
             return outcomes
 
 
-def seed(api, job: str = "SYNC_SQUARE_STOCK", count: int = 1, status: str = "FAILED", **extra) -> list[str]:  # noqa: F811
+def seed(api, job: str = "SYNC_SQUARE_STOCK", count: int = 1, status: str = "FAILED", **extra) -> list[str]:
     documents = [{
         "type": "BACKGROUND_JOB", "status": status, "actor": {"kind": "system", "id": "system", "name": "system"},
         "action": "synced", "event": job, "entity": SQUARE,
@@ -80,11 +100,11 @@ def seed(api, job: str = "SYNC_SQUARE_STOCK", count: int = 1, status: str = "FAI
     return [result["id"] for result in reply.body["results"]]
 
 
-def run_requests_per_original(platform) -> Counter:  # noqa: F811
+def run_requests_per_original(platform) -> Counter:
     return Counter(request["detail"]["retry_of"] for request in platform.run_requests())
 
 
-def test_an_empty_or_missing_filter_is_refused_naming_filters(platform, api, idempotency_table, machine):  # noqa: F811
+def test_an_empty_or_missing_filter_is_refused_naming_filters(platform, api, idempotency_table, machine):
     seed(api, count=2)
     for body in ({}, {"filters": {}}, {"filters": {"from": "24h"}}, {"filters": {"type": []}}, {"filters": None}):
         status, answer = request({**body, "confirm": True})
@@ -95,7 +115,7 @@ def test_an_empty_or_missing_filter_is_refused_naming_filters(platform, api, ide
     assert call("GET", "/retries")[1]["items"] == []
 
 
-def test_the_preview_counts_what_matches_what_can_be_retried_and_why_not_the_rest(platform, api, idempotency_table, machine):  # noqa: F811
+def test_the_preview_counts_what_matches_what_can_be_retried_and_why_not_the_rest(platform, api, idempotency_table, machine):
     retryable = seed(api, count=3)
     seed(api, job="IMPORT_CONTACTS", count=2)  # a one-time sync
     seed(api, count=1, retryable=False)  # a run recorded as not retryable
@@ -116,7 +136,7 @@ def test_the_preview_counts_what_matches_what_can_be_retried_and_why_not_the_res
     assert len(retryable) == 3
 
 
-def test_a_confirmed_bulk_retry_retries_each_original_once_as_its_button_would(platform, api, idempotency_table, machine):  # noqa: F811
+def test_a_confirmed_bulk_retry_retries_each_original_once_as_its_button_would(platform, api, idempotency_table, machine):
     retryable = seed(api, count=5)
     seed(api, job="IMPORT_CONTACTS", count=1)
 
@@ -154,7 +174,7 @@ def test_a_confirmed_bulk_retry_retries_each_original_once_as_its_button_would(p
     assert run_requests_per_original(platform) == Counter()  # not one more run
 
 
-def test_a_cancel_half_way_retries_nothing_more_and_nothing_twice(platform, api, idempotency_table, machine, monkeypatch):  # noqa: F811
+def test_a_cancel_half_way_retries_nothing_more_and_nothing_twice(platform, api, idempotency_table, machine, monkeypatch):
     """Four workers retry originals while a member cancels mid-page: every original is either started (claimed before
     the cancel landed) or skipped as cancelled, none is retried after the cancel, none twice, and the machine stops
     at the next page."""
@@ -196,7 +216,7 @@ def test_a_cancel_half_way_retries_nothing_more_and_nothing_twice(platform, api,
     assert len(originals) == 30
 
 
-def test_bulk_retries_need_the_retry_scope_and_stay_in_their_org(platform, api, idempotency_table, machine):  # noqa: F811
+def test_bulk_retries_need_the_retry_scope_and_stay_in_their_org(platform, api, idempotency_table, machine):
     seed(api, count=1)
     assert request({"filters": FAILED_JOBS}, token=READER)[1]["field"] == "scope"
     status, bulk = request({"filters": FAILED_JOBS, "confirm": True})

@@ -63,8 +63,8 @@ SQS = Source("SQS", "Records[0].messageId")  # a batch's first message
 DYNAMODB_STREAM = Source("DynamoDB stream", "Records[0].eventID")  # a batch's first change
 EVENTBRIDGE = Source("EventBridge", correlation_paths.EVENT_BRIDGE)  # the event's id
 SCHEDULE = Source("schedule", correlation_paths.EVENT_BRIDGE)  # a scheduled event's id (none for an operator's run)
-STEP_FUNCTIONS = Source("Step Functions", "export.export_id")  # the export every step of the machine carries
-BULK_RETRY_STEPS = Source("Step Functions", "bulk.bulk_id")  # the bulk retry every step of its machine carries
+# the export, or the bulk retry, every step of its machine carries
+STEP_FUNCTIONS = Source("Step Functions", "export.export_id || bulk.bulk_id")
 
 
 class Container:
