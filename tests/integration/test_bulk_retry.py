@@ -136,6 +136,14 @@ def test_the_preview_counts_what_matches_what_can_be_retried_and_why_not_the_res
     assert len(retryable) == 3
 
 
+def test_a_filter_matching_more_than_a_bulk_retry_takes_is_refused_naming_filters(platform, api, idempotency_table, machine, monkeypatch):
+    monkeypatch.setattr(bulk_module, "MAX_ORIGINALS", 3)
+    seed(api, count=4)
+    status, answer = request({"filters": FAILED_JOBS, "confirm": True})
+    assert (status, answer["field"]) == (400, "filters") and "more than 3 entries" in answer["message"]
+    assert platform.run_requests() == [] and call("GET", "/retries")[1]["items"] == []
+
+
 def test_a_confirmed_bulk_retry_retries_each_original_once_as_its_button_would(platform, api, idempotency_table, machine):
     retryable = seed(api, count=5)
     seed(api, job="IMPORT_CONTACTS", count=1)

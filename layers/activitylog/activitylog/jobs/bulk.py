@@ -48,6 +48,8 @@ RETRIER = "svc_retries"  # recorded_by of a bulk retry's entry: the service, wri
 ENTITY = {"type": "job", "id": "bulk_retries"}  # every bulk retry of an org: one record's history (GET /retries)
 PAGE_ENTRIES = 200  # originals per Map (their ids stay far below Step Functions' 256 KB state)
 PREVIEW_ENTRIES = 1000  # entries per read of the preview
+# The preview reads every match within the HTTP API's 30 s (10,000: ~15 s on DynamoDB Local, bench/bulk_retry.py)
+MAX_ORIGINALS = 10_000
 IDEMPOTENCY_WINDOW = KEY_WINDOW_SECONDS  # a second bulk retry over the same originals within it starts nothing
 RUN_TIMEOUT_SECONDS = 24 * 3600  # the bulk retry's entry is a long job for the sweeper
 NAME_CHARACTERS = 120
@@ -299,6 +301,11 @@ class BulkRetries:
         matched, retryable, skipped = 0, 0, dict[str, int]()
         for entry in self._matching(org, wanted, now):
             matched += 1
+            if matched > MAX_ORIGINALS:
+                raise BadRequest(
+                    f"filters match more than {MAX_ORIGINALS:,} entries: narrow them (a shorter window, one type)",
+                    "filters",
+                )
             refused = refusal(entry)
             if refused:
                 skipped[refused] = skipped.get(refused, 0) + 1
