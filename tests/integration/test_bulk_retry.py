@@ -233,3 +233,20 @@ def test_bulk_retries_need_the_retry_scope_and_stay_in_their_org(platform, api, 
     assert call("POST", f"/retries/{bulk['id']}/cancel", token=other)[0] == 404
     assert call("GET", "/retries", token=other)[1]["items"] == []
     assert call("POST", f"/retries/{bulk['id']}/cancel", token=READER)[1]["field"] == "scope"
+
+
+def test_a_retry_the_bus_refuses_is_counted_failed_and_a_second_bulk_retry_can_start_it(platform, api, idempotency_table, machine, monkeypatch):
+    (original,) = seed(api, count=1)
+    status, bulk = request({"filters": FAILED_JOBS, "confirm": True})
+    monkeypatch.setenv("ACTIVITY_BUS_NAME", "no-such-bus")
+    wiring.reset()
+    (outcome,) = run(bulk["id"])
+    assert outcome["outcome"] == "failed" and "nothing was started" in outcome["reason"]
+    assert call("GET", f"/retries/{bulk['id']}")[1]["failed"] == 1
+    assert api.get(bulk["id"], token=READER).body["status"] == "WARNING"
+
+    monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
+    wiring.reset()
+    status, again = request({"filters": FAILED_JOBS, "confirm": True})
+    assert [o["outcome"] for o in run(again["id"])] == ["started"]  # the failed attempt left no idempotency record
+    assert run_requests_per_original(platform) == Counter({original: 1})

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from activitylog import ids
 from activitylog.entry import Entry, Status
-from activitylog.errors import BadRequest, Conflict, NotFound, Unavailable
+from activitylog.errors import ActivityLogError, BadRequest, Conflict, NotFound, Unavailable
 from activitylog.idempotency import KEY_WINDOW_SECONDS, run_once
 from activitylog.jobs.client import Publisher
 from activitylog.jobtypes import retry_target
@@ -265,7 +265,7 @@ class BulkRetries:
                 window_seconds=IDEMPOTENCY_WINDOW,
                 wait_seconds=10,
             )
-        except (Unavailable, Conflict) as error:
+        except ActivityLogError as error:  # the bus refused, or the original changed meanwhile: this one failed
             return self.progress.settle(org, bulk_id, original, "failed", error.message, None)
         if answer.get("bulk_id") != bulk_id:
             return self.progress.settle(org, bulk_id, original, SKIPPED, ELSEWHERE_REASON, answer.get("run_id"))
