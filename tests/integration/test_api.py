@@ -319,7 +319,7 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
         # tests/integration/test_streams.py)
         if route.startswith("POST /recoveries/"):
             assert (reply.status, reply.field) == (400, "provider"), reply
-        elif route.endswith("/proof") or "/settings/streams/{id}" in route or "/alerts/{id}" in route:
+        elif route.endswith("/proof") or "/settings/streams/{id}" in route or "/alerts/{id}" in route or "/retries/{id}" in route:
             assert reply.status == 404 and reply.field != "scope", reply
         else:
             expected = (400,) if route in ("POST /settings/streams", "POST /alerts") else (200, 201)

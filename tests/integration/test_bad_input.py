@@ -261,6 +261,10 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/settings/retention", "put"): {"200"} | writes,
         ("/webhooks/{provider}/{org_id}", "post"): {"200", "400", "404", "413", "503"},  # no token: no 401 or 403
         ("/recoveries/{provider}", "post"): {"200", "404"} | writes - {"409"},
+        ("/retries", "post"): {"200", "202", "400", "401", "403", "413", "415", "503"},
+        ("/retries", "get"): {"200", "401", "403", "503"},
+        ("/retries/{id}", "get"): {"200", "400", "401", "403", "404", "503"},
+        ("/retries/{id}/cancel", "post"): {"200", "400", "401", "403", "404", "409", "503"},
         ("/exports", "post"): {"200", "202", "400", "401", "403", "413", "415", "503"},
         ("/exports/{id}", "get"): {"200", "400", "401", "403", "404", "410", "503"},
         ("/exports/{id}/download", "get"): {"302", "400", "404", "410", "503"},  # no authorizer: no 401 or 403

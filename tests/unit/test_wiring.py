@@ -118,6 +118,7 @@ def test_every_function_in_the_template_is_made_by_the_one_entrypoint_for_its_ev
     ("EVENTBRIDGE", {"id": "event-1", "detail-type": "RunRequested"}, "event-1"),
     ("SCHEDULE", {"id": "schedule-1", "detail-type": "Scheduled Event"}, "schedule-1"),
     ("STEP_FUNCTIONS", {"step": "begin", "export": {"export_id": "01JEXPORT"}}, "01JEXPORT"),
+    ("STEP_FUNCTIONS", {"step": "retry", "bulk": {"org": "org_1", "bulk_id": "01JBULK"}}, "01JBULK"),
 ])
 def test_each_event_source_logs_with_its_correlation_id(source, event, correlation_id):
     from activitylog import wiring

@@ -1,4 +1,4 @@
-// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports*,
+// The Activity Logs API, on the page's own origin: CloudFront sends /activities*, /exports*, /retries*,
 // /members and /catalog to it in AWS; locally the same server answers them.
 
 /** The token was refused (401): missing, expired, or not signed for this service. */
@@ -84,6 +84,21 @@ export function createApi(getToken) {
     async catalog() {
       const answer = await (await send('GET', '/catalog')).json();
       return { types: answer.types, statuses: answer.statuses, entityTypes: answer.entity_types };
+    },
+    /**
+     * POST /retries: without `confirm` the preview ({matched, retryable, skipped: {reason: count}, filters frozen}),
+     * with it the bulk retry started ({id, status, matched, started, …}).
+     */
+    async bulkRetry(filters, confirm, name) {
+      return (await send('POST', '/retries', { body: { filters, confirm, ...(name ? { name } : {}) } })).json();
+    },
+    /** A bulk retry's progress: status (RUNNING, CANCELLED, DONE, FAILED), matched, started, skipped, failed. */
+    bulkRetryStatus(id, signal) {
+      return get(`/retries/${encodeURIComponent(id)}`, signal);
+    },
+    /** Stop a bulk retry: nothing more is retried. */
+    async cancelBulkRetry(id) {
+      return (await send('POST', `/retries/${encodeURIComponent(id)}/cancel`)).json();
     },
     /** Run a failed job again: {id (the "Retried …" entry), run_id (the new run's entry), retry_of, job}. */
     async retry(id) {

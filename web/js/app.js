@@ -208,7 +208,7 @@ function buildFilterControls() {
       onChange: (statuses) => applyFilters({ ...filters, statuses }), onOpen: closeOthers('statuses') }),
   };
   $('entity').append(...vocab.entityTypes.map((type) => el('option', { value: type.value }, type.label)));
-  $('toolbar-actions').replaceChildren(...toolbarActions.map((action) => {
+  $('toolbar-actions').replaceChildren(...toolbarActions.filter((action) => !action.shown || action.shown()).map((action) => {
     const button = el('button', { type: 'button' }, action.label);
     button.addEventListener('click', () => action.run(list.query, { ...context, button }));
     return button;

@@ -168,6 +168,10 @@ class Settings:
     alert_queue_url: Optional[str] = field(default=None, metadata=_env("ALERT_QUEUE_URL", parse=_optional))
     alert_page_url: Optional[str] = field(default=None, metadata=_env("ALERT_PAGE_URL", parse=_optional))
     exports: ExportSettings = field(default_factory=ExportSettings)
+    # the ARN of the machine that runs bulk retries (activitylog.jobs.bulk)
+    bulk_retry_state_machine: Optional[str] = field(
+        default=None, metadata=_env("BULK_RETRY_STATE_MACHINE", parse=_optional)
+    )
     # Lambda's own: the function's name (the activity client's producer), the region, whether tracing is on
     function_name: Optional[str] = field(default=None, metadata=_env("AWS_LAMBDA_FUNCTION_NAME", "lambda", _optional))
     region: Optional[str] = field(default=None, metadata=_env("AWS_REGION", "lambda", _optional))

@@ -27,6 +27,12 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     # The org's vocabulary (types, statuses, actions and events seen, job types): what the list's filters offer.
     "GET /catalog": frozenset({READ, SUPPORT}),
     "POST /activities/{id}/retry": frozenset({RETRY}),
+    # Every retryable failure a filter selects, retried at once (activitylog.jobs.bulk); its progress, for the
+    # log's readers too (the bulk retry is an entry of the log).
+    "POST /retries": frozenset({RETRY}),
+    "GET /retries": frozenset({READ, RETRY}),
+    "GET /retries/{id}": frozenset({READ, RETRY}),
+    "POST /retries/{id}/cancel": frozenset({RETRY}),
     "POST /activities": frozenset({WRITE}),
     "POST /activities/batch": frozenset({WRITE}),
     "PATCH /activities/{id}": frozenset({WRITE}),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from activitylog.archive.digests import Digester
     from activitylog.archive.writer import Archiver
     from activitylog.exports.service import ExportService
+    from activitylog.jobs.bulk import BulkRetries
     from activitylog.jobs.client import Publisher
     from activitylog.jobs.ingest import ActivityIngest
     from activitylog.retention.changes import RetentionChanges
@@ -64,7 +65,8 @@ SQS = Source("SQS", "Records[0].messageId")  # a batch's first message
 DYNAMODB_STREAM = Source("DynamoDB stream", "Records[0].eventID")  # a batch's first change
 EVENTBRIDGE = Source("EventBridge", correlation_paths.EVENT_BRIDGE)  # the event's id
 SCHEDULE = Source("schedule", correlation_paths.EVENT_BRIDGE)  # a scheduled event's id (none for an operator's run)
-STEP_FUNCTIONS = Source("Step Functions", "export.export_id")  # the export every step of the machine carries
+# the export, or the bulk retry, every step of its machine carries
+STEP_FUNCTIONS = Source("Step Functions", "export.export_id || bulk.bulk_id")
 
 
 class Container:
@@ -99,6 +101,17 @@ class Container:
 
         config = self.settings.exports
         return ExportService(self.service, config, ExportFiles(config.bucket), ExportRuns(config.state_machine))
+
+    @cached_property
+    def bulk_retries(self) -> "BulkRetries":
+        from activitylog.jobs.bulk import IDEMPOTENCY_WINDOW, BulkRetries, BulkRetryRuns
+        from activitylog.store.bulk import BulkRetryProgress
+
+        service = self.service  # binds the models, the progress's table among them
+        runs = BulkRetryRuns(self.settings.bulk_retry_state_machine)
+        return BulkRetries(
+            service, BulkRetryProgress(IDEMPOTENCY_WINDOW), runs, lambda: self.publisher, lambda: self.idempotency
+        )
 
     @cached_property
     def idempotency(self) -> Any:

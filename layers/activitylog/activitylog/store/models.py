@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -196,6 +196,27 @@ class KeyItem(Model):
     body = UnicodeAttribute(attr_name="bh", null=True)  # sha256 of the body
 
 
+class BulkRetryItem(Model):
+    """A bulk retry's progress (``bulk#{org}#{id}``) and each original's claim on it (``bulk#{org}#{id}#{original}``),
+    in the idempotency table beside the key markers (``activitylog.jobs.bulk``): counted exactly by conditional
+    transactions, gone by TTL after the idempotency window.
+    """
+
+    class Meta:
+        table_name = "idempotency"  # set by ``bind``
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute()  # epoch s: the table's TTL attribute
+    status = UnicodeAttribute(null=True)  # the progress item's: RUNNING, CANCELLED, DONE, FAILED
+    matched = NumberAttribute(null=True)
+    started = NumberAttribute(null=True)
+    failed = NumberAttribute(null=True)
+    skipped: MapAttribute = MapAttribute(null=True)  # reason -> count
+    outcome = UnicodeAttribute(null=True)  # a claim's: started, skipped or failed
+    reason = UnicodeAttribute(null=True)  # a claim's: why it was skipped or failed
+    run_id = UnicodeAttribute(null=True)  # a claim's: the run it started (or shares)
+
+
 # The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
 # (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
 # + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
@@ -220,9 +241,9 @@ def client_config():
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:
     """Point the models at a table (the endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, the region from the
     settings), and ``KeyItem`` at the idempotency table."""
-    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, StreamItem, KeyItem)
+    models: tuple[type[Model], ...] = (EntryItem, PolicyItem, EventMarker, StreamItem, KeyItem, BulkRetryItem)
     for model in models:
-        if model is KeyItem:
+        if model in (KeyItem, BulkRetryItem):
             if not keys_table:
                 continue
             model.Meta.table_name = keys_table
