@@ -4,6 +4,8 @@ import it); the e2e tier's other stack is in tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -49,6 +51,16 @@ class RunningStack:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "activitylog_local.cli", "--data-dir", str(self.data_dir), *args],
                               capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    def cli_here(self, *args: str) -> tuple[int, str]:
+        """The same command run by the CLI's own ``main`` in this process: its exit code and what it printed. For
+        fixtures that set up many orgs (a new interpreter per command cost seconds each on 2 cores)."""
+        from activitylog_local.cli import main
+
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            code = main(["--data-dir", str(self.data_dir), *args])
+        return code, printed.getvalue()
 
 
 def start_stack(tmp: Path, *serve_args: str, in_memory: bool = True) -> RunningStack:
