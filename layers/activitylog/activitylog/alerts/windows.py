@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import urlencode
 
 from activitylog.entry import iso_time
+from activitylog.fifo import SqsQueue
 from activitylog.mail import Mailer
 from activitylog.query.filters import matches, parse_stream_filter
 from activitylog.store.alerts import WINDOW_IDS
@@ -52,27 +53,16 @@ def pending(window: dict) -> dict:
     }
 
 
-class AlertQueue:
+class AlertQueue(SqsQueue):
     """The delayed messages ``{"org", "alert", "due"}`` (SQS standard; a delay is at most 15 minutes)."""
 
-    def __init__(self, queue_url: Optional[str], client: Any = None) -> None:
-        self.queue_url, self._client = queue_url, client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
+    setting = "ALERT_QUEUE_URL"
 
     def send(self, org: str, alert_id: str, due: int, delay_seconds: int) -> None:
         import json
 
-        if not self.queue_url:
-            raise RuntimeError("ALERT_QUEUE_URL is not set")
         self.client.send_message(
-            QueueUrl=self.queue_url,
+            QueueUrl=self.url(),
             MessageBody=json.dumps({"org": org, "alert": alert_id, "due": due}),
             DelaySeconds=max(0, min(delay_seconds, 900)),
         )
