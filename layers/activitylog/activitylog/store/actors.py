@@ -8,6 +8,13 @@ that has not seen them yet reads before it writes (a read is a fifth of a write'
 member or a new name is written, once, whoever races. Mixed into ``EntryStore``, which calls
 ``note_actors`` once entries are written.
 
+The write path's note is the fast one (the member is searchable as soon as their entry is); the archive
+function, reading the table's stream, is the one that loses nothing: it calls ``keep_actors`` over each batch,
+which raises on failure, so Lambda retries the batch. A directory write that failed in the writing container
+(a table that did not answer in time) is made there within the stream's batching window, whether or not the
+member ever records again. The archive function's container remembers members as the writers' do, so it
+costs a request only for a member it has not seen.
+
 >>> # EntryStore(DetailStore(None)).members("org_1", "cas", 20) -> [{"id": "u_64", "name": "Casey Nguyen"}]
 """
 
@@ -35,30 +42,29 @@ class ActorDirectory:
     def note_actors(self, org: str, entries: Iterable[Entry]) -> None:
         """Put the team members these entries name in the org's directory, unless it holds them already.
 
-        Called once the entries are written: a member whose directory write fails is written with
-        their next entry (the entry itself is never refused for it).
+        Called once the entries are written: a failure is logged and counted, never raised (the entry is
+        not refused for it); the archive function's ``keep_actors`` writes the member from the stream.
         """
-        named = {
-            entry.actor["id"]: entry.actor.get("name") or entry.actor["id"]
-            for entry in entries
-            if entry.actor.get("kind") == ActorKind.USER.value
-        }
+        try:
+            self.keep_actors(org, _named_in(entries))
+        except Exception:  # noqa: BLE001 - the entries are written; the stream's reader writes the member
+            from activitylog.observability import logger, metrics
+
+            logger.exception("actor directory not updated", extra={"org_id": org})
+            metrics.add_metric(name="ActorDirectoryMissed", unit="Count", value=1)
+
+    def keep_actors(self, org: str, named: dict[str, str]) -> None:
+        """Put these members (id -> name) in the org's directory unless it holds them so; raises if it cannot."""
         wanted = {member: name for member, name in named.items() if self._known.get((org, member)) != name}
         if not wanted:
             return  # every member here is known to this container: no request
         if len(self._known) > KNOWN_LIMIT:
             self._known.clear()
-        try:
-            stored = _stored_names(org, list(wanted))
-            for member, name in wanted.items():
-                if stored.get(member) != name:
-                    _put_member(org, member, name)
-                self._known[(org, member)] = name
-        except Exception:  # noqa: BLE001 - the entries are written; the directory catches up on their next entry
-            from activitylog.observability import logger, metrics
-
-            logger.exception("actor directory not updated", extra={"org_id": org})
-            metrics.add_metric(name="ActorDirectoryMissed", unit="Count", value=1)
+        stored = _stored_names(org, list(wanted))
+        for member, name in wanted.items():
+            if stored.get(member) != name:
+                _put_member(org, member, name)
+            self._known[(org, member)] = name
 
     def members(self, org: str, search: str, limit: int) -> list[dict[str, str]]:
         """The org's members whose name or id holds ``search`` (any case; all when empty), at most ``limit``:
@@ -76,6 +82,26 @@ class ActorDirectory:
                 found.append(((member.casefold() != folded, not starts, folded_name, member), member, name))
         found.sort()
         return [{"id": member, "name": name} for _, member, name in found[:limit]]
+
+
+def _named_in(entries: Iterable[Entry]) -> dict[str, str]:
+    """The team members (user actors) these entries name: id -> the name the latest of them gives."""
+    return {
+        entry.actor["id"]: entry.actor.get("name") or entry.actor["id"]
+        for entry in entries
+        if entry.actor.get("kind") == ActorKind.USER.value
+    }
+
+
+def actors_of(lines: Iterable[dict]) -> dict[str, dict[str, str]]:
+    """Each org's team members (id -> name) named by these archive lines' new entries (``INSERT``; a later
+    version of an old entry may carry a name the member has since changed)."""
+    named: dict[str, dict[str, str]] = {}
+    for line in lines:
+        actor = line["actor"] or {}
+        if line["change"] == "INSERT" and actor.get("kind") == ActorKind.USER.value:
+            named.setdefault(line["org"], {})[actor["id"]] = actor.get("name") or actor["id"]
+    return named
 
 
 def _stored_names(org: str, members: list[str]) -> dict[str, str]:
