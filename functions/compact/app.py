@@ -26,7 +26,7 @@ def compact(wired: Container, event: dict, context: object) -> dict:
     metrics.add_metric(name="WarmFilesWritten", unit=MetricUnit.Count, value=done["files"])
     metrics.add_metric(name="OrgsLeftForNextRun", unit=MetricUnit.Count, value=done["orgs_left"])
     logger.info("compacted", extra=done | {"through": through.isoformat()})
-    if done["failed"]:  # the others were compacted; the run fails so FunctionErrorsAlarm says so
+    if done["failed"]:  # the others were compacted; the run fails so FunctionErrorsPipelineAlarm says so
         raise RuntimeError(f"compaction failed for {len(done['failed'])} orgs: {', '.join(done['failed'][:10])}")
     return done | {"through": through.isoformat()}
 

@@ -604,6 +604,20 @@ def test_every_function_is_bounded_watched_and_named_in_the_key_policy():
         assert group["Properties"].get("RetentionInDays") and group["Properties"].get("KmsKeyId"), name
 
 
+def test_every_metric_math_alarm_is_within_cloudwatchs_limits():
+    # PutMetricAlarm takes at most 10 metrics (MetricStat) and 10 expressions in one alarm, a hard limit
+    # (CloudWatch's "Limits that apply to alarms based on metric math expressions"): one more and the deploy fails.
+    for name, alarm in resources(load(), "AWS::CloudWatch::Alarm").items():
+        queries = alarm["Properties"].get("Metrics", [])
+        stats = [q for q in queries if "MetricStat" in q]
+        expressions = [q for q in queries if "Expression" in q]
+        assert len(stats) <= 10 and len(expressions) <= 10, (name, len(stats), len(expressions))
+        assert not queries or sum(q.get("ReturnData", True) for q in queries) == 1, name
+        for expression in expressions:  # every id an expression sums is one of the alarm's own metrics
+            summed = set(re.findall(r"[a-z][a-z0-9]*", expression["Expression"].replace("SUM", "")))
+            assert summed <= {q["Id"] for q in stats}, (name, summed - {q["Id"] for q in stats})
+
+
 def test_the_api_access_log_has_who_what_and_how_long_but_never_the_token():
     settings = load()["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
     line = json.loads(settings["Format"])
