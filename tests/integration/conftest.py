@@ -1,5 +1,5 @@
 """The integration tier's shared fixtures: the API's functions, quick retries, the webhook world, the
-template before and after the SAM transform, and the archive's world. Their helpers are in tests/support."""
+template before and after the SAM transform, the archive's world and the platform's bus and queues. Their helpers are in tests/support."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.integration.streams import TableStream
 from tests.support.api import Api
 from tests.support.digests import ARCHIVE, DIGESTS, World
 from tests.support.faults import MOTO
+from tests.support.platform import Platform
 from tests.support.template import _packaged
 from tests.support.webhooks import Webhooks
 
@@ -33,6 +34,20 @@ def api(activity_table, monkeypatch):
     wiring.reset()
     yield Api()
     wiring.reset()
+
+
+@pytest.fixture
+def platform(activity_table, monkeypatch):
+    """The platform's bus and rules with their queues (moto), the table DynamoDB Local's: ``Platform``."""
+    with mock_aws(config=MOTO):
+        monkeypatch.setenv("TABLE_NAME", activity_table)
+        monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
+        monkeypatch.delenv("ORG_SETTINGS", raising=False)
+        platform = Platform()
+        monkeypatch.setenv("ACTIVITY_QUEUE_URL", platform.activity_queue[0])
+        wiring.reset()  # the retry function's publisher and the activity events function's, built in this container
+        yield platform
+        wiring.reset()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Bulk retry through its functions: functions/retries fed API Gateway events, functions/bulk_retry fed the state
 machine's step events (a Map's items run by threads here, as many at once as a test says), against DynamoDB Local,
-with the platform bus and its rules in moto (``test_jobs.Platform``).
+with the platform bus and its rules in moto (``tests.support.platform.Platform``).
 
 The state machine itself (moto's interpreter on infra/statemachines/bulk_retry.asl.json) runs in
 tests/e2e/test_page_bulk_retry.py, through the local stack.
@@ -15,32 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.jobs import bulk as bulk_module
 from activitylog.jobs.bulk import CANCELLED_REASON, ELSEWHERE_REASON
 from tests.support.api import READER, WRITER, Api
-from tests.support.platform import MOTO, Platform
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 
 FAILED_JOBS = {"type": "BACKGROUND_JOB", "status": "FAILED"}
 RILEY = claims(org="org_acme", sub="u_17", scope="activity:read activity:retry", name="Riley Park")
 SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
-
-
-@pytest.fixture
-def platform(activity_table, monkeypatch):
-    with mock_aws(config=MOTO):
-        monkeypatch.setenv("TABLE_NAME", activity_table)
-        monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
-        monkeypatch.delenv("ORG_SETTINGS", raising=False)
-        platform = Platform()
-        monkeypatch.setenv("ACTIVITY_QUEUE_URL", platform.activity_queue[0])
-        wiring.reset()
-        yield platform
-        wiring.reset()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.api import common
@@ -23,26 +22,13 @@ from activitylog.jobs import client as client_module
 from activitylog.jobs.client import Publisher
 from activitylog.jobs.sweeper import sweep
 from tests.support.api import READER, WRITER, Api
-from tests.support.platform import MOTO, Platform
+from tests.support.platform import Platform
 
 from .api_events import LambdaContext, api_event, claims, load_handler_module
 
 RILEY = claims(org="org_acme", sub="u_17", scope="activity:read activity:retry", name="Riley Park")
 SQUARE = {"type": "integration", "id": "int_square", "label": "Square"}
 WOO = {"type": "integration", "id": "int_woo", "label": "WooCommerce"}
-@pytest.fixture
-def platform(activity_table, monkeypatch):
-    with mock_aws(config=MOTO):
-        monkeypatch.setenv("TABLE_NAME", activity_table)
-        monkeypatch.setenv("ACTIVITY_BUS_NAME", "platform")
-        monkeypatch.delenv("ORG_SETTINGS", raising=False)
-        platform = Platform()
-        monkeypatch.setenv("ACTIVITY_QUEUE_URL", platform.activity_queue[0])
-        wiring.reset()  # the retry function's publisher and the activity events function's, built in this container
-        yield platform
-        wiring.reset()
-
-
 @pytest.fixture
 def api(platform):
     return Api()
