@@ -73,9 +73,11 @@ class Run:
 
 
 def combinations(now: datetime, record: tuple[str, str], heavy_user: str, week_user: str,
-                 deep_pages: int, pages: int) -> list[Combination]:
-    """Every filter axis alone, every pair of axes, date ranges and two deep pagings."""
+                 deep_pages: int, pages: int, untouched: Optional[tuple[str, str]] = None) -> list[Combination]:
+    """Every filter axis alone, every pair of axes, date ranges and two deep pagings; and pairs no entry can
+    match (``untouched``: a member and an entity type they never touched) over two years."""
     week, month = iso(now - timedelta(days=7)), iso(now - timedelta(days=DAYS))
+    two_years = iso(now - timedelta(days=729))
     window_end = (now - timedelta(days=10)).replace(minute=0, second=0)
     rec = {"entity_type": record[0], "entity_id": record[1], "from": month}
     rec_name = f"record {record[0]}/{record[1]}"
@@ -104,7 +106,11 @@ def combinations(now: datetime, record: tuple[str, str], heavy_user: str, week_u
         Combination(f"{rec_name} & user={heavy_user} · 30 d", rec | {"user": heavy_user}),
         Combination(f"{rec_name} & type=USER_ACTION · 30 d", rec | {"type": "USER_ACTION"}),
         Combination(f"{rec_name} & status=WARNING,FAILED · 30 d", rec | {"status": "WARNING,FAILED"}),
+        Combination(f"user={heavy_user} & type=WEBHOOK (no entry can match) · 2 years", {"user": heavy_user, "type": "WEBHOOK", "from": two_years}),
     ]
+    if untouched:
+        two.append(Combination(f"user={untouched[0]} & entity_type={untouched[1]} (never touched) · 2 years",
+                               {"user": untouched[0], "entity_type": untouched[1], "from": two_years}))
     for combination in two:
         combination.pages, combination.axes = pages, 2
     deep = [

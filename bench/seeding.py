@@ -68,7 +68,7 @@ def detail_bytes(entry: Any) -> int:
 def _tallies() -> dict:
     return {"type": Counter(), "status": Counter(), "user": Counter(), "entity_type": Counter(),
             "record": Counter(), "detail_bytes": [], "stored_bytes": Counter(), "keys_only_bytes": Counter(),
-            "index_items": Counter(), "offloaded": Counter()}
+            "index_items": Counter(), "offloaded": Counter(), "members": {}}
 
 
 def generate_chunk(task: tuple) -> tuple[list[dict], dict]:
@@ -95,7 +95,18 @@ def generate_chunk(task: tuple) -> tuple[list[dict], dict]:
             tallies["record"][(entry.entity["type"], entry.entity["id"])] += 1
         if n % 20 == 0:
             tallies["detail_bytes"].append(detail_bytes(entry))
+        _note_member(tallies["members"], entry)
     return items, tallies
+
+
+def _note_member(members: dict, entry: Any) -> None:
+    """What the members directory holds of the entry's team member (the write path's ``note_actors``)."""
+    from activitylog.store.actors import members_in
+
+    for member, named in members_in([entry]).items():
+        held = members.setdefault(member, named)
+        if held is not named:
+            held.name, held.types, held.entity_types = named.name, held.types | named.types, held.entity_types | named.entity_types
 
 
 def _write_batches(client: Any, batches: queue.Queue, written: list, lock: threading.Lock, failures: list) -> None:
@@ -131,7 +142,13 @@ def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, w
             thread.start()
         for items, tallies in pool.imap(generate_chunk, tasks):
             for key, value in tallies.items():
-                totals[key].update(value) if isinstance(value, Counter) else totals[key].extend(value)
+                if key == "members":
+                    for member, named in value.items():
+                        held = totals["members"].setdefault(member, named)
+                        held.types |= named.types
+                        held.entity_types |= named.entity_types
+                else:
+                    totals[key].update(value) if isinstance(value, Counter) else totals[key].extend(value)
             for i in range(0, len(items), 25):
                 batches.put(items[i:i + 25])
             if ids is not None:
@@ -148,6 +165,10 @@ def seed(client: Any, count: int, now: datetime, shards: int, seed_value: int, w
         thread.join()
     if failures:
         raise failures[0]
+    from activitylog.store.actors import write_member
+
+    for member, named in totals["members"].items():  # the members directory, as the writes would leave it
+        write_member(org, member, named, client=client, table=TABLE)
     totals["seconds"] = time.perf_counter() - started
     totals["written"] = written[0]
     log(f"  seeded {written[0]:>7,} / {count:,} entries  {totals['seconds']:6.1f} s")

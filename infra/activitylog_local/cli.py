@@ -396,6 +396,7 @@ def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_day
     from activitylog_local.demo import DEMO_ORG, archive_history
 
     archived = archive_history(archive, DEMO_ORG, older, now, hot_table_days)
+    _note_members(stack, DEMO_ORG, archived.pop("built"))
     stack.scheduler.run_now("DigestFunction", {"until": _iso_ms(datetime.now(timezone.utc))})
     compaction = threading.Thread(target=stack.scheduler.run_now, args=("CompactFunction",), name="demo-compaction")
     compaction.start()
@@ -405,6 +406,20 @@ def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_day
         return archived
 
     return done
+
+
+def _note_members(stack, org: str, entries: list) -> None:
+    """The members directory as the API's writes would have left it for entries it never saw (the history
+    written straight into the archive): their names, and the kinds of entry they recorded, before any other
+    entry is recorded (the directory vouches for kinds from a member's first entry on: ``store.actors``)."""
+    import boto3
+
+    from activitylog.store.actors import members_in, write_member
+
+    client = boto3.client("dynamodb", endpoint_url=stack.dynamodb.endpoint, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    for member, named in members_in(entries).items():
+        write_member(org, member, named, client=client, table=stack.tables["ActivityTable"])
 
 
 @contextmanager

@@ -685,13 +685,14 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
     from activitylog.retention_policy import archive_tag
     from activitylog.rules import new_entry
 
-    inserts, expiries = [], []
+    inserts, expiries, built = [], [], []
     for number, demo in enumerate(entries):
         new = NewEntry.model_validate(demo.document)
         recorded = new.occurred_at + timedelta(milliseconds=300 + number % 700)
         entry = new_entry(new, writer, recorded, retention_days, table_days=hot_table_days,
                           entry_id=ids.derived_id(new.occurred_at, f"{org}/demo-history/{number}"))
         entry.stalls_at = None
+        built.append(entry)
         inserts.append(version_line(org, entry, f"{len(inserts) + 1:021d}", INSERT, recorded))
         expired = datetime.fromtimestamp(entry.expires_at, timezone.utc) + timedelta(hours=3)  # TTL deletes within hours
         if expired < now:
@@ -708,4 +709,4 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
     placed = [(key, line) for key, together in grouped.items() for line in together]
     if placed:
         archive.put(layout.manifest_key(now, lines[0].sequence), manifest_body(placed))
-    return {"entries": len(inserts), "expired": len(expiries), "objects": len({key for key, _ in placed})}
+    return {"entries": len(inserts), "expired": len(expiries), "objects": len({key for key, _ in placed}), "built": built}

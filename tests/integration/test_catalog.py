@@ -14,12 +14,11 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from botocore.exceptions import ReadTimeoutError
 from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.entry import iso_time
-from activitylog.store import actors, catalog
+from activitylog.store import catalog
 from tests.support.api import OTHER_ORG_READER, OTHER_ORG_WRITER, READER, WRITER, entry, job
 from tests.support.kit import LambdaContext
 
@@ -27,7 +26,6 @@ from .api_events import load_handler_module
 from .streams import TableStream, stream_event
 
 STRIPE = {"kind": "external", "id": "stripe", "name": "Stripe"}
-CASEY = {"kind": "user", "id": "u_64", "name": "Casey Nguyen"}
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ARCHIVE = "test-archive"
 
@@ -163,31 +161,6 @@ def test_a_batch_lambda_delivers_again_after_it_failed_half_way_adds_each_use_on
     assert sorted((a["action"], a["count"]) for a in answer["actions"]) == [
         ("archived", 1), ("exported", 1), ("merged", 1), ("received", 1)]
     assert answer["events"] == [{"event": "invoice.paid", "count": 1, "last_seen": at(4)}]
-
-
-def test_a_member_whose_directory_write_failed_with_their_entry_is_put_there_by_the_archive_functions_batch(
-        api, archive, monkeypatch):
-    # Given the new hire's only entry, recorded while the table did not answer the directory's write (the entry
-    # is written and answered 201: the directory never refuses an entry)
-    real_put = actors._put_member
-
-    def unreachable(*_):
-        raise ReadTimeoutError(endpoint_url="http://dynamodb")
-
-    monkeypatch.setattr(actors, "_put_member", unreachable)
-    assert api.record(entry(actor=CASEY, occurred_at=at(2))).status == 201
-    assert api.call("GET", "/members", query={"q": "casey"}, token=READER).body["items"] == []
-
-    # When the archive function reads the batch and still cannot write, the batch fails (Lambda sends it again)
-    event = archive.pending()
-    with pytest.raises(ReadTimeoutError):
-        archive.run(event)
-
-    # Then once the table answers, the batch sent again puts the member there: searchable by name
-    monkeypatch.setattr(actors, "_put_member", real_put)
-    archive.run(event)
-    assert api.call("GET", "/members", query={"q": "casey"}, token=READER).body["items"] == [
-        {"id": CASEY["id"], "name": CASEY["name"]}]
 
 
 def test_concurrent_batches_leave_exact_counts_and_the_latest_last_seen(api, archive):

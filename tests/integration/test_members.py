@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
 
 from activitylog import store, wiring
+from activitylog.store import actors
 from activitylog.config import Settings
 from activitylog.details import DetailStore
 from activitylog.service import ActivityService
@@ -76,7 +78,7 @@ def test_a_known_member_costs_no_request_a_new_container_reads_but_never_writes_
     api.list()
     with directory_requests() as first:
         api.record(entry(actor=RILEY))
-    assert [operation for operation, _ in first] == ["BatchGetItem", "PutItem"]
+    assert [operation for operation, _ in first] == ["BatchGetItem", "UpdateItem"]
 
     # When Riley records more, alone and in a batch, in the same container: no request for the directory at all
     with directory_requests() as known:
@@ -93,10 +95,10 @@ def test_a_known_member_costs_no_request_a_new_container_reads_but_never_writes_
         api.record(entry(actor=RILEY))
     assert [operation for operation, _ in cold] == ["BatchGetItem"]
 
-    # A new name is one write, and is what the directory answers
+    # A new name is one write (the container knows Riley: no read), and is what the directory answers
     with directory_requests() as renamed:
         api.record(entry(actor={**RILEY, "name": "Riley Park-Lee"}))
-    assert [operation for operation, _ in renamed] == ["BatchGetItem", "PutItem"]
+    assert [operation for operation, _ in renamed] == ["UpdateItem"]
     assert members(api, q="riley") == [{"id": "u_17", "name": "Riley Park-Lee"}]
 
 
@@ -148,3 +150,118 @@ def test_bad_input_is_a_400_naming_the_parameter(api):
 def test_members_need_a_read_scope(api):
     reply = api.call("GET", "/members", token=WRITER)
     assert (reply.status, reply.field) == (403, "scope"), reply
+
+
+@contextmanager
+def table_requests():
+    """Every DynamoDB request of the store's client: (operation, params)."""
+    events = store.table_connection().connection.client.meta.events
+    seen: list[tuple[str, dict]] = []
+
+    def record(params, model, **_):
+        seen.append((model.name, params))
+
+    events.register("provide-client-params.dynamodb", record, unique_id="table-requests")
+    try:
+        yield seen
+    finally:
+        events.unregister("provide-client-params.dynamodb", unique_id="table-requests")
+
+
+TWO_YEARS = {"from": (datetime.now(timezone.utc) - timedelta(days=729)).isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
+def listed(api, **query) -> list[str]:
+    reply = api.list(**query)
+    assert reply.status == 200, reply
+    return [item["id"] for item in reply.body["items"]]
+
+
+def test_a_filter_the_member_never_recorded_is_answered_from_the_directory_without_reading_an_entry(api):
+    # Given Casey's contact updates, and a job Casey started
+    updates = [api.record(entry(actor=CASEY)).body["id"] for _ in range(3)]
+    started = api.record({**job(), "actor": CASEY, "entity": {"type": "integration", "id": "int_square", "label": "Square"}}).body["id"]
+    api.list()  # the reading container exists
+
+    # When the page asks for Casey's webhooks, or Casey's entries about payments, over two years
+    for query in ({"user": CASEY["id"], "type": "WEBHOOK"}, {"user": CASEY["id"], "entity_type": "payment"},
+                  {"user": CASEY["id"], "type": "WEBHOOK,SYSTEM_EVENT", "status": "FAILED"}):
+        with table_requests() as asked:
+            reply = api.list(**query, **TWO_YEARS)
+        # Then the answer is empty and final, from one consistent read of Casey's directory item: no entry read
+        assert reply.status == 200 and reply.body == {"items": [], "next_cursor": None}, (query, reply)
+        assert [(operation, params["Key"]["sk"]["S"], params["ConsistentRead"]) for operation, params in asked] == [
+            ("GetItem", "actor#u_64", True)], query
+
+    # What Casey did record is read as before
+    assert sorted(listed(api, user=CASEY["id"], type="USER_ACTION", **TWO_YEARS)) == sorted(updates)
+    assert listed(api, user=CASEY["id"], entity_type="integration", **TWO_YEARS) == [started]
+
+    # And a webhook Casey records later is found at once, though this container read "none" before
+    sent = api.record(entry(actor=CASEY, type="WEBHOOK", action="sent", event="Webhook sent · order.created")).body["id"]
+    assert listed(api, user=CASEY["id"], type="WEBHOOK", **TWO_YEARS) == [sent]
+
+
+def test_a_member_the_directory_knew_before_it_kept_kinds_is_read_as_before(api, activity_table):
+    # Given Riley's directory item as it was written before kinds were kept (a name and a first-seen only)
+    client = store.table_connection().connection.client
+    client.put_item(TableName=activity_table, Item={
+        "pk": {"S": "org_acme#meta"}, "sk": {"S": "actor#u_17"}, "an": {"S": "Riley Park"}, "fs": {"N": "1"}})
+    first = api.record(entry(actor=RILEY, type="WEBHOOK", action="sent", event="Webhook sent")).body["id"]
+    wiring.reset()  # another container, which knows nothing of Riley
+    api.list()
+    assert api.record(entry(actor=RILEY)).status == 201  # kinds kept from now on: the webhook before is not among them
+
+    # Then the directory cannot vouch for what Riley recorded before, and the list reads the entries
+    assert listed(api, user=RILEY["id"], type="WEBHOOK", **TWO_YEARS) == [first]
+    with table_requests() as asked:
+        assert listed(api, user=RILEY["id"], entity_type="payment", **TWO_YEARS) == []
+    assert any(operation == "Query" for operation, _ in asked)
+
+
+def test_the_directory_is_written_before_the_entry_so_a_reader_between_them_never_misses_a_stored_entry(api, monkeypatch):
+    # Given Casey's first entries (contact updates), and a writer paused after its directory write, before its entry
+    api.record(entry(actor=CASEY))
+    noted, release = threading.Event(), threading.Event()
+    real_write = actors.write_member
+
+    def write_then_pause(*arguments, **options):
+        real_write(*arguments, **options)
+        noted.set()
+        release.wait(10)
+
+    monkeypatch.setattr(actors, "write_member", write_then_pause)
+    writer = threading.Thread(target=lambda: api.record(entry(actor=CASEY, type="WEBHOOK", action="sent", event="Sent")))
+    writer.start()
+    assert noted.wait(10)
+
+    # When a reader asks for Casey's webhooks between the two writes: none is stored, none is answered
+    assert listed(api, user=CASEY["id"], type="WEBHOOK", **TWO_YEARS) == []
+    # Then once the entry is stored, the same reader (whose directory read said "none") finds it
+    release.set()
+    writer.join(10)
+    assert len(listed(api, user=CASEY["id"], type="WEBHOOK", **TWO_YEARS)) == 1
+
+
+def test_a_directory_that_cannot_be_written_refuses_the_entry_whole_and_the_same_write_sent_again_records_both(api):
+    from tests.integration.api_events import LambdaContext, api_event, handler_module
+    from tests.support.faults import answer
+
+    api.list()
+    events = store.table_connection().connection.client.meta.events
+
+    def directory_throttled(request, **_):  # the table refuses the directory's writes, and only those
+        return answer(request, 400, "ThrottlingException") if b"actor#" in request.body and b"UpdateItem" in str(
+            request.headers.get("X-Amz-Target", "")).encode() else None
+
+    event = api_event("POST", "/activities", body=entry(actor=CASEY), claims=WRITER)
+    events.register("before-send.dynamodb", directory_throttled, unique_id="directory-throttled")
+    try:
+        response = handler_module("POST", "/activities").lambda_handler(event, LambdaContext())
+    finally:
+        events.unregister("before-send.dynamodb", unique_id="directory-throttled")
+    assert response["statusCode"] == 503, response
+    assert api.ids() == [] and members(api) == []
+
+    assert api.record(entry(actor=CASEY)).status == 201
+    assert len(api.ids()) == 1 and members(api) == [{"id": "u_64", "name": "Casey Nguyen"}]

@@ -655,10 +655,8 @@ def test_the_archive_reads_the_stream_with_bisect_an_on_failure_queue_and_an_ala
 
 
 def test_the_archive_function_writes_the_archive_and_nothing_else(transformed):
-    # in the table, it reads the orgs' policies, counts their catalogues and keeps their members directories:
-    # meta items only, never an entry
-    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem",
-                                                                         "dynamodb:PutItem"}
+    # in the table, it reads the orgs' policies and counts their catalogues: meta items only, never an entry
+    assert _granted(transformed, "ArchiveFunction", "ActivityTable") == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
     assert _granted(transformed, "ArchiveFunction", "ArchiveBucket") == {"s3:PutObject", "s3:PutObjectTagging"}
     assert _granted(transformed, "ArchiveFunction", "DetailBucket") == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions"}
     for statement in _role_statements(transformed, "ArchiveFunction"):
@@ -850,8 +848,7 @@ UNWATCHED_METRICS = {
     "WebhookRejectionSummaries": "the quota's summary entries, in the org's own log (\"37 more rejected deliveries …\")",
     "JobsStalled": "a customer's job, marked WARNING in their log by the sweeper",
     "CatalogMissed": "the catalogue not updated (entries written): those uses go with the name's next write",
-    "ActorDirectoryMissed": "the members directory not updated with the entries: the archive function puts the member from the stream",
-}
+    }
 METRIC_NAMES = re.compile(r'(?:add_metric\(\s*name=|single_metric\(\s*name=|_count\(\s*)"([A-Za-z]+)"|\(\s*"([A-Z][A-Za-z]+)",\s*done\.')
 
 

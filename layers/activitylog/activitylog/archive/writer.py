@@ -12,8 +12,7 @@ that record is alone, and after its retries reports it to the on-failure queue. 
 come from sequence numbers, every retry and every half rewrites the same objects.
 
 Last, the batch's new entries are counted in their orgs' catalogues (``store.catalog``): the archive reads
-every entry anyway, and a count added twice by a retried batch is refused by its batch mark. Their team
-members are put in the members directory where a writer's own note missed them (``store.actors``).
+every entry anyway, and a count added twice by a retried batch is refused by its batch mark.
 
 ``container().archiver.archive(DynamoDBStreamEvent(event).records)`` answers what it wrote: ``Archived``'s
 counts of versions, expired and removed lines, skipped records, objects and manifests.
@@ -29,7 +28,6 @@ from typing import Any, Callable, Iterable, Optional
 from activitylog.archive import layout
 from activitylog.archive.lines import EXPIRE, REMOVE, Line, canonical, version_line
 from activitylog.archive.store import ArchiveStore
-from activitylog.store.actors import actors_of
 from activitylog.store.catalog import uses_of
 
 # What DynamoDB Streams puts in a record of a deletion by Time to Live.
@@ -92,10 +90,7 @@ class Archiver:
             done.manifests += 1
         if self.catalog is not None and lines:
             batch = f"{lines[0].sequence}-{lines[-1].sequence}-{len(lines)}"
-            documents = [line.document for line in lines]
-            done.catalogued = self.catalog.count_catalog(uses_of(documents), batch)
-            for org, named in actors_of(documents).items():  # what a writer's own note missed (store/actors.py)
-                self.catalog.keep_actors(org, named)
+            done.catalogued = self.catalog.count_catalog(uses_of(line.document for line in lines), batch)
         return done
 
     def line(self, record: Any) -> Optional[Line]:

@@ -93,6 +93,7 @@ class AlertStore:
         item = StreamItem(keys.meta_pk(org), alert_sk(alert["id"]), doc=json.dumps(document, sort_keys=True))
         if alert.get("version"):
             item.version = alert["version"]
+        self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
         entry_item, uploaded = self._to_item(where, entry)
         token = hashlib.sha256(f"alert {org} {alert['id']} {entry.id}".encode()).hexdigest()[:36]
 
@@ -111,7 +112,6 @@ class AlertStore:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
                 raise Conflict("the alert was changed meanwhile; read it again", "id") from None
             raise
-        self.note_actors(org, [entry])
         if deleted:
             self.forget_alert_window(org, alert["id"])
         return {**document, "version": item.version}

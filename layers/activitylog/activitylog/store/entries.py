@@ -54,6 +54,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     def __init__(self, detail_store: details.DetailStore) -> None:
         self.detail_store = detail_store
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
+        self._vouched = {}  # the kinds of entries the directory vouched members have (``ActorDirectory``)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -63,6 +64,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         A condition failure on an item identical to ours is our own earlier attempt whose
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
+        self.note_actors(where.org, [entry])  # first: the directory holds every stored entry's kinds
         item, uploaded = self._to_item(where, entry)
         with self._removed_on_failure(uploaded):
             try:
@@ -73,7 +75,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
                 if not self._stored_equals(item):
                     raise Conflict(f"entry {entry.id} exists already", "id") from None
                 # else committed by our own earlier attempt, detail object and all
-        self.note_actors(where.org, [entry])
 
     def put_all(self, where: OrgStorage, entries: list[Entry]) -> None:
         """Write entries all-or-nothing (one transaction, up to 100).
@@ -184,6 +185,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
+        self.note_actors(where.org, entries)  # first: the directory holds every stored entry's kinds
         items: list[tuple[Model, Optional[Condition], Optional[str]]] = []
         uploaded: list[str] = []
         for entry in entries:
@@ -208,7 +210,6 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
 
         with self._removed_on_failure(uploaded):
             self._retrying(write)
-        self.note_actors(where.org, entries)
 
     def replace(
         self, where: OrgStorage, entry: Entry, expected_status: Status, key: Optional[tuple[str, int]] = None

@@ -180,6 +180,7 @@ class OrgMeta:
         )
         if policy.version:
             item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
+        self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
         entry_item, uploaded = self._to_item(
             replace(where, hot_days=policy.hot_days), entry
         )  # recorded under the new policy
@@ -197,7 +198,6 @@ class OrgMeta:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons):
                 raise Conflict("the retention policy was changed meanwhile; read it again", "retention") from None
             raise
-        self.note_actors(org, [entry])
         return policy_of(item)
 
     def restamp_progress(self, org: str, version: int, restamp: Restamp) -> bool:

@@ -101,6 +101,8 @@ class StreamStore:
         item = StreamItem(keys.meta_pk(org), stream_sk(stream["id"]), doc=json.dumps(document, sort_keys=True))
         if stream.get("version"):
             item.version = stream["version"]
+        if entry is not None:
+            self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
         entry_item, uploaded = self._to_item(where, entry) if entry else (None, [])
         # One token per change (its entry's id): a retry of the same write is the same transaction; another
         # change made from the same version is another one (it then fails its version condition, not the token's).
@@ -123,8 +125,6 @@ class StreamStore:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
                 raise Conflict("the stream was changed meanwhile; read it again", "id") from None
             raise
-        if entry is not None:
-            self.note_actors(org, [entry])  # (the catalogue counts entries from the table's stream)
         if deleted:
             self._forget_stream(org, stream["id"])
         return {**document, "version": item.version}
