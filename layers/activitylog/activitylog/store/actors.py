@@ -21,12 +21,13 @@ costs a request only for a member it has not seen.
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
 
 from activitylog import keys
 from activitylog.entry import ActorKind, Entry
+from activitylog.privacy.subjects import ERASED
 from activitylog.store.models import EntryItem, meta_items, table_connection
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff
 
@@ -38,6 +39,7 @@ class ActorDirectory:
     """The directory's writes (after each write of entries) and its search; the cache is this container's."""
 
     _known: dict[tuple[str, str], str]  # (org, member id) -> the name the directory holds
+    subjects: Any  # ``EntryStore``'s ``SubjectKeys`` (or None)
 
     def note_actors(self, org: str, entries: Iterable[Entry]) -> None:
         """Put the team members these entries name in the org's directory, unless it holds them already.
@@ -74,14 +76,24 @@ class ActorDirectory:
         """
         folded = search.casefold()
         found = []
-        for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an"):
-            member, name = raw["sk"]["S"][len(keys.ACTOR_PREFIX) :], raw["an"]["S"]
+        held = {raw["sk"]["S"][len(keys.ACTOR_PREFIX) :]: raw["an"]["S"] for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an")}
+        if self.subjects is not None:  # names are held sealed, as the entries hold them; an erased member is not listed
+            held = {member: name for member, name in self.subjects.reveal(org, held).items() if name != ERASED}
+        for member, name in held.items():
             folded_name = name.casefold()
             if folded in folded_name or folded in member.casefold():
                 starts = any(word.startswith(folded) for word in folded_name.split())
                 found.append(((member.casefold() != folded, not starts, folded_name, member), member, name))
         found.sort()
         return [{"id": member, "name": name} for _, member, name in found[:limit]]
+
+
+    def forget_member(self, org: str, member: str) -> None:
+        """Remove a member from the org's directory (their erasure): a later entry of theirs puts them back."""
+        table_connection().connection.client.delete_item(
+            TableName=EntryItem.Meta.table_name, Key={"pk": {"S": keys.meta_pk(org)}, "sk": {"S": keys.actor_sk(member)}}
+        )
+        self._known.pop((org, member), None)
 
 
 def _named_in(entries: Iterable[Entry]) -> dict[str, str]:
