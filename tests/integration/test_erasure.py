@@ -285,3 +285,136 @@ def test_writers_racing_on_a_new_subject_make_one_key_and_every_entry_reads(worl
         entry = services[(n + 3) % 8].get(READER, entry_id)
         assert (entry.actor["name"], entry.entity["label"]) == ("Ann Example", "Nova Lane")
     dynamodb_client.delete_table(TableName=table)
+
+
+# -- through the functions: the route, exports and streams ----------------------------------------------------
+
+
+@pytest.fixture
+def functions(api, activity_table, dynamodb_client, monkeypatch):
+    """The API's functions with subject keys (the template's SUBJECT_KEYS_TABLE and SERVICE_KEY_ID), a stream's queue,
+    an inline export's bucket, in moto."""
+    from moto import mock_aws
+
+    from activitylog import wiring
+    from tests.integration.streams import TableStream
+    from tests.integration.test_streams import World as StreamsWorld
+    from tests.integration.test_streams import _public
+    from tests.support.faults import MOTO
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("RETENTION_CACHE_SECONDS", "0")
+    with mock_aws(config=MOTO):
+        table, key_id, _ = subject_keys(dynamodb_client)
+        url = boto3.client("sqs", region_name="us-east-1").create_queue(
+            QueueName="streams.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="streams@acme.example")
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="erasure-exports")
+        for name, value in {"STREAM_QUEUE_URL": url, "STREAMS_ALLOW_LOOPBACK": "1", "SUBJECT_KEYS_TABLE": table,
+                            "SERVICE_KEY_ID": key_id, "EXPORT_BUCKET": "erasure-exports", "EXPORT_LINK_SECRET": "s",
+                            "EXPORT_LINK_BASE_URL": "https://api.example.test", "EXPORT_INLINE_ROWS": "100",
+                            "EXPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:export"}.items():
+            monkeypatch.setenv(name, value)
+        wiring.reset()
+        wiring.container().stream_settings.resolve = _public
+        yield StreamsWorld(api, TableStream(dynamodb_client, activity_table), url)
+        wiring.reset()
+    dynamodb_client.delete_table(TableName=table)
+
+
+def _body(member, contact, n: int) -> dict:
+    return {"type": "USER_ACTION", "status": "SUCCESS", "action": "updated", "event": f"Contact updated {n}",
+            "actor": {"kind": "user", "id": member[0], "name": member[1]},
+            "entity": {"type": "contact", "id": contact[0], "label": contact[1]},
+            "before": {"email": "a@example.com"}, "after": {"email": "b@example.com"}}
+
+
+def test_post_privacy_erasures_checks_its_input_and_scope_and_never_touches_another_orgs_subject(functions):
+    from tests.integration.api_events import claims
+    from tests.support.api import READER as ACME_READER
+    from tests.support.api import WRITER as ACME_WRITER
+
+    api = functions.api
+    acme_admin = claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
+    globex_admin = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")
+    recorded = api.record(_body(CASEY, DANA, 1), token=ACME_WRITER).body["id"]
+
+    # Bad input is a 400 naming the field, and erases nothing
+    for body, field in (({}, "subject"), ({"subject": {"kind": "robot", "id": "u_64"}}, "subject.kind"),
+                        ({"subject": {"kind": "user", "id": "u 64"}}, "subject.id"), ({"subject": {"kind": "user"}}, "subject.id"),
+                        ({"subject": {"kind": "user", "id": "u_64", "name": "Casey"}}, "subject.name"), ([], "body")):
+        reply = api.call("POST", "/privacy/erasures", body=body, token=acme_admin)
+        assert (reply.status, reply.field) == (400, field), (body, reply)
+    # ... a token without activity:admin is a 403 on the scope
+    for scope in ("activity:read", "activity:write", "activity:support"):
+        token = claims(org="org_acme", sub="u_17", scope=scope)
+        reply = api.call("POST", "/privacy/erasures", body={"subject": {"kind": "user", "id": "u_64"}}, token=token)
+        assert (reply.status, reply.field) == (403, "scope"), reply
+    assert api.get(recorded, token=ACME_READER).body["actor"]["name"] == "Casey Nguyen"
+
+    # When another org's admin erases a u_64 and a c_9 of their own
+    for kind, sid in (("user", "u_64"), ("contact", "c_9")):
+        reply = api.call("POST", "/privacy/erasures", body={"subject": {"kind": kind, "id": sid}}, token=globex_admin)
+        assert reply.status == 201 and (reply.body["entries"], reply.body["key_found"]) == (0, False), reply
+
+    # Then org_acme's Casey and Dana are untouched
+    shown_entry = api.get(recorded, token=ACME_READER).body
+    assert (shown_entry["actor"]["name"], shown_entry["entity"]["label"]) == ("Casey Nguyen", "Dana Smith")
+    assert api.call("GET", "/members", query={"q": "casey"}, token=ACME_READER).body["items"] == [
+        {"id": "u_64", "name": "Casey Nguyen"}]
+
+    # When org_acme's admin erases Casey
+    reply = api.call("POST", "/privacy/erasures", body={"subject": {"kind": "user", "id": "u_64"}}, token=acme_admin)
+    assert reply.status == 201 and (reply.body["entries"], reply.body["key_found"]) == (1, True), reply
+    shown_entry = api.get(recorded, token=ACME_READER).body
+    assert (shown_entry["actor"]["name"], shown_entry["entity"]["label"]) == (ERASED, "Dana Smith")
+    assert api.call("GET", "/members", query={"q": "casey"}, token=ACME_READER).body["items"] == []
+    # ... and the erasure is listed as a SYSTEM_EVENT in the admin's name, the subject by pseudonym only
+    (erasure,) = [item for item in api.list(type="SYSTEM_EVENT", token=ACME_READER).body["items"] if item["action"] == "erased"]
+    assert erasure["id"] == reply.body["id"] and erasure["actor"]["name"] == "Morgan Admin"
+    assert "u_64" not in json.dumps(api.get(erasure["id"], token=ACME_READER).body)
+
+
+def test_an_export_and_a_stream_delivered_after_the_erasure_show_erased_for_its_subject_only(functions):
+    import csv
+    import io
+
+    from tests.integration.api_events import claims
+    from tests.support.api import WRITER as ACME_WRITER
+    from tests.support.streams import Receiver
+
+    api, admin = functions.api, claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
+    receiver = Receiver()
+    try:
+        # Given a stream, and entries about Casey and about others, recorded (and waiting for delivery)
+        functions.create(receiver.url, token=admin, filter={"type": ["USER_ACTION"]})
+        casey = api.record(_body(CASEY, DANA, 1), token=ACME_WRITER).body["id"]
+        others = api.record(_body(OTHER_MEMBER, OTHER_CONTACT, 2), token=ACME_WRITER).body["id"]
+        assert functions.fan_out()["waiting"] == 2
+
+        # When Casey and Dana are erased before the stream delivers them
+        for kind, sid in (("user", "u_64"), ("contact", "c_9")):
+            assert api.call("POST", "/privacy/erasures", body={"subject": {"kind": kind, "id": sid}}, token=admin).status == 201
+
+        # Then the stream delivers Casey's entry with [erased] in the personal fields, and the other one readable
+        assert functions.ring_all(functions.delivery()) == [{"delivered": 2}]
+        delivered = {event["id"]: event for event in receiver.events}
+        assert set(delivered) == {casey, others}
+        text = json.dumps(delivered[casey])
+        assert "Casey" not in text and "Dana" not in text and "pd1~" not in text and text.count(ERASED) >= 3
+        assert "Robin Vale" in json.dumps(delivered[others]) and "Kim Ode" in json.dumps(delivered[others])
+    finally:
+        receiver.close()
+
+    # ... and an export (the CSV's rows) shows [erased] for them and the others as they are
+    from tests.integration.api_events import api_event, handler_module
+    from tests.support.kit import LambdaContext
+
+    requester = claims(org="org_acme", sub="u_17", scope="activity:read", name="Riley Park")
+    event = api_event("POST", "/exports", body={"filters": {"type": ["USER_ACTION"]}}, claims=requester)
+    response = handler_module("POST", "/exports").lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 200, response
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(response["body"], newline=""))}
+    assert (rows[casey]["actor_name"], rows[casey]["entity_label"], rows[casey]["actor_id"]) == (ERASED, ERASED, "u_64")
+    assert (rows[others]["actor_name"], rows[others]["entity_label"]) == ("Robin Vale", "Kim Ode")
+    assert "pd1~" not in response["body"]
