@@ -8,7 +8,6 @@ those fields and nothing else; nothing stored changes, so ``verify`` and an incl
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import uuid
@@ -138,7 +137,7 @@ def test_personal_fields_are_stored_sealed_and_shown_opened(world, sealed, dynam
 
 
 def test_an_erasure_makes_every_copy_show_erased_for_its_subject_and_changes_nothing_stored(world, sealed, dynamodb_client):
-    service, keys = sealed["service"], sealed["keys"]
+    service = sealed["service"]
     table = world.service.config.table_name
     assert service.warm.boundary(ORG) > sealed["old"]  # the old entry is read from the warm tier
     before = {which: shown(service.get(READER, sealed[which])) for which in ("old", "recent", "others")}
@@ -297,9 +296,7 @@ def functions(api, activity_table, dynamodb_client, monkeypatch):
     from moto import mock_aws
 
     from activitylog import wiring
-    from tests.integration.streams import TableStream
-    from tests.integration.test_streams import World as StreamsWorld
-    from tests.integration.test_streams import _public
+    from tests.integration.streams import StreamsWorld, TableStream, public_resolver
     from tests.support.faults import MOTO
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -316,7 +313,7 @@ def functions(api, activity_table, dynamodb_client, monkeypatch):
                             "EXPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:export"}.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
-        wiring.container().stream_settings.resolve = _public
+        wiring.container().stream_settings.resolve = public_resolver
         yield StreamsWorld(api, TableStream(dynamodb_client, activity_table), url)
         wiring.reset()
     dynamodb_client.delete_table(TableName=table)

@@ -306,7 +306,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 },
             },
             "entries": {"type": "integer", "minimum": 0, "description": "entries sealed under the destroyed key"},
-            "key_found": {"type": "boolean", "description": "false: no key was held (never recorded, or erased already)"},
+            "key_found": {
+                "type": "boolean",
+                "description": "false: no key was held (never recorded, or erased already)",
+            },
         },
     },
     "RetentionPolicy": {

@@ -7,7 +7,19 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import alerts, exports, privacy, reads, recoveries, retries, retry, settings, streams, support, writes
+from activitylog.api import (
+    alerts,
+    exports,
+    privacy,
+    reads,
+    recoveries,
+    retries,
+    retry,
+    settings,
+    streams,
+    support,
+    writes,
+)
 from activitylog.entry import ORG_ID
 from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS, REASON
 from activitylog.responses import SCHEMAS

@@ -39,7 +39,9 @@ class Erasures:
         caller.require(ROUTE_SCOPES[ROUTE])
         subjects = self.service.store.subjects
         if subjects is None:
-            raise Conflict("this service stores personal fields as sent (no subject keys): nothing to erase by key", "subject")
+            raise Conflict(
+                "this service stores personal fields as sent (no subject keys): nothing to erase by key", "subject"
+            )
         subject = Subject(request.subject.kind, request.subject.id)
         org = caller.org  # the token's: another org's subject of the same id is another key, never touched
         pseudonym = subjects.pseudonym(org, subject)
@@ -47,7 +49,9 @@ class Erasures:
         if subject.kind == USER:
             self.service.store.forget_member(org, subject.id)
         recorder = Caller(org, caller.subject, frozenset({WRITE}), name=caller.name)
-        entry = self.service.record(recorder, _erasure_entry(caller, subject, pseudonym, covered or 0, covered is not None))
+        entry = self.service.record(
+            recorder, _erasure_entry(caller, subject, pseudonym, covered or 0, covered is not None)
+        )
         return {
             "id": entry.id,
             "erased_at": iso_time(entry.occurred_at),

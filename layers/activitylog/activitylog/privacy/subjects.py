@@ -132,8 +132,9 @@ class SubjectKeys:
         """
         wanted: dict[Subject, int] = {}
         for entry in entries:
-            for subject in {actor_subject(entry), entity_subject(entry)} - {None}:
-                wanted[subject] = wanted.get(subject, 0) + 1  # type: ignore[index]
+            for subject in {actor_subject(entry), entity_subject(entry)}:
+                if subject is not None:
+                    wanted[subject] = wanted.get(subject, 0) + 1
         if not wanted:
             return entries
         live = {subject: self._write_key(org, subject, n if count else 0) for subject, n in wanted.items()}

@@ -76,7 +76,10 @@ class ActorDirectory:
         """
         folded = search.casefold()
         found = []
-        held = {raw["sk"]["S"][len(keys.ACTOR_PREFIX) :]: raw["an"]["S"] for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an")}
+        held = {
+            raw["sk"]["S"][len(keys.ACTOR_PREFIX) :]: raw["an"]["S"]
+            for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an")
+        }
         if self.subjects is not None:  # names are held sealed, as the entries hold them; an erased member is not listed
             held = {member: name for member, name in self.subjects.reveal(org, held).items() if name != ERASED}
         for member, name in held.items():
@@ -87,11 +90,11 @@ class ActorDirectory:
         found.sort()
         return [{"id": member, "name": name} for _, member, name in found[:limit]]
 
-
     def forget_member(self, org: str, member: str) -> None:
         """Remove a member from the org's directory (their erasure): a later entry of theirs puts them back."""
         table_connection().connection.client.delete_item(
-            TableName=EntryItem.Meta.table_name, Key={"pk": {"S": keys.meta_pk(org)}, "sk": {"S": keys.actor_sk(member)}}
+            TableName=EntryItem.Meta.table_name,
+            Key={"pk": {"S": keys.meta_pk(org)}, "sk": {"S": keys.actor_sk(member)}},
         )
         self._known.pop((org, member), None)
 
