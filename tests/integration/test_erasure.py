@@ -142,6 +142,10 @@ def test_an_erasure_makes_every_copy_show_erased_for_its_subject_and_changes_not
     assert service.warm.boundary(ORG) > sealed["old"]  # the old entry is read from the warm tier
     before = {which: shown(service.get(READER, sealed[which])) for which in ("old", "recent", "others")}
     assert before["old"]["name"] == before["recent"]["name"] == "Casey Nguyen"
+    # (another container, which has read the entry and holds Casey's key unwrapped in its cache)
+    elsewhere = sealed_service(world, SubjectKeys(SubjectKeyTable(sealed["table"], region="us-east-1"), sealed["key_id"],
+                                                  region="us-east-1"))
+    assert elsewhere.get(READER, sealed["recent"]).actor["name"] == "Casey Nguyen"
     stored, archived = raw_items(dynamodb_client, table), archive_objects(world)
 
     # When an admin erases Casey, then Dana
@@ -157,6 +161,8 @@ def test_an_erasure_makes_every_copy_show_erased_for_its_subject_and_changes_not
         assert after["name"] == after["label"] == ERASED, which
         assert after["email"] == after["phone"] == {"before": ERASED, "after": ERASED}, which
         assert after["kept"] == before[which]["kept"], which
+    # ... in every container at once, whatever it has cached
+    assert shown(elsewhere.get(READER, sealed["recent"]))["name"] == ERASED
     # ... an entry about other people is untouched
     assert shown(service.get(READER, sealed["others"])) == before["others"]
     # ... support's archive look-up shows every archived version so too
