@@ -30,8 +30,9 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from cryptography.exceptions import InvalidTag
 
@@ -50,6 +51,7 @@ _PSEUDONYMS = ("pseudonyms", "org")
 # Unwrapped keys one container keeps (64 bytes each) before it starts over.
 CACHE_LIMIT = 20_000
 CREATE_ATTEMPTS = 3
+PARALLEL = 8  # key requests (DynamoDB, KMS) one write or one page makes at once
 
 
 @dataclass(frozen=True)
@@ -111,15 +113,17 @@ class SubjectKeys:
     def __init__(self, table: "SubjectKeyTable", key_id: str, region: Optional[str] = None, kms: Any = None) -> None:
         self.table, self.key_id, self.region = table, key_id, region
         self._kms = kms
+        self._lock = threading.Lock()
         self._ciphers: dict[tuple[str, str], Any] = {}  # (pk, kid) -> AESSIV
         self._keys: dict[tuple[str, str], bytes] = {}  # (pk, kid) -> the unwrapped key (the pseudonyms' HMAC key)
 
     @property
     def kms(self) -> Any:
-        if self._kms is None:
-            import boto3
+        with self._lock:  # made once, whichever thread asks first
+            if self._kms is None:
+                import boto3
 
-            self._kms = boto3.client("kms", region_name=self.region)
+                self._kms = boto3.client("kms", region_name=self.region)
         return self._kms
 
     # -- write --------------------------------------------------------------------------
@@ -137,7 +141,8 @@ class SubjectKeys:
                     wanted[subject] = wanted.get(subject, 0) + 1
         if not wanted:
             return entries
-        live = {subject: self._write_key(org, subject, n if count else 0) for subject, n in wanted.items()}
+        keys = _each(lambda item: self._write_key(org, item[0], item[1] if count else 0), list(wanted.items()))
+        live = dict(zip(wanted, keys, strict=True))
         return [self._sealed(org, entry, live) for entry in entries]
 
     def _sealed(self, org: str, entry: Entry, live: dict[Subject, tuple[str, Any]]) -> Entry:
@@ -207,6 +212,9 @@ class SubjectKeys:
     def _open(self, org: str, tokens: set[str]) -> dict[str, Any]:
         parsed = {token: parse_token(token) for token in tokens}
         live = self.table.current(sorted({Subject(kind, sid).pk(org) for kind, sid, _, _ in parsed.values()}))
+        # A cold container unwraps the page's keys together, not one KMS call after another.
+        cold = {(pk, kid, wrapped) for pk, (kid, wrapped) in live.items() if (pk, kid) not in self._ciphers}
+        _each(lambda key: self._cipher(org, *key), sorted(cold))
         opened: dict[str, Any] = {}
         for token, (kind, subject_id, kid, text) in parsed.items():
             subject = Subject(kind, subject_id)
@@ -261,6 +269,16 @@ class SubjectKeys:
         self._ciphers[(pk, kid)] = cipher
         self._keys[(pk, kid)] = key
         return cipher
+
+
+def _each(work: Callable[[Any], Any], items: list) -> list:
+    """``work`` on each item, answered in order; several at once, on threads."""
+    if len(items) < 2:
+        return [work(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 def _context(org: str) -> dict[str, str]:
