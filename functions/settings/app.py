@@ -8,7 +8,7 @@ nothing else.
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from activitylog.api import alerts, common, privacy, settings, streams, writes
+from activitylog.api import alerts, common, erasures, settings, streams, writes
 from activitylog.requestbody import loads
 from activitylog.api.source import HTTP_API
 from activitylog.wiring import entrypoint
@@ -17,7 +17,7 @@ app = APIGatewayHttpResolver(json_body_deserializer=loads)
 app.include_router(settings.routes())
 app.include_router(streams.routes())
 app.include_router(alerts.routes())
-app.include_router(privacy.routes())
+app.include_router(erasures.routes())
 common.answer_errors(app)
 
 lambda_handler = entrypoint(HTTP_API, lambda event, context: app.resolve(writes.checked(event), context))

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from activitylog.api import (
     alerts,
+    erasures,
     exports,
-    privacy,
     reads,
     recoveries,
     retries,
@@ -42,7 +42,7 @@ def openapi_document() -> dict:
     app.include_router(settings.routes())
     app.include_router(streams.routes())
     app.include_router(alerts.routes())
-    app.include_router(privacy.routes())
+    app.include_router(erasures.routes())
     app.include_router(support.routes())
     app.include_router(receiver.routes())
     app.include_router(recoveries.routes())

@@ -14,7 +14,7 @@ from activitylog.responses import responses
 
 
 def routes() -> Router:
-    """A router with the privacy routes (a new one per resolver: a router serves one app)."""
+    """A router with the erasure route (a new one per resolver: a router serves one app)."""
     router = Router()
 
     @router.post(
