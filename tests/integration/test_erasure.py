@@ -341,6 +341,12 @@ def test_post_privacy_erasures_checks_its_input_and_scope_and_never_touches_anot
     acme_admin = claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
     globex_admin = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")
     recorded = api.record(_body(CASEY, DANA, 1), token=ACME_WRITER).body["id"]
+    # (a job about Dana, its progress reported: the update's answer is shown opened too)
+    job = api.record({"type": "BACKGROUND_JOB", "status": "IN_PROGRESS", "action": "synced", "event": "Contact sync",
+                      "actor": {"kind": "system", "id": "system", "name": "system"},
+                      "entity": {"type": "contact", "id": "c_9", "label": "Dana Smith"}}, token=ACME_WRITER).body["id"]
+    patched = api.patch(job, {"status": "SUCCESS"}, token=ACME_WRITER)
+    assert patched.status == 200 and patched.body["entity"]["label"] == "Dana Smith", patched
 
     # Bad input is a 400 naming the field, and erases nothing
     for body, field in (({}, "subject"), ({"subject": {"kind": "robot", "id": "u_64"}}, "subject.kind"),

@@ -266,6 +266,9 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
             self.detail_store.delete([previous_ref])
         entry.version = item.version
         entry.detail_ref = item.detail_ref
+        stored = self._last_stored.get((where.org, entry.id))
+        if stored is not None:  # as the store now holds it: the update's answer needs no sealing again
+            stored.version, stored.detail_ref = item.version, item.detail_ref
         return True
 
     def note_retry(
