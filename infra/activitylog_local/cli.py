@@ -395,7 +395,7 @@ def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_day
     the answer waits for it."""
     from activitylog_local.demo import DEMO_ORG, archive_history
 
-    archived = archive_history(archive, DEMO_ORG, older, now, hot_table_days)
+    archived = archive_history(archive, DEMO_ORG, older, now, hot_table_days, seal=_sealer(stack, DEMO_ORG))
     _note_members(stack, DEMO_ORG, archived.pop("built"))
     stack.scheduler.run_now("DigestFunction", {"until": _iso_ms(datetime.now(timezone.utc))})
     compaction = threading.Thread(target=stack.scheduler.run_now, args=("CompactFunction",), name="demo-compaction")
@@ -406,6 +406,25 @@ def _seed_history(stack, archive: Any, older: list, now: datetime, hot_table_day
         return archived
 
     return done
+
+
+def _sealer(stack, org: str) -> Optional[Callable[[list], list]]:
+    """The store's sealing of personal fields under their subjects' keys (``activitylog.privacy``), on the
+    stack's own subject key table and service key; None where the template keeps none."""
+    if "SubjectKeyTable" not in stack.tables:
+        return None
+    import boto3
+
+    from activitylog.privacy.subjects import SubjectKeys
+    from activitylog.store.subjectkeys import SubjectKeyTable
+
+    table = SubjectKeyTable(stack.tables["SubjectKeyTable"], region="us-east-1")
+    table.client = boto3.client("dynamodb", endpoint_url=stack.dynamodb.endpoint, region_name="us-east-1",
+                                aws_access_key_id="local", aws_secret_access_key="local")
+    kms = boto3.client("kms", endpoint_url=stack.aws.url, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    keys = SubjectKeys(table, str(stack.intrinsics.resolve({"Ref": "ServiceKey"})), region="us-east-1", kms=kms)
+    return lambda entries: keys.seal(org, entries)
 
 
 def _note_members(stack, org: str, entries: list) -> None:

@@ -671,12 +671,13 @@ def history_cut(now: datetime, hot_table_days: int) -> tuple[datetime, datetime]
 
 
 def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datetime, hot_table_days: int,
-                    retention_days: int = 730, writer: str = "svc_demo_seed") -> dict:
+                    retention_days: int = 730, writer: str = "svc_demo_seed", seal: Optional[Callable[[list], list]] = None) -> dict:
     """Write ``entries`` into the archive bucket as the ArchiveFunction would have over the years: each
     entry's INSERT (as the API would have stored it, recorded a moment after it occurred), and its EXPIRE
     once the table's Time to Live removed it, in hourly objects tagged with the org's archive retention,
     then one manifest naming every line (what the DigestFunction signs). Ids derive from each entry's
-    place, so the same entries give the same objects. ``archive``: an ``ArchiveStore``."""
+    place, so the same entries give the same objects. ``archive``: an ``ArchiveStore``; ``seal``: the store's
+    sealing of personal fields (``SubjectKeys.seal``), so the history holds what the API would have stored."""
     from activitylog import ids
     from activitylog.archive import layout
     from activitylog.archive.lines import EXPIRE, INSERT, version_line
@@ -685,14 +686,17 @@ def archive_history(archive: Any, org: str, entries: list[DemoEntry], now: datet
     from activitylog.retention_policy import archive_tag
     from activitylog.rules import new_entry
 
-    inserts, expiries, built = [], [], []
+    inserts, expiries, built, recorded_at = [], [], [], []
     for number, demo in enumerate(entries):
         new = NewEntry.model_validate(demo.document)
-        recorded = new.occurred_at + timedelta(milliseconds=300 + number % 700)
-        entry = new_entry(new, writer, recorded, retention_days, table_days=hot_table_days,
+        recorded_at.append(new.occurred_at + timedelta(milliseconds=300 + number % 700))
+        entry = new_entry(new, writer, recorded_at[-1], retention_days, table_days=hot_table_days,
                           entry_id=ids.derived_id(new.occurred_at, f"{org}/demo-history/{number}"))
         entry.stalls_at = None
         built.append(entry)
+    if seal is not None:
+        built = seal(built)
+    for entry, recorded in zip(built, recorded_at, strict=True):
         inserts.append(version_line(org, entry, f"{len(inserts) + 1:021d}", INSERT, recorded))
         expired = datetime.fromtimestamp(entry.expires_at, timezone.utc) + timedelta(hours=3)  # TTL deletes within hours
         if expired < now:

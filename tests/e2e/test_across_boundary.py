@@ -96,6 +96,15 @@ def test_the_demo_org_holds_two_years_the_older_part_compacted_into_the_warm_tie
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK: every archived version is the one its digest signed" in verified.stdout
 
+    # The history holds what the API would have stored: a team member's name sealed under their own key
+    # (activitylog.privacy), opened only where shown (the list above shows names)
+    raw = api_stack.cli("archive", "query", "--org", ORG, "--from", "729d", "--to", "400d", "--json", "--reason", "ticket 4312")
+    assert raw.returncode == 0, raw.stderr
+    names = {json.loads(line)["actor"]["name"] for line in raw.stdout.splitlines()
+             if json.loads(line)["actor"]["kind"] == "user"}
+    assert names and all(name.startswith("pd1~") for name in names), sorted(names)[:3]
+    assert not any(i["actor"]["name"].startswith("pd1~") for i in warm)
+
 
 def test_query_all_json_over_a_crossing_window_answers_the_apis_entries(api_stack):
     window = across()

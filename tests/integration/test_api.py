@@ -302,7 +302,8 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
             "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365},
             "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"},
-            "POST /recoveries/{provider}": {"from": "2026-01-01T00:00:00Z", "preview": True}}.get(route)
+            "POST /recoveries/{provider}": {"from": "2026-01-01T00:00:00Z", "preview": True},
+            "POST /privacy/erasures": {"subject": {"kind": "user", "id": "u_99"}}}.get(route)
 
     # When it calls the route
     # support's reads say why (a reason any other token sends is not asked for, and ignored)
@@ -319,6 +320,8 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
         # tests/integration/test_streams.py)
         if route.startswith("POST /recoveries/"):
             assert (reply.status, reply.field) == (400, "provider"), reply
+        elif route == "POST /privacy/erasures":  # no subject keys in this tier: refused past the scope check (test_erasure.py erases)
+            assert (reply.status, reply.field) == (409, "subject"), reply
         elif route.endswith("/proof") or "/settings/streams/{id}" in route or "/alerts/{id}" in route or "/retries/{id}" in route:
             assert reply.status == 404 and reply.field != "scope", reply
         else:

@@ -64,8 +64,8 @@ class Calls:
             if operation == "GetObject" and params.get("VersionId"):
                 action = "GetObjectVersion"
             self.seen.append((self.names[params["Bucket"]], f"s3:{action}"))
-        elif service == "kms":
-            self.seen.append(("DigestSigningKey", f"kms:{operation}"))
+        elif service == "kms":  # the service key's data keys (subject keys) by its id; the rest is the digest key's
+            self.seen.append((self.names.get(params.get("KeyId", ""), "DigestSigningKey"), f"kms:{operation}"))
         elif service == "secretsmanager":
             name = params.get("SecretId") or params["Name"]
             # a stream's secret: granted on the streams' names (activitylog/streams/*), not a resource of the template
@@ -89,10 +89,11 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         suffix = uuid.uuid4().hex[:8]
         names = {f"activity-{suffix}": "ActivityTable", f"idempotency-{suffix}": "IdempotencyTable",
                  f"archive-{suffix}": "ArchiveBucket", f"details-{suffix}": "DetailBucket", f"digests-{suffix}": "DigestBucket",
-                 f"warm-{suffix}": "WarmBucket"}
+                 f"warm-{suffix}": "WarmBucket", f"subject-keys-{suffix}": "SubjectKeyTable"}
         physical = {logical: name for name, logical in names.items()}
         create_table(dynamodb_client, physical["ActivityTable"])
         create_table(dynamodb_client, physical["IdempotencyTable"], logical_id="IdempotencyTable")
+        create_table(dynamodb_client, physical["SubjectKeyTable"], logical_id="SubjectKeyTable")
         s3 = boto3.client("s3", region_name="us-east-1")
         for logical in ("ArchiveBucket", "DetailBucket"):
             s3.create_bucket(Bucket=physical[logical])
@@ -120,6 +121,7 @@ def world(dynamodb_client, monkeypatch, tmp_path):
         physical["AlertWindows"] = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName=windows)["QueueUrl"]
         names[windows] = "AlertWindows"
         physical["ServiceKey"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+        names[physical["ServiceKey"]] = "ServiceKey"
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=f"/{STACK}/webhooks/org_roles/stripe", Value="whsec_roles", Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=f"cursor-{suffix}", SecretString="s3cret")["ARN"]
@@ -134,7 +136,7 @@ def world(dynamodb_client, monkeypatch, tmp_path):
 
         monkeypatch.setattr(BaseClient, "_make_api_call", spy)
         yield physical, calls, TableStream(dynamodb_client, physical["ActivityTable"])
-        for table in ("ActivityTable", "IdempotencyTable"):
+        for table in ("ActivityTable", "IdempotencyTable", "SubjectKeyTable"):
             dynamodb_client.delete_table(TableName=physical[table])
     _fresh()
 
@@ -185,6 +187,7 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     with running("SettingsFunction", physical, template, monkeypatch, calls) as used["SettingsFunction"]:
         call("SettingsFunction", "GET", "/settings/retention", "activity:admin")
         call("SettingsFunction", "PUT", "/settings/retention", "activity:admin", {"hot_days": 90})
+        call("SettingsFunction", "POST", "/privacy/erasures", "activity:admin", {"subject": {"kind": "user", "id": "u_admin"}})
     with running("RecordFunction", physical, template, monkeypatch, calls) as used["RecordFunction"]:
         started = call("RecordFunction", "POST", "/activities", "activity:write", entry, {"Idempotency-Key": "k1"})
         call("RecordFunction", "POST", "/activities/batch", "activity:write", {"entries": [dict(entry, metadata={}), dict(entry)]})
@@ -347,6 +350,9 @@ def test_every_function_calls_only_what_its_role_grants(world, template, transfo
     finally:
         receiver.close()
 
+    # The data subjects' keys were made, read and destroyed here (activitylog.privacy): their grants were checked too.
+    assert {("SubjectKeyTable", "dynamodb:DeleteItem"), ("ServiceKey", "kms:GenerateDataKey")} <= set(used["SettingsFunction"])
+    assert ("SubjectKeyTable", "dynamodb:BatchGetItem") in used["QueryFunction"]
     for function, seen in used.items():
         assert seen, f"{function} made no AWS call: the scenario did not exercise it"
         for resource, action in sorted(set(seen)):

@@ -5,7 +5,7 @@ Standard Webhooks signature with the library."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -13,75 +13,20 @@ from moto import mock_aws
 
 from activitylog import wiring
 from activitylog.query.filters import matches, parse_list_request, parse_stream_filter
-from activitylog.mail import Mailer
-from activitylog.streams.delivery import Delivery, Fanout, backoff_seconds
+from activitylog.streams.delivery import Fanout, backoff_seconds
 from tests.integration.api_events import api_event, claims
+from tests.integration.streams import StreamsWorld as World
 from tests.integration.streams import TableStream
+from tests.integration.streams import public_resolver as _public
 from tests.support.api import READER, WRITER, entry, job
 from tests.support.faults import MOTO
 from tests.support.streams import SECRET, Receiver
 
-ADMIN = claims(org="org_acme", sub="u_admin", scope="activity:admin", name="Morgan Admin")
-ADMIN["email"] = "morgan@acme.example"
 OTHER_ADMIN = claims(org="org_globex", sub="u_boss", scope="activity:admin", name="Sam Boss")
-
-
-def _public(host: str, port: int = 443, *args, **kwargs):  # a stub resolver: names resolve to a public address
-    return [(2, 1, 6, "", ("93.184.216.34", port))]
 
 
 def _private(host: str, port: int = 443, *args, **kwargs):
     return [(2, 1, 6, "", ("10.0.0.7", port))]
-
-
-class World:
-    def __init__(self, api, stream: TableStream, queue_url: str) -> None:
-        self.api, self.stream, self.queue_url = api, stream, queue_url
-        self.seen = None  # the last stream sequence number fanned out
-        self.clock = datetime.now(timezone.utc)
-
-    def call(self, method, path, body=None, token=ADMIN):
-        return self.api.call(method, path, body=body, token=token)
-
-    def create(self, url, token=ADMIN, **fields):
-        body = {"name": "SIEM", "destination": {"kind": "https", "url": url}, "secret": SECRET, **fields}
-        reply = self.call("POST", "/settings/streams", body, token)
-        assert reply.status == 201, reply
-        return reply.body
-
-    def fan_out(self) -> dict:
-        records = [r for r in self.stream.records()
-                   if self.seen is None or int(r["dynamodb"]["SequenceNumber"]) > int(self.seen)]
-        if records:
-            self.seen = records[-1]["dynamodb"]["SequenceNumber"]
-        return wiring.container().fanout.handle(records)
-
-    def delivery(self) -> Delivery:
-        container = wiring.container()
-        return Delivery(container.service, container.stream_secrets, container.doorbell, Mailer("streams@acme.example"),
-                        allow_loopback=True, now=lambda: self.clock)
-
-    def doorbells(self) -> list[dict]:
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        found = []
-        while True:
-            answer = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])
-            messages = answer.get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def ring_all(self, delivery: Delivery) -> list:
-        """Every doorbell on the queue rung once, as the delivery function would (failures returned, not raised)."""
-        outcomes = []
-        for message in self.doorbells():
-            try:
-                outcomes.append(delivery.ring(message))
-            except Exception as failure:  # noqa: BLE001 - the test reads what failed
-                outcomes.append(failure)
-        return outcomes
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ def test_data_secrets_and_objects_survive_a_restart(tmp_path, caplog):
         s3.put_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/gone.json", Body=b"{}")
         s3.delete_object(Bucket=stack.buckets["FilesBucket"], Key="bodies/gone.json")
         secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=stack.intrinsics.ref("Secret"))["SecretString"]
+        kms = boto3.client("kms", region_name="us-east-1")  # a data key wrapped under the template's encryption key
+        made = kms.generate_data_key(KeyId=stack.intrinsics.ref("DataKey"), NumberOfBytes=32, EncryptionContext={"org": "o"})
     assert (tmp_path / "dynamodb").is_dir() and (tmp_path / "s3" / stack.buckets["FilesBucket"] / "bodies" / "a.json").exists()
 
     with LocalStack(options) as again:
@@ -42,6 +44,10 @@ def test_data_secrets_and_objects_survive_a_restart(tmp_path, caplog):
         assert [o["Key"] for o in s3.list_objects_v2(Bucket=again.buckets["FilesBucket"])["Contents"]] == ["bodies/a.json"]
         assert boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
             SecretId=again.intrinsics.ref("Secret"))["SecretString"] == secret
+        # ... and still unwraps: the key's id and material are kept (the data subjects' keys depend on it)
+        assert again.intrinsics.ref("DataKey") == stack.intrinsics.ref("DataKey")
+        assert boto3.client("kms", region_name="us-east-1").decrypt(
+            CiphertextBlob=made["CiphertextBlob"], EncryptionContext={"org": "o"})["Plaintext"] == made["Plaintext"]
 
 
 def test_queued_messages_and_parameters_are_on_disk_as_they_are_written_and_come_back(tmp_path):

@@ -162,6 +162,9 @@ class Settings:
     streams_allow_loopback: bool = field(default=False, metadata=_env("STREAMS_ALLOW_LOOPBACK", "local", _true))
     # the orgs' policy changes, handed by the streams' fan-out to the re-stamp (FIFO, a message group per org)
     retention_queue_url: Optional[str] = field(default=None, metadata=_env("RETENTION_QUEUE_URL", parse=_optional))
+    # the data subjects' keys (activitylog.privacy.subjects), wrapped under the service key: both set, personal fields are sealed
+    subject_keys_table: Optional[str] = field(default=None, metadata=_env("SUBJECT_KEYS_TABLE", parse=_optional))
+    service_key_id: Optional[str] = field(default=None, metadata=_env("SERVICE_KEY_ID", parse=_optional))
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
     # Alerts (activitylog.alerts): the queue of their windows' delayed messages, and the page their links open

@@ -288,3 +288,16 @@ class RetentionChange(_Strict):
         if self.hot_days is None and self.archive_days is None:
             raise ValueError("send hot_days, archive_days or both")
         return self
+
+
+class ErasureSubject(_Strict):
+    """Whose personal data to erase (``activitylog.privacy.subjects``): a team member or a contact, by id."""
+
+    kind: Literal["user", "contact"] = Field(description="user (a team member) or contact")
+    id: str = Field(pattern=KEY_PART, description="the member's or the contact's id, as entries name it")
+
+
+class ErasureRequest(_Strict):
+    """``POST /privacy/erasures``: the data subject whose key is destroyed."""
+
+    subject: ErasureSubject

@@ -291,6 +291,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "public_key": {"type": "string", "description": "the signing key, DER SubjectPublicKeyInfo in base64"},
         },
     },
+    "Erasure": {
+        "type": "object",
+        "required": ["id", "erased_at", "subject", "entries", "key_found"],
+        "properties": {
+            "id": {"type": "string", "description": "the erasure's own entry (a SYSTEM_EVENT)"},
+            "erased_at": {"type": "string", "format": "date-time"},
+            "subject": {
+                "type": "object",
+                "required": ["kind", "pseudonym"],
+                "properties": {
+                    "kind": {"enum": ["user", "contact"]},
+                    "pseudonym": {"type": "string", "description": "a keyed fingerprint of the subject, never its id"},
+                },
+            },
+            "entries": {"type": "integer", "minimum": 0, "description": "entries sealed under the destroyed key"},
+            "key_found": {
+                "type": "boolean",
+                "description": "false: no key was held (never recorded, or erased already)",
+            },
+        },
+    },
     "RetentionPolicy": {
         "type": "object",
         "required": ["hot_days", "archive_days", "updated_at", "updated_by", "existing"],

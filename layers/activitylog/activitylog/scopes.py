@@ -46,6 +46,8 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     # An org's admins set how long its entries stay hot and archived.
     "GET /settings/retention": frozenset({ADMIN}),
     "PUT /settings/retention": frozenset({ADMIN}),
+    # ... and erase a team member's or a contact's personal data by destroying their key (activitylog.privacy.erasure).
+    "POST /privacy/erasures": frozenset({ADMIN}),
     # ... and its streams to their own SIEM or bucket (activitylog.streams).
     "POST /settings/streams": frozenset({ADMIN}),
     "GET /settings/streams": frozenset({ADMIN}),

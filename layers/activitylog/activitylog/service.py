@@ -507,8 +507,23 @@ class ActivityService:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, caller: Caller, entry_id: str) -> Entry:
+        """One entry as the caller is shown it (personal fields opened, or ``[erased]``)."""
         caller.require(ROUTE_SCOPES["GET /activities/{id}"])
-        return self.find(caller.org, entry_id)
+        return self.shown(caller.org, [self.find(caller.org, entry_id)])[0]
+
+    # -- privacy: stored sealed, shown opened (activitylog.privacy.subjects) ------------
+
+    def shown(self, org: str, entries: list[Entry]) -> list[Entry]:
+        """Copies of stored entries as they are shown: personal fields opened, or ``[erased]``."""
+        return self.store.revealed(org, entries)
+
+    def shown_document(self, org: str, document: Any) -> Any:
+        """A view (any JSON value) built from stored entries, as it is shown."""
+        return self.store.subjects.reveal(org, document) if self.store.subjects is not None else document
+
+    def as_stored(self, org: str, entry: Entry) -> Entry:
+        """An entry with its personal fields as the store holds them (sealed): what a kept answer may hold."""
+        return self.store.stored_form(org, entry)
 
     def find(self, org: str, entry_id: str) -> Entry:
         """One whole entry of ``org``, for a caller its route has let in already; another org's id is a 404."""
@@ -569,7 +584,7 @@ class ActivityService:
         next_cursor = None
         if page.position:
             next_cursor = cursor.encode(self.cursor_key, caller.org, digest, page.position, (low_id, window_high))
-        return ListResult([entry.list_view() for entry in page.items], next_cursor, page)
+        return ListResult([entry.list_view() for entry in self.shown(caller.org, page.items)], next_cursor, page)
 
     def read_page(
         self,
@@ -693,7 +708,7 @@ class ActivityService:
                 members[chain] = self.find(caller.org, chain)
             except NotFound:
                 pass  # the entry that began the chain is gone (past retention)
-        items = [members[key].list_view() for key in sorted(members)]
+        items = [entry.list_view() for entry in self.shown(caller.org, [members[key] for key in sorted(members)])]
         return {"correlation_id": chain, "items": items, "complete": page.position is None}
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from activitylog.jobs.bulk import BulkRetries
     from activitylog.jobs.client import Publisher
     from activitylog.jobs.ingest import ActivityIngest
+    from activitylog.privacy.subjects import SubjectKeys
     from activitylog.retention.changes import RetentionChanges
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
@@ -82,7 +83,19 @@ class Container:
         from activitylog.store import EntryStore, bind
 
         bind(self.settings.table_name, region=self.settings.region, keys_table=self.settings.idempotency_table)
-        return ActivityService(self.settings, EntryStore(DetailStore(self.settings.detail_bucket)), warm=self.warm)
+        store = EntryStore(DetailStore(self.settings.detail_bucket), subjects=self.subjects)
+        return ActivityService(self.settings, store, warm=self.warm)
+
+    @cached_property
+    def subjects(self) -> Optional["SubjectKeys"]:
+        """The data subjects' keys, where the template names their table and the service key; None: stored as sent."""
+        if not (self.settings.subject_keys_table and self.settings.service_key_id):
+            return None
+        from activitylog.privacy.subjects import SubjectKeys
+        from activitylog.store.subjectkeys import SubjectKeyTable
+
+        table = SubjectKeyTable(self.settings.subject_keys_table, region=self.settings.region)
+        return SubjectKeys(table, self.settings.service_key_id, region=self.settings.region)
 
     @cached_property
     def warm(self) -> Optional["WarmTier"]:

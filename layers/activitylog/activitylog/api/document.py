@@ -7,7 +7,19 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from activitylog.api import alerts, exports, reads, recoveries, retries, retry, settings, streams, support, writes
+from activitylog.api import (
+    alerts,
+    erasures,
+    exports,
+    reads,
+    recoveries,
+    retries,
+    retry,
+    settings,
+    streams,
+    support,
+    writes,
+)
 from activitylog.entry import ORG_ID
 from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS, REASON
 from activitylog.responses import SCHEMAS
@@ -30,6 +42,7 @@ def openapi_document() -> dict:
     app.include_router(settings.routes())
     app.include_router(streams.routes())
     app.include_router(alerts.routes())
+    app.include_router(erasures.routes())
     app.include_router(support.routes())
     app.include_router(receiver.routes())
     app.include_router(recoveries.routes())

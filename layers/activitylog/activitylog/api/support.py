@@ -46,9 +46,11 @@ def routes() -> Router:
         from activitylog.views import detail_view
 
         event = router.current_event
+        who = caller(event)
         found = SupportLookup(service(), container().archive_or_none, detail_view).get(
-            caller(event), id, event.query_string_parameters
+            who, id, event.query_string_parameters
         )
+        found = service().shown_document(who.org, found)  # every version, hot or archived: opened, or [erased]
         metrics.add_metric(name="SupportLookups", unit=MetricUnit.Count, value=1)
         metrics.add_metric(
             name="SupportLookupsFromArchive", unit=MetricUnit.Count, value=int(found["found_in"] == "archive")

@@ -80,8 +80,10 @@ def routes() -> Router:
             "POST /activities",
             key,
             body,
-            lambda write_key: detail_view(service().record(who, traced, key=write_key)),
+            # kept for retries as stored (sealed), shown opened: the kept answer holds no personal field in clear
+            lambda write_key: detail_view(service().as_stored(who.org, service().record(who, traced, key=write_key))),
         )
+        recorded = service().shown_document(who.org, recorded)
         metrics.add_metric(name="EntriesWritten", unit=MetricUnit.Count, value=1)
         return Response(201, "application/json", json.dumps(recorded))
 
@@ -132,9 +134,12 @@ def routes() -> Router:
             key,
             update.model_dump(mode="json"),
             lambda write_key: detail_view(
-                service().update(who, id, _traced(update, router.current_event.headers), key=write_key)
+                service().as_stored(
+                    who.org, service().update(who, id, _traced(update, router.current_event.headers), key=write_key)
+                )
             ),
         )
+        updated = service().shown_document(who.org, updated)
         metrics.add_metric(name="EntriesUpdated", unit=MetricUnit.Count, value=1)
         return updated
 

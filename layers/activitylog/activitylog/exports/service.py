@@ -170,7 +170,7 @@ class ExportService:
             page = self.activity.read_page(
                 org, wanted, low_id, high, min(PAGE_ROWS, limit - rows + 1), now=now, detail=True
             )
-            items = as_of(page.items, now)
+            items = self.activity.shown(org, as_of(page.items, now))  # the CSV's rows: personal fields opened
             if rows + len(items) > limit:
                 return None
             for entry in items:
@@ -315,7 +315,7 @@ class ExportService:
                 page = coming.result()
                 if page.position is not None:
                     coming = ahead.submit(read, ids.before(page.position))
-                yield from as_of(page.items, now)
+                yield from self.activity.shown(org, as_of(page.items, now))  # the CSV's rows: opened
                 if page.position is None:
                     return
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Optional
 
 from activitylog import keys
 from activitylog.entry import ActorKind, Entry
+from activitylog.privacy.subjects import ERASED
 from activitylog.store.models import EntryItem, meta_items, table_connection
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff
 
@@ -55,6 +56,7 @@ class ActorDirectory:
 
     _known: dict[tuple[str, str], Member]  # (org, member id) -> what the directory holds
     _vouched: dict[tuple[str, str], Member]  # (org, member id) -> the kinds the directory vouched for, once read
+    subjects: Any  # ``EntryStore``'s ``SubjectKeys`` (or None): names in the directory are sealed as entries hold them
 
     def note_actors(self, org: str, entries: Iterable[Entry]) -> None:
         """Put the team members these entries name in the org's directory, with their name and kinds, unless
@@ -125,8 +127,13 @@ class ActorDirectory:
         """
         folded = search.casefold()
         found = []
-        for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an"):
-            member, name = raw["sk"]["S"][len(keys.ACTOR_PREFIX) :], raw["an"]["S"]
+        held = {
+            raw["sk"]["S"][len(keys.ACTOR_PREFIX) :]: raw["an"]["S"]
+            for raw in meta_items(org, keys.ACTOR_PREFIX, "sk, an")
+        }
+        if self.subjects is not None:  # names are held sealed, as the entries hold them; an erased member is not listed
+            held = {member: name for member, name in self.subjects.reveal(org, held).items() if name != ERASED}
+        for member, name in held.items():
             folded_name = name.casefold()
             if folded in folded_name or folded in member.casefold():
                 starts = any(word.startswith(folded) for word in folded_name.split())

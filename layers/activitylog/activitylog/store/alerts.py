@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -53,10 +53,10 @@ class AlertStore:
 
     if TYPE_CHECKING:  # EntryStore's, for the type checker
 
-        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
+        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -93,8 +93,8 @@ class AlertStore:
         item = StreamItem(keys.meta_pk(org), alert_sk(alert["id"]), doc=json.dumps(document, sort_keys=True))
         if alert.get("version"):
             item.version = alert["version"]
-        self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
-        entry_item, uploaded = self._to_item(where, entry)
+        entry = self._prepared(org, [entry])[0]
+        entry_item, uploaded = self._to_item(where, entry, sealed=True)
         token = hashlib.sha256(f"alert {org} {alert['id']} {entry.id}".encode()).hexdigest()[:36]
 
         def write() -> None:

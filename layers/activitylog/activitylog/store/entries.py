@@ -10,7 +10,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -40,6 +40,9 @@ from activitylog.store.orgmeta import OrgMeta
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
 from activitylog.store.streams import StreamStore
 
+if TYPE_CHECKING:
+    from activitylog.privacy.subjects import SubjectKeys
+
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
 
@@ -51,8 +54,11 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     takes how the org is stored (``activitylog.storage.OrgStorage``): ``store.put(where, entry)``.
     """
 
-    def __init__(self, detail_store: details.DetailStore) -> None:
+    def __init__(self, detail_store: details.DetailStore, subjects: Optional["SubjectKeys"] = None) -> None:
         self.detail_store = detail_store
+        # Personal fields are stored sealed under their subject's key (``activitylog.privacy.subjects``); None: as sent.
+        self.subjects = subjects
+        self._last_stored: dict[tuple[str, str], Entry] = {}  # the last write's entries as stored: ``stored_form``
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
         self._vouched = {}  # the kinds of entries the directory vouched members have (``ActorDirectory``)
 
@@ -64,8 +70,8 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         A condition failure on an item identical to ours is our own earlier attempt whose
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
-        self.note_actors(where.org, [entry])  # first: the directory holds every stored entry's kinds
-        item, uploaded = self._to_item(where, entry)
+        entry = self._prepared(where.org, [entry])[0]
+        item, uploaded = self._to_item(where, entry, sealed=True)
         with self._removed_on_failure(uploaded):
             try:
                 self._retrying(item.save)  # the version attribute makes this conditional on absence
@@ -185,11 +191,11 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
-        self.note_actors(where.org, entries)  # first: the directory holds every stored entry's kinds
+        entries = self._prepared(where.org, entries)
         items: list[tuple[Model, Optional[Condition], Optional[str]]] = []
         uploaded: list[str] = []
         for entry in entries:
-            item, keys_ = self._to_item(where, entry)
+            item, keys_ = self._to_item(where, entry, sealed=True)
             if with_markers:
                 source = cast(dict, entry.source)  # markers are written for provider events, which have one
                 pk, sk = keys.event_marker_keys(where.org, source["provider"], source["event_id"])
@@ -225,7 +231,8 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         the marker is there already (an earlier attempt applied it) and changes nothing.
         """
         previous_ref = entry.detail_ref
-        item, uploaded = self._to_item(where, entry)
+        # An update of an entry counted when it was written: its subjects' counts stay as they are.
+        item, uploaded = self._to_item(where, self._sealed(where.org, [entry], count=False)[0], sealed=True)
         item.version = entry.version
         condition = EntryItem.status == expected_status.value
         if key is None:
@@ -258,6 +265,9 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
             self.detail_store.delete([previous_ref])
         entry.version = item.version
         entry.detail_ref = item.detail_ref
+        stored = self._last_stored.get((where.org, entry.id))
+        if stored is not None:  # as the store now holds it: the update's answer needs no sealing again
+            stored.version, stored.detail_ref = item.version, item.detail_ref
         return True
 
     def note_retry(
@@ -561,8 +571,41 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
 
     # -- item <-> entry -----------------------------------------------------------------
 
-    def _to_item(self, where: OrgStorage, entry: Entry) -> tuple["EntryItem", list[str]]:
-        """The entry's item, and the detail object uploaded for it (if its detail is large)."""
+    def _sealed(self, org: str, entries: list[Entry], count: bool = True) -> list[Entry]:
+        """The entries as they are stored: their personal fields sealed (``SubjectKeys.seal``), when keys are set."""
+        if self.subjects is None:
+            return entries
+        sealed = self.subjects.seal(org, entries, count=count)
+        self._last_stored = {(org, entry.id): entry for entry in sealed[:100]}
+        return sealed
+
+    def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]:
+        """The entries as they are to be stored (sealed), with their members noted in the directory first: it
+        holds every stored entry's kinds, and names as the entries hold them (``store.actors``). Every write of
+        new entries goes through here before its write."""
+        sealed = self._sealed(org, entries)
+        self.note_actors(org, sealed)
+        return sealed
+
+    def stored_form(self, org: str, entry: Entry) -> Entry:
+        """``entry`` as the store holds it (personal fields sealed): what an answer kept for retries may hold.
+        The entry just written is remembered; another is sealed again (AES-SIV: the same tokens), uncounted."""
+        if self.subjects is None:
+            return entry
+        remembered = self._last_stored.get((org, entry.id))
+        if remembered is not None and remembered.status is entry.status and remembered.version == entry.version:
+            return remembered
+        return self.subjects.seal(org, [entry], count=False)[0]
+
+    def revealed(self, org: str, entries: list[Entry]) -> list[Entry]:
+        """Copies of stored entries as they are shown: personal fields opened, or ``[erased]``."""
+        return self.subjects.reveal_entries(org, entries) if self.subjects is not None else entries
+
+    def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple["EntryItem", list[str]]:
+        """The entry's item, and the detail object uploaded for it (if its detail is large). ``sealed``: the
+        caller sealed its personal fields already (else they are sealed here, counted as a new entry)."""
+        if not sealed:
+            entry = self._sealed(where.org, [entry])[0]
         org, shards, retention_days = where.org, where.write_shards, where.hot_days
         entity = entry.entity or {}
         item = EntryItem(

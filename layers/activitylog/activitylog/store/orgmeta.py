@@ -10,7 +10,7 @@ import uuid
 import zlib
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -31,10 +31,10 @@ class OrgMeta:
 
     if TYPE_CHECKING:  # EntryStore's, for the type checker
 
-        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
+        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -180,9 +180,9 @@ class OrgMeta:
         )
         if policy.version:
             item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
-        self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
+        entry = self._prepared(org, [entry])[0]
         entry_item, uploaded = self._to_item(
-            replace(where, hot_days=policy.hot_days), entry
+            replace(where, hot_days=policy.hot_days), entry, sealed=True
         )  # recorded under the new policy
         token = hashlib.sha256(f"retention {org} {entry.id}".encode()).hexdigest()[:36]
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import zlib
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -58,10 +58,10 @@ class StreamStore:
 
     if TYPE_CHECKING:  # EntryStore's, for the type checker
 
-        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
+        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -102,8 +102,8 @@ class StreamStore:
         if stream.get("version"):
             item.version = stream["version"]
         if entry is not None:
-            self.note_actors(org, [entry])  # first: the directory holds every stored entry's kinds
-        entry_item, uploaded = self._to_item(where, entry) if entry else (None, [])
+            entry = self._prepared(org, [entry])[0]
+        entry_item, uploaded = self._to_item(where, entry, sealed=True) if entry else (None, [])
         # One token per change (its entry's id): a retry of the same write is the same transaction; another
         # change made from the same version is another one (it then fails its version condition, not the token's).
         change = entry.id if entry else f"{stream.get('version')} {deleted}"

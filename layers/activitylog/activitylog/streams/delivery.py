@@ -209,6 +209,8 @@ class Delivery:
             if not waiting:
                 break
             documents = [document or self._document(org, entry_id) for entry_id, document in waiting]
+            # held sealed while waiting; opened (or [erased], if erased meanwhile) only in the body sent
+            documents = self.service.shown_document(org, documents)
             events = [formats.render(document, stream["format"], org=org) for document in documents if document]
             outcome = target.send(events)
             now = self.now()

@@ -1,0 +1,1 @@
+"""Privacy: what the log keeps of people, and how it forgets them."""
