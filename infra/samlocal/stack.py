@@ -37,6 +37,7 @@ import secrets
 import socket
 import string
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -365,6 +366,10 @@ class LocalStack:
         elif kind == "AWS::IAM::Role":
             name = self._name(logical_id, props.get("RoleName"))
             register(logical_id, name, Arn=f"arn:aws:iam::{ACCOUNT}:role/{name}")
+        elif kind == "AWS::KMS::Key" and props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
+            # moto's ciphertext names its key by a 36-character id: one derived from the name, the same every start
+            key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"samlocal:{self._name(logical_id)}"))
+            register(logical_id, key_id, Arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}", KeyId=key_id)
         elif kind != "AWS::SecretsManager::Secret":  # secrets register once created (their ARN is moto's)
             register(logical_id, self._name(logical_id))
 
@@ -402,10 +407,12 @@ class LocalStack:
     def _create_key(self, logical_id: str, props: dict) -> None:
         """A signing key as a PEM file (P-256, PKCS8) named after its key id in ``.local/kms``, where ``LOCAL_KMS_DIR`` points.
 
-        An encryption key (the service key) has nothing to run here: nothing the local stack
-        keeps is encrypted at rest, and its users reach it only through AWS services' own SSE.
+        An encryption key (the service key) is a moto key under its registered id, for what the functions
+        wrap with it themselves (the orgs' masking keys); its key material is kept in ``.local/kms`` so what
+        it wrapped still opens after a restart. Nothing else the local stack keeps is encrypted at rest.
         """
         if props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
+            self._create_encryption_key(logical_id)
             return
         if props.get("KeyUsage") != "SIGN_VERIFY":
             log.warning("%s: the local stack has signing and encryption keys only, not %s; it is left out", logical_id, props["KeyUsage"])
@@ -422,6 +429,23 @@ class LocalStack:
             path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
             os.chmod(path, 0o600)
+
+    def _create_encryption_key(self, logical_id: str) -> None:
+        from moto.kms.models import kms_backends
+
+        key_id = self.intrinsics.ref(logical_id)
+        backend = kms_backends[ACCOUNT][REGION]
+        if key_id in backend.keys:
+            return
+        path = self.kms_dir / f"{key_id}.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(secrets.token_bytes(32))
+            os.chmod(path, 0o600)
+        key = backend.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", logical_id, None)
+        del backend.keys[key.id]
+        key.id, key.arn, key.key_material = key_id, f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}", path.read_bytes()
+        backend.keys[key_id] = key
 
     def _create_secret(self, logical_id: str, props: dict) -> None:
         import boto3

@@ -46,6 +46,9 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     # An org's admins set how long its entries stay hot and archived.
     "GET /settings/retention": frozenset({ADMIN}),
     "PUT /settings/retention": frozenset({ADMIN}),
+    # ... and which fields new entries keep masked (activitylog.privacy.masking); its readers may see which.
+    "GET /settings/privacy": frozenset({READ, ADMIN}),
+    "PUT /settings/privacy": frozenset({ADMIN}),
     # ... and its streams to their own SIEM or bucket (activitylog.streams).
     "POST /settings/streams": frozenset({ADMIN}),
     "GET /settings/streams": frozenset({ADMIN}),

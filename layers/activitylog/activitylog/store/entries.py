@@ -37,6 +37,7 @@ from activitylog.store.codec import (
 )
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
+from activitylog.store.privacy import PrivacyStore
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
 from activitylog.store.streams import StreamStore
 
@@ -44,7 +45,7 @@ from activitylog.store.streams import StreamStore
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
+class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, PrivacyStore):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
@@ -561,7 +562,10 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     # -- item <-> entry -----------------------------------------------------------------
 
     def _to_item(self, where: OrgStorage, entry: Entry) -> tuple["EntryItem", list[str]]:
-        """The entry's item, and the detail object uploaded for it (if its detail is large)."""
+        """The entry's item, and the detail object uploaded for it (if its detail is large). Its masked fields are
+        masked first (``privacy.masking``: the entry, as the writer is answered, holds the markers too)."""
+        if where.masking is not None:
+            where.masking.apply(entry)
         org, shards, retention_days = where.org, where.write_shards, where.hot_days
         entity = entry.entity or {}
         item = EntryItem(

@@ -23,6 +23,7 @@ from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.storage import OrgStorage
 from activitylog.store.codec import epoch_ms, policy_of
 from activitylog.store.models import EntryItem, PolicyItem, table_connection
+from activitylog.store.privacy import privacy_of
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, condition_failed
 
 
@@ -131,9 +132,10 @@ class OrgMeta:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""
         return self.org_meta(org)[0]
 
-    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
-        """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
-        shards, policy = 0, None
+    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy], Optional[dict]]:
+        """The org's meta items in one read: its highest shard count (0 if none), its own retention policy and its
+        privacy settings (``store.privacy``)."""
+        shards, policy, privacy = 0, None, None
         # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
         client, table = table_connection().connection.client, EntryItem.Meta.table_name
         wanted = {
@@ -155,7 +157,9 @@ class OrgMeta:
                 shards = int(raw.get("shw", {}).get("N", 0))
             elif raw["sk"]["S"] == keys.RETENTION_META:
                 policy = policy_of(PolicyItem.from_raw_data(raw))
-        return shards, policy
+            elif raw["sk"]["S"] == keys.PRIVACY_META:
+                privacy = privacy_of(raw)
+        return shards, policy, privacy
 
     # -- the org's retention policy -------------------------------------------------------
 

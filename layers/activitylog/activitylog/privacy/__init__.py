@@ -1,0 +1,1 @@
+"""Privacy: masked fields (``masking``) and erasure of a data subject's personal data."""
