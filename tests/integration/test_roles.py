@@ -65,7 +65,9 @@ class Calls:
                 action = "GetObjectVersion"
             self.seen.append((self.names[params["Bucket"]], f"s3:{action}"))
         elif service == "kms":
-            self.seen.append(("DigestSigningKey", f"kms:{operation}"))
+            # an org's masking key is a data key under the service key (activitylog/privacy/masking.py)
+            masking = (params.get("EncryptionContext") or {}).get("use") == "mask-fingerprint"
+            self.seen.append(("ServiceKey" if masking else "DigestSigningKey", f"kms:{operation}"))
         elif service == "secretsmanager":
             name = params.get("SecretId") or params["Name"]
             # a stream's secret: granted on the streams' names (activitylog/streams/*), not a resource of the template

@@ -124,6 +124,12 @@ class ActivityService:
             masking=self._masking(org),
         )
 
+    def settings_storage(self, org: str) -> OrgStorage:
+        """``storage(org)`` for the entries recording a change of the org's settings: they are not masked. They
+        hold the settings as the service shows them (a stream's or an alert's secret only as "set" or "changed"),
+        never a field's value, and no pattern of the org's may hide a change of its own settings."""
+        return replace(self.storage(org), masking=None)
+
     def _masking(self, org: str) -> FieldMask:
         """The org's masked fields (the built-in ones and its own, as last read) and its fingerprint key."""
         patterns = tuple((self._meta(org)[3] or {}).get("patterns", ()))
@@ -233,8 +239,7 @@ class ActivityService:
     def change_privacy(self, org: str, settings: dict, version: Optional[int], entry: Entry) -> dict:
         """Write new privacy settings and the entry recording them, both or neither (``Conflict`` if they changed
         meanwhile); this container masks with them at once, the others within ``policy_seconds``."""
-        # The record of a change of patterns holds patterns, never a field's value: no pattern may hide it.
-        written = self.store.save_privacy(replace(self._recorded(self.storage(org)), masking=None), settings, version, entry)
+        written = self.store.save_privacy(self._recorded(self.settings_storage(org)), settings, version, entry)
         _, shards, policy, _ = self._meta(org)
         self._org_meta[org] = (time.monotonic(), shards, policy, written)
         return written
