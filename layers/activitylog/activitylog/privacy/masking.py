@@ -203,11 +203,14 @@ class FieldMask:
 
     def __init__(self, patterns: tuple[FieldPattern, ...], key: Callable[[], bytes]) -> None:
         self.patterns = patterns
+        # ``/**/name`` (every built-in pattern) is a set lookup of the path's last name; the rest are matched
+        self._names = frozenset(p.parts[1] for p in patterns if len(p.parts) == 2 and p.parts[0] == "**" and "*" not in p.parts[1])
+        self._others = tuple(p for p in patterns if not (len(p.parts) == 2 and p.parts[1] in self._names and p.parts[0] == "**"))
         self._key = key
         self._erase: Optional[Callable[[Any], dict]] = None
 
     def masked(self, path: tuple[str, ...]) -> bool:
-        return any(pattern.matches(path) for pattern in self.patterns)
+        return bool(path) and (path[-1] in self._names or any(pattern.matches(path) for pattern in self._others))
 
     def apply(self, entry: "Entry") -> None:
         """Mask the entry's changes and metadata in place (what is stored, and what the writer is answered)."""
