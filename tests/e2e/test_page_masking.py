@@ -4,8 +4,6 @@ stack's ServiceKey is moto's KMS key, reached by the functions' own processes)."
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.support.page import expect
@@ -34,8 +32,8 @@ def test_the_page_shows_a_masked_fields_change_as_changed_hidden_and_never_its_v
     diff = page.get_by_role("table", name="Changed fields, before and after")
     expect()(diff).to_be_visible()
     for field in ("/ssn", "/password"):
-        cells = diff.get_by_role("row", name=re.compile(field)).locator("td")
+        cells = diff.get_by_role("row", name=field).locator("td")
         assert [text.strip() for text in cells.all_inner_texts()] == ["changed (hidden)"] * 2, field
-    assert diff.get_by_role("row", name=re.compile("/city")).locator("td").all_inner_texts() == ["Napa", "Sonoma"]
+    assert diff.get_by_role("row", name="/city").locator("td").all_inner_texts() == ["Napa", "Sonoma"]
     shown = page.content()
     assert SSN not in shown and PASSWORD not in shown
