@@ -236,3 +236,40 @@ def test_another_org_can_neither_read_nor_change_an_orgs_settings(api_with_kms):
     assert put_patterns(api, [], token=READER).status == 403
     assert api.call("GET", "/settings/privacy", token=WRITER).status == 403
     assert api.call("GET", "/settings/privacy", token=ADMIN).body["patterns"] == ["/ssn"]
+
+
+def test_two_containers_making_an_orgs_first_key_at_once_both_use_the_one_kept(api_with_kms, activity_table, dynamodb_client):
+    import threading
+
+    from activitylog.privacy.masking import MaskKeys
+    from activitylog.store import EntryStore
+
+    # Given two containers that both find no key for the org (each waits until the other has looked too)
+    service = common.service()
+    looked = threading.Barrier(2, timeout=10)
+
+    class Racing(EntryStore):
+        first = True
+
+        def mask_key(self, org):
+            found = super().mask_key(org)
+            if self.first:
+                self.first = False
+                looked.wait()
+            return found
+
+    containers = [MaskKeys(Racing(service.store.detail_store), service.config.service_key) for _ in range(2)]
+    keys: list[bytes] = []
+
+    # When both make one and keep it at the same moment
+    threads = [threading.Thread(target=lambda c=c: keys.append(c.key("org_race"))) for c in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    # Then one key is kept, and both use it (the loser's own is dropped): their fingerprints agree
+    assert len(keys) == 2 and keys[0] == keys[1]
+    kept = dynamodb_client.query(TableName=activity_table, KeyConditionExpression="pk = :pk",
+                                 ExpressionAttributeValues={":pk": {"S": "org_race#meta"}})["Items"]
+    assert [item["sk"]["S"] for item in kept] == ["maskkey"]

@@ -320,7 +320,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "items": {"type": "string"},
                 "description": "the org's masked fields: JSON Pointers, * one segment, ** any number (/ssn, /**/password)",
             },
-            "defaults": {"type": "array", "items": {"type": "string"}, "description": "the built-in ones, always masked"},
+            "defaults": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the built-in ones, always masked",
+            },
             "updated_at": {"type": ["string", "null"], "format": "date-time"},
             "updated_by": _NULLABLE_STRING,
         },

@@ -50,7 +50,9 @@ def routes() -> Router:
     @router.put(
         "/settings/privacy",
         summary="Set the fields masked in new entries (recorded as a SYSTEM_EVENT)",
-        responses=responses({200: ("The masked fields as changed", "PrivacySettings")}, 400, 401, 403, 409, 413, 415, 503),
+        responses=responses(
+            {200: ("The masked fields as changed", "PrivacySettings")}, 400, 401, 403, 409, 413, 415, 503
+        ),
     )
     def put_privacy():
         from activitylog.privacy.settings import PrivacySettings

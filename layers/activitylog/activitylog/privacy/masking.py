@@ -106,7 +106,7 @@ def _fingerprints() -> type:
             super().__init__()
             self.key = key
 
-        def erase(self, data: Any, **_: Any) -> dict:  # the provider's signature: its masks and options are not ours
+        def erase(self, data: Any, *_: Any, **__: Any) -> dict:  # its masks and options are not ours
             return marker(fingerprint(self.key, data))
 
     return Fingerprints
@@ -179,13 +179,15 @@ def compile_patterns(texts: list[str]) -> tuple[FieldPattern, ...]:
 def check_patterns(body: Any) -> list[str]:
     """``PUT /settings/privacy``'s body, ``{"patterns": [...]}``: the patterns, unique, in order; a 400 naming the field."""
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object: {\"patterns\": [\"/ssn\", ...]}", "body")
+        raise BadRequest('the body must be a JSON object: {"patterns": ["/ssn", ...]}', "body")
     unknown = sorted(set(body) - {"patterns"})
     if unknown:
         raise BadRequest(f"{unknown[0]} is not a privacy setting (send patterns)", unknown[0])
     patterns = body.get("patterns")
     if not isinstance(patterns, list):
-        raise BadRequest("patterns must be a list of JSON Pointer patterns (an empty list: the built-in ones only)", "patterns")
+        raise BadRequest(
+            "patterns must be a list of JSON Pointer patterns (an empty list: the built-in ones only)", "patterns"
+        )
     if len(patterns) > MAX_PATTERNS:
         raise BadRequest(f"patterns holds {len(patterns)} patterns; at most {MAX_PATTERNS}", "patterns")
     for index, text in enumerate(patterns):
@@ -204,8 +206,12 @@ class FieldMask:
     def __init__(self, patterns: tuple[FieldPattern, ...], key: Callable[[], bytes]) -> None:
         self.patterns = patterns
         # ``/**/name`` (every built-in pattern) is a set lookup of the path's last name; the rest are matched
-        self._names = frozenset(p.parts[1] for p in patterns if len(p.parts) == 2 and p.parts[0] == "**" and "*" not in p.parts[1])
-        self._others = tuple(p for p in patterns if not (len(p.parts) == 2 and p.parts[1] in self._names and p.parts[0] == "**"))
+        self._names = frozenset(
+            p.parts[1] for p in patterns if len(p.parts) == 2 and p.parts[0] == "**" and "*" not in p.parts[1]
+        )
+        self._others = tuple(
+            p for p in patterns if not (len(p.parts) == 2 and p.parts[1] in self._names and p.parts[0] == "**")
+        )
         self._key = key
         self._erase: Optional[Callable[[Any], dict]] = None
 
@@ -229,10 +235,7 @@ class FieldMask:
         for pointer, change in changes.items():
             path = tuple(plain_name(part) for part in JsonPointer(pointer).parts)
             whole = any(self.masked(path[:length]) for length in range(1, len(path) + 1))
-            shown = {
-                side: (self._hide(value) if whole else self._walk(value, path))
-                for side, value in change.items()
-            }
+            shown = {side: (self._hide(value) if whole else self._walk(value, path)) for side, value in change.items()}
             if "before" in shown and "after" in shown and _json_equal(shown["before"], shown["after"]):
                 continue  # the same value before and after: no change
             out[pointer] = shown
@@ -273,7 +276,7 @@ class MaskKeys:
         self.store, self.kms_key = store, kms_key
         self._keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self._kms = None
+        self._kms: Any = None
 
     def key(self, org: str) -> bytes:
         found = self._keys.get(org)
@@ -300,7 +303,9 @@ class MaskKeys:
         if self.kms_key is None:
             plaintext = secrets.token_bytes(32)
             return plaintext, b"raw:" + plaintext
-        made = self._client().generate_data_key(KeyId=self.kms_key, KeySpec="AES_256", EncryptionContext=self._context(org))
+        made = self._client().generate_data_key(
+            KeyId=self.kms_key, KeySpec="AES_256", EncryptionContext=self._context(org)
+        )
         return made["Plaintext"], made["CiphertextBlob"]
 
     def _unwrap(self, org: str, blob: bytes) -> bytes:
