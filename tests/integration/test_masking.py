@@ -273,3 +273,17 @@ def test_two_containers_making_an_orgs_first_key_at_once_both_use_the_one_kept(a
     kept = dynamodb_client.query(TableName=activity_table, KeyConditionExpression="pk = :pk",
                                  ExpressionAttributeValues={":pk": {"S": "org_race#meta"}})["Items"]
     assert [item["sk"]["S"] for item in kept] == ["maskkey"]
+
+
+def test_the_key_policy_lets_the_functions_use_the_service_key_directly_for_masking_keys_only(template):
+    # The key policy allows the functions' roles the service key through AWS services only (kms:ViaService); the
+    # orgs' masking keys are the exception, and only with the encryption context the code sends.
+    from activitylog.privacy.masking import KEY_CONTEXT
+
+    statements = template["Resources"]["ServiceKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (direct,) = [s for s in statements if "kms:ViaService" not in json.dumps(s) and "GenerateDataKey" in json.dumps(s)
+                 and "AWS" in s["Principal"]]
+    assert sorted(direct["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert direct["Condition"]["StringEquals"] == {"kms:EncryptionContext:use": KEY_CONTEXT}
+    assert "FunctionRole-*" in json.dumps(direct["Condition"]["ArnLike"]["aws:PrincipalArn"])
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["SERVICE_KEY_ID"] == {"Ref": "ServiceKey"}
