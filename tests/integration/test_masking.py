@@ -287,3 +287,54 @@ def test_the_key_policy_lets_the_functions_use_the_service_key_directly_for_mask
     assert direct["Condition"]["StringEquals"] == {"kms:EncryptionContext:use": KEY_CONTEXT}
     assert "FunctionRole-*" in json.dumps(direct["Condition"]["ArnLike"]["aws:PrincipalArn"])
     assert template["Globals"]["Function"]["Environment"]["Variables"]["SERVICE_KEY_ID"] == {"Ref": "ServiceKey"}
+
+
+def test_two_admins_changing_the_patterns_at_once_lose_neither_change_nor_its_record(api_with_kms, activity_table):
+    import threading
+
+    from activitylog.config import Settings
+    from activitylog.details import DetailStore
+    from activitylog.privacy.settings import PrivacySettings
+    from activitylog.service import ActivityService, Caller
+    from activitylog.store import EntryStore
+
+    # Given two containers whose admins both read the (empty) settings before either writes
+    read = threading.Barrier(2, timeout=10)
+
+    def container() -> ActivityService:
+        service = ActivityService(Settings(table_name=activity_table, detail_bucket=None, cursor_secret="x", policy_seconds=0),
+                                  EntryStore(DetailStore(None)))
+        first = service.privacy
+
+        def privacy(org, fresh=False):
+            found = first(org, fresh)
+            if not getattr(service, "waited", False):
+                service.waited = True
+                read.wait()
+            return found
+
+        service.privacy = privacy
+        return service
+
+    answers: dict[str, dict] = {}
+
+    def change(name: str, patterns: list[str]) -> None:
+        caller = Caller("org_acme", name, frozenset({"activity:admin"}), name=name)
+        answers[name] = PrivacySettings(container()).change(caller, {"patterns": patterns})
+
+    # When both change them at the same moment
+    threads = [threading.Thread(target=change, args=args) for args in (("u_ada", ["/ssn"]), ("u_bo", ["/**/salary"]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    # Then one change lands after the other: the last one's patterns are the org's, and each is recorded once
+    # with what it replaced (the later one's "before" is the earlier one's "after", not the empty list both read)
+    assert set(answers) == {"u_ada", "u_bo"}
+    final = api_with_kms.call("GET", "/settings/privacy", token=ADMIN).body
+    recorded = [api_with_kms.get(item["id"]).body for item in api_with_kms.list(type="SYSTEM_EVENT").body["items"]]
+    newest, oldest = recorded
+    assert oldest["changes"]["/patterns"]["before"] == []
+    assert newest["changes"]["/patterns"]["before"] == oldest["changes"]["/patterns"]["after"]
+    assert final["patterns"] == newest["changes"]["/patterns"]["after"] and final["updated_by"] == newest["actor"]["id"]
