@@ -474,3 +474,29 @@ def test_the_outbox_lists_an_emails_links_decoded_from_quoted_printable_and_html
         {"url": export, "local": None},
         {"url": s3, "local": "http://127.0.0.1:3000/_local/s3/files-bucket/exports/01JX.csv"},
     ]
+
+
+def test_the_service_key_is_moto_kms_key_whose_ciphertext_still_opens_after_a_restart(tmp_path):
+    """The orgs' masking keys are wrapped under template.yaml's ServiceKey (activitylog/privacy/masking.py): locally a
+    moto key under a fixed id, its material kept in .local/kms, so what a `make dev` wrapped opens after a restart."""
+    import boto3
+    from moto import mock_aws
+
+    from samlocal.stack import LocalStack, StackOptions
+
+    def service_key() -> str:  # what a start does for the key: register it, then create it
+        stack = LocalStack(StackOptions(data_dir=tmp_path, port=0))
+        props = stack.template["Resources"]["ServiceKey"]["Properties"]
+        stack._register("ServiceKey", "AWS::KMS::Key", props)
+        stack._create_key("ServiceKey", props)
+        return stack.intrinsics.ref("ServiceKey")
+
+    context = {"org": "org_1", "use": "mask-fingerprint"}
+    with mock_aws():
+        key_id = service_key()
+        blob = boto3.client("kms", region_name="us-east-1").encrypt(KeyId=key_id, Plaintext=b"k" * 32,
+                                                                    EncryptionContext=context)["CiphertextBlob"]
+    with mock_aws():  # a restart: moto's state is gone, the key file is not
+        assert service_key() == key_id
+        opened = boto3.client("kms", region_name="us-east-1").decrypt(CiphertextBlob=blob, EncryptionContext=context)
+        assert opened["Plaintext"] == b"k" * 32 and opened["KeyId"].endswith(key_id)
