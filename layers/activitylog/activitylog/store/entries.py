@@ -64,7 +64,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
         A condition failure on an item identical to ours is our own earlier attempt whose
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
-        item, uploaded = self._to_item(where, entry)
+        item, uploaded = self._to_item(where, self._masked(where, [entry])[0], masked=True)
         with self._removed_on_failure(uploaded):
             try:
                 self._retrying(item.save)  # the version attribute makes this conditional on absence
@@ -187,8 +187,8 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
         items: list[tuple[Model, Optional[Condition], Optional[str]]] = []
         uploaded: list[str] = []
-        for entry in entries:
-            item, keys_ = self._to_item(where, entry)
+        for entry in self._masked(where, entries):
+            item, keys_ = self._to_item(where, entry, masked=True)
             if with_markers:
                 source = cast(dict, entry.source)  # markers are written for provider events, which have one
                 pk, sk = keys.event_marker_keys(where.org, source["provider"], source["event_id"])
@@ -225,7 +225,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
         the marker is there already (an earlier attempt applied it) and changes nothing.
         """
         previous_ref = entry.detail_ref
-        item, uploaded = self._to_item(where, entry)
+        item, uploaded = self._to_item(where, self._masked(where, [entry])[0], masked=True)
         item.version = entry.version
         condition = EntryItem.status == expected_status.value
         if key is None:
@@ -561,11 +561,20 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
 
     # -- item <-> entry -----------------------------------------------------------------
 
-    def _to_item(self, where: OrgStorage, entry: Entry) -> tuple["EntryItem", list[str]]:
-        """The entry's item, and the detail object uploaded for it (if its detail is large). Its masked fields are
-        masked first (``privacy.masking``: the entry, as the writer is answered, holds the markers too)."""
+    @staticmethod
+    def _masked(where: OrgStorage, entries: list[Entry]) -> list[Entry]:
+        """The entries with their masked fields masked (``privacy.masking``), in place: the entry the writer is
+        answered holds the markers too. First, before anything else is done to what is stored."""
         if where.masking is not None:
-            where.masking.apply(entry)
+            for entry in entries:
+                where.masking.apply(entry)
+        return entries
+
+    def _to_item(self, where: OrgStorage, entry: Entry, masked: bool = False) -> tuple["EntryItem", list[str]]:
+        """The entry's item, and the detail object uploaded for it (if its detail is large). ``masked``: the caller
+        masked it already (``_masked``), else it is masked here first."""
+        if not masked:
+            self._masked(where, [entry])
         org, shards, retention_days = where.org, where.write_shards, where.hot_days
         entity = entry.entity or {}
         item = EntryItem(
