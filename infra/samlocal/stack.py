@@ -14,7 +14,7 @@ created for each resource type of the CloudFormation it produces:
                                       Time to Live (DynamoDB Local never expires items: ``TimeToLive`` does)
 - ``AWS::S3::Bucket``                 a moto bucket (versioning, Object Lock); objects kept in ``.local/s3`` as they are written
 - ``AWS::SecretsManager::Secret``     a moto secret; a generated value is kept in ``.local``
-- ``AWS::KMS::Key`` (SIGN_VERIFY)     a local ECDSA P-256 key file in ``.local/kms`` (the functions sign with it)
+- ``AWS::KMS::Key``                   SIGN_VERIFY: a local ECDSA P-256 key file in ``.local/kms`` (the functions sign with it); ENCRYPT_DECRYPT: a moto key kept there
 - ``AWS::SQS::Queue``                 a moto queue with its redrive policy (DLQ); messages journaled in ``.local/sqs.jsonl``
 - ``AWS::Events::Rule``/``EventBus``  moto rules; Lambda and state machine targets run here
 - ``AWS::Scheduler::Schedule``        a schedule fired by the local scheduler
@@ -37,7 +37,6 @@ import secrets
 import socket
 import string
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -366,10 +365,6 @@ class LocalStack:
         elif kind == "AWS::IAM::Role":
             name = self._name(logical_id, props.get("RoleName"))
             register(logical_id, name, Arn=f"arn:aws:iam::{ACCOUNT}:role/{name}")
-        elif kind == "AWS::KMS::Key" and props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
-            # moto's ciphertext names its key by a 36-character id: one derived from the name, the same every start
-            key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"samlocal:{self._name(logical_id)}"))
-            register(logical_id, key_id, Arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}", KeyId=key_id)
         elif kind != "AWS::SecretsManager::Secret":  # secrets register once created (their ARN is moto's)
             register(logical_id, self._name(logical_id))
 
@@ -405,47 +400,28 @@ class LocalStack:
         return self.options.data_dir / "kms"
 
     def _create_key(self, logical_id: str, props: dict) -> None:
-        """A signing key as a PEM file (P-256, PKCS8) named after its key id in ``.local/kms``, where ``LOCAL_KMS_DIR`` points.
-
-        An encryption key (the service key) is a moto key under its registered id, for what the functions
-        wrap with it themselves (the orgs' masking keys); its key material is kept in ``.local/kms`` so what
-        it wrapped still opens after a restart. Nothing else the local stack keeps is encrypted at rest.
-        """
-        if props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
-            self._create_encryption_key(logical_id)
-            return
+        """A signing key: a PEM file (P-256, PKCS8) named after its key id in ``.local/kms`` (``LOCAL_KMS_DIR``); an encryption key (the service key, which the functions call for data keys): a moto key, its id and material kept there."""
+        self.kms_dir.mkdir(parents=True, exist_ok=True)
+        if props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":  # kept: a data key wrapped before a restart unwraps after
+            import boto3, uuid  # noqa: E401
+            from moto.kms.models import kms_backends
+            kept = json.loads(path.read_text()) if (path := self.kms_dir / f"{logical_id}.json").exists() else {"id": str(uuid.uuid4()), "material": secrets.token_hex(32)}
+            path.write_text(json.dumps(kept)), os.chmod(path, 0o600)
+            kms_backends[ACCOUNT][REGION].keys[kept["id"]] = key = kms_backends[ACCOUNT][REGION].keys.pop(boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"])  # moto picks ids: filed under the kept one
+            key.id, key.arn, key.key_material = kept["id"], f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{kept['id']}", bytes.fromhex(kept["material"])
+            return self.intrinsics.register(logical_id, key.id, Arn=key.arn)
         if props.get("KeyUsage") != "SIGN_VERIFY":
             log.warning("%s: the local stack has signing and encryption keys only, not %s; it is left out", logical_id, props["KeyUsage"])
             return
         if props.get("KeySpec") != "ECC_NIST_P256":
             raise SetupError(f"{logical_id}: the local stack signs with ECC_NIST_P256 keys only, not {props.get('KeySpec')}")
-        key_id = self.intrinsics.ref(logical_id)
-        path = self.kms_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", key_id) + ".pem")
+        path = self.kms_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", self.intrinsics.ref(logical_id)) + ".pem")
         if not path.exists():  # kept across restarts: what it signed stays verifiable
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import ec
-
-            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
             os.chmod(path, 0o600)
-
-    def _create_encryption_key(self, logical_id: str) -> None:
-        from moto.kms.models import kms_backends
-
-        key_id = self.intrinsics.ref(logical_id)
-        backend = kms_backends[ACCOUNT][REGION]
-        if key_id in backend.keys:
-            return
-        path = self.kms_dir / f"{key_id}.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(secrets.token_bytes(32))
-            os.chmod(path, 0o600)
-        key = backend.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", logical_id, None)
-        del backend.keys[key.id]
-        key.id, key.arn, key.key_material = key_id, f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}", path.read_bytes()
-        backend.keys[key_id] = key
 
     def _create_secret(self, logical_id: str, props: dict) -> None:
         import boto3

@@ -478,7 +478,7 @@ def test_the_outbox_lists_an_emails_links_decoded_from_quoted_printable_and_html
 
 def test_the_service_key_is_moto_kms_key_whose_ciphertext_still_opens_after_a_restart(tmp_path):
     """The orgs' masking keys are wrapped under template.yaml's ServiceKey (activitylog/privacy/masking.py): locally a
-    moto key under a fixed id, its material kept in .local/kms, so what a `make dev` wrapped opens after a restart."""
+    moto key whose id and material are kept in .local/kms, so what a `make dev` wrapped opens after a restart."""
     import boto3
     from moto import mock_aws
 
