@@ -1,5 +1,5 @@
-"""The settings function: GET and PUT /settings/retention and /settings/streams, and POST /privacy/erasures, for an
-org's admins, and /alerts, for its members.
+"""The settings function: GET and PUT /settings/retention, /settings/privacy and /settings/streams, and POST
+/privacy/erasures, for an org's admins, and /alerts, for its members.
 
 Its role reads and writes the org's meta items and records the change's SYSTEM_EVENT entry
 (PutItem in one transaction with the policy, the stream or the alert), and the streams' and alerts' secrets; it touches

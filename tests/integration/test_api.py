@@ -300,7 +300,7 @@ def test_each_route_answers_a_one_scope_token_as_the_scope_table_says(api, route
     token = claims(org="org_acme", sub="u_17", scope=scope)
     method, path = route.split(" ", 1)
     body = {"POST /activities": entry(), "POST /activities/batch": {"entries": [entry()]},
-            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365},
+            "PATCH /activities/{id}": {"metadata": {"processed": 5}}, "PUT /settings/retention": {"hot_days": 365}, "PUT /settings/privacy": {"patterns": ["/ssn"]},
             "POST /support/archive-queries": {"filters": {}, "reason": "ticket 4312"},
             "POST /recoveries/{provider}": {"from": "2026-01-01T00:00:00Z", "preview": True},
             "POST /privacy/erasures": {"subject": {"kind": "user", "id": "u_99"}}}.get(route)

@@ -260,6 +260,8 @@ def test_the_openapi_document_lists_every_status_each_operation_answers(api):
         ("/support/archive-queries", "post"): {"201", "400", "401", "403", "413", "415", "503"},
         ("/settings/retention", "put"): {"200"} | writes,
         ("/privacy/erasures", "post"): {"201"} | writes,
+        ("/settings/privacy", "get"): {"200", "401", "403", "503"},
+        ("/settings/privacy", "put"): {"200"} | writes,
         ("/webhooks/{provider}/{org_id}", "post"): {"200", "400", "404", "413", "503"},  # no token: no 401 or 403
         ("/recoveries/{provider}", "post"): {"200", "404"} | writes - {"409"},
         ("/retries", "post"): {"200", "202", "400", "401", "403", "413", "415", "503"},

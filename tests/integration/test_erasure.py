@@ -136,6 +136,26 @@ def test_personal_fields_are_stored_sealed_and_shown_opened(world, sealed, dynam
     assert service.members(READER, "casey", 10) == [{"id": "u_64", "name": "Casey Nguyen"}]
 
 
+def test_a_masked_field_of_a_contact_is_masked_before_it_is_sealed_so_no_copy_holds_its_value(world, sealed, dynamodb_client):
+    # Given a contact's password changed (a built-in masked field) beside a personal field (its email)
+    service = sealed["service"]
+    document = about(CASEY, DANA, datetime.now(timezone.utc) - timedelta(minutes=1), 7).model_dump(mode="json", exclude_none=True)
+    document["before"]["password"], document["after"]["password"] = "hunter2-old", "hunter2-new"
+    recorded = service.record(WRITER, NewEntry.model_validate(document))
+
+    # Then what is stored seals the marker, never the value: opening every token of the item finds no password
+    item = next(i for i in raw_items(dynamodb_client, world.service.config.table_name) if i["sk"]["S"] == recorded.id)
+    detail = unpack(item["bd"]["B"])
+    assert all(is_token(value) for value in detail["changes"]["/password"].values())
+    opened = sealed["keys"].reveal(ORG, detail)
+    assert "hunter2" not in json.dumps(opened) and "hunter2" not in json.dumps(item, default=str)
+    # ... and the entry shows the change as hidden, comparable by fingerprint, its email opened
+    shown_changes = service.get(READER, recorded.id).changes
+    before, after = shown_changes["/password"]["before"], shown_changes["/password"]["after"]
+    assert before["hidden"] == after["hidden"] == "changed (hidden)" and before["fingerprint"] != after["fingerprint"]
+    assert shown_changes["/email"] == {"before": "old7@example.com", "after": "new7@example.com"}
+
+
 def test_an_erasure_makes_every_copy_show_erased_for_its_subject_and_changes_nothing_stored(world, sealed, dynamodb_client):
     service = sealed["service"]
     table = world.service.config.table_name

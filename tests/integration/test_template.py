@@ -38,6 +38,8 @@ FUNCTION_OF = {
     ("GET", "/settings/retention"): "SettingsFunction",
     ("PUT", "/settings/retention"): "SettingsFunction",
     ("POST", "/privacy/erasures"): "SettingsFunction",
+    ("GET", "/settings/privacy"): "SettingsFunction",
+    ("PUT", "/settings/privacy"): "SettingsFunction",
     **{tuple(route.split(" ", 1)): "SettingsFunction" for route in ROUTE_SCOPES if "/settings/streams" in route},
     **{tuple(route.split(" ", 1)): "SettingsFunction" for route in ROUTE_SCOPES if " /alerts" in route},
     ("GET", "/activities"): "QueryFunction",

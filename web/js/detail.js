@@ -116,7 +116,7 @@ function changes(changed) {
   const fields = Object.keys(changed || {}).sort();
   if (!fields.length) return null;
   const cell = (kind, side, present) => el('td', { className: kind },
-    present ? el('pre', {}, typeof side === 'string' ? side : JSON.stringify(side, null, 2))
+    present ? (isHidden(side) ? hidden(side) : el('pre', {}, typeof side === 'string' ? side : JSON.stringify(side, null, 2)))
       : el('span', { className: 'none' }, kind === 'before' ? '(added)' : '(removed)'));
   return el('section', { 'aria-labelledby': 'changes-title' },
     el('h3', { id: 'changes-title' }, 'Before / After'),
@@ -128,6 +128,17 @@ function changes(changed) {
         return el('tr', {}, el('th', { scope: 'row' }, field),
           cell('before', change.before, 'before' in change), cell('after', change.after, 'after' in change));
       }))));
+}
+
+/** A masked field's marker (activitylog/privacy/masking.py): the value was never stored, only its fingerprint. */
+function isHidden(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 2
+    && value.hidden === 'changed (hidden)' && typeof value.fingerprint === 'string';
+}
+
+/** "changed (hidden)", its fingerprint (equal for equal values in the org) as its title: the whole entry's JSON has it too. */
+function hidden(marker) {
+  return el('span', { className: 'hidden-value', title: `fingerprint ${marker.fingerprint}` }, 'changed (hidden)');
 }
 
 /** Why a FAILED or WARNING entry is so: its error (with the stack trace), its warnings, or plainly that it names none. */
@@ -176,6 +187,7 @@ function wholeEntry(entry) {
 /** Pretty JSON whose objects and arrays fold (<details>), open two levels deep. */
 function jsonTree(value, key, depth) {
   const label = el('span', { className: 'key' }, `${key}: `);
+  if (isHidden(value)) return el('div', { className: 'leaf' }, label, hidden(value));
   if (value !== null && typeof value === 'object') {
     const items = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
     const count = Array.isArray(value) ? `[${items.length}]` : `{${items.length}}`;

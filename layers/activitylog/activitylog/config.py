@@ -167,6 +167,8 @@ class Settings:
     service_key_id: Optional[str] = field(default=None, metadata=_env("SERVICE_KEY_ID", parse=_optional))
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
+    # the service key (template.yaml's ServiceKey) the orgs' fingerprint keys are wrapped under (privacy.masking)
+    service_key: Optional[str] = field(default=None, metadata=_env("SERVICE_KEY_ID", parse=_optional))
     # Alerts (activitylog.alerts): the queue of their windows' delayed messages, and the page their links open
     alert_queue_url: Optional[str] = field(default=None, metadata=_env("ALERT_QUEUE_URL", parse=_optional))
     alert_page_url: Optional[str] = field(default=None, metadata=_env("ALERT_PAGE_URL", parse=_optional))

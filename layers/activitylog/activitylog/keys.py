@@ -100,7 +100,9 @@ def shard_number(pk: str) -> int:
 # all under one partition key: its shard history and its retention policy.
 SHARDS_META = "shards"
 RETENTION_META = "retention"
-META_ITEMS = (SHARDS_META, RETENTION_META)
+PRIVACY_META = "privacy"  # its masked field patterns (``store.privacy``)
+MASK_KEY_META = "maskkey"  # its fingerprint key, wrapped (read only when a value is masked)
+META_ITEMS = (SHARDS_META, RETENTION_META, PRIVACY_META)
 
 
 def meta_pk(org: str) -> str:

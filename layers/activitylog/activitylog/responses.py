@@ -332,6 +332,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "PrivacySettings": {
+        "type": "object",
+        "required": ["patterns", "defaults", "updated_at", "updated_by"],
+        "properties": {
+            "patterns": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the org's masked fields: JSON Pointers, * one segment, ** any number (/ssn, /**/password)",
+            },
+            "defaults": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the built-in ones, always masked",
+            },
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_by": _NULLABLE_STRING,
+        },
+    },
     "Stream": {
         "type": "object",
         "required": ["id", "name", "destination", "filter", "format", "status", "secret", "created_at", "state"],

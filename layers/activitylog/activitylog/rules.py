@@ -25,6 +25,7 @@ from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
 from activitylog.jobtypes import timeout_of
+from activitylog.privacy.masking import is_marker
 from activitylog.retention_policy import table_expiry_days
 
 if TYPE_CHECKING:
@@ -249,6 +250,8 @@ def merge_metadata(current: dict, update: dict, path: str = "metadata") -> dict:
         where = f"{path}.{key}"
         if value is None:
             merged.pop(key, None)
+        elif is_marker(old) or is_marker(value):  # a masked field's value: replaced whole, whatever it was
+            merged[key] = value
         elif isinstance(old, dict) and isinstance(value, dict):
             merged[key] = merge_metadata(old, value, where)
         else:

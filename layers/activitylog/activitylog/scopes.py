@@ -48,6 +48,9 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PUT /settings/retention": frozenset({ADMIN}),
     # ... and erase a team member's or a contact's personal data by destroying their key (activitylog.privacy.erasure).
     "POST /privacy/erasures": frozenset({ADMIN}),
+    # ... and which fields new entries keep masked (activitylog.privacy.masking); its readers may see which.
+    "GET /settings/privacy": frozenset({READ, ADMIN}),
+    "PUT /settings/privacy": frozenset({ADMIN}),
     # ... and its streams to their own SIEM or bucket (activitylog.streams).
     "POST /settings/streams": frozenset({ADMIN}),
     "GET /settings/streams": frozenset({ADMIN}),

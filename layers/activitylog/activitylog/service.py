@@ -19,6 +19,7 @@ from activitylog import ids
 from activitylog.config import Settings, make_cursor_key
 from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry, EntryType
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
+from activitylog.privacy.masking import FieldMask, MaskKeys, compile_patterns
 from activitylog.query import cursor
 from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
@@ -92,8 +93,10 @@ class ActivityService:
         self.clock = clock
         self._cursor_key = cursor_key
         self._shards_recorded: dict[str, int] = {}
-        # What a container last read of each org's meta items: (when, shards written, its own policy).
-        self._org_meta: dict[str, tuple[float, int, Optional[RetentionPolicy]]] = {}
+        # What a container last read of each org's meta items: (when, shards written, its own policy, its privacy).
+        self._org_meta: dict[str, tuple[float, int, Optional[RetentionPolicy], Optional[dict]]] = {}
+        self._masks: dict[str, tuple[tuple[str, ...], FieldMask]] = {}  # each org's masked fields, compiled
+        self.mask_keys = MaskKeys(store, config.service_key)
         self._quotas_spent: set[tuple[str, str]] = set()  # (org, quota window) this container found used up
 
     @property
@@ -118,7 +121,23 @@ class ActivityService:
             hot_days=policy.hot_days,
             archive_days=policy.archive_days,
             table_days=self.config.hot_table_days if self.warm is not None else None,
+            masking=self._masking(org),
         )
+
+    def settings_storage(self, org: str) -> OrgStorage:
+        """``storage(org)`` for the entries recording a change of the org's settings: they are not masked. They
+        hold the settings as the service shows them (a stream's or an alert's secret only as "set" or "changed"),
+        never a field's value, and no pattern of the org's may hide a change of its own settings."""
+        return replace(self.storage(org), masking=None)
+
+    def _masking(self, org: str) -> FieldMask:
+        """The org's masked fields (the built-in ones and its own, as last read) and its fingerprint key."""
+        patterns = tuple((self._meta(org)[3] or {}).get("patterns", ()))
+        cached = self._masks.get(org)
+        if cached is None or cached[0] != patterns:
+            cached = (patterns, FieldMask(compile_patterns(list(patterns)), lambda: self.mask_keys.key(org)))
+            self._masks[org] = cached
+        return cached[1]
 
     def _recorded(self, where: OrgStorage) -> OrgStorage:
         """``where``, its write shards recorded in the org's history before its first write here."""
@@ -127,8 +146,8 @@ class ActivityService:
             self._shards_recorded[where.org] = where.write_shards
         return where
 
-    def _meta(self, org: str) -> tuple[float, int, Optional[RetentionPolicy]]:
-        """The org's shard history and policy, read in one request at most every ``policy_seconds``."""
+    def _meta(self, org: str) -> tuple[float, int, Optional[RetentionPolicy], Optional[dict]]:
+        """The org's shard history, policy and privacy settings, read in one request at most every ``policy_seconds``."""
         cached = self._org_meta.get(org)
         if cached is None or time.monotonic() - cached[0] > self.config.policy_seconds:
             cached = (time.monotonic(), *self.store.org_meta(org))
@@ -208,8 +227,22 @@ class ActivityService:
 
     def remember(self, org: str, policy: RetentionPolicy) -> None:
         """A policy this container has just written: used at once, here."""
-        _, shards, _ = self._meta(org)
-        self._org_meta[org] = (time.monotonic(), shards, policy)
+        _, shards, _, privacy = self._meta(org)
+        self._org_meta[org] = (time.monotonic(), shards, policy, privacy)
+
+    def privacy(self, org: str, fresh: bool = False) -> Optional[dict]:
+        """The org's privacy settings (``{patterns, updated_at, updated_by, version}``), or None: the built-in ones."""
+        if fresh:
+            self._org_meta.pop(org, None)
+        return self._meta(org)[3]
+
+    def change_privacy(self, org: str, settings: dict, version: Optional[int], entry: Entry) -> dict:
+        """Write new privacy settings and the entry recording them, both or neither (``Conflict`` if they changed
+        meanwhile); this container masks with them at once, the others within ``policy_seconds``."""
+        written = self.store.save_privacy(self._recorded(self.settings_storage(org)), settings, version, entry)
+        _, shards, policy, _ = self._meta(org)
+        self._org_meta[org] = (time.monotonic(), shards, policy, written)
+        return written
 
     # -- writes -------------------------------------------------------------------------
 
@@ -436,6 +469,8 @@ class ActivityService:
                 raise NotFound(f"no entry {entry_id}", "id")
             current = entry.status
             now = self.clock()
+            if update.metadata and where.masking is not None:  # masked as sent: a report sent again changes nothing
+                update = update.model_copy(update={"metadata": where.masking.document(update.metadata)})
             try:
                 changed = apply_update(entry, update, min(reported_at, now) if reported_at else now)
             except Conflict:

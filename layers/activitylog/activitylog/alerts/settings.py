@@ -261,7 +261,7 @@ class AlertSettings:
                     "authorization",
                 ) from None
             raise
-        where = self.service.storage(caller.org)
+        where = self.service.settings_storage(caller.org)
         entry = new_entry(
             document,
             caller.subject,

@@ -1,4 +1,5 @@
-"""GET and PUT /settings/retention: an org's retention policy, for its admins (``activity:admin``)."""
+"""GET and PUT /settings/retention: an org's retention policy, for its admins (``activity:admin``); and
+GET and PUT /settings/privacy: its masked fields (``privacy.settings``)."""
 
 from __future__ import annotations
 
@@ -35,5 +36,28 @@ def routes() -> Router:
         return RetentionSettings(service()).change(caller(router.current_event), change).to_dict()
 
     answer_validation_errors(router, body_parameters=("change",))
+
+    @router.get(
+        "/settings/privacy",
+        summary="The organization's masked fields: its own patterns and the built-in ones",
+        responses=responses({200: ("The masked fields", "PrivacySettings")}, 401, 403, 503),
+    )
+    def get_privacy():
+        from activitylog.privacy.settings import PrivacySettings
+
+        return PrivacySettings(service()).get(caller(router.current_event))
+
+    @router.put(
+        "/settings/privacy",
+        summary="Set the fields masked in new entries (recorded as a SYSTEM_EVENT)",
+        responses=responses(
+            {200: ("The masked fields as changed", "PrivacySettings")}, 400, 401, 403, 409, 413, 415, 503
+        ),
+    )
+    def put_privacy():
+        from activitylog.privacy.settings import PrivacySettings
+
+        event = router.current_event
+        return PrivacySettings(service()).change(caller(event), event.json_body if event.body else None)
 
     return router

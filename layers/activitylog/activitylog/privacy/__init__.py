@@ -1,1 +1,1 @@
-"""Privacy: what the log keeps of people, and how it forgets them."""
+"""Privacy: masked fields (``masking``), and erasure of a data subject's personal data (``subjects``, ``erasure``)."""

@@ -56,7 +56,7 @@ class AlertStore:
         def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
+        def _prepared(self, where: OrgStorage, entries: list[Entry]) -> list[Entry]: ...
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -93,7 +93,7 @@ class AlertStore:
         item = StreamItem(keys.meta_pk(org), alert_sk(alert["id"]), doc=json.dumps(document, sort_keys=True))
         if alert.get("version"):
             item.version = alert["version"]
-        entry = self._prepared(org, [entry])[0]
+        entry = self._prepared(where, [entry])[0]
         entry_item, uploaded = self._to_item(where, entry, sealed=True)
         token = hashlib.sha256(f"alert {org} {alert['id']} {entry.id}".encode()).hexdigest()[:36]
 

@@ -37,6 +37,7 @@ from activitylog.store.codec import (
 )
 from activitylog.store.models import EntryItem, EventMarker, KeyItem, table_connection
 from activitylog.store.orgmeta import OrgMeta
+from activitylog.store.privacy import PrivacyStore
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_failed
 from activitylog.store.streams import StreamStore
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 EVENTS_PER_TRANSACTION = 50
 
 
-class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
+class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, PrivacyStore):
     """Reads and writes entries of any org; callers pass the org from verified claims only.
 
     Reads answer domain ``Entry`` objects: pynamodb items stay inside the store package. Every call
@@ -70,7 +71,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         A condition failure on an item identical to ours is our own earlier attempt whose
         answer was lost (a timeout, a 500 that botocore retried): that is success.
         """
-        entry = self._prepared(where.org, [entry])[0]
+        entry = self._prepared(where, [entry])[0]
         item, uploaded = self._to_item(where, entry, sealed=True)
         with self._removed_on_failure(uploaded):
             try:
@@ -191,7 +192,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
     def _write_together(self, where: OrgStorage, entries: list[Entry], token: str, with_markers: bool = False) -> None:
         """One transaction of conditional puts (retried while DynamoDB is busy); a failure removes its detail objects.
         ``with_markers``: each entry's event marker goes in just before it (a refused one answers the entry id it holds)."""
-        entries = self._prepared(where.org, entries)
+        entries = self._prepared(where, entries)
         items: list[tuple[Model, Optional[Condition], Optional[str]]] = []
         uploaded: list[str] = []
         for entry in entries:
@@ -232,7 +233,8 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         """
         previous_ref = entry.detail_ref
         # An update of an entry counted when it was written: its subjects' counts stay as they are.
-        item, uploaded = self._to_item(where, self._sealed(where.org, [entry], count=False)[0], sealed=True)
+        updated = self._sealed(where.org, self._masked(where, [entry]), count=False)[0]
+        item, uploaded = self._to_item(where, updated, sealed=True)
         item.version = entry.version
         condition = EntryItem.status == expected_status.value
         if key is None:
@@ -571,6 +573,15 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
 
     # -- item <-> entry -----------------------------------------------------------------
 
+    @staticmethod
+    def _masked(where: OrgStorage, entries: list[Entry]) -> list[Entry]:
+        """The entries with their masked fields masked (``privacy.masking``), in place: the entry the writer is
+        answered holds the markers too. First, before anything else is done to what is stored."""
+        if where.masking is not None:
+            for entry in entries:
+                where.masking.apply(entry)
+        return entries
+
     def _sealed(self, org: str, entries: list[Entry], count: bool = True) -> list[Entry]:
         """The entries as they are stored: their personal fields sealed (``SubjectKeys.seal``), when keys are set."""
         if self.subjects is None:
@@ -579,12 +590,13 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
         self._last_stored = {(org, entry.id): entry for entry in sealed[:100]}
         return sealed
 
-    def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]:
-        """The entries as they are to be stored (sealed), with their members noted in the directory first: it
-        holds every stored entry's kinds, and names as the entries hold them (``store.actors``). Every write of
-        new entries goes through here before its write."""
-        sealed = self._sealed(org, entries)
-        self.note_actors(org, sealed)
+    def _prepared(self, where: OrgStorage, entries: list[Entry]) -> list[Entry]:
+        """The entries as they are to be stored, in this order: masked (the values no copy may hold), sealed (the
+        personal fields, under their subjects' keys), and their members noted in the directory (it holds every
+        stored entry's kinds, and names as the entries hold them: ``store.actors``). Every write of new entries
+        goes through here before its write."""
+        sealed = self._sealed(where.org, self._masked(where, entries))
+        self.note_actors(where.org, sealed)
         return sealed
 
     def stored_form(self, org: str, entry: Entry) -> Entry:
@@ -603,9 +615,9 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore):
 
     def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple["EntryItem", list[str]]:
         """The entry's item, and the detail object uploaded for it (if its detail is large). ``sealed``: the
-        caller sealed its personal fields already (else they are sealed here, counted as a new entry)."""
+        caller masked and sealed it already (``_prepared``), else it is masked and sealed here (counted as new)."""
         if not sealed:
-            entry = self._sealed(where.org, [entry])[0]
+            entry = self._sealed(where.org, self._masked(where, [entry]))[0]
         org, shards, retention_days = where.org, where.write_shards, where.hot_days
         entity = entry.entity or {}
         item = EntryItem(

@@ -23,6 +23,7 @@ from activitylog.retention_policy import Restamp, RetentionPolicy
 from activitylog.storage import OrgStorage
 from activitylog.store.codec import epoch_ms, policy_of
 from activitylog.store.models import EntryItem, PolicyItem, table_connection
+from activitylog.store.privacy import privacy_of
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, condition_failed
 
 
@@ -34,7 +35,7 @@ class OrgMeta:
         def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
+        def _prepared(self, where: OrgStorage, entries: list[Entry]) -> list[Entry]: ...
 
     def record_shards(self, where: OrgStorage) -> None:
         """Remember the highest shard count the org has written with (readers cover all of them)."""
@@ -131,9 +132,10 @@ class OrgMeta:
         """The highest shard count the org ever wrote with; 0 if none was recorded."""
         return self.org_meta(org)[0]
 
-    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy]]:
-        """The org's meta items in one read: its highest shard count (0 if none) and its own retention policy."""
-        shards, policy = 0, None
+    def org_meta(self, org: str, consistent: bool = False) -> tuple[int, Optional[RetentionPolicy], Optional[dict]]:
+        """The org's meta items in one read: its highest shard count (0 if none), its own retention policy and its
+        privacy settings (``store.privacy``)."""
+        shards, policy, privacy = 0, None, None
         # BatchGetItem of the two keys (not a Query): every role that reads entries by id may read these too.
         client, table = table_connection().connection.client, EntryItem.Meta.table_name
         wanted = {
@@ -155,7 +157,9 @@ class OrgMeta:
                 shards = int(raw.get("shw", {}).get("N", 0))
             elif raw["sk"]["S"] == keys.RETENTION_META:
                 policy = policy_of(PolicyItem.from_raw_data(raw))
-        return shards, policy
+            elif raw["sk"]["S"] == keys.PRIVACY_META:
+                privacy = privacy_of(raw)
+        return shards, policy, privacy
 
     # -- the org's retention policy -------------------------------------------------------
 
@@ -180,7 +184,7 @@ class OrgMeta:
         )
         if policy.version:
             item.version = policy.version  # the version attribute makes the write conditional on it (absent: on none)
-        entry = self._prepared(org, [entry])[0]
+        entry = self._prepared(where, [entry])[0]
         entry_item, uploaded = self._to_item(
             replace(where, hot_days=policy.hot_days), entry, sealed=True
         )  # recorded under the new policy

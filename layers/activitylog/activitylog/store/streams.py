@@ -61,7 +61,7 @@ class StreamStore:
         def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def _prepared(self, org: str, entries: list[Entry]) -> list[Entry]: ...
+        def _prepared(self, where: OrgStorage, entries: list[Entry]) -> list[Entry]: ...
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ class StreamStore:
         if stream.get("version"):
             item.version = stream["version"]
         if entry is not None:
-            entry = self._prepared(org, [entry])[0]
+            entry = self._prepared(where, [entry])[0]
         entry_item, uploaded = self._to_item(where, entry, sealed=True) if entry else (None, [])
         # One token per change (its entry's id): a retry of the same write is the same transaction; another
         # change made from the same version is another one (it then fails its version condition, not the token's).

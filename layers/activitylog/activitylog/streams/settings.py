@@ -290,14 +290,14 @@ class StreamSettings:
         secret_changed: bool = False,
     ) -> dict:
         entry = self._entry(caller, before, after, action, event, secret_changed)
-        where = self.service.storage(caller.org)
+        where = self.service.settings_storage(caller.org)
         stream = after if after is not None else before
         assert stream is not None
         return self.service.store.save_stream(where, stream, entry, deleted=after is None)
 
     def _record(self, caller: "Caller", stream: dict, action: str, event: str) -> None:
         entry = self._entry(caller, stream, stream, action, event, False)
-        self.service.store.put(self.service.storage(caller.org), entry)
+        self.service.store.put(self.service.settings_storage(caller.org), entry)
 
     def _entry(
         self,
