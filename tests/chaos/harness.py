@@ -59,11 +59,11 @@ OP_SECONDS = 120  # how long a client keeps retrying one write before it gives u
 
 # (seconds after the load starts, fault, argument): the tier's plan, about 70 s of load.
 TIER_SCHEDULE = [
-    (12, "pause_dynamodb", 8),
-    (32, "kill_environments", None),
-    (42, "kill_stack", None),
-    (75, "kill_environments", None),
-    (82, "pause_dynamodb", 4),
+    (10, "pause_dynamodb", 8),
+    (24, "kill_environments", None),
+    (32, "kill_stack", None),
+    (56, "kill_environments", None),
+    (62, "pause_dynamodb", 4),
 ]
 
 
