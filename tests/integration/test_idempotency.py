@@ -83,7 +83,7 @@ from activitylog.service import Caller  # noqa: E402
 from .api_events import api_event, handler_module  # noqa: E402
 from tests.support.api import WRITER, entry, job  # noqa: E402
 
-LOCK_SECONDS = 4.0  # what the first attempt's invocation has left: its lock on the key expires with it
+LOCK_SECONDS = 3.0  # what the first attempt's invocation has left: its lock on the key expires with it
 
 
 class Killed(BaseException):
