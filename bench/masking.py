@@ -1,4 +1,4 @@
-"""What masked fields (activitylog.privacy.masking) cost a write: milliseconds and write units per entry through
+"""What masked fields (activitylog.masking) cost a write: milliseconds and write units per entry through
 ``ActivityService.record``, with masking and without it (the baseline), in one run, on DynamoDB Local with the
 service key in moto's KMS.
 
@@ -53,7 +53,7 @@ def run(documents: list[dict], cold_every: int = 0) -> dict:
     (a new container, the key made already: one BatchGetItem and a KMS Decrypt)."""
     from activitylog import wiring
     from activitylog.inputs import NewEntry
-    from activitylog.privacy.masking import MaskKeys
+    from activitylog.masking import MaskKeys
     from activitylog.scopes import WRITE
     from activitylog.service import Caller
 

@@ -82,7 +82,7 @@ def subject_keys(bench: Any) -> Any:
     """A container's subject keys over the bench's DynamoDB Local and moto's KMS (the key made once per run)."""
     import boto3
 
-    from activitylog.privacy.subjects import SubjectKeys
+    from activitylog.subjects import SubjectKeys
     from activitylog.store.subjectkeys import SubjectKeyTable
 
     global _KEY_ID

@@ -415,7 +415,7 @@ def _sealer(stack, org: str) -> Optional[Callable[[list], list]]:
         return None
     import boto3
 
-    from activitylog.privacy.subjects import SubjectKeys
+    from activitylog.subjects import SubjectKeys
     from activitylog.store.subjectkeys import SubjectKeyTable
 
     table = SubjectKeyTable(stack.tables["SubjectKeyTable"], region="us-east-1")

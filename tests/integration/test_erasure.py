@@ -23,7 +23,7 @@ from activitylog.config import Settings
 from activitylog.details import DetailStore, unpack
 from activitylog.inputs import ErasureRequest, NewEntry
 from activitylog.privacy.erasure import Erasures
-from activitylog.privacy.subjects import ERASED, Subject, SubjectKeys, is_token
+from activitylog.subjects import ERASED, Subject, SubjectKeys, is_token
 from activitylog.service import ActivityService, Caller
 from activitylog.store.subjectkeys import SubjectKeyTable
 from activitylog.warm import compact, tier

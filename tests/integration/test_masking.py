@@ -1,4 +1,4 @@
-"""Masked fields (activitylog.privacy.masking): a sensitive field's change is recorded, never its value.
+"""Masked fields (activitylog.masking): a sensitive field's change is recorded, never its value.
 
 The API's functions as API Gateway calls them, against DynamoDB Local, with the service key in moto's KMS:
 what the table, the table's stream (the archive's line, a stream's delivery) and an export hold is read
@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from activitylog import details, wiring
 from activitylog.api import common
-from activitylog.privacy.masking import HIDDEN, fingerprint
+from activitylog.masking import HIDDEN, fingerprint
 
 from .api_events import claims
 from .streams import TableStream
@@ -241,7 +241,7 @@ def test_another_org_can_neither_read_nor_change_an_orgs_settings(api_with_kms):
 def test_two_containers_making_an_orgs_first_key_at_once_both_use_the_one_kept(api_with_kms, activity_table, dynamodb_client):
     import threading
 
-    from activitylog.privacy.masking import MaskKeys
+    from activitylog.masking import MaskKeys
     from activitylog.store import EntryStore
 
     # Given two containers that both find no key for the org (each waits until the other has looked too)
@@ -278,7 +278,7 @@ def test_two_containers_making_an_orgs_first_key_at_once_both_use_the_one_kept(a
 def test_the_key_policy_lets_the_functions_use_the_service_key_directly_for_masking_keys_only(template):
     # The key policy allows the functions' roles the service key through AWS services only (kms:ViaService); the
     # orgs' masking keys are the exception, and only with the encryption context the code sends.
-    from activitylog.privacy.masking import KEY_CONTEXT
+    from activitylog.masking import KEY_CONTEXT
 
     statements = template["Resources"]["ServiceKey"]["Properties"]["KeyPolicy"]["Statement"]
     (direct,) = [s for s in statements if "kms:ViaService" not in json.dumps(s) and "GenerateDataKey" in json.dumps(s)

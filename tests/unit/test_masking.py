@@ -1,10 +1,10 @@
-"""Masked fields' patterns and markers (activitylog.privacy.masking), without storage."""
+"""Masked fields' patterns and markers (activitylog.masking), without storage."""
 
 from __future__ import annotations
 
 import pytest
 
-from activitylog.privacy.masking import FieldMask, compile_patterns, is_marker
+from activitylog.masking import FieldMask, compile_patterns, is_marker
 
 KEY = b"k" * 32
 

@@ -130,7 +130,7 @@ function changes(changed) {
       }))));
 }
 
-/** A masked field's marker (activitylog/privacy/masking.py): the value was never stored, only its fingerprint. */
+/** A masked field's marker (activitylog/masking.py): the value was never stored, only its fingerprint. */
 function isHidden(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 2
     && value.hidden === 'changed (hidden)' && typeof value.fingerprint === 'string';

@@ -162,12 +162,12 @@ class Settings:
     streams_allow_loopback: bool = field(default=False, metadata=_env("STREAMS_ALLOW_LOOPBACK", "local", _true))
     # the orgs' policy changes, handed by the streams' fan-out to the re-stamp (FIFO, a message group per org)
     retention_queue_url: Optional[str] = field(default=None, metadata=_env("RETENTION_QUEUE_URL", parse=_optional))
-    # the data subjects' keys (activitylog.privacy.subjects), wrapped under the service key: both set, personal fields are sealed
+    # the data subjects' keys (activitylog.subjects), wrapped under the service key: both set, personal fields are sealed
     subject_keys_table: Optional[str] = field(default=None, metadata=_env("SUBJECT_KEYS_TABLE", parse=_optional))
     service_key_id: Optional[str] = field(default=None, metadata=_env("SERVICE_KEY_ID", parse=_optional))
     # the service key the streams' secrets are encrypted under (Secrets Manager)
     stream_secrets_key: Optional[str] = field(default=None, metadata=_env("STREAM_SECRETS_KEY", parse=_optional))
-    # the service key (template.yaml's ServiceKey) the orgs' fingerprint keys are wrapped under (privacy.masking)
+    # the service key (template.yaml's ServiceKey) the orgs' fingerprint keys are wrapped under (activitylog.masking)
     service_key: Optional[str] = field(default=None, metadata=_env("SERVICE_KEY_ID", parse=_optional))
     # Alerts (activitylog.alerts): the queue of their windows' delayed messages, and the page their links open
     alert_queue_url: Optional[str] = field(default=None, metadata=_env("ALERT_QUEUE_URL", parse=_optional))
@@ -297,3 +297,25 @@ class SecretsManagerKey:
                 return None  # a secret never rotated has no AWSPREVIOUS
             raise
         return value if isinstance(value, bytes) else str(value).encode()
+
+
+# The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
+# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
+# + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
+# in a row (its own, then Powertools removing its in-progress record): 14 s. DynamoDB answers in
+# milliseconds; a call waiting 2 s for its first byte is not coming back soon.
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 2.0
+ATTEMPTS = 2
+
+
+def client_config():
+    """The botocore Config of the service's AWS clients on a request's path: DynamoDB's (pynamodb's models,
+    Powertools' idempotency records, the subject keys) and KMS's for the orgs' masking keys."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+    )

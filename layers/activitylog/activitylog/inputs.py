@@ -291,7 +291,7 @@ class RetentionChange(_Strict):
 
 
 class ErasureSubject(_Strict):
-    """Whose personal data to erase (``activitylog.privacy.subjects``): a team member or a contact, by id."""
+    """Whose personal data to erase (``activitylog.subjects``): a team member or a contact, by id."""
 
     kind: Literal["user", "contact"] = Field(description="user (a team member) or contact")
     id: str = Field(pattern=KEY_PART, description="the member's or the contact's id, as entries name it")

@@ -25,7 +25,7 @@ from activitylog.diff import changes as diff_changes
 from activitylog.entry import Entry, EntryType, Status
 from activitylog.errors import BadRequest, Conflict
 from activitylog.jobtypes import timeout_of
-from activitylog.privacy.masking import is_marker
+from activitylog.masking import is_marker
 from activitylog.retention_policy import table_expiry_days
 
 if TYPE_CHECKING:

@@ -48,7 +48,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PUT /settings/retention": frozenset({ADMIN}),
     # ... and erase a team member's or a contact's personal data by destroying their key (activitylog.privacy.erasure).
     "POST /privacy/erasures": frozenset({ADMIN}),
-    # ... and which fields new entries keep masked (activitylog.privacy.masking); its readers may see which.
+    # ... and which fields new entries keep masked (activitylog.masking); its readers may see which.
     "GET /settings/privacy": frozenset({READ, ADMIN}),
     "PUT /settings/privacy": frozenset({ADMIN}),
     # ... and its streams to their own SIEM or bucket (activitylog.streams).

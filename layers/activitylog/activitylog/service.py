@@ -19,7 +19,7 @@ from activitylog import ids
 from activitylog.config import Settings, make_cursor_key
 from activitylog.entry import ORG_ID, ORG_ID_CHARACTERS, Entry, EntryType
 from activitylog.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
-from activitylog.privacy.masking import FieldMask, MaskKeys, compile_patterns
+from activitylog.masking import FieldMask, MaskKeys, compile_patterns
 from activitylog.query import cursor
 from activitylog.query.filters import ActivityFilter, ListRequest
 from activitylog.query.merge import Page, merge_newest_first
@@ -546,7 +546,7 @@ class ActivityService:
         caller.require(ROUTE_SCOPES["GET /activities/{id}"])
         return self.shown(caller.org, [self.find(caller.org, entry_id)])[0]
 
-    # -- privacy: stored sealed, shown opened (activitylog.privacy.subjects) ------------
+    # -- privacy: stored sealed, shown opened (activitylog.subjects) ------------
 
     def shown(self, org: str, entries: list[Entry]) -> list[Entry]:
         """Copies of stored entries as they are shown: personal fields opened, or ``[erased]``."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from activitylog.privacy.masking import FieldMask
+    from activitylog.masking import FieldMask
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,5 @@ class OrgStorage:
     # where a warm tier holds older entries: the days an entry can be recorded and change (the table keeps it a
     # grace longer, ``rules.table_expiry_days``); None: the table holds the whole retention
     table_days: Optional[int] = None
-    # its masked fields and fingerprint key (``privacy.masking``): every entry written is masked with it first
+    # its masked fields and fingerprint key (``activitylog.masking``): every entry written is masked with it first
     masking: Optional["FieldMask"] = field(default=None, repr=False, compare=False)

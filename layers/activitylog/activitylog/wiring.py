@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from activitylog.jobs.bulk import BulkRetries
     from activitylog.jobs.client import Publisher
     from activitylog.jobs.ingest import ActivityIngest
-    from activitylog.privacy.subjects import SubjectKeys
     from activitylog.retention.changes import RetentionChanges
     from activitylog.retention.restamp import Restamper
     from activitylog.service import ActivityService
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from activitylog.streams.doorbell import Doorbell
     from activitylog.streams.secrets import StreamSecrets
     from activitylog.streams.settings import StreamSettings
+    from activitylog.subjects import SubjectKeys
     from activitylog.warm.tier import WarmTier
     from activitylog.webhooks.ingest import Ingest
     from activitylog.webhooks.receiver import Receiver
@@ -91,8 +91,8 @@ class Container:
         """The data subjects' keys, where the template names their table and the service key; None: stored as sent."""
         if not (self.settings.subject_keys_table and self.settings.service_key_id):
             return None
-        from activitylog.privacy.subjects import SubjectKeys
         from activitylog.store.subjectkeys import SubjectKeyTable
+        from activitylog.subjects import SubjectKeys
 
         table = SubjectKeyTable(self.settings.subject_keys_table, region=self.settings.region)
         return SubjectKeys(table, self.settings.service_key_id, region=self.settings.region)
@@ -131,7 +131,7 @@ class Container:
         """Powertools' idempotency records (``IDEMPOTENCY_TABLE``), for ``activitylog.idempotency.run_once``."""
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-        from activitylog.store import client_config
+        from activitylog.config import client_config
 
         if not self.settings.idempotency_table:
             raise RuntimeError("IDEMPOTENCY_TABLE is not set")

@@ -21,7 +21,7 @@ from activitylog.api import (
     writes,
 )
 from activitylog.entry import ORG_ID
-from activitylog.privacy.masking import MAX_PATTERN_CHARACTERS, MAX_PATTERNS
+from activitylog.masking import MAX_PATTERN_CHARACTERS, MAX_PATTERNS
 from activitylog.query.filters import CATALOG_PARAMETERS, MEMBER_PARAMETERS, PARAMETERS, REASON
 from activitylog.responses import SCHEMAS
 from activitylog.scopes import ROUTE_SCOPES
@@ -133,7 +133,7 @@ def openapi_document() -> dict:
     for parameter in recovery.get("parameters", []):
         if parameter["name"] == "provider":
             parameter["schema"] = {"enum": sorted(PROVIDERS)}
-    # The masked fields are checked by the domain (activitylog.privacy.masking: a bad one is a 400 on patterns.N).
+    # The masked fields are checked by the domain (activitylog.masking: a bad one is a 400 on patterns.N).
     document["paths"]["/settings/privacy"]["put"]["requestBody"] = {
         "required": True,
         "content": {

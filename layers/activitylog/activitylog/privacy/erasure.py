@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from activitylog.entry import iso_time
 from activitylog.errors import BadRequest, Conflict
-from activitylog.privacy.subjects import Subject
 from activitylog.scopes import ROUTE_SCOPES, WRITE
+from activitylog.subjects import Subject
 
 if TYPE_CHECKING:
     from activitylog.inputs import ErasureRequest

@@ -1,4 +1,4 @@
-"""``GET`` and ``PUT /settings/privacy``: an org's masked field patterns (``privacy.masking``).
+"""``GET`` and ``PUT /settings/privacy``: an org's masked field patterns (``activitylog.masking``).
 
 Its admins change them (``activity:admin``); its readers may see them (what the page shows as hidden).
 A change is a SYSTEM_EVENT entry whose before and after are the pattern lists (never a value), written
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from activitylog.entry import iso_time
 from activitylog.errors import BadRequest, Conflict
-from activitylog.privacy.masking import DEFAULT_PATTERNS, check_patterns
+from activitylog.masking import DEFAULT_PATTERNS, check_patterns
 from activitylog.rules import new_entry
 from activitylog.scopes import ROUTE_SCOPES
 from activitylog.store import backoff

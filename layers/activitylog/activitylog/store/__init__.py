@@ -22,7 +22,6 @@ from activitylog.store.models import (
     KeyItem,
     PolicyItem,
     bind,
-    client_config,
     table_connection,
 )
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff, unavailable
@@ -39,7 +38,6 @@ __all__ = [
     "PolicyItem",
     "backoff",
     "bind",
-    "client_config",
     "keys",
     "table_connection",
     "unavailable",

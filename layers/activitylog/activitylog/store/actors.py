@@ -30,9 +30,9 @@ from typing import Any, Iterable, Optional
 
 from activitylog import keys
 from activitylog.entry import ActorKind, Entry
-from activitylog.privacy.subjects import ERASED
 from activitylog.store.models import EntryItem, meta_items, table_connection
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff
+from activitylog.subjects import ERASED
 
 # How many members one container remembers across all orgs before it starts over (a few MB at most).
 KNOWN_LIMIT = 50_000

@@ -42,7 +42,7 @@ from activitylog.store.retries import WRITE_ATTEMPTS, backoff, busy, condition_f
 from activitylog.store.streams import StreamStore
 
 if TYPE_CHECKING:
-    from activitylog.privacy.subjects import SubjectKeys
+    from activitylog.subjects import SubjectKeys
 
 # A transaction holds at most 100 items: an event's entry and its marker are two.
 EVENTS_PER_TRANSACTION = 50
@@ -57,7 +57,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
 
     def __init__(self, detail_store: details.DetailStore, subjects: Optional["SubjectKeys"] = None) -> None:
         self.detail_store = detail_store
-        # Personal fields are stored sealed under their subject's key (``activitylog.privacy.subjects``); None: as sent.
+        # Personal fields are stored sealed under their subject's key (``activitylog.subjects``); None: as sent.
         self.subjects = subjects
         self._last_stored: dict[tuple[str, str], Entry] = {}  # the last write's entries as stored: ``stored_form``
         self._known = {}  # the team members this container knows the directory holds (``ActorDirectory``)
@@ -575,7 +575,7 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
 
     @staticmethod
     def _masked(where: OrgStorage, entries: list[Entry]) -> list[Entry]:
-        """The entries with their masked fields masked (``privacy.masking``), in place: the entry the writer is
+        """The entries with their masked fields masked (``activitylog.masking``), in place: the entry the writer is
         answered holds the markers too. First, before anything else is done to what is stored."""
         if where.masking is not None:
             for entry in entries:

@@ -14,6 +14,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyPr
 from pynamodb.models import Model
 
 from activitylog import keys
+from activitylog.config import ATTEMPTS, CONNECT_TIMEOUT, READ_TIMEOUT
 
 # The projected list columns (their DynamoDB names). template.yaml declares the indexes;
 # pynamodb needs them here too to plan queries, and a test keeps the two identical.
@@ -215,27 +216,6 @@ class BulkRetryItem(Model):
     outcome = UnicodeAttribute(null=True)  # a claim's: started, skipped or failed
     reason = UnicodeAttribute(null=True)  # a claim's: why it was skipped or failed
     run_id = UnicodeAttribute(null=True)  # a claim's: the run it started (or shares)
-
-
-# The DynamoDB clients' limits, so a request fails over to a 503 before Lambda stops the function
-# (API functions: Timeout 15 s). A call that gets no answer costs at most ATTEMPTS × (CONNECT_TIMEOUT
-# + READ_TIMEOUT) plus botocore's backoff (< 1 s): 7 s. A failed request makes at most two such calls
-# in a row (its own, then Powertools removing its in-progress record): 14 s. DynamoDB answers in
-# milliseconds; a call waiting 2 s for its first byte is not coming back soon.
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 2.0
-ATTEMPTS = 2
-
-
-def client_config():
-    """The botocore Config of every DynamoDB client (pynamodb's models', Powertools' idempotency records)."""
-    from botocore.config import Config
-
-    return Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
-    )
 
 
 def bind(table_name: str, region: Optional[str] = None, keys_table: Optional[str] = None) -> None:

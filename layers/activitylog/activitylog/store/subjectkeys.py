@@ -1,5 +1,5 @@
 """The subject keys table (template.yaml's ``SubjectKeyTable``): one item per data subject of an org, holding the
-subject's data key wrapped under the service key (``activitylog.privacy.subjects`` seals and shows with it).
+subject's data key wrapped under the service key (``activitylog.subjects`` seals and shows with it).
 
 =====  ================================================================
 name   attribute
@@ -21,12 +21,12 @@ from typing import Optional
 
 from botocore.exceptions import ClientError
 
-from activitylog.store.models import client_config
+from activitylog.config import client_config
 from activitylog.store.retries import WRITE_ATTEMPTS, backoff
 
 
 class SubjectKeyTable:
-    """Reads and writes of subject key items; ``pk`` values come from ``activitylog.privacy.subjects``."""
+    """Reads and writes of subject key items; ``pk`` values come from ``activitylog.subjects``."""
 
     def __init__(self, table_name: str, region: Optional[str] = None) -> None:
         import boto3

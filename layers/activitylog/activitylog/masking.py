@@ -319,7 +319,7 @@ class MaskKeys:
         if self._kms is None:
             import boto3
 
-            from activitylog.store import client_config
+            from activitylog.config import client_config
 
             self._kms = boto3.client("kms", config=client_config())
         return self._kms

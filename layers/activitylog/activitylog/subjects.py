@@ -32,15 +32,22 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from cryptography.exceptions import InvalidTag
 
 from activitylog.entry import ActorKind, EntityType, Entry
 from activitylog.errors import Unavailable
 
-if TYPE_CHECKING:
-    from activitylog.store.subjectkeys import SubjectKeyTable
+
+class KeyTable(Protocol):
+    """Where the subjects' wrapped keys are kept (``store.subjectkeys.SubjectKeyTable``: data access stays there)."""
+
+    def claim(self, pk: str, entries: int) -> Optional[tuple[str, bytes]]: ...
+    def create(self, pk: str, kid: str, wrapped: bytes, entries: int) -> bool: ...
+    def current(self, pks: list[str]) -> dict[str, tuple[str, bytes]]: ...
+    def destroy(self, pk: str) -> Optional[tuple[str, int]]: ...
+
 
 ERASED = "[erased]"
 TOKEN_PREFIX = "pd1~"
@@ -110,7 +117,7 @@ class SubjectKeys:
     in every container, whatever it has cached.
     """
 
-    def __init__(self, table: "SubjectKeyTable", key_id: str, region: Optional[str] = None, kms: Any = None) -> None:
+    def __init__(self, table: KeyTable, key_id: str, region: Optional[str] = None, kms: Any = None) -> None:
         self.table, self.key_id, self.region = table, key_id, region
         self._kms = kms
         self._lock = threading.Lock()
