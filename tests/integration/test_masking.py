@@ -204,6 +204,37 @@ def test_a_settings_change_is_recorded_with_the_patterns_before_and_after(api_wi
     assert newest["actor"] == {"kind": "user", "id": "u_admin", "name": "Ada Admin"}
 
 
+def test_a_settings_change_whose_directory_write_fails_writes_nothing_and_its_resend_is_found_by_member_and_type(
+        api_with_kms):
+    # The members directory is written before the change's entry (store.actors): a directory the table refuses
+    # refuses the change whole, so no entry of the admin's is ever missing from the directory's kinds
+    from activitylog import store
+    from tests.integration.api_events import LambdaContext, api_event, handler_module
+    from tests.support.faults import answer
+
+    api = api_with_kms
+    api.list()
+    events = store.table_connection().connection.client.meta.events
+
+    def directory_throttled(request, **_):
+        target = str(request.headers.get("X-Amz-Target", ""))
+        return answer(request, 400, "ThrottlingException") if b"actor#" in request.body and "UpdateItem" in target else None
+
+    event = api_event("PUT", "/settings/privacy", body={"patterns": ["/ssn"]}, claims=ADMIN)
+    events.register("before-send.dynamodb", directory_throttled, unique_id="directory-throttled")
+    try:
+        response = handler_module("PUT", "/settings/privacy").lambda_handler(event, LambdaContext())
+    finally:
+        events.unregister("before-send.dynamodb", unique_id="directory-throttled")
+    assert response["statusCode"] == 503, response
+    assert api.call("GET", "/settings/privacy", token=READER).body["patterns"] == []
+    assert api.list(type="SYSTEM_EVENT").body["items"] == []
+
+    assert put_patterns(api, ["/ssn"]).status == 200
+    (recorded,) = api.list(user="u_admin", type="SYSTEM_EVENT").body["items"]
+    assert recorded["entity"] == {"type": "setting", "id": "privacy", "label": "Masked fields"}
+
+
 @pytest.mark.parametrize("body, field", [
     ({"patterns": ["/ssn", "ssn"]}, "patterns.1"),
     ({"patterns": ["/ok", "/a", "/b", "/a//b"]}, "patterns.3"),

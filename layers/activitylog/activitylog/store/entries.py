@@ -615,7 +615,8 @@ class EntryStore(OrgMeta, ActorDirectory, Catalog, StreamStore, AlertStore, Priv
 
     def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple["EntryItem", list[str]]:
         """The entry's item, and the detail object uploaded for it (if its detail is large). ``sealed``: the
-        caller masked and sealed it already (``_prepared``), else it is masked and sealed here (counted as new)."""
+        caller masked and sealed it already (``_prepared``, which every write of new entries goes through), else
+        it is masked and sealed here (counted as new)."""
         if not sealed:
             entry = self._sealed(where.org, self._masked(where, [entry]))[0]
         org, shards, retention_days = where.org, where.write_shards, where.hot_days

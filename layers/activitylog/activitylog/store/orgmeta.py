@@ -108,7 +108,8 @@ class OrgMeta:
         if summary is None:
             connection.update_item(EntryItem.Meta.table_name, keys.meta_pk(org), keys.quota_sk(name), actions=done)
             return False
-        item, uploaded = self._to_item(where, summary)
+        summary = self._prepared(where, [summary])[0]  # (a system entry: it names no team member)
+        item, uploaded = self._to_item(where, summary, sealed=True)
         window = EntryItem(keys.meta_pk(org), keys.quota_sk(name))
 
         def write() -> None:

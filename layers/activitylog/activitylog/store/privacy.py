@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -36,10 +36,10 @@ class PrivacyStore:
 
     if TYPE_CHECKING:  # EntryStore's, for the type checker
 
-        def _to_item(self, where: OrgStorage, entry: Entry) -> tuple[EntryItem, list[str]]: ...
+        def _to_item(self, where: OrgStorage, entry: Entry, sealed: bool = False) -> tuple[EntryItem, list[str]]: ...
         def _removed_on_failure(self, uploaded: list[str]) -> AbstractContextManager[None]: ...
         def _retrying(self, write: Callable[[], Any]) -> Any: ...
-        def note_actors(self, org: str, entries: Iterable[Entry]) -> None: ...
+        def _prepared(self, where: OrgStorage, entries: list[Entry]) -> list[Entry]: ...
 
     def save_privacy(self, where: OrgStorage, settings: dict, version: Optional[int], entry: Entry) -> dict:
         """Write the org's privacy settings and the entry recording the change, both or neither: only over
@@ -48,7 +48,8 @@ class PrivacyStore:
         item = StreamItem(keys.meta_pk(org), keys.PRIVACY_META, doc=json.dumps(settings, sort_keys=True))
         if version:
             item.version = version
-        entry_item, uploaded = self._to_item(where, entry)
+        entry = self._prepared(where, [entry])[0]
+        entry_item, uploaded = self._to_item(where, entry, sealed=True)
         token = hashlib.sha256(f"privacy {org} {entry.id}".encode()).hexdigest()[:36]
 
         def write() -> None:
@@ -63,7 +64,6 @@ class PrivacyStore:
             if any(reason and reason.code == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []):
                 raise Conflict("the privacy settings were changed meanwhile; read them again", "patterns") from None
             raise
-        self.note_actors(org, [entry])
         return {**settings, "version": item.version}
 
     def mask_key(self, org: str) -> Optional[bytes]:
