@@ -57,13 +57,13 @@ WRITE_FUNCTIONS = ("RecordFunction", "WebhookFunction")  # whose environments ar
 ANSWER_SECONDS = 40  # a client's wait for one answer (HTTP API gives up after 30 s)
 OP_SECONDS = 120  # how long a client keeps retrying one write before it gives up (the write stays unacknowledged)
 
-# (seconds after the load starts, fault, argument): the tier's plan, about 70 s of load.
+# (seconds after the load starts, fault, argument): the tier's plan, about 60 s of load.
 TIER_SCHEDULE = [
-    (10, "pause_dynamodb", 8),
-    (24, "kill_environments", None),
-    (32, "kill_stack", None),
-    (56, "kill_environments", None),
-    (62, "pause_dynamodb", 4),
+    (8, "pause_dynamodb", 6),
+    (20, "kill_environments", None),
+    (27, "kill_stack", None),
+    (46, "kill_environments", None),
+    (51, "pause_dynamodb", 4),
 ]
 
 

@@ -1,7 +1,7 @@
 """The chaos tier: writes through the local stack while it is killed, DynamoDB paused, environments killed.
 
 Given ``activitylog serve`` on a folder it keeps (as ``make dev`` runs it), when six clients write
-a ledger of entries, batches, job runs and webhook deliveries for about 72 s, retrying as the
+a ledger of entries, batches, job runs and webhook deliveries for about 60 s, retrying as the
 README says, while the stack is SIGKILLed and started again, DynamoDB Local is paused (SIGSTOP)
 twice and the write functions' environments are SIGKILLed twice (``harness.TIER_SCHEDULE``), then:
 every acknowledged write is present exactly once with its content, every finished job is in its
@@ -24,7 +24,7 @@ ALLOWED_5XX = {"503 with Retry-After", "500 environment killed under it"}
 
 
 def test_every_acknowledged_write_survives_the_faults_exactly_once(tmp_path):
-    report = ChaosRun(tmp_path, clients=6, seconds=72, log=print).run()
+    report = ChaosRun(tmp_path, clients=6, seconds=60, log=print).run()
     print(json.dumps(report, indent=1))
     shown = json.dumps(report["examples"], indent=1)
 
