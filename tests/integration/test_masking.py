@@ -208,24 +208,14 @@ def test_a_settings_change_whose_directory_write_fails_writes_nothing_and_its_re
         api_with_kms):
     # The members directory is written before the change's entry (store.actors): a directory the table refuses
     # refuses the change whole, so no entry of the admin's is ever missing from the directory's kinds
-    from activitylog import store
     from tests.integration.api_events import LambdaContext, api_event, handler_module
-    from tests.support.faults import answer
+    from tests.support.faults import directory_writes_refused
 
     api = api_with_kms
     api.list()
-    events = store.table_connection().connection.client.meta.events
-
-    def directory_throttled(request, **_):
-        target = str(request.headers.get("X-Amz-Target", ""))
-        return answer(request, 400, "ThrottlingException") if b"actor#" in request.body and "UpdateItem" in target else None
-
     event = api_event("PUT", "/settings/privacy", body={"patterns": ["/ssn"]}, claims=ADMIN)
-    events.register("before-send.dynamodb", directory_throttled, unique_id="directory-throttled")
-    try:
+    with directory_writes_refused():
         response = handler_module("PUT", "/settings/privacy").lambda_handler(event, LambdaContext())
-    finally:
-        events.unregister("before-send.dynamodb", unique_id="directory-throttled")
     assert response["statusCode"] == 503, response
     assert api.call("GET", "/settings/privacy", token=READER).body["patterns"] == []
     assert api.list(type="SYSTEM_EVENT").body["items"] == []

@@ -245,21 +245,12 @@ def test_the_directory_is_written_before_the_entry_so_a_reader_between_them_neve
 
 def test_a_directory_that_cannot_be_written_refuses_the_entry_whole_and_the_same_write_sent_again_records_both(api):
     from tests.integration.api_events import LambdaContext, api_event, handler_module
-    from tests.support.faults import answer
+    from tests.support.faults import directory_writes_refused
 
     api.list()
-    events = store.table_connection().connection.client.meta.events
-
-    def directory_throttled(request, **_):  # the table refuses the directory's writes, and only those
-        return answer(request, 400, "ThrottlingException") if b"actor#" in request.body and b"UpdateItem" in str(
-            request.headers.get("X-Amz-Target", "")).encode() else None
-
     event = api_event("POST", "/activities", body=entry(actor=CASEY), claims=WRITER)
-    events.register("before-send.dynamodb", directory_throttled, unique_id="directory-throttled")
-    try:
+    with directory_writes_refused():
         response = handler_module("POST", "/activities").lambda_handler(event, LambdaContext())
-    finally:
-        events.unregister("before-send.dynamodb", unique_id="directory-throttled")
     assert response["statusCode"] == 503, response
     assert api.ids() == [] and members(api) == []
 

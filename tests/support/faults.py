@@ -53,3 +53,19 @@ def faults(operation: str, plan: list[str]):
         yield seen
     finally:
         events.unregister(f"before-send.dynamodb.{operation}", unique_id=f"faults-{operation}")
+
+
+@contextmanager
+def directory_writes_refused():
+    """The table refuses (throttles) every write of the members directory (``actor#…`` items), and nothing else."""
+    events = store.table_connection().connection.client.meta.events
+
+    def refuse(request, **_):
+        target = str(request.headers.get("X-Amz-Target", ""))
+        return answer(request, 400, "ThrottlingException") if b"actor#" in request.body and "UpdateItem" in target else None
+
+    events.register("before-send.dynamodb", refuse, unique_id="directory-writes-refused")
+    try:
+        yield
+    finally:
+        events.unregister("before-send.dynamodb", unique_id="directory-writes-refused")
